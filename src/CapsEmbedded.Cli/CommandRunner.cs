@@ -25,7 +25,7 @@ public static class CommandRunner
         }
         catch (Exception e) when (IsUserError(e))
         {
-            error.WriteLine($"capsnet: error: {e.Message}");
+            error.WriteLine($"capsnet: error: {Describe(e)}");
             return Failure;
         }
         catch (Exception e)
@@ -37,6 +37,16 @@ public static class CommandRunner
     }
 
     private static bool IsUserError(Exception e) => e is CliException or WeightFormatException or IdxFormatException
-        or ImageFormatException or IOException or UnauthorizedAccessException or ArgumentException
-        or PlatformNotSupportedException or OperationCanceledException;
+        or ImageFormatException or DatasetFetchException or IOException or UnauthorizedAccessException
+        or ArgumentException or PlatformNotSupportedException or OperationCanceledException;
+
+    /// <summary>The message a person needs: no "(Parameter 'x')" suffix, a plain "not found" for missing files.</summary>
+    private static string Describe(Exception e) => e switch
+    {
+        DatasetNotFoundException => e.Message,
+        FileNotFoundException { FileName: { } file } => $"{file}: no such file",
+        DirectoryNotFoundException => $"{e.Message.TrimEnd('.')} (no such directory)",
+        ArgumentException { ParamName: { } name } a => a.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal),
+        _ => e.Message,
+    };
 }
