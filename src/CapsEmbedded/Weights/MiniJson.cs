@@ -128,12 +128,22 @@ public static class MiniJson
     /// <summary>Deepest nesting of arrays and objects accepted (a safetensors header needs 3).</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>
+    /// Most values accepted in one document, about ten per tensor for 100 000 tensors. Each parsed value costs
+    /// ~100 bytes, so this bounds memory where a 100 MB header of "0,0,0,..." would otherwise take gigabytes.
+    /// </summary>
+    public const int MaxValues = 1_000_000;
+
     /// <summary>Parses one JSON value that may be surrounded by whitespace and nothing else.</summary>
     /// <exception cref="MiniJsonException">The text is not exactly one valid JSON value.</exception>
-    public static JsonValue Parse(string text)
+    public static JsonValue Parse(string text) => Parse(text, MaxValues);
+
+    /// <summary>Parses one JSON value of at most <paramref name="maxValues"/> values (objects, arrays and scalars).</summary>
+    /// <exception cref="MiniJsonException">The text is not exactly one valid JSON value, or has too many values.</exception>
+    public static JsonValue Parse(string text, int maxValues)
     {
         if (text is null) throw new ArgumentNullException(nameof(text));
-        var parser = new Parser(text);
+        var parser = new Parser(text, maxValues);
         parser.SkipWhitespace();
         var value = parser.ParseValue(0);
         parser.SkipWhitespace();
@@ -179,7 +189,14 @@ public static class MiniJson
     {
         private readonly string _text;
 
-        public Parser(string text) => _text = text;
+        private readonly int _maxValues;
+        private int _values;
+
+        public Parser(string text, int maxValues)
+        {
+            _text = text;
+            _maxValues = maxValues;
+        }
 
         public int Position { get; private set; }
 
@@ -201,6 +218,8 @@ public static class MiniJson
         public JsonValue ParseValue(int depth)
         {
             if (Position >= _text.Length) throw Unexpected("a value");
+            if (++_values > _maxValues)
+                throw Error("more than " + _maxValues.ToString(CultureInfo.InvariantCulture) + " values in one document");
             switch (_text[Position])
             {
                 case '{': return ParseObject(depth + 1);

@@ -101,6 +101,17 @@ public class MiniJsonTests
     }
 
     [Fact]
+    public void ValueCountIsLimited()
+    {
+        // Headers are parsed with MaxValues (1 000 000); the same counting is tested here on a small limit.
+        Assert.Equal(9, MiniJson.Parse("[0,1,2,3,4,5,6,7,8]", maxValues: 10).Items.Count);
+        var e = Assert.Throws<MiniJsonException>(() => MiniJson.Parse("[0,1,2,3,4,5,6,7,8,9]", maxValues: 10));
+        Assert.Contains("more than 10 values in one document", e.Message);
+        Assert.Throws<MiniJsonException>(() => MiniJson.Parse("{\"a\":{\"b\":[1,2]},\"c\":[[[]]]}", maxValues: 7));
+        Assert.Equal(JsonKind.Object, MiniJson.Parse("{\"a\":{\"b\":[1,2]},\"c\":[[[]]]}", maxValues: 8).Kind);
+    }
+
+    [Fact]
     public void WriteStringRoundTripsEveryCharacter()
     {
         var all = new StringBuilder();

@@ -45,6 +45,11 @@ public class RobustnessTests
             byte[] file = Mutate(TinyFile, headerEnd, random);
             try
             {
+                if (c % 5 == 0)
+                {
+                    using var stream = new MemoryStream(file);
+                    try { SafeTensorsFile.ReadHeader(stream, "mutant"); } catch (WeightFormatException) { }
+                }
                 CapsNetWeightsFile.Read(file, "mutant");
                 accepted++;
             }

@@ -8,6 +8,9 @@ namespace CapsEmbedded.Tests.Weights;
 
 public class RoundTripTests
 {
+    // Creating 8.2 M random parameters is the slow part of the Paper-size tests: do it once.
+    private static readonly Lazy<CapsNetWeights> PaperWeights = new(() => CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, seed: 2017));
+
     internal static void AssertBitExact(CapsNetWeights expected, CapsNetWeights actual)
     {
         Assert.Equal(expected.Architecture, actual.Architecture);
@@ -43,7 +46,7 @@ public class RoundTripTests
     [Fact]
     public void PaperRoundTripIsBitExact()
     {
-        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, seed: 2017);
+        var weights = PaperWeights.Value;
         byte[] file = CapsNetWeightsFile.Write(weights);
         Assert.Equal(8 + HeaderLength(file) + 4 * CapsNetArchitecture.Paper.ParameterCount, file.Length);
         AssertBitExact(weights, CapsNetWeightsFile.Read(file, "paper.safetensors"));
@@ -95,7 +98,7 @@ public class RoundTripTests
     [Fact]
     public void AFileWithoutMetadataIsThePaperNetwork()
     {
-        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, seed: 5);
+        var weights = PaperWeights.Value;
         var tensors = CapsNetArchitecture.Paper.Tensors
             .Select(s => (s.Name, "F32", (IReadOnlyList<long>)s.Shape.Select(d => (long)d).ToArray(),
                 MemoryMarshal.AsBytes(weights[s.Name].AsSpan()).ToArray()))
