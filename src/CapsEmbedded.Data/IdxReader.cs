@@ -83,15 +83,48 @@ public static class IdxReader
         if (!IsGzip(stream))
             return read(stream);
 
+        // The compressed bytes are taken into memory first, so that any IOException from decompression is about the
+        // data (zlib reports some damage as an IOException subtype) and never confused with a failing disk.
+        long compressedLength = stream.Length - stream.Position;
+        if (compressedLength > Array.MaxLength)
+            throw new IdxFormatException(fileName, $"gzip file of {compressedLength} bytes is larger than any IDX file this reader accepts");
+        var compressed = new MemoryStream(new byte[compressedLength], writable: true);
+        stream.CopyTo(compressed);
+        compressed.Position = 0;
+
+        T result;
+        ChecksumStream content;
         try
         {
-            using var gzip = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
-            return read(gzip);
+            using var gzip = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
+            content = new ChecksumStream(gzip);
+            result = read(content);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new IdxFormatException(fileName, $"corrupt gzip data: {e.Message}", e);
         }
+        CheckGzipTrailer(compressed, content, fileName);
+        return result;
+    }
+
+    /// <summary>
+    /// GZipStream accepts a stream whose 8-byte trailer (CRC-32, size mod 2^32, RFC 1952) is cut off, so it is checked
+    /// here. Only single-member gzip files pass, which is what every MNIST distribution uses.
+    /// </summary>
+    private static void CheckGzipTrailer(Stream stream, ChecksumStream content, string fileName)
+    {
+        const int MinimumGzipLength = 18; // 10-byte header + 8-byte trailer
+        if (stream.Length < MinimumGzipLength)
+            throw new IdxFormatException(fileName, $"gzip file of {stream.Length} bytes is too short to be complete");
+        stream.Seek(-8, SeekOrigin.End);
+        Span<byte> trailer = stackalloc byte[8];
+        stream.ReadExactly(trailer);
+        uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        if (storedCrc != content.Crc || storedSize != (uint)content.BytesRead)
+            throw new IdxFormatException(fileName,
+                $"gzip trailer (CRC-32 0x{storedCrc:X8}, {storedSize} bytes) does not match the data (CRC-32 0x{content.Crc:X8}, {content.BytesRead} bytes): file truncated or corrupt");
     }
 
     private static bool IsGzip(Stream stream)
@@ -183,4 +216,33 @@ public static class IdxReader
         0x0E => "float64",
         _ => "unknown",
     };
+
+    /// <summary>Counts and CRCs the decompressed bytes as they are read, for the gzip trailer check.</summary>
+    private sealed class ChecksumStream(Stream inner) : Stream
+    {
+        public uint Crc { get; private set; }
+
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int read = inner.Read(buffer);
+            Crc = Crc32.Append(Crc, buffer[..read]);
+            BytesRead += read;
+            return read;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

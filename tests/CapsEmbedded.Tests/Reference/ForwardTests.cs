@@ -52,6 +52,52 @@ public class ForwardTests
     }
 
     [Fact]
+    public void TraceKeepsEveryIntermediateOfTheOnePixelNetworkInDouble()
+    {
+        var trace = ReferenceModel.Trace<double>(OnePixelNetwork(), new[] { 0.5f });
+        Assert.Equal(new[] { 0.5 }, trace.Input);
+        Assert.Equal(new[] { 1.0 }, trace.Conv1);
+        Assert.Equal(new[] { 3.0, 4.0 }, trace.PrimaryPreSquash);
+        var close = new ToleranceComparer(1e-15);
+        Assert.Equal(new[] { 15.0 / 26, 20.0 / 26 }, trace.PrimaryCapsules, close);
+        Assert.Equal(new[] { 30.0 / 26, 40.0 / 26, 0, 0 }, trace.Predictions, close);
+        Assert.Equal(new[] { 0.0, 0.0 }, trace.Logits); // r = 1: the only agreement update is skipped
+        Assert.Equal(new[] { 0.5, 0.5 }, trace.Coupling);
+        Assert.Equal(new[] { 375.0 / 1301, 500.0 / 1301, 0, 0 }, trace.Capsules, close);
+        Assert.Equal(trace.Capsules, trace.MaskedCapsules); // class 1 is already zero
+        Assert.Equal(new[] { 625.0 / 1301, 0 }, trace.Lengths, close);
+        Assert.Equal(new[] { 875.0 / 1301 }, trace.Hidden1, close);
+        Assert.Equal(trace.Hidden1, trace.Hidden2);
+        Assert.Equal(1 / (1 + Math.Exp(-875.0 / 1301)), trace.Reconstruction[0], 1e-15);
+
+        // Losses accept the unrounded double lengths: label 0 → (0.9 − 625/1301)², the other capsule is 0 < m⁻.
+        Assert.Equal(Math.Pow(0.9 - 625.0 / 1301, 2), CapsNetLoss.Margin(trace.Lengths, 0), 1e-15);
+        Assert.Equal(0.0005 * Math.Pow(trace.Reconstruction[0] - 0.5, 2),
+            CapsNetLoss.Reconstruction(trace.Reconstruction, new[] { 0.5f }), 1e-18);
+    }
+
+    [Fact]
+    public void ForwardIsTheFloatTraceRounded()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        var weights = CapsNetWeights.CreateRandom(arch, 21);
+        var image = RandomImage(arch, 22);
+        var single = ReferenceModel.Forward(weights, image, ReferencePrecision.Single, maskClass: 2);
+        var trace = ReferenceModel.Trace<float>(weights, image, maskClass: 2);
+        Assert.Equal(trace.Lengths, single.Lengths);
+        Assert.Equal(trace.Capsules, single.Capsules);
+        Assert.Equal(trace.Reconstruction, single.Reconstruction);
+        Assert.Equal(trace.PrimaryCapsules, single.PrimaryCapsules);
+        Assert.Equal(trace.Coupling, single.CouplingCoefficients);
+        Assert.Equal(2, trace.MaskedClass);
+
+        var precise = ReferenceModel.Forward(weights, image, ReferencePrecision.Double, maskClass: 2);
+        var preciseTrace = ReferenceModel.Trace<double>(weights, image, maskClass: 2);
+        Assert.Equal(preciseTrace.Lengths.Select(x => (float)x), precise.Lengths);
+        Assert.Equal(preciseTrace.Reconstruction.Select(x => (float)x), precise.Reconstruction);
+    }
+
+    [Fact]
     public void NegativePixelIsCutByReluAndEqualLengthsPickTheLowestClass()
     {
         // x = −0.5 → conv1 = −1 → ReLU → 0 → every capsule is exactly 0 (squash(0) = 0), both lengths 0.
