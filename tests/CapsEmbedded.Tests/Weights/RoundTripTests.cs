@@ -96,6 +96,14 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void MetadataThatUtf8CannotEncodeIsRefusedOnWrite()
+    {
+        var weights = new CapsNetWeights(CapsNetArchitecture.Tiny);
+        weights.Metadata["note"] = "half a pair: \ud83d";
+        Assert.Contains("lone UTF-16 surrogate", Assert.Throws<ArgumentException>(() => CapsNetWeightsFile.Write(weights)).Message);
+    }
+
+    [Fact]
     public void AFileWithoutMetadataIsThePaperNetwork()
     {
         var weights = PaperWeights.Value;
