@@ -15,7 +15,7 @@ namespace CapsEmbedded.Weights;
 /// </summary>
 /// <remarks>
 /// Everything the reference reader accepts from its own writer is accepted here. Where the reference is lenient
-/// by accident of serde this reader refuses: duplicate keys (serde keeps the last), unknown fields in a tensor
+/// by accident of serde this reader refuses: duplicate keys (serde silently keeps one), unknown fields in a tensor
 /// entry (serde ignores them), more than <see cref="MiniJson.MaxValues"/> values or <see cref="MiniJson.MaxDepth"/>
 /// levels of nesting.
 /// </remarks>

@@ -136,6 +136,21 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void HeaderBytesAndDataLengthAloneGiveTheArchitecture()
+    {
+        // What the source generator does: no data area in memory, only the header and the file's length.
+        byte[] file = CapsNetWeightsFile.Write(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 1));
+        int n = HeaderLength(file);
+        var header = SafeTensorsHeader.Parse(file[8..(8 + n)], file.Length - 8 - n, "tiny.safetensors");
+        Assert.Equal(CapsNetArchitecture.Tiny, CapsNetLayout.Validate(header, "tiny.safetensors"));
+        Assert.True(header.HasMetadata);
+        Assert.Equal("10", header.Metadata["capsnet.input_size"]);
+
+        var e = Assert.Throws<WeightFormatException>(() => SafeTensorsHeader.Parse(file[8..(8 + n)], file.Length - 8 - n - 1, "short"));
+        Assert.Equal("decoder.fc3.bias", e.TensorName);
+    }
+
+    [Fact]
     public void SaveIsAtomicAndLoadReadsItBack()
     {
         string directory = Path.Combine(Path.GetTempPath(), "capsnet-weights-" + Guid.NewGuid().ToString("N"));
