@@ -54,6 +54,13 @@ public class EvilHeaderTests
         "header does not start with '{'", "'P'");
 
     [Fact]
+    public void HeaderOfOnlyWhitespace() => AssertRejected(Assemble("        ", 0), "header is not valid JSON at character 8: expected a value, found end of text");
+
+    [Fact]
+    public void ByteOrderMarkBeforeTheHeader() =>
+        AssertRejected(Assemble(new byte[] { 0xef, 0xbb, 0xbf, (byte)'{', (byte)'}', 32, 32, 32 }, 0), "header does not start with '{' but with (0xef)");
+
+    [Fact]
     public void JsonArrayInsteadOfObject() => AssertRejected(Assemble("[1,2,3]", 0), "header does not start with '{'", "'['", "JSON object");
 
     [Fact]
@@ -76,10 +83,10 @@ public class EvilHeaderTests
         AssertRejected(Assemble("{}  x   ", 0), "header is not valid JSON at character 4", "unexpected 'x' after the JSON value");
 
     [Fact]
-    public void HeaderPaddedWithJsonWhitespaceIsAccepted()
+    public void HeaderSurroundedByJsonWhitespaceIsAccepted()
     {
         var file = Tiny();
-        var bytes = Assemble(Encoding.UTF8.GetBytes(file.HeaderJson() + " \t\r\n        "), file.DataLength);
+        var bytes = Assemble(Encoding.UTF8.GetBytes("\n " + file.HeaderJson() + " \t\r\n        "), file.DataLength);
         Assert.Equal(CapsNetArchitecture.Tiny, CapsNetWeightsFile.Read(bytes, Name).Architecture);
     }
 
