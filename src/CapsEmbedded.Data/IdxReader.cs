@@ -88,9 +88,9 @@ public static class IdxReader
         long compressedLength = stream.Length - stream.Position;
         if (compressedLength > Array.MaxLength)
             throw new IdxFormatException(fileName, $"gzip file of {compressedLength} bytes is larger than any IDX file this reader accepts");
-        var compressed = new MemoryStream(new byte[compressedLength], writable: true);
-        stream.CopyTo(compressed);
-        compressed.Position = 0;
+        byte[] compressedBytes = new byte[compressedLength];
+        stream.ReadExactly(compressedBytes);
+        var compressed = new MemoryStream(compressedBytes, writable: false);
 
         T result;
         ChecksumStream content;
@@ -109,8 +109,8 @@ public static class IdxReader
     }
 
     /// <summary>
-    /// GZipStream accepts a stream whose 8-byte trailer (CRC-32, size mod 2^32, RFC 1952) is cut off, so it is checked
-    /// here. Only single-member gzip files pass, which is what every MNIST distribution uses.
+    /// GZipStream verifies a trailer that is present but accepts a stream whose 8-byte trailer (CRC-32, size mod 2^32,
+    /// RFC 1952) is cut off, so it is checked here too. Only single-member gzip files pass, which is what every MNIST distribution uses.
     /// </summary>
     private static void CheckGzipTrailer(Stream stream, ChecksumStream content, string fileName)
     {
