@@ -70,7 +70,8 @@ public static class DatasetStore
             {
                 string name = Path.GetFileName(p);
                 return name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
-                    && name.Contains(dimensionTag, StringComparison.OrdinalIgnoreCase);
+                    && name.Contains(dimensionTag, StringComparison.OrdinalIgnoreCase)
+                    && !name.EndsWith(".partial", StringComparison.Ordinal); // left by an interrupted fetch
             })
             .Order(StringComparer.Ordinal)
             .ToArray();
