@@ -106,7 +106,7 @@ public class IdxReaderTests
 
         byte[] badCrc = (byte[])gz.Clone();
         badCrc[^8] ^= 1;
-        // A present but wrong trailer is caught by GZipStream itself or by our check, either way as a gzip problem.
+        // A present but wrong CRC is caught by GZipStream itself.
         Assert.Contains("gzip", Assert.Throws<IdxFormatException>(() => ReadLabels(badCrc)).Problem);
     }
 
