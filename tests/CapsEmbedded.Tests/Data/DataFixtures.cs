@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace CapsEmbedded.Tests.Data;
+
+/// <summary>Paths and builders for the committed MNIST fixture (Fixtures/mnist, copied to the test output).</summary>
+internal static class DataFixtures
+{
+    public const int Count = 200;
+    public const int Side = 28;
+    public const int ImageLength = Side * Side;
+
+    public static string Directory => Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+
+    public static string ImagesPath => Path.Combine(Directory, "t10k-200-images-idx3-ubyte");
+
+    public static string LabelsPath => Path.Combine(Directory, "t10k-200-labels-idx1-ubyte");
+
+    public static string Path_(string fileName) => Path.Combine(Directory, fileName);
+
+    public static byte[] ImagesBytes => File.ReadAllBytes(ImagesPath);
+
+    public static byte[] LabelsBytes => File.ReadAllBytes(LabelsPath);
+
+    /// <summary>Pixels of image 0 (a 7), 784 bytes.</summary>
+    public static byte[] Digit0 => ImagesBytes.AsSpan(16, ImageLength).ToArray();
+
+    public static byte[] Gzip(byte[] data)
+    {
+        var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
+            gzip.Write(data);
+        return output.ToArray();
+    }
+
+    /// <summary>An IDX image file of <paramref name="count"/> images, pixel value = (index * 7 + n) mod 256.</summary>
+    public static byte[] ImageFile(int count, int rows, int cols)
+    {
+        var file = new byte[16 + count * rows * cols];
+        BinaryPrimitives.WriteInt32BigEndian(file, 0x00000803);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), count);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(8), rows);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(12), cols);
+        for (int i = 16; i < file.Length; i++)
+            file[i] = (byte)(i * 7);
+        return file;
+    }
+
+    public static byte[] LabelFile(params byte[] labels)
+    {
+        var file = new byte[8 + labels.Length];
+        BinaryPrimitives.WriteInt32BigEndian(file, 0x00000801);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), labels.Length);
+        labels.CopyTo(file, 8);
+        return file;
+    }
+}
+
+/// <summary>A fresh directory under the temp path, deleted on dispose.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "capsnet-tests-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    public string Write(string relativePath, byte[] content)
+    {
+        string path = Combine(relativePath);
+        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

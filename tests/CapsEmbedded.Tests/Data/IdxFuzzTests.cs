@@ -1,0 +1,104 @@
+using CapsEmbedded.Data;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Data;
+
+/// <summary>Seeded byte flips and truncations: whatever the bytes, only IdxFormatException may escape.</summary>
+public class IdxFuzzTests
+{
+    private const int Iterations = 1500;
+
+    public static TheoryData<string> Files() => ["images", "images.gz", "labels", "labels.gz"];
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void Random_byte_flips_raise_only_IdxFormatException(string which)
+    {
+        byte[] original = Original(which);
+        var random = new DeterministicRandom(0xDA7A_0001UL + (ulong)which.Length);
+        int failures = 0;
+        for (int iteration = 0; iteration < Iterations; iteration++)
+        {
+            byte[] mutated = (byte[])original.Clone();
+            int flips = 1 + random.NextInt(4);
+            for (int f = 0; f < flips; f++)
+            {
+                // Half of the flips hit the first 32 bytes, where the header (or gzip header) decides everything.
+                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(32, mutated.Length)) : random.NextInt(mutated.Length);
+                mutated[index] ^= (byte)(1 + random.NextInt(255));
+            }
+            failures += ReadExpectingOnlyIdxErrors(which, mutated, iteration);
+        }
+        // Plain files survive most payload flips; the header half must break some.
+        Assert.True(failures > 0, "no mutation was rejected; the fuzz is not reaching the checks");
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void Every_truncation_raises_IdxFormatException(string which)
+    {
+        byte[] original = Original(which);
+        // Every length through the headers, then a seeded sample of the rest.
+        var lengths = Enumerable.Range(0, Math.Min(original.Length, 64)).ToList();
+        var random = new DeterministicRandom(0xDA7A_0002UL);
+        for (int i = 0; i < 200; i++)
+            lengths.Add(random.NextInt(original.Length));
+        foreach (int length in lengths)
+            Assert.Throws<IdxFormatException>(() => Read(which, original[..length]));
+    }
+
+    [Fact]
+    public void Random_garbage_raises_only_IdxFormatException()
+    {
+        var random = new DeterministicRandom(0xDA7A_0003UL);
+        for (int iteration = 0; iteration < 500; iteration++)
+        {
+            byte[] garbage = new byte[random.NextInt(64)];
+            for (int i = 0; i < garbage.Length; i++)
+                garbage[i] = (byte)random.NextInt(256);
+            // Give a third of them a plausible start so the dimension checks are reached.
+            if (garbage.Length >= 4 && iteration % 3 == 0)
+            {
+                garbage[0] = 0;
+                garbage[1] = 0;
+                garbage[2] = 8;
+                garbage[3] = (byte)(iteration % 2 == 0 ? 3 : 1);
+            }
+            ReadExpectingOnlyIdxErrors("images", garbage, iteration);
+            ReadExpectingOnlyIdxErrors("labels", garbage, iteration);
+        }
+    }
+
+    private static byte[] Original(string which)
+    {
+        // A small image file keeps 1500 iterations fast; the labels are the real fixture.
+        byte[] plain = which.StartsWith("images", StringComparison.Ordinal) ? DataFixtures.ImageFile(6, 9, 7) : DataFixtures.LabelsBytes;
+        return which.EndsWith(".gz", StringComparison.Ordinal) ? DataFixtures.Gzip(plain) : plain;
+    }
+
+    private static int ReadExpectingOnlyIdxErrors(string which, byte[] content, int iteration)
+    {
+        try
+        {
+            Read(which, content);
+            return 0;
+        }
+        catch (IdxFormatException)
+        {
+            return 1;
+        }
+        catch (Exception e)
+        {
+            Assert.Fail($"iteration {iteration}: {e.GetType().Name} escaped: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static void Read(string which, byte[] content)
+    {
+        if (which.StartsWith("images", StringComparison.Ordinal))
+            IdxReaderTests.ReadImages(content);
+        else
+            IdxReaderTests.ReadLabels(content);
+    }
+}
