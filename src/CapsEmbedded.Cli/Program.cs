@@ -1,1 +1,1 @@
-return 0;
+return CapsEmbedded.Cli.CapsNetCli.Run(args, Console.Out, Console.Error);

@@ -83,20 +83,28 @@ public static class IdxReader
         if (!IsGzip(stream))
             return read(stream);
 
-        long compressedStart = stream.Position;
+        // The compressed bytes are taken into memory first, so that any IOException from decompression is about the
+        // data (zlib reports some damage as an IOException subtype) and never confused with a failing disk.
+        long compressedLength = stream.Length - stream.Position;
+        if (compressedLength > Array.MaxLength)
+            throw new IdxFormatException(fileName, $"gzip file of {compressedLength} bytes is larger than any IDX file this reader accepts");
+        var compressed = new MemoryStream(new byte[compressedLength], writable: true);
+        stream.CopyTo(compressed);
+        compressed.Position = 0;
+
         T result;
         ChecksumStream content;
         try
         {
-            using var gzip = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
+            using var gzip = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
             content = new ChecksumStream(gzip);
             result = read(content);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             throw new IdxFormatException(fileName, $"corrupt gzip data: {e.Message}", e);
         }
-        CheckGzipTrailer(stream, compressedStart, content, fileName);
+        CheckGzipTrailer(compressed, content, fileName);
         return result;
     }
 
@@ -104,11 +112,11 @@ public static class IdxReader
     /// GZipStream accepts a stream whose 8-byte trailer (CRC-32, size mod 2^32, RFC 1952) is cut off, so it is checked
     /// here. Only single-member gzip files pass, which is what every MNIST distribution uses.
     /// </summary>
-    private static void CheckGzipTrailer(Stream stream, long compressedStart, ChecksumStream content, string fileName)
+    private static void CheckGzipTrailer(Stream stream, ChecksumStream content, string fileName)
     {
         const int MinimumGzipLength = 18; // 10-byte header + 8-byte trailer
-        if (stream.Length - compressedStart < MinimumGzipLength)
-            throw new IdxFormatException(fileName, $"gzip file of {stream.Length - compressedStart} bytes is too short to be complete");
+        if (stream.Length < MinimumGzipLength)
+            throw new IdxFormatException(fileName, $"gzip file of {stream.Length} bytes is too short to be complete");
         stream.Seek(-8, SeekOrigin.End);
         Span<byte> trailer = stackalloc byte[8];
         stream.ReadExactly(trailer);

@@ -199,8 +199,9 @@ internal static class PngDecoder
             if (zlib.Read(probe) != 0)
                 throw Fail(fileName, $"more image data than {header.Width}x{header.Height} needs");
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // The source is memory, so an IOException here is zlib reporting damaged data (its ZLibException).
             throw Fail(fileName, $"corrupt zlib data in IDAT: {e.Message}", e);
         }
         return new GrayImage(header.Width, header.Height, pixels.ToArray());

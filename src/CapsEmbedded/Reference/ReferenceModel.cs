@@ -13,8 +13,8 @@ namespace CapsEmbedded.Reference;
 /// Layouts are PyTorch's, row-major: images and feature maps [channels][height][width], conv weights
 /// [out][in][kh][kw], linear weights [out][in], W_ij = digit_caps.weight[i, j] of shape [classDims][primaryDims].
 /// The stage methods are public so tests and the trainer can check one piece at a time. They validate their spans;
-/// the composite ones (<see cref="PrimaryCapsules{T}"/>, <see cref="Decoder{T}(ReadOnlySpan{T}, CapsNetWeights, Span{T})"/>,
-/// <see cref="Forward"/>, <see cref="Trace{T}"/>) allocate their intermediates, which is fine for a specification and is what the generated runtime avoids.
+/// the composite ones (primary capsules, decoder, <see cref="Forward"/>, <see cref="Trace{T}"/>) allocate their
+/// intermediates, which is fine for a specification and is what the generated runtime avoids.
 /// </remarks>
 public static partial class ReferenceModel
 {
@@ -66,14 +66,9 @@ public static partial class ReferenceModel
         Relu<T>(conv1);
 
         // Primary capsules: conv, regroup into s_i, squash (eq. 1) into u_i.
-        int grid = a.PrimaryGridSize;
-        var primaryConv = new T[a.PrimaryChannels * grid * grid];
-        Conv2d<T>(conv1, a.Conv1Channels, a.Conv1OutSize, a.Conv1OutSize, weights.PrimaryWeight, weights.PrimaryBias,
-            a.PrimaryChannels, a.PrimaryKernel, a.PrimaryStride, primaryConv);
         var preSquash = new T[n * a.PrimaryDims];
-        RegroupPrimaryCapsules<T>(primaryConv, a.PrimaryTypes, a.PrimaryDims, grid, preSquash);
-        var primary = (T[])preSquash.Clone();
-        Squash<T>(primary, a.PrimaryDims);
+        var primary = new T[n * a.PrimaryDims];
+        PrimaryCapsules<T>(conv1, weights, preSquash, primary);
 
         // û_{j|i} = W_ij u_i (eq. 2).
         var predictions = new T[n * classes * classDims];

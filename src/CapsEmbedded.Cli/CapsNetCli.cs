@@ -1,0 +1,25 @@
+using System.CommandLine;
+using CapsEmbedded.Cli.Commands;
+
+namespace CapsEmbedded.Cli;
+
+/// <summary>The <c>capsnet</c> command tree; <see cref="Run"/> is <c>Main</c> with explicit output writers (tests use it).</summary>
+public static class CapsNetCli
+{
+    public static RootCommand Build() => new("capsnet: CapsNet (Sabour, Frosst, Hinton 2017) inference, evaluation and training.")
+    {
+        InfoCommand.Create(),
+        EvalCommand.Create(),
+        PredictCommand.Create(),
+        DataCommand.Create(),
+        InitCommand.Create(),
+    };
+
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        Build().Parse(args).Invoke(new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false,
+            Output = output,
+            Error = error,
+        });
+}

@@ -1,0 +1,137 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.Data;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary>
+/// <c>capsnet eval</c>: accuracy, error %, confusion matrix and images/s on a test set; <c>--dump-lengths</c> writes
+/// each image's capsule lengths so results can be compared line by line with other frameworks.
+/// </summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var weights = CommonOptions.Weights(required: false);
+        var data = new Option<string>("--data", "-d")
+        {
+            Description = "mnist, fashion, or a folder with the four IDX files",
+            DefaultValueFactory = _ => "mnist",
+        };
+        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "train");
+        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
+        var dump = new Option<string?>("--dump-lengths")
+        {
+            Description = "Write one line per image with its capsule lengths (space-separated, invariant culture)",
+        };
+        var engine = new Option<EngineChoice>("--engine")
+        {
+            Description = "auto (compiled model when the weights fit it), generated, or reference",
+            DefaultValueFactory = _ => EngineChoice.Auto,
+        };
+        var threads = CommonOptions.Threads();
+        var dataDir = CommonOptions.DataDir();
+        var command = new Command("eval", "Evaluate a model on a labelled data set")
+        {
+            weights, data, split, limit, dump, engine, threads, dataDir,
+        };
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            int? n = parse.GetValue(limit);
+            if (n is not null) CommonOptions.Positive(n.Value, "--limit");
+            return Run(new EvalRequest(
+                parse.GetValue(weights), parse.GetValue(data)!,
+                parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
+                n, parse.GetValue(dump), parse.GetValue(engine),
+                CommonOptions.Positive(parse.GetValue(threads), "--threads"), parse.GetValue(dataDir)!), parse.InvocationConfiguration.Output);
+        }));
+        return command;
+    }
+
+    internal sealed record EvalRequest(string? Weights, string Data, DatasetSplit Split, int? Limit, string? DumpLengths,
+        EngineChoice Engine, int Threads, string DataRoot);
+
+    internal static int Run(EvalRequest request, TextWriter output)
+    {
+        using var engine = EngineFactory.Open(request.Weights, request.Engine);
+        var a = engine.Architecture;
+        var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
+        if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
+            throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
+        int count = Math.Min(request.Limit ?? set.Count, set.Count);
+        int pixels = a.InputLength, classes = a.Classes;
+        var images = new float[(long)count * pixels];
+        for (int i = 0; i < count; i++)
+        {
+            if (set.Labels[i] >= classes)
+                throw new CliException($"{request.Data}: label {set.Labels[i]} of image {i} is not below the model's {classes} classes");
+            set.CopyImage(i, images.AsSpan(i * pixels, pixels));
+        }
+        var lengths = new float[(long)count * classes];
+        var predicted = new int[count];
+
+        output.WriteLine($"engine   {engine.Description}");
+        output.WriteLine($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads");
+        var clock = Stopwatch.StartNew();
+        engine.PredictBatch(images, count, lengths, predicted, request.Threads);
+        double seconds = clock.Elapsed.TotalSeconds;
+
+        var confusion = new int[classes, classes];
+        int correct = 0;
+        for (int i = 0; i < count; i++)
+        {
+            confusion[set.Labels[i], predicted[i]]++;
+            if (predicted[i] == set.Labels[i]) correct++;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        double error = 100.0 * (count - correct) / count;
+        output.WriteLine($"accuracy {(100.0 - error).ToString("F2", inv)}% ({correct:N0}/{count:N0})");
+        output.WriteLine($"error    {error.ToString("F2", inv)}%");
+        output.WriteLine($"speed    {(count / seconds).ToString("F1", inv)} images/s ({seconds.ToString("F2", inv)} s)");
+        output.WriteLine();
+        WriteConfusion(output, confusion, classes);
+        if (request.DumpLengths is not null)
+        {
+            DumpLengths(request.DumpLengths, lengths, count, classes);
+            output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+        }
+        return 0;
+    }
+
+    private static void WriteConfusion(TextWriter output, int[,] confusion, int classes)
+    {
+        output.WriteLine("confusion matrix (rows: true class, columns: predicted)");
+        var line = new StringBuilder("true\\pred");
+        for (int p = 0; p < classes; p++) line.Append(CultureInfo.InvariantCulture, $"{p,6}");
+        output.WriteLine(line.ToString());
+        for (int t = 0; t < classes; t++)
+        {
+            line.Clear().Append(CultureInfo.InvariantCulture, $"{t,9}");
+            for (int p = 0; p < classes; p++) line.Append(CultureInfo.InvariantCulture, $"{confusion[t, p],6}");
+            output.WriteLine(line.ToString());
+        }
+    }
+
+    /// <summary>"G9" round-trips a float exactly (9 significant digits); written to a temp file, then renamed.</summary>
+    internal static void DumpLengths(string path, float[] lengths, int count, int classes)
+    {
+        string temp = path + ".tmp";
+        using (var writer = new StreamWriter(temp, append: false, new UTF8Encoding(false)))
+        {
+            for (int i = 0; i < count; i++)
+            {
+                for (int k = 0; k < classes; k++)
+                {
+                    if (k > 0) writer.Write(' ');
+                    writer.Write(lengths[i * classes + k].ToString("G9", CultureInfo.InvariantCulture));
+                }
+                writer.Write('\n');
+            }
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary><c>capsnet init --seed N --out file</c>: deterministic random-initialised weights.</summary>
+internal static class InitCommand
+{
+    public static Command Create()
+    {
+        var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
+        var output = new Option<string>("--out", "-o") { Description = "Output weight file", Required = true };
+        var arch = new Option<string>("--arch")
+        {
+            Description = "Architecture: paper (28x28 MNIST network) or tiny (test network)",
+            DefaultValueFactory = _ => "paper",
+        };
+        arch.AcceptOnlyFromAmong("paper", "tiny");
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
+        var command = new Command("init", "Write deterministic random-initialised weights") { seed, output, arch, force };
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            string path = parse.GetValue(output)!;
+            if (File.Exists(path) && !parse.GetValue(force))
+                throw new CliException($"{path} exists; pass --force to overwrite it");
+            var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
+            var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
+            weights.Metadata["capsnet.created_by"] = "capsnet init";
+            CapsNetWeightsFile.Save(weights, path);
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {InfoCommand.Sha256(path)}");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using System.Globalization;
+using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.Data;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary><c>capsnet predict [--weights file] image.png|image.pgm</c>: class and the capsule lengths.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var weights = CommonOptions.Weights(required: false);
+        var image = new Argument<string>("image") { Description = "A PNG or PGM image, white digit on black" };
+        var reconstruction = new Option<string?>("--reconstruction")
+        {
+            Description = "Also write the decoder's reconstruction as a PGM image",
+        };
+        var engine = new Option<EngineChoice>("--engine")
+        {
+            Description = "auto, generated or reference",
+            DefaultValueFactory = _ => EngineChoice.Auto,
+        };
+        var command = new Command("predict", "Classify one image") { weights, image, reconstruction, engine };
+        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(weights), parse.GetValue(image)!,
+            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output)));
+        return command;
+    }
+
+    internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output)
+    {
+        using var engine = EngineFactory.Open(weightsPath, choice);
+        var a = engine.Architecture;
+        var picture = ImageDecoder.LoadGray(imagePath);
+        if (picture.Width != a.InputSize || picture.Height != a.InputSize)
+            throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");
+        if (a.InputChannels != 1)
+            throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
+        var lengths = new float[a.Classes];
+        var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
+        int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine($"class    {predicted}");
+        output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
+        if (reconstructionPath is not null)
+        {
+            WritePgm(reconstructionPath, reconstruction, a.InputSize);
+            output.WriteLine($"wrote reconstruction to {reconstructionPath}");
+        }
+        return 0;
+    }
+
+    private static void WritePgm(string path, float[] pixels, int size)
+    {
+        var header = System.Text.Encoding.ASCII.GetBytes($"P5\n{size} {size}\n255\n");
+        var bytes = new byte[header.Length + pixels.Length];
+        header.CopyTo(bytes, 0);
+        for (int i = 0; i < pixels.Length; i++)
+            bytes[header.Length + i] = (byte)Math.Clamp(MathF.Round(pixels[i] * 255f), 0f, 255f);
+        File.WriteAllBytes(path + ".tmp", bytes);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+}
