@@ -72,6 +72,7 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "max_shift"] = F(o.MaxShift);
         metadata[Prefix + "digit_sigma"] = F(o.DigitSigma);
         metadata[Prefix + "threads"] = F(o.Threads);
+        metadata[Prefix + "group"] = F(o.GroupSize);
         metadata[Prefix + "epochs"] = F(o.Epochs);
         metadata[Prefix + "train_images"] = F(TrainImages);
         metadata[Prefix + "epoch"] = F(s.Epoch);
@@ -144,7 +145,7 @@ public sealed class TrainingCheckpoint
             Architecture = architecture,
             Batch = Parse<int>("batch"), LearningRate = Parse<double>("lr"), Decay = Parse<double>("decay"),
             Seed = Parse<ulong>("seed"), MaxShift = Parse<int>("max_shift"), DigitSigma = Parse<double>("digit_sigma"),
-            Threads = Parse<int>("threads"), Epochs = Parse<int>("epochs"),
+            Threads = Parse<int>("threads"), GroupSize = Parse<int>("group"), Epochs = Parse<int>("epochs"),
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState

@@ -12,7 +12,8 @@ public readonly record struct StepProgress(
 public class TrainingObserver
 {
     public virtual void OnStep(in StepProgress progress) { }
-    public virtual void OnEpoch(in EpochMetrics metrics) { }
+    /// <summary>An epoch ended; <paramref name="history"/> holds every epoch of the run so far, this one last.</summary>
+    public virtual void OnEpoch(in EpochMetrics metrics, IReadOnlyList<EpochMetrics> history) { }
     public virtual void OnCheckpoint(string path, long step) { }
     /// <summary>A test evaluation starts (it takes a while on the full test set).</summary>
     public virtual void OnEvaluating(int images) { }

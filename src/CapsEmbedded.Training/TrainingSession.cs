@@ -174,7 +174,7 @@ public sealed class TrainingSession : IDisposable
                 Epoch = _state.Epoch + 1, Position = 0, EpochLossSum = 0, EpochCorrect = 0, EpochSeconds = 0,
                 History = history, WallSeconds = sessionStart + clock.Elapsed.TotalSeconds,
             };
-            observer.OnEpoch(metrics);
+            observer.OnEpoch(metrics, history);
             SaveCheckpoint(observer);
         }
         return TrainingOutcome.Completed;
