@@ -1,0 +1,155 @@
+using System.Numerics;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Training;
+
+/// <summary>Thrown when a step's loss is NaN or infinite; the parameters are left as they were before that step.</summary>
+public sealed class NonFiniteLossException : Exception
+{
+    public NonFiniteLossException(long step, double marginLoss, double reconstructionLoss)
+        : base(FormattableString.Invariant($"the loss became non-finite at step {step} (margin {marginLoss}, reconstruction {reconstructionLoss}); parameters were not updated"))
+    {
+        Step = step;
+    }
+
+    public long Step { get; }
+}
+
+/// <summary>
+/// Data-parallel training steps: the batch is cut into one contiguous slice per thread, each thread runs its
+/// <see cref="CapsNetWorker{T}"/> over its slice group by group into its own gradient buffer, then every thread reduces
+/// (in thread order) and applies Adam to its share of the parameters. All buffers are allocated in the constructor.
+/// For a given thread count the result is the same bits on every run.
+/// </summary>
+public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly WorkerPool _pool;
+    private readonly CapsNetWorker<T>[] _workers;
+    private readonly T[][] _gradients;
+    private readonly StepTotals[] _totals;
+    private readonly Action<int> _trainJob, _updateJob, _evaluateJob;
+    // Arguments of the job in flight (set by the caller thread before pool.Run, read by the workers).
+    private T[] _images = Array.Empty<T>();
+    private int[] _labels = Array.Empty<int>();
+    private int[] _predictions = Array.Empty<int>();
+    private int _batch;
+    private double _learningRate;
+
+    public CapsNetTrainer(CapsNetWeights initial, int threads, int groupSize)
+    {
+        Architecture = initial.Architecture;
+        Layout = new ParameterLayout(Architecture);
+        Parameters = new T[Layout.Count];
+        Layout.Import(initial, Parameters.AsSpan());
+        Optimizer = new AdamOptimizer<T>(Layout.Count);
+        _pool = new WorkerPool(threads);
+        _workers = new CapsNetWorker<T>[threads];
+        _gradients = new T[threads][];
+        for (int t = 0; t < threads; t++)
+        {
+            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize);
+            _gradients[t] = _workers[t].Gradients;
+        }
+        _totals = new StepTotals[threads];
+        _trainJob = TrainSlice;
+        _updateJob = UpdateSlice;
+        _evaluateJob = EvaluateSlice;
+    }
+
+    public CapsNetArchitecture Architecture { get; }
+    public ParameterLayout Layout { get; }
+    /// <summary>The flat parameter vector in training layout (see <see cref="ParameterLayout"/>).</summary>
+    public T[] Parameters { get; }
+    public AdamOptimizer<T> Optimizer { get; }
+    public int Threads => _workers.Length;
+    /// <summary>Adam steps taken so far.</summary>
+    public long Step { get; set; }
+
+    /// <summary>
+    /// One step over a batch ([batch][input] images in [0,1], labels): forward, backward of the batch-mean loss, Adam at
+    /// <paramref name="learningRate"/>. Returns the sums over the batch. Throws <see cref="NonFiniteLossException"/> before
+    /// touching the parameters if the loss is not finite.
+    /// </summary>
+    public StepTotals TrainStep(T[] images, int[] labels, int batch, double learningRate)
+    {
+        if (batch < 1 || labels.Length < batch || images.Length < batch * Architecture.InputLength)
+            throw new ArgumentException($"batch {batch} does not fit {images.Length} image values and {labels.Length} labels");
+        for (int k = 0; k < batch; k++)
+            if ((uint)labels[k] >= (uint)Architecture.Classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[k]} of batch item {k} is outside 0..{Architecture.Classes - 1}");
+        _images = images; _labels = labels; _batch = batch;
+        _pool.Run(_trainJob);
+        var sum = new StepTotals();
+        foreach (var t in _totals) sum.Add(t);
+        if (!double.IsFinite(sum.MarginLoss) || !double.IsFinite(sum.ReconstructionLoss))
+        {
+            foreach (var g in _gradients) Array.Clear(g);
+            throw new NonFiniteLossException(Step + 1, sum.MarginLoss, sum.ReconstructionLoss);
+        }
+        Step++;
+        _learningRate = learningRate;
+        _pool.Run(_updateJob);
+        return sum;
+    }
+
+    private (int Start, int End) Slice(int thread, int count) =>
+        ((int)((long)count * thread / Threads), (int)((long)count * (thread + 1) / Threads));
+
+    private void TrainSlice(int thread)
+    {
+        var worker = _workers[thread];
+        var (start, end) = Slice(thread, _batch);
+        int input = Architecture.InputLength;
+        T scale = T.One / T.CreateTruncating(_batch);
+        var totals = new StepTotals();
+        for (int g = start; g < end; g += worker.GroupSize)
+        {
+            int count = Math.Min(worker.GroupSize, end - g);
+            totals.Add(worker.TrainGroup(_images.AsSpan(g * input, count * input), _labels.AsSpan(g, count), count, scale));
+        }
+        _totals[thread] = totals;
+    }
+
+    private void UpdateSlice(int thread)
+    {
+        // Ranges rounded to 64 elements so that threads never share a cache line.
+        int n = Parameters.Length;
+        int start = (int)((long)n * thread / Threads) & ~63, end = thread == Threads - 1 ? n : (int)((long)n * (thread + 1) / Threads) & ~63;
+        if (end > start) Optimizer.Update(Parameters, _gradients, start, end - start, Step, _learningRate);
+    }
+
+    /// <summary>Predicted classes (longest capsule) of <paramref name="count"/> images, in parallel, no decoder.</summary>
+    public void Predict(T[] images, int count, int[] predictions)
+    {
+        if (images.Length < count * Architecture.InputLength || predictions.Length < count)
+            throw new ArgumentException($"{count} images do not fit the buffers");
+        _images = images; _batch = count; _predictions = predictions;
+        _pool.Run(_evaluateJob);
+    }
+
+    private void EvaluateSlice(int thread)
+    {
+        var worker = _workers[thread];
+        var (start, end) = Slice(thread, _batch);
+        int input = Architecture.InputLength;
+        for (int g = start; g < end; g += worker.GroupSize)
+        {
+            int count = Math.Min(worker.GroupSize, end - g);
+            worker.Forward(_images.AsSpan(g * input, count * input), count, ReadOnlySpan<int>.Empty);
+            for (int k = 0; k < count; k++) _predictions[g + k] = worker.Predicted(k);
+        }
+    }
+
+    /// <summary>The first worker, for single-image forward passes on the calling thread (tests, comparisons).</summary>
+    public CapsNetWorker<T> Worker => _workers[0];
+
+    /// <summary>The parameters as weights in PyTorch layout.</summary>
+    public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var weights = new CapsNetWeights(Architecture, metadata);
+        Layout.Export<T>(Parameters, weights);
+        return weights;
+    }
+
+    public void Dispose() => _pool.Dispose();
+}

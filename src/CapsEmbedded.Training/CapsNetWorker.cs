@@ -1,0 +1,260 @@
+using System.Numerics;
+using CapsEmbedded.Training.Kernels;
+using CapsEmbedded.Training.Layers;
+
+namespace CapsEmbedded.Training;
+
+/// <summary>Loss sums and hits of the samples one worker processed (sums, not means: the caller divides).</summary>
+public struct StepTotals
+{
+    public double MarginLoss;
+    public double ReconstructionLoss;
+    public int Correct;
+    public int Samples;
+
+    public void Add(in StepTotals other)
+    {
+        MarginLoss += other.MarginLoss;
+        ReconstructionLoss += other.ReconstructionLoss;
+        Correct += other.Correct;
+        Samples += other.Samples;
+    }
+}
+
+/// <summary>
+/// One thread's forward and backward pass over groups of up to <see cref="GroupSize"/> images: the convolutions run
+/// as GEMMs over the whole group (rows = images × positions), the capsule part image by image. Every buffer, the
+/// gradient included, is allocated here once; <see cref="TrainGroup"/> adds this group's gradient of the batch-mean loss
+/// into <see cref="Gradients"/>. Generic over T: float trains, double runs the gradient checks through the same code.
+/// </summary>
+public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Reconstruction loss weight (paper §4.1): 0.0005 × Σ (r − x)² per image.</summary>
+    public const double ReconstructionScale = 0.0005;
+
+    private readonly CapsNetArchitecture _a;
+    private readonly T[] _p;
+    private readonly GemmWorkspace<T> _gemm = new();
+    // Sizes: positions (P), patch columns (K), channels (C) of both convs; capsules N×Dp → J×D.
+    private readonly int _p1, _k1, _c1, _p2, _k2, _c2, _n, _dp, _j, _d, _r, _h1, _h2, _o, _in;
+    private readonly ParameterSegment _w1, _b1, _w2, _b2, _wd, _f1w, _f1b, _f2w, _f2b, _f3w, _f3b;
+
+    private readonly T[] _patches1, _a1, _patches2, _z2, _sRaw, _u, _uHat, _logits, _coupling, _s, _v, _lengths,
+        _decIn, _h1a, _h2a, _rec;
+    private readonly T[] _dRec, _dH2, _dH1, _dDecIn, _dLengths, _dv, _dUHat, _du, _dsRaw, _dz2, _da1,
+        _dLogits, _dLogitsNext, _dvR, _dsR, _dc;
+
+    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize)
+    {
+        if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), "group size must be at least 1");
+        if (parameters.Length != layout.Count) throw new ArgumentException($"{parameters.Length} parameters, layout has {layout.Count}", nameof(parameters));
+        _a = architecture; _p = parameters; GroupSize = groupSize;
+        var a = architecture;
+        _p1 = a.Conv1OutSize * a.Conv1OutSize; _k1 = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel; _c1 = a.Conv1Channels;
+        _p2 = a.PrimaryGridSize * a.PrimaryGridSize; _k2 = a.PrimaryKernel * a.PrimaryKernel * a.Conv1Channels; _c2 = a.PrimaryChannels;
+        _n = a.PrimaryCapsules; _dp = a.PrimaryDims; _j = a.Classes; _d = a.ClassDims; _r = a.RoutingIterations;
+        _h1 = a.DecoderHidden1; _h2 = a.DecoderHidden2; _o = a.DecoderOutput; _in = a.InputLength;
+        _w1 = layout[CapsNetArchitecture.Conv1Weight]; _b1 = layout[CapsNetArchitecture.Conv1Bias];
+        _w2 = layout[CapsNetArchitecture.PrimaryWeight]; _b2 = layout[CapsNetArchitecture.PrimaryBias];
+        _wd = layout[CapsNetArchitecture.DigitWeight];
+        _f1w = layout[CapsNetArchitecture.Fc1Weight]; _f1b = layout[CapsNetArchitecture.Fc1Bias];
+        _f2w = layout[CapsNetArchitecture.Fc2Weight]; _f2b = layout[CapsNetArchitecture.Fc2Bias];
+        _f3w = layout[CapsNetArchitecture.Fc3Weight]; _f3b = layout[CapsNetArchitecture.Fc3Bias];
+        int g = groupSize;
+        Gradients = new T[layout.Count];
+        _patches1 = new T[g * _p1 * _k1]; _a1 = new T[g * _p1 * _c1];
+        _patches2 = new T[g * _p2 * _k2]; _z2 = new T[g * _p2 * _c2];
+        _sRaw = new T[g * _n * _dp]; _u = new T[g * _n * _dp]; _uHat = new T[g * _n * _j * _d];
+        _logits = new T[_n * _j]; _coupling = new T[g * _r * _n * _j]; _s = new T[g * _r * _j * _d]; _v = new T[g * _r * _j * _d];
+        _lengths = new T[g * _j]; _decIn = new T[g * _j * _d]; _h1a = new T[g * _h1]; _h2a = new T[g * _h2]; _rec = new T[g * _o];
+        _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
+        _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[_n * _j * _d]; _du = new T[_n * _dp]; _dsRaw = new T[_n * _dp];
+        _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1];
+        _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
+    }
+
+    public int GroupSize { get; }
+
+    /// <summary>This worker's gradient sum; the trainer reduces and clears it after each step.</summary>
+    public T[] Gradients { get; }
+
+    private Span<T> P(ParameterSegment s) => _p.AsSpan(s.Offset, s.Length);
+    private Span<T> G(ParameterSegment s) => Gradients.AsSpan(s.Offset, s.Length);
+
+    // ---- Results of the last forward pass, per image of the group ----------------------------------------------
+
+    public ReadOnlySpan<T> Lengths(int image) => _lengths.AsSpan(image * _j, _j);
+    /// <summary>Digit capsules v [J][D] after the last routing iteration.</summary>
+    public ReadOnlySpan<T> Capsules(int image) => _v.AsSpan((image * _r + _r - 1) * _j * _d, _j * _d);
+    public ReadOnlySpan<T> Reconstruction(int image) => _rec.AsSpan(image * _o, _o);
+    public ReadOnlySpan<T> PrimaryCapsules(int image) => _u.AsSpan(image * _n * _dp, _n * _dp);
+    public ReadOnlySpan<T> Coupling(int image) => _coupling.AsSpan((image * _r + _r - 1) * _n * _j, _n * _j);
+
+    /// <summary>Index of the longest digit capsule (first on ties).</summary>
+    public int Predicted(int image)
+    {
+        var l = Lengths(image);
+        int best = 0;
+        for (int k = 1; k < l.Length; k++) if (l[k] > l[best]) best = k;
+        return best;
+    }
+
+    /// <summary>
+    /// Forward pass of <paramref name="count"/> images ([count][C][S][S]). With <paramref name="maskClasses"/> non-empty the
+    /// decoder runs masked to those classes (a negative entry: the longest capsule); empty skips the decoder.
+    /// </summary>
+    public void Forward(ReadOnlySpan<T> images, int count, ReadOnlySpan<int> maskClasses)
+    {
+        if (count < 1 || count > GroupSize) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} is outside 1..{GroupSize}");
+        if (images.Length < count * _in) throw new ArgumentException($"images has {images.Length} values, needs {count * _in}", nameof(images));
+        var a = _a;
+        // conv1 + ReLU: a1[(g, pos)][c1] = relu(patches1 · W1ᵀ + b1), channel-last.
+        for (int g = 0; g < count; g++)
+            Patches.FromChw<T>(images.Slice(g * _in, _in), a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride,
+                _patches1.AsSpan(g * _p1 * _k1, _p1 * _k1));
+        TrainingGemm.Multiply<T>(false, true, count * _p1, _c1, _k1, _patches1, _k1, P(_w1), _k1, _a1, _c1, false, _gemm);
+        AddBiasRelu(_a1.AsSpan(0, count * _p1 * _c1), P(_b1), relu: true);
+        // Primary capsules conv: z2[(g, pos)][type·Dp + dim] = patches2 · W2ᵀ + b2.
+        for (int g = 0; g < count; g++)
+            Patches.FromHwc<T>(_a1.AsSpan(g * _p1 * _c1, _p1 * _c1), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
+                _patches2.AsSpan(g * _p2 * _k2, _p2 * _k2));
+        TrainingGemm.Multiply<T>(false, true, count * _p2, _c2, _k2, _patches2, _k2, P(_w2), _k2, _z2, _c2, false, _gemm);
+        AddBiasRelu(_z2.AsSpan(0, count * _p2 * _c2), P(_b2), relu: false);
+        for (int g = 0; g < count; g++)
+        {
+            var sRaw = _sRaw.AsSpan(g * _n * _dp, _n * _dp);
+            Regroup(_z2.AsSpan(g * _p2 * _c2, _p2 * _c2), sRaw, toCapsules: true);
+            var u = _u.AsSpan(g * _n * _dp, _n * _dp);
+            SquashLayer.Forward<T>(sRaw, _n, _dp, u);
+            var uHat = _uHat.AsSpan(g * _n * _j * _d, _n * _j * _d);
+            CapsuleTransformLayer.Forward<T>(u, P(_wd), _n, _j, _d, _dp, uHat);
+            RoutingLayer.Forward<T>(uHat, _n, _j, _d, _r, _logits,
+                _coupling.AsSpan(g * _r * _n * _j, _r * _n * _j), _s.AsSpan(g * _r * _j * _d, _r * _j * _d), _v.AsSpan(g * _r * _j * _d, _r * _j * _d));
+            MarginLoss.Lengths<T>(Capsules(g), _j, _d, _lengths.AsSpan(g * _j, _j));
+        }
+        if (maskClasses.IsEmpty) return;
+        if (maskClasses.Length < count) throw new ArgumentException($"{maskClasses.Length} mask classes for {count} images", nameof(maskClasses));
+        // Decoder (§4.1): all capsules but one masked to zero, flattened class-major → FC ReLU → FC ReLU → FC sigmoid.
+        _decIn.AsSpan(0, count * _j * _d).Clear();
+        for (int g = 0; g < count; g++)
+        {
+            int k = maskClasses[g] < 0 ? Predicted(g) : maskClasses[g];
+            if (k >= _j) throw new ArgumentOutOfRangeException(nameof(maskClasses), $"class {k} is outside 0..{_j - 1}");
+            Capsules(g).Slice(k * _d, _d).CopyTo(_decIn.AsSpan(g * _j * _d + k * _d, _d));
+        }
+        TrainingGemm.Multiply<T>(false, true, count, _h1, _j * _d, _decIn, _j * _d, P(_f1w), _j * _d, _h1a, _h1, false, _gemm);
+        AddBiasRelu(_h1a.AsSpan(0, count * _h1), P(_f1b), relu: true);
+        TrainingGemm.Multiply<T>(false, true, count, _h2, _h1, _h1a, _h1, P(_f2w), _h1, _h2a, _h2, false, _gemm);
+        AddBiasRelu(_h2a.AsSpan(0, count * _h2), P(_f2b), relu: true);
+        TrainingGemm.Multiply<T>(false, true, count, _o, _h2, _h2a, _h2, P(_f3w), _h2, _rec, _o, false, _gemm);
+        var rec = _rec.AsSpan(0, count * _o);
+        AddBiasRelu(rec, P(_f3b), relu: false);
+        for (int k = 0; k < rec.Length; k++) rec[k] = T.One / (T.One + T.Exp(-rec[k]));
+    }
+
+    /// <summary>
+    /// Forward and backward pass of <paramref name="count"/> labelled images; adds the gradient of
+    /// (margin + reconstruction) × <paramref name="lossScale"/> (1/batch for the batch mean) into <see cref="Gradients"/>.
+    /// <paramref name="images"/> are also the reconstruction targets.
+    /// </summary>
+    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int count, T lossScale)
+    {
+        Forward(images, count, labels);
+        var a = _a;
+        var totals = new StepTotals { Samples = count };
+        // Reconstruction loss 0.0005·Σ(r − x)² and its gradient through the sigmoid: dz = scale·0.001·(r − x)·r(1 − r).
+        T reconScale = T.CreateTruncating(ReconstructionScale);
+        T gradScale = T.CreateTruncating(2 * ReconstructionScale) * lossScale;
+        for (int g = 0; g < count; g++)
+        {
+            T sum = T.Zero;
+            for (int k = 0; k < _o; k++)
+            {
+                T r = _rec[g * _o + k], diff = r - images[g * _in + k];
+                sum += diff * diff;
+                _dRec[g * _o + k] = gradScale * diff * r * (T.One - r);
+            }
+            totals.ReconstructionLoss += double.CreateTruncating(reconScale * sum);
+        }
+        // Decoder backward: dW += dZᵀ·X, db += Σ dZ, dX = dZ·W, through the ReLUs.
+        TrainingGemm.Multiply<T>(true, false, _o, _h2, count, _dRec, _o, _h2a, _h2, G(_f3w), _h2, true, _gemm);
+        SumRows(_dRec, count, _o, G(_f3b));
+        TrainingGemm.Multiply<T>(false, false, count, _h2, _o, _dRec, _o, P(_f3w), _h2, _dH2, _h2, false, _gemm);
+        ReluBackward(_h2a.AsSpan(0, count * _h2), _dH2);
+        TrainingGemm.Multiply<T>(true, false, _h2, _h1, count, _dH2, _h2, _h1a, _h1, G(_f2w), _h1, true, _gemm);
+        SumRows(_dH2, count, _h2, G(_f2b));
+        TrainingGemm.Multiply<T>(false, false, count, _h1, _h2, _dH2, _h2, P(_f2w), _h1, _dH1, _h1, false, _gemm);
+        ReluBackward(_h1a.AsSpan(0, count * _h1), _dH1);
+        TrainingGemm.Multiply<T>(true, false, _h1, _j * _d, count, _dH1, _h1, _decIn, _j * _d, G(_f1w), _j * _d, true, _gemm);
+        SumRows(_dH1, count, _h1, G(_f1b));
+        TrainingGemm.Multiply<T>(false, false, count, _j * _d, _h1, _dH1, _h1, P(_f1w), _j * _d, _dDecIn, _j * _d, false, _gemm);
+
+        for (int g = 0; g < count; g++)
+        {
+            int label = labels[g];
+            var lengths = Lengths(g);
+            totals.MarginLoss += double.CreateTruncating(MarginLoss.Forward(lengths, label, lossScale, _dLengths));
+            if (Predicted(g) == label) totals.Correct++;
+            var v = Capsules(g);
+            MarginLoss.LengthsBackward<T>(v, lengths, _dLengths, _j, _d, _dv);
+            // Only the true class's capsule fed the decoder (the mask is constant).
+            VectorMath.Add<T>(_dDecIn.AsSpan(g * _j * _d + label * _d, _d), _dv.AsSpan(label * _d, _d));
+            var uHat = _uHat.AsSpan(g * _n * _j * _d, _n * _j * _d);
+            RoutingLayer.Backward<T>(uHat, _coupling.AsSpan(g * _r * _n * _j, _r * _n * _j), _s.AsSpan(g * _r * _j * _d, _r * _j * _d),
+                _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat, _dLogits, _dLogitsNext, _dvR, _dsR, _dc);
+            var u = _u.AsSpan(g * _n * _dp, _n * _dp);
+            CapsuleTransformLayer.Backward<T>(u, P(_wd), _dUHat, _n, _j, _d, _dp, G(_wd), _du);
+            SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du, _n, _dp, _dsRaw);
+            Regroup(_dz2.AsSpan(g * _p2 * _c2, _p2 * _c2), _dsRaw, toCapsules: false);
+        }
+        // Primary conv backward: dW2 += dZ2ᵀ·patches2, then dPatches = dZ2·W2 (into the patches buffer, no longer needed), col2im.
+        int rows2 = count * _p2;
+        TrainingGemm.Multiply<T>(true, false, _c2, _k2, rows2, _dz2, _c2, _patches2, _k2, G(_w2), _k2, true, _gemm);
+        SumRows(_dz2, rows2, _c2, G(_b2));
+        TrainingGemm.Multiply<T>(false, false, rows2, _k2, _c2, _dz2, _c2, P(_w2), _k2, _patches2, _k2, false, _gemm);
+        for (int g = 0; g < count; g++)
+            Patches.ToHwc<T>(_patches2.AsSpan(g * _p2 * _k2, _p2 * _k2), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
+                _da1.AsSpan(g * _p1 * _c1, _p1 * _c1));
+        int rows1 = count * _p1;
+        ReluBackward(_a1.AsSpan(0, rows1 * _c1), _da1);
+        TrainingGemm.Multiply<T>(true, false, _c1, _k1, rows1, _da1, _c1, _patches1, _k1, G(_w1), _k1, true, _gemm);
+        SumRows(_da1, rows1, _c1, G(_b1));
+        return totals;
+    }
+
+    /// <summary>Conv output [pos][type·Dp + dim] ↔ capsules [type·P + pos][dim] (capsule index is type-major).</summary>
+    private void Regroup(Span<T> conv, Span<T> capsules, bool toCapsules)
+    {
+        for (int pos = 0; pos < _p2; pos++)
+            for (int type = 0; type < _a.PrimaryTypes; type++)
+            {
+                var c = conv.Slice(pos * _c2 + type * _dp, _dp);
+                var u = capsules.Slice((type * _p2 + pos) * _dp, _dp);
+                if (toCapsules) c.CopyTo(u); else u.CopyTo(c);
+            }
+    }
+
+    private static void AddBiasRelu(Span<T> rows, ReadOnlySpan<T> bias, bool relu)
+    {
+        int n = bias.Length;
+        for (int start = 0; start < rows.Length; start += n)
+        {
+            var row = rows.Slice(start, n);
+            VectorMath.Add(bias, row);
+            if (relu) for (int k = 0; k < n; k++) row[k] = T.Max(row[k], T.Zero);
+        }
+    }
+
+    /// <summary>dZ = dA where the ReLU output is positive, else 0.</summary>
+    private static void ReluBackward(ReadOnlySpan<T> activations, Span<T> gradient)
+    {
+        for (int k = 0; k < activations.Length; k++)
+            if (!(activations[k] > T.Zero)) gradient[k] = T.Zero;
+    }
+
+    /// <summary>bias gradient += Σ over rows.</summary>
+    private static void SumRows(ReadOnlySpan<T> matrix, int rows, int cols, Span<T> sum)
+    {
+        for (int r = 0; r < rows; r++) VectorMath.Add(matrix.Slice(r * cols, cols), sum);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Training;
+
+/// <summary>Where a run stands: enough, with the parameters and Adam's moments, to continue it bit for bit.</summary>
+public sealed record TrainingState
+{
+    public int Epoch { get; init; }
+    /// <summary>Images of the current epoch's shuffled order already trained on.</summary>
+    public int Position { get; init; }
+    public long Step { get; init; }
+    /// <summary>State of the augmentation generator (<see cref="DeterministicRandom.GetState"/>).</summary>
+    public (ulong, ulong, ulong, ulong) Random { get; init; }
+    public double EpochLossSum { get; init; }
+    public int EpochCorrect { get; init; }
+    public double EpochSeconds { get; init; }
+    /// <summary>Seconds spent training over all sessions of this run.</summary>
+    public double WallSeconds { get; init; }
+    public IReadOnlyList<EpochMetrics> History { get; init; } = Array.Empty<EpochMetrics>();
+}
+
+/// <summary>
+/// A training checkpoint: a safetensors file with the 11 model tensors (PyTorch layout, so it is also a weight file for
+/// any safetensors reader), Adam's moments as <c>adam.m.NAME</c> and <c>adam.v.NAME</c>, the architecture as
+/// <c>capsnet.*</c> metadata and the run's options and state as <c>trainer.*</c> metadata. Written atomically
+/// (temporary file, flush to disk, rename), so an interrupt leaves the previous checkpoint or the new one.
+/// </summary>
+public sealed class TrainingCheckpoint
+{
+    public const string FormatVersion = "1";
+    private const string Prefix = "trainer.";
+
+    public required TrainingOptions Options { get; init; }
+    public required int TrainImages { get; init; }
+    public required TrainingState State { get; init; }
+    /// <summary>Flat vectors in training layout (<see cref="ParameterLayout"/>).</summary>
+    public required float[] Parameters { get; init; }
+    public required float[] FirstMoment { get; init; }
+    public required float[] SecondMoment { get; init; }
+
+    public CapsNetArchitecture Architecture => Options.Architecture;
+
+    private static string F(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+    private static string F(long x) => x.ToString(CultureInfo.InvariantCulture);
+
+    public void Save(string path)
+    {
+        var layout = new ParameterLayout(Architecture);
+        var tensors = new List<(string Name, string DType, IReadOnlyList<long> Shape, byte[] Data)>();
+        var pyTorch = new float[Architecture.Tensors.Max(t => (int)t.ElementCount)];
+        foreach (var (prefix, source) in new[] { ("", Parameters), ("adam.m.", FirstMoment), ("adam.v.", SecondMoment) })
+            foreach (var spec in Architecture.Tensors)
+            {
+                var segment = layout[spec.Name];
+                var buffer = pyTorch.AsSpan(0, segment.Length);
+                layout.ToPyTorch<float>(spec.Name, source.AsSpan(segment.Offset, segment.Length), buffer);
+                var bytes = new byte[segment.Length * 4];
+                for (int k = 0; k < buffer.Length; k++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * k), buffer[k]);
+                tensors.Add((prefix + spec.Name, SafeTensorsDType.F32, spec.Shape.Select(d => (long)d).ToArray(), bytes));
+            }
+        var o = Options;
+        var s = State;
+        var metadata = Architecture.ToMetadata();
+        metadata[Prefix + "format"] = FormatVersion;
+        metadata[Prefix + "batch"] = F(o.Batch);
+        metadata[Prefix + "lr"] = F(o.LearningRate);
+        metadata[Prefix + "decay"] = F(o.Decay);
+        metadata[Prefix + "seed"] = o.Seed.ToString(CultureInfo.InvariantCulture);
+        metadata[Prefix + "max_shift"] = F(o.MaxShift);
+        metadata[Prefix + "digit_sigma"] = F(o.DigitSigma);
+        metadata[Prefix + "threads"] = F(o.Threads);
+        metadata[Prefix + "group"] = F(o.GroupSize);
+        metadata[Prefix + "epochs"] = F(o.Epochs);
+        metadata[Prefix + "train_images"] = F(TrainImages);
+        metadata[Prefix + "epoch"] = F(s.Epoch);
+        metadata[Prefix + "position"] = F(s.Position);
+        metadata[Prefix + "step"] = F(s.Step);
+        var (r0, r1, r2, r3) = s.Random;
+        metadata[Prefix + "rng"] = string.Join(",", new[] { r0, r1, r2, r3 }.Select(x => x.ToString("x16", CultureInfo.InvariantCulture)));
+        metadata[Prefix + "epoch_loss_sum"] = F(s.EpochLossSum);
+        metadata[Prefix + "epoch_correct"] = F(s.EpochCorrect);
+        metadata[Prefix + "epoch_seconds"] = F(s.EpochSeconds);
+        metadata[Prefix + "wall_seconds"] = F(s.WallSeconds);
+        metadata[Prefix + "history"] = string.Join(";", s.History.Select(h =>
+            string.Join(",", F(h.Epoch), F(h.TrainLoss), F(h.TrainAccuracy), F(h.TestError), F(h.LearningRate), F(h.Seconds))));
+        AtomicFile.Write(path, SafeTensorsWriter.Serialize(tensors, metadata));
+    }
+
+    /// <summary>Reads and validates a checkpoint; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
+    public static TrainingCheckpoint Load(string path)
+    {
+        byte[] file = File.ReadAllBytes(path);
+        var parsed = SafeTensorsFile.Parse(file, path);
+        var header = parsed.Header;
+        var meta = header.Metadata;
+        string Get(string key) => meta.TryGetValue(Prefix + key, out var v) ? v
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
+        T Parse<T>(string key) where T : ISpanParsable<T> => T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) ? value
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{Get(key)}\" is not a valid {typeof(T).Name}");
+        if (Get("format") != FormatVersion)
+            throw new WeightFormatException(path, null, $"checkpoint format {Get("format")} is not the supported {FormatVersion}");
+        var architecture = CapsNetArchitecture.FromMetadata(meta, out string? archError)
+            ?? throw new WeightFormatException(path, null, $"architecture metadata: {archError}");
+        var layout = new ParameterLayout(architecture);
+        float[] Read(string prefix)
+        {
+            var flat = new float[layout.Count];
+            foreach (var spec in architecture.Tensors)
+            {
+                string name = prefix + spec.Name;
+                var entry = header.Find(name) ?? throw new WeightFormatException(path, name, "missing");
+                if (entry.DType != SafeTensorsDType.F32) throw new WeightFormatException(path, name, $"dtype {entry.DType}, expected F32");
+                if (!entry.Shape.SequenceEqual(spec.Shape.Select(d => (long)d)))
+                    throw new WeightFormatException(path, name, $"shape [{string.Join(",", entry.Shape)}], expected {spec.ShapeText}");
+                var bytes = parsed.GetBytes(file, entry);
+                var values = new float[spec.ElementCount];
+                for (int k = 0; k < values.Length; k++) values[k] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * k));
+                var segment = layout[spec.Name];
+                layout.FromPyTorch<float>(spec.Name, values, flat.AsSpan(segment.Offset, segment.Length));
+            }
+            return flat;
+        }
+        int expectedTensors = 3 * architecture.Tensors.Count;
+        if (header.Entries.Count != expectedTensors)
+            throw new WeightFormatException(path, null, $"{header.Entries.Count} tensors, a checkpoint has {expectedTensors}");
+        var rngParts = Get("rng").Split(',');
+        var rng = new ulong[4];
+        if (rngParts.Length != 4 || !rngParts.Select((p, k) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[k])).All(ok => ok)
+            || rng.All(x => x == 0))
+            throw new WeightFormatException(path, null, $"metadata {Prefix}rng = \"{Get("rng")}\" is not four non-zero hex words");
+        var history = new List<EpochMetrics>();
+        foreach (var line in Get("history").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var f = line.Split(',');
+            var d = new double[6];
+            if (f.Length != 6 || !f.Select((x, k) => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out d[k])).All(ok => ok))
+                throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{line}\" is not six numbers");
+            history.Add(new EpochMetrics((int)d[0], d[1], d[2], d[3], d[4], d[5]));
+        }
+        var options = new TrainingOptions
+        {
+            Architecture = architecture,
+            Batch = Parse<int>("batch"), LearningRate = Parse<double>("lr"), Decay = Parse<double>("decay"),
+            Seed = Parse<ulong>("seed"), MaxShift = Parse<int>("max_shift"), DigitSigma = Parse<double>("digit_sigma"),
+            Threads = Parse<int>("threads"), GroupSize = Parse<int>("group"), Epochs = Parse<int>("epochs"),
+        };
+        if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
+        var state = new TrainingState
+        {
+            Epoch = Parse<int>("epoch"), Position = Parse<int>("position"), Step = Parse<long>("step"),
+            Random = (rng[0], rng[1], rng[2], rng[3]),
+            EpochLossSum = Parse<double>("epoch_loss_sum"), EpochCorrect = Parse<int>("epoch_correct"),
+            EpochSeconds = Parse<double>("epoch_seconds"), WallSeconds = Parse<double>("wall_seconds"), History = history,
+        };
+        int trainImages = Parse<int>("train_images");
+        if (state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
+            throw new WeightFormatException(path, null, $"state epoch {state.Epoch}, position {state.Position}, step {state.Step} is impossible for {trainImages} images");
+        return new TrainingCheckpoint
+        {
+            Options = options, TrainImages = trainImages, State = state,
+            Parameters = Read(""), FirstMoment = Read("adam.m."), SecondMoment = Read("adam.v."),
+        };
+    }
+}
+
+/// <summary>Writes a file so that readers see the old bytes or the new ones, never a mix: temp file, flush, rename.</summary>
+public static class AtomicFile
+{
+    public static void Write(string path, ReadOnlySpan<byte> bytes)
+    {
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no directory", nameof(path));
+        Directory.CreateDirectory(directory);
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    public static void WriteText(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
+}

@@ -1,0 +1,45 @@
+namespace CapsEmbedded.Training;
+
+/// <summary>Everything that decides a training run. Defaults are the paper's (§4, §5) where it says.</summary>
+public sealed record TrainingOptions
+{
+    public CapsNetArchitecture Architecture { get; init; } = CapsNetArchitecture.Paper;
+    public int Epochs { get; init; } = 1;
+    public int Batch { get; init; } = 100;
+    /// <summary>Adam's initial learning rate.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Exponential decay factor per 2000 steps of batch 128 (see <see cref="LearningRateSchedule"/>).</summary>
+    public double Decay { get; init; } = 0.96;
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Largest random shift in pixels (the paper: 2); 0 turns augmentation off.</summary>
+    public int MaxShift { get; init; } = 2;
+    /// <summary>σ of the normal initialisation of W_ij.</summary>
+    public double DigitSigma { get; init; } = TrainingInit.DefaultDigitSigma;
+    /// <summary>Images per GEMM in a worker (rows = group × positions); memory grows with it.</summary>
+    public int GroupSize { get; init; } = 4;
+    /// <summary>Where checkpoints go (null: none).</summary>
+    public string? CheckpointPath { get; init; }
+    /// <summary>Write a checkpoint every this many steps, and at the end of every epoch.</summary>
+    public int CheckpointEverySteps { get; init; } = 200;
+    /// <summary>Test images evaluated after each epoch (0: all).</summary>
+    public int TestLimit { get; init; }
+
+    public LearningRateSchedule Schedule => new(LearningRate, Decay);
+
+    /// <summary>Null when usable, else what is wrong, in one line.</summary>
+    public string? Validate()
+    {
+        if (Architecture.Validate() is { } arch) return $"architecture: {arch}";
+        if (Epochs < 1) return $"--epochs must be at least 1, got {Epochs}";
+        if (Batch < 1) return $"--batch must be at least 1, got {Batch}";
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return $"--lr must be positive, got {LearningRate}";
+        if (!(Decay > 0) || Decay > 1) return $"--decay must be in (0, 1], got {Decay}";
+        if (Threads < 1 || Threads > 256) return $"--threads must be in 1..256, got {Threads}";
+        if (MaxShift < 0 || MaxShift >= Architecture.InputSize) return $"shift must be in 0..{Architecture.InputSize - 1}, got {MaxShift}";
+        if (GroupSize < 1) return $"group size must be at least 1, got {GroupSize}";
+        if (CheckpointEverySteps < 1) return $"checkpoint interval must be at least 1 step, got {CheckpointEverySteps}";
+        if (TestLimit < 0) return $"--test-limit must not be negative, got {TestLimit}";
+        return null;
+    }
+}

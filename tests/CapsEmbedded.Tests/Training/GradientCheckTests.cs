@@ -1,0 +1,203 @@
+using CapsEmbedded.Training;
+using CapsEmbedded.Training.Layers;
+using CapsEmbedded.Weights;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Training;
+
+/// <summary>
+/// Every backward pass against central finite differences in double precision (h = 1e-6), on the tiny architecture.
+/// Tolerance: |analytic − numeric| ≤ 1e-6 + 1e-4·|numeric|; double central differences are good to ~1e-9 here, the
+/// slack covers the kinks of ReLU and max(0, ·) should a perturbation cross one.
+/// </summary>
+public class GradientCheckTests
+{
+    private const double H = 1e-6;
+
+    private static void AssertClose(double analytic, double numeric, string what)
+    {
+        double tolerance = 1e-6 + 1e-4 * Math.Abs(numeric);
+        Assert.True(Math.Abs(analytic - numeric) <= tolerance,
+            $"{what}: analytic {analytic:G10} vs numeric {numeric:G10}");
+    }
+
+    private static double[] RandomArray(DeterministicRandom random, int length, double scale = 1)
+    {
+        var x = new double[length];
+        for (int k = 0; k < length; k++) x[k] = scale * random.NextGaussian();
+        return x;
+    }
+
+    private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        double s = 0;
+        for (int k = 0; k < x.Length; k++) s += x[k] * y[k];
+        return s;
+    }
+
+    [Fact]
+    public void Squash_backward_matches_finite_differences()
+    {
+        var random = new DeterministicRandom(1);
+        const int count = 5, dims = 4;
+        var s = RandomArray(random, count * dims);
+        var weights = RandomArray(random, count * dims);
+        var v = new double[count * dims];
+        double Loss() { SquashLayer.Forward<double>(s, count, dims, v); return Dot(v, weights); }
+        var ds = new double[count * dims];
+        SquashLayer.Backward<double>(s, weights, count, dims, ds);
+        for (int k = 0; k < s.Length; k++)
+        {
+            double keep = s[k];
+            s[k] = keep + H; double up = Loss();
+            s[k] = keep - H; double down = Loss();
+            s[k] = keep;
+            AssertClose(ds[k], (up - down) / (2 * H), $"ds[{k}]");
+        }
+        // s = 0: squash is flat there, the gradient is 0.
+        SquashLayer.Backward<double>(new double[4], new double[] { 1, 2, 3, 4 }, 1, 4, ds);
+        Assert.All(ds.AsSpan(0, 4).ToArray(), x => Assert.Equal(0.0, x));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Routing_backward_matches_finite_differences_through_every_iteration(int iterations)
+    {
+        var random = new DeterministicRandom(2);
+        const int n = 7, j = 3, d = 4;
+        var uHat = RandomArray(random, n * j * d, 0.5);
+        var weights = RandomArray(random, j * d);
+        var logits = new double[n * j];
+        var c = new double[iterations * n * j];
+        var s = new double[iterations * j * d];
+        var v = new double[iterations * j * d];
+        double Loss()
+        {
+            RoutingLayer.Forward<double>(uHat, n, j, d, iterations, logits, c, s, v);
+            return Dot(v.AsSpan((iterations - 1) * j * d), weights);
+        }
+        Loss();
+        var dUHat = new double[n * j * d];
+        RoutingLayer.Backward<double>(uHat, c, s, v, weights, n, j, d, iterations, dUHat,
+            new double[n * j], new double[n * j], new double[j * d], new double[j * d], new double[j]);
+        for (int k = 0; k < uHat.Length; k++)
+        {
+            double keep = uHat[k];
+            uHat[k] = keep + H; double up = Loss();
+            uHat[k] = keep - H; double down = Loss();
+            uHat[k] = keep;
+            AssertClose(dUHat[k], (up - down) / (2 * H), $"dû[{k}] r={iterations}");
+        }
+    }
+
+    [Fact]
+    public void Capsule_transform_backward_matches_finite_differences()
+    {
+        var random = new DeterministicRandom(3);
+        const int n = 4, j = 3, d = 5, p = 3;
+        var u = RandomArray(random, n * p);
+        var w = RandomArray(random, n * j * p * d);
+        var weights = RandomArray(random, n * j * d);
+        var uHat = new double[n * j * d];
+        double Loss() { CapsuleTransformLayer.Forward<double>(u, w, n, j, d, p, uHat); return Dot(uHat, weights); }
+        var dw = new double[w.Length];
+        var du = new double[u.Length];
+        CapsuleTransformLayer.Backward<double>(u, w, weights, n, j, d, p, dw, du);
+        foreach (var (x, g, name) in new[] { (u, du, "du"), (w, dw, "dW") })
+            for (int k = 0; k < x.Length; k++)
+            {
+                double keep = x[k];
+                x[k] = keep + H; double up = Loss();
+                x[k] = keep - H; double down = Loss();
+                x[k] = keep;
+                AssertClose(g[k], (up - down) / (2 * H), $"{name}[{k}]");
+            }
+    }
+
+    [Fact]
+    public void Margin_loss_and_lengths_backward_match_finite_differences()
+    {
+        var random = new DeterministicRandom(4);
+        const int j = 4, d = 3;
+        var v = RandomArray(random, j * d, 0.3);
+        var lengths = new double[j];
+        var dLengths = new double[j];
+        double Loss() { MarginLoss.Lengths<double>(v, j, d, lengths); return MarginLoss.Forward<double>(lengths, 2, 1.0, dLengths); }
+        Loss();
+        var dv = new double[j * d];
+        MarginLoss.LengthsBackward<double>(v, lengths, dLengths, j, d, dv);
+        for (int k = 0; k < v.Length; k++)
+        {
+            double keep = v[k];
+            v[k] = keep + H; double up = Loss();
+            v[k] = keep - H; double down = Loss();
+            v[k] = keep;
+            AssertClose(dv[k], (up - down) / (2 * H), $"dv[{k}]");
+        }
+    }
+
+    [Fact]
+    public void Primary_patches_col2im_is_the_adjoint_of_im2col()
+    {
+        var random = new DeterministicRandom(5);
+        const int c = 3, size = 7, kernel = 3, stride = 2;
+        int outSize = (size - kernel) / stride + 1, columns = kernel * kernel * c;
+        var x = RandomArray(random, size * size * c);
+        var y = RandomArray(random, outSize * outSize * columns);
+        var patches = new double[y.Length];
+        Patches.FromHwc<double>(x, c, size, size, kernel, stride, patches);
+        var back = new double[x.Length];
+        Patches.ToHwc<double>(y, c, size, size, kernel, stride, back);
+        Assert.Equal(Dot(patches, y), Dot(x, back), 10);
+    }
+
+    /// <summary>Loss = mean over the group of margin + reconstruction, through the worker that trains.</summary>
+    private static double WorkerLoss(CapsNetWorker<double> worker, double[] images, int[] labels)
+    {
+        var totals = worker.TrainGroup(images, labels, labels.Length, 1.0 / labels.Length);
+        return (totals.MarginLoss + totals.ReconstructionLoss) / labels.Length;
+    }
+
+    public static TheoryData<string> Tensors() => new()
+    {
+        CapsNetArchitecture.Conv1Weight, CapsNetArchitecture.Conv1Bias, CapsNetArchitecture.PrimaryWeight,
+        CapsNetArchitecture.PrimaryBias, CapsNetArchitecture.DigitWeight, CapsNetArchitecture.Fc1Weight,
+        CapsNetArchitecture.Fc1Bias, CapsNetArchitecture.Fc2Weight, CapsNetArchitecture.Fc2Bias,
+        CapsNetArchitecture.Fc3Weight, CapsNetArchitecture.Fc3Bias,
+    };
+
+    [Theory]
+    [MemberData(nameof(Tensors))]
+    public void Whole_network_gradient_matches_finite_differences(string tensor)
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        var layout = new ParameterLayout(arch);
+        var parameters = new double[layout.Count];
+        // W_ij larger than the default σ = 0.01 so that routing and the margin loss see non-trivial values.
+        var weights = TrainingInit.Create(arch, seed: 11, digitSigma: 0.5);
+        layout.Import(weights, parameters);
+        var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3);
+        var random = new DeterministicRandom(12);
+        var images = new double[3 * arch.InputLength];
+        for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();
+        int[] labels = { 0, 2, 1 };
+
+        Array.Clear(worker.Gradients);
+        WorkerLoss(worker, images, labels);
+        var analytic = (double[])worker.Gradients.Clone();
+        var segment = layout[tensor];
+        int checks = Math.Min(segment.Length, 24);
+        for (int t = 0; t < checks; t++)
+        {
+            int k = segment.Offset + (segment.Length <= 24 ? t : random.NextInt(segment.Length));
+            double keep = parameters[k];
+            parameters[k] = keep + H; double up = WorkerLoss(worker, images, labels);
+            parameters[k] = keep - H; double down = WorkerLoss(worker, images, labels);
+            parameters[k] = keep;
+            AssertClose(analytic[k], (up - down) / (2 * H), $"{tensor}[{k - segment.Offset}]");
+        }
+        Assert.Contains(analytic.AsSpan(segment.Offset, segment.Length).ToArray(), g => g != 0);
+    }
+}

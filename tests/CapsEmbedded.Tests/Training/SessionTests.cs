@@ -1,0 +1,177 @@
+using CapsEmbedded.Data;
+using CapsEmbedded.Training;
+using CapsEmbedded.Weights;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Training;
+
+/// <summary>Whole runs on the tiny architecture with synthetic 10×10 images of three shapes.</summary>
+public sealed class SessionTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "capsnet-train-tests-" + Guid.NewGuid().ToString("N"));
+
+    public SessionTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>Class 0: a horizontal bar, 1: a vertical bar, 2: a box; at random places, with noise.</summary>
+    internal static LabeledImages Shapes(int count, ulong seed)
+    {
+        const int size = 10;
+        var random = new DeterministicRandom(seed);
+        var pixels = new byte[count * size * size];
+        var labels = new byte[count];
+        for (int i = 0; i < count; i++)
+        {
+            int label = i % 3;
+            labels[i] = (byte)label;
+            var image = pixels.AsSpan(i * size * size, size * size);
+            for (int k = 0; k < image.Length; k++) image[k] = (byte)random.NextInt(40);
+            int y0 = 2 + random.NextInt(5), x0 = 2 + random.NextInt(5);
+            for (int t = -2; t <= 2; t++)
+                switch (label)
+                {
+                    case 0: image[y0 * size + x0 + t] = 255; break;
+                    case 1: image[(y0 + t) * size + x0] = 255; break;
+                    default:
+                        image[(y0 - 2) * size + x0 + t] = image[(y0 + 2) * size + x0 + t] = 255;
+                        image[(y0 + t) * size + x0 - 2] = image[(y0 + t) * size + x0 + 2] = 255;
+                        break;
+                }
+        }
+        return new LabeledImages(count, size, size, pixels, labels);
+    }
+
+    private TrainingOptions Options(int epochs, string? checkpoint = null) => new()
+    {
+        Architecture = CapsNetArchitecture.Tiny, Epochs = epochs, Batch = 10, LearningRate = 0.01, Threads = 2,
+        Seed = 7, MaxShift = 1, GroupSize = 3, CheckpointPath = checkpoint, CheckpointEverySteps = 4,
+    };
+
+    [Fact]
+    public void Loss_falls_and_the_shapes_are_learned()
+    {
+        using var session = new TrainingSession(Options(12), Shapes(90, 1), Shapes(30, 2));
+        Assert.Equal(TrainingOutcome.Completed, session.Run());
+        var history = session.State.History;
+        Assert.Equal(12, history.Count);
+        Assert.True(history[^1].TrainLoss < 0.5 * history[0].TrainLoss,
+            $"loss {history[0].TrainLoss:F4} → {history[^1].TrainLoss:F4}");
+        Assert.True(history[^1].TestError < 0.34, $"test error {history[^1].TestError:P1}");
+        Assert.Equal(12 * 9, session.State.Step);
+    }
+
+    private sealed class StopAt(long step, CancellationTokenSource cancel) : TrainingObserver
+    {
+        public override void OnStep(in StepProgress progress)
+        {
+            if (progress.Step == step) cancel.Cancel();
+        }
+    }
+
+    [Fact]
+    public void Interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one()
+    {
+        var train = Shapes(45, 3);
+        var test = Shapes(12, 4);
+        string straightPath = Path.Combine(_dir, "straight.ckpt"), resumedPath = Path.Combine(_dir, "resumed.ckpt");
+        using var straight = new TrainingSession(Options(3, straightPath), train, test);
+        straight.Run();
+
+        using (var cancel = new CancellationTokenSource())
+        using (var first = new TrainingSession(Options(3, resumedPath), train, test))
+            // Step 7 is mid-epoch (5 steps per epoch) and not on a checkpoint boundary.
+            Assert.Equal(TrainingOutcome.Interrupted, first.Run(new StopAt(7, cancel), cancel.Token));
+        var checkpoint = TrainingCheckpoint.Load(resumedPath);
+        Assert.Equal(7, checkpoint.State.Step);
+        Assert.Equal(1, checkpoint.State.Epoch);
+        Assert.Equal(20, checkpoint.State.Position);
+        using var resumed = new TrainingSession(checkpoint.Options with { CheckpointPath = resumedPath, CheckpointEverySteps = 4 }, train, test, checkpoint);
+        Assert.Equal(TrainingOutcome.Completed, resumed.Run());
+
+        Assert.Equal(straight.Trainer.Parameters, resumed.Trainer.Parameters);
+        Assert.Equal(straight.Trainer.Optimizer.FirstMoment, resumed.Trainer.Optimizer.FirstMoment);
+        Assert.Equal(straight.Trainer.Optimizer.SecondMoment, resumed.Trainer.Optimizer.SecondMoment);
+        Assert.Equal(straight.State.Step, resumed.State.Step);
+        Assert.Equal(straight.State.Random, resumed.State.Random);
+        Assert.Equal(straight.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)),
+            resumed.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)));
+        // The final checkpoints hold the same tensors too.
+        var a = TrainingCheckpoint.Load(straightPath);
+        var b = TrainingCheckpoint.Load(resumedPath);
+        Assert.Equal(a.Parameters, b.Parameters);
+    }
+
+    [Fact]
+    public void Same_seed_and_threads_give_the_same_bits()
+    {
+        var train = Shapes(30, 5);
+        using var one = new TrainingSession(Options(1), train, null);
+        using var two = new TrainingSession(Options(1), train, null);
+        one.Run();
+        two.Run();
+        Assert.Equal(one.Trainer.Parameters, two.Trainer.Parameters);
+    }
+
+    [Fact]
+    public void Non_finite_loss_stops_with_a_clear_message_and_the_checkpoint_intact()
+    {
+        var train = Shapes(30, 6);
+        string path = Path.Combine(_dir, "nan.ckpt");
+        using (var session = new TrainingSession(Options(1, path), train, null)) session.Run();
+        byte[] good = File.ReadAllBytes(path);
+        var checkpoint = TrainingCheckpoint.Load(path);
+        using var resumed = new TrainingSession(checkpoint.Options with { Epochs = 2, CheckpointPath = path, CheckpointEverySteps = 1 }, train, null, checkpoint);
+        var fc3Bias = resumed.Trainer.Layout[CapsNetArchitecture.Fc3Bias];
+        resumed.Trainer.Parameters[fc3Bias.Offset] = float.NaN;
+        var e = Assert.Throws<TrainingDivergedException>(() => resumed.Run());
+        Assert.Contains("NaN", e.Message);
+        Assert.Contains(path, e.Message);
+        Assert.Contains("step 4", e.Message);
+        Assert.Equal(good, File.ReadAllBytes(path));
+        Assert.Equal(3, TrainingCheckpoint.Load(path).State.Step);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void Checkpoint_load_rejects_bad_files_with_the_file_named()
+    {
+        string weightsPath = Path.Combine(_dir, "plain.safetensors");
+        CapsNetWeightsFile.Save(TrainingInit.Create(CapsNetArchitecture.Tiny, 1), weightsPath);
+        var e = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(weightsPath));
+        Assert.Contains("not a capsnet training checkpoint", e.Message);
+        Assert.Contains(weightsPath, e.Message);
+
+        string path = Path.Combine(_dir, "cut.ckpt");
+        using (var session = new TrainingSession(Options(1, path), Shapes(10, 7), null)) session.Run();
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length - 100).ToArray());
+        Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(path));
+    }
+
+    [Fact]
+    public void Csv_and_svg_reports_are_written()
+    {
+        var history = new[] { new EpochMetrics(1, 0.5, 0.8, 0.1, 1e-3, 10), new EpochMetrics(2, 0.3, 0.9, double.NaN, 9e-4, 11) };
+        string csv = TrainingLog.ToCsv(history);
+        Assert.Equal(TrainingLog.Header + "\n1,0.5,0.8,0.1,0.001,10.0\n2,0.3,0.9,,0.0009,11.0\n", csv);
+        string svg = SvgChart.Render(history, "a <test>");
+        Assert.StartsWith("<svg", svg);
+        Assert.Contains("a &lt;test&gt;", svg);
+        Assert.Contains("<polyline", svg);
+        System.Xml.Linq.XDocument.Parse(svg); // well-formed XML
+    }
+
+    [Fact]
+    public void Learning_rate_decay_follows_images_seen()
+    {
+        var schedule = new LearningRateSchedule(1e-3, 0.96);
+        Assert.Equal(1e-3, schedule.At(0, 100), 15);
+        Assert.Equal(0.96e-3, schedule.At(2000, 128), 15);
+        Assert.Equal(0.96e-3, schedule.At(2560, 100), 15);
+        Assert.Equal(2560, schedule.PeriodSteps(100), 9);
+    }
+}
