@@ -13,6 +13,7 @@ public static class CapsNetCli
         PredictCommand.Create(),
         DataCommand.Create(),
         InitCommand.Create(),
+        TrainCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>
