@@ -1,0 +1,70 @@
+// This file is also compiled into the source generator (netstandard2.0): keep it free of
+// APIs newer than netstandard2.0.
+using System;
+using System.Collections.Generic;
+
+namespace CapsEmbedded.Weights;
+
+/// <summary>
+/// Checks that a safetensors header holds exactly a CapsNet: the architecture from the <c>capsnet.*</c>
+/// metadata (absent keys = the paper's network), every tensor of <see cref="CapsNetArchitecture.Tensors"/>
+/// present as F32 with its exact shape, and nothing else.
+/// </summary>
+public static class CapsNetLayout
+{
+    /// <summary>The architecture the header describes.</summary>
+    /// <exception cref="WeightFormatException">The metadata or a tensor does not fit a CapsNet; the message names it.</exception>
+    public static CapsNetArchitecture Validate(SafeTensorsHeader header, string fileName)
+    {
+        if (header is null) throw new ArgumentNullException(nameof(header));
+        var architecture = CapsNetArchitecture.FromMetadata(header.Metadata, out string? error);
+        if (architecture is null)
+            throw new WeightFormatException(fileName, null, "invalid CapsNet architecture in " + SafeTensorsHeader.MetadataKey
+                + ": " + error);
+
+        var specs = architecture.Tensors;
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            expected.Add(spec.Name);
+            // Derived sizes are int products; a dimension below 1 means the metadata made one overflow.
+            foreach (int d in spec.Shape)
+                if (d < 1)
+                    throw new WeightFormatException(fileName, spec.Name, "the architecture in " + SafeTensorsHeader.MetadataKey
+                        + " gives this tensor the shape " + spec.ShapeText + ", which has a dimension below 1");
+        }
+
+        foreach (var entry in header.Entries)
+            if (!expected.Contains(entry.Name))
+                throw new WeightFormatException(fileName, entry.Name, "unknown tensor; a CapsNet has exactly "
+                    + string.Join(", ", Names(specs)));
+
+        foreach (var spec in specs)
+        {
+            var entry = header.Find(spec.Name)
+                ?? throw new WeightFormatException(fileName, spec.Name, "missing; the architecture needs it as F32 "
+                    + spec.ShapeText);
+            if (entry.DType != SafeTensorsDType.F32)
+                throw new WeightFormatException(fileName, spec.Name, "dtype " + entry.DType
+                    + " is not supported; CapsNet tensors must be F32");
+            if (!SameShape(entry.Shape, spec.Shape))
+                throw new WeightFormatException(fileName, spec.Name, "shape " + entry.ShapeText
+                    + " does not match the architecture's " + spec.ShapeText
+                    + (header.HasMetadata ? "" : " (no " + SafeTensorsHeader.MetadataKey + ", so the paper's network)"));
+        }
+        return architecture;
+    }
+
+    private static bool SameShape(IReadOnlyList<long> actual, IReadOnlyList<int> expected)
+    {
+        if (actual.Count != expected.Count) return false;
+        for (int k = 0; k < actual.Count; k++)
+            if (actual[k] != expected[k]) return false;
+        return true;
+    }
+
+    private static IEnumerable<string> Names(IReadOnlyList<TensorSpec> specs)
+    {
+        foreach (var spec in specs) yield return spec.Name;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace CapsEmbedded.Weights;
+
+/// <summary>
+/// Reads and writes <see cref="CapsNetWeights"/> as safetensors files: F32 tensors in PyTorch layouts, the
+/// architecture as <c>capsnet.*</c> metadata. Reading checks everything before handing out a number: for any
+/// byte sequence, <see cref="Read"/> either returns weights or throws <see cref="WeightFormatException"/>.
+/// </summary>
+public static class CapsNetWeightsFile
+{
+    /// <summary>Reads the weight file at <paramref name="path"/>.</summary>
+    /// <exception cref="WeightFormatException">The file is not a valid CapsNet weight file.</exception>
+    /// <exception cref="IOException">The file cannot be read: <see cref="FileNotFoundException"/>,
+    /// <see cref="DirectoryNotFoundException"/>, ... pass through unchanged, since they are not format problems.</exception>
+    public static CapsNetWeights Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        long length = new FileInfo(path).Length; // throws FileNotFoundException for a missing file
+        if (length > Array.MaxLength)
+            throw new WeightFormatException(path, null, $"file is {length} bytes, more than a CapsNet weight file can be ({Array.MaxLength})");
+        return Read(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Validates a whole weight file held in memory and copies its tensors out.</summary>
+    /// <param name="file">The file's bytes.</param>
+    /// <param name="fileName">Named in error messages.</param>
+    /// <exception cref="WeightFormatException">Anything about the bytes is invalid; the message names file and tensor.</exception>
+    public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName)
+    {
+        var layout = SafeTensorsFile.Parse(file, fileName);
+        var architecture = CapsNetLayout.Validate(layout.Header, fileName);
+        var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
+        foreach (var spec in architecture.Tensors)
+            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), weights[spec.Name]);
+        return weights;
+    }
+
+    /// <summary>
+    /// Writes the file to <paramref name="path"/> atomically: a temporary file in the same directory is written,
+    /// flushed to disk and renamed over the target, so a crash leaves either the old file or the new one.
+    /// </summary>
+    public static void Save(CapsNetWeights weights, string path)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(path);
+        byte[] bytes = Write(weights);
+        string fullPath = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"'{path}' has no directory", nameof(path));
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The file's bytes: tensors in <see cref="CapsNetArchitecture.Tensors"/> order, back to back, as raw
+    /// little-endian float bits (NaN payloads and −0 survive); metadata sorted by key, with the
+    /// <c>capsnet.*</c> keys taken from the architecture so the file always describes itself.
+    /// </summary>
+    public static byte[] Write(CapsNetWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var architecture = weights.Architecture;
+        var specs = architecture.Tensors;
+        var entries = SafeTensorsWriter.LayOut(specs.Select(s =>
+            (s.Name, SafeTensorsDType.F32, (IReadOnlyList<long>)s.Shape.Select(d => (long)d).ToArray())));
+        var metadata = new Dictionary<string, string>(weights.Metadata, StringComparer.Ordinal);
+        foreach (var (key, value) in architecture.ToMetadata()) metadata[key] = value;
+        byte[] header = SafeTensorsWriter.EncodeHeader(entries, metadata);
+
+        long dataLength = entries[^1].End;
+        long total = SafeTensorsFile.LengthFieldSize + header.Length + dataLength;
+        if (total > Array.MaxLength) throw new InvalidOperationException($"the weights need {total} bytes, more than one file buffer can hold");
+        var file = new byte[total];
+        SafeTensorsWriter.WritePrefix(file, header);
+        var data = file.AsSpan(SafeTensorsFile.LengthFieldSize + header.Length);
+        for (int k = 0; k < specs.Count; k++)
+        {
+            float[] tensor = weights[specs[k].Name];
+            if (tensor.Length != entries[k].ElementCount)
+                throw new InvalidOperationException($"tensor '{specs[k].Name}' has {tensor.Length} values; its shape {specs[k].ShapeText} needs {entries[k].ElementCount}");
+            WriteLittleEndian(tensor, data.Slice((int)entries[k].Begin, (int)entries[k].ByteLength));
+        }
+        return file;
+    }
+
+    private static void CopyLittleEndian(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            source.CopyTo(MemoryMarshal.AsBytes(destination)); // byte copy: no alignment needed, bits kept
+            return;
+        }
+        for (int k = 0; k < destination.Length; k++)
+            destination[k] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadInt32LittleEndian(source[(4 * k)..]));
+    }
+
+    private static void WriteLittleEndian(ReadOnlySpan<float> source, Span<byte> destination)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            MemoryMarshal.AsBytes(source).CopyTo(destination);
+            return;
+        }
+        for (int k = 0; k < source.Length; k++)
+            BinaryPrimitives.WriteInt32LittleEndian(destination[(4 * k)..], BitConverter.SingleToInt32Bits(source[k]));
+    }
+}
