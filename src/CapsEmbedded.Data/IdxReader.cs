@@ -1,0 +1,186 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace CapsEmbedded.Data;
+
+/// <summary>
+/// Reads IDX files, the container of MNIST and Fashion-MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian magic
+/// 00 00 TT NN (TT = data type, NN = number of dimensions), NN big-endian int32 sizes, then the raw data.
+/// Only unsigned-byte data (TT = 0x08) is accepted. Gzip-compressed files are detected by their magic 1f 8b, whatever
+/// the file is called. Every defect of the content becomes an <see cref="IdxFormatException"/> naming file and problem.
+/// </summary>
+public static class IdxReader
+{
+    /// <summary>Magic of an unsigned-byte file with 3 dimensions (count, rows, cols).</summary>
+    public const int ImageMagic = 0x00000803;
+
+    /// <summary>Magic of an unsigned-byte file with 1 dimension (count).</summary>
+    public const int LabelMagic = 0x00000801;
+
+    /// <summary>Largest accepted image side; MNIST is 28, anything near this limit is a corrupt header.</summary>
+    public const int MaxImageSide = 4096;
+
+    private const byte UnsignedByteType = 0x08;
+
+    /// <summary>Trailing bytes beyond this many are not counted, only reported as "more than".</summary>
+    private const long TrailingCountLimit = 1L << 30;
+
+    public static IdxImages ReadImages(string path)
+    {
+        using var file = OpenRead(path);
+        return ReadImages(file, path);
+    }
+
+    public static byte[] ReadLabels(string path)
+    {
+        using var file = OpenRead(path);
+        return ReadLabels(file, path);
+    }
+
+    /// <summary>Reads an image file from a seekable stream (plain or gzip); <paramref name="fileName"/> names it in errors.</summary>
+    public static IdxImages ReadImages(Stream stream, string fileName)
+    {
+        return WithContent(stream, fileName, content =>
+        {
+            ReadHeader(content, fileName, expectImages: true, out int[] dims);
+            int count = dims[0], rows = dims[1], cols = dims[2];
+            if (rows > MaxImageSide || cols > MaxImageSide)
+                throw new IdxFormatException(fileName, $"images of {rows}x{cols} exceed the limit of {MaxImageSide}x{MaxImageSide} (corrupt header?)");
+            long payload = (long)count * rows * cols;
+            if (payload > Array.MaxLength)
+                throw new IdxFormatException(fileName, $"{count} images of {rows}x{cols} are {payload} bytes, more than one array can hold (corrupt header?)");
+            string what = $"{count} images of {rows}x{cols}";
+            byte[] pixels = ReadPayload(content, fileName, headerLength: 16, (int)payload, what);
+            return new IdxImages(count, rows, cols, pixels);
+        });
+    }
+
+    /// <summary>Reads a label file from a seekable stream (plain or gzip); <paramref name="fileName"/> names it in errors.</summary>
+    public static byte[] ReadLabels(Stream stream, string fileName)
+    {
+        return WithContent(stream, fileName, content =>
+        {
+            ReadHeader(content, fileName, expectImages: false, out int[] dims);
+            int count = dims[0];
+            if (count > Array.MaxLength)
+                throw new IdxFormatException(fileName, $"{count} labels are more than one array can hold (corrupt header?)");
+            return ReadPayload(content, fileName, headerLength: 8, count, $"{count} labels");
+        });
+    }
+
+    private static FileStream OpenRead(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+    }
+
+    /// <summary>Runs <paramref name="read"/> on the decompressed content; gzip damage becomes an IdxFormatException.</summary>
+    private static T WithContent<T>(Stream stream, string fileName, Func<Stream, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+            throw new ArgumentException("the stream must be seekable (the gzip magic is peeked)", nameof(stream));
+        if (!IsGzip(stream))
+            return read(stream);
+
+        try
+        {
+            using var gzip = new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true);
+            return read(gzip);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new IdxFormatException(fileName, $"corrupt gzip data: {e.Message}", e);
+        }
+    }
+
+    private static bool IsGzip(Stream stream)
+    {
+        long start = stream.Position;
+        Span<byte> magic = stackalloc byte[2];
+        int read = stream.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        stream.Position = start;
+        return read == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    }
+
+    private static void ReadHeader(Stream content, string fileName, bool expectImages, out int[] dims)
+    {
+        int expectedDims = expectImages ? 3 : 1;
+        string kind = expectImages ? "an image file (magic 0x00000803: count, rows, cols)" : "a label file (magic 0x00000801: count)";
+
+        Span<byte> header = stackalloc byte[16];
+        int headerLength = 4 + 4 * expectedDims;
+        int read = content.ReadAtLeast(header[..headerLength], headerLength, throwOnEndOfStream: false);
+        if (read < 4)
+            throw new IdxFormatException(fileName, $"file has only {read} bytes, too short for an IDX header");
+
+        uint magic = BinaryPrimitives.ReadUInt32BigEndian(header);
+        if (header[0] != 0 || header[1] != 0)
+            throw new IdxFormatException(fileName, $"bad magic 0x{magic:X8}: an IDX file starts with two zero bytes; expected {kind}");
+        if (header[2] != UnsignedByteType)
+            throw new IdxFormatException(fileName, $"data type 0x{header[2]:X2} ({TypeName(header[2])}) is not supported; expected 0x08 (unsigned byte)");
+        if (header[3] != expectedDims)
+        {
+            string actually = header[3] switch
+            {
+                1 => "a label file",
+                3 => "an image file",
+                _ => $"a file with {header[3]} dimensions",
+            };
+            throw new IdxFormatException(fileName, $"magic 0x{magic:X8} is {actually}; expected {kind}");
+        }
+        if (read < headerLength)
+            throw new IdxFormatException(fileName, $"file has only {read} bytes, too short for the {headerLength}-byte header of {kind}");
+
+        dims = new int[expectedDims];
+        string[] names = expectImages ? ["count", "rows", "cols"] : ["count"];
+        for (int d = 0; d < expectedDims; d++)
+        {
+            uint size = BinaryPrimitives.ReadUInt32BigEndian(header[(4 + 4 * d)..]);
+            if (size > int.MaxValue)
+                throw new IdxFormatException(fileName, $"dimension {d} ({names[d]}) is {size}, too large (corrupt header?)");
+            // A zero count is a legal (empty) data set; zero rows or columns is not an image.
+            if (size == 0 && d > 0)
+                throw new IdxFormatException(fileName, $"dimension {d} ({names[d]}) is 0");
+            dims[d] = (int)size;
+        }
+    }
+
+    private static byte[] ReadPayload(Stream content, string fileName, int headerLength, int payloadLength, string what)
+    {
+        long expectedTotal = headerLength + (long)payloadLength;
+
+        // Plain seekable file: the length is known, so a wrong size is reported before reading anything.
+        if (content.CanSeek)
+        {
+            long remaining = content.Length - content.Position;
+            if (remaining != payloadLength)
+                throw SizeMismatch(fileName, expectedTotal, what, (headerLength + remaining).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        int got = BoundedReader.ReadUpTo(content, payloadLength, out byte[] payload);
+        if (got < payloadLength)
+            throw SizeMismatch(fileName, expectedTotal, what, (headerLength + (long)got).ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        long trailing = BoundedReader.CountRemaining(content, TrailingCountLimit);
+        if (trailing > 0)
+        {
+            string found = trailing >= TrailingCountLimit ? $"more than {expectedTotal + trailing}" : (expectedTotal + trailing).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            throw SizeMismatch(fileName, expectedTotal, what, found);
+        }
+        return payload;
+    }
+
+    private static IdxFormatException SizeMismatch(string fileName, long expected, string what, string found) =>
+        new(fileName, $"expected {expected} bytes for {what}, found {found}");
+
+    private static string TypeName(byte type) => type switch
+    {
+        0x09 => "signed byte",
+        0x0B => "int16",
+        0x0C => "int32",
+        0x0D => "float32",
+        0x0E => "float64",
+        _ => "unknown",
+    };
+}
