@@ -1,1 +1,4 @@
-Console.WriteLine("benchmarks: see issue 3");
+using BenchmarkDotNet.Running;
+
+// Runs the benchmarks named on the command line, e.g. `dotnet run -c Release -- --filter '*ModelBenchmarks*' --job short`.
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

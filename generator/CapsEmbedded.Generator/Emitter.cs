@@ -394,7 +394,7 @@ namespace CapsEmbedded.Generator
             w.Line("/// <summary>The forward pass for one image; the caller has checked the spans and the tier.</summary>");
             w.Open($"private static int Forward({Packed} weights, {S} scratch, {RoS} image, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
             w.Line("Layers.Conv1(weights, scratch, image, tier);");
-            w.Line("Layers.PrimaryCapsules(weights, scratch, tier);");
+            w.Line("Layers.PrimaryCaps(weights, scratch, tier);");
             w.Line("Layers.Predictions(weights, scratch, tier);");
             w.Line("Layers.Route(scratch, tier);");
             w.Line("int predicted = Layers.Lengths(scratch, lengths);");
@@ -432,9 +432,9 @@ namespace CapsEmbedded.Generator
             body.Close();
             body.Line();
 
-            Public("PrimaryCapsules", "", "",
+            Public("PrimaryCaps", "", "",
                 $"Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.");
-            body.Open($"internal static void PrimaryCapsules({Packed} weights, {S} scratch, {Tier} tier)");
+            body.Open($"internal static void PrimaryCaps({Packed} weights, {S} scratch, {Tier} tier)");
             body.Line($"{RoS} conv1 = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);");
             body.Line($"{S} planes = scratch.Slice(ScratchConv1PlanesOffset, Conv1Channels * Conv1Pixels);");
             body.Line("// The GEMM wrote conv1 pixel-major; im2col reads channel planes [channel][y][x].");

@@ -1,4 +1,7 @@
+extern alias generator;
+
 using Microsoft.CodeAnalysis;
+using generator::CapsEmbedded.Generator;
 using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Driver;

@@ -1,9 +1,12 @@
+extern alias generator;
+
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
+using generator::CapsEmbedded.Generator;
 using CapsEmbedded.Model;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;

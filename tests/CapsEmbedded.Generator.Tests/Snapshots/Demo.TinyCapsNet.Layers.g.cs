@@ -22,7 +22,7 @@ namespace Demo
         private static int Forward(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
         {
             Layers.Conv1(weights, scratch, image, tier);
-            Layers.PrimaryCapsules(weights, scratch, tier);
+            Layers.PrimaryCaps(weights, scratch, tier);
             Layers.Predictions(weights, scratch, tier);
             Layers.Route(scratch, tier);
             int predicted = Layers.Lengths(scratch, lengths);
@@ -56,10 +56,10 @@ namespace Demo
             }
 
             /// <summary>Primary capsules: conv 4→8 3x3/2 → [9 x 8], regrouped to 18 capsules x 4D and squashed (eq. 1); 2,592 multiply-adds.</summary>
-            public static void PrimaryCapsules(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
-                => PrimaryCapsules(weights.Packed, workspace.Scratch, tier);
+            public static void PrimaryCaps(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
+                => PrimaryCaps(weights.Packed, workspace.Scratch, tier);
 
-            internal static void PrimaryCapsules(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void PrimaryCaps(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 global::System.ReadOnlySpan<float> conv1 = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);
                 global::System.Span<float> planes = scratch.Slice(ScratchConv1PlanesOffset, Conv1Channels * Conv1Pixels);
