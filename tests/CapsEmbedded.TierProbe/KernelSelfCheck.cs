@@ -67,6 +67,33 @@ public static class KernelSelfCheck
             checks++;
         }
 
+        foreach (int dims in CapsuleDims)
+        {
+            foreach (int count in new[] { 0, 1, 3, 1152 })
+            {
+                Squash(tier, count, dims, scale: 1f, seed: (ulong)(dims * 100 + count));
+                Squash(tier, count, dims, scale: 0.01f, seed: (ulong)dims);
+                Squash(tier, count, dims, scale: 1e17f, seed: (ulong)dims);
+                CapsuleLengths(tier, count, dims, seed: (ulong)dims);
+                checks += 4;
+            }
+        }
+
+        foreach (var (n, j, d, p) in TransformShapes)
+        {
+            CapsuleTransform(tier, n, j, d, p, seed: (ulong)(n + j + d + p));
+            checks++;
+        }
+
+        foreach (var (n, j, d) in RoutingShapes)
+        {
+            for (int iterations = 1; iterations <= 3; iterations++)
+            {
+                Routing(tier, n, j, d, iterations, scale: 1f, seed: (ulong)(n + j + d + iterations));
+                checks++;
+            }
+        }
+
         return checks;
     }
 
@@ -181,6 +208,203 @@ public static class KernelSelfCheck
                     $"Im2Col {channels}×{height}×{width} k={kernel} s={stride}: patch ({oy},{ox}) c={c} ky={ky} kx={kx} = {actual}, expected {expected}.");
             }
         }
+    }
+
+    /// <summary>Capsule dims: 1..20 (every remainder of 16-, 8- and 4-wide vectors) and 32.</summary>
+    public static readonly int[] CapsuleDims = [.. Enumerable.Range(1, 20), 32];
+
+    /// <summary>û shapes (N, J, D, P): the paper's 1152 × 10 × 16 × 8, the tiny network, odd dims.</summary>
+    public static readonly (int N, int J, int D, int P)[] TransformShapes =
+    [
+        (1152, 10, 16, 8), (18, 3, 4, 4), (0, 10, 16, 8), (5, 2, 7, 3), (3, 4, 13, 5), (2, 3, 32, 9), (4, 1, 1, 1), (7, 5, 24, 16),
+    ];
+
+    /// <summary>Routing shapes (N, J, D): the paper, the tiny network, odd dims, a single capsule.</summary>
+    public static readonly (int N, int J, int D)[] RoutingShapes =
+    [
+        (1152, 10, 16), (18, 3, 4), (0, 10, 16), (1, 1, 1), (5, 4, 7), (40, 7, 13), (100, 10, 8), (3, 2, 32),
+    ];
+
+    /// <summary>
+    /// Squash (eq. 1) against the double formula. Components uniform in ±scale (a third of the vectors all zero).
+    /// Tolerance 2e-6·|v|: |s|² is a sum of at most 32 squares (≤ 32ε relative), then sqrt and one division.
+    /// </summary>
+    public static void Squash(SimdTier tier, int count, int dims, float scale, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        float[] s = Random(random, count * dims + 1, -scale, scale);
+        for (int index = 0; index < count; index += 3)
+        {
+            Array.Clear(s, index * dims, dims);
+        }
+
+        float canary = s[^1];
+        float[] v = (float[])s.Clone();
+        Kernels.Squash.Run(v, count, dims, tier);
+        if (v[^1] != canary)
+        {
+            throw new KernelCheckException($"Squash {tier} count={count} dims={dims} wrote past its vectors.");
+        }
+
+        for (int index = 0; index < count; index++)
+        {
+            double squaredNorm = 0;
+            for (int t = 0; t < dims; t++)
+            {
+                squaredNorm += (double)s[index * dims + t] * s[index * dims + t];
+            }
+
+            double factor = squaredNorm == 0 ? 0 : Math.Sqrt(squaredNorm) / (1 + squaredNorm);
+            double tolerance = 2e-6 * Math.Sqrt(squaredNorm) * factor + 1e-38;
+            for (int t = 0; t < dims; t++)
+            {
+                double expected = s[index * dims + t] * factor;
+                float actual = v[index * dims + t];
+                bool ok = squaredNorm == 0 ? actual == 0f : Math.Abs(actual - expected) <= tolerance;
+                if (!ok)
+                {
+                    throw new KernelCheckException(
+                        $"Squash {tier} count={count} dims={dims} scale={scale}: v[{index}][{t}] = {actual}, expected {expected} ± {tolerance}.");
+                }
+            }
+        }
+    }
+
+    /// <summary>|v_j| against double; tolerance 1e-6 relative (a sum of ≤ 32 squares and a square root).</summary>
+    public static void CapsuleLengths(SimdTier tier, int j, int d, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        float[] v = Random(random, j * d, -1f, 1f);
+        var lengths = new float[j + 1];
+        lengths[^1] = 7f;
+        Kernels.CapsuleLengths.Run(v, j, d, lengths, tier);
+        Require(lengths[^1] == 7f, $"CapsuleLengths {tier} j={j} d={d} wrote past its output.");
+        for (int capsule = 0; capsule < j; capsule++)
+        {
+            double squaredNorm = 0;
+            for (int t = 0; t < d; t++) squaredNorm += (double)v[capsule * d + t] * v[capsule * d + t];
+            double expected = Math.Sqrt(squaredNorm);
+            Require(Math.Abs(lengths[capsule] - expected) <= 1e-6 * expected + 1e-38,
+                $"CapsuleLengths {tier} j={j} d={d}: |v[{capsule}]| = {lengths[capsule]}, expected {expected}.");
+        }
+    }
+
+    /// <summary>
+    /// û_{j|i} = W_ij u_i (eq. 2) after PackWeights, against double. Tolerance as for GEMM with k = p:
+    /// <see cref="GemmRelative"/>·(√p + 1)·Σ_p |W u|.
+    /// </summary>
+    public static void CapsuleTransform(SimdTier tier, int n, int j, int d, int p, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        float[] u = Random(random, n * p, -1f, 1f);
+        float[] w = Random(random, n * j * d * p, -1f, 1f);
+        var packed = new float[w.Length];
+        Kernels.CapsuleTransform.PackWeights(w, n, j, d, p, packed);
+        var uHat = new float[n * j * d + 1];
+        uHat[^1] = 3f;
+        Kernels.CapsuleTransform.Run(u, packed, n, j, d, p, uHat, tier);
+        Require(uHat[^1] == 3f, $"CapsuleTransform {tier} n={n} j={j} d={d} p={p} wrote past its output.");
+        for (int i = 0; i < n; i++)
+        for (int jj = 0; jj < j; jj++)
+        for (int row = 0; row < d; row++)
+        {
+            double sum = 0, magnitude = 0;
+            for (int q = 0; q < p; q++)
+            {
+                double product = (double)w[((i * j + jj) * d + row) * p + q] * u[i * p + q];
+                sum += product;
+                magnitude += Math.Abs(product);
+            }
+
+            double tolerance = GemmRelative * (Math.Sqrt(p) + 1) * magnitude + 1e-30;
+            float actual = uHat[(i * j + jj) * d + row];
+            Require(Math.Abs(actual - sum) <= tolerance,
+                $"CapsuleTransform {tier} n={n} j={j} d={d} p={p}: û[{i}][{jj}][{row}] = {actual}, expected {sum} ± {tolerance}.");
+        }
+    }
+
+    /// <summary>
+    /// Routing (Procedure 1) against a double implementation of the same procedure, û uniform in ±scale/√d.
+    /// Tolerance on v and c: 2e-6·√N per iteration + 1e-6. s_j sums N float terms (error ~√N ε relative to Σ|c û|),
+    /// squash keeps it, and each agreement update carries it into the next iteration's logits and couplings.
+    /// </summary>
+    public static void Routing(SimdTier tier, int n, int j, int d, int iterations, float scale, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        float bound = scale / MathF.Sqrt(d);
+        float[] uHat = Random(random, n * j * d, -bound, bound);
+        RoutingWith(tier, uHat, n, j, d, iterations);
+    }
+
+    /// <summary>Routing on the given û against the double oracle (see <see cref="Routing"/>).</summary>
+    public static void RoutingWith(SimdTier tier, float[] uHat, int n, int j, int d, int iterations)
+    {
+        var logits = new float[n * j];
+        var coupling = new float[n * j + 1];
+        var v = new float[j * d + 1];
+        coupling[^1] = 5f;
+        v[^1] = 5f;
+        Kernels.Routing.Run(uHat, n, j, d, iterations, logits, coupling, v, tier);
+        Require(coupling[^1] == 5f && v[^1] == 5f, $"Routing {tier} n={n} j={j} d={d} wrote past its outputs.");
+
+        var (expectedV, expectedC) = RoutingOracle(uHat, n, j, d, iterations);
+        double tolerance = 2e-6 * Math.Sqrt(n) * iterations + 1e-6;
+        for (int t = 0; t < j * d; t++)
+        {
+            Require(Math.Abs(v[t] - expectedV[t]) <= tolerance,
+                $"Routing {tier} n={n} j={j} d={d} r={iterations}: v[{t / d}][{t % d}] = {v[t]}, expected {expectedV[t]} ± {tolerance}.");
+        }
+
+        for (int t = 0; t < n * j; t++)
+        {
+            Require(Math.Abs(coupling[t] - expectedC[t]) <= tolerance,
+                $"Routing {tier} n={n} j={j} d={d} r={iterations}: c[{t / j}][{t % j}] = {coupling[t]}, expected {expectedC[t]} ± {tolerance}.");
+        }
+    }
+
+    /// <summary>Procedure 1 in double, written as plainly as the paper states it.</summary>
+    public static (double[] V, double[] C) RoutingOracle(float[] uHat, int n, int j, int d, int iterations)
+    {
+        var b = new double[n * j];
+        var c = new double[n * j];
+        var v = new double[j * d];
+        for (int r = 0; r < iterations; r++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                double max = double.NegativeInfinity, sum = 0;
+                for (int jj = 0; jj < j; jj++) max = Math.Max(max, b[i * j + jj]);
+                for (int jj = 0; jj < j; jj++) sum += c[i * j + jj] = Math.Exp(b[i * j + jj] - max);
+                for (int jj = 0; jj < j; jj++) c[i * j + jj] /= sum;
+            }
+
+            Array.Clear(v);
+            for (int i = 0; i < n; i++)
+            for (int jj = 0; jj < j; jj++)
+            for (int t = 0; t < d; t++)
+                v[jj * d + t] += c[i * j + jj] * uHat[(i * j + jj) * d + t];
+
+            for (int jj = 0; jj < j; jj++)
+            {
+                double squaredNorm = 0;
+                for (int t = 0; t < d; t++) squaredNorm += v[jj * d + t] * v[jj * d + t];
+                double factor = squaredNorm == 0 ? 0 : Math.Sqrt(squaredNorm) / (1 + squaredNorm);
+                for (int t = 0; t < d; t++) v[jj * d + t] *= factor;
+            }
+
+            if (r == iterations - 1) break;
+            for (int i = 0; i < n; i++)
+            for (int jj = 0; jj < j; jj++)
+            for (int t = 0; t < d; t++)
+                b[i * j + jj] += uHat[(i * j + jj) * d + t] * v[jj * d + t];
+        }
+
+        return (v, c);
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new KernelCheckException(message);
     }
 
     /// <summary>n uniform values in [low, high).</summary>

@@ -9,7 +9,9 @@ namespace CapsEmbedded.Kernels;
 /// <remarks>
 /// <para>B arrives as PyTorch stores it: [n][k] row-major (linear [out, in]; conv [out][in·kh·kw], which matches
 /// <see cref="Im2Col"/>'s patch rows). <see cref="Pack"/> rewrites it once into panels: panel p holds, for every kk in
-/// 0..k, the 16 values B[16p + t][kk] (t = 0..15) contiguously, zero-padded past n. The layout is the same for every tier.</para>
+/// 0..k, the 16 values B[16p + t][kk] (t = 0..15) contiguously, zero-padded past n. The panels are cut into the same k
+/// blocks as the loop nest and stored block-major ([k block][panel][kk in block][16]), so that one k block of all of B —
+/// what the row tiles sweep over — is one sequential stream for the hardware prefetcher. The layout is the same for every tier.</para>
 /// <para>Each tier has a register-tile micro-kernel (XNNPACK style: broadcast A[i][kk], fused multiply-add into
 /// rows × 16 accumulators): Vector512 6×32 (two panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows
 /// left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/> so that a B panel block stays in L1 while
@@ -46,17 +48,23 @@ public static partial class PackedGemm
         RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
 
         packed[..packedLength].Clear();
+        int panels = PanelCount(n);
         for (int row = 0; row < n; row++)
         {
-            int panel = row / PanelWidth;
-            int lane = row % PanelWidth;
             ReadOnlySpan<float> source = bOutIn.Slice(row * k, k);
-            Span<float> panelData = packed.Slice(panel * k * PanelWidth, k * PanelWidth);
             for (int kk = 0; kk < k; kk++)
             {
-                panelData[kk * PanelWidth + lane] = source[kk];
+                packed[PackedIndex(row, kk, k, panels)] = source[kk];
             }
         }
+    }
+
+    /// <summary>Where B[row][kk] lives in the packed layout (see the class remarks).</summary>
+    internal static int PackedIndex(int row, int kk, int k, int panels)
+    {
+        int k0 = kk / KBlock * KBlock;
+        int kc = Math.Min(KBlock, k - k0);
+        return k0 * panels * PanelWidth + (row / PanelWidth * kc + (kk - k0)) * PanelWidth + row % PanelWidth;
     }
 
     /// <summary>C = act(A · Bᵀ + bias) on the best tier (<see cref="SimdTiers.Best"/>).</summary>
@@ -170,17 +178,16 @@ public static partial class PackedGemm
     private static void MultiplyScalar(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
         ReadOnlySpan<float> bias, bool relu, Span<float> c)
     {
+        int panels = PanelCount(n);
         for (int i = 0; i < m; i++)
         {
             ReadOnlySpan<float> aRow = a.Slice(i * k, k);
             for (int j = 0; j < n; j++)
             {
-                ReadOnlySpan<float> panel = packedB.Slice(j / PanelWidth * k * PanelWidth, k * PanelWidth);
-                int lane = j % PanelWidth;
                 float sum = 0f;
                 for (int kk = 0; kk < k; kk++)
                 {
-                    sum += aRow[kk] * panel[kk * PanelWidth + lane];
+                    sum += aRow[kk] * packedB[PackedIndex(j, kk, k, panels)];
                 }
 
                 sum += bias.IsEmpty ? 0f : bias[j];
@@ -190,9 +197,10 @@ public static partial class PackedGemm
     }
 
     /// <summary>
-    /// The cache-blocked loop nest shared by the SIMD tiers: k blocks (outer) → column tiles of TKernel.Panels panels →
-    /// row tiles of TKernel.Rows rows. Rows left over go through the 1×16 kernel; a partial last panel (n mod 16 ≠ 0) goes
-    /// through a stack tile so that the kernels only ever write whole 16-wide rows.
+    /// The cache-blocked loop nest shared by the SIMD tiers: k blocks (outer) → row tiles of TKernel.Rows rows (their
+    /// A block stays in L1) → column tiles of TKernel.Panels panels (the k block of all of B streams from L2, one
+    /// cache line per kk). Rows left over go through the 1×16 kernel; a partial last panel (n mod 16 ≠ 0) goes through a
+    /// stack tile so that the kernels only ever write whole 16-wide rows.
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
         ReadOnlySpan<float> bias, bool relu, Span<float> c)
@@ -201,7 +209,7 @@ public static partial class PackedGemm
         int rowsPerTile = TKernel.Rows;
         int fullPanels = n / PanelWidth;
         int tailColumns = n % PanelWidth;
-        int rowTiles = m / rowsPerTile;
+        int tiledRows = m / rowsPerTile * rowsPerTile;
 
         // Small temporaries on the stack: zero bias, the partial panel's bias, a C tile for the partial panel.
         Span<float> zeroBias = stackalloc float[IGemmMicroKernel.MaxPanels * PanelWidth];
@@ -218,99 +226,86 @@ public static partial class PackedGemm
         ref float aRef = ref MemoryMarshal.GetReference(a);
         ref float bRef = ref MemoryMarshal.GetReference(packedB);
         ref float cRef = ref MemoryMarshal.GetReference(c);
+        ref float tileRef = ref MemoryMarshal.GetReference(tailTile);
+        ref float tailBiasRef = ref MemoryMarshal.GetReference(tailBias);
         ref float biasRef = ref bias.IsEmpty ? ref MemoryMarshal.GetReference(zeroBias) : ref MemoryMarshal.GetReference(bias);
-        bool biasPerPanel = !bias.IsEmpty;
+        nuint biasStride = bias.IsEmpty ? 0 : (nuint)PanelWidth; // the zero bias serves every panel
         nuint lda = (nuint)k;
         nuint ldc = (nuint)n;
-        nuint panelStride = (nuint)k * PanelWidth;
+        nuint panelsTimesWidth = (nuint)(PanelCount(n) * PanelWidth);
+        int column0 = fullPanels * PanelWidth;
 
-        // A GEMV (every row a leftover row) has no reuse of B to block for.
-        int kBlock = m < rowsPerTile ? k : KBlock;
-        for (int k0 = 0; k0 < k; k0 += kBlock)
+        for (int k0 = 0; k0 < k; k0 += KBlock)
         {
-            int kc = Math.Min(kBlock, k - k0);
-            bool first = k0 == 0;
-            bool last = k0 + kc == k;
-            var flags = new BlockFlags(first, last, relu);
+            int kc = Math.Min(KBlock, k - k0);
+            var flags = new BlockFlags(First: k0 == 0, Last: k0 + kc == k, relu);
+            ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * panelsTimesWidth);
+            nuint panelStride = (nuint)kc * PanelWidth;
 
-            int panel = 0;
-            for (; panel + TKernel.Panels <= fullPanels; panel += TKernel.Panels)
+            for (int i0 = 0; i0 < tiledRows; i0 += rowsPerTile)
             {
-                ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)panel * panelStride + (nuint)k0 * PanelWidth);
-                ref float panelBias = ref biasPerPanel ? ref Unsafe.Add(ref biasRef, panel * PanelWidth) : ref biasRef;
-                for (int tile = 0; tile < rowTiles; tile++)
+                ref float aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
+                ref float cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc);
+                int panel = 0;
+                for (; panel + TKernel.Panels <= fullPanels; panel += TKernel.Panels)
                 {
-                    int i0 = tile * rowsPerTile;
-                    TKernel.Tile(ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0), lda, ref bBlock, panelStride, (nuint)kc,
-                        ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)(panel * PanelWidth)), ldc, ref panelBias, flags);
+                    TKernel.Tile(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), panelStride, (nuint)kc,
+                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
                 }
 
-                for (int i = rowTiles * rowsPerTile; i < m; i++)
+                for (; panel < fullPanels; panel++)
                 {
-                    for (int p = 0; p < TKernel.Panels; p++)
-                    {
-                        TKernel.Row(ref Unsafe.Add(ref aRef, (nuint)i * lda + (nuint)k0), ref Unsafe.Add(ref bBlock, (nuint)p * panelStride),
-                            (nuint)kc, ref Unsafe.Add(ref cRef, (nuint)i * ldc + (nuint)((panel + p) * PanelWidth)),
-                            ref biasPerPanel ? ref Unsafe.Add(ref panelBias, p * PanelWidth) : ref biasRef, flags);
-                    }
+                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
+                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                }
+
+                if (tailColumns > 0)
+                {
+                    // The zero-padded last panel: compute 16 columns into the stack tile, keep the first tailColumns.
+                    CopyTailIn(c, tailTile, i0, rowsPerTile, n, column0, tailColumns, flags.First);
+                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride), (nuint)kc,
+                        ref tileRef, PanelWidth, ref tailBiasRef, flags);
+                    CopyTailOut(tailTile, c, i0, rowsPerTile, n, column0, tailColumns);
                 }
             }
 
-            for (; panel < fullPanels; panel++)
+            for (int i = tiledRows; i < m; i++)
             {
-                ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)panel * panelStride + (nuint)k0 * PanelWidth);
-                ref float panelBias = ref biasPerPanel ? ref Unsafe.Add(ref biasRef, panel * PanelWidth) : ref biasRef;
-                for (int tile = 0; tile < rowTiles; tile++)
+                ref float aRow = ref Unsafe.Add(ref aRef, (nuint)i * lda + (nuint)k0);
+                ref float cRow = ref Unsafe.Add(ref cRef, (nuint)i * ldc);
+                for (int panel = 0; panel < fullPanels; panel++)
                 {
-                    int i0 = tile * rowsPerTile;
-                    TKernel.TileOnePanel(ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0), lda, ref bBlock, (nuint)kc,
-                        ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)(panel * PanelWidth)), ldc, ref panelBias, flags);
+                    TKernel.Row(ref aRow, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
+                        ref Unsafe.Add(ref cRow, panel * PanelWidth), ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
                 }
 
-                for (int i = rowTiles * rowsPerTile; i < m; i++)
+                if (tailColumns > 0)
                 {
-                    TKernel.Row(ref Unsafe.Add(ref aRef, (nuint)i * lda + (nuint)k0), ref bBlock, (nuint)kc,
-                        ref Unsafe.Add(ref cRef, (nuint)i * ldc + (nuint)(panel * PanelWidth)), ref panelBias, flags);
+                    CopyTailIn(c, tailTile, i, 1, n, column0, tailColumns, flags.First);
+                    TKernel.Row(ref aRow, ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride), (nuint)kc,
+                        ref tileRef, ref tailBiasRef, flags);
+                    CopyTailOut(tailTile, c, i, 1, n, column0, tailColumns);
                 }
             }
+        }
+    }
 
-            if (tailColumns > 0)
-            {
-                // The zero-padded last panel: compute 16 columns into the stack tile, keep the first tailColumns.
-                int column0 = fullPanels * PanelWidth;
-                ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)fullPanels * panelStride + (nuint)k0 * PanelWidth);
-                ref float tileRef = ref MemoryMarshal.GetReference(tailTile);
-                for (int i0 = 0; i0 < m; i0 += rowsPerTile)
-                {
-                    int rows = Math.Min(rowsPerTile, m - i0);
-                    if (!first)
-                    {
-                        for (int r = 0; r < rows; r++)
-                        {
-                            c.Slice((i0 + r) * n + column0, tailColumns).CopyTo(tailTile.Slice(r * PanelWidth, tailColumns));
-                        }
-                    }
+    /// <summary>Before a later k block, brings the partial sums of the partial panel's columns into the stack tile.</summary>
+    private static void CopyTailIn(Span<float> c, Span<float> tile, int row0, int rows, int n, int column0, int columns, bool first)
+    {
+        if (first) return;
+        for (int r = 0; r < rows; r++)
+        {
+            c.Slice((row0 + r) * n + column0, columns).CopyTo(tile.Slice(r * PanelWidth, columns));
+        }
+    }
 
-                    if (rows == rowsPerTile)
-                    {
-                        TKernel.TileOnePanel(ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0), lda, ref bBlock, (nuint)kc,
-                            ref tileRef, PanelWidth, ref MemoryMarshal.GetReference(tailBias), flags);
-                    }
-                    else
-                    {
-                        for (int r = 0; r < rows; r++)
-                        {
-                            TKernel.Row(ref Unsafe.Add(ref aRef, (nuint)(i0 + r) * lda + (nuint)k0), ref bBlock, (nuint)kc,
-                                ref Unsafe.Add(ref tileRef, r * PanelWidth), ref MemoryMarshal.GetReference(tailBias), flags);
-                        }
-                    }
-
-                    for (int r = 0; r < rows; r++)
-                    {
-                        tailTile.Slice(r * PanelWidth, tailColumns).CopyTo(c.Slice((i0 + r) * n + column0, tailColumns));
-                    }
-                }
-            }
+    /// <summary>Writes the valid columns of the stack tile back into C.</summary>
+    private static void CopyTailOut(Span<float> tile, Span<float> c, int row0, int rows, int n, int column0, int columns)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            tile.Slice(r * PanelWidth, columns).CopyTo(c.Slice((row0 + r) * n + column0, columns));
         }
     }
 
