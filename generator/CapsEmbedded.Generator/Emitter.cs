@@ -397,7 +397,7 @@ namespace CapsEmbedded.Generator
             w.Line("Layers.PrimaryCaps(weights, scratch, tier);");
             w.Line("Layers.Predictions(weights, scratch, tier);");
             w.Line("Layers.Route(scratch, tier);");
-            w.Line("int predicted = Layers.Lengths(scratch, lengths);");
+            w.Line("int predicted = Layers.Lengths(scratch, lengths, tier);");
             w.Line("if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);");
             w.Open("if (!reconstruction.IsEmpty)");
             w.Line("Layers.Mask(scratch, predicted);");
@@ -475,13 +475,15 @@ namespace CapsEmbedded.Generator
             body.Close();
             body.Line();
 
-            body.Line("/// <summary>Capsule lengths |v_j| into <paramref name=\"lengths\"/>; returns the longest (the first on ties).</summary>");
-            body.Open($"internal static int Lengths({S} scratch, {S} lengths)");
+            body.Line("/// <summary>Capsule lengths |v_j| into <paramref name=\"lengths\"/>; returns the class of the longest.</summary>");
+            body.Open($"internal static int Lengths({S} scratch, {S} lengths, {Tier} tier)");
             body.Line($"{S} classLengths = lengths.Slice(0, Classes);");
-            body.Line($"{Kernels}.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths);");
+            body.Line($"{Kernels}.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);");
             body.Line("int longest = 0;");
+            body.Line("// As ReferenceModel.ArgMax: ties go to the lowest class and NaN never wins.");
             body.Line("for (int j = 1; j < Classes; j++)");
-            body.Line("    if (classLengths[j] > classLengths[longest]) longest = j;");
+            body.Line("    if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))");
+            body.Line("        longest = float.IsNaN(classLengths[j]) ? longest : j;");
             body.Line("return longest;");
             body.Close();
             body.Line();

@@ -4,7 +4,7 @@ namespace CapsEmbedded.Model;
 
 /// <summary>
 /// Where each packed tensor of a CapsNet lies in one <see cref="AlignedBuffer"/>: GEMM weights in
-/// <see cref="PackedGemm"/>'s panel layout, W_ij in CapsuleTransform's layout, biases as they are;
+/// <see cref="PackedGemm"/>'s panel layout, W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
 /// every region starts on a 64-byte boundary.
 /// </summary>
 public sealed class PackedCapsNetLayout
@@ -64,5 +64,5 @@ public sealed class PackedCapsNetLayout
     public int TotalLength { get; }
 
     private static int CapsuleTransformPackedLength(CapsNetArchitecture a)
-        => checked(a.PrimaryCapsules * a.Classes * a.ClassDims * a.PrimaryDims);
+        => CapsuleTransform.WeightsLength(a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims);
 }

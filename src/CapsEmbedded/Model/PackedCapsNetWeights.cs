@@ -120,8 +120,8 @@ public sealed class PackedCapsNetWeights : IDisposable
                 PackedGemm.Pack(source, a.PrimaryChannels, l.PrimaryK, all.Slice(l.PrimaryWeight.Offset, l.PrimaryWeight.Length));
                 break;
             case CapsNetArchitecture.DigitWeight:
-                // INTERIM until the kernels branch's CapsuleTransform lands: its packed layout is taken to be [N][J][D][P].
-                source.Slice(0, l.DigitWeight.Length).CopyTo(all.Slice(l.DigitWeight.Offset, l.DigitWeight.Length));
+                CapsuleTransform.PackWeights(source, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims,
+                    all.Slice(l.DigitWeight.Offset, l.DigitWeight.Length));
                 break;
             case CapsNetArchitecture.Fc1Weight:
                 PackedGemm.Pack(source, a.DecoderHidden1, a.DecoderInput, all.Slice(l.Fc1Weight.Offset, l.Fc1Weight.Length));

@@ -25,7 +25,7 @@ namespace Demo
             Layers.PrimaryCaps(weights, scratch, tier);
             Layers.Predictions(weights, scratch, tier);
             Layers.Route(scratch, tier);
-            int predicted = Layers.Lengths(scratch, lengths);
+            int predicted = Layers.Lengths(scratch, lengths, tier);
             if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);
             if (!reconstruction.IsEmpty)
             {
@@ -103,14 +103,16 @@ namespace Demo
                     scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes), scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
             }
 
-            /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the longest (the first on ties).</summary>
-            internal static int Lengths(global::System.Span<float> scratch, global::System.Span<float> lengths)
+            /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest.</summary>
+            internal static int Lengths(global::System.Span<float> scratch, global::System.Span<float> lengths, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 global::System.Span<float> classLengths = lengths.Slice(0, Classes);
-                global::CapsEmbedded.Kernels.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths);
+                global::CapsEmbedded.Kernels.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);
                 int longest = 0;
+                // As ReferenceModel.ArgMax: ties go to the lowest class and NaN never wins.
                 for (int j = 1; j < Classes; j++)
-                    if (classLengths[j] > classLengths[longest]) longest = j;
+                    if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))
+                        longest = float.IsNaN(classLengths[j]) ? longest : j;
                 return longest;
             }
 
