@@ -49,7 +49,16 @@ namespace CapsEmbedded.Generator
             context.RegisterSourceOutput(models.Select(static (m, _) => m.Spec), static (spc, spec) =>
             {
                 if (spec is null) return;
-                foreach (var (hintName, source) in Emitter.Emit(spec)) spc.AddSource(hintName, source);
+                try
+                {
+                    foreach (var (hintName, source) in Emitter.Emit(spec)) spc.AddSource(hintName, source);
+                }
+                catch (Exception e)
+                {
+                    // An exception here is a generator bug: say so at the class instead of failing the whole compilation.
+                    spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, spec.Target.ClassName,
+                        e.GetType().Name + ": " + e.Message));
+                }
             });
         }
     }
