@@ -98,3 +98,40 @@ public class WeightsTests
             Assert.Equal(MnistCapsNet.Predict(weights, workspace, TestData.Digits[i], one), classes[i]);
     }
 }
+
+/// <summary>One Weights shared by threads that each own a Workspace gives every thread the single-threaded answer.</summary>
+public class ConcurrencyTests
+{
+    [Fact]
+    public void Concurrent_Predict_calls_with_their_own_workspaces_agree_with_a_single_thread()
+    {
+        var weights = TinyCapsNet.Weights.Embedded;
+        const int images = 200;
+        var expected = new float[images][];
+        using (var workspace = new TinyCapsNet.Workspace())
+        {
+            for (int i = 0; i < images; i++)
+            {
+                expected[i] = new float[TinyCapsNet.Classes + TinyCapsNet.DecoderOutput];
+                TinyCapsNet.Predict(weights, workspace, TestData.RandomImage(TinyCapsNet.InputLength, (ulong)i + 5000),
+                    expected[i].AsSpan(0, TinyCapsNet.Classes), default, expected[i].AsSpan(TinyCapsNet.Classes));
+            }
+        }
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+        {
+            using var workspace = new TinyCapsNet.Workspace();
+            var actual = new float[TinyCapsNet.Classes + TinyCapsNet.DecoderOutput];
+            for (int round = 0; round < 5; round++)
+                for (int i = t; i < images; i += 2)
+                {
+                    TinyCapsNet.Predict(weights, workspace, TestData.RandomImage(TinyCapsNet.InputLength, (ulong)i + 5000),
+                        actual.AsSpan(0, TinyCapsNet.Classes), default, actual.AsSpan(TinyCapsNet.Classes));
+                    if (!actual.AsSpan().SequenceEqual(expected[i])) failures.Add($"thread {t}, image {i}");
+                }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Empty(failures);
+    }
+}
