@@ -1,4 +1,12 @@
 using BenchmarkDotNet.Running;
+using CapsEmbedded.Bench;
 
-// Runs the benchmarks named on the command line, e.g. `dotnet run -c Release -- --filter '*ModelBenchmarks*' --job short`.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// `dotnet run -c Release -- --filter '*'` (BenchmarkDotNet; add `--job short` for a quick run), or
+// `dotnet run -c Release -- cputime` for the CPU-time GEMM table used on busy shared machines.
+if (args is ["cputime"])
+{
+    CpuTimeGemm.Run(Console.Out);
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(PackedGemmBenchmarks).Assembly).Run(args);

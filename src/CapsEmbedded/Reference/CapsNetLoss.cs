@@ -1,6 +1,11 @@
+using System.Numerics;
+
 namespace CapsEmbedded.Reference;
 
-/// <summary>The paper's two losses for one image, computed in <see cref="double"/>.</summary>
+/// <summary>
+/// The paper's two losses for one image, accumulated in <see cref="double"/>. The double overloads take a
+/// <see cref="ReferenceModel.Trace{T}"/> in double precision unrounded, for finite-difference gradient checks.
+/// </summary>
 public static class CapsNetLoss
 {
     /// <summary>
@@ -8,7 +13,22 @@ public static class CapsNetLoss
     /// L_k = T_k·max(0, m⁺ − |v_k|)² + λ·(1 − T_k)·max(0, |v_k| − m⁻)², with T_k = 1 only for <paramref name="label"/>.
     /// </summary>
     public static double Margin(ReadOnlySpan<float> lengths, int label, double mPlus = 0.9, double mMinus = 0.1,
-        double lambda = 0.5)
+        double lambda = 0.5) => MarginCore(lengths, label, mPlus, mMinus, lambda);
+
+    /// <inheritdoc cref="Margin(ReadOnlySpan{float}, int, double, double, double)"/>
+    public static double Margin(ReadOnlySpan<double> lengths, int label, double mPlus = 0.9, double mMinus = 0.1,
+        double lambda = 0.5) => MarginCore(lengths, label, mPlus, mMinus, lambda);
+
+    /// <summary>Reconstruction loss (§4.1): <paramref name="scale"/> × Σ (reconstruction − image)², 0.0005 in the paper.</summary>
+    public static double Reconstruction(ReadOnlySpan<float> reconstruction, ReadOnlySpan<float> image, double scale = 0.0005)
+        => ReconstructionCore(reconstruction, image, scale);
+
+    /// <inheritdoc cref="Reconstruction(ReadOnlySpan{float}, ReadOnlySpan{float}, double)"/>
+    public static double Reconstruction(ReadOnlySpan<double> reconstruction, ReadOnlySpan<float> image, double scale = 0.0005)
+        => ReconstructionCore(reconstruction, image, scale);
+
+    private static double MarginCore<T>(ReadOnlySpan<T> lengths, int label, double mPlus, double mMinus, double lambda)
+        where T : IFloatingPointIeee754<T>
     {
         if (lengths.IsEmpty) throw new ArgumentException("lengths is empty: need one capsule length per class", nameof(lengths));
         if ((uint)label >= (uint)lengths.Length)
@@ -17,7 +37,7 @@ public static class CapsNetLoss
         double loss = 0;
         for (int k = 0; k < lengths.Length; k++)
         {
-            double length = lengths[k];
+            double length = double.CreateTruncating(lengths[k]);
             if (k == label)
             {
                 double shortfall = Math.Max(0, mPlus - length);
@@ -32,8 +52,8 @@ public static class CapsNetLoss
         return loss;
     }
 
-    /// <summary>Reconstruction loss (§4.1): <paramref name="scale"/> × Σ (reconstruction − image)², 0.0005 in the paper.</summary>
-    public static double Reconstruction(ReadOnlySpan<float> reconstruction, ReadOnlySpan<float> image, double scale = 0.0005)
+    private static double ReconstructionCore<T>(ReadOnlySpan<T> reconstruction, ReadOnlySpan<float> image, double scale)
+        where T : IFloatingPointIeee754<T>
     {
         if (reconstruction.Length != image.Length)
             throw new ArgumentException(
@@ -41,7 +61,7 @@ public static class CapsNetLoss
         double sumOfSquares = 0;
         for (int p = 0; p < image.Length; p++)
         {
-            double error = (double)reconstruction[p] - image[p];
+            double error = double.CreateTruncating(reconstruction[p]) - image[p];
             sumOfSquares += error * error;
         }
         return scale * sumOfSquares;

@@ -67,12 +67,23 @@ public static partial class ReferenceModel
         where T : IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(weights);
+        var preSquash = new T[weights.Architecture.PrimaryCapsules * weights.Architecture.PrimaryDims];
+        PrimaryCapsules(conv1Output, weights, preSquash, capsules);
+    }
+
+    /// <summary>The primary capsules, also returning s_i, the regrouped conv output before squash.</summary>
+    public static void PrimaryCapsules<T>(ReadOnlySpan<T> conv1Output, CapsNetWeights weights, Span<T> preSquash,
+        Span<T> capsules) where T : IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(weights);
         var a = weights.Architecture;
         int grid = a.PrimaryGridSize;
         var convOutput = new T[a.PrimaryChannels * grid * grid];
         Conv2d(conv1Output, a.Conv1Channels, a.Conv1OutSize, a.Conv1OutSize, weights.PrimaryWeight, weights.PrimaryBias,
             a.PrimaryChannels, a.PrimaryKernel, a.PrimaryStride, convOutput);
-        RegroupPrimaryCapsules<T>(convOutput, a.PrimaryTypes, a.PrimaryDims, grid, capsules);
+        RegroupPrimaryCapsules<T>(convOutput, a.PrimaryTypes, a.PrimaryDims, grid, preSquash);
+        RequireLength(capsules.Length, preSquash.Length, "primary capsules", nameof(capsules));
+        preSquash.CopyTo(capsules);
         Squash(capsules, a.PrimaryDims);
     }
 

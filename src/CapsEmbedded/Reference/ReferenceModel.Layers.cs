@@ -89,14 +89,23 @@ public static partial class ReferenceModel
     {
         ArgumentNullException.ThrowIfNull(weights);
         var a = weights.Architecture;
+        Decoder(maskedCapsules, weights, new T[a.DecoderHidden1], new T[a.DecoderHidden2], reconstruction);
+    }
+
+    /// <summary>The reconstruction decoder (§4.1), also returning both hidden layers (after ReLU).</summary>
+    public static void Decoder<T>(ReadOnlySpan<T> maskedCapsules, CapsNetWeights weights, Span<T> hidden1, Span<T> hidden2,
+        Span<T> reconstruction) where T : IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var a = weights.Architecture;
         RequireLength(maskedCapsules.Length, a.DecoderInput, "decoder input", nameof(maskedCapsules));
+        RequireLength(hidden1.Length, a.DecoderHidden1, "decoder hidden layer 1", nameof(hidden1));
+        RequireLength(hidden2.Length, a.DecoderHidden2, "decoder hidden layer 2", nameof(hidden2));
         RequireLength(reconstruction.Length, a.DecoderOutput, "reconstruction", nameof(reconstruction));
-        var hidden1 = new T[a.DecoderHidden1];
         Linear(maskedCapsules, weights.Fc1Weight, weights.Fc1Bias, hidden1);
-        Relu<T>(hidden1);
-        var hidden2 = new T[a.DecoderHidden2];
+        Relu(hidden1);
         Linear<T>(hidden1, weights.Fc2Weight, weights.Fc2Bias, hidden2);
-        Relu<T>(hidden2);
+        Relu(hidden2);
         Linear<T>(hidden2, weights.Fc3Weight, weights.Fc3Bias, reconstruction);
         Sigmoid(reconstruction);
     }

@@ -13,8 +13,8 @@ namespace CapsEmbedded.Reference;
 /// Layouts are PyTorch's, row-major: images and feature maps [channels][height][width], conv weights
 /// [out][in][kh][kw], linear weights [out][in], W_ij = digit_caps.weight[i, j] of shape [classDims][primaryDims].
 /// The stage methods are public so tests and the trainer can check one piece at a time. They validate their spans;
-/// the composite ones (<see cref="PrimaryCapsules{T}"/>, <see cref="Decoder{T}"/>, <see cref="Forward"/>) allocate
-/// their intermediates, which is fine for a specification and is what the generated runtime avoids.
+/// the composite ones (primary capsules, decoder, <see cref="Forward"/>, <see cref="Trace{T}"/>) allocate their
+/// intermediates, which is fine for a specification and is what the generated runtime avoids.
 /// </remarks>
 public static partial class ReferenceModel
 {
@@ -28,29 +28,35 @@ public static partial class ReferenceModel
     public static ReferenceOutput Forward(CapsNetWeights weights, ReadOnlySpan<float> image,
         ReferencePrecision precision = ReferencePrecision.Single, int maskClass = -1)
     {
-        ArgumentNullException.ThrowIfNull(weights);
-        var arch = weights.Architecture;
-        if (image.Length != arch.InputLength)
-            throw new ArgumentException(
-                $"image has {image.Length} pixels but the network expects {arch.InputLength} " +
-                $"({arch.InputChannels}×{arch.InputSize}×{arch.InputSize})", nameof(image));
-        if (maskClass < -1 || maskClass >= arch.Classes)
-            throw new ArgumentOutOfRangeException(nameof(maskClass), maskClass,
-                $"mask class must be −1 (longest capsule) or a class in [0, {arch.Classes})");
         return precision switch
         {
-            ReferencePrecision.Single => Forward<float>(weights, image, maskClass),
-            ReferencePrecision.Double => Forward<double>(weights, image, maskClass),
+            ReferencePrecision.Single => Summarize(Trace<float>(weights, image, maskClass)),
+            ReferencePrecision.Double => Summarize(Trace<double>(weights, image, maskClass)),
             _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "unknown precision"),
         };
     }
 
-    private static ReferenceOutput Forward<T>(CapsNetWeights weights, ReadOnlySpan<float> image, int maskClass)
+    /// <summary>
+    /// The same forward pass as <see cref="Forward"/>, keeping every intermediate tensor in precision
+    /// <typeparamref name="T"/> (float: as the runtime computes; double: for gradient checks and error budgets).
+    /// </summary>
+    /// <param name="weights">The network; its architecture fixes every size.</param>
+    /// <param name="image">Pixels in [0, 1], [inputChannels][inputSize][inputSize].</param>
+    /// <param name="maskClass">The capsule the decoder sees (the true label in training); −1 picks the longest.</param>
+    public static ReferenceTrace<T> Trace<T>(CapsNetWeights weights, ReadOnlySpan<float> image, int maskClass = -1)
         where T : IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(weights);
         var a = weights.Architecture;
-        int n = a.PrimaryCapsules, classes = a.Classes, classDims = a.ClassDims;
+        if (image.Length != a.InputLength)
+            throw new ArgumentException(
+                $"image has {image.Length} pixels but the network expects {a.InputLength} " +
+                $"({a.InputChannels}×{a.InputSize}×{a.InputSize})", nameof(image));
+        if (maskClass < -1 || maskClass >= a.Classes)
+            throw new ArgumentOutOfRangeException(nameof(maskClass), maskClass,
+                $"mask class must be −1 (longest capsule) or a class in [0, {a.Classes})");
 
+        int n = a.PrimaryCapsules, classes = a.Classes, classDims = a.ClassDims;
         var input = Widen<T>(image);
 
         // conv1 + ReLU (§4): [C1][S1][S1].
@@ -59,9 +65,10 @@ public static partial class ReferenceModel
             a.Conv1Channels, a.Conv1Kernel, a.Conv1Stride, conv1);
         Relu<T>(conv1);
 
-        // Primary capsules u_i, squashed (eq. 1).
+        // Primary capsules: conv, regroup into s_i, squash (eq. 1) into u_i.
+        var preSquash = new T[n * a.PrimaryDims];
         var primary = new T[n * a.PrimaryDims];
-        PrimaryCapsules<T>(conv1, weights, primary);
+        PrimaryCapsules<T>(conv1, weights, preSquash, primary);
 
         // û_{j|i} = W_ij u_i (eq. 2).
         var predictions = new T[n * classes * classDims];
@@ -80,20 +87,30 @@ public static partial class ReferenceModel
         int masked = maskClass >= 0 ? maskClass : predicted;
         var decoderInput = new T[classes * classDims];
         Mask<T>(capsules, classes, classDims, masked, decoderInput);
+        var hidden1 = new T[a.DecoderHidden1];
+        var hidden2 = new T[a.DecoderHidden2];
         var reconstruction = new T[a.DecoderOutput];
-        Decoder<T>(decoderInput, weights, reconstruction);
+        Decoder<T>(decoderInput, weights, hidden1, hidden2, reconstruction);
 
-        return new ReferenceOutput
+        return new ReferenceTrace<T>
         {
-            Lengths = Narrow<T>(lengths),
-            Capsules = Narrow<T>(capsules),
-            Reconstruction = Narrow<T>(reconstruction),
-            PredictedClass = predicted,
-            MaskedClass = masked,
-            PrimaryCapsules = Narrow<T>(primary),
-            CouplingCoefficients = Narrow<T>(coupling),
+            Input = input, Conv1 = conv1, PrimaryPreSquash = preSquash, PrimaryCapsules = primary,
+            Predictions = predictions, Logits = logits, Coupling = coupling, Capsules = capsules, Lengths = lengths,
+            MaskedCapsules = decoderInput, Hidden1 = hidden1, Hidden2 = hidden2, Reconstruction = reconstruction,
+            PredictedClass = predicted, MaskedClass = masked,
         };
     }
+
+    private static ReferenceOutput Summarize<T>(ReferenceTrace<T> trace) where T : IFloatingPointIeee754<T> => new()
+    {
+        Lengths = Narrow<T>(trace.Lengths),
+        Capsules = Narrow<T>(trace.Capsules),
+        Reconstruction = Narrow<T>(trace.Reconstruction),
+        PredictedClass = trace.PredictedClass,
+        MaskedClass = trace.MaskedClass,
+        PrimaryCapsules = Narrow<T>(trace.PrimaryCapsules),
+        CouplingCoefficients = Narrow<T>(trace.Coupling),
+    };
 
     // For IEEE types CreateTruncating is a plain conversion: exact float → double, round-to-nearest double → float.
     private static T Widen<T>(float value) where T : IFloatingPointIeee754<T> => T.CreateTruncating(value);

@@ -37,8 +37,9 @@ public sealed class JsonValue
     internal static JsonValue Array(int position, List<JsonValue> items) =>
         new JsonValue(JsonKind.Array, position, null, items, NoProperties, null);
 
+    // Small objects (a tensor entry has 3 members) are searched linearly; larger ones get a dictionary.
     internal static JsonValue Object(int position, List<KeyValuePair<string, JsonValue>> properties,
-        Dictionary<string, JsonValue> byKey) =>
+        Dictionary<string, JsonValue>? byKey) =>
         new JsonValue(JsonKind.Object, position, null, NoItems, properties, byKey);
 
     public JsonKind Kind { get; }
@@ -56,8 +57,13 @@ public sealed class JsonValue
     public IReadOnlyList<KeyValuePair<string, JsonValue>> Properties { get; }
 
     /// <summary>The member with this key of an object, or null (also for non-objects).</summary>
-    public JsonValue? Get(string key) =>
-        _byKey is not null && _byKey.TryGetValue(key, out var value) ? value : null;
+    public JsonValue? Get(string key)
+    {
+        if (_byKey is not null) return _byKey.TryGetValue(key, out var value) ? value : null;
+        foreach (var property in Properties)
+            if (property.Key == key) return property.Value;
+        return null;
+    }
 
     /// <summary>"object", "array", "string", "number", "true", "false" or "null", for error messages.</summary>
     public string KindName => KindNameOf(Kind);
@@ -122,12 +128,22 @@ public static class MiniJson
     /// <summary>Deepest nesting of arrays and objects accepted (a safetensors header needs 3).</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>
+    /// Most values accepted in one document, about ten per tensor for 100 000 tensors. Each parsed value costs
+    /// ~100 bytes, so this bounds memory where a 100 MB header of "0,0,0,..." would otherwise take gigabytes.
+    /// </summary>
+    public const int MaxValues = 1_000_000;
+
     /// <summary>Parses one JSON value that may be surrounded by whitespace and nothing else.</summary>
     /// <exception cref="MiniJsonException">The text is not exactly one valid JSON value.</exception>
-    public static JsonValue Parse(string text)
+    public static JsonValue Parse(string text) => Parse(text, MaxValues);
+
+    /// <summary>Parses one JSON value of at most <paramref name="maxValues"/> values (objects, arrays and scalars).</summary>
+    /// <exception cref="MiniJsonException">The text is not exactly one valid JSON value, or has too many values.</exception>
+    public static JsonValue Parse(string text, int maxValues)
     {
         if (text is null) throw new ArgumentNullException(nameof(text));
-        var parser = new Parser(text);
+        var parser = new Parser(text, maxValues);
         parser.SkipWhitespace();
         var value = parser.ParseValue(0);
         parser.SkipWhitespace();
@@ -173,7 +189,14 @@ public static class MiniJson
     {
         private readonly string _text;
 
-        public Parser(string text) => _text = text;
+        private readonly int _maxValues;
+        private int _values;
+
+        public Parser(string text, int maxValues)
+        {
+            _text = text;
+            _maxValues = maxValues;
+        }
 
         public int Position { get; private set; }
 
@@ -195,6 +218,8 @@ public static class MiniJson
         public JsonValue ParseValue(int depth)
         {
             if (Position >= _text.Length) throw Unexpected("a value");
+            if (++_values > _maxValues)
+                throw Error("more than " + _maxValues.ToString(CultureInfo.InvariantCulture) + " values in one document");
             switch (_text[Position])
             {
                 case '{': return ParseObject(depth + 1);
@@ -227,12 +252,12 @@ public static class MiniJson
             if (depth > MaxDepth) throw Error("nesting deeper than " + MaxDepth.ToString(CultureInfo.InvariantCulture) + " levels");
             int start = Position++;
             var properties = new List<KeyValuePair<string, JsonValue>>();
-            var byKey = new Dictionary<string, JsonValue>(StringComparer.Ordinal);
+            Dictionary<string, JsonValue>? byKey = null;
             SkipWhitespace();
             if (Position < _text.Length && _text[Position] == '}')
             {
                 Position++;
-                return JsonValue.Object(start, properties, byKey);
+                return JsonValue.Object(start, properties, null);
             }
             while (true)
             {
@@ -240,7 +265,7 @@ public static class MiniJson
                 if (Position >= _text.Length || _text[Position] != '"') throw Unexpected("a string key");
                 int keyPosition = Position;
                 string key = ParseString();
-                if (byKey.ContainsKey(key))
+                if (byKey is not null ? byKey.ContainsKey(key) : ContainsKey(properties, key))
                 {
                     Position = keyPosition;
                     throw Error("duplicate key \"" + key + "\"");
@@ -251,13 +276,27 @@ public static class MiniJson
                 SkipWhitespace();
                 var value = ParseValue(depth);
                 properties.Add(new KeyValuePair<string, JsonValue>(key, value));
-                byKey.Add(key, value);
+                if (byKey is not null) byKey.Add(key, value);
+                else if (properties.Count > SmallObject)
+                {
+                    byKey = new Dictionary<string, JsonValue>(StringComparer.Ordinal);
+                    foreach (var property in properties) byKey.Add(property.Key, property.Value);
+                }
                 SkipWhitespace();
                 if (Position < _text.Length && _text[Position] == ',') { Position++; continue; }
                 if (Position < _text.Length && _text[Position] == '}') { Position++; break; }
                 throw Unexpected("',' or '}' in an object");
             }
             return JsonValue.Object(start, properties, byKey);
+        }
+
+        private const int SmallObject = 8;
+
+        private static bool ContainsKey(List<KeyValuePair<string, JsonValue>> properties, string key)
+        {
+            foreach (var property in properties)
+                if (property.Key == key) return true;
+            return false;
         }
 
         private JsonValue ParseArray(int depth)
@@ -283,10 +322,24 @@ public static class MiniJson
             return JsonValue.Array(start, items);
         }
 
+        private readonly StringBuilder _builder = new StringBuilder();
+
         private string ParseString()
         {
             Position++; // opening quote
-            var builder = new StringBuilder();
+            // Fast path: most strings are plain ASCII without escapes.
+            for (int end = Position; end < _text.Length; end++)
+            {
+                char plain = _text[end];
+                if (plain == '"')
+                {
+                    string result = _text.Substring(Position, end - Position);
+                    Position = end + 1;
+                    return result;
+                }
+                if (plain == '\\' || plain < 0x20 || plain >= 0x7f) break;
+            }
+            var builder = _builder.Clear();
             while (true)
             {
                 if (Position >= _text.Length) throw Error("unterminated string");

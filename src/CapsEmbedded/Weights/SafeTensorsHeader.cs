@@ -13,6 +13,12 @@ namespace CapsEmbedded.Weights;
 /// optional <c>"__metadata__"</c> object of strings. Offsets are relative to the data area that follows the
 /// header; the tensors must cover it exactly, without gaps or overlaps.
 /// </summary>
+/// <remarks>
+/// Everything the reference reader accepts from its own writer is accepted here. Where the reference is lenient
+/// by accident of serde this reader refuses: duplicate keys (serde silently keeps one), unknown fields in a tensor
+/// entry (serde ignores them), more than <see cref="MiniJson.MaxValues"/> values or <see cref="MiniJson.MaxDepth"/>
+/// levels of nesting.
+/// </remarks>
 public sealed class SafeTensorsHeader
 {
     /// <summary>Largest header accepted, as in the reference implementation (100 MB).</summary>
@@ -67,9 +73,16 @@ public sealed class SafeTensorsHeader
         if (headerJsonUtf8.Length > MaxHeaderLength)
             throw new WeightFormatException(fileName, null, "header length " + Text(headerJsonUtf8.Length)
                 + " exceeds the limit of " + Text(MaxHeaderLength) + " bytes");
-        if (headerJsonUtf8[0] != (byte)'{')
-            throw new WeightFormatException(fileName, null, "header does not start with '{' (first byte is 0x"
-                + headerJsonUtf8[0].ToString("x2", CultureInfo.InvariantCulture) + "); this is not a safetensors file");
+        // The reference reader lets serde_json skip leading whitespace; anything else before '{' means another format.
+        int start = 0;
+        while (start < headerJsonUtf8.Length && IsJsonWhitespace(headerJsonUtf8[start])) start++;
+        if (start < headerJsonUtf8.Length && headerJsonUtf8[start] != (byte)'{')
+        {
+            byte first = headerJsonUtf8[start];
+            string shown = first >= 0x21 && first <= 0x7e ? "'" + (char)first + "' (0x" : "(0x";
+            throw new WeightFormatException(fileName, null, "header does not start with '{' but with " + shown
+                + first.ToString("x2", CultureInfo.InvariantCulture) + "); a safetensors header is a JSON object");
+        }
 
         string json;
         try
@@ -151,8 +164,7 @@ public sealed class SafeTensorsHeader
         long[] shape = ReadIntegers(Required(value, "shape", name, fileName), "shape", -1, name, fileName);
         long[] offsets = ReadIntegers(Required(value, "data_offsets", name, fileName), "data_offsets", 2, name, fileName);
         long begin = offsets[0], end = offsets[1];
-        string offsetsText = "data_offsets [" + Text(begin) + "," + Text(end) + "]";
-        if (begin > end) throw new WeightFormatException(fileName, name, offsetsText + " begin after end");
+        if (begin > end) throw new WeightFormatException(fileName, name, OffsetsText(begin, end) + " begin after end");
 
         var entry = new SafeTensorsEntry(name, dtype, shape, begin, end);
         long elements = 1;
@@ -171,7 +183,7 @@ public sealed class SafeTensorsHeader
                 + " is not a whole number of bytes");
         if (end - begin != totalBits / 8)
             throw new WeightFormatException(fileName, name, "shape " + entry.ShapeText + " of dtype " + dtype + " needs "
-                + Text(totalBits / 8) + " bytes but " + offsetsText + " hold " + Text(end - begin));
+                + Text(totalBits / 8) + " bytes but " + OffsetsText(begin, end) + " hold " + Text(end - begin));
         return entry;
     }
 
@@ -212,15 +224,14 @@ public sealed class SafeTensorsHeader
         string? previous = null;
         foreach (var e in sorted)
         {
-            string offsetsText = "data_offsets [" + Text(e.Begin) + "," + Text(e.End) + "]";
             if (e.Begin > expected)
-                throw new WeightFormatException(fileName, e.Name, offsetsText + " leave a gap: bytes ["
+                throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " leave a gap: bytes ["
                     + Text(expected) + "," + Text(e.Begin) + ") of the data area belong to no tensor");
             if (e.Begin < expected)
-                throw new WeightFormatException(fileName, e.Name, offsetsText + " overlap tensor '" + previous
+                throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " overlap tensor '" + previous
                     + "', which ends at " + Text(expected));
             if (e.End > dataLength)
-                throw new WeightFormatException(fileName, e.Name, offsetsText + " end past the data area, which is "
+                throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " end past the data area, which is "
                     + Text(dataLength) + " bytes");
             expected = e.End;
             previous = e.Name;
@@ -230,6 +241,10 @@ public sealed class SafeTensorsHeader
                 + " trailing bytes after the last tensor (tensors end at " + Text(expected) + ", data area is "
                 + Text(dataLength) + " bytes)");
     }
+
+    private static bool IsJsonWhitespace(byte b) => b == (byte)' ' || b == (byte)'\t' || b == (byte)'\n' || b == (byte)'\r';
+
+    private static string OffsetsText(long begin, long end) => "data_offsets [" + Text(begin) + "," + Text(end) + "]";
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
 }
