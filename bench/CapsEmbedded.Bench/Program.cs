@@ -1,1 +1,12 @@
-Console.WriteLine("benchmarks: see issue 3");
+using BenchmarkDotNet.Running;
+using CapsEmbedded.Bench;
+
+// `dotnet run -c Release -- --filter '*'` (BenchmarkDotNet; add `--job short` for a quick run), or
+// `dotnet run -c Release -- cputime` for the CPU-time GEMM table used on busy shared machines.
+if (args is ["cputime"])
+{
+    CpuTimeGemm.Run(Console.Out);
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(PackedGemmBenchmarks).Assembly).Run(args);

@@ -1,5 +1,5 @@
-// The register tiles below are written out by hand-kept unrolling (one accumulator per variable) so the JIT
-// keeps them in registers; the loop structure is the same for every tier (see PackedGemm.cs).
+// The register tiles are unrolled by hand, one variable per accumulator, so that the JIT keeps them all in registers;
+// the loop nest around them is shared by every tier (PackedGemm.Drive).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
