@@ -10,6 +10,7 @@ public static class CapsNetCli
     {
         InfoCommand.Create(),
         EvalCommand.Create(),
+        BenchCommand.Create(),
         PredictCommand.Create(),
         DataCommand.Create(),
         InitCommand.Create(),

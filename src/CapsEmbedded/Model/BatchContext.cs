@@ -165,7 +165,7 @@ public sealed unsafe class BatchContext : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        _start.Release(_workers.Length);
+        if (_workers.Length > 0) _start.Release(_workers.Length); // Release(0) throws
         foreach (var worker in _workers) worker.Join();
         foreach (var buffer in _scratch) buffer.Dispose();
         _start.Dispose();

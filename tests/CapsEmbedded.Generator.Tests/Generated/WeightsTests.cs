@@ -83,6 +83,19 @@ public class WeightsTests
     }
 
     [Fact]
+    public void A_single_worker_context_runs_on_the_caller_and_disposes()
+    {
+        var images = TestData.RandomImage(TinyCapsNet.InputLength, 77);
+        var lengths = new float[TinyCapsNet.Classes];
+        var classes = new int[1];
+        var context = TinyCapsNet.CreateBatchContext(workerCount: 1);
+        TinyCapsNet.PredictBatch(TinyCapsNet.Weights.Embedded, images, lengths, classes, context);
+        context.Dispose(); // once threw: SemaphoreSlim.Release(0) with no worker threads
+        using var workspace = new TinyCapsNet.Workspace();
+        Assert.Equal(TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded, workspace, images, new float[TinyCapsNet.Classes]), classes[0]);
+    }
+
+    [Fact]
     public void Paper_PredictBatch_over_mnist_digits_matches_Predict()
     {
         var weights = MnistCapsNet.Weights.Embedded;

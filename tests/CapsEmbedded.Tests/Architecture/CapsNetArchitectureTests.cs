@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace CapsEmbedded.Tests.Architecture;
+namespace CapsEmbedded.Tests;
 
 public sealed class CapsNetArchitectureTests
 {
