@@ -289,14 +289,15 @@ public class EvilHeaderTests
     [Fact]
     public void MetadataThatOverflowsADerivedSize()
     {
-        // 16384 types on a 16384² grid is 2^42 primary capsules: int arithmetic wraps to 0.
+        // 16384 types on a 16384² grid is 2^42 primary capsules: int arithmetic would wrap to 0, so the
+        // architecture check refuses it before any shape is computed.
         var architecture = new CapsNetArchitecture
         {
             InputSize = 16384, Conv1Kernel = 1, PrimaryKernel = 1, PrimaryStride = 1, PrimaryTypes = 16384, PrimaryDims = 1,
             Conv1Channels = 1, DecoderHidden1 = 1, DecoderHidden2 = 1, ClassDims = 1, Classes = 1,
         };
         var file = new HandMadeFile { MetadataJson = MetadataObject(architecture.ToMetadata()) };
-        AssertRejected(file.Bytes(), "tensor 'digit_caps.weight': the architecture in __metadata__ gives this tensor the shape [0,1,1,1]");
+        AssertRejected(file.Bytes(), "the derived sizes (primary capsules, decoder input or output) are too large");
     }
 
     [Theory]
