@@ -144,42 +144,62 @@ public sealed class GflopsColumn : IColumn
 }
 
 /// <summary>
-/// A BenchmarkDotNet-free measurement for busy shared machines: for each tier and GEMM shape, the best of several
-/// 200 ms rounds of wall time and of this process's CPU time (which excludes time the scheduler gave to other processes).
+/// A BenchmarkDotNet-free measurement for busy shared machines: per tier, the best of several 200 ms rounds of wall time
+/// and of this process's CPU time per call (CPU time excludes the time the scheduler gave to other processes).
 /// </summary>
-public static class CpuTimeGemm
+public static class CpuTimeTable
 {
     public static void Run(TextWriter output)
     {
-        output.WriteLine("| shape | tier | wall ms | wall GFLOP/s | CPU ms | CPU GFLOP/s |");
-        output.WriteLine("|---|---|---:|---:|---:|---:|");
+        output.WriteLine("| kernel | tier | wall ms | CPU ms | CPU GFLOP/s |");
+        output.WriteLine("|---|---|---:|---:|---:|");
         foreach (string shape in new[] { GemmShapes.Primary, GemmShapes.Conv1, GemmShapes.Fc3 })
         {
             foreach (SimdTier tier in PackedGemmBenchmarks.Tiers)
             {
                 var bench = new PackedGemmBenchmarks { Shape = shape, Tier = tier };
                 bench.Setup();
-                for (int i = 0; i < 5; i++) bench.Multiply();
-                double bestWall = double.MaxValue, bestCpu = double.MaxValue;
-                using var process = Process.GetCurrentProcess();
-                for (int round = 0; round < 7; round++)
-                {
-                    process.Refresh();
-                    TimeSpan cpu0 = process.TotalProcessorTime;
-                    var clock = Stopwatch.StartNew();
-                    int calls = 0;
-                    while (clock.Elapsed.TotalMilliseconds < 200) { bench.Multiply(); calls++; }
-                    double wall = clock.Elapsed.TotalSeconds / calls;
-                    process.Refresh();
-                    double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds / calls;
-                    bestWall = Math.Min(bestWall, wall);
-                    bestCpu = Math.Min(bestCpu, cpu);
-                }
-
+                var (wall, cpu) = Measure(bench.Multiply);
                 double flops = GemmShapes.Flops(shape);
                 output.WriteLine(FormattableString.Invariant(
-                    $"| {shape} | {tier} | {bestWall * 1e3:F3} | {flops / bestWall / 1e9:F1} | {bestCpu * 1e3:F3} | {flops / bestCpu / 1e9:F1} |"));
+                    $"| PackedGemm {shape} | {tier} | {wall * 1e3:F3} | {cpu * 1e3:F3} | {flops / cpu / 1e9:F1} |"));
             }
         }
+
+        foreach (SimdTier tier in CapsuleKernelBenchmarks.Tiers)
+        {
+            var bench = new CapsuleKernelBenchmarks { Tier = tier };
+            bench.Setup();
+            foreach (var (name, call) in new (string, Action)[]
+            {
+                ("Im2Col primary 256x20x20 k9 s2", bench.Im2ColPrimary), ("Squash 1152x8", bench.SquashPrimary),
+                ("CapsuleTransform 1152x10x16x8", bench.Transform), ("Routing 1152x10x16 r3", bench.Route),
+            })
+            {
+                var (wall, cpu) = Measure(call);
+                output.WriteLine(FormattableString.Invariant($"| {name} | {tier} | {wall * 1e3:F3} | {cpu * 1e3:F3} | |"));
+            }
+        }
+    }
+
+    private static (double Wall, double Cpu) Measure(Action call)
+    {
+        for (int i = 0; i < 5; i++) call();
+        double bestWall = double.MaxValue, bestCpu = double.MaxValue;
+        using var process = Process.GetCurrentProcess();
+        for (int round = 0; round < 7; round++)
+        {
+            process.Refresh();
+            TimeSpan cpu0 = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            int calls = 0;
+            while (clock.Elapsed.TotalMilliseconds < 200) { call(); calls++; }
+            double wall = clock.Elapsed.TotalSeconds / calls;
+            process.Refresh();
+            bestWall = Math.Min(bestWall, wall);
+            bestCpu = Math.Min(bestCpu, (process.TotalProcessorTime - cpu0).TotalSeconds / calls);
+        }
+
+        return (bestWall, bestCpu);
     }
 }

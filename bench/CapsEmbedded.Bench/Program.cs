@@ -2,10 +2,10 @@ using BenchmarkDotNet.Running;
 using CapsEmbedded.Bench;
 
 // `dotnet run -c Release -- --filter '*'` (BenchmarkDotNet; add `--job short` for a quick run), or
-// `dotnet run -c Release -- cputime` for the CPU-time GEMM table used on busy shared machines.
+// `dotnet run -c Release -- cputime` for the CPU-time table used on busy shared machines.
 if (args is ["cputime"])
 {
-    CpuTimeGemm.Run(Console.Out);
+    CpuTimeTable.Run(Console.Out);
     return;
 }
 

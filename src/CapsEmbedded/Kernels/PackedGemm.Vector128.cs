@@ -9,7 +9,7 @@ public static partial class PackedGemm
 {
     /// <summary>
     /// 128-bit micro-kernel (NEON on ARM64, SSE on x64), 4×16 register tile: per kk four 4-wide loads of the B panel, four
-    /// broadcasts of A[i][kk] and sixteen multiply-adds into the accumulators c{row}_{quarter}. MultiplyAddEstimate is one
+    /// broadcasts of A[i][kk] and sixteen multiply-adds into the accumulators c{row}_{4-column quarter}. MultiplyAddEstimate is one
     /// fused instruction where the hardware has it (NEON FMLA, FMA3) and multiply + add elsewhere (SSE without FMA).
     /// </summary>
     internal readonly struct Tile4x16Vector128 : IGemmMicroKernel
@@ -27,10 +27,10 @@ public static partial class PackedGemm
         public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags)
         {
-            ref float c0 = ref c;
-            ref float c1 = ref Unsafe.Add(ref c, 1 * ldc);
-            ref float c2 = ref Unsafe.Add(ref c, 2 * ldc);
-            ref float c3 = ref Unsafe.Add(ref c, 3 * ldc);
+            ref float cRow0 = ref c;
+            ref float cRow1 = ref Unsafe.Add(ref c, 1 * ldc);
+            ref float cRow2 = ref Unsafe.Add(ref c, 2 * ldc);
+            ref float cRow3 = ref Unsafe.Add(ref c, 3 * ldc);
             Vector128<float> c0_0, c0_1, c0_2, c0_3, c1_0, c1_1, c1_2, c1_3, c2_0, c2_1, c2_2, c2_3, c3_0, c3_1, c3_2, c3_3;
             if (flags.First)
             {
@@ -41,42 +41,42 @@ public static partial class PackedGemm
             }
             else
             {
-                c0_0 = Vector128.LoadUnsafe(ref c0, 0); c0_1 = Vector128.LoadUnsafe(ref c0, 4); c0_2 = Vector128.LoadUnsafe(ref c0, 8); c0_3 = Vector128.LoadUnsafe(ref c0, 12);
-                c1_0 = Vector128.LoadUnsafe(ref c1, 0); c1_1 = Vector128.LoadUnsafe(ref c1, 4); c1_2 = Vector128.LoadUnsafe(ref c1, 8); c1_3 = Vector128.LoadUnsafe(ref c1, 12);
-                c2_0 = Vector128.LoadUnsafe(ref c2, 0); c2_1 = Vector128.LoadUnsafe(ref c2, 4); c2_2 = Vector128.LoadUnsafe(ref c2, 8); c2_3 = Vector128.LoadUnsafe(ref c2, 12);
-                c3_0 = Vector128.LoadUnsafe(ref c3, 0); c3_1 = Vector128.LoadUnsafe(ref c3, 4); c3_2 = Vector128.LoadUnsafe(ref c3, 8); c3_3 = Vector128.LoadUnsafe(ref c3, 12);
+                c0_0 = Vector128.LoadUnsafe(ref cRow0, 0); c0_1 = Vector128.LoadUnsafe(ref cRow0, 4); c0_2 = Vector128.LoadUnsafe(ref cRow0, 8); c0_3 = Vector128.LoadUnsafe(ref cRow0, 12);
+                c1_0 = Vector128.LoadUnsafe(ref cRow1, 0); c1_1 = Vector128.LoadUnsafe(ref cRow1, 4); c1_2 = Vector128.LoadUnsafe(ref cRow1, 8); c1_3 = Vector128.LoadUnsafe(ref cRow1, 12);
+                c2_0 = Vector128.LoadUnsafe(ref cRow2, 0); c2_1 = Vector128.LoadUnsafe(ref cRow2, 4); c2_2 = Vector128.LoadUnsafe(ref cRow2, 8); c2_3 = Vector128.LoadUnsafe(ref cRow2, 12);
+                c3_0 = Vector128.LoadUnsafe(ref cRow3, 0); c3_1 = Vector128.LoadUnsafe(ref cRow3, 4); c3_2 = Vector128.LoadUnsafe(ref cRow3, 8); c3_3 = Vector128.LoadUnsafe(ref cRow3, 12);
             }
 
-            ref float a0 = ref a;
-            ref float a1 = ref Unsafe.Add(ref a, 1 * lda);
-            ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
-            ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
+            ref float aRow0 = ref a;
+            ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
+            ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
+            ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
             for (nuint kk = 0; kk < kc; kk++)
             {
                 Vector128<float> b0 = Vector128.LoadUnsafe(ref b, 0);
                 Vector128<float> b1 = Vector128.LoadUnsafe(ref b, 4);
                 Vector128<float> b2 = Vector128.LoadUnsafe(ref b, 8);
                 Vector128<float> b3 = Vector128.LoadUnsafe(ref b, 12);
-                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a0, kk));
-                c0_0 = Vector128.MultiplyAddEstimate(x0, b0, c0_0);
-                c0_1 = Vector128.MultiplyAddEstimate(x0, b1, c0_1);
-                c0_2 = Vector128.MultiplyAddEstimate(x0, b2, c0_2);
-                c0_3 = Vector128.MultiplyAddEstimate(x0, b3, c0_3);
-                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a1, kk));
-                c1_0 = Vector128.MultiplyAddEstimate(x1, b0, c1_0);
-                c1_1 = Vector128.MultiplyAddEstimate(x1, b1, c1_1);
-                c1_2 = Vector128.MultiplyAddEstimate(x1, b2, c1_2);
-                c1_3 = Vector128.MultiplyAddEstimate(x1, b3, c1_3);
-                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref a2, kk));
-                c2_0 = Vector128.MultiplyAddEstimate(x2, b0, c2_0);
-                c2_1 = Vector128.MultiplyAddEstimate(x2, b1, c2_1);
-                c2_2 = Vector128.MultiplyAddEstimate(x2, b2, c2_2);
-                c2_3 = Vector128.MultiplyAddEstimate(x2, b3, c2_3);
-                Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref a3, kk));
-                c3_0 = Vector128.MultiplyAddEstimate(x3, b0, c3_0);
-                c3_1 = Vector128.MultiplyAddEstimate(x3, b1, c3_1);
-                c3_2 = Vector128.MultiplyAddEstimate(x3, b2, c3_2);
-                c3_3 = Vector128.MultiplyAddEstimate(x3, b3, c3_3);
+                Vector128<float> a0 = Vector128.Create(Unsafe.Add(ref aRow0, kk));
+                c0_0 = Vector128.MultiplyAddEstimate(a0, b0, c0_0);
+                c0_1 = Vector128.MultiplyAddEstimate(a0, b1, c0_1);
+                c0_2 = Vector128.MultiplyAddEstimate(a0, b2, c0_2);
+                c0_3 = Vector128.MultiplyAddEstimate(a0, b3, c0_3);
+                Vector128<float> a1 = Vector128.Create(Unsafe.Add(ref aRow1, kk));
+                c1_0 = Vector128.MultiplyAddEstimate(a1, b0, c1_0);
+                c1_1 = Vector128.MultiplyAddEstimate(a1, b1, c1_1);
+                c1_2 = Vector128.MultiplyAddEstimate(a1, b2, c1_2);
+                c1_3 = Vector128.MultiplyAddEstimate(a1, b3, c1_3);
+                Vector128<float> a2 = Vector128.Create(Unsafe.Add(ref aRow2, kk));
+                c2_0 = Vector128.MultiplyAddEstimate(a2, b0, c2_0);
+                c2_1 = Vector128.MultiplyAddEstimate(a2, b1, c2_1);
+                c2_2 = Vector128.MultiplyAddEstimate(a2, b2, c2_2);
+                c2_3 = Vector128.MultiplyAddEstimate(a2, b3, c2_3);
+                Vector128<float> a3 = Vector128.Create(Unsafe.Add(ref aRow3, kk));
+                c3_0 = Vector128.MultiplyAddEstimate(a3, b0, c3_0);
+                c3_1 = Vector128.MultiplyAddEstimate(a3, b1, c3_1);
+                c3_2 = Vector128.MultiplyAddEstimate(a3, b2, c3_2);
+                c3_3 = Vector128.MultiplyAddEstimate(a3, b3, c3_3);
                 b = ref Unsafe.Add(ref b, PanelWidth);
             }
 
@@ -99,10 +99,10 @@ public static partial class PackedGemm
                 }
             }
 
-            c0_0.StoreUnsafe(ref c0, 0); c0_1.StoreUnsafe(ref c0, 4); c0_2.StoreUnsafe(ref c0, 8); c0_3.StoreUnsafe(ref c0, 12);
-            c1_0.StoreUnsafe(ref c1, 0); c1_1.StoreUnsafe(ref c1, 4); c1_2.StoreUnsafe(ref c1, 8); c1_3.StoreUnsafe(ref c1, 12);
-            c2_0.StoreUnsafe(ref c2, 0); c2_1.StoreUnsafe(ref c2, 4); c2_2.StoreUnsafe(ref c2, 8); c2_3.StoreUnsafe(ref c2, 12);
-            c3_0.StoreUnsafe(ref c3, 0); c3_1.StoreUnsafe(ref c3, 4); c3_2.StoreUnsafe(ref c3, 8); c3_3.StoreUnsafe(ref c3, 12);
+            c0_0.StoreUnsafe(ref cRow0, 0); c0_1.StoreUnsafe(ref cRow0, 4); c0_2.StoreUnsafe(ref cRow0, 8); c0_3.StoreUnsafe(ref cRow0, 12);
+            c1_0.StoreUnsafe(ref cRow1, 0); c1_1.StoreUnsafe(ref cRow1, 4); c1_2.StoreUnsafe(ref cRow1, 8); c1_3.StoreUnsafe(ref cRow1, 12);
+            c2_0.StoreUnsafe(ref cRow2, 0); c2_1.StoreUnsafe(ref cRow2, 4); c2_2.StoreUnsafe(ref cRow2, 8); c2_3.StoreUnsafe(ref cRow2, 12);
+            c3_0.StoreUnsafe(ref cRow3, 0); c3_1.StoreUnsafe(ref cRow3, 4); c3_2.StoreUnsafe(ref cRow3, 8); c3_3.StoreUnsafe(ref cRow3, 12);
         }
 
         /// <summary>1×16, k unrolled by two into independent accumulators.</summary>

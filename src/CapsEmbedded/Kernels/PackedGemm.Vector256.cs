@@ -9,7 +9,7 @@ public static partial class PackedGemm
 {
     /// <summary>
     /// AVX2 + FMA3 micro-kernel, 6×16 register tile: per kk two 8-wide loads of the B panel, six broadcasts of A[i][kk] and
-    /// twelve fused multiply-adds into the accumulators c{row}_{half} (m = 36 = 6 × 6 in the primary capsules).
+    /// twelve fused multiply-adds into the accumulators c{row}_{8-column half} (m = 36 = 6 × 6 in the primary capsules).
     /// </summary>
     internal readonly struct Tile6x16Fma256 : IGemmMicroKernel
     {
@@ -26,12 +26,12 @@ public static partial class PackedGemm
         public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags)
         {
-            ref float c0 = ref c;
-            ref float c1 = ref Unsafe.Add(ref c, 1 * ldc);
-            ref float c2 = ref Unsafe.Add(ref c, 2 * ldc);
-            ref float c3 = ref Unsafe.Add(ref c, 3 * ldc);
-            ref float c4 = ref Unsafe.Add(ref c, 4 * ldc);
-            ref float c5 = ref Unsafe.Add(ref c, 5 * ldc);
+            ref float cRow0 = ref c;
+            ref float cRow1 = ref Unsafe.Add(ref c, 1 * ldc);
+            ref float cRow2 = ref Unsafe.Add(ref c, 2 * ldc);
+            ref float cRow3 = ref Unsafe.Add(ref c, 3 * ldc);
+            ref float cRow4 = ref Unsafe.Add(ref c, 4 * ldc);
+            ref float cRow5 = ref Unsafe.Add(ref c, 5 * ldc);
             Vector256<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
             if (flags.First)
             {
@@ -44,42 +44,42 @@ public static partial class PackedGemm
             }
             else
             {
-                c0_0 = Vector256.LoadUnsafe(ref c0, 0); c0_1 = Vector256.LoadUnsafe(ref c0, 8);
-                c1_0 = Vector256.LoadUnsafe(ref c1, 0); c1_1 = Vector256.LoadUnsafe(ref c1, 8);
-                c2_0 = Vector256.LoadUnsafe(ref c2, 0); c2_1 = Vector256.LoadUnsafe(ref c2, 8);
-                c3_0 = Vector256.LoadUnsafe(ref c3, 0); c3_1 = Vector256.LoadUnsafe(ref c3, 8);
-                c4_0 = Vector256.LoadUnsafe(ref c4, 0); c4_1 = Vector256.LoadUnsafe(ref c4, 8);
-                c5_0 = Vector256.LoadUnsafe(ref c5, 0); c5_1 = Vector256.LoadUnsafe(ref c5, 8);
+                c0_0 = Vector256.LoadUnsafe(ref cRow0, 0); c0_1 = Vector256.LoadUnsafe(ref cRow0, 8);
+                c1_0 = Vector256.LoadUnsafe(ref cRow1, 0); c1_1 = Vector256.LoadUnsafe(ref cRow1, 8);
+                c2_0 = Vector256.LoadUnsafe(ref cRow2, 0); c2_1 = Vector256.LoadUnsafe(ref cRow2, 8);
+                c3_0 = Vector256.LoadUnsafe(ref cRow3, 0); c3_1 = Vector256.LoadUnsafe(ref cRow3, 8);
+                c4_0 = Vector256.LoadUnsafe(ref cRow4, 0); c4_1 = Vector256.LoadUnsafe(ref cRow4, 8);
+                c5_0 = Vector256.LoadUnsafe(ref cRow5, 0); c5_1 = Vector256.LoadUnsafe(ref cRow5, 8);
             }
 
-            ref float a0 = ref a;
-            ref float a1 = ref Unsafe.Add(ref a, 1 * lda);
-            ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
-            ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
-            ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
-            ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+            ref float aRow0 = ref a;
+            ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
+            ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
+            ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
+            ref float aRow4 = ref Unsafe.Add(ref a, 4 * lda);
+            ref float aRow5 = ref Unsafe.Add(ref a, 5 * lda);
             for (nuint kk = 0; kk < kc; kk++)
             {
                 Vector256<float> b0 = Vector256.LoadUnsafe(ref b, 0);
                 Vector256<float> b1 = Vector256.LoadUnsafe(ref b, 8);
-                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a0, kk));
-                c0_0 = Vector256.FusedMultiplyAdd(x0, b0, c0_0);
-                c0_1 = Vector256.FusedMultiplyAdd(x0, b1, c0_1);
-                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a1, kk));
-                c1_0 = Vector256.FusedMultiplyAdd(x1, b0, c1_0);
-                c1_1 = Vector256.FusedMultiplyAdd(x1, b1, c1_1);
-                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a2, kk));
-                c2_0 = Vector256.FusedMultiplyAdd(x2, b0, c2_0);
-                c2_1 = Vector256.FusedMultiplyAdd(x2, b1, c2_1);
-                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref a3, kk));
-                c3_0 = Vector256.FusedMultiplyAdd(x3, b0, c3_0);
-                c3_1 = Vector256.FusedMultiplyAdd(x3, b1, c3_1);
-                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref a4, kk));
-                c4_0 = Vector256.FusedMultiplyAdd(x4, b0, c4_0);
-                c4_1 = Vector256.FusedMultiplyAdd(x4, b1, c4_1);
-                Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref a5, kk));
-                c5_0 = Vector256.FusedMultiplyAdd(x5, b0, c5_0);
-                c5_1 = Vector256.FusedMultiplyAdd(x5, b1, c5_1);
+                Vector256<float> a0 = Vector256.Create(Unsafe.Add(ref aRow0, kk));
+                c0_0 = Vector256.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = Vector256.FusedMultiplyAdd(a0, b1, c0_1);
+                Vector256<float> a1 = Vector256.Create(Unsafe.Add(ref aRow1, kk));
+                c1_0 = Vector256.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = Vector256.FusedMultiplyAdd(a1, b1, c1_1);
+                Vector256<float> a2 = Vector256.Create(Unsafe.Add(ref aRow2, kk));
+                c2_0 = Vector256.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = Vector256.FusedMultiplyAdd(a2, b1, c2_1);
+                Vector256<float> a3 = Vector256.Create(Unsafe.Add(ref aRow3, kk));
+                c3_0 = Vector256.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = Vector256.FusedMultiplyAdd(a3, b1, c3_1);
+                Vector256<float> a4 = Vector256.Create(Unsafe.Add(ref aRow4, kk));
+                c4_0 = Vector256.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = Vector256.FusedMultiplyAdd(a4, b1, c4_1);
+                Vector256<float> a5 = Vector256.Create(Unsafe.Add(ref aRow5, kk));
+                c5_0 = Vector256.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = Vector256.FusedMultiplyAdd(a5, b1, c5_1);
                 b = ref Unsafe.Add(ref b, PanelWidth);
             }
 
@@ -104,12 +104,12 @@ public static partial class PackedGemm
                 }
             }
 
-            c0_0.StoreUnsafe(ref c0, 0); c0_1.StoreUnsafe(ref c0, 8);
-            c1_0.StoreUnsafe(ref c1, 0); c1_1.StoreUnsafe(ref c1, 8);
-            c2_0.StoreUnsafe(ref c2, 0); c2_1.StoreUnsafe(ref c2, 8);
-            c3_0.StoreUnsafe(ref c3, 0); c3_1.StoreUnsafe(ref c3, 8);
-            c4_0.StoreUnsafe(ref c4, 0); c4_1.StoreUnsafe(ref c4, 8);
-            c5_0.StoreUnsafe(ref c5, 0); c5_1.StoreUnsafe(ref c5, 8);
+            c0_0.StoreUnsafe(ref cRow0, 0); c0_1.StoreUnsafe(ref cRow0, 8);
+            c1_0.StoreUnsafe(ref cRow1, 0); c1_1.StoreUnsafe(ref cRow1, 8);
+            c2_0.StoreUnsafe(ref cRow2, 0); c2_1.StoreUnsafe(ref cRow2, 8);
+            c3_0.StoreUnsafe(ref cRow3, 0); c3_1.StoreUnsafe(ref cRow3, 8);
+            c4_0.StoreUnsafe(ref cRow4, 0); c4_1.StoreUnsafe(ref cRow4, 8);
+            c5_0.StoreUnsafe(ref cRow5, 0); c5_1.StoreUnsafe(ref cRow5, 8);
         }
 
         /// <summary>1×16, k unrolled by four into independent accumulators so that a GEMV is not bound by FMA latency.</summary>

@@ -22,12 +22,12 @@ public static partial class PackedGemm
         public static void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags)
         {
-            ref float c0 = ref c;
-            ref float c1 = ref Unsafe.Add(ref c, 1 * ldc);
-            ref float c2 = ref Unsafe.Add(ref c, 2 * ldc);
-            ref float c3 = ref Unsafe.Add(ref c, 3 * ldc);
-            ref float c4 = ref Unsafe.Add(ref c, 4 * ldc);
-            ref float c5 = ref Unsafe.Add(ref c, 5 * ldc);
+            ref float cRow0 = ref c;
+            ref float cRow1 = ref Unsafe.Add(ref c, 1 * ldc);
+            ref float cRow2 = ref Unsafe.Add(ref c, 2 * ldc);
+            ref float cRow3 = ref Unsafe.Add(ref c, 3 * ldc);
+            ref float cRow4 = ref Unsafe.Add(ref c, 4 * ldc);
+            ref float cRow5 = ref Unsafe.Add(ref c, 5 * ldc);
             Vector512<float> c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1;
             if (flags.First)
             {
@@ -40,42 +40,42 @@ public static partial class PackedGemm
             }
             else
             {
-                c0_0 = Vector512.LoadUnsafe(ref c0, 0); c0_1 = Vector512.LoadUnsafe(ref c0, 16);
-                c1_0 = Vector512.LoadUnsafe(ref c1, 0); c1_1 = Vector512.LoadUnsafe(ref c1, 16);
-                c2_0 = Vector512.LoadUnsafe(ref c2, 0); c2_1 = Vector512.LoadUnsafe(ref c2, 16);
-                c3_0 = Vector512.LoadUnsafe(ref c3, 0); c3_1 = Vector512.LoadUnsafe(ref c3, 16);
-                c4_0 = Vector512.LoadUnsafe(ref c4, 0); c4_1 = Vector512.LoadUnsafe(ref c4, 16);
-                c5_0 = Vector512.LoadUnsafe(ref c5, 0); c5_1 = Vector512.LoadUnsafe(ref c5, 16);
+                c0_0 = Vector512.LoadUnsafe(ref cRow0, 0); c0_1 = Vector512.LoadUnsafe(ref cRow0, 16);
+                c1_0 = Vector512.LoadUnsafe(ref cRow1, 0); c1_1 = Vector512.LoadUnsafe(ref cRow1, 16);
+                c2_0 = Vector512.LoadUnsafe(ref cRow2, 0); c2_1 = Vector512.LoadUnsafe(ref cRow2, 16);
+                c3_0 = Vector512.LoadUnsafe(ref cRow3, 0); c3_1 = Vector512.LoadUnsafe(ref cRow3, 16);
+                c4_0 = Vector512.LoadUnsafe(ref cRow4, 0); c4_1 = Vector512.LoadUnsafe(ref cRow4, 16);
+                c5_0 = Vector512.LoadUnsafe(ref cRow5, 0); c5_1 = Vector512.LoadUnsafe(ref cRow5, 16);
             }
 
-            ref float a0 = ref a;
-            ref float a1 = ref Unsafe.Add(ref a, 1 * lda);
-            ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
-            ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
-            ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
-            ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+            ref float aRow0 = ref a;
+            ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
+            ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
+            ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
+            ref float aRow4 = ref Unsafe.Add(ref a, 4 * lda);
+            ref float aRow5 = ref Unsafe.Add(ref a, 5 * lda);
             for (nuint kk = 0; kk < kc; kk++)
             {
                 Vector512<float> b0 = Vector512.LoadUnsafe(ref b, 0);
                 Vector512<float> b1 = Vector512.LoadUnsafe(ref Unsafe.Add(ref b, panelStride), 0);
-                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a0, kk));
-                c0_0 = Vector512.FusedMultiplyAdd(x0, b0, c0_0);
-                c0_1 = Vector512.FusedMultiplyAdd(x0, b1, c0_1);
-                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a1, kk));
-                c1_0 = Vector512.FusedMultiplyAdd(x1, b0, c1_0);
-                c1_1 = Vector512.FusedMultiplyAdd(x1, b1, c1_1);
-                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a2, kk));
-                c2_0 = Vector512.FusedMultiplyAdd(x2, b0, c2_0);
-                c2_1 = Vector512.FusedMultiplyAdd(x2, b1, c2_1);
-                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a3, kk));
-                c3_0 = Vector512.FusedMultiplyAdd(x3, b0, c3_0);
-                c3_1 = Vector512.FusedMultiplyAdd(x3, b1, c3_1);
-                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a4, kk));
-                c4_0 = Vector512.FusedMultiplyAdd(x4, b0, c4_0);
-                c4_1 = Vector512.FusedMultiplyAdd(x4, b1, c4_1);
-                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a5, kk));
-                c5_0 = Vector512.FusedMultiplyAdd(x5, b0, c5_0);
-                c5_1 = Vector512.FusedMultiplyAdd(x5, b1, c5_1);
+                Vector512<float> a0 = Vector512.Create(Unsafe.Add(ref aRow0, kk));
+                c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0);
+                c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1);
+                Vector512<float> a1 = Vector512.Create(Unsafe.Add(ref aRow1, kk));
+                c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0);
+                c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1);
+                Vector512<float> a2 = Vector512.Create(Unsafe.Add(ref aRow2, kk));
+                c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0);
+                c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1);
+                Vector512<float> a3 = Vector512.Create(Unsafe.Add(ref aRow3, kk));
+                c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0);
+                c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1);
+                Vector512<float> a4 = Vector512.Create(Unsafe.Add(ref aRow4, kk));
+                c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0);
+                c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1);
+                Vector512<float> a5 = Vector512.Create(Unsafe.Add(ref aRow5, kk));
+                c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0);
+                c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1);
                 b = ref Unsafe.Add(ref b, PanelWidth);
             }
 
@@ -100,24 +100,24 @@ public static partial class PackedGemm
                 }
             }
 
-            c0_0.StoreUnsafe(ref c0, 0); c0_1.StoreUnsafe(ref c0, 16);
-            c1_0.StoreUnsafe(ref c1, 0); c1_1.StoreUnsafe(ref c1, 16);
-            c2_0.StoreUnsafe(ref c2, 0); c2_1.StoreUnsafe(ref c2, 16);
-            c3_0.StoreUnsafe(ref c3, 0); c3_1.StoreUnsafe(ref c3, 16);
-            c4_0.StoreUnsafe(ref c4, 0); c4_1.StoreUnsafe(ref c4, 16);
-            c5_0.StoreUnsafe(ref c5, 0); c5_1.StoreUnsafe(ref c5, 16);
+            c0_0.StoreUnsafe(ref cRow0, 0); c0_1.StoreUnsafe(ref cRow0, 16);
+            c1_0.StoreUnsafe(ref cRow1, 0); c1_1.StoreUnsafe(ref cRow1, 16);
+            c2_0.StoreUnsafe(ref cRow2, 0); c2_1.StoreUnsafe(ref cRow2, 16);
+            c3_0.StoreUnsafe(ref cRow3, 0); c3_1.StoreUnsafe(ref cRow3, 16);
+            c4_0.StoreUnsafe(ref cRow4, 0); c4_1.StoreUnsafe(ref cRow4, 16);
+            c5_0.StoreUnsafe(ref cRow5, 0); c5_1.StoreUnsafe(ref cRow5, 16);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags)
         {
-            ref float c0 = ref c;
-            ref float c1 = ref Unsafe.Add(ref c, 1 * ldc);
-            ref float c2 = ref Unsafe.Add(ref c, 2 * ldc);
-            ref float c3 = ref Unsafe.Add(ref c, 3 * ldc);
-            ref float c4 = ref Unsafe.Add(ref c, 4 * ldc);
-            ref float c5 = ref Unsafe.Add(ref c, 5 * ldc);
+            ref float cRow0 = ref c;
+            ref float cRow1 = ref Unsafe.Add(ref c, 1 * ldc);
+            ref float cRow2 = ref Unsafe.Add(ref c, 2 * ldc);
+            ref float cRow3 = ref Unsafe.Add(ref c, 3 * ldc);
+            ref float cRow4 = ref Unsafe.Add(ref c, 4 * ldc);
+            ref float cRow5 = ref Unsafe.Add(ref c, 5 * ldc);
             Vector512<float> c0_0, c1_0, c2_0, c3_0, c4_0, c5_0;
             if (flags.First)
             {
@@ -130,35 +130,35 @@ public static partial class PackedGemm
             }
             else
             {
-                c0_0 = Vector512.LoadUnsafe(ref c0, 0);
-                c1_0 = Vector512.LoadUnsafe(ref c1, 0);
-                c2_0 = Vector512.LoadUnsafe(ref c2, 0);
-                c3_0 = Vector512.LoadUnsafe(ref c3, 0);
-                c4_0 = Vector512.LoadUnsafe(ref c4, 0);
-                c5_0 = Vector512.LoadUnsafe(ref c5, 0);
+                c0_0 = Vector512.LoadUnsafe(ref cRow0, 0);
+                c1_0 = Vector512.LoadUnsafe(ref cRow1, 0);
+                c2_0 = Vector512.LoadUnsafe(ref cRow2, 0);
+                c3_0 = Vector512.LoadUnsafe(ref cRow3, 0);
+                c4_0 = Vector512.LoadUnsafe(ref cRow4, 0);
+                c5_0 = Vector512.LoadUnsafe(ref cRow5, 0);
             }
 
-            ref float a0 = ref a;
-            ref float a1 = ref Unsafe.Add(ref a, 1 * lda);
-            ref float a2 = ref Unsafe.Add(ref a, 2 * lda);
-            ref float a3 = ref Unsafe.Add(ref a, 3 * lda);
-            ref float a4 = ref Unsafe.Add(ref a, 4 * lda);
-            ref float a5 = ref Unsafe.Add(ref a, 5 * lda);
+            ref float aRow0 = ref a;
+            ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
+            ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
+            ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
+            ref float aRow4 = ref Unsafe.Add(ref a, 4 * lda);
+            ref float aRow5 = ref Unsafe.Add(ref a, 5 * lda);
             for (nuint kk = 0; kk < kc; kk++)
             {
                 Vector512<float> b0 = Vector512.LoadUnsafe(ref b, 0);
-                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a0, kk));
-                c0_0 = Vector512.FusedMultiplyAdd(x0, b0, c0_0);
-                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a1, kk));
-                c1_0 = Vector512.FusedMultiplyAdd(x1, b0, c1_0);
-                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a2, kk));
-                c2_0 = Vector512.FusedMultiplyAdd(x2, b0, c2_0);
-                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a3, kk));
-                c3_0 = Vector512.FusedMultiplyAdd(x3, b0, c3_0);
-                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a4, kk));
-                c4_0 = Vector512.FusedMultiplyAdd(x4, b0, c4_0);
-                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a5, kk));
-                c5_0 = Vector512.FusedMultiplyAdd(x5, b0, c5_0);
+                Vector512<float> a0 = Vector512.Create(Unsafe.Add(ref aRow0, kk));
+                c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0);
+                Vector512<float> a1 = Vector512.Create(Unsafe.Add(ref aRow1, kk));
+                c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0);
+                Vector512<float> a2 = Vector512.Create(Unsafe.Add(ref aRow2, kk));
+                c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0);
+                Vector512<float> a3 = Vector512.Create(Unsafe.Add(ref aRow3, kk));
+                c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0);
+                Vector512<float> a4 = Vector512.Create(Unsafe.Add(ref aRow4, kk));
+                c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0);
+                Vector512<float> a5 = Vector512.Create(Unsafe.Add(ref aRow5, kk));
+                c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0);
                 b = ref Unsafe.Add(ref b, PanelWidth);
             }
 
@@ -182,12 +182,12 @@ public static partial class PackedGemm
                 }
             }
 
-            c0_0.StoreUnsafe(ref c0, 0);
-            c1_0.StoreUnsafe(ref c1, 0);
-            c2_0.StoreUnsafe(ref c2, 0);
-            c3_0.StoreUnsafe(ref c3, 0);
-            c4_0.StoreUnsafe(ref c4, 0);
-            c5_0.StoreUnsafe(ref c5, 0);
+            c0_0.StoreUnsafe(ref cRow0, 0);
+            c1_0.StoreUnsafe(ref cRow1, 0);
+            c2_0.StoreUnsafe(ref cRow2, 0);
+            c3_0.StoreUnsafe(ref cRow3, 0);
+            c4_0.StoreUnsafe(ref cRow4, 0);
+            c5_0.StoreUnsafe(ref cRow5, 0);
         }
 
         /// <summary>1×16, k unrolled by four into independent accumulators so that a GEMV is not bound by FMA latency.</summary>
