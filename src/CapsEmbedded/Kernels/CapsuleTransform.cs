@@ -94,6 +94,21 @@ public static class CapsuleTransform
 
         if (tier >= SimdTier.Vector256)
         {
+            // Two chunks per pass over p (16 dims: the paper's digit capsules): two independent FMA chains.
+            for (; t + 16 <= dims; t += 16)
+            {
+                Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
+                for (nuint q = 0; q < (nuint)p; q++)
+                {
+                    var uq = Vector256.Create(Unsafe.Add(ref ui, q));
+                    low = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t), low);
+                    high = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t + 8), high);
+                }
+
+                low.StoreUnsafe(ref output, t);
+                high.StoreUnsafe(ref output, t + 8);
+            }
+
             for (; t + 8 <= dims; t += 8)
             {
                 Vector256<float> acc = Vector256<float>.Zero;

@@ -7,7 +7,8 @@ namespace CapsEmbedded.Kernels;
 /// <remarks>
 /// b_ij = 0; r times: c_i = softmax_j(b_i) (eq. 3); s_j = Σ_i c_ij û_{j|i}; v_j = squash(s_j) (eq. 1);
 /// b_ij += û_{j|i} · v_j — skipped after the last iteration, since nothing reads it. The sums over i run in the same order
-/// on every tier; only the short dot products and axpys over d are vectorized.
+/// on every tier (s_j is accumulated over i in registers, one chunk of d at a time); the dot products over d and the
+/// exponentials are vectorized.
 /// </remarks>
 public static class Routing
 {
@@ -41,29 +42,30 @@ public static class Routing
 
         ref float uHatRef = ref MemoryMarshal.GetReference(uHat);
         ref float vRef = ref MemoryMarshal.GetReference(v);
-        logits[..(int)pairs].Clear();
+        ref float couplingRef = ref MemoryMarshal.GetReference(coupling);
+        Span<float> b = logits[..(int)pairs];
+        Span<float> c = coupling[..(int)pairs];
+        b.Clear();
+        nuint rowStride = (nuint)(j * d); // from û_{j|i} to û_{j|i+1}
         for (int iteration = 0; iteration < iterations; iteration++)
         {
-            for (int i = 0; i < n; i++)
+            if (iteration == 0)
             {
-                Softmax(logits.Slice(i * j, j), coupling.Slice(i * j, j));
+                // softmax of b = 0: every c_ij = 1/J, without spending an exp on it.
+                c.Fill(1f / j);
             }
-
-            // s_j = Σ_i c_ij û_{j|i}, accumulated in v, then v_j = squash(s_j).
-            v[..(j * d)].Clear();
-            for (int i = 0; i < n; i++)
+            else
             {
-                for (int jj = 0; jj < j; jj++)
-                {
-                    int ij = i * j + jj;
-                    CapsuleVectorMath.MultiplyAdd(ref Unsafe.Add(ref vRef, (nuint)(jj * d)), coupling[ij],
-                        ref Unsafe.Add(ref uHatRef, (nuint)ij * (nuint)d), d, tier);
-                }
+                Softmax(b, c, n, j, tier);
             }
 
             for (int jj = 0; jj < j; jj++)
             {
-                Squash.SquashOne(ref Unsafe.Add(ref vRef, (nuint)(jj * d)), d, tier);
+                // s_j = Σ_i c_ij û_{j|i}, then v_j = squash(s_j).
+                ref float vj = ref Unsafe.Add(ref vRef, (nuint)(jj * d));
+                CapsuleVectorMath.WeightedSum(ref vj, ref Unsafe.Add(ref couplingRef, jj), (nuint)j,
+                    ref Unsafe.Add(ref uHatRef, (nuint)(jj * d)), rowStride, n, d, tier);
+                Squash.SquashOne(ref vj, d, tier);
             }
 
             if (iteration == iterations - 1)
@@ -74,37 +76,53 @@ public static class Routing
             // Agreement: b_ij += û_{j|i} · v_j.
             for (int i = 0; i < n; i++)
             {
+                ref float uHatI = ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride);
                 for (int jj = 0; jj < j; jj++)
                 {
-                    int ij = i * j + jj;
-                    logits[ij] += CapsuleVectorMath.Dot(ref Unsafe.Add(ref uHatRef, (nuint)ij * (nuint)d),
+                    b[i * j + jj] += CapsuleVectorMath.Dot(ref Unsafe.Add(ref uHatI, (nuint)(jj * d)),
                         ref Unsafe.Add(ref vRef, (nuint)(jj * d)), d, tier);
                 }
             }
         }
     }
 
-    /// <summary>c = softmax(b) over one capsule's J logits (eq. 3), with the maximum subtracted so exp cannot overflow.</summary>
-    private static void Softmax(ReadOnlySpan<float> b, Span<float> c)
+    /// <summary>
+    /// c_i = softmax_j(b_i) for every i (eq. 3). The maximum of each b_i is subtracted so that exp cannot overflow; the
+    /// exponentials of all N·J logits then run as one flat vector loop.
+    /// </summary>
+    private static void Softmax(ReadOnlySpan<float> b, Span<float> c, int n, int j, SimdTier tier)
     {
-        float max = b[0];
-        for (int t = 1; t < b.Length; t++)
+        for (int i = 0; i < n; i++)
         {
-            max = MathF.Max(max, b[t]);
+            ReadOnlySpan<float> bi = b.Slice(i * j, j);
+            float max = bi[0];
+            for (int t = 1; t < j; t++)
+            {
+                max = MathF.Max(max, bi[t]);
+            }
+
+            Span<float> ci = c.Slice(i * j, j);
+            for (int t = 0; t < j; t++)
+            {
+                ci[t] = bi[t] - max;
+            }
         }
 
-        float sum = 0f;
-        for (int t = 0; t < b.Length; t++)
+        CapsuleVectorMath.ExpInPlace(c, tier);
+        for (int i = 0; i < n; i++)
         {
-            float e = MathF.Exp(b[t] - max);
-            c[t] = e;
-            sum += e;
-        }
+            Span<float> ci = c.Slice(i * j, j);
+            float sum = 0f;
+            for (int t = 0; t < j; t++)
+            {
+                sum += ci[t];
+            }
 
-        float inverse = 1f / sum;
-        for (int t = 0; t < c.Length; t++)
-        {
-            c[t] *= inverse;
+            float inverse = 1f / sum;
+            for (int t = 0; t < j; t++)
+            {
+                ci[t] *= inverse;
+            }
         }
     }
 
