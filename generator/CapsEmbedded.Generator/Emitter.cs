@@ -289,7 +289,7 @@ namespace CapsEmbedded.Generator
             w.Line($"return new Weights({ModelNs}.PackedCapsNetWeights.Pack(weights));");
             w.Close();
             w.Line();
-            w.Line("/// <summary>Frees the packed weights (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).</summary>");
+            w.Line("/// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).</summary>");
             w.Open("public void Dispose()");
             w.Line("if (!ReferenceEquals(this, global::System.Threading.Volatile.Read(ref s_embedded))) Packed.Dispose();");
             w.Close();
@@ -305,7 +305,7 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line("internal global::System.Span<float> Scratch => _scratch.Span;");
             w.Line();
-            w.Line("/// <summary>Frees the scratch memory.</summary>");
+            w.Line("/// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>");
             w.Line("public void Dispose() => _scratch.Dispose();");
             w.Close();
             w.Line();

@@ -26,7 +26,7 @@ namespace CapsEmbedded.Generator
     internal static class Parser
     {
         /// <summary>Suffix of the files CapsEmbedded.Generator.targets writes, one per CapsNetWeights item.</summary>
-        public const string HeaderFileSuffix = ".safetensors.header.txt";
+        public const string HeaderFileSuffix = ".capsnet-header.txt";
 
         /// <summary>Where the attribute paths are resolved from (a CompilerVisibleProperty of the targets file).</summary>
         public const string ProjectDirectoryProperty = "build_property.MSBuildProjectDirectory";
@@ -88,7 +88,7 @@ namespace CapsEmbedded.Generator
             long GetLong(string key) => long.TryParse(Get(key), NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : -1;
             string source = Get("source");
             if (source.Length == 0) source = headerPath.EndsWith(HeaderFileSuffix, StringComparison.OrdinalIgnoreCase)
-                ? headerPath.Substring(0, headerPath.Length - ".header.txt".Length) : headerPath;
+                ? headerPath.Substring(0, headerPath.Length - HeaderFileSuffix.Length) : headerPath;
             string fileName = FileNameOf(source);
             string resource = Get("resource");
             if (resource.Length == 0) resource = "CapsNetWeights/" + fileName;

@@ -17,7 +17,7 @@ namespace CapsEmbedded.Generator
 
         public SourceWriter Open(string line)
         {
-            Line(line);
+            if (line.Length > 0) Line(line);
             Line("{");
             _indent++;
             return this;

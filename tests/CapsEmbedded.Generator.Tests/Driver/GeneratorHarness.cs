@@ -44,7 +44,7 @@ internal static class GeneratorHarness
         => Header("tiny.safetensors", HeaderText(TinyFile, ProjectDirectory + "/Weights/tiny.safetensors", editJson));
 
     public static AdditionalText Header(string fileName, string text)
-        => new InMemoryText(ProjectDirectory + "/obj/" + fileName + ".header.txt", text);
+        => new InMemoryText(ProjectDirectory + "/obj/" + fileName + ".capsnet-header.txt", text);
 
     public const string TinySource = """
         using CapsEmbedded.Model;

@@ -245,7 +245,7 @@ namespace Demo
                 return new Weights(global::CapsEmbedded.Model.PackedCapsNetWeights.Pack(weights));
             }
 
-            /// <summary>Frees the packed weights (no-op for <see cref="Embedded"/>, which lives as long as the process).</summary>
+            /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives as long as the process).</summary>
             public void Dispose()
             {
                 if (!ReferenceEquals(this, global::System.Threading.Volatile.Read(ref s_embedded))) Packed.Dispose();
@@ -259,7 +259,7 @@ namespace Demo
 
             internal global::System.Span<float> Scratch => _scratch.Span;
 
-            /// <summary>Frees the scratch memory.</summary>
+            /// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>
             public void Dispose() => _scratch.Dispose();
         }
 
@@ -275,7 +275,6 @@ namespace Demo
         /// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>
         public static int Predict(Weights weights, Workspace workspace, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
             global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
-
         {
             global::System.ArgumentNullException.ThrowIfNull(weights);
             global::System.ArgumentNullException.ThrowIfNull(workspace);
@@ -302,7 +301,6 @@ namespace Demo
         /// <summary>As the other overload, with the SIMD tier forced.</summary>
         public static void PredictBatch(Weights weights, global::System.ReadOnlySpan<float> images, global::System.Span<float> lengths, global::System.Span<int> classes,
             global::CapsEmbedded.Model.BatchContext context, global::CapsEmbedded.Kernels.SimdTier tier)
-
         {
             global::System.ArgumentNullException.ThrowIfNull(weights);
             global::System.ArgumentNullException.ThrowIfNull(context);
@@ -321,7 +319,6 @@ namespace Demo
             => Forward(weights, scratch, image, lengths, default, default, tier);
 
         private static void CheckTier(global::CapsEmbedded.Kernels.SimdTier tier)
-
         {
             if (!global::CapsEmbedded.Kernels.SimdTiers.IsSupported(tier))
                 throw new global::System.PlatformNotSupportedException($"SIMD tier {tier} is not supported on this machine");
