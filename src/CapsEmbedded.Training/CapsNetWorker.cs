@@ -37,6 +37,9 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly GemmWorkspace<T> _gemm = new();
     // Sizes: positions (P), patch columns (K), channels (C) of both convs; capsules N×Dp → J×D.
     private readonly int _p1, _k1, _c1, _p2, _k2, _c2, _n, _dp, _j, _d, _r, _h1, _h2, _o, _in;
+    private readonly ParameterLayout _layout;
+    private readonly bool _ownsPacking;
+    private readonly T[] _packedW2;
     private readonly ParameterSegment _w1, _b1, _w2, _b2, _wd, _f1w, _f1b, _f2w, _f2b, _f3w, _f3b;
 
     private readonly T[] _patches1, _a1, _patches2, _z2, _sRaw, _u, _uHat, _logits, _coupling, _s, _v, _lengths,
@@ -44,7 +47,15 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly T[] _dRec, _dH2, _dH1, _dDecIn, _dLengths, _dv, _dUHat, _du, _dsRaw, _dz2, _da1,
         _dLogits, _dLogitsNext, _dvR, _dsR, _dc;
 
-    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize)
+    /// <param name="architecture">Every size of the network.</param>
+    /// <param name="layout">Where each tensor lies in <paramref name="parameters"/>.</param>
+    /// <param name="parameters">The flat parameter vector (training layout); read, never written, here.</param>
+    /// <param name="groupSize">Most images per call; buffers are sized for it.</param>
+    /// <param name="sharedPackedPrimary">
+    /// primary_caps.weight packed for the GEMM (<see cref="PackPrimaryWeight"/>), kept current by the owner after every
+    /// update; null: this worker packs it itself at the start of every forward pass.
+    /// </param>
+    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize, T[]? sharedPackedPrimary = null)
     {
         if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), "group size must be at least 1");
         if (parameters.Length != layout.Count) throw new ArgumentException($"{parameters.Length} parameters, layout has {layout.Count}", nameof(parameters));
@@ -61,6 +72,10 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _f2w = layout[CapsNetArchitecture.Fc2Weight]; _f2b = layout[CapsNetArchitecture.Fc2Bias];
         _f3w = layout[CapsNetArchitecture.Fc3Weight]; _f3b = layout[CapsNetArchitecture.Fc3Bias];
         int g = groupSize;
+        _layout = layout;
+        _ownsPacking = sharedPackedPrimary is null;
+        _packedW2 = sharedPackedPrimary ?? new T[PackedPrimaryLength(architecture)];
+        if (_packedW2.Length < PackedPrimaryLength(architecture)) throw new ArgumentException("the shared packed weight is too short", nameof(sharedPackedPrimary));
         Gradients = new T[layout.Count];
         _patches1 = new T[g * _p1 * _k1]; _a1 = new T[g * _p1 * _c1];
         _patches2 = new T[g * _p2 * _k2]; _z2 = new T[g * _p2 * _c2];
@@ -74,6 +89,18 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     public int GroupSize { get; }
+
+    /// <summary>Length of the packed primary_caps.weight (the forward GEMM's B, shared by all workers of a trainer).</summary>
+    public static int PackedPrimaryLength(CapsNetArchitecture a) =>
+        TrainingGemm.PackedLength<T>(a.PrimaryChannels, a.PrimaryKernel * a.PrimaryKernel * a.Conv1Channels);
+
+    /// <summary>Packs primary_caps.weight ([out][ky][kx][in], the GEMM's B transposed) from the parameters.</summary>
+    public static void PackPrimaryWeight(CapsNetArchitecture a, ParameterLayout layout, ReadOnlySpan<T> parameters, Span<T> packed)
+    {
+        var w2 = layout[CapsNetArchitecture.PrimaryWeight];
+        int k2 = a.PrimaryKernel * a.PrimaryKernel * a.Conv1Channels;
+        TrainingGemm.PackB(true, parameters.Slice(w2.Offset, w2.Length), k2, a.PrimaryChannels, k2, packed);
+    }
 
     /// <summary>This worker's gradient sum; the trainer reduces and clears it after each step.</summary>
     public T[] Gradients { get; }
@@ -118,7 +145,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         for (int g = 0; g < count; g++)
             Patches.FromHwc<T>(_a1.AsSpan(g * _p1 * _c1, _p1 * _c1), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
                 _patches2.AsSpan(g * _p2 * _k2, _p2 * _k2));
-        TrainingGemm.Multiply<T>(false, true, count * _p2, _c2, _k2, _patches2, _k2, P(_w2), _k2, _z2, _c2, false, _gemm);
+        if (_ownsPacking) PackPrimaryWeight(a, _layout, _p, _packedW2);
+        TrainingGemm.MultiplyPacked<T>(false, count * _p2, _c2, _k2, _patches2, _k2, _packedW2, _z2, _c2, false, _gemm);
         AddBiasRelu(_z2.AsSpan(0, count * _p2 * _c2), P(_b2), relu: false);
         for (int g = 0; g < count; g++)
         {
