@@ -83,7 +83,7 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _logits = new T[_n * _j]; _coupling = new T[g * _r * _n * _j]; _s = new T[g * _r * _j * _d]; _v = new T[g * _r * _j * _d];
         _lengths = new T[g * _j]; _decIn = new T[g * _j * _d]; _h1a = new T[g * _h1]; _h2a = new T[g * _h2]; _rec = new T[g * _o];
         _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
-        _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[_n * _j * _d]; _du = new T[_n * _dp]; _dsRaw = new T[_n * _dp];
+        _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
         _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1];
         _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
     }
@@ -229,10 +229,14 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             VectorMath.Add<T>(_dDecIn.AsSpan(g * _j * _d + label * _d, _d), _dv.AsSpan(label * _d, _d));
             var uHat = _uHat.AsSpan(g * _n * _j * _d, _n * _j * _d);
             RoutingLayer.Backward<T>(uHat, _coupling.AsSpan(g * _r * _n * _j, _r * _n * _j), _s.AsSpan(g * _r * _j * _d, _r * _j * _d),
-                _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat, _dLogits, _dLogitsNext, _dvR, _dsR, _dc);
-            var u = _u.AsSpan(g * _n * _dp, _n * _dp);
-            CapsuleTransformLayer.Backward<T>(u, P(_wd), _dUHat, _n, _j, _d, _dp, G(_wd), _du);
-            SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du, _n, _dp, _dsRaw);
+                _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat.AsSpan(g * _n * _j * _d, _n * _j * _d),
+                _dLogits, _dLogitsNext, _dvR, _dsR, _dc);
+        }
+        // û backward for the whole group at once: dW_ij is read and written once per group, not once per image.
+        CapsuleTransformLayer.Backward<T>(_u, P(_wd), _dUHat, count, _n, _j, _d, _dp, G(_wd), _du);
+        for (int g = 0; g < count; g++)
+        {
+            SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du.AsSpan(g * _n * _dp, _n * _dp), _n, _dp, _dsRaw);
             Regroup(_dz2.AsSpan(g * _p2 * _c2, _p2 * _c2), _dsRaw, toCapsules: false);
         }
         // Primary conv backward: dW2 += dZ2ᵀ·patches2, then dPatches = dZ2·W2 (into the patches buffer, no longer needed), col2im.
