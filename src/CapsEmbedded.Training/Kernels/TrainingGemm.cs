@@ -55,14 +55,20 @@ public static class TrainingGemm
         for (int jc = 0; jc < n; jc += BlockN)
         {
             int nc = Math.Min(BlockN, n - jc);
-            for (int pc = 0; pc < k; pc += BlockK)
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
             {
-                int kc = Math.Min(BlockK, k - pc);
+                int kc = Math.Min(kb, k - pc);
                 PackB(transposeB, b, ldb, pc, jc, kc, nc, nr, workspace.PackedB);
                 MultiplyBlock(transposeA, a, lda, m, workspace.PackedB, jc, pc, nc, kc, c, ldc, accumulate || pc > 0, workspace);
             }
         }
     }
+
+    /// <summary>
+    /// k split into equal blocks of at most <see cref="BlockK"/> (288 → 2 × 144, not 256 + 32): a short last block would
+    /// load and store every C tile for a few FMAs.
+    /// </summary>
+    private static int BlockSizeK(int k) => k <= BlockK ? Math.Max(k, 1) : (k + (k + BlockK - 1) / BlockK - 1) / ((k + BlockK - 1) / BlockK);
 
     /// <summary>Length of op(B) [k, n] packed by <see cref="PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>.</summary>
     public static int PackedLength<T>(int n, int k) where T : unmanaged, INumberBase<T>
@@ -85,9 +91,9 @@ public static class TrainingGemm
         for (int jc = 0; jc < n; jc += BlockN)
         {
             int nc = Math.Min(BlockN, n - jc), ncPadded = (nc + nr - 1) / nr * nr;
-            for (int pc = 0; pc < k; pc += BlockK)
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
             {
-                int kc = Math.Min(BlockK, k - pc);
+                int kc = Math.Min(kb, k - pc);
                 PackB(transposeB, b, ldb, pc, jc, kc, nc, nr, packed.Slice(offset, ncPadded * kc));
                 offset += ncPadded * kc;
             }
@@ -114,9 +120,9 @@ public static class TrainingGemm
         for (int jc = 0; jc < n; jc += BlockN)
         {
             int nc = Math.Min(BlockN, n - jc), ncPadded = (nc + nr - 1) / nr * nr;
-            for (int pc = 0; pc < k; pc += BlockK)
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
             {
-                int kc = Math.Min(BlockK, k - pc);
+                int kc = Math.Min(kb, k - pc);
                 MultiplyBlock(transposeA, a, lda, m, packedB.Slice(offset, ncPadded * kc), jc, pc, nc, kc, c, ldc, accumulate || pc > 0, workspace);
                 offset += ncPadded * kc;
             }
