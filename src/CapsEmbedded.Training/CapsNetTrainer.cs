@@ -27,6 +27,8 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     private readonly CapsNetWorker<T>[] _workers;
     private readonly T[][] _gradients;
     private readonly StepTotals[] _totals;
+    // primary_caps.weight packed once per step for every worker's forward GEMM (the parameters change only in Adam).
+    private readonly T[] _packedPrimary;
     private readonly Action<int> _trainJob, _updateJob, _evaluateJob;
     // Arguments of the job in flight (set by the caller thread before pool.Run, read by the workers).
     private T[] _images = Array.Empty<T>();
@@ -45,9 +47,10 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         _pool = new WorkerPool(threads);
         _workers = new CapsNetWorker<T>[threads];
         _gradients = new T[threads][];
+        _packedPrimary = new T[CapsNetWorker<T>.PackedPrimaryLength(Architecture)];
         for (int t = 0; t < threads; t++)
         {
-            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize);
+            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize, _packedPrimary);
             _gradients[t] = _workers[t].Gradients;
         }
         _totals = new StepTotals[threads];
@@ -78,6 +81,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
             if ((uint)labels[k] >= (uint)Architecture.Classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[k]} of batch item {k} is outside 0..{Architecture.Classes - 1}");
         _images = images; _labels = labels; _batch = batch;
+        CapsNetWorker<T>.PackPrimaryWeight(Architecture, Layout, Parameters, _packedPrimary);
         _pool.Run(_trainJob);
         var sum = new StepTotals();
         foreach (var t in _totals) sum.Add(t);
@@ -124,6 +128,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         if (images.Length < count * Architecture.InputLength || predictions.Length < count)
             throw new ArgumentException($"{count} images do not fit the buffers");
         _images = images; _batch = count; _predictions = predictions;
+        CapsNetWorker<T>.PackPrimaryWeight(Architecture, Layout, Parameters, _packedPrimary);
         _pool.Run(_evaluateJob);
     }
 
@@ -140,8 +145,6 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         }
     }
 
-    /// <summary>The first worker, for single-image forward passes on the calling thread (tests, comparisons).</summary>
-    public CapsNetWorker<T> Worker => _workers[0];
 
     /// <summary>The parameters as weights in PyTorch layout.</summary>
     public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null)

@@ -37,6 +37,9 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly GemmWorkspace<T> _gemm = new();
     // Sizes: positions (P), patch columns (K), channels (C) of both convs; capsules N×Dp → J×D.
     private readonly int _p1, _k1, _c1, _p2, _k2, _c2, _n, _dp, _j, _d, _r, _h1, _h2, _o, _in;
+    private readonly ParameterLayout _layout;
+    private readonly bool _ownsPacking;
+    private readonly T[] _packedW2;
     private readonly ParameterSegment _w1, _b1, _w2, _b2, _wd, _f1w, _f1b, _f2w, _f2b, _f3w, _f3b;
 
     private readonly T[] _patches1, _a1, _patches2, _z2, _sRaw, _u, _uHat, _logits, _coupling, _s, _v, _lengths,
@@ -44,7 +47,15 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly T[] _dRec, _dH2, _dH1, _dDecIn, _dLengths, _dv, _dUHat, _du, _dsRaw, _dz2, _da1,
         _dLogits, _dLogitsNext, _dvR, _dsR, _dc;
 
-    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize)
+    /// <param name="architecture">Every size of the network.</param>
+    /// <param name="layout">Where each tensor lies in <paramref name="parameters"/>.</param>
+    /// <param name="parameters">The flat parameter vector (training layout); read, never written, here.</param>
+    /// <param name="groupSize">Most images per call; buffers are sized for it.</param>
+    /// <param name="sharedPackedPrimary">
+    /// primary_caps.weight packed for the GEMM (<see cref="PackPrimaryWeight"/>), kept current by the owner after every
+    /// update; null: this worker packs it itself at the start of every forward pass.
+    /// </param>
+    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize, T[]? sharedPackedPrimary = null)
     {
         if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), "group size must be at least 1");
         if (parameters.Length != layout.Count) throw new ArgumentException($"{parameters.Length} parameters, layout has {layout.Count}", nameof(parameters));
@@ -61,6 +72,10 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _f2w = layout[CapsNetArchitecture.Fc2Weight]; _f2b = layout[CapsNetArchitecture.Fc2Bias];
         _f3w = layout[CapsNetArchitecture.Fc3Weight]; _f3b = layout[CapsNetArchitecture.Fc3Bias];
         int g = groupSize;
+        _layout = layout;
+        _ownsPacking = sharedPackedPrimary is null;
+        _packedW2 = sharedPackedPrimary ?? new T[PackedPrimaryLength(architecture)];
+        if (_packedW2.Length < PackedPrimaryLength(architecture)) throw new ArgumentException("the shared packed weight is too short", nameof(sharedPackedPrimary));
         Gradients = new T[layout.Count];
         _patches1 = new T[g * _p1 * _k1]; _a1 = new T[g * _p1 * _c1];
         _patches2 = new T[g * _p2 * _k2]; _z2 = new T[g * _p2 * _c2];
@@ -68,12 +83,24 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _logits = new T[_n * _j]; _coupling = new T[g * _r * _n * _j]; _s = new T[g * _r * _j * _d]; _v = new T[g * _r * _j * _d];
         _lengths = new T[g * _j]; _decIn = new T[g * _j * _d]; _h1a = new T[g * _h1]; _h2a = new T[g * _h2]; _rec = new T[g * _o];
         _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
-        _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[_n * _j * _d]; _du = new T[_n * _dp]; _dsRaw = new T[_n * _dp];
+        _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
         _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1];
         _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
     }
 
     public int GroupSize { get; }
+
+    /// <summary>Length of the packed primary_caps.weight (the forward GEMM's B, shared by all workers of a trainer).</summary>
+    public static int PackedPrimaryLength(CapsNetArchitecture a) =>
+        TrainingGemm.PackedLength<T>(a.PrimaryChannels, a.PrimaryKernel * a.PrimaryKernel * a.Conv1Channels);
+
+    /// <summary>Packs primary_caps.weight ([out][ky][kx][in], the GEMM's B transposed) from the parameters.</summary>
+    public static void PackPrimaryWeight(CapsNetArchitecture a, ParameterLayout layout, ReadOnlySpan<T> parameters, Span<T> packed)
+    {
+        var w2 = layout[CapsNetArchitecture.PrimaryWeight];
+        int k2 = a.PrimaryKernel * a.PrimaryKernel * a.Conv1Channels;
+        TrainingGemm.PackB(true, parameters.Slice(w2.Offset, w2.Length), k2, a.PrimaryChannels, k2, packed);
+    }
 
     /// <summary>This worker's gradient sum; the trainer reduces and clears it after each step.</summary>
     public T[] Gradients { get; }
@@ -118,7 +145,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         for (int g = 0; g < count; g++)
             Patches.FromHwc<T>(_a1.AsSpan(g * _p1 * _c1, _p1 * _c1), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
                 _patches2.AsSpan(g * _p2 * _k2, _p2 * _k2));
-        TrainingGemm.Multiply<T>(false, true, count * _p2, _c2, _k2, _patches2, _k2, P(_w2), _k2, _z2, _c2, false, _gemm);
+        if (_ownsPacking) PackPrimaryWeight(a, _layout, _p, _packedW2);
+        TrainingGemm.MultiplyPacked<T>(false, count * _p2, _c2, _k2, _patches2, _k2, _packedW2, _z2, _c2, false, _gemm);
         AddBiasRelu(_z2.AsSpan(0, count * _p2 * _c2), P(_b2), relu: false);
         for (int g = 0; g < count; g++)
         {
@@ -201,10 +229,14 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             VectorMath.Add<T>(_dDecIn.AsSpan(g * _j * _d + label * _d, _d), _dv.AsSpan(label * _d, _d));
             var uHat = _uHat.AsSpan(g * _n * _j * _d, _n * _j * _d);
             RoutingLayer.Backward<T>(uHat, _coupling.AsSpan(g * _r * _n * _j, _r * _n * _j), _s.AsSpan(g * _r * _j * _d, _r * _j * _d),
-                _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat, _dLogits, _dLogitsNext, _dvR, _dsR, _dc);
-            var u = _u.AsSpan(g * _n * _dp, _n * _dp);
-            CapsuleTransformLayer.Backward<T>(u, P(_wd), _dUHat, _n, _j, _d, _dp, G(_wd), _du);
-            SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du, _n, _dp, _dsRaw);
+                _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat.AsSpan(g * _n * _j * _d, _n * _j * _d),
+                _dLogits, _dLogitsNext, _dvR, _dsR, _dc);
+        }
+        // û backward for the whole group at once: dW_ij is read and written once per group, not once per image.
+        CapsuleTransformLayer.Backward<T>(_u, P(_wd), _dUHat, count, _n, _j, _d, _dp, G(_wd), _du);
+        for (int g = 0; g < count; g++)
+        {
+            SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du.AsSpan(g * _n * _dp, _n * _dp), _n, _dp, _dsRaw);
             Regroup(_dz2.AsSpan(g * _p2 * _c2, _p2 * _c2), _dsRaw, toCapsules: false);
         }
         // Primary conv backward: dW2 += dZ2ᵀ·patches2, then dPatches = dZ2·W2 (into the patches buffer, no longer needed), col2im.

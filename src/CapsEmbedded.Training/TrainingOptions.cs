@@ -16,8 +16,8 @@ public sealed record TrainingOptions
     public int MaxShift { get; init; } = 2;
     /// <summary>σ of the normal initialisation of W_ij.</summary>
     public double DigitSigma { get; init; } = TrainingInit.DefaultDigitSigma;
-    /// <summary>Images per GEMM in a worker (rows = group × positions); memory grows with it.</summary>
-    public int GroupSize { get; init; } = 4;
+    /// <summary>Images per GEMM in a worker (rows = group × positions); memory grows with it (8: ~60 MB a thread for the paper net).</summary>
+    public int GroupSize { get; init; } = 8;
     /// <summary>Where checkpoints go (null: none).</summary>
     public string? CheckpointPath { get; init; }
     /// <summary>Write a checkpoint every this many steps, and at the end of every epoch.</summary>

@@ -37,7 +37,7 @@ public static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
         var resume = new Option<bool>("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
         var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
-        var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 4 };
+        var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
         var command = new Command("train", "Train a CapsNet (pure C#, data-parallel over the batch)")
         {
@@ -183,7 +183,7 @@ public static class TrainCommand
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 16 }, new PercentageColumn())
             .Start(context =>
             {
                 observer.Live = context;
@@ -202,20 +202,23 @@ public static class TrainCommand
 
         public override void OnStep(in StepProgress p)
         {
-            string text = FormattableString.Invariant(
-                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {Eta(p.Remaining)}");
             if (Live is not null)
             {
+                // Compact, to fit 80 columns next to the bar: the ETA is for the whole run, not the epoch.
+                string brief = FormattableString.Invariant(
+                    $"{p.Epoch}/{p.Epochs} loss {p.RunningLoss:F4} acc {100 * p.RunningAccuracy:F1}% {p.ImagesPerSecond:F0} img/s ETA {Eta(p.Remaining)}");
                 if (_taskEpoch != p.Epoch)
                 {
                     _task?.StopTask();
-                    _task = Live.AddTask("", maxValue: p.EpochImages);
+                    _task = Live.AddTask($"epoch {p.Epoch}", maxValue: p.EpochImages);
                     _taskEpoch = p.Epoch;
                 }
-                _task!.Description = Markup.Escape(text);
+                _task!.Description = Markup.Escape(brief);
                 _task.Value = p.Position;
                 return;
             }
+            string text = FormattableString.Invariant(
+                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {Eta(p.Remaining)}");
             if (DateTime.UtcNow - _lastLine > TimeSpan.FromSeconds(10) || p.Position == p.EpochImages)
             {
                 output.WriteLine($"{text}  [{p.Position}/{p.EpochImages}]");

@@ -55,36 +55,108 @@ public static class TrainingGemm
         for (int jc = 0; jc < n; jc += BlockN)
         {
             int nc = Math.Min(BlockN, n - jc);
-            for (int pc = 0; pc < k; pc += BlockK)
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
             {
-                int kc = Math.Min(BlockK, k - pc);
+                int kc = Math.Min(kb, k - pc);
                 PackB(transposeB, b, ldb, pc, jc, kc, nc, nr, workspace.PackedB);
-                bool add = accumulate || pc > 0;
-                for (int ic = 0; ic < m; ic += BlockM)
+                MultiplyBlock(transposeA, a, lda, m, workspace.PackedB, jc, pc, nc, kc, c, ldc, accumulate || pc > 0, workspace);
+            }
+        }
+    }
+
+    /// <summary>
+    /// k split into equal blocks of at most <see cref="BlockK"/> (288 → 2 × 144, not 256 + 32): a short last block would
+    /// load and store every C tile for a few FMAs.
+    /// </summary>
+    private static int BlockSizeK(int k) => k <= BlockK ? Math.Max(k, 1) : (k + (k + BlockK - 1) / BlockK - 1) / ((k + BlockK - 1) / BlockK);
+
+    /// <summary>Length of op(B) [k, n] packed by <see cref="PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>.</summary>
+    public static int PackedLength<T>(int n, int k) where T : unmanaged, INumberBase<T>
+    {
+        int nr = 2 * Vector<T>.Count;
+        return checked((n + nr - 1) / nr * nr * k);
+    }
+
+    /// <summary>
+    /// Packs all of op(B) once, block by block in the order <see cref="MultiplyPacked"/> reads it — for a weight matrix
+    /// used by many multiplications between two updates (the forward pass of every group of a step).
+    /// </summary>
+    public static void PackB<T>(bool transposeB, ReadOnlySpan<T> b, int ldb, int n, int k, Span<T> packed)
+        where T : unmanaged, INumberBase<T>
+    {
+        if (packed.Length < PackedLength<T>(n, k)) throw new ArgumentException($"packed has {packed.Length} elements, needs {PackedLength<T>(n, k)}", nameof(packed));
+        long needB = transposeB ? (long)(n - 1) * ldb + k : (long)(k - 1) * ldb + n;
+        if (n > 0 && k > 0 && b.Length < needB) throw new ArgumentException($"B has {b.Length} elements, needs {needB}", nameof(b));
+        int nr = 2 * Vector<T>.Count, offset = 0;
+        for (int jc = 0; jc < n; jc += BlockN)
+        {
+            int nc = Math.Min(BlockN, n - jc), ncPadded = (nc + nr - 1) / nr * nr;
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
+            {
+                int kc = Math.Min(kb, k - pc);
+                PackB(transposeB, b, ldb, pc, jc, kc, nc, nr, packed.Slice(offset, ncPadded * kc));
+                offset += ncPadded * kc;
+            }
+        }
+    }
+
+    /// <summary>C[m,n] = (accumulate ? C : 0) + op(A) · B, with B packed by <see cref="PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>.</summary>
+    public static void MultiplyPacked<T>(bool transposeA, int m, int n, int k, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> packedB,
+        Span<T> c, int ldc, bool accumulate, GemmWorkspace<T> workspace) where T : unmanaged, INumberBase<T>
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), $"negative size m={m} n={n} k={k}");
+        if (m == 0 || n == 0) return;
+        long needA = transposeA ? (long)(k - 1) * lda + m : (long)(m - 1) * lda + k;
+        if (k > 0 && a.Length < needA) throw new ArgumentException($"A has {a.Length} elements, needs {needA}", nameof(a));
+        if (packedB.Length < PackedLength<T>(n, k)) throw new ArgumentException($"packed B has {packedB.Length} elements, needs {PackedLength<T>(n, k)}", nameof(packedB));
+        if (c.Length < (long)(m - 1) * ldc + n) throw new ArgumentException($"C has {c.Length} elements, needs {(long)(m - 1) * ldc + n}", nameof(c));
+        if (k == 0)
+        {
+            if (!accumulate)
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+        int nr = 2 * Vector<T>.Count, offset = 0;
+        for (int jc = 0; jc < n; jc += BlockN)
+        {
+            int nc = Math.Min(BlockN, n - jc), ncPadded = (nc + nr - 1) / nr * nr;
+            for (int pc = 0, kb = BlockSizeK(k); pc < k; pc += kb)
+            {
+                int kc = Math.Min(kb, k - pc);
+                MultiplyBlock(transposeA, a, lda, m, packedB.Slice(offset, ncPadded * kc), jc, pc, nc, kc, c, ldc, accumulate || pc > 0, workspace);
+                offset += ncPadded * kc;
+            }
+        }
+    }
+
+    /// <summary>One (jc, pc) block: every A block of its rows against the packed B block.</summary>
+    private static void MultiplyBlock<T>(bool transposeA, ReadOnlySpan<T> a, int lda, int m, ReadOnlySpan<T> packedB, int jc, int pc,
+        int nc, int kc, Span<T> c, int ldc, bool add, GemmWorkspace<T> workspace) where T : unmanaged, INumberBase<T>
+    {
+        int nr = 2 * Vector<T>.Count;
+        for (int ic = 0; ic < m; ic += BlockM)
+        {
+            int mc = Math.Min(BlockM, m - ic);
+            PackA(transposeA, a, lda, ic, pc, mc, kc, workspace.PackedA);
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                var bPanel = packedB.Slice(jr * kc, nr * kc);
+                for (int ir = 0; ir < mc; ir += TileRows)
                 {
-                    int mc = Math.Min(BlockM, m - ic);
-                    PackA(transposeA, a, lda, ic, pc, mc, kc, workspace.PackedA);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    var aPanel = new ReadOnlySpan<T>(workspace.PackedA, ir * kc, TileRows * kc);
+                    int rows = Math.Min(TileRows, mc - ir), cols = Math.Min(nr, nc - jr);
+                    int offset = (ic + ir) * ldc + jc + jr;
+                    if (rows == TileRows && cols == nr)
+                        Tile6x2v(kc, aPanel, bPanel, c.Slice(offset), ldc, add);
+                    else
                     {
-                        var bPanel = new ReadOnlySpan<T>(workspace.PackedB, jr * kc, nr * kc);
-                        for (int ir = 0; ir < mc; ir += TileRows)
+                        var tile = workspace.Tile;
+                        Tile6x2v(kc, aPanel, bPanel, tile, nr, false);
+                        for (int r = 0; r < rows; r++)
                         {
-                            var aPanel = new ReadOnlySpan<T>(workspace.PackedA, ir * kc, TileRows * kc);
-                            int rows = Math.Min(TileRows, mc - ir), cols = Math.Min(nr, nc - jr);
-                            int offset = (ic + ir) * ldc + jc + jr;
-                            if (rows == TileRows && cols == nr)
-                                Tile6x2v(kc, aPanel, bPanel, c.Slice(offset), ldc, add);
-                            else
-                            {
-                                var tile = workspace.Tile;
-                                Tile6x2v(kc, aPanel, bPanel, tile, nr, false);
-                                for (int r = 0; r < rows; r++)
-                                {
-                                    var src = new ReadOnlySpan<T>(tile, r * nr, cols);
-                                    var dst = c.Slice(offset + r * ldc, cols);
-                                    if (add) VectorMath.Add(src, dst); else src.CopyTo(dst);
-                                }
-                            }
+                            var src = new ReadOnlySpan<T>(tile, r * nr, cols);
+                            var dst = c.Slice(offset + r * ldc, cols);
+                            if (add) VectorMath.Add(src, dst); else src.CopyTo(dst);
                         }
                     }
                 }
@@ -116,13 +188,13 @@ public static class TrainingGemm
     }
 
     /// <summary>Packs op(B)[pc.., jc..] into panels of nr columns: panel[p·nr + j], zero columns past n.</summary>
-    private static void PackB<T>(bool transposeB, ReadOnlySpan<T> b, int ldb, int pc, int jc, int kc, int nc, int nr, T[] packed)
+    private static void PackB<T>(bool transposeB, ReadOnlySpan<T> b, int ldb, int pc, int jc, int kc, int nc, int nr, Span<T> packed)
         where T : unmanaged, INumberBase<T>
     {
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
-            var panel = packed.AsSpan(jr * kc, nr * kc);
+            var panel = packed.Slice(jr * kc, nr * kc);
             if (cols < nr) panel.Clear();
             if (transposeB)
             {

@@ -92,19 +92,36 @@ public class GradientCheckTests
         }
     }
 
-    [Fact]
-    public void Capsule_transform_backward_matches_finite_differences()
+    public static TheoryData<int, int> TransformShapes() => new()
+    {
+        { 5, 1 }, { 5, 3 },
+        // D = two vectors takes the register-blocked path (16 floats in training; 2 × Vector<double>.Count here).
+        { 2 * System.Numerics.Vector<double>.Count, 1 }, { 2 * System.Numerics.Vector<double>.Count, 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(TransformShapes))]
+    public void Capsule_transform_backward_matches_finite_differences(int d, int count)
     {
         var random = new DeterministicRandom(3);
-        const int n = 4, j = 3, d = 5, p = 3;
-        var u = RandomArray(random, n * p);
+        const int n = 4, j = 3, p = 3;
+        var u = RandomArray(random, count * n * p);
         var w = RandomArray(random, n * j * p * d);
-        var weights = RandomArray(random, n * j * d);
+        var weights = RandomArray(random, count * n * j * d);
         var uHat = new double[n * j * d];
-        double Loss() { CapsuleTransformLayer.Forward<double>(u, w, n, j, d, p, uHat); return Dot(uHat, weights); }
+        double Loss()
+        {
+            double total = 0;
+            for (int g = 0; g < count; g++)
+            {
+                CapsuleTransformLayer.Forward<double>(u.AsSpan(g * n * p, n * p), w, n, j, d, p, uHat);
+                total += Dot(uHat, weights.AsSpan(g * n * j * d, n * j * d));
+            }
+            return total;
+        }
         var dw = new double[w.Length];
         var du = new double[u.Length];
-        CapsuleTransformLayer.Backward<double>(u, w, weights, n, j, d, p, dw, du);
+        CapsuleTransformLayer.Backward<double>(u, w, weights, count, n, j, d, p, dw, du);
         foreach (var (x, g, name) in new[] { (u, du, "du"), (w, dw, "dW") })
             for (int k = 0; k < x.Length; k++)
             {
@@ -170,9 +187,18 @@ public class GradientCheckTests
 
     [Theory]
     [MemberData(nameof(Tensors))]
-    public void Whole_network_gradient_matches_finite_differences(string tensor)
+    public void Whole_network_gradient_matches_finite_differences(string tensor) => CheckWholeNetwork(CapsNetArchitecture.Tiny, tensor);
+
+    /// <summary>Class capsules of two vectors' width (8 doubles with 256-bit vectors): the paper's fast û paths, in double.</summary>
+    [Theory]
+    [InlineData(CapsNetArchitecture.DigitWeight)]
+    [InlineData(CapsNetArchitecture.PrimaryWeight)]
+    [InlineData(CapsNetArchitecture.Fc1Weight)]
+    public void Whole_network_gradient_with_wide_capsules_matches_finite_differences(string tensor) =>
+        CheckWholeNetwork(CapsNetArchitecture.Tiny with { ClassDims = 2 * System.Numerics.Vector<double>.Count }, tensor);
+
+    private static void CheckWholeNetwork(CapsNetArchitecture arch, string tensor)
     {
-        var arch = CapsNetArchitecture.Tiny;
         var layout = new ParameterLayout(arch);
         var parameters = new double[layout.Count];
         // W_ij larger than the default σ = 0.01 so that routing and the margin loss see non-trivial values.

@@ -175,3 +175,25 @@ public sealed class SessionTests : IDisposable
         Assert.Equal(2560, schedule.PeriodSteps(100), 9);
     }
 }
+
+/// <summary>A training step after the first allocates nothing on the heap (all buffers are made once).</summary>
+public class AllocationTests
+{
+    [Fact]
+    public void Train_step_does_not_allocate_after_warm_up()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        using var trainer = new CapsNetTrainer<float>(TrainingInit.Create(arch, 1), threads: 2, groupSize: 3);
+        var random = new DeterministicRandom(2);
+        var images = new float[10 * arch.InputLength];
+        for (int k = 0; k < images.Length; k++) images[k] = (float)random.NextDouble();
+        var labels = new int[10];
+        for (int k = 0; k < labels.Length; k++) labels[k] = k % 3;
+        trainer.TrainStep(images, labels, 10, 1e-3);
+        trainer.TrainStep(images, labels, 10, 1e-3);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int s = 0; s < 5; s++) trainer.TrainStep(images, labels, 10, 1e-3);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated in 5 steps");
+    }
+}

@@ -44,6 +44,11 @@ public class TrainingGemmTests
             var cf = Array.ConvertAll(c0, x => (float)x);
             TrainingGemm.Multiply<float>(transposeA, transposeB, m, n, k, Array.ConvertAll(a, x => (float)x), lda,
                 Array.ConvertAll(b, x => (float)x), ldb, cf, ldc, accumulate, new GemmWorkspace<float>());
+            var cp = (double[])c0.Clone();
+            var packed = new double[TrainingGemm.PackedLength<double>(n, k)];
+            TrainingGemm.PackB<double>(transposeB, b, ldb, n, k, packed);
+            TrainingGemm.MultiplyPacked<double>(transposeA, m, n, k, a, lda, packed, cp, ldc, accumulate, new GemmWorkspace<double>());
+            Assert.Equal(cd, cp); // the same blocks in the same order: the same bits
             for (int i = 0; i < expected.Length; i++)
             {
                 Assert.True(Math.Abs(cd[i] - expected[i]) <= 1e-12 * (k + 1), $"double C[{i}] {cd[i]} vs {expected[i]}");

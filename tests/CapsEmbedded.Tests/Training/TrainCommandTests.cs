@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.CommandLine;
+using System.Globalization;
+using CapsEmbedded.Cli.Commands;
+using CapsEmbedded.Data;
+using CapsEmbedded.Training;
+using CapsEmbedded.Weights;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Training;
+
+/// <summary><c>capsnet train</c> end to end on the tiny architecture with a synthetic 10×10 IDX data set.</summary>
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-train-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Output, string Error) Train(params string[] args)
+    {
+        var root = new RootCommand { TrainCommand.Create() };
+        var output = new StringWriter(CultureInfo.InvariantCulture);
+        var error = new StringWriter(CultureInfo.InvariantCulture);
+        int code = root.Parse(["train", .. args]).Invoke(new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false, Output = output, Error = error,
+        });
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
+    {
+        var images = new byte[16 + set.Pixels.Length];
+        BinaryPrimitives.WriteInt32BigEndian(images, 0x803);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), set.Count);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), set.Rows);
+        BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), set.Cols);
+        set.Pixels.CopyTo(images, 16);
+        File.WriteAllBytes(Path.Combine(directory, DatasetStore.StandardFileName(split, images: true)), images);
+        var labels = new byte[8 + set.Count];
+        BinaryPrimitives.WriteInt32BigEndian(labels, 0x801);
+        BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), set.Count);
+        set.Labels.CopyTo(labels, 8);
+        File.WriteAllBytes(Path.Combine(directory, DatasetStore.StandardFileName(split, images: false)), labels);
+    }
+
+    private string ShapesData()
+    {
+        string data = Path.Combine(_dir, "shapes");
+        Directory.CreateDirectory(data);
+        WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(40, 1));
+        WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(12, 2));
+        return data;
+    }
+
+    private static void AssertOneLineError(string error, string mustContain)
+    {
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("capsnet: error: ", lines[0]);
+        Assert.Contains(mustContain, lines[0]);
+    }
+
+    [Fact]
+    public void Trains_writes_weights_with_provenance_log_chart_and_checkpoint_then_resumes()
+    {
+        string data = ShapesData();
+        string output = Path.Combine(_dir, "out", "tiny.safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--lr", "0.01",
+            "--threads", "2", "--seed", "3", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Equal("", error);
+        Assert.Contains("epoch 2:", text);
+
+        var weights = CapsNetWeightsFile.Load(output);
+        Assert.Equal(CapsNetArchitecture.Tiny, weights.Architecture);
+        Assert.Equal("3", weights.Metadata["training.seed"]);
+        Assert.Equal("2", weights.Metadata["training.epochs"]);
+        Assert.Equal("8", weights.Metadata["training.steps"]);
+        Assert.Contains("--epochs 2", weights.Metadata["training.command"]);
+        Assert.True(double.TryParse(weights.Metadata["training.test_error"], CultureInfo.InvariantCulture, out _));
+        Assert.True(weights.Metadata.ContainsKey("training.wall_seconds"));
+        Assert.True(weights.Metadata.ContainsKey("training.date"));
+
+        string csv = Path.ChangeExtension(output, ".csv");
+        Assert.Equal(3, File.ReadAllLines(csv).Length);
+        Assert.StartsWith("<svg", File.ReadAllText(Path.ChangeExtension(output, ".svg")));
+        string checkpoint = Path.ChangeExtension(output, ".ckpt");
+        Assert.Equal(8, TrainingCheckpoint.Load(checkpoint).State.Step);
+
+        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "3", "--out", output, "--resume", "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Contains("resuming", text);
+        Assert.Equal("12", CapsNetWeightsFile.Load(output).Metadata["training.steps"]);
+        Assert.Equal(4, File.ReadAllLines(csv).Length);
+    }
+
+    [Fact]
+    public void Errors_are_one_line_with_a_non_zero_exit()
+    {
+        string data = ShapesData();
+        var (code, _, error) = Train("--arch", "paper", "--data", data, "--out", Path.Combine(_dir, "x.safetensors"));
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "10x10");
+
+        (code, _, error) = Train("--arch", "tiny", "--data", data, "--resume", "--checkpoint", Path.Combine(_dir, "none.ckpt"));
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "no checkpoint to resume from");
+
+        (code, _, error) = Train("--arch", "tiny", "--data", data, "--batch", "0");
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "--batch");
+
+        (code, _, error) = Train("--arch", "tiny", "--data", data, "--decay", "1.5");
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "--decay");
+
+        (code, _, error) = Train("--arch", "tiny", "--data", Path.Combine(_dir, "missing"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("capsnet: error: ", error);
+    }
+}
