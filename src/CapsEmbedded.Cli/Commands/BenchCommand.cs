@@ -82,6 +82,7 @@ internal static class BenchCommand
         long Allocated() => single ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
 
         for (int i = 0; i < settings.Warmup; i++) Call();
+        _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp()); // Stopwatch's first use allocates (seen under NativeAOT)
         long allocatedBefore = Allocated();
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < settings.Runs; i++)
