@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Weights;
 
@@ -27,9 +28,13 @@ internal static class BenchCommand
         };
         var batch = new Option<int>("--batch") { Description = "Images per call", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of text" };
+        var tier = new Option<SimdTier?>("--tier")
+        {
+            Description = "Force a SIMD tier (Scalar, Vector128, Vector256, Vector512); default: the best this machine has",
+        };
         var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
         {
-            weights, warmup, runs, threads, batch, json,
+            weights, warmup, runs, threads, batch, json, tier,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -37,7 +42,10 @@ internal static class BenchCommand
                 CommonOptions.NonNegative(parse.GetValue(warmup), "--warmup"),
                 CommonOptions.Positive(parse.GetValue(runs), "--runs"),
                 CommonOptions.Positive(parse.GetValue(threads), "--threads"),
-                CommonOptions.Positive(parse.GetValue(batch), "--batch"));
+                CommonOptions.Positive(parse.GetValue(batch), "--batch"),
+                parse.GetValue(tier) ?? SimdTiers.Best);
+            if (!SimdTiers.IsSupported(settings.Tier))
+                throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);
             using var model = path is null ? MnistCapsNet.Weights.Embedded : LoadCompiled(path);
             var result = Run(model, settings);
@@ -56,7 +64,7 @@ internal static class BenchCommand
         return MnistCapsNet.Weights.FromWeights(weights, path);
     }
 
-    internal readonly record struct BenchSettings(int Warmup, int Runs, int Threads, int Batch);
+    internal readonly record struct BenchSettings(int Warmup, int Runs, int Threads, int Batch, SimdTier Tier);
 
     internal static BenchResult Run(MnistCapsNet.Weights weights, BenchSettings settings)
     {
@@ -74,8 +82,8 @@ internal static class BenchCommand
 
         void Call()
         {
-            if (single) MnistCapsNet.Predict(weights, workspace, images, lengths);
-            else MnistCapsNet.PredictBatch(weights, images, lengths, predicted, context);
+            if (single) MnistCapsNet.Predict(weights, workspace, images, lengths, default, default, settings.Tier);
+            else MnistCapsNet.PredictBatch(weights, images, lengths, predicted, context, settings.Tier);
         }
 
         // One thread: exactly this thread's allocations. A batch: the whole process's (its workers are other threads).
@@ -96,7 +104,7 @@ internal static class BenchCommand
 
         Array.Sort(ticks);
         double Percentile(double p) => ticks[Math.Min(ticks.Length - 1, (int)Math.Ceiling(p * ticks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
-        return new BenchResult(settings, MnistCapsNet.ActiveTier.ToString(),
+        return new BenchResult(settings, settings.Tier.ToString(),
             Percentile(0.50), Percentile(0.90), Percentile(0.99),
             settings.Runs * (double)settings.Batch / totalSeconds,
             (double)allocated / (settings.Runs * (double)settings.Batch));

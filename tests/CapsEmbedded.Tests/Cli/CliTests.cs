@@ -156,6 +156,10 @@ public sealed class CliTests : IDisposable
         Assert.Contains("batch 4, threads 2", batch.Output);
         Assert.Matches(@"allocated  [0-9.]+ bytes per image", batch.Output); // process-wide: other tests allocate meanwhile
 
+        var forced = Capsnet("bench", "--warmup", "0", "--runs", "1", "--tier", "Vector128", "--json");
+        Assert.True(forced.Code == 0, forced.Error);
+        Assert.Contains("\"tier\":\"Vector128\"", forced.Output);
+
         var bad = Capsnet("bench", "--runs", "0");
         Assert.Equal(1, bad.Code);
         AssertOneLineError(bad.Error, "--runs must be at least 1");
