@@ -5,8 +5,8 @@ namespace CapsEmbedded.Kernels;
 
 /// <summary>
 /// destination[c][r] = source[r][c]. The GEMM of a convolution produces channels last ([outH·outW][channels]) while
-/// <see cref="Im2Col"/> reads channels first ([C][H][W]): conv1's 400 × 256 output goes through here before the
-/// primary-capsule Im2Col.
+/// <see cref="Im2Col.Run"/> reads channels first ([C][H][W]): conv1's 400 × 256 output can go through here before the
+/// primary-capsule Im2Col — or skip it with <see cref="Im2Col.RunChannelsLast"/> and permuted weights.
 /// </summary>
 public static class Transpose
 {
