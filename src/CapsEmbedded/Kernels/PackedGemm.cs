@@ -51,12 +51,20 @@ public static partial class PackedGemm
 
         packed[..packedLength].Clear();
         int panels = PanelCount(n);
-        for (int row = 0; row < n; row++)
+        for (int k0 = 0; k0 < k; k0 += KBlock)
         {
-            ReadOnlySpan<float> source = bOutIn.Slice(row * k, k);
-            for (int kk = 0; kk < k; kk++)
+            int kc = Math.Min(KBlock, k - k0);
+            Span<float> block = packed.Slice(k0 * panels * PanelWidth, kc * panels * PanelWidth);
+            for (int row = 0; row < n; row++)
             {
-                packed[PackedIndex(row, kk, k, panels)] = source[kk];
+                // Row `row` of B, this k block: a strided column of its panel's block.
+                ReadOnlySpan<float> source = bOutIn.Slice(row * k + k0, kc);
+                Span<float> target = block.Slice(row / PanelWidth * kc * PanelWidth);
+                int lane = row % PanelWidth;
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    target[kk * PanelWidth + lane] = source[kk];
+                }
             }
         }
     }
