@@ -78,4 +78,83 @@ public static class Im2Col
             }
         }
     }
+
+    /// <summary>
+    /// The channels-last variant: <paramref name="input"/> is [H][W][C] (what a GEMM writes: [positions][channels]) and
+    /// each patch row is in [ky][kx][c] order. Each (ky) run of K·C floats is contiguous in the input, so a row is K block
+    /// copies and no transpose of the previous layer's output is needed. Pair it with weights permuted by
+    /// <see cref="PermuteWeightsToChannelsLast"/>.
+    /// </summary>
+    public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
+        Span<float> patches)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        int outH = OutputSize(height, kernel, stride);
+        int outW = OutputSize(width, kernel, stride);
+        long inputLength = (long)channels * height * width;
+        if (input.Length < inputLength)
+        {
+            throw new ArgumentException(
+                $"input has {input.Length} elements; expected at least H·W·C = {height}·{width}·{channels} = {inputLength}.", nameof(input));
+        }
+
+        int rowLength = channels * kernel * kernel;
+        long patchesLength = (long)outH * outW * rowLength;
+        if (patches.Length < patchesLength)
+        {
+            throw new ArgumentException(
+                $"patches has {patches.Length} elements; expected at least outH·outW·K·K·C = {outH}·{outW}·{kernel}·{kernel}·{channels} = {patchesLength}.",
+                nameof(patches));
+        }
+
+        int run = kernel * channels; // one window row: K pixels × C channels, contiguous in [H][W][C]
+        for (int oy = 0; oy < outH; oy++)
+        {
+            for (int ox = 0; ox < outW; ox++)
+            {
+                Span<float> row = patches.Slice((oy * outW + ox) * rowLength, rowLength);
+                for (int ky = 0; ky < kernel; ky++)
+                {
+                    input.Slice(((oy * stride + ky) * width + ox * stride) * channels, run).CopyTo(row.Slice(ky * run, run));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rewrites conv weights from PyTorch's [out][in][kh][kw] to [out][kh][kw][in], the column order of
+    /// <see cref="RunChannelsLast"/>'s patch rows.
+    /// </summary>
+    public static void PermuteWeightsToChannelsLast(ReadOnlySpan<float> weight, int outputs, int channels, int kernel,
+        Span<float> permuted)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outputs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernel);
+        long length = (long)outputs * channels * kernel * kernel;
+        if (weight.Length < length)
+        {
+            throw new ArgumentException($"weight has {weight.Length} elements; expected at least out·in·K·K = {length}.", nameof(weight));
+        }
+
+        if (permuted.Length < length)
+        {
+            throw new ArgumentException($"permuted has {permuted.Length} elements; expected at least out·in·K·K = {length}.", nameof(permuted));
+        }
+
+        int area = kernel * kernel;
+        int rowLength = channels * area;
+        for (int o = 0; o < outputs; o++)
+        {
+            ReadOnlySpan<float> source = weight.Slice(o * rowLength, rowLength);
+            Span<float> target = permuted.Slice(o * rowLength, rowLength);
+            for (int c = 0; c < channels; c++)
+            {
+                for (int tap = 0; tap < area; tap++)
+                {
+                    target[tap * channels + c] = source[c * area + tap];
+                }
+            }
+        }
+    }
 }

@@ -51,12 +51,50 @@ public static partial class PackedGemm
 
         packed[..packedLength].Clear();
         int panels = PanelCount(n);
-        for (int row = 0; row < n; row++)
+        for (int k0 = 0; k0 < k; k0 += KBlock)
         {
-            ReadOnlySpan<float> source = bOutIn.Slice(row * k, k);
-            for (int kk = 0; kk < k; kk++)
+            int kc = Math.Min(KBlock, k - k0);
+            Span<float> block = packed.Slice(k0 * panels * PanelWidth, kc * panels * PanelWidth);
+            for (int row = 0; row < n; row++)
             {
-                packed[PackedIndex(row, kk, k, panels)] = source[kk];
+                // Row `row` of B, this k block: a strided column of its panel's block.
+                ReadOnlySpan<float> source = bOutIn.Slice(row * k + k0, kc);
+                Span<float> target = block.Slice(row / PanelWidth * kc * PanelWidth);
+                int lane = row % PanelWidth;
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    target[kk * PanelWidth + lane] = source[kk];
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs B from its transpose: <paramref name="bInOut"/> is [k][n] row-major, so that Multiply then computes
+    /// C = A · bInOut (a plain product, e.g. the trainer's ∂L/∂x = ∂L/∂y · W with W [out][in] as bInOut, k = out, n = in).
+    /// Same layout as <see cref="Pack"/>; each panel row is 16 contiguous floats of the source.
+    /// </summary>
+    public static void PackTransposed(ReadOnlySpan<float> bInOut, int n, int k, Span<float> packed)
+    {
+        int packedLength = PackedLength(n, k);
+        RequireLength(bInOut.Length, (long)n * k, nameof(bInOut), "k·n");
+        RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+
+        packed[..packedLength].Clear();
+        int panels = PanelCount(n);
+        for (int k0 = 0; k0 < k; k0 += KBlock)
+        {
+            int kc = Math.Min(KBlock, k - k0);
+            Span<float> block = packed.Slice(k0 * panels * PanelWidth, kc * panels * PanelWidth);
+            for (int panel = 0; panel < panels; panel++)
+            {
+                int column0 = panel * PanelWidth;
+                int width = Math.Min(PanelWidth, n - column0);
+                Span<float> target = block.Slice(panel * kc * PanelWidth, kc * PanelWidth);
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    bInOut.Slice((k0 + kk) * n + column0, width).CopyTo(target.Slice(kk * PanelWidth, width));
+                }
             }
         }
     }

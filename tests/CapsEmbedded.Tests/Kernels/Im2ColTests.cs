@@ -48,3 +48,69 @@ public sealed class Im2ColTests
         Allocations.AssertNone(() => Im2Col.Run(input, 16, 20, 20, 9, 2, patches));
     }
 }
+
+/// <summary>The channels-last Im2Col and its weight permutation: each patch-row · weight-row product equals the
+/// channels-first one (same terms, another order: compared in double, exactly).</summary>
+public sealed class Im2ColChannelsLastTests
+{
+    [Theory]
+    [InlineData(1, 28, 28, 9, 1)]
+    [InlineData(16, 20, 20, 9, 2)]
+    [InlineData(3, 7, 5, 2, 3)]
+    [InlineData(4, 8, 8, 3, 2)]
+    [InlineData(2, 5, 9, 5, 1)]
+    public void Rows_are_receptive_fields_in_ky_kx_channel_order(int channels, int height, int width, int kernel, int stride)
+    {
+        var random = new DeterministicRandom(11);
+        float[] chw = CapsEmbedded.TierProbe.KernelSelfCheck.Random(random, channels * height * width, -1f, 1f);
+        float[] hwc = new float[chw.Length];
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < height; y++)
+                for (int x = 0; x < width; x++)
+                    hwc[(y * width + x) * channels + c] = chw[(c * height + y) * width + x];
+
+        int outH = (height - kernel) / stride + 1, outW = (width - kernel) / stride + 1, rowLength = channels * kernel * kernel;
+        var patches = new float[outH * outW * rowLength + 1];
+        patches[^1] = 9f;
+        Im2Col.RunChannelsLast(hwc, channels, height, width, kernel, stride, patches);
+        Assert.Equal(9f, patches[^1]);
+        for (int oy = 0; oy < outH; oy++)
+            for (int ox = 0; ox < outW; ox++)
+                for (int ky = 0; ky < kernel; ky++)
+                    for (int kx = 0; kx < kernel; kx++)
+                        for (int c = 0; c < channels; c++)
+                            Assert.Equal(chw[(c * height + oy * stride + ky) * width + ox * stride + kx],
+                                patches[(oy * outW + ox) * rowLength + (ky * kernel + kx) * channels + c]);
+
+        // The permuted weights pair each tap with the same pixel as the PyTorch layout does with channels-first patches.
+        const int outputs = 3;
+        float[] weight = CapsEmbedded.TierProbe.KernelSelfCheck.Random(random, outputs * rowLength, -1f, 1f);
+        var permuted = new float[weight.Length];
+        Im2Col.PermuteWeightsToChannelsLast(weight, outputs, channels, kernel, permuted);
+        var chwPatches = new float[outH * outW * rowLength];
+        Im2Col.Run(chw, channels, height, width, kernel, stride, chwPatches);
+        for (int position = 0; position < outH * outW; position++)
+        {
+            for (int o = 0; o < outputs; o++)
+            {
+                double first = 0, last = 0;
+                for (int t = 0; t < rowLength; t++)
+                {
+                    first += (double)chwPatches[position * rowLength + t] * weight[o * rowLength + t];
+                    last += (double)patches[position * rowLength + t] * permuted[o * rowLength + t];
+                }
+
+                Assert.Equal(first, last, 1e-9);
+            }
+        }
+    }
+
+    [Fact]
+    public void Wrong_lengths_throw()
+    {
+        var shortInput = Assert.Throws<ArgumentException>(() => Im2Col.RunChannelsLast(new float[99], 1, 10, 10, 3, 1, new float[64 * 9]));
+        Assert.Contains("100", shortInput.Message);
+        Assert.Throws<ArgumentException>(() => Im2Col.RunChannelsLast(new float[100], 1, 10, 10, 3, 1, new float[64 * 9 - 1]));
+        Assert.Throws<ArgumentException>(() => Im2Col.PermuteWeightsToChannelsLast(new float[17], 2, 1, 3, new float[18]));
+    }
+}
