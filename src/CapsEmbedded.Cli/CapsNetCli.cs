@@ -10,9 +10,11 @@ public static class CapsNetCli
     {
         InfoCommand.Create(),
         EvalCommand.Create(),
+        BenchCommand.Create(),
         PredictCommand.Create(),
         DataCommand.Create(),
         InitCommand.Create(),
+        TrainCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>

@@ -70,7 +70,8 @@ public static class DatasetStore
             {
                 string name = Path.GetFileName(p);
                 return name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)
-                    && name.Contains(dimensionTag, StringComparison.OrdinalIgnoreCase);
+                    && name.Contains(dimensionTag, StringComparison.OrdinalIgnoreCase)
+                    && !name.EndsWith(".partial", StringComparison.Ordinal); // left by an interrupted fetch
             })
             .Order(StringComparer.Ordinal)
             .ToArray();
@@ -90,7 +91,8 @@ public static class DatasetStore
         {
             "mnist" => $"MNIST not found in {directory} ({detail}); run `capsnet data fetch mnist`",
             "fashion" => $"Fashion-MNIST not found in {directory} ({detail}); run `capsnet data fetch fashion`",
-            _ => $"no IDX data set in {directory} ({detail}); expected train/t10k images-idx3 and labels-idx1 files, plain or .gz",
+            _ => $"no IDX data set in {directory} ({detail}); expected train/t10k images-idx3 and labels-idx1 files, plain or .gz"
+                + " (or use one of the data set names: mnist, fashion)",
         };
         return new DatasetNotFoundException(message, directory, missingFile);
     }

@@ -88,16 +88,16 @@ public static class IdxReader
         long compressedLength = stream.Length - stream.Position;
         if (compressedLength > Array.MaxLength)
             throw new IdxFormatException(fileName, $"gzip file of {compressedLength} bytes is larger than any IDX file this reader accepts");
-        var compressed = new MemoryStream(new byte[compressedLength], writable: true);
-        stream.CopyTo(compressed);
-        compressed.Position = 0;
+        byte[] compressedBytes = new byte[compressedLength];
+        stream.ReadExactly(compressedBytes);
+        var compressed = new MemoryStream(compressedBytes, writable: false);
 
         T result;
-        ChecksumStream content;
+        CountingStream content;
         try
         {
             using var gzip = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
-            content = new ChecksumStream(gzip);
+            content = new CountingStream(gzip);
             result = read(content);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
@@ -109,22 +109,22 @@ public static class IdxReader
     }
 
     /// <summary>
-    /// GZipStream accepts a stream whose 8-byte trailer (CRC-32, size mod 2^32, RFC 1952) is cut off, so it is checked
-    /// here. Only single-member gzip files pass, which is what every MNIST distribution uses.
+    /// GZipStream verifies the 8-byte trailer (CRC-32, size mod 2^32; RFC 1952) when it is there, but silently accepts a
+    /// stream whose trailer is cut off. The last 4 bytes must therefore be the size of what was decompressed; a cut
+    /// trailer puts other bytes there. Only single-member gzip files pass, which is what MNIST distributions use.
     /// </summary>
-    private static void CheckGzipTrailer(Stream stream, ChecksumStream content, string fileName)
+    private static void CheckGzipTrailer(Stream stream, CountingStream content, string fileName)
     {
         const int MinimumGzipLength = 18; // 10-byte header + 8-byte trailer
         if (stream.Length < MinimumGzipLength)
             throw new IdxFormatException(fileName, $"gzip file of {stream.Length} bytes is too short to be complete");
-        stream.Seek(-8, SeekOrigin.End);
-        Span<byte> trailer = stackalloc byte[8];
+        stream.Seek(-4, SeekOrigin.End);
+        Span<byte> trailer = stackalloc byte[4];
         stream.ReadExactly(trailer);
-        uint storedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
-        if (storedCrc != content.Crc || storedSize != (uint)content.BytesRead)
+        uint storedSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (storedSize != (uint)content.BytesRead)
             throw new IdxFormatException(fileName,
-                $"gzip trailer (CRC-32 0x{storedCrc:X8}, {storedSize} bytes) does not match the data (CRC-32 0x{content.Crc:X8}, {content.BytesRead} bytes): file truncated or corrupt");
+                $"gzip trailer gives the size as {storedSize} bytes but {content.BytesRead} were decompressed: file truncated or corrupt");
     }
 
     private static bool IsGzip(Stream stream)
@@ -183,12 +183,17 @@ public static class IdxReader
     {
         long expectedTotal = headerLength + (long)payloadLength;
 
-        // Plain seekable file: the length is known, so a wrong size is reported before reading anything.
+        // Plain seekable file: the length is known, so a wrong size is reported before reading anything, and the
+        // payload array can be sized exactly.
         if (content.CanSeek)
         {
             long remaining = content.Length - content.Position;
             if (remaining != payloadLength)
                 throw SizeMismatch(fileName, expectedTotal, what, (headerLength + remaining).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            byte[] exact = new byte[payloadLength];
+            if (content.ReadAtLeast(exact, payloadLength, throwOnEndOfStream: false) == payloadLength)
+                return exact;
+            throw new IdxFormatException(fileName, "file ended while being read (changed on disk?)");
         }
 
         int got = BoundedReader.ReadUpTo(content, payloadLength, out byte[] payload);
@@ -217,11 +222,9 @@ public static class IdxReader
         _ => "unknown",
     };
 
-    /// <summary>Counts and CRCs the decompressed bytes as they are read, for the gzip trailer check.</summary>
-    private sealed class ChecksumStream(Stream inner) : Stream
+    /// <summary>Counts the decompressed bytes as they are read, for the gzip trailer check.</summary>
+    private sealed class CountingStream(Stream inner) : Stream
     {
-        public uint Crc { get; private set; }
-
         public long BytesRead { get; private set; }
 
         public override bool CanRead => true;
@@ -235,7 +238,6 @@ public static class IdxReader
         public override int Read(Span<byte> buffer)
         {
             int read = inner.Read(buffer);
-            Crc = Crc32.Append(Crc, buffer[..read]);
             BytesRead += read;
             return read;
         }

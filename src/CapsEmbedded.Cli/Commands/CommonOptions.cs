@@ -26,6 +26,9 @@ internal static class CommonOptions
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
 
+    public static int NonNegative(int value, string option) =>
+        value >= 0 ? value : throw new CliException($"{option} must not be negative, got {value}");
+
     public static int Positive(int value, string option) =>
         value >= 1 ? value : throw new CliException($"{option} must be at least 1, got {value}");
 }

@@ -25,7 +25,6 @@ internal static class InitCommand
                 throw new CliException($"{path} exists; pass --force to overwrite it");
             var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
             var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
-            weights.Metadata["capsnet.created_by"] = "capsnet init";
             CapsNetWeightsFile.Save(weights, path);
             parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {InfoCommand.Sha256(path)}");
             return 0;

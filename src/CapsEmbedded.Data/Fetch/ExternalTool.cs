@@ -6,15 +6,16 @@ namespace CapsEmbedded.Data;
 /// <summary>Runs npm / apt-get / dpkg-deb with an argument list (no shell), checks the exit code and reports stderr on failure.</summary>
 internal static class ExternalTool
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
 
     /// <summary>
     /// Runs <paramref name="tool"/>; <paramref name="consumeStdout"/> (if given) reads stdout as a stream, otherwise stdout
     /// is captured and returned. <paramref name="missingHint"/> tells the user what to do if the tool is not installed.
     /// </summary>
     public static string Run(string tool, IReadOnlyList<string> arguments, string workingDirectory, string missingHint,
-        Action<Stream>? consumeStdout = null)
+        Action<Stream>? consumeStdout = null, TimeSpan? timeout = null)
     {
+        TimeSpan limit = timeout ?? DefaultTimeout;
         var start = new ProcessStartInfo(tool)
         {
             WorkingDirectory = workingDirectory,
@@ -43,6 +44,13 @@ internal static class ExternalTool
             // stderr is drained concurrently, or a chatty tool blocks on a full pipe while we read stdout.
             Task<string> stderr = process.StandardError.ReadToEndAsync();
             string stdout = "";
+            // A hung tool (stalled download) is killed; that closes its pipes and ends the reads below.
+            int timedOut = 0;
+            using var watchdog = new Timer(_ =>
+            {
+                Volatile.Write(ref timedOut, 1);
+                TryKill(process);
+            }, null, limit, Timeout.InfiniteTimeSpan);
             try
             {
                 if (consumeStdout is null)
@@ -55,14 +63,19 @@ internal static class ExternalTool
                     consumeStdout(output);
                     output.CopyTo(Stream.Null); // the consumer may stop early; let the tool finish writing
                 }
-                if (!process.WaitForExit(Timeout))
-                    throw new DatasetFetchException($"`{commandLine}` did not finish within {Timeout.TotalMinutes} minutes");
+                process.WaitForExit();
             }
-            catch
+            catch (Exception) when (Volatile.Read(ref timedOut) == 0)
             {
                 TryKill(process);
                 throw;
             }
+            catch (Exception e)
+            {
+                throw TimedOut(commandLine, limit, e);
+            }
+            if (Volatile.Read(ref timedOut) != 0)
+                throw TimedOut(commandLine, limit, null);
 
             string errors = stderr.GetAwaiter().GetResult().Trim();
             if (process.ExitCode != 0)
@@ -74,6 +87,9 @@ internal static class ExternalTool
         }
     }
 
+    private static DatasetFetchException TimedOut(string commandLine, TimeSpan limit, Exception? inner) =>
+        new($"`{commandLine}` did not finish within {limit.TotalSeconds:0.#} s and was stopped", inner);
+
     private static void TryKill(Process process)
     {
         try
@@ -81,9 +97,9 @@ internal static class ExternalTool
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or Win32Exception)
         {
-            // Already gone.
+            // Already gone, or not ours to kill any more; this also runs on a timer thread, where nothing may escape.
         }
     }
 }

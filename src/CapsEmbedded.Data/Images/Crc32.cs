@@ -1,16 +1,13 @@
 namespace CapsEmbedded.Data;
 
-/// <summary>CRC-32 (ISO-HDLC, polynomial 0xEDB88320) as PNG chunks and gzip trailers use it.</summary>
+/// <summary>CRC-32 (ISO-HDLC, polynomial 0xEDB88320) as PNG chunks use it.</summary>
 internal static class Crc32
 {
     private static readonly uint[] Table = BuildTable();
 
-    public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
-
-    /// <summary>The CRC of the previous data (whose CRC was <paramref name="crc"/>) followed by <paramref name="data"/>.</summary>
-    public static uint Append(uint crc, ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data)
     {
-        crc ^= 0xFFFFFFFFu;
+        uint crc = 0xFFFFFFFFu;
         foreach (byte b in data)
             crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
         return crc ^ 0xFFFFFFFFu;

@@ -161,6 +161,11 @@ public sealed record CapsNetArchitecture
         if (Conv1Kernel > InputSize) return $"conv1 kernel {Conv1Kernel} is larger than the input {InputSize}";
         if (PrimaryKernel > Conv1OutSize)
             return $"primary kernel {PrimaryKernel} is larger than conv1's output {Conv1OutSize}";
+        // Derived sizes are ints: check them in long before anything multiplies them.
+        long grid = PrimaryGridSize;
+        if ((long)PrimaryTypes * grid * grid > int.MaxValue / 4 || (long)Classes * ClassDims > int.MaxValue / 4
+            || (long)InputSize * InputSize * InputChannels > int.MaxValue / 4)
+            return "the derived sizes (primary capsules, decoder input or output) are too large";
         foreach (var t in Tensors)
             if (t.ElementCount > int.MaxValue / 4) return $"tensor {t.Name} has more than {int.MaxValue / 4} elements";
         return null;

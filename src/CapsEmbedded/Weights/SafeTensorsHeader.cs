@@ -13,6 +13,12 @@ namespace CapsEmbedded.Weights;
 /// optional <c>"__metadata__"</c> object of strings. Offsets are relative to the data area that follows the
 /// header; the tensors must cover it exactly, without gaps or overlaps.
 /// </summary>
+/// <remarks>
+/// Everything the reference reader accepts from its own writer is accepted here. Where the reference is lenient
+/// by accident of serde this reader refuses: duplicate keys (serde silently keeps one), unknown fields in a tensor
+/// entry (serde ignores them), more than <see cref="MiniJson.MaxValues"/> values or <see cref="MiniJson.MaxDepth"/>
+/// levels of nesting.
+/// </remarks>
 public sealed class SafeTensorsHeader
 {
     /// <summary>Largest header accepted, as in the reference implementation (100 MB).</summary>
@@ -67,9 +73,12 @@ public sealed class SafeTensorsHeader
         if (headerJsonUtf8.Length > MaxHeaderLength)
             throw new WeightFormatException(fileName, null, "header length " + Text(headerJsonUtf8.Length)
                 + " exceeds the limit of " + Text(MaxHeaderLength) + " bytes");
-        if (headerJsonUtf8[0] != (byte)'{')
+        // The reference reader lets serde_json skip leading whitespace; anything else before '{' means another format.
+        int start = 0;
+        while (start < headerJsonUtf8.Length && IsJsonWhitespace(headerJsonUtf8[start])) start++;
+        if (start < headerJsonUtf8.Length && headerJsonUtf8[start] != (byte)'{')
         {
-            byte first = headerJsonUtf8[0];
+            byte first = headerJsonUtf8[start];
             string shown = first >= 0x21 && first <= 0x7e ? "'" + (char)first + "' (0x" : "(0x";
             throw new WeightFormatException(fileName, null, "header does not start with '{' but with " + shown
                 + first.ToString("x2", CultureInfo.InvariantCulture) + "); a safetensors header is a JSON object");
@@ -232,6 +241,8 @@ public sealed class SafeTensorsHeader
                 + " trailing bytes after the last tensor (tensors end at " + Text(expected) + ", data area is "
                 + Text(dataLength) + " bytes)");
     }
+
+    private static bool IsJsonWhitespace(byte b) => b == (byte)' ' || b == (byte)'\t' || b == (byte)'\n' || b == (byte)'\r';
 
     private static string OffsetsText(long begin, long end) => "data_offsets [" + Text(begin) + "," + Text(end) + "]";
 

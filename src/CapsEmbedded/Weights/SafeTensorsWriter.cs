@@ -10,6 +10,8 @@ namespace CapsEmbedded.Weights;
 /// </summary>
 public static class SafeTensorsWriter
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>Entries laid out back to back from offset 0, in the given order.</summary>
     public static IReadOnlyList<SafeTensorsEntry> LayOut(IEnumerable<(string Name, string DType, IReadOnlyList<long> Shape)> tensors)
     {
@@ -79,10 +81,19 @@ public static class SafeTensorsWriter
         }
         json.Append('}');
 
-        int length = Encoding.UTF8.GetByteCount(json.ToString());
+        string text = json.ToString();
+        int length;
+        try
+        {
+            length = StrictUtf8.GetByteCount(text);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException("a tensor name or metadata string has a lone UTF-16 surrogate, which UTF-8 cannot encode", e);
+        }
         int padded = (length + 7) & ~7; // 8 + N stays a multiple of 8: the data area starts aligned
         byte[] header = new byte[padded];
-        Encoding.UTF8.GetBytes(json.ToString(), 0, json.Length, header, 0);
+        StrictUtf8.GetBytes(text, 0, text.Length, header, 0);
         header.AsSpan(length).Fill((byte)' ');
         if (padded > SafeTensorsHeader.MaxHeaderLength) throw new ArgumentException("the header would exceed the 100 MB limit", nameof(entries));
         return header;

@@ -141,4 +141,45 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, wrongSize.Code);
         AssertOneLineError(wrongSize.Error, "is 3x2; the model needs 28x28");
     }
+
+    [Fact]
+    public void Bench_reports_latency_tier_and_zero_allocation_as_json()
+    {
+        var (code, output, error) = Capsnet("bench", "--warmup", "2", "--runs", "5", "--json");
+        Assert.True(code == 0, error);
+        Assert.Matches("\"tier\":\"Vector(512|256|128)\"", output);
+        Assert.Matches("\"p50_ms\":[0-9.]+", output);
+        Assert.Contains("\"allocated_bytes_per_image\":0}", output);
+
+        var batch = Capsnet("bench", "--warmup", "1", "--runs", "2", "--batch", "4", "--threads", "2");
+        Assert.True(batch.Code == 0, batch.Error);
+        Assert.Contains("batch 4, threads 2", batch.Output);
+        Assert.Matches(@"allocated  [0-9.]+ bytes per image", batch.Output); // process-wide: other tests allocate meanwhile
+
+        var forced = Capsnet("bench", "--warmup", "0", "--runs", "1", "--tier", "Vector128", "--json");
+        Assert.True(forced.Code == 0, forced.Error);
+        Assert.Contains("\"tier\":\"Vector128\"", forced.Output);
+
+        var bad = Capsnet("bench", "--runs", "0");
+        Assert.Equal(1, bad.Code);
+        AssertOneLineError(bad.Error, "--runs must be at least 1");
+    }
+
+    [Fact]
+    public void Generated_and_reference_engines_agree_on_a_loaded_file()
+    {
+        string weights = PaperWeights();
+        string png = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+        var generated = Capsnet("predict", "--weights", weights, png);
+        var reference = Capsnet("predict", "--weights", weights, "--engine", "reference", png);
+        Assert.True(generated.Code == 0, generated.Error);
+        Assert.True(reference.Code == 0, reference.Error);
+        Assert.Equal(reference.Output, generated.Output); // class and lengths to 6 decimals
+
+        string tiny = Path.Combine(_dir, "tiny.safetensors");
+        Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--out", tiny).Code);
+        var mismatch = Capsnet("predict", "--weights", tiny, "--engine", "generated", png);
+        Assert.Equal(1, mismatch.Code);
+        AssertOneLineError(mismatch.Error, "the compiled model is 28x28x1");
+    }
 }

@@ -206,6 +206,17 @@ public class DatasetFetcherTests
     }
 
     [Fact]
+    public void Hung_tool_is_stopped_after_the_timeout()
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        using var dir = new TempDirectory();
+        var e = Assert.Throws<DatasetFetchException>(() =>
+            ExternalTool.Run("sleep", ["30"], dir.Path, "hint", timeout: TimeSpan.FromSeconds(0.5)));
+        Assert.Equal("`sleep 30` did not finish within 0.5 s and was stopped", e.Message);
+    }
+
+    [Fact]
     public void Tar_extraction_writes_only_wanted_names_and_ignores_archive_paths()
     {
         using var dir = new TempDirectory();

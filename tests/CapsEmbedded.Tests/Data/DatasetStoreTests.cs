@@ -83,6 +83,17 @@ public class DatasetStoreTests
     }
 
     [Fact]
+    public void Partial_file_of_an_interrupted_fetch_is_not_taken_for_the_data()
+    {
+        using var root = new TempDirectory();
+        root.Write("mnist/t10k-images-idx3-ubyte.0123abcd.partial", DataFixtures.ImagesBytes[..100]);
+        root.Write("mnist/t10k-labels-idx1-ubyte", DataFixtures.LabelsBytes);
+
+        var e = Assert.Throws<DatasetNotFoundException>(() => DatasetStore.Load("mnist", DatasetSplit.Test, root.Path));
+        Assert.Contains("missing t10k-images-idx3-ubyte", e.Message);
+    }
+
+    [Fact]
     public void Missing_single_file_is_named()
     {
         using var root = new TempDirectory();

@@ -6,7 +6,9 @@ namespace CapsEmbedded.Tests.Data;
 /// <summary>Seeded byte flips and truncations: whatever the bytes, only IdxFormatException may escape.</summary>
 public class IdxFuzzTests
 {
-    private const int Iterations = 1500;
+    // CAPSNET_FUZZ_ITERATIONS raises this for a long local run; the default keeps the suite fast.
+    private static readonly int Iterations =
+        int.TryParse(Environment.GetEnvironmentVariable("CAPSNET_FUZZ_ITERATIONS"), out int n) && n > 0 ? n : 1500;
 
     public static TheoryData<string> Files() => ["images", "images.gz", "labels", "labels.gz"];
 

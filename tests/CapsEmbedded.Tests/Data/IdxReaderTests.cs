@@ -97,6 +97,20 @@ public class IdxReaderTests
     }
 
     [Fact]
+    public void Gzip_with_its_trailer_cut_or_damaged_is_an_error()
+    {
+        // GZipStream returns the full data without complaint when only the 8-byte trailer (CRC-32, size) is missing.
+        byte[] gz = DataFixtures.Gzip(DataFixtures.LabelsBytes);
+        for (int cut = 1; cut <= 8; cut++)
+            Assert.Contains("file truncated or corrupt", Assert.Throws<IdxFormatException>(() => ReadLabels(gz[..^cut])).Problem);
+
+        byte[] badCrc = (byte[])gz.Clone();
+        badCrc[^8] ^= 1;
+        // A present but wrong CRC is caught by GZipStream itself.
+        Assert.Contains("gzip", Assert.Throws<IdxFormatException>(() => ReadLabels(badCrc)).Problem);
+    }
+
+    [Fact]
     public void Corrupt_gzip_stream_is_an_IdxFormatException()
     {
         byte[] gz = DataFixtures.Gzip(DataFixtures.ImagesBytes);

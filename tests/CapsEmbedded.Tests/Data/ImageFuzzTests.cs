@@ -6,7 +6,9 @@ namespace CapsEmbedded.Tests.Data;
 /// <summary>Seeded byte flips and truncations of every image fixture: only ImageFormatException may escape.</summary>
 public class ImageFuzzTests
 {
-    private const int Iterations = 2000;
+    // CAPSNET_FUZZ_ITERATIONS raises this for a long local run; the default keeps the suite fast.
+    private static readonly int Iterations =
+        int.TryParse(Environment.GetEnvironmentVariable("CAPSNET_FUZZ_ITERATIONS"), out int n) && n > 0 ? n : 2000;
 
     public static TheoryData<string> Fixtures() =>
         ["digit0-gray.png", "digit0-rgb.png", "digit0-rgba.png", "digit0.pgm", "digit0-ascii.pgm", "palette-2bit.png", "gray16-paeth.png"];

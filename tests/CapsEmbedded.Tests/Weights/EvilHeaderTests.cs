@@ -54,6 +54,13 @@ public class EvilHeaderTests
         "header does not start with '{'", "'P'");
 
     [Fact]
+    public void HeaderOfOnlyWhitespace() => AssertRejected(Assemble("        ", 0), "header is not valid JSON at character 8: expected a value, found end of text");
+
+    [Fact]
+    public void ByteOrderMarkBeforeTheHeader() =>
+        AssertRejected(Assemble(new byte[] { 0xef, 0xbb, 0xbf, (byte)'{', (byte)'}', 32, 32, 32 }, 0), "header does not start with '{' but with (0xef)");
+
+    [Fact]
     public void JsonArrayInsteadOfObject() => AssertRejected(Assemble("[1,2,3]", 0), "header does not start with '{'", "'['", "JSON object");
 
     [Fact]
@@ -76,10 +83,10 @@ public class EvilHeaderTests
         AssertRejected(Assemble("{}  x   ", 0), "header is not valid JSON at character 4", "unexpected 'x' after the JSON value");
 
     [Fact]
-    public void HeaderPaddedWithJsonWhitespaceIsAccepted()
+    public void HeaderSurroundedByJsonWhitespaceIsAccepted()
     {
         var file = Tiny();
-        var bytes = Assemble(Encoding.UTF8.GetBytes(file.HeaderJson() + " \t\r\n        "), file.DataLength);
+        var bytes = Assemble(Encoding.UTF8.GetBytes("\n " + file.HeaderJson() + " \t\r\n        "), file.DataLength);
         Assert.Equal(CapsNetArchitecture.Tiny, CapsNetWeightsFile.Read(bytes, Name).Architecture);
     }
 
@@ -282,14 +289,15 @@ public class EvilHeaderTests
     [Fact]
     public void MetadataThatOverflowsADerivedSize()
     {
-        // 16384 types on a 16384² grid is 2^42 primary capsules: int arithmetic wraps to 0.
+        // 16384 types on a 16384² grid is 2^42 primary capsules: int arithmetic would wrap to 0, so the
+        // architecture check refuses it before any shape is computed.
         var architecture = new CapsNetArchitecture
         {
             InputSize = 16384, Conv1Kernel = 1, PrimaryKernel = 1, PrimaryStride = 1, PrimaryTypes = 16384, PrimaryDims = 1,
             Conv1Channels = 1, DecoderHidden1 = 1, DecoderHidden2 = 1, ClassDims = 1, Classes = 1,
         };
         var file = new HandMadeFile { MetadataJson = MetadataObject(architecture.ToMetadata()) };
-        AssertRejected(file.Bytes(), "tensor 'digit_caps.weight': the architecture in __metadata__ gives this tensor the shape [0,1,1,1]");
+        AssertRejected(file.Bytes(), "the derived sizes (primary capsules, decoder input or output) are too large");
     }
 
     [Theory]

@@ -96,6 +96,14 @@ public class RoundTripTests
     }
 
     [Fact]
+    public void MetadataThatUtf8CannotEncodeIsRefusedOnWrite()
+    {
+        var weights = new CapsNetWeights(CapsNetArchitecture.Tiny);
+        weights.Metadata["note"] = "half a pair: \ud83d";
+        Assert.Contains("lone UTF-16 surrogate", Assert.Throws<ArgumentException>(() => CapsNetWeightsFile.Write(weights)).Message);
+    }
+
+    [Fact]
     public void AFileWithoutMetadataIsThePaperNetwork()
     {
         var weights = PaperWeights.Value;
@@ -125,6 +133,21 @@ public class RoundTripTests
 
         using var truncated = new MemoryStream(file, 0, file.Length - 1);
         Assert.Contains("end past the data area", Assert.Throws<WeightFormatException>(() => SafeTensorsFile.ReadHeader(truncated, "t")).Message);
+    }
+
+    [Fact]
+    public void HeaderBytesAndDataLengthAloneGiveTheArchitecture()
+    {
+        // What the source generator does: no data area in memory, only the header and the file's length.
+        byte[] file = CapsNetWeightsFile.Write(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 1));
+        int n = HeaderLength(file);
+        var header = SafeTensorsHeader.Parse(file[8..(8 + n)], file.Length - 8 - n, "tiny.safetensors");
+        Assert.Equal(CapsNetArchitecture.Tiny, CapsNetLayout.Validate(header, "tiny.safetensors"));
+        Assert.True(header.HasMetadata);
+        Assert.Equal("10", header.Metadata["capsnet.input_size"]);
+
+        var e = Assert.Throws<WeightFormatException>(() => SafeTensorsHeader.Parse(file[8..(8 + n)], file.Length - 8 - n - 1, "short"));
+        Assert.Equal("decoder.fc3.bias", e.TensorName);
     }
 
     [Fact]

@@ -1,0 +1,68 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+
+namespace CapsEmbedded.Generator.Model
+{
+    /// <summary>The attributed class, as plain values (never a symbol or syntax node, so the step caches).</summary>
+    /// <param name="Namespace">Containing namespace, or null for the global namespace.</param>
+    /// <param name="ClassName">The class name.</param>
+    /// <param name="Accessibility">"public" or "internal".</param>
+    /// <param name="WeightPath">The path written in the attribute, relative to the project directory.</param>
+    internal sealed record ModelTarget(string? Namespace, string ClassName, string Accessibility, string WeightPath);
+
+    /// <summary>One tensor of the weight file: name, shape and byte range in the data area.</summary>
+    internal sealed record TensorInfo(string Name, EquatableArray<long> Shape, long Begin, long End);
+
+    /// <summary>
+    /// What the build extracted from one <c>CapsNetWeights</c> item: the source path, the embedded resource name,
+    /// the file length and hash, and the parsed header (architecture and tensor offsets) — or why it is unusable.
+    /// </summary>
+    internal sealed record WeightHeader(
+        string HeaderPath,
+        string SourcePath,
+        string FileName,
+        string ResourceName,
+        long FileLength,
+        long HeaderLength,
+        string Sha256,
+        CapsNetArchitecture? Architecture,
+        EquatableArray<TensorInfo> Tensors,
+        EquatableArray<KeyValue> Metadata,
+        DiagnosticInfo? Error);
+
+    internal sealed record KeyValue(string Key, string Value);
+
+    /// <summary>Everything the emitter needs for one model: it writes source from this and nothing else.</summary>
+    internal sealed record ModelSpec(ModelTarget Target, WeightHeader Weights);
+
+    /// <summary>The result of one pipeline step: a value (when usable) and diagnostics kept apart for caching.</summary>
+    internal sealed record StepResult<T>(T? Value, EquatableArray<DiagnosticInfo> Diagnostics)
+        where T : class;
+
+    /// <summary>A diagnostic as values: descriptor id, message arguments and an equatable location.</summary>
+    internal sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments, LocationInfo? Location)
+    {
+        public Diagnostic ToDiagnostic()
+        {
+            var args = new object[Arguments.Count];
+            for (int k = 0; k < args.Length; k++) args[k] = Arguments[k];
+            return Diagnostic.Create(Diagnostics.ById(Id), Location?.ToLocation() ?? Microsoft.CodeAnalysis.Location.None, args);
+        }
+
+        public DiagnosticInfo WithLocation(LocationInfo? location) => this with { Location = location };
+
+        public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] args)
+            => new DiagnosticInfo(descriptor.Id, new EquatableArray<string>(args), location);
+    }
+
+    /// <summary>A source location as values (file path, span, line span).</summary>
+    internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+    {
+        public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+        public static LocationInfo? From(Location? location)
+            => location is null || location.SourceTree is null
+                ? null
+                : new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace CapsEmbedded.Kernels;
+
+/// <summary>
+/// The prediction vectors of eq. 2: û_{j|i} = W_ij u_i, for every primary capsule i (P dims) and digit capsule j (D dims).
+/// </summary>
+/// <remarks>
+/// digit_caps.weight is [N][J][D][P] (W_ij row-major, D × P). <see cref="PackWeights"/> transposes each W_ij to [P][D], so
+/// that û_{j|i} = Σ_p u_i[p] · column p: a broadcast of u_i[p] times D contiguous floats (2 Vector256 FMAs per p for D = 16),
+/// accumulated in registers. The sum over p runs in the same order on every tier.
+/// </remarks>
+public static class CapsuleTransform
+{
+    /// <summary>Floats of W (and of the packed W): n·j·d·p.</summary>
+    public static int WeightsLength(int n, int j, int d, int p) => checked(n * j * d * p);
+
+    /// <summary>Transposes every W_ij of <paramref name="w"/> ([N][J][D][P]) into <paramref name="packed"/> ([N][J][P][D]).</summary>
+    public static void PackWeights(ReadOnlySpan<float> w, int n, int j, int d, int p, Span<float> packed)
+    {
+        int length = Validate(n, j, d, p);
+        RequireLength(w.Length, length, nameof(w));
+        RequireLength(packed.Length, length, nameof(packed));
+        int block = d * p;
+        for (int ij = 0; ij < n * j; ij++)
+        {
+            ReadOnlySpan<float> source = w.Slice(ij * block, block);
+            Span<float> target = packed.Slice(ij * block, block);
+            for (int row = 0; row < d; row++)
+            {
+                for (int column = 0; column < p; column++)
+                {
+                    target[column * d + row] = source[row * p + column];
+                }
+            }
+        }
+    }
+
+    /// <summary>û = W u for all i, j on the best tier.</summary>
+    public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<float> packedW, int n, int j, int d, int p, Span<float> uHat) =>
+        Run(u, packedW, n, j, d, p, uHat, SimdTiers.Best);
+
+    /// <summary>uHat[i][j][0..d) = Σ_p u[i][p] · packedW[i][j][p][0..d) (eq. 2).</summary>
+    /// <param name="u">Primary capsules [N][P] (after squash).</param>
+    /// <param name="packedW">W after <see cref="PackWeights"/>.</param>
+    /// <param name="n">Primary capsules N.</param>
+    /// <param name="j">Digit capsules J.</param>
+    /// <param name="d">Digit capsule dims D.</param>
+    /// <param name="p">Primary capsule dims P.</param>
+    /// <param name="uHat">Output [N][J][D].</param>
+    /// <param name="tier">SIMD tier.</param>
+    public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<float> packedW, int n, int j, int d, int p, Span<float> uHat, SimdTier tier)
+    {
+        int length = Validate(n, j, d, p);
+        SimdTiers.ThrowIfUnsupported(tier);
+        RequireLength(u.Length, (long)n * p, nameof(u));
+        RequireLength(packedW.Length, length, nameof(packedW));
+        RequireLength(uHat.Length, (long)n * j * d, nameof(uHat));
+
+        ref float uRef = ref MemoryMarshal.GetReference(u);
+        ref float wRef = ref MemoryMarshal.GetReference(packedW);
+        ref float outRef = ref MemoryMarshal.GetReference(uHat);
+        for (int i = 0; i < n; i++)
+        {
+            ref float ui = ref Unsafe.Add(ref uRef, (nuint)(i * p));
+            for (int jj = 0; jj < j; jj++)
+            {
+                int ij = i * j + jj;
+                Predict(ref ui, ref Unsafe.Add(ref wRef, (nuint)ij * (nuint)(p * d)), p, d, ref Unsafe.Add(ref outRef, (nuint)ij * (nuint)d), tier);
+            }
+        }
+    }
+
+    /// <summary>One û_{j|i}: d outputs, each chunk of d accumulated over p in a register.</summary>
+    private static void Predict(ref float ui, ref float wT, int p, int d, ref float output, SimdTier tier)
+    {
+        nuint dims = (nuint)d;
+        nuint t = 0;
+        if (tier == SimdTier.Vector512)
+        {
+            for (; t + 16 <= dims; t += 16)
+            {
+                Vector512<float> acc = Vector512<float>.Zero;
+                for (nuint q = 0; q < (nuint)p; q++)
+                {
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ui, q)), Vector512.LoadUnsafe(ref wT, q * dims + t), acc);
+                }
+
+                acc.StoreUnsafe(ref output, t);
+            }
+        }
+
+        if (tier >= SimdTier.Vector256)
+        {
+            // Two chunks per pass over p (16 dims: the paper's digit capsules): two independent FMA chains.
+            for (; t + 16 <= dims; t += 16)
+            {
+                Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
+                for (nuint q = 0; q < (nuint)p; q++)
+                {
+                    var uq = Vector256.Create(Unsafe.Add(ref ui, q));
+                    low = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t), low);
+                    high = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t + 8), high);
+                }
+
+                low.StoreUnsafe(ref output, t);
+                high.StoreUnsafe(ref output, t + 8);
+            }
+
+            for (; t + 8 <= dims; t += 8)
+            {
+                Vector256<float> acc = Vector256<float>.Zero;
+                for (nuint q = 0; q < (nuint)p; q++)
+                {
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ui, q)), Vector256.LoadUnsafe(ref wT, q * dims + t), acc);
+                }
+
+                acc.StoreUnsafe(ref output, t);
+            }
+        }
+
+        if (tier >= SimdTier.Vector128)
+        {
+            for (; t + 4 <= dims; t += 4)
+            {
+                Vector128<float> acc = Vector128<float>.Zero;
+                for (nuint q = 0; q < (nuint)p; q++)
+                {
+                    acc = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref ui, q)), Vector128.LoadUnsafe(ref wT, q * dims + t), acc);
+                }
+
+                acc.StoreUnsafe(ref output, t);
+            }
+        }
+
+        for (; t < dims; t++)
+        {
+            float sum = 0f;
+            for (nuint q = 0; q < (nuint)p; q++)
+            {
+                sum += Unsafe.Add(ref ui, q) * Unsafe.Add(ref wT, q * dims + t);
+            }
+
+            Unsafe.Add(ref output, t) = sum;
+        }
+    }
+
+    private static int Validate(int n, int j, int d, int p)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(j);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(d);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(p);
+        long length = (long)n * j * d * p;
+        if (length > Array.MaxLength)
+        {
+            throw new ArgumentException($"W with n·j·d·p = {length} floats is larger than an array can hold.");
+        }
+
+        return (int)length;
+    }
+
+    private static void RequireLength(int actual, long expected, string name)
+    {
+        if (actual < expected)
+        {
+            throw new ArgumentException($"{name} has {actual} elements; expected at least {expected}.", name);
+        }
+    }
+}

@@ -1,0 +1,346 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CapsEmbedded.Kernels;
+
+/// <summary>
+/// C[m, n] = act(A[m, k] · Bᵀ + bias) with B pre-packed into panels of <see cref="PanelWidth"/> output channels.
+/// </summary>
+/// <remarks>
+/// <para>B arrives as PyTorch stores it: [n][k] row-major (linear [out, in]; conv [out][in·kh·kw], which matches
+/// <see cref="Im2Col"/>'s patch rows). <see cref="Pack"/> rewrites it once into panels: panel p holds, for every kk in
+/// 0..k, the 16 values B[16p + t][kk] (t = 0..15) contiguously, zero-padded past n. The panels are cut into the same k
+/// blocks as the loop nest and stored block-major ([k block][panel][kk in block][16]), so that one k block of all of B —
+/// what the row tiles sweep over — is one sequential stream for the hardware prefetcher. The layout is the same for every tier.</para>
+/// <para>Each tier has a register-tile micro-kernel (XNNPACK style: broadcast A[i][kk], fused multiply-add into
+/// rows × 16 accumulators): Vector512 6×32 (two panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows
+/// left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
+/// stays in L1 while it sweeps over the k block of every panel (256 KiB for n = 256, in L2, read once from memory by the
+/// first row tile); partial sums live in C between blocks. Bias and ReLU are applied in registers after the last k block,
+/// sigmoid in one pass at the end. Measured on Zen 4 (bench/RESULTS-kernels.md): ~80 % of the FMA peak at the
+/// primary-capsule shape 36 × 20736 × 256.</para>
+/// </remarks>
+public static partial class PackedGemm
+{
+    /// <summary>Output channels per packed panel (the N of every micro-kernel's register tile).</summary>
+    public const int PanelWidth = 16;
+
+    /// <summary>k values per cache block (and per block of the packed layout): a panel's block is KBlock × 16 floats = 16 KiB.</summary>
+    public const int KBlock = 256;
+
+    /// <summary>Floats <see cref="Pack"/> writes for an [n][k] matrix: ⌈n/16⌉ panels × k × 16.</summary>
+    public static int PackedLength(int n, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        long length = (long)PanelCount(n) * k * PanelWidth;
+        if (length > Array.MaxLength)
+        {
+            throw new ArgumentException($"A packed {n}×{k} matrix needs {length} floats, more than an array can hold.");
+        }
+
+        return (int)length;
+    }
+
+    /// <summary>Rewrites <paramref name="bOutIn"/> ([n][k] row-major) into the panel layout described on the class.</summary>
+    public static void Pack(ReadOnlySpan<float> bOutIn, int n, int k, Span<float> packed)
+    {
+        int packedLength = PackedLength(n, k);
+        RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
+        RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+
+        packed[..packedLength].Clear();
+        int panels = PanelCount(n);
+        for (int row = 0; row < n; row++)
+        {
+            ReadOnlySpan<float> source = bOutIn.Slice(row * k, k);
+            for (int kk = 0; kk < k; kk++)
+            {
+                packed[PackedIndex(row, kk, k, panels)] = source[kk];
+            }
+        }
+    }
+
+    /// <summary>Where B[row][kk] lives in the packed layout (see the class remarks).</summary>
+    internal static int PackedIndex(int row, int kk, int k, int panels)
+    {
+        int k0 = kk / KBlock * KBlock;
+        int kc = Math.Min(KBlock, k - k0);
+        return k0 * panels * PanelWidth + (row / PanelWidth * kc + (kk - k0)) * PanelWidth + row % PanelWidth;
+    }
+
+    /// <summary>C = act(A · Bᵀ + bias) on the best tier (<see cref="SimdTiers.Best"/>).</summary>
+    public static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c) =>
+        Multiply(a, m, k, packedB, n, bias, activation, c, SimdTiers.Best);
+
+    /// <summary>
+    /// C[m, n] = act(A[m, k] · Bᵀ + bias) on <paramref name="tier"/>.
+    /// </summary>
+    /// <param name="a">[m][k] row-major (rows contiguous, lda = k).</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="k">Inner dimension.</param>
+    /// <param name="packedB">B [n][k] after <see cref="Pack"/>.</param>
+    /// <param name="n">Columns of C (output channels).</param>
+    /// <param name="bias">n values added to every row, or empty for none.</param>
+    /// <param name="activation">Applied after the bias.</param>
+    /// <param name="c">[m][n] row-major output; its previous contents are ignored.</param>
+    /// <param name="tier">The SIMD tier; <see cref="PlatformNotSupportedException"/> if this machine cannot run it.</param>
+    public static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        SimdTiers.ThrowIfUnsupported(tier);
+        if (!Enum.IsDefined(activation))
+        {
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+
+        RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
+        RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
+        RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
+        if (bias.Length != 0 && bias.Length != n)
+        {
+            throw new ArgumentException($"bias has {bias.Length} elements; expected n = {n} (or 0 for no bias).", nameof(bias));
+        }
+
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        if (k == 0)
+        {
+            // An empty sum: C = act(bias).
+            for (int i = 0; i < m; i++)
+            {
+                Span<float> row = c.Slice(i * n, n);
+                if (bias.IsEmpty) row.Clear(); else bias.CopyTo(row);
+            }
+        }
+        else
+        {
+            bool relu = activation == Activation.Relu;
+            switch (tier)
+            {
+                case SimdTier.Vector512:
+                    Drive<Tile6x32Avx512>(a, m, k, packedB, n, bias, relu, c);
+                    break;
+                case SimdTier.Vector256:
+                    Drive<Tile6x16Fma256>(a, m, k, packedB, n, bias, relu, c);
+                    break;
+                case SimdTier.Vector128:
+                    Drive<Tile4x16Vector128>(a, m, k, packedB, n, bias, relu, c);
+                    break;
+                default:
+                    MultiplyScalar(a, m, k, packedB, n, bias, relu, c);
+                    break;
+            }
+        }
+
+        if (activation == Activation.Sigmoid)
+        {
+            ApplySigmoid(c[..(m * n)]);
+        }
+        else if (activation == Activation.Relu && k == 0)
+        {
+            ApplyRelu(c[..(m * n)]);
+        }
+    }
+
+    private static int PanelCount(int n) => (n + PanelWidth - 1) / PanelWidth;
+
+    private static void RequireLength(int actual, long expected, string name, string what)
+    {
+        if (actual < expected)
+        {
+            throw new ArgumentException($"{name} has {actual} elements; expected at least {what} = {expected}.", name);
+        }
+    }
+
+    private static void ApplySigmoid(Span<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = 1f / (1f + MathF.Exp(-values[i]));
+        }
+    }
+
+    private static void ApplyRelu(Span<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = MathF.Max(values[i], 0f);
+        }
+    }
+
+    /// <summary>The plain loop every SIMD tier is checked against: one sequential float sum per output.</summary>
+    private static void MultiplyScalar(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, bool relu, Span<float> c)
+    {
+        int panels = PanelCount(n);
+        for (int i = 0; i < m; i++)
+        {
+            ReadOnlySpan<float> aRow = a.Slice(i * k, k);
+            for (int j = 0; j < n; j++)
+            {
+                float sum = 0f;
+                for (int kk = 0; kk < k; kk++)
+                {
+                    sum += aRow[kk] * packedB[PackedIndex(j, kk, k, panels)];
+                }
+
+                sum += bias.IsEmpty ? 0f : bias[j];
+                c[i * n + j] = relu ? MathF.Max(sum, 0f) : sum;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The cache-blocked loop nest shared by the SIMD tiers: k blocks (outer) → row tiles of TKernel.Rows rows (their
+    /// A block stays in L1) → column tiles of TKernel.Panels panels (the k block of all of B streams from L2, one
+    /// cache line per kk). Rows left over go through the 1×16 kernel; a partial last panel (n mod 16 ≠ 0) goes through a
+    /// stack tile so that the kernels only ever write whole 16-wide rows.
+    /// </summary>
+    private static void Drive<TKernel>(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, bool relu, Span<float> c)
+        where TKernel : IGemmMicroKernel
+    {
+        int rowsPerTile = TKernel.Rows;
+        int fullPanels = n / PanelWidth;
+        int tailColumns = n % PanelWidth;
+        int tiledRows = m / rowsPerTile * rowsPerTile;
+
+        // Small temporaries on the stack: zero bias, the partial panel's bias, a C tile for the partial panel.
+        Span<float> zeroBias = stackalloc float[IGemmMicroKernel.MaxPanels * PanelWidth];
+        zeroBias.Clear();
+        Span<float> tailBias = stackalloc float[PanelWidth];
+        tailBias.Clear();
+        if (tailColumns > 0 && !bias.IsEmpty)
+        {
+            bias[(fullPanels * PanelWidth)..].CopyTo(tailBias);
+        }
+
+        Span<float> tailTile = stackalloc float[IGemmMicroKernel.MaxRows * PanelWidth];
+
+        ref float aRef = ref MemoryMarshal.GetReference(a);
+        ref float bRef = ref MemoryMarshal.GetReference(packedB);
+        ref float cRef = ref MemoryMarshal.GetReference(c);
+        ref float tileRef = ref MemoryMarshal.GetReference(tailTile);
+        ref float tailBiasRef = ref MemoryMarshal.GetReference(tailBias);
+        ref float biasRef = ref bias.IsEmpty ? ref MemoryMarshal.GetReference(zeroBias) : ref MemoryMarshal.GetReference(bias);
+        nuint biasStride = bias.IsEmpty ? 0 : (nuint)PanelWidth; // the zero bias serves every panel
+        nuint lda = (nuint)k;
+        nuint ldc = (nuint)n;
+        nuint panelsTimesWidth = (nuint)(PanelCount(n) * PanelWidth);
+        int column0 = fullPanels * PanelWidth;
+
+        for (int k0 = 0; k0 < k; k0 += KBlock)
+        {
+            int kc = Math.Min(KBlock, k - k0);
+            var flags = new BlockFlags(First: k0 == 0, Last: k0 + kc == k, relu);
+            ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * panelsTimesWidth);
+            nuint panelStride = (nuint)kc * PanelWidth;
+
+            for (int i0 = 0; i0 < tiledRows; i0 += rowsPerTile)
+            {
+                ref float aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
+                ref float cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc);
+                int panel = 0;
+                for (; panel + TKernel.Panels <= fullPanels; panel += TKernel.Panels)
+                {
+                    TKernel.Tile(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), panelStride, (nuint)kc,
+                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                }
+
+                for (; panel < fullPanels; panel++)
+                {
+                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
+                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                }
+
+                if (tailColumns > 0)
+                {
+                    // The zero-padded last panel: compute 16 columns into the stack tile, keep the first tailColumns.
+                    CopyTailIn(c, tailTile, i0, rowsPerTile, n, column0, tailColumns, flags.First);
+                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride), (nuint)kc,
+                        ref tileRef, PanelWidth, ref tailBiasRef, flags);
+                    CopyTailOut(tailTile, c, i0, rowsPerTile, n, column0, tailColumns);
+                }
+            }
+
+            for (int i = tiledRows; i < m; i++)
+            {
+                ref float aRow = ref Unsafe.Add(ref aRef, (nuint)i * lda + (nuint)k0);
+                ref float cRow = ref Unsafe.Add(ref cRef, (nuint)i * ldc);
+                for (int panel = 0; panel < fullPanels; panel++)
+                {
+                    TKernel.Row(ref aRow, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
+                        ref Unsafe.Add(ref cRow, panel * PanelWidth), ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                }
+
+                if (tailColumns > 0)
+                {
+                    CopyTailIn(c, tailTile, i, 1, n, column0, tailColumns, flags.First);
+                    TKernel.Row(ref aRow, ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride), (nuint)kc,
+                        ref tileRef, ref tailBiasRef, flags);
+                    CopyTailOut(tailTile, c, i, 1, n, column0, tailColumns);
+                }
+            }
+        }
+    }
+
+    /// <summary>Before a later k block, brings the partial sums of the partial panel's columns into the stack tile.</summary>
+    private static void CopyTailIn(Span<float> c, Span<float> tile, int row0, int rows, int n, int column0, int columns, bool first)
+    {
+        if (first) return;
+        for (int r = 0; r < rows; r++)
+        {
+            c.Slice((row0 + r) * n + column0, columns).CopyTo(tile.Slice(r * PanelWidth, columns));
+        }
+    }
+
+    /// <summary>Writes the valid columns of the stack tile back into C.</summary>
+    private static void CopyTailOut(Span<float> tile, Span<float> c, int row0, int rows, int n, int column0, int columns)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            tile.Slice(r * PanelWidth, columns).CopyTo(c.Slice((row0 + r) * n + column0, columns));
+        }
+    }
+
+    /// <summary>What a micro-kernel does at the edges of the k loop.</summary>
+    /// <param name="First">Start from zero (else accumulate onto C).</param>
+    /// <param name="Last">Add the bias (and apply ReLU if <paramref name="Relu"/>) before storing.</param>
+    /// <param name="Relu">Apply max(0, x) in the last block.</param>
+    internal readonly record struct BlockFlags(bool First, bool Last, bool Relu);
+
+    /// <summary>A register-tile micro-kernel of one SIMD tier, specialised by the JIT through static abstract members.</summary>
+    internal interface IGemmMicroKernel
+    {
+        /// <summary>Largest <see cref="Rows"/> of any kernel (sizes the stack tile).</summary>
+        const int MaxRows = 8;
+
+        /// <summary>Largest <see cref="Panels"/> of any kernel (sizes the zero bias).</summary>
+        const int MaxPanels = 2;
+
+        /// <summary>Rows of A per register tile.</summary>
+        static abstract int Rows { get; }
+
+        /// <summary>16-wide panels per register tile.</summary>
+        static abstract int Panels { get; }
+
+        /// <summary>C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart.</summary>
+        static abstract void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags);
+
+        /// <summary>C[Rows × 16] (+)= A[Rows × kc] · one B panel [kc × 16].</summary>
+        static abstract void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags);
+
+        /// <summary>C[1 × 16] (+)= A[1 × kc] · one B panel [kc × 16].</summary>
+        static abstract void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags);
+    }
+}

@@ -1,0 +1,67 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace CapsEmbedded.Kernels;
+
+/// <summary>The SIMD width a kernel runs with. Every kernel implements all four; the results agree within each test's stated tolerance.</summary>
+public enum SimdTier
+{
+    /// <summary>Plain C# loops; runs everywhere.</summary>
+    Scalar,
+
+    /// <summary>128-bit vectors: SSE on x64, NEON (AdvSimd) on ARM64.</summary>
+    Vector128,
+
+    /// <summary>256-bit vectors with fused multiply-add: AVX2 + FMA3 on x64.</summary>
+    Vector256,
+
+    /// <summary>512-bit vectors: AVX-512F on x64.</summary>
+    Vector512,
+}
+
+/// <summary>The one place that decides which <see cref="SimdTier"/> this process can run.</summary>
+public static class SimdTiers
+{
+    /// <summary>The widest supported tier, checked once in the fixed order Vector512 → Vector256 → Vector128 → Scalar.</summary>
+    public static SimdTier Best { get; } =
+        IsSupported(SimdTier.Vector512) ? SimdTier.Vector512
+        : IsSupported(SimdTier.Vector256) ? SimdTier.Vector256
+        : IsSupported(SimdTier.Vector128) ? SimdTier.Vector128
+        : SimdTier.Scalar;
+
+    /// <summary>Whether <paramref name="tier"/> runs in hardware here (the JIT honours DOTNET_EnableAVX2=0 and similar switches).</summary>
+    public static bool IsSupported(SimdTier tier) => tier switch
+    {
+        SimdTier.Scalar => true,
+        SimdTier.Vector128 => Vector128.IsHardwareAccelerated,
+        // The 256-bit kernels use FMA; on x64 AVX2 alone would make Vector256.FusedMultiplyAdd a slow software fallback.
+        SimdTier.Vector256 => Vector256.IsHardwareAccelerated && Fma.IsSupported && Avx2.IsSupported,
+        SimdTier.Vector512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>Every tier this process supports, narrowest first.</summary>
+    public static IReadOnlyList<SimdTier> Supported { get; } =
+        Enum.GetValues<SimdTier>().Where(IsSupported).ToArray();
+
+    /// <summary>Throws <see cref="PlatformNotSupportedException"/> naming <paramref name="tier"/> when this process cannot run it.</summary>
+    public static void ThrowIfUnsupported(SimdTier tier)
+    {
+        if (!Enum.IsDefined(tier))
+        {
+            throw new ArgumentOutOfRangeException(nameof(tier), tier, "Unknown SIMD tier.");
+        }
+
+        if (!IsSupported(tier))
+        {
+            throw new PlatformNotSupportedException(
+                $"SIMD tier {tier} is not supported on this machine (best supported: {Best}; " +
+                $"{RuntimeInformationText()}).");
+        }
+    }
+
+    private static string RuntimeInformationText() =>
+        $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, AdvSimd={AdvSimd.IsSupported}, " +
+        $"Avx2={Avx2.IsSupported}, Fma={Fma.IsSupported}, Avx512F={Avx512F.IsSupported}";
+}

@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CapsEmbedded.Kernels;
+
+/// <summary>
+/// The capsule non-linearity, eq. 1 of the paper: v = |s|² / (1 + |s|²) · s / |s|, i.e. s scaled by |s| / (1 + |s|²);
+/// v = 0 for s = 0. Short vectors shrink to almost zero, long ones to just below unit length.
+/// </summary>
+public static class Squash
+{
+    /// <summary>Squashes <paramref name="count"/> vectors of <paramref name="dims"/> floats in place on the best tier.</summary>
+    public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
+
+    /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dims);
+        SimdTiers.ThrowIfUnsupported(tier);
+        long needed = (long)count * dims;
+        if (vectors.Length < needed)
+        {
+            throw new ArgumentException(
+                $"vectors has {vectors.Length} elements; expected at least count·dims = {needed}.", nameof(vectors));
+        }
+
+        ref float first = ref MemoryMarshal.GetReference(vectors);
+        for (int index = 0; index < count; index++)
+        {
+            SquashOne(ref Unsafe.Add(ref first, (nuint)index * (nuint)dims), dims, tier);
+        }
+    }
+
+    /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
+    internal static void SquashOne(ref float s, int dims, SimdTier tier)
+    {
+        float squaredNorm = CapsuleVectorMath.SumOfSquares(ref s, dims, tier);
+        if (squaredNorm == 0f)
+        {
+            // s = 0 (or so small that |s|² underflows, where v ≈ |s|·s underflows too): v = 0 exactly.
+            CapsuleVectorMath.Scale(ref s, 0f, dims, tier);
+            return;
+        }
+
+        if (float.IsPositiveInfinity(squaredNorm))
+        {
+            ScaleWithDoubleNorm(ref s, dims);
+            return;
+        }
+
+        CapsuleVectorMath.Scale(ref s, ScaleFor(squaredNorm), dims, tier);
+    }
+
+    /// <summary>|s| / (1 + |s|²), in double so that neither 1 + |s|² nor the quotient lose precision.</summary>
+    private static float ScaleFor(double squaredNorm) => (float)(Math.Sqrt(squaredNorm) / (1.0 + squaredNorm));
+
+    /// <summary>|s|² overflowed float (components beyond ~1e19): v ≈ s / |s|, with the norm taken in double.</summary>
+    private static void ScaleWithDoubleNorm(ref float s, int dims)
+    {
+        double squaredNorm = 0;
+        for (int t = 0; t < dims; t++)
+        {
+            double value = Unsafe.Add(ref s, t);
+            squaredNorm += value * value;
+        }
+
+        double scale = Math.Sqrt(squaredNorm) / (1.0 + squaredNorm);
+        for (int t = 0; t < dims; t++)
+        {
+            Unsafe.Add(ref s, t) = (float)(Unsafe.Add(ref s, t) * scale);
+        }
+    }
+}

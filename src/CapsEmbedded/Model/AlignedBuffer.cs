@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+
+namespace CapsEmbedded.Model;
+
+/// <summary>
+/// Floats in one 64-byte-aligned native allocation (a cache line; every SIMD width's alignment), freed by
+/// <see cref="Dispose"/> or the finalizer. Packed weights and per-call scratch live in these, outside the GC heap.
+/// </summary>
+public sealed unsafe class AlignedBuffer : IDisposable
+{
+    /// <summary>Alignment of the allocation in bytes.</summary>
+    public const int Alignment = 64;
+
+    private float* _data;
+
+    /// <summary>Allocates <paramref name="length"/> floats, zero-filled.</summary>
+    public AlignedBuffer(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        _data = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1) * sizeof(float), Alignment);
+        new Span<float>(_data, length).Clear();
+        GC.AddMemoryPressure((long)length * sizeof(float));
+    }
+
+    /// <summary>Floats in the buffer.</summary>
+    public int Length { get; }
+
+    /// <summary>The memory; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
+    public Span<float> Span
+    {
+        get
+        {
+            float* data = _data;
+            ObjectDisposedException.ThrowIf(data is null, this);
+            return new Span<float>(data, Length);
+        }
+    }
+
+    /// <summary>Whether the memory was freed.</summary>
+    public bool IsDisposed => _data is null;
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~AlignedBuffer() => Free();
+
+    private void Free()
+    {
+        float* data = _data;
+        if (data is null) return;
+        _data = null;
+        NativeMemory.AlignedFree(data);
+        GC.RemoveMemoryPressure((long)Length * sizeof(float));
+    }
+}

@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Models;
+using CapsEmbedded.Reference;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>One generated model's Predict with a forced tier (the generated classes are static, so this adapts them).</summary>
+internal delegate int ModelPredict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
+    Span<float> reconstruction, SimdTier tier);
+
+/// <summary>
+/// Compares a generated model with <see cref="ReferenceModel.Forward"/> (single precision) on one image.
+/// Tolerances, and why: the kernels accumulate in another order than the reference's plain loops (blocked GEMM with
+/// FMA, k up to 20 736 for the primary conv; vector reductions in routing), so float results differ in the last bits and
+/// the differences grow through squash and three routing iterations.
+/// <list type="bullet">
+/// <item>lengths |v_j|: relative error ≤ <see cref="LengthTolerance"/> (1e-5) with a floor of 1e-6 on |v_j|;</item>
+/// <item>capsules v: |Δ| ≤ <see cref="CapsuleTolerance"/> (1e-5) × the largest |v| component;</item>
+/// <item>reconstruction (sigmoid, in (0, 1)): |Δ| ≤ <see cref="ReconstructionTolerance"/> (1e-5) absolute;</item>
+/// <item>the predicted class is the same.</item>
+/// </list>
+/// </summary>
+internal static class ModelCheck
+{
+    public const double LengthTolerance = 1e-5;
+    public const double CapsuleTolerance = 1e-5;
+    public const double ReconstructionTolerance = 1e-5;
+
+    public sealed record Result(double Lengths, double Capsules, double Reconstruction, int Class, int ReferenceClass)
+    {
+        public bool WithinTolerance => Lengths <= LengthTolerance && Capsules <= CapsuleTolerance
+            && Reconstruction <= ReconstructionTolerance && Class == ReferenceClass;
+
+        public override string ToString() => FormattableString.Invariant(
+            $"lengths rel {Lengths:E2}, capsules {Capsules:E2}, reconstruction {Reconstruction:E2}, class {Class} vs reference {ReferenceClass}");
+    }
+
+    private static readonly ConcurrentDictionary<(string, int), ReferenceOutput> s_references = new();
+
+    public static ModelPredict Tiny()
+    {
+        var workspace = new TinyCapsNet.Workspace();
+        return (image, lengths, capsules, reconstruction, tier) => TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded,
+            workspace, image, lengths, capsules, reconstruction, tier);
+    }
+
+    public static ModelPredict Paper()
+    {
+        var workspace = new MnistCapsNet.Workspace();
+        return (image, lengths, capsules, reconstruction, tier) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded,
+            workspace, image, lengths, capsules, reconstruction, tier);
+    }
+
+    /// <summary>The reference output for an image, computed once per (model, key).</summary>
+    public static ReferenceOutput Reference(string model, int key, CapsNetWeights weights, float[] image)
+        => s_references.GetOrAdd((model, key), _ => ReferenceModel.Forward(weights, image));
+
+    public static Result Compare(ModelPredict predict, CapsNetArchitecture a, ReferenceOutput expected, float[] image, SimdTier tier)
+    {
+        var lengths = new float[a.Classes];
+        var capsules = new float[a.DecoderInput];
+        var reconstruction = new float[a.DecoderOutput];
+        int predicted = predict(image, lengths, capsules, reconstruction, tier);
+        double capsuleScale = expected.Capsules.Max(MathF.Abs);
+        double capsuleError = 0, reconstructionError = 0;
+        for (int k = 0; k < capsules.Length; k++)
+            capsuleError = Math.Max(capsuleError, Math.Abs(capsules[k] - expected.Capsules[k]) / capsuleScale);
+        for (int k = 0; k < reconstruction.Length; k++)
+            reconstructionError = Math.Max(reconstructionError, Math.Abs(reconstruction[k] - expected.Reconstruction[k]));
+        return new Result(TestData.MaxRelativeError(lengths, expected.Lengths, 1e-6), capsuleError, reconstructionError,
+            predicted, expected.PredictedClass);
+    }
+}

@@ -1,0 +1,60 @@
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>Weights, images and comparison helpers shared by the generated-model tests.</summary>
+internal static class TestData
+{
+    private static readonly Lazy<CapsNetWeights> s_tiny = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "tiny.safetensors")));
+    private static readonly Lazy<CapsNetWeights> s_paper = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "mnist.safetensors")));
+    private static readonly Lazy<float[][]> s_digits = new(LoadDigits);
+
+    public static string PathOf(params string[] parts) => Path.Combine(AppContext.BaseDirectory, Path.Combine(parts));
+
+    /// <summary>The tiny model's weights read by the weights branch's reader (what ReferenceModel runs on).</summary>
+    public static CapsNetWeights Tiny => s_tiny.Value;
+
+    /// <summary>weights/mnist.safetensors: the paper network, random init seed 1.</summary>
+    public static CapsNetWeights Paper => s_paper.Value;
+
+    /// <summary>Uniform [0, 1) pixels, deterministic.</summary>
+    public static float[] RandomImage(int length, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        var image = new float[length];
+        for (int k = 0; k < length; k++) image[k] = random.NextUniform(0f, 1f);
+        return image;
+    }
+
+    /// <summary>The first MNIST test digits (fixture committed by the data helper), pixels / 255.</summary>
+    public static float[][] Digits => s_digits.Value;
+
+    private static float[][] LoadDigits()
+    {
+        // IDX3: magic 0x00000803, count, rows, cols (big-endian), then count·rows·cols bytes.
+        byte[] file = File.ReadAllBytes(PathOf("Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
+        int count = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(4));
+        int rows = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(8));
+        int cols = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(12));
+        var images = new float[count][];
+        for (int i = 0; i < count; i++)
+        {
+            images[i] = new float[rows * cols];
+            for (int p = 0; p < rows * cols; p++) images[i][p] = file[16 + i * rows * cols + p] / 255f;
+        }
+        return images;
+    }
+
+    public static IEnumerable<object[]> SupportedTiers => SimdTiers.Supported.Select(t => new object[] { t });
+
+    /// <summary>Largest |actual − expected| / (|expected| + floor) over the pairs; the floor keeps near-zero values from dominating.</summary>
+    public static double MaxRelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double floor)
+    {
+        if (actual.Length != expected.Length) throw new ArgumentException($"lengths {actual.Length} vs {expected.Length}");
+        double worst = 0;
+        for (int k = 0; k < actual.Length; k++)
+            worst = Math.Max(worst, Math.Abs((double)actual[k] - expected[k]) / (Math.Abs(expected[k]) + floor));
+        return worst;
+    }
+}

@@ -1,0 +1,189 @@
+using CapsEmbedded.Kernels;
+using CapsEmbedded.TierProbe;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Kernels;
+
+/// <summary>PackedGemm on every tier against the double oracle in <see cref="KernelSelfCheck"/> (tolerance stated there).</summary>
+public sealed class PackedGemmTests
+{
+    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
+
+    public static TheoryData<SimdTier, int> TiersAndRows()
+    {
+        var data = new TheoryData<SimdTier, int>();
+        foreach (SimdTier tier in Enum.GetValues<SimdTier>())
+        {
+            foreach (int m in KernelSelfCheck.GemmRows)
+            {
+                data.Add(tier, m);
+            }
+        }
+
+        return data;
+    }
+
+    private static void RunSmall(SimdTier tier) => KernelSelfCheck.Gemm(tier, 6, 16, 8, Activation.None, true, 1);
+
+    [Theory]
+    [MemberData(nameof(TiersAndRows))]
+    public void Matches_oracle_for_every_n_k_and_activation(SimdTier tier, int m)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        int variant = m;
+        foreach (int n in KernelSelfCheck.GemmColumns)
+        {
+            foreach (int k in KernelSelfCheck.GemmDepths)
+            {
+                variant++;
+                KernelSelfCheck.Gemm(tier, m, n, k, (Activation)(variant % 3), withBias: variant % 2 == 0, seed: (ulong)variant);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Matches_oracle_for_many_k_blocks_gemv_and_paper_shapes(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        foreach (var (m, n, k) in KernelSelfCheck.LargeGemmShapes)
+        {
+            foreach (Activation activation in Enum.GetValues<Activation>())
+            {
+                KernelSelfCheck.Gemm(tier, m, n, k, activation, withBias: activation != Activation.None, seed: (ulong)(m + n + k));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Random_shapes_match_oracle(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        var random = new DeterministicRandom(2024);
+        for (int trial = 0; trial < 150; trial++)
+        {
+            int m = random.NextInt(14), n = 1 + random.NextInt(40), k = 1 + random.NextInt(100);
+            KernelSelfCheck.Gemm(tier, m, n, k, (Activation)random.NextInt(3), random.NextInt(2) == 0, (ulong)trial);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Relu_zeroes_negative_sums_and_keeps_positive_ones(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        // One row of ones; channel j has weights (j − 8) so the sums are (j − 8)·k + bias: negative, zero and positive.
+        const int m = 7, n = 19, k = 300;
+        float[] a = Enumerable.Repeat(1f, m * k).ToArray();
+        float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index / k - 8)).ToArray();
+        float[] bias = Enumerable.Range(0, n).Select(j => j == 8 ? -0.5f : 0.25f).ToArray();
+        var packed = new float[PackedGemm.PackedLength(n, k)];
+        PackedGemm.Pack(b, n, k, packed);
+        var c = new float[m * n];
+        PackedGemm.Multiply(a, m, k, packed, n, bias, Activation.Relu, c, tier);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float expected = Math.Max(0f, (j - 8) * k + bias[j]);
+                Assert.Equal(expected, c[i * n + j]);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Large_values_and_zeros_stay_within_tolerance(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        var random = new DeterministicRandom(7);
+        const int m = 9, n = 35, k = 513;
+        float[] a = KernelSelfCheck.Random(random, m * k, -1e15f, 1e15f);
+        float[] b = KernelSelfCheck.Random(random, n * k, -1e15f, 1e15f);
+        for (int i = 0; i < a.Length; i += 3) a[i] = 0f;
+        KernelSelfCheck.GemmWith(tier, a, b, [], m, n, k, Activation.None);
+        KernelSelfCheck.GemmWith(tier, new float[m * k], b, new float[n], m, n, k, Activation.Sigmoid); // sigmoid(0) = 0.5
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Multiply_allocates_nothing(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        const int m = 13, n = 37, k = 700;
+        float[] a = new float[m * k], packed = new float[PackedGemm.PackedLength(n, k)], bias = new float[n], c = new float[m * n];
+        Allocations.AssertNone(() =>
+        {
+            PackedGemm.Multiply(a, m, k, packed, n, bias, Activation.Sigmoid, c, tier);
+            PackedGemm.Multiply(a, m, k, packed, n, ReadOnlySpan<float>.Empty, Activation.Relu, c, tier);
+        });
+    }
+
+    [Fact]
+    public void Pack_lays_out_k_blocks_of_panels_of_16_channels_zero_padded()
+    {
+        // k = 300 = one full block of 256 and a last block of 44; n = 18 = one full panel and one of 2 channels + 14 zeros.
+        const int n = 18, k = 300, kb = PackedGemm.KBlock;
+        float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
+        var packed = new float[PackedGemm.PackedLength(n, k)];
+        Assert.Equal(2 * 16 * k, packed.Length);
+        PackedGemm.Pack(b, n, k, packed);
+        for (int j = 0; j < 32; j++)
+        {
+            for (int kk = 0; kk < k; kk++)
+            {
+                int k0 = kk / kb * kb, kc = Math.Min(kb, k - k0);
+                float expected = j < n ? b[j * k + kk] : 0f;
+                Assert.Equal(expected, packed[k0 * 32 + (j / 16) * kc * 16 + (kk - k0) * 16 + j % 16]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Pack_of_a_single_k_block_is_plain_panels()
+    {
+        const int n = 18, k = 3;
+        float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
+        var packed = new float[PackedGemm.PackedLength(n, k)];
+        Assert.Equal(2 * 16 * k, packed.Length);
+        PackedGemm.Pack(b, n, k, packed);
+        for (int j = 0; j < 32; j++)
+        {
+            for (int kk = 0; kk < k; kk++)
+            {
+                float expected = j < n ? b[j * k + kk] : 0f;
+                Assert.Equal(expected, packed[(j / 16) * k * 16 + kk * 16 + j % 16]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Wrong_lengths_throw_naming_the_expected_length()
+    {
+        float[] packed = new float[PackedGemm.PackedLength(20, 10)];
+        var shortA = Assert.Throws<ArgumentException>(() =>
+            PackedGemm.Multiply(new float[29], 3, 10, packed, 20, [], Activation.None, new float[60], SimdTier.Scalar));
+        Assert.Equal("a", shortA.ParamName);
+        Assert.Contains("30", shortA.Message);
+        var shortC = Assert.Throws<ArgumentException>(() =>
+            PackedGemm.Multiply(new float[30], 3, 10, packed, 20, [], Activation.None, new float[59], SimdTier.Scalar));
+        Assert.Contains("60", shortC.Message);
+        var shortB = Assert.Throws<ArgumentException>(() =>
+            PackedGemm.Multiply(new float[30], 3, 10, packed.AsSpan(1), 20, [], Activation.None, new float[60], SimdTier.Scalar));
+        Assert.Contains(packed.Length.ToString(), shortB.Message);
+        var badBias = Assert.Throws<ArgumentException>(() =>
+            PackedGemm.Multiply(new float[30], 3, 10, packed, 20, new float[19], Activation.None, new float[60], SimdTier.Scalar));
+        Assert.Equal("bias", badBias.ParamName);
+        Assert.Throws<ArgumentException>(() => PackedGemm.Pack(new float[199], 20, 10, packed));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedGemm.PackedLength(-1, 3));
+    }
+
+    [Fact]
+    public void Best_tier_is_the_widest_supported_one()
+    {
+        SimdTier widest = Enum.GetValues<SimdTier>().Where(SimdTiers.IsSupported).Max();
+        Assert.Equal(widest, SimdTiers.Best);
+        KernelSelfCheck.Gemm(SimdTiers.Best, 5, 20, 30, Activation.Relu, true, 3);
+    }
+}

@@ -1,0 +1,69 @@
+using CapsEmbedded.Kernels;
+using CapsEmbedded.TierProbe;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Kernels;
+
+/// <summary>Squash (eq. 1) on every tier against the double formula (tolerance stated in <see cref="KernelSelfCheck.Squash"/>).</summary>
+public sealed class SquashTests
+{
+    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
+
+    private static void RunSmall(SimdTier tier) => Squash.Run(new float[8], 1, 8, tier);
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Matches_formula_for_every_dims_and_scale(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        foreach (int dims in KernelSelfCheck.CapsuleDims)
+        {
+            foreach (int count in new[] { 0, 1, 2, 5, 37 })
+            {
+                // 1e-20: |s|² is subnormal; 1e20: |s|² overflows float and takes the double path.
+                foreach (float scale in new[] { 1f, 0.05f, 30f, 1e-20f, 1e17f, 1e20f })
+                {
+                    KernelSelfCheck.Squash(tier, count, dims, scale, seed: (ulong)(dims * 7 + count));
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Zero_vector_stays_exactly_zero_and_lengths_are_below_one(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        float[] vectors = new float[3 * 16];
+        vectors[16] = 3f; // |s| = 3 → |v| = 9/10
+        vectors[32 + 5] = -1e30f; // → |v| just below 1
+        Squash.Run(vectors, 3, 16, tier);
+        Assert.All(vectors[..16], value => Assert.Equal(0f, value));
+        Assert.Equal(0.9f, vectors[16], 6); // |s| = 3: v = 9/(1 + 9) · s/|s|
+        Assert.Equal(-1f, vectors[32 + 5], 6);
+        Span<float> lengths = stackalloc float[3];
+        CapsuleLengths.Run(vectors, 3, 16, lengths, tier);
+        Assert.Equal(0f, lengths[0]);
+        Assert.Equal(0.9f, lengths[1], 6);
+        Assert.True(lengths[2] <= 1f);
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Run_allocates_nothing(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        float[] vectors = new float[1152 * 8];
+        vectors.AsSpan().Fill(0.5f);
+        Allocations.AssertNone(() => Squash.Run(vectors, 1152, 8, tier));
+    }
+
+    [Fact]
+    public void Wrong_lengths_throw_naming_the_expected_length()
+    {
+        var error = Assert.Throws<ArgumentException>(() => Squash.Run(new float[15], 2, 8, SimdTier.Scalar));
+        Assert.Contains("16", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Squash.Run(new float[16], 2, 0, SimdTier.Scalar));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Squash.Run(new float[16], -1, 8, SimdTier.Scalar));
+    }
+}
