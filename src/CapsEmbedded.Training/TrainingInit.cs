@@ -24,8 +24,11 @@ public static class TrainingInit
             var w = weights.DigitWeight;
             for (int k = 0; k < w.Length; k++) w[k] *= factor;
         }
-        weights.Metadata["capsnet.init"] = FormattableString.Invariant(
-            $"seed={seed}; conv/linear uniform ±1/sqrt(fan_in); W_ij normal sigma={digitSigma}");
+        weights.Metadata["capsnet.init"] = Describe(seed, digitSigma);
         return weights;
     }
+
+    /// <summary>One line for weight-file metadata: how <see cref="Create"/> initialised a run.</summary>
+    public static string Describe(ulong seed, double digitSigma) => FormattableString.Invariant(
+        $"seed={seed}; conv/linear uniform ±1/sqrt(fan_in); W_ij normal sigma={digitSigma}");
 }

@@ -167,7 +167,7 @@ public static class TrainCommand
         weights.Metadata["training.test_error"] = testError.ToString("R", inv);
         weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
-        weights.Metadata["training.init"] = TrainingInit.Create(CapsNetArchitecture.Tiny, options.Seed, options.DigitSigma).Metadata["capsnet.init"];
+        weights.Metadata["training.init"] = TrainingInit.Describe(options.Seed, options.DigitSigma);
         CapsNetWeightsFile.Save(weights, request.OutPath);
         output.WriteLine(FormattableString.Invariant(
             $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {request.OutPath}"));

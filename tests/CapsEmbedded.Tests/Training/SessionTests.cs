@@ -176,7 +176,12 @@ public sealed class SessionTests : IDisposable
     }
 }
 
+/// <summary>Allocation counts are process-wide: keep other tests from running at the same time.</summary>
+[CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]
+public sealed class AllocationCollection;
+
 /// <summary>A training step after the first allocates nothing on the heap (all buffers are made once).</summary>
+[Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
     [Fact]
@@ -194,6 +199,7 @@ public class AllocationTests
         long before = GC.GetTotalAllocatedBytes(precise: true);
         for (int s = 0; s < 5; s++) trainer.TrainStep(images, labels, 10, 1e-3);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Assert.True(allocated < 1024, $"{allocated} bytes allocated in 5 steps");
+        // The test runner itself may allocate a little meanwhile; one tiny-network buffer is already ~10 KB.
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated in 5 steps");
     }
 }

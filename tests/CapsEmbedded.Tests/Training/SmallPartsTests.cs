@@ -1,0 +1,55 @@
+using CapsEmbedded.Training;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Training;
+
+public class SmallPartsTests
+{
+    [Fact]
+    public void Random_shift_moves_pixels_and_pads_with_zeros()
+    {
+        var image = new byte[16];
+        image[1 * 4 + 1] = 255; // (y 1, x 1)
+        image[0] = 51;          // (0, 0) falls off when shifted left/up
+        var shifted = new float[16];
+        RandomShift.Apply(image, 1, 4, dx: 2, dy: 1, shifted);
+        Assert.Equal(1f, shifted[2 * 4 + 3]);
+        Assert.Equal(0.2f, shifted[1 * 4 + 2], 6);
+        Assert.Equal(2, shifted.Count(x => x != 0));
+        RandomShift.Apply(image, 1, 4, dx: -1, dy: -1, shifted);
+        Assert.Equal(1f, shifted[0]);
+        Assert.Equal(1, shifted.Count(x => x != 0));
+        RandomShift.Apply(image, 1, 4, dx: 0, dy: 0, shifted);
+        Assert.Equal(0.2f, shifted[0], 6);
+    }
+
+    [Fact]
+    public void Worker_pool_runs_every_index_and_reports_a_failure()
+    {
+        using var pool = new WorkerPool(3);
+        var seen = new int[3];
+        pool.Run(t => Interlocked.Increment(ref seen[t]));
+        pool.Run(t => Interlocked.Increment(ref seen[t]));
+        Assert.Equal(new[] { 2, 2, 2 }, seen);
+        var e = Assert.Throws<AggregateException>(() => pool.Run(t => { if (t == 2) throw new InvalidOperationException("boom"); }));
+        Assert.Contains("boom", e.Message);
+        pool.Run(t => Interlocked.Increment(ref seen[t])); // still usable
+        Assert.Equal(new[] { 3, 3, 3 }, seen);
+    }
+
+    [Fact]
+    public void Adam_first_step_moves_each_parameter_by_the_learning_rate_against_the_gradient_sign()
+    {
+        var adam = new AdamOptimizer<double>(3);
+        var p = new double[] { 1, 1, 1 };
+        var g0 = new double[] { 0.5, -2, 0 };
+        var g1 = new double[] { 0.5, 0, 0 };
+        adam.Update(p, new[] { g0, g1 }, 0, 3, step: 1, learningRate: 0.1);
+        // Bias-corrected first step: m̂ = g, v̂ = g², so Δ = −lr·g/(|g| + ε).
+        Assert.Equal(0.9, p[0], 6);
+        Assert.Equal(1.1, p[1], 6);
+        Assert.Equal(1.0, p[2], 12);
+        Assert.All(g0, x => Assert.Equal(0.0, x)); // gradients consumed
+        Assert.All(g1, x => Assert.Equal(0.0, x));
+    }
+}
