@@ -19,7 +19,11 @@ internal static class BenchCommand
     public static Command Create()
     {
         var weights = CommonOptions.Weights(required: false);
-        var warmup = new Option<int>("--warmup") { Description = "Untimed calls first", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Untimed calls first (enough for the JIT to reach its optimised tier)",
+            DefaultValueFactory = _ => 100,
+        };
         var runs = new Option<int>("--runs", "-n") { Description = "Timed calls", DefaultValueFactory = _ => 200 };
         var threads = new Option<int>("--threads")
         {

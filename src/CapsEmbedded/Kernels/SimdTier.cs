@@ -23,12 +23,34 @@ public enum SimdTier
 /// <summary>The one place that decides which <see cref="SimdTier"/> this process can run.</summary>
 public static class SimdTiers
 {
-    /// <summary>The widest supported tier, checked once in the fixed order Vector512 → Vector256 → Vector128 → Scalar.</summary>
+    // Declared before Best: static initialisers run in textual order.
+    /// <summary>
+    /// AMD family 19h (Zen 4) runs each 512-bit FMA as two 256-bit halves: no more FLOP per cycle than AVX2, and the
+    /// wider tiles cost registers and cache. Measured on an EPYC of that family (bench/RESULTS.md): MnistCapsNet.Predict
+    /// 5.8 ms with Vector512 against 5.0 ms with Vector256. Family 1Ah (Zen 5) and Intel cores are not affected.
+    /// </summary>
+    public static bool HalfRateVector512 { get; } = IsAmdFamily19h();
+
+    /// <summary>
+    /// The tier the kernels run with, checked once in the fixed order Vector512 → Vector256 → Vector128 → Scalar;
+    /// Vector512 is skipped where it is known to be slower (<see cref="HalfRateVector512"/>).
+    /// </summary>
     public static SimdTier Best { get; } =
-        IsSupported(SimdTier.Vector512) ? SimdTier.Vector512
+        IsSupported(SimdTier.Vector512) && !HalfRateVector512 ? SimdTier.Vector512
         : IsSupported(SimdTier.Vector256) ? SimdTier.Vector256
         : IsSupported(SimdTier.Vector128) ? SimdTier.Vector128
         : SimdTier.Scalar;
+
+    private static bool IsAmdFamily19h()
+    {
+        if (!X86Base.IsSupported) return false;
+        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
+        bool amd = ebx == 0x68747541 && edx == 0x69746E65 && ecx == 0x444D4163; // "AuthenticAMD"
+        if (!amd) return false;
+        int signature = X86Base.CpuId(1, 0).Eax;
+        int family = ((signature >> 8) & 0xF) + ((signature >> 20) & 0xFF); // base + extended family
+        return family == 0x19;
+    }
 
     /// <summary>Whether <paramref name="tier"/> runs in hardware here (the JIT honours DOTNET_EnableAVX2=0 and similar switches).</summary>
     public static bool IsSupported(SimdTier tier) => tier switch
