@@ -82,7 +82,8 @@ public sealed class ChildProcessTierTests
         return output;
     }
 
-    private static string DotnetHost()
+    /// <summary>The dotnet host that runs this test process (the test host itself is an apphost, not dotnet).</summary>
+    internal static string DotnetHost()
     {
         string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host;
