@@ -36,10 +36,21 @@ public sealed class TrainingSession : IDisposable
     private const int EvalChunk = 256;
     private TrainingState _state;
 
-    public TrainingSession(TrainingOptions options, LabeledImages train, LabeledImages? test, TrainingCheckpoint? resume = null)
+    /// <param name="options">The run's settings.</param>
+    /// <param name="train">Training images and labels.</param>
+    /// <param name="test">Test set evaluated after each epoch, or null.</param>
+    /// <param name="resume">A checkpoint to continue exactly, or null.</param>
+    /// <param name="initialWeights">Start from these weights instead of the seeded initialisation (fresh Adam moments,
+    /// step 0); not with <paramref name="resume"/>.</param>
+    public TrainingSession(TrainingOptions options, LabeledImages train, LabeledImages? test, TrainingCheckpoint? resume = null,
+        CapsNetWeights? initialWeights = null)
     {
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
         var a = options.Architecture;
+        if (resume is not null && initialWeights is not null)
+            throw new ArgumentException("start from a checkpoint or from initial weights, not both");
+        if (initialWeights is not null && initialWeights.Architecture != a)
+            throw new ArgumentException($"the initial weights are for {initialWeights.Architecture}, not {a}");
         if (resume is not null)
         {
             if (resume.Architecture != a) throw new ArgumentException($"the checkpoint is for {resume.Architecture}, not {a}");
@@ -51,7 +62,8 @@ public sealed class TrainingSession : IDisposable
         Options = options;
         _train = train;
         _test = test;
-        var initial = resume is null ? TrainingInit.Create(a, options.Seed, options.DigitSigma) : new CapsNetWeights(a);
+        var initial = resume is not null ? new CapsNetWeights(a)
+            : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
         Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize);
         _random = new DeterministicRandom(options.Seed ^ 0x5DEECE66DUL);
         if (resume is null)

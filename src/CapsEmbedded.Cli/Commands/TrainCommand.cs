@@ -39,10 +39,14 @@ public static class TrainCommand
         var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
+        var initFrom = new Option<string?>("--init-from")
+        {
+            Description = "Start from this weight file (same architecture) instead of the seeded initialisation; Adam and the schedule start afresh",
+        };
         var command = new Command("train", "Train a CapsNet (pure C#, data-parallel over the batch)")
         {
             data, dataDir, arch, epochs, batch, lr, decay, threads, seed, limit, testLimit, output, checkpoint,
-            checkpointEvery, resume, shift, group, plain,
+            checkpointEvery, resume, shift, group, plain, initFrom,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -64,7 +68,7 @@ public static class TrainCommand
                     TestLimit = parse.GetValue(testLimit) is { } t ? CommonOptions.Positive(t, "--test-limit") : 0,
                 },
                 parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : null,
-                outPath, parse.GetValue(resume), parse.GetValue(plain),
+                outPath, parse.GetValue(resume), parse.GetValue(initFrom), parse.GetValue(plain),
                 parse.GetResult(threads) is not null,
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)));
             return Run(request, parse.InvocationConfiguration.Output);
@@ -73,7 +77,7 @@ public static class TrainCommand
     }
 
     internal sealed record TrainRequest(string Data, string DataRoot, CapsNetArchitecture Architecture, TrainingOptions Options,
-        int? Limit, string OutPath, bool Resume, bool Plain, bool ThreadsGiven, string CommandLine);
+        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, string CommandLine);
 
     private static string SafeName(string data) =>
         new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
@@ -82,6 +86,14 @@ public static class TrainCommand
     {
         var options = request.Options with { Architecture = request.Architecture };
         TrainingCheckpoint? checkpoint = null;
+        CapsNetWeights? initial = null;
+        if (request.InitFrom is not null)
+        {
+            if (request.Resume) throw new CliException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
+            initial = CapsNetWeightsFile.Load(request.InitFrom);
+            if (initial.Architecture != request.Architecture)
+                throw new CliException($"{request.InitFrom} holds {initial.Architecture}; --arch gives {request.Architecture}");
+        }
         if (request.Resume)
         {
             string path = options.CheckpointPath!;
@@ -127,7 +139,7 @@ public static class TrainCommand
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
-        using var session = new TrainingSession(options, train, test, checkpoint);
+        using var session = new TrainingSession(options, train, test, checkpoint, initial);
         TrainingOutcome outcome;
         var observer = new ReportingObserver(csvPath, svgPath, SafeName(request.Data), output);
         try
@@ -167,7 +179,9 @@ public static class TrainCommand
         weights.Metadata["training.test_error"] = testError.ToString("R", inv);
         weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
-        weights.Metadata["training.init"] = TrainingInit.Describe(options.Seed, options.DigitSigma);
+        weights.Metadata["training.init"] = request.InitFrom is { } from
+            ? $"from {Path.GetFileName(from)} (sha256 {InfoCommand.Sha256(from)})"
+            : TrainingInit.Describe(options.Seed, options.DigitSigma);
         CapsNetWeightsFile.Save(weights, request.OutPath);
         output.WriteLine(FormattableString.Invariant(
             $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {request.OutPath}"));

@@ -120,4 +120,34 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.StartsWith("capsnet: error: ", error);
     }
+
+    [Fact]
+    public void Init_from_starts_at_the_given_weights_and_says_so()
+    {
+        var start = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 99);
+        var shapes = SessionTests.Shapes(40, 1);
+        using (var session = new TrainingSession(new TrainingOptions { Architecture = CapsNetArchitecture.Tiny, Threads = 1 },
+                   shapes, null, resume: null, initialWeights: start))
+        {
+            var exported = new CapsNetWeights(CapsNetArchitecture.Tiny);
+            new ParameterLayout(CapsNetArchitecture.Tiny).Export<float>(session.Trainer.Parameters, exported);
+            foreach (var spec in CapsNetArchitecture.Tiny.Tensors) Assert.Equal(start[spec.Name], exported[spec.Name]);
+        }
+
+        string data = ShapesData();
+        string from = Path.Combine(_dir, "start.safetensors");
+        CapsNetWeightsFile.Save(start, from);
+        string output = Path.Combine(_dir, "tuned.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10",
+            "--threads", "1", "--init-from", from, "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.StartsWith("from start.safetensors (sha256 ", CapsNetWeightsFile.Load(output).Metadata["training.init"]);
+
+        (code, _, error) = Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output);
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "--arch gives");
+        (code, _, error) = Train("--arch", "tiny", "--data", data, "--init-from", from, "--resume", "--out", output);
+        Assert.Equal(1, code);
+        AssertOneLineError(error, "exclude each other");
+    }
 }
