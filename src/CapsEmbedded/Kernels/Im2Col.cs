@@ -31,28 +31,41 @@ public static class Im2Col
     public static int PatchesLength(int channels, int height, int width, int kernel, int stride) =>
         checked(OutputSize(height, kernel, stride) * OutputSize(width, kernel, stride) * channels * kernel * kernel);
 
-    /// <summary>Writes the [outH·outW][C·K·K] patch matrix of <paramref name="input"/> ([C][H][W]) into <paramref name="patches"/>.</summary>
-    public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches)
+    /// <summary>
+    /// The span checks both layouts share: returns the output size and the patch row length, or throws naming the
+    /// layout ([C][H][W] with rows in [c][ky][kx] order, or channels last with rows in [ky][kx][c] order).
+    /// </summary>
+    private static (int OutH, int OutW, int RowLength) CheckLengths(int inputLength, int patchesLength, int channels,
+        int height, int width, int kernel, int stride, bool channelsLast)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         int outH = OutputSize(height, kernel, stride);
         int outW = OutputSize(width, kernel, stride);
-        long inputLength = (long)channels * height * width;
-        if (input.Length < inputLength)
+        long needInput = (long)channels * height * width;
+        if (inputLength < needInput)
         {
-            throw new ArgumentException(
-                $"input has {input.Length} elements; expected at least C·H·W = {channels}·{height}·{width} = {inputLength}.", nameof(input));
+            string shape = channelsLast ? $"H·W·C = {height}·{width}·{channels}" : $"C·H·W = {channels}·{height}·{width}";
+            throw new ArgumentException($"input has {inputLength} elements; expected at least {shape} = {needInput}.", "input");
         }
 
         int rowLength = channels * kernel * kernel;
-        long patchesLength = (long)outH * outW * rowLength;
-        if (patches.Length < patchesLength)
+        long needPatches = (long)outH * outW * rowLength;
+        if (patchesLength < needPatches)
         {
-            throw new ArgumentException(
-                $"patches has {patches.Length} elements; expected at least outH·outW·C·K·K = {outH}·{outW}·{channels}·{kernel}·{kernel} = {patchesLength}.",
-                nameof(patches));
+            string shape = channelsLast
+                ? $"outH·outW·K·K·C = {outH}·{outW}·{kernel}·{kernel}·{channels}"
+                : $"outH·outW·C·K·K = {outH}·{outW}·{channels}·{kernel}·{kernel}";
+            throw new ArgumentException($"patches has {patchesLength} elements; expected at least {shape} = {needPatches}.", "patches");
         }
+
+        return (outH, outW, rowLength);
+    }
+
+    /// <summary>Writes the [outH·outW][C·K·K] patch matrix of <paramref name="input"/> ([C][H][W]) into <paramref name="patches"/>.</summary>
+    public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
+        Span<float> patches)
+    {
+        var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: false);
 
         ref float inputRef = ref MemoryMarshal.GetReference(input);
         ref float patchRef = ref MemoryMarshal.GetReference(patches);
@@ -88,24 +101,7 @@ public static class Im2Col
     public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
         Span<float> patches)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
-        int outH = OutputSize(height, kernel, stride);
-        int outW = OutputSize(width, kernel, stride);
-        long inputLength = (long)channels * height * width;
-        if (input.Length < inputLength)
-        {
-            throw new ArgumentException(
-                $"input has {input.Length} elements; expected at least H·W·C = {height}·{width}·{channels} = {inputLength}.", nameof(input));
-        }
-
-        int rowLength = channels * kernel * kernel;
-        long patchesLength = (long)outH * outW * rowLength;
-        if (patches.Length < patchesLength)
-        {
-            throw new ArgumentException(
-                $"patches has {patches.Length} elements; expected at least outH·outW·K·K·C = {outH}·{outW}·{kernel}·{kernel}·{channels} = {patchesLength}.",
-                nameof(patches));
-        }
+        var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: true);
 
         int run = kernel * channels; // one window row: K pixels × C channels, contiguous in [H][W][C]
         for (int oy = 0; oy < outH; oy++)
