@@ -74,6 +74,7 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "threads"] = F(o.Threads);
         metadata[Prefix + "group"] = F(o.GroupSize);
         metadata[Prefix + "epochs"] = F(o.Epochs);
+        if (o.InitSource is { } init) metadata[Prefix + "init"] = init;
         metadata[Prefix + "train_images"] = F(TrainImages);
         metadata[Prefix + "epoch"] = F(s.Epoch);
         metadata[Prefix + "position"] = F(s.Position);
@@ -146,6 +147,7 @@ public sealed class TrainingCheckpoint
             Batch = Parse<int>("batch"), LearningRate = Parse<double>("lr"), Decay = Parse<double>("decay"),
             Seed = Parse<ulong>("seed"), MaxShift = Parse<int>("max_shift"), DigitSigma = Parse<double>("digit_sigma"),
             Threads = Parse<int>("threads"), GroupSize = Parse<int>("group"), Epochs = Parse<int>("epochs"),
+            InitSource = meta.TryGetValue(Prefix + "init", out var init) ? init : null, // absent: the seeded initialisation
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState

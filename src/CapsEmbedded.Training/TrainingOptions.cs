@@ -18,6 +18,11 @@ public sealed record TrainingOptions
     public double DigitSigma { get; init; } = TrainingInit.DefaultDigitSigma;
     /// <summary>Images per GEMM in a worker (rows = group × positions); memory grows with it (8: ~60 MB a thread for the paper net).</summary>
     public int GroupSize { get; init; } = 8;
+    /// <summary>
+    /// Where the starting weights came from, one line (null: the seeded initialisation, <see cref="TrainingInit.Describe"/>).
+    /// Saved in checkpoints so a resumed run still names it in its final weights.
+    /// </summary>
+    public string? InitSource { get; init; }
     /// <summary>Where checkpoints go (null: none).</summary>
     public string? CheckpointPath { get; init; }
     /// <summary>Write a checkpoint every this many steps, and at the end of every epoch.</summary>
@@ -26,6 +31,9 @@ public sealed record TrainingOptions
     public int TestLimit { get; init; }
 
     public LearningRateSchedule Schedule => new(LearningRate, Decay);
+
+    /// <summary>How this run's weights started, for the <c>training.init</c> metadata of its output.</summary>
+    public string InitDescription => InitSource ?? TrainingInit.Describe(Seed, DigitSigma);
 
     /// <summary>Null when usable, else what is wrong, in one line.</summary>
     public string? Validate()

@@ -93,6 +93,7 @@ public static class TrainCommand
             initial = CapsNetWeightsFile.Load(request.InitFrom);
             if (initial.Architecture != request.Architecture)
                 throw new CliException($"{request.InitFrom} holds {initial.Architecture}; --arch gives {request.Architecture}");
+            options = options with { InitSource = $"from {Path.GetFileName(request.InitFrom)} (sha256 {InfoCommand.Sha256(request.InitFrom)})" };
         }
         if (request.Resume)
         {
@@ -179,9 +180,7 @@ public static class TrainCommand
         weights.Metadata["training.test_error"] = testError.ToString("R", inv);
         weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
-        weights.Metadata["training.init"] = request.InitFrom is { } from
-            ? $"from {Path.GetFileName(from)} (sha256 {InfoCommand.Sha256(from)})"
-            : TrainingInit.Describe(options.Seed, options.DigitSigma);
+        weights.Metadata["training.init"] = options.InitDescription;
         CapsNetWeightsFile.Save(weights, request.OutPath);
         output.WriteLine(FormattableString.Invariant(
             $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {request.OutPath}"));

@@ -141,7 +141,13 @@ public sealed class TrainCommandTests : IDisposable
         var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10",
             "--threads", "1", "--init-from", from, "--out", output, "--plain");
         Assert.True(code == 0, error + text);
-        Assert.StartsWith("from start.safetensors (sha256 ", CapsNetWeightsFile.Load(output).Metadata["training.init"]);
+        string init = CapsNetWeightsFile.Load(output).Metadata["training.init"];
+        Assert.StartsWith("from start.safetensors (sha256 ", init);
+
+        // The checkpoint keeps the init source: a resumed run still names the file it started from.
+        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--threads", "1", "--resume", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Equal(init, CapsNetWeightsFile.Load(output).Metadata["training.init"]);
 
         (code, _, error) = Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output);
         Assert.Equal(1, code);
