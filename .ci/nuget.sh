@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Cross toolchain for the linux-arm64 NativeAOT publish and qemu to run it; installed only where missing.
+# Cross toolchain for the linux-arm64 NativeAOT publish, qemu to run it, unzip to list the package; only where missing.
 missing=()
-for p in clang lld gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static; do
+for p in clang lld gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static unzip; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if ((${#missing[@]})); then
