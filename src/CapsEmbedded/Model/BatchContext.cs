@@ -188,7 +188,8 @@ public sealed unsafe class BatchContext : IDisposable
     {
         if (Volatile.Read(ref _running) == 0) return;
         long deadline = Stopwatch.GetTimestamp() + _spinTicks;
-        while (Volatile.Read(ref _running) != 0 && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(8);
+        var spinner = new SpinWait();
+        while (Volatile.Read(ref _running) != 0 && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
         if (Volatile.Read(ref _running) != 0) _done.Wait();
     }
 
@@ -198,7 +199,8 @@ public sealed unsafe class BatchContext : IDisposable
         if (!wake.IsSet)
         {
             long deadline = Stopwatch.GetTimestamp() + _spinTicks;
-            while (!wake.IsSet && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(8);
+            var spinner = new SpinWait();
+            while (!wake.IsSet && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
             wake.Wait();
         }
 
