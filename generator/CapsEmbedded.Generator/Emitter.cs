@@ -60,8 +60,7 @@ namespace CapsEmbedded.Generator
             {
                 new Region("Patches", Math.Max(conv1Patches, primaryPatches),
                     "im2col patches: conv1's, then (reused) the primary-capsule conv's"),
-                new Region("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [pixel][channel] (GEMM rows)"),
-                new Region("Conv1Planes", conv1Pixels * a.Conv1Channels, "conv1 output, channel-major [channel][y][x] for im2col"),
+                new Region("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
                 new Region("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
                 new Region("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
                 new Region("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
@@ -331,6 +330,43 @@ namespace CapsEmbedded.Generator
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(workspace);");
             w.Line("CheckTier(tier);");
+            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
+            w.Line("return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);");
+            w.Close();
+            w.Line();
+            w.Line("/// <summary>");
+            w.Line("/// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary");
+            w.Line("/// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).");
+            w.Line("/// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any");
+            w.Line("/// worker count. Allocation-free; one call at a time per context.");
+            w.Line("/// </summary>");
+            w.Line($"public static int Predict(Weights weights, {ModelNs}.BatchContext context, {RoS} image, {S} lengths,");
+            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
+            w.Line($"    => Predict(weights, context, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best);");
+            w.Line();
+            w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
+            w.Line($"public static int Predict(Weights weights, {ModelNs}.BatchContext context, {RoS} image, {S} lengths,");
+            w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
+            w.Open("");
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(context);");
+            w.Line("CheckTier(tier);");
+            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
+            w.Line("CheckContext(context);");
+            w.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
+            w.Line("context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);");
+            w.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
+            w.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
+            w.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
+            w.Close();
+            w.Line();
+            w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
+            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
+            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
+            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
+            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
+            w.Line();
+            w.Open($"private static void CheckImageArguments({RoS} image, {S} lengths, {S} capsules, {S} reconstruction)");
             w.Line("if (image.Length != InputLength)");
             w.Line("    throw new global::System.ArgumentException($\"the image has {image.Length} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})\", nameof(image));");
             w.Line("if (lengths.Length < Classes)");
@@ -339,7 +375,11 @@ namespace CapsEmbedded.Generator
             w.Line("    throw new global::System.ArgumentException($\"capsules has room for {capsules.Length} values; {Classes}x{ClassDims} are needed\", nameof(capsules));");
             w.Line("if (!reconstruction.IsEmpty && reconstruction.Length < DecoderOutput)");
             w.Line("    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
-            w.Line("return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);");
+            w.Close();
+            w.Line();
+            w.Open($"private static void CheckContext({ModelNs}.BatchContext context)");
+            w.Line("if (context.ScratchLength < ScratchLength)");
+            w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
             w.Close();
             w.Line();
             w.Line("/// <summary>");
@@ -359,8 +399,7 @@ namespace CapsEmbedded.Generator
             w.Line("CheckTier(tier);");
             w.Line("if (images.Length % InputLength != 0)");
             w.Line("    throw new global::System.ArgumentException($\"images has {images.Length} values, not a multiple of the image size {InputLength}\", nameof(images));");
-            w.Line("if (context.ScratchLength < ScratchLength)");
-            w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
+            w.Line("CheckContext(context);");
             w.Line("context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);");
             w.Close();
             w.Line();
@@ -391,11 +430,18 @@ namespace CapsEmbedded.Generator
             string Cost(int index) => Grouped(costs[index].MultiplyAdds) + " multiply-adds";
 
             w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
-            w.Line("/// <summary>The forward pass for one image; the caller has checked the spans and the tier.</summary>");
+            w.Line("/// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>");
             w.Open($"private static int Forward({Packed} weights, {S} scratch, {RoS} image, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
-            w.Line("Layers.Conv1(weights, scratch, image, tier);");
-            w.Line("Layers.PrimaryCaps(weights, scratch, tier);");
-            w.Line("Layers.Predictions(weights, scratch, tier);");
+            w.Line("// The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.");
+            w.Line("Layers.Conv1(weights, scratch, image, 0, 1, tier);");
+            w.Line("Layers.PrimaryPatches(weights, scratch, image, 0, 1, tier);");
+            w.Line("Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);");
+            w.Line("Layers.Capsules(weights, scratch, image, 0, 1, tier);");
+            w.Line("return Finish(weights, scratch, lengths, capsules, reconstruction, tier);");
+            w.Close();
+            w.Line();
+            w.Line("/// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>");
+            w.Open($"private static int Finish({Packed} weights, {S} scratch, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
             w.Line("Layers.Route(scratch, tier);");
             w.Line("int predicted = Layers.Lengths(scratch, lengths, tier);");
             w.Line("if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);");
@@ -407,61 +453,87 @@ namespace CapsEmbedded.Generator
             w.Close();
             w.Line();
             w.Line("/// <summary>");
-            w.Line("/// The layers, one method each, reading and writing the scratch regions. Public overloads take a");
-            w.Line("/// <see cref=\"Workspace\"/> so benchmarks can time a layer alone (run the layers before it first).");
+            w.Line("/// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of");
+            w.Line("/// <c>parts</c> (<see cref=\"" + ModelNs + ".BatchContext.RunParts\"/>) and compute only their share of independent outputs.");
+            w.Line("/// Public overloads take a <see cref=\"Workspace\"/> so benchmarks can time a layer alone (run the layers before it first).");
             w.Line("/// </summary>");
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             w.Open("public static class Layers");
             var body = w;
-            void Public(string name, string parameters, string args, string summary)
-            {
-                body.Line($"/// <summary>{summary}</summary>");
-                body.Line($"public static void {name}(Weights weights, Workspace workspace{parameters}, {Tier} tier)");
-                body.Line($"    => {name}(weights.Packed, workspace.Scratch{args}, tier);");
-                body.Line();
-            }
+            const string Part = "int part, int parts, ";
+            const string Range = ModelNs + ".BatchContext.PartRange";
 
-            Public("Conv1", $", {RoS} image", ", image",
-                $"conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.");
-            body.Open($"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Tier} tier)");
-            body.Line($"{S} patches = scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength);");
-            body.Line($"{S} output = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);");
-            body.Line($"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride, patches);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(patches, Conv1Pixels, Conv1PatchLength, weights.Conv1Weight, Conv1Channels,");
-            body.Line($"    weights.Conv1Bias, {Kernels}.Activation.Relu, output, tier);");
+            body.Line($"/// <summary>conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.</summary>");
+            body.Line($"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)");
+            body.Line("    => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);");
+            body.Line();
+            body.Line("/// <summary>This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.</summary>");
+            body.Open($"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
+            body.Line($"var (first, end) = {Range}(Conv1Pixels, {Kernels}.PackedGemm.RowGranule, part, parts);");
+            body.Line("int rows = end - first;");
+            body.Line("if (rows == 0) return;");
+            body.Line($"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,");
+            body.Line("    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);");
+            body.Line($"{Kernels}.PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,");
+            body.Line($"    Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, {Kernels}.Activation.Relu,");
+            body.Line("    scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);");
             body.Close();
             body.Line();
 
-            Public("PrimaryCaps", "", "",
-                $"Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.");
-            body.Open($"internal static void PrimaryCaps({Packed} weights, {S} scratch, {Tier} tier)");
-            body.Line($"{RoS} conv1 = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);");
-            body.Line($"{S} planes = scratch.Slice(ScratchConv1PlanesOffset, Conv1Channels * Conv1Pixels);");
-            body.Line("// The GEMM wrote conv1 pixel-major; im2col reads channel planes [channel][y][x].");
-            body.Open("for (int pixel = 0; pixel < Conv1Pixels; pixel++)");
-            body.Line($"{RoS} channels = conv1.Slice(pixel * Conv1Channels, Conv1Channels);");
-            body.Line("for (int channel = 0; channel < Conv1Channels; channel++) planes[channel * Conv1Pixels + pixel] = channels[channel];");
+            body.Line($"/// <summary>Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.</summary>");
+            body.Open($"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)");
+            body.Line("PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
+            body.Line("PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
+            body.Line("RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
             body.Close();
-            body.Line($"{S} patches = scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength);");
-            body.Line($"{S} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
-            body.Line($"{Kernels}.Im2Col.Run(planes, Conv1Channels, Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, patches);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels,");
-            body.Line($"    weights.PrimaryBias, {Kernels}.Activation.None, conv, tier);");
-            body.Line("// Channel k is capsule type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).");
-            body.Line($"{S} primary = scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims);");
-            body.Line("for (int position = 0; position < PrimaryPositions; position++)");
-            body.Line("    for (int type = 0; type < PrimaryTypes; type++)");
-            body.Line("        conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims)");
-            body.Line("            .CopyTo(primary.Slice((type * PrimaryPositions + position) * PrimaryDims, PrimaryDims));");
-            body.Line($"{Kernels}.Squash.Run(primary, PrimaryCapsules, PrimaryDims, tier);");
+            body.Line();
+            body.Line("/// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>");
+            body.Open($"internal static void PrimaryPatches({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
+            body.Line($"var (first, end) = {Range}(PrimaryPositions, 1, part, parts);");
+            body.Line($"{Kernels}.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,");
+            body.Line("    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),");
+            body.Line("    first, end - first);");
+            body.Close();
+            body.Line();
+            body.Line("/// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>");
+            body.Open($"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
+            body.Line("// Panels in pairs: the Vector512 tile covers two.");
+            body.Line($"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);");
+            body.Line("if (end == first) return;");
+            body.Line($"{Kernels}.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,");
+            body.Line($"    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,");
+            body.Line("    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
+            body.Close();
+            body.Line();
+            body.Line("/// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>");
+            body.Open($"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
+            body.Line($"var (first, end) = {Range}(PrimaryCapsules, 8, part, parts);");
+            body.Line("RegroupAndSquash(scratch, first, end, tier);");
+            body.Line("Predictions(weights, scratch, first, end, tier);");
+            body.Close();
+            body.Line();
+            body.Line("/// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>");
+            body.Open($"internal static void RegroupAndSquash({S} scratch, int first, int end, {Tier} tier)");
+            body.Line($"{RoS} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
+            body.Line($"{S} primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims);");
+            body.Open("for (int i = first; i < end; i++)");
+            body.Line("int type = i / PrimaryPositions, position = i % PrimaryPositions;");
+            body.Line("conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice((i - first) * PrimaryDims, PrimaryDims));");
+            body.Close();
+            body.Line($"{Kernels}.Squash.Run(primary, end - first, PrimaryDims, tier);");
             body.Close();
             body.Line();
 
-            Public("Predictions", "", "",
-                $"Predictions û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.");
-            body.Open($"internal static void Predictions({Packed} weights, {S} scratch, {Tier} tier)");
-            body.Line($"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.DigitWeight,");
-            body.Line("    PrimaryCapsules, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);");
+            body.Line($"/// <summary>Predictions û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
+            body.Line($"public static void Predictions(Weights weights, Workspace workspace, {Tier} tier)");
+            body.Line("    => Predictions(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);");
+            body.Line();
+            body.Line("/// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>");
+            body.Open($"internal static void Predictions({Packed} weights, {S} scratch, int first, int end, {Tier} tier)");
+            body.Line("int count = end - first;");
+            body.Line($"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),");
+            body.Line("    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),");
+            body.Line("    count, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);");
             body.Close();
             body.Line();
 

@@ -27,7 +27,7 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs", "-n") { Description = "Timed calls", DefaultValueFactory = _ => 200 };
         var threads = new Option<int>("--threads")
         {
-            Description = "Worker threads of a batch call (1 with --batch 1 times Predict itself)",
+            Description = "Worker threads: a batch is spread over them; with --batch 1 one image is split over them (1 = the one-thread Predict)",
             DefaultValueFactory = _ => 1,
         };
         var batch = new Option<int>("--batch") { Description = "Images per call", DefaultValueFactory = _ => 1 };
@@ -87,6 +87,7 @@ internal static class BenchCommand
         void Call()
         {
             if (single) MnistCapsNet.Predict(weights, workspace, images, lengths, default, default, settings.Tier);
+            else if (settings.Batch == 1) MnistCapsNet.Predict(weights, context, images, lengths, default, default, settings.Tier); // one image split over the threads
             else MnistCapsNet.PredictBatch(weights, images, lengths, predicted, context, settings.Tier);
         }
 

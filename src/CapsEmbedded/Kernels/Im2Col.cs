@@ -27,7 +27,7 @@ public static class Im2Col
         return (size - kernel) / stride + 1;
     }
 
-    /// <summary>Floats <see cref="Run"/> writes: outH·outW rows of C·K·K.</summary>
+    /// <summary>Floats <see cref="Run(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> writes: outH·outW rows of C·K·K.</summary>
     public static int PatchesLength(int channels, int height, int width, int kernel, int stride) =>
         checked(OutputSize(height, kernel, stride) * OutputSize(width, kernel, stride) * channels * kernel * kernel);
 
@@ -63,33 +63,49 @@ public static class Im2Col
 
     /// <summary>Writes the [outH·outW][C·K·K] patch matrix of <paramref name="input"/> ([C][H][W]) into <paramref name="patches"/>.</summary>
     public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches)
+        Span<float> patches) =>
+        Run(input, channels, height, width, kernel, stride, patches, 0, int.MaxValue);
+
+    /// <summary>
+    /// Only patch rows [<paramref name="firstRow"/>, firstRow + <paramref name="rowCount"/>) (clipped to outH·outW), each
+    /// at its usual place in <paramref name="patches"/>: threads can share one patch matrix, a row range each.
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
+        Span<float> patches, int firstRow, int rowCount)
     {
         var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: false);
+        var (begin, end) = RowRange(outH * outW, firstRow, rowCount);
 
         ref float inputRef = ref MemoryMarshal.GetReference(input);
         ref float patchRef = ref MemoryMarshal.GetReference(patches);
         nuint bytesPerRun = (nuint)kernel * sizeof(float);
-        for (int oy = 0; oy < outH; oy++)
+        for (int o = begin; o < end; o++)
         {
-            for (int ox = 0; ox < outW; ox++)
+            int oy = o / outW, ox = o % outW;
+            ref float row = ref Unsafe.Add(ref patchRef, (nuint)(o * rowLength));
+            nuint column = 0;
+            for (int ch = 0; ch < channels; ch++)
             {
-                ref float row = ref Unsafe.Add(ref patchRef, (nuint)((oy * outW + ox) * rowLength));
-                nuint column = 0;
-                for (int ch = 0; ch < channels; ch++)
+                ref float window = ref Unsafe.Add(ref inputRef, (nuint)((ch * height + oy * stride) * width + ox * stride));
+                for (int ky = 0; ky < kernel; ky++)
                 {
-                    ref float window = ref Unsafe.Add(ref inputRef, (nuint)((ch * height + oy * stride) * width + ox * stride));
-                    for (int ky = 0; ky < kernel; ky++)
-                    {
-                        Unsafe.CopyBlockUnaligned(
-                            ref Unsafe.As<float, byte>(ref Unsafe.Add(ref row, column)),
-                            ref Unsafe.As<float, byte>(ref Unsafe.Add(ref window, (nuint)(ky * width))),
-                            (uint)bytesPerRun);
-                        column += (nuint)kernel;
-                    }
+                    Unsafe.CopyBlockUnaligned(
+                        ref Unsafe.As<float, byte>(ref Unsafe.Add(ref row, column)),
+                        ref Unsafe.As<float, byte>(ref Unsafe.Add(ref window, (nuint)(ky * width))),
+                        (uint)bytesPerRun);
+                    column += (nuint)kernel;
                 }
             }
         }
+    }
+
+    /// <summary>[begin, end) of a row range clipped to <paramref name="rows"/>; throws for a negative start or count.</summary>
+    private static (int Begin, int End) RowRange(int rows, int firstRow, int rowCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        int begin = Math.Min(firstRow, rows);
+        return (begin, (int)Math.Min((long)begin + rowCount, rows));
     }
 
     /// <summary>
@@ -99,27 +115,31 @@ public static class Im2Col
     /// <see cref="PermuteWeightsToChannelsLast"/>.
     /// </summary>
     public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches)
+        Span<float> patches) =>
+        RunChannelsLast(input, channels, height, width, kernel, stride, patches, 0, int.MaxValue);
+
+    /// <summary>Only patch rows [<paramref name="firstRow"/>, firstRow + <paramref name="rowCount"/>), as the row-range <see cref="Run(ReadOnlySpan{float}, int, int, int, int, int, Span{float}, int, int)"/>.</summary>
+    public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
+        Span<float> patches, int firstRow, int rowCount)
     {
         var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: true);
+        var (begin, end) = RowRange(outH * outW, firstRow, rowCount);
 
         int run = kernel * channels; // one window row: K pixels × C channels, contiguous in [H][W][C]
-        for (int oy = 0; oy < outH; oy++)
+        for (int o = begin; o < end; o++)
         {
-            for (int ox = 0; ox < outW; ox++)
+            int oy = o / outW, ox = o % outW;
+            Span<float> row = patches.Slice(o * rowLength, rowLength);
+            for (int ky = 0; ky < kernel; ky++)
             {
-                Span<float> row = patches.Slice((oy * outW + ox) * rowLength, rowLength);
-                for (int ky = 0; ky < kernel; ky++)
-                {
-                    input.Slice(((oy * stride + ky) * width + ox * stride) * channels, run).CopyTo(row.Slice(ky * run, run));
-                }
+                input.Slice(((oy * stride + ky) * width + ox * stride) * channels, run).CopyTo(row.Slice(ky * run, run));
             }
         }
     }
 
     /// <summary>
     /// Rewrites conv weights from PyTorch's [out][in][kh][kw] to [out][kh][kw][in], the column order of
-    /// <see cref="RunChannelsLast"/>'s patch rows.
+    /// <see cref="RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/>'s patch rows.
     /// </summary>
     public static void PermuteWeightsToChannelsLast(ReadOnlySpan<float> weight, int outputs, int channels, int kernel,
         Span<float> permuted)

@@ -25,6 +25,12 @@ public static partial class PackedGemm
     /// <summary>Output channels per packed panel (the N of every micro-kernel's register tile).</summary>
     public const int PanelWidth = 16;
 
+    /// <summary>
+    /// Row counts that are a multiple of this (12: of every tier's register-tile rows, 6 and 4) leave no rows to the
+    /// 1-row kernel, whose sum order differs: threads that split C's rows at multiples of it reproduce the whole product's bits.
+    /// </summary>
+    public const int RowGranule = 12;
+
     /// <summary>k values per cache block (and per block of the packed layout): a panel's block is KBlock × 16 floats = 16 KiB.</summary>
     public const int KBlock = 256;
 
@@ -125,7 +131,16 @@ public static partial class PackedGemm
     /// <param name="c">[m][n] row-major output; its previous contents are ignored.</param>
     /// <param name="tier">The SIMD tier; <see cref="PlatformNotSupportedException"/> if this machine cannot run it.</param>
     public static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier)
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier) =>
+        MultiplyPanels(a, m, k, packedB, n, bias, activation, c, tier, 0, PanelCount(n));
+
+    /// <summary>
+    /// Only columns [16·<paramref name="panelBegin"/>, min(n, 16·<paramref name="panelEnd"/>)) of C = act(A · Bᵀ + bias);
+    /// the other columns of C are left untouched. Each output is computed exactly as by <see cref="Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>
+    /// (the same kk order), so threads that each take a panel range of one product produce its bits exactly.
+    /// </summary>
+    public static void MultiplyPanels(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -136,6 +151,12 @@ public static partial class PackedGemm
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         }
 
+        if (panelBegin < 0 || panelEnd < panelBegin || panelEnd > PanelCount(n))
+        {
+            throw new ArgumentOutOfRangeException(nameof(panelEnd),
+                $"panel range [{panelBegin}, {panelEnd}) is not inside the {PanelCount(n)} panels of n = {n}.");
+        }
+
         RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
         RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
         RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
@@ -144,7 +165,9 @@ public static partial class PackedGemm
             throw new ArgumentException($"bias has {bias.Length} elements; expected n = {n} (or 0 for no bias).", nameof(bias));
         }
 
-        if (m == 0 || n == 0)
+        int column0 = panelBegin * PanelWidth;
+        int columns = Math.Min(n, panelEnd * PanelWidth) - column0;
+        if (m == 0 || columns <= 0)
         {
             return;
         }
@@ -154,8 +177,8 @@ public static partial class PackedGemm
             // An empty sum: C = act(bias).
             for (int i = 0; i < m; i++)
             {
-                Span<float> row = c.Slice(i * n, n);
-                if (bias.IsEmpty) row.Clear(); else bias.CopyTo(row);
+                Span<float> row = c.Slice(i * n + column0, columns);
+                if (bias.IsEmpty) row.Clear(); else bias.Slice(column0, columns).CopyTo(row);
             }
         }
         else
@@ -164,31 +187,29 @@ public static partial class PackedGemm
             switch (tier)
             {
                 case SimdTier.Vector512:
-                    Drive<Tile6x32Avx512>(a, m, k, packedB, n, bias, relu, c);
+                    Drive<Tile6x32Avx512>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 case SimdTier.Vector256:
-                    Drive<Tile6x16Fma256>(a, m, k, packedB, n, bias, relu, c);
+                    Drive<Tile6x16Fma256>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 case SimdTier.Vector128:
-                    Drive<Tile4x16Vector128>(a, m, k, packedB, n, bias, relu, c);
+                    Drive<Tile4x16Vector128>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 default:
-                    MultiplyScalar(a, m, k, packedB, n, bias, relu, c);
+                    MultiplyScalar(a, m, k, packedB, n, bias, relu, c, column0, column0 + columns);
                     break;
             }
         }
 
-        if (activation == Activation.Sigmoid)
+        for (int i = 0; i < m && (activation == Activation.Sigmoid || (activation == Activation.Relu && k == 0)); i++)
         {
-            ApplySigmoid(c[..(m * n)]);
-        }
-        else if (activation == Activation.Relu && k == 0)
-        {
-            ApplyRelu(c[..(m * n)]);
+            Span<float> row = c.Slice(i * n + column0, columns);
+            if (activation == Activation.Sigmoid) ApplySigmoid(row); else ApplyRelu(row);
         }
     }
 
-    private static int PanelCount(int n) => (n + PanelWidth - 1) / PanelWidth;
+    /// <summary>Packed panels of an n-column B: ⌈n / 16⌉ (the unit of <see cref="MultiplyPanels"/>'s column ranges).</summary>
+    public static int PanelCount(int n) => (n + PanelWidth - 1) / PanelWidth;
 
     private static void RequireLength(int actual, long expected, string name, string what)
     {
@@ -216,13 +237,13 @@ public static partial class PackedGemm
 
     /// <summary>The plain loop every SIMD tier is checked against: one sequential float sum per output.</summary>
     private static void MultiplyScalar(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, bool relu, Span<float> c)
+        ReadOnlySpan<float> bias, bool relu, Span<float> c, int columnBegin, int columnEnd)
     {
         int panels = PanelCount(n);
         for (int i = 0; i < m; i++)
         {
             ReadOnlySpan<float> aRow = a.Slice(i * k, k);
-            for (int j = 0; j < n; j++)
+            for (int j = columnBegin; j < columnEnd; j++)
             {
                 float sum = 0f;
                 for (int kk = 0; kk < k; kk++)
@@ -243,12 +264,12 @@ public static partial class PackedGemm
     /// stack tile so that the kernels only ever write whole 16-wide rows.
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, bool relu, Span<float> c)
+        ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd)
         where TKernel : IGemmMicroKernel
     {
         int rowsPerTile = TKernel.Rows;
-        int fullPanels = n / PanelWidth;
-        int tailColumns = n % PanelWidth;
+        int fullPanels = Math.Min(n / PanelWidth, panelEnd);
+        int tailColumns = panelEnd * PanelWidth > n ? n % PanelWidth : 0;
         int tiledRows = m / rowsPerTile * rowsPerTile;
 
         // Small temporaries on the stack: zero bias, the partial panel's bias, a C tile for the partial panel.
@@ -273,7 +294,7 @@ public static partial class PackedGemm
         nuint lda = (nuint)k;
         nuint ldc = (nuint)n;
         nuint panelsTimesWidth = (nuint)(PanelCount(n) * PanelWidth);
-        int column0 = fullPanels * PanelWidth;
+        int column0 = n / PanelWidth * PanelWidth;
 
         for (int k0 = 0; k0 < k; k0 += KBlock)
         {
@@ -286,7 +307,7 @@ public static partial class PackedGemm
             {
                 ref float aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
                 ref float cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc);
-                int panel = 0;
+                int panel = panelBegin;
                 for (; panel + TKernel.Panels <= fullPanels; panel += TKernel.Panels)
                 {
                     TKernel.Tile(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), panelStride, (nuint)kc,
@@ -313,7 +334,7 @@ public static partial class PackedGemm
             {
                 ref float aRow = ref Unsafe.Add(ref aRef, (nuint)i * lda + (nuint)k0);
                 ref float cRow = ref Unsafe.Add(ref cRef, (nuint)i * ldc);
-                for (int panel = 0; panel < fullPanels; panel++)
+                for (int panel = panelBegin; panel < fullPanels; panel++)
                 {
                     TKernel.Row(ref aRow, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
                         ref Unsafe.Add(ref cRow, panel * PanelWidth), ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);

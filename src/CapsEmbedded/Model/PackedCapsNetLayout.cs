@@ -4,7 +4,8 @@ namespace CapsEmbedded.Model;
 
 /// <summary>
 /// Where each packed tensor of a CapsNet lies in one <see cref="AlignedBuffer"/>: GEMM weights in
-/// <see cref="PackedGemm"/>'s panel layout, W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
+/// <see cref="PackedGemm"/>'s panel layout (primary_caps.weight first permuted to the channels-last column order
+/// [ky][kx][c] of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/>), W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
 /// every region starts on a 64-byte boundary.
 /// </summary>
 public sealed class PackedCapsNetLayout

@@ -117,8 +117,14 @@ public sealed class PackedCapsNetWeights : IDisposable
                 PackedGemm.Pack(source, a.Conv1Channels, l.Conv1K, all.Slice(l.Conv1Weight.Offset, l.Conv1Weight.Length));
                 break;
             case CapsNetArchitecture.PrimaryWeight:
-                PackedGemm.Pack(source, a.PrimaryChannels, l.PrimaryK, all.Slice(l.PrimaryWeight.Offset, l.PrimaryWeight.Length));
+            {
+                // The generated model feeds conv1's pixel-major output straight to the channels-last im2col (no transpose),
+                // so the patch columns are [ky][kx][c]: permute the weight to match before packing (once, at load).
+                float[] permuted = new float[l.PrimaryK * a.PrimaryChannels];
+                Im2Col.PermuteWeightsToChannelsLast(source, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
+                PackedGemm.Pack(permuted, a.PrimaryChannels, l.PrimaryK, all.Slice(l.PrimaryWeight.Offset, l.PrimaryWeight.Length));
                 break;
+            }
             case CapsNetArchitecture.DigitWeight:
                 CapsuleTransform.PackWeights(source, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims,
                     all.Slice(l.DigitWeight.Offset, l.DigitWeight.Length));

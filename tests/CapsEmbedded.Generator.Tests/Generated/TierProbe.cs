@@ -8,7 +8,7 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// <summary>
 /// The child process of <see cref="ChildProcessTierTests"/>: <c>dotnet CapsEmbedded.Generator.Tests.dll probe EXPECTED</c>
 /// checks that this process got the tier EXPECTED (a run that silently took another tier fails), then runs the generated
-/// Tiny and Paper models with the default tier against ReferenceModel. Exit code 0 = all good.
+/// Tiny and Paper models with the default tier against ReferenceModel, and the split Predict against the one-thread one. Exit code 0 = all good.
 /// </summary>
 public static class TierProbe
 {
@@ -39,6 +39,15 @@ public static class TierProbe
         var paperResult = ModelCheck.Compare(paper, MnistCapsNet.Architecture, ModelCheck.Reference("paper-digit", 0, TestData.Paper, digit), digit, expected);
         Console.WriteLine($"paper digit 0: {paperResult}");
         ok &= paperResult.WithinTolerance;
+        // The one image split over 3 workers: the same bits as one thread on this process's tier.
+        float[] one = new float[MnistCapsNet.Classes], split = new float[MnistCapsNet.Classes];
+        using (var workspace = new MnistCapsNet.Workspace())
+            MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, digit, one);
+        using (var context = MnistCapsNet.CreateBatchContext(3))
+            MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, context, digit, split);
+        bool same = one.AsSpan().SequenceEqual(split);
+        if (!same) Console.Error.WriteLine($"split Predict differs: {string.Join(",", split)} vs {string.Join(",", one)}");
+        ok &= same;
         Console.WriteLine(ok ? "ok" : "MISMATCH");
         return ok ? 0 : 1;
     }

@@ -18,12 +18,20 @@ namespace Demo
 {
     public static partial class TinyCapsNet
     {
-        /// <summary>The forward pass for one image; the caller has checked the spans and the tier.</summary>
+        /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
         private static int Forward(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
         {
-            Layers.Conv1(weights, scratch, image, tier);
-            Layers.PrimaryCaps(weights, scratch, tier);
-            Layers.Predictions(weights, scratch, tier);
+            // The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.
+            Layers.Conv1(weights, scratch, image, 0, 1, tier);
+            Layers.PrimaryPatches(weights, scratch, image, 0, 1, tier);
+            Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);
+            Layers.Capsules(weights, scratch, image, 0, 1, tier);
+            return Finish(weights, scratch, lengths, capsules, reconstruction, tier);
+        }
+
+        /// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>
+        private static int Finish(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
+        {
             Layers.Route(scratch, tier);
             int predicted = Layers.Lengths(scratch, lengths, tier);
             if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);
@@ -36,61 +44,90 @@ namespace Demo
         }
 
         /// <summary>
-        /// The layers, one method each, reading and writing the scratch regions. Public overloads take a
-        /// <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
+        /// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of
+        /// <c>parts</c> (<see cref="global::CapsEmbedded.Model.BatchContext.RunParts"/>) and compute only their share of independent outputs.
+        /// Public overloads take a <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "1.0.0")]
         public static class Layers
         {
             /// <summary>conv1: [1x10x10] → im2col [64 x 9] · W^T + b, ReLU → [64 pixels x 4]; 2,304 multiply-adds.</summary>
             public static void Conv1(Weights weights, Workspace workspace, global::System.ReadOnlySpan<float> image, global::CapsEmbedded.Kernels.SimdTier tier)
-                => Conv1(weights.Packed, workspace.Scratch, image, tier);
+                => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);
 
-            internal static void Conv1(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, global::CapsEmbedded.Kernels.SimdTier tier)
+            /// <summary>This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.</summary>
+            internal static void Conv1(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                global::System.Span<float> patches = scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength);
-                global::System.Span<float> output = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);
-                global::CapsEmbedded.Kernels.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride, patches);
-                global::CapsEmbedded.Kernels.PackedGemm.Multiply(patches, Conv1Pixels, Conv1PatchLength, weights.Conv1Weight, Conv1Channels,
-                    weights.Conv1Bias, global::CapsEmbedded.Kernels.Activation.Relu, output, tier);
+                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(Conv1Pixels, global::CapsEmbedded.Kernels.PackedGemm.RowGranule, part, parts);
+                int rows = end - first;
+                if (rows == 0) return;
+                global::CapsEmbedded.Kernels.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,
+                    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);
+                global::CapsEmbedded.Kernels.PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,
+                    Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, global::CapsEmbedded.Kernels.Activation.Relu,
+                    scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);
             }
 
             /// <summary>Primary capsules: conv 4→8 3x3/2 → [9 x 8], regrouped to 18 capsules x 4D and squashed (eq. 1); 2,592 multiply-adds.</summary>
             public static void PrimaryCaps(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
-                => PrimaryCaps(weights.Packed, workspace.Scratch, tier);
-
-            internal static void PrimaryCaps(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                global::System.ReadOnlySpan<float> conv1 = scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels);
-                global::System.Span<float> planes = scratch.Slice(ScratchConv1PlanesOffset, Conv1Channels * Conv1Pixels);
-                // The GEMM wrote conv1 pixel-major; im2col reads channel planes [channel][y][x].
-                for (int pixel = 0; pixel < Conv1Pixels; pixel++)
+                PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);
+                PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);
+                RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);
+            }
+
+            /// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>
+            internal static void PrimaryPatches(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            {
+                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(PrimaryPositions, 1, part, parts);
+                global::CapsEmbedded.Kernels.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,
+                    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),
+                    first, end - first);
+            }
+
+            /// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>
+            internal static void PrimaryConv(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            {
+                // Panels in pairs: the Vector512 tile covers two.
+                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(global::CapsEmbedded.Kernels.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
+                if (end == first) return;
+                global::CapsEmbedded.Kernels.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,
+                    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, global::CapsEmbedded.Kernels.Activation.None,
+                    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);
+            }
+
+            /// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>
+            internal static void Capsules(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            {
+                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
+                RegroupAndSquash(scratch, first, end, tier);
+                Predictions(weights, scratch, first, end, tier);
+            }
+
+            /// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>
+            internal static void RegroupAndSquash(global::System.Span<float> scratch, int first, int end, global::CapsEmbedded.Kernels.SimdTier tier)
+            {
+                global::System.ReadOnlySpan<float> conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);
+                global::System.Span<float> primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims);
+                for (int i = first; i < end; i++)
                 {
-                    global::System.ReadOnlySpan<float> channels = conv1.Slice(pixel * Conv1Channels, Conv1Channels);
-                    for (int channel = 0; channel < Conv1Channels; channel++) planes[channel * Conv1Pixels + pixel] = channels[channel];
+                    int type = i / PrimaryPositions, position = i % PrimaryPositions;
+                    conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice((i - first) * PrimaryDims, PrimaryDims));
                 }
-                global::System.Span<float> patches = scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength);
-                global::System.Span<float> conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);
-                global::CapsEmbedded.Kernels.Im2Col.Run(planes, Conv1Channels, Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, patches);
-                global::CapsEmbedded.Kernels.PackedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels,
-                    weights.PrimaryBias, global::CapsEmbedded.Kernels.Activation.None, conv, tier);
-                // Channel k is capsule type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).
-                global::System.Span<float> primary = scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims);
-                for (int position = 0; position < PrimaryPositions; position++)
-                    for (int type = 0; type < PrimaryTypes; type++)
-                        conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims)
-                            .CopyTo(primary.Slice((type * PrimaryPositions + position) * PrimaryDims, PrimaryDims));
-                global::CapsEmbedded.Kernels.Squash.Run(primary, PrimaryCapsules, PrimaryDims, tier);
+                global::CapsEmbedded.Kernels.Squash.Run(primary, end - first, PrimaryDims, tier);
             }
 
             /// <summary>Predictions û_{j|i} = W_ij u_i (eq. 2): [18 x 4] → [18 x 3 x 4]; 864 multiply-adds.</summary>
             public static void Predictions(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
-                => Predictions(weights.Packed, workspace.Scratch, tier);
+                => Predictions(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);
 
-            internal static void Predictions(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
+            /// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>
+            internal static void Predictions(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, int first, int end, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                global::CapsEmbedded.Kernels.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.DigitWeight,
-                    PrimaryCapsules, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);
+                int count = end - first;
+                global::CapsEmbedded.Kernels.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
+                    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
+                    count, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
             }
 
             /// <summary>Routing by agreement (Procedure 1), r = 3: û → v [3 x 4]; 1,080 multiply-adds.</summary>

@@ -144,30 +144,28 @@ namespace Demo
 
         /// <summary>Scratch region: im2col patches: conv1's, then (reused) the primary-capsule conv's; 576 floats.</summary>
         public const int ScratchPatchesOffset = 0;
-        /// <summary>Scratch region: conv1 output, pixel-major [pixel][channel] (GEMM rows); 256 floats.</summary>
+        /// <summary>Scratch region: conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input; 256 floats.</summary>
         public const int ScratchConv1Offset = 576;
-        /// <summary>Scratch region: conv1 output, channel-major [channel][y][x] for im2col; 256 floats.</summary>
-        public const int ScratchConv1PlanesOffset = 832;
         /// <summary>Scratch region: primary conv output [position][type·dims + d]; 72 floats.</summary>
-        public const int ScratchPrimaryConvOffset = 1088;
+        public const int ScratchPrimaryConvOffset = 832;
         /// <summary>Scratch region: primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1); 72 floats.</summary>
-        public const int ScratchPrimaryOffset = 1168;
+        public const int ScratchPrimaryOffset = 912;
         /// <summary>Scratch region: predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2); 216 floats.</summary>
-        public const int ScratchUHatOffset = 1248;
+        public const int ScratchUHatOffset = 992;
         /// <summary>Scratch region: routing logits b_ij (Procedure 1); 54 floats.</summary>
-        public const int ScratchLogitsOffset = 1472;
+        public const int ScratchLogitsOffset = 1216;
         /// <summary>Scratch region: coupling coefficients c_ij = softmax_j(b_ij) (eq. 3); 54 floats.</summary>
-        public const int ScratchCouplingOffset = 1536;
+        public const int ScratchCouplingOffset = 1280;
         /// <summary>Scratch region: digit capsules v_j [j][d]; 12 floats.</summary>
-        public const int ScratchDigitCapsOffset = 1600;
+        public const int ScratchDigitCapsOffset = 1344;
         /// <summary>Scratch region: decoder input: v with every capsule but the predicted one zeroed; 12 floats.</summary>
-        public const int ScratchMaskedOffset = 1616;
+        public const int ScratchMaskedOffset = 1360;
         /// <summary>Scratch region: decoder fc1 output (ReLU); 8 floats.</summary>
-        public const int ScratchHidden1Offset = 1632;
+        public const int ScratchHidden1Offset = 1376;
         /// <summary>Scratch region: decoder fc2 output (ReLU); 16 floats.</summary>
-        public const int ScratchHidden2Offset = 1648;
-        /// <summary>Floats of scratch one forward pass needs (6,656 bytes).</summary>
-        public const int ScratchLength = 1664;
+        public const int ScratchHidden2Offset = 1392;
+        /// <summary>Floats of scratch one forward pass needs (5,632 bytes).</summary>
+        public const int ScratchLength = 1408;
 
         // ---- API ----------------------------------------------------------------------------------------
 
@@ -279,6 +277,44 @@ namespace Demo
             global::System.ArgumentNullException.ThrowIfNull(weights);
             global::System.ArgumentNullException.ThrowIfNull(workspace);
             CheckTier(tier);
+            CheckImageArguments(image, lengths, capsules, reconstruction);
+            return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
+        }
+
+        /// <summary>
+        /// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
+        /// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).
+        /// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
+        /// worker count. Allocation-free; one call at a time per context.
+        /// </summary>
+        public static int Predict(Weights weights, global::CapsEmbedded.Model.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
+            global::System.Span<float> capsules = default, global::System.Span<float> reconstruction = default)
+            => Predict(weights, context, image, lengths, capsules, reconstruction, global::CapsEmbedded.Kernels.SimdTiers.Best);
+
+        /// <summary>As the other overload, with the SIMD tier forced.</summary>
+        public static int Predict(Weights weights, global::CapsEmbedded.Model.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
+            global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(weights);
+            global::System.ArgumentNullException.ThrowIfNull(context);
+            CheckTier(tier);
+            CheckImageArguments(image, lengths, capsules, reconstruction);
+            CheckContext(context);
+            context.RunParts(s_conv1Part, weights.Packed, image, tier);
+            context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);
+            context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
+            context.RunParts(s_capsulesPart, weights.Packed, image, tier);
+            return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
+        }
+
+        // The parallel Predict's layer parts, cached once so a call allocates no delegate.
+        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_conv1Part = Layers.Conv1;
+        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;
+        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
+        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_capsulesPart = Layers.Capsules;
+
+        private static void CheckImageArguments(global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction)
+        {
             if (image.Length != InputLength)
                 throw new global::System.ArgumentException($"the image has {image.Length} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})", nameof(image));
             if (lengths.Length < Classes)
@@ -287,7 +323,12 @@ namespace Demo
                 throw new global::System.ArgumentException($"capsules has room for {capsules.Length} values; {Classes}x{ClassDims} are needed", nameof(capsules));
             if (!reconstruction.IsEmpty && reconstruction.Length < DecoderOutput)
                 throw new global::System.ArgumentException($"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed", nameof(reconstruction));
-            return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
+        }
+
+        private static void CheckContext(global::CapsEmbedded.Model.BatchContext context)
+        {
+            if (context.ScratchLength < ScratchLength)
+                throw new global::System.ArgumentException($"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)", nameof(context));
         }
 
         /// <summary>
@@ -307,8 +348,7 @@ namespace Demo
             CheckTier(tier);
             if (images.Length % InputLength != 0)
                 throw new global::System.ArgumentException($"images has {images.Length} values, not a multiple of the image size {InputLength}", nameof(images));
-            if (context.ScratchLength < ScratchLength)
-                throw new global::System.ArgumentException($"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)", nameof(context));
+            CheckContext(context);
             context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);
         }
 

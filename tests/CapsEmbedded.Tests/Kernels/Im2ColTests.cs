@@ -105,6 +105,47 @@ public sealed class Im2ColChannelsLastTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 28, 28, 9, 1, 0, 198)]
+    [InlineData(1, 28, 28, 9, 1, 198, 1000)]
+    [InlineData(16, 20, 20, 9, 2, 7, 11)]
+    [InlineData(4, 8, 8, 3, 2, 9, 0)]
+    [InlineData(4, 8, 8, 3, 2, 50, 3)]
+    public void A_row_range_writes_those_rows_as_the_whole_run_does_and_nothing_else(int channels, int height, int width,
+        int kernel, int stride, int firstRow, int rowCount)
+    {
+        var random = new DeterministicRandom(12);
+        float[] input = CapsEmbedded.TierProbe.KernelSelfCheck.Random(random, channels * height * width, -1f, 1f);
+        int rows = Im2Col.OutputSize(height, kernel, stride) * Im2Col.OutputSize(width, kernel, stride);
+        int rowLength = channels * kernel * kernel;
+        int end = Math.Min(rows, firstRow + rowCount), begin = Math.Min(firstRow, rows);
+        foreach (bool channelsLast in new[] { false, true })
+        {
+            var whole = new float[rows * rowLength];
+            var part = new float[rows * rowLength];
+            part.AsSpan().Fill(float.NaN);
+            if (channelsLast)
+            {
+                Im2Col.RunChannelsLast(input, channels, height, width, kernel, stride, whole);
+                Im2Col.RunChannelsLast(input, channels, height, width, kernel, stride, part, firstRow, rowCount);
+            }
+            else
+            {
+                Im2Col.Run(input, channels, height, width, kernel, stride, whole);
+                Im2Col.Run(input, channels, height, width, kernel, stride, part, firstRow, rowCount);
+            }
+
+            for (int t = 0; t < part.Length; t++)
+            {
+                int row = t / rowLength;
+                if (row >= begin && row < end) Assert.Equal(whole[t], part[t]);
+                else Assert.True(float.IsNaN(part[t]), $"row {row} outside [{begin}, {end}) was written");
+            }
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Im2Col.Run(input, channels, height, width, kernel, stride, new float[rows * rowLength], -1, 1));
+    }
+
     [Fact]
     public void Wrong_lengths_throw()
     {

@@ -49,7 +49,9 @@ public sealed class KernelPipelineTests
         PackedGemm.Multiply(p2, positions, k2Length, w2, arch.PrimaryChannels, weights.PrimaryBias, Activation.None, h2, tier);
 
         float[] u = new float[n * pd];
-        CapsuleRegroup.Run(h2, positions, types, pd, u);
+        // Regroup as the generated model does: channel k is type k / pd, dimension k % pd; capsule i = type·positions + position.
+        for (int i = 0; i < n; i++)
+            h2.AsSpan((i % positions) * types * pd + i / positions * pd, pd).CopyTo(u.AsSpan(i * pd, pd));
         Squash.Run(u, n, pd, tier);
         float[] w3 = new float[weights.DigitWeight.Length];
         CapsuleTransform.PackWeights(weights.DigitWeight, n, j, d, pd, w3);

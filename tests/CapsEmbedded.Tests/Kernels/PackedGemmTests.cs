@@ -108,6 +108,70 @@ public sealed class PackedGemmTests
 
     [Theory]
     [MemberData(nameof(Tiers))]
+    public void Panel_ranges_and_row_ranges_reproduce_the_whole_product_bit_for_bit(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        var random = new DeterministicRandom(21);
+        foreach (var (m, n, k) in new[] { (36, 256, 600), (7, 40, 300), (400, 32, 81), (13, 16, 5), (1, 70, 33) })
+        {
+            float[] a = KernelSelfCheck.Random(random, m * k, -1f, 1f);
+            float[] b = KernelSelfCheck.Random(random, n * k, -1f, 1f);
+            float[] bias = KernelSelfCheck.Random(random, n, -1f, 1f);
+            var packed = new float[PackedGemm.PackedLength(n, k)];
+            PackedGemm.Pack(b, n, k, packed);
+            foreach (Activation activation in Enum.GetValues<Activation>())
+            {
+                var whole = new float[m * n];
+                PackedGemm.Multiply(a, m, k, packed, n, bias, activation, whole, tier);
+                int panels = PackedGemm.PanelCount(n);
+                foreach (int parts in new[] { 2, 3, 5 })
+                {
+                    var split = new float[m * n];
+                    split.AsSpan().Fill(float.NaN);
+                    int begin = 0;
+                    for (int part = 0; part < parts; part++)
+                    {
+                        int end = panels * (part + 1) / parts;
+                        PackedGemm.MultiplyPanels(a, m, k, packed, n, bias, activation, split, tier, begin, end);
+                        begin = end;
+                    }
+
+                    AssertSameBits(whole, split, $"{m}x{n}x{k} {activation} {tier}, {parts} panel ranges");
+                }
+
+                // Rows cut at multiples of RowGranule, as the generated model splits conv1.
+                var byRows = new float[m * n];
+                for (int first = 0; first < m; first += 2 * PackedGemm.RowGranule)
+                {
+                    int rows = Math.Min(2 * PackedGemm.RowGranule, m - first);
+                    PackedGemm.Multiply(a.AsSpan(first * k, rows * k), rows, k, packed, n, bias, activation,
+                        byRows.AsSpan(first * n, rows * n), tier);
+                }
+
+                AssertSameBits(whole, byRows, $"{m}x{n}x{k} {activation} {tier}, row ranges");
+            }
+        }
+
+        // A range leaves the other columns alone, and a range outside the panels is refused.
+        var c = new float[6 * 40];
+        c.AsSpan().Fill(-7f);
+        var p = new float[PackedGemm.PackedLength(40, 3)];
+        PackedGemm.MultiplyPanels(new float[18], 6, 3, p, 40, default, Activation.None, c, tier, 1, 2);
+        for (int t = 0; t < c.Length; t++) Assert.Equal(t % 40 is >= 16 and < 32 ? 0f : -7f, c[t]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PackedGemm.MultiplyPanels(new float[18], 6, 3, p, 40, default, Activation.None, c, tier, 2, 4));
+    }
+
+    private static void AssertSameBits(float[] expected, float[] actual, string what)
+    {
+        for (int t = 0; t < expected.Length; t++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(expected[t]) == BitConverter.SingleToInt32Bits(actual[t]),
+                $"{what}: [{t}] {actual[t]:R} vs {expected[t]:R}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
     public void Multiply_allocates_nothing(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;

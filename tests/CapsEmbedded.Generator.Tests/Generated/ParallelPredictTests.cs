@@ -1,0 +1,177 @@
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Model;
+using CapsEmbedded.Models;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>
+/// One image split over a BatchContext's workers gives the one-thread Predict's bits exactly — lengths, capsules and
+/// reconstruction — for any worker count and every tier: the parts split only independent outputs, never a sum.
+/// </summary>
+[Collection(nameof(AllocationTests))]
+public class ParallelPredictTests
+{
+    public static IEnumerable<object[]> Tiers => TestData.SupportedTiers;
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Paper_model_gives_the_same_bits_on_1_to_4_workers(SimdTier tier)
+    {
+        var weights = MnistCapsNet.Weights.Embedded;
+        using var workspace = new MnistCapsNet.Workspace();
+        foreach (var image in new[] { TestData.Digits[0], TestData.Digits[3], TestData.RandomImage(MnistCapsNet.InputLength, 77) })
+        {
+            float[] lengths = new float[MnistCapsNet.Classes], capsules = new float[MnistCapsNet.DecoderInput];
+            float[] reconstruction = new float[MnistCapsNet.DecoderOutput];
+            int expected = MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
+            foreach (int workers in new[] { 1, 2, 3, 4 })
+            {
+                using var context = MnistCapsNet.CreateBatchContext(workers);
+                float[] l = new float[MnistCapsNet.Classes], c = new float[MnistCapsNet.DecoderInput], r = new float[MnistCapsNet.DecoderOutput];
+                Assert.Equal(expected, MnistCapsNet.Predict(weights, context, image, l, c, r, tier));
+                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
+                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
+                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Tiny_model_gives_the_same_bits_on_1_to_5_workers(SimdTier tier)
+    {
+        // Tiny: 64 conv1 rows (not a multiple of 12 per part), one primary panel, 18 capsules: some parts get nothing.
+        var weights = TinyCapsNet.Weights.Embedded;
+        using var workspace = new TinyCapsNet.Workspace();
+        for (int k = 0; k < 10; k++)
+        {
+            var image = TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1);
+            float[] lengths = new float[TinyCapsNet.Classes], capsules = new float[TinyCapsNet.DecoderInput];
+            float[] reconstruction = new float[TinyCapsNet.DecoderOutput];
+            int expected = TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
+            for (int workers = 1; workers <= 5; workers++)
+            {
+                using var context = TinyCapsNet.CreateBatchContext(workers);
+                float[] l = new float[TinyCapsNet.Classes], c = new float[TinyCapsNet.DecoderInput], r = new float[TinyCapsNet.DecoderOutput];
+                Assert.Equal(expected, TinyCapsNet.Predict(weights, context, image, l, c, r, tier));
+                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
+                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
+                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Parallel_Predict_allocates_nothing_on_the_caller_when_warm()
+    {
+        var weights = MnistCapsNet.Weights.Embedded;
+        using var context = MnistCapsNet.CreateBatchContext(2);
+        var image = TestData.Digits[1];
+        var lengths = new float[MnistCapsNet.Classes];
+        for (int k = 0; k < 3; k++) MnistCapsNet.Predict(weights, context, image, lengths);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 5; k++) MnistCapsNet.Predict(weights, context, image, lengths);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>Child-process half of <see cref="Parallel_Predict_allocates_nothing_across_all_threads"/>.</summary>
+    public static int MeasureAllocationsAcrossThreads()
+    {
+        var weights = TinyCapsNet.Weights.Embedded;
+        using var context = TinyCapsNet.CreateBatchContext(workerCount: 3);
+        var image = TestData.RandomImage(TinyCapsNet.InputLength, 5);
+        var lengths = new float[TinyCapsNet.Classes];
+        var reconstruction = new float[TinyCapsNet.DecoderOutput];
+        // Past tiered compilation (its background re-JIT allocates on its own thread), then measure.
+        for (int k = 0; k < 3000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
+        Thread.Sleep(500);
+        for (int k = 0; k < 100; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int k = 0; k < 1000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
+        Console.WriteLine($"allocated={GC.GetTotalAllocatedBytes(precise: true) - before}");
+        return 0;
+    }
+
+    [Fact]
+    public async Task Parallel_Predict_allocates_nothing_across_all_threads()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(typeof(ParallelPredictTests).Assembly.Location);
+        start.ArgumentList.Add("parallel-allocations");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        string stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("allocated=0", stdout);
+    }
+
+    [Fact]
+    public void Parallel_Predict_checks_its_arguments_and_rethrows_nothing_silently()
+    {
+        var weights = TinyCapsNet.Weights.Embedded;
+        using var context = TinyCapsNet.CreateBatchContext(2);
+        var lengths = new float[TinyCapsNet.Classes];
+        var e = Assert.Throws<ArgumentException>(() => TinyCapsNet.Predict(weights, context, new float[TinyCapsNet.InputLength - 1], lengths));
+        Assert.Contains("the image has", e.Message);
+        using var small = new BatchContext(scratchLength: 8, workerCount: 2);
+        e = Assert.Throws<ArgumentException>(() => TinyCapsNet.Predict(weights, small, new float[TinyCapsNet.InputLength], lengths));
+        Assert.Contains("scratch", e.Message);
+    }
+
+    [Fact]
+    public void RunParts_gives_each_worker_its_part_and_rethrows_a_part_failure()
+    {
+        using var context = new BatchContext(scratchLength: 16, workerCount: 3);
+        var weights = TinyCapsNet.Weights.Embedded;
+        var seen = new int[3];
+        // A part writes its own scratch slot: the parts share worker 0's scratch.
+        context.RunParts((_, scratch, _, part, parts, _) => { scratch[part] = part + 10 * parts; seen[part]++; },
+            PackedFor(weights), default, SimdTier.Scalar);
+        Assert.Equal(new[] { 1, 1, 1 }, seen);
+        Assert.Equal(new float[] { 30, 31, 32 }, context.ImageScratch.Slice(0, 3).ToArray());
+        var error = Assert.Throws<InvalidOperationException>(() => context.RunParts(
+            (_, _, _, part, _, _) => { if (part == 2) throw new InvalidOperationException("part 2 failed"); },
+            PackedFor(weights), default, SimdTier.Scalar));
+        Assert.Equal("part 2 failed", error.Message);
+        // The context still works after a failed part.
+        context.RunParts((_, _, _, part, _, _) => seen[part]++, PackedFor(weights), default, SimdTier.Scalar);
+        Assert.Equal(new[] { 2, 2, 2 }, seen);
+    }
+
+    [Theory]
+    [InlineData(400, 12, 2)]
+    [InlineData(400, 12, 3)]
+    [InlineData(16, 2, 3)]
+    [InlineData(18, 8, 5)]
+    [InlineData(0, 4, 2)]
+    [InlineData(36, 1, 4)]
+    public void PartRange_covers_everything_once_cut_at_the_granule(int count, int granule, int parts)
+    {
+        int next = 0;
+        for (int part = 0; part < parts; part++)
+        {
+            var (begin, end) = BatchContext.PartRange(count, granule, part, parts);
+            Assert.Equal(next, begin);
+            Assert.True(end >= begin);
+            Assert.True(begin % granule == 0 || begin == count);
+            next = end;
+        }
+        Assert.Equal(count, next);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BatchContext.PartRange(count, granule, parts, parts));
+    }
+
+    // TinyCapsNet is generated into this assembly, so its internal packed weights are visible here.
+    private static PackedCapsNetWeights PackedFor(TinyCapsNet.Weights weights) => weights.Packed;
+
+    private static void AssertSameBits(float[] expected, float[] actual, string what)
+    {
+        for (int k = 0; k < expected.Length; k++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[k]) == BitConverter.SingleToInt32Bits(actual[k]),
+                $"{what}: [{k}] {actual[k]:R} vs one thread {expected[k]:R}");
+    }
+}
