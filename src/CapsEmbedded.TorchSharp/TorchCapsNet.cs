@@ -142,9 +142,9 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         for (int r = 0; r < iterations; r++)
         {
             var c = logits.softmax(2);
-            var s = (c.unsqueeze(-1) * uHat).sum(1);
+            var s = einsum("bnj,bnjd->bjd", c, uHat);
             v = Squash(s);
-            if (r < iterations - 1) logits = logits + (uHat * v.unsqueeze(1)).sum(-1);
+            if (r < iterations - 1) logits = logits + einsum("bnjd,bjd->bnj", uHat, v);
         }
         return v.MoveToOuterDisposeScope();
     }
@@ -169,9 +169,11 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
             long b = u.shape[0];
             var a = _a;
             using var scope = NewDisposeScope();
-            var w = weight.view(1, a.PrimaryCapsules, a.Classes * a.ClassDims, a.PrimaryDims);
-            return matmul(w, u.view(b, a.PrimaryCapsules, a.PrimaryDims, 1))
-                .view(b, a.PrimaryCapsules, a.Classes, a.ClassDims).MoveToOuterDisposeScope();
+            // One batched GEMM per capsule i ([J·D][P]·[P][B]), not a broadcast over the batch: W is neither copied
+            // B times forward nor reduced over B copies backward.
+            var w = weight.view(a.PrimaryCapsules, a.Classes * a.ClassDims, a.PrimaryDims);
+            return bmm(w, u.permute(1, 2, 0)).permute(2, 0, 1)
+                .reshape(b, a.PrimaryCapsules, a.Classes, a.ClassDims).MoveToOuterDisposeScope();
         }
     }
 
