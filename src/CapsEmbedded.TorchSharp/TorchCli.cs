@@ -312,9 +312,11 @@ public static class TorchCli
         var runs = new Option<int>("--runs") { Description = "Timed runs", DefaultValueFactory = _ => 50 };
         var train = new Option<bool>("--train") { Description = "Time training steps (forward, backward, Adam) instead of inference" };
         var device = DeviceOption();
+        var engine = new Option<string>("--engine") { Description = "torch, or csharp: capsnet train's C# trainer (with --train), for side-by-side runs", DefaultValueFactory = _ => "torch" };
+        engine.AcceptOnlyFromAmong("torch", "csharp");
         var command = new Command("bench", "Time the TorchSharp module: inference (lengths, no decoder) or training steps, on random images")
         {
-            weights, batch, threads, warmup, runs, train, device,
+            weights, batch, threads, warmup, runs, train, device, engine,
         };
         command.SetAction(Guard(parse =>
         {
@@ -323,9 +325,13 @@ public static class TorchCli
             var w = path is null ? TrainingInit.Create(CapsNetArchitecture.Paper, 1) : CapsNetWeightsFile.Load(path);
             int b = Positive(parse.GetValue(batch), "--batch"), t = Positive(parse.GetValue(threads), "--threads");
             int warm = Math.Max(0, parse.GetValue(warmup)), timed = Positive(parse.GetValue(runs), "--runs");
-            var result = TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
+            bool csharp = parse.GetValue(engine) == "csharp";
+            if (csharp && !parse.GetValue(train)) throw new TorchCliException("--engine csharp times training steps (--train); for C# inference use capsnet bench");
+            var result = csharp ? TorchBench.RunCSharpTrainer(w, t, b, warm, timed)
+                : TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
+            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}";
             output.WriteLine(FormattableString.Invariant(
-                $"capsnet-torch bench: {(parse.GetValue(train) ? "training step" : "inference")}, batch {b}, {t} threads, {parse.GetValue(device)}: median {result.MedianMs:F3} ms, mean {result.MeanMs:F3} ms per batch, {result.ImagesPerSecond:F1} images/s ({timed} runs after {warm} warm-up)"));
+                $"capsnet-torch bench: {name}, {(parse.GetValue(train) ? "training step" : "inference")}, batch {b}, {t} threads: median {result.MedianMs:F3} ms, mean {result.MeanMs:F3} ms per batch, {result.ImagesPerSecond:F1} images/s, {result.ImagesPerCpuSecond:F1} images per CPU-second ({timed} runs after {warm} warm-up)"));
             return 0;
         }));
         return command;
