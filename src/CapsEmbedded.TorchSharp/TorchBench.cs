@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using CapsEmbedded.Training;
+using CapsEmbedded.Weights;
+using static TorchSharp.torch;
+
+namespace CapsEmbedded.TorchSharp;
+
+/// <summary>Timings of one configuration: per batch (median and mean) and images per second (from the median).</summary>
+public readonly record struct TorchBenchResult(double MedianMs, double MeanMs, double ImagesPerSecond, double ImagesPerCpuSecond);
+
+/// <summary>
+/// The TorchSharp module as a benchmark peer: inference (capsule lengths, no decoder, no_grad, as the runtime's
+/// Predict) or training steps, on deterministic pseudo-random images in [0, 1). The caller sets the thread count
+/// (<see cref="TorchCli.OpenDevice"/>).
+/// </summary>
+public static class TorchBench
+{
+    public static TorchBenchResult Run(CapsNetWeights weights, Device device, int batch, int warmup, int runs, bool train)
+    {
+        using var trainer = new TorchTrainer(weights, device);
+        var (images, labels) = Inputs(weights.Architecture, batch);
+        using var x = trainer.Images(images, batch);
+        return Time(warmup, runs, batch, () =>
+        {
+            if (train) trainer.TrainStep(images, labels, batch, 1e-6);
+            else
+            {
+                using var _ = no_grad();
+                using var lengths = trainer.Model.forward(x);
+                using var cpu = lengths.cpu(); // waits for the device
+            }
+        });
+    }
+
+    /// <summary>The C# trainer's step (capsnet train's <see cref="CapsNetTrainer{T}"/>), timed the same way, for side-by-side runs.</summary>
+    public static TorchBenchResult RunCSharpTrainer(CapsNetWeights weights, int threads, int batch, int warmup, int runs)
+    {
+        using var trainer = new CapsNetTrainer<float>(weights, threads, groupSize: 8);
+        var (images, labels) = Inputs(weights.Architecture, batch);
+        return Time(warmup, runs, batch, () => trainer.TrainStep(images, labels, batch, 1e-6));
+    }
+
+    private static (float[] Images, int[] Labels) Inputs(CapsNetArchitecture a, int batch)
+    {
+        var random = new DeterministicRandom(7);
+        var images = new float[batch * a.InputLength];
+        for (int k = 0; k < images.Length; k++) images[k] = (float)random.NextDouble();
+        var labels = Enumerable.Range(0, batch).Select(k => k % a.Classes).ToArray();
+        return (images, labels);
+    }
+
+    private static TorchBenchResult Time(int warmup, int runs, int batch, Action step)
+    {
+        var times = new double[runs];
+        for (int r = 0; r < warmup; r++) step();
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpuStart = process.TotalProcessorTime;
+        for (int r = 0; r < runs; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            step();
+            times[r] = clock.Elapsed.TotalMilliseconds;
+        }
+        process.Refresh();
+        double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
+        Array.Sort(times);
+        double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
+        return new TorchBenchResult(median, times.Average(), batch * 1000.0 / median, (double)batch * runs / cpuSeconds);
+    }
+}

@@ -1,0 +1,361 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using CapsEmbedded.Data;
+using CapsEmbedded.Training;
+using CapsEmbedded.TorchSharp.ShimFix;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.TorchSharp;
+
+/// <summary>A user-facing error: one line, exit code 1.</summary>
+public sealed class TorchCliException(string message) : Exception(message);
+
+/// <summary>
+/// <c>capsnet-torch</c>: train (as <c>capsnet train</c>, with libtorch's autograd, on the CPU or a CUDA GPU), eval, bench
+/// (inference and training-step timing for the peer benchmarks) and fix-shim (the build's loader fix).
+/// </summary>
+public static class TorchCli
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("capsnet-torch: train and evaluate CapsNet with TorchSharp (libtorch 2.10); weights in capsnet's safetensors format.")
+        {
+            TrainCommand(), EvalCommand(), BenchCommand(), FixShimCommand(),
+        };
+        return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+    }
+
+    private static Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parse =>
+    {
+        var error = parse.InvocationConfiguration.Error;
+        try { return body(parse); }
+        catch (Exception e) when (e is TorchCliException or WeightFormatException or IdxFormatException or DatasetNotFoundException
+            or ElfPatchException or IOException or UnauthorizedAccessException or ArgumentException or TrainingDivergedException)
+        {
+            error.WriteLine($"capsnet-torch: error: {e.Message}");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"capsnet-torch: internal error: {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("CAPSNET_DEBUG") == "1") error.WriteLine(e);
+            return 70;
+        }
+    };
+
+    private static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "cpu, or cuda (needs the build with -p:TorchDevice=cuda and a GPU)",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    private static Option<int> ThreadsOption() => new("--threads")
+    {
+        Description = "libtorch intra-op threads (default: all cores)",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    private static Option<string> DataDirOption() => new("--data-dir")
+    {
+        Description = "Folder that holds fetched data sets (default: $CAPSNET_DATA or ./data)",
+        DefaultValueFactory = _ => DataPaths.DefaultRoot,
+    };
+
+    private static int Positive(int value, string option) =>
+        value >= 1 ? value : throw new TorchCliException($"{option} must be at least 1, got {value}");
+
+    /// <summary>The device, with libtorch's threads set; a clear error where CUDA is asked for and absent.</summary>
+    internal static global::TorchSharp.torch.Device OpenDevice(string name, int threads)
+    {
+        global::TorchSharp.torch.set_num_threads(threads);
+        switch (name)
+        {
+            case "cpu": return global::TorchSharp.torch.CPU;
+            case "cuda":
+                if (!global::TorchSharp.torch.cuda.is_available())
+                    throw new TorchCliException("--device cuda: no CUDA device or no CUDA libtorch (build with -p:TorchDevice=cuda on a machine with an NVIDIA driver)");
+                return global::TorchSharp.torch.CUDA;
+            default: throw new TorchCliException($"--device must be cpu or cuda, got '{name}'");
+        }
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    private static string SafeName(string data) =>
+        new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
+
+    private static LabeledImages Take(LabeledImages set, int count) =>
+        new(count, set.Rows, set.Cols, set.Pixels.AsSpan(0, count * set.ImageLength).ToArray(), set.Labels.AsSpan(0, count).ToArray());
+
+    // ---- train ---------------------------------------------------------------------------------------------------
+
+    private static Command TrainCommand()
+    {
+        var data = new Option<string>("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
+        var dataDir = DataDirOption();
+        var arch = new Option<string>("--arch") { Description = "paper (28x28 MNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
+        arch.AcceptOnlyFromAmong("paper", "tiny");
+        var epochs = new Option<int>("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
+        var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
+        var lr = new Option<double>("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
+        var decay = new Option<double>("--decay") { Description = "Learning-rate decay per 2000 steps of batch 128, continuous; 1 = none", DefaultValueFactory = _ => 0.96 };
+        var threads = ThreadsOption();
+        var device = DeviceOption();
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation, shuffling and shifts", DefaultValueFactory = _ => 1 };
+        var limit = new Option<int?>("--limit") { Description = "Train on the first N training images only" };
+        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only after each epoch" };
+        var output = new Option<string?>("--out", "-o") { Description = "Final weight file (default: capsnet-torch-<data>.safetensors); the CSV and SVG go next to it" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt; capsnet train's format)" };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
+        var resume = new Option<bool>("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
+        var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from this weight file instead of the seeded initialisation; Adam and the schedule start afresh" };
+        var command = new Command("train", "Train a CapsNet with TorchSharp autograd (same loss, shifts, Adam schedule, init and files as capsnet train)")
+        {
+            data, dataDir, arch, epochs, batch, lr, decay, threads, device, seed, limit, testLimit, output, checkpoint, checkpointEvery,
+            resume, shift, initFrom,
+        };
+        command.SetAction(Guard(parse =>
+        {
+            string dataName = parse.GetValue(data)!;
+            string outPath = parse.GetValue(output) ?? $"capsnet-torch-{SafeName(dataName)}.safetensors";
+            var options = new TrainingOptions
+            {
+                Architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper,
+                Epochs = Positive(parse.GetValue(epochs), "--epochs"),
+                Batch = Positive(parse.GetValue(batch), "--batch"),
+                LearningRate = parse.GetValue(lr), Decay = parse.GetValue(decay),
+                Threads = Positive(parse.GetValue(threads), "--threads"),
+                Seed = parse.GetValue(seed), MaxShift = parse.GetValue(shift),
+                CheckpointPath = parse.GetValue(checkpoint) ?? Path.ChangeExtension(outPath, ".ckpt"),
+                CheckpointEverySteps = Positive(parse.GetValue(checkpointEvery), "--checkpoint-every"),
+                TestLimit = parse.GetValue(testLimit) is { } t ? Positive(t, "--test-limit") : 0,
+            };
+            return Train(options, dataName, parse.GetValue(dataDir)!, parse.GetValue(limit) is { } l ? Positive(l, "--limit") : null, outPath,
+                parse.GetValue(resume), parse.GetValue(initFrom), parse.GetValue(device)!, parse.GetResult(threads) is not null,
+                "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
+        }));
+        return command;
+    }
+
+    private static int Train(TrainingOptions options, string dataName, string dataRoot, int? limit, string outPath, bool resume,
+        string? initFrom, string deviceName, bool threadsGiven, string commandLine, TextWriter output)
+    {
+        TrainingCheckpoint? checkpoint = null;
+        CapsNetWeights? initial = null;
+        if (initFrom is not null)
+        {
+            if (resume) throw new TorchCliException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
+            initial = CapsNetWeightsFile.Load(initFrom);
+            if (initial.Architecture != options.Architecture)
+                throw new TorchCliException($"{initFrom} holds {initial.Architecture}; --arch gives {options.Architecture}");
+            options = options with { InitSource = $"from {Path.GetFileName(initFrom)} (sha256 {Sha256(initFrom)})" };
+        }
+        if (resume)
+        {
+            string path = options.CheckpointPath!;
+            if (!File.Exists(path)) throw new TorchCliException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
+            checkpoint = TrainingCheckpoint.Load(path);
+            var saved = checkpoint.Options;
+            if (options.Epochs < checkpoint.State.Epoch)
+                throw new TorchCliException($"--epochs {options.Epochs} is less than the {checkpoint.State.Epoch} epochs the checkpoint has done");
+            // The run's maths comes from the checkpoint; only the length, threads and reporting come from the command line.
+            options = saved with
+            {
+                Epochs = options.Epochs, Threads = threadsGiven ? options.Threads : saved.Threads,
+                CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
+            };
+            output.WriteLine(FormattableString.Invariant(
+                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed} from the checkpoint)"));
+        }
+        if (options.Validate() is { } problem) throw new TorchCliException(problem);
+        var device = OpenDevice(deviceName, options.Threads);
+
+        var train = DatasetStore.Load(dataName, DatasetSplit.Train, dataRoot);
+        var test = DatasetStore.Load(dataName, DatasetSplit.Test, dataRoot);
+        if (limit is { } n && n < train.Count) train = Take(train, n);
+
+        var a = options.Architecture;
+        string outBase = Path.ChangeExtension(outPath, null);
+        string csvPath = outBase + ".csv", svgPath = outBase + ".svg";
+        output.WriteLine($"model    {a}, {a.ParameterCount:N0} parameters (TorchSharp, libtorch on {deviceName})");
+        output.WriteLine($"data     {dataName}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {(options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count):N0} test images");
+        output.WriteLine(FormattableString.Invariant(
+            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}"));
+        output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var session = new TorchTrainingSession(options, train, test, device, checkpoint, initial);
+        TrainingOutcome outcome;
+        try
+        {
+            outcome = session.Run(new ProgressObserver(csvPath, svgPath, SafeName(dataName), output), cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        if (outcome == TrainingOutcome.Interrupted)
+        {
+            output.WriteLine($"interrupted at step {session.State.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
+            return 130;
+        }
+        var history = session.State.History;
+        double testError = history.Count > 0 ? history[^1].TestError : double.NaN;
+        var weights = session.Trainer.Model.ToWeights();
+        var inv = CultureInfo.InvariantCulture;
+        weights.Metadata["capsnet.created_by"] = "capsnet-torch train";
+        weights.Metadata["training.command"] = commandLine;
+        weights.Metadata["training.data"] = dataName;
+        weights.Metadata["training.train_images"] = train.Count.ToString(inv);
+        weights.Metadata["training.seed"] = options.Seed.ToString(inv);
+        weights.Metadata["training.epochs"] = session.State.Epoch.ToString(inv);
+        weights.Metadata["training.steps"] = session.State.Step.ToString(inv);
+        weights.Metadata["training.batch"] = options.Batch.ToString(inv);
+        weights.Metadata["training.lr"] = options.LearningRate.ToString("R", inv);
+        weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
+        weights.Metadata["training.threads"] = options.Threads.ToString(inv);
+        weights.Metadata["training.device"] = deviceName;
+        weights.Metadata["training.wall_seconds"] = session.State.WallSeconds.ToString("F1", inv);
+        weights.Metadata["training.test_error"] = testError.ToString("R", inv);
+        weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
+        weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
+        weights.Metadata["training.init"] = options.InitDescription;
+        CapsNetWeightsFile.Save(weights, outPath);
+        output.WriteLine(FormattableString.Invariant(
+            $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+        return 0;
+    }
+
+    /// <summary>Progress lines (every 10 s, and at each epoch's end), the per-epoch CSV and the SVG chart.</summary>
+    private sealed class ProgressObserver(string csvPath, string svgPath, string title, TextWriter output) : TrainingObserver
+    {
+        private DateTime _lastLine = DateTime.MinValue;
+
+        public override void OnStep(in StepProgress p)
+        {
+            if (DateTime.UtcNow - _lastLine < TimeSpan.FromSeconds(10) && p.Position != p.EpochImages && p.Step != 1) return;
+            int width = 20, filled = (int)((long)width * p.Position / p.EpochImages);
+            output.WriteLine(FormattableString.Invariant(
+                $"epoch {p.Epoch}/{p.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Position}/{p.EpochImages}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {Eta(p.Remaining)}"));
+            _lastLine = DateTime.UtcNow;
+        }
+
+        public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
+        {
+            TrainingLog.Write(csvPath, history);
+            SvgChart.Write(svgPath, history, $"CapsNet training (TorchSharp) on {title}");
+            output.WriteLine(FormattableString.Invariant(
+                $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train accuracy {100 * m.TrainAccuracy:F2}%, test error {100 * m.TestError:F2}%, lr {m.LearningRate:G3}, {m.Seconds:F0} s"));
+        }
+
+        private static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
+    }
+
+    // ---- eval ----------------------------------------------------------------------------------------------------
+
+    private static Command EvalCommand()
+    {
+        var weights = new Option<string>("--weights", "-w") { Description = "Weight file (.safetensors)", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
+        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "train");
+        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
+        var threads = ThreadsOption();
+        var device = DeviceOption();
+        var dataDir = DataDirOption();
+        var command = new Command("eval", "Error rate of a weight file on a labelled data set, with TorchSharp") { weights, data, split, limit, threads, device, dataDir };
+        command.SetAction(Guard(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var w = CapsNetWeightsFile.Load(parse.GetValue(weights)!);
+            var set = DatasetStore.Load(parse.GetValue(data)!, parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test, parse.GetValue(dataDir)!);
+            var a = w.Architecture;
+            if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
+                throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
+            int count = Math.Min(parse.GetValue(limit) is { } l ? Positive(l, "--limit") : set.Count, set.Count);
+            for (int k = 0; k < count; k++)
+                if (set.Labels[k] >= a.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {a.Classes} classes");
+            using var trainer = new TorchTrainer(w, OpenDevice(parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads")));
+            var clock = Stopwatch.StartNew();
+            double error = TorchTrainingSession.Evaluate(trainer, set, count, a);
+            double seconds = clock.Elapsed.TotalSeconds;
+            output.WriteLine($"engine   TorchSharp (libtorch 2.10) on {parse.GetValue(device)}, {a}");
+            output.WriteLine(FormattableString.Invariant($"error    {100 * error:F2}% of {count:N0} images"));
+            output.WriteLine(FormattableString.Invariant($"speed    {count / seconds:F1} images/s ({seconds:F2} s)"));
+            return 0;
+        }));
+        return command;
+    }
+
+    // ---- bench ---------------------------------------------------------------------------------------------------
+
+    private static Command BenchCommand()
+    {
+        var weights = new Option<string?>("--weights", "-w") { Description = "Weight file (default: a seeded paper network)" };
+        var batch = new Option<int>("--batch") { Description = "Images per forward pass (or per training step with --train)", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 5 };
+        var runs = new Option<int>("--runs") { Description = "Timed runs", DefaultValueFactory = _ => 50 };
+        var train = new Option<bool>("--train") { Description = "Time training steps (forward, backward, Adam) instead of inference" };
+        var device = DeviceOption();
+        var engine = new Option<string>("--engine") { Description = "torch, or csharp: capsnet train's C# trainer (with --train), for side-by-side runs", DefaultValueFactory = _ => "torch" };
+        engine.AcceptOnlyFromAmong("torch", "csharp");
+        var command = new Command("bench", "Time the TorchSharp module: inference (lengths, no decoder) or training steps, on random images")
+        {
+            weights, batch, threads, warmup, runs, train, device, engine,
+        };
+        command.SetAction(Guard(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            string? path = parse.GetValue(weights);
+            var w = path is null ? TrainingInit.Create(CapsNetArchitecture.Paper, 1) : CapsNetWeightsFile.Load(path);
+            int b = Positive(parse.GetValue(batch), "--batch"), t = Positive(parse.GetValue(threads), "--threads");
+            int warm = Math.Max(0, parse.GetValue(warmup)), timed = Positive(parse.GetValue(runs), "--runs");
+            bool csharp = parse.GetValue(engine) == "csharp";
+            if (csharp && !parse.GetValue(train)) throw new TorchCliException("--engine csharp times training steps (--train); for C# inference use capsnet bench");
+            var result = csharp ? TorchBench.RunCSharpTrainer(w, t, b, warm, timed)
+                : TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
+            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}";
+            output.WriteLine(FormattableString.Invariant(
+                $"capsnet-torch bench: {name}, {(parse.GetValue(train) ? "training step" : "inference")}, batch {b}, {t} threads: median {result.MedianMs:F3} ms, mean {result.MeanMs:F3} ms per batch, {result.ImagesPerSecond:F1} images/s, {result.ImagesPerCpuSecond:F1} images per CPU-second ({timed} runs after {warm} warm-up)"));
+            return 0;
+        }));
+        return command;
+    }
+
+    // ---- fix-shim ------------------------------------------------------------------------------------------------
+
+    private static Command FixShimCommand()
+    {
+        var shim = new Argument<string>("shim") { Description = "libLibTorchSharp.so to patch in place (a copy in a build output, not the NuGet cache)" };
+        var libstdcxx = new Option<string?>("--libstdcxx") { Description = "The libstdc++.so.6 to check against (default: the one this process loads)" };
+        var command = new Command("fix-shim", "The build's loader fix: rename the shim's unused GLIBCXX_3.4.32 need to GLIBCXX_3.4.30 where libstdc++ lacks 3.4.32")
+        {
+            shim, libstdcxx,
+        };
+        command.SetAction(Guard(parse =>
+        {
+            string target = parse.GetValue(shim)!;
+            if (!File.Exists(target)) throw new TorchCliException($"{target}: no such file");
+            string system = parse.GetValue(libstdcxx) ?? ShimFixer.SystemLibstdcxx()
+                ?? throw new TorchCliException("no libstdc++.so.6 is loaded or loadable; nothing to check the shim against");
+            parse.InvocationConfiguration.Output.WriteLine($"capsnet-torch fix-shim: {ShimFixer.Apply(target, system)}");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,58 @@
+using Xunit;
+
+namespace CapsEmbedded.TorchSharp.Tests;
+
+public class TorchCliTests
+{
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = TorchCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Unknown_device_is_a_one_line_error()
+    {
+        var (code, _, error) = Run("bench", "--device", "gpu", "--runs", "1", "--warmup", "0");
+        Assert.Equal(1, code);
+        Assert.Equal("capsnet-torch: error: --device must be cpu or cuda, got 'gpu'", error.Trim());
+    }
+
+    [Fact]
+    public void Missing_weight_file_is_a_one_line_error()
+    {
+        var (code, _, error) = Run("eval", "-w", "/nonexistent/w.safetensors");
+        Assert.Equal(1, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith("capsnet-torch: error:", error);
+        Assert.Contains("w.safetensors", error);
+    }
+
+    [Fact]
+    public void Fix_shim_refuses_a_file_that_is_not_elf_and_leaves_it()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(path, "not a library");
+            var (code, _, error) = Run("fix-shim", path, "--libstdcxx", path);
+            Assert.Equal(1, code);
+            Assert.Equal("capsnet-torch: error: not an ELF file", error.Trim());
+            Assert.Equal("not a library", File.ReadAllText(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Init_from_and_resume_exclude_each_other()
+    {
+        var (code, _, error) = Run("train", "--init-from", "x.safetensors", "--resume");
+        Assert.Equal(1, code);
+        Assert.Contains("--init-from and --resume exclude each other", error);
+    }
+}
