@@ -4,8 +4,8 @@
 const pad = document.getElementById("pad"), padCtx = pad.getContext("2d");
 const recon = document.getElementById("recon"), reconCtx = recon.getContext("2d");
 const status = document.getElementById("status");
-const DIMS = 16, SIDE = 28, RANGE = 0.5;
-let drawing = false, last = null, timer = 0, inFlight = false, again = false;
+const DIMS = 16, SIDE = 28, RANGE = 0.25; // sliders: ±0.25 around the capsule, as paper Fig. 4
+let drawing = false, last = null, timer = 0, pending = false, inFlight = false, again = false;
 let capsule = null, predicted = -1, sliderBusy = false, sliderAgain = false;
 
 function clearPad() {
@@ -30,7 +30,10 @@ function stroke(p) {
 }
 
 // Debounced: at most one request in flight; a change during it sends once more afterwards.
-function schedule(delay) { clearTimeout(timer); timer = setTimeout(predictPad, delay); }
+function schedule(delay) { clearTimeout(timer); pending = true; timer = setTimeout(() => { pending = false; predictPad(); }, delay); }
+
+// True when no request is waiting or running (the browser test waits for this before it checks the page).
+window.capsnetIdle = () => !drawing && !pending && !inFlight && !again && !sliderBusy && !sliderAgain;
 
 function padTo28() {
   const src = padCtx.getImageData(0, 0, pad.width, pad.height).data;
