@@ -10,8 +10,23 @@ public static class PngFile
     {
         ArgumentNullException.ThrowIfNull(raster);
         using var stream = new MemoryStream();
-        new ImageWriter().WritePng(raster.Pixels, raster.Width, raster.Height, ColorComponents.RedGreenBlue, stream);
+        byte[]? gray = GrayOrNull(raster.Pixels);
+        // Most figures have no colour (tweak grids, unmarked reconstructions): one channel makes a third of the data.
+        if (gray is not null) new ImageWriter().WritePng(gray, raster.Width, raster.Height, ColorComponents.Grey, stream);
+        else new ImageWriter().WritePng(raster.Pixels, raster.Width, raster.Height, ColorComponents.RedGreenBlue, stream);
         return stream.ToArray();
+    }
+
+    private static byte[]? GrayOrNull(byte[] rgb)
+    {
+        var gray = new byte[rgb.Length / 3];
+        for (int i = 0; i < gray.Length; i++)
+        {
+            byte r = rgb[3 * i];
+            if (rgb[3 * i + 1] != r || rgb[3 * i + 2] != r) return null;
+            gray[i] = r;
+        }
+        return gray;
     }
 
     /// <summary>

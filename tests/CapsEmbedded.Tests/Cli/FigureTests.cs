@@ -119,6 +119,11 @@ public sealed class FigureTests : IDisposable
         PngFile.Write(path, new Raster(2, 2), overwrite: true);
         Assert.Equal(2, Decode(path).Width);
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        var gray = new Raster(3, 2);
+        gray.Set(1, 1, new Rgb(7, 7, 7));
+        byte[] png = PngFile.Encode(gray);
+        Assert.Equal(0, png[25]); // IHDR colour type 0: a figure without colour is written as one gray channel
+        Assert.Equal(gray.Pixels, ImageResult.FromMemory(png, ColorComponents.RedGreenBlue).Data);
     }
 
     private string FixtureData()
