@@ -78,11 +78,13 @@ public static class FigureRenderer
         if (dims == 0) throw new CliException("no capsule dimensions to draw");
         var raster = new Raster(TweakLeft + PerturbationSteps * (cell + Pad), 2 * LineHeight + Pad + dims * (cell + Pad));
         raster.Text(title, Pad, Pad, Rgb.Black, Text);
+        // Step labels ("-.25") in half-size glyphs when a cell is narrower than they are (scale 1).
+        int labelScale = BitmapFont.Measure("-.25", Text) + 8 <= cell + Pad ? Text : 1;
         for (int s = 0; s < PerturbationSteps; s++)
         {
             string value = Perturbation(s).ToString("+0.00;-0.00;0", Inv).Replace("0.", ".", StringComparison.Ordinal);
             var (x, _) = TweakCell(side, scale, 0, s);
-            raster.Text(value, x + (cell - BitmapFont.Measure(value, Text)) / 2, LineHeight + Pad, Rgb.Gray, Text);
+            raster.Text(value, x + (cell - BitmapFont.Measure(value, labelScale)) / 2, LineHeight + Pad, Rgb.Gray, labelScale);
         }
         for (int d = 0; d < dims; d++)
         {
