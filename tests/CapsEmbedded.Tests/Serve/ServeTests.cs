@@ -125,6 +125,25 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.DoesNotContain("https://", script);
     }
 
+    [Fact]
+    public void A_warm_pooled_session_predicts_and_reconstructs_without_allocating()
+    {
+        using var pool = new ModelPool(CapsEmbedded.Models.MnistCapsNet.Weights.Embedded, keep: 2);
+        void Request()
+        {
+            var s = pool.Rent();
+            for (int i = 0; i < s.Image.Length; i++) s.Image[i] = _digit[i] / 255f;
+            int k = CapsEmbedded.Models.MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            CapsEmbedded.Models.MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, k, s.Reconstruction);
+            pool.Return(s);
+        }
+        Request();
+        Request();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int n = 0; n < 3; n++) Request();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Theory]
     [InlineData(new[] { "--port", "70000" }, "--port must be 0..65535, got '70000'")]
     [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address (e.g. 127.0.0.1), got 'example.com'")]
