@@ -15,6 +15,7 @@ public static class CapsNetCli
         DataCommand.Create(),
         InitCommand.Create(),
         TrainCommand.Create(),
+        FigureCommands.Reconstruct(), FigureCommands.Tweak(), FigureCommands.Errors(), ServeCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>

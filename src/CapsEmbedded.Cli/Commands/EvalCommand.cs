@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -35,9 +36,11 @@ internal static class EvalCommand
         };
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
+        var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot file" };
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
-            weights, data, split, limit, dump, engine, threads, dataDir,
+            weights, data, split, limit, dump, engine, threads, dataDir, plot, force,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -47,16 +50,26 @@ internal static class EvalCommand
                 parse.GetValue(weights), parse.GetValue(data)!,
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
-                CommonOptions.Positive(parse.GetValue(threads), "--threads"), parse.GetValue(dataDir)!), parse.InvocationConfiguration.Output);
+                CommonOptions.Positive(parse.GetValue(threads), "--threads"), parse.GetValue(dataDir)!)
+            {
+                Plot = parse.GetValue(plot), Force = parse.GetValue(force),
+            }, parse.InvocationConfiguration.Output);
         }));
         return command;
     }
 
     internal sealed record EvalRequest(string? Weights, string Data, DatasetSplit Split, int? Limit, string? DumpLengths,
-        EngineChoice Engine, int Threads, string DataRoot);
+        EngineChoice Engine, int Threads, string DataRoot)
+    {
+        public string? Plot { get; init; }
+        public bool Force { get; init; }
+    }
 
     internal static int Run(EvalRequest request, TextWriter output)
     {
+        // Refuse before the (long) evaluation, not after it.
+        if (request.Plot is not null && File.Exists(request.Plot) && !request.Force)
+            throw new CliException($"{request.Plot} exists; pass --force to overwrite it");
         using var engine = EngineFactory.Open(request.Weights, request.Engine);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
@@ -98,6 +111,12 @@ internal static class EvalCommand
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
             output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+        }
+        if (request.Plot is not null)
+        {
+            string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
+            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
+            output.WriteLine($"wrote the confusion matrix heatmap to {request.Plot}");
         }
         return 0;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.Cli.Figures;
 using System.Globalization;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
@@ -130,7 +131,7 @@ public static class TrainCommand
         output.WriteLine($"data     {request.Data}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {(options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count):N0} test images");
         output.WriteLine(FormattableString.Invariant(
             $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}"));
-        output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
+        output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath} (and .png)");
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -248,6 +249,7 @@ public static class TrainCommand
         {
             TrainingLog.Write(csvPath, history);
             SvgChart.Write(svgPath, history, $"CapsNet training on {title}");
+            PngFile.Write(Path.ChangeExtension(svgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {title}"), overwrite: true);
             string line = FormattableString.Invariant(
                 $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train accuracy {100 * m.TrainAccuracy:F2}%, test error {100 * m.TestError:F2}%, lr {m.LearningRate:G3}, {m.Seconds:F0} s");
             if (_task is not null)

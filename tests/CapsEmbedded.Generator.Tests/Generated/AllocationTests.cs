@@ -40,6 +40,19 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Paper_Reconstruct_allocates_nothing_when_warm()
+    {
+        var weights = MnistCapsNet.Weights.Embedded;
+        using var workspace = new MnistCapsNet.Workspace();
+        var capsules = TestData.RandomImage(MnistCapsNet.DecoderInput, 5);
+        var reconstruction = new float[MnistCapsNet.DecoderOutput];
+        for (int k = 0; k < 3; k++) MnistCapsNet.Reconstruct(weights, workspace, capsules, k, reconstruction);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 20; k++) MnistCapsNet.Reconstruct(weights, workspace, capsules, k % MnistCapsNet.Classes, reconstruction);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void PredictBatch_allocates_nothing_when_warm()
     {
         var weights = TinyCapsNet.Weights.Embedded;

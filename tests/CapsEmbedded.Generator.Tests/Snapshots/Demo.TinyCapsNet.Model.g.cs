@@ -332,6 +332,32 @@ namespace Demo
         }
 
         /// <summary>
+        /// The decoder alone (paper §4.1): reconstructs an image from <paramref name="capsules"/> (classes·classDims,
+        /// class-major, e.g. from Predict, then edited) with every capsule but <paramref name="keep"/> zeroed. Allocation-free.
+        /// </summary>
+        public static void Reconstruct(Weights weights, Workspace workspace, global::System.ReadOnlySpan<float> capsules, int keep, global::System.Span<float> reconstruction)
+            => Reconstruct(weights, workspace, capsules, keep, reconstruction, global::CapsEmbedded.Kernels.SimdTiers.Best);
+
+        /// <summary>As the other overload, with the SIMD tier forced.</summary>
+        public static void Reconstruct(Weights weights, Workspace workspace, global::System.ReadOnlySpan<float> capsules, int keep, global::System.Span<float> reconstruction,
+            global::CapsEmbedded.Kernels.SimdTier tier)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(weights);
+            global::System.ArgumentNullException.ThrowIfNull(workspace);
+            CheckTier(tier);
+            if (capsules.Length != DecoderInput)
+                throw new global::System.ArgumentException($"capsules has {capsules.Length} values; the decoder takes {Classes}x{ClassDims}", nameof(capsules));
+            if ((uint)keep >= (uint)Classes)
+                throw new global::System.ArgumentOutOfRangeException(nameof(keep), keep, $"the class to keep must be in 0..{Classes - 1}");
+            if (reconstruction.Length < DecoderOutput)
+                throw new global::System.ArgumentException($"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed", nameof(reconstruction));
+            global::System.Span<float> scratch = workspace.Scratch;
+            capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));
+            Layers.Mask(scratch, keep);
+            Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);
+        }
+
+        /// <summary>
         /// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its
         /// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
         /// </summary>

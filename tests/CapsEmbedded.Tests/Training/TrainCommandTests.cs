@@ -86,6 +86,8 @@ public sealed class TrainCommandTests : IDisposable
         string csv = Path.ChangeExtension(output, ".csv");
         Assert.Equal(3, File.ReadAllLines(csv).Length);
         Assert.StartsWith("<svg", File.ReadAllText(Path.ChangeExtension(output, ".svg")));
+        var curve = StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(Path.ChangeExtension(output, ".png")), StbImageSharp.ColorComponents.RedGreenBlue);
+        Assert.Equal(CapsEmbedded.Cli.Figures.FigureRenderer.CurveWidth, curve.Width); // the same curve as a PNG
         string checkpoint = Path.ChangeExtension(output, ".ckpt");
         Assert.Equal(8, TrainingCheckpoint.Load(checkpoint).State.Step);
 

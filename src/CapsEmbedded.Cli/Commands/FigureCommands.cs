@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Globalization;
+using CapsEmbedded.Cli.Figures;
+using CapsEmbedded.Data;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary>
+/// <c>capsnet reconstruct</c>, <c>tweak</c> and <c>errors</c>: PNG figures of what the digit capsules encode (paper
+/// §5.1, Fig. 3 and 4), drawn by <see cref="FigureRenderer"/> from the compiled model.
+/// </summary>
+internal static class FigureCommands
+{
+    private sealed record Shared(Option<string?> Weights, Option<string> Data, Option<string> Split, Option<string> DataDir,
+        Option<string> Out, Option<bool> Force, Option<int> Scale)
+    {
+        public FigureModel Open(ParseResult parse)
+        {
+            string data = parse.GetValue(Data)!;
+            var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
+            return new FigureModel(parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
+        }
+
+        public void Write(ParseResult parse, Raster raster, string what)
+        {
+            string path = parse.GetValue(Out)!;
+            PngFile.Write(path, raster, parse.GetValue(Force));
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {what}, {raster.Width}x{raster.Height} pixels");
+        }
+
+        public int ScaleOf(ParseResult parse)
+        {
+            int scale = parse.GetValue(Scale);
+            return scale is >= 1 and <= 8 ? scale : throw new CliException($"--scale must be 1..8, got {scale}");
+        }
+    }
+
+    private static Shared Options(string defaultOut)
+    {
+        var data = new Option<string>("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
+        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "train");
+        return new Shared(CommonOptions.Weights(required: false), data, split, CommonOptions.DataDir(),
+            new Option<string>("--out", "-o") { Description = "Output PNG file", DefaultValueFactory = _ => defaultOut },
+            new Option<bool>("--force") { Description = "Overwrite an existing file" },
+            new Option<int>("--scale") { Description = "Pixels per image pixel (1..8)", DefaultValueFactory = _ => 2 });
+    }
+
+    private static Command With(Command command, Shared o)
+    {
+        command.Options.Add(o.Weights);
+        command.Options.Add(o.Data);
+        command.Options.Add(o.Split);
+        command.Options.Add(o.DataDir);
+        command.Options.Add(o.Out);
+        command.Options.Add(o.Force);
+        command.Options.Add(o.Scale);
+        return command;
+    }
+
+    public static Command Reconstruct()
+    {
+        var o = Options("reconstruct.png");
+        var start = new Option<int>("--start") { Description = "First image index", DefaultValueFactory = _ => 0 };
+        var count = new Option<int>("--count", "-n") { Description = "Number of digits (1..200)", DefaultValueFactory = _ => 16 };
+        var columns = new Option<int>("--columns") { Description = "Digits per row", DefaultValueFactory = _ => 8 };
+        var command = With(new Command("reconstruct", "PNG: test digits above their reconstructions from the predicted capsule (paper Fig. 3)")
+        {
+            start, count, columns,
+        }, o);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            int n = parse.GetValue(count), cols = CommonOptions.Positive(parse.GetValue(columns), "--columns"), scale = o.ScaleOf(parse);
+            if (n is < 1 or > 200) throw new CliException($"--count must be 1..200, got {n}");
+            using var model = o.Open(parse);
+            int first = model.CheckIndex(parse.GetValue(start), "--start");
+            model.CheckIndex(first + n - 1, $"--start {first} with --count");
+            var digits = Enumerable.Range(first, n).Select(i => model.Run(i, false, out _)).ToList();
+            int wrong = digits.Count(d => d.Predicted != d.Label);
+            o.Write(parse, FigureRenderer.Reconstructions(digits, FigureModel.Side, cols, scale), $"{n} digits from {first}, {wrong} misclassified (red)");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Tweak()
+    {
+        var o = Options("tweak.png");
+        var index = new Option<int>("--index", "-i") { Description = "Image index", DefaultValueFactory = _ => 0 };
+        var command = With(new Command("tweak", "PNG: each of the winning capsule's 16 dimensions moved by -0.25..0.25 in steps of 0.05 (paper Fig. 4)")
+        {
+            index,
+        }, o);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            int scale = o.ScaleOf(parse);
+            using var model = o.Open(parse);
+            int i = model.CheckIndex(parse.GetValue(index), "--index");
+            var digit = model.Run(i, false, out float[] capsules);
+            var grid = new float[FigureModel.Dims][][];
+            for (int d = 0; d < FigureModel.Dims; d++)
+            {
+                grid[d] = new float[FigureRenderer.PerturbationSteps][];
+                for (int s = 0; s < FigureRenderer.PerturbationSteps; s++)
+                {
+                    var edited = (float[])capsules.Clone();
+                    edited[digit.Predicted * FigureModel.Dims + d] += FigureRenderer.Perturbation(s);
+                    grid[d][s] = model.Reconstruct(edited, digit.Predicted);
+                }
+            }
+            string title = FormattableString.Invariant($"IMAGE {i} (TRUE {digit.Label}), CAPSULE {digit.Predicted}: DIMENSION + DELTA");
+            o.Write(parse, FigureRenderer.Tweaks(grid, FigureModel.Side, scale, title), $"image {i}, capsule {digit.Predicted}, 16x11 reconstructions");
+            return 0;
+        }));
+        return command;
+    }
+
+    public static Command Errors()
+    {
+        var o = Options("errors.png");
+        var limit = new Option<int?>("--limit") { Description = "Scan only the first N images" };
+        var max = new Option<int>("--max") { Description = "Draw at most N errors", DefaultValueFactory = _ => 60 };
+        var columns = new Option<int>("--columns") { Description = "Errors per row", DefaultValueFactory = _ => 4 };
+        var threads = CommonOptions.Threads();
+        var command = With(new Command("errors", "PNG: misclassified digits with true/predicted class, the two longest capsules and both reconstructions")
+        {
+            limit, max, columns, threads,
+        }, o);
+        command.SetAction(CommandRunner.Guard(parse =>
+        {
+            int scale = o.ScaleOf(parse), cols = CommonOptions.Positive(parse.GetValue(columns), "--columns");
+            int most = CommonOptions.Positive(parse.GetValue(max), "--max");
+            using var model = o.Open(parse);
+            int n = Math.Min(parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : model.Data.Count, model.Data.Count);
+            int[] classes = model.Classify(n, CommonOptions.Positive(parse.GetValue(threads), "--threads"));
+            var wrong = Enumerable.Range(0, n).Where(i => classes[i] != model.Data.Labels[i]).ToList();
+            var drawn = wrong.Take(most).Select(i => model.Run(i, true, out _)).ToList();
+            string rate = (100.0 * wrong.Count / n).ToString("F2", CultureInfo.InvariantCulture);
+            string title = $"{wrong.Count} OF {n} MISCLASSIFIED ({rate}%)" + (drawn.Count < wrong.Count ? $", FIRST {drawn.Count} SHOWN" : "");
+            o.Write(parse, FigureRenderer.Errors(drawn, FigureModel.Side, cols, scale, title), $"{wrong.Count} of {n:N0} misclassified, {drawn.Count} drawn");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,104 @@
+namespace CapsEmbedded.Cli.Figures;
+
+/// <summary>An 8-bit RGB colour.</summary>
+public readonly record struct Rgb(byte R, byte G, byte B)
+{
+    public static readonly Rgb White = new(255, 255, 255);
+    public static readonly Rgb Black = new(0, 0, 0);
+    public static readonly Rgb Gray = new(136, 136, 136);
+    public static readonly Rgb LightGray = new(230, 230, 230);
+    public static readonly Rgb Red = new(214, 39, 40);
+    public static readonly Rgb Green = new(44, 160, 44);
+    public static readonly Rgb Blue = new(31, 119, 180);
+    public static readonly Rgb Orange = new(255, 127, 14);
+}
+
+/// <summary>
+/// A white RGB canvas, row-major, 3 bytes per pixel (what <see cref="PngFile"/> encodes). Drawing clips at the edges,
+/// so a figure's layout code never has to.
+/// </summary>
+public sealed class Raster
+{
+    public Raster(int width, int height)
+    {
+        if (width < 1 || height < 1 || (long)width * height > 64L << 20)
+            throw new ArgumentException($"a {width}x{height} figure is empty or too large");
+        Width = width;
+        Height = height;
+        Pixels = new byte[width * height * 3];
+        Pixels.AsSpan().Fill(255);
+    }
+
+    public int Width { get; }
+    public int Height { get; }
+
+    /// <summary>Row-major RGB bytes.</summary>
+    public byte[] Pixels { get; }
+
+    public Rgb this[int x, int y]
+    {
+        get
+        {
+            int i = (y * Width + x) * 3;
+            return new Rgb(Pixels[i], Pixels[i + 1], Pixels[i + 2]);
+        }
+    }
+
+    public void Set(int x, int y, Rgb color)
+    {
+        if ((uint)x >= (uint)Width || (uint)y >= (uint)Height) return;
+        int i = (y * Width + x) * 3;
+        Pixels[i] = color.R;
+        Pixels[i + 1] = color.G;
+        Pixels[i + 2] = color.B;
+    }
+
+    public void Fill(int x, int y, int width, int height, Rgb color)
+    {
+        for (int row = Math.Max(0, y); row < Math.Min(Height, y + height); row++)
+            for (int col = Math.Max(0, x); col < Math.Min(Width, x + width); col++) Set(col, row, color);
+    }
+
+    /// <summary>A rectangle outline <paramref name="thickness"/> pixels wide, drawn inside the given box.</summary>
+    public void Frame(int x, int y, int width, int height, Rgb color, int thickness = 1)
+    {
+        Fill(x, y, width, thickness, color);
+        Fill(x, y + height - thickness, width, thickness, color);
+        Fill(x, y, thickness, height, color);
+        Fill(x + width - thickness, y, thickness, height, color);
+    }
+
+    /// <summary>
+    /// A gray image (values in [0, 1], row-major, <paramref name="side"/>²) scaled up by whole pixels: white strokes on
+    /// black, as MNIST and the paper's figures show them. Values outside [0, 1] (or NaN) are clamped (NaN as 0).
+    /// </summary>
+    public void Gray(ReadOnlySpan<float> image, int side, int x, int y, int scale)
+    {
+        if (image.Length != side * side) throw new ArgumentException($"a {side}x{side} image needs {side * side} values, got {image.Length}");
+        for (int row = 0; row < side; row++)
+            for (int col = 0; col < side; col++)
+            {
+                float v = image[row * side + col];
+                byte level = (byte)Math.Round(255 * (float.IsNaN(v) ? 0 : Math.Clamp(v, 0, 1)));
+                Fill(x + col * scale, y + row * scale, scale, scale, new Rgb(level, level, level));
+            }
+    }
+
+    /// <summary>A line of <paramref name="thickness"/> pixels (a square brush moved along Bresenham's line).</summary>
+    public void Line(int x0, int y0, int x1, int y1, Rgb color, int thickness = 1)
+    {
+        int dx = Math.Abs(x1 - x0), dy = -Math.Abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, error = dx + dy;
+        int half = thickness / 2;
+        while (true)
+        {
+            Fill(x0 - half, y0 - half, thickness, thickness, color);
+            if (x0 == x1 && y0 == y1) return;
+            int e2 = 2 * error;
+            if (e2 >= dy) { error += dy; x0 += sx; }
+            if (e2 <= dx) { error += dx; y0 += sy; }
+        }
+    }
+
+    /// <summary>Text in <see cref="BitmapFont"/>, top-left at (x, y), each font pixel <paramref name="scale"/>² pixels.</summary>
+    public void Text(string text, int x, int y, Rgb color, int scale = 2) => BitmapFont.Draw(this, text, x, y, color, scale);
+}

@@ -1,0 +1,225 @@
+using System.Buffers.Binary;
+using System.Reflection;
+using System.Text.Json;
+using CapsEmbedded.Data;
+using CapsEmbedded.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace CapsEmbedded.Serve;
+
+/// <summary>
+/// The local page and its JSON API over the compiled <see cref="MnistCapsNet"/>:
+/// <c>POST /api/predict</c> (784 bytes, the 28×28 digit row by row, 0..255) → class, 10 capsule lengths, the winning
+/// capsule's 16 values and its reconstruction; <c>POST /api/reconstruct?class=k</c> (16 float32 little-endian: capsule
+/// k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test digit i. Bodies are read into pooled buffers
+/// of at most 785 bytes and checked before the model runs; every bad request gets a 400 with a one-line JSON error.
+/// </summary>
+internal static class ServeApp
+{
+    /// <summary>Largest magnitude accepted for a capsule value: squashed capsules are shorter than 1, sliders add ±0.5.</summary>
+    public const float MaxCapsuleValue = 4;
+
+    // Error messages quote the user's input: keep ' and ± readable rather than \u-escaped (the page shows them as text).
+    internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static WebApplication Build(ServeOptions options, TextWriter log)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(options.Host, options.Port);
+            k.Limits.MaxRequestBodySize = 64 * 1024; // our own checks stop at 785 bytes; this bounds anything else
+            k.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        var weights = options.Weights is null ? MnistCapsNet.Weights.Embedded : MnistCapsNet.Weights.Load(options.Weights);
+        var pool = new ModelPool(weights, keep: Environment.ProcessorCount * 2);
+        var digits = new Lazy<LabeledImages>(() => DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir));
+        app.Lifetime.ApplicationStopped.Register(pool.Dispose);
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+            log.WriteLine($"capsnet serve: listening on {string.Join(", ", addresses)} ({MnistCapsNet.ActiveTier} tier); Ctrl+C stops");
+            log.Flush();
+        });
+
+        foreach (string file in new[] { "index.html", "app.js", "app.css" })
+        {
+            byte[] bytes = Page(file);
+            string type = file.EndsWith(".html", StringComparison.Ordinal) ? "text/html; charset=utf-8"
+                : file.EndsWith(".js", StringComparison.Ordinal) ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+            RequestDelegate serve = http =>
+            {
+                http.Response.ContentType = type;
+                http.Response.Headers.CacheControl = "no-cache";
+                return http.Response.Body.WriteAsync(bytes).AsTask();
+            };
+            app.MapGet(file == "index.html" ? "/" : "/" + file, serve);
+        }
+        app.MapPost("/api/predict", (RequestDelegate)(http => Predict(http, pool)));
+        app.MapPost("/api/reconstruct", (RequestDelegate)(http => Reconstruct(http, pool)));
+        app.MapGet("/api/digit/{index}", (RequestDelegate)(http => Digit(http, digits)));
+        return app;
+    }
+
+    private static byte[] Page(string file)
+    {
+        using var stream = typeof(ServeApp).Assembly.GetManifestResourceStream("page/" + file)
+            ?? throw new InvalidOperationException($"page/{file} is not embedded");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private static async Task Predict(HttpContext http, ModelPool pool)
+    {
+        var s = pool.Rent();
+        try
+        {
+            int n = await ReadBody(http.Request, s.Body);
+            if (n != MnistCapsNet.InputLength)
+            {
+                await Error(http, n < 0 ? $"the body is larger than {MnistCapsNet.InputLength} bytes" : $"the body has {n} bytes; send the 28x28 digit as {MnistCapsNet.InputLength} bytes (0..255), row by row");
+                return;
+            }
+            for (int i = 0; i < n; i++) s.Image[i] = s.Body[i] / 255f;
+            int predicted = MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            var json = s.Json(http.Response.BodyWriter);
+            http.Response.ContentType = "application/json";
+            json.WriteStartObject();
+            json.WriteNumber("class"u8, predicted);
+            json.WriteStartArray("lengths"u8);
+            foreach (float v in s.Lengths) json.WriteNumberValue(v);
+            json.WriteEndArray();
+            json.WriteStartArray("capsule"u8);
+            foreach (float v in s.Capsules.AsSpan(predicted * MnistCapsNet.ClassDims, MnistCapsNet.ClassDims)) json.WriteNumberValue(v);
+            json.WriteEndArray();
+            WritePixels(json, s.Reconstruction);
+            json.WriteEndObject();
+            json.Flush();
+            await http.Response.BodyWriter.FlushAsync();
+        }
+        finally
+        {
+            pool.Return(s);
+        }
+    }
+
+    private static async Task Reconstruct(HttpContext http, ModelPool pool)
+    {
+        var s = pool.Rent();
+        try
+        {
+            string? value = http.Request.Query["class"];
+            if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int keep) || keep >= MnistCapsNet.Classes)
+            {
+                await Error(http, $"?class= must be 0..{MnistCapsNet.Classes - 1}, got '{value}'");
+                return;
+            }
+            int n = await ReadBody(http.Request, s.Body);
+            const int expected = MnistCapsNet.ClassDims * sizeof(float);
+            if (n != expected)
+            {
+                await Error(http, n < 0 ? $"the body is larger than {expected} bytes" : $"the body has {n} bytes; send capsule {keep}'s {MnistCapsNet.ClassDims} values as float32 little-endian ({expected} bytes)");
+                return;
+            }
+            s.Capsules.AsSpan().Clear();
+            for (int d = 0; d < MnistCapsNet.ClassDims; d++)
+            {
+                float v = BinaryPrimitives.ReadSingleLittleEndian(s.Body.AsSpan(d * sizeof(float)));
+                if (!float.IsFinite(v) || Math.Abs(v) > MaxCapsuleValue)
+                {
+                    await Error(http, $"capsule value {d} is {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}; values must be finite and within ±{MaxCapsuleValue}");
+                    return;
+                }
+                s.Capsules[keep * MnistCapsNet.ClassDims + d] = v;
+            }
+            MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, keep, s.Reconstruction);
+            var json = s.Json(http.Response.BodyWriter);
+            http.Response.ContentType = "application/json";
+            json.WriteStartObject();
+            WritePixels(json, s.Reconstruction);
+            json.WriteEndObject();
+            json.Flush();
+            await http.Response.BodyWriter.FlushAsync();
+        }
+        finally
+        {
+            pool.Return(s);
+        }
+    }
+
+    private static async Task Digit(HttpContext http, Lazy<LabeledImages> digits)
+    {
+        string? text = http.Request.RouteValues["index"] as string;
+        LabeledImages set;
+        try
+        {
+            set = digits.Value;
+        }
+        catch (Exception e) when (e is DatasetNotFoundException or IdxFormatException or IOException)
+        {
+            await Error(http, $"no test digits: {e.Message}", StatusCodes.Status404NotFound);
+            return;
+        }
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) || index >= set.Count)
+        {
+            await Error(http, $"digit index must be 0..{set.Count - 1}, got '{text}'");
+            return;
+        }
+        http.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(http.Response.BodyWriter, JsonOptions);
+        json.WriteStartObject();
+        json.WriteNumber("index"u8, index);
+        json.WriteNumber("label"u8, set.Labels[index]);
+        json.WriteStartArray("pixels"u8);
+        foreach (byte b in set.GetImage(index)) json.WriteNumberValue(b);
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync();
+    }
+
+    /// <summary>The image as 784 integers 0..255 under "reconstruction".</summary>
+    private static void WritePixels(Utf8JsonWriter json, ReadOnlySpan<float> image)
+    {
+        json.WriteStartArray("reconstruction"u8);
+        foreach (float v in image) json.WriteNumberValue((int)MathF.Round(255 * Math.Clamp(v, 0f, 1f)));
+        json.WriteEndArray();
+    }
+
+    /// <summary>
+    /// Reads the body into <paramref name="buffer"/> (max + 1 bytes): the byte count, or −1 when the body (or its
+    /// declared Content-Length) is longer than the largest valid body, so an oversized body is never read in full.
+    /// </summary>
+    private static async Task<int> ReadBody(HttpRequest request, byte[] buffer)
+    {
+        if (request.ContentLength > buffer.Length - 1) return -1;
+        int total = 0;
+        while (total < buffer.Length)
+        {
+            int read = await request.Body.ReadAsync(buffer.AsMemory(total));
+            if (read == 0) break;
+            total += read;
+        }
+        return total == buffer.Length ? -1 : total;
+    }
+
+    private static async Task Error(HttpContext http, string message, int status = StatusCodes.Status400BadRequest)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(http.Response.BodyWriter, JsonOptions);
+        json.WriteStartObject();
+        json.WriteString("error"u8, message);
+        json.WriteEndObject();
+        await json.FlushAsync();
+    }
+}

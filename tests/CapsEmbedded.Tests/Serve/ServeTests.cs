@@ -1,0 +1,154 @@
+using System.Net;
+using System.Text.Json;
+using CapsEmbedded.Serve;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Serve;
+
+/// <summary>
+/// capsnet-serve in process on a free loopback port: the API's answers for good requests and a 400 with a one-line
+/// JSON error (never a 500) for each kind of bad one. The browser side is .ci/figures.sh's job.
+/// </summary>
+public sealed class ServeTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-serve-").FullName;
+    private WebApplication? _app;
+    private readonly HttpClient _http = new();
+    private byte[] _digit = [];
+
+    public async Task InitializeAsync()
+    {
+        string data = Path.Combine(_dir, "mnist");
+        Directory.CreateDirectory(data);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
+        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
+        _digit = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, _dir).GetImage(0).ToArray();
+        _app = ServeApp.Build(ServeOptions.Parse(["--port", "0", "--data-dir", _dir]), TextWriter.Null);
+        await _app.StartAsync();
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        Assert.StartsWith("http://127.0.0.1:", address);
+        _http.BaseAddress = new Uri(address);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+        _http.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Json)> Post(string path, byte[] body)
+    {
+        using var response = await _http.PostAsync(path, new ByteArrayContent(body));
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+
+    [Fact]
+    public async Task Predict_then_reconstruct_from_the_returned_capsule_gives_the_same_image()
+    {
+        var (status, json) = await Post("/api/predict", _digit);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(7, json.GetProperty("class").GetInt32()); // fixture digit 0 is a 7, and the shipped model knows it
+        var lengths = json.GetProperty("lengths").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        Assert.Equal(10, lengths.Length);
+        Assert.Equal(7, Array.IndexOf(lengths, lengths.Max()));
+        var capsule = json.GetProperty("capsule").EnumerateArray().Select(e => e.GetSingle()).ToArray();
+        Assert.Equal(16, capsule.Length);
+        Assert.Equal(lengths[7], MathF.Sqrt(capsule.Sum(v => v * v)), 4);
+        int[] image = Ints(json.GetProperty("reconstruction"));
+        Assert.Equal(784, image.Length);
+        Assert.InRange(image.Max(), 128, 255); // a drawn digit, not a blank
+
+        var body = new byte[64];
+        for (int d = 0; d < 16; d++) BitConverter.TryWriteBytes(body.AsSpan(4 * d), capsule[d]);
+        var (again, decoded) = await Post("/api/reconstruct?class=7", body);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.Equal(image, Ints(decoded.GetProperty("reconstruction")));
+    }
+
+    public static TheoryData<string, byte[], string> BadRequests() => new()
+    {
+        { "/api/predict", [], "the body has 0 bytes; send the 28x28 digit as 784 bytes (0..255), row by row" },
+        { "/api/predict", new byte[783], "the body has 783 bytes" },
+        { "/api/predict", new byte[785], "the body is larger than 784 bytes" },
+        { "/api/predict", new byte[70_000], "the body is larger than 784 bytes" },
+        { "/api/reconstruct?class=7", new byte[63], "the body has 63 bytes; send capsule 7's 16 values as float32 little-endian (64 bytes)" },
+        { "/api/reconstruct?class=10", new byte[64], "?class= must be 0..9, got '10'" },
+        { "/api/reconstruct?class=-1", new byte[64], "?class= must be 0..9, got '-1'" },
+        { "/api/reconstruct", new byte[64], "?class= must be 0..9, got ''" },
+        { "/api/reconstruct?class=2", [.. BitConverter.GetBytes(float.NaN), .. new byte[60]], "capsule value 0 is NaN; values must be finite and within ±4" },
+        { "/api/reconstruct?class=2", [.. new byte[60], .. BitConverter.GetBytes(5f)], "capsule value 15 is 5; values must be finite and within ±4" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Bad_requests_get_a_400_naming_the_problem(string path, byte[] body, string message)
+    {
+        var (status, json) = await Post(path, body);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith(message, json.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Test_digits_load_by_index_and_a_bad_index_is_a_400()
+    {
+        using var ok = await _http.GetAsync("/api/digit/199");
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var json = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(199, json.GetProperty("index").GetInt32());
+        Assert.Equal(784, json.GetProperty("pixels").GetArrayLength());
+        foreach (string bad in new[] { "200", "-1", "x", "99999999999" })
+        {
+            using var response = await _http.GetAsync("/api/digit/" + bad);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("digit index must be 0..199", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task The_page_and_its_script_are_served_from_the_binary()
+    {
+        string page = await _http.GetStringAsync("/");
+        Assert.Contains("<canvas id=\"pad\"", page);
+        Assert.DoesNotContain("https://", page); // offline: nothing from a CDN
+        string script = await _http.GetStringAsync("/app.js");
+        Assert.Contains("/api/predict", script);
+        Assert.DoesNotContain("https://", script);
+    }
+
+    [Fact]
+    public void A_warm_pooled_session_predicts_and_reconstructs_without_allocating()
+    {
+        using var pool = new ModelPool(CapsEmbedded.Models.MnistCapsNet.Weights.Embedded, keep: 2);
+        void Request()
+        {
+            var s = pool.Rent();
+            for (int i = 0; i < s.Image.Length; i++) s.Image[i] = _digit[i] / 255f;
+            int k = CapsEmbedded.Models.MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            CapsEmbedded.Models.MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, k, s.Reconstruction);
+            pool.Return(s);
+        }
+        Request();
+        Request();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int n = 0; n < 3; n++) Request();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--port", "70000" }, "--port must be 0..65535, got '70000'")]
+    [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address (e.g. 127.0.0.1), got 'example.com'")]
+    [InlineData(new[] { "--port" }, "--port needs a value")]
+    [InlineData(new[] { "--colour", "red" }, "unknown option '--colour'")]
+    public void Bad_arguments_name_the_problem(string[] args, string message) =>
+        Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => ServeOptions.Parse(args)).Message);
+}
