@@ -72,6 +72,10 @@ public sealed unsafe class BatchContext : IDisposable
         for (int k = 0; k < workerCount; k++) _scratch[k] = new AlignedBuffer(scratchLength);
         _wake = new ManualResetEventSlim[workerCount - 1];
         for (int k = 0; k < _wake.Length; k++) _wake[k] = new ManualResetEventSlim(false);
+        // A ManualResetEventSlim allocates its lock object the first time a thread blocks on it; block once here
+        // (1 ms each) so that a first block under load, later, allocates nothing on the predicting threads.
+        _done.Wait(1);
+        foreach (var wake in _wake) wake.Wait(1);
         _workers = new Thread[workerCount - 1];
         for (int k = 0; k < _workers.Length; k++)
         {
