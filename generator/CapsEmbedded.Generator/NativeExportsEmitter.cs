@@ -241,8 +241,8 @@ namespace CapsEmbedded.Generator
             L(" * Errors: every function that can fail returns a negative status code (" + P + "_STATUS_*) and sets the calling");
             L(" *   thread's last error message (" + p + "_last_error). Success is " + P + "_STATUS_OK (0) or, where stated, a value >= 0.");
             L(" *   No call aborts or throws: NULL pointers, short buffers, bad files and stale handles are reported as errors.");
-            L(" * Handles: opaque. A freed, never-created or wrong-kind handle gives " + P + "_STATUS_INVALID_HANDLE; freeing NULL is");
-            L(" *   a no-op. Do not free a handle while another thread uses it.");
+            L(" * Handles: opaque. A freed, never-created or wrong-kind handle gives " + P + "_STATUS_INVALID_HANDLE (a freed one until");
+            L(" *   its slot has been reused 4095 times); freeing NULL is a no-op. Do not free a handle while another thread uses it.");
             L(" * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.");
             L(" *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing");
             L(" *   handles is thread-safe. The last error message is per thread.");

@@ -39,8 +39,8 @@ public static class NativeApi
         string text;
         try
         {
-            text = status == NativeStatus.Internal
-                ? $"{function}: internal error {e.GetType().Name}: {e.Message}"
+            text = status == NativeStatus.Internal ? $"{function}: internal error {e.GetType().Name}: {e.Message}"
+                : e.Message.StartsWith(function + ": ", StringComparison.Ordinal) ? e.Message // the helpers name the function already
                 : $"{function}: {e.Message}";
         }
         catch (Exception)

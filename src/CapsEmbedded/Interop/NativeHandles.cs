@@ -4,6 +4,7 @@ namespace CapsEmbedded.Interop;
 /// The opaque handles that generated C exports hand out: a slot index plus a generation count, never a pointer, so a
 /// freed, forged or wrong-kind handle is detected by one array read instead of crashing. Thread-safe: create and free
 /// take a lock; <see cref="Get{T}"/> is lock-free and allocation-free (each slot is an immutable object, replaced whole).
+/// Limit: the generation has 12 bits, so a stale handle is caught until its slot has been reused 4095 times.
 /// </summary>
 public static class NativeHandles
 {

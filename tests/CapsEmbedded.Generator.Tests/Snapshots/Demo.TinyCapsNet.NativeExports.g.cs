@@ -38,8 +38,8 @@ namespace Demo
  * Errors: every function that can fail returns a negative status code (TINY_STATUS_*) and sets the calling
  *   thread's last error message (tiny_last_error). Success is TINY_STATUS_OK (0) or, where stated, a value >= 0.
  *   No call aborts or throws: NULL pointers, short buffers, bad files and stale handles are reported as errors.
- * Handles: opaque. A freed, never-created or wrong-kind handle gives TINY_STATUS_INVALID_HANDLE; freeing NULL is
- *   a no-op. Do not free a handle while another thread uses it.
+ * Handles: opaque. A freed, never-created or wrong-kind handle gives TINY_STATUS_INVALID_HANDLE (a freed one until
+ *   its slot has been reused 4095 times); freeing NULL is a no-op. Do not free a handle while another thread uses it.
  * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.
  *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing
  *   handles is thread-safe. The last error message is per thread.
