@@ -118,4 +118,10 @@ if "$out/native-x64/capsnet_predict" "$out/bad.bin" 2> "$out/err.txt"; then echo
 grep -q "not a PGM and not a raw image" "$out/err.txt"
 if "$out/native-x64/capsnet_predict" --weights "$out/bad.bin" "${images[0]}" 2> "$out/err.txt"; then echo "a bad weight file was accepted" >&2; exit 1; fi
 grep -q "capsnet_mnist_weights_load: .*bad.bin" "$out/err.txt" && cat "$out/err.txt"
+# Through Python and the real library: weights of another architecture are refused with the reader's message.
+if python3 examples/python/capsnet_predict.py --lib "$out/native-x64/libcapsnet_mnist.so" \
+    --weights tests/CapsEmbedded.Generator.Tests/Weights/tiny.safetensors "${images[0]}" 2> "$out/err.txt"; then
+  echo "weights of another architecture were accepted" >&2; exit 1
+fi
+grep -q "capsnet_mnist_weights_load: .*another architecture.*classes is 3, the model's is 10" "$out/err.txt"
 echo "C ABI: libcapsnet_mnist x64 + arm64 (qemu), C and Python examples agree with capsnet predict"
