@@ -67,10 +67,16 @@ namespace CapsEmbedded.Generator
             "CapsEmbedded.Generator failed on '{0}' (a bug, please report): {1}",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor BadNativePrefix = new(
+            "CAPS0013", "NativeExportPrefix is not a C identifier",
+            "[CapsNetModel] on class '{0}': NativeExportPrefix \"{1}\" cannot start C function names: {2}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         private static readonly DiagnosticDescriptor[] All =
         {
             WeightFileNotPassed, WeightFileMissing, UnreadableHeader, ShapeMismatch, UnsupportedDType, NotPartial,
             NotStatic, Generic, Nested, EmptyPath, DuplicateAttribute, InternalError,
+            BadNativePrefix,
         };
 
         internal static DiagnosticDescriptor ById(string id)

@@ -31,6 +31,9 @@ namespace CapsEmbedded.Generator
         /// <summary>Where the attribute paths are resolved from (a CompilerVisibleProperty of the targets file).</summary>
         public const string ProjectDirectoryProperty = "build_property.MSBuildProjectDirectory";
 
+        /// <summary>The attribute property that asks for C exports.</summary>
+        public const string NativeExportPrefixProperty = "NativeExportPrefix";
+
         public static TargetResult ParseTarget(GeneratorAttributeSyntaxContext context)
         {
             var symbol = (INamedTypeSymbol)context.TargetSymbol;
@@ -53,12 +56,21 @@ namespace CapsEmbedded.Generator
 
             string? path = attribute.ConstructorArguments.Length == 1 ? attribute.ConstructorArguments[0].Value as string : null;
             if (path is null || path.Trim().Length == 0) diagnostics.Add(DiagnosticInfo.Create(Diagnostics.EmptyPath, location, name));
+            string? nativePrefix = null;
+            foreach (var named in attribute.NamedArguments)
+            {
+                if (named.Key != NativeExportPrefixProperty) continue;
+                nativePrefix = named.Value.Value as string;
+                string? problem = NativeExportsEmitter.PrefixProblem(nativePrefix);
+                if (problem is not null)
+                    diagnostics.Add(DiagnosticInfo.Create(Diagnostics.BadNativePrefix, location, name, nativePrefix ?? "null", problem));
+            }
 
             if (diagnostics.Count > 0) return new TargetResult(null, location, new EquatableArray<DiagnosticInfo>(diagnostics.ToArray()));
 
             string? ns = symbol.ContainingNamespace.IsGlobalNamespace ? null : symbol.ContainingNamespace.ToDisplayString();
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
-            return new TargetResult(new ModelTarget(ns, name, accessibility, path!.Trim()), location, default);
+            return new TargetResult(new ModelTarget(ns, name, accessibility, path!.Trim(), nativePrefix), location, default);
         }
 
         /// <summary>

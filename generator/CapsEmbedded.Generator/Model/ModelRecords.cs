@@ -8,7 +8,9 @@ namespace CapsEmbedded.Generator.Model
     /// <param name="ClassName">The class name.</param>
     /// <param name="Accessibility">"public" or "internal".</param>
     /// <param name="WeightPath">The path written in the attribute, relative to the project directory.</param>
-    internal sealed record ModelTarget(string? Namespace, string ClassName, string Accessibility, string WeightPath);
+    /// <param name="NativeExportPrefix">The C export prefix (NativeExportPrefix), or null when no C exports are wanted.</param>
+    internal sealed record ModelTarget(string? Namespace, string ClassName, string Accessibility, string WeightPath,
+        string? NativeExportPrefix = null);
 
     /// <summary>One tensor of the weight file: name, shape and byte range in the data area.</summary>
     internal sealed record TensorInfo(string Name, EquatableArray<long> Shape, long Begin, long End);

@@ -15,4 +15,11 @@ public sealed class CapsNetModelAttribute : Attribute
 
     /// <summary>The safetensors weight file, relative to the project directory.</summary>
     public string WeightsPath { get; }
+
+    /// <summary>
+    /// When set (a C identifier such as <c>"capsnet_mnist"</c>), the generator also emits C exports
+    /// (<c>[UnmanagedCallersOnly]</c> <c>&lt;prefix&gt;_predict</c>, ...) and their C header; publish the project with
+    /// <c>NativeLib=Shared</c> to get a shared library (see src/CapsEmbedded.Native).
+    /// </summary>
+    public string? NativeExportPrefix { get; set; }
 }

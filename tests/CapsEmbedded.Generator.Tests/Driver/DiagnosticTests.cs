@@ -131,4 +131,35 @@ public class DiagnosticTests
         Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.All(ids, id => Assert.Matches("^CAPS[0-9]{4}$", id));
     }
+
+    [Theory]
+    [InlineData("", "empty")]
+    [InlineData("2fast", "starts with an ASCII letter")]
+    [InlineData("capsnet-mnist", "'-' is not allowed")]
+    [InlineData("caps net", "' ' is not allowed")]
+    [InlineData("__caps", "reserved")]
+    [InlineData("_Caps", "reserved")]
+    [InlineData("capsnét", "'é' is not allowed")]
+    public void CAPS0013_native_export_prefix_that_is_not_a_C_identifier(string prefix, string problem)
+    {
+        var source = GeneratorHarness.TinySource.Replace("[CapsNetModel(\"Weights/tiny.safetensors\")]",
+            $"[CapsNetModel(\"Weights/tiny.safetensors\", NativeExportPrefix = \"{prefix}\")]");
+        var d = Single(source, GeneratorHarness.TinyHeader());
+        Assert.Equal("CAPS0013", d.Id);
+        Assert.Contains("TinyCapsNet", d.GetMessage());
+        Assert.Contains($"\"{prefix}\"", d.GetMessage());
+        Assert.Contains(problem, d.GetMessage());
+        Assert.Equal("/proj/Source0.cs", d.Location.GetLineSpan().Path);
+    }
+
+    [Fact]
+    public void CAPS0013_a_prefix_over_48_characters()
+    {
+        string prefix = new string('a', 49);
+        var source = GeneratorHarness.TinySource.Replace("[CapsNetModel(\"Weights/tiny.safetensors\")]",
+            $"[CapsNetModel(\"Weights/tiny.safetensors\", NativeExportPrefix = \"{prefix}\")]");
+        var d = Single(source, GeneratorHarness.TinyHeader());
+        Assert.Equal("CAPS0013", d.Id);
+        Assert.Contains("49 characters", d.GetMessage());
+    }
 }

@@ -55,6 +55,16 @@ internal static class GeneratorHarness
         public static partial class TinyCapsNet;
         """;
 
+    /// <summary>The tiny model with C exports under the prefix "tiny".</summary>
+    public const string TinyNativeSource = """
+        using CapsEmbedded.Model;
+
+        namespace Demo;
+
+        [CapsNetModel("Weights/tiny.safetensors", NativeExportPrefix = "tiny")]
+        public static partial class TinyCapsNet;
+        """;
+
     public static CSharpCompilation Compilation(params string[] sources)
     {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)

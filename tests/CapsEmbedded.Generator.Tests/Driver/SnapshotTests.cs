@@ -33,6 +33,26 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void Native_exports_match_the_snapshot_and_compile_without_warnings()
+    {
+        var (result, output) = GeneratorHarness.Run(GeneratorHarness.TinyNativeSource, GeneratorHarness.TinyHeader());
+        Assert.Empty(result.Diagnostics);
+        var sources = result.Results.Single().GeneratedSources;
+        Assert.Equal(new[] { "Demo.TinyCapsNet.Layers.g.cs", "Demo.TinyCapsNet.Model.g.cs", "Demo.TinyCapsNet.NativeExports.g.cs" },
+            sources.Select(s => s.HintName).Order(StringComparer.Ordinal));
+        var exports = sources.Single(s => s.HintName.EndsWith("NativeExports.g.cs", StringComparison.Ordinal));
+        string path = Path.Combine(GeneratorHarness.SnapshotDirectory(), exports.HintName);
+        string actual = exports.SourceText.ToString();
+        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, actual);
+        Assert.True(File.Exists(path), $"no snapshot {path}; run with UPDATE_SNAPSHOTS=1");
+        Assert.Equal(File.ReadAllText(path).ReplaceLineEndings("\n"), actual);
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        Assert.Contains("EntryPoint = \"tiny_predict\"", actual);
+        Assert.Contains("int32_t tiny_predict(const tiny_weights *weights", actual);
+    }
+
+    [Fact]
     public void Tiny_model_source_compiles_without_warnings()
     {
         var (_, output) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());

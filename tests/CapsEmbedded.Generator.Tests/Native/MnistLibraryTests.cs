@@ -1,0 +1,157 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using CapsEmbedded.Generator.Tests.Generated;
+using CapsEmbedded.Interop;
+using CapsEmbedded.Models;
+using CapsEmbedded.Native;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Native;
+
+/// <summary>
+/// The library that libcapsnet_mnist.so is published from (src/CapsEmbedded.Native), called in-process: its committed
+/// header equals the generated one, its exports give the managed MnistCapsNet's results, and a PyTorch-style export of
+/// the weights loads through capsnet_mnist_weights_load.
+/// </summary>
+public unsafe class MnistLibraryTests
+{
+    /// <summary>src/CapsEmbedded.Native/include/capsnet_mnist.h, found from this file's path at compile time.</summary>
+    private static string CommittedHeaderPath([CallerFilePath] string thisFile = "")
+        => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", "src", "CapsEmbedded.Native", "include",
+            CapsNetMnist.NativeExports.HeaderFileName));
+
+    [Fact]
+    public void The_committed_header_is_the_generated_one()
+    {
+        // After an intended change to the exports, run with UPDATE_SNAPSHOTS=1 to rewrite it, and review the diff.
+        string path = CommittedHeaderPath();
+        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, CapsNetMnist.NativeExports.Header);
+        Assert.True(File.Exists(path), $"no header at {path}; run the tests with UPDATE_SNAPSHOTS=1");
+        Assert.Equal(CapsNetMnist.NativeExports.Header, File.ReadAllText(path).ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void The_header_declares_every_export_and_status_code()
+    {
+        string header = CapsNetMnist.NativeExports.Header;
+        var exports = typeof(CapsNetMnist.NativeExports).GetMethods()
+            .Select(m => m.GetCustomAttributes(typeof(System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute), false)
+                .Cast<System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute>().SingleOrDefault()?.EntryPoint)
+            .OfType<string>().ToList();
+        Assert.Equal(13, exports.Count);
+        foreach (var entry in exports) Assert.Contains(" " + entry + "(", header.Replace("*", " "));
+        foreach (var status in NativeStatus.All)
+            Assert.Contains($"CAPSNET_MNIST_STATUS_{status.Name} = {status.Code.ToString(CultureInfo.InvariantCulture)},", header);
+        Assert.Contains("#define CAPSNET_MNIST_INPUT_LENGTH 784 ", header);
+        Assert.Contains("#define CAPSNET_MNIST_CLASSES 10 ", header);
+        Assert.Contains("#define CAPSNET_MNIST_CAPSULES_LENGTH 160 ", header);
+        Assert.Contains("#define CAPSNET_MNIST_RECONSTRUCTION_LENGTH 784 ", header);
+    }
+
+    private static int Predict(nint weights, nint workspace, float[] image, float[] lengths)
+    {
+        fixed (float* i = image) fixed (float* l = lengths)
+            return ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, int>)&CapsNetMnist.NativeExports.Predict)(
+                weights, workspace, (nint)i, (nuint)image.Length, (nint)l, (nuint)lengths.Length);
+    }
+
+    private static nint Handle(delegate* unmanaged<nint, int> create)
+    {
+        nint h = 0;
+        Assert.Equal(NativeStatus.Ok, create((nint)(&h)));
+        return h;
+    }
+
+    private static string LastError()
+    {
+        var buffer = new byte[1024];
+        nuint length = ((delegate* unmanaged<nint, nuint, nuint>)&CapsNetMnist.NativeExports.LastError)((nint)Unsafe.AsPointer(ref buffer[0]), 1024);
+        return Encoding.UTF8.GetString(buffer, 0, (int)Math.Min(length, 1023));
+    }
+
+    [Fact]
+    public void Exported_predict_equals_the_managed_MnistCapsNet_on_test_digits()
+    {
+        nint weights = Handle(&CapsNetMnist.NativeExports.WeightsEmbedded);
+        nint workspace = Handle(&CapsNetMnist.NativeExports.WorkspaceCreate);
+        using var managedWorkspace = new MnistCapsNet.Workspace();
+        try
+        {
+            for (int k = 0; k < 8; k++)
+            {
+                var image = TestData.Digits[k];
+                var expected = new float[MnistCapsNet.Classes];
+                var actual = new float[CapsNetMnist.Classes];
+                int expectedClass = MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, managedWorkspace, image, expected);
+                Assert.Equal(expectedClass, Predict(weights, workspace, image, actual));
+                Assert.Equal(expected, actual);
+            }
+        }
+        finally
+        {
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WorkspaceFree)(workspace);
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(weights);
+        }
+    }
+
+    [Fact]
+    public void A_PyTorch_style_export_of_the_weights_loads_and_predicts_like_the_embedded_ones()
+    {
+        // What safetensors.torch.save_file writes for a state_dict: no __metadata__ (absent keys = the paper's network),
+        // tensors in its own order (here reversed), header padded with spaces to a multiple of 8.
+        var source = CapsEmbedded.Weights.CapsNetWeightsFile.Load(TestData.PathOf("Weights", "mnist.safetensors"));
+        var specs = source.Architecture.Tensors.Reverse().ToList();
+        var json = new StringBuilder("{");
+        long offset = 0;
+        foreach (var spec in specs)
+        {
+            long bytes = spec.ElementCount * sizeof(float);
+            if (json.Length > 1) json.Append(',');
+            json.Append($"\"{spec.Name}\":{{\"dtype\":\"F32\",\"shape\":[{string.Join(",", spec.Shape)}],\"data_offsets\":[{offset},{offset + bytes}]}}");
+            offset += bytes;
+        }
+        json.Append('}');
+        while ((json.Length + 8) % 8 != 0) json.Append(' ');
+        string path = Path.Combine(Path.GetTempPath(), "capsnet-torch-" + Guid.NewGuid() + ".safetensors");
+        using (var file = File.Create(path))
+        {
+            var prefix = new byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(prefix, json.Length);
+            file.Write(prefix);
+            file.Write(Encoding.ASCII.GetBytes(json.ToString()));
+            Span<byte> b = stackalloc byte[4];
+            foreach (var spec in specs)
+                foreach (float v in source[spec.Name])
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(b, v);
+                    file.Write(b);
+                }
+        }
+        nint embedded = Handle(&CapsNetMnist.NativeExports.WeightsEmbedded);
+        nint workspace = Handle(&CapsNetMnist.NativeExports.WorkspaceCreate);
+        nint loaded = 0;
+        try
+        {
+            byte[] utf8 = Encoding.UTF8.GetBytes(path + "\0");
+            int status;
+            fixed (byte* p = utf8) status = ((delegate* unmanaged<nint, nint, int>)&CapsNetMnist.NativeExports.WeightsLoad)((nint)p, (nint)(&loaded));
+            Assert.True(status == NativeStatus.Ok, LastError());
+            for (int k = 0; k < 3; k++)
+            {
+                var a = new float[10];
+                var b = new float[10];
+                Assert.Equal(Predict(embedded, workspace, TestData.Digits[k], a), Predict(loaded, workspace, TestData.Digits[k], b));
+                Assert.Equal(a, b);
+            }
+        }
+        finally
+        {
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(loaded);
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WorkspaceFree)(workspace);
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(embedded);
+            File.Delete(path);
+        }
+    }
+}

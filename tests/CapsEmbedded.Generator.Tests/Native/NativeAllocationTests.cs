@@ -1,0 +1,38 @@
+using CapsEmbedded.Generator.Tests.Generated;
+using CapsEmbedded.Interop;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Native;
+
+/// <summary>The C exports' inference calls allocate nothing once warm (in the allocation tests' serial collection).</summary>
+[Collection(nameof(AllocationTests))]
+public class NativeAllocationTests
+{
+    [Fact]
+    public void Warm_predict_calls_allocate_nothing()
+    {
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsEmbedded(out nint weights));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceCreate(out nint workspace));
+        var image = TestData.RandomImage(TinyCapsNet.InputLength, 9);
+        var lengths = new float[TinyCapsNet.Classes];
+        var capsules = new float[TinyCapsNet.DecoderInput];
+        var reconstruction = new float[TinyCapsNet.DecoderOutput];
+        // Warm enough that tiered compilation has settled before measuring.
+        for (int k = 0; k < 100; k++)
+        {
+            TinyApi.Predict(weights, workspace, image, lengths);
+            TinyApi.Capsules(weights, workspace, image, capsules);
+            TinyApi.Reconstruct(weights, workspace, image, reconstruction);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 200; k++)
+        {
+            TinyApi.Predict(weights, workspace, image, lengths);
+            TinyApi.Capsules(weights, workspace, image, capsules);
+            TinyApi.Reconstruct(weights, workspace, image, reconstruction);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceFree(workspace));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(weights));
+    }
+}

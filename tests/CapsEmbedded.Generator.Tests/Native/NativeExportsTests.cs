@@ -1,0 +1,296 @@
+using System.Text;
+using CapsEmbedded.Generator.Tests.Generated;
+using CapsEmbedded.Interop;
+using CapsEmbedded.Weights;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Native;
+
+/// <summary>
+/// The generated C exports (TinyCapsNet's <c>tiny_caps_*</c>) called through unmanaged function pointers: results equal
+/// to the managed Predict, every error path (NULL, short buffer, wrong length, bad file, wrong architecture, stale handle)
+/// gives its status and a message naming the problem, and the handle API is safe across threads.
+/// </summary>
+public sealed class NativeExportsTests : IDisposable
+{
+    private readonly nint _weights;
+    private readonly nint _workspace;
+
+    public NativeExportsTests()
+    {
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsEmbedded(out _weights));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceCreate(out _workspace));
+        Assert.NotEqual(0, _weights);
+        Assert.NotEqual(0, _workspace);
+    }
+
+    public void Dispose()
+    {
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceFree(_workspace));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(_weights));
+    }
+
+    private static float[] Image(int seed) => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)seed);
+
+    private static void AssertError(int expectedStatus, int status, params string[] messageParts)
+    {
+        Assert.Equal(expectedStatus, status);
+        string message = TinyApi.LastError();
+        foreach (var part in messageParts) Assert.Contains(part, message);
+    }
+
+    // ---- Results ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Predict_capsules_and_reconstruct_equal_the_managed_Predict_bit_for_bit()
+    {
+        using var workspace = new TinyCapsNet.Workspace();
+        for (int k = 0; k < 20; k++)
+        {
+            var image = Image(k + 1);
+            var lengths = new float[TinyCapsNet.Classes];
+            var capsules = new float[TinyCapsNet.DecoderInput];
+            var reconstruction = new float[TinyCapsNet.DecoderOutput];
+            int expected = TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded, workspace, image, lengths, capsules, reconstruction);
+
+            var nativeLengths = new float[TinyCapsNet.Classes];
+            var nativeCapsules = new float[TinyCapsNet.DecoderInput];
+            var nativeReconstruction = new float[TinyCapsNet.DecoderOutput];
+            Assert.Equal(expected, TinyApi.Predict(_weights, _workspace, image, nativeLengths));
+            Assert.Equal(expected, TinyApi.Capsules(_weights, _workspace, image, nativeCapsules));
+            Assert.Equal(expected, TinyApi.Reconstruct(_weights, _workspace, image, nativeReconstruction));
+            Assert.Equal(lengths, nativeLengths);
+            Assert.Equal(capsules, nativeCapsules);
+            Assert.Equal(reconstruction, nativeReconstruction);
+        }
+    }
+
+    [Fact]
+    public void PredictBatch_equals_one_Predict_per_image_and_returns_the_count()
+    {
+        const int count = 7;
+        var images = new float[count * TinyCapsNet.InputLength];
+        for (int i = 0; i < count; i++) Image(100 + i).CopyTo(images, i * TinyCapsNet.InputLength);
+        var lengths = new float[count * TinyCapsNet.Classes];
+        var classes = new int[count];
+        Assert.Equal(count, TinyApi.PredictBatch(_weights, _workspace, images, count, lengths, classes));
+        for (int i = 0; i < count; i++)
+        {
+            var one = new float[TinyCapsNet.Classes];
+            Assert.Equal(classes[i], TinyApi.Predict(_weights, _workspace, Image(100 + i), one));
+            Assert.Equal(one, lengths.AsSpan(i * TinyCapsNet.Classes, TinyCapsNet.Classes).ToArray());
+        }
+    }
+
+    [Fact]
+    public void A_loaded_file_predicts_like_the_embedded_weights()
+    {
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(TestData.PathOf("Weights", "tiny.safetensors"), out nint loaded));
+        try
+        {
+            var image = Image(5);
+            var a = new float[TinyCapsNet.Classes];
+            var b = new float[TinyCapsNet.Classes];
+            Assert.Equal(TinyApi.Predict(_weights, _workspace, image, a), TinyApi.Predict(loaded, _workspace, image, b));
+            Assert.Equal(a, b);
+        }
+        finally
+        {
+            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(loaded));
+        }
+    }
+
+    [Fact]
+    public void Queries_report_the_model()
+    {
+        Assert.Equal(TinyCapsNet.InputSize, TinyApi.Size(1));
+        Assert.Equal(TinyCapsNet.InputChannels, TinyApi.Size(2));
+        Assert.Equal(TinyCapsNet.InputLength, TinyApi.Size(3));
+        Assert.Equal(TinyCapsNet.Classes, TinyApi.Size(4));
+        Assert.Equal(TinyCapsNet.ClassDims, TinyApi.Size(5));
+        Assert.Equal(TinyCapsNet.DecoderInput, TinyApi.Size(6));
+        Assert.Equal(TinyCapsNet.DecoderOutput, TinyApi.Size(7));
+        Assert.Equal(TinyCapsNet.ScratchLength * sizeof(float), TinyApi.Size(8));
+        AssertError(NativeStatus.InvalidArgument, (int)TinyApi.Size(0), "tiny_caps_size", "unknown size query 0");
+        AssertError(NativeStatus.InvalidArgument, (int)TinyApi.Size(9), "unknown size query 9");
+        Assert.Equal("1.0.0", TinyApi.Version());
+        Assert.Equal(TinyCapsNet.ActiveTier.ToString(), TinyApi.SimdTier());
+    }
+
+    // ---- Error paths -----------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Null_pointers_are_errors_that_name_the_parameter()
+    {
+        var image = Image(1);
+        var lengths = new float[TinyCapsNet.Classes];
+        AssertError(NativeStatus.NullArgument, TinyApi.Predict(0, _workspace, image, lengths), "tiny_caps_predict", "weights is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.Predict(_weights, 0, image, lengths), "workspace is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.Predict(_weights, _workspace, null, lengths, imageLength: TinyCapsNet.InputLength), "image is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.Predict(_weights, _workspace, image, null, lengthsCapacity: 10), "lengths is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.Capsules(_weights, _workspace, image, null), "tiny_caps_capsules", "capsules is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.Reconstruct(_weights, _workspace, image, null), "tiny_caps_reconstruct", "reconstruction is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictBatch(_weights, _workspace, null, 1, new float[3], new int[1]), "images is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictBatch(_weights, _workspace, image, 1, new float[3], null), "classes is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.WeightsLoad(null, out _), "tiny_caps_weights_load", "path is NULL");
+        unsafe
+        {
+            AssertError(NativeStatus.NullArgument, ((delegate* unmanaged<nint, int>)&TinyCapsNet.NativeExports.WeightsEmbedded)(0), "weights_out is NULL");
+            AssertError(NativeStatus.NullArgument, ((delegate* unmanaged<nint, int>)&TinyCapsNet.NativeExports.WorkspaceCreate)(0), "workspace_out is NULL");
+        }
+        // Freeing NULL is a no-op, as free(NULL) is.
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(0));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceFree(0));
+    }
+
+    [Fact]
+    public void Short_buffers_and_wrong_image_lengths_are_errors_and_nothing_is_written()
+    {
+        var image = Image(2);
+        var lengths = Enumerable.Repeat(-7f, TinyCapsNet.Classes).ToArray();
+        AssertError(NativeStatus.BufferTooSmall, TinyApi.Predict(_weights, _workspace, image, lengths, lengthsCapacity: TinyCapsNet.Classes - 1),
+            "lengths has room for 2 values; 3 are needed");
+        Assert.All(lengths, v => Assert.Equal(-7f, v));
+        AssertError(NativeStatus.InvalidArgument, TinyApi.Predict(_weights, _workspace, image, lengths, imageLength: TinyCapsNet.InputLength - 1),
+            "image_length is 99; this model takes 100");
+        AssertError(NativeStatus.BufferTooSmall, TinyApi.Capsules(_weights, _workspace, image, new float[TinyCapsNet.DecoderInput - 1]), "capsules has room for 11");
+        AssertError(NativeStatus.BufferTooSmall, TinyApi.Reconstruct(_weights, _workspace, image, new float[TinyCapsNet.DecoderOutput - 1]), "reconstruction has room for 99");
+        var images = new float[2 * TinyCapsNet.InputLength];
+        AssertError(NativeStatus.BufferTooSmall, TinyApi.PredictBatch(_weights, _workspace, images, 2, new float[5], new int[2]), "lengths has room for 5 values; 6");
+        AssertError(NativeStatus.BufferTooSmall, TinyApi.PredictBatch(_weights, _workspace, images, 2, new float[6], new int[1]), "classes has room for 1");
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictBatch(_weights, _workspace, images, long.MaxValue, new float[6], new int[2]), "image_count");
+    }
+
+    [Fact]
+    public void A_missing_file_is_a_file_error()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "capsnet-no-such-file-" + Guid.NewGuid() + ".safetensors");
+        AssertError(NativeStatus.FileError, TinyApi.WeightsLoad(path, out nint handle), "tiny_caps_weights_load", path);
+        Assert.Equal(0, handle);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_safetensors_is_a_format_error_with_the_readers_message()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "capsnet-garbage-" + Guid.NewGuid() + ".safetensors");
+        File.WriteAllBytes(path, Encoding.ASCII.GetBytes("this is not a weight file at all"));
+        try
+        {
+            int status = TinyApi.WeightsLoad(path, out nint handle);
+            Assert.Equal(0, handle);
+            string expected;
+            try { CapsNetWeightsFile.Load(path); expected = "(the reader accepted it)"; }
+            catch (WeightFormatException e) { expected = e.Message; }
+            AssertError(NativeStatus.FormatError, status, expected);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_file_of_another_architecture_is_a_wrong_architecture_error_naming_the_difference()
+    {
+        string path = TestData.PathOf("Weights", "tiny-4-classes.safetensors");
+        AssertError(NativeStatus.WrongArchitecture, TinyApi.WeightsLoad(path, out nint handle), "tiny_caps_weights_load: ", "tiny-4-classes.safetensors", "classes is 4, the model's is 3");
+        Assert.Equal(0, handle);
+    }
+
+    [Fact]
+    public void Freed_forged_and_wrong_kind_handles_are_invalid_handle_errors()
+    {
+        var image = Image(3);
+        var lengths = new float[TinyCapsNet.Classes];
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceCreate(out nint workspace));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceFree(workspace));
+        AssertError(NativeStatus.InvalidHandle, TinyApi.Predict(_weights, workspace, image, lengths), "workspace is not a live workspace handle");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.WorkspaceFree(workspace), "tiny_caps_workspace_free", "freed twice");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.Predict(_workspace, _weights, image, lengths), "weights is not a live weights handle");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.Predict(unchecked((nint)0x7fff_1234), _workspace, image, lengths), "weights is not a live weights handle");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.WeightsFree(_workspace), "tiny_caps_weights_free");
+
+        // A new handle in the freed slot must not revive the old one.
+        Assert.Equal(NativeStatus.Ok, TinyApi.WorkspaceCreate(out nint again));
+        try
+        {
+            Assert.NotEqual(workspace, again);
+            AssertError(NativeStatus.InvalidHandle, TinyApi.Predict(_weights, workspace, image, lengths), "workspace is not a live workspace handle");
+            Assert.True(TinyApi.Predict(_weights, again, image, lengths) >= 0);
+        }
+        finally
+        {
+            TinyApi.WorkspaceFree(again);
+        }
+    }
+
+    [Fact]
+    public void Last_error_is_per_thread_truncated_at_the_capacity_and_reports_the_full_length()
+    {
+        AssertError(NativeStatus.NullArgument, TinyApi.Predict(0, _workspace, Image(1), new float[3]), "tiny_caps_predict: weights is NULL");
+        string message = TinyApi.LastError();
+        Assert.Equal("tiny_caps_predict: weights is NULL", message); // the function named once
+        int length = Encoding.UTF8.GetByteCount(message);
+        var small = Enumerable.Repeat((byte)0xAA, 8).ToArray();
+        Assert.Equal((nuint)length, TinyApi.LastError(small, 5));
+        Assert.Equal(Encoding.UTF8.GetBytes(message)[..4], small[..4]);
+        Assert.Equal(0, small[4]);
+        Assert.Equal(0xAA, small[5]); // nothing past the capacity
+        Assert.Equal((nuint)length, TinyApi.LastError(null, 100)); // NULL buffer: length only
+
+        // Another thread has its own (empty) message; a successful call does not clear this thread's.
+        string other = "unset";
+        var thread = new Thread(() => other = TinyApi.LastError());
+        thread.Start();
+        thread.Join();
+        Assert.Equal("", other);
+        Assert.True(TinyApi.Predict(_weights, _workspace, Image(1), new float[3]) >= 0);
+        Assert.Equal(message, TinyApi.LastError());
+    }
+
+    // ---- Threads ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Eight_threads_with_a_workspace_each_and_shared_weights_match_the_sequential_results_bit_for_bit()
+    {
+        const int threads = 8, perThread = 40;
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(TestData.PathOf("Weights", "tiny.safetensors"), out nint shared));
+        try
+        {
+            var expectedClasses = new int[threads * perThread];
+            var expectedLengths = new float[threads * perThread][];
+            for (int n = 0; n < expectedClasses.Length; n++)
+            {
+                expectedLengths[n] = new float[TinyCapsNet.Classes];
+                expectedClasses[n] = TinyApi.Predict(shared, _workspace, Image(1000 + n), expectedLengths[n]);
+                Assert.True(expectedClasses[n] >= 0);
+            }
+
+            var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using var start = new Barrier(threads);
+            var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+            {
+                if (TinyApi.WorkspaceCreate(out nint workspace) != NativeStatus.Ok) { failures.Enqueue($"thread {t}: create: {TinyApi.LastError()}"); return; }
+                start.SignalAndWait();
+                var lengths = new float[TinyCapsNet.Classes];
+                // Interleave the work: thread t does images t, t+threads, ... so neighbours run concurrently.
+                for (int round = 0; round < 3; round++)
+                    for (int k = 0; k < perThread; k++)
+                    {
+                        int n = k * threads + t;
+                        int c = TinyApi.Predict(shared, workspace, Image(1000 + n), lengths);
+                        if (c != expectedClasses[n] || !lengths.AsSpan().SequenceEqual(expectedLengths[n]))
+                            failures.Enqueue($"thread {t}, image {n}: class {c} vs {expectedClasses[n]}");
+                    }
+                if (TinyApi.WorkspaceFree(workspace) != NativeStatus.Ok) failures.Enqueue($"thread {t}: free: {TinyApi.LastError()}");
+            })).ToList();
+            workers.ForEach(w => w.Start());
+            workers.ForEach(w => w.Join());
+            Assert.Empty(failures);
+        }
+        finally
+        {
+            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(shared));
+        }
+    }
+}
