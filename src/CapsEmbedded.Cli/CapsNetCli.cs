@@ -15,6 +15,7 @@ public static class CapsNetCli
         DataCommand.Create(),
         InitCommand.Create(),
         TrainCommand.Create(),
+        ExportCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>
