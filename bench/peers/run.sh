@@ -3,7 +3,8 @@
 # interleaved in one .NET process (bench/CapsEmbedded.Bench `peers`), PyTorch 1.13 (Debian python3-torch) by
 # pytorch_peer.py, the two processes alternated ROUNDS times; medians over all rounds, ratios to the generated model.
 # Same weights (weights/mnist.safetensors), same MNIST test digits. Takes ≈ 3-6 minutes on the 2-core build VM.
-# Usage: bench/peers/run.sh            (ROUNDS=3 RUNS=100 by default; the raw JSON lines go to bench/peers/results.jsonl)
+# Usage: bench/peers/run.sh            (ROUNDS=3 RUNS=100 by default; the raw JSON lines go to bench/peers/results.jsonl;
+#        REPORT_ONLY=1 rewrites the table from that file without measuring)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${ROUNDS:-3}
@@ -22,7 +23,7 @@ fi
 dotnet build bench/CapsEmbedded.Bench -c Release -v quiet -nologo
 bench=(dotnet bench/CapsEmbedded.Bench/bin/Release/net10.0/CapsEmbedded.Bench.dll)
 results=bench/peers/results.jsonl
-: > "$results"
+if [ "${REPORT_ONLY:-0}" = 1 ]; then rounds=0; else : > "$results"; fi
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
   # Alternate which process goes first, so neither always runs on a machine the other just warmed or heated.
@@ -34,12 +35,15 @@ for round in $(seq "$rounds"); do
     "${bench[@]}" peers --runs "$runs" --rounds 2 --json >> "$results"
   fi
 done
+if [ "$rounds" -gt 0 ]; then
+  echo "# Run: \`bench/peers/run.sh\` (ROUNDS=$rounds, RUNS=$runs; $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))." >> "$results"
+fi
 
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 {
   echo "<!-- peers:begin (written by bench/peers/run.sh; edit the script, not this table) -->"
-  echo "Run: \`bench/peers/run.sh\` (ROUNDS=$rounds, RUNS=$runs; $(nproc) cores; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))."
+  grep '^# ' "$results" | cut -c3-
   "${bench[@]}" peers-report "$results"
   echo "<!-- peers:end -->"
 } > "$table"

@@ -155,7 +155,8 @@ public static class PeerBenchmark
                 string ratio = own is null || s.Peer == baseline ? "1" :
                     batch == 1 ? (s.P50 / own.P50).ToString("F2", Inv) + "×" : (own.Rate / s.Rate).ToString("F2", Inv) + "×";
                 string[] cells = [$"batch {batch}, {threads} thread{(threads > 1 ? "s" : "")}", s.Peer, s.Rounds.ToString(Inv),
-                    s.P50.ToString("F2", Inv), s.P90.ToString("F2", Inv), s.Rate.ToString("F1", Inv), s.Allocated.ToString("F1", Inv), ratio];
+                    s.P50.ToString("F2", Inv), s.P90.ToString("F2", Inv), s.Rate.ToString("F1", Inv),
+                    s.Allocated < 0 ? "n/a" : s.Allocated.ToString("F1", Inv), ratio];
                 text.AppendLine(markdown ? "| " + string.Join(" | ", cells) + " |" : string.Join("  ", cells));
             }
         }
