@@ -94,9 +94,9 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
     }
 
     [Theory]
-    [InlineData(false, PredictionsFormulation.PerCapsuleMatMul)]
-    [InlineData(true, PredictionsFormulation.PerCapsuleMatMul)]
+    [InlineData(false, PredictionsFormulation.PerImageMatMul)]
     [InlineData(true, PredictionsFormulation.PerImageMatMul)]
+    [InlineData(true, PredictionsFormulation.PerCapsuleMatMul)]
     [InlineData(true, PredictionsFormulation.Einsum)]
     public void Tiny_network_matches_the_reference_model(bool decoder, PredictionsFormulation formulation)
     {
