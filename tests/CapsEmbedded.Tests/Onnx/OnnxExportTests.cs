@@ -41,8 +41,12 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
     // LengthFloor (a length of 1e-6 has no meaningful relative error: the float sums that make it carry 1e-8 absolute).
     private const double LengthTolerance = 1e-5, LengthFloor = 1e-2;
 
-    // Capsule components and sigmoid outputs (in [0, 1]): absolute, the same float budget as the lengths.
+    // Capsule components: absolute, the same float budget as the lengths.
     private const double ValueTolerance = 1e-5;
+
+    // Reconstruction pixels (sigmoid, in [0, 1]) come after three more layers whose 512- and 1024-term sums MLAS and our
+    // GEMM add in different orders: 9e-6 seen on the paper network (Zen 4), so 3e-5 absolute leaves room for other CPUs.
+    private const double PixelTolerance = 3e-5;
 
     [Fact]
     public void Paper_network_lengths_match_the_generated_model_on_200_test_digits()
@@ -88,9 +92,9 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
             $"reconstruction {worstPixel:E2} absolute; vs reference (4 digits): lengths {worstReferenceLength:E2}, reconstruction {worstReferencePixel:E2}");
         Assert.True(worstLength <= LengthTolerance, $"lengths: {worstLength:E2}");
         Assert.True(worstCapsule <= ValueTolerance, $"capsules: {worstCapsule:E2}");
-        Assert.True(worstPixel <= ValueTolerance, $"reconstruction: {worstPixel:E2}");
+        Assert.True(worstPixel <= PixelTolerance, $"reconstruction: {worstPixel:E2}");
         Assert.True(worstReferenceLength <= LengthTolerance, $"lengths vs reference: {worstReferenceLength:E2}");
-        Assert.True(worstReferencePixel <= ValueTolerance, $"reconstruction vs reference: {worstReferencePixel:E2}");
+        Assert.True(worstReferencePixel <= PixelTolerance, $"reconstruction vs reference: {worstReferencePixel:E2}");
     }
 
     [Theory]
@@ -123,7 +127,7 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
         log.WriteLine($"tiny, decoder {decoder}, {formulation}: longest {longest:F3}, lengths {worstLength:E2} relative, capsules {worstCapsule:E2}, reconstruction {worstPixel:E2}");
         Assert.True(worstLength <= LengthTolerance, $"lengths: {worstLength:E2}");
         Assert.True(worstCapsule <= ValueTolerance, $"capsules: {worstCapsule:E2}");
-        Assert.True(worstPixel <= ValueTolerance, $"reconstruction: {worstPixel:E2}");
+        Assert.True(worstPixel <= PixelTolerance, $"reconstruction: {worstPixel:E2}");
     }
 
     [Fact]
