@@ -42,7 +42,7 @@ internal static class ExportCommand
                 {
                     DirectoryNotFoundException => $"directory {directory} does not exist",
                     UnauthorizedAccessException => $"permission denied in {directory}",
-                    _ => e.Message,
+                    _ => $"{directory} does not take a new file ({e.Message.TrimEnd('.')})",
                 };
                 throw new CliException($"cannot write {path}: {why}");
             }
