@@ -1,14 +1,20 @@
 using BenchmarkDotNet.Running;
 using CapsEmbedded.Bench;
+using CapsEmbedded.Bench.Peers;
 
 // `dotnet run -c Release -- --filter '*'` (BenchmarkDotNet; add `--job short` for a quick run), or
 // `dotnet run -c Release -- cputime` for the CPU-time kernel table used on busy shared machines
 // (`model-cputime`: the same for the generated MnistCapsNet.Predict, see bench/RESULTS-model.md;
 // `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved).
+// `peers [--runs N] [--rounds R] [--markdown|--json]`: generated model vs ONNX Runtime, interleaved (bench/peers/run.sh
+// adds PyTorch and writes the table of bench/RESULTS.md through `peers-report FILE...`).
+if (args is ["peers", .. var peerArgs]) return PeerBenchmark.Run(peerArgs, Console.Out);
+if (args is ["peers-report", .. var files]) return PeerBenchmark.RunReport(files, Console.Out);
+
 if (args is ["model-cputime"])
 {
     ModelCpuTime.Run(Console.Out);
-    return;
+    return 0;
 }
 
 if (args is ["model-threads", var rounds])
@@ -20,7 +26,8 @@ if (args is ["model-threads", var rounds])
 if (args is ["cputime"])
 {
     CpuTimeTable.Run(Console.Out);
-    return;
+    return 0;
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(PackedGemmBenchmarks).Assembly).Run(args);
+return 0;

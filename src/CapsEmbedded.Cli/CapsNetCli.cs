@@ -16,6 +16,7 @@ public static class CapsNetCli
         InitCommand.Create(),
         TrainCommand.Create(),
         FigureCommands.Reconstruct(), FigureCommands.Tweak(), FigureCommands.Errors(), ServeCommand.Create(),
+        ExportCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>

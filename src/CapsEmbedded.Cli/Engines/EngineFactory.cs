@@ -29,7 +29,7 @@ public static class EngineFactory
     }
 
     /// <summary>The embedded weight file as managed arrays, for the reference model.</summary>
-    private static CapsNetWeights ReadEmbedded()
+    public static CapsNetWeights ReadEmbedded()
     {
         using var stream = typeof(MnistCapsNet).Assembly.GetManifestResourceStream(MnistCapsNet.WeightsResourceName)
             ?? throw new CliException($"resource {MnistCapsNet.WeightsResourceName} is missing from the build");

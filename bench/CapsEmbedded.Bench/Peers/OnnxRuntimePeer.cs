@@ -1,0 +1,62 @@
+using CapsEmbedded.Onnx;
+using CapsEmbedded.Weights;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CapsEmbedded.Bench.Peers;
+
+/// <summary>
+/// ONNX Runtime (CPU provider) on the graph <c>capsnet export --onnx</c> writes: intra-op threads = our threads,
+/// inter-op 1, sequential execution, every graph optimisation; input and output tensors bound once, outside the timing.
+/// </summary>
+public sealed class OnnxRuntimePeer(CapsNetWeights weights, PredictionsFormulation formulation, string? label = null) : IInferencePeer
+{
+    private readonly byte[] _model = CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { Predictions = formulation });
+    private readonly int _classes = weights.Architecture.Classes;
+    private readonly int _side = weights.Architecture.InputSize;
+    private InferenceSession? _session;
+    private OrtValue? _input, _output;
+    private readonly RunOptions _runOptions = new();
+    // Arrays made once: a collection expression in Run would allocate on every call.
+    private readonly string[] _inputNames = [CapsNetOnnxExporter.ImageName], _outputNames = [CapsNetOnnxExporter.LengthsName];
+    private readonly OrtValue[] _inputs = new OrtValue[1], _outputs = new OrtValue[1];
+    private float[] _lengths = [];
+
+    public string Name => label ?? "ONNX Runtime";
+
+    public string Version => OrtEnv.Instance().GetVersionString();
+
+    public void Prepare(float[] images, int batch, int threads)
+    {
+        Release();
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        _session = new InferenceSession(_model, options);
+        _lengths = new float[batch * _classes];
+        _input = OrtValue.CreateTensorValueFromMemory(images, [batch, 1, _side, _side]);
+        _output = OrtValue.CreateTensorValueFromMemory(_lengths, [batch, _classes]);
+        _inputs[0] = _input;
+        _outputs[0] = _output;
+    }
+
+    public void Run() => _session!.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+
+    public ReadOnlySpan<float> Lengths => _lengths;
+
+    private void Release()
+    {
+        _input?.Dispose();
+        _output?.Dispose();
+        _session?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Release();
+        _runOptions.Dispose();
+    }
+}
