@@ -20,7 +20,7 @@ if (args is ["model-cputime"])
 if (args is ["model-threads", var rounds])
 {
     ModelThreads.Run(Console.Out, int.Parse(rounds, System.Globalization.CultureInfo.InvariantCulture));
-    return;
+    return 0;
 }
 
 if (args is ["cputime"])

@@ -37,6 +37,6 @@ public static class PngFile
     {
         if (!overwrite && File.Exists(path)) throw new CliException($"{path} exists; pass --force to overwrite it");
         if (Directory.Exists(path)) throw new CliException($"{path} is a directory; name a .png file");
-        AtomicFile.Write(path, Encode(raster));
+        AtomicFile.WriteAllBytes(path, Encode(raster));
     }
 }
