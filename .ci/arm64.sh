@@ -15,7 +15,7 @@ qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 # Cross toolchain (clang + lld link, the gcc cross package brings the aarch64 binutils and crt files) and qemu.
 missing=()
 for package in clang lld gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static; do
-  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
 done
 command -v python3 >/dev/null || missing+=(python3-minimal) # runs compare_lengths.py
 if ((${#missing[@]})); then
