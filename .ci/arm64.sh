@@ -2,8 +2,9 @@
 # ARM64 in CI (issue 8): cross-publish `capsnet` and the kernel tier probe for linux-arm64 (NativeAOT, warnings as
 # errors), run them under qemu-user (correctness only: qemu emulates, its timings mean nothing) and check the arm64
 # binary against the x64 one on the first $CAPSNET_ARM64_EVAL_LIMIT (default 1000) MNIST test digits.
-# Run time on the project's 2-core VM: about 15 min — two arm64 publishes ≈ 2 min each, the probe ≈ 1 min, eval of
-# 1,000 digits under qemu ≈ 9 min (≈ 1 CPU-second per digit); lower CAPSNET_ARM64_EVAL_LIMIT to shorten it.
+# Run time on an idle 2-core CI machine, estimated ≈ 15 min: two arm64 publishes ≈ 2 min each, the probe runs ≈ 15
+# CPU-s, eval under qemu 1.1 CPU-s per digit (273 s for 250 measured) = ≈ 9 min for 1,000 on 2 threads. Measured on the
+# shared VM at load 35-48 with 50 digits: 20.5 min wall. Lower CAPSNET_ARM64_EVAL_LIMIT to shorten it.
 # Usage: .ci/arm64.sh [X64_PUBLISH_DIR]   (a folder holding an x64 NativeAOT `capsnet` is reused, else one is published)
 set -euo pipefail
 cd "$(dirname "$0")/.."
