@@ -2,12 +2,13 @@ using CapsEmbedded.Kernels;
 using CapsEmbedded.TierProbe;
 
 // Usage: CapsEmbedded.TierProbe [tier]   (default: SimdTiers.Best)
-// Prints "best=<tier>" and "ran=<tier>" first, so that the parent test can assert that the switches it set really
+// Prints "best=<tier>", "ran=<tier>" and "isa=<instructions>" first, so that the parent test can assert that the switches it set really
 // moved the process to the tier it expects, then runs every self-check on that tier. Exit code 0 = all passed.
 SimdTier tier = args.Length > 0 ? Enum.Parse<SimdTier>(args[0]) : SimdTiers.Best;
 Console.WriteLine($"best={SimdTiers.Best}");
 Console.WriteLine($"supported={string.Join(",", SimdTiers.Supported)}");
 Console.WriteLine($"ran={tier}");
+Console.WriteLine($"isa={SimdTiers.InstructionSet(tier)}");
 try
 {
     int checks = KernelSelfCheck.RunAll(tier);

@@ -124,7 +124,7 @@ internal static class BenchCommand
 
         public string ToText(string weights) => string.Join(Environment.NewLine,
             $"model      MnistCapsNet ({MnistCapsNet.MultiplyAdds:N0} multiply-adds per image), weights {weights}",
-            $"runtime    {RuntimeInformation.FrameworkDescription} {Runtime}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, SIMD tier {Tier}",
+            $"runtime    {RuntimeInformation.FrameworkDescription} {Runtime}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, SIMD tier {Tier} ({SimdTiers.InstructionSet(Settings.Tier)})",
             $"settings   batch {Settings.Batch}, threads {Settings.Threads}, {Settings.Warmup} warm-up + {Settings.Runs} timed calls",
             string.Create(Inv, $"latency    p50 {P50Ms:F3} ms, p90 {P90Ms:F3} ms, p99 {P99Ms:F3} ms per call"),
             string.Create(Inv, $"throughput {ImagesPerSecond:F1} images/s ({GflopPerSecond(P50Ms / Settings.Batch):F1} GFLOP/s at p50)"),

@@ -63,6 +63,21 @@ public static class SimdTiers
         _ => false,
     };
 
+    /// <summary>
+    /// The instructions <paramref name="tier"/> runs on in this process, for reports ("NEON/AdvSimd" for Vector128 on
+    /// ARM64): the tier names a vector width, which alone does not tell an ARM user that NEON ran.
+    /// </summary>
+    public static string InstructionSet(SimdTier tier) => tier switch
+    {
+        SimdTier.Scalar => "no SIMD",
+        SimdTier.Vector128 when AdvSimd.IsSupported => "NEON/AdvSimd",
+        SimdTier.Vector128 when Fma.IsSupported => "SSE + FMA3",
+        SimdTier.Vector128 => "SSE",
+        SimdTier.Vector256 => "AVX2 + FMA3",
+        SimdTier.Vector512 => "AVX-512F",
+        _ => throw new ArgumentOutOfRangeException(nameof(tier), tier, "Unknown SIMD tier."),
+    };
+
     /// <summary>Every tier this process supports, narrowest first.</summary>
     public static IReadOnlyList<SimdTier> Supported { get; } =
         Enum.GetValues<SimdTier>().Where(IsSupported).ToArray();

@@ -49,7 +49,28 @@ public sealed class ChildProcessTierTests
     {
         string output = RunProbe(null, null);
         Assert.Contains($"best={SimdTiers.Best}\n", output);
+        Assert.Contains($"isa={SimdTiers.InstructionSet(SimdTiers.Best)}\n", output);
         Assert.Contains("result=pass", output);
+    }
+
+    [Fact]
+    public void Instruction_set_names_what_the_tier_runs_on_this_architecture()
+    {
+        // CI runs the probe for linux-arm64 under qemu and requires "isa=NEON/AdvSimd" (.ci/arm64.sh).
+        string vector128 = SimdTiers.InstructionSet(SimdTier.Vector128);
+        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+        {
+            Assert.Equal("NEON/AdvSimd", vector128);
+        }
+        else
+        {
+            Assert.Equal(Architecture.X64, RuntimeInformation.ProcessArchitecture);
+            Assert.Equal("SSE + FMA3", vector128); // the project's x64 machines have FMA3 (TierRequirement)
+            Assert.Equal("AVX2 + FMA3", SimdTiers.InstructionSet(SimdTier.Vector256));
+        }
+
+        Assert.Equal("no SIMD", SimdTiers.InstructionSet(SimdTier.Scalar));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SimdTiers.InstructionSet((SimdTier)42));
     }
 
     private static string RunProbe(string? variable, string? value)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# ARM64 in CI (issue 8): cross-publish `capsnet` and the kernel tier probe for linux-arm64 (NativeAOT, warnings as
+# errors), run them under qemu-user (correctness only: qemu emulates, its timings mean nothing) and check the arm64
+# binary against the x64 one on the first $CAPSNET_ARM64_EVAL_LIMIT (default 1000) MNIST test digits.
+# Run time on an idle 2-core CI machine, estimated ≈ 15 min: two arm64 publishes ≈ 2 min each, the probe runs ≈ 15
+# CPU-s, eval under qemu 1.1 CPU-s per digit (273 s for 250 measured) = ≈ 9 min for 1,000 on 2 threads. Measured on the
+# shared VM at load 35-48 with 50 digits: 20.5 min wall. Lower CAPSNET_ARM64_EVAL_LIMIT to shorten it.
+# Usage: .ci/arm64.sh [X64_PUBLISH_DIR]   (a folder holding an x64 NativeAOT `capsnet` is reused, else one is published)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+limit=${CAPSNET_ARM64_EVAL_LIMIT:-1000}
+work=$(mktemp -d)
+qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+
+# Cross toolchain (clang + lld link, the gcc cross package brings the aarch64 binutils and crt files) and qemu.
+missing=()
+for package in clang lld gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+command -v python3 >/dev/null || missing+=(python3-minimal) # runs compare_lengths.py
+if ((${#missing[@]})); then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# `capsnet info` hashes with SHA-256, which .NET takes from libssl; a Pi has libssl3, the cross sysroot has not. Fetch
+# the arm64 package into a private folder (own apt lists: the machine's dpkg and apt state stay x64-only; installing
+# libc6:arm64 beside the cross libc would mix two glibc builds under qemu -L and hang the runtime).
+mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/ssl"
+apt_arm64=(-o APT::Architectures::=arm64 -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache"
+  -o APT::Sandbox::User=root)
+apt-get "${apt_arm64[@]}" update -qq
+(cd "$work/ssl" && apt-get "${apt_arm64[@]}" download -qq libssl3:arm64 && dpkg-deb -x libssl3_*_arm64.deb root)
+qemu+=(-E "LD_LIBRARY_PATH=$work/ssl/root/usr/lib/aarch64-linux-gnu")
+
+x64=${1:-}
+if [[ -z "$x64" || ! -x "$x64/capsnet" ]]; then
+  x64="$work/x64"
+  dotnet publish src/CapsEmbedded.Cli -r linux-x64 -c Release -o "$x64" -p:TreatWarningsAsErrors=true
+fi
+arm64="$work/arm64"
+dotnet publish src/CapsEmbedded.Cli -r linux-arm64 -c Release -o "$arm64" -p:TreatWarningsAsErrors=true
+aarch64-linux-gnu-readelf -h "$arm64/capsnet" | grep -q "Machine: *AArch64" || { echo "the linux-arm64 publish is not an aarch64 binary" >&2; exit 1; }
+
+# The kernels' AdvSimd code (and their scalar code) against the double-precision oracles (tests/CapsEmbedded.TierProbe), on the best tier.
+probe="$work/probe"
+dotnet publish tests/CapsEmbedded.TierProbe -r linux-arm64 -c Release -o "$probe" -p:PublishAot=true -p:TreatWarningsAsErrors=true
+"${qemu[@]}" "$probe/CapsEmbedded.TierProbe" | tee "$work/probe.txt"
+for line in best=Vector128 ran=Vector128 isa=NEON/AdvSimd result=pass; do
+  grep -qx "$line" "$work/probe.txt" || { echo "arm64 tier probe: expected '$line'" >&2; exit 1; }
+done
+"${qemu[@]}" "$probe/CapsEmbedded.TierProbe" Scalar | tee "$work/probe-scalar.txt" # ARM64 code of the plain loops too
+grep -qx "result=pass" "$work/probe-scalar.txt" || { echo "arm64 tier probe failed on the Scalar tier" >&2; exit 1; }
+
+# info: the same file read the same way on both architectures.
+"$x64/capsnet" info weights/mnist.safetensors > "$work/info-x64.txt"
+"${qemu[@]}" "$arm64/capsnet" info weights/mnist.safetensors > "$work/info-arm64.txt"
+head -n 4 "$work/info-arm64.txt"
+diff "$work/info-x64.txt" "$work/info-arm64.txt" || { echo "capsnet info differs between x64 and arm64" >&2; exit 1; }
+
+# bench: a few calls only (qemu's timings mean nothing); it must run the 128-bit tier on NEON.
+"${qemu[@]}" "$arm64/capsnet" bench --warmup 1 --runs 3 | tee "$work/bench.txt"
+grep -q "SIMD tier Vector128 (NEON/AdvSimd)" "$work/bench.txt" || { echo "arm64 bench did not run the NEON tier" >&2; exit 1; }
+
+# eval: every class equal to the x64 build's, every capsule length within 1e-5 relative.
+"$x64/capsnet" data fetch mnist
+"$x64/capsnet" eval --data mnist --limit "$limit" --dump-lengths "$work/lengths-x64.txt" > "$work/eval-x64.txt"
+"${qemu[@]}" "$arm64/capsnet" eval --data mnist --limit "$limit" --dump-lengths "$work/lengths-arm64.txt" > "$work/eval-arm64.txt"
+head -n 4 "$work/eval-x64.txt" "$work/eval-arm64.txt"
+python3 .ci/compare_lengths.py "$work/lengths-x64.txt" "$work/lengths-arm64.txt" 1e-5
+rm -rf "$work"
