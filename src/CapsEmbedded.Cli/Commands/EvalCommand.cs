@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -116,22 +117,18 @@ internal static class EvalCommand
         }
     }
 
-    /// <summary>"G9" round-trips a float exactly (9 significant digits); written to a temp file, then renamed.</summary>
-    internal static void DumpLengths(string path, float[] lengths, int count, int classes)
+    /// <summary>"G9" round-trips a float exactly (9 significant digits); written through <see cref="AtomicFile"/>.</summary>
+    internal static void DumpLengths(string path, float[] lengths, int count, int classes) => AtomicFile.Write(path, stream =>
     {
-        string temp = path + ".tmp";
-        using (var writer = new StreamWriter(temp, append: false, new UTF8Encoding(false)))
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        for (int i = 0; i < count; i++)
         {
-            for (int i = 0; i < count; i++)
+            for (int k = 0; k < classes; k++)
             {
-                for (int k = 0; k < classes; k++)
-                {
-                    if (k > 0) writer.Write(' ');
-                    writer.Write(lengths[i * classes + k].ToString("G9", CultureInfo.InvariantCulture));
-                }
-                writer.Write('\n');
+                if (k > 0) writer.Write(' ');
+                writer.Write(lengths[i * classes + k].ToString("G9", CultureInfo.InvariantCulture));
             }
+            writer.Write('\n');
         }
-        File.Move(temp, path, overwrite: true);
-    }
+    });
 }

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Security.Cryptography;
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -23,7 +23,7 @@ internal static class InfoCommand
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"file          {path}");
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
-        output.WriteLine($"sha256        {Sha256(path)}");
+        output.WriteLine($"sha256        {FileHash.Sha256(path)}");
         output.WriteLine($"architecture  {a}");
         output.WriteLine();
         output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");
@@ -40,11 +40,5 @@ internal static class InfoCommand
         foreach (var (key, value) in weights.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             output.WriteLine($"  {key} = {value}");
         return 0;
-    }
-
-    internal static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }

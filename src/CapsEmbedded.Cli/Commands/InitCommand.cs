@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -26,7 +27,7 @@ internal static class InitCommand
             var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
             var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
             CapsNetWeightsFile.Save(weights, path);
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {InfoCommand.Sha256(path)}");
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {FileHash.Sha256(path)}");
             return 0;
         }));
         return command;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -57,7 +58,6 @@ internal static class PredictCommand
         header.CopyTo(bytes, 0);
         for (int i = 0; i < pixels.Length; i++)
             bytes[header.Length + i] = (byte)Math.Clamp(MathF.Round(pixels[i] * 255f), 0f, 255f);
-        File.WriteAllBytes(path + ".tmp", bytes);
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.Write(path, bytes);
     }
 }

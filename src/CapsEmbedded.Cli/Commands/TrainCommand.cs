@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.IO;
 using System.Globalization;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
@@ -93,7 +94,7 @@ public static class TrainCommand
             initial = CapsNetWeightsFile.Load(request.InitFrom);
             if (initial.Architecture != request.Architecture)
                 throw new CliException($"{request.InitFrom} holds {initial.Architecture}; --arch gives {request.Architecture}");
-            options = options with { InitSource = $"from {Path.GetFileName(request.InitFrom)} (sha256 {InfoCommand.Sha256(request.InitFrom)})" };
+            options = options with { InitSource = $"from {Path.GetFileName(request.InitFrom)} (sha256 {FileHash.Sha256(request.InitFrom)})" };
         }
         if (request.Resume)
         {

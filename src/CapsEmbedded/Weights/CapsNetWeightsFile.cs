@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Weights;
 
@@ -38,31 +39,14 @@ public static class CapsNetWeightsFile
     }
 
     /// <summary>
-    /// Writes the file to <paramref name="path"/> atomically: a temporary file in the same directory is written,
-    /// flushed to disk and renamed over the target, so a crash leaves either the old file or the new one.
+    /// Writes the file to <paramref name="path"/> with <see cref="AtomicFile"/>: a crash leaves either the old file or
+    /// the new one, and a device or FIFO is written through, never replaced.
     /// </summary>
     public static void Save(CapsNetWeights weights, string path)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(path);
-        byte[] bytes = Write(weights);
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath) ?? throw new ArgumentException($"'{path}' has no directory", nameof(path));
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(path, Write(weights));
     }
 
     /// <summary>
