@@ -94,7 +94,16 @@ public sealed class TrainingCheckpoint
     /// <summary>Reads and validates a checkpoint; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
     public static TrainingCheckpoint Load(string path)
     {
-        byte[] file = File.ReadAllBytes(path);
+        byte[] file;
+        using (var stream = InputFile.OpenRead(path, Array.MaxLength, "checkpoint"))
+        {
+            // The header alone says whether this is a checkpoint at all, before ~100 MB are read.
+            if (!SafeTensorsFile.ReadHeader(stream, path).Header.Metadata.ContainsKey(Prefix + "format"))
+                throw new WeightFormatException(path, null, $"metadata {Prefix}format is missing: not a capsnet training checkpoint");
+            file = new byte[stream.Length];
+            stream.Position = 0;
+            stream.ReadExactly(file);
+        }
         var parsed = SafeTensorsFile.Parse(file, path);
         var header = parsed.Header;
         var meta = header.Metadata;

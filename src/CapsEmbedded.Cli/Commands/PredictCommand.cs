@@ -32,7 +32,7 @@ internal static class PredictCommand
     {
         using var engine = EngineFactory.Open(weightsPath, choice);
         var a = engine.Architecture;
-        var picture = ImageDecoder.LoadGray(imagePath);
+        var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)
             throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");
         if (a.InputChannels != 1)

@@ -18,10 +18,14 @@ public static class CapsNetWeightsFile
     public static CapsNetWeights Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        long length = new FileInfo(path).Length; // throws FileNotFoundException for a missing file
-        if (length > Array.MaxLength)
-            throw new WeightFormatException(path, null, $"file is {length} bytes, more than a CapsNet weight file can be ({Array.MaxLength})");
-        return Read(File.ReadAllBytes(path), path);
+        // stat first (no FIFO, device or directory), then the header and architecture alone: a 2 GB file whose header
+        // is wrong fails after a few kilobytes. Only then is the whole file read.
+        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
+        CapsNetLayout.Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
+        var file = new byte[stream.Length];
+        stream.Position = 0;
+        stream.ReadExactly(file);
+        return Read(file, path);
     }
 
     /// <summary>Validates a whole weight file held in memory and copies its tensors out.</summary>
