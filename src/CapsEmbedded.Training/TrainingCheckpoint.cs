@@ -129,6 +129,8 @@ public sealed class TrainingCheckpoint
                 var bytes = parsed.GetBytes(file, entry);
                 var values = new float[spec.ElementCount];
                 for (int k = 0; k < values.Length; k++) values[k] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * k));
+                if (CapsNetWeights.IndexOfNonFinite(values) is var bad and >= 0)
+                    throw new WeightFormatException(path, name, $"value {bad} is {values[bad].ToString(CultureInfo.InvariantCulture)}; a checkpoint holds finite numbers only");
                 var segment = layout[spec.Name];
                 layout.FromPyTorch<float>(spec.Name, values, flat.AsSpan(segment.Offset, segment.Length));
             }
@@ -168,8 +170,16 @@ public sealed class TrainingCheckpoint
             EpochSeconds = Parse<double>("epoch_seconds"), WallSeconds = Parse<double>("wall_seconds"), History = history,
         };
         int trainImages = Parse<int>("train_images");
-        if (state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
+        if (trainImages < 1 || state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
             throw new WeightFormatException(path, null, $"state epoch {state.Epoch}, position {state.Position}, step {state.Step} is impossible for {trainImages} images");
+        // A run takes ceil(images / batch) steps per epoch: a larger step is forged, and would resume at a decayed-to-zero rate.
+        long stepsPerEpoch = (trainImages + (long)options.Batch - 1) / options.Batch;
+        if (state.Step > (state.Epoch + 1L) * stepsPerEpoch)
+            throw new WeightFormatException(path, null,
+                $"step {state.Step} is impossible after {state.Epoch} epochs of {trainImages} images in batches of {options.Batch} (at most {(state.Epoch + 1L) * stepsPerEpoch})");
+        double rate = options.Schedule.At(state.Step, options.Batch);
+        if (!(rate >= 1e-12) || double.IsInfinity(rate)) // below 1e-12 Adam's steps vanish in float rounding
+            throw new WeightFormatException(path, null, $"learning rate at step {state.Step} is {rate.ToString(CultureInfo.InvariantCulture)}; nothing would be learned");
         return new TrainingCheckpoint
         {
             Options = options, TrainImages = trainImages, State = state,

@@ -80,6 +80,9 @@ internal static class EvalCommand
         var clock = Stopwatch.StartNew();
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;
+        for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
+            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
+                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
 
         var confusion = new int[classes, classes];
         int correct = 0;

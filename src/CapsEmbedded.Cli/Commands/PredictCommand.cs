@@ -40,6 +40,8 @@ internal static class PredictCommand
         var lengths = new float[a.Classes];
         var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
+        if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
+            throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"class    {predicted}");
         output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");

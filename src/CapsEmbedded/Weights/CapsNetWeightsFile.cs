@@ -28,17 +28,28 @@ public static class CapsNetWeightsFile
         return Read(file, path);
     }
 
-    /// <summary>Validates a whole weight file held in memory and copies its tensors out.</summary>
+    /// <summary>
+    /// Validates a whole weight file held in memory and copies its tensors out. Policy: a NaN or ±Inf anywhere is
+    /// refused (naming the tensor and the index), since it makes every output NaN and so every answer "class 0";
+    /// <paramref name="requireFinite"/> = false keeps the bits as they are, for tools that inspect or convert files.
+    /// </summary>
     /// <param name="file">The file's bytes.</param>
     /// <param name="fileName">Named in error messages.</param>
+    /// <param name="requireFinite">Refuse non-finite values (the default).</param>
     /// <exception cref="WeightFormatException">Anything about the bytes is invalid; the message names file and tensor.</exception>
-    public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName)
+    public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName, bool requireFinite = true)
     {
         var layout = SafeTensorsFile.Parse(file, fileName);
         var architecture = CapsNetLayout.Validate(layout.Header, fileName);
         var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
         foreach (var spec in architecture.Tensors)
-            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), weights[spec.Name]);
+        {
+            float[] tensor = weights[spec.Name];
+            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), tensor);
+            if (requireFinite && CapsNetWeights.IndexOfNonFinite(tensor) is var bad and >= 0)
+                throw new WeightFormatException(fileName, spec.Name,
+                    $"value {bad} is {tensor[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}; weights must be finite numbers");
+        }
         return weights;
     }
 

@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using CapsEmbedded.Cli;
+using CapsEmbedded.Data;
+using CapsEmbedded.Tests.Training;
+using CapsEmbedded.Training;
+using CapsEmbedded.Weights;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Cli;
+
+/// <summary>
+/// Issue 14, as a hostile user tries it: silent wrong answers, clobbered files, unbounded flags, late and unclear errors.
+/// Each test failed before its fix.
+/// </summary>
+public sealed class HostileCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-hostile-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string P(string name) => Path.Combine(_dir, name);
+
+    private static readonly string Png = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+
+    internal static (int Code, string Output, string Error) Capsnet(params string[] args)
+    {
+        var output = new StringWriter(CultureInfo.InvariantCulture);
+        var error = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CapsNetCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    internal static void AssertOneLineError((int Code, string Output, string Error) result, string mustContain)
+    {
+        Assert.True(result.Code == 1, $"exit {result.Code}: {result.Error}{result.Output}");
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Error}");
+        Assert.StartsWith("capsnet: error: ", lines[0]);
+        Assert.Contains(mustContain, lines[0]);
+        Assert.DoesNotContain("   at ", result.Error);
+    }
+
+    private string Weights(Action<CapsNetWeights>? edit = null, string name = "w.safetensors")
+    {
+        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, 5);
+        edit?.Invoke(weights);
+        File.WriteAllBytes(P(name), CapsNetWeightsFile.Write(weights));
+        return P(name);
+    }
+
+    private string Data(int count, string name = "data")
+    {
+        string dir = P(name);
+        Directory.CreateDirectory(dir);
+        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
+        {
+            var images = new byte[16 + count * 784];
+            BinaryPrimitives.WriteInt32BigEndian(images, IdxReader.ImageMagic);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(4), count);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(8), 28);
+            BinaryPrimitives.WriteInt32BigEndian(images.AsSpan(12), 28);
+            for (int i = 16; i < images.Length; i++) images[i] = (byte)(i * 37 % 256);
+            File.WriteAllBytes(Path.Combine(dir, DatasetStore.StandardFileName(split, images: true)), images);
+            var labels = new byte[8 + count];
+            BinaryPrimitives.WriteInt32BigEndian(labels, IdxReader.LabelMagic);
+            BinaryPrimitives.WriteInt32BigEndian(labels.AsSpan(4), count);
+            File.WriteAllBytes(Path.Combine(dir, DatasetStore.StandardFileName(split, images: false)), labels);
+        }
+        return dir;
+    }
+
+    // ---- 4. silent wrong answers
+
+    [Fact]
+    public void Weights_with_NaN_are_refused_at_load_naming_the_tensor()
+    {
+        string w = Weights(x => x.DigitWeight[1234] = float.NaN);
+        var result = Capsnet("eval", "--weights", w, "--data", Data(3), "--engine", "reference");
+        AssertOneLineError(result, CapsNetArchitecture.DigitWeight);
+        Assert.Contains("value 1234 is NaN", result.Error);
+        AssertOneLineError(Capsnet("predict", "--weights", Weights(x => x.Fc3Bias[0] = float.NegativeInfinity), Png), "value 0 is -Infinity");
+    }
+
+    [Fact]
+    public void Non_finite_outputs_are_never_reported_as_a_class()
+    {
+        // Finite weights so large that conv1 overflows to Inf and every length becomes NaN.
+        string w = Weights(x => Array.Fill(x.Conv1Weight, 3e38f));
+        AssertOneLineError(Capsnet("predict", "--weights", w, "--engine", "reference", Png), "non-finite capsule lengths");
+        AssertOneLineError(Capsnet("eval", "--weights", w, "--data", Data(2), "--engine", "reference"), "non-finite capsule lengths");
+    }
+
+    [Fact]
+    public void An_empty_data_set_is_an_error_not_NaN_percent()
+    {
+        AssertOneLineError(Capsnet("eval", "--weights", Weights(), "--data", Data(0), "--engine", "reference"), "holds 0 images");
+    }
+
+    [Fact]
+    public void A_forged_checkpoint_step_or_rate_is_refused()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        int n = new ParameterLayout(arch).Count;
+        TrainingCheckpoint Checkpoint(long step, double lr) => new()
+        {
+            Options = new TrainingOptions { Architecture = arch, Batch = 10, LearningRate = lr, Threads = 1 },
+            TrainImages = 40,
+            State = new TrainingState { Epoch = 1, Position = 0, Step = step, Random = (1, 2, 3, 4) },
+            Parameters = new float[n], FirstMoment = new float[n], SecondMoment = new float[n],
+        };
+        Checkpoint(4, 1e-3).Save(P("ok.ckpt"));
+        Assert.Equal(4, TrainingCheckpoint.Load(P("ok.ckpt")).State.Step);
+        Checkpoint(99_999_999_999_999, 1e-3).Save(P("step.ckpt"));
+        Assert.Contains("step 99999999999999 is impossible", Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(P("step.ckpt"))).Message);
+        Checkpoint(4, 1e-320).Save(P("lr.ckpt"));
+        Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(P("lr.ckpt")));
+        var nan = Checkpoint(4, 1e-3);
+        nan.SecondMoment[7] = float.PositiveInfinity;
+        nan.Save(P("nan.ckpt"));
+        Assert.Contains("adam.v.", Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(P("nan.ckpt"))).Message);
+    }
+}
