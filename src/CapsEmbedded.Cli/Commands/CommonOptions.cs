@@ -29,6 +29,24 @@ internal static class CommonOptions
     public static int NonNegative(int value, string option) =>
         value >= 0 ? value : throw new CliException($"{option} must not be negative, got {value}");
 
+    /// <summary>More threads than 4 per core only cost memory (a workspace each) and switching; 10^8 of them exhausted the machine.</summary>
+    public static int MaxThreads => 4 * Environment.ProcessorCount;
+
+    public static int ThreadCount(int value, string option = "--threads") =>
+        Positive(value, option) <= MaxThreads ? value
+            : throw new CliException($"{option} {value} is more than {MaxThreads} (4 per core on this {Environment.ProcessorCount}-core machine)");
+
+    /// <summary>Half of the memory the GC may use here (physical memory or the container's limit).</summary>
+    public static long MemoryBudget => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+
+    /// <summary>Refuses, before allocating, a flag value whose buffers would not fit in <see cref="MemoryBudget"/>.</summary>
+    public static void WithinMemory(double bytes, string flags)
+    {
+        if (bytes > MemoryBudget)
+            throw new CliException(FormattableString.Invariant(
+                $"{flags} would need about {bytes / (1 << 20):N0} MiB, more than half of the {2 * MemoryBudget / (1 << 20):N0} MiB this machine has; use a smaller value"));
+    }
+
     public static int Positive(int value, string option) =>
         value >= 1 ? value : throw new CliException($"{option} must be at least 1, got {value}");
 }

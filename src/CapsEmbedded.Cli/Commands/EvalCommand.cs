@@ -48,7 +48,7 @@ internal static class EvalCommand
                 parse.GetValue(weights), parse.GetValue(data)!,
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
-                CommonOptions.Positive(parse.GetValue(threads), "--threads"), parse.GetValue(dataDir)!), parse.InvocationConfiguration.Output);
+                CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!), parse.InvocationConfiguration.Output);
         }));
         return command;
     }

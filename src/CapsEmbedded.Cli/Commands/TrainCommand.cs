@@ -61,9 +61,11 @@ public static class TrainCommand
                     Epochs = CommonOptions.Positive(parse.GetValue(epochs), "--epochs"),
                     Batch = CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                     LearningRate = parse.GetValue(lr), Decay = parse.GetValue(decay),
-                    Threads = CommonOptions.Positive(parse.GetValue(threads), "--threads"),
+                    Threads = CommonOptions.ThreadCount(parse.GetValue(threads)),
                     Seed = parse.GetValue(seed), MaxShift = parse.GetValue(shift),
-                    GroupSize = CommonOptions.Positive(parse.GetValue(group), "--group"),
+                    // Unless given, a group never exceeds the batch (a given one that does is refused by Validate).
+                    GroupSize = parse.GetResult(group) is null ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(batch)))
+                        : CommonOptions.Positive(parse.GetValue(group), "--group"),
                     CheckpointPath = parse.GetValue(checkpoint) ?? Path.ChangeExtension(outPath, ".ckpt"),
                     CheckpointEverySteps = CommonOptions.Positive(parse.GetValue(checkpointEvery), "--checkpoint-every"),
                     TestLimit = parse.GetValue(testLimit) is { } t ? CommonOptions.Positive(t, "--test-limit") : 0,
@@ -119,6 +121,7 @@ public static class TrainCommand
                 output.WriteLine($"note: {options.Threads} threads instead of the checkpoint's {saved.Threads}: the sums round differently, the run is not bit-identical to an uninterrupted one");
         }
         if (options.Validate() is { } problem) throw new CliException(problem);
+        CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
         var train = DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot);
         var test = DatasetStore.Load(request.Data, DatasetSplit.Test, request.DataRoot);

@@ -120,4 +120,26 @@ public sealed class HostileCliTests : IDisposable
         nan.Save(P("nan.ckpt"));
         Assert.Contains("adam.v.", Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(P("nan.ckpt"))).Message);
     }
+
+    // ---- 2. bounded flags
+
+    [Fact]
+    public void Threads_beyond_4_per_core_are_refused_naming_the_flag()
+    {
+        string tooMany = (4 * Environment.ProcessorCount + 1).ToString(CultureInfo.InvariantCulture);
+        AssertOneLineError(Capsnet("eval", "--threads", "100000000", "--data", Data(1)), "--threads 100000000 is more than");
+        AssertOneLineError(Capsnet("bench", "--threads", tooMany, "--runs", "1"), $"--threads {tooMany} is more than");
+        AssertOneLineError(Capsnet("train", "--threads", "1000", "--data", Data(1), "--out", P("t.safetensors")), "--threads 1000");
+    }
+
+    [Fact]
+    public void Batch_and_group_beyond_memory_or_group_beyond_batch_are_refused_before_allocating()
+    {
+        AssertOneLineError(Capsnet("bench", "--batch", "100000000", "--runs", "1"), "--batch 100000000 would need about");
+        AssertOneLineError(Capsnet("train", "--group", "1000000", "--batch", "2000000", "--threads", "1", "--data", Data(1), "--out", P("t.safetensors")),
+            "--group 1000000 on 1 threads would need about");
+        AssertOneLineError(Capsnet("train", "--group", "20", "--batch", "10", "--threads", "1", "--data", Data(1), "--out", P("t.safetensors")),
+            "--group 20 is more than --batch 10");
+        Assert.False(File.Exists(P("t.safetensors")));
+    }
 }
