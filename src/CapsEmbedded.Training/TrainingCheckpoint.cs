@@ -110,9 +110,9 @@ public sealed class TrainingCheckpoint
         string Get(string key) => meta.TryGetValue(Prefix + key, out var v) ? v
             : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
         T Parse<T>(string key) where T : ISpanParsable<T> => T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) ? value
-            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{Get(key)}\" is not a valid {typeof(T).Name}");
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{UntrustedText.Quote(Get(key))}\" is not a valid {typeof(T).Name}");
         if (Get("format") != FormatVersion)
-            throw new WeightFormatException(path, null, $"checkpoint format {Get("format")} is not the supported {FormatVersion}");
+            throw new WeightFormatException(path, null, $"checkpoint format \"{UntrustedText.Quote(Get("format"))}\" is not the supported {FormatVersion}");
         var architecture = CapsNetArchitecture.FromMetadata(meta, out string? archError)
             ?? throw new WeightFormatException(path, null, $"architecture metadata: {archError}");
         var layout = new ParameterLayout(architecture);
@@ -143,14 +143,14 @@ public sealed class TrainingCheckpoint
         var rng = new ulong[4];
         if (rngParts.Length != 4 || !rngParts.Select((p, k) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[k])).All(ok => ok)
             || rng.All(x => x == 0))
-            throw new WeightFormatException(path, null, $"metadata {Prefix}rng = \"{Get("rng")}\" is not four non-zero hex words");
+            throw new WeightFormatException(path, null, $"metadata {Prefix}rng = \"{UntrustedText.Quote(Get("rng"))}\" is not four non-zero hex words");
         var history = new List<EpochMetrics>();
         foreach (var line in Get("history").Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split(',');
             var d = new double[6];
             if (f.Length != 6 || !f.Select((x, k) => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out d[k])).All(ok => ok))
-                throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{line}\" is not six numbers");
+                throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is not six numbers");
             history.Add(new EpochMetrics((int)d[0], d[1], d[2], d[3], d[4], d[5]));
         }
         var options = new TrainingOptions

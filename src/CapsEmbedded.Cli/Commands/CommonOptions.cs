@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -25,6 +26,28 @@ internal static class CommonOptions
         Description = "Worker threads (default: all cores)",
         DefaultValueFactory = _ => Environment.ProcessorCount,
     };
+
+    /// <summary>
+    /// Checks an output path before any work starts (not empty, not a directory, its directory exists); an existing
+    /// regular file is kept unless <paramref name="overwrite"/>. Devices and FIFOs (/dev/stdout) need no --force.
+    /// </summary>
+    public static void OutputPath(string? path, string flag, bool overwrite)
+    {
+        try
+        {
+            var target = AtomicFile.Check(path ?? "");
+            if (!overwrite && target.Mode == AtomicFile.Mode.Replace && target.Exists)
+                throw new CliException($"{flag} {UntrustedText.Quote(path)} exists; pass --force to overwrite it");
+        }
+        catch (ArgumentException)
+        {
+            throw new CliException($"{flag} is empty; give a file name");
+        }
+        catch (IOException e)
+        {
+            throw new CliException($"{flag} {e.Message}");
+        }
+    }
 
     public static int NonNegative(int value, string option) =>
         value >= 0 ? value : throw new CliException($"{option} must not be negative, got {value}");

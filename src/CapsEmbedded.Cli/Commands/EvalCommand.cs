@@ -58,6 +58,7 @@ internal static class EvalCommand
 
     internal static int Run(EvalRequest request, TextWriter output)
     {
+        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true); // before the work, not after
         using var engine = EngineFactory.Open(request.Weights, request.Engine);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);

@@ -22,8 +22,7 @@ internal static class InitCommand
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string path = parse.GetValue(output)!;
-            if (File.Exists(path) && !parse.GetValue(force))
-                throw new CliException($"{path} exists; pass --force to overwrite it");
+            CommonOptions.OutputPath(path, "--out", parse.GetValue(force));
             var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
             var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
             CapsNetWeightsFile.Save(weights, path);

@@ -30,6 +30,7 @@ internal static class PredictCommand
 
     internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output)
     {
+        if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
         using var engine = EngineFactory.Open(weightsPath, choice);
         var a = engine.Architecture;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first

@@ -39,6 +39,7 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
         var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
+        var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
         var initFrom = new Option<string?>("--init-from")
         {
@@ -47,7 +48,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a CapsNet (pure C#, data-parallel over the batch)")
         {
             data, dataDir, arch, epochs, batch, lr, decay, threads, seed, limit, testLimit, output, checkpoint,
-            checkpointEvery, resume, shift, group, plain, initFrom,
+            checkpointEvery, resume, shift, group, plain, initFrom, force,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -72,7 +73,7 @@ public static class TrainCommand
                 },
                 parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : null,
                 outPath, parse.GetValue(resume), parse.GetValue(initFrom), parse.GetValue(plain),
-                parse.GetResult(threads) is not null,
+                parse.GetResult(threads) is not null, parse.GetValue(force),
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
@@ -80,7 +81,7 @@ public static class TrainCommand
     }
 
     internal sealed record TrainRequest(string Data, string DataRoot, CapsNetArchitecture Architecture, TrainingOptions Options,
-        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, string CommandLine);
+        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, bool Force, string CommandLine);
 
     private static string SafeName(string data) =>
         new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
@@ -88,6 +89,12 @@ public static class TrainCommand
     internal static int Run(TrainRequest request, TextWriter output)
     {
         var options = request.Options with { Architecture = request.Architecture };
+        // Every output is checked before data or weights are loaded; --resume continues the run that wrote them.
+        CommonOptions.OutputPath(request.OutPath, "--out", request.Force || request.Resume);
+        CommonOptions.OutputPath(options.CheckpointPath, "--checkpoint", request.Force || request.Resume);
+        string outStem = Path.ChangeExtension(request.OutPath, null);
+        CommonOptions.OutputPath(outStem + ".csv", "--out's log", request.Force || request.Resume);
+        CommonOptions.OutputPath(outStem + ".svg", "--out's chart", request.Force || request.Resume);
         TrainingCheckpoint? checkpoint = null;
         CapsNetWeights? initial = null;
         if (request.InitFrom is not null)

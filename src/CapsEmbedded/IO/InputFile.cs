@@ -22,12 +22,12 @@ public static class InputFile
                 if (Directory.Exists(path) || File.Exists(path)) break; // stat refused (permissions): let open say why
                 throw new FileNotFoundException($"{path}: no such file", path);
             case FileKind.Directory:
-                throw new IOException($"{path}: is a directory, not a {what}");
+                throw new IOException($"{path}: is a directory, not {A(what)}");
             default:
-                throw new IOException($"{path}: is {FileStat.Describe(stat.Kind)}, not a regular file; capsnet reads a {what} only from a regular file");
+                throw new IOException($"{path}: is {FileStat.Describe(stat.Kind)}, not a regular file; capsnet reads {A(what)} only from a regular file");
         }
         if (stat.Size > maxBytes)
-            throw new IOException($"{path}: is {stat.Size:N0} bytes, more than the {maxBytes:N0} a {what} can be");
+            throw new IOException($"{path}: is {stat.Size:N0} bytes, more than the {maxBytes:N0} {A(what)} can be");
         return stat.Size;
     }
 
@@ -39,7 +39,7 @@ public static class InputFile
         if (stream.Length > maxBytes) // it grew between stat and open
         {
             stream.Dispose();
-            throw new IOException($"{path}: is more than the {maxBytes:N0} bytes a {what} can be");
+            throw new IOException($"{path}: is more than the {maxBytes:N0} bytes {A(what)} can be");
         }
         return stream;
     }
@@ -52,4 +52,6 @@ public static class InputFile
         stream.ReadExactly(bytes);
         return bytes;
     }
+
+    private static string A(string noun) => ("aeiouAEIOU".Contains(noun[0]) ? "an " : "a ") + noun;
 }

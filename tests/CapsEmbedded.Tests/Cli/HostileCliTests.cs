@@ -142,4 +142,101 @@ public sealed class HostileCliTests : IDisposable
             "--group 20 is more than --batch 10");
         Assert.False(File.Exists(P("t.safetensors")));
     }
+
+    // ---- 1, 5, 6. outputs: never clobber, never leave leftovers, fail before the work
+
+    [Fact]
+    public void Train_needs_force_to_overwrite_out_or_checkpoint_and_checks_them_before_any_work()
+    {
+        File.WriteAllText(P("notes.txt"), "my notes");
+        var result = Capsnet("train", "--arch", "tiny", "--data", P("nowhere"), "--checkpoint", P("notes.txt"), "--out", P("t.safetensors"));
+        AssertOneLineError(result, "--checkpoint");
+        Assert.Contains("exists; pass --force", result.Error);
+        Assert.Equal("my notes", File.ReadAllText(P("notes.txt")));
+        File.WriteAllText(P("t.safetensors"), "old weights");
+        AssertOneLineError(Capsnet("train", "--arch", "tiny", "--data", P("nowhere"), "--out", P("t.safetensors")), "--out");
+        Assert.Equal("old weights", File.ReadAllText(P("t.safetensors")));
+        // With --force the outputs pass and the missing data set is the next problem: the order of the checks.
+        AssertOneLineError(Capsnet("train", "--arch", "tiny", "--data", P("nowhere"), "--out", P("t.safetensors"), "--force"), "nowhere");
+    }
+
+    [Fact]
+    public void A_directory_or_empty_path_as_target_is_refused_before_any_work_and_leaves_nothing()
+    {
+        string w = Weights();
+        Directory.CreateDirectory(P("rodir"));
+        AssertOneLineError(Capsnet("init", "--out", P("rodir"), "--force"), "is a directory");
+        AssertOneLineError(Capsnet("init", "--out", ""), "--out is empty");
+        AssertOneLineError(Capsnet("train", "--arch", "tiny", "--out", P("rodir"), "--data", Data(2)), "is a directory");
+        AssertOneLineError(Capsnet("eval", "--weights", w, "--data", Data(2), "--dump-lengths", P("rodir")), "is a directory");
+        // A missing directory is reported before the evaluation runs, naming the user's path, not a temp path.
+        var late = Capsnet("eval", "--weights", w, "--data", Data(2), "--engine", "reference", "--dump-lengths", P("no/such/x.txt"));
+        AssertOneLineError(late, "--dump-lengths");
+        Assert.DoesNotContain("accuracy", late.Output);
+        Assert.DoesNotContain(".tmp", late.Error);
+        Assert.Empty(Directory.GetFileSystemEntries(P("rodir")));
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(_dir, ".*"));
+    }
+
+    [Fact]
+    public async Task Dump_lengths_writes_into_FIFOs_and_devices_and_leaves_a_users_tmp_file_alone()
+    {
+        string w = Weights();
+        using (var mk = System.Diagnostics.Process.Start("sh", ["-c", $"mkfifo '{P("fifo")}' && mknod '{P("null")}' c 1 3"])) mk.WaitForExit();
+        var reader = Task.Run(() => File.ReadAllLines(P("fifo")));
+        var result = Capsnet("eval", "--weights", w, "--data", Data(3), "--engine", "reference", "--dump-lengths", P("fifo"));
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Equal(3, (await reader.WaitAsync(TimeSpan.FromSeconds(30))).Length);
+        Assert.Equal(CapsEmbedded.IO.FileKind.Fifo, CapsEmbedded.IO.FileStat.Of(P("fifo")).Kind);
+
+        result = Capsnet("predict", "--weights", w, "--engine", "reference", "--reconstruction", P("null"), Png);
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Equal(CapsEmbedded.IO.FileKind.CharacterDevice, CapsEmbedded.IO.FileStat.Of(P("null")).Kind);
+
+        File.WriteAllText(P("x.txt.tmp"), "mine");
+        Assert.Equal(0, Capsnet("eval", "--weights", w, "--data", Data(3), "--engine", "reference", "--dump-lengths", P("x.txt")).Code);
+        Assert.Equal("mine", File.ReadAllText(P("x.txt.tmp")));
+        Assert.Equal(3, File.ReadAllLines(P("x.txt")).Length);
+    }
+
+    // ---- 6. clear, safe messages
+
+    [Fact]
+    public void Info_and_predict_on_a_directory_say_is_a_directory()
+    {
+        AssertOneLineError(Capsnet("info", _dir), "is a directory");
+        AssertOneLineError(Capsnet("predict", "--weights", Weights(), _dir), "is a directory");
+    }
+
+    [Theory]
+    [InlineData(new[] { "frob" }, "unknown command 'frob'; the commands are info, eval")]
+    [InlineData(new string[0], "no command given")]
+    [InlineData(new[] { "predict", "--frob", "img.png" }, "unknown option '--frob'")]
+    [InlineData(new[] { "eval", "--threads", "abc" }, "'--threads' as an integer")]
+    [InlineData(new[] { "eval", "--split", "dev" }, "Argument 'dev' not recognized. Must be one of: 'test' 'train'")]
+    public void Parse_errors_are_one_line_naming_the_offender(string[] args, string expected)
+    {
+        var result = Capsnet(args);
+        AssertOneLineError(result, expected);
+        Assert.DoesNotContain("System.", result.Error);
+        Assert.Equal("", result.Output);
+    }
+
+    [Fact]
+    public void Untrusted_tensor_names_are_escaped_and_cut()
+    {
+        // JSON escapes: the decoded name holds a real ESC and a real newline.
+        string evil = "\\u001b[31mred\\u001b[0m\\nsecond line" + new string('x', 100_000);
+        string header = "{\"" + evil + "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(header);
+        var file = new byte[8 + json.Length + 4];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
+        json.CopyTo(file, 8);
+        File.WriteAllBytes(P("evil.safetensors"), file);
+        var result = Capsnet("info", P("evil.safetensors"));
+        AssertOneLineError(result, "\\x1b[31mred\\x1b[0m\\nsecond line");
+        Assert.DoesNotContain('\u001b', result.Error);
+        Assert.True(result.Error.Length < 600, $"{result.Error.Length} characters");
+    }
 }

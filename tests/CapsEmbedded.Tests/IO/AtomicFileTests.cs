@@ -133,3 +133,4 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Empty(Names());
     }
 }
+
