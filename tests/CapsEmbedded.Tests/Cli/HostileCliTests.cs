@@ -239,4 +239,30 @@ public sealed class HostileCliTests : IDisposable
         Assert.DoesNotContain('\u001b', result.Error);
         Assert.True(result.Error.Length < 600, $"{result.Error.Length} characters");
     }
+
+    // ---- 7. info reads checkpoints
+
+    [Fact]
+    public void Info_describes_a_training_checkpoint()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        int n = new ParameterLayout(arch).Count;
+        var checkpoint = new TrainingCheckpoint
+        {
+            Options = new TrainingOptions { Architecture = arch, Batch = 10, LearningRate = 0.01, Decay = 0.5, Threads = 1, Epochs = 3 },
+            TrainImages = 40,
+            State = new TrainingState { Epoch = 1, Position = 20, Step = 6, Random = (1, 2, 3, 4) },
+            Parameters = new float[n], FirstMoment = Enumerable.Repeat(0.5f, n).ToArray(), SecondMoment = new float[n],
+        };
+        checkpoint.Save(P("run.ckpt"));
+        var (code, output, error) = Capsnet("info", P("run.ckpt"));
+        Assert.True(code == 0, error);
+        Assert.Contains("training checkpoint", output);
+        Assert.Matches(@"step\s+6\b", output);
+        Assert.Contains("epoch         1 of 3 done; 20 of 40 images into epoch 2", output);
+        string rate = checkpoint.Options.Schedule.At(6, 10).ToString("G4", CultureInfo.InvariantCulture);
+        Assert.Contains($"learning rate {rate} now (initial 0.01", output);
+        Assert.Contains("Adam: first and second moments for all 11 tensors present", output);
+        Assert.Contains(arch.ToString(), output);
+    }
 }
