@@ -104,6 +104,12 @@ public sealed class TrainingCheckpoint
             stream.Position = 0;
             stream.ReadExactly(file);
         }
+        return Read(file, path);
+    }
+
+    /// <summary>Validates a checkpoint held in memory; for any bytes, returns one or throws <see cref="WeightFormatException"/>.</summary>
+    public static TrainingCheckpoint Read(byte[] file, string path)
+    {
         var parsed = SafeTensorsFile.Parse(file, path);
         var header = parsed.Header;
         var meta = header.Metadata;
