@@ -369,7 +369,8 @@ internal static class PngDecoder
     /// <summary>Output rows that grow as they are decoded, so a forged 16384x16384 header on a tiny file allocates little.</summary>
     private sealed class GrowingPixels(int width, int height)
     {
-        private float[] _pixels = new float[(long)width * Math.Min(height, Math.Max(1, (1 << 20) / width))];
+        // At most 64 Ki samples (256 KB) up front: fuzzing found 88-byte files that made the old 1 Mi-sample start cost 4 MB.
+        private float[] _pixels = new float[(long)width * Math.Min(height, Math.Max(1, (1 << 16) / width))];
 
         public Span<float> Row(int y)
         {

@@ -265,4 +265,68 @@ public sealed class HostileCliTests : IDisposable
         Assert.Contains("Adam: first and second moments for all 11 tensors present", output);
         Assert.Contains(arch.ToString(), output);
     }
+
+    // ---- fuzzing through the process: exit 1, one line, no stack trace
+
+    private static (int Code, string Output, string Error) Process(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(CapsEmbedded.Tests.Kernels.ChildProcessTierTests.DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"));
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(120_000), "capsnet did not finish within 2 minutes");
+        return (process.ExitCode, output, error.Result);
+    }
+
+    [Fact]
+    public void Mutated_files_through_the_capsnet_process_fail_with_one_line_and_exit_1()
+    {
+        // CAPSNET_CLI_FUZZ_PER_READER raises the count (.ci/hostile.sh: 20); each is a process start.
+        int perReader = int.TryParse(Environment.GetEnvironmentVariable("CAPSNET_CLI_FUZZ_PER_READER"), out int n) && n > 0 ? n : 3;
+        var random = new DeterministicRandom(0xC11_F022);
+        byte[] Mutate(byte[] original, int headerBytes)
+        {
+            var bytes = (byte[])original.Clone();
+            for (int k = 0, edits = 1 + random.NextInt(4); k < edits; k++)
+                bytes[random.NextInt(Math.Min(headerBytes, bytes.Length))] ^= (byte)(1 + random.NextInt(255));
+            return bytes;
+        }
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        byte[] weights = CapsNetWeightsFile.Write(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 2));
+        byte[] png = File.ReadAllBytes(Path.Combine(fixtures, "digit0-gray.png"));
+        byte[] pgm = File.ReadAllBytes(Path.Combine(fixtures, "digit0.pgm"));
+        byte[] idx = File.ReadAllBytes(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"));
+        int header = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(weights);
+        int failures = 0;
+        void Check(string reader, byte[] mutant, string[] args)
+        {
+            var result = Process(args);
+            Assert.True(result.Code is 0 or 1, $"{reader}: exit {result.Code}: {result.Error}");
+            if (result.Code == 0) return; // the mutation happened to keep the file valid
+            failures++;
+            AssertOneLineError(result, "");
+        }
+        for (int i = 0; i < perReader; i++)
+        {
+            File.WriteAllBytes(P("m.safetensors"), Mutate(weights, header));
+            Check("weights", weights, ["info", P("m.safetensors")]);
+            File.WriteAllBytes(P("m.png"), Mutate(png, 64));
+            Check("png", png, ["predict", "--engine", "reference", P("m.png")]);
+            File.WriteAllBytes(P("m.pgm"), Mutate(pgm, 16));
+            Check("pgm", pgm, ["predict", "--engine", "reference", P("m.pgm")]);
+            string data = P($"idx{i}");
+            Directory.CreateDirectory(data);
+            File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), Mutate(idx, 16));
+            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
+            Check("idx", idx, ["eval", "--data", data, "--limit", "2", "--engine", "reference"]);
+        }
+        Assert.True(failures >= perReader, $"only {failures} of {4 * perReader} mutants were rejected");
+    }
 }
