@@ -200,6 +200,18 @@ public sealed class HostileCliTests : IDisposable
         Assert.Equal(3, File.ReadAllLines(P("x.txt")).Length);
     }
 
+    [Fact]
+    public void Dump_lengths_to_dev_stdout_goes_through_the_pipe_and_leaves_dev_stdout_alone()
+    {
+        var before = new FileInfo("/dev/stdout").LinkTarget;
+        var result = Process("eval", "--weights", Weights(), "--data", Data(3), "--engine", "reference", "--dump-lengths", "/dev/stdout");
+        Assert.True(result.Code == 0, result.Error);
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("confusion matrix", result.Output); // the report is not lost
+        Assert.Equal(3, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^(\S+ ){9}\S+$")));
+        Assert.Equal(before, new FileInfo("/dev/stdout").LinkTarget); // still the system's symlink, not a regular file
+    }
+
     // ---- 6. clear, safe messages
 
     [Fact]
