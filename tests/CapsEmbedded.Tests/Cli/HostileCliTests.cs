@@ -201,6 +201,19 @@ public sealed class HostileCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Init_into_a_FIFO_writes_through_and_does_not_block_rereading_it()
+    {
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [P("fifo")])) await mk.WaitForExitAsync();
+        var reader = Task.Run(() => File.ReadAllBytes(P("fifo")));
+        var init = Task.Run(() => Capsnet("init", "--arch", "tiny", "--out", P("fifo")));
+        var result = await init.WaitAsync(TimeSpan.FromSeconds(60)); // before: hashed the FIFO by reading it, forever
+        Assert.True(result.Code == 0, result.Error);
+        byte[] written = await reader.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains(CapsEmbedded.IO.FileHash.Sha256(written), result.Output);
+        Assert.Equal(CapsEmbedded.IO.FileKind.Fifo, CapsEmbedded.IO.FileStat.Of(P("fifo")).Kind);
+    }
+
+    [Fact]
     public void Dump_lengths_to_dev_stdout_goes_through_the_pipe_and_leaves_dev_stdout_alone()
     {
         var before = new FileInfo("/dev/stdout").LinkTarget;
