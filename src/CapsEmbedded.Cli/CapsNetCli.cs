@@ -19,11 +19,15 @@ public static class CapsNetCli
         ExportCommand.Create(),
     };
 
-    public static int Run(string[] args, TextWriter output, TextWriter error) =>
-        Build().Parse(args).Invoke(new InvocationConfiguration
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var parse = Build().Parse(args);
+        if (parse.Errors.Count > 0) return CommandRunner.ParseFailure(parse, error); // one line, not help + .NET type names
+        return parse.Invoke(new InvocationConfiguration
         {
             EnableDefaultExceptionHandler = false,
             Output = output,
             Error = error,
         });
+    }
 }

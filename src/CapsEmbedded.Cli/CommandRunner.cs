@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli;
@@ -25,16 +26,69 @@ public static class CommandRunner
         }
         catch (Exception e) when (IsUserError(e))
         {
-            error.WriteLine($"capsnet: error: {Describe(e)}");
+            error.WriteLine($"capsnet: error: {OneLine(Describe(e))}");
             return Failure;
         }
         catch (Exception e)
         {
-            error.WriteLine($"capsnet: internal error: {e.GetType().Name}: {e.Message}");
+            error.WriteLine($"capsnet: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
             if (Environment.GetEnvironmentVariable("CAPSNET_DEBUG") == "1") error.WriteLine(e);
             return InternalError;
         }
     }
+
+    /// <summary>
+    /// A message as one safe line: indented continuation lines joined with "; ", control characters escaped, at most
+    /// 500 characters (the untrusted parts inside are already cut to 80 where they are quoted).
+    /// </summary>
+    public static string OneLine(string message) =>
+        UntrustedText.Quote(message.ReplaceLineEndings("\n").Replace("\n  ", "; ", StringComparison.Ordinal).TrimEnd('\n'), 500);
+
+    /// <summary>
+    /// A parse error as one line naming what was wrong: an unknown option by its name (even where the parser took it
+    /// for the command's argument), an unknown command with the list of commands, type names in plain words.
+    /// </summary>
+    public static int ParseFailure(ParseResult parse, TextWriter error)
+    {
+        var command = parse.CommandResult.Command;
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        for (var c = parse.CommandResult; c is not null; c = c.Parent as System.CommandLine.Parsing.CommandResult)
+            foreach (var option in c.Command.Options)
+            {
+                known.Add(option.Name);
+                foreach (string alias in option.Aliases) known.Add(alias);
+            }
+        string? unknownOption = parse.Tokens.Select(t => t.Value)
+            .FirstOrDefault(v => v.Length > 1 && v[0] == '-' && !char.IsAsciiDigit(v[1]) && v[1] != '.' && !known.Contains(v.Split('=', ':')[0]));
+        string where = command is RootCommand ? "" : $"{command.Name}: ";
+        string message;
+        if (unknownOption is not null)
+            message = $"{where}unknown option '{UntrustedText.Quote(unknownOption)}' (capsnet {(command is RootCommand ? "" : command.Name + " ")}--help lists the options)";
+        else if (command is RootCommand)
+        {
+            string commands = string.Join(", ", command.Subcommands.Select(c => c.Name));
+            message = parse.UnmatchedTokens.FirstOrDefault() is { } verb
+                ? $"unknown command '{UntrustedText.Quote(verb)}'; the commands are {commands}"
+                : $"no command given; the commands are {commands} (capsnet --help)";
+        }
+        else if (parse.UnmatchedTokens.FirstOrDefault() is { } extra)
+            message = $"{where}unexpected argument '{UntrustedText.Quote(extra)}'";
+        else
+            message = where + System.Text.RegularExpressions.Regex.Replace(PlainTypes(parse.Errors[0].Message), @"\s*\n\s*", " ");
+        error.WriteLine($"capsnet: error: {OneLine(message)}");
+        return Failure;
+    }
+
+    // "... as expected type 'System.Int32'." -> "... as an integer."
+    private static string PlainTypes(string message) => System.Text.RegularExpressions.Regex.Replace(message,
+        @"as expected type '([^']*)'", m => "as " + (m.Groups[1].Value switch
+        {
+            var t when t.Contains("UInt64", StringComparison.Ordinal) => "a non-negative integer",
+            var t when t.Contains("Int32", StringComparison.Ordinal) => "an integer",
+            var t when t.Contains("Double", StringComparison.Ordinal) => "a number",
+            var t when t.Contains("Boolean", StringComparison.Ordinal) => "true or false",
+            var t => "a " + t.Split('.', '+', '`', '[')[^1].Trim(']').ToLowerInvariant() + " value",
+        }));
 
     private static bool IsUserError(Exception e) => e is CliException or WeightFormatException or IdxFormatException
         or ImageFormatException or DatasetFetchException or IOException or UnauthorizedAccessException

@@ -19,6 +19,8 @@ public static class DatasetStore
 
         IdxImages images = IdxReader.ReadImages(imagesPath);
         byte[] labels = IdxReader.ReadLabels(labelsPath);
+        if (images.Count == 0)
+            throw new IdxFormatException(imagesPath, "holds 0 images; an empty data set cannot be evaluated or trained on");
         if (images.Count != labels.Length)
             throw new IdxFormatException(labelsPath, $"has {labels.Length} labels but {Path.GetFileName(imagesPath)} has {images.Count} images");
         for (int i = 0; i < labels.Length; i++)

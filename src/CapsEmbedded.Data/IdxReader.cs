@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Data;
 
@@ -71,7 +72,8 @@ public static class IdxReader
     private static FileStream OpenRead(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        return InputFile.OpenRead(path, Array.MaxLength, "IDX file"); // a FIFO or /dev/zero is refused before reading
+
     }
 
     /// <summary>Runs <paramref name="read"/> on the decompressed content; gzip damage becomes an IdxFormatException.</summary>

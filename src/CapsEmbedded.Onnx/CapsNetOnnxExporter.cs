@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Onnx;
@@ -58,7 +59,7 @@ public static class CapsNetOnnxExporter
     public static void Save(CapsNetWeights weights, string path, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        AtomicFile.WriteAllBytes(path, Export(weights, options));
+        AtomicFile.Write(path, Export(weights, options));
     }
 
     /// <summary>The graph itself, for tests that look at its structure.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
@@ -93,16 +94,31 @@ public sealed class TrainingCheckpoint
     /// <summary>Reads and validates a checkpoint; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
     public static TrainingCheckpoint Load(string path)
     {
-        byte[] file = File.ReadAllBytes(path);
+        byte[] file;
+        using (var stream = InputFile.OpenRead(path, Array.MaxLength, "checkpoint"))
+        {
+            // The header alone says whether this is a checkpoint at all, before ~100 MB are read.
+            if (!SafeTensorsFile.ReadHeader(stream, path).Header.Metadata.ContainsKey(Prefix + "format"))
+                throw new WeightFormatException(path, null, $"metadata {Prefix}format is missing: not a capsnet training checkpoint");
+            file = new byte[stream.Length];
+            stream.Position = 0;
+            stream.ReadExactly(file);
+        }
+        return Read(file, path);
+    }
+
+    /// <summary>Validates a checkpoint held in memory; for any bytes, returns one or throws <see cref="WeightFormatException"/>.</summary>
+    public static TrainingCheckpoint Read(byte[] file, string path)
+    {
         var parsed = SafeTensorsFile.Parse(file, path);
         var header = parsed.Header;
         var meta = header.Metadata;
         string Get(string key) => meta.TryGetValue(Prefix + key, out var v) ? v
             : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
         T Parse<T>(string key) where T : ISpanParsable<T> => T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) ? value
-            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{Get(key)}\" is not a valid {typeof(T).Name}");
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{UntrustedText.Quote(Get(key))}\" is not a valid {typeof(T).Name}");
         if (Get("format") != FormatVersion)
-            throw new WeightFormatException(path, null, $"checkpoint format {Get("format")} is not the supported {FormatVersion}");
+            throw new WeightFormatException(path, null, $"checkpoint format \"{UntrustedText.Quote(Get("format"))}\" is not the supported {FormatVersion}");
         var architecture = CapsNetArchitecture.FromMetadata(meta, out string? archError)
             ?? throw new WeightFormatException(path, null, $"architecture metadata: {archError}");
         var layout = new ParameterLayout(architecture);
@@ -119,6 +135,8 @@ public sealed class TrainingCheckpoint
                 var bytes = parsed.GetBytes(file, entry);
                 var values = new float[spec.ElementCount];
                 for (int k = 0; k < values.Length; k++) values[k] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * k));
+                if (CapsNetWeights.IndexOfNonFinite(values) is var bad and >= 0)
+                    throw new WeightFormatException(path, name, $"value {bad} is {values[bad].ToString(CultureInfo.InvariantCulture)}; a checkpoint holds finite numbers only");
                 var segment = layout[spec.Name];
                 layout.FromPyTorch<float>(spec.Name, values, flat.AsSpan(segment.Offset, segment.Length));
             }
@@ -131,14 +149,14 @@ public sealed class TrainingCheckpoint
         var rng = new ulong[4];
         if (rngParts.Length != 4 || !rngParts.Select((p, k) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[k])).All(ok => ok)
             || rng.All(x => x == 0))
-            throw new WeightFormatException(path, null, $"metadata {Prefix}rng = \"{Get("rng")}\" is not four non-zero hex words");
+            throw new WeightFormatException(path, null, $"metadata {Prefix}rng = \"{UntrustedText.Quote(Get("rng"))}\" is not four non-zero hex words");
         var history = new List<EpochMetrics>();
         foreach (var line in Get("history").Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split(',');
             var d = new double[6];
             if (f.Length != 6 || !f.Select((x, k) => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out d[k])).All(ok => ok))
-                throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{line}\" is not six numbers");
+                throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is not six numbers");
             history.Add(new EpochMetrics((int)d[0], d[1], d[2], d[3], d[4], d[5]));
         }
         var options = new TrainingOptions
@@ -158,40 +176,20 @@ public sealed class TrainingCheckpoint
             EpochSeconds = Parse<double>("epoch_seconds"), WallSeconds = Parse<double>("wall_seconds"), History = history,
         };
         int trainImages = Parse<int>("train_images");
-        if (state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
+        if (trainImages < 1 || state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
             throw new WeightFormatException(path, null, $"state epoch {state.Epoch}, position {state.Position}, step {state.Step} is impossible for {trainImages} images");
+        // A run takes ceil(images / batch) steps per epoch: a larger step is forged, and would resume at a decayed-to-zero rate.
+        long stepsPerEpoch = (trainImages + (long)options.Batch - 1) / options.Batch;
+        if (state.Step > (state.Epoch + 1L) * stepsPerEpoch)
+            throw new WeightFormatException(path, null,
+                $"step {state.Step} is impossible after {state.Epoch} epochs of {trainImages} images in batches of {options.Batch} (at most {(state.Epoch + 1L) * stepsPerEpoch})");
+        double rate = options.Schedule.At(state.Step, options.Batch);
+        if (!(rate >= 1e-12) || double.IsInfinity(rate)) // below 1e-12 Adam's steps vanish in float rounding
+            throw new WeightFormatException(path, null, $"learning rate at step {state.Step} is {rate.ToString(CultureInfo.InvariantCulture)}; nothing would be learned");
         return new TrainingCheckpoint
         {
             Options = options, TrainImages = trainImages, State = state,
             Parameters = Read(""), FirstMoment = Read("adam.m."), SecondMoment = Read("adam.v."),
         };
     }
-}
-
-/// <summary>Writes a file so that readers see the old bytes or the new ones, never a mix: temp file, flush, rename.</summary>
-public static class AtomicFile
-{
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no directory", nameof(path));
-        Directory.CreateDirectory(directory);
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
-
-    public static void WriteText(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
 }

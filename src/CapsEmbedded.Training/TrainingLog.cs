@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 using System.Globalization;
 using System.Text;
 

@@ -36,6 +36,25 @@ public sealed record TrainingOptions
     public string InitDescription => InitSource ?? TrainingInit.Describe(Seed, DigitSigma);
 
     /// <summary>Null when usable, else what is wrong, in one line.</summary>
+    /// <summary>
+    /// Bytes the run's buffers take: the batch's images plus each thread's worker, whose activations and gradients grow
+    /// with the group (the per-image arrays of <see cref="CapsNetWorker{T}"/>), plus parameters, gradients and Adam.
+    /// </summary>
+    public double EstimatedBytes
+    {
+        get
+        {
+            var a = Architecture;
+            double p1 = a.Conv1OutSize * (double)a.Conv1OutSize, p2 = a.PrimaryGridSize * (double)a.PrimaryGridSize;
+            double k1 = a.InputChannels * a.Conv1Kernel * (double)a.Conv1Kernel, k2 = a.PrimaryKernel * a.PrimaryKernel * (double)a.Conv1Channels;
+            double n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
+            double perImage = p1 * k1 + 2 * p1 * a.Conv1Channels + p2 * k2 + 2 * p2 * a.PrimaryChannels + 3 * n * a.PrimaryDims
+                + 2 * n * j * d + a.RoutingIterations * (n * j + 2 * j * d) + 3 * j * d + 2.0 * (a.DecoderHidden1 + a.DecoderHidden2 + a.DecoderOutput);
+            double parameters = a.ParameterCount;
+            return 4 * ((double)Batch * a.InputLength + (double)Threads * (GroupSize * perImage + parameters) + 4 * parameters);
+        }
+    }
+
     public string? Validate()
     {
         if (Architecture.Validate() is { } arch) return $"architecture: {arch}";
@@ -46,6 +65,7 @@ public sealed record TrainingOptions
         if (Threads < 1 || Threads > 256) return $"--threads must be in 1..256, got {Threads}";
         if (MaxShift < 0 || MaxShift >= Architecture.InputSize) return $"shift must be in 0..{Architecture.InputSize - 1}, got {MaxShift}";
         if (GroupSize < 1) return $"group size must be at least 1, got {GroupSize}";
+        if (GroupSize > Batch) return $"--group {GroupSize} is more than --batch {Batch}: a group is part of one batch";
         if (CheckpointEverySteps < 1) return $"checkpoint interval must be at least 1 step, got {CheckpointEverySteps}";
         if (TestLimit < 0) return $"--test-limit must not be negative, got {TestLimit}";
         return null;

@@ -4,6 +4,18 @@ using CapsEmbedded.TierProbe;
 // Usage: CapsEmbedded.TierProbe [tier]   (default: SimdTiers.Best)
 // Prints "best=<tier>", "ran=<tier>" and "isa=<instructions>" first, so that the parent test can assert that the switches it set really
 // moved the process to the tier it expects, then runs every self-check on that tier. Exit code 0 = all passed.
+// "hold-atomic-write PATH": starts an AtomicFile write, says "writing" and waits to be signalled (AtomicFileTests).
+if (args is ["hold-atomic-write", var target])
+{
+    CapsEmbedded.IO.AtomicFile.Write(target, stream =>
+    {
+        stream.Write(new byte[1 << 20]);
+        Console.WriteLine("writing");
+        Thread.Sleep(Timeout.Infinite);
+    });
+    return 2;
+}
+
 SimdTier tier = args.Length > 0 ? Enum.Parse<SimdTier>(args[0]) : SimdTiers.Best;
 Console.WriteLine($"best={SimdTiers.Best}");
 Console.WriteLine($"supported={string.Join(",", SimdTiers.Supported)}");

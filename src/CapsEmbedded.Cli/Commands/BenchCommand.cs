@@ -45,9 +45,10 @@ internal static class BenchCommand
             var settings = new BenchSettings(
                 CommonOptions.NonNegative(parse.GetValue(warmup), "--warmup"),
                 CommonOptions.Positive(parse.GetValue(runs), "--runs"),
-                CommonOptions.Positive(parse.GetValue(threads), "--threads"),
+                CommonOptions.ThreadCount(parse.GetValue(threads)),
                 CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                 parse.GetValue(tier) ?? SimdTiers.Best);
+            CommonOptions.WithinMemory(4.0 * settings.Batch * (MnistCapsNet.InputLength + MnistCapsNet.Classes + 1), $"--batch {settings.Batch}");
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);

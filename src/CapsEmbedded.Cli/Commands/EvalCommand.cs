@@ -5,6 +5,7 @@ using System.Text;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -50,7 +51,7 @@ internal static class EvalCommand
                 parse.GetValue(weights), parse.GetValue(data)!,
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
-                CommonOptions.Positive(parse.GetValue(threads), "--threads"), parse.GetValue(dataDir)!)
+                CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
             {
                 Plot = parse.GetValue(plot), Force = parse.GetValue(force),
             }, parse.InvocationConfiguration.Output);
@@ -67,9 +68,9 @@ internal static class EvalCommand
 
     internal static int Run(EvalRequest request, TextWriter output)
     {
-        // Refuse before the (long) evaluation, not after it.
-        if (request.Plot is not null && File.Exists(request.Plot) && !request.Force)
-            throw new CliException($"{request.Plot} exists; pass --force to overwrite it");
+        // Refuse bad output paths before the (long) evaluation, not after it.
+        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
+        if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
         using var engine = EngineFactory.Open(request.Weights, request.Engine);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
@@ -92,6 +93,9 @@ internal static class EvalCommand
         var clock = Stopwatch.StartNew();
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;
+        for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
+            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
+                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
 
         var confusion = new int[classes, classes];
         int correct = 0;
@@ -135,22 +139,18 @@ internal static class EvalCommand
         }
     }
 
-    /// <summary>"G9" round-trips a float exactly (9 significant digits); written to a temp file, then renamed.</summary>
-    internal static void DumpLengths(string path, float[] lengths, int count, int classes)
+    /// <summary>"G9" round-trips a float exactly (9 significant digits); written through <see cref="AtomicFile"/>.</summary>
+    internal static void DumpLengths(string path, float[] lengths, int count, int classes) => AtomicFile.Write(path, stream =>
     {
-        string temp = path + ".tmp";
-        using (var writer = new StreamWriter(temp, append: false, new UTF8Encoding(false)))
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        for (int i = 0; i < count; i++)
         {
-            for (int i = 0; i < count; i++)
+            for (int k = 0; k < classes; k++)
             {
-                for (int k = 0; k < classes; k++)
-                {
-                    if (k > 0) writer.Write(' ');
-                    writer.Write(lengths[i * classes + k].ToString("G9", CultureInfo.InvariantCulture));
-                }
-                writer.Write('\n');
+                if (k > 0) writer.Write(' ');
+                writer.Write(lengths[i * classes + k].ToString("G9", CultureInfo.InvariantCulture));
             }
+            writer.Write('\n');
         }
-        File.Move(temp, path, overwrite: true);
-    }
+    });
 }

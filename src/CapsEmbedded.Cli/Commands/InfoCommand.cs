@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Security.Cryptography;
+using CapsEmbedded.IO;
+using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -11,20 +12,25 @@ internal static class InfoCommand
     public static Command Create()
     {
         var file = new Argument<string>("weights") { Description = "Weight file (.safetensors)" };
-        var command = new Command("info", "Describe a weight file: architecture, parameters, metadata, FLOPs") { file };
+        var command = new Command("info", "Describe a weight file or a training checkpoint: architecture, parameters, metadata or run state, FLOPs") { file };
         command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file)!, parse.InvocationConfiguration.Output)));
         return command;
     }
 
     public static int Run(string path, TextWriter output)
     {
-        var weights = CapsNetWeightsFile.Load(path);
-        var a = weights.Architecture;
+        bool isCheckpoint;
+        using (var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file"))
+            isCheckpoint = SafeTensorsFile.ReadHeader(stream, path).Header.Metadata.ContainsKey("trainer.format");
+        TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
+        var weights = checkpoint is null ? CapsNetWeightsFile.Load(path) : null;
+        var a = checkpoint?.Architecture ?? weights!.Architecture;
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"file          {path}");
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
-        output.WriteLine($"sha256        {Sha256(path)}");
+        output.WriteLine($"sha256        {FileHash.Sha256(path)}");
         output.WriteLine($"architecture  {a}");
+        if (checkpoint is not null) WriteCheckpoint(checkpoint, output);
         output.WriteLine();
         output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");
         foreach (var t in a.Tensors)
@@ -36,15 +42,30 @@ internal static class InfoCommand
             output.WriteLine($"{cost.Layer,-14} {cost.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * cost.MultiplyAdds).ToString("F1", inv),10}");
         output.WriteLine($"{"per image",-14} {a.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * a.MultiplyAdds).ToString("F1", inv),10}");
         output.WriteLine();
+        if (weights is null) return 0; // a checkpoint's metadata is its state, shown above
         output.WriteLine("metadata");
         foreach (var (key, value) in weights.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            output.WriteLine($"  {key} = {value}");
+            output.WriteLine($"  {key} = {UntrustedText.Quote(value, 200)}");
         return 0;
     }
 
-    internal static string Sha256(string path)
+    /// <summary>Where a training run stands: what <c>capsnet train --resume</c> would continue from.</summary>
+    private static void WriteCheckpoint(TrainingCheckpoint c, TextWriter output)
     {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        var o = c.Options;
+        var s = c.State;
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine($"kind          training checkpoint (format {TrainingCheckpoint.FormatVersion}): model, Adam state and run state");
+        output.WriteLine(FormattableString.Invariant($"step          {s.Step:N0}"));
+        output.WriteLine(FormattableString.Invariant($"epoch         {s.Epoch} of {o.Epochs} done; {s.Position:N0} of {c.TrainImages:N0} images into epoch {s.Epoch + 1}"));
+        output.WriteLine(FormattableString.Invariant(
+            $"learning rate {o.Schedule.At(s.Step, o.Batch).ToString("G4", inv)} now (initial {o.LearningRate.ToString("G4", inv)}, x{o.Decay.ToString("G4", inv)} per {o.Schedule.PeriodSteps(o.Batch):F0} steps)"));
+        bool adam = c.FirstMoment.Any(x => x != 0) || c.SecondMoment.Any(x => x != 0);
+        output.WriteLine($"optimiser     Adam: first and second moments for all {c.Architecture.Tensors.Count} tensors present{(adam ? "" : " (all zero: no step taken yet)")}");
+        output.WriteLine(FormattableString.Invariant($"run           batch {o.Batch}, group {o.GroupSize}, {o.Threads} threads, seed {o.Seed}, shift {o.MaxShift}, {UntrustedText.Quote(o.InitDescription)}"));
+        output.WriteLine(FormattableString.Invariant($"trained       {s.WallSeconds:F0} s over all sessions"));
+        foreach (var h in s.History)
+            output.WriteLine(FormattableString.Invariant(
+                $"  epoch {h.Epoch}: train loss {h.TrainLoss:F4}, train accuracy {100 * h.TrainAccuracy:F2}%, test error {100 * h.TestError:F2}%, lr {h.LearningRate:G3}"));
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -21,12 +22,13 @@ internal static class InitCommand
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string path = parse.GetValue(output)!;
-            if (File.Exists(path) && !parse.GetValue(force))
-                throw new CliException($"{path} exists; pass --force to overwrite it");
+            CommonOptions.OutputPath(path, "--out", parse.GetValue(force));
             var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
             var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
-            CapsNetWeightsFile.Save(weights, path);
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {InfoCommand.Sha256(path)}");
+            byte[] bytes = CapsNetWeightsFile.Write(weights);
+            AtomicFile.Write(path, bytes);
+            // The hash of the bytes written: re-reading the path would block on a FIFO or /dev/stdout.
+            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {FileHash.Sha256(bytes)}");
             return 0;
         }));
         return command;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -29,9 +30,10 @@ internal static class PredictCommand
 
     internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output)
     {
+        if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
         using var engine = EngineFactory.Open(weightsPath, choice);
         var a = engine.Architecture;
-        var picture = ImageDecoder.LoadGray(imagePath);
+        var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)
             throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");
         if (a.InputChannels != 1)
@@ -39,6 +41,8 @@ internal static class PredictCommand
         var lengths = new float[a.Classes];
         var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
+        if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
+            throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine($"class    {predicted}");
         output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
@@ -57,7 +61,6 @@ internal static class PredictCommand
         header.CopyTo(bytes, 0);
         for (int i = 0; i < pixels.Length; i++)
             bytes[header.Length + i] = (byte)Math.Clamp(MathF.Round(pixels[i] * 255f), 0f, 255f);
-        File.WriteAllBytes(path + ".tmp", bytes);
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.Write(path, bytes);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.Cli.Figures;
+using CapsEmbedded.IO;
 using System.Globalization;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
@@ -39,6 +40,7 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
         var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
+        var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
         var initFrom = new Option<string?>("--init-from")
         {
@@ -47,7 +49,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a CapsNet (pure C#, data-parallel over the batch)")
         {
             data, dataDir, arch, epochs, batch, lr, decay, threads, seed, limit, testLimit, output, checkpoint,
-            checkpointEvery, resume, shift, group, plain, initFrom,
+            checkpointEvery, resume, shift, group, plain, initFrom, force,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -61,16 +63,18 @@ public static class TrainCommand
                     Epochs = CommonOptions.Positive(parse.GetValue(epochs), "--epochs"),
                     Batch = CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                     LearningRate = parse.GetValue(lr), Decay = parse.GetValue(decay),
-                    Threads = CommonOptions.Positive(parse.GetValue(threads), "--threads"),
+                    Threads = CommonOptions.ThreadCount(parse.GetValue(threads)),
                     Seed = parse.GetValue(seed), MaxShift = parse.GetValue(shift),
-                    GroupSize = CommonOptions.Positive(parse.GetValue(group), "--group"),
+                    // Unless given, a group never exceeds the batch (a given one that does is refused by Validate).
+                    GroupSize = parse.GetResult(group) is null ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(batch)))
+                        : CommonOptions.Positive(parse.GetValue(group), "--group"),
                     CheckpointPath = parse.GetValue(checkpoint) ?? Path.ChangeExtension(outPath, ".ckpt"),
                     CheckpointEverySteps = CommonOptions.Positive(parse.GetValue(checkpointEvery), "--checkpoint-every"),
                     TestLimit = parse.GetValue(testLimit) is { } t ? CommonOptions.Positive(t, "--test-limit") : 0,
                 },
                 parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : null,
                 outPath, parse.GetValue(resume), parse.GetValue(initFrom), parse.GetValue(plain),
-                parse.GetResult(threads) is not null,
+                parse.GetResult(threads) is not null, parse.GetValue(force),
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
@@ -78,7 +82,7 @@ public static class TrainCommand
     }
 
     internal sealed record TrainRequest(string Data, string DataRoot, CapsNetArchitecture Architecture, TrainingOptions Options,
-        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, string CommandLine);
+        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, bool Force, string CommandLine);
 
     private static string SafeName(string data) =>
         new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
@@ -86,6 +90,12 @@ public static class TrainCommand
     internal static int Run(TrainRequest request, TextWriter output)
     {
         var options = request.Options with { Architecture = request.Architecture };
+        // Every output is checked before data or weights are loaded; --resume continues the run that wrote them.
+        CommonOptions.OutputPath(request.OutPath, "--out", request.Force || request.Resume);
+        CommonOptions.OutputPath(options.CheckpointPath, "--checkpoint", request.Force || request.Resume);
+        string outStem = Path.ChangeExtension(request.OutPath, null);
+        CommonOptions.OutputPath(outStem + ".csv", "--out's log", request.Force || request.Resume);
+        CommonOptions.OutputPath(outStem + ".svg", "--out's chart", request.Force || request.Resume);
         TrainingCheckpoint? checkpoint = null;
         CapsNetWeights? initial = null;
         if (request.InitFrom is not null)
@@ -94,7 +104,7 @@ public static class TrainCommand
             initial = CapsNetWeightsFile.Load(request.InitFrom);
             if (initial.Architecture != request.Architecture)
                 throw new CliException($"{request.InitFrom} holds {initial.Architecture}; --arch gives {request.Architecture}");
-            options = options with { InitSource = $"from {Path.GetFileName(request.InitFrom)} (sha256 {InfoCommand.Sha256(request.InitFrom)})" };
+            options = options with { InitSource = $"from {Path.GetFileName(request.InitFrom)} (sha256 {FileHash.Sha256(request.InitFrom)})" };
         }
         if (request.Resume)
         {
@@ -119,6 +129,7 @@ public static class TrainCommand
                 output.WriteLine($"note: {options.Threads} threads instead of the checkpoint's {saved.Threads}: the sums round differently, the run is not bit-identical to an uninterrupted one");
         }
         if (options.Validate() is { } problem) throw new CliException(problem);
+        CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
         var train = DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot);
         var test = DatasetStore.Load(request.Data, DatasetSplit.Test, request.DataRoot);

@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 using CapsEmbedded.Training;
 using StbImageWriteSharp;
 
@@ -37,6 +38,6 @@ public static class PngFile
     {
         if (!overwrite && File.Exists(path)) throw new CliException($"{path} exists; pass --force to overwrite it");
         if (Directory.Exists(path)) throw new CliException($"{path} is a directory; name a .png file");
-        AtomicFile.WriteAllBytes(path, Encode(raster));
+        AtomicFile.Write(path, Encode(raster));
     }
 }

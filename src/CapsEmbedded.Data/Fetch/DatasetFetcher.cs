@@ -1,11 +1,12 @@
 using System.Security.Cryptography;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Data;
 
 /// <summary>
 /// Downloads a data set into &lt;dataRoot&gt;/&lt;dataset&gt;/ and verifies every file's SHA-256. Idempotent: files already
-/// present with the right hash are kept and nothing is downloaded. Each file is written to a temporary name in the
-/// target directory and renamed into place only after its hash matched, so a failed fetch never replaces a good file
+/// present with the right hash are kept and nothing is downloaded. Each file is written through
+/// <see cref="AtomicFile"/> and renamed into place only after its hash matched, so a failed fetch never replaces a good file
 /// and never leaves a half-written one under the real name.
 /// </summary>
 public static class DatasetFetcher
@@ -37,7 +38,7 @@ public static class DatasetFetcher
             string path = Path.Combine(targetDirectory, file.FileName);
             if (!File.Exists(path))
                 missing.Add(file);
-            else if (Sha256OfFile(path) != file.Sha256)
+            else if (FileHash.Sha256(path) != file.Sha256)
             {
                 log.WriteLine($"{source.Dataset}: {file.FileName} is present but its SHA-256 is wrong; fetching it again");
                 missing.Add(file);
@@ -79,24 +80,15 @@ public static class DatasetFetcher
         }
     }
 
-    /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
-    public static string Sha256OfFile(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
-
-    /// <summary>Copies to a temporary name next to <paramref name="destination"/>, hashing the bytes written; renames only if the hash matches.</summary>
+    /// <summary>Copies to <paramref name="destination"/> with <see cref="AtomicFile"/>, hashing the bytes written; a hash mismatch aborts the write, so the old file stays.</summary>
     private static string? Install(string source, string destination, string expectedSha256)
     {
-        string temporary = $"{destination}.{Guid.NewGuid():N}.partial";
         try
         {
-            string actual;
-            using (var input = File.OpenRead(source))
-            using (var output = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            AtomicFile.Write(destination, output =>
             {
+                using var input = File.OpenRead(source);
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 byte[] buffer = new byte[1 << 16];
                 int read;
                 while ((read = input.Read(buffer)) > 0)
@@ -104,19 +96,20 @@ public static class DatasetFetcher
                     hash.AppendData(buffer, 0, read);
                     output.Write(buffer, 0, read);
                 }
-                output.Flush(flushToDisk: true);
-                actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            }
-            if (actual != expectedSha256)
-                return $"{Path.GetFileName(destination)}: SHA-256 mismatch: expected {expectedSha256}, got {actual}";
-            File.Move(temporary, destination, overwrite: true);
+                string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (actual != expectedSha256) throw new HashMismatch(actual);
+            });
             return null;
         }
-        finally
+        catch (HashMismatch e)
         {
-            if (File.Exists(temporary))
-                File.Delete(temporary);
+            return $"{Path.GetFileName(destination)}: SHA-256 mismatch: expected {expectedSha256}, got {e.Actual}";
         }
+    }
+
+    private sealed class HashMismatch(string actual) : Exception
+    {
+        public string Actual { get; } = actual;
     }
 
     private static void TryDeleteDirectory(string directory)

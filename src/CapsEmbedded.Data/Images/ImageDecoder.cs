@@ -1,3 +1,5 @@
+using CapsEmbedded.IO;
+
 namespace CapsEmbedded.Data;
 
 /// <summary>
@@ -13,10 +15,36 @@ public static class ImageDecoder
 
     private static ReadOnlySpan<byte> PngSignature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
-    public static GrayImage LoadGray(string path)
+    /// <summary>Largest image file read (a 16384x16384 RGBA16 PNG compresses far below this; anything bigger is not a digit).</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>Reads and decodes an image file: a regular file of at most <see cref="MaxFileBytes"/> (see <see cref="InputFile"/>).</summary>
+    public static GrayImage LoadGray(string path) => LoadGray(path, null);
+
+    /// <summary>
+    /// As <see cref="LoadGray(string)"/>, but an image whose header gives another size than <paramref name="required"/>
+    /// is refused before a pixel is decoded, so a small file declaring 16384x16384 never costs gigabytes.
+    /// </summary>
+    /// <exception cref="ImageFormatException">Malformed, or not of the required size.</exception>
+    public static GrayImage LoadGray(string path, (int Width, int Height)? required)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return DecodeGray(File.ReadAllBytes(path), path);
+        byte[] file = InputFile.ReadAllBytes(path, MaxFileBytes, "image");
+        if (required is { } size && ReadSize(file, path) is { } actual && actual != size)
+            throw new ImageFormatException(path, $"is {actual.Width}x{actual.Height}; the model needs {size.Width}x{size.Height} gray images (resize it first)");
+        return DecodeGray(file, path);
+    }
+
+    /// <summary>Width and height from the header alone (PNG IHDR, PGM header); null when the header is not readable.</summary>
+    public static (int Width, int Height)? ReadSize(ReadOnlySpan<byte> file, string fileName)
+    {
+        if (file.StartsWith(PngSignature)) return PngDecoder.ReadSize(file);
+        if (file.Length >= 3 && file[0] == (byte)'P' && (file[1] == (byte)'5' || file[1] == (byte)'2'))
+        {
+            try { return PgmDecoder.ReadSize(file, fileName); }
+            catch (ImageFormatException) { return null; } // the full decode reports it
+        }
+        return null;
     }
 
     /// <summary>Decodes an image held in memory; <paramref name="fileName"/> names it in errors.</summary>

@@ -35,6 +35,15 @@ internal static class PgmDecoder
             : DecodeAscii(file, position, width, height, maxValue, samples, fileName);
     }
 
+    /// <summary>Width and height from the header only (no pixel is read).</summary>
+    public static (int Width, int Height) ReadSize(ReadOnlySpan<byte> file, string fileName)
+    {
+        int position = 2;
+        int width = ReadHeaderNumber(file, ref position, "width", fileName);
+        int height = ReadHeaderNumber(file, ref position, "height", fileName);
+        return (width, height);
+    }
+
     private static GrayImage DecodeBinary(ReadOnlySpan<byte> data, int width, int height, int maxValue, long samples, string fileName)
     {
         int bytesPerSample = maxValue < 256 ? 1 : 2;

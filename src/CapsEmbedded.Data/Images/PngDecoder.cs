@@ -33,6 +33,17 @@ internal static class PngDecoder
         };
     }
 
+    /// <summary>Width and height from IHDR, the first chunk, before anything is decompressed; null if IHDR is not where it must be.</summary>
+    public static (int Width, int Height)? ReadSize(ReadOnlySpan<byte> file)
+    {
+        if (file.Length < SignatureLength + 8 + 13 || BinaryPrimitives.ReadUInt32BigEndian(file[SignatureLength..]) != 13
+            || !file.Slice(SignatureLength + 4, 4).SequenceEqual("IHDR"u8))
+            return null;
+        uint width = BinaryPrimitives.ReadUInt32BigEndian(file[(SignatureLength + 8)..]);
+        uint height = BinaryPrimitives.ReadUInt32BigEndian(file[(SignatureLength + 12)..]);
+        return ((int)Math.Min(width, int.MaxValue), (int)Math.Min(height, int.MaxValue));
+    }
+
     public static GrayImage Decode(ReadOnlySpan<byte> file, string fileName)
     {
         Header? header = null;
@@ -358,7 +369,8 @@ internal static class PngDecoder
     /// <summary>Output rows that grow as they are decoded, so a forged 16384x16384 header on a tiny file allocates little.</summary>
     private sealed class GrowingPixels(int width, int height)
     {
-        private float[] _pixels = new float[(long)width * Math.Min(height, Math.Max(1, (1 << 20) / width))];
+        // At most 64 Ki samples (256 KB) up front: fuzzing found 88-byte files that made the old 1 Mi-sample start cost 4 MB.
+        private float[] _pixels = new float[(long)width * Math.Min(height, Math.Max(1, (1 << 16) / width))];
 
         public Span<float> Row(int y)
         {

@@ -216,7 +216,7 @@ public sealed record CapsNetArchitecture
             if (err is not null || !metadata.TryGetValue(MetadataPrefix + key, out var text)) return fallback;
             if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
             {
-                err = $"metadata {MetadataPrefix}{key} = \"{text}\" is not a non-negative integer";
+                err = $"metadata {MetadataPrefix}{key} = \"{IO.UntrustedText.Quote(text)}\" is not a non-negative integer";
                 return fallback;
             }
             return value;

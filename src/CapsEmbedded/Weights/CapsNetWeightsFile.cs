@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Weights;
 
@@ -17,35 +18,50 @@ public static class CapsNetWeightsFile
     public static CapsNetWeights Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        long length = new FileInfo(path).Length; // throws FileNotFoundException for a missing file
-        if (length > Array.MaxLength)
-            throw new WeightFormatException(path, null, $"file is {length} bytes, more than a CapsNet weight file can be ({Array.MaxLength})");
-        return Read(File.ReadAllBytes(path), path);
+        // stat first (no FIFO, device or directory), then the header and architecture alone: a 2 GB file whose header
+        // is wrong fails after a few kilobytes. Only then is the whole file read.
+        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
+        CapsNetLayout.Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
+        var file = new byte[stream.Length];
+        stream.Position = 0;
+        stream.ReadExactly(file);
+        return Read(file, path);
     }
 
-    /// <summary>Validates a whole weight file held in memory and copies its tensors out.</summary>
+    /// <summary>
+    /// Validates a whole weight file held in memory and copies its tensors out. Policy: a NaN or ±Inf anywhere is
+    /// refused (naming the tensor and the index), since it makes every output NaN and so every answer "class 0";
+    /// <paramref name="requireFinite"/> = false keeps the bits as they are, for tools that inspect or convert files.
+    /// </summary>
     /// <param name="file">The file's bytes.</param>
     /// <param name="fileName">Named in error messages.</param>
+    /// <param name="requireFinite">Refuse non-finite values (the default).</param>
     /// <exception cref="WeightFormatException">Anything about the bytes is invalid; the message names file and tensor.</exception>
-    public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName)
+    public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName, bool requireFinite = true)
     {
         var layout = SafeTensorsFile.Parse(file, fileName);
         var architecture = CapsNetLayout.Validate(layout.Header, fileName);
         var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
         foreach (var spec in architecture.Tensors)
-            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), weights[spec.Name]);
+        {
+            float[] tensor = weights[spec.Name];
+            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), tensor);
+            if (requireFinite && CapsNetWeights.IndexOfNonFinite(tensor) is var bad and >= 0)
+                throw new WeightFormatException(fileName, spec.Name,
+                    $"value {bad} is {tensor[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}; weights must be finite numbers");
+        }
         return weights;
     }
 
     /// <summary>
-    /// Writes the file to <paramref name="path"/> atomically: a temporary file in the same directory is written,
-    /// flushed to disk and renamed over the target, so a crash leaves either the old file or the new one.
+    /// Writes the file to <paramref name="path"/> with <see cref="AtomicFile"/>: a crash leaves either the old file or
+    /// the new one, and a device or FIFO is written through, never replaced.
     /// </summary>
     public static void Save(CapsNetWeights weights, string path)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(path);
-        AtomicFile.WriteAllBytes(path, Write(weights));
+        AtomicFile.Write(path, Write(weights));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 // This file is also compiled into the source generator (netstandard2.0): keep it free of
 // APIs newer than netstandard2.0 (no Span, no System.Text.Json).
 using System;
@@ -136,7 +137,7 @@ public sealed class SafeTensorsHeader
         foreach (var item in value.Properties)
         {
             if (item.Value.Kind != JsonKind.String)
-                throw new WeightFormatException(fileName, null, MetadataKey + " value of \"" + item.Key + "\" is a JSON "
+                throw new WeightFormatException(fileName, null, MetadataKey + " value of \"" + UntrustedText.Quote(item.Key) + "\" is a JSON "
                     + item.Value.KindName + ", not a string");
             metadata.Add(item.Key, item.Value.Text!);
         }
@@ -150,7 +151,7 @@ public sealed class SafeTensorsHeader
                 + ", not an object with dtype, shape and data_offsets");
         foreach (var field in value.Properties)
             if (field.Key != "dtype" && field.Key != "shape" && field.Key != "data_offsets")
-                throw new WeightFormatException(fileName, name, "unknown field \"" + field.Key
+                throw new WeightFormatException(fileName, name, "unknown field \"" + UntrustedText.Quote(field.Key)
                     + "\" (an entry has only dtype, shape and data_offsets)");
 
         var dtypeValue = Required(value, "dtype", name, fileName);
@@ -158,7 +159,7 @@ public sealed class SafeTensorsHeader
             throw new WeightFormatException(fileName, name, "dtype is a JSON " + dtypeValue.KindName + ", not a string");
         string dtype = dtypeValue.Text!;
         if (!SafeTensorsDType.TryGetBitSize(dtype, out int bits))
-            throw new WeightFormatException(fileName, name, "unknown dtype \"" + dtype + "\" (known: "
+            throw new WeightFormatException(fileName, name, "unknown dtype \"" + UntrustedText.Quote(dtype) + "\" (known: "
                 + string.Join(", ", SafeTensorsDType.Names) + ")");
 
         long[] shape = ReadIntegers(Required(value, "shape", name, fileName), "shape", -1, name, fileName);
@@ -228,7 +229,7 @@ public sealed class SafeTensorsHeader
                 throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " leave a gap: bytes ["
                     + Text(expected) + "," + Text(e.Begin) + ") of the data area belong to no tensor");
             if (e.Begin < expected)
-                throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " overlap tensor '" + previous
+                throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " overlap tensor '" + UntrustedText.Quote(previous)
                     + "', which ends at " + Text(expected));
             if (e.End > dataLength)
                 throw new WeightFormatException(fileName, e.Name, OffsetsText(e.Begin, e.End) + " end past the data area, which is "

@@ -36,5 +36,5 @@ public sealed class WeightFormatException : Exception
     public string Problem { get; }
 
     private static string Format(string fileName, string? tensorName, string problem) =>
-        tensorName is null ? fileName + ": " + problem : fileName + ": tensor '" + tensorName + "': " + problem;
+        tensorName is null ? fileName + ": " + problem : fileName + ": tensor '" + IO.UntrustedText.Quote(tensorName) + "': " + problem;
 }

@@ -6,15 +6,14 @@ namespace CapsEmbedded.Tests.Data;
 /// <summary>Seeded byte flips and truncations: whatever the bytes, only IdxFormatException may escape.</summary>
 public class IdxFuzzTests
 {
-    // CAPSNET_FUZZ_ITERATIONS raises this for a long local run; the default keeps the suite fast.
-    private static readonly int Iterations =
-        int.TryParse(Environment.GetEnvironmentVariable("CAPSNET_FUZZ_ITERATIONS"), out int n) && n > 0 ? n : 1500;
+    // CAPSNET_FUZZ_ITERATIONS raises this (.ci/hostile.sh: 100,000); the default keeps the suite fast.
+    private static readonly int Iterations = FuzzSettings.Iterations(1500);
 
     public static TheoryData<string> Files() => ["images", "images.gz", "labels", "labels.gz"];
 
     [Theory]
     [MemberData(nameof(Files))]
-    public void Random_byte_flips_raise_only_IdxFormatException(string which)
+    public Task Random_byte_flips_raise_only_IdxFormatException(string which) => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
         byte[] original = Original(which);
         var random = new DeterministicRandom(0xDA7A_0001UL + (ulong)which.Length);
@@ -33,7 +32,7 @@ public class IdxFuzzTests
         }
         // Plain files survive most payload flips; the header half must break some.
         Assert.True(failures > 0, "no mutation was rejected; the fuzz is not reaching the checks");
-    }
+    });
 
     [Theory]
     [MemberData(nameof(Files))]
@@ -80,20 +79,10 @@ public class IdxFuzzTests
 
     private static int ReadExpectingOnlyIdxErrors(string which, byte[] content, int iteration)
     {
-        try
-        {
-            Read(which, content);
-            return 0;
-        }
-        catch (IdxFormatException)
-        {
-            return 1;
-        }
-        catch (Exception e)
-        {
-            Assert.Fail($"iteration {iteration}: {e.GetType().Name} escaped: {e.Message}");
-            return 1;
-        }
+        var thrown = FuzzSettings.Measure(content, () => Read(which, content), $"idx-{which}-{iteration}");
+        if (thrown is null or IdxFormatException) return thrown is null ? 0 : 1;
+        FuzzSettings.Escaped(content, thrown, $"idx-{which}-{iteration}");
+        return 1;
     }
 
     private static void Read(string which, byte[] content)

@@ -151,7 +151,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(code == 0, error + text);
         Assert.Equal(init, CapsNetWeightsFile.Load(output).Metadata["training.init"]);
 
-        (code, _, error) = Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output);
+        (code, _, error) = Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force");
         Assert.Equal(1, code);
         AssertOneLineError(error, "--arch gives");
         (code, _, error) = Train("--arch", "tiny", "--data", data, "--init-from", from, "--resume", "--out", output);

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using CapsEmbedded.Tests.Data;
+using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
 
@@ -33,17 +35,17 @@ public class RobustnessTests
     }
 
     [Fact]
-    public void RandomMutationsOnlyEverThrowWeightFormatException()
+    public Task RandomMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
         const ulong seed = 20171026;
-        const int cases = 5000;
+        int cases = FuzzSettings.Iterations(5000); // .ci/hostile.sh: 100,000
         int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(TinyFile);
         var random = new DeterministicRandom(seed);
         int accepted = 0, rejected = 0;
         for (int c = 0; c < cases; c++)
         {
             byte[] file = Mutate(TinyFile, headerEnd, random);
-            try
+            var thrown = FuzzSettings.Measure(file, () =>
             {
                 if (c % 5 == 0)
                 {
@@ -51,21 +53,55 @@ public class RobustnessTests
                     try { SafeTensorsFile.ReadHeader(stream, "mutant"); } catch (WeightFormatException) { }
                 }
                 CapsNetWeightsFile.Read(file, "mutant");
-                accepted++;
-            }
-            catch (WeightFormatException)
-            {
-                rejected++;
-            }
-            catch (Exception e)
-            {
-                Assert.Fail($"seed {seed}, case {c}: {e.GetType().Name} escaped Read: {e}");
-            }
+            }, $"weights-seed{seed}-case{c}");
+            if (thrown is null) accepted++;
+            else if (thrown is WeightFormatException) rejected++;
+            else FuzzSettings.Escaped(file, thrown, $"weights-seed{seed}-case{c}");
         }
         // Both outcomes must occur, or the mutations are not reaching the interesting paths.
         Assert.True(accepted > cases / 20, $"only {accepted} mutants were accepted");
         Assert.True(rejected > cases / 2, $"only {rejected} mutants were rejected");
+    });
+
+    private static readonly byte[] TinyCheckpoint = MakeCheckpoint();
+
+    private static byte[] MakeCheckpoint()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        var random = new DeterministicRandom(5);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)random.NextGaussian()).ToArray();
+        int count = new ParameterLayout(arch).Count;
+        string path = Path.Combine(Path.GetTempPath(), $"capsnet-fuzz-{Guid.NewGuid():N}.ckpt");
+        new TrainingCheckpoint
+        {
+            Options = new TrainingOptions { Architecture = arch, Batch = 10, Threads = 1, Epochs = 2 },
+            TrainImages = 40,
+            State = new TrainingState { Epoch = 1, Position = 10, Step = 5, Random = (1, 2, 3, 4), History = [new EpochMetrics(1, 0.5, 0.6, 0.1, 1e-3, 2)] },
+            Parameters = Values(count), FirstMoment = Values(count), SecondMoment = Values(count).Select(MathF.Abs).ToArray(),
+        }.Save(path);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.Delete(path);
+        return bytes;
     }
+
+    [Fact]
+    public Task CheckpointMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
+    {
+        const ulong seed = 20171027;
+        int cases = FuzzSettings.Iterations(1000); // .ci/hostile.sh: 100,000
+        int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(TinyCheckpoint);
+        var random = new DeterministicRandom(seed);
+        int accepted = 0, rejected = 0;
+        for (int c = 0; c < cases; c++)
+        {
+            byte[] file = Mutate(TinyCheckpoint, headerEnd, random);
+            var thrown = FuzzSettings.Measure(file, () => TrainingCheckpoint.Read(file, "mutant"), $"checkpoint-seed{seed}-case{c}");
+            if (thrown is null) accepted++;
+            else if (thrown is WeightFormatException) rejected++;
+            else FuzzSettings.Escaped(file, thrown, $"checkpoint-seed{seed}-case{c}");
+        }
+        Assert.True(accepted > 0 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
+    });
 
     // 1–3 edits, mostly in the length field and the JSON header where the parser lives. Textual edits swap in
     // JSON punctuation and digits so that mutants get past the tokenizer and exercise the validation.

@@ -1,0 +1,157 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace CapsEmbedded.IO;
+
+/// <summary>
+/// The one way capsnet writes a file. A regular file (or a missing path) is replaced atomically: the bytes go to a
+/// uniquely named temporary file beside the target (<c>.NAME.RANDOM.tmp</c>, created exclusively, so a user's
+/// <c>NAME.tmp</c> is never touched), are flushed to disk and renamed over the target, so readers see the old file or
+/// the new one. A character device or FIFO (<c>/dev/null</c>, a pipe, a terminal) and a path that leads through
+/// <c>/proc</c> (<c>/dev/stdout</c>, <c>/dev/fd/N</c>) are written straight through, never replaced. Symbolic links
+/// are followed deliberately: the link stays and the file it points to is replaced. A directory, a block device or a
+/// socket is refused. The temporary file is deleted on every exit path: exceptions, and SIGINT/SIGTERM while a write
+/// is in flight (unless another handler cancels the signal, as <c>capsnet train</c> does to checkpoint and stop).
+/// </summary>
+public static class AtomicFile
+{
+    private static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
+    private static readonly Lock SignalGate = new();
+    private static PosixSignalRegistration? _onInterrupt, _onTerminate;
+
+    /// <summary>How a target will be written.</summary>
+    public enum Mode
+    {
+        /// <summary>Temporary file, flush, rename over the regular file (or missing path).</summary>
+        Replace,
+        /// <summary>Straight into the existing device, FIFO or descriptor.</summary>
+        WriteThrough,
+    }
+
+    /// <summary>
+    /// Checks, before any work is done, that <paramref name="path"/> can be written: not empty, not a directory, its
+    /// directory exists, not a block device or socket. Returns how it will be written and whether a file is there.
+    /// </summary>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    /// <exception cref="IOException">The path cannot be an output (the message says why).</exception>
+    public static (Mode Mode, bool Exists, string Target) Check(string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException("the output path is empty", nameof(path));
+        if (path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
+            throw new IOException($"{path}: is a directory; give a file name");
+        var stat = FileStat.Of(path);
+        switch (stat.Kind)
+        {
+            case FileKind.Directory:
+                throw new IOException($"{path}: is a directory; give a file name");
+            case FileKind.CharacterDevice or FileKind.Fifo:
+                return (Mode.WriteThrough, true, path);
+            case FileKind.BlockDevice or FileKind.Socket or FileKind.Other:
+                throw new IOException($"{path}: is {FileStat.Describe(stat.Kind)}; refusing to write into it");
+        }
+        (string target, bool throughProc) = Resolve(path);
+        if (throughProc) return (Mode.WriteThrough, stat.Kind != FileKind.Missing, path);
+        string directory = Path.GetDirectoryName(target) ?? throw new IOException($"{path}: has no directory");
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"{path}: directory {directory} does not exist");
+        return (Mode.Replace, stat.Kind == FileKind.Regular, target);
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> (see the class summary for how).</summary>
+    public static void Write(string path, byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        Write(path, stream => stream.Write(bytes));
+    }
+
+    /// <summary>Writes UTF-8 text without a byte-order mark.</summary>
+    public static void WriteText(string path, string text) => Write(path, new UTF8Encoding(false).GetBytes(text));
+
+    /// <summary>Lets <paramref name="write"/> fill the file through a stream; an exception from it leaves the target untouched.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var (mode, _, target) = Check(path);
+        if (mode == Mode.WriteThrough)
+        {
+            // Append: through /dev/stdout redirected to a file this continues after what the process already wrote.
+            using var through = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, 1 << 16);
+            write(through);
+            through.Flush();
+            return;
+        }
+        string directory = Path.GetDirectoryName(target)!;
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(target)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+        EnsureSignalCleanup();
+        InFlight[temporary] = 0;
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, target, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temporary);
+            throw;
+        }
+        finally
+        {
+            InFlight.TryRemove(temporary, out _);
+        }
+    }
+
+    /// <summary>Temporary files of writes in flight now (for tests).</summary>
+    public static int WritesInFlight => InFlight.Count;
+
+    // Follows the chain of links by hand (at most 40 hops, as Linux does): the final target is what gets replaced, and a
+    // hop into /proc (/dev/stdout -> /proc/self/fd/1) means a descriptor that must be written through, not renamed over.
+    private static (string Target, bool ThroughProc) Resolve(string path)
+    {
+        string current = Path.GetFullPath(path);
+        bool IsProc(string p) => p.StartsWith("/proc/", StringComparison.Ordinal) || p.StartsWith("/dev/fd/", StringComparison.Ordinal);
+        if (IsProc(current)) return (current, true);
+        for (int hop = 0; hop < 40; hop++)
+        {
+            string? link = new FileInfo(current).LinkTarget;
+            if (link is null) return (current, false);
+            current = Path.GetFullPath(link, Path.GetDirectoryName(current)!);
+            if (IsProc(current)) return (current, true);
+        }
+        throw new IOException($"{path}: too many levels of symbolic links");
+    }
+
+    private static void EnsureSignalCleanup()
+    {
+        if (_onInterrupt is not null || OperatingSystem.IsBrowser() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS()) return;
+        lock (SignalGate)
+        {
+            if (_onInterrupt is not null) return;
+            try
+            {
+                _onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+                _onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            }
+            catch (PlatformNotSupportedException)
+            {
+            }
+        }
+    }
+
+    // The signal will end the process (nobody cancelled it): remove the half-written files first.
+    private static void OnSignal(PosixSignalContext context)
+    {
+        if (context.Cancel) return;
+        foreach (string temporary in InFlight.Keys) TryDelete(temporary);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
