@@ -30,6 +30,7 @@ public sealed unsafe class BatchContext : IDisposable
     private readonly Thread[] _workers;
     private readonly ManualResetEventSlim[] _wake;
     private readonly ManualResetEventSlim _done = new(false);
+    private int _forked;   // helpers woken by the last Fork: Join waits for their one Set
     private readonly long _spinTicks;
     private int _busy;
     private volatile bool _disposed;
@@ -182,19 +183,25 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>Wakes the first <paramref name="helpers"/> workers for the job set up in the fields.</summary>
     private void Fork(int helpers)
     {
+        _forked = helpers;
         _running = helpers;
-        _done.Reset();
         for (int k = 0; k < helpers; k++) _wake[k].Set();
     }
 
     /// <summary>Waits until every woken worker has finished: spins for a while (the parts end together), then blocks.</summary>
+    /// <remarks>
+    /// The last worker sets <c>_done</c> after its decrement; the caller always consumes that Set (Wait, then Reset)
+    /// even when it saw the count reach zero while spinning. Otherwise a worker preempted between its decrement and
+    /// its Set would set the event during the next job, and that job's Join would return before its parts are done.
+    /// </remarks>
     private void Join()
     {
-        if (Volatile.Read(ref _running) == 0) return;
+        if (_forked == 0) return;
         long deadline = Stopwatch.GetTimestamp() + _spinTicks;
         var spinner = new SpinWait();
         while (Volatile.Read(ref _running) != 0 && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
-        if (Volatile.Read(ref _running) != 0) _done.Wait();
+        _done.Wait();
+        _done.Reset();
     }
 
     /// <summary>A worker's wait for its next job: spins on its event for a while, then blocks on it.</summary>
