@@ -23,7 +23,7 @@ public sealed class CliTests : IDisposable
         return (code, output.ToString(), error.ToString());
     }
 
-    private static (int Code, string Output, string Error) CapsnetProcess(params string[] args)
+    internal static (int Code, string Output, string Error) CapsnetProcess(params string[] args)
     {
         var start = new System.Diagnostics.ProcessStartInfo(CapsEmbedded.Tests.Kernels.ChildProcessTierTests.DotnetHost())
         {

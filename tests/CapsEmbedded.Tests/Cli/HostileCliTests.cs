@@ -293,22 +293,8 @@ public sealed class HostileCliTests : IDisposable
 
     // ---- fuzzing through the process: exit 1, one line, no stack trace
 
-    private static (int Code, string Output, string Error) Process(params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(CapsEmbedded.Tests.Kernels.ChildProcessTierTests.DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"));
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "capsnet did not finish within 2 minutes");
-        return (process.ExitCode, output, error.Result);
-    }
+    /// <summary>capsnet in its own process (the launcher CliTests uses).</summary>
+    private static (int Code, string Output, string Error) Process(params string[] args) => CliTests.CapsnetProcess(args);
 
     [Fact]
     public void Mutated_files_through_the_capsnet_process_fail_with_one_line_and_exit_1()
