@@ -24,6 +24,7 @@ Console.WriteLine($"isa={SimdTiers.InstructionSet(tier)}");
 try
 {
     int checks = KernelSelfCheck.RunAll(tier);
+    Int8SelfCheck.RunAll(Console.Out); // every supported int8 tier, bit-exact; throws (result=fail) on a mismatch
     Console.WriteLine($"checks={checks}");
     Console.WriteLine("result=pass");
     return 0;
