@@ -46,7 +46,7 @@ aarch64-linux-gnu-readelf -h "$arm64/capsnet" | grep -q "Machine: *AArch64" || {
 probe="$work/probe"
 dotnet publish tests/CapsEmbedded.TierProbe -r linux-arm64 -c Release -o "$probe" -p:TreatWarningsAsErrors=true
 "${qemu[@]}" "$probe/CapsEmbedded.TierProbe" | tee "$work/probe.txt"
-for line in best=Vector128 ran=Vector128 isa=NEON/AdvSimd result=pass; do
+for line in best=Vector128 ran=Vector128 isa=NEON/AdvSimd int8supported=Scalar,AdvSimd,AdvSimdDp int8=pass result=pass; do
   grep -qx "$line" "$work/probe.txt" || { echo "arm64 tier probe: expected '$line'" >&2; exit 1; }
 done
 "${qemu[@]}" "$probe/CapsEmbedded.TierProbe" Scalar | tee "$work/probe-scalar.txt" # ARM64 code of the plain loops too

@@ -73,7 +73,7 @@ public sealed class ChildProcessTierTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SimdTiers.InstructionSet((SimdTier)42));
     }
 
-    private static string RunProbe(string? variable, string? value)
+    internal static string RunProbe(string? variable, string? value)
     {
         string probe = Path.Combine(AppContext.BaseDirectory, "CapsEmbedded.TierProbe.dll");
         Assert.True(File.Exists(probe), $"{probe} is missing; the test project references CapsEmbedded.TierProbe to copy it.");

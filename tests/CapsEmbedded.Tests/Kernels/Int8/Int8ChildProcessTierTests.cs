@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels.Int8;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Kernels.Int8;
+
+/// <summary>
+/// The tier probe (which runs <see cref="TierProbe.Int8SelfCheck"/> on every int8 tier its process supports) in a child
+/// whose JIT is told to ignore instruction sets: the lower int8 tiers run as on a machine without the wider ones, and
+/// the child's reported tiers are asserted so that a child that silently ran another tier fails.
+/// </summary>
+public sealed class Int8ChildProcessTierTests
+{
+    public static TheoryData<string, Int8Tier> X64Switches => new()
+    {
+        { "DOTNET_EnableAVX512=0", Int8Tier.Avx2 },
+        { "DOTNET_EnableAVX2=0", Int8Tier.Scalar },
+        { "DOTNET_EnableHWIntrinsic=0", Int8Tier.Scalar },
+    };
+
+    [Theory]
+    [MemberData(nameof(X64Switches))]
+    public void Lower_int8_tier_runs_bit_exact_in_a_child_process(string setting, Int8Tier expected)
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64 && expected != Int8Tier.Scalar) return; // x64 switches
+        // DOTNET_EnableAVX512=0 leaves AVX-VNNI (its own VEX switch) on where the CPU has it.
+        if (expected == Int8Tier.Avx2 && Int8Tiers.IsSupported(Int8Tier.AvxVnni)) expected = Int8Tier.AvxVnni;
+        string[] parts = setting.Split('=');
+        string output = ChildProcessTierTests.RunProbe(parts[0], parts[1]);
+        Assert.Contains($"int8best={expected}\n", output);
+        if (expected == Int8Tier.Scalar) Assert.Contains("int8supported=Scalar\n", output);
+        else Assert.DoesNotContain("Avx512BW", output[output.IndexOf("int8supported=", StringComparison.Ordinal)..]);
+        Assert.Contains($"int8 {expected}=pass", output);
+        if (expected != Int8Tier.Scalar) Assert.Contains("int8 Avx2=pass", output);
+        Assert.Contains("int8 Scalar=pass", output);
+        Assert.Contains("int8=pass\n", output);
+    }
+
+    [Fact]
+    public void Child_without_switches_runs_every_tier_the_parent_supports()
+    {
+        string output = ChildProcessTierTests.RunProbe(null, null);
+        Assert.Contains($"int8best={Int8Tiers.Best}\n", output);
+        Assert.Contains($"int8supported={string.Join(",", Int8Tiers.Supported)}\n", output);
+        foreach (Int8Tier tier in Int8Tiers.Supported)
+        {
+            Assert.Contains($"int8 {tier}=pass", output);
+        }
+
+        Assert.Contains("int8=pass\n", output);
+    }
+}
