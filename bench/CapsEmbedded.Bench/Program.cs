@@ -23,6 +23,8 @@ if (args is ["model-threads", var rounds])
     return 0;
 }
 
+if (args is ["int8-gemm", .. var int8Rounds]) { Int8GemmBenchmark.Run(Console.Out, int8Rounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 15); return 0; }
+
 if (args is ["cputime"])
 {
     CpuTimeTable.Run(Console.Out);
