@@ -9,7 +9,11 @@ namespace CapsEmbedded.Kernels.Int8;
 
 public static partial class QuantizedGemm
 {
-    /// <summary>4×16 tile with SDOT (ARMv8.2 DotProd): four 16-byte panel loads, four broadcasts, 16 SDOTs per group; 16 of the 32 vector registers accumulate.</summary>
+    /// <summary>
+    /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators: per group four 16-byte panel loads and 16 SDOTs. Four groups
+    /// at a time use SDOT by element (one 16-byte A load per row, no broadcast: a DUP would take a NEON pipe from SDOT);
+    /// the remaining groups broadcast each row's 4 bytes.
+    /// </summary>
     internal readonly struct Tile4x16Sdot : IInt8MicroKernel
     {
         public static int Rows => 4;
@@ -25,7 +29,66 @@ public static partial class QuantizedGemm
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
             ref byte aRow3 = ref Unsafe.Add(ref a, 3 * lda);
-            for (nuint g = 0; g < groups; g++)
+            nuint g = 0;
+            for (; g + 4 <= groups; g += 4)
+            {
+                // SDOT by element: 16 activation bytes (4 groups) per row in one load, the group picked by the lane index.
+                Vector128<sbyte> a0 = Vector128.LoadUnsafe(ref aRow0, 4 * g).AsSByte();
+                Vector128<sbyte> a1 = Vector128.LoadUnsafe(ref aRow1, 4 * g).AsSByte();
+                Vector128<sbyte> a2 = Vector128.LoadUnsafe(ref aRow2, 4 * g).AsSByte();
+                Vector128<sbyte> a3 = Vector128.LoadUnsafe(ref aRow3, 4 * g).AsSByte();
+                Vector128<sbyte> b0_0 = Vector128.LoadUnsafe(ref b, 0);
+                Vector128<sbyte> b0_1 = Vector128.LoadUnsafe(ref b, 16);
+                Vector128<sbyte> b0_2 = Vector128.LoadUnsafe(ref b, 32);
+                Vector128<sbyte> b0_3 = Vector128.LoadUnsafe(ref b, 48);
+                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b0_0, a0, 0); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b0_1, a0, 0);
+                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b0_2, a0, 0); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b0_3, a0, 0);
+                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b0_0, a1, 0); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b0_1, a1, 0);
+                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b0_2, a1, 0); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b0_3, a1, 0);
+                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b0_0, a2, 0); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b0_1, a2, 0);
+                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b0_2, a2, 0); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b0_3, a2, 0);
+                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b0_0, a3, 0); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b0_1, a3, 0);
+                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b0_2, a3, 0); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b0_3, a3, 0);
+                Vector128<sbyte> b1_0 = Vector128.LoadUnsafe(ref b, 64);
+                Vector128<sbyte> b1_1 = Vector128.LoadUnsafe(ref b, 80);
+                Vector128<sbyte> b1_2 = Vector128.LoadUnsafe(ref b, 96);
+                Vector128<sbyte> b1_3 = Vector128.LoadUnsafe(ref b, 112);
+                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b1_0, a0, 1); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b1_1, a0, 1);
+                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b1_2, a0, 1); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b1_3, a0, 1);
+                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b1_0, a1, 1); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b1_1, a1, 1);
+                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b1_2, a1, 1); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b1_3, a1, 1);
+                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b1_0, a2, 1); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b1_1, a2, 1);
+                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b1_2, a2, 1); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b1_3, a2, 1);
+                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b1_0, a3, 1); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b1_1, a3, 1);
+                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b1_2, a3, 1); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b1_3, a3, 1);
+                Vector128<sbyte> b2_0 = Vector128.LoadUnsafe(ref b, 128);
+                Vector128<sbyte> b2_1 = Vector128.LoadUnsafe(ref b, 144);
+                Vector128<sbyte> b2_2 = Vector128.LoadUnsafe(ref b, 160);
+                Vector128<sbyte> b2_3 = Vector128.LoadUnsafe(ref b, 176);
+                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b2_0, a0, 2); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b2_1, a0, 2);
+                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b2_2, a0, 2); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b2_3, a0, 2);
+                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b2_0, a1, 2); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b2_1, a1, 2);
+                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b2_2, a1, 2); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b2_3, a1, 2);
+                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b2_0, a2, 2); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b2_1, a2, 2);
+                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b2_2, a2, 2); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b2_3, a2, 2);
+                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b2_0, a3, 2); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b2_1, a3, 2);
+                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b2_2, a3, 2); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b2_3, a3, 2);
+                Vector128<sbyte> b3_0 = Vector128.LoadUnsafe(ref b, 192);
+                Vector128<sbyte> b3_1 = Vector128.LoadUnsafe(ref b, 208);
+                Vector128<sbyte> b3_2 = Vector128.LoadUnsafe(ref b, 224);
+                Vector128<sbyte> b3_3 = Vector128.LoadUnsafe(ref b, 240);
+                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b3_0, a0, 3); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b3_1, a0, 3);
+                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b3_2, a0, 3); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b3_3, a0, 3);
+                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b3_0, a1, 3); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b3_1, a1, 3);
+                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b3_2, a1, 3); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b3_3, a1, 3);
+                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b3_0, a2, 3); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b3_1, a2, 3);
+                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b3_2, a2, 3); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b3_3, a2, 3);
+                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b3_0, a3, 3); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b3_1, a3, 3);
+                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b3_2, a3, 3); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b3_3, a3, 3);
+                b = ref Unsafe.Add(ref b, 4 * GroupBytes);
+            }
+
+            for (; g < groups; g++)
             {
                 Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b);
                 Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, 16);
