@@ -69,10 +69,7 @@ public class ParallelPredictTests
         using var context = MnistCapsNet.CreateBatchContext(2);
         var image = TestData.Digits[1];
         var lengths = new float[MnistCapsNet.Classes];
-        for (int k = 0; k < 3; k++) MnistCapsNet.Predict(weights, context, image, lengths);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 5; k++) MnistCapsNet.Predict(weights, context, image, lengths);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, AllocationTests.OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, context, image, lengths)));
     }
 
     /// <summary>Child-process half of <see cref="Parallel_Predict_allocates_nothing_across_all_threads"/>.</summary>
@@ -83,32 +80,11 @@ public class ParallelPredictTests
         var image = TestData.RandomImage(TinyCapsNet.InputLength, 5);
         var lengths = new float[TinyCapsNet.Classes];
         var reconstruction = new float[TinyCapsNet.DecoderOutput];
-        // Past tiered compilation (its background re-JIT allocates on its own thread), then measure.
-        for (int k = 0; k < 3000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        Thread.Sleep(500);
-        for (int k = 0; k < 100; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int k = 0; k < 1000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        Console.WriteLine($"allocated={GC.GetTotalAllocatedBytes(precise: true) - before}");
-        return 0;
+        return AllocationTests.PrintAcrossThreads(3000, 100, 1000, () => TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction));
     }
 
     [Fact]
-    public async Task Parallel_Predict_allocates_nothing_across_all_threads()
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(typeof(ParallelPredictTests).Assembly.Location);
-        start.ArgumentList.Add("parallel-allocations");
-        using var process = System.Diagnostics.Process.Start(start)!;
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.Equal(0, process.ExitCode);
-        Assert.Contains("allocated=0", stdout);
-    }
+    public void Parallel_Predict_allocates_nothing_across_all_threads() => AllocationTests.AssertNoneAcrossThreadsInChild("parallel-allocations");
 
     [Fact]
     public void Parallel_Predict_checks_its_arguments_and_rethrows_nothing_silently()
