@@ -42,6 +42,22 @@ internal static class FuzzSettings
     public static void Escaped(byte[] input, Exception e, string what) =>
         Assert.Fail($"{what}: {e.GetType().Name} escaped: {e.Message}; input kept at {Keep(input, what)}");
 
+    /// <summary>
+    /// A copy of <paramref name="original"/> with 1 to <paramref name="maxFlips"/> bytes XOR-ed with a non-zero value,
+    /// half of them within the first <paramref name="headerBytes"/> bytes, where a header decides everything.
+    /// </summary>
+    public static byte[] FlipBytes(byte[] original, DeterministicRandom random, int maxFlips, int headerBytes)
+    {
+        byte[] mutated = (byte[])original.Clone();
+        int flips = 1 + random.NextInt(maxFlips);
+        for (int f = 0; f < flips; f++)
+        {
+            int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(headerBytes, mutated.Length)) : random.NextInt(mutated.Length);
+            mutated[index] ^= (byte)(1 + random.NextInt(255));
+        }
+        return mutated;
+    }
+
     /// <summary>Runs the whole loop with a wall-clock bound (a hang in any reader fails here).</summary>
     public static async Task WithinAsync(TimeSpan limit, Action loop) =>
         await Task.Factory.StartNew(loop, TaskCreationOptions.LongRunning).WaitAsync(limit);

@@ -20,14 +20,8 @@ public class IdxFuzzTests
         int failures = 0;
         for (int iteration = 0; iteration < Iterations; iteration++)
         {
-            byte[] mutated = (byte[])original.Clone();
-            int flips = 1 + random.NextInt(4);
-            for (int f = 0; f < flips; f++)
-            {
-                // Half of the flips hit the first 32 bytes, where the header (or gzip header) decides everything.
-                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(32, mutated.Length)) : random.NextInt(mutated.Length);
-                mutated[index] ^= (byte)(1 + random.NextInt(255));
-            }
+            // Half of the flips hit the first 32 bytes: the IDX header, or the gzip header and the start of its stream.
+            byte[] mutated = FuzzSettings.FlipBytes(original, random, maxFlips: 4, headerBytes: 32);
             failures += ReadExpectingOnlyIdxErrors(which, mutated, iteration);
         }
         // Plain files survive most payload flips; the header half must break some.

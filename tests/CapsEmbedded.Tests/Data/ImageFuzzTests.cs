@@ -21,13 +21,7 @@ public class ImageFuzzTests
         int rejected = 0;
         for (int iteration = 0; iteration < Iterations; iteration++)
         {
-            byte[] mutated = (byte[])original.Clone();
-            int flips = 1 + random.NextInt(3);
-            for (int f = 0; f < flips; f++)
-            {
-                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(64, mutated.Length)) : random.NextInt(mutated.Length);
-                mutated[index] ^= (byte)(1 + random.NextInt(255));
-            }
+            byte[] mutated = FuzzSettings.FlipBytes(original, random, maxFlips: 3, headerBytes: 64);
             // Half the PNGs get their CRCs repaired, or nearly every flip would stop at the CRC check.
             if (fixture.EndsWith(".png", StringComparison.Ordinal) && iteration % 2 == 0)
                 TestPngEncoder.FixCrcs(mutated);

@@ -1,20 +1,22 @@
 namespace CapsEmbedded.Tests.TestSupport;
 
 /// <summary>
-/// Base of the tests that write files: xunit builds one instance per test, so every test gets its own fresh folder
-/// under the system temp directory, deleted with all it holds when the test ends.
+/// Base of the test classes that write files: xunit builds one instance per test, so every test gets its own fresh
+/// <see cref="TempDirectory"/>, deleted when the test ends.
 /// </summary>
 public abstract class TempDirectoryTest(string prefix) : IDisposable
 {
+    private readonly TempDirectory _directory = new(prefix);
+
     /// <summary>The test's folder.</summary>
-    protected string Dir { get; } = Directory.CreateTempSubdirectory(prefix).FullName;
+    protected string Dir => _directory.Path;
 
     /// <summary>A path inside <see cref="Dir"/>.</summary>
-    protected string P(string name) => Path.Combine(Dir, name);
+    protected string P(string name) => _directory.Combine(name);
 
-    public virtual void Dispose()
+    public void Dispose()
     {
-        Directory.Delete(Dir, recursive: true);
+        _directory.Dispose();
         GC.SuppressFinalize(this);
     }
 
