@@ -22,18 +22,10 @@ public class ParallelPredictTests
         using var workspace = new MnistCapsNet.Workspace();
         foreach (var image in new[] { TestData.Digits[0], TestData.Digits[3], TestData.RandomImage(MnistCapsNet.InputLength, 77) })
         {
-            float[] lengths = new float[MnistCapsNet.Classes], capsules = new float[MnistCapsNet.DecoderInput];
-            float[] reconstruction = new float[MnistCapsNet.DecoderOutput];
-            int expected = MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
-            foreach (int workers in new[] { 1, 2, 3, 4 })
-            {
-                using var context = MnistCapsNet.CreateBatchContext(workers);
-                float[] l = new float[MnistCapsNet.Classes], c = new float[MnistCapsNet.DecoderInput], r = new float[MnistCapsNet.DecoderOutput];
-                Assert.Equal(expected, MnistCapsNet.Predict(weights, context, image, l, c, r, tier));
-                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
-                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
-                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
-            }
+            AssertSameBitsOnWorkers(4, (MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput), MnistCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? MnistCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : MnistCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
         }
     }
 
@@ -47,18 +39,10 @@ public class ParallelPredictTests
         for (int k = 0; k < 10; k++)
         {
             var image = TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1);
-            float[] lengths = new float[TinyCapsNet.Classes], capsules = new float[TinyCapsNet.DecoderInput];
-            float[] reconstruction = new float[TinyCapsNet.DecoderOutput];
-            int expected = TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
-            for (int workers = 1; workers <= 5; workers++)
-            {
-                using var context = TinyCapsNet.CreateBatchContext(workers);
-                float[] l = new float[TinyCapsNet.Classes], c = new float[TinyCapsNet.DecoderInput], r = new float[TinyCapsNet.DecoderOutput];
-                Assert.Equal(expected, TinyCapsNet.Predict(weights, context, image, l, c, r, tier));
-                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
-                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
-                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
-            }
+            AssertSameBitsOnWorkers(5, (TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput), TinyCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? TinyCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : TinyCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
         }
     }
 
@@ -143,6 +127,26 @@ public class ParallelPredictTests
 
     // TinyCapsNet is generated into this assembly, so its internal packed weights are visible here.
     private static PackedCapsNetWeights PackedFor(TinyCapsNet.Weights weights) => weights.Packed;
+
+    /// <summary>One image's Predict: on one thread (context null) or split over a context's workers.</summary>
+    private delegate int SplitPredict(BatchContext? context, float[] lengths, float[] capsules, float[] reconstruction);
+
+    /// <summary>The class and the bits of lengths, capsules and reconstruction on 1 to <paramref name="maxWorkers"/> workers equal one thread's.</summary>
+    private static void AssertSameBitsOnWorkers(int maxWorkers, (int Classes, int DecoderInput, int DecoderOutput) size,
+        Func<int, BatchContext> createContext, SplitPredict predict, SimdTier tier)
+    {
+        float[] lengths = new float[size.Classes], capsules = new float[size.DecoderInput], reconstruction = new float[size.DecoderOutput];
+        int expected = predict(null, lengths, capsules, reconstruction);
+        for (int workers = 1; workers <= maxWorkers; workers++)
+        {
+            using var context = createContext(workers);
+            float[] l = new float[size.Classes], c = new float[size.DecoderInput], r = new float[size.DecoderOutput];
+            Assert.Equal(expected, predict(context, l, c, r));
+            AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
+            AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
+            AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
+        }
+    }
 
     private static void AssertSameBits(float[] expected, float[] actual, string what)
     {
