@@ -43,19 +43,27 @@ internal static class FuzzSettings
         Assert.Fail($"{what}: {e.GetType().Name} escaped: {e.Message}; input kept at {Keep(input, what)}");
 
     /// <summary>
-    /// A copy of <paramref name="original"/> with 1 to <paramref name="maxFlips"/> bytes XOR-ed with a non-zero value,
-    /// half of them within the first <paramref name="headerBytes"/> bytes, where a header decides everything.
+    /// <paramref name="iterations"/> copies of <paramref name="original"/>, each with 1 to <paramref name="maxFlips"/>
+    /// bytes XOR-ed with a non-zero value (half of them within the first <paramref name="headerBytes"/> bytes, where a
+    /// header decides everything), through <paramref name="read"/>(mutant, iteration), which returns 1 for a rejected
+    /// mutant and 0 for an accepted one; returns how many were rejected.
     /// </summary>
-    public static byte[] FlipBytes(byte[] original, DeterministicRandom random, int maxFlips, int headerBytes)
+    public static int CountRejectedFlips(byte[] original, ulong seed, int iterations, int maxFlips, int headerBytes, Func<byte[], int, int> read)
     {
-        byte[] mutated = (byte[])original.Clone();
-        int flips = 1 + random.NextInt(maxFlips);
-        for (int f = 0; f < flips; f++)
+        var random = new DeterministicRandom(seed);
+        int rejected = 0;
+        for (int iteration = 0; iteration < iterations; iteration++)
         {
-            int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(headerBytes, mutated.Length)) : random.NextInt(mutated.Length);
-            mutated[index] ^= (byte)(1 + random.NextInt(255));
+            byte[] mutated = (byte[])original.Clone();
+            int flips = 1 + random.NextInt(maxFlips);
+            for (int f = 0; f < flips; f++)
+            {
+                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(headerBytes, mutated.Length)) : random.NextInt(mutated.Length);
+                mutated[index] ^= (byte)(1 + random.NextInt(255));
+            }
+            rejected += read(mutated, iteration);
         }
-        return mutated;
+        return rejected;
     }
 
     /// <summary>Runs the whole loop with a wall-clock bound (a hang in any reader fails here).</summary>
