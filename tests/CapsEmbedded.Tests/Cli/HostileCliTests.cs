@@ -138,7 +138,7 @@ public sealed class HostileCliTests() : TempDirectoryTest("capsnet-hostile-cli-"
     }
 
     [Fact]
-    public void ADirectory_or_empty_path_as_target_is_refused_before_any_work_and_leaves_nothing()
+    public void A_directory_or_empty_path_as_target_is_refused_before_any_work_and_leaves_nothing()
     {
         string w = Weights();
         Directory.CreateDirectory(P("rodir"));

@@ -52,7 +52,7 @@ public sealed class HostileInputTests() : TempDirectoryTest("capsnet-hostile-")
 
     [Theory]
     [MemberData(nameof(Readers))]
-    public void ADirectory_is_named_as_one(string reader)
+    public void A_directory_is_named_as_one(string reader)
     {
         var e = Assert.Throws<IOException>(() => Read(reader, Dir));
         Assert.Contains("is a directory", e.Message);
