@@ -35,9 +35,9 @@ public abstract class TierProbeTests
     [MemberData(nameof(Switches))]
     public void Child_process_with_instruction_sets_switched_off_runs_the_lower_tier_and_passes(string switches, SimdTier forced)
     {
-        // A switch cannot lower a tier below what this CPU lacks anyway (no AVX-512: the AVX-512 switch leaves Vector256;
-        // ARM64 ignores the x64 switches and stays on Vector128), so the child must then report this process's best tier.
-        // The tiers this process must have on x64 are asserted by TierRequirement, never skipped here.
+        // Where this CPU lacks what the switch turns off (no AVX-512; ARM64, which ignores the x64 switches) the child
+        // stays on this process's best tier, below the forced one: it must report exactly that. Nothing is skipped; the
+        // tiers an x64 test machine must have are required by TierRequirement in the in-process kernel tests.
         SimdTier expected = forced <= SimdTiers.Best ? forced : SimdTiers.Best;
         var environment = switches.Split(' ').ToDictionary(name => name, _ => "0");
         string output = RunProbe(environment);
