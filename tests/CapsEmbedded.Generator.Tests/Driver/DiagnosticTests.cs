@@ -23,6 +23,13 @@ public class DiagnosticTests
         {{declaration}}
         """;
 
+    /// <summary>The header file the build writes for a weight file it could not read: the error instead of the JSON.</summary>
+    private static AdditionalText TinyHeaderError(string error) =>
+        GeneratorHarness.Header("tiny.safetensors", $"source=/proj/Weights/tiny.safetensors\nerror={error}\n\n");
+
+    private static string TinySourceWithPrefix(string prefix) => GeneratorHarness.TinySource.Replace(
+        "[CapsNetModel(\"Weights/tiny.safetensors\")]", $"[CapsNetModel(\"Weights/tiny.safetensors\", NativeExportPrefix = \"{prefix}\")]");
+
     [Fact]
     public void CAPS0001_weight_file_not_passed_to_the_generator()
     {
@@ -36,8 +43,7 @@ public class DiagnosticTests
     [Fact]
     public void CAPS0002_weight_file_missing()
     {
-        var d = Single(GeneratorHarness.TinySource, GeneratorHarness.Header("tiny.safetensors",
-            "source=/proj/Weights/tiny.safetensors\nerror=missing: no file at /proj/Weights/tiny.safetensors\n\n"));
+        var d = Single(GeneratorHarness.TinySource, TinyHeaderError("missing: no file at /proj/Weights/tiny.safetensors"));
         Assert.Equal("CAPS0002", d.Id);
         Assert.Contains("/proj/Weights/tiny.safetensors", d.GetMessage());
     }
@@ -53,8 +59,7 @@ public class DiagnosticTests
     [Fact]
     public void CAPS0003_impossible_length_prefix()
     {
-        var d = Single(GeneratorHarness.TinySource, GeneratorHarness.Header("tiny.safetensors",
-            "source=/proj/Weights/tiny.safetensors\nerror=header length 999999 is impossible for a file of 20 bytes\n\n"));
+        var d = Single(GeneratorHarness.TinySource, TinyHeaderError("header length 999999 is impossible for a file of 20 bytes"));
         Assert.Equal("CAPS0003", d.Id);
         Assert.Contains("999999", d.GetMessage());
     }
@@ -142,9 +147,7 @@ public class DiagnosticTests
     [InlineData("capsnét", "'é' is not allowed")]
     public void CAPS0013_native_export_prefix_that_is_not_a_C_identifier(string prefix, string problem)
     {
-        var source = GeneratorHarness.TinySource.Replace("[CapsNetModel(\"Weights/tiny.safetensors\")]",
-            $"[CapsNetModel(\"Weights/tiny.safetensors\", NativeExportPrefix = \"{prefix}\")]");
-        var d = Single(source, GeneratorHarness.TinyHeader());
+        var d = Single(TinySourceWithPrefix(prefix), GeneratorHarness.TinyHeader());
         Assert.Equal("CAPS0013", d.Id);
         Assert.Contains("TinyCapsNet", d.GetMessage());
         Assert.Contains($"\"{prefix}\"", d.GetMessage());
@@ -156,9 +159,7 @@ public class DiagnosticTests
     public void CAPS0013_a_prefix_over_48_characters()
     {
         string prefix = new string('a', 49);
-        var source = GeneratorHarness.TinySource.Replace("[CapsNetModel(\"Weights/tiny.safetensors\")]",
-            $"[CapsNetModel(\"Weights/tiny.safetensors\", NativeExportPrefix = \"{prefix}\")]");
-        var d = Single(source, GeneratorHarness.TinyHeader());
+        var d = Single(TinySourceWithPrefix(prefix), GeneratorHarness.TinyHeader());
         Assert.Equal("CAPS0013", d.Id);
         Assert.Contains("49 characters", d.GetMessage());
     }

@@ -1,4 +1,6 @@
+using CapsEmbedded.Model;
 using CapsEmbedded.Models;
+using CapsEmbedded.TestSupport;
 using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
@@ -17,11 +19,7 @@ public class AllocationTests
         var lengths = new float[TinyCapsNet.Classes];
         var capsules = new float[TinyCapsNet.DecoderInput];
         var reconstruction = new float[TinyCapsNet.DecoderOutput];
-        for (int k = 0; k < 10; k++) TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 1000; k++) TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
+        Assert.Equal(0, OnThisThread(10, 1000, _ => TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
     }
 
     [Fact]
@@ -33,10 +31,7 @@ public class AllocationTests
         var lengths = new float[MnistCapsNet.Classes];
         var capsules = new float[MnistCapsNet.DecoderInput];
         var reconstruction = new float[MnistCapsNet.DecoderOutput];
-        for (int k = 0; k < 3; k++) MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 5; k++) MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
     }
 
     [Fact]
@@ -46,69 +41,72 @@ public class AllocationTests
         using var workspace = new MnistCapsNet.Workspace();
         var capsules = TestData.RandomImage(MnistCapsNet.DecoderInput, 5);
         var reconstruction = new float[MnistCapsNet.DecoderOutput];
-        for (int k = 0; k < 3; k++) MnistCapsNet.Reconstruct(weights, workspace, capsules, k, reconstruction);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 20; k++) MnistCapsNet.Reconstruct(weights, workspace, capsules, k % MnistCapsNet.Classes, reconstruction);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, OnThisThread(3, 20, k => MnistCapsNet.Reconstruct(weights, workspace, capsules, k % MnistCapsNet.Classes, reconstruction)));
     }
 
     [Fact]
     public void PredictBatch_allocates_nothing_when_warm()
     {
-        var weights = TinyCapsNet.Weights.Embedded;
         using var context = TinyCapsNet.CreateBatchContext(workerCount: 4);
-        int count = 64;
-        var images = new float[count * TinyCapsNet.InputLength];
-        for (int k = 0; k < images.Length; k++) images[k] = (k * 37 % 101) / 100f;
-        var lengths = new float[count * TinyCapsNet.Classes];
-        var classes = new int[count];
-        for (int k = 0; k < 5; k++) TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
-
-        long thread = GC.GetAllocatedBytesForCurrentThread();
-        TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - thread);
-
+        Action predictBatch = TinyBatch(context);
+        Assert.Equal(0, OnThisThread(5, 1, _ => predictBatch()));
     }
 
     /// <summary>
     /// Child-process half of <see cref="PredictBatch_allocates_nothing_across_all_threads"/>: prints the bytes that
-    /// 100 warm batch calls allocated on every thread (GC.GetTotalAllocatedBytes(precise: true)).
+    /// 100 warm batch calls allocated on every thread.
     /// </summary>
     public static int MeasureBatchAllocationsAcrossThreads()
     {
-        var weights = TinyCapsNet.Weights.Embedded;
         using var context = TinyCapsNet.CreateBatchContext(workerCount: 4);
+        return PrintAcrossThreads(300, 50, 100, TinyBatch(context));
+    }
+
+    [Fact]
+    public void PredictBatch_allocates_nothing_across_all_threads() => AssertNoneAcrossThreadsInChild("batch-allocations");
+
+    /// <summary>PredictBatch of 64 fixed images of the Tiny model on <paramref name="context"/>.</summary>
+    private static Action TinyBatch(BatchContext context)
+    {
+        var weights = TinyCapsNet.Weights.Embedded;
         int count = 64;
         var images = new float[count * TinyCapsNet.InputLength];
         for (int k = 0; k < images.Length; k++) images[k] = (k * 37 % 101) / 100f;
         var lengths = new float[count * TinyCapsNet.Classes];
         var classes = new int[count];
-        // Warm up past tiered compilation (its background re-JIT allocates a little on its own thread), then measure.
-        for (int k = 0; k < 300; k++) TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
+        return () => TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
+    }
+
+    /// <summary>Bytes allocated on this thread by <paramref name="measured"/> calls (call k gets k) after <paramref name="warmUp"/> calls.</summary>
+    internal static long OnThisThread(int warmUp, int measured, Action<int> call)
+    {
+        for (int k = 0; k < warmUp; k++) call(k);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < measured; k++) call(k);
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    /// <summary>
+    /// Child-process half of an across-threads test: <paramref name="warmUp"/> calls past tiered compilation (its
+    /// background re-JIT allocates a little on its own thread), a pause, <paramref name="settle"/> more, then prints
+    /// <c>allocated=</c>the bytes <paramref name="measured"/> calls allocated on every thread (GC.GetTotalAllocatedBytes(precise: true)).
+    /// </summary>
+    internal static int PrintAcrossThreads(int warmUp, int settle, int measured, Action call)
+    {
+        for (int k = 0; k < warmUp; k++) call();
         Thread.Sleep(500);
-        for (int k = 0; k < 50; k++) TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
+        for (int k = 0; k < settle; k++) call();
         long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int k = 0; k < 100; k++) TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        Console.WriteLine($"allocated={allocated}");
+        for (int k = 0; k < measured; k++) call();
+        Console.WriteLine($"allocated={GC.GetTotalAllocatedBytes(precise: true) - before}");
         return 0;
     }
 
-    [Fact]
-    public async Task PredictBatch_allocates_nothing_across_all_threads()
+    /// <summary>Runs this assembly with <paramref name="command"/> in a child process (under the test runner other threads allocate while we measure).</summary>
+    internal static void AssertNoneAcrossThreadsInChild(string command)
     {
-        // In a child process: under the test runner other threads allocate while we measure.
-        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(typeof(AllocationTests).Assembly.Location);
-        start.ArgumentList.Add("batch-allocations");
-        using var process = System.Diagnostics.Process.Start(start)!;
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.Equal(0, process.ExitCode);
-        Assert.Contains("allocated=0", stdout);
+        var (code, output, error) = ChildProcess.Run(typeof(AllocationTests).Assembly.Location, [command]);
+        Assert.True(code == 0, $"exit {code}: {error}");
+        Assert.Contains("allocated=0", output);
     }
 }

@@ -1,5 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
+using CapsEmbedded.Weights;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -14,60 +15,51 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
     [MemberData(nameof(Tiers))]
     public void Tiny_model_matches_the_reference_on_random_images(SimdTier tier)
     {
-        var predict = ModelCheck.Tiny();
-        for (int k = 0; k < 50; k++)
-        {
-            var image = TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1);
-            var expected = ModelCheck.Reference("tiny", k, TestData.Tiny, image);
-            var result = ModelCheck.Compare(predict, TinyCapsNet.Architecture, expected, image, tier);
-            Assert.True(result.WithinTolerance, $"image {k}, {tier}: {result}");
-        }
+        var images = Enumerable.Range(0, 50).Select(k => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1));
+        AssertAllMatch(ModelCheck.Tiny(), TinyCapsNet.Architecture, "tiny", TestData.Tiny, images, tier, "image");
     }
 
     [Theory]
     [MemberData(nameof(Tiers))]
     public void Paper_model_matches_the_reference_on_random_images(SimdTier tier)
     {
-        var predict = ModelCheck.Paper();
-        for (int k = 0; k < 2; k++)
-        {
-            var image = TestData.RandomImage(MnistCapsNet.InputLength, (ulong)k + 100);
-            var expected = ModelCheck.Reference("paper-random", k, TestData.Paper, image);
-            var result = ModelCheck.Compare(predict, MnistCapsNet.Architecture, expected, image, tier);
-            output.WriteLine($"random image {k}, {tier}: {result}");
-            Assert.True(result.WithinTolerance, $"random image {k}, {tier}: {result}");
-        }
+        var images = Enumerable.Range(0, 2).Select(k => TestData.RandomImage(MnistCapsNet.InputLength, (ulong)k + 100));
+        AssertAllMatch(ModelCheck.Paper(), MnistCapsNet.Architecture, "paper-random", TestData.Paper, images, tier, "random image");
     }
 
     [Theory]
     [MemberData(nameof(Tiers))]
     public void Paper_model_matches_the_reference_on_mnist_digits(SimdTier tier)
     {
-        var predict = ModelCheck.Paper();
-        for (int k = 0; k < 4; k++)
-        {
-            var image = TestData.Digits[k];
-            var expected = ModelCheck.Reference("paper-digit", k, TestData.Paper, image);
-            var result = ModelCheck.Compare(predict, MnistCapsNet.Architecture, expected, image, tier);
-            output.WriteLine($"digit {k}, {tier}: {result}");
-            Assert.True(result.WithinTolerance, $"digit {k}, {tier}: {result}");
-        }
+        AssertAllMatch(ModelCheck.Paper(), MnistCapsNet.Architecture, "paper-digit", TestData.Paper, TestData.Digits.Take(4), tier, "digit");
     }
 
     [Fact]
     public void Tiny_model_on_mnist_digits_cropped_to_its_input()
     {
         // The tiny network takes 10×10: use the digits' centre so real strokes (not noise) go through it.
-        var predict = ModelCheck.Tiny();
-        for (int k = 0; k < 20; k++)
+        var images = TestData.Digits.Take(20).Select(digit =>
         {
-            var digit = TestData.Digits[k];
             var image = new float[TinyCapsNet.InputLength];
             for (int y = 0; y < 10; y++)
                 for (int x = 0; x < 10; x++) image[y * 10 + x] = digit[(y + 9) * 28 + x + 9];
-            var expected = ModelCheck.Reference("tiny-digit", k, TestData.Tiny, image);
-            var result = ModelCheck.Compare(predict, TinyCapsNet.Architecture, expected, image, SimdTiers.Best);
-            Assert.True(result.WithinTolerance, $"digit {k}: {result}");
+            return image;
+        });
+        AssertAllMatch(ModelCheck.Tiny(), TinyCapsNet.Architecture, "tiny-digit", TestData.Tiny, images, SimdTiers.Best, "digit");
+    }
+
+    /// <summary>Image k of <paramref name="images"/> through the model on <paramref name="tier"/> against the reference (cached under <paramref name="key"/>, k).</summary>
+    private void AssertAllMatch(ModelPredict predict, CapsNetArchitecture architecture, string key, CapsNetWeights weights,
+        IEnumerable<float[]> images, SimdTier tier, string what)
+    {
+        int k = 0;
+        foreach (var image in images)
+        {
+            var expected = ModelCheck.Reference(key, k, weights, image);
+            var result = ModelCheck.Compare(predict, architecture, expected, image, tier);
+            output.WriteLine($"{what} {k}, {tier}: {result}");
+            Assert.True(result.WithinTolerance, $"{what} {k}, {tier}: {result}");
+            k++;
         }
     }
 

@@ -22,18 +22,10 @@ public class ParallelPredictTests
         using var workspace = new MnistCapsNet.Workspace();
         foreach (var image in new[] { TestData.Digits[0], TestData.Digits[3], TestData.RandomImage(MnistCapsNet.InputLength, 77) })
         {
-            float[] lengths = new float[MnistCapsNet.Classes], capsules = new float[MnistCapsNet.DecoderInput];
-            float[] reconstruction = new float[MnistCapsNet.DecoderOutput];
-            int expected = MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
-            foreach (int workers in new[] { 1, 2, 3, 4 })
-            {
-                using var context = MnistCapsNet.CreateBatchContext(workers);
-                float[] l = new float[MnistCapsNet.Classes], c = new float[MnistCapsNet.DecoderInput], r = new float[MnistCapsNet.DecoderOutput];
-                Assert.Equal(expected, MnistCapsNet.Predict(weights, context, image, l, c, r, tier));
-                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
-                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
-                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
-            }
+            AssertSameBitsOnWorkers(4, (MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput), MnistCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? MnistCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : MnistCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
         }
     }
 
@@ -47,18 +39,10 @@ public class ParallelPredictTests
         for (int k = 0; k < 10; k++)
         {
             var image = TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1);
-            float[] lengths = new float[TinyCapsNet.Classes], capsules = new float[TinyCapsNet.DecoderInput];
-            float[] reconstruction = new float[TinyCapsNet.DecoderOutput];
-            int expected = TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction, tier);
-            for (int workers = 1; workers <= 5; workers++)
-            {
-                using var context = TinyCapsNet.CreateBatchContext(workers);
-                float[] l = new float[TinyCapsNet.Classes], c = new float[TinyCapsNet.DecoderInput], r = new float[TinyCapsNet.DecoderOutput];
-                Assert.Equal(expected, TinyCapsNet.Predict(weights, context, image, l, c, r, tier));
-                AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
-                AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
-                AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
-            }
+            AssertSameBitsOnWorkers(5, (TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput), TinyCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? TinyCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : TinyCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
         }
     }
 
@@ -69,10 +53,7 @@ public class ParallelPredictTests
         using var context = MnistCapsNet.CreateBatchContext(2);
         var image = TestData.Digits[1];
         var lengths = new float[MnistCapsNet.Classes];
-        for (int k = 0; k < 3; k++) MnistCapsNet.Predict(weights, context, image, lengths);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 5; k++) MnistCapsNet.Predict(weights, context, image, lengths);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, AllocationTests.OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, context, image, lengths)));
     }
 
     /// <summary>Child-process half of <see cref="Parallel_Predict_allocates_nothing_across_all_threads"/>.</summary>
@@ -83,32 +64,11 @@ public class ParallelPredictTests
         var image = TestData.RandomImage(TinyCapsNet.InputLength, 5);
         var lengths = new float[TinyCapsNet.Classes];
         var reconstruction = new float[TinyCapsNet.DecoderOutput];
-        // Past tiered compilation (its background re-JIT allocates on its own thread), then measure.
-        for (int k = 0; k < 3000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        Thread.Sleep(500);
-        for (int k = 0; k < 100; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int k = 0; k < 1000; k++) TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction);
-        Console.WriteLine($"allocated={GC.GetTotalAllocatedBytes(precise: true) - before}");
-        return 0;
+        return AllocationTests.PrintAcrossThreads(3000, 100, 1000, () => TinyCapsNet.Predict(weights, context, image, lengths, default, reconstruction));
     }
 
     [Fact]
-    public async Task Parallel_Predict_allocates_nothing_across_all_threads()
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(typeof(ParallelPredictTests).Assembly.Location);
-        start.ArgumentList.Add("parallel-allocations");
-        using var process = System.Diagnostics.Process.Start(start)!;
-        string stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.Equal(0, process.ExitCode);
-        Assert.Contains("allocated=0", stdout);
-    }
+    public void Parallel_Predict_allocates_nothing_across_all_threads() => AllocationTests.AssertNoneAcrossThreadsInChild("parallel-allocations");
 
     [Fact]
     public void Parallel_Predict_checks_its_arguments_and_rethrows_nothing_silently()
@@ -167,6 +127,26 @@ public class ParallelPredictTests
 
     // TinyCapsNet is generated into this assembly, so its internal packed weights are visible here.
     private static PackedCapsNetWeights PackedFor(TinyCapsNet.Weights weights) => weights.Packed;
+
+    /// <summary>One image's Predict: on one thread (context null) or split over a context's workers.</summary>
+    private delegate int SplitPredict(BatchContext? context, float[] lengths, float[] capsules, float[] reconstruction);
+
+    /// <summary>The class and the bits of lengths, capsules and reconstruction on 1 to <paramref name="maxWorkers"/> workers equal one thread's.</summary>
+    private static void AssertSameBitsOnWorkers(int maxWorkers, (int Classes, int DecoderInput, int DecoderOutput) size,
+        Func<int, BatchContext> createContext, SplitPredict predict, SimdTier tier)
+    {
+        float[] lengths = new float[size.Classes], capsules = new float[size.DecoderInput], reconstruction = new float[size.DecoderOutput];
+        int expected = predict(null, lengths, capsules, reconstruction);
+        for (int workers = 1; workers <= maxWorkers; workers++)
+        {
+            using var context = createContext(workers);
+            float[] l = new float[size.Classes], c = new float[size.DecoderInput], r = new float[size.DecoderOutput];
+            Assert.Equal(expected, predict(context, l, c, r));
+            AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
+            AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
+            AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
+        }
+    }
 
     private static void AssertSameBits(float[] expected, float[] actual, string what)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
-using CapsEmbedded.Cli;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 using Xunit;
 
 namespace CapsEmbedded.Tests.Cli;
@@ -9,51 +10,13 @@ namespace CapsEmbedded.Tests.Cli;
 /// <c>capsnet</c> end to end through <see cref="CapsNetCli.Run"/>: exit codes, one-line errors, files written or kept.
 /// Uses the paper network with random weights and the committed 200-digit fixture (no download).
 /// </summary>
-public sealed class CliTests : IDisposable
+public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    internal static (int Code, string Output, string Error) CapsnetProcess(params string[] args)
-    {
-        var start = new System.Diagnostics.ProcessStartInfo(CapsEmbedded.Tests.Kernels.ChildProcessTierTests.DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"));
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "capsnet did not finish within 2 minutes");
-        return (process.ExitCode, output, error.Result);
-    }
-
     private string PaperWeights()
     {
-        string path = Path.Combine(_dir, "paper.safetensors");
+        string path = P("paper.safetensors");
         if (!File.Exists(path)) Assert.Equal(0, Capsnet("init", "--seed", "7", "--out", path).Code);
         return path;
-    }
-
-    private static void AssertOneLineError(string error, string mustContain)
-    {
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("capsnet: error: ", lines[0]);
-        Assert.Contains(mustContain, lines[0]);
-        Assert.DoesNotContain("   at ", error); // no stack trace
     }
 
     [Fact]
@@ -77,40 +40,32 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Init_refuses_to_overwrite_and_keeps_the_old_file()
     {
-        string path = Path.Combine(_dir, "keep.safetensors");
+        string path = P("keep.safetensors");
         File.WriteAllText(path, "precious");
-        var (code, _, error) = Capsnet("init", "--out", path);
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "--force");
+        AssertOneLineError(Capsnet("init", "--out", path), "--force");
         Assert.Equal("precious", File.ReadAllText(path));
     }
 
     [Fact]
     public void Info_on_a_corrupt_file_names_the_file_in_one_line()
     {
-        string path = Path.Combine(_dir, "corrupt.safetensors");
+        string path = P("corrupt.safetensors");
         File.WriteAllBytes(path, [16, 0, 0, 0, 0, 0, 0, 0, (byte)'{', (byte)'"', (byte)'a']);
-        var (code, _, error) = Capsnet("info", path);
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "corrupt.safetensors");
+        AssertOneLineError(Capsnet("info", path), "corrupt.safetensors");
     }
 
     [Fact]
     public void Missing_files_and_bad_flags_are_clear_errors()
     {
-        var missing = Capsnet("info", Path.Combine(_dir, "nope.safetensors"));
-        Assert.Equal(1, missing.Code);
-        AssertOneLineError(missing.Error, "nope.safetensors: no such file");
+        AssertOneLineError(Capsnet("info", P("nope.safetensors")), "nope.safetensors: no such file");
 
-        var limit = Capsnet("eval", "--weights", PaperWeights(), "--limit", "0", "--data", _dir);
-        Assert.Equal(1, limit.Code);
-        AssertOneLineError(limit.Error, "--limit must be at least 1");
+        AssertOneLineError(Capsnet("eval", "--weights", PaperWeights(), "--limit", "0", "--data", Dir), "--limit must be at least 1");
 
         var unknown = Capsnet("eval", "--no-such-flag");
         Assert.NotEqual(0, unknown.Code);
         Assert.Contains("--no-such-flag", unknown.Error);
 
-        var noData = Capsnet("eval", "--weights", PaperWeights(), "--data", Path.Combine(_dir, "empty"), "--engine", "reference");
+        var noData = Capsnet("eval", "--weights", PaperWeights(), "--data", P("empty"), "--engine", "reference");
         Assert.Equal(1, noData.Code);
         Assert.StartsWith("capsnet: error: ", noData.Error);
     }
@@ -118,12 +73,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Eval_on_the_fixture_reports_accuracy_and_dumps_lengths()
     {
-        string data = Path.Combine(_dir, "mnist");
-        Directory.CreateDirectory(data);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
-        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
-        string dump = Path.Combine(_dir, "lengths.txt");
+        string data = CopyMnistFixture();
+        string dump = P("lengths.txt");
 
         var (code, output, error) = Capsnet("eval", "--weights", PaperWeights(), "--data", data, "--limit", "3",
             "--engine", "reference", "--dump-lengths", dump);
@@ -152,11 +103,9 @@ public sealed class CliTests : IDisposable
         Assert.Matches(@"class\s+\d", output);
         Assert.Matches(@"lengths(\s+\d\.\d{6}){10}", output);
 
-        string small = Path.Combine(_dir, "small.pgm");
+        string small = P("small.pgm");
         File.WriteAllText(small, "P2\n3 2\n255\n0 1 2\n3 4 5\n");
-        var wrongSize = Capsnet("predict", "--weights", weights, "--engine", "reference", small);
-        Assert.Equal(1, wrongSize.Code);
-        AssertOneLineError(wrongSize.Error, "is 3x2; the model needs 28x28");
+        AssertOneLineError(Capsnet("predict", "--weights", weights, "--engine", "reference", small), "is 3x2; the model needs 28x28");
     }
 
     [Fact]
@@ -179,9 +128,7 @@ public sealed class CliTests : IDisposable
         Assert.True(forced.Code == 0, forced.Error);
         Assert.Contains("\"tier\":\"Vector128\"", forced.Output);
 
-        var bad = Capsnet("bench", "--runs", "0");
-        Assert.Equal(1, bad.Code);
-        AssertOneLineError(bad.Error, "--runs must be at least 1");
+        AssertOneLineError(Capsnet("bench", "--runs", "0"), "--runs must be at least 1");
     }
 
     [Fact]
@@ -195,10 +142,8 @@ public sealed class CliTests : IDisposable
         Assert.True(reference.Code == 0, reference.Error);
         Assert.Equal(reference.Output, generated.Output); // class and lengths to 6 decimals
 
-        string tiny = Path.Combine(_dir, "tiny.safetensors");
+        string tiny = P("tiny.safetensors");
         Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--out", tiny).Code);
-        var mismatch = Capsnet("predict", "--weights", tiny, "--engine", "generated", png);
-        Assert.Equal(1, mismatch.Code);
-        AssertOneLineError(mismatch.Error, "the compiled model is 28x28x1");
+        AssertOneLineError(Capsnet("predict", "--weights", tiny, "--engine", "generated", png), "the compiled model is 28x28x1");
     }
 }

@@ -1,10 +1,11 @@
-using System.Globalization;
 using CapsEmbedded.Cli;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using StbImageSharp;
 using Xunit;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 
@@ -12,12 +13,8 @@ namespace CapsEmbedded.Tests.Cli;
 /// The PNG figures: layouts checked pixel by pixel on synthetic results, the PNG round trip through an independent
 /// decoder (stb_image), and the commands end to end on the 200-digit fixture with the compiled model.
 /// </summary>
-public sealed class FigureTests : IDisposable
+public sealed class FigureTests() : TempDirectoryTest("capsnet-fig-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-fig-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private static float[] Constant(float v) => Enumerable.Repeat(v, 28 * 28).ToArray();
 
     private static DigitResult Digit(int label, int predicted, float input, float output) =>
@@ -107,7 +104,7 @@ public sealed class FigureTests : IDisposable
         var raster = new Raster(7, 3);
         raster.Set(6, 2, Rgb.Red);
         raster.Set(0, 0, new Rgb(1, 2, 3));
-        string path = Path.Combine(_dir, "x.png");
+        string path = P("x.png");
         PngFile.Write(path, raster, overwrite: false);
         var image = Decode(path);
         Assert.Equal((7, 3), (image.Width, image.Height));
@@ -118,7 +115,7 @@ public sealed class FigureTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(path));
         PngFile.Write(path, new Raster(2, 2), overwrite: true);
         Assert.Equal(2, Decode(path).Width);
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp"));
         var gray = new Raster(3, 2);
         gray.Set(1, 1, new Rgb(7, 7, 7));
         byte[] png = PngFile.Encode(gray);
@@ -126,35 +123,17 @@ public sealed class FigureTests : IDisposable
         Assert.Equal(gray.Pixels, ImageResult.FromMemory(png, ColorComponents.RedGreenBlue).Data);
     }
 
-    private string FixtureData()
-    {
-        string data = Path.Combine(_dir, "mnist");
-        Directory.CreateDirectory(data);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
-        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
-        return data;
-    }
-
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Reconstruct_and_tweak_draw_the_fixture_digits_with_the_compiled_model()
     {
-        string data = FixtureData(), png = Path.Combine(_dir, "r.png");
+        string data = CopyMnistFixture(), png = P("r.png");
         var (code, output, error) = Capsnet("reconstruct", "--data", data, "--start", "2", "--count", "3", "--columns", "3", "--scale", "1", "--out", png);
         Assert.True(code == 0, error);
         Assert.Contains("3 digits from 2", output);
         var image = Decode(png);
         Assert.Equal(2 * FigureRenderer.Pad + 3 * (28 + 2 * FigureRenderer.Pad), image.Width); // 3 columns at scale 1
         // The input cell holds fixture image 2, pixel for pixel.
-        var set = DatasetStore.Load(data, DatasetSplit.Test, _dir);
+        var set = DatasetStore.Load(data, DatasetSplit.Test, Dir);
         var (x, y) = FigureRenderer.ReconstructionCell(28, 1, 0, 0, 0);
         for (int p = 0; p < 28 * 28; p += 37)
             Assert.Equal(set.GetImage(2)[p], At(image, x + p % 28, y + p / 28).R);
@@ -163,21 +142,21 @@ public sealed class FigureTests : IDisposable
         Assert.Equal(1, again.Code);
         Assert.Equal($"capsnet: error: {png} exists; pass --force to overwrite it", again.Error.Trim());
 
-        string tweak = Path.Combine(_dir, "t.png");
+        string tweak = P("t.png");
         (code, output, error) = Capsnet("tweak", "--data", data, "--index", "199", "--scale", "1", "--out", tweak);
         Assert.True(code == 0, error);
         var grid = Decode(tweak);
         var (lastX, lastY) = FigureRenderer.TweakCell(28, 1, 15, 10);
         Assert.Equal((lastX + 28 + FigureRenderer.Pad, lastY + 28 + FigureRenderer.Pad), (grid.Width, grid.Height));
 
-        var bad = Capsnet("tweak", "--data", data, "--index", "200", "--out", Path.Combine(_dir, "u.png"));
+        var bad = Capsnet("tweak", "--data", data, "--index", "200", "--out", P("u.png"));
         Assert.Equal("capsnet: error: --index 200 is outside " + data + "'s 200 images (0..199)", bad.Error.Trim());
     }
 
     [Fact]
     public void Errors_and_eval_plot_write_their_figures()
     {
-        string data = FixtureData(), errors = Path.Combine(_dir, "e.png"), plot = Path.Combine(_dir, "c.png");
+        string data = CopyMnistFixture(), errors = P("e.png"), plot = P("c.png");
         var (code, output, error) = Capsnet("errors", "--data", data, "--limit", "60", "--threads", "1", "--out", errors);
         Assert.True(code == 0, error);
         Assert.Matches(@"\d+ of 60 misclassified", output);

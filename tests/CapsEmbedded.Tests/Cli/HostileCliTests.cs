@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using CapsEmbedded.Cli;
 using CapsEmbedded.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Tests.Training;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 
@@ -13,33 +14,9 @@ namespace CapsEmbedded.Tests.Cli;
 /// Issue 14, as a hostile user tries it: silent wrong answers, clobbered files, unbounded flags, late and unclear errors.
 /// Each test failed before its fix.
 /// </summary>
-public sealed class HostileCliTests : IDisposable
+public sealed class HostileCliTests() : TempDirectoryTest("capsnet-hostile-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-hostile-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string P(string name) => Path.Combine(_dir, name);
-
     private static readonly string Png = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
-
-    internal static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    internal static void AssertOneLineError((int Code, string Output, string Error) result, string mustContain)
-    {
-        Assert.True(result.Code == 1, $"exit {result.Code}: {result.Error}{result.Output}");
-        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.True(lines.Length == 1, $"expected one line, got:\n{result.Error}");
-        Assert.StartsWith("capsnet: error: ", lines[0]);
-        Assert.Contains(mustContain, lines[0]);
-        Assert.DoesNotContain("   at ", result.Error);
-    }
 
     private string Weights(Action<CapsNetWeights>? edit = null, string name = "w.safetensors")
     {
@@ -175,8 +152,8 @@ public sealed class HostileCliTests : IDisposable
         Assert.DoesNotContain("accuracy", late.Output);
         Assert.DoesNotContain(".tmp", late.Error);
         Assert.Empty(Directory.GetFileSystemEntries(P("rodir")));
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
-        Assert.Empty(Directory.GetFiles(_dir, ".*"));
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(Dir, ".*"));
     }
 
     [Fact]
@@ -217,7 +194,7 @@ public sealed class HostileCliTests : IDisposable
     public void Dump_lengths_to_dev_stdout_goes_through_the_pipe_and_leaves_dev_stdout_alone()
     {
         var before = new FileInfo("/dev/stdout").LinkTarget;
-        var result = Process("eval", "--weights", Weights(), "--data", Data(3), "--engine", "reference", "--dump-lengths", "/dev/stdout");
+        var result = CapsnetProcess("eval", "--weights", Weights(), "--data", Data(3), "--engine", "reference", "--dump-lengths", "/dev/stdout");
         Assert.True(result.Code == 0, result.Error);
         var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains("confusion matrix", result.Output); // the report is not lost
@@ -230,8 +207,8 @@ public sealed class HostileCliTests : IDisposable
     [Fact]
     public void Info_and_predict_on_a_directory_say_is_a_directory()
     {
-        AssertOneLineError(Capsnet("info", _dir), "is a directory");
-        AssertOneLineError(Capsnet("predict", "--weights", Weights(), _dir), "is a directory");
+        AssertOneLineError(Capsnet("info", Dir), "is a directory");
+        AssertOneLineError(Capsnet("predict", "--weights", Weights(), Dir), "is a directory");
     }
 
     [Theory]
@@ -293,9 +270,6 @@ public sealed class HostileCliTests : IDisposable
 
     // ---- fuzzing through the process: exit 1, one line, no stack trace
 
-    /// <summary>capsnet in its own process (the launcher CliTests uses).</summary>
-    private static (int Code, string Output, string Error) Process(params string[] args) => CliTests.CapsnetProcess(args);
-
     [Fact]
     public void Mutated_files_through_the_capsnet_process_fail_with_one_line_and_exit_1()
     {
@@ -318,7 +292,7 @@ public sealed class HostileCliTests : IDisposable
         int failures = 0;
         void Check(string reader, byte[] mutant, string[] args)
         {
-            var result = Process(args);
+            var result = CapsnetProcess(args);
             Assert.True(result.Code is 0 or 1, $"{reader}: exit {result.Code}: {result.Error}");
             if (result.Code == 0) return; // the mutation happened to keep the file valid
             failures++;

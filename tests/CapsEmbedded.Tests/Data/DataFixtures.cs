@@ -55,36 +55,3 @@ internal static class DataFixtures
         return file;
     }
 }
-
-/// <summary>A fresh directory under the temp path, deleted on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "capsnet-tests-" + Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public string Write(string relativePath, byte[] content)
-    {
-        string path = Combine(relativePath);
-        System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, content);
-        return path;
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            System.IO.Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}

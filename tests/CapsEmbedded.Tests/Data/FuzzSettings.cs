@@ -42,6 +42,30 @@ internal static class FuzzSettings
     public static void Escaped(byte[] input, Exception e, string what) =>
         Assert.Fail($"{what}: {e.GetType().Name} escaped: {e.Message}; input kept at {Keep(input, what)}");
 
+    /// <summary>
+    /// <paramref name="iterations"/> copies of <paramref name="original"/>, each with 1 to <paramref name="maxFlips"/>
+    /// bytes XOR-ed with a non-zero value (half of them within the first <paramref name="headerBytes"/> bytes, where a
+    /// header decides everything), through <paramref name="read"/>(mutant, iteration), which returns 1 for a rejected
+    /// mutant and 0 for an accepted one; returns how many were rejected.
+    /// </summary>
+    public static int CountRejectedFlips(byte[] original, ulong seed, int iterations, int maxFlips, int headerBytes, Func<byte[], int, int> read)
+    {
+        var random = new DeterministicRandom(seed);
+        int rejected = 0;
+        for (int iteration = 0; iteration < iterations; iteration++)
+        {
+            byte[] mutated = (byte[])original.Clone();
+            int flips = 1 + random.NextInt(maxFlips);
+            for (int f = 0; f < flips; f++)
+            {
+                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(headerBytes, mutated.Length)) : random.NextInt(mutated.Length);
+                mutated[index] ^= (byte)(1 + random.NextInt(255));
+            }
+            rejected += read(mutated, iteration);
+        }
+        return rejected;
+    }
+
     /// <summary>Runs the whole loop with a wall-clock bound (a hang in any reader fails here).</summary>
     public static async Task WithinAsync(TimeSpan limit, Action loop) =>
         await Task.Factory.StartNew(loop, TaskCreationOptions.LongRunning).WaitAsync(limit);

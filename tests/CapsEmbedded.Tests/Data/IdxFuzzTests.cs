@@ -15,21 +15,9 @@ public class IdxFuzzTests
     [MemberData(nameof(Files))]
     public Task Random_byte_flips_raise_only_IdxFormatException(string which) => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
-        byte[] original = Original(which);
-        var random = new DeterministicRandom(0xDA7A_0001UL + (ulong)which.Length);
-        int failures = 0;
-        for (int iteration = 0; iteration < Iterations; iteration++)
-        {
-            byte[] mutated = (byte[])original.Clone();
-            int flips = 1 + random.NextInt(4);
-            for (int f = 0; f < flips; f++)
-            {
-                // Half of the flips hit the first 32 bytes, where the header (or gzip header) decides everything.
-                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(32, mutated.Length)) : random.NextInt(mutated.Length);
-                mutated[index] ^= (byte)(1 + random.NextInt(255));
-            }
-            failures += ReadExpectingOnlyIdxErrors(which, mutated, iteration);
-        }
+        // Half of the flips hit the first 32 bytes: the IDX header, or the gzip header and the start of its stream.
+        int failures = FuzzSettings.CountRejectedFlips(Original(which), 0xDA7A_0001UL + (ulong)which.Length, Iterations, maxFlips: 4,
+            headerBytes: 32, (mutated, iteration) => ReadExpectingOnlyIdxErrors(which, mutated, iteration));
         // Plain files survive most payload flips; the header half must break some.
         Assert.True(failures > 0, "no mutation was rejected; the fuzz is not reaching the checks");
     });

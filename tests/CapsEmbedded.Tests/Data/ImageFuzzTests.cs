@@ -16,23 +16,14 @@ public class ImageFuzzTests
     [MemberData(nameof(Fixtures))]
     public Task Random_byte_flips_raise_only_ImageFormatException(string fixture) => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
-        byte[] original = Load(fixture);
-        var random = new DeterministicRandom(0x1A6E_0001UL + (ulong)fixture.Length);
-        int rejected = 0;
-        for (int iteration = 0; iteration < Iterations; iteration++)
-        {
-            byte[] mutated = (byte[])original.Clone();
-            int flips = 1 + random.NextInt(3);
-            for (int f = 0; f < flips; f++)
+        int rejected = FuzzSettings.CountRejectedFlips(Load(fixture), 0x1A6E_0001UL + (ulong)fixture.Length, Iterations, maxFlips: 3,
+            headerBytes: 64, (mutated, iteration) =>
             {
-                int index = random.NextInt(2) == 0 ? random.NextInt(Math.Min(64, mutated.Length)) : random.NextInt(mutated.Length);
-                mutated[index] ^= (byte)(1 + random.NextInt(255));
-            }
-            // Half the PNGs get their CRCs repaired, or nearly every flip would stop at the CRC check.
-            if (fixture.EndsWith(".png", StringComparison.Ordinal) && iteration % 2 == 0)
-                TestPngEncoder.FixCrcs(mutated);
-            rejected += DecodeExpectingOnlyImageErrors(mutated, iteration);
-        }
+                // Half the PNGs get their CRCs repaired, or nearly every flip would stop at the CRC check.
+                if (fixture.EndsWith(".png", StringComparison.Ordinal) && iteration % 2 == 0)
+                    TestPngEncoder.FixCrcs(mutated);
+                return DecodeExpectingOnlyImageErrors(mutated, iteration);
+            });
         Assert.True(rejected > 0, "no mutation was rejected; the fuzz is not reaching the checks");
     });
 

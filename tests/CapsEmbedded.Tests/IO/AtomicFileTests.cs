@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CapsEmbedded.IO;
-using CapsEmbedded.Tests.Kernels;
+using CapsEmbedded.TestSupport;
+using CapsEmbedded.Tests.TestSupport;
 using Xunit;
 
 namespace CapsEmbedded.Tests.IO;
@@ -9,15 +10,9 @@ namespace CapsEmbedded.Tests.IO;
 /// <see cref="AtomicFile"/>: replaces only regular files, writes through devices, FIFOs and /proc descriptors, follows
 /// links, never touches a neighbour's file, and leaves nothing behind on failure or on SIGINT/SIGTERM.
 /// </summary>
-public sealed class AtomicFileTests : IDisposable
+public sealed class AtomicFileTests() : TempDirectoryTest("capsnet-atomic-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-atomic-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string P(string name) => Path.Combine(_dir, name);
-
-    private string[] Names() => Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+    private string[] Names() => Directory.GetFileSystemEntries(Dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
 
     private static void Shell(string command)
     {
@@ -104,7 +99,7 @@ public sealed class AtomicFileTests : IDisposable
     [Fact]
     public void Directories_empty_paths_and_missing_directories_are_refused_before_anything_is_written()
     {
-        Assert.Contains("is a directory", Assert.Throws<IOException>(() => AtomicFile.WriteText(_dir, "x")).Message);
+        Assert.Contains("is a directory", Assert.Throws<IOException>(() => AtomicFile.WriteText(Dir, "x")).Message);
         Assert.Contains("is a directory", Assert.Throws<IOException>(() => AtomicFile.WriteText(P("sub") + "/", "x")).Message);
         Assert.Contains("empty", Assert.Throws<ArgumentException>(() => AtomicFile.WriteText("", "x")).Message);
         Assert.Contains("does not exist", Assert.Throws<DirectoryNotFoundException>(() => AtomicFile.WriteText(P("no/such/file"), "x")).Message);
@@ -119,14 +114,9 @@ public sealed class AtomicFileTests : IDisposable
     public void A_signal_during_a_write_removes_the_temporary_file(string signal)
     {
         string probe = Path.Combine(AppContext.BaseDirectory, "CapsEmbedded.TierProbe.dll");
-        var start = new ProcessStartInfo(ChildProcessTierTests.DotnetHost(), ["exec", probe, "hold-atomic-write", P("w.bin")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var child = Process.Start(start)!;
+        using var child = ChildProcess.Start(probe, ["hold-atomic-write", P("w.bin")]);
         Assert.Equal("writing", child.StandardOutput.ReadLine());
-        Assert.Single(Directory.GetFiles(_dir, ".w.bin.*.tmp")); // the write really is in flight
+        Assert.Single(Directory.GetFiles(Dir, ".w.bin.*.tmp")); // the write really is in flight
         Shell($"kill -{signal} {child.Id}");
         Assert.True(child.WaitForExit(30_000), "the child did not end on the signal");
         Assert.NotEqual(0, child.ExitCode);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 using CapsEmbedded.Tests.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
@@ -13,14 +14,8 @@ namespace CapsEmbedded.Tests.IO;
 /// Every reader stats its input first: a FIFO is refused without blocking, /dev/zero without reading, a directory by
 /// name, and a huge sparse file or a PNG declaring 16384x16384 fails on its header with a few kilobytes allocated.
 /// </summary>
-public sealed class HostileInputTests : IDisposable
+public sealed class HostileInputTests() : TempDirectoryTest("capsnet-hostile-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-hostile-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string P(string name) => Path.Combine(_dir, name);
-
     public static TheoryData<string> Readers() => ["weights", "checkpoint", "idx", "image"];
 
     private static void Read(string reader, string path)
@@ -59,7 +54,7 @@ public sealed class HostileInputTests : IDisposable
     [MemberData(nameof(Readers))]
     public void A_directory_is_named_as_one(string reader)
     {
-        var e = Assert.Throws<IOException>(() => Read(reader, _dir));
+        var e = Assert.Throws<IOException>(() => Read(reader, Dir));
         Assert.Contains("is a directory", e.Message);
     }
 
@@ -119,7 +114,7 @@ public sealed class HostileInputTests : IDisposable
     public void Stat_tells_the_kinds_apart()
     {
         Assert.Equal(FileKind.CharacterDevice, FileStat.Of("/dev/null").Kind);
-        Assert.Equal(FileKind.Directory, FileStat.Of(_dir).Kind);
+        Assert.Equal(FileKind.Directory, FileStat.Of(Dir).Kind);
         Assert.Equal(FileKind.Missing, FileStat.Of(P("none")).Kind);
         File.WriteAllBytes(P("five"), new byte[5]);
         Assert.Equal(new FileStat(FileKind.Regular, 5), FileStat.Of(P("five")));

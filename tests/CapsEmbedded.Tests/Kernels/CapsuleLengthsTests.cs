@@ -7,10 +7,8 @@ namespace CapsEmbedded.Tests.Kernels;
 /// <summary>|v_j| on every tier against double (tolerance 1e-6 relative).</summary>
 public sealed class CapsuleLengthsTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Matches_double_for_every_dims(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => CapsuleLengths.Run(new float[16], 1, 16, new float[1], tier))) return;

@@ -7,12 +7,10 @@ namespace CapsEmbedded.Tests.Kernels;
 /// <summary>û_{j|i} = W_ij u_i (eq. 2) on every tier against double (tolerance in <see cref="KernelSelfCheck.CapsuleTransform"/>).</summary>
 public sealed class CapsuleTransformTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     private static void RunSmall(SimdTier tier) => CapsuleTransform.Run(new float[8], new float[128], 1, 1, 16, 8, new float[16], tier);
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Matches_double_for_paper_tiny_and_odd_shapes(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -41,7 +39,7 @@ public sealed class CapsuleTransformTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Run_allocates_nothing(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;

@@ -12,10 +12,8 @@ namespace CapsEmbedded.Tests.Kernels;
 /// </summary>
 public sealed class KernelPipelineTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Readme_sequence_matches_direct_computation_on_the_tiny_network(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => Squash.Run(new float[4], 1, 4, tier))) return;

@@ -7,8 +7,6 @@ namespace CapsEmbedded.Tests.Kernels;
 /// <summary>PackedGemm on every tier against the double oracle in <see cref="KernelSelfCheck"/> (tolerance stated there).</summary>
 public sealed class PackedGemmTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     public static TheoryData<SimdTier, int> TiersAndRows()
     {
         var data = new TheoryData<SimdTier, int>();
@@ -42,7 +40,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Matches_oracle_for_many_k_blocks_gemv_and_paper_shapes(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -56,7 +54,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Random_shapes_match_oracle(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -69,7 +67,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Relu_zeroes_negative_sums_and_keeps_positive_ones(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -93,7 +91,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Large_values_and_zeros_stay_within_tolerance(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -107,7 +105,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Panel_ranges_and_row_ranges_reproduce_the_whole_product_bit_for_bit(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -171,7 +169,7 @@ public sealed class PackedGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Multiply_allocates_nothing(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -184,11 +182,13 @@ public sealed class PackedGemmTests
         });
     }
 
-    [Fact]
-    public void Pack_lays_out_k_blocks_of_panels_of_16_channels_zero_padded()
+    [Theory]
+    [InlineData(300)] // one full block of 256 and a last block of 44
+    [InlineData(3)] // a single k block: plain panels, k × 16 floats each
+    public void Pack_lays_out_k_blocks_of_panels_of_16_channels_zero_padded(int k)
     {
-        // k = 300 = one full block of 256 and a last block of 44; n = 18 = one full panel and one of 2 channels + 14 zeros.
-        const int n = 18, k = 300, kb = PackedGemm.KBlock;
+        // n = 18 = one full panel and one of 2 channels + 14 zeros.
+        const int n = 18, kb = PackedGemm.KBlock;
         float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
         var packed = new float[PackedGemm.PackedLength(n, k)];
         Assert.Equal(2 * 16 * k, packed.Length);
@@ -200,24 +200,6 @@ public sealed class PackedGemmTests
                 int k0 = kk / kb * kb, kc = Math.Min(kb, k - k0);
                 float expected = j < n ? b[j * k + kk] : 0f;
                 Assert.Equal(expected, packed[k0 * 32 + (j / 16) * kc * 16 + (kk - k0) * 16 + j % 16]);
-            }
-        }
-    }
-
-    [Fact]
-    public void Pack_of_a_single_k_block_is_plain_panels()
-    {
-        const int n = 18, k = 3;
-        float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
-        var packed = new float[PackedGemm.PackedLength(n, k)];
-        Assert.Equal(2 * 16 * k, packed.Length);
-        PackedGemm.Pack(b, n, k, packed);
-        for (int j = 0; j < 32; j++)
-        {
-            for (int kk = 0; kk < k; kk++)
-            {
-                float expected = j < n ? b[j * k + kk] : 0f;
-                Assert.Equal(expected, packed[(j / 16) * k * 16 + kk * 16 + j % 16]);
             }
         }
     }

@@ -7,13 +7,11 @@ namespace CapsEmbedded.Tests.Kernels;
 /// <summary>Routing (Procedure 1) on every tier against a double implementation (tolerance in <see cref="KernelSelfCheck.Routing"/>).</summary>
 public sealed class RoutingTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     private static void RunSmall(SimdTier tier) =>
         Routing.Run(new float[4 * 3 * 16], 4, 3, 16, 3, new float[12], new float[12], new float[48], tier);
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Matches_double_procedure_for_1_to_3_iterations(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -31,7 +29,7 @@ public sealed class RoutingTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void First_iteration_couples_uniformly_and_zero_predictions_give_zero_capsules(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -43,7 +41,7 @@ public sealed class RoutingTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Agreeing_predictions_win_the_coupling(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -66,7 +64,7 @@ public sealed class RoutingTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Run_allocates_nothing(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;

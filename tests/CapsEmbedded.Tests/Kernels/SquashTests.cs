@@ -7,12 +7,10 @@ namespace CapsEmbedded.Tests.Kernels;
 /// <summary>Squash (eq. 1) on every tier against the double formula (tolerance stated in <see cref="KernelSelfCheck.Squash"/>).</summary>
 public sealed class SquashTests
 {
-    public static TheoryData<SimdTier> Tiers => TierRequirement.AllTiers;
-
     private static void RunSmall(SimdTier tier) => Squash.Run(new float[8], 1, 8, tier);
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Matches_formula_for_every_dims_and_scale(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -30,7 +28,7 @@ public sealed class SquashTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Zero_vector_stays_exactly_zero_and_lengths_are_below_one(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -49,7 +47,7 @@ public sealed class SquashTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [AllTiers]
     public void Run_allocates_nothing(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;

@@ -1,13 +1,15 @@
+using System.Reflection;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using Xunit;
+using Xunit.Sdk;
 
 namespace CapsEmbedded.Tests.Kernels;
 
 /// <summary>Which tiers a kernel test runs, and what it does when a tier cannot run here.</summary>
 internal static class TierRequirement
 {
-    /// <summary>Every tier: each test runs once per tier, forced explicitly.</summary>
+    /// <summary>Every tier, as MemberData (the kernel tests use <see cref="AllTiersAttribute"/>, which gives the same).</summary>
     public static TheoryData<SimdTier> AllTiers => new(Enum.GetValues<SimdTier>());
 
     /// <summary>
@@ -29,4 +31,11 @@ internal static class TierRequirement
         Assert.Contains(tier.ToString(), error.Message);
         return false;
     }
+}
+
+/// <summary>A kernel theory's data: every tier, so that the test runs once per tier, forced explicitly.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class AllTiersAttribute : DataAttribute
+{
+    public override IEnumerable<object[]> GetData(MethodInfo testMethod) => TierRequirement.AllTiers;
 }

@@ -1,29 +1,18 @@
-using System.Globalization;
 using CapsEmbedded.Cli;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
 using Xunit;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Onnx;
 
 /// <summary><c>capsnet export --onnx</c>: what it writes, and one-line errors that leave existing files alone.</summary>
-public sealed class ExportCommandTests : IDisposable
+public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-export-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     private string TinyWeights()
     {
-        string path = Path.Combine(_dir, "tiny.safetensors");
+        string path = P("tiny.safetensors");
         if (File.Exists(path)) return path;
         Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", "3", "--out", path).Code);
         return path;
@@ -32,7 +21,7 @@ public sealed class ExportCommandTests : IDisposable
     [Fact]
     public void Writes_a_model_that_onnx_runtime_loads_and_refuses_to_overwrite_without_force()
     {
-        string model = Path.Combine(_dir, "tiny.onnx");
+        string model = P("tiny.onnx");
         var (code, output, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights(), "--decoder");
         Assert.True(code == 0, error);
         Assert.Contains("opset 17", output);
@@ -48,15 +37,15 @@ public sealed class ExportCommandTests : IDisposable
         (code, _, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights(), "--force");
         Assert.True(code == 0, error);
         Assert.True(File.ReadAllBytes(model).Length < before.Length, "without --decoder the file has no decoder weights");
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp")); // no temporary file left behind
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp")); // no temporary file left behind
     }
 
     [Fact]
     public void A_bad_weight_file_is_one_line_naming_it_and_writes_nothing()
     {
-        string bad = Path.Combine(_dir, "bad.safetensors");
+        string bad = P("bad.safetensors");
         File.WriteAllBytes(bad, [1, 2, 3]);
-        string model = Path.Combine(_dir, "out.onnx");
+        string model = P("out.onnx");
         var (code, _, error) = Capsnet("export", "--onnx", model, "--weights", bad);
         Assert.Equal(CommandRunner.Failure, code);
         Assert.StartsWith($"capsnet: error: {bad}", error);
@@ -67,13 +56,13 @@ public sealed class ExportCommandTests : IDisposable
     [Fact]
     public void An_unwritable_path_is_one_line_naming_the_directory()
     {
-        string model = Path.Combine(_dir, "missing", "out.onnx");
+        string model = Path.Combine(Dir, "missing", "out.onnx");
         var (code, _, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights());
         Assert.Equal(CommandRunner.Failure, code);
-        Assert.Equal($"capsnet: error: cannot write {model}: directory {Path.Combine(_dir, "missing")} does not exist", error.Trim());
+        Assert.Equal($"capsnet: error: cannot write {model}: directory {P("missing")} does not exist", error.Trim());
 
-        (code, _, error) = Capsnet("export", "--onnx", _dir, "--weights", TinyWeights());
+        (code, _, error) = Capsnet("export", "--onnx", Dir, "--weights", TinyWeights());
         Assert.Equal(CommandRunner.Failure, code);
-        Assert.Equal($"capsnet: error: {_dir} is a directory", error.Trim());
+        Assert.Equal($"capsnet: error: {Dir} is a directory", error.Trim());
     }
 }

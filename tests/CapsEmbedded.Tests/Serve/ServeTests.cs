@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using CapsEmbedded.Serve;
+using CapsEmbedded.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -13,22 +14,17 @@ namespace CapsEmbedded.Tests.Serve;
 /// capsnet-serve in process on a free loopback port: the API's answers for good requests and a 400 with a one-line
 /// JSON error (never a 500) for each kind of bad one. The browser side is .ci/figures.sh's job.
 /// </summary>
-public sealed class ServeTests : IAsyncLifetime
+public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLifetime
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-serve-").FullName;
     private WebApplication? _app;
     private readonly HttpClient _http = new();
     private byte[] _digit = [];
 
     public async Task InitializeAsync()
     {
-        string data = Path.Combine(_dir, "mnist");
-        Directory.CreateDirectory(data);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
-        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
-        _digit = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, _dir).GetImage(0).ToArray();
-        _app = ServeApp.Build(ServeOptions.Parse(["--port", "0", "--data-dir", _dir]), TextWriter.Null);
+        CopyMnistFixture();
+        _digit = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, Dir).GetImage(0).ToArray();
+        _app = ServeApp.Build(ServeOptions.Parse(["--port", "0", "--data-dir", Dir]), TextWriter.Null);
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         Assert.StartsWith("http://127.0.0.1:", address);
@@ -38,8 +34,7 @@ public sealed class ServeTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_app is not null) await _app.DisposeAsync();
-        _http.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        _http.Dispose(); // the folder goes in TempDirectoryTest.Dispose, which xunit calls after this
     }
 
     private async Task<(HttpStatusCode Status, JsonElement Json)> Post(string path, byte[] body)

@@ -21,6 +21,23 @@ public class GradientCheckTests
             $"{what}: analytic {analytic:G10} vs numeric {numeric:G10}");
     }
 
+    /// <summary>
+    /// For each k of <paramref name="indices"/> (default: every index of <paramref name="x"/>): analytic[k] against the
+    /// central difference (loss(x + h·e_k) − loss(x − h·e_k)) / 2h; x is restored after each.
+    /// </summary>
+    private static void AssertMatchesFiniteDifferences(double[] x, double[] analytic, Func<double> loss, Func<int, string> what,
+        IEnumerable<int>? indices = null)
+    {
+        foreach (int k in indices ?? Enumerable.Range(0, x.Length))
+        {
+            double keep = x[k];
+            x[k] = keep + H; double up = loss();
+            x[k] = keep - H; double down = loss();
+            x[k] = keep;
+            AssertClose(analytic[k], (up - down) / (2 * H), what(k));
+        }
+    }
+
     private static double[] RandomArray(DeterministicRandom random, int length, double scale = 1)
     {
         var x = new double[length];
@@ -46,14 +63,7 @@ public class GradientCheckTests
         double Loss() { SquashLayer.Forward<double>(s, count, dims, v); return Dot(v, weights); }
         var ds = new double[count * dims];
         SquashLayer.Backward<double>(s, weights, count, dims, ds);
-        for (int k = 0; k < s.Length; k++)
-        {
-            double keep = s[k];
-            s[k] = keep + H; double up = Loss();
-            s[k] = keep - H; double down = Loss();
-            s[k] = keep;
-            AssertClose(ds[k], (up - down) / (2 * H), $"ds[{k}]");
-        }
+        AssertMatchesFiniteDifferences(s, ds, Loss, k => $"ds[{k}]");
         // s = 0: squash is flat there, the gradient is 0.
         SquashLayer.Backward<double>(new double[4], new double[] { 1, 2, 3, 4 }, 1, 4, ds);
         Assert.All(ds.AsSpan(0, 4).ToArray(), x => Assert.Equal(0.0, x));
@@ -82,14 +92,7 @@ public class GradientCheckTests
         var dUHat = new double[n * j * d];
         RoutingLayer.Backward<double>(uHat, c, s, v, weights, n, j, d, iterations, dUHat,
             new double[n * j], new double[n * j], new double[j * d], new double[j * d], new double[j]);
-        for (int k = 0; k < uHat.Length; k++)
-        {
-            double keep = uHat[k];
-            uHat[k] = keep + H; double up = Loss();
-            uHat[k] = keep - H; double down = Loss();
-            uHat[k] = keep;
-            AssertClose(dUHat[k], (up - down) / (2 * H), $"dû[{k}] r={iterations}");
-        }
+        AssertMatchesFiniteDifferences(uHat, dUHat, Loss, k => $"dû[{k}] r={iterations}");
     }
 
     public static TheoryData<int, int> TransformShapes() => new()
@@ -122,15 +125,8 @@ public class GradientCheckTests
         var dw = new double[w.Length];
         var du = new double[u.Length];
         CapsuleTransformLayer.Backward<double>(u, w, weights, count, n, j, d, p, dw, du);
-        foreach (var (x, g, name) in new[] { (u, du, "du"), (w, dw, "dW") })
-            for (int k = 0; k < x.Length; k++)
-            {
-                double keep = x[k];
-                x[k] = keep + H; double up = Loss();
-                x[k] = keep - H; double down = Loss();
-                x[k] = keep;
-                AssertClose(g[k], (up - down) / (2 * H), $"{name}[{k}]");
-            }
+        AssertMatchesFiniteDifferences(u, du, Loss, k => $"du[{k}]");
+        AssertMatchesFiniteDifferences(w, dw, Loss, k => $"dW[{k}]");
     }
 
     [Fact]
@@ -145,14 +141,7 @@ public class GradientCheckTests
         Loss();
         var dv = new double[j * d];
         MarginLoss.LengthsBackward<double>(v, lengths, dLengths, j, d, dv);
-        for (int k = 0; k < v.Length; k++)
-        {
-            double keep = v[k];
-            v[k] = keep + H; double up = Loss();
-            v[k] = keep - H; double down = Loss();
-            v[k] = keep;
-            AssertClose(dv[k], (up - down) / (2 * H), $"dv[{k}]");
-        }
+        AssertMatchesFiniteDifferences(v, dv, Loss, k => $"dv[{k}]");
     }
 
     [Fact]
@@ -214,16 +203,11 @@ public class GradientCheckTests
         WorkerLoss(worker, images, labels);
         var analytic = (double[])worker.Gradients.Clone();
         var segment = layout[tensor];
-        int checks = Math.Min(segment.Length, 24);
-        for (int t = 0; t < checks; t++)
-        {
-            int k = segment.Offset + (segment.Length <= 24 ? t : random.NextInt(segment.Length));
-            double keep = parameters[k];
-            parameters[k] = keep + H; double up = WorkerLoss(worker, images, labels);
-            parameters[k] = keep - H; double down = WorkerLoss(worker, images, labels);
-            parameters[k] = keep;
-            AssertClose(analytic[k], (up - down) / (2 * H), $"{tensor}[{k - segment.Offset}]");
-        }
+        // All of a small tensor, 24 random elements of a larger one.
+        int[] checks = Enumerable.Range(0, Math.Min(segment.Length, 24))
+            .Select(t => segment.Offset + (segment.Length <= 24 ? t : random.NextInt(segment.Length))).ToArray();
+        AssertMatchesFiniteDifferences(parameters, analytic, () => WorkerLoss(worker, images, labels),
+            k => $"{tensor}[{k - segment.Offset}]", checks);
         Assert.Contains(analytic.AsSpan(segment.Offset, segment.Length).ToArray(), g => g != 0);
     }
 }

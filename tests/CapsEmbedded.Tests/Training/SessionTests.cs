@@ -1,4 +1,5 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
@@ -6,17 +7,8 @@ using Xunit;
 namespace CapsEmbedded.Tests.Training;
 
 /// <summary>Whole runs on the tiny architecture with synthetic 10×10 images of three shapes.</summary>
-public sealed class SessionTests : IDisposable
+public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "capsnet-train-tests-" + Guid.NewGuid().ToString("N"));
-
-    public SessionTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
-
     /// <summary>Class 0: a horizontal bar, 1: a vertical bar, 2: a box; at random places, with noise.</summary>
     internal static LabeledImages Shapes(int count, ulong seed)
     {
@@ -77,7 +69,7 @@ public sealed class SessionTests : IDisposable
     {
         var train = Shapes(45, 3);
         var test = Shapes(12, 4);
-        string straightPath = Path.Combine(_dir, "straight.ckpt"), resumedPath = Path.Combine(_dir, "resumed.ckpt");
+        string straightPath = P("straight.ckpt"), resumedPath = P("resumed.ckpt");
         using var straight = new TrainingSession(Options(3, straightPath), train, test);
         straight.Run();
 
@@ -120,7 +112,7 @@ public sealed class SessionTests : IDisposable
     public void Non_finite_loss_stops_with_a_clear_message_and_the_checkpoint_intact()
     {
         var train = Shapes(30, 6);
-        string path = Path.Combine(_dir, "nan.ckpt");
+        string path = P("nan.ckpt");
         using (var session = new TrainingSession(Options(1, path), train, null)) session.Run();
         byte[] good = File.ReadAllBytes(path);
         var checkpoint = TrainingCheckpoint.Load(path);
@@ -133,19 +125,19 @@ public sealed class SessionTests : IDisposable
         Assert.Contains("step 4", e.Message);
         Assert.Equal(good, File.ReadAllBytes(path));
         Assert.Equal(3, TrainingCheckpoint.Load(path).State.Step);
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp"));
     }
 
     [Fact]
     public void Checkpoint_load_rejects_bad_files_with_the_file_named()
     {
-        string weightsPath = Path.Combine(_dir, "plain.safetensors");
+        string weightsPath = P("plain.safetensors");
         CapsNetWeightsFile.Save(TrainingInit.Create(CapsNetArchitecture.Tiny, 1), weightsPath);
         var e = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(weightsPath));
         Assert.Contains("not a capsnet training checkpoint", e.Message);
         Assert.Contains(weightsPath, e.Message);
 
-        string path = Path.Combine(_dir, "cut.ckpt");
+        string path = P("cut.ckpt");
         using (var session = new TrainingSession(Options(1, path), Shapes(10, 7), null)) session.Run();
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length - 100).ToArray());

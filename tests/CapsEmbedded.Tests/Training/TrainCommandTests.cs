@@ -3,19 +3,17 @@ using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 
 /// <summary><c>capsnet train</c> end to end on the tiny architecture with a synthetic 10×10 IDX data set.</summary>
-public sealed class TrainCommandTests : IDisposable
+public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-train-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private static (int Code, string Output, string Error) Train(params string[] args)
     {
         var root = new RootCommand { TrainCommand.Create() };
@@ -46,26 +44,18 @@ public sealed class TrainCommandTests : IDisposable
 
     private string ShapesData()
     {
-        string data = Path.Combine(_dir, "shapes");
+        string data = P("shapes");
         Directory.CreateDirectory(data);
         WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(40, 1));
         WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(12, 2));
         return data;
     }
 
-    private static void AssertOneLineError(string error, string mustContain)
-    {
-        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("capsnet: error: ", lines[0]);
-        Assert.Contains(mustContain, lines[0]);
-    }
-
     [Fact]
     public void Trains_writes_weights_with_provenance_log_chart_and_checkpoint_then_resumes()
     {
         string data = ShapesData();
-        string output = Path.Combine(_dir, "out", "tiny.safetensors");
+        string output = Path.Combine(Dir, "out", "tiny.safetensors");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--lr", "0.01",
             "--threads", "2", "--seed", "3", "--out", output, "--plain");
@@ -102,25 +92,14 @@ public sealed class TrainCommandTests : IDisposable
     public void Errors_are_one_line_with_a_non_zero_exit()
     {
         string data = ShapesData();
-        var (code, _, error) = Train("--arch", "paper", "--data", data, "--out", Path.Combine(_dir, "x.safetensors"));
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "10x10");
+        AssertOneLineError(Train("--arch", "paper", "--data", data, "--out", P("x.safetensors")), "10x10");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--resume", "--checkpoint", P("none.ckpt")), "no checkpoint to resume from");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--batch", "0"), "--batch");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--decay", "1.5"), "--decay");
 
-        (code, _, error) = Train("--arch", "tiny", "--data", data, "--resume", "--checkpoint", Path.Combine(_dir, "none.ckpt"));
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "no checkpoint to resume from");
-
-        (code, _, error) = Train("--arch", "tiny", "--data", data, "--batch", "0");
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "--batch");
-
-        (code, _, error) = Train("--arch", "tiny", "--data", data, "--decay", "1.5");
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "--decay");
-
-        (code, _, error) = Train("--arch", "tiny", "--data", Path.Combine(_dir, "missing"));
-        Assert.Equal(1, code);
-        Assert.StartsWith("capsnet: error: ", error);
+        var missing = Train("--arch", "tiny", "--data", P("missing"));
+        Assert.Equal(1, missing.Code);
+        Assert.StartsWith("capsnet: error: ", missing.Error);
     }
 
     [Fact]
@@ -137,9 +116,9 @@ public sealed class TrainCommandTests : IDisposable
         }
 
         string data = ShapesData();
-        string from = Path.Combine(_dir, "start.safetensors");
+        string from = P("start.safetensors");
         CapsNetWeightsFile.Save(start, from);
-        string output = Path.Combine(_dir, "tuned.safetensors");
+        string output = P("tuned.safetensors");
         var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10",
             "--threads", "1", "--init-from", from, "--out", output, "--plain");
         Assert.True(code == 0, error + text);
@@ -151,11 +130,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(code == 0, error + text);
         Assert.Equal(init, CapsNetWeightsFile.Load(output).Metadata["training.init"]);
 
-        (code, _, error) = Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force");
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "--arch gives");
-        (code, _, error) = Train("--arch", "tiny", "--data", data, "--init-from", from, "--resume", "--out", output);
-        Assert.Equal(1, code);
-        AssertOneLineError(error, "exclude each other");
+        AssertOneLineError(Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force"), "--arch gives");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--init-from", from, "--resume", "--out", output), "exclude each other");
     }
 }

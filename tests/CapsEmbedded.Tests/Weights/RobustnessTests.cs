@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Tests.Data;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using Xunit;
@@ -37,27 +38,16 @@ public class RobustnessTests
     [Fact]
     public Task RandomMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
-        const ulong seed = 20171026;
         int cases = FuzzSettings.Iterations(5000); // .ci/hostile.sh: 100,000
-        int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(TinyFile);
-        var random = new DeterministicRandom(seed);
-        int accepted = 0, rejected = 0;
-        for (int c = 0; c < cases; c++)
+        var (accepted, rejected) = Fuzz(TinyFile, 20171026, cases, "weights", (file, c) =>
         {
-            byte[] file = Mutate(TinyFile, headerEnd, random);
-            var thrown = FuzzSettings.Measure(file, () =>
+            if (c % 5 == 0)
             {
-                if (c % 5 == 0)
-                {
-                    using var stream = new MemoryStream(file);
-                    try { SafeTensorsFile.ReadHeader(stream, "mutant"); } catch (WeightFormatException) { }
-                }
-                CapsNetWeightsFile.Read(file, "mutant");
-            }, $"weights-seed{seed}-case{c}");
-            if (thrown is null) accepted++;
-            else if (thrown is WeightFormatException) rejected++;
-            else FuzzSettings.Escaped(file, thrown, $"weights-seed{seed}-case{c}");
-        }
+                using var stream = new MemoryStream(file);
+                try { SafeTensorsFile.ReadHeader(stream, "mutant"); } catch (WeightFormatException) { }
+            }
+            CapsNetWeightsFile.Read(file, "mutant");
+        });
         // Both outcomes must occur, or the mutations are not reaching the interesting paths.
         Assert.True(accepted > cases / 20, $"only {accepted} mutants were accepted");
         Assert.True(rejected > cases / 2, $"only {rejected} mutants were rejected");
@@ -71,7 +61,8 @@ public class RobustnessTests
         var random = new DeterministicRandom(5);
         float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)random.NextGaussian()).ToArray();
         int count = new ParameterLayout(arch).Count;
-        string path = Path.Combine(Path.GetTempPath(), $"capsnet-fuzz-{Guid.NewGuid():N}.ckpt");
+        using var temp = new TempDirectory("capsnet-fuzz-");
+        string path = temp.Combine("tiny.ckpt");
         new TrainingCheckpoint
         {
             Options = new TrainingOptions { Architecture = arch, Batch = 10, Threads = 1, Epochs = 2 },
@@ -79,29 +70,38 @@ public class RobustnessTests
             State = new TrainingState { Epoch = 1, Position = 10, Step = 5, Random = (1, 2, 3, 4), History = [new EpochMetrics(1, 0.5, 0.6, 0.1, 1e-3, 2)] },
             Parameters = Values(count), FirstMoment = Values(count), SecondMoment = Values(count).Select(MathF.Abs).ToArray(),
         }.Save(path);
-        byte[] bytes = File.ReadAllBytes(path);
-        File.Delete(path);
-        return bytes;
+        return File.ReadAllBytes(path);
     }
 
     [Fact]
     public Task CheckpointMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
-        const ulong seed = 20171027;
         int cases = FuzzSettings.Iterations(1000); // .ci/hostile.sh: 100,000
-        int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(TinyCheckpoint);
+        var (accepted, rejected) = Fuzz(TinyCheckpoint, 20171027, cases, "checkpoint", (file, _) => TrainingCheckpoint.Read(file, "mutant"));
+        Assert.True(accepted > 0 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
+    });
+
+    /// <summary>
+    /// Reads <paramref name="cases"/> mutants of <paramref name="original"/> (<paramref name="read"/> gets the case number
+    /// too) and counts those accepted and those rejected with WeightFormatException; any other exception, or an
+    /// allocation above the cap, fails the test with the mutant kept on disk.
+    /// </summary>
+    private static (int Accepted, int Rejected) Fuzz(byte[] original, ulong seed, int cases, string name, Action<byte[], int> read)
+    {
+        int headerEnd = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(original);
         var random = new DeterministicRandom(seed);
         int accepted = 0, rejected = 0;
         for (int c = 0; c < cases; c++)
         {
-            byte[] file = Mutate(TinyCheckpoint, headerEnd, random);
-            var thrown = FuzzSettings.Measure(file, () => TrainingCheckpoint.Read(file, "mutant"), $"checkpoint-seed{seed}-case{c}");
+            byte[] file = Mutate(original, headerEnd, random);
+            string what = $"{name}-seed{seed}-case{c}";
+            var thrown = FuzzSettings.Measure(file, () => read(file, c), what);
             if (thrown is null) accepted++;
             else if (thrown is WeightFormatException) rejected++;
-            else FuzzSettings.Escaped(file, thrown, $"checkpoint-seed{seed}-case{c}");
+            else FuzzSettings.Escaped(file, thrown, what);
         }
-        Assert.True(accepted > 0 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
-    });
+        return (accepted, rejected);
+    }
 
     // 1–3 edits, mostly in the length field and the JSON header where the parser lives. Textual edits swap in
     // JSON punctuation and digits so that mutants get past the tokenizer and exercise the validation.

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Xunit;
 
@@ -155,52 +156,39 @@ public class RoundTripTests
     [Fact]
     public void SaveIsAtomicAndLoadReadsItBack()
     {
-        string directory = Path.Combine(Path.GetTempPath(), "capsnet-weights-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        try
-        {
-            string path = Path.Combine(directory, "model.safetensors");
-            var first = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 1);
-            CapsNetWeightsFile.Save(first, path);
-            AssertBitExact(first, CapsNetWeightsFile.Load(path));
+        using var temp = new TempDirectory("capsnet-weights-");
+        string directory = temp.Path;
+        string path = Path.Combine(directory, "model.safetensors");
+        var first = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 1);
+        CapsNetWeightsFile.Save(first, path);
+        AssertBitExact(first, CapsNetWeightsFile.Load(path));
 
-            var second = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 2);
-            CapsNetWeightsFile.Save(second, path); // replaces the old file
-            AssertBitExact(second, CapsNetWeightsFile.Load(path));
-            Assert.Equal(CapsNetWeightsFile.Write(second), File.ReadAllBytes(path));
+        var second = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 2);
+        CapsNetWeightsFile.Save(second, path); // replaces the old file
+        AssertBitExact(second, CapsNetWeightsFile.Load(path));
+        Assert.Equal(CapsNetWeightsFile.Write(second), File.ReadAllBytes(path));
 
-            // A save that fails while preparing the bytes leaves the old file as it was.
-            var broken = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 3);
-            broken.Metadata["bad"] = null!;
-            Assert.Throws<ArgumentException>(() => CapsNetWeightsFile.Save(broken, path));
-            AssertBitExact(second, CapsNetWeightsFile.Load(path));
+        // A save that fails while preparing the bytes leaves the old file as it was.
+        var broken = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 3);
+        broken.Metadata["bad"] = null!;
+        Assert.Throws<ArgumentException>(() => CapsNetWeightsFile.Save(broken, path));
+        AssertBitExact(second, CapsNetWeightsFile.Load(path));
 
-            Assert.Equal(new[] { path }, Directory.GetFiles(directory)); // no temporary files left behind
+        Assert.Equal(new[] { path }, Directory.GetFiles(directory)); // no temporary files left behind
 
-            Assert.Throws<DirectoryNotFoundException>(() => CapsNetWeightsFile.Save(first, Path.Combine(directory, "missing", "m.safetensors")));
-            Assert.Equal(new[] { path }, Directory.GetFiles(directory));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        Assert.Throws<DirectoryNotFoundException>(() => CapsNetWeightsFile.Save(first, Path.Combine(directory, "missing", "m.safetensors")));
+        Assert.Equal(new[] { path }, Directory.GetFiles(directory));
     }
 
     [Fact]
     public void LoadReportsAMissingFileAsSuchAndAGarbageFileAsAFormatError()
     {
-        string path = Path.Combine(Path.GetTempPath(), "capsnet-missing-" + Guid.NewGuid().ToString("N") + ".safetensors");
+        using var temp = new TempDirectory("capsnet-missing-");
+        string path = temp.Combine("model.safetensors");
         Assert.Throws<FileNotFoundException>(() => CapsNetWeightsFile.Load(path));
-        try
-        {
-            File.WriteAllText(path, "this is not a weight file");
-            var e = Assert.Throws<WeightFormatException>(() => CapsNetWeightsFile.Load(path));
-            Assert.Equal(path, e.FileName);
-            Assert.StartsWith(path + ": header length ", e.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        File.WriteAllText(path, "this is not a weight file");
+        var e = Assert.Throws<WeightFormatException>(() => CapsNetWeightsFile.Load(path));
+        Assert.Equal(path, e.FileName);
+        Assert.StartsWith(path + ": header length ", e.Message);
     }
 }

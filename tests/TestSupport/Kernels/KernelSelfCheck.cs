@@ -3,11 +3,13 @@ using CapsEmbedded.Kernels;
 namespace CapsEmbedded.TierProbe;
 
 /// <summary>A kernel result outside its tolerance of the double-precision oracle.</summary>
-public sealed class KernelCheckException(string message) : Exception(message);
+internal sealed class KernelCheckException(string message) : Exception(message);
 
 /// <summary>
 /// Every kernel against a plain double-accumulating oracle, in one place: the xunit tests call these per shape, and
 /// the probe runs <see cref="RunAll"/> in child processes whose tier is limited by DOTNET_Enable* switches.
+/// One source compiled into both (linked by CapsEmbedded.TierProbe and CapsEmbedded.Tests, internal to each); its
+/// namespace is the probe's, which both refer to.
 /// </summary>
 /// <remarks>
 /// Tolerances. A float dot product of length k with FMA or separate rounding has error ≤ k·ε·Σ|a_i b_i| in the worst
@@ -17,7 +19,7 @@ public sealed class KernelCheckException(string message) : Exception(message);
 /// one wrong or missing term (|a b| ≥ 1e-3 of the sum for our data) fails. Sigmoid (slope ≤ 1/4) adds MathF.Exp's
 /// own rounding, <see cref="SigmoidAbsolute"/>.
 /// </remarks>
-public static class KernelSelfCheck
+internal static class KernelSelfCheck
 {
     /// <summary>Relative GEMM tolerance per √k, see remarks.</summary>
     public const double GemmRelative = 1e-6;

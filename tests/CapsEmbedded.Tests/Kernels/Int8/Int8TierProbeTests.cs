@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels.Int8;
+using CapsEmbedded.TestSupport;
 using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
@@ -9,7 +10,7 @@ namespace CapsEmbedded.Tests.Kernels.Int8;
 /// whose JIT is told to ignore instruction sets: the lower int8 tiers run as on a machine without the wider ones, and
 /// the child's reported tiers are asserted so that a child that silently ran another tier fails.
 /// </summary>
-public sealed class Int8ChildProcessTierTests
+public sealed class Int8TierProbeTests
 {
     public static TheoryData<string, Int8Tier> X64Switches => new()
     {
@@ -26,7 +27,7 @@ public sealed class Int8ChildProcessTierTests
         // DOTNET_EnableAVX512=0 leaves AVX-VNNI (its own VEX switch) on where the CPU has it.
         if (expected == Int8Tier.Avx2 && Int8Tiers.IsSupported(Int8Tier.AvxVnni)) expected = Int8Tier.AvxVnni;
         string[] parts = setting.Split('=');
-        string output = ChildProcessTierTests.RunProbe(parts[0], parts[1]);
+        string output = Probe(new() { [parts[0]] = parts[1] });
         Assert.Contains($"int8best={expected}\n", output);
         if (expected == Int8Tier.Scalar) Assert.Contains("int8supported=Scalar\n", output);
         else Assert.DoesNotContain("Avx512BW", output[output.IndexOf("int8supported=", StringComparison.Ordinal)..]);
@@ -39,7 +40,7 @@ public sealed class Int8ChildProcessTierTests
     [Fact]
     public void Child_without_switches_runs_every_tier_the_parent_supports()
     {
-        string output = ChildProcessTierTests.RunProbe(null, null);
+        string output = Probe(new());
         Assert.Contains($"int8best={Int8Tiers.Best}\n", output);
         Assert.Contains($"int8supported={string.Join(",", Int8Tiers.Supported)}\n", output);
         foreach (Int8Tier tier in Int8Tiers.Supported)
@@ -49,4 +50,7 @@ public sealed class Int8ChildProcessTierTests
 
         Assert.Contains("int8=pass\n", output);
     }
+
+    private static string Probe(Dictionary<string, string> environment) => TierProbeTests.RunProbe(
+        Path.Combine(AppContext.BaseDirectory, "CapsEmbedded.TierProbe.dll"), [], environment);
 }

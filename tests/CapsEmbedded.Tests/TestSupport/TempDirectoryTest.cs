@@ -1,0 +1,36 @@
+namespace CapsEmbedded.Tests.TestSupport;
+
+/// <summary>
+/// Base of the test classes that write files: xunit builds one instance per test, so every test gets its own fresh
+/// <see cref="TempDirectory"/>, deleted when the test ends.
+/// </summary>
+public abstract class TempDirectoryTest(string prefix) : IDisposable
+{
+    private readonly TempDirectory _directory = new(prefix);
+
+    /// <summary>The test's folder.</summary>
+    protected string Dir => _directory.Path;
+
+    /// <summary>A path inside <see cref="Dir"/>.</summary>
+    protected string P(string name) => _directory.Combine(name);
+
+    public void Dispose()
+    {
+        _directory.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Copies the committed 200-digit MNIST test fixture into <c>Dir/mnist</c> under the standard file names, so that
+    /// <c>--data-dir Dir</c> (or <c>--data Dir/mnist</c>) reads it as the MNIST test split; returns that folder.
+    /// </summary>
+    protected string CopyMnistFixture()
+    {
+        string data = P("mnist");
+        Directory.CreateDirectory(data);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
+        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
+        return data;
+    }
+}
