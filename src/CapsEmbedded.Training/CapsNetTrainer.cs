@@ -152,12 +152,8 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
 
 
     /// <summary>The parameters as weights in PyTorch layout.</summary>
-    public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var weights = new CapsNetWeights(Architecture, metadata);
-        Layout.Export<T>(Parameters, weights);
-        return weights;
-    }
+    public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null) =>
+        Layout.ToWeights<T>(Parameters, metadata);
 
     public void Dispose() => _pool.Dispose();
 }

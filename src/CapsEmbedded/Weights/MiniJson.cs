@@ -8,13 +8,13 @@ using System.Text;
 namespace CapsEmbedded.Weights;
 
 /// <summary>The kind of a <see cref="JsonValue"/>.</summary>
-public enum JsonKind { Object, Array, String, Number, True, False, Null }
+internal enum JsonKind { Object, Array, String, Number, True, False, Null }
 
 /// <summary>
 /// One parsed JSON value. Numbers keep their literal text so that integers are read exactly (no detour
 /// through double); objects keep their properties in document order.
 /// </summary>
-public sealed class JsonValue
+internal sealed class JsonValue
 {
     private static readonly JsonValue[] NoItems = new JsonValue[0];
     private static readonly KeyValuePair<string, JsonValue>[] NoProperties = new KeyValuePair<string, JsonValue>[0];
@@ -101,7 +101,7 @@ public sealed class JsonValue
 }
 
 /// <summary>Malformed JSON: the message says what was expected and where.</summary>
-public sealed class MiniJsonException : FormatException
+internal sealed class MiniJsonException : FormatException
 {
     public MiniJsonException(int position, string problem)
         : base("invalid JSON at character " + position.ToString(CultureInfo.InvariantCulture) + ": " + problem)
@@ -123,7 +123,7 @@ public sealed class MiniJsonException : FormatException
 /// trailing garbage, raw control characters in strings, lone surrogates, duplicate keys, leading zeros,
 /// and nesting deeper than <see cref="MaxDepth"/>.
 /// </summary>
-public static class MiniJson
+internal static class MiniJson
 {
     /// <summary>Deepest nesting of arrays and objects accepted (a safetensors header needs 3).</summary>
     public const int MaxDepth = 64;
