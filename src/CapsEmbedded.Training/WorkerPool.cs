@@ -3,6 +3,8 @@ namespace CapsEmbedded.Training;
 /// <summary>
 /// A fixed set of threads that run one job (job(threadIndex)) together and wait for each other: thread 0 is the caller.
 /// Started once; a step allocates nothing. An exception in any thread is rethrown to the caller after all have finished.
+/// Not the inference library's <c>BatchContext</c>: that one spins on per-worker events to join sub-millisecond layer
+/// parts of the model's own delegates; a training step's jobs last many milliseconds, where a Barrier is simpler and its wake-up cost is lost in the noise.
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {

@@ -23,6 +23,8 @@ public delegate void ImagePartRunner(PackedCapsNetWeights weights, Span<float> s
 /// on a per-worker event; after a job they spin for a short while (<see cref="SpinMicroseconds"/>) before blocking, so
 /// that the next layer of the same image starts without a kernel wake-up; the caller spins the same way at a join.
 /// One call at a time per context; use one context per concurrent caller.
+/// Not shared with the trainer's <c>WorkerPool</c>: that one runs whole training steps (many milliseconds) where a plain Barrier costs nothing, and
+/// serving it from here would make a general-purpose thread pool public API of this inference library.
 /// </summary>
 public sealed unsafe class BatchContext : IDisposable
 {

@@ -152,26 +152,20 @@ internal static class MiniJson
         return value;
     }
 
+    // JSON's two-character escapes: "\\" + EscapeLetters[k] stands for EscapedChars[k] (RFC 8259 §7), read and written.
+    private const string EscapeLetters = "\"\\/bfnrt";
+    private const string EscapedChars = "\"\\/\b\f\n\r\t";
+
     /// <summary>Appends <paramref name="value"/> as a JSON string literal, escaped as serde_json does.</summary>
     public static void WriteString(StringBuilder builder, string value)
     {
         builder.Append('"');
         foreach (char c in value)
         {
-            switch (c)
-            {
-                case '"': builder.Append("\\\""); break;
-                case '\\': builder.Append("\\\\"); break;
-                case '\b': builder.Append("\\b"); break;
-                case '\f': builder.Append("\\f"); break;
-                case '\n': builder.Append("\\n"); break;
-                case '\r': builder.Append("\\r"); break;
-                case '\t': builder.Append("\\t"); break;
-                default:
-                    if (c < 0x20) builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else builder.Append(c);
-                    break;
-            }
+            int shortEscape = c == '/' ? -1 : EscapedChars.IndexOf(c); // '/' is read escaped, never written so
+            if (shortEscape >= 0) builder.Append('\\').Append(EscapeLetters[shortEscape]);
+            else if (c < 0x20) builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            else builder.Append(c);
         }
         builder.Append('"');
     }
@@ -364,16 +358,15 @@ internal static class MiniJson
                 Position++;
                 if (Position >= _text.Length) throw Error("unterminated escape in a string");
                 char e = _text[Position];
+                int shortEscape = EscapeLetters.IndexOf(e);
+                if (shortEscape >= 0)
+                {
+                    builder.Append(EscapedChars[shortEscape]);
+                    Position++;
+                    continue;
+                }
                 switch (e)
                 {
-                    case '"': builder.Append('"'); break;
-                    case '\\': builder.Append('\\'); break;
-                    case '/': builder.Append('/'); break;
-                    case 'b': builder.Append('\b'); break;
-                    case 'f': builder.Append('\f'); break;
-                    case 'n': builder.Append('\n'); break;
-                    case 'r': builder.Append('\r'); break;
-                    case 't': builder.Append('\t'); break;
                     case 'u':
                     {
                         int escapeStart = Position - 1;
