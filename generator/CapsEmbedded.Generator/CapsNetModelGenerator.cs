@@ -57,7 +57,7 @@ namespace CapsEmbedded.Generator
                 }
                 catch (Exception e)
                 {
-                    // An exception here is a generator bug: say so at the class instead of failing the whole compilation.
+                    // An exception here is a generator bug: report it naming the class (no location: the cached spec holds none) instead of failing the whole compilation.
                     spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, spec.Target.ClassName,
                         e.GetType().Name + ": " + e.Message));
                 }

@@ -5,13 +5,8 @@ public sealed class LabeledImages
 {
     public LabeledImages(int count, int rows, int cols, byte[] pixels, byte[] labels)
     {
-        ArgumentNullException.ThrowIfNull(pixels);
+        IdxImages.CheckPixels(count, rows, cols, pixels);
         ArgumentNullException.ThrowIfNull(labels);
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rows);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
-        if (pixels.Length != (long)count * rows * cols)
-            throw new ArgumentException($"pixels has {pixels.Length} bytes, expected {(long)count * rows * cols} for {count} images of {rows}x{cols}.", nameof(pixels));
         if (labels.Length != count)
             throw new ArgumentException($"labels has {labels.Length} entries, expected {count}.", nameof(labels));
         Count = count;

@@ -92,9 +92,7 @@ internal static class ServeApp
             }
             for (int i = 0; i < n; i++) s.Image[i] = s.Body[i] / 255f;
             int predicted = MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
-            var json = s.Json(http.Response.BodyWriter);
-            http.Response.ContentType = "application/json";
-            json.WriteStartObject();
+            var json = BeginObject(http, s);
             json.WriteNumber("class"u8, predicted);
             json.WriteStartArray("lengths"u8);
             foreach (float v in s.Lengths) json.WriteNumberValue(v);
@@ -102,10 +100,7 @@ internal static class ServeApp
             json.WriteStartArray("capsule"u8);
             foreach (float v in s.Capsules.AsSpan(predicted * MnistCapsNet.ClassDims, MnistCapsNet.ClassDims)) json.WriteNumberValue(v);
             json.WriteEndArray();
-            WritePixels(json, s.Reconstruction);
-            json.WriteEndObject();
-            json.Flush();
-            await http.Response.BodyWriter.FlushAsync();
+            await EndWithReconstruction(http, json, s.Reconstruction);
         }
         finally
         {
@@ -143,13 +138,7 @@ internal static class ServeApp
                 s.Capsules[keep * MnistCapsNet.ClassDims + d] = v;
             }
             MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, keep, s.Reconstruction);
-            var json = s.Json(http.Response.BodyWriter);
-            http.Response.ContentType = "application/json";
-            json.WriteStartObject();
-            WritePixels(json, s.Reconstruction);
-            json.WriteEndObject();
-            json.Flush();
-            await http.Response.BodyWriter.FlushAsync();
+            await EndWithReconstruction(http, BeginObject(http, s), s.Reconstruction);
         }
         finally
         {
@@ -187,12 +176,24 @@ internal static class ServeApp
         await json.FlushAsync();
     }
 
-    /// <summary>The image as 784 integers 0..255 under "reconstruction".</summary>
-    private static void WritePixels(Utf8JsonWriter json, ReadOnlySpan<float> image)
+    /// <summary>Starts a JSON response object on the session's reusable writer.</summary>
+    private static Utf8JsonWriter BeginObject(HttpContext http, ModelSession s)
+    {
+        var json = s.Json(http.Response.BodyWriter);
+        http.Response.ContentType = "application/json";
+        json.WriteStartObject();
+        return json;
+    }
+
+    /// <summary>Ends the object with the image as 784 integers 0..255 under "reconstruction" and sends it.</summary>
+    private static ValueTask<System.IO.Pipelines.FlushResult> EndWithReconstruction(HttpContext http, Utf8JsonWriter json, ReadOnlySpan<float> image)
     {
         json.WriteStartArray("reconstruction"u8);
         foreach (float v in image) json.WriteNumberValue((int)MathF.Round(255 * Math.Clamp(v, 0f, 1f)));
         json.WriteEndArray();
+        json.WriteEndObject();
+        json.Flush();
+        return http.Response.BodyWriter.FlushAsync();
     }
 
     /// <summary>

@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
-using System.Security.Cryptography;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
 using CapsEmbedded.TorchSharp.ShimFix;
@@ -81,64 +79,21 @@ public static class TorchCli
         }
     }
 
-    private static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
-
-    private static string SafeName(string data) =>
-        new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
-
-    private static LabeledImages Take(LabeledImages set, int count) =>
-        new(count, set.Rows, set.Cols, set.Pixels.AsSpan(0, count * set.ImageLength).ToArray(), set.Labels.AsSpan(0, count).ToArray());
-
     // ---- train ---------------------------------------------------------------------------------------------------
 
     private static Command TrainCommand()
     {
-        var data = new Option<string>("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
+        var shared = new TrainingCommandLine("capsnet-torch");
         var dataDir = DataDirOption();
-        var arch = new Option<string>("--arch") { Description = "paper (28x28 MNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
-        arch.AcceptOnlyFromAmong("paper", "tiny");
-        var epochs = new Option<int>("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
-        var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
-        var lr = new Option<double>("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
-        var decay = new Option<double>("--decay") { Description = "Learning-rate decay per 2000 steps of batch 128, continuous; 1 = none", DefaultValueFactory = _ => 0.96 };
         var threads = ThreadsOption();
         var device = DeviceOption();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation, shuffling and shifts", DefaultValueFactory = _ => 1 };
-        var limit = new Option<int?>("--limit") { Description = "Train on the first N training images only" };
-        var testLimit = new Option<int?>("--test-limit") { Description = "Evaluate on the first N test images only after each epoch" };
-        var output = new Option<string?>("--out", "-o") { Description = "Final weight file (default: capsnet-torch-<data>.safetensors); the CSV and SVG go next to it" };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt; capsnet train's format)" };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
-        var resume = new Option<bool>("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
-        var shift = new Option<int>("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
-        var initFrom = new Option<string?>("--init-from") { Description = "Start from this weight file instead of the seeded initialisation; Adam and the schedule start afresh" };
-        var command = new Command("train", "Train a CapsNet with TorchSharp autograd (same loss, shifts, Adam schedule, init and files as capsnet train)")
-        {
-            data, dataDir, arch, epochs, batch, lr, decay, threads, device, seed, limit, testLimit, output, checkpoint, checkpointEvery,
-            resume, shift, initFrom,
-        };
+        var command = shared.CreateCommand("Train a CapsNet with TorchSharp autograd (same loss, shifts, Adam schedule, init and files as capsnet train)",
+            dataDir, threads, device);
         command.SetAction(Guard(parse =>
         {
-            string dataName = parse.GetValue(data)!;
-            string outPath = parse.GetValue(output) ?? $"capsnet-torch-{SafeName(dataName)}.safetensors";
-            var options = new TrainingOptions
-            {
-                Architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper,
-                Epochs = Positive(parse.GetValue(epochs), "--epochs"),
-                Batch = Positive(parse.GetValue(batch), "--batch"),
-                LearningRate = parse.GetValue(lr), Decay = parse.GetValue(decay),
-                Threads = Positive(parse.GetValue(threads), "--threads"),
-                Seed = parse.GetValue(seed), MaxShift = parse.GetValue(shift),
-                CheckpointPath = parse.GetValue(checkpoint) ?? Path.ChangeExtension(outPath, ".ckpt"),
-                CheckpointEverySteps = Positive(parse.GetValue(checkpointEvery), "--checkpoint-every"),
-                TestLimit = parse.GetValue(testLimit) is { } t ? Positive(t, "--test-limit") : 0,
-            };
-            return Train(options, dataName, parse.GetValue(dataDir)!, parse.GetValue(limit) is { } l ? Positive(l, "--limit") : null, outPath,
-                parse.GetValue(resume), parse.GetValue(initFrom), parse.GetValue(device)!, parse.GetResult(threads) is not null,
+            var options = shared.Options(parse) with { Threads = Positive(parse.GetValue(threads), "--threads") };
+            return Train(options, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
+                parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is not null,
                 "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -147,96 +102,26 @@ public static class TorchCli
     private static int Train(TrainingOptions options, string dataName, string dataRoot, int? limit, string outPath, bool resume,
         string? initFrom, string deviceName, bool threadsGiven, string commandLine, TextWriter output)
     {
-        TrainingCheckpoint? checkpoint = null;
-        CapsNetWeights? initial = null;
-        if (initFrom is not null)
-        {
-            if (resume) throw new TorchCliException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
-            initial = CapsNetWeightsFile.Load(initFrom);
-            if (initial.Architecture != options.Architecture)
-                throw new TorchCliException($"{initFrom} holds {initial.Architecture}; --arch gives {options.Architecture}");
-            options = options with { InitSource = $"from {Path.GetFileName(initFrom)} (sha256 {Sha256(initFrom)})" };
-        }
-        if (resume)
-        {
-            string path = options.CheckpointPath!;
-            if (!File.Exists(path)) throw new TorchCliException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
-            checkpoint = TrainingCheckpoint.Load(path);
-            var saved = checkpoint.Options;
-            if (options.Epochs < checkpoint.State.Epoch)
-                throw new TorchCliException($"--epochs {options.Epochs} is less than the {checkpoint.State.Epoch} epochs the checkpoint has done");
-            // The run's maths comes from the checkpoint; only the length, threads and reporting come from the command line.
-            options = saved with
-            {
-                Epochs = options.Epochs, Threads = threadsGiven ? options.Threads : saved.Threads,
-                CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
-            };
-            output.WriteLine(FormattableString.Invariant(
-                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed} from the checkpoint)"));
-        }
+        (options, var checkpoint, var initial) = TrainingCommandLine.Start(options, resume, initFrom, threadsGiven, output);
         if (options.Validate() is { } problem) throw new TorchCliException(problem);
         var device = OpenDevice(deviceName, options.Threads);
 
-        var train = DatasetStore.Load(dataName, DatasetSplit.Train, dataRoot);
+        var train = TrainingCommandLine.Take(DatasetStore.Load(dataName, DatasetSplit.Train, dataRoot), limit);
         var test = DatasetStore.Load(dataName, DatasetSplit.Test, dataRoot);
-        if (limit is { } n && n < train.Count) train = Take(train, n);
 
         var a = options.Architecture;
         string outBase = Path.ChangeExtension(outPath, null);
         string csvPath = outBase + ".csv", svgPath = outBase + ".svg";
         output.WriteLine($"model    {a}, {a.ParameterCount:N0} parameters (TorchSharp, libtorch on {deviceName})");
-        output.WriteLine($"data     {dataName}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {(options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count):N0} test images");
-        output.WriteLine(FormattableString.Invariant(
-            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}"));
+        TrainingCommandLine.WriteSettings(output, dataName, train, test, options);
         output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
 
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            if (cancel.IsCancellationRequested) return;
-            e.Cancel = true;
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
         using var session = new TorchTrainingSession(options, train, test, device, checkpoint, initial);
-        TrainingOutcome outcome;
-        try
-        {
-            outcome = session.Run(new ProgressObserver(csvPath, svgPath, SafeName(dataName), output), cancel.Token);
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-        if (outcome == TrainingOutcome.Interrupted)
-        {
-            output.WriteLine($"interrupted at step {session.State.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
-            return 130;
-        }
-        var history = session.State.History;
-        double testError = history.Count > 0 ? history[^1].TestError : double.NaN;
-        var weights = session.Trainer.Model.ToWeights();
-        var inv = CultureInfo.InvariantCulture;
-        weights.Metadata["capsnet.created_by"] = "capsnet-torch train";
-        weights.Metadata["training.command"] = commandLine;
-        weights.Metadata["training.data"] = dataName;
-        weights.Metadata["training.train_images"] = train.Count.ToString(inv);
-        weights.Metadata["training.seed"] = options.Seed.ToString(inv);
-        weights.Metadata["training.epochs"] = session.State.Epoch.ToString(inv);
-        weights.Metadata["training.steps"] = session.State.Step.ToString(inv);
-        weights.Metadata["training.batch"] = options.Batch.ToString(inv);
-        weights.Metadata["training.lr"] = options.LearningRate.ToString("R", inv);
-        weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
-        weights.Metadata["training.threads"] = options.Threads.ToString(inv);
-        weights.Metadata["training.device"] = deviceName;
-        weights.Metadata["training.wall_seconds"] = session.State.WallSeconds.ToString("F1", inv);
-        weights.Metadata["training.test_error"] = testError.ToString("R", inv);
-        weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
-        weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
-        weights.Metadata["training.init"] = options.InitDescription;
-        CapsNetWeightsFile.Save(weights, outPath);
-        output.WriteLine(FormattableString.Invariant(
-            $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+        var observer = new ProgressObserver(csvPath, svgPath, TrainingCommandLine.SafeName(dataName), output);
+        if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel)) == TrainingOutcome.Interrupted)
+            return TrainingCommandLine.Interrupted(output, session.State, options);
+        TrainingCommandLine.SaveWeights(session.Trainer.Model.ToWeights(), outPath, "capsnet-torch train", commandLine, dataName,
+            train.Count, TrainingCommandLine.TestImages(options, test), options, session.State, deviceName, output);
         return 0;
     }
 
@@ -250,7 +135,7 @@ public static class TorchCli
             if (DateTime.UtcNow - _lastLine < TimeSpan.FromSeconds(10) && p.Position != p.EpochImages && p.Step != 1) return;
             int width = 20, filled = (int)((long)width * p.Position / p.EpochImages);
             output.WriteLine(FormattableString.Invariant(
-                $"epoch {p.Epoch}/{p.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Position}/{p.EpochImages}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {Eta(p.Remaining)}"));
+                $"epoch {p.Epoch}/{p.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {p.Position}/{p.EpochImages}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {TrainingCommandLine.Eta(p.Remaining)}"));
             _lastLine = DateTime.UtcNow;
         }
 
@@ -258,11 +143,8 @@ public static class TorchCli
         {
             TrainingLog.Write(csvPath, history);
             SvgChart.Write(svgPath, history, $"CapsNet training (TorchSharp) on {title}");
-            output.WriteLine(FormattableString.Invariant(
-                $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train accuracy {100 * m.TrainAccuracy:F2}%, test error {100 * m.TestError:F2}%, lr {m.LearningRate:G3}, {m.Seconds:F0} s"));
+            output.WriteLine(TrainingCommandLine.EpochLine(m));
         }
-
-        private static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
     }
 
     // ---- eval ----------------------------------------------------------------------------------------------------
@@ -291,7 +173,7 @@ public static class TorchCli
                 if (set.Labels[k] >= a.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {a.Classes} classes");
             using var trainer = new TorchTrainer(w, OpenDevice(parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads")));
             var clock = Stopwatch.StartNew();
-            double error = TorchTrainingSession.Evaluate(trainer, set, count, a);
+            double error = TrainingLoop.ErrorRate(trainer, set, count, a);
             double seconds = clock.Elapsed.TotalSeconds;
             output.WriteLine($"engine   TorchSharp (libtorch 2.10) on {parse.GetValue(device)}, {a}");
             output.WriteLine(FormattableString.Invariant($"error    {100 * error:F2}% of {count:N0} images"));

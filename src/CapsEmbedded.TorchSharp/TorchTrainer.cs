@@ -5,15 +5,12 @@ using static TorchSharp.torch;
 
 namespace CapsEmbedded.TorchSharp;
 
-/// <summary>What one step returns: sums over the batch, as the C# trainer's <see cref="StepTotals"/>.</summary>
-public readonly record struct TorchStepTotals(double MarginLoss, double ReconstructionLoss, int Correct);
-
 /// <summary>
 /// Training steps with autograd: forward, the batch-mean loss, backward, then Adam with the C# trainer's formula
 /// (<see cref="AdamOptimizer{T}"/>: β1 0.9, β2 0.999, ε 1e-8, p −= lr·m̂/(√v̂ + ε)) written in tensor ops, so its
 /// moments are plain tensors that go into the project's checkpoint format.
 /// </summary>
-public sealed class TorchTrainer : IDisposable
+public sealed class TorchTrainer : ITrainer, IDisposable
 {
     private readonly List<Tensor> _m = new(), _v = new();
 
@@ -47,8 +44,9 @@ public sealed class TorchTrainer : IDisposable
         return host.to(Device);
     }
 
-    /// <summary>Forward and backward of the batch-mean loss: the gradients are left in each parameter's <c>.grad</c>.</summary>
-    public TorchStepTotals Backward(float[] images, int[] labels, int batch)
+    /// <summary>Forward and backward of the batch-mean loss: the gradients are left in each parameter's <c>.grad</c>;
+    /// returns the sums over the batch.</summary>
+    public StepTotals Backward(float[] images, int[] labels, int batch)
     {
         using var scope = NewDisposeScope();
         foreach (var (_, p) in Model.Tensors) p.grad?.zero_();
@@ -57,14 +55,14 @@ public sealed class TorchTrainer : IDisposable
         var (loss, margin, recon, lengths) = Model.Loss(x, y);
         loss.backward();
         int correct = (int)lengths.argmax(1).eq(y).sum().item<long>();
-        return new TorchStepTotals(margin.item<float>(), recon.item<float>(), correct);
+        return new StepTotals { MarginLoss = margin.item<float>(), ReconstructionLoss = recon.item<float>(), Correct = correct, Samples = batch };
     }
 
     /// <summary>
     /// One step: <see cref="Backward"/>, then Adam at <paramref name="learningRate"/>. Throws
     /// <see cref="NonFiniteLossException"/> before touching the parameters if the loss is not finite.
     /// </summary>
-    public TorchStepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate)
+    public StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate)
     {
         var totals = Backward(images, labels, batch);
         if (!double.IsFinite(totals.MarginLoss) || !double.IsFinite(totals.ReconstructionLoss))
@@ -104,6 +102,21 @@ public sealed class TorchTrainer : IDisposable
             TorchCapsNet.CopyOut(_v[k], v[names[k].Name]);
         }
         return (m, v);
+    }
+
+    /// <summary>Parameters and moments in the C# trainer's flat layout, the checkpoint's.</summary>
+    public (float[] Parameters, float[] FirstMoment, float[] SecondMoment) ExportState()
+    {
+        var layout = new ParameterLayout(Architecture);
+        var (m, v) = Moments();
+        return (ToTrainingLayout(layout, Model.ToWeights()), ToTrainingLayout(layout, m), ToTrainingLayout(layout, v));
+    }
+
+    private static float[] ToTrainingLayout(ParameterLayout layout, CapsNetWeights weights)
+    {
+        var flat = new float[layout.Count];
+        layout.Import(weights, flat.AsSpan());
+        return flat;
     }
 
     public void LoadMoments(CapsNetWeights first, CapsNetWeights second)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using CapsEmbedded.Threading;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
@@ -44,7 +45,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         Parameters = new T[Layout.Count];
         Layout.Import(initial, Parameters.AsSpan());
         Optimizer = new AdamOptimizer<T>(Layout.Count);
-        _pool = new WorkerPool(threads);
+        _pool = new WorkerPool(threads, name: "capsnet-train");
         _workers = new CapsNetWorker<T>[threads];
         _gradients = new T[threads][];
         _packedPrimary = new T[CapsNetWorker<T>.PackedPrimaryLength(Architecture)];
@@ -152,12 +153,8 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
 
 
     /// <summary>The parameters as weights in PyTorch layout.</summary>
-    public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var weights = new CapsNetWeights(Architecture, metadata);
-        Layout.Export<T>(Parameters, weights);
-        return weights;
-    }
+    public CapsNetWeights ExportWeights(IReadOnlyDictionary<string, string>? metadata = null) =>
+        Layout.ToWeights<T>(Parameters, metadata);
 
     public void Dispose() => _pool.Dispose();
 }

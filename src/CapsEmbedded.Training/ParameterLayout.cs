@@ -42,37 +42,27 @@ public sealed class ParameterLayout
     }
 
     /// <summary>Copies one tensor from PyTorch layout into the training layout.</summary>
-    public void FromPyTorch<T>(string name, ReadOnlySpan<float> source, Span<T> destination) where T : System.Numerics.INumberBase<T>
-    {
-        var a = Architecture;
-        switch (name)
-        {
-            case CapsNetArchitecture.PrimaryWeight:
-                Permute(source, destination, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel * a.PrimaryKernel, toPyTorch: false);
-                break;
-            case CapsNetArchitecture.DigitWeight:
-                Permute(source, destination, a.PrimaryCapsules * a.Classes, a.ClassDims, a.PrimaryDims, toPyTorch: false);
-                break;
-            default:
-                for (int k = 0; k < source.Length; k++) destination[k] = T.CreateTruncating(source[k]);
-                break;
-        }
-    }
+    public void FromPyTorch<T>(string name, ReadOnlySpan<float> source, Span<T> destination) where T : System.Numerics.INumberBase<T> =>
+        Convert(name, source, destination, toPyTorch: false);
 
     /// <summary>Copies one tensor from the training layout back into PyTorch layout.</summary>
-    public void ToPyTorch<T>(string name, ReadOnlySpan<T> source, Span<float> destination) where T : System.Numerics.INumberBase<T>
+    public void ToPyTorch<T>(string name, ReadOnlySpan<T> source, Span<float> destination) where T : System.Numerics.INumberBase<T> =>
+        Convert(name, source, destination, toPyTorch: true);
+
+    private void Convert<TFrom, TTo>(string name, ReadOnlySpan<TFrom> source, Span<TTo> destination, bool toPyTorch)
+        where TFrom : System.Numerics.INumberBase<TFrom> where TTo : System.Numerics.INumberBase<TTo>
     {
         var a = Architecture;
         switch (name)
         {
             case CapsNetArchitecture.PrimaryWeight:
-                Permute(source, destination, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel * a.PrimaryKernel, toPyTorch: true);
+                Permute(source, destination, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel * a.PrimaryKernel, toPyTorch);
                 break;
             case CapsNetArchitecture.DigitWeight:
-                Permute(source, destination, a.PrimaryCapsules * a.Classes, a.ClassDims, a.PrimaryDims, toPyTorch: true);
+                Permute(source, destination, a.PrimaryCapsules * a.Classes, a.ClassDims, a.PrimaryDims, toPyTorch);
                 break;
             default:
-                for (int k = 0; k < source.Length; k++) destination[k] = float.CreateTruncating(source[k]);
+                for (int k = 0; k < source.Length; k++) destination[k] = TTo.CreateTruncating(source[k]);
                 break;
         }
     }
@@ -99,6 +89,15 @@ public sealed class ParameterLayout
         if (weights.Architecture != Architecture)
             throw new ArgumentException($"weights are for {weights.Architecture}, the trainer for {Architecture}", nameof(weights));
         foreach (var s in Segments) FromPyTorch(s.Name, weights[s.Name], parameters.Slice(s.Offset, s.Length));
+    }
+
+    /// <summary>The parameters as new weights in PyTorch layout.</summary>
+    public CapsNetWeights ToWeights<T>(ReadOnlySpan<T> parameters, IReadOnlyDictionary<string, string>? metadata = null)
+        where T : System.Numerics.INumberBase<T>
+    {
+        var weights = new CapsNetWeights(Architecture, metadata);
+        Export(parameters, weights);
+        return weights;
     }
 
     /// <summary>Writes <paramref name="parameters"/> into <paramref name="weights"/> in PyTorch layout.</summary>

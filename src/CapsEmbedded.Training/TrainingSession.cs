@@ -1,40 +1,21 @@
-using System.Diagnostics;
 using CapsEmbedded.Data;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
 
-/// <summary>The run diverged: the message names the step and the last good checkpoint, which is left untouched.</summary>
-public sealed class TrainingDivergedException : Exception
-{
-    public TrainingDivergedException(string message, Exception inner) : base(message, inner) { }
-}
-
-/// <summary>How a <see cref="TrainingSession.Run"/> ended.</summary>
-public enum TrainingOutcome { Completed, Interrupted }
-
 /// <summary>
-/// A training run over a data set: epochs of shuffled batches with random shifts, Adam with exponential decay, a test
-/// evaluation per epoch, checkpoints every N steps and at each epoch's end, exact resume. Float precision; the maths is
-/// <see cref="CapsNetWorker{T}"/>, the same code the gradient checks run in double.
+/// A training run of the C# trainer over a data set: <see cref="TrainingLoop"/> (epochs of shuffled batches with random
+/// shifts, Adam with exponential decay, a test evaluation per epoch, checkpoints, exact resume) driving a
+/// <see cref="CapsNetTrainer{T}"/> in float; the maths is <see cref="CapsNetWorker{T}"/>, the same code the gradient checks
+/// run in double.
 /// </summary>
 /// <remarks>
-/// Determinism: epoch e's order is a Fisher–Yates shuffle from a generator seeded by (seed, e); the shifts come from one
-/// generator whose state is checkpointed; the batch is split over a fixed number of threads and reduced in thread order.
-/// The same seed, data and thread count give the same bits, whether or not the run was interrupted and resumed.
+/// The batch is split over a fixed number of threads and reduced in thread order, so the same seed, data and thread count
+/// give the same bits, whether or not the run was interrupted and resumed.
 /// </remarks>
 public sealed class TrainingSession : IDisposable
 {
-    private readonly LabeledImages _train;
-    private readonly LabeledImages? _test;
-    private readonly DeterministicRandom _random;
-    private readonly float[] _batchImages;
-    private readonly int[] _batchLabels;
-    private readonly int[] _order;
-    private readonly float[] _evalImages;
-    private readonly int[] _evalPredictions;
-    private const int EvalChunk = 256;
-    private TrainingState _state;
+    private readonly TrainingLoop _loop;
 
     /// <param name="options">The run's settings.</param>
     /// <param name="train">Training images and labels.</param>
@@ -45,197 +26,44 @@ public sealed class TrainingSession : IDisposable
     public TrainingSession(TrainingOptions options, LabeledImages train, LabeledImages? test, TrainingCheckpoint? resume = null,
         CapsNetWeights? initialWeights = null)
     {
-        if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
+        TrainingLoop.CheckStart(options, train, test, resume, initialWeights);
         var a = options.Architecture;
-        if (resume is not null && initialWeights is not null)
-            throw new ArgumentException("start from a checkpoint or from initial weights, not both");
-        if (initialWeights is not null && initialWeights.Architecture != a)
-            throw new ArgumentException($"the initial weights are for {initialWeights.Architecture}, not {a}");
-        if (resume is not null)
-        {
-            if (resume.Architecture != a) throw new ArgumentException($"the checkpoint is for {resume.Architecture}, not {a}");
-            if (resume.TrainImages != train.Count)
-                throw new ArgumentException($"the checkpoint was trained on {resume.TrainImages} images, this data has {train.Count} (use the same --data and --limit)");
-        }
-        CheckData(train, a, "training");
-        if (test is not null) CheckData(test, a, "test");
-        Options = options;
-        _train = train;
-        _test = test;
         var initial = resume is not null ? new CapsNetWeights(a)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
         Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize);
-        _random = new DeterministicRandom(options.Seed ^ 0x5DEECE66DUL);
-        if (resume is null)
-            _state = new TrainingState { Random = _random.GetState() };
-        else
+        if (resume is not null)
         {
             resume.Parameters.CopyTo(Trainer.Parameters, 0);
             resume.FirstMoment.CopyTo(Trainer.Optimizer.FirstMoment, 0);
             resume.SecondMoment.CopyTo(Trainer.Optimizer.SecondMoment, 0);
-            _state = resume.State;
-            _random.SetState(_state.Random);
-            Trainer.Step = _state.Step;
         }
-        _batchImages = new float[options.Batch * a.InputLength];
-        _batchLabels = new int[options.Batch];
-        _order = new int[train.Count];
-        _evalImages = new float[EvalChunk * a.InputLength];
-        _evalPredictions = new int[EvalChunk];
+        _loop = new TrainingLoop(options, new FloatTrainer(Trainer), train, test, resume?.State);
     }
 
-    private static void CheckData(LabeledImages data, CapsNetArchitecture a, string what)
-    {
-        if (a.InputChannels != 1) throw new ArgumentException($"the data sets are gray; the architecture wants {a.InputChannels} channels");
-        if (data.Rows != a.InputSize || data.Cols != a.InputSize)
-            throw new ArgumentException($"{what} images are {data.Rows}x{data.Cols}, the architecture takes {a.InputSize}x{a.InputSize}");
-        if (data.Count < 1) throw new ArgumentException($"the {what} set is empty");
-        for (int k = 0; k < data.Count; k++)
-            if (data.Labels[k] >= a.Classes)
-                throw new ArgumentException($"{what} image {k} has label {data.Labels[k]}, the architecture has {a.Classes} classes");
-    }
-
-    public TrainingOptions Options { get; }
+    public TrainingOptions Options => _loop.Options;
     public CapsNetTrainer<float> Trainer { get; }
-    public TrainingState State => _state;
+    public TrainingState State => _loop.State;
 
-    /// <summary>
-    /// Trains until <see cref="TrainingOptions.Epochs"/> epochs are done or <paramref name="cancel"/> fires (then it finishes
-    /// the step, writes a checkpoint and returns <see cref="TrainingOutcome.Interrupted"/>).
-    /// </summary>
-    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken cancel = default)
-    {
-        observer ??= new TrainingObserver();
-        var o = Options;
-        int n = _train.Count, input = o.Architecture.InputLength, size = o.Architecture.InputSize;
-        var schedule = o.Schedule;
-        var clock = Stopwatch.StartNew();
-        double sessionStart = _state.WallSeconds, epochStartSeconds = _state.EpochSeconds;
-        double epochTimerBase = 0;
-        double runningLoss = double.NaN, runningAccuracy = double.NaN;
-        const double smoothing = 0.05;
-        long stepsThisSession = 0;
-        double speedImages = 0, speedSeconds = 0;
-        while (_state.Epoch < o.Epochs)
-        {
-            Shuffle(_state.Epoch);
-            int position = _state.Position;
-            while (position < n)
-            {
-                if (cancel.IsCancellationRequested)
-                {
-                    _state = _state with { WallSeconds = sessionStart + clock.Elapsed.TotalSeconds, EpochSeconds = epochStartSeconds + clock.Elapsed.TotalSeconds - epochTimerBase };
-                    SaveCheckpoint(observer);
-                    return TrainingOutcome.Interrupted;
-                }
-                int batch = Math.Min(o.Batch, n - position);
-                for (int k = 0; k < batch; k++)
-                {
-                    int index = _order[position + k];
-                    int dx = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
-                    int dy = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
-                    RandomShift.Apply(_train.GetImage(index), 1, size, dx, dy, _batchImages.AsSpan(k * input, input));
-                    _batchLabels[k] = _train.Labels[index];
-                }
-                double lr = schedule.At(Trainer.Step, o.Batch);
-                double before = clock.Elapsed.TotalSeconds;
-                StepTotals totals;
-                try
-                {
-                    totals = Trainer.TrainStep(_batchImages, _batchLabels, batch, lr);
-                }
-                catch (NonFiniteLossException e)
-                {
-                    string kept = o.CheckpointPath is not null && File.Exists(o.CheckpointPath)
-                        ? $"the last good checkpoint {o.CheckpointPath} is kept" : "no checkpoint was written";
-                    throw new TrainingDivergedException(
-                        $"training stopped: the loss became NaN/Inf at epoch {_state.Epoch + 1}, step {e.Step} (lr {lr:G3}); {kept}", e);
-                }
-                double stepSeconds = clock.Elapsed.TotalSeconds - before;
-                stepsThisSession++;
-                // The first step pays for JIT and page faults: leave it out of the speed.
-                if (stepsThisSession > 1) { speedImages += batch; speedSeconds += stepSeconds; }
-                position += batch;
-                double loss = (totals.MarginLoss + totals.ReconstructionLoss) / batch;
-                double accuracy = (double)totals.Correct / batch;
-                runningLoss = double.IsNaN(runningLoss) ? loss : runningLoss + smoothing * (loss - runningLoss);
-                runningAccuracy = double.IsNaN(runningAccuracy) ? accuracy : runningAccuracy + smoothing * (accuracy - runningAccuracy);
-                _state = _state with
-                {
-                    Position = position, Step = Trainer.Step, Random = _random.GetState(),
-                    EpochLossSum = _state.EpochLossSum + totals.MarginLoss + totals.ReconstructionLoss,
-                    EpochCorrect = _state.EpochCorrect + totals.Correct,
-                    EpochSeconds = epochStartSeconds + clock.Elapsed.TotalSeconds - epochTimerBase,
-                    WallSeconds = sessionStart + clock.Elapsed.TotalSeconds,
-                };
-                double speed = speedSeconds > 0 ? speedImages / speedSeconds : batch / Math.Max(stepSeconds, 1e-9);
-                long remainingImages = (long)(o.Epochs - _state.Epoch - 1) * n + (n - position);
-                observer.OnStep(new StepProgress(_state.Epoch + 1, o.Epochs, position, n, Trainer.Step, loss, runningLoss, runningAccuracy,
-                    speed, lr, TimeSpan.FromSeconds(remainingImages / Math.Max(speed, 1e-9))));
-                if (Trainer.Step % o.CheckpointEverySteps == 0 && position < n) SaveCheckpoint(observer);
-            }
-            double testError = double.NaN;
-            if (_test is not null) { observer.OnEvaluating(TestCount); testError = TestError(); }
-            var metrics = new EpochMetrics(_state.Epoch + 1, _state.EpochLossSum / n, (double)_state.EpochCorrect / n, testError,
-                schedule.At(Trainer.Step, o.Batch), _state.EpochSeconds);
-            var history = new List<EpochMetrics>(_state.History) { metrics };
-            epochTimerBase = clock.Elapsed.TotalSeconds;
-            epochStartSeconds = 0;
-            _state = _state with
-            {
-                Epoch = _state.Epoch + 1, Position = 0, EpochLossSum = 0, EpochCorrect = 0, EpochSeconds = 0,
-                History = history, WallSeconds = sessionStart + clock.Elapsed.TotalSeconds,
-            };
-            observer.OnEpoch(metrics, history);
-            SaveCheckpoint(observer);
-        }
-        return TrainingOutcome.Completed;
-    }
+    /// <inheritdoc cref="TrainingLoop.Run"/>
+    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken cancel = default) => _loop.Run(observer, cancel);
 
-    private int TestCount => _test is null ? 0 : Options.TestLimit > 0 ? Math.Min(Options.TestLimit, _test.Count) : _test.Count;
+    /// <inheritdoc cref="TrainingLoop.TestError"/>
+    public double TestError() => _loop.TestError();
 
-    /// <summary>Fraction of the test images (up to the test limit, unshifted) whose longest capsule is not the label.</summary>
-    public double TestError()
-    {
-        if (_test is null) return double.NaN;
-        int count = TestCount, input = Options.Architecture.InputLength, wrong = 0;
-        for (int start = 0; start < count; start += EvalChunk)
-        {
-            int chunk = Math.Min(EvalChunk, count - start);
-            for (int k = 0; k < chunk; k++)
-                RandomShift.Apply(_test.GetImage(start + k), 1, Options.Architecture.InputSize, 0, 0, _evalImages.AsSpan(k * input, input));
-            Trainer.Predict(_evalImages, chunk, _evalPredictions);
-            for (int k = 0; k < chunk; k++) if (_evalPredictions[k] != _test.Labels[start + k]) wrong++;
-        }
-        return (double)wrong / count;
-    }
-
-    private void Shuffle(int epoch)
-    {
-        var random = new DeterministicRandom(Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1);
-        for (int k = 0; k < _order.Length; k++) _order[k] = k;
-        for (int k = _order.Length - 1; k > 0; k--)
-        {
-            int j = random.NextInt(k + 1);
-            (_order[k], _order[j]) = (_order[j], _order[k]);
-        }
-    }
-
-    /// <summary>The current state as a checkpoint (copies of the parameters and moments).</summary>
-    public TrainingCheckpoint Checkpoint() => new()
-    {
-        Options = Options, TrainImages = _train.Count, State = _state,
-        Parameters = (float[])Trainer.Parameters.Clone(),
-        FirstMoment = (float[])Trainer.Optimizer.FirstMoment.Clone(),
-        SecondMoment = (float[])Trainer.Optimizer.SecondMoment.Clone(),
-    };
-
-    private void SaveCheckpoint(TrainingObserver observer)
-    {
-        if (Options.CheckpointPath is null) return;
-        Checkpoint().Save(Options.CheckpointPath);
-        observer.OnCheckpoint(Options.CheckpointPath, Trainer.Step);
-    }
+    /// <inheritdoc cref="TrainingLoop.Checkpoint"/>
+    public TrainingCheckpoint Checkpoint() => _loop.Checkpoint();
 
     public void Dispose() => Trainer.Dispose();
+
+    /// <summary><see cref="CapsNetTrainer{T}"/> in float as the loop's trainer (a generic class cannot implement the
+    /// interface for one T only).</summary>
+    private sealed class FloatTrainer(CapsNetTrainer<float> trainer) : ITrainer
+    {
+        public long Step { get => trainer.Step; set => trainer.Step = value; }
+        public StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate) =>
+            trainer.TrainStep(images, labels, batch, learningRate);
+        public void Predict(float[] images, int count, int[] predictions) => trainer.Predict(images, count, predictions);
+        public (float[] Parameters, float[] FirstMoment, float[] SecondMoment) ExportState() =>
+            ((float[])trainer.Parameters.Clone(), (float[])trainer.Optimizer.FirstMoment.Clone(), (float[])trainer.Optimizer.SecondMoment.Clone());
+    }
 }

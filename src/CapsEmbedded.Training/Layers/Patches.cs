@@ -10,14 +10,22 @@ namespace CapsEmbedded.Training.Layers;
 /// </summary>
 public static class Patches
 {
+    /// <summary>The output grid and a patch's length; checks both buffers against them.</summary>
+    private static (int OutH, int OutW, int Columns) Shape(int inputLength, int patchesLength, int channels, int height, int width,
+        int kernel, int stride)
+    {
+        int outH = (height - kernel) / stride + 1, outW = (width - kernel) / stride + 1;
+        int columns = channels * kernel * kernel;
+        if (inputLength < channels * height * width) throw new ArgumentException($"input has {inputLength} elements, needs {channels * height * width}", "input");
+        if (patchesLength < outH * outW * columns) throw new ArgumentException($"patches has {patchesLength} elements, needs {outH * outW * columns}", "patches");
+        return (outH, outW, columns);
+    }
+
     /// <summary>patches[(y·outW + x)][(c·k + ky)·k + kx] = input[c][y·stride + ky][x·stride + kx].</summary>
     public static void FromChw<T>(ReadOnlySpan<T> input, int channels, int height, int width, int kernel, int stride,
         Span<T> patches) where T : unmanaged, INumberBase<T>
     {
-        int outH = (height - kernel) / stride + 1, outW = (width - kernel) / stride + 1;
-        int columns = channels * kernel * kernel;
-        if (input.Length < channels * height * width) throw new ArgumentException($"input has {input.Length} elements, needs {channels * height * width}", nameof(input));
-        if (patches.Length < outH * outW * columns) throw new ArgumentException($"patches has {patches.Length} elements, needs {outH * outW * columns}", nameof(patches));
+        var (outH, outW, columns) = Shape(input.Length, patches.Length, channels, height, width, kernel, stride);
         for (int y = 0; y < outH; y++)
             for (int x = 0; x < outW; x++)
             {
@@ -36,10 +44,7 @@ public static class Patches
     public static void FromHwc<T>(ReadOnlySpan<T> input, int channels, int height, int width, int kernel, int stride,
         Span<T> patches) where T : unmanaged, INumberBase<T>
     {
-        int outH = (height - kernel) / stride + 1, outW = (width - kernel) / stride + 1;
-        int columns = kernel * kernel * channels;
-        if (input.Length < channels * height * width) throw new ArgumentException($"input has {input.Length} elements, needs {channels * height * width}", nameof(input));
-        if (patches.Length < outH * outW * columns) throw new ArgumentException($"patches has {patches.Length} elements, needs {outH * outW * columns}", nameof(patches));
+        var (outH, outW, columns) = Shape(input.Length, patches.Length, channels, height, width, kernel, stride);
         for (int y = 0; y < outH; y++)
             for (int x = 0; x < outW; x++)
             {
@@ -54,10 +59,7 @@ public static class Patches
     public static void ToHwc<T>(ReadOnlySpan<T> patches, int channels, int height, int width, int kernel, int stride,
         Span<T> input) where T : unmanaged, INumberBase<T>
     {
-        int outH = (height - kernel) / stride + 1, outW = (width - kernel) / stride + 1;
-        int columns = kernel * kernel * channels;
-        if (input.Length < channels * height * width) throw new ArgumentException($"input has {input.Length} elements, needs {channels * height * width}", nameof(input));
-        if (patches.Length < outH * outW * columns) throw new ArgumentException($"patches has {patches.Length} elements, needs {outH * outW * columns}", nameof(patches));
+        var (outH, outW, columns) = Shape(input.Length, patches.Length, channels, height, width, kernel, stride);
         input.Slice(0, channels * height * width).Clear();
         for (int y = 0; y < outH; y++)
             for (int x = 0; x < outW; x++)

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using CapsEmbedded.Kernels;
+using CapsEmbedded.Threading;
 
 namespace CapsEmbedded.Model;
 
@@ -17,21 +17,17 @@ public delegate void ImagePartRunner(PackedCapsNetWeights weights, Span<float> s
     int part, int parts, SimdTier tier);
 
 /// <summary>
-/// A fixed set of worker threads, created once, that either spread a batch over themselves (<see cref="Run"/>: each
-/// worker its own scratch buffer, items taken with an interlocked counter) or split one image's layers
-/// (<see cref="RunParts"/>: every worker one part, all on worker 0's scratch). Calls allocate nothing. Workers wake
-/// on a per-worker event; after a job they spin for a short while (<see cref="SpinMicroseconds"/>) before blocking, so
-/// that the next layer of the same image starts without a kernel wake-up; the caller spins the same way at a join.
-/// One call at a time per context; use one context per concurrent caller.
+/// A <see cref="WorkerPool"/> with one scratch buffer per worker, that either spreads a batch over its workers
+/// (<see cref="Run"/>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
+/// layers (<see cref="RunParts"/>: every worker one part, all on worker 0's scratch). Calls allocate nothing (the two
+/// jobs are delegates made once, the batch lives in fields). One call at a time per context; use one context per
+/// concurrent caller.
 /// </summary>
 public sealed unsafe class BatchContext : IDisposable
 {
     private readonly AlignedBuffer[] _scratch;
-    private readonly Thread[] _workers;
-    private readonly ManualResetEventSlim[] _wake;
-    private readonly ManualResetEventSlim _done = new(false);
-    private int _forked;   // helpers woken by the last Fork: Join waits for their one Set
-    private readonly long _spinTicks;
+    private readonly WorkerPool _pool;
+    private readonly Action<int> _batchJob, _partJob;
     private int _busy;
     private volatile bool _disposed;
 
@@ -46,7 +42,6 @@ public sealed unsafe class BatchContext : IDisposable
     private int _outputLength;
     private int _count;
     private int _next;
-    private int _running;
     private Exception? _error;
 
     // The image job being run by RunParts (null when the job is a batch).
@@ -55,7 +50,7 @@ public sealed unsafe class BatchContext : IDisposable
     private int _imageLength;
 
     /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
-    public const int DefaultSpinMicroseconds = 100;
+    public const int DefaultSpinMicroseconds = WorkerPool.DefaultSpinMicroseconds;
 
     /// <param name="scratchLength">Floats of scratch one item needs (the generated model's ScratchLength).</param>
     /// <param name="workerCount">Threads including the caller's; 0 = <see cref="Environment.ProcessorCount"/>.</param>
@@ -67,27 +62,11 @@ public sealed unsafe class BatchContext : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(spinMicroseconds);
         if (workerCount == 0) workerCount = Environment.ProcessorCount;
         ScratchLength = scratchLength;
-        SpinMicroseconds = spinMicroseconds;
-        _spinTicks = spinMicroseconds * Stopwatch.Frequency / 1_000_000;
         _scratch = new AlignedBuffer[workerCount];
         for (int k = 0; k < workerCount; k++) _scratch[k] = new AlignedBuffer(scratchLength);
-        _wake = new ManualResetEventSlim[workerCount - 1];
-        for (int k = 0; k < _wake.Length; k++) _wake[k] = new ManualResetEventSlim(false);
-        // A ManualResetEventSlim allocates its lock object the first time a thread blocks on it; block once here
-        // (1 ms each) so that a first block under load, later, allocates nothing on the predicting threads.
-        _done.Wait(1);
-        foreach (var wake in _wake) wake.Wait(1);
-        _workers = new Thread[workerCount - 1];
-        for (int k = 0; k < _workers.Length; k++)
-        {
-            int index = k + 1;
-            _workers[k] = new Thread(() => WorkerLoop(index))
-            {
-                IsBackground = true,
-                Name = $"CapsNet batch worker {index}",
-            };
-            _workers[k].Start();
-        }
+        _batchJob = Work;
+        _partJob = RunPart;
+        _pool = new WorkerPool(workerCount, spinMicroseconds, "CapsNet batch worker");
     }
 
     /// <summary>Threads that work on a batch, the caller's included.</summary>
@@ -97,7 +76,7 @@ public sealed unsafe class BatchContext : IDisposable
     public int ScratchLength { get; }
 
     /// <summary>How long a waiting thread spins before it blocks.</summary>
-    public int SpinMicroseconds { get; }
+    public int SpinMicroseconds => _pool.SpinMicroseconds;
 
     /// <summary>The scratch that <see cref="RunParts"/> hands every part: worker 0's (the caller's).</summary>
     public Span<float> ImageScratch
@@ -138,17 +117,7 @@ public sealed unsafe class BatchContext : IDisposable
                 _image = input;
                 _imageLength = image.Length;
                 _error = null;
-                Fork(_workers.Length);
-                try
-                {
-                    runner(weights, _scratch[0].Span, image, 0, parts, tier);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref _error, e, null);
-                }
-
-                Join();
+                _pool.Run(_partJob, parts);
                 _partRunner = null;
                 _weights = null;
                 _image = null;
@@ -178,44 +147,6 @@ public sealed unsafe class BatchContext : IDisposable
         int begin = (int)Math.Min(count, units * part / parts * granule);
         int end = (int)Math.Min(count, units * (part + 1) / parts * granule);
         return (begin, end);
-    }
-
-    /// <summary>Wakes the first <paramref name="helpers"/> workers for the job set up in the fields.</summary>
-    private void Fork(int helpers)
-    {
-        _forked = helpers;
-        _running = helpers;
-        for (int k = 0; k < helpers; k++) _wake[k].Set();
-    }
-
-    /// <summary>Waits until every woken worker has finished: spins for a while (the parts end together), then blocks.</summary>
-    /// <remarks>
-    /// The last worker sets <c>_done</c> after its decrement; the caller always consumes that Set (Wait, then Reset)
-    /// even when it saw the count reach zero while spinning. Otherwise a worker preempted between its decrement and
-    /// its Set would set the event during the next job, and that job's Join would return before its parts are done.
-    /// </remarks>
-    private void Join()
-    {
-        if (_forked == 0) return;
-        long deadline = Stopwatch.GetTimestamp() + _spinTicks;
-        var spinner = new SpinWait();
-        while (Volatile.Read(ref _running) != 0 && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
-        _done.Wait();
-        _done.Reset();
-    }
-
-    /// <summary>A worker's wait for its next job: spins on its event for a while, then blocks on it.</summary>
-    private void WaitForJob(ManualResetEventSlim wake)
-    {
-        if (!wake.IsSet)
-        {
-            long deadline = Stopwatch.GetTimestamp() + _spinTicks;
-            var spinner = new SpinWait();
-            while (!wake.IsSet && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
-            wake.Wait();
-        }
-
-        wake.Reset();
     }
 
     /// <summary>
@@ -256,9 +187,7 @@ public sealed unsafe class BatchContext : IDisposable
                 _count = count;
                 _next = 0;
                 _error = null;
-                Fork(Math.Min(_workers.Length, count - 1));
-                Work(0);
-                Join();
+                _pool.Run(_batchJob, Math.Min(_scratch.Length, count));
                 _predictor = null;
                 _weights = null;
                 _inputs = null;
@@ -275,24 +204,12 @@ public sealed unsafe class BatchContext : IDisposable
         }
     }
 
-    private void WorkerLoop(int index)
-    {
-        var wake = _wake[index - 1];
-        while (true)
-        {
-            WaitForJob(wake);
-            if (_disposed) return;
-            if (_partRunner is { } runner) RunPart(runner, index);
-            else Work(index);
-            if (Interlocked.Decrement(ref _running) == 0) _done.Set();
-        }
-    }
-
-    private void RunPart(ImagePartRunner runner, int index)
+    /// <summary>Part <paramref name="index"/> of the image job in the fields (part 0 on the caller).</summary>
+    private void RunPart(int index)
     {
         try
         {
-            runner(_weights!, _scratch[0].Span, new ReadOnlySpan<float>(_image, _imageLength), index, _scratch.Length, _tier);
+            _partRunner!(_weights!, _scratch[0].Span, new ReadOnlySpan<float>(_image, _imageLength), index, _scratch.Length, _tier);
         }
         catch (Exception e)
         {
@@ -329,10 +246,7 @@ public sealed unsafe class BatchContext : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (var wake in _wake) wake.Set();
-        foreach (var worker in _workers) worker.Join();
+        _pool.Dispose();
         foreach (var buffer in _scratch) buffer.Dispose();
-        foreach (var wake in _wake) wake.Dispose();
-        _done.Dispose();
     }
 }

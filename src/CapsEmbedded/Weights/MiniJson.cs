@@ -8,13 +8,13 @@ using System.Text;
 namespace CapsEmbedded.Weights;
 
 /// <summary>The kind of a <see cref="JsonValue"/>.</summary>
-public enum JsonKind { Object, Array, String, Number, True, False, Null }
+internal enum JsonKind { Object, Array, String, Number, True, False, Null }
 
 /// <summary>
 /// One parsed JSON value. Numbers keep their literal text so that integers are read exactly (no detour
 /// through double); objects keep their properties in document order.
 /// </summary>
-public sealed class JsonValue
+internal sealed class JsonValue
 {
     private static readonly JsonValue[] NoItems = new JsonValue[0];
     private static readonly KeyValuePair<string, JsonValue>[] NoProperties = new KeyValuePair<string, JsonValue>[0];
@@ -101,7 +101,7 @@ public sealed class JsonValue
 }
 
 /// <summary>Malformed JSON: the message says what was expected and where.</summary>
-public sealed class MiniJsonException : FormatException
+internal sealed class MiniJsonException : FormatException
 {
     public MiniJsonException(int position, string problem)
         : base("invalid JSON at character " + position.ToString(CultureInfo.InvariantCulture) + ": " + problem)
@@ -123,7 +123,7 @@ public sealed class MiniJsonException : FormatException
 /// trailing garbage, raw control characters in strings, lone surrogates, duplicate keys, leading zeros,
 /// and nesting deeper than <see cref="MaxDepth"/>.
 /// </summary>
-public static class MiniJson
+internal static class MiniJson
 {
     /// <summary>Deepest nesting of arrays and objects accepted (a safetensors header needs 3).</summary>
     public const int MaxDepth = 64;
@@ -152,26 +152,20 @@ public static class MiniJson
         return value;
     }
 
+    // JSON's two-character escapes: "\\" + EscapeLetters[k] stands for EscapedChars[k] (RFC 8259 §7), read and written.
+    private const string EscapeLetters = "\"\\/bfnrt";
+    private const string EscapedChars = "\"\\/\b\f\n\r\t";
+
     /// <summary>Appends <paramref name="value"/> as a JSON string literal, escaped as serde_json does.</summary>
     public static void WriteString(StringBuilder builder, string value)
     {
         builder.Append('"');
         foreach (char c in value)
         {
-            switch (c)
-            {
-                case '"': builder.Append("\\\""); break;
-                case '\\': builder.Append("\\\\"); break;
-                case '\b': builder.Append("\\b"); break;
-                case '\f': builder.Append("\\f"); break;
-                case '\n': builder.Append("\\n"); break;
-                case '\r': builder.Append("\\r"); break;
-                case '\t': builder.Append("\\t"); break;
-                default:
-                    if (c < 0x20) builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else builder.Append(c);
-                    break;
-            }
+            int shortEscape = c == '/' ? -1 : EscapedChars.IndexOf(c); // '/' is read escaped, never written so
+            if (shortEscape >= 0) builder.Append('\\').Append(EscapeLetters[shortEscape]);
+            else if (c < 0x20) builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            else builder.Append(c);
         }
         builder.Append('"');
     }
@@ -364,16 +358,15 @@ public static class MiniJson
                 Position++;
                 if (Position >= _text.Length) throw Error("unterminated escape in a string");
                 char e = _text[Position];
+                int shortEscape = EscapeLetters.IndexOf(e);
+                if (shortEscape >= 0)
+                {
+                    builder.Append(EscapedChars[shortEscape]);
+                    Position++;
+                    continue;
+                }
                 switch (e)
                 {
-                    case '"': builder.Append('"'); break;
-                    case '\\': builder.Append('\\'); break;
-                    case '/': builder.Append('/'); break;
-                    case 'b': builder.Append('\b'); break;
-                    case 'f': builder.Append('\f'); break;
-                    case 'n': builder.Append('\n'); break;
-                    case 'r': builder.Append('\r'); break;
-                    case 't': builder.Append('\t'); break;
                     case 'u':
                     {
                         int escapeStart = Position - 1;

@@ -1,3 +1,4 @@
+using CapsEmbedded.Threading;
 using CapsEmbedded.Training;
 using Xunit;
 

@@ -1,0 +1,212 @@
+using System.CommandLine;
+using System.Globalization;
+using CapsEmbedded.Data;
+using CapsEmbedded.IO;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Training;
+
+/// <summary>
+/// What <c>capsnet train</c> and <c>capsnet-torch train</c> share, defined once so that the two tools read the same flags
+/// the same way, resume each other's checkpoints and stamp the same provenance: the options, their parsing into
+/// <see cref="TrainingOptions"/>, <c>--init-from</c>/<c>--resume</c>, Ctrl+C, and the final weights' metadata. A bad value is
+/// an <see cref="ArgumentException"/> with a one-line message (both tools print it as "error: …", exit code 1).
+/// </summary>
+public sealed class TrainingCommandLine
+{
+    private readonly string _tool;
+
+    /// <param name="tool">The tool's name: the default output is <c>&lt;tool&gt;-&lt;data&gt;.safetensors</c>.</param>
+    public TrainingCommandLine(string tool)
+    {
+        _tool = tool;
+        Arch.AcceptOnlyFromAmong("paper", "tiny");
+        Out = new("--out", "-o") { Description = $"Final weight file (default: {tool}-<data>.safetensors); the CSV and SVG go next to it" };
+    }
+
+    public Option<string> Data { get; } = new("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
+    public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
+    public Option<int> Batch { get; } = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
+    public Option<double> Decay { get; } = new("--decay")
+    {
+        Description = "Learning-rate decay per 2000 steps of batch 128 (256,000 images), continuous; 1 = none",
+        DefaultValueFactory = _ => 0.96,
+    };
+    public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed of the initialisation, shuffling and shifts", DefaultValueFactory = _ => 1 };
+    public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training images only" };
+    public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Evaluate on the first N test images only after each epoch" };
+    public Option<string?> Out { get; }
+    public Option<string?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt; capsnet train and capsnet-torch train read each other's)" };
+    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
+    public Option<int> Shift { get; } = new("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
+    public Option<string?> InitFrom { get; } = new("--init-from")
+    {
+        Description = "Start from this weight file (same architecture) instead of the seeded initialisation; Adam and the schedule start afresh",
+    };
+
+    /// <summary>A <c>train</c> command with the shared options, then <paramref name="toolOptions"/>.</summary>
+    public Command CreateCommand(string description, params Option[] toolOptions)
+    {
+        var command = new Command("train", description)
+        {
+            Data, Arch, Epochs, Batch, LearningRate, Decay, Seed, Limit, TestLimit, Out, Checkpoint, CheckpointEvery, Resume, Shift, InitFrom,
+        };
+        foreach (var option in toolOptions) command.Options.Add(option);
+        return command;
+    }
+
+    /// <summary>The weight file to write: <c>--out</c>, or <c>&lt;tool&gt;-&lt;data&gt;.safetensors</c>.</summary>
+    public string OutPath(ParseResult parse) => parse.GetValue(Out) ?? $"{_tool}-{SafeName(parse.GetValue(Data)!)}.safetensors";
+
+    /// <summary><c>--limit</c>, checked, or null.</summary>
+    public int? LimitValue(ParseResult parse) => parse.GetValue(Limit) is { } l ? Positive(l, "--limit") : null;
+
+    /// <summary>
+    /// The run's options from the shared flags (threads, group size and <see cref="TrainingOptions.InitSource"/> are the
+    /// tool's to set); the checkpoint defaults to <c>&lt;out&gt;.ckpt</c>.
+    /// </summary>
+    public TrainingOptions Options(ParseResult parse) => new()
+    {
+        Architecture = parse.GetValue(Arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper,
+        Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
+        Batch = Positive(parse.GetValue(Batch), "--batch"),
+        LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
+        Seed = parse.GetValue(Seed), MaxShift = parse.GetValue(Shift),
+        CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
+        CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
+        TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
+    };
+
+    public static int Positive(int value, string option) =>
+        value >= 1 ? value : throw new ArgumentException($"{option} must be at least 1, got {value}");
+
+    /// <summary>A data set's name as a file-name part: letters and digits, the rest '-'.</summary>
+    public static string SafeName(string data) =>
+        new string(Path.GetFileName(Path.TrimEndingDirectorySeparator(data)).Select(c => char.IsLetterOrDigit(c) ? c : '-').ToArray());
+
+    /// <summary>
+    /// Where the run starts: <c>--init-from</c>'s weights (named with their hash in <see cref="TrainingOptions.InitSource"/>),
+    /// or <c>--resume</c>'s checkpoint, whose options decide the run's maths (only the length, threads and reporting come
+    /// from the command line; it says so on <paramref name="output"/>), or neither.
+    /// </summary>
+    public static (TrainingOptions Options, TrainingCheckpoint? Checkpoint, CapsNetWeights? Initial) Start(
+        TrainingOptions options, bool resume, string? initFrom, bool threadsGiven, TextWriter output)
+    {
+        TrainingCheckpoint? checkpoint = null;
+        CapsNetWeights? initial = null;
+        if (initFrom is not null)
+        {
+            if (resume) throw new ArgumentException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
+            initial = CapsNetWeightsFile.Load(initFrom);
+            if (initial.Architecture != options.Architecture)
+                throw new ArgumentException($"{initFrom} holds {initial.Architecture}; --arch gives {options.Architecture}");
+            options = options with { InitSource = $"from {Path.GetFileName(initFrom)} (sha256 {FileHash.Sha256(initFrom)})" };
+        }
+        if (resume)
+        {
+            string path = options.CheckpointPath!;
+            if (!File.Exists(path)) throw new ArgumentException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
+            checkpoint = TrainingCheckpoint.Load(path);
+            var saved = checkpoint.Options;
+            if (options.Epochs < checkpoint.State.Epoch)
+                throw new ArgumentException($"--epochs {options.Epochs} is less than the {checkpoint.State.Epoch} epochs the checkpoint has done");
+            options = saved with
+            {
+                Epochs = options.Epochs, Threads = threadsGiven ? options.Threads : saved.Threads,
+                CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
+            };
+            output.WriteLine(FormattableString.Invariant(
+                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed} from the checkpoint)"));
+        }
+        return (options, checkpoint, initial);
+    }
+
+    /// <summary>The first <paramref name="limit"/> training images (all when null or larger than the set).</summary>
+    public static LabeledImages Take(LabeledImages set, int? limit) =>
+        limit is { } count && count < set.Count
+            ? new(count, set.Rows, set.Cols, set.Pixels.AsSpan(0, count * set.ImageLength).ToArray(), set.Labels.AsSpan(0, count).ToArray())
+            : set;
+
+    /// <summary>Test images evaluated after each epoch: the test limit, or the whole set.</summary>
+    public static int TestImages(TrainingOptions options, LabeledImages test) =>
+        options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count;
+
+    /// <summary>The "data" and "train" lines of the run's header.</summary>
+    public static void WriteSettings(TextWriter output, string dataName, LabeledImages train, LabeledImages test, TrainingOptions options)
+    {
+        output.WriteLine($"data     {dataName}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {TestImages(options, test):N0} test images");
+        output.WriteLine(FormattableString.Invariant(
+            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}"));
+    }
+
+    /// <summary>Runs <paramref name="run"/> with Ctrl+C turned into its cancellation (the session checkpoints and returns);
+    /// a second Ctrl+C ends the process.</summary>
+    public static TrainingOutcome RunUntilCancelled(Func<CancellationToken, TrainingOutcome> run)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return run(cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>The "interrupted" line; returns the exit code 130 (SIGINT's).</summary>
+    public static int Interrupted(TextWriter output, TrainingState state, TrainingOptions options)
+    {
+        output.WriteLine($"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
+        return 130;
+    }
+
+    /// <summary>
+    /// Stamps the final weights with the run's provenance (<c>capsnet.created_by</c>, <c>training.*</c>), writes them and
+    /// the "done" line. <paramref name="device"/>: the libtorch device, for the TorchSharp tool; null leaves the key out.
+    /// </summary>
+    public static void SaveWeights(CapsNetWeights weights, string outPath, string createdBy, string commandLine, string dataName,
+        int trainImages, int testImages, TrainingOptions options, TrainingState state, string? device, TextWriter output)
+    {
+        var history = state.History;
+        double testError = history.Count > 0 ? history[^1].TestError : double.NaN;
+        var inv = CultureInfo.InvariantCulture;
+        weights.Metadata["capsnet.created_by"] = createdBy;
+        weights.Metadata["training.command"] = commandLine;
+        weights.Metadata["training.data"] = dataName;
+        weights.Metadata["training.train_images"] = trainImages.ToString(inv);
+        weights.Metadata["training.seed"] = options.Seed.ToString(inv);
+        weights.Metadata["training.epochs"] = state.Epoch.ToString(inv);
+        weights.Metadata["training.steps"] = state.Step.ToString(inv);
+        weights.Metadata["training.batch"] = options.Batch.ToString(inv);
+        weights.Metadata["training.lr"] = options.LearningRate.ToString("R", inv);
+        weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
+        weights.Metadata["training.threads"] = options.Threads.ToString(inv);
+        if (device is not null) weights.Metadata["training.device"] = device;
+        weights.Metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);
+        weights.Metadata["training.test_error"] = testError.ToString("R", inv);
+        weights.Metadata["training.test_images"] = testImages.ToString(inv);
+        weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
+        weights.Metadata["training.init"] = options.InitDescription;
+        CapsNetWeightsFile.Save(weights, outPath);
+        output.WriteLine(FormattableString.Invariant(
+            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+    }
+
+    /// <summary>The ETA as "1h05m" or "4m09s".</summary>
+    public static string Eta(TimeSpan t) => t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : $"{t.Minutes}m{t.Seconds:00}s";
+
+    /// <summary>An epoch's summary line, as both tools print it.</summary>
+    public static string EpochLine(in EpochMetrics m) => FormattableString.Invariant(
+        $"epoch {m.Epoch}: train loss {m.TrainLoss:F4}, train accuracy {100 * m.TrainAccuracy:F2}%, test error {100 * m.TestError:F2}%, lr {m.LearningRate:G3}, {m.Seconds:F0} s");
+}
