@@ -77,13 +77,23 @@ public class AllocationTests
         return () => TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
     }
 
-    /// <summary>Bytes allocated on this thread by <paramref name="measured"/> calls (call k gets k) after <paramref name="warmUp"/> calls.</summary>
+    /// <summary>
+    /// Bytes allocated on this thread by <paramref name="measured"/> calls (call k gets k) after <paramref name="warmUp"/>
+    /// calls: the fewest of three such windows. A model that allocates per call allocates in all three; a one-off
+    /// allocation by the runtime itself (seen once in a full-suite run at load 35: 4,824 B in one window) does not fail the test.
+    /// </summary>
     internal static long OnThisThread(int warmUp, int measured, Action<int> call)
     {
         for (int k = 0; k < warmUp; k++) call(k);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < measured; k++) call(k);
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        long fewest = long.MaxValue;
+        for (int window = 0; window < 3 && fewest != 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int k = 0; k < measured; k++) call(k);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return fewest;
     }
 
     /// <summary>
