@@ -193,6 +193,8 @@ public static class TrainCommand
         weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
         weights.Metadata["training.init"] = options.InitDescription;
+        if (string.Equals(request.Data, "fashion", StringComparison.OrdinalIgnoreCase) && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
+            weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, request.OutPath);
         output.WriteLine(FormattableString.Invariant(
             $"done: {session.State.Epoch} epochs, {session.State.Step} steps, {session.State.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {request.OutPath}"));
