@@ -15,7 +15,7 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
+    internal static (int Code, string Output, string Error) Capsnet(params string[] args)
     {
         var output = new StringWriter(CultureInfo.InvariantCulture);
         var error = new StringWriter(CultureInfo.InvariantCulture);
