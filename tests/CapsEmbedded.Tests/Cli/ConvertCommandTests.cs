@@ -47,6 +47,7 @@ public sealed class ConvertCommandTests : IDisposable
         var original = CapsNetWeightsFile.Load(input);
         var converted = CapsNetWeightsFile.Load(output);
         Assert.Equal(new[] { "cat", "dog", "bird" }, converted.ClassNames);
+        Assert.Contains($"dtype         {dtype} (widened", Capsnet("info", output).Output);
         float tolerance = dtype switch { "F16" => 1f / 2048, "BF16" => 1f / 256, _ => 0 };
         for (int k = 0; k < original.DigitWeight.Length; k++)
             Assert.True(Math.Abs(original.DigitWeight[k] - converted.DigitWeight[k]) <= Math.Abs(original.DigitWeight[k]) * tolerance + 1e-7f);

@@ -1,0 +1,39 @@
+using CapsEmbedded.Data;
+using CapsEmbedded.Weights;
+using Xunit;
+using static CapsEmbedded.Tests.Cli.CliTests;
+
+namespace CapsEmbedded.Tests.Training;
+
+/// <summary><c>capsnet train --data fashion</c> names the classes of the file it writes; other data sets leave them unnamed.</summary>
+public sealed class TrainClassNamesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-train-names-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Training_on_fashion_writes_the_Fashion_MNIST_class_names()
+    {
+        // The 200-digit fixture stands in for Fashion-MNIST (same file format and size): only the name "fashion" matters here.
+        string fashion = Path.Combine(_dir, "fashion");
+        Directory.CreateDirectory(fashion);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
+        {
+            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(fashion, DatasetStore.StandardFileName(split, images: true)));
+            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(fashion, DatasetStore.StandardFileName(split, images: false)));
+        }
+        string output = Path.Combine(_dir, "fashion.safetensors");
+        var (code, text, error) = Capsnet("train", "--data", "fashion", "--data-dir", _dir, "--limit", "4", "--test-limit", "4",
+            "--epochs", "1", "--batch", "4", "--threads", "1", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Equal(CapsNetClassNames.FashionMnist, CapsNetWeightsFile.Load(output).ClassNames);
+
+        string mnist = Path.Combine(_dir, "other.safetensors");
+        (code, text, error) = Capsnet("train", "--data", fashion, "--limit", "4", "--test-limit", "4",
+            "--epochs", "1", "--batch", "4", "--threads", "1", "--out", mnist, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.False(CapsNetWeightsFile.Load(mnist).Metadata.ContainsKey(CapsNetClassNames.MetadataKey));
+    }
+}
