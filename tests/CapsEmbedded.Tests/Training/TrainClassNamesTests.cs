@@ -26,13 +26,13 @@ public sealed class TrainClassNamesTests : IDisposable
         }
         string output = Path.Combine(_dir, "fashion.safetensors");
         var (code, text, error) = Capsnet("train", "--data", "fashion", "--data-dir", _dir, "--limit", "4", "--test-limit", "4",
-            "--epochs", "1", "--batch", "4", "--threads", "1", "--out", output, "--plain");
+            "--epochs", "1", "--batch", "4", "--group", "4", "--threads", "1", "--out", output, "--plain");
         Assert.True(code == 0, error + text);
         Assert.Equal(CapsNetClassNames.FashionMnist, CapsNetWeightsFile.Load(output).ClassNames);
 
         string mnist = Path.Combine(_dir, "other.safetensors");
         (code, text, error) = Capsnet("train", "--data", fashion, "--limit", "4", "--test-limit", "4",
-            "--epochs", "1", "--batch", "4", "--threads", "1", "--out", mnist, "--plain");
+            "--epochs", "1", "--batch", "4", "--group", "4", "--threads", "1", "--out", mnist, "--plain");
         Assert.True(code == 0, error + text);
         Assert.False(CapsNetWeightsFile.Load(mnist).Metadata.ContainsKey(CapsNetClassNames.MetadataKey));
     }
