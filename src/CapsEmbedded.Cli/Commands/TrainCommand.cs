@@ -193,7 +193,8 @@ public static class TrainCommand
         weights.Metadata["training.test_images"] = (options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count).ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
         weights.Metadata["training.init"] = options.InitDescription;
-        if (string.Equals(request.Data, "fashion", StringComparison.OrdinalIgnoreCase) && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
+        // Fashion-MNIST's labels are garments: name them (Xiao et al. 2017's order); other data sets stay numbered.
+        if (request.Data == "fashion" && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
             weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, request.OutPath);
         output.WriteLine(FormattableString.Invariant(
