@@ -29,7 +29,7 @@ namespace CapsEmbedded.Generator
 
         public static readonly DiagnosticDescriptor UnsupportedDType = new(
             "CAPS0005", "Unsupported tensor dtype",
-            "{0}: tensor '{1}': dtype {2} is not supported, only F32",
+            "{0}: tensor '{1}': dtype {2} is not supported, only F32, F16 or BF16",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor NotPartial = new(

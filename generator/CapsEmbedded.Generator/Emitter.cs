@@ -196,9 +196,11 @@ namespace CapsEmbedded.Generator
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
             var begins = new List<string>();
+            var dtypes = new List<string>();
             foreach (var spec2 in a.Tensors)
             {
                 var t = byName[spec2.Name];
+                dtypes.Add(Quote(t.DType));
                 string p = PascalName(t.Name);
                 Const("long", p + "FileOffset", N(8 + h.HeaderLength + t.Begin), $"{t.Name} {spec2.ShapeText}: byte offset in the weight file.");
                 Const("int", p + "Length", N(spec2.ElementCount), $"{t.Name} {spec2.ShapeText}: element count.");
@@ -207,6 +209,13 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line("/// <summary>Byte offset of each tensor in the data area, in <see cref=\"global::CapsEmbedded.CapsNetArchitecture.Tensors\"/> order.</summary>");
             w.Line($"private static global::System.ReadOnlySpan<long> TensorDataOffsets => new long[] {{ {string.Join(", ", begins)} }};");
+            w.Line();
+            w.Line("/// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>");
+            w.Line($"private static string[] TensorDataTypes => new string[] {{ {string.Join(", ", dtypes)} }};");
+            w.Line();
+            var classNames = ClassNames(h, a.Classes);
+            w.Line("/// <summary>One name per class j, from the weight file's capsnet.class_names metadata (\"0\"..\"" + N(a.Classes - 1) + "\" when it has none).</summary>");
+            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<string> ClassNames {{ get; }} = global::System.Array.AsReadOnly(new string[] {{ {string.Join(", ", classNames)} }});");
             w.Line();
 
             w.Line("// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------");
@@ -265,7 +274,7 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Open("private static Weights CreateEmbedded()");
             w.Line($"var packed = {ModelNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
-            w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets);");
+            w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
             w.Line("var created = new Weights(packed);");
             w.Line("var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);");
             w.Open("if (winner is not null)");
@@ -614,6 +623,29 @@ namespace CapsEmbedded.Generator
             w.Close();
             if (hasNamespace) w.Close();
             return w.ToString();
+        }
+
+        /// <summary>The class names as C# literals; the header was validated, so the names are well-formed.</summary>
+        private static List<string> ClassNames(WeightHeader h, int classes)
+        {
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var pair in h.Metadata) metadata[pair.Key] = pair.Value;
+            var names = global::CapsEmbedded.Weights.CapsNetClassNames.Read(metadata, classes, h.FileName)
+                ?? global::CapsEmbedded.Weights.CapsNetClassNames.Default(classes);
+            var literals = new List<string>(names.Length);
+            foreach (string name in names)
+            {
+                // ASCII only in the generated file: anything else as \uXXXX, so no name can break the literal.
+                var literal = new StringBuilder("\"");
+                foreach (char c in name)
+                {
+                    if (c == '"' || c == '\\') literal.Append('\\').Append(c);
+                    else if (c >= ' ' && c <= '~') literal.Append(c);
+                    else literal.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                }
+                literals.Add(literal.Append('"').ToString());
+            }
+            return literals;
         }
 
         private static string Quote(string value)

@@ -291,7 +291,8 @@ namespace CapsEmbedded.Generator
             L($"int32_t {p}_weights_embedded({p}_weights **weights_out);");
             L();
             L($"/* Reads a safetensors weight file of this architecture (as written by capsnet train or exported from PyTorch");
-            L($" * with the same tensor names and shapes) and packs it. path: NUL-terminated UTF-8. On success *weights_out");
+            L($" * with the same tensor names and shapes; F32, F16 or BF16 tensors, widened to float32) and packs it.");
+            L($" * path: NUL-terminated UTF-8. On success *weights_out");
             L($" * receives a handle the caller owns (free with {p}_weights_free). Errors: {P}_STATUS_FILE_ERROR (cannot read),");
             L($" * {P}_STATUS_FORMAT_ERROR (not a CapsNet file), {P}_STATUS_WRONG_ARCHITECTURE (another shape): the message");
             L(" * names the file and the tensor or field at fault. */");

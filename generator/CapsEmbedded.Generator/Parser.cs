@@ -130,14 +130,14 @@ namespace CapsEmbedded.Generator
                 {
                     var shape = new long[entry.Shape.Count];
                     for (int k = 0; k < shape.Length; k++) shape[k] = entry.Shape[k];
-                    tensors.Add(new TensorInfo(entry.Name, new EquatableArray<long>(shape), entry.Begin, entry.End));
+                    tensors.Add(new TensorInfo(entry.Name, new EquatableArray<long>(shape), entry.Begin, entry.End, entry.DType));
                 }
                 var metadata = new List<KeyValue>();
                 foreach (var pair in header.Metadata) metadata.Add(new KeyValue(pair.Key, pair.Value));
                 metadata.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
 
                 foreach (var entry in header.Entries)
-                    if (entry.DType != "F32")
+                    if (entry.DType != SafeTensorsDType.F32 && entry.DType != SafeTensorsDType.F16 && entry.DType != SafeTensorsDType.BF16)
                         return Result(null, null, null, Error(Diagnostics.UnsupportedDType, source, entry.Name, entry.DType));
                 CapsNetArchitecture architecture;
                 try

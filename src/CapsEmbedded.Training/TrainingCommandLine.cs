@@ -198,6 +198,9 @@ public sealed class TrainingCommandLine
         weights.Metadata["training.test_images"] = testImages.ToString(inv);
         weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
         weights.Metadata["training.init"] = options.InitDescription;
+        // Fashion-MNIST's labels are garments: name them (Xiao et al. 2017's order); other data sets stay numbered.
+        if (dataName == "fashion" && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
+            weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, outPath);
         output.WriteLine(FormattableString.Invariant(
             $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));

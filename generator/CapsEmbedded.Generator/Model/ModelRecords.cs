@@ -12,8 +12,8 @@ namespace CapsEmbedded.Generator.Model
     internal sealed record ModelTarget(string? Namespace, string ClassName, string Accessibility, string WeightPath,
         string? NativeExportPrefix = null);
 
-    /// <summary>One tensor of the weight file: name, shape and byte range in the data area.</summary>
-    internal sealed record TensorInfo(string Name, EquatableArray<long> Shape, long Begin, long End);
+    /// <summary>One tensor of the weight file: name, shape, byte range in the data area and dtype (F32, F16 or BF16).</summary>
+    internal sealed record TensorInfo(string Name, EquatableArray<long> Shape, long Begin, long End, string DType = "F32");
 
     /// <summary>
     /// What the build extracted from one <c>CapsNetWeights</c> item: the source path, the embedded resource name,

@@ -111,6 +111,8 @@ internal static class EvalCommand
         output.WriteLine($"speed    {(count / seconds).ToString("F1", inv)} images/s ({seconds.ToString("F2", inv)} s)");
         output.WriteLine();
         WriteConfusion(output, confusion, classes);
+        if (!engine.ClassNames.SequenceEqual(CapsEmbedded.Weights.CapsNetClassNames.Default(classes)))
+            output.WriteLine($"classes  {string.Join(", ", engine.ClassNames.Select((n, k) => $"{k} = {n}"))}");
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);

@@ -19,9 +19,10 @@ internal static class InfoCommand
 
     public static int Run(string path, TextWriter output)
     {
-        bool isCheckpoint;
+        SafeTensorsHeader header;
         using (var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file"))
-            isCheckpoint = SafeTensorsFile.ReadHeader(stream, path).Header.Metadata.ContainsKey("trainer.format");
+            header = SafeTensorsFile.ReadHeader(stream, path).Header;
+        bool isCheckpoint = header.Metadata.ContainsKey("trainer.format");
         TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
         var weights = checkpoint is null ? CapsNetWeightsFile.Load(path) : null;
         var a = checkpoint?.Architecture ?? weights!.Architecture;
@@ -30,6 +31,7 @@ internal static class InfoCommand
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
         output.WriteLine($"sha256        {FileHash.Sha256(path)}");
         output.WriteLine($"architecture  {a}");
+        if (weights is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
         if (checkpoint is not null) WriteCheckpoint(checkpoint, output);
         output.WriteLine();
         output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");

@@ -44,7 +44,8 @@ internal static class PredictCommand
         if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
             throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"class    {predicted}");
+        string name = engine.ClassNames[predicted];
+        output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
         output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
         if (reconstructionPath is not null)
         {

@@ -17,14 +17,14 @@ public static class EngineFactory
         {
             return choice == EngineChoice.Reference
                 ? new ReferenceEngine(ReadEmbedded(), EmbeddedSource)
-                : new GeneratedEngine(MnistCapsNet.Weights.Embedded, EmbeddedSource);
+                : new GeneratedEngine(MnistCapsNet.Weights.Embedded, EmbeddedSource, MnistCapsNet.ClassNames);
         }
         var weights = CapsNetWeightsFile.Load(weightsPath);
         bool fits = weights.Architecture == MnistCapsNet.Architecture;
         if (choice == EngineChoice.Generated && !fits)
             throw new CliException($"{weightsPath} holds {weights.Architecture}; the compiled model is {MnistCapsNet.Architecture} (use --engine reference)");
         return choice != EngineChoice.Reference && fits
-            ? new GeneratedEngine(MnistCapsNet.Weights.FromWeights(weights, weightsPath), weightsPath)
+            ? new GeneratedEngine(MnistCapsNet.Weights.FromWeights(weights, weightsPath), weightsPath, weights.ClassNames)
             : new ReferenceEngine(weights, weightsPath);
     }
 

@@ -11,11 +11,14 @@ public sealed class GeneratedEngine : ICapsNetEngine
     private readonly string _source;
     private BatchContext? _batch;
 
-    public GeneratedEngine(MnistCapsNet.Weights weights, string source)
+    public GeneratedEngine(MnistCapsNet.Weights weights, string source, IReadOnlyList<string> classNames)
     {
         _weights = weights;
         _source = source;
+        ClassNames = classNames;
     }
+
+    public IReadOnlyList<string> ClassNames { get; }
 
     public string Description => $"compiled MnistCapsNet, {MnistCapsNet.ActiveTier} tier, weights {_source}";
 

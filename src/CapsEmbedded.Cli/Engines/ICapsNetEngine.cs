@@ -8,6 +8,9 @@ public interface ICapsNetEngine : IDisposable
 
     CapsNetArchitecture Architecture { get; }
 
+    /// <summary>One name per class (the weights' capsnet.class_names, or "0".."9").</summary>
+    IReadOnlyList<string> ClassNames { get; }
+
     /// <summary>One image; returns the class (longest capsule). Empty capsule/reconstruction spans are not computed.</summary>
     int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction);
 

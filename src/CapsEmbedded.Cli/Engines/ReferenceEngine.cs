@@ -10,6 +10,8 @@ public sealed class ReferenceEngine(CapsNetWeights weights, string source) : ICa
 
     public CapsNetArchitecture Architecture => weights.Architecture;
 
+    public IReadOnlyList<string> ClassNames { get; } = weights.ClassNames;
+
     public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction)
     {
         var output = ReferenceModel.Forward(weights, image);

@@ -83,7 +83,8 @@ typedef struct capsnet_mnist_workspace capsnet_mnist_workspace;  /* scratch for 
 int32_t capsnet_mnist_weights_embedded(capsnet_mnist_weights **weights_out);
 
 /* Reads a safetensors weight file of this architecture (as written by capsnet train or exported from PyTorch
- * with the same tensor names and shapes) and packs it. path: NUL-terminated UTF-8. On success *weights_out
+ * with the same tensor names and shapes; F32, F16 or BF16 tensors, widened to float32) and packs it.
+ * path: NUL-terminated UTF-8. On success *weights_out
  * receives a handle the caller owns (free with capsnet_mnist_weights_free). Errors: CAPSNET_MNIST_STATUS_FILE_ERROR (cannot read),
  * CAPSNET_MNIST_STATUS_FORMAT_ERROR (not a CapsNet file), CAPSNET_MNIST_STATUS_WRONG_ARCHITECTURE (another shape): the message
  * names the file and the tensor or field at fault. */

@@ -11,8 +11,13 @@ public static class EmbeddedWeights
     /// the model was generated from (same length). The resource of an assembly loaded from disk is an
     /// <see cref="UnmanagedMemoryStream"/> over the mapped image, read in place; any other stream is copied once.
     /// </summary>
-    public static unsafe PackedCapsNetWeights Pack(Assembly assembly, string resourceName, long expectedFileLength,
+    public static PackedCapsNetWeights Pack(Assembly assembly, string resourceName, long expectedFileLength,
         long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins)
+        => Pack(assembly, resourceName, expectedFileLength, dataOffset, architecture, tensorBegins, default);
+
+    /// <summary>As above, for a file whose tensor k is stored as <paramref name="tensorDTypes"/>[k] (F16/BF16 widened when packed).</summary>
+    public static unsafe PackedCapsNetWeights Pack(Assembly assembly, string resourceName, long expectedFileLength,
+        long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes)
     {
         ArgumentNullException.ThrowIfNull(assembly);
         using var stream = assembly.GetManifestResourceStream(resourceName)
@@ -26,10 +31,10 @@ public static class EmbeddedWeights
         if (stream is UnmanagedMemoryStream unmanaged)
         {
             var file = new ReadOnlySpan<byte>(unmanaged.PositionPointer, (int)expectedFileLength);
-            return PackedCapsNetWeights.Pack(architecture, file.Slice((int)dataOffset), tensorBegins, resourceName);
+            return PackedCapsNetWeights.Pack(architecture, file.Slice((int)dataOffset), tensorBegins, tensorDTypes, resourceName);
         }
         var copy = new byte[expectedFileLength];
         stream.ReadExactly(copy);
-        return PackedCapsNetWeights.Pack(architecture, copy.AsSpan((int)dataOffset), tensorBegins, resourceName);
+        return PackedCapsNetWeights.Pack(architecture, copy.AsSpan((int)dataOffset), tensorBegins, tensorDTypes, resourceName);
     }
 }

@@ -53,7 +53,14 @@ public sealed class PackedCapsNetWeights : IDisposable
     /// <see cref="CapsNetArchitecture.Tensors"/> starts at byte <paramref name="tensorBegins"/>[k].
     /// </summary>
     public static PackedCapsNetWeights Pack(CapsNetArchitecture architecture, ReadOnlySpan<byte> dataArea,
-        ReadOnlySpan<long> tensorBegins, string source)
+        ReadOnlySpan<long> tensorBegins, string source) => Pack(architecture, dataArea, tensorBegins, default, source);
+
+    /// <summary>
+    /// Packs the tensors of a safetensors data area whose tensor k is stored as <paramref name="tensorDTypes"/>[k] (F32,
+    /// F16 or BF16; empty = all F32): F16 and BF16 are widened to float32 here, so the kernels see float32 only.
+    /// </summary>
+    public static PackedCapsNetWeights Pack(CapsNetArchitecture architecture, ReadOnlySpan<byte> dataArea,
+        ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes, string source)
     {
         ArgumentNullException.ThrowIfNull(architecture);
         if (!BitConverter.IsLittleEndian)
@@ -61,17 +68,35 @@ public sealed class PackedCapsNetWeights : IDisposable
         var tensors = architecture.Tensors;
         if (tensorBegins.Length != tensors.Count)
             throw new ArgumentException($"{tensorBegins.Length} tensor offsets given for {tensors.Count} tensors", nameof(tensorBegins));
+        if (!tensorDTypes.IsEmpty && tensorDTypes.Length != tensors.Count)
+            throw new ArgumentException($"{tensorDTypes.Length} tensor dtypes given for {tensors.Count} tensors", nameof(tensorDTypes));
         var packed = new PackedCapsNetWeights(new PackedCapsNetLayout(architecture));
         try
         {
+            float[]? widened = null;
             for (int k = 0; k < tensors.Count; k++)
             {
-                long begin = tensorBegins[k], bytes = tensors[k].ElementCount * sizeof(float);
+                string dtype = tensorDTypes.IsEmpty ? SafeTensorsDType.F32 : tensorDTypes[k];
+                int elementBytes = WeightPrecision.BytesPerElement(dtype);
+                if (elementBytes == 0)
+                    throw new WeightFormatException(source, tensors[k].Name, $"dtype {dtype} is not supported; CapsNet tensors must be F32, F16 or BF16");
+                long begin = tensorBegins[k], bytes = tensors[k].ElementCount * elementBytes;
                 if (begin < 0 || begin + bytes > dataArea.Length)
                     throw new WeightFormatException(source, tensors[k].Name,
                         $"bytes {begin}..{begin + bytes} lie outside the data area of {dataArea.Length} bytes");
-                // x64 and ARM64 read unaligned floats; the packers copy them into aligned memory.
-                packed.PackOne(tensors[k].Name, MemoryMarshal.Cast<byte, float>(dataArea.Slice((int)begin, (int)bytes)));
+                var raw = dataArea.Slice((int)begin, (int)bytes);
+                if (dtype == SafeTensorsDType.F32 && BitConverter.IsLittleEndian)
+                {
+                    // x64 and ARM64 read unaligned floats; the packers copy them into aligned memory.
+                    packed.PackOne(tensors[k].Name, MemoryMarshal.Cast<byte, float>(raw));
+                    continue;
+                }
+                // One scratch array as long as the largest tensor, reused: widened once here, never in the kernels.
+                int count = (int)tensors[k].ElementCount;
+                if (widened is null || widened.Length < count) widened = new float[count];
+                var values = widened.AsSpan(0, count);
+                WeightPrecision.Widen(raw, dtype, values);
+                packed.PackOne(tensors[k].Name, values);
             }
         }
         catch

@@ -8,7 +8,7 @@ namespace CapsEmbedded.Weights;
 /// <summary>
 /// Checks that a safetensors header holds exactly a CapsNet: the architecture from the <c>capsnet.*</c>
 /// metadata (absent keys = the paper's network), every tensor of <see cref="CapsNetArchitecture.Tensors"/>
-/// present as F32 with its exact shape, and nothing else.
+/// present as F32, F16 or BF16 (widened to float32 when read) with its exact shape, and nothing else.
 /// </summary>
 public static class CapsNetLayout
 {
@@ -44,14 +44,15 @@ public static class CapsNetLayout
             var entry = header.Find(spec.Name)
                 ?? throw new WeightFormatException(fileName, spec.Name, "missing; the architecture needs it as F32 "
                     + spec.ShapeText);
-            if (entry.DType != SafeTensorsDType.F32)
+            if (entry.DType != SafeTensorsDType.F32 && entry.DType != SafeTensorsDType.F16 && entry.DType != SafeTensorsDType.BF16)
                 throw new WeightFormatException(fileName, spec.Name, "dtype " + entry.DType
-                    + " is not supported; CapsNet tensors must be F32");
+                    + " is not supported; CapsNet tensors must be F32, F16 or BF16");
             if (!SameShape(entry.Shape, spec.Shape))
                 throw new WeightFormatException(fileName, spec.Name, "shape " + entry.ShapeText
                     + " does not match the architecture's " + spec.ShapeText
                     + (header.HasMetadata ? "" : " (no " + SafeTensorsHeader.MetadataKey + ", so the paper's network)"));
         }
+        CapsNetClassNames.Read(header.Metadata, architecture.Classes, fileName); // optional; refused when malformed
         return architecture;
     }
 

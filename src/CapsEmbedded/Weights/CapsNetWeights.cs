@@ -31,6 +31,13 @@ public sealed class CapsNetWeights
     /// <summary>All <c>__metadata__</c> entries: the <c>capsnet.*</c> architecture keys plus provenance.</summary>
     public Dictionary<string, string> Metadata { get; }
 
+    /// <summary>
+    /// One name per class from the <c>capsnet.class_names</c> metadata, or "0".."classes−1" when there is none.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The metadata entry is malformed (a file read from disk was checked already).</exception>
+    public IReadOnlyList<string> ClassNames =>
+        CapsNetClassNames.Read(Metadata, Architecture.Classes, "weights") ?? CapsNetClassNames.Default(Architecture.Classes);
+
     /// <summary>The tensor with this name (see <see cref="CapsNetArchitecture.Tensors"/>).</summary>
     public float[] this[string name] => _tensors.TryGetValue(name, out var t)
         ? t : throw new KeyNotFoundException($"no tensor named '{name}' in a CapsNet");

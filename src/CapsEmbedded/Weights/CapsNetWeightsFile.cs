@@ -1,11 +1,10 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Weights;
 
 /// <summary>
-/// Reads and writes <see cref="CapsNetWeights"/> as safetensors files: F32 tensors in PyTorch layouts, the
+/// Reads and writes <see cref="CapsNetWeights"/> as safetensors files: F32, F16 or BF16 tensors (widened to float32
+/// when read; see <see cref="WeightPrecision"/>) in PyTorch layouts, the
 /// architecture as <c>capsnet.*</c> metadata. Reading checks everything before handing out a number: for any
 /// byte sequence, <see cref="Read"/> either returns weights or throws <see cref="WeightFormatException"/>.
 /// </summary>
@@ -45,7 +44,8 @@ public static class CapsNetWeightsFile
         foreach (var spec in architecture.Tensors)
         {
             float[] tensor = weights[spec.Name];
-            CopyLittleEndian(layout.GetBytes(file, layout.Header.Find(spec.Name)!), tensor);
+            var entry = layout.Header.Find(spec.Name)!;
+            WeightPrecision.Widen(layout.GetBytes(file, entry), entry.DType, tensor); // F16/BF16 widen exactly to float32
             if (requireFinite && CapsNetWeights.IndexOfNonFinite(tensor) is var bad and >= 0)
                 throw new WeightFormatException(fileName, spec.Name,
                     $"value {bad} is {tensor[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}; weights must be finite numbers");
@@ -69,13 +69,28 @@ public static class CapsNetWeightsFile
     /// little-endian float bits (NaN payloads and −0 survive); metadata sorted by key, with the
     /// <c>capsnet.*</c> keys taken from the architecture so the file always describes itself.
     /// </summary>
-    public static byte[] Write(CapsNetWeights weights)
+    public static byte[] Write(CapsNetWeights weights) => Write(weights, SafeTensorsDType.F32);
+
+    /// <summary>
+    /// The file's bytes with every tensor stored as <paramref name="dtype"/> (F32, F16 or BF16; narrowing rounds to
+    /// nearest, ties to even). Class names in the metadata are checked against the architecture first.
+    /// </summary>
+    /// <exception cref="WeightFormatException">A value overflows <paramref name="dtype"/> (named with its tensor), or the
+    /// class names are malformed.</exception>
+    /// <param name="weights">The weights to write.</param>
+    /// <param name="dtype">F32, F16 or BF16.</param>
+    /// <param name="source">Names the weights in error messages (e.g. the file they were read from).</param>
+    public static byte[] Write(CapsNetWeights weights, string dtype, string source = "weights")
     {
         ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(dtype);
+        int elementBytes = WeightPrecision.BytesPerElement(dtype);
+        if (elementBytes == 0) throw new ArgumentException($"dtype {dtype} is not a weight precision (F32, F16, BF16)", nameof(dtype));
         var architecture = weights.Architecture;
+        CapsNetClassNames.Read(weights.Metadata, architecture.Classes, source); // never write a file the reader refuses
         var specs = architecture.Tensors;
         var entries = SafeTensorsWriter.LayOut(specs.Select(s =>
-            (s.Name, SafeTensorsDType.F32, (IReadOnlyList<long>)s.Shape.Select(d => (long)d).ToArray())));
+            (s.Name, dtype, (IReadOnlyList<long>)s.Shape.Select(d => (long)d).ToArray())));
         var metadata = new Dictionary<string, string>(weights.Metadata, StringComparer.Ordinal);
         foreach (var (key, value) in architecture.ToMetadata()) metadata[key] = value;
         byte[] header = SafeTensorsWriter.EncodeHeader(entries, metadata);
@@ -91,30 +106,8 @@ public static class CapsNetWeightsFile
             float[] tensor = weights[specs[k].Name];
             if (tensor.Length != entries[k].ElementCount)
                 throw new InvalidOperationException($"tensor '{specs[k].Name}' has {tensor.Length} values; its shape {specs[k].ShapeText} needs {entries[k].ElementCount}");
-            WriteLittleEndian(tensor, data.Slice((int)entries[k].Begin, (int)entries[k].ByteLength));
+            WeightPrecision.Narrow(tensor, dtype, data.Slice((int)entries[k].Begin, (int)entries[k].ByteLength), source, specs[k].Name);
         }
         return file;
-    }
-
-    private static void CopyLittleEndian(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            source.CopyTo(MemoryMarshal.AsBytes(destination)); // byte copy: no alignment needed, bits kept
-            return;
-        }
-        for (int k = 0; k < destination.Length; k++)
-            destination[k] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadInt32LittleEndian(source[(4 * k)..]));
-    }
-
-    private static void WriteLittleEndian(ReadOnlySpan<float> source, Span<byte> destination)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.AsBytes(source).CopyTo(destination);
-            return;
-        }
-        for (int k = 0; k < source.Length; k++)
-            BinaryPrimitives.WriteInt32LittleEndian(destination[(4 * k)..], BitConverter.SingleToInt32Bits(source[k]));
     }
 }

@@ -307,6 +307,8 @@ public sealed class SafeTensorsEntry
 public static class SafeTensorsDType
 {
     public const string F32 = "F32";
+    public const string F16 = "F16";
+    public const string BF16 = "BF16";
 
     private static readonly Dictionary<string, int> BitSizes = new Dictionary<string, int>(StringComparer.Ordinal)
     {

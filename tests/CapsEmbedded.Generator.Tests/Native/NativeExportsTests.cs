@@ -161,6 +161,39 @@ public sealed class NativeExportsTests : IDisposable
         AssertError(NativeStatus.InvalidArgument, TinyApi.PredictBatch(_weights, _workspace, images, long.MaxValue, new float[6], new int[2]), "image_count");
     }
 
+    [Theory]
+    [InlineData("F16")]
+    [InlineData("BF16")]
+    public void An_F16_or_BF16_file_loads_and_predicts_like_its_widened_float32_weights(string dtype)
+    {
+        var widened = CapsNetWeightsFile.Read(CapsNetWeightsFile.Write(
+            CapsNetWeightsFile.Load(TestData.PathOf("Weights", "tiny.safetensors")), dtype), "narrow");
+        string path = Path.Combine(Path.GetTempPath(), $"capsnet-{dtype}-{Guid.NewGuid()}.safetensors");
+        File.WriteAllBytes(path, CapsNetWeightsFile.Write(widened, dtype));
+        try
+        {
+            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(path, out nint loaded));
+            try
+            {
+                using var managed = TinyCapsNet.Weights.FromWeights(widened);
+                using var workspace = new TinyCapsNet.Workspace();
+                var image = Image(7);
+                var expected = new float[TinyCapsNet.Classes];
+                var actual = new float[TinyCapsNet.Classes];
+                Assert.Equal(TinyCapsNet.Predict(managed, workspace, image, expected), TinyApi.Predict(loaded, _workspace, image, actual));
+                Assert.Equal(expected, actual);
+            }
+            finally
+            {
+                Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(loaded));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void A_missing_file_is_a_file_error()
     {

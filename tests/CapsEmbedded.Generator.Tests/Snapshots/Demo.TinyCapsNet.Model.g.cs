@@ -140,6 +140,12 @@ namespace Demo
         /// <summary>Byte offset of each tensor in the data area, in <see cref="global::CapsEmbedded.CapsNetArchitecture.Tensors"/> order.</summary>
         private static global::System.ReadOnlySpan<long> TensorDataOffsets => new long[] { 0, 144, 160, 1312, 1344, 4800, 5184, 5216, 5728, 5792, 12192 };
 
+        /// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>
+        private static string[] TensorDataTypes => new string[] { "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32" };
+
+        /// <summary>One name per class j, from the weight file's capsnet.class_names metadata ("0".."2" when it has none).</summary>
+        public static global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; } = global::System.Array.AsReadOnly(new string[] { "0", "1", "2" });
+
         // ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------
 
         /// <summary>Scratch region: im2col patches: conv1's, then (reused) the primary-capsule conv's; 576 floats.</summary>
@@ -218,7 +224,7 @@ namespace Demo
             private static Weights CreateEmbedded()
             {
                 var packed = global::CapsEmbedded.Model.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
-                    WeightsDataOffset, Architecture, TensorDataOffsets);
+                    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
                 var created = new Weights(packed);
                 var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);
                 if (winner is not null)

@@ -106,7 +106,8 @@ typedef struct tiny_workspace tiny_workspace;  /* scratch for one call at a time
 int32_t tiny_weights_embedded(tiny_weights **weights_out);
 
 /* Reads a safetensors weight file of this architecture (as written by capsnet train or exported from PyTorch
- * with the same tensor names and shapes) and packs it. path: NUL-terminated UTF-8. On success *weights_out
+ * with the same tensor names and shapes; F32, F16 or BF16 tensors, widened to float32) and packs it.
+ * path: NUL-terminated UTF-8. On success *weights_out
  * receives a handle the caller owns (free with tiny_weights_free). Errors: TINY_STATUS_FILE_ERROR (cannot read),
  * TINY_STATUS_FORMAT_ERROR (not a CapsNet file), TINY_STATUS_WRONG_ARCHITECTURE (another shape): the message
  * names the file and the tensor or field at fault. */

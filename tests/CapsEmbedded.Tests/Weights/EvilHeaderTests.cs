@@ -111,18 +111,18 @@ public class EvilHeaderTests
     [Fact]
     public void KnownButUnsupportedDtype()
     {
-        // A consistent file in which conv1.bias is F16 (8 bytes instead of 16).
+        // A consistent file in which conv1.bias is I16 (8 bytes instead of 16).
         var file = new HandMadeFile { MetadataJson = MetadataObject(CapsNetArchitecture.Tiny.ToMetadata()) };
         long offset = 0;
         foreach (var spec in CapsNetArchitecture.Tiny.Tensors)
         {
-            string dtype = spec.Name == Conv1B ? "F16" : "F32";
-            long end = offset + (dtype == "F16" ? 2 : 4) * spec.ElementCount;
+            string dtype = spec.Name == Conv1B ? "I16" : "F32";
+            long end = offset + (dtype == "I16" ? 2 : 4) * spec.ElementCount;
             file.Entries.Add(new Entry(spec.Name, TensorJson(dtype, spec.ShapeText, offset, end)));
             offset = end;
         }
         file.DataLength = offset;
-        AssertRejected(file.Bytes(), "tensor 'conv1.bias': dtype F16 is not supported; CapsNet tensors must be F32");
+        AssertRejected(file.Bytes(), "tensor 'conv1.bias': dtype I16 is not supported; CapsNet tensors must be F32, F16 or BF16");
     }
 
     [Fact]

@@ -1,0 +1,95 @@
+extern alias generator;
+
+using System.Reflection;
+using CapsEmbedded.Model;
+using CapsEmbedded.Weights;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Driver;
+
+/// <summary>
+/// A model generated from an F16 or BF16 weight file: no diagnostic, the dtypes and class names emitted, and the
+/// compiled model's embedded weights widened at pack time to exactly what the reader widens them to.
+/// </summary>
+public class HalfPrecisionGeneratorTests
+{
+    private static readonly string[] Names = { "cat", "dog", "Kätzchen \"β\"" };
+
+    private static byte[] NarrowTiny(string dtype, IReadOnlyList<string>? names)
+    {
+        var weights = CapsNetWeightsFile.Read(GeneratorHarness.TinyFile, "tiny.safetensors");
+        if (names is not null) weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(names);
+        return CapsNetWeightsFile.Write(weights, dtype);
+    }
+
+    private static string Source(string fileName) => $$"""
+        using CapsEmbedded.Model;
+        namespace Demo;
+        [CapsNetModel("Weights/{{fileName}}")]
+        public static partial class NarrowCapsNet;
+        """;
+
+    [Theory]
+    [InlineData("F16")]
+    [InlineData("BF16")]
+    public void A_narrow_weight_file_generates_a_model_whose_embedded_weights_are_widened_when_packed(string dtype)
+    {
+        string fileName = $"tiny-{dtype}.safetensors";
+        byte[] file = NarrowTiny(dtype, Names);
+        var header = GeneratorHarness.Header(fileName, GeneratorHarness.HeaderText(file, GeneratorHarness.ProjectDirectory + "/Weights/" + fileName));
+        var (result, output) = GeneratorHarness.Run(Source(fileName), header);
+        Assert.Empty(result.Diagnostics);
+        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.Contains($"TensorDataTypes => new string[] {{ \"{dtype}\", \"{dtype}\"", model);
+        Assert.Contains("new string[] { \"cat\", \"dog\", \"K\\u00e4tzchen \\\"\\u03b2\\\"\" }", model); // ASCII-only literal
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+
+        // Compile it with the weight file as its manifest resource, as CapsEmbedded.Generator.targets embeds it.
+        using var image = new MemoryStream();
+        var emitted = output.Emit(image, manifestResources: new[]
+        {
+            new ResourceDescription("CapsNetWeights/" + fileName, () => new MemoryStream(file), isPublic: true),
+        });
+        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
+        var type = Assembly.Load(image.ToArray()).GetType("Demo.NarrowCapsNet")!;
+        Assert.Equal(Names, (IReadOnlyList<string>)type.GetProperty("ClassNames")!.GetValue(null)!);
+        var weightsType = type.GetNestedType("Weights")!;
+        object embedded = weightsType.GetProperty("Embedded")!.GetValue(null)!;
+        var packed = (PackedCapsNetWeights)weightsType.GetProperty("Packed", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(embedded)!;
+
+        using var expected = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, fileName));
+        Assert.True(expected.Conv1Weight.SequenceEqual(packed.Conv1Weight));
+        Assert.True(expected.PrimaryWeight.SequenceEqual(packed.PrimaryWeight));
+        Assert.True(expected.DigitWeight.SequenceEqual(packed.DigitWeight));
+        Assert.True(expected.Fc1Weight.SequenceEqual(packed.Fc1Weight));
+        Assert.True(expected.Fc3Bias.SequenceEqual(packed.Fc3Bias));
+        // And the narrow values really differ from the float32 file's: the widening is not a copy of other bits.
+        using var f32 = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(GeneratorHarness.TinyFile, "tiny.safetensors"));
+        Assert.False(f32.DigitWeight.SequenceEqual(packed.DigitWeight));
+    }
+
+    [Fact]
+    public void Without_class_names_the_model_names_its_classes_by_number()
+    {
+        var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());
+        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.Contains("ClassNames { get; } = global::System.Array.AsReadOnly(new string[] { \"0\", \"1\", \"2\" });", model);
+    }
+
+    [Theory]
+    [InlineData("[\\\"a\\\",\\\"b\\\"]", "has 2 names; the architecture has 3 classes")]
+    [InlineData("[\\\"a\\\",1,\\\"c\\\"]", "[1] is a JSON number, not a string")]
+    [InlineData("[\\\"a\\\",\\\"\\\",\\\"c\\\"]", "name 1 is empty")]
+    public void Malformed_class_names_are_a_diagnostic_naming_the_entry(string escapedJson, string problem)
+    {
+        var header = GeneratorHarness.TinyHeader(json => json.Replace("\"__metadata__\":{", "\"__metadata__\":{\"capsnet.class_names\":\"" + escapedJson + "\","));
+        var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, header);
+        Assert.Empty(result.GeneratedTrees);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("CAPS0004", d.Id);
+        Assert.Contains("capsnet.class_names", d.GetMessage());
+        Assert.Contains(problem, d.GetMessage());
+    }
+}
