@@ -184,11 +184,13 @@ public sealed class PackedGemmTests
         });
     }
 
-    [Fact]
-    public void Pack_lays_out_k_blocks_of_panels_of_16_channels_zero_padded()
+    [Theory]
+    [InlineData(18, 300)] // one full k block of 256 and a last block of 44
+    [InlineData(18, 3)] // a single k block: plain panels
+    public void Pack_lays_out_k_blocks_of_panels_of_16_channels_zero_padded(int n, int k)
     {
-        // k = 300 = one full block of 256 and a last block of 44; n = 18 = one full panel and one of 2 channels + 14 zeros.
-        const int n = 18, k = 300, kb = PackedGemm.KBlock;
+        // n = 18 = one full panel and one of 2 channels + 14 zeros.
+        const int kb = PackedGemm.KBlock;
         float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
         var packed = new float[PackedGemm.PackedLength(n, k)];
         Assert.Equal(2 * 16 * k, packed.Length);
@@ -200,24 +202,6 @@ public sealed class PackedGemmTests
                 int k0 = kk / kb * kb, kc = Math.Min(kb, k - k0);
                 float expected = j < n ? b[j * k + kk] : 0f;
                 Assert.Equal(expected, packed[k0 * 32 + (j / 16) * kc * 16 + (kk - k0) * 16 + j % 16]);
-            }
-        }
-    }
-
-    [Fact]
-    public void Pack_of_a_single_k_block_is_plain_panels()
-    {
-        const int n = 18, k = 3;
-        float[] b = Enumerable.Range(0, n * k).Select(index => (float)(index + 1)).ToArray();
-        var packed = new float[PackedGemm.PackedLength(n, k)];
-        Assert.Equal(2 * 16 * k, packed.Length);
-        PackedGemm.Pack(b, n, k, packed);
-        for (int j = 0; j < 32; j++)
-        {
-            for (int kk = 0; kk < k; kk++)
-            {
-                float expected = j < n ? b[j * k + kk] : 0f;
-                Assert.Equal(expected, packed[(j / 16) * k * 16 + kk * 16 + j % 16]);
             }
         }
     }
