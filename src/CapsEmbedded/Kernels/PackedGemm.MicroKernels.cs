@@ -12,7 +12,7 @@ public static partial class PackedGemm
     /// AVX-512, 6×32 register tile over two adjacent panels (twelve 16-wide accumulators). A lone last panel and the
     /// leftover rows use the AVX2 forms of <see cref="Gemm6x16Fma3"/>: every lane sums in the same order either way.
     /// </summary>
-    internal readonly struct Gemm6x32Avx512 : IGemmMicroKernel
+    internal readonly struct Gemm6x32Avx512 : IGemmMicroKernel<Gemm6x32Avx512>
     {
         public static int Rows => 6;
 
@@ -31,15 +31,9 @@ public static partial class PackedGemm
     }
 
     /// <summary>AVX2 + FMA3, 6×16 register tile: one panel as two 8-wide halves (m = 36 = 6 × 6 in the primary capsules).</summary>
-    internal readonly struct Gemm6x16Fma3 : IGemmMicroKernel
+    internal readonly struct Gemm6x16Fma3 : IGemmMicroKernel<Gemm6x16Fma3>
     {
         public static int Rows => 6;
-
-        public static int Panels => 1;
-
-        public static void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
 
         public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
@@ -52,15 +46,9 @@ public static partial class PackedGemm
     /// <summary>
     /// 128-bit (NEON on ARM64, SSE on x64), 4×16 register tile: one panel as four 4-wide quarters.
     /// </summary>
-    internal readonly struct Gemm4x16Simd128 : IGemmMicroKernel
+    internal readonly struct Gemm4x16Simd128 : IGemmMicroKernel<Gemm4x16Simd128>
     {
         public static int Rows => 4;
-
-        public static int Panels => 1;
-
-        public static void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
 
         public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
             ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
@@ -112,26 +100,14 @@ public static partial class PackedGemm
         ref float aRow5 = ref Unsafe.Add(ref a, 5 * lda);
         for (nuint kk = 0; kk < kc; kk++)
         {
-            TVec b0 = TOps.Load(ref b, 0);
-            TVec b1 = TOps.Load(ref b, bSecond);
-            TVec a0 = TOps.Broadcast(Unsafe.Add(ref aRow0, kk));
-            c0_0 = TOps.MultiplyAdd(a0, b0, c0_0);
-            c0_1 = TOps.MultiplyAdd(a0, b1, c0_1);
-            TVec a1 = TOps.Broadcast(Unsafe.Add(ref aRow1, kk));
-            c1_0 = TOps.MultiplyAdd(a1, b0, c1_0);
-            c1_1 = TOps.MultiplyAdd(a1, b1, c1_1);
-            TVec a2 = TOps.Broadcast(Unsafe.Add(ref aRow2, kk));
-            c2_0 = TOps.MultiplyAdd(a2, b0, c2_0);
-            c2_1 = TOps.MultiplyAdd(a2, b1, c2_1);
-            TVec a3 = TOps.Broadcast(Unsafe.Add(ref aRow3, kk));
-            c3_0 = TOps.MultiplyAdd(a3, b0, c3_0);
-            c3_1 = TOps.MultiplyAdd(a3, b1, c3_1);
-            TVec a4 = TOps.Broadcast(Unsafe.Add(ref aRow4, kk));
-            c4_0 = TOps.MultiplyAdd(a4, b0, c4_0);
-            c4_1 = TOps.MultiplyAdd(a4, b1, c4_1);
-            TVec a5 = TOps.Broadcast(Unsafe.Add(ref aRow5, kk));
-            c5_0 = TOps.MultiplyAdd(a5, b0, c5_0);
-            c5_1 = TOps.MultiplyAdd(a5, b1, c5_1);
+            // One line per tile row: broadcast A[row][kk], multiply-add it with both B vectors.
+            TVec b0 = TOps.Load(ref b, 0), b1 = TOps.Load(ref b, bSecond);
+            TVec a0 = TOps.Broadcast(Unsafe.Add(ref aRow0, kk)); c0_0 = TOps.MultiplyAdd(a0, b0, c0_0); c0_1 = TOps.MultiplyAdd(a0, b1, c0_1);
+            TVec a1 = TOps.Broadcast(Unsafe.Add(ref aRow1, kk)); c1_0 = TOps.MultiplyAdd(a1, b0, c1_0); c1_1 = TOps.MultiplyAdd(a1, b1, c1_1);
+            TVec a2 = TOps.Broadcast(Unsafe.Add(ref aRow2, kk)); c2_0 = TOps.MultiplyAdd(a2, b0, c2_0); c2_1 = TOps.MultiplyAdd(a2, b1, c2_1);
+            TVec a3 = TOps.Broadcast(Unsafe.Add(ref aRow3, kk)); c3_0 = TOps.MultiplyAdd(a3, b0, c3_0); c3_1 = TOps.MultiplyAdd(a3, b1, c3_1);
+            TVec a4 = TOps.Broadcast(Unsafe.Add(ref aRow4, kk)); c4_0 = TOps.MultiplyAdd(a4, b0, c4_0); c4_1 = TOps.MultiplyAdd(a4, b1, c4_1);
+            TVec a5 = TOps.Broadcast(Unsafe.Add(ref aRow5, kk)); c5_0 = TOps.MultiplyAdd(a5, b0, c5_0); c5_1 = TOps.MultiplyAdd(a5, b1, c5_1);
             b = ref Unsafe.Add(ref b, PanelWidth);
         }
 

@@ -235,7 +235,7 @@ public static partial class PackedGemm
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
         ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd)
-        where TKernel : IGemmMicroKernel
+        where TKernel : struct, IGemmMicroKernel<TKernel>
     {
         int rowsPerTile = TKernel.Rows;
         int fullPanels = Math.Min(n / PanelWidth, panelEnd);
@@ -243,7 +243,7 @@ public static partial class PackedGemm
         int tiledRows = m / rowsPerTile * rowsPerTile;
 
         // Small temporaries on the stack: zero bias, the partial panel's bias, a C tile for the partial panel.
-        Span<float> zeroBias = stackalloc float[IGemmMicroKernel.MaxPanels * PanelWidth];
+        Span<float> zeroBias = stackalloc float[MaxTilePanels * PanelWidth];
         zeroBias.Clear();
         Span<float> tailBias = stackalloc float[PanelWidth];
         tailBias.Clear();
@@ -252,7 +252,7 @@ public static partial class PackedGemm
             bias[(fullPanels * PanelWidth)..].CopyTo(tailBias);
         }
 
-        Span<float> tailTile = stackalloc float[IGemmMicroKernel.MaxRows * PanelWidth];
+        Span<float> tailTile = stackalloc float[MaxTileRows * PanelWidth];
 
         ref float aRef = ref MemoryMarshal.GetReference(a);
         ref float bRef = ref MemoryMarshal.GetReference(packedB);
@@ -347,23 +347,27 @@ public static partial class PackedGemm
     internal readonly record struct BlockFlags(bool First, bool Last, bool Relu);
 
     /// <summary>A register-tile micro-kernel of one SIMD tier, specialised by the JIT through static abstract members.</summary>
-    internal interface IGemmMicroKernel
+    /// <summary>Largest IGemmMicroKernel.Rows of any kernel (sizes the stack tile).</summary>
+    private const int MaxTileRows = 6;
+
+    /// <summary>Largest IGemmMicroKernel.Panels of any kernel (sizes the zero bias).</summary>
+    private const int MaxTilePanels = 2;
+
+    internal interface IGemmMicroKernel<TSelf> where TSelf : struct, IGemmMicroKernel<TSelf>
     {
-        /// <summary>Largest <see cref="Rows"/> of any kernel (sizes the stack tile).</summary>
-        const int MaxRows = 6;
-
-        /// <summary>Largest <see cref="Panels"/> of any kernel (sizes the zero bias).</summary>
-        const int MaxPanels = 2;
-
         /// <summary>Rows of A per register tile.</summary>
         static abstract int Rows { get; }
 
-        /// <summary>16-wide panels per register tile.</summary>
-        static abstract int Panels { get; }
+        /// <summary>16-wide panels per register tile: one unless the kernel says otherwise.</summary>
+        static virtual int Panels => 1;
 
-        /// <summary>C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart.</summary>
-        static abstract void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags);
+        /// <summary>
+        /// C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart. For a
+        /// one-panel kernel that is <see cref="TileOnePanel"/>.
+        /// </summary>
+        static virtual void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
+            TSelf.TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
 
         /// <summary>C[Rows × 16] (+)= A[Rows × kc] · one B panel [kc × 16].</summary>
         static abstract void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
