@@ -41,7 +41,7 @@ public sealed class AdamOptimizer<T> where T : unmanaged, IFloatingPointIeee754<
         for (int t = 1; t < gradients.Count; t++)
         {
             var gt = gradients[t].AsSpan(start, length);
-            Kernels.VectorMath.Add<T>(gt, g0);
+            CapsEmbedded.Kernels.VectorMath.Add<T>(gt, g0);
             gt.Clear();
         }
         for (int k = 0; k < length; k++)

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels;
 
 namespace CapsEmbedded.Training.Kernels;
 
@@ -147,11 +148,11 @@ public static class TrainingGemm
                     int rows = Math.Min(TileRows, mc - ir), cols = Math.Min(nr, nc - jr);
                     int offset = (ic + ir) * ldc + jc + jr;
                     if (rows == TileRows && cols == nr)
-                        Tile6x2v(kc, aPanel, bPanel, c.Slice(offset), ldc, add);
+                        Gemm6x2v(kc, aPanel, bPanel, c.Slice(offset), ldc, add);
                     else
                     {
                         var tile = workspace.Tile;
-                        Tile6x2v(kc, aPanel, bPanel, tile, nr, false);
+                        Gemm6x2v(kc, aPanel, bPanel, tile, nr, false);
                         for (int r = 0; r < rows; r++)
                         {
                             var src = new ReadOnlySpan<T>(tile, r * nr, cols);
@@ -217,7 +218,7 @@ public static class TrainingGemm
     /// packed B panel (2 vectors per step), then stored or added to C.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile6x2v<T>(int kc, ReadOnlySpan<T> aPanel, ReadOnlySpan<T> bPanel, Span<T> c, int ldc, bool add)
+    private static void Gemm6x2v<T>(int kc, ReadOnlySpan<T> aPanel, ReadOnlySpan<T> bPanel, Span<T> c, int ldc, bool add)
         where T : unmanaged, INumberBase<T>
     {
         int w = Vector<T>.Count;

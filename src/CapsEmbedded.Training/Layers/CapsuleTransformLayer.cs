@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Training.Kernels;
 
 namespace CapsEmbedded.Training.Layers;

@@ -66,7 +66,7 @@ public static class Patches
             {
                 var row = patches.Slice((y * outW + x) * columns, columns);
                 for (int ky = 0; ky < kernel; ky++)
-                    Kernels.VectorMath.Add(row.Slice(ky * kernel * channels, kernel * channels),
+                    CapsEmbedded.Kernels.VectorMath.Add(row.Slice(ky * kernel * channels, kernel * channels),
                         input.Slice(((y * stride + ky) * width + x * stride) * channels, kernel * channels));
             }
     }

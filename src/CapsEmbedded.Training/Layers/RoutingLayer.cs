@@ -1,4 +1,5 @@
 using System.Numerics;
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Training.Kernels;
 
 namespace CapsEmbedded.Training.Layers;

@@ -29,7 +29,7 @@ public static class CapsuleLengths
         ref float first = ref MemoryMarshal.GetReference(v);
         for (int capsule = 0; capsule < j; capsule++)
         {
-            float squaredNorm = CapsuleVectorMath.SumOfSquares(ref Unsafe.Add(ref first, (nuint)capsule * (nuint)d), d, tier);
+            float squaredNorm = VectorMath.SumOfSquares(ref Unsafe.Add(ref first, (nuint)capsule * (nuint)d), d, tier);
             lengths[capsule] = MathF.Sqrt(squaredNorm);
         }
     }

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace CapsEmbedded.Kernels;
 
@@ -68,82 +67,10 @@ public static class CapsuleTransform
             for (int jj = 0; jj < j; jj++)
             {
                 int ij = i * j + jj;
-                Predict(ref ui, ref Unsafe.Add(ref wRef, (nuint)ij * (nuint)(p * d)), p, d, ref Unsafe.Add(ref outRef, (nuint)ij * (nuint)d), tier);
+                // û_{j|i}[t] = Σ_q u_i[q] · W_ij[q][t]: a weighted sum of W's rows, weights u_i.
+                VectorMath.WeightedSum(ref Unsafe.Add(ref outRef, (nuint)ij * (nuint)d), ref ui, 1,
+                    ref Unsafe.Add(ref wRef, (nuint)ij * (nuint)(p * d)), (nuint)d, p, d, tier);
             }
-        }
-    }
-
-    /// <summary>One û_{j|i}: d outputs, each chunk of d accumulated over p in a register.</summary>
-    private static void Predict(ref float ui, ref float wT, int p, int d, ref float output, SimdTier tier)
-    {
-        nuint dims = (nuint)d;
-        nuint t = 0;
-        if (tier == SimdTier.Vector512)
-        {
-            for (; t + 16 <= dims; t += 16)
-            {
-                Vector512<float> acc = Vector512<float>.Zero;
-                for (nuint q = 0; q < (nuint)p; q++)
-                {
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ui, q)), Vector512.LoadUnsafe(ref wT, q * dims + t), acc);
-                }
-
-                acc.StoreUnsafe(ref output, t);
-            }
-        }
-
-        if (tier >= SimdTier.Vector256)
-        {
-            // Two chunks per pass over p (16 dims: the paper's digit capsules): two independent FMA chains.
-            for (; t + 16 <= dims; t += 16)
-            {
-                Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
-                for (nuint q = 0; q < (nuint)p; q++)
-                {
-                    var uq = Vector256.Create(Unsafe.Add(ref ui, q));
-                    low = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t), low);
-                    high = Vector256.FusedMultiplyAdd(uq, Vector256.LoadUnsafe(ref wT, q * dims + t + 8), high);
-                }
-
-                low.StoreUnsafe(ref output, t);
-                high.StoreUnsafe(ref output, t + 8);
-            }
-
-            for (; t + 8 <= dims; t += 8)
-            {
-                Vector256<float> acc = Vector256<float>.Zero;
-                for (nuint q = 0; q < (nuint)p; q++)
-                {
-                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ui, q)), Vector256.LoadUnsafe(ref wT, q * dims + t), acc);
-                }
-
-                acc.StoreUnsafe(ref output, t);
-            }
-        }
-
-        if (tier >= SimdTier.Vector128)
-        {
-            for (; t + 4 <= dims; t += 4)
-            {
-                Vector128<float> acc = Vector128<float>.Zero;
-                for (nuint q = 0; q < (nuint)p; q++)
-                {
-                    acc = Vector128.MultiplyAddEstimate(Vector128.Create(Unsafe.Add(ref ui, q)), Vector128.LoadUnsafe(ref wT, q * dims + t), acc);
-                }
-
-                acc.StoreUnsafe(ref output, t);
-            }
-        }
-
-        for (; t < dims; t++)
-        {
-            float sum = 0f;
-            for (nuint q = 0; q < (nuint)p; q++)
-            {
-                sum += Unsafe.Add(ref ui, q) * Unsafe.Add(ref wT, q * dims + t);
-            }
-
-            Unsafe.Add(ref output, t) = sum;
         }
     }
 

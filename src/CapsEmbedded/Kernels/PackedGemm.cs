@@ -13,8 +13,8 @@ namespace CapsEmbedded.Kernels;
 /// blocks as the loop nest and stored block-major ([k block][panel][kk in block][16]), so that one k block of all of B —
 /// what the row tiles sweep over — is one sequential stream for the hardware prefetcher. The layout is the same for every tier.</para>
 /// <para>Each tier has a register-tile micro-kernel (XNNPACK style: broadcast A[i][kk], fused multiply-add into
-/// rows × 16 accumulators): Vector512 6×32 (two panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows
-/// left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
+/// rows × 16 accumulators), all written once over the vector type in PackedGemm.MicroKernels.cs: Vector512 6×32 (two
+/// panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
 /// stays in L1 while it sweeps over the k block of every panel (256 KiB for n = 256, in L2, read once from memory by the
 /// first row tile); partial sums live in C between blocks. Bias and ReLU are applied in registers after the last k block,
 /// sigmoid in one pass at the end. Measured on Zen 4 (bench/RESULTS-kernels.md): ~80 % of the FMA peak at the
@@ -70,36 +70,6 @@ public static partial class PackedGemm
                 for (int kk = 0; kk < kc; kk++)
                 {
                     target[kk * PanelWidth + lane] = source[kk];
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Packs B from its transpose: <paramref name="bInOut"/> is [k][n] row-major, so that Multiply then computes
-    /// C = A · bInOut (a plain product, e.g. the trainer's ∂L/∂x = ∂L/∂y · W with W [out][in] as bInOut, k = out, n = in).
-    /// Same layout as <see cref="Pack"/>; each panel row is 16 contiguous floats of the source.
-    /// </summary>
-    public static void PackTransposed(ReadOnlySpan<float> bInOut, int n, int k, Span<float> packed)
-    {
-        int packedLength = PackedLength(n, k);
-        RequireLength(bInOut.Length, (long)n * k, nameof(bInOut), "k·n");
-        RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
-
-        packed[..packedLength].Clear();
-        int panels = PanelCount(n);
-        for (int k0 = 0; k0 < k; k0 += KBlock)
-        {
-            int kc = Math.Min(KBlock, k - k0);
-            Span<float> block = packed.Slice(k0 * panels * PanelWidth, kc * panels * PanelWidth);
-            for (int panel = 0; panel < panels; panel++)
-            {
-                int column0 = panel * PanelWidth;
-                int width = Math.Min(PanelWidth, n - column0);
-                Span<float> target = block.Slice(panel * kc * PanelWidth, kc * PanelWidth);
-                for (int kk = 0; kk < kc; kk++)
-                {
-                    bInOut.Slice((k0 + kk) * n + column0, width).CopyTo(target.Slice(kk * PanelWidth, width));
                 }
             }
         }
@@ -187,13 +157,13 @@ public static partial class PackedGemm
             switch (tier)
             {
                 case SimdTier.Vector512:
-                    Drive<Tile6x32Avx512>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm6x32Avx512>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 case SimdTier.Vector256:
-                    Drive<Tile6x16Fma256>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm6x16Fma3>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 case SimdTier.Vector128:
-                    Drive<Tile4x16Vector128>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm4x16Simd128>(a, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
                     break;
                 default:
                     MultiplyScalar(a, m, k, packedB, n, bias, relu, c, column0, column0 + columns);
@@ -265,7 +235,7 @@ public static partial class PackedGemm
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
         ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd)
-        where TKernel : IGemmMicroKernel
+        where TKernel : struct, IGemmMicroKernel<TKernel>
     {
         int rowsPerTile = TKernel.Rows;
         int fullPanels = Math.Min(n / PanelWidth, panelEnd);
@@ -273,7 +243,7 @@ public static partial class PackedGemm
         int tiledRows = m / rowsPerTile * rowsPerTile;
 
         // Small temporaries on the stack: zero bias, the partial panel's bias, a C tile for the partial panel.
-        Span<float> zeroBias = stackalloc float[IGemmMicroKernel.MaxPanels * PanelWidth];
+        Span<float> zeroBias = stackalloc float[MaxTilePanels * PanelWidth];
         zeroBias.Clear();
         Span<float> tailBias = stackalloc float[PanelWidth];
         tailBias.Clear();
@@ -282,7 +252,7 @@ public static partial class PackedGemm
             bias[(fullPanels * PanelWidth)..].CopyTo(tailBias);
         }
 
-        Span<float> tailTile = stackalloc float[IGemmMicroKernel.MaxRows * PanelWidth];
+        Span<float> tailTile = stackalloc float[MaxTileRows * PanelWidth];
 
         ref float aRef = ref MemoryMarshal.GetReference(a);
         ref float bRef = ref MemoryMarshal.GetReference(packedB);
@@ -377,23 +347,27 @@ public static partial class PackedGemm
     internal readonly record struct BlockFlags(bool First, bool Last, bool Relu);
 
     /// <summary>A register-tile micro-kernel of one SIMD tier, specialised by the JIT through static abstract members.</summary>
-    internal interface IGemmMicroKernel
+    /// <summary>Largest IGemmMicroKernel.Rows of any kernel (sizes the stack tile).</summary>
+    private const int MaxTileRows = 6;
+
+    /// <summary>Largest IGemmMicroKernel.Panels of any kernel (sizes the zero bias).</summary>
+    private const int MaxTilePanels = 2;
+
+    internal interface IGemmMicroKernel<TSelf> where TSelf : struct, IGemmMicroKernel<TSelf>
     {
-        /// <summary>Largest <see cref="Rows"/> of any kernel (sizes the stack tile).</summary>
-        const int MaxRows = 8;
-
-        /// <summary>Largest <see cref="Panels"/> of any kernel (sizes the zero bias).</summary>
-        const int MaxPanels = 2;
-
         /// <summary>Rows of A per register tile.</summary>
         static abstract int Rows { get; }
 
-        /// <summary>16-wide panels per register tile.</summary>
-        static abstract int Panels { get; }
+        /// <summary>16-wide panels per register tile: one unless the kernel says otherwise.</summary>
+        static virtual int Panels => 1;
 
-        /// <summary>C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart.</summary>
-        static abstract void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags);
+        /// <summary>
+        /// C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart. For a
+        /// one-panel kernel that is <see cref="TileOnePanel"/>.
+        /// </summary>
+        static virtual void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
+            TSelf.TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
 
         /// <summary>C[Rows × 16] (+)= A[Rows × kc] · one B panel [kc × 16].</summary>
         static abstract void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,

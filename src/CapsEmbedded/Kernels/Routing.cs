@@ -63,7 +63,7 @@ public static class Routing
             {
                 // s_j = Σ_i c_ij û_{j|i}, then v_j = squash(s_j).
                 ref float vj = ref Unsafe.Add(ref vRef, (nuint)(jj * d));
-                CapsuleVectorMath.WeightedSum(ref vj, ref Unsafe.Add(ref couplingRef, jj), (nuint)j,
+                VectorMath.WeightedSum(ref vj, ref Unsafe.Add(ref couplingRef, jj), (nuint)j,
                     ref Unsafe.Add(ref uHatRef, (nuint)(jj * d)), rowStride, n, d, tier);
                 Squash.SquashOne(ref vj, d, tier);
             }
@@ -79,7 +79,7 @@ public static class Routing
                 ref float uHatI = ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride);
                 for (int jj = 0; jj < j; jj++)
                 {
-                    b[i * j + jj] += CapsuleVectorMath.Dot(ref Unsafe.Add(ref uHatI, (nuint)(jj * d)),
+                    b[i * j + jj] += VectorMath.Dot(ref Unsafe.Add(ref uHatI, (nuint)(jj * d)),
                         ref Unsafe.Add(ref vRef, (nuint)(jj * d)), d, tier);
                 }
             }
@@ -108,7 +108,7 @@ public static class Routing
             }
         }
 
-        CapsuleVectorMath.ExpInPlace(c, tier);
+        VectorMath.ExpInPlace(c, tier);
         for (int i = 0; i < n; i++)
         {
             Span<float> ci = c.Slice(i * j, j);

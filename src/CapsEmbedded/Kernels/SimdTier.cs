@@ -4,7 +4,10 @@ using System.Runtime.Intrinsics.X86;
 
 namespace CapsEmbedded.Kernels;
 
-/// <summary>The SIMD width a kernel runs with. Every kernel implements all four; the results agree within each test's stated tolerance.</summary>
+/// <summary>
+/// The SIMD width a kernel runs with. Every arithmetic kernel (PackedGemm, CapsuleTransform, Squash, Routing,
+/// CapsuleLengths) implements all four; Im2Col only copies and takes none. The results agree within each test's stated tolerance.
+/// </summary>
 public enum SimdTier
 {
     /// <summary>Plain C# loops; runs everywhere.</summary>

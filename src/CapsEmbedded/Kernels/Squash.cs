@@ -35,11 +35,11 @@ public static class Squash
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
     internal static void SquashOne(ref float s, int dims, SimdTier tier)
     {
-        float squaredNorm = CapsuleVectorMath.SumOfSquares(ref s, dims, tier);
+        float squaredNorm = VectorMath.SumOfSquares(ref s, dims, tier);
         if (squaredNorm == 0f)
         {
             // s = 0 (or so small that |s|² underflows, where v ≈ |s|·s underflows too): v = 0 exactly.
-            CapsuleVectorMath.Scale(ref s, 0f, dims, tier);
+            VectorMath.Scale(ref s, 0f, dims, tier);
             return;
         }
 
@@ -49,7 +49,7 @@ public static class Squash
             return;
         }
 
-        CapsuleVectorMath.Scale(ref s, ScaleFor(squaredNorm), dims, tier);
+        VectorMath.Scale(ref s, ScaleFor(squaredNorm), dims, tier);
     }
 
     /// <summary>|s| / (1 + |s|²), in double so that neither 1 + |s|² nor the quotient lose precision.</summary>

@@ -204,28 +204,6 @@ public sealed class PackedGemmTests
         }
     }
 
-    [Theory]
-    [InlineData(1, 1)]
-    [InlineData(17, 300)]
-    [InlineData(40, 513)]
-    [InlineData(256, 20)]
-    public void PackTransposed_of_the_transpose_equals_Pack(int n, int k)
-    {
-        var random = new DeterministicRandom((ulong)(n + k));
-        float[] b = KernelSelfCheck.Random(random, n * k, -1f, 1f);
-        float[] bT = new float[k * n];
-        for (int row = 0; row < n; row++)
-            for (int kk = 0; kk < k; kk++)
-                bT[kk * n + row] = b[row * k + kk];
-        var packed = new float[PackedGemm.PackedLength(n, k)];
-        var packedFromTranspose = new float[packed.Length];
-        packedFromTranspose.AsSpan().Fill(float.NaN); // padding must be written as zeros
-        PackedGemm.Pack(b, n, k, packed);
-        PackedGemm.PackTransposed(bT, n, k, packedFromTranspose);
-        Assert.Equal(packed, packedFromTranspose);
-        Assert.Throws<ArgumentException>(() => PackedGemm.PackTransposed(bT.AsSpan(1), n, k, packedFromTranspose));
-    }
-
     [Fact]
     public void Wrong_lengths_throw_naming_the_expected_length()
     {
