@@ -17,6 +17,7 @@ public static class CapsNetCli
         TrainCommand.Create(),
         FigureCommands.Reconstruct(), FigureCommands.Tweak(), FigureCommands.Errors(), ServeCommand.Create(),
         ExportCommand.Create(),
+        QuantizeCommand.Create(),
     };
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
