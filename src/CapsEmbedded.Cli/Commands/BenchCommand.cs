@@ -38,9 +38,10 @@ internal static class BenchCommand
         {
             Description = "Force a SIMD tier (Scalar, Vector128, Vector256, Vector512); default: the best this machine has",
         };
+        var precision = PrecisionOption.Create();
         var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
         {
-            weights, warmup, runs, threads, batch, json, tier,
+            weights, warmup, runs, threads, batch, json, tier, precision,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -54,6 +55,12 @@ internal static class BenchCommand
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);
+            if (parse.GetValue(precision) == Precision.Int8)
+            {
+                if (parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
+                parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings));
+                return 0;
+            }
             using var model = path is null ? MnistCapsNet.Weights.Embedded : LoadCompiled(path);
             var result = Run(model, settings);
             var output = parse.InvocationConfiguration.Output;

@@ -39,9 +39,10 @@ internal static class EvalCommand
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot file" };
+        var precision = PrecisionOption.Create();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
-            weights, data, split, limit, dump, engine, threads, dataDir, plot, force,
+            weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -53,7 +54,7 @@ internal static class EvalCommand
                 n, parse.GetValue(dump), parse.GetValue(engine),
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
             {
-                Plot = parse.GetValue(plot), Force = parse.GetValue(force),
+                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = parse.GetValue(precision),
             }, parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -64,6 +65,7 @@ internal static class EvalCommand
     {
         public string? Plot { get; init; }
         public bool Force { get; init; }
+        public Precision Precision { get; init; }
     }
 
     internal static int Run(EvalRequest request, TextWriter output)
@@ -71,7 +73,7 @@ internal static class EvalCommand
         // Refuse bad output paths before the (long) evaluation, not after it.
         if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
-        using var engine = EngineFactory.Open(request.Weights, request.Engine);
+        using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)

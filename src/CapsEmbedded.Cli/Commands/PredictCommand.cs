@@ -22,16 +22,18 @@ internal static class PredictCommand
             Description = "auto, generated or reference",
             DefaultValueFactory = _ => EngineChoice.Auto,
         };
-        var command = new Command("predict", "Classify one image") { weights, image, reconstruction, engine };
+        var precision = PrecisionOption.Create();
+        var command = new Command("predict", "Classify one image") { weights, image, reconstruction, engine, precision };
         command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(weights), parse.GetValue(image)!,
-            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output)));
+            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output, parse.GetValue(precision))));
         return command;
     }
 
-    internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output)
+    internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output,
+        Precision precision = Precision.Float32)
     {
         if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
-        using var engine = EngineFactory.Open(weightsPath, choice);
+        using var engine = PrecisionOption.Open(weightsPath, choice, precision);
         var a = engine.Architecture;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)

@@ -2,6 +2,7 @@
 // APIs newer than netstandard2.0.
 using System;
 using System.Collections.Generic;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Weights;
 
@@ -21,6 +22,11 @@ public static class CapsNetLayout
         if (architecture is null)
             throw new WeightFormatException(fileName, null, "invalid CapsNet architecture in " + SafeTensorsHeader.MetadataKey
                 + ": " + error);
+
+        // A quantised file (capsnet.quantization) holds I8 tensors: say what it is rather than "dtype I8 is not supported".
+        if (header.Metadata.TryGetValue(CapsNetArchitecture.MetadataPrefix + "quantization", out string? scheme))
+            throw new WeightFormatException(fileName, null, "an int8-quantised weight file (capsnet.quantization = \""
+                + UntrustedText.Quote(scheme) + "\"); this loader reads float32 weight files only (capsnet: --precision int8)");
 
         var specs = architecture.Tensors;
         var expected = new HashSet<string>(StringComparer.Ordinal);

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Kernels.Int8;
+using CapsEmbedded.Models;
+using CapsEmbedded.Quantization;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary>
+/// <c>capsnet bench --precision int8 --weights F.int8.safetensors</c>: the int8 model and the compiled float32 model
+/// (embedded weights) timed interleaved in one run at batch 1 / 1 thread, so machine noise hits both alike; reports the ratio.
+/// </summary>
+internal static class Int8Bench
+{
+    internal static string Run(string? path, BenchCommand.BenchSettings settings)
+    {
+        if (path is null) throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
+        if (settings.Batch != 1 || settings.Threads != 1)
+            throw new CliException("--precision int8 is timed at --batch 1 --threads 1 only (the int8 model has no split-image or batch path yet)");
+        var quantised = QuantizedWeightsFile.Load(path);
+        if (quantised.Architecture != MnistCapsNet.Architecture)
+            throw new CliException($"{path} holds {quantised.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
+        using var model = QuantizedCapsNet.Create(quantised);
+        using var workspace = new QuantizedCapsNet.Workspace(model.Architecture);
+        using var floatWorkspace = new MnistCapsNet.Workspace();
+        var floatWeights = MnistCapsNet.Weights.Embedded;
+
+        var random = new DeterministicRandom(2017); // the same synthetic digit as the float bench
+        var image = new float[MnistCapsNet.InputLength];
+        for (int i = 0; i < image.Length; i++) image[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
+        var lengths = new float[MnistCapsNet.Classes];
+        var int8Ticks = new long[settings.Runs];
+        var floatTicks = new long[settings.Runs];
+        Int8Tier int8Tier = Int8Tiers.Best;
+
+        void Int8() => model.Predict(workspace, image, lengths, default, default, settings.Tier, int8Tier);
+        void Float() => MnistCapsNet.Predict(floatWeights, floatWorkspace, image, lengths, default, default, settings.Tier);
+
+        for (int i = 0; i < settings.Warmup; i++)
+        {
+            Int8();
+            Float();
+        }
+        _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp());
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < settings.Runs; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Int8();
+            long t1 = Stopwatch.GetTimestamp();
+            Float();
+            int8Ticks[i] = t1 - t0;
+            floatTicks[i] = Stopwatch.GetTimestamp() - t1;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+
+        double P(long[] ticks, double p)
+        {
+            Array.Sort(ticks);
+            return ticks[Math.Min(ticks.Length - 1, (int)Math.Ceiling(p * ticks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
+        }
+        double f50 = P(floatTicks, 0.5), f90 = P(floatTicks, 0.9), q50 = P(int8Ticks, 0.5), q90 = P(int8Ticks, 0.9);
+        var inv = CultureInfo.InvariantCulture;
+        return string.Join(Environment.NewLine,
+            $"model      int8 {QuantizedCapsNetWeights.Scheme} ({path}) vs compiled float32 MnistCapsNet (embedded), interleaved",
+            $"runtime    {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, float tier {settings.Tier}, int8 tier {int8Tier}",
+            $"settings   batch 1, threads 1, {settings.Warmup} warm-up + {settings.Runs} timed calls of each",
+            string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms"),
+            string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms"),
+            string.Create(inv, $"ratio      int8 / float32 = {q50 / f50:F3} at p50"),
+            string.Create(inv, $"allocated  {(double)allocated / (2.0 * settings.Runs):F1} bytes per image"));
+    }
+}

@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CapsEmbedded.IO;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Quantization;
+
+/// <summary>
+/// Reads and writes <see cref="QuantizedCapsNetWeights"/> as safetensors: the float file's tensors with
+/// primary_caps.weight stored as <c>I8</c> [out][in][kh][kw], plus F32 <c>primary_caps.weight_scale</c> [out] and
+/// <c>primary_caps.input_scale</c> [1]; <c>__metadata__</c> holds the architecture and <c>capsnet.quantization*</c>
+/// (scheme and the names of the int8 and scale tensors). Reading checks everything before handing out a number: for any
+/// bytes it returns weights or throws <see cref="WeightFormatException"/> naming file, tensor and problem.
+/// </summary>
+public static class QuantizedWeightsFile
+{
+    /// <summary>The safetensors dtype of the int8 tensors (the header reader knows every dtype of the format).</summary>
+    public const string I8 = "I8";
+
+    /// <summary>Whether a parsed header says it is a quantised file (has <c>capsnet.quantization</c>).</summary>
+    public static bool IsQuantized(SafeTensorsHeader header) =>
+        header.Metadata.ContainsKey(QuantizedCapsNetWeights.SchemeKey);
+
+    /// <summary>Reads the quantised weight file at <paramref name="path"/> (header checked before the data is read).</summary>
+    /// <exception cref="WeightFormatException">The file is not a valid quantised CapsNet file.</exception>
+    public static QuantizedCapsNetWeights Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
+        Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
+        var file = new byte[stream.Length];
+        stream.Position = 0;
+        stream.ReadExactly(file);
+        return Read(file, path);
+    }
+
+    /// <summary>
+    /// The architecture of a quantised file's header, after checking its metadata, tensor names, dtypes and shapes
+    /// (values are checked by <see cref="Read"/>).
+    /// </summary>
+    /// <exception cref="WeightFormatException">Anything does not fit; the message names the tensor or key.</exception>
+    public static CapsNetArchitecture Validate(SafeTensorsHeader header, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        var metadata = header.Metadata;
+        if (!metadata.TryGetValue(QuantizedCapsNetWeights.SchemeKey, out string? scheme))
+            throw new WeightFormatException(fileName, null, $"no {QuantizedCapsNetWeights.SchemeKey} in {SafeTensorsHeader.MetadataKey}: "
+                + "this is a float32 weight file, not a quantised one (make one with capsnet quantize)");
+        if (scheme != QuantizedCapsNetWeights.Scheme)
+            throw new WeightFormatException(fileName, null, $"{QuantizedCapsNetWeights.SchemeKey} = \"{UntrustedText.Quote(scheme)}\" is not supported; "
+                + $"the only scheme is \"{QuantizedCapsNetWeights.Scheme}\"");
+        RequireMetadata(metadata, QuantizedCapsNetWeights.WeightsKey, CapsNetArchitecture.PrimaryWeight, fileName);
+        RequireMetadata(metadata, QuantizedCapsNetWeights.WeightScalesKey, QuantizedCapsNetWeights.PrimaryWeightScaleName, fileName);
+        RequireMetadata(metadata, QuantizedCapsNetWeights.InputScalesKey, QuantizedCapsNetWeights.PrimaryInputScaleName, fileName);
+
+        var architecture = CapsNetArchitecture.FromMetadata(metadata, out string? error)
+            ?? throw new WeightFormatException(fileName, null, $"invalid CapsNet architecture in {SafeTensorsHeader.MetadataKey}: {error}");
+        var expected = ExpectedTensors(architecture);
+        foreach (var entry in header.Entries)
+            if (!expected.ContainsKey(entry.Name))
+                throw new WeightFormatException(fileName, entry.Name, "unknown tensor; a quantised CapsNet has exactly "
+                    + string.Join(", ", expected.Keys));
+        foreach (var (name, (dtype, shape)) in expected)
+        {
+            var entry = header.Find(name)
+                ?? throw new WeightFormatException(fileName, name, $"missing; the quantised architecture needs it as {dtype} {ShapeText(shape)}");
+            if (entry.DType != dtype)
+                throw new WeightFormatException(fileName, name, $"dtype {entry.DType} is not supported here; this tensor must be {dtype}");
+            if (!entry.Shape.SequenceEqual(shape))
+                throw new WeightFormatException(fileName, name, $"shape {entry.ShapeText} does not match the architecture's {ShapeText(shape)}");
+        }
+        return architecture;
+    }
+
+    /// <summary>Validates a whole quantised file held in memory and copies its tensors out.</summary>
+    /// <exception cref="WeightFormatException">Anything about the bytes is invalid; the message names file and tensor.</exception>
+    public static QuantizedCapsNetWeights Read(ReadOnlySpan<byte> file, string fileName)
+    {
+        var layout = SafeTensorsFile.Parse(file, fileName);
+        var architecture = Validate(layout.Header, fileName);
+        var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
+        foreach (var spec in architecture.Tensors)
+        {
+            if (spec.Name == CapsNetArchitecture.PrimaryWeight) continue;
+            ReadFloats(layout.GetBytes(file, layout.Header.Find(spec.Name)!), weights[spec.Name], spec.Name, fileName, scale: false);
+        }
+        var q = MemoryMarshal.Cast<byte, sbyte>(layout.GetBytes(file, layout.Header.Find(CapsNetArchitecture.PrimaryWeight)!)).ToArray();
+        int bad = q.AsSpan().IndexOf((sbyte)-128);
+        if (bad >= 0)
+            throw new WeightFormatException(fileName, CapsNetArchitecture.PrimaryWeight,
+                $"value {bad} is -128; the scheme is symmetric, int8 weights lie in [-127, 127]");
+        var weightScale = new float[architecture.PrimaryChannels];
+        ReadFloats(layout.GetBytes(file, layout.Header.Find(QuantizedCapsNetWeights.PrimaryWeightScaleName)!), weightScale, QuantizedCapsNetWeights.PrimaryWeightScaleName, fileName, scale: true);
+        var inputScale = new float[1];
+        ReadFloats(layout.GetBytes(file, layout.Header.Find(QuantizedCapsNetWeights.PrimaryInputScaleName)!), inputScale, QuantizedCapsNetWeights.PrimaryInputScaleName, fileName, scale: true);
+        return new QuantizedCapsNetWeights(weights, q, weightScale, inputScale[0]);
+    }
+
+    /// <summary>Writes the file atomically (<see cref="AtomicFile"/>).</summary>
+    public static void Save(QuantizedCapsNetWeights weights, string path)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(path);
+        AtomicFile.Write(path, Write(weights));
+    }
+
+    /// <summary>The file's bytes: the tensors in <see cref="CapsNetArchitecture.Tensors"/> order, then the two scale tensors.</summary>
+    public static byte[] Write(QuantizedCapsNetWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var a = weights.Architecture;
+        var tensors = new List<(string Name, string DType, IReadOnlyList<long> Shape, byte[] Data)>();
+        foreach (var spec in a.Tensors)
+        {
+            long[] shape = spec.Shape.Select(d => (long)d).ToArray();
+            tensors.Add(spec.Name == CapsNetArchitecture.PrimaryWeight
+                ? (spec.Name, I8, shape, MemoryMarshal.AsBytes(weights.PrimaryWeight.AsSpan()).ToArray())
+                : (spec.Name, SafeTensorsDType.F32, shape, FloatBytes(weights.Weights[spec.Name])));
+        }
+        tensors.Add((QuantizedCapsNetWeights.PrimaryWeightScaleName, SafeTensorsDType.F32, new long[] { a.PrimaryChannels }, FloatBytes(weights.PrimaryWeightScale)));
+        tensors.Add((QuantizedCapsNetWeights.PrimaryInputScaleName, SafeTensorsDType.F32, new long[] { 1 }, FloatBytes(new[] { weights.PrimaryInputScale })));
+        var metadata = new Dictionary<string, string>(weights.Metadata, StringComparer.Ordinal);
+        foreach (var (key, value) in a.ToMetadata()) metadata[key] = value;
+        return SafeTensorsWriter.Serialize(tensors, metadata);
+    }
+
+    private static Dictionary<string, (string DType, long[] Shape)> ExpectedTensors(CapsNetArchitecture a)
+    {
+        var expected = new Dictionary<string, (string, long[])>(StringComparer.Ordinal);
+        foreach (var spec in a.Tensors)
+            expected[spec.Name] = (spec.Name == CapsNetArchitecture.PrimaryWeight ? I8 : SafeTensorsDType.F32, spec.Shape.Select(d => (long)d).ToArray());
+        expected[QuantizedCapsNetWeights.PrimaryWeightScaleName] = (SafeTensorsDType.F32, new long[] { a.PrimaryChannels });
+        expected[QuantizedCapsNetWeights.PrimaryInputScaleName] = (SafeTensorsDType.F32, new long[] { 1 });
+        return expected;
+    }
+
+    private static void RequireMetadata(IReadOnlyDictionary<string, string> metadata, string key, string value, string fileName)
+    {
+        if (!metadata.TryGetValue(key, out string? actual))
+            throw new WeightFormatException(fileName, null, $"{key} is missing from {SafeTensorsHeader.MetadataKey}; the scheme needs it = \"{value}\"");
+        if (actual != value)
+            throw new WeightFormatException(fileName, null, $"{key} = \"{UntrustedText.Quote(actual)}\" does not match this scheme's tensor \"{value}\"");
+    }
+
+    private static void ReadFloats(ReadOnlySpan<byte> source, Span<float> destination, string name, string fileName, bool scale)
+    {
+        for (int k = 0; k < destination.Length; k++)
+            destination[k] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadInt32LittleEndian(source[(4 * k)..]));
+        if (CapsNetWeights.IndexOfNonFinite(destination) is var bad and >= 0)
+            throw new WeightFormatException(fileName, name, $"value {bad} is {Text(destination[bad])}; {(scale ? "scales" : "weights")} must be finite numbers");
+        if (!scale) return;
+        for (int k = 0; k < destination.Length; k++)
+            if (!(destination[k] > 0f))
+                throw new WeightFormatException(fileName, name, $"value {k} is {Text(destination[k])}; a scale must be greater than 0");
+    }
+
+    private static byte[] FloatBytes(ReadOnlySpan<float> values)
+    {
+        var bytes = new byte[values.Length * sizeof(float)];
+        for (int k = 0; k < values.Length; k++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * k), BitConverter.SingleToInt32Bits(values[k]));
+        return bytes;
+    }
+
+    private static string ShapeText(long[] shape) => "[" + string.Join(",", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    private static string Text(float value) => value.ToString(CultureInfo.InvariantCulture);
+}

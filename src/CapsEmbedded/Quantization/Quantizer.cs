@@ -1,0 +1,157 @@
+using System.Globalization;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Quantization;
+
+/// <summary>
+/// Post-training quantisation of the primary-capsule conv (scheme <see cref="QuantizedCapsNetWeights.Scheme"/>):
+/// symmetric int8 weights with one scale per output channel, s_w = max|w| / 127, and one scale for the conv's input
+/// (conv1's ReLU output, ≥ 0) mapped to the codes 0..127, s_a = clip / 127, the clip value calibrated on images.
+/// </summary>
+public static class Quantizer
+{
+    /// <summary>
+    /// q = round(w / s_w[out]) with s_w[out] = max|w[out, …]| / 127, so every channel uses the full [−127, 127]; an all-zero
+    /// channel gets scale 1 (any positive scale reproduces its zeros).
+    /// </summary>
+    public static void QuantizePerChannel(ReadOnlySpan<float> weight, int outputs, Span<sbyte> quantised, Span<float> scales)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outputs);
+        if (weight.Length % outputs != 0) throw new ArgumentException($"{weight.Length} weights do not split into {outputs} channels", nameof(weight));
+        if (quantised.Length != weight.Length) throw new ArgumentException($"quantised has {quantised.Length} values for {weight.Length} weights", nameof(quantised));
+        if (scales.Length != outputs) throw new ArgumentException($"{scales.Length} scales for {outputs} channels", nameof(scales));
+        int perChannel = weight.Length / outputs;
+        for (int o = 0; o < outputs; o++)
+        {
+            var w = weight.Slice(o * perChannel, perChannel);
+            float max = 0f;
+            foreach (float v in w)
+            {
+                if (!float.IsFinite(v)) throw new ArgumentException($"channel {o} holds {v}; only finite weights can be quantised", nameof(weight));
+                max = MathF.Max(max, MathF.Abs(v));
+            }
+            float scale = max > 0f ? max / QuantizedCapsNetWeights.WeightLimit : 1f;
+            scales[o] = scale;
+            var q = quantised.Slice(o * perChannel, perChannel);
+            for (int k = 0; k < perChannel; k++)
+                q[k] = (sbyte)Math.Clamp((int)MathF.Round(w[k] / scale, MidpointRounding.AwayFromZero), -QuantizedCapsNetWeights.WeightLimit, QuantizedCapsNetWeights.WeightLimit);
+        }
+    }
+
+    /// <summary>
+    /// The quantised model of <paramref name="weights"/> with input scale s_a = <paramref name="clip"/> / 127 (activations
+    /// above the clip saturate at code 127). <paramref name="weights"/> is not changed.
+    /// </summary>
+    public static QuantizedCapsNetWeights Quantize(CapsNetWeights weights, float clip, string calibration)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (!QuantizedCapsNetWeights.IsScale(clip)) throw new ArgumentOutOfRangeException(nameof(clip), clip, "the clip value must be finite and > 0");
+        var a = weights.Architecture;
+        var copy = new CapsNetWeights(a, weights.Metadata);
+        foreach (var spec in a.Tensors) weights[spec.Name].CopyTo(copy[spec.Name], 0);
+        var q = new sbyte[weights.PrimaryWeight.Length];
+        var scales = new float[a.PrimaryChannels];
+        QuantizePerChannel(weights.PrimaryWeight, a.PrimaryChannels, q, scales);
+        copy.Metadata[QuantizedCapsNetWeights.CalibrationKey] = calibration;
+        return new QuantizedCapsNetWeights(copy, q, scales, clip / QuantizedCapsNetWeights.ActivationLimit);
+    }
+
+    /// <summary>
+    /// Runs conv1 + ReLU (float32, the runtime kernels) over <paramref name="count"/> images and returns the distribution of
+    /// its outputs, the primary conv's input: max and a histogram for percentiles (two passes: the max, then the histogram).
+    /// </summary>
+    public static ActivationHistogram CalibrateConv1(CapsNetWeights weights, ReadOnlySpan<float> images, int count)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var a = weights.Architecture;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        if (images.Length < (long)count * a.InputLength) throw new ArgumentException($"{images.Length} pixels hold fewer than {count} images", nameof(images));
+        int k = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, pixels = a.Conv1OutSize * a.Conv1OutSize;
+        var packed = new float[PackedGemm.PackedLength(a.Conv1Channels, k)];
+        PackedGemm.Pack(weights.Conv1Weight, a.Conv1Channels, k, packed);
+        var patches = new float[pixels * k];
+        var output = new float[pixels * a.Conv1Channels];
+
+        Span<float> Conv1(ReadOnlySpan<float> images, int n)
+        {
+            Im2Col.Run(images.Slice(n * a.InputLength, a.InputLength), a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, patches);
+            PackedGemm.Multiply(patches, pixels, k, packed, a.Conv1Channels, weights.Conv1Bias, Activation.Relu, output);
+            return output;
+        }
+
+        float max = 0f;
+        for (int n = 0; n < count; n++)
+            foreach (float v in Conv1(images, n))
+                if (v > max) max = v;
+        if (!float.IsFinite(max) || max <= 0f)
+            throw new ArgumentException($"conv1's ReLU output over {count} images has maximum {max}; it cannot be calibrated", nameof(images));
+        var histogram = new ActivationHistogram(max, count);
+        for (int n = 0; n < count; n++) histogram.AddRange(Conv1(images, n));
+        return histogram;
+    }
+}
+
+/// <summary>The distribution of non-negative activations over a calibration set: max, counts, percentiles of the positive values.</summary>
+public sealed class ActivationHistogram
+{
+    /// <summary>Bins over [0, max]: a percentile is resolved to max / 65536.</summary>
+    public const int Bins = 1 << 16;
+
+    private readonly long[] _counts = new long[Bins];
+
+    internal ActivationHistogram(float max, int images)
+    {
+        Max = max;
+        Images = images;
+    }
+
+    public float Max { get; }
+
+    public int Images { get; }
+
+    /// <summary>Values seen (zeros included).</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Values above zero (what clipping can touch).</summary>
+    public long Positive { get; private set; }
+
+    internal void AddRange(ReadOnlySpan<float> values)
+    {
+        float perBin = Bins / Max;
+        foreach (float v in values)
+        {
+            Count++;
+            if (!(v > 0f)) continue;
+            Positive++;
+            _counts[Math.Min(Bins - 1, (int)(v * perBin))]++;
+        }
+    }
+
+    /// <summary>The value below which <paramref name="percent"/> % of the positive values lie (upper edge of its bin); 100 = <see cref="Max"/>.</summary>
+    public float Percentile(double percent)
+    {
+        if (!(percent > 0 && percent <= 100)) throw new ArgumentOutOfRangeException(nameof(percent), percent, "a percentile lies in (0, 100]");
+        if (percent == 100) return Max;
+        double target = percent / 100 * Positive;
+        long seen = 0;
+        for (int b = 0; b < Bins; b++)
+        {
+            seen += _counts[b];
+            if (seen >= target) return Max * (b + 1) / Bins;
+        }
+        return Max;
+    }
+
+    /// <summary>Share of the positive values above <paramref name="clip"/> (they saturate at code 127).</summary>
+    public double ClippedShare(float clip)
+    {
+        long above = 0;
+        for (int b = 0; b < Bins; b++)
+            if ((double)Max * b / Bins >= clip) above += _counts[b];
+        return Positive == 0 ? 0 : (double)above / Positive;
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Images} images, {Count:N0} values, {Positive:N0} positive, max {Max:G6}");
+}

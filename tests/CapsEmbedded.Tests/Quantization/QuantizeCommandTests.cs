@@ -1,0 +1,76 @@
+using CapsEmbedded.Cli;
+using CapsEmbedded.Quantization;
+using CapsEmbedded.Tests.Onnx;
+using Xunit;
+
+namespace CapsEmbedded.Tests.Quantization;
+
+/// <summary><c>capsnet quantize</c> and <c>--precision int8</c> end to end through <see cref="CapsNetCli.Run"/>.</summary>
+public sealed class QuantizeCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-int8-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Output, string Error) Capsnet(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CapsNetCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Quantize_ThenEvalAndPredictInInt8_AndOneLineErrors()
+    {
+        // The 200 fixture digits serve as both "train" (calibration) and test split.
+        string data = Path.Combine(_dir, "mnist");
+        Directory.CreateDirectory(data);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        foreach (string split in new[] { "t10k", "train" })
+        {
+            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, split + "-images-idx3-ubyte"));
+            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, split + "-labels-idx1-ubyte"));
+        }
+        string paper = OnnxExportTests.FindRepositoryFile("weights", "mnist.safetensors");
+        string int8 = Path.Combine(_dir, "mnist.int8.safetensors");
+
+        var quantize = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--images", "50", "--out", int8);
+        Assert.True(quantize.Code == 0, quantize.Error);
+        Assert.Contains("clip at 99.999%", quantize.Output);
+        Assert.Equal(QuantizedCapsNetWeights.Scheme, QuantizedWeightsFile.Load(int8).Metadata[QuantizedCapsNetWeights.SchemeKey]);
+
+        var again = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--out", int8);
+        Assert.Equal(1, again.Code);
+        Assert.Contains("--force", again.Error); // an existing file is kept
+
+        var eval = Capsnet("eval", "--precision", "int8", "--weights", int8, "--data", data, "--limit", "12", "--threads", "2");
+        Assert.True(eval.Code == 0, eval.Error);
+        Assert.Contains("int8 QuantizedCapsNet", eval.Output);
+        Assert.Matches(@"accuracy\s+100\.00% \(12/12\)", eval.Output);
+
+        string digit = Path.Combine(fixtures, "digit0.pgm");
+        var predict = Capsnet("predict", "--precision", "int8", "--weights", int8, digit);
+        Assert.True(predict.Code == 0, predict.Error);
+        Assert.Contains("class    7", predict.Output);
+
+        var noWeights = Capsnet("predict", "--precision", "int8", digit);
+        Assert.Equal(1, noWeights.Code);
+        Assert.Contains("--precision int8 needs --weights", noWeights.Error);
+        var floatFile = Capsnet("predict", "--precision", "int8", "--weights", paper, digit);
+        Assert.Equal(1, floatFile.Code);
+        Assert.Contains("not a quantised one", floatFile.Error);
+        var int8AsFloat = Capsnet("predict", "--weights", int8, digit);
+        Assert.Equal(1, int8AsFloat.Code);
+        Assert.Contains("int8-quantised weight file", int8AsFloat.Error);
+        var badPercentile = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--percentile", "0", "--out", Path.Combine(_dir, "x"));
+        Assert.Equal(1, badPercentile.Code);
+        Assert.Contains("--percentile", badPercentile.Error);
+
+        var bench = Capsnet("bench", "--precision", "int8", "--weights", int8, "--warmup", "1", "--runs", "2");
+        Assert.True(bench.Code == 0, bench.Error);
+        Assert.Contains("ratio      int8 / float32", bench.Output);
+        foreach (string line in new[] { noWeights.Error, floatFile.Error, int8AsFloat.Error })
+            Assert.Single(line.TrimEnd().Split('\n'));
+    }
+}
