@@ -69,7 +69,7 @@ public class ModelBenchmarks
     public void PrimaryCapsules() => MnistCapsNet.Layers.PrimaryCaps(_weights, _workspace, _tier);
 
     [Benchmark(Description = "layer u_hat (capsule transform)")]
-    public void Predictions() => MnistCapsNet.Layers.Predictions(_weights, _workspace, _tier);
+    public void CapsuleTransform() => MnistCapsNet.Layers.CapsuleTransform(_weights, _workspace, _tier);
 
     [Benchmark(Description = "layer routing (r = 3)")]
     public void Route() => MnistCapsNet.Layers.Route(_workspace, _tier);

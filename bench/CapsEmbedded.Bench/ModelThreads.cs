@@ -44,8 +44,8 @@ public static class ModelThreads
         if (rounds == 0) return;
 
         // Interleaved: one thread, one image split over 2 workers (spin 100 µs / 0), batch of 64 over 2 workers.
-        using var spin = new CapsEmbedded.Model.BatchContext(MnistCapsNet.ScratchLength, 2);
-        using var block = new CapsEmbedded.Model.BatchContext(MnistCapsNet.ScratchLength, 2, spinMicroseconds: 0);
+        using var spin = new CapsEmbedded.Runtime.BatchContext(MnistCapsNet.ScratchLength, 2);
+        using var block = new CapsEmbedded.Runtime.BatchContext(MnistCapsNet.ScratchLength, 2, spinMicroseconds: 0);
         var images = new float[64 * MnistCapsNet.InputLength];
         for (int k = 0; k < 64; k++) image.CopyTo(images, k * MnistCapsNet.InputLength);
         var batchLengths = new float[64 * MnistCapsNet.Classes];
@@ -74,7 +74,7 @@ public static class ModelThreads
             }
         }
         // The fork/join alone: RunParts with parts that do nothing, with and without the spin.
-        using var tiny = CapsEmbedded.Model.PackedCapsNetWeights.Pack(CapsEmbedded.Weights.CapsNetWeights.CreateRandom(CapsEmbedded.CapsNetArchitecture.Tiny, 1));
+        using var tiny = CapsEmbedded.Runtime.PackedCapsNetWeights.Pack(CapsEmbedded.Weights.CapsNetWeights.CreateRandom(CapsEmbedded.CapsNetArchitecture.Tiny, 1));
         foreach (var (name, context) in new[] { ("spin 100 us", spin), ("no spin", block) })
         {
             var forks = new List<double>();
@@ -97,7 +97,7 @@ public static class ModelThreads
         }
     }
 
-    private static readonly CapsEmbedded.Model.ImagePartRunner s_nothing = (_, _, _, _, _, _) => { };
+    private static readonly CapsEmbedded.Runtime.ImagePartRunner s_nothing = (_, _, _, _, _, _) => { };
 
     private static double Median(List<double> values) => Percentile(values, 0.5);
 

@@ -15,8 +15,8 @@ namespace CapsEmbedded.Generator
     [Generator(LanguageNames.CSharp)]
     public sealed class CapsNetModelGenerator : IIncrementalGenerator
     {
-        /// <summary>The attribute the generator looks for (defined in src/CapsEmbedded/Model).</summary>
-        public const string AttributeName = "CapsEmbedded.Model.CapsNetModelAttribute";
+        /// <summary>The attribute the generator looks for (defined in src/CapsEmbedded/Runtime).</summary>
+        public const string AttributeName = "CapsEmbedded.Runtime.CapsNetModelAttribute";
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {

@@ -17,7 +17,7 @@ namespace CapsEmbedded.Generator
         public const string GeneratorVersion = "1.0.0";
 
         private const string Kernels = "global::CapsEmbedded.Kernels";
-        private const string ModelNs = "global::CapsEmbedded.Model";
+        private const string RuntimeNs = "global::CapsEmbedded.Runtime";
 
         /// <summary>One region of the per-call scratch buffer.</summary>
         private sealed class Region
@@ -237,9 +237,9 @@ namespace CapsEmbedded.Generator
             w.Line("/// <summary>The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.</summary>");
             w.Line($"public static {Kernels}.SimdTier ActiveTier => {Kernels}.SimdTiers.Best;");
             w.Line();
-            w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + ModelNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
+            w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
             w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
-            w.Line($"public static {ModelNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {ModelNs}.BatchContext(ScratchLength, workerCount);");
+            w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
             w.Line();
 
             EmitWeights(w, a);
@@ -260,10 +260,10 @@ namespace CapsEmbedded.Generator
             w.Open("public sealed class Weights : global::System.IDisposable");
             w.Line("private static Weights? s_embedded;");
             w.Line();
-            w.Line($"private Weights({ModelNs}.PackedCapsNetWeights packed) => Packed = packed;");
+            w.Line($"private Weights({RuntimeNs}.PackedCapsNetWeights packed) => Packed = packed;");
             w.Line();
             w.Line("/// <summary>The packed tensors.</summary>");
-            w.Line($"internal {ModelNs}.PackedCapsNetWeights Packed {{ get; }}");
+            w.Line($"internal {RuntimeNs}.PackedCapsNetWeights Packed {{ get; }}");
             w.Line();
             w.Line("/// <summary>");
             w.Line("/// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream");
@@ -273,7 +273,7 @@ namespace CapsEmbedded.Generator
             w.Line("public static Weights Embedded => global::System.Threading.Volatile.Read(ref s_embedded) ?? CreateEmbedded();");
             w.Line();
             w.Open("private static Weights CreateEmbedded()");
-            w.Line($"var packed = {ModelNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
+            w.Line($"var packed = {RuntimeNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
             w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
             w.Line("var created = new Weights(packed);");
             w.Line("var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);");
@@ -293,8 +293,8 @@ namespace CapsEmbedded.Generator
             w.Line("/// <summary>Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.</summary>");
             w.Open("public static Weights FromWeights(global::CapsEmbedded.Weights.CapsNetWeights weights, string? source = null)");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line($"{ModelNs}.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? \"weights\");");
-            w.Line($"return new Weights({ModelNs}.PackedCapsNetWeights.Pack(weights));");
+            w.Line($"{RuntimeNs}.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? \"weights\");");
+            w.Line($"return new Weights({RuntimeNs}.PackedCapsNetWeights.Pack(weights));");
             w.Close();
             w.Line();
             w.Line("/// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).</summary>");
@@ -309,7 +309,7 @@ namespace CapsEmbedded.Generator
         {
             w.Line("/// <summary>Scratch for one forward pass at a time (<see cref=\"ScratchLength\"/> floats, 64-byte aligned). Create once, reuse; one per thread.</summary>");
             w.Open("public sealed class Workspace : global::System.IDisposable");
-            w.Line($"private readonly {ModelNs}.AlignedBuffer _scratch = new {ModelNs}.AlignedBuffer(ScratchLength);");
+            w.Line($"private readonly {RuntimeNs}.AlignedBuffer _scratch = new {RuntimeNs}.AlignedBuffer(ScratchLength);");
             w.Line();
             w.Line("internal global::System.Span<float> Scratch => _scratch.Span;");
             w.Line();
@@ -349,12 +349,12 @@ namespace CapsEmbedded.Generator
             w.Line("/// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any");
             w.Line("/// worker count. Allocation-free; one call at a time per context.");
             w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, {ModelNs}.BatchContext context, {RoS} image, {S} lengths,");
+            w.Line($"public static int Predict(Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths,");
             w.Line($"    {S} capsules = default, {S} reconstruction = default)");
             w.Line($"    => Predict(weights, context, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best);");
             w.Line();
             w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
-            w.Line($"public static int Predict(Weights weights, {ModelNs}.BatchContext context, {RoS} image, {S} lengths,");
+            w.Line($"public static int Predict(Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths,");
             w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
             w.Open("");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
@@ -370,10 +370,10 @@ namespace CapsEmbedded.Generator
             w.Close();
             w.Line();
             w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
-            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
-            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
-            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
-            w.Line($"private static readonly {ModelNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
+            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
+            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
+            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
+            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
             w.Line();
             w.Open($"private static void CheckImageArguments({RoS} image, {S} lengths, {S} capsules, {S} reconstruction)");
             w.Line("if (image.Length != InputLength)");
@@ -386,7 +386,7 @@ namespace CapsEmbedded.Generator
             w.Line("    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
             w.Close();
             w.Line();
-            w.Open($"private static void CheckContext({ModelNs}.BatchContext context)");
+            w.Open($"private static void CheckContext({RuntimeNs}.BatchContext context)");
             w.Line("if (context.ScratchLength < ScratchLength)");
             w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
             w.Close();
@@ -422,12 +422,12 @@ namespace CapsEmbedded.Generator
             w.Line("/// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.");
             w.Line("/// </summary>");
             w.Line($"public static void PredictBatch(Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes,");
-            w.Line($"    {ModelNs}.BatchContext context)");
+            w.Line($"    {RuntimeNs}.BatchContext context)");
             w.Line($"    => PredictBatch(weights, images, lengths, classes, context, {Kernels}.SimdTiers.Best);");
             w.Line();
             w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
             w.Line($"public static void PredictBatch(Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes,");
-            w.Line($"    {ModelNs}.BatchContext context, {Kernels}.SimdTier tier)");
+            w.Line($"    {RuntimeNs}.BatchContext context, {Kernels}.SimdTier tier)");
             w.Open("");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(context);");
@@ -439,9 +439,9 @@ namespace CapsEmbedded.Generator
             w.Close();
             w.Line();
             w.Line("// Cached once so a batch call allocates no delegate.");
-            w.Line($"private static readonly {ModelNs}.BatchItemPredictor s_predictItem = PredictItem;");
+            w.Line($"private static readonly {RuntimeNs}.BatchItemPredictor s_predictItem = PredictItem;");
             w.Line();
-            w.Line($"private static int PredictItem({ModelNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)");
+            w.Line($"private static int PredictItem({RuntimeNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)");
             w.Line("    => Forward(weights, scratch, image, lengths, default, default, tier);");
             w.Line();
             w.Line($"private static void CheckTier({Kernels}.SimdTier tier)");
@@ -459,7 +459,7 @@ namespace CapsEmbedded.Generator
             OpenClass(w, spec, out bool hasNamespace);
             const string RoS = "global::System.ReadOnlySpan<float>";
             const string S = "global::System.Span<float>";
-            const string Packed = ModelNs + ".PackedCapsNetWeights";
+            const string Packed = RuntimeNs + ".PackedCapsNetWeights";
             const string Tier = Kernels + ".SimdTier";
             var costs = a.LayerCosts;
             string Cost(int index) => Grouped(costs[index].MultiplyAdds) + " multiply-adds";
@@ -489,14 +489,14 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line("/// <summary>");
             w.Line("/// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of");
-            w.Line("/// <c>parts</c> (<see cref=\"" + ModelNs + ".BatchContext.RunParts\"/>) and compute only their share of independent outputs.");
+            w.Line("/// <c>parts</c> (<see cref=\"" + RuntimeNs + ".BatchContext.RunParts\"/>) and compute only their share of independent outputs.");
             w.Line("/// Public overloads take a <see cref=\"Workspace\"/> so benchmarks can time a layer alone (run the layers before it first).");
             w.Line("/// </summary>");
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             w.Open("public static class Layers");
             var body = w;
             const string Part = "int part, int parts, ";
-            const string Range = ModelNs + ".BatchContext.PartRange";
+            const string Range = RuntimeNs + ".BatchContext.PartRange";
 
             body.Line($"/// <summary>conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.</summary>");
             body.Line($"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)");
@@ -544,7 +544,7 @@ namespace CapsEmbedded.Generator
             body.Open($"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
             body.Line($"var (first, end) = {Range}(PrimaryCapsules, 8, part, parts);");
             body.Line("RegroupAndSquash(scratch, first, end, tier);");
-            body.Line("Predictions(weights, scratch, first, end, tier);");
+            body.Line("CapsuleTransform(weights, scratch, first, end, tier);");
             body.Close();
             body.Line();
             body.Line("/// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>");
@@ -559,12 +559,12 @@ namespace CapsEmbedded.Generator
             body.Close();
             body.Line();
 
-            body.Line($"/// <summary>Predictions û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
-            body.Line($"public static void Predictions(Weights weights, Workspace workspace, {Tier} tier)");
-            body.Line("    => Predictions(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);");
+            body.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
+            body.Line($"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)");
+            body.Line("    => CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);");
             body.Line();
             body.Line("/// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>");
-            body.Open($"internal static void Predictions({Packed} weights, {S} scratch, int first, int end, {Tier} tier)");
+            body.Open($"internal static void CapsuleTransform({Packed} weights, {S} scratch, int first, int end, {Tier} tier)");
             body.Line("int count = end - first;");
             body.Line($"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),");
             body.Line("    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),");

@@ -142,7 +142,7 @@ namespace CapsEmbedded.Generator
                 CapsNetArchitecture architecture;
                 try
                 {
-                    architecture = CapsNetLayout.Validate(header, fileName);
+                    architecture = CapsNetHeaderValidator.Validate(header, fileName);
                 }
                 catch (WeightFormatException e)
                 {

@@ -1,4 +1,4 @@
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Native;
 

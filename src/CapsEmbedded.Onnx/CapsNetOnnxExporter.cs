@@ -4,7 +4,7 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Onnx;
 
 /// <summary>How the graph computes û_{j|i} = W_ij u_i (eq. 2); the same numbers, different ONNX Runtime kernels.</summary>
-public enum PredictionsFormulation
+public enum CapsuleTransformFormulation
 {
     /// <summary>MatMul of W [I, J·Dc, Dp] with u [N, I, Dp, 1]: N·I matrix-vector products, batch broadcast.</summary>
     PerImageMatMul,
@@ -27,7 +27,7 @@ public sealed record OnnxExportOptions
     /// machine, 4 interleaved rounds): per-image MatMul 0.84× the per-capsule one's time at batch 1 / 1 thread, 0.89× at
     /// 2 threads, 0.99× at batch 64; Einsum 1.18×, 1.36×, 1.03×. So the default is the per-image MatMul.
     /// </summary>
-    public PredictionsFormulation Predictions { get; init; } = PredictionsFormulation.PerImageMatMul;
+    public CapsuleTransformFormulation CapsuleTransform { get; init; } = CapsuleTransformFormulation.PerImageMatMul;
 }
 
 /// <summary>
@@ -50,7 +50,7 @@ public static class CapsNetOnnxExporter
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in weights.Metadata) metadata[key] = value;
         metadata["capsnet.onnx.decoder"] = options.IncludeDecoder ? "1" : "0";
-        metadata["capsnet.onnx.predictions"] = options.Predictions.ToString();
+        metadata["capsnet.onnx.capsule_transform"] = options.CapsuleTransform.ToString();
         string version = typeof(CapsNetOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         return OnnxModelWriter.Write(graph, version, $"CapsNet (Sabour, Frosst, Hinton 2017): {a}", metadata);
     }
@@ -95,7 +95,7 @@ public static class CapsNetOnnxExporter
         string u = Squash(g, preSquash, one, "primary");
 
         // û_{j|i} = W_ij u_i (eq. 2) → [N, I, J, Dc].
-        string predictions = Predictions(g, weights, u, options.Predictions);
+        string uHat = CapsuleTransform(g, weights, u, options.CapsuleTransform);
 
         // Routing by agreement (Procedure 1), unrolled r times. b_ij starts at 0 for every image, so it is a
         // [1, I, J] constant that broadcasts until the first agreement gives it the batch dimension.
@@ -107,12 +107,12 @@ public static class CapsNetOnnxExporter
         {
             string c = g.Node("Softmax", [logits], $"routing{r}_coupling", Int("axis", -1)); // eq. 3, softmax over j
             string cExpanded = g.Node("Unsqueeze", [c, axisLast], $"routing{r}_coupling_expanded");
-            string weighted = g.Node("Mul", [cExpanded, predictions], $"routing{r}_weighted");
+            string weighted = g.Node("Mul", [cExpanded, uHat], $"routing{r}_weighted");
             string s = g.Node("ReduceSum", [weighted, axisCapsules], $"routing{r}_s", Int("keepdims", 0)); // s_j = Σ_i c_ij û_{j|i}
             v = Squash(g, s, one, $"routing{r}"); // v_j = squash(s_j), eq. 1
             if (r == a.RoutingIterations) break; // the last agreement would not be read
             string vExpanded = g.Node("Unsqueeze", [v, axisIn], $"routing{r}_v_expanded");
-            string products = g.Node("Mul", [predictions, vExpanded], $"routing{r}_products");
+            string products = g.Node("Mul", [uHat, vExpanded], $"routing{r}_products");
             string agreement = g.Node("ReduceSum", [products, axisLast], $"routing{r}_agreement", Int("keepdims", 0)); // û_{j|i}·v_j
             logits = g.Node("Add", [logits, agreement], $"routing{r}_logits");
         }
@@ -156,33 +156,33 @@ public static class CapsNetOnnxExporter
         return g.Node("Mul", [s, scale], $"{prefix}_squashed");
     }
 
-    private static string Predictions(OnnxGraph g, CapsNetWeights weights, string u, PredictionsFormulation formulation)
+    private static string CapsuleTransform(OnnxGraph g, CapsNetWeights weights, string u, CapsuleTransformFormulation formulation)
     {
         var a = weights.Architecture;
         int capsules = a.PrimaryCapsules, classes = a.Classes, classDims = a.ClassDims, primaryDims = a.PrimaryDims;
         string ShapeOut() => g.Int64s("shape_predictions", 0, capsules, classes, classDims);
         switch (formulation)
         {
-            case PredictionsFormulation.PerImageMatMul:
+            case CapsuleTransformFormulation.PerImageMatMul:
             {
                 // digit_caps.weight [I, J, Dc, Dp] read as [I, J·Dc, Dp] (same bytes).
                 string w = g.Floats("digit_caps.weight", weights.DigitWeight, capsules, classes * classDims, primaryDims);
                 string column = g.Node("Unsqueeze", [u, g.Int64s("axis_column", 3)], "primary_columns"); // [N, I, Dp, 1]
                 string product = g.Node("MatMul", [w, column], "predictions_columns"); // [N, I, J·Dc, 1]
-                return g.Node("Reshape", [product, ShapeOut()], "predictions");
+                return g.Node("Reshape", [product, ShapeOut()], "uHat");
             }
-            case PredictionsFormulation.PerCapsuleMatMul:
+            case CapsuleTransformFormulation.PerCapsuleMatMul:
             {
                 string w = g.Floats("digit_caps.weight", weights.DigitWeight, capsules, classes * classDims, primaryDims);
                 string perCapsule = g.Node("Transpose", [u], "primary_per_capsule", Ints("perm", 1, 2, 0)); // [I, Dp, N]
                 string product = g.Node("MatMul", [w, perCapsule], "predictions_per_capsule"); // [I, J·Dc, N]
                 string perImage = g.Node("Transpose", [product], "predictions_per_image", Ints("perm", 2, 0, 1)); // [N, I, J·Dc]
-                return g.Node("Reshape", [perImage, ShapeOut()], "predictions");
+                return g.Node("Reshape", [perImage, ShapeOut()], "uHat");
             }
-            case PredictionsFormulation.Einsum:
+            case CapsuleTransformFormulation.Einsum:
             {
                 string w = g.Floats("digit_caps.weight", weights.DigitWeight, capsules, classes, classDims, primaryDims);
-                return g.Node("Einsum", [u, w], "predictions", new OnnxAttribute("equation", Text: "nip,ijdp->nijd"));
+                return g.Node("Einsum", [u, w], "uHat", new OnnxAttribute("equation", Text: "nip,ijdp->nijd"));
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(formulation), formulation, "unknown formulation of û");

@@ -2,7 +2,7 @@
 // network: `capsnet init --arch tiny --seed 16`, another architecture than the repository's MNIST model), runs one
 // prediction against the package's scalar reference model, and exits non-zero on any mismatch.
 using System.Reflection;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Reference;
 using CapsEmbedded.Weights;
 

@@ -8,9 +8,9 @@ namespace CapsEmbedded.Bench.Peers;
 /// ONNX Runtime (CPU provider) on the graph <c>capsnet export --onnx</c> writes: intra-op threads = our threads,
 /// inter-op 1, sequential execution, every graph optimisation; input and output tensors bound once, outside the timing.
 /// </summary>
-public sealed class OnnxRuntimePeer(CapsNetWeights weights, PredictionsFormulation formulation, string? label = null) : IInferencePeer
+public sealed class OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformFormulation formulation, string? label = null) : IInferencePeer
 {
-    private readonly byte[] _model = CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { Predictions = formulation });
+    private readonly byte[] _model = CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { CapsuleTransform = formulation });
     private readonly int _classes = weights.Architecture.Classes;
     private readonly int _side = weights.Architecture.InputSize;
     private InferenceSession? _session;

@@ -48,10 +48,10 @@ public static class PeerBenchmark
         var peers = new List<IInferencePeer>
         {
             new GeneratedPeer(),
-            new OnnxRuntimePeer(weights, new OnnxExportOptions().Predictions),
+            new OnnxRuntimePeer(weights, new OnnxExportOptions().CapsuleTransform),
         };
         if (variants)
-            foreach (var f in Enum.GetValues<PredictionsFormulation>().Where(f => f != new OnnxExportOptions().Predictions))
+            foreach (var f in Enum.GetValues<CapsuleTransformFormulation>().Where(f => f != new OnnxExportOptions().CapsuleTransform))
                 peers.Add(new OnnxRuntimePeer(weights, f, $"ONNX Runtime ({f})"));
         var digits = Digits(Configurations.Max(c => c.Batch));
         var results = new List<PeerResult>();

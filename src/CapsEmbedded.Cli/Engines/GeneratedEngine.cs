@@ -1,4 +1,4 @@
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
 
 namespace CapsEmbedded.Cli.Engines;

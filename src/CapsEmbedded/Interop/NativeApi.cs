@@ -144,7 +144,7 @@ public static class NativeApi
         {
             try
             {
-                Model.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, expected, path);
+                Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, expected, path);
             }
             catch (WeightFormatException e)
             {

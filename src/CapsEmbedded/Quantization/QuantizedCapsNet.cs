@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Quantization;
 

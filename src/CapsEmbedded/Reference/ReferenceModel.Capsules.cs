@@ -3,7 +3,7 @@ using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Reference;
 
-// The capsule stages: squash (eq. 1), primary capsules, predictions (eq. 2), routing (eq. 3, Procedure 1),
+// The capsule stages: squash (eq. 1), primary capsules, uHat (eq. 2), routing (eq. 3, Procedure 1),
 // lengths and the decoder mask.
 public static partial class ReferenceModel
 {
@@ -117,13 +117,13 @@ public static partial class ReferenceModel
     /// <param name="classes">Digit capsules j.</param>
     /// <param name="classDims">Dimensions of a digit capsule.</param>
     /// <param name="primaryDims">Dimensions of a primary capsule.</param>
-    /// <param name="predictions">û, [capsules][classes][classDims].</param>
-    public static void Predictions<T>(ReadOnlySpan<T> primary, ReadOnlySpan<float> digitWeight, int capsules, int classes,
-        int classDims, int primaryDims, Span<T> predictions) where T : IFloatingPointIeee754<T>
+    /// <param name="uHat">û, [capsules][classes][classDims].</param>
+    public static void CapsuleTransform<T>(ReadOnlySpan<T> primary, ReadOnlySpan<float> digitWeight, int capsules, int classes,
+        int classDims, int primaryDims, Span<T> uHat) where T : IFloatingPointIeee754<T>
     {
         RequireLength(primary.Length, (long)capsules * primaryDims, "primary capsules", nameof(primary));
         RequireLength(digitWeight.Length, (long)capsules * classes * classDims * primaryDims, "digit weight", nameof(digitWeight));
-        RequireLength(predictions.Length, (long)capsules * classes * classDims, "predictions", nameof(predictions));
+        RequireLength(uHat.Length, (long)capsules * classes * classDims, "uHat", nameof(uHat));
         for (int i = 0; i < capsules; i++)
         {
             var u = primary.Slice(i * primaryDims, primaryDims);
@@ -133,7 +133,7 @@ public static partial class ReferenceModel
                 int row = ((i * classes + j) * classDims + d) * primaryDims;
                 T sum = T.Zero;
                 for (int p = 0; p < primaryDims; p++) sum += Widen<T>(digitWeight[row + p]) * u[p];
-                predictions[(i * classes + j) * classDims + d] = sum;
+                uHat[(i * classes + j) * classDims + d] = sum;
             }
         }
     }
@@ -159,7 +159,7 @@ public static partial class ReferenceModel
     /// c_i = softmax_j(b_i) (eq. 3); s_j = Σ_i c_ij û_{j|i} (eq. 2); v_j = squash(s_j) (eq. 1);
     /// b_ij += û_{j|i} · v_j — skipped after the last iteration, since nothing reads it.
     /// </summary>
-    /// <param name="predictions">û, [capsules][classes][dims].</param>
+    /// <param name="uHat">û, [capsules][classes][dims].</param>
     /// <param name="capsules">Primary capsules i.</param>
     /// <param name="classes">Digit capsules j.</param>
     /// <param name="dims">Dimensions of a digit capsule.</param>
@@ -167,11 +167,11 @@ public static partial class ReferenceModel
     /// <param name="logits">Out: the final b_ij, [capsules][classes].</param>
     /// <param name="coupling">Out: the last iteration's c_ij, [capsules][classes].</param>
     /// <param name="outputs">Out: the digit capsules v_j, [classes][dims].</param>
-    public static void Routing<T>(ReadOnlySpan<T> predictions, int capsules, int classes, int dims, int iterations,
+    public static void Routing<T>(ReadOnlySpan<T> uHat, int capsules, int classes, int dims, int iterations,
         Span<T> logits, Span<T> coupling, Span<T> outputs) where T : IFloatingPointIeee754<T>
     {
         if (iterations < 1) throw new ArgumentOutOfRangeException(nameof(iterations), iterations, "routing needs at least 1 iteration");
-        RequireLength(predictions.Length, (long)capsules * classes * dims, "predictions", nameof(predictions));
+        RequireLength(uHat.Length, (long)capsules * classes * dims, "uHat", nameof(uHat));
         RequireLength(logits.Length, (long)capsules * classes, "routing logits", nameof(logits));
         RequireLength(coupling.Length, (long)capsules * classes, "coupling coefficients", nameof(coupling));
         RequireLength(outputs.Length, (long)classes * dims, "digit capsules", nameof(outputs));
@@ -187,7 +187,7 @@ public static partial class ReferenceModel
             for (int j = 0; j < classes; j++)
             {
                 T c = coupling[i * classes + j];
-                var prediction = predictions.Slice((i * classes + j) * dims, dims);
+                var prediction = uHat.Slice((i * classes + j) * dims, dims);
                 var s = outputs.Slice(j * dims, dims);
                 for (int d = 0; d < dims; d++) s[d] += c * prediction[d];
             }
@@ -197,7 +197,7 @@ public static partial class ReferenceModel
             for (int i = 0; i < capsules; i++)
             for (int j = 0; j < classes; j++)
             {
-                var prediction = predictions.Slice((i * classes + j) * dims, dims);
+                var prediction = uHat.Slice((i * classes + j) * dims, dims);
                 var v = outputs.Slice(j * dims, dims);
                 T agreement = T.Zero;
                 for (int d = 0; d < dims; d++) agreement += prediction[d] * v[d];

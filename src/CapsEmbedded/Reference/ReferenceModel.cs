@@ -71,14 +71,14 @@ public static partial class ReferenceModel
         PrimaryCapsules<T>(conv1, weights, preSquash, primary);
 
         // û_{j|i} = W_ij u_i (eq. 2).
-        var predictions = new T[n * classes * classDims];
-        Predictions<T>(primary, weights.DigitWeight, n, classes, classDims, a.PrimaryDims, predictions);
+        var uHat = new T[n * classes * classDims];
+        CapsuleTransform<T>(primary, weights.DigitWeight, n, classes, classDims, a.PrimaryDims, uHat);
 
         // Routing by agreement (Procedure 1) → digit capsules v_j.
         var logits = new T[n * classes];
         var coupling = new T[n * classes];
         var capsules = new T[classes * classDims];
-        Routing<T>(predictions, n, classes, classDims, a.RoutingIterations, logits, coupling, capsules);
+        Routing<T>(uHat, n, classes, classDims, a.RoutingIterations, logits, coupling, capsules);
 
         // Class probability = |v_j|; the decoder sees one capsule (§4.1).
         var lengths = new T[classes];
@@ -95,7 +95,7 @@ public static partial class ReferenceModel
         return new ReferenceTrace<T>
         {
             Input = input, Conv1 = conv1, PrimaryPreSquash = preSquash, PrimaryCapsules = primary,
-            Predictions = predictions, Logits = logits, Coupling = coupling, Capsules = capsules, Lengths = lengths,
+            UHat = uHat, Logits = logits, Coupling = coupling, Capsules = capsules, Lengths = lengths,
             MaskedCapsules = decoderInput, Hidden1 = hidden1, Hidden2 = hidden2, Reconstruction = reconstruction,
             PredictedClass = predicted, MaskedClass = masked,
         };

@@ -21,7 +21,7 @@ public sealed class ReferenceTrace<T> where T : IFloatingPointIeee754<T>
     public required T[] PrimaryCapsules { get; init; }
 
     /// <summary>û_{j|i} = W_ij u_i (eq. 2), [primaryCapsules][classes][classDims].</summary>
-    public required T[] Predictions { get; init; }
+    public required T[] UHat { get; init; }
 
     /// <summary>The routing logits b_ij after the last agreement update, [primaryCapsules][classes].</summary>
     public required T[] Logits { get; init; }

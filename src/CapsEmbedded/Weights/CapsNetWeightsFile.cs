@@ -20,7 +20,7 @@ public static class CapsNetWeightsFile
         // stat first (no FIFO, device or directory), then the header and architecture alone: a 2 GB file whose header
         // is wrong fails after a few kilobytes. Only then is the whole file read.
         using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
-        CapsNetLayout.Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
+        CapsNetHeaderValidator.Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
         var file = new byte[stream.Length];
         stream.Position = 0;
         stream.ReadExactly(file);
@@ -39,7 +39,7 @@ public static class CapsNetWeightsFile
     public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName, bool requireFinite = true)
     {
         var layout = SafeTensorsFile.Parse(file, fileName);
-        var architecture = CapsNetLayout.Validate(layout.Header, fileName);
+        var architecture = CapsNetHeaderValidator.Validate(layout.Header, fileName);
         var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
         foreach (var spec in architecture.Tensors)
         {

@@ -17,7 +17,7 @@ public class DiagnosticTests
     }
 
     private static string Model(string declaration, string path = "Weights/tiny.safetensors") => $$"""
-        using CapsEmbedded.Model;
+        using CapsEmbedded.Runtime;
         namespace Demo;
         [CapsNetModel("{{path}}")]
         {{declaration}}
@@ -106,7 +106,7 @@ public class DiagnosticTests
     public void CAPS0009_nested_class()
     {
         var source = """
-            using CapsEmbedded.Model;
+            using CapsEmbedded.Runtime;
             namespace Demo;
             public static partial class Outer
             {

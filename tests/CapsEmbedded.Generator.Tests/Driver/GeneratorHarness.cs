@@ -7,7 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using generator::CapsEmbedded.Generator;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -47,7 +47,7 @@ internal static class GeneratorHarness
         => new InMemoryText(ProjectDirectory + "/obj/" + fileName + ".capsnet-header.txt", text);
 
     public const string TinySource = """
-        using CapsEmbedded.Model;
+        using CapsEmbedded.Runtime;
 
         namespace Demo;
 
@@ -57,7 +57,7 @@ internal static class GeneratorHarness
 
     /// <summary>The tiny model with C exports under the prefix "tiny".</summary>
     public const string TinyNativeSource = """
-        using CapsEmbedded.Model;
+        using CapsEmbedded.Runtime;
 
         namespace Demo;
 

@@ -1,7 +1,7 @@
 extern alias generator;
 
 using System.Reflection;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 using Microsoft.CodeAnalysis;
 using Xunit;
@@ -24,7 +24,7 @@ public class HalfPrecisionGeneratorTests
     }
 
     private static string Source(string fileName) => $$"""
-        using CapsEmbedded.Model;
+        using CapsEmbedded.Runtime;
         namespace Demo;
         [CapsNetModel("Weights/{{fileName}}")]
         public static partial class NarrowCapsNet;

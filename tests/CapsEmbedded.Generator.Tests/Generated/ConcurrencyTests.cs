@@ -74,7 +74,7 @@ public class ConcurrencyTests
     {
         var weights = TinyCapsNet.Weights.Embedded;
         var images = Enumerable.Range(0, Images).SelectMany(i => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)i + 300)).ToArray();
-        (int[] Classes, int[] Lengths) Batch(TinyCapsNet.Weights w, CapsEmbedded.Model.BatchContext context)
+        (int[] Classes, int[] Lengths) Batch(TinyCapsNet.Weights w, CapsEmbedded.Runtime.BatchContext context)
         {
             var lengths = new float[Images * TinyCapsNet.Classes];
             var classes = new int[Images];

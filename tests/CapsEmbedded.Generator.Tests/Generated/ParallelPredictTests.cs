@@ -1,5 +1,5 @@
 using CapsEmbedded.Kernels;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
 using Xunit;
 

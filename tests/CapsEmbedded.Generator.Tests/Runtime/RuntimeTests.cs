@@ -1,11 +1,11 @@
 using CapsEmbedded.Kernels;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Runtime;
 
-/// <summary>The generated-model support in src/CapsEmbedded/Model, tested on its own.</summary>
+/// <summary>The generated-model support in src/CapsEmbedded/Runtime, tested on its own.</summary>
 public class RuntimeTests
 {
     [Fact]

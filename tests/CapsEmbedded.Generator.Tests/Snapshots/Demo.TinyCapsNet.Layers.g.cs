@@ -19,7 +19,7 @@ namespace Demo
     public static partial class TinyCapsNet
     {
         /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
-        private static int Forward(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
+        private static int Forward(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
         {
             // The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.
             Layers.Conv1(weights, scratch, image, 0, 1, tier);
@@ -30,7 +30,7 @@ namespace Demo
         }
 
         /// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>
-        private static int Finish(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
+        private static int Finish(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
         {
             Layers.Route(scratch, tier);
             int predicted = Layers.Lengths(scratch, lengths, tier);
@@ -45,7 +45,7 @@ namespace Demo
 
         /// <summary>
         /// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of
-        /// <c>parts</c> (<see cref="global::CapsEmbedded.Model.BatchContext.RunParts"/>) and compute only their share of independent outputs.
+        /// <c>parts</c> (<see cref="global::CapsEmbedded.Runtime.BatchContext.RunParts"/>) and compute only their share of independent outputs.
         /// Public overloads take a <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "1.0.0")]
@@ -56,9 +56,9 @@ namespace Demo
                 => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);
 
             /// <summary>This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.</summary>
-            internal static void Conv1(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void Conv1(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(Conv1Pixels, global::CapsEmbedded.Kernels.PackedGemm.RowGranule, part, parts);
+                var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(Conv1Pixels, global::CapsEmbedded.Kernels.PackedGemm.RowGranule, part, parts);
                 int rows = end - first;
                 if (rows == 0) return;
                 global::CapsEmbedded.Kernels.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,
@@ -77,19 +77,19 @@ namespace Demo
             }
 
             /// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>
-            internal static void PrimaryPatches(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void PrimaryPatches(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(PrimaryPositions, 1, part, parts);
+                var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(PrimaryPositions, 1, part, parts);
                 global::CapsEmbedded.Kernels.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,
                     Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),
                     first, end - first);
             }
 
             /// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>
-            internal static void PrimaryConv(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void PrimaryConv(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 // Panels in pairs: the Vector512 tile covers two.
-                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(global::CapsEmbedded.Kernels.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
+                var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(global::CapsEmbedded.Kernels.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
                 if (end == first) return;
                 global::CapsEmbedded.Kernels.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,
                     PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, global::CapsEmbedded.Kernels.Activation.None,
@@ -97,11 +97,11 @@ namespace Demo
             }
 
             /// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>
-            internal static void Capsules(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void Capsules(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                var (first, end) = global::CapsEmbedded.Model.BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
+                var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
                 RegroupAndSquash(scratch, first, end, tier);
-                Predictions(weights, scratch, first, end, tier);
+                CapsuleTransform(weights, scratch, first, end, tier);
             }
 
             /// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>
@@ -117,12 +117,12 @@ namespace Demo
                 global::CapsEmbedded.Kernels.Squash.Run(primary, end - first, PrimaryDims, tier);
             }
 
-            /// <summary>Predictions û_{j|i} = W_ij u_i (eq. 2): [18 x 4] → [18 x 3 x 4]; 864 multiply-adds.</summary>
-            public static void Predictions(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
-                => Predictions(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);
+            /// <summary>Prediction vectors û_{j|i} = W_ij u_i (eq. 2): [18 x 4] → [18 x 3 x 4]; 864 multiply-adds.</summary>
+            public static void CapsuleTransform(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
+                => CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);
 
             /// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>
-            internal static void Predictions(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, int first, int end, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void CapsuleTransform(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, int first, int end, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 int count = end - first;
                 global::CapsEmbedded.Kernels.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
@@ -168,7 +168,7 @@ namespace Demo
                 Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);
             }
 
-            internal static void Decoder(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
+            internal static void Decoder(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 global::System.Span<float> masked = scratch.Slice(ScratchMaskedOffset, DecoderInput);
                 global::System.Span<float> hidden1 = scratch.Slice(ScratchHidden1Offset, DecoderHidden1);

@@ -197,9 +197,9 @@ namespace Demo
         /// <summary>The SIMD tier <see cref="Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})"/> uses on this machine.</summary>
         public static global::CapsEmbedded.Kernels.SimdTier ActiveTier => global::CapsEmbedded.Kernels.SimdTiers.Best;
 
-        /// <summary>A context for <see cref="PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, global::CapsEmbedded.Model.BatchContext)"/>: worker threads with one scratch buffer each.</summary>
+        /// <summary>A context for <see cref="PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, global::CapsEmbedded.Runtime.BatchContext)"/>: worker threads with one scratch buffer each.</summary>
         /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
-        public static global::CapsEmbedded.Model.BatchContext CreateBatchContext(int workerCount = 0) => new global::CapsEmbedded.Model.BatchContext(ScratchLength, workerCount);
+        public static global::CapsEmbedded.Runtime.BatchContext CreateBatchContext(int workerCount = 0) => new global::CapsEmbedded.Runtime.BatchContext(ScratchLength, workerCount);
 
         /// <summary>
         /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
@@ -209,10 +209,10 @@ namespace Demo
         {
             private static Weights? s_embedded;
 
-            private Weights(global::CapsEmbedded.Model.PackedCapsNetWeights packed) => Packed = packed;
+            private Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights packed) => Packed = packed;
 
             /// <summary>The packed tensors.</summary>
-            internal global::CapsEmbedded.Model.PackedCapsNetWeights Packed { get; }
+            internal global::CapsEmbedded.Runtime.PackedCapsNetWeights Packed { get; }
 
             /// <summary>
             /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
@@ -223,7 +223,7 @@ namespace Demo
 
             private static Weights CreateEmbedded()
             {
-                var packed = global::CapsEmbedded.Model.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
+                var packed = global::CapsEmbedded.Runtime.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
                     WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
                 var created = new Weights(packed);
                 var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);
@@ -245,8 +245,8 @@ namespace Demo
             public static Weights FromWeights(global::CapsEmbedded.Weights.CapsNetWeights weights, string? source = null)
             {
                 global::System.ArgumentNullException.ThrowIfNull(weights);
-                global::CapsEmbedded.Model.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
-                return new Weights(global::CapsEmbedded.Model.PackedCapsNetWeights.Pack(weights));
+                global::CapsEmbedded.Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
+                return new Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights.Pack(weights));
             }
 
             /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives as long as the process).</summary>
@@ -259,7 +259,7 @@ namespace Demo
         /// <summary>Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse; one per thread.</summary>
         public sealed class Workspace : global::System.IDisposable
         {
-            private readonly global::CapsEmbedded.Model.AlignedBuffer _scratch = new global::CapsEmbedded.Model.AlignedBuffer(ScratchLength);
+            private readonly global::CapsEmbedded.Runtime.AlignedBuffer _scratch = new global::CapsEmbedded.Runtime.AlignedBuffer(ScratchLength);
 
             internal global::System.Span<float> Scratch => _scratch.Span;
 
@@ -293,12 +293,12 @@ namespace Demo
         /// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
         /// worker count. Allocation-free; one call at a time per context.
         /// </summary>
-        public static int Predict(Weights weights, global::CapsEmbedded.Model.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
+        public static int Predict(Weights weights, global::CapsEmbedded.Runtime.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
             global::System.Span<float> capsules = default, global::System.Span<float> reconstruction = default)
             => Predict(weights, context, image, lengths, capsules, reconstruction, global::CapsEmbedded.Kernels.SimdTiers.Best);
 
         /// <summary>As the other overload, with the SIMD tier forced.</summary>
-        public static int Predict(Weights weights, global::CapsEmbedded.Model.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
+        public static int Predict(Weights weights, global::CapsEmbedded.Runtime.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths,
             global::System.Span<float> capsules, global::System.Span<float> reconstruction, global::CapsEmbedded.Kernels.SimdTier tier)
         {
             global::System.ArgumentNullException.ThrowIfNull(weights);
@@ -314,10 +314,10 @@ namespace Demo
         }
 
         // The parallel Predict's layer parts, cached once so a call allocates no delegate.
-        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_conv1Part = Layers.Conv1;
-        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;
-        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
-        private static readonly global::CapsEmbedded.Model.ImagePartRunner s_capsulesPart = Layers.Capsules;
+        private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_conv1Part = Layers.Conv1;
+        private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;
+        private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
+        private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_capsulesPart = Layers.Capsules;
 
         private static void CheckImageArguments(global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules, global::System.Span<float> reconstruction)
         {
@@ -331,7 +331,7 @@ namespace Demo
                 throw new global::System.ArgumentException($"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed", nameof(reconstruction));
         }
 
-        private static void CheckContext(global::CapsEmbedded.Model.BatchContext context)
+        private static void CheckContext(global::CapsEmbedded.Runtime.BatchContext context)
         {
             if (context.ScratchLength < ScratchLength)
                 throw new global::System.ArgumentException($"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)", nameof(context));
@@ -368,12 +368,12 @@ namespace Demo
         /// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
         /// </summary>
         public static void PredictBatch(Weights weights, global::System.ReadOnlySpan<float> images, global::System.Span<float> lengths, global::System.Span<int> classes,
-            global::CapsEmbedded.Model.BatchContext context)
+            global::CapsEmbedded.Runtime.BatchContext context)
             => PredictBatch(weights, images, lengths, classes, context, global::CapsEmbedded.Kernels.SimdTiers.Best);
 
         /// <summary>As the other overload, with the SIMD tier forced.</summary>
         public static void PredictBatch(Weights weights, global::System.ReadOnlySpan<float> images, global::System.Span<float> lengths, global::System.Span<int> classes,
-            global::CapsEmbedded.Model.BatchContext context, global::CapsEmbedded.Kernels.SimdTier tier)
+            global::CapsEmbedded.Runtime.BatchContext context, global::CapsEmbedded.Kernels.SimdTier tier)
         {
             global::System.ArgumentNullException.ThrowIfNull(weights);
             global::System.ArgumentNullException.ThrowIfNull(context);
@@ -385,9 +385,9 @@ namespace Demo
         }
 
         // Cached once so a batch call allocates no delegate.
-        private static readonly global::CapsEmbedded.Model.BatchItemPredictor s_predictItem = PredictItem;
+        private static readonly global::CapsEmbedded.Runtime.BatchItemPredictor s_predictItem = PredictItem;
 
-        private static int PredictItem(global::CapsEmbedded.Model.PackedCapsNetWeights weights, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
+        private static int PredictItem(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
             => Forward(weights, scratch, image, lengths, default, default, tier);
 
         private static void CheckTier(global::CapsEmbedded.Kernels.SimdTier tier)

@@ -98,18 +98,18 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
     }
 
     [Theory]
-    [InlineData(false, PredictionsFormulation.PerImageMatMul)]
-    [InlineData(true, PredictionsFormulation.PerImageMatMul)]
-    [InlineData(true, PredictionsFormulation.PerCapsuleMatMul)]
-    [InlineData(true, PredictionsFormulation.Einsum)]
-    public void Tiny_network_matches_the_reference_model(bool decoder, PredictionsFormulation formulation)
+    [InlineData(false, CapsuleTransformFormulation.PerImageMatMul)]
+    [InlineData(true, CapsuleTransformFormulation.PerImageMatMul)]
+    [InlineData(true, CapsuleTransformFormulation.PerCapsuleMatMul)]
+    [InlineData(true, CapsuleTransformFormulation.Einsum)]
+    public void Tiny_network_matches_the_reference_model(bool decoder, CapsuleTransformFormulation formulation)
     {
         var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, seed: 3); // what `capsnet init --arch tiny --seed 3` writes
         // W_ij at σ = 0.01 gives lengths near 1e-4; scaled, they spread over (0, 1) and routing has something to route.
         foreach (ref float w in weights.DigitWeight.AsSpan()) w *= 400f;
         var a = weights.Architecture;
         var images = TinyDigits(a.InputSize, out int n);
-        using var session = Session(CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { IncludeDecoder = decoder, Predictions = formulation }));
+        using var session = Session(CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { IncludeDecoder = decoder, CapsuleTransform = formulation }));
         var outputs = Run(session, images, n, a.InputSize);
         Assert.Equal(decoder ? 3 : 1, outputs.Length);
         double worstLength = 0, worstPixel = 0, worstCapsule = 0;

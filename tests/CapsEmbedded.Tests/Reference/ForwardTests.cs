@@ -60,7 +60,7 @@ public class ForwardTests
         Assert.Equal(new[] { 3.0, 4.0 }, trace.PrimaryPreSquash);
         var close = new ToleranceComparer(1e-15);
         Assert.Equal(new[] { 15.0 / 26, 20.0 / 26 }, trace.PrimaryCapsules, close);
-        Assert.Equal(new[] { 30.0 / 26, 40.0 / 26, 0, 0 }, trace.Predictions, close);
+        Assert.Equal(new[] { 30.0 / 26, 40.0 / 26, 0, 0 }, trace.UHat, close);
         Assert.Equal(new[] { 0.0, 0.0 }, trace.Logits); // r = 1: the only agreement update is skipped
         Assert.Equal(new[] { 0.5, 0.5 }, trace.Coupling);
         Assert.Equal(new[] { 375.0 / 1301, 500.0 / 1301, 0, 0 }, trace.Capsules, close);

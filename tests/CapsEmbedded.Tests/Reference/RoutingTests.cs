@@ -92,7 +92,7 @@ public class RoutingTests
             ReferenceModel.Routing<float>(new float[8], 2, 2, 2, 0, new float[4], new float[4], new float[4]));
         var error = Assert.Throws<ArgumentException>(() =>
             ReferenceModel.Routing<float>(new float[7], 2, 2, 2, 3, new float[4], new float[4], new float[4]));
-        Assert.Contains("predictions", error.Message);
+        Assert.Contains("uHat", error.Message);
         Assert.Throws<ArgumentException>(() =>
             ReferenceModel.Routing<float>(new float[8], 2, 2, 2, 3, new float[4], new float[3], new float[4]));
     }

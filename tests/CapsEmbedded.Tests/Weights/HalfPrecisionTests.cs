@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using CapsEmbedded.Model;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 using Xunit;
 using static CapsEmbedded.Tests.Weights.HandMadeFile;

@@ -145,7 +145,7 @@ public class RoundTripTests
         byte[] file = CapsNetWeightsFile.Write(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 1));
         int n = HeaderLength(file);
         var header = SafeTensorsHeader.Parse(file[8..(8 + n)], file.Length - 8 - n, "tiny.safetensors");
-        Assert.Equal(CapsNetArchitecture.Tiny, CapsNetLayout.Validate(header, "tiny.safetensors"));
+        Assert.Equal(CapsNetArchitecture.Tiny, CapsNetHeaderValidator.Validate(header, "tiny.safetensors"));
         Assert.True(header.HasMetadata);
         Assert.Equal("10", header.Metadata["capsnet.input_size"]);
 

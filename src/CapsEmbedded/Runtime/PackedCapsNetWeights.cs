@@ -3,7 +3,7 @@ using System.Text;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Weights;
 
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// A CapsNet's weights packed once for the kernels (<see cref="PackedCapsNetLayout"/>) in one 64-byte-aligned native

@@ -1,6 +1,6 @@
 using CapsEmbedded.Kernels;
 
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// Where each packed tensor of a CapsNet lies in one <see cref="AlignedBuffer"/>: GEMM weights in

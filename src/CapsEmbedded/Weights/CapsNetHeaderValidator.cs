@@ -11,7 +11,7 @@ namespace CapsEmbedded.Weights;
 /// metadata (absent keys = the paper's network), every tensor of <see cref="CapsNetArchitecture.Tensors"/>
 /// present as F32, F16 or BF16 (widened to float32 when read) with its exact shape, and nothing else.
 /// </summary>
-public static class CapsNetLayout
+public static class CapsNetHeaderValidator
 {
     /// <summary>The architecture the header describes.</summary>
     /// <exception cref="WeightFormatException">The metadata or a tensor does not fit a CapsNet; the message names it.</exception>

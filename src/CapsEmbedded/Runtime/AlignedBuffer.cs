@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// Floats in one 64-byte-aligned native allocation (a cache line; every SIMD width's alignment), freed by

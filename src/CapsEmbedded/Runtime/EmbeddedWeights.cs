@@ -1,7 +1,7 @@
 using System.Reflection;
 using CapsEmbedded.Weights;
 
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>Reads a weight file embedded as a manifest resource (by CapsEmbedded.Generator.targets) and packs it.</summary>
 public static class EmbeddedWeights

@@ -1,4 +1,4 @@
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// Marks a <c>static partial class</c> for CapsEmbedded.Generator, which adds a fixed-shape forward pass generated from

@@ -4,7 +4,7 @@ using Xunit;
 namespace CapsEmbedded.Tests.Reference;
 
 /// <summary>Prediction vectors (eq. 2): û_{j|i} = W_ij u_i with W_ij = digit_caps.weight[i, j] ([classDims][primaryDims]).</summary>
-public class PredictionTests
+public class CapsuleTransformReferenceTests
 {
     [Fact]
     public void HandSetMatricesGiveHandComputedPredictions()
@@ -18,12 +18,12 @@ public class PredictionTests
             0, 0, 0, /**/ 0, 0, 0,   // W_11: zero
         };
         float[] primary = { 1, 2, 3, /**/ 0, 0, 1 };
-        var predictions = new float[2 * 2 * 2];
-        ReferenceModel.Predictions<float>(primary, weight, 2, 2, 2, 3, predictions);
-        Assert.Equal(new float[] { 1, 2, 6, 6, 5, -1, 0, 0 }, predictions);
+        var uHat = new float[2 * 2 * 2];
+        ReferenceModel.CapsuleTransform<float>(primary, weight, 2, 2, 2, 3, uHat);
+        Assert.Equal(new float[] { 1, 2, 6, 6, 5, -1, 0, 0 }, uHat);
 
         var precise = new double[8];
-        ReferenceModel.Predictions<double>(primary.Select(x => (double)x).ToArray(), weight, 2, 2, 2, 3, precise);
+        ReferenceModel.CapsuleTransform<double>(primary.Select(x => (double)x).ToArray(), weight, 2, 2, 2, 3, precise);
         Assert.Equal(new double[] { 1, 2, 6, 6, 5, -1, 0, 0 }, precise);
     }
 
@@ -31,7 +31,7 @@ public class PredictionTests
     public void RejectsAWeightOfTheWrongSize()
     {
         var error = Assert.Throws<ArgumentException>(() =>
-            ReferenceModel.Predictions<float>(new float[6], new float[23], 2, 2, 2, 3, new float[8]));
+            ReferenceModel.CapsuleTransform<float>(new float[6], new float[23], 2, 2, 2, 3, new float[8]));
         Assert.Contains("digit weight", error.Message);
         Assert.Contains("24", error.Message);
     }

@@ -2,7 +2,7 @@ using System.Runtime.ExceptionServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Threading;
 
-namespace CapsEmbedded.Model;
+namespace CapsEmbedded.Runtime;
 
 /// <summary>Classifies one item of a batch: the generated model's forward pass on one image with a worker's scratch.</summary>
 /// <returns>The predicted class.</returns>
