@@ -72,11 +72,16 @@ namespace CapsEmbedded.Generator
             "[CapsNetModel] on class '{0}': NativeExportPrefix \"{1}\" cannot start C function names: {2}",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor BadQuantizedFile = new(
+            "CAPS0014", "Invalid int8-quantised weight file",
+            "{0}: quantised weight file, tensor '{1}': {2}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         private static readonly DiagnosticDescriptor[] All =
         {
             WeightFileNotPassed, WeightFileMissing, UnreadableHeader, ShapeMismatch, UnsupportedDType, NotPartial,
             NotStatic, Generic, Nested, EmptyPath, DuplicateAttribute, InternalError,
-            BadNativePrefix,
+            BadNativePrefix, BadQuantizedFile,
         };
 
         internal static DiagnosticDescriptor ById(string id)

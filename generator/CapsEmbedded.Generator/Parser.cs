@@ -4,6 +4,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using CapsEmbedded.Generator.Model;
+using CapsEmbedded.Quantization;
 using CapsEmbedded.Weights;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -136,6 +137,19 @@ namespace CapsEmbedded.Generator
                 foreach (var pair in header.Metadata) metadata.Add(new KeyValue(pair.Key, pair.Value));
                 metadata.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
 
+                // A quantised file (capsnet.quantization) is checked by the runtime's own validator: an int8 model is emitted.
+                if (QuantizedHeaderValidator.IsQuantized(header))
+                {
+                    try
+                    {
+                        var quantized = QuantizedHeaderValidator.Validate(header, fileName);
+                        return Result(quantized, tensors.ToArray(), metadata.ToArray(), null);
+                    }
+                    catch (WeightFormatException e)
+                    {
+                        return Result(null, null, null, Error(Diagnostics.BadQuantizedFile, source, e.TensorName ?? "(metadata)", e.Problem));
+                    }
+                }
                 foreach (var entry in header.Entries)
                     if (entry.DType != SafeTensorsDType.F32 && entry.DType != SafeTensorsDType.F16 && entry.DType != SafeTensorsDType.BF16)
                         return Result(null, null, null, Error(Diagnostics.UnsupportedDType, source, entry.Name, entry.DType));

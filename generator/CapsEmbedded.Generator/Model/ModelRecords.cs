@@ -30,7 +30,19 @@ namespace CapsEmbedded.Generator.Model
         CapsNetArchitecture? Architecture,
         EquatableArray<TensorInfo> Tensors,
         EquatableArray<KeyValue> Metadata,
-        DiagnosticInfo? Error);
+        DiagnosticInfo? Error)
+    {
+        /// <summary>Whether the file is int8-quantised (validated by QuantizedHeaderValidator): the int8 model is emitted.</summary>
+        public bool IsQuantized
+        {
+            get
+            {
+                foreach (var pair in Metadata)
+                    if (pair.Key == global::CapsEmbedded.Quantization.QuantizedHeaderValidator.SchemeKey) return true;
+                return false;
+            }
+        }
+    }
 
     internal sealed record KeyValue(string Key, string Value);
 

@@ -78,6 +78,25 @@ public sealed class QuantizedCapsNet : IDisposable
     private Span<float> Region((int Offset, int Length) region) => _floats.Span.Slice(region.Offset, region.Length);
     private Span<sbyte> PrimaryWeight => MemoryMarshal.Cast<float, sbyte>(_int8.Span)[.._int8Length];
 
+    // The packed tensors, read-only, for a generated int8 model's fixed-shape layers (same kernels, same order).
+
+    /// <summary>conv1's weight packed for <see cref="PackedGemm"/> (n = conv1 channels, k = channels·kernel²).</summary>
+    public ReadOnlySpan<float> PackedConv1Weight => Region(_conv1Weight);
+    public ReadOnlySpan<float> Conv1Bias => Region(_conv1Bias);
+    /// <summary>The primary conv's int8 weight, columns [ky][kx][c], packed for <see cref="QuantizedGemm"/>.</summary>
+    public ReadOnlySpan<sbyte> PackedPrimaryWeight => PrimaryWeight;
+    /// <summary>s_a·s_w[n]: one int32 sum of channel n times this is its float conv output (bias not added).</summary>
+    public ReadOnlySpan<float> PrimaryMultiplier => Region(_multiplier);
+    public ReadOnlySpan<float> PrimaryBias => Region(_primaryBias);
+    /// <summary>W_ij packed for <see cref="CapsuleTransform"/>.</summary>
+    public ReadOnlySpan<float> PackedDigitWeight => Region(_digitWeight);
+    public ReadOnlySpan<float> PackedFc1Weight => Region(_fc1Weight);
+    public ReadOnlySpan<float> Fc1Bias => Region(_fc1Bias);
+    public ReadOnlySpan<float> PackedFc2Weight => Region(_fc2Weight);
+    public ReadOnlySpan<float> Fc2Bias => Region(_fc2Bias);
+    public ReadOnlySpan<float> PackedFc3Weight => Region(_fc3Weight);
+    public ReadOnlySpan<float> Fc3Bias => Region(_fc3Bias);
+
     private void Pack(QuantizedCapsNetWeights weights)
     {
         var a = Architecture;
@@ -209,7 +228,7 @@ public sealed class QuantizedCapsNet : IDisposable
     }
 
     /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> on u7 codes.</summary>
-    private static void Im2ColChannelsLast(ReadOnlySpan<byte> input, int channels, int size, int kernel, int stride, int outSize, Span<byte> patches)
+    public static void Im2ColChannelsLast(ReadOnlySpan<byte> input, int channels, int size, int kernel, int stride, int outSize, Span<byte> patches)
     {
         int run = kernel * channels, rowLength = kernel * run;
         for (int o = 0; o < outSize * outSize; o++)
@@ -221,7 +240,8 @@ public sealed class QuantizedCapsNet : IDisposable
         }
     }
 
-    private static void Dequantise(ReadOnlySpan<int> acc, int rows, int n, ReadOnlySpan<float> multiplier, ReadOnlySpan<float> bias, Span<float> output)
+    /// <summary>output[r][j] = acc[r][j] · multiplier[j] + bias[j]: the int32 sums back to float conv outputs.</summary>
+    public static void Dequantise(ReadOnlySpan<int> acc, int rows, int n, ReadOnlySpan<float> multiplier, ReadOnlySpan<float> bias, Span<float> output)
     {
         for (int r = 0; r < rows; r++)
         {

@@ -10,7 +10,7 @@ namespace CapsEmbedded.Quantization;
 public sealed class QuantizedCapsNetWeights
 {
     /// <summary>The <c>capsnet.quantization</c> value: symmetric int8 weights per output channel, unsigned 7-bit activations.</summary>
-    public const string Scheme = "int8-sym-per-channel-u7";
+    public const string Scheme = QuantizedHeaderValidator.Scheme;
 
     /// <summary>Largest |q| of a weight: symmetric, so −128 is never used (and never accepted).</summary>
     public const int WeightLimit = 127;
@@ -18,13 +18,13 @@ public sealed class QuantizedCapsNetWeights
     /// <summary>Largest activation code: 7 bits keep u7 × s8 pairs clear of vpmaddubsw's 16-bit saturation.</summary>
     public const int ActivationLimit = 127;
 
-    public const string PrimaryWeightScaleName = "primary_caps.weight_scale";
-    public const string PrimaryInputScaleName = "primary_caps.input_scale";
+    public const string PrimaryWeightScaleName = QuantizedHeaderValidator.PrimaryWeightScaleName;
+    public const string PrimaryInputScaleName = QuantizedHeaderValidator.PrimaryInputScaleName;
 
-    public const string SchemeKey = CapsNetArchitecture.MetadataPrefix + "quantization";
-    public const string WeightsKey = SchemeKey + ".weights";
-    public const string WeightScalesKey = SchemeKey + ".weight_scales";
-    public const string InputScalesKey = SchemeKey + ".input_scales";
+    public const string SchemeKey = QuantizedHeaderValidator.SchemeKey;
+    public const string WeightsKey = QuantizedHeaderValidator.WeightsKey;
+    public const string WeightScalesKey = QuantizedHeaderValidator.WeightScalesKey;
+    public const string InputScalesKey = QuantizedHeaderValidator.InputScalesKey;
     public const string CalibrationKey = SchemeKey + ".calibration";
 
     /// <param name="weights">Every float tensor; its primary-capsule weight is overwritten with the dequantised q · s_w.</param>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
@@ -16,11 +17,10 @@ namespace CapsEmbedded.Quantization;
 public static class QuantizedWeightsFile
 {
     /// <summary>The safetensors dtype of the int8 tensors (the header reader knows every dtype of the format).</summary>
-    public const string I8 = "I8";
+    public const string I8 = QuantizedHeaderValidator.I8;
 
     /// <summary>Whether a parsed header says it is a quantised file (has <c>capsnet.quantization</c>).</summary>
-    public static bool IsQuantized(SafeTensorsHeader header) =>
-        header.Metadata.ContainsKey(QuantizedCapsNetWeights.SchemeKey);
+    public static bool IsQuantized(SafeTensorsHeader header) => QuantizedHeaderValidator.IsQuantized(header);
 
     /// <summary>Reads the quantised weight file at <paramref name="path"/> (header checked before the data is read).</summary>
     /// <exception cref="WeightFormatException">The file is not a valid quantised CapsNet file.</exception>
@@ -40,38 +40,7 @@ public static class QuantizedWeightsFile
     /// (values are checked by <see cref="Read"/>).
     /// </summary>
     /// <exception cref="WeightFormatException">Anything does not fit; the message names the tensor or key.</exception>
-    public static CapsNetArchitecture Validate(SafeTensorsHeader header, string fileName)
-    {
-        ArgumentNullException.ThrowIfNull(header);
-        var metadata = header.Metadata;
-        if (!metadata.TryGetValue(QuantizedCapsNetWeights.SchemeKey, out string? scheme))
-            throw new WeightFormatException(fileName, null, $"no {QuantizedCapsNetWeights.SchemeKey} in {SafeTensorsHeader.MetadataKey}: "
-                + "this is a float32 weight file, not a quantised one (make one with capsnet quantize)");
-        if (scheme != QuantizedCapsNetWeights.Scheme)
-            throw new WeightFormatException(fileName, null, $"{QuantizedCapsNetWeights.SchemeKey} = \"{UntrustedText.Quote(scheme)}\" is not supported; "
-                + $"the only scheme is \"{QuantizedCapsNetWeights.Scheme}\"");
-        RequireMetadata(metadata, QuantizedCapsNetWeights.WeightsKey, CapsNetArchitecture.PrimaryWeight, fileName);
-        RequireMetadata(metadata, QuantizedCapsNetWeights.WeightScalesKey, QuantizedCapsNetWeights.PrimaryWeightScaleName, fileName);
-        RequireMetadata(metadata, QuantizedCapsNetWeights.InputScalesKey, QuantizedCapsNetWeights.PrimaryInputScaleName, fileName);
-
-        var architecture = CapsNetArchitecture.FromMetadata(metadata, out string? error)
-            ?? throw new WeightFormatException(fileName, null, $"invalid CapsNet architecture in {SafeTensorsHeader.MetadataKey}: {error}");
-        var expected = ExpectedTensors(architecture);
-        foreach (var entry in header.Entries)
-            if (!expected.ContainsKey(entry.Name))
-                throw new WeightFormatException(fileName, entry.Name, "unknown tensor; a quantised CapsNet has exactly "
-                    + string.Join(", ", expected.Keys));
-        foreach (var (name, (dtype, shape)) in expected)
-        {
-            var entry = header.Find(name)
-                ?? throw new WeightFormatException(fileName, name, $"missing; the quantised architecture needs it as {dtype} {ShapeText(shape)}");
-            if (entry.DType != dtype)
-                throw new WeightFormatException(fileName, name, $"dtype {entry.DType} is not supported here; this tensor must be {dtype}");
-            if (!entry.Shape.SequenceEqual(shape))
-                throw new WeightFormatException(fileName, name, $"shape {entry.ShapeText} does not match the architecture's {ShapeText(shape)}");
-        }
-        return architecture;
-    }
+    public static CapsNetArchitecture Validate(SafeTensorsHeader header, string fileName) => QuantizedHeaderValidator.Validate(header, fileName);
 
     /// <summary>Validates a whole quantised file held in memory and copies its tensors out.</summary>
     /// <exception cref="WeightFormatException">Anything about the bytes is invalid; the message names file and tensor.</exception>
@@ -95,6 +64,26 @@ public static class QuantizedWeightsFile
         var inputScale = new float[1];
         ReadFloats(layout.GetBytes(file, layout.Header.Find(QuantizedCapsNetWeights.PrimaryInputScaleName)!), inputScale, QuantizedCapsNetWeights.PrimaryInputScaleName, fileName, scale: true);
         return new QuantizedCapsNetWeights(weights, q, weightScale, inputScale[0]);
+    }
+
+    /// <summary>
+    /// Reads the quantised file embedded as <paramref name="resourceName"/> in <paramref name="assembly"/> (by
+    /// CapsEmbedded.Generator.targets for a generated int8 model), checking it is the file the model was generated from.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The resource has another length or is not a valid quantised file.</exception>
+    public static unsafe QuantizedCapsNetWeights ReadEmbedded(Assembly assembly, string resourceName, long expectedFileLength)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        using var stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new InvalidOperationException($"the weight file resource '{resourceName}' is missing from assembly {assembly.GetName().Name}");
+        if (stream.Length != expectedFileLength)
+            throw new WeightFormatException(resourceName, null, $"the embedded file has {stream.Length} bytes; the model was generated from one of {expectedFileLength}");
+        if (expectedFileLength > Array.MaxLength)
+            throw new WeightFormatException(resourceName, null, $"{expectedFileLength} bytes is more than the supported 2 GB");
+        if (stream is UnmanagedMemoryStream unmanaged) return Read(new ReadOnlySpan<byte>(unmanaged.PositionPointer, (int)expectedFileLength), resourceName);
+        var copy = new byte[expectedFileLength];
+        stream.ReadExactly(copy);
+        return Read(copy, resourceName);
     }
 
     /// <summary>Writes the file atomically (<see cref="AtomicFile"/>).</summary>
@@ -125,24 +114,6 @@ public static class QuantizedWeightsFile
         return SafeTensorsWriter.Serialize(tensors, metadata);
     }
 
-    private static Dictionary<string, (string DType, long[] Shape)> ExpectedTensors(CapsNetArchitecture a)
-    {
-        var expected = new Dictionary<string, (string, long[])>(StringComparer.Ordinal);
-        foreach (var spec in a.Tensors)
-            expected[spec.Name] = (spec.Name == CapsNetArchitecture.PrimaryWeight ? I8 : SafeTensorsDType.F32, spec.Shape.Select(d => (long)d).ToArray());
-        expected[QuantizedCapsNetWeights.PrimaryWeightScaleName] = (SafeTensorsDType.F32, new long[] { a.PrimaryChannels });
-        expected[QuantizedCapsNetWeights.PrimaryInputScaleName] = (SafeTensorsDType.F32, new long[] { 1 });
-        return expected;
-    }
-
-    private static void RequireMetadata(IReadOnlyDictionary<string, string> metadata, string key, string value, string fileName)
-    {
-        if (!metadata.TryGetValue(key, out string? actual))
-            throw new WeightFormatException(fileName, null, $"{key} is missing from {SafeTensorsHeader.MetadataKey}; the scheme needs it = \"{value}\"");
-        if (actual != value)
-            throw new WeightFormatException(fileName, null, $"{key} = \"{UntrustedText.Quote(actual)}\" does not match this scheme's tensor \"{value}\"");
-    }
-
     private static void ReadFloats(ReadOnlySpan<byte> source, Span<float> destination, string name, string fileName, bool scale)
     {
         for (int k = 0; k < destination.Length; k++)
@@ -161,8 +132,6 @@ public static class QuantizedWeightsFile
         for (int k = 0; k < values.Length; k++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * k), BitConverter.SingleToInt32Bits(values[k]));
         return bytes;
     }
-
-    private static string ShapeText(long[] shape) => "[" + string.Join(",", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
 
     private static string Text(float value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,237 @@
+extern alias generator;
+
+using System.Reflection;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Kernels.Int8;
+using CapsEmbedded.Quantization;
+using CapsEmbedded.Weights;
+using CapsEmbedded.Generator.Tests.Generated;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace CapsEmbedded.Generator.Tests.Driver;
+
+/// <summary>
+/// A model generated from an int8-quantised Tiny file (made here with the Quantizer from Weights/tiny.safetensors): it
+/// compiles, returns QuantizedCapsNet's bits on every pair of float and int8 tiers, allocates nothing per Predict, and a
+/// bad quantised file is a CAPS0014 diagnostic naming the problem (or, for values the header cannot show, a
+/// WeightFormatException from Weights.Embedded naming the tensor).
+/// </summary>
+public class Int8GeneratorTests
+{
+    private const string FileName = "tiny.int8.safetensors";
+
+    private const string Source = """
+        using CapsEmbedded.Runtime;
+        namespace Demo;
+        [CapsNetModel("Weights/tiny.int8.safetensors")]
+        public static partial class TinyInt8;
+
+        // Array-based calls into the generated model: spans cannot pass through reflection.
+        public static class Probe
+        {
+            private static TinyInt8.Workspace? s_workspace;
+
+            public static int Predict(float[] image, float[] lengths, float[] capsules, float[] reconstruction, int tier, int int8Tier)
+            {
+                s_workspace ??= new TinyInt8.Workspace();
+                return TinyInt8.Predict(TinyInt8.Weights.Embedded, s_workspace, image, lengths, capsules, reconstruction,
+                    (CapsEmbedded.Kernels.SimdTier)tier, (CapsEmbedded.Kernels.Int8.Int8Tier)int8Tier);
+            }
+
+            public static void PredictBatch(float[] images, float[] lengths, int[] classes)
+            {
+                using var workspace = new TinyInt8.Workspace();
+                TinyInt8.PredictBatch(TinyInt8.Weights.Embedded, workspace, images, lengths, classes);
+            }
+
+            public static long AllocatedBytes(float[] image, int warmUp, int calls)
+            {
+                var weights = TinyInt8.Weights.Embedded;
+                using var workspace = new TinyInt8.Workspace();
+                var lengths = new float[TinyInt8.Classes];
+                var capsules = new float[TinyInt8.DecoderInput];
+                var reconstruction = new float[TinyInt8.DecoderOutput];
+                for (int k = 0; k < warmUp; k++) TinyInt8.Predict(weights, workspace, image, lengths, capsules, reconstruction);
+                long fewest = long.MaxValue;
+                for (int window = 0; window < 3 && fewest != 0; window++)
+                {
+                    long before = System.GC.GetAllocatedBytesForCurrentThread();
+                    for (int k = 0; k < calls; k++) TinyInt8.Predict(weights, workspace, image, lengths, capsules, reconstruction);
+                    fewest = System.Math.Min(fewest, System.GC.GetAllocatedBytesForCurrentThread() - before);
+                }
+                return fewest;
+            }
+
+            public static object Embedded() => TinyInt8.Weights.Embedded;
+        }
+        """;
+
+    /// <summary>Tiny's float weights quantised with a clip at the 99.9th percentile of conv1's outputs on 16 random images (some codes saturate at 127).</summary>
+    private static QuantizedCapsNetWeights QuantizedTiny()
+    {
+        var weights = TestData.Tiny;
+        int count = 16, length = weights.Architecture.InputLength;
+        var images = new float[count * length];
+        for (int i = 0; i < count; i++) TestData.RandomImage(length, (ulong)(100 + i)).CopyTo(images, i * length);
+        var histogram = Quantizer.CalibrateConv1(weights, images, count);
+        return Quantizer.Quantize(weights, histogram.Percentile(99.9), "16 random images, 99.9th percentile");
+    }
+
+    private static AdditionalText Header(byte[] file, Func<string, string>? editJson = null)
+        => GeneratorHarness.Header(FileName, GeneratorHarness.HeaderText(file, GeneratorHarness.ProjectDirectory + "/Weights/" + FileName, editJson));
+
+    /// <summary>Generates, compiles with <paramref name="file"/> as its manifest resource, and loads the Probe class.</summary>
+    private static (Type Probe, string Model) Compile(byte[] file)
+    {
+        var (result, output) = GeneratorHarness.Run(Source, Header(file));
+        Assert.Empty(result.Diagnostics);
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        using var image = new MemoryStream();
+        var emitted = output.Emit(image, manifestResources: new[]
+        {
+            new ResourceDescription("CapsNetWeights/" + FileName, () => new MemoryStream(file), isPublic: true),
+        });
+        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
+        string model = result.Results.Single().GeneratedSources.Single().SourceText.ToString();
+        return (Assembly.Load(image.ToArray()).GetType("Demo.Probe")!, model);
+    }
+
+    private static int Predict(Type probe, float[] image, float[] lengths, float[] capsules, float[] reconstruction, SimdTier tier, Int8Tier int8Tier)
+        => (int)probe.GetMethod("Predict")!.Invoke(null, new object[] { image, lengths, capsules, reconstruction, (int)tier, (int)int8Tier })!;
+
+    [Fact]
+    public void A_quantised_file_generates_an_int8_model_with_QuantizedCapsNets_bits_on_every_tier_pair()
+    {
+        var quantised = QuantizedTiny();
+        byte[] file = QuantizedWeightsFile.Write(quantised);
+        var (probe, model) = Compile(file);
+        Assert.Contains("QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength", model);
+        Assert.Contains("public const int PrimaryPatchLength = ", model);
+
+        var a = quantised.Architecture;
+        using var runtime = QuantizedCapsNet.Create(QuantizedWeightsFile.Read(file, FileName));
+        using var workspace = new QuantizedCapsNet.Workspace(a);
+        var int8Tiers = Enum.GetValues<Int8Tier>().Where(Int8Tiers.IsSupported).ToList();
+        Assert.Contains(Int8Tier.Scalar, int8Tiers);
+        int pairs = 0;
+        var classesSeen = new HashSet<int>();
+        for (int seed = 1; seed <= 6; seed++)
+        {
+            var image = TestData.RandomImage(a.InputLength, (ulong)seed);
+            foreach (var tier in SimdTiers.Supported)
+                foreach (var int8Tier in int8Tiers)
+                {
+                    float[] lengths = new float[a.Classes], capsules = new float[a.DecoderInput], reconstruction = new float[a.DecoderOutput];
+                    float[] expectedLengths = new float[a.Classes], expectedCapsules = new float[a.DecoderInput], expectedReconstruction = new float[a.DecoderOutput];
+                    int predicted = Predict(probe, image, lengths, capsules, reconstruction, tier, int8Tier);
+                    int expected = runtime.Predict(workspace, image, expectedLengths, expectedCapsules, expectedReconstruction, tier, int8Tier);
+                    // Same kernels called in the same order on the same packed weights: the same bits, not merely close.
+                    Assert.Equal(expected, predicted);
+                    Assert.Equal(expectedLengths, lengths);
+                    Assert.Equal(expectedCapsules, capsules);
+                    Assert.Equal(expectedReconstruction, reconstruction);
+                    Assert.Contains(lengths, v => v > 0f);
+                    classesSeen.Add(predicted);
+                    pairs++;
+                }
+        }
+        Assert.True(pairs >= 6 * 2, $"only {pairs} tier pairs ran");
+
+        // The int8 path really runs: the float model of the same (dequantised) weights gives other bits.
+        var image1 = TestData.RandomImage(a.InputLength, 1);
+        var floatLengths = new float[a.Classes];
+        using (var floatWorkspace = new TinyCapsNet.Workspace())
+        using (var floatWeights = TinyCapsNet.Weights.FromWeights(quantised.Weights))
+            TinyCapsNet.Predict(floatWeights, floatWorkspace, image1, floatLengths);
+        var int8Lengths = new float[a.Classes];
+        Predict(probe, image1, int8Lengths, new float[a.DecoderInput], new float[a.DecoderOutput], SimdTiers.Best, Int8Tiers.Best);
+        Assert.NotEqual(floatLengths, int8Lengths);
+    }
+
+    [Fact]
+    public void The_int8_model_batch_equals_its_single_image_predictions()
+    {
+        byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
+        var (probe, _) = Compile(file);
+        var a = TestData.Tiny.Architecture;
+        int count = 5;
+        var images = new float[count * a.InputLength];
+        for (int i = 0; i < count; i++) TestData.RandomImage(a.InputLength, (ulong)(40 + i)).CopyTo(images, i * a.InputLength);
+        var lengths = new float[count * a.Classes];
+        var classes = new int[count];
+        probe.GetMethod("PredictBatch")!.Invoke(null, new object[] { images, lengths, classes });
+        for (int i = 0; i < count; i++)
+        {
+            var one = new float[a.Classes];
+            int c = Predict(probe, images[(i * a.InputLength)..((i + 1) * a.InputLength)], one, new float[a.DecoderInput], new float[a.DecoderOutput], SimdTiers.Best, Int8Tiers.Best);
+            Assert.Equal(c, classes[i]);
+            Assert.Equal(one, lengths[(i * a.Classes)..((i + 1) * a.Classes)]);
+        }
+    }
+
+    [Fact]
+    public void The_int8_model_Predict_allocates_nothing_when_warm()
+    {
+        byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
+        var (probe, _) = Compile(file);
+        var image = TestData.RandomImage(TestData.Tiny.Architecture.InputLength, 3);
+        long bytes = (long)probe.GetMethod("AllocatedBytes")!.Invoke(null, new object[] { image, 10, 1000 })!;
+        Assert.Equal(0, bytes);
+    }
+
+    [Theory]
+    [InlineData("\"dtype\":\"I8\"", "\"dtype\":\"U8\"", "primary_caps.weight", "dtype U8 is not supported here; this tensor must be I8")]
+    [InlineData("\"capsnet.quantization\":\"int8-sym-per-channel-u7\"", "\"capsnet.quantization\":\"int4-magic\"", "(metadata)",
+        "capsnet.quantization = \"int4-magic\" is not supported; the only scheme is \"int8-sym-per-channel-u7\"")]
+    [InlineData("\"capsnet.quantization.weight_scales\":\"primary_caps.weight_scale\",", "", "(metadata)",
+        "capsnet.quantization.weight_scales is missing from __metadata__")]
+    [InlineData("\"primary_caps.weight_scale\":{\"dtype\":\"F32\"", "\"primary_caps.weight_scale\":{\"dtype\":\"I32\"", "primary_caps.weight_scale",
+        "dtype I32 is not supported here; this tensor must be F32")]
+    public void A_bad_quantised_header_is_CAPS0014_naming_the_tensor_and_problem(string find, string replace, string tensor, string problem)
+    {
+        byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
+        var header = Header(file, json =>
+        {
+            Assert.Contains(find, json);
+            return json.Replace(find, replace);
+        });
+        var (result, _) = GeneratorHarness.Run(Source, header);
+        Assert.Empty(result.GeneratedTrees);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("CAPS0014", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Contains(FileName, d.GetMessage());
+        Assert.Contains($"tensor '{tensor}'", d.GetMessage());
+        Assert.Contains(problem, d.GetMessage());
+    }
+
+    [Fact]
+    public void I8_tensors_without_the_quantisation_metadata_stay_CAPS0005()
+    {
+        byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
+        var header = Header(file, json => json.Replace("\"capsnet.quantization\":\"int8-sym-per-channel-u7\",", ""));
+        var (result, _) = GeneratorHarness.Run(Source, header);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("CAPS0005", d.Id);
+        Assert.Contains("dtype I8", d.GetMessage());
+    }
+
+    /// <summary>Values are not in the header the generator reads: the embedded file is validated in full when first used.</summary>
+    [Theory]
+    [InlineData("weight", "primary_caps.weight", "is -128; the scheme is symmetric")]
+    [InlineData("scale", "primary_caps.weight_scale", "a scale must be greater than 0")]
+    public void An_out_of_range_value_is_refused_by_Weights_Embedded_naming_the_tensor(string what, string tensor, string problem)
+    {
+        var quantised = QuantizedTiny();
+        if (what == "weight") quantised.PrimaryWeight[5] = -128;
+        else quantised.PrimaryWeightScale[2] = -1f;
+        byte[] file = QuantizedWeightsFile.Write(quantised);
+        var (probe, _) = Compile(file);
+        var e = Assert.Throws<TargetInvocationException>(() => probe.GetMethod("Embedded")!.Invoke(null, null));
+        var format = Assert.IsType<WeightFormatException>(e.InnerException);
+        Assert.Equal(tensor, format.TensorName);
+        Assert.Contains(problem, format.Message);
+    }
+}
