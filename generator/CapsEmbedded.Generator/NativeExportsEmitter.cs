@@ -92,7 +92,7 @@ namespace CapsEmbedded.Generator
             {
                 $"string file = {Api}.Path(path, F, \"path\");",
                 $"{Api}.RequireOut(weightsOut, F, \"weights_out\");",
-                $"var loaded = {model}.Weights.FromWeights({Api}.LoadWeightsFile(file, {model}.Architecture), file);",
+                $"var loaded = {model}.Weights.FromWeights({Api}.{(spec.Weights.IsQuantized ? "LoadQuantizedWeightsFile" : "LoadWeightsFile")}(file, {model}.Architecture), file);",
                 $"{Api}.StoreHandle(weightsOut, {Handles}.Add(loaded));",
                 $"return {Status}.Ok;",
             });
@@ -290,8 +290,16 @@ namespace CapsEmbedded.Generator
             L($" * process). *weights_out receives a new handle; free it with {p}_weights_free (the embedded memory itself stays). */");
             L($"int32_t {p}_weights_embedded({p}_weights **weights_out);");
             L();
-            L($"/* Reads a safetensors weight file of this architecture (as written by capsnet train or exported from PyTorch");
-            L($" * with the same tensor names and shapes; F32, F16 or BF16 tensors, widened to float32) and packs it.");
+            if (spec.Weights.IsQuantized)
+            {
+                L($"/* Reads an int8-quantised safetensors weight file of this architecture (as written by capsnet quantize,");
+                L(" * scheme " + CapsEmbedded.Quantization.QuantizedHeaderValidator.Scheme + "), validates every value, and packs it.");
+            }
+            else
+            {
+                L($"/* Reads a safetensors weight file of this architecture (as written by capsnet train or exported from PyTorch");
+                L($" * with the same tensor names and shapes; F32, F16 or BF16 tensors, widened to float32) and packs it.");
+            }
             L($" * path: NUL-terminated UTF-8. On success *weights_out");
             L($" * receives a handle the caller owns (free with {p}_weights_free). Errors: {P}_STATUS_FILE_ERROR (cannot read),");
             L($" * {P}_STATUS_FORMAT_ERROR (not a CapsNet file), {P}_STATUS_WRONG_ARCHITECTURE (another shape): the message");

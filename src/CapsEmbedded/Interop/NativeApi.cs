@@ -140,18 +140,29 @@ public static class NativeApi
     public static CapsNetWeights LoadWeightsFile(string path, CapsNetArchitecture expected)
     {
         var weights = CapsNetWeightsFile.Load(path);
-        if (weights.Architecture != expected)
-        {
-            try
-            {
-                Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, expected, path);
-            }
-            catch (WeightFormatException e)
-            {
-                throw new NativeCallException(NativeStatus.WrongArchitecture, e.Message, e);
-            }
-        }
+        ThrowIfArchitectureDiffers(weights.Architecture, expected, path);
         return weights;
+    }
+
+    /// <summary>As <see cref="LoadWeightsFile"/>, for a generated int8 model: an int8-quantised file (a float file is a format error).</summary>
+    public static Quantization.QuantizedCapsNetWeights LoadQuantizedWeightsFile(string path, CapsNetArchitecture expected)
+    {
+        var weights = Quantization.QuantizedWeightsFile.Load(path);
+        ThrowIfArchitectureDiffers(weights.Architecture, expected, path);
+        return weights;
+    }
+
+    private static void ThrowIfArchitectureDiffers(CapsNetArchitecture actual, CapsNetArchitecture expected, string path)
+    {
+        if (actual == expected) return;
+        try
+        {
+            Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(actual, expected, path);
+        }
+        catch (WeightFormatException e)
+        {
+            throw new NativeCallException(NativeStatus.WrongArchitecture, e.Message, e);
+        }
     }
 
     /// <summary>

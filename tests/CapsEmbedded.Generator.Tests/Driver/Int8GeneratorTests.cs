@@ -24,7 +24,7 @@ public class Int8GeneratorTests
     private const string Source = """
         using CapsEmbedded.Runtime;
         namespace Demo;
-        [CapsNetModel("Weights/tiny.int8.safetensors")]
+        [CapsNetModel("Weights/tiny.int8.safetensors", NativeExportPrefix = "tiny8")]
         public static partial class TinyInt8;
 
         // Array-based calls into the generated model: spans cannot pass through reflection.
@@ -64,6 +64,36 @@ public class Int8GeneratorTests
             }
 
             public static object Embedded() => TinyInt8.Weights.Embedded;
+
+            /// <summary>The C exports as C calls them: weights_load (null path: weights_embedded), workspace_create, predict, frees. Returns {load status, predict result}.</summary>
+            public static unsafe int[] NativePredict(string? path, float[] image, float[] lengths)
+            {
+                nint weights = 0, workspace = 0;
+                int load;
+                if (path is null) load = ((delegate* unmanaged<nint, int>)&TinyInt8.NativeExports.WeightsEmbedded)((nint)(&weights));
+                else
+                {
+                    byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(path + "\0");
+                    fixed (byte* p = utf8) load = ((delegate* unmanaged<nint, nint, int>)&TinyInt8.NativeExports.WeightsLoad)((nint)p, (nint)(&weights));
+                }
+                if (load != 0) return new[] { load, 0 };
+                ((delegate* unmanaged<nint, int>)&TinyInt8.NativeExports.WorkspaceCreate)((nint)(&workspace));
+                int predicted;
+                fixed (float* i = image) fixed (float* l = lengths)
+                    predicted = ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, int>)&TinyInt8.NativeExports.Predict)(
+                        weights, workspace, (nint)i, (nuint)image.Length, (nint)l, (nuint)lengths.Length);
+                ((delegate* unmanaged<nint, int>)&TinyInt8.NativeExports.WorkspaceFree)(workspace);
+                ((delegate* unmanaged<nint, int>)&TinyInt8.NativeExports.WeightsFree)(weights);
+                return new[] { load, predicted };
+            }
+
+            public static unsafe string NativeLastError()
+            {
+                var buffer = new byte[4096];
+                nuint length;
+                fixed (byte* b = buffer) length = ((delegate* unmanaged<nint, nuint, nuint>)&TinyInt8.NativeExports.LastError)((nint)b, (nuint)buffer.Length);
+                return System.Text.Encoding.UTF8.GetString(buffer, 0, (int)System.Math.Min(length, (nuint)buffer.Length - 1));
+            }
         }
         """;
 
@@ -84,8 +114,9 @@ public class Int8GeneratorTests
     /// <summary>Generates, compiles with <paramref name="file"/> as its manifest resource, and loads the Probe class.</summary>
     private static (Type Probe, string Model) Compile(byte[] file)
     {
-        var (result, output) = GeneratorHarness.Run(Source, Header(file));
+        var (result, generated) = GeneratorHarness.Run(Source, Header(file));
         Assert.Empty(result.Diagnostics);
+        var output = generated.WithOptions(((Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions)generated.Options).WithAllowUnsafe(true));
         var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
         Assert.True(problems.Count == 0, string.Join("\n", problems));
         using var image = new MemoryStream();
@@ -94,7 +125,7 @@ public class Int8GeneratorTests
             new ResourceDescription("CapsNetWeights/" + FileName, () => new MemoryStream(file), isPublic: true),
         });
         Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
-        string model = result.Results.Single().GeneratedSources.Single().SourceText.ToString();
+        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith(".Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
         return (Assembly.Load(image.ToArray()).GetType("Demo.Probe")!, model);
     }
 
@@ -233,5 +264,41 @@ public class Int8GeneratorTests
         var format = Assert.IsType<WeightFormatException>(e.InnerException);
         Assert.Equal(tensor, format.TensorName);
         Assert.Contains(problem, format.Message);
+    }
+
+    [Fact]
+    public void The_C_exports_load_a_quantised_file_and_predict_as_the_managed_int8_model()
+    {
+        var quantised = QuantizedTiny();
+        byte[] file = QuantizedWeightsFile.Write(quantised);
+        var (probe, _) = Compile(file);
+        var a = quantised.Architecture;
+        string path = Path.Combine(Path.GetTempPath(), "capsnet-int8-" + Guid.NewGuid() + ".safetensors");
+        File.WriteAllBytes(path, file);
+        try
+        {
+            var image = TestData.RandomImage(a.InputLength, 7);
+            var expected = new float[a.Classes];
+            int expectedClass = Predict(probe, image, expected, new float[a.DecoderInput], new float[a.DecoderOutput], SimdTiers.Best, Int8Tiers.Best);
+            foreach (string? source in new[] { path, null })
+            {
+                var lengths = new float[a.Classes];
+                var result = (int[])probe.GetMethod("NativePredict")!.Invoke(null, new object?[] { source, image, lengths })!;
+                Assert.Equal(0, result[0]);
+                Assert.Equal(expectedClass, result[1]);
+                Assert.Equal(expected, lengths);
+            }
+
+            // A float32 file is not this model's: a format error whose message says what the file is.
+            var refused = (int[])probe.GetMethod("NativePredict")!.Invoke(null, new object?[] { TestData.PathOf("Weights", "tiny.safetensors"), image, new float[a.Classes] })!;
+            Assert.Equal(-6, refused[0]); // NativeStatus.FormatError
+            string message = (string)probe.GetMethod("NativeLastError")!.Invoke(null, null)!;
+            Assert.Contains("tiny8_weights_load", message);
+            Assert.Contains("this is a float32 weight file, not a quantised one", message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
