@@ -301,4 +301,25 @@ public class Int8GeneratorTests
             File.Delete(path);
         }
     }
+
+    /// <summary>As SnapshotTests for the float model: review the diff after UPDATE_SNAPSHOTS=1 (the file's hash changes with the Quantizer).</summary>
+    [Fact]
+    public void The_int8_model_source_matches_the_snapshot()
+    {
+        const string plain = """
+            using CapsEmbedded.Runtime;
+            namespace Demo;
+            [CapsNetModel("Weights/tiny.int8.safetensors")]
+            public static partial class TinyInt8;
+            """;
+        var (result, _) = GeneratorHarness.Run(plain, Header(QuantizedWeightsFile.Write(QuantizedTiny())));
+        Assert.Empty(result.Diagnostics);
+        var source = Assert.Single(result.Results.Single().GeneratedSources);
+        Assert.Equal("Demo.TinyInt8.Model.g.cs", source.HintName);
+        string path = Path.Combine(GeneratorHarness.SnapshotDirectory(), source.HintName);
+        string actual = source.SourceText.ToString();
+        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, actual);
+        Assert.True(File.Exists(path), $"no snapshot {path}; run with UPDATE_SNAPSHOTS=1");
+        Assert.Equal(File.ReadAllText(path).ReplaceLineEndings("\n"), actual);
+    }
 }
