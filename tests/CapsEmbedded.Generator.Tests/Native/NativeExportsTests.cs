@@ -85,14 +85,24 @@ public sealed class NativeExportsTests : IDisposable
     [Fact]
     public void A_loaded_file_predicts_like_the_embedded_weights()
     {
-        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(TestData.PathOf("Weights", "tiny.safetensors"), out nint loaded));
+        AssertLoadedFilePredictsLike(TestData.PathOf("Weights", "tiny.safetensors"), 5,
+            (image, lengths) => TinyApi.Predict(_weights, _workspace, image, lengths));
+    }
+
+    /// <summary>
+    /// Loads <paramref name="path"/> through tiny_caps_weights_load and asserts that it predicts image
+    /// <paramref name="seed"/> as <paramref name="reference"/> does (class and lengths, bit for bit), then frees it.
+    /// </summary>
+    private void AssertLoadedFilePredictsLike(string path, int seed, Func<float[], float[], int> reference)
+    {
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(path, out nint loaded));
         try
         {
-            var image = Image(5);
-            var a = new float[TinyCapsNet.Classes];
-            var b = new float[TinyCapsNet.Classes];
-            Assert.Equal(TinyApi.Predict(_weights, _workspace, image, a), TinyApi.Predict(loaded, _workspace, image, b));
-            Assert.Equal(a, b);
+            var image = Image(seed);
+            var expected = new float[TinyCapsNet.Classes];
+            var actual = new float[TinyCapsNet.Classes];
+            Assert.Equal(reference(image, expected), TinyApi.Predict(loaded, _workspace, image, actual));
+            Assert.Equal(expected, actual);
         }
         finally
         {
@@ -172,21 +182,9 @@ public sealed class NativeExportsTests : IDisposable
         File.WriteAllBytes(path, CapsNetWeightsFile.Write(widened, dtype));
         try
         {
-            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(path, out nint loaded));
-            try
-            {
-                using var managed = TinyCapsNet.Weights.FromWeights(widened);
-                using var workspace = new TinyCapsNet.Workspace();
-                var image = Image(7);
-                var expected = new float[TinyCapsNet.Classes];
-                var actual = new float[TinyCapsNet.Classes];
-                Assert.Equal(TinyCapsNet.Predict(managed, workspace, image, expected), TinyApi.Predict(loaded, _workspace, image, actual));
-                Assert.Equal(expected, actual);
-            }
-            finally
-            {
-                Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(loaded));
-            }
+            using var managed = TinyCapsNet.Weights.FromWeights(widened);
+            using var workspace = new TinyCapsNet.Workspace();
+            AssertLoadedFilePredictsLike(path, 7, (image, lengths) => TinyCapsNet.Predict(managed, workspace, image, lengths));
         }
         finally
         {

@@ -1,39 +1,24 @@
 using CapsEmbedded.Cli;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Tests.Onnx;
+using CapsEmbedded.Tests.TestSupport;
 using Xunit;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Quantization;
 
 /// <summary><c>capsnet quantize</c> and <c>--precision int8</c> end to end through <see cref="CapsNetCli.Run"/>.</summary>
-public sealed class QuantizeCommandTests : IDisposable
+public sealed class QuantizeCommandTests() : TempDirectoryTest("capsnet-int8-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("capsnet-int8-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CapsNetCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Quantize_ThenEvalAndPredictInInt8_AndOneLineErrors()
     {
         // The 200 fixture digits serve as both "train" (calibration) and test split.
-        string data = Path.Combine(_dir, "mnist");
-        Directory.CreateDirectory(data);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        foreach (string split in new[] { "t10k", "train" })
-        {
-            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, split + "-images-idx3-ubyte"));
-            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, split + "-labels-idx1-ubyte"));
-        }
+        string data = CopyMnistFixture();
+        File.Copy(Path.Combine(data, "t10k-images-idx3-ubyte"), Path.Combine(data, "train-images-idx3-ubyte"));
+        File.Copy(Path.Combine(data, "t10k-labels-idx1-ubyte"), Path.Combine(data, "train-labels-idx1-ubyte"));
         string paper = OnnxExportTests.FindRepositoryFile("weights", "mnist.safetensors");
-        string int8 = Path.Combine(_dir, "mnist.int8.safetensors");
+        string int8 = P("mnist.int8.safetensors");
 
         var quantize = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--images", "50", "--out", int8);
         Assert.True(quantize.Code == 0, quantize.Error);
@@ -49,7 +34,7 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Contains("int8 QuantizedCapsNet", eval.Output);
         Assert.Matches(@"accuracy\s+100\.00% \(12/12\)", eval.Output);
 
-        string digit = Path.Combine(fixtures, "digit0.pgm");
+        string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0.pgm");
         var predict = Capsnet("predict", "--precision", "int8", "--weights", int8, digit);
         Assert.True(predict.Code == 0, predict.Error);
         Assert.Contains("class    7", predict.Output);
@@ -63,7 +48,7 @@ public sealed class QuantizeCommandTests : IDisposable
         var int8AsFloat = Capsnet("predict", "--weights", int8, digit);
         Assert.Equal(1, int8AsFloat.Code);
         Assert.Contains("int8-quantised weight file", int8AsFloat.Error);
-        var badPercentile = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--percentile", "0", "--out", Path.Combine(_dir, "x"));
+        var badPercentile = Capsnet("quantize", "--weights", paper, "--calibrate", data, "--percentile", "0", "--out", P("x"));
         Assert.Equal(1, badPercentile.Code);
         Assert.Contains("--percentile", badPercentile.Error);
 

@@ -19,21 +19,16 @@ public class HalfPrecisionTests
         return BinaryPrimitives.ReadUInt16LittleEndian(bytes);
     }
 
-    private static float FromF16(ushort bits)
-    {
-        var bytes = new byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(bytes, bits);
-        var value = new float[1];
-        WeightPrecision.Widen(bytes, SafeTensorsDType.F16, value);
-        return value[0];
-    }
+    private static float FromF16(ushort bits) => Widen(bits, SafeTensorsDType.F16);
 
-    private static float FromBF16(ushort bits)
+    private static float FromBF16(ushort bits) => Widen(bits, SafeTensorsDType.BF16);
+
+    private static float Widen(ushort bits, string dtype)
     {
         var bytes = new byte[2];
         BinaryPrimitives.WriteUInt16LittleEndian(bytes, bits);
         var value = new float[1];
-        WeightPrecision.Widen(bytes, SafeTensorsDType.BF16, value);
+        WeightPrecision.Widen(bytes, dtype, value);
         return value[0];
     }
 

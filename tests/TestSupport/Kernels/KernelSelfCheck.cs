@@ -41,17 +41,11 @@ internal static class KernelSelfCheck
     {
         int checks = 0;
         int variant = 0;
-        foreach (int m in GemmRows)
+        foreach (var (m, n, k) in Shapes(GemmRows, GemmColumns, GemmDepths))
         {
-            foreach (int n in GemmColumns)
-            {
-                foreach (int k in GemmDepths)
-                {
-                    variant++;
-                    Gemm(tier, m, n, k, (Activation)(variant % 3), withBias: variant % 2 == 0, seed: (ulong)variant);
-                    checks++;
-                }
-            }
+            variant++;
+            Gemm(tier, m, n, k, (Activation)(variant % 3), withBias: variant % 2 == 0, seed: (ulong)variant);
+            checks++;
         }
 
         foreach (var (m, n, k) in LargeGemmShapes)
@@ -97,6 +91,21 @@ internal static class KernelSelfCheck
         }
 
         return checks;
+    }
+
+    /// <summary>Every (m, n, k) of the three lists, m outermost and k innermost (the order the checks' seeds follow).</summary>
+    public static IEnumerable<(int M, int N, int K)> Shapes(int[] rows, int[] columns, int[] depths)
+    {
+        foreach (int m in rows)
+        {
+            foreach (int n in columns)
+            {
+                foreach (int k in depths)
+                {
+                    yield return (m, n, k);
+                }
+            }
+        }
     }
 
     /// <summary>Shapes that cross several k blocks, GEMV, and the paper's layers scaled down in k.</summary>

@@ -3,14 +3,14 @@ using CapsEmbedded.Kernels.Int8;
 namespace CapsEmbedded.TierProbe;
 
 /// <summary>An int8 GEMM result that differs from the plain integer reference (integer sums are exact: no tolerance).</summary>
-public sealed class Int8CheckException(string message) : Exception(message);
+internal sealed class Int8CheckException(string message) : Exception(message);
 
 /// <summary>
 /// <see cref="QuantizedGemm"/> on every supported <see cref="Int8Tier"/> against plain int64 loops over the unpacked
 /// weights, bit for bit: the xunit tests call <see cref="Check"/> per tier and shape, the probe runs <see cref="RunAll"/>
-/// (also under qemu for the ARM64 tiers, .ci/arm64.sh).
+/// (also under qemu for the ARM64 tiers, .ci/arm64.sh). Compiled into both, like <see cref="KernelSelfCheck"/>.
 /// </summary>
-public static class Int8SelfCheck
+internal static class Int8SelfCheck
 {
     /// <summary>m values: every remainder of the 4- and 2-row tiles, the 1-row GEMV, the primary capsules' 36.</summary>
     public static readonly int[] Rows = [0, 1, 2, 3, 4, 5, 7, 13, 36];
@@ -59,16 +59,10 @@ public static class Int8SelfCheck
     {
         int checks = 0;
         ulong seed = 0;
-        foreach (int m in Rows)
+        foreach (var (m, n, k) in KernelSelfCheck.Shapes(Rows, Columns, Depths))
         {
-            foreach (int n in Columns)
-            {
-                foreach (int k in Depths)
-                {
-                    Check(tier, m, n, k, Fill.Random, ++seed);
-                    checks++;
-                }
-            }
+            Check(tier, m, n, k, Fill.Random, ++seed);
+            checks++;
         }
 
         foreach (var (m, n, k) in LargeShapes)
