@@ -9,34 +9,49 @@ using CapsEmbedded.Quantization;
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
-/// <c>capsnet bench --precision int8 --weights F.int8.safetensors</c>: the int8 model and the compiled float32 model
-/// (embedded weights) timed interleaved in one run at batch 1 / 1 thread, so machine noise hits both alike; reports the ratio.
+/// <c>capsnet bench --precision int8 --weights F.int8.safetensors [--batch N --threads N]</c>: the int8 model and the
+/// compiled float32 model (embedded weights) timed interleaved in one run, so machine noise hits both alike; reports the
+/// ratio. A batch is split over the threads by images (<see cref="QuantizedBatch"/>; the float model by its BatchContext);
+/// at batch 1 the float model splits the one image over the threads, the int8 model has no such path and runs it on one.
 /// </summary>
 internal static class Int8Bench
 {
     internal static string Run(string? path, BenchCommand.BenchSettings settings)
     {
         if (path is null) throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
-        if (settings.Batch != 1 || settings.Threads != 1)
-            throw new CliException("--precision int8 is timed at --batch 1 --threads 1 only (the int8 model has no split-image or batch path yet)");
         var quantised = QuantizedWeightsFile.Load(path);
         if (quantised.Architecture != MnistCapsNet.Architecture)
             throw new CliException($"{path} holds {quantised.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
         using var model = QuantizedCapsNet.Create(quantised);
         using var workspace = new QuantizedCapsNet.Workspace(model.Architecture);
         using var floatWorkspace = new MnistCapsNet.Workspace();
+        using var batch = new QuantizedBatch(model, settings.Threads);
+        using var context = MnistCapsNet.CreateBatchContext(settings.Threads);
         var floatWeights = MnistCapsNet.Weights.Embedded;
 
-        var random = new DeterministicRandom(2017); // the same synthetic digit as the float bench
-        var image = new float[MnistCapsNet.InputLength];
-        for (int i = 0; i < image.Length; i++) image[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
-        var lengths = new float[MnistCapsNet.Classes];
+        var random = new DeterministicRandom(2017); // the same synthetic digits as the float bench
+        int count = settings.Batch;
+        var images = new float[count * MnistCapsNet.InputLength];
+        for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
+        var lengths = new float[count * MnistCapsNet.Classes];
+        var classes = new int[count];
         var int8Ticks = new long[settings.Runs];
         var floatTicks = new long[settings.Runs];
         Int8Tier int8Tier = Int8Tiers.Best;
+        bool single = count == 1 && settings.Threads == 1;
 
-        void Int8() => model.Predict(workspace, image, lengths, default, default, settings.Tier, int8Tier);
-        void Float() => MnistCapsNet.Predict(floatWeights, floatWorkspace, image, lengths, default, default, settings.Tier);
+        void Int8()
+        {
+            if (count == 1) model.Predict(workspace, images, lengths, default, default, settings.Tier, int8Tier);
+            else batch.Predict(images, count, lengths, classes, settings.Tier, int8Tier);
+        }
+
+        void Float()
+        {
+            if (single) MnistCapsNet.Predict(floatWeights, floatWorkspace, images, lengths, default, default, settings.Tier);
+            else if (count == 1) MnistCapsNet.Predict(floatWeights, context, images, lengths, default, default, settings.Tier);
+            else MnistCapsNet.PredictBatch(floatWeights, images, lengths, classes, context, settings.Tier);
+        }
 
         for (int i = 0; i < settings.Warmup; i++)
         {
@@ -44,7 +59,8 @@ internal static class Int8Bench
             Float();
         }
         _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp());
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        long Allocated() => single ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
+        long allocatedBefore = Allocated();
         for (int i = 0; i < settings.Runs; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
@@ -54,7 +70,7 @@ internal static class Int8Bench
             int8Ticks[i] = t1 - t0;
             floatTicks[i] = Stopwatch.GetTimestamp() - t1;
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        long allocated = Allocated() - allocatedBefore;
 
         double P(long[] ticks, double p)
         {
@@ -66,10 +82,11 @@ internal static class Int8Bench
         return string.Join(Environment.NewLine,
             $"model      int8 {QuantizedCapsNetWeights.Scheme} ({path}) vs compiled float32 MnistCapsNet (embedded), interleaved",
             $"runtime    {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, float tier {settings.Tier}, int8 tier {int8Tier}",
-            $"settings   batch 1, threads 1, {settings.Warmup} warm-up + {settings.Runs} timed calls of each",
-            string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms"),
-            string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms"),
+            $"settings   batch {count}, threads {settings.Threads}, {settings.Warmup} warm-up + {settings.Runs} timed calls of each"
+                + (count == 1 && settings.Threads > 1 ? " (float32 splits the image over the threads; int8 runs it on one)" : ""),
+            string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms, {count * 1e3 / f50:F1} images/s at p50"),
+            string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms, {count * 1e3 / q50:F1} images/s at p50"),
             string.Create(inv, $"ratio      int8 / float32 = {q50 / f50:F3} at p50"),
-            string.Create(inv, $"allocated  {(double)allocated / (2.0 * settings.Runs):F1} bytes per image"));
+            string.Create(inv, $"allocated  {(double)allocated / (2.0 * settings.Runs * count):F1} bytes per image ({(single ? "this thread" : "all threads")})"));
     }
 }

@@ -10,6 +10,7 @@ public sealed class QuantizedEngine : ICapsNetEngine
     private readonly QuantizedCapsNet _model;
     private readonly QuantizedCapsNet.Workspace _workspace;
     private readonly string _source;
+    private QuantizedBatch? _batch;
 
     public QuantizedEngine(QuantizedCapsNetWeights weights, string source)
     {
@@ -33,22 +34,21 @@ public sealed class QuantizedEngine : ICapsNetEngine
     public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction) =>
         _model.Predict(_workspace, image, lengths, capsules, reconstruction);
 
-    /// <summary>Contiguous chunks of images, one per thread, each with its own workspace (one Predict per image).</summary>
+    /// <summary>Contiguous chunks of images, one per thread, each with its own workspace (<see cref="QuantizedBatch"/>).</summary>
     public void PredictBatch(float[] images, int count, float[] lengths, int[] classes, int threads)
     {
-        int pixels = Architecture.InputLength, k = Architecture.Classes;
-        int parts = Math.Max(1, Math.Min(threads, count));
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        if (_batch is null || _batch.Threads != threads)
         {
-            using var workspace = new QuantizedCapsNet.Workspace(Architecture);
-            int first = (int)((long)count * part / parts), end = (int)((long)count * (part + 1) / parts);
-            for (int n = first; n < end; n++)
-                classes[n] = _model.Predict(workspace, images.AsSpan(n * pixels, pixels), lengths.AsSpan(n * k, k));
-        });
+            _batch?.Dispose();
+            _batch = new QuantizedBatch(_model, threads);
+        }
+
+        _batch.Predict(images, count, lengths, classes, SimdTiers.Best, Int8Tiers.Best);
     }
 
     public void Dispose()
     {
+        _batch?.Dispose();
         _workspace.Dispose();
         _model.Dispose();
     }
