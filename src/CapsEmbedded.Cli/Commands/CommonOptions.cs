@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 
@@ -19,6 +20,28 @@ internal static class CommonOptions
             ? "Weight file (.safetensors)"
             : "Weight file (.safetensors); default: the model compiled into capsnet",
         Required = required,
+    };
+
+    /// <summary><c>--data</c>: the labelled set eval and the figures read.</summary>
+    public static Option<string> Data() => new("--data", "-d")
+    {
+        Description = "mnist, fashion, or a folder with the four IDX files",
+        DefaultValueFactory = _ => "mnist",
+    };
+
+    /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
+    public static Option<string> Split()
+    {
+        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "train");
+        return split;
+    }
+
+    /// <summary><c>--engine auto|generated|reference</c>, shared by eval and predict.</summary>
+    public static Option<EngineChoice> Engine() => new("--engine")
+    {
+        Description = "auto (compiled model when the weights fit it), generated, or reference",
+        DefaultValueFactory = _ => EngineChoice.Auto,
     };
 
     public static Option<int> Threads() => new("--threads")
