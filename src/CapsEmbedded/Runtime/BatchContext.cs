@@ -105,8 +105,7 @@ public sealed unsafe class BatchContext : IDisposable
             return;
         }
 
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("this BatchContext is already running; use one context per concurrent caller");
+        Enter();
         try
         {
             fixed (float* input = image)
@@ -116,16 +115,8 @@ public sealed unsafe class BatchContext : IDisposable
                 _tier = tier;
                 _image = input;
                 _imageLength = image.Length;
-                _error = null;
-                _pool.Run(_partJob, parts);
-                _partRunner = null;
-                _weights = null;
-                _image = null;
+                RunJob(_partJob, parts);
             }
-
-            var error = _error;
-            _error = null;
-            if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
         }
         finally
         {
@@ -168,8 +159,7 @@ public sealed unsafe class BatchContext : IDisposable
         if (classes.Length < count)
             throw new ArgumentException($"classes has room for {classes.Length} values; the batch has {count} items", nameof(classes));
         if (count == 0) return;
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("this BatchContext is already running a batch; use one context per concurrent caller");
+        Enter();
         try
         {
             fixed (float* input = inputs)
@@ -186,22 +176,41 @@ public sealed unsafe class BatchContext : IDisposable
                 _outputLength = outputLength;
                 _count = count;
                 _next = 0;
-                _error = null;
-                _pool.Run(_batchJob, Math.Min(_scratch.Length, count));
-                _predictor = null;
-                _weights = null;
-                _inputs = null;
-                _outputs = null;
-                _classes = null;
+                RunJob(_batchJob, Math.Min(_scratch.Length, count));
             }
-            var error = _error;
-            _error = null;
-            if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
         }
         finally
         {
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>Claims the context for one call: a second concurrent call would overwrite the job in the fields.</summary>
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("this BatchContext is already running; use one context per concurrent caller");
+    }
+
+    /// <summary>
+    /// Forks <paramref name="job"/> over <paramref name="workers"/> workers and joins them, clears the job's fields (no
+    /// pointer into a caller's unpinned span or reference to its weights outlives the call), then rethrows the first
+    /// worker's exception.
+    /// </summary>
+    private void RunJob(Action<int> job, int workers)
+    {
+        _error = null;
+        _pool.Run(job, workers);
+        _predictor = null;
+        _partRunner = null;
+        _weights = null;
+        _inputs = null;
+        _outputs = null;
+        _classes = null;
+        _image = null;
+        var error = _error;
+        _error = null;
+        if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
     }
 
     /// <summary>Part <paramref name="index"/> of the image job in the fields (part 0 on the caller).</summary>
