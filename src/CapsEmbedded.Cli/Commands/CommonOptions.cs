@@ -1,5 +1,4 @@
 using System.CommandLine;
-using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 
@@ -36,13 +35,6 @@ internal static class CommonOptions
         split.AcceptOnlyFromAmong("test", "train");
         return split;
     }
-
-    /// <summary><c>--engine auto|generated|reference</c>, shared by eval and predict.</summary>
-    public static Option<EngineChoice> Engine() => new("--engine")
-    {
-        Description = "auto (compiled model when the weights fit it), generated, or reference",
-        DefaultValueFactory = _ => EngineChoice.Auto,
-    };
 
     public static Option<int> Threads() => new("--threads")
     {

@@ -25,7 +25,7 @@ internal static class EvalCommand
         {
             Description = "Write one line per image with its capsule lengths (space-separated, invariant culture)",
         };
-        var engine = CommonOptions.Engine();
+        var engine = PrecisionOption.Engine();
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };

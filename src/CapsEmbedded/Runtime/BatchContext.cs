@@ -31,23 +31,24 @@ public sealed unsafe class BatchContext : IDisposable
     private int _busy;
     private volatile bool _disposed;
 
-    // The batch being run; set by Run before the workers are released, cleared after they finished.
-    private BatchItemPredictor? _predictor;
-    private PackedCapsNetWeights? _weights;
-    private SimdTier _tier;
-    private float* _inputs;
-    private float* _outputs;
-    private int* _classes;
-    private int _inputLength;
-    private int _outputLength;
-    private int _count;
+    // The call being run: set by Run or RunParts before the workers are released, cleared (default) after they finished.
+    private Job _job;
     private int _next;
     private Exception? _error;
 
-    // The image job being run by RunParts (null when the job is a batch).
-    private ImagePartRunner? _partRunner;
-    private float* _image;
-    private int _imageLength;
+    /// <summary>The arguments of one call, for the workers: a batch (Run) or one image's parts (RunParts).</summary>
+    private struct Job
+    {
+        public BatchItemPredictor? Predictor;
+        public ImagePartRunner? PartRunner;
+        public PackedCapsNetWeights? Weights;
+        public SimdTier Tier;
+        public float* Inputs, Outputs;
+        public int* Classes;
+        public int InputLength, OutputLength, Count;
+        public float* Image;
+        public int ImageLength;
+    }
 
     /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
     public const int DefaultSpinMicroseconds = WorkerPool.DefaultSpinMicroseconds;
@@ -110,11 +111,7 @@ public sealed unsafe class BatchContext : IDisposable
         {
             fixed (float* input = image)
             {
-                _partRunner = runner;
-                _weights = weights;
-                _tier = tier;
-                _image = input;
-                _imageLength = image.Length;
+                _job = new Job { PartRunner = runner, Weights = weights, Tier = tier, Image = input, ImageLength = image.Length };
                 RunJob(_partJob, parts);
             }
         }
@@ -166,15 +163,11 @@ public sealed unsafe class BatchContext : IDisposable
             fixed (float* output = outputs)
             fixed (int* cls = classes)
             {
-                _predictor = predictor;
-                _weights = weights;
-                _tier = tier;
-                _inputs = input;
-                _outputs = output;
-                _classes = cls;
-                _inputLength = inputLength;
-                _outputLength = outputLength;
-                _count = count;
+                _job = new Job
+                {
+                    Predictor = predictor, Weights = weights, Tier = tier, Inputs = input, Outputs = output, Classes = cls,
+                    InputLength = inputLength, OutputLength = outputLength, Count = count,
+                };
                 _next = 0;
                 RunJob(_batchJob, Math.Min(_scratch.Length, count));
             }
@@ -201,13 +194,7 @@ public sealed unsafe class BatchContext : IDisposable
     {
         _error = null;
         _pool.Run(job, workers);
-        _predictor = null;
-        _partRunner = null;
-        _weights = null;
-        _inputs = null;
-        _outputs = null;
-        _classes = null;
-        _image = null;
+        _job = default;
         var error = _error;
         _error = null;
         if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
@@ -218,7 +205,8 @@ public sealed unsafe class BatchContext : IDisposable
     {
         try
         {
-            _partRunner!(_weights!, _scratch[0].Span, new ReadOnlySpan<float>(_image, _imageLength), index, _scratch.Length, _tier);
+            _job.PartRunner!(_job.Weights!, _scratch[0].Span, new ReadOnlySpan<float>(_job.Image, _job.ImageLength), index,
+                _scratch.Length, _job.Tier);
         }
         catch (Exception e)
         {
@@ -230,22 +218,23 @@ public sealed unsafe class BatchContext : IDisposable
     private void Work(int worker)
     {
         Span<float> scratch = _scratch[worker].Span;
-        var predictor = _predictor!;
-        var weights = _weights!;
+        var predictor = _job.Predictor!;
+        var weights = _job.Weights!;
+        int count = _job.Count, inputLength = _job.InputLength, outputLength = _job.OutputLength;
         while (true)
         {
             int item = Interlocked.Increment(ref _next) - 1;
-            if (item >= _count) return;
+            if (item >= count) return;
             try
             {
-                var input = new ReadOnlySpan<float>(_inputs + (long)item * _inputLength, _inputLength);
-                var output = new Span<float>(_outputs + (long)item * _outputLength, _outputLength);
-                _classes[item] = predictor(weights, input, output, scratch, _tier);
+                var input = new ReadOnlySpan<float>(_job.Inputs + (long)item * inputLength, inputLength);
+                var output = new Span<float>(_job.Outputs + (long)item * outputLength, outputLength);
+                _job.Classes[item] = predictor(weights, input, output, scratch, _job.Tier);
             }
             catch (Exception e)
             {
                 Interlocked.CompareExchange(ref _error, e, null);
-                Volatile.Write(ref _next, _count);
+                Volatile.Write(ref _next, count);
             }
         }
     }
