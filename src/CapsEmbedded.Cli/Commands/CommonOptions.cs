@@ -21,6 +21,21 @@ internal static class CommonOptions
         Required = required,
     };
 
+    /// <summary><c>--data</c>: the labelled set eval and the figures read.</summary>
+    public static Option<string> Data() => new("--data", "-d")
+    {
+        Description = "mnist, fashion, or a folder with the four IDX files",
+        DefaultValueFactory = _ => "mnist",
+    };
+
+    /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
+    public static Option<string> Split()
+    {
+        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
+        split.AcceptOnlyFromAmong("test", "train");
+        return split;
+    }
+
     public static Option<int> Threads() => new("--threads")
     {
         Description = "Worker threads (default: all cores)",

@@ -18,23 +18,14 @@ internal static class EvalCommand
     public static Command Create()
     {
         var weights = CommonOptions.Weights(required: false);
-        var data = new Option<string>("--data", "-d")
-        {
-            Description = "mnist, fashion, or a folder with the four IDX files",
-            DefaultValueFactory = _ => "mnist",
-        };
-        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
-        split.AcceptOnlyFromAmong("test", "train");
+        var data = CommonOptions.Data();
+        var split = CommonOptions.Split();
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
         var dump = new Option<string?>("--dump-lengths")
         {
             Description = "Write one line per image with its capsule lengths (space-separated, invariant culture)",
         };
-        var engine = new Option<EngineChoice>("--engine")
-        {
-            Description = "auto (compiled model when the weights fit it), generated, or reference",
-            DefaultValueFactory = _ => EngineChoice.Auto,
-        };
+        var engine = PrecisionOption.Engine();
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };

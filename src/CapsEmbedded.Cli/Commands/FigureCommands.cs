@@ -37,10 +37,7 @@ internal static class FigureCommands
 
     private static Shared Options(string defaultOut)
     {
-        var data = new Option<string>("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
-        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
-        split.AcceptOnlyFromAmong("test", "train");
-        return new Shared(CommonOptions.Weights(required: false), data, split, CommonOptions.DataDir(),
+        return new Shared(CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), CommonOptions.DataDir(),
             new Option<string>("--out", "-o") { Description = "Output PNG file", DefaultValueFactory = _ => defaultOut },
             new Option<bool>("--force") { Description = "Overwrite an existing file" },
             new Option<int>("--scale") { Description = "Pixels per image pixel (1..8)", DefaultValueFactory = _ => 2 });

@@ -10,7 +10,7 @@ public enum Precision
     Int8,
 }
 
-/// <summary><c>--precision float32|int8</c>, shared by eval, predict and bench.</summary>
+/// <summary><c>--precision float32|int8</c> (eval, predict, bench) and <c>--engine</c> (eval, predict): which model runs, and how.</summary>
 internal static class PrecisionOption
 {
     public static Option<Precision> Create() => new("--precision")
@@ -29,4 +29,11 @@ internal static class PrecisionOption
             throw new CliException("--precision int8 runs the int8 model only; --engine reference is float32");
         return QuantizedEngine.Open(weightsPath);
     }
+
+    /// <summary><c>--engine auto|generated|reference</c>, shared by eval and predict; <see cref="Open"/> takes both.</summary>
+    public static Option<EngineChoice> Engine() => new("--engine")
+    {
+        Description = "auto (compiled model when the weights fit it), generated, or reference",
+        DefaultValueFactory = _ => EngineChoice.Auto,
+    };
 }

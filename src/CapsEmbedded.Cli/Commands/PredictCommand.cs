@@ -17,11 +17,7 @@ internal static class PredictCommand
         {
             Description = "Also write the decoder's reconstruction as a PGM image",
         };
-        var engine = new Option<EngineChoice>("--engine")
-        {
-            Description = "auto, generated or reference",
-            DefaultValueFactory = _ => EngineChoice.Auto,
-        };
+        var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
         var command = new Command("predict", "Classify one image") { weights, image, reconstruction, engine, precision };
         command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(weights), parse.GetValue(image)!,

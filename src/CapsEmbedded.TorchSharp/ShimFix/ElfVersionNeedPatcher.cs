@@ -193,16 +193,18 @@ public static class ElfVersionNeedPatcher
             return (Str(U32(at)), U16(at + 6));
         }
 
-        private void CheckLink(Section s, string name)
+        /// <summary>The version section of <paramref name="type"/>, or null; its names must come from .dynstr, as .dynsym's do.</summary>
+        private Section? VersionSection(uint type, string name)
         {
+            if (Section(type) is not { } s) return null;
             if (s.Link != DynstrIndex) throw new ElfPatchException($"{name} uses string table {s.Link}, .dynsym uses {DynstrIndex}");
+            return s;
         }
 
         public List<Need> VersionNeeds()
         {
             var result = new List<Need>();
-            if (Section(ShtGnuVerneed) is not { } s) return result;
-            CheckLink(s, ".gnu.version_r");
+            if (VersionSection(ShtGnuVerneed, ".gnu.version_r") is not { } s) return result;
             ulong at = s.Offset;
             for (uint n = 0; n < s.Info; n++)
             {
@@ -231,8 +233,7 @@ public static class ElfVersionNeedPatcher
         public List<string> VersionDefinitions()
         {
             var result = new List<string>();
-            if (Section(ShtGnuVerdef) is not { } s) return result;
-            CheckLink(s, ".gnu.version_d");
+            if (VersionSection(ShtGnuVerdef, ".gnu.version_d") is not { } s) return result;
             ulong at = s.Offset;
             for (uint n = 0; n < s.Info; n++)
             {

@@ -39,21 +39,15 @@ public static partial class PackedGemm
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        long length = (long)PanelCount(n) * k * PanelWidth;
-        if (length > Array.MaxLength)
-        {
-            throw new ArgumentException($"A packed {n}×{k} matrix needs {length} floats, more than an array can hold.");
-        }
-
-        return (int)length;
+        return KernelArguments.PackedLength((long)PanelCount(n) * k * PanelWidth, n, k, "matrix", "floats");
     }
 
     /// <summary>Rewrites <paramref name="bOutIn"/> ([n][k] row-major) into the panel layout described on the class.</summary>
     public static void Pack(ReadOnlySpan<float> bOutIn, int n, int k, Span<float> packed)
     {
         int packedLength = PackedLength(n, k);
-        RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
-        RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+        KernelArguments.RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
+        KernelArguments.RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
 
         packed[..packedLength].Clear();
         int panels = PanelCount(n);
@@ -127,9 +121,9 @@ public static partial class PackedGemm
                 $"panel range [{panelBegin}, {panelEnd}) is not inside the {PanelCount(n)} panels of n = {n}.");
         }
 
-        RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
-        RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
-        RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
+        KernelArguments.RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
+        KernelArguments.RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
+        KernelArguments.RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
         if (bias.Length != 0 && bias.Length != n)
         {
             throw new ArgumentException($"bias has {bias.Length} elements; expected n = {n} (or 0 for no bias).", nameof(bias));
@@ -180,14 +174,6 @@ public static partial class PackedGemm
 
     /// <summary>Packed panels of an n-column B: ⌈n / 16⌉ (the unit of <see cref="MultiplyPanels"/>'s column ranges).</summary>
     public static int PanelCount(int n) => (n + PanelWidth - 1) / PanelWidth;
-
-    private static void RequireLength(int actual, long expected, string name, string what)
-    {
-        if (actual < expected)
-        {
-            throw new ArgumentException($"{name} has {actual} elements; expected at least {what} = {expected}.", name);
-        }
-    }
 
     private static void ApplySigmoid(Span<float> values)
     {

@@ -86,22 +86,7 @@ public static class SimdTiers
         Enum.GetValues<SimdTier>().Where(IsSupported).ToArray();
 
     /// <summary>Throws <see cref="PlatformNotSupportedException"/> naming <paramref name="tier"/> when this process cannot run it.</summary>
-    public static void ThrowIfUnsupported(SimdTier tier)
-    {
-        if (!Enum.IsDefined(tier))
-        {
-            throw new ArgumentOutOfRangeException(nameof(tier), tier, "Unknown SIMD tier.");
-        }
-
-        if (!IsSupported(tier))
-        {
-            throw new PlatformNotSupportedException(
-                $"SIMD tier {tier} is not supported on this machine (best supported: {Best}; " +
-                $"{RuntimeInformationText()}).");
-        }
-    }
-
-    private static string RuntimeInformationText() =>
-        $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, AdvSimd={AdvSimd.IsSupported}, " +
-        $"Avx2={Avx2.IsSupported}, Fma={Fma.IsSupported}, Avx512F={Avx512F.IsSupported}";
+    public static void ThrowIfUnsupported(SimdTier tier) =>
+        KernelArguments.ThrowIfUnsupported(tier, IsSupported(tier), "SIMD", Best, static () =>
+            $"AdvSimd={AdvSimd.IsSupported}, Avx2={Avx2.IsSupported}, Fma={Fma.IsSupported}, Avx512F={Avx512F.IsSupported}");
 }

@@ -31,23 +31,24 @@ public sealed unsafe class BatchContext : IDisposable
     private int _busy;
     private volatile bool _disposed;
 
-    // The batch being run; set by Run before the workers are released, cleared after they finished.
-    private BatchItemPredictor? _predictor;
-    private PackedCapsNetWeights? _weights;
-    private SimdTier _tier;
-    private float* _inputs;
-    private float* _outputs;
-    private int* _classes;
-    private int _inputLength;
-    private int _outputLength;
-    private int _count;
+    // The call being run: set by Run or RunParts before the workers are released, cleared (default) after they finished.
+    private Job _job;
     private int _next;
     private Exception? _error;
 
-    // The image job being run by RunParts (null when the job is a batch).
-    private ImagePartRunner? _partRunner;
-    private float* _image;
-    private int _imageLength;
+    /// <summary>The arguments of one call, for the workers: a batch (Run) or one image's parts (RunParts).</summary>
+    private struct Job
+    {
+        public BatchItemPredictor? Predictor;
+        public ImagePartRunner? PartRunner;
+        public PackedCapsNetWeights? Weights;
+        public SimdTier Tier;
+        public float* Inputs, Outputs;
+        public int* Classes;
+        public int InputLength, OutputLength, Count;
+        public float* Image;
+        public int ImageLength;
+    }
 
     /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
     public const int DefaultSpinMicroseconds = WorkerPool.DefaultSpinMicroseconds;
@@ -105,27 +106,14 @@ public sealed unsafe class BatchContext : IDisposable
             return;
         }
 
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("this BatchContext is already running; use one context per concurrent caller");
+        Enter();
         try
         {
             fixed (float* input = image)
             {
-                _partRunner = runner;
-                _weights = weights;
-                _tier = tier;
-                _image = input;
-                _imageLength = image.Length;
-                _error = null;
-                _pool.Run(_partJob, parts);
-                _partRunner = null;
-                _weights = null;
-                _image = null;
+                _job = new Job { PartRunner = runner, Weights = weights, Tier = tier, Image = input, ImageLength = image.Length };
+                RunJob(_partJob, parts);
             }
-
-            var error = _error;
-            _error = null;
-            if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
         }
         finally
         {
@@ -168,35 +156,21 @@ public sealed unsafe class BatchContext : IDisposable
         if (classes.Length < count)
             throw new ArgumentException($"classes has room for {classes.Length} values; the batch has {count} items", nameof(classes));
         if (count == 0) return;
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException("this BatchContext is already running a batch; use one context per concurrent caller");
+        Enter();
         try
         {
             fixed (float* input = inputs)
             fixed (float* output = outputs)
             fixed (int* cls = classes)
             {
-                _predictor = predictor;
-                _weights = weights;
-                _tier = tier;
-                _inputs = input;
-                _outputs = output;
-                _classes = cls;
-                _inputLength = inputLength;
-                _outputLength = outputLength;
-                _count = count;
+                _job = new Job
+                {
+                    Predictor = predictor, Weights = weights, Tier = tier, Inputs = input, Outputs = output, Classes = cls,
+                    InputLength = inputLength, OutputLength = outputLength, Count = count,
+                };
                 _next = 0;
-                _error = null;
-                _pool.Run(_batchJob, Math.Min(_scratch.Length, count));
-                _predictor = null;
-                _weights = null;
-                _inputs = null;
-                _outputs = null;
-                _classes = null;
+                RunJob(_batchJob, Math.Min(_scratch.Length, count));
             }
-            var error = _error;
-            _error = null;
-            if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
         }
         finally
         {
@@ -204,12 +178,35 @@ public sealed unsafe class BatchContext : IDisposable
         }
     }
 
+    /// <summary>Claims the context for one call: a second concurrent call would overwrite the job in the fields.</summary>
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("this BatchContext is already running; use one context per concurrent caller");
+    }
+
+    /// <summary>
+    /// Forks <paramref name="job"/> over <paramref name="workers"/> workers and joins them, clears the job's fields (no
+    /// pointer into a caller's unpinned span or reference to its weights outlives the call), then rethrows the first
+    /// worker's exception.
+    /// </summary>
+    private void RunJob(Action<int> job, int workers)
+    {
+        _error = null;
+        _pool.Run(job, workers);
+        _job = default;
+        var error = _error;
+        _error = null;
+        if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
+    }
+
     /// <summary>Part <paramref name="index"/> of the image job in the fields (part 0 on the caller).</summary>
     private void RunPart(int index)
     {
         try
         {
-            _partRunner!(_weights!, _scratch[0].Span, new ReadOnlySpan<float>(_image, _imageLength), index, _scratch.Length, _tier);
+            _job.PartRunner!(_job.Weights!, _scratch[0].Span, new ReadOnlySpan<float>(_job.Image, _job.ImageLength), index,
+                _scratch.Length, _job.Tier);
         }
         catch (Exception e)
         {
@@ -221,22 +218,23 @@ public sealed unsafe class BatchContext : IDisposable
     private void Work(int worker)
     {
         Span<float> scratch = _scratch[worker].Span;
-        var predictor = _predictor!;
-        var weights = _weights!;
+        var predictor = _job.Predictor!;
+        var weights = _job.Weights!;
+        int count = _job.Count, inputLength = _job.InputLength, outputLength = _job.OutputLength;
         while (true)
         {
             int item = Interlocked.Increment(ref _next) - 1;
-            if (item >= _count) return;
+            if (item >= count) return;
             try
             {
-                var input = new ReadOnlySpan<float>(_inputs + (long)item * _inputLength, _inputLength);
-                var output = new Span<float>(_outputs + (long)item * _outputLength, _outputLength);
-                _classes[item] = predictor(weights, input, output, scratch, _tier);
+                var input = new ReadOnlySpan<float>(_job.Inputs + (long)item * inputLength, inputLength);
+                var output = new Span<float>(_job.Outputs + (long)item * outputLength, outputLength);
+                _job.Classes[item] = predictor(weights, input, output, scratch, _job.Tier);
             }
             catch (Exception e)
             {
                 Interlocked.CompareExchange(ref _error, e, null);
-                Volatile.Write(ref _next, _count);
+                Volatile.Write(ref _next, count);
             }
         }
     }

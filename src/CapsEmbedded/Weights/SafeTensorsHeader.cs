@@ -251,30 +251,21 @@ public sealed class SafeTensorsHeader
 }
 
 /// <summary>One tensor of a safetensors header: name, dtype, shape and its byte range in the data area.</summary>
-public sealed class SafeTensorsEntry
+public sealed class SafeTensorsEntry(string name, string dtype, IReadOnlyList<long> shape, long begin, long end)
 {
-    public SafeTensorsEntry(string name, string dtype, IReadOnlyList<long> shape, long begin, long end)
-    {
-        Name = name;
-        DType = dtype;
-        Shape = shape;
-        Begin = begin;
-        End = end;
-    }
-
-    public string Name { get; }
+    public string Name { get; } = name;
 
     /// <summary>The dtype name as written in the file ("F32", "BF16", ...).</summary>
-    public string DType { get; }
+    public string DType { get; } = dtype;
 
     /// <summary>Dimensions, row-major (last index fastest).</summary>
-    public IReadOnlyList<long> Shape { get; }
+    public IReadOnlyList<long> Shape { get; } = shape;
 
     /// <summary>First byte, relative to the start of the data area.</summary>
-    public long Begin { get; }
+    public long Begin { get; } = begin;
 
     /// <summary>One past the last byte, relative to the start of the data area.</summary>
-    public long End { get; }
+    public long End { get; } = end;
 
     public long ByteLength => End - Begin;
 

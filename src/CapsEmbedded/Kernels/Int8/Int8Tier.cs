@@ -67,19 +67,8 @@ public static class Int8Tiers
         Enum.GetValues<Int8Tier>().Where(IsSupported).ToArray();
 
     /// <summary>Throws <see cref="PlatformNotSupportedException"/> naming <paramref name="tier"/> when this process cannot run it.</summary>
-    public static void ThrowIfUnsupported(Int8Tier tier)
-    {
-        if (!Enum.IsDefined(tier))
-        {
-            throw new ArgumentOutOfRangeException(nameof(tier), tier, "Unknown int8 tier.");
-        }
-
-        if (!IsSupported(tier))
-        {
-            throw new PlatformNotSupportedException(
-                $"int8 tier {tier} is not supported on this machine (best supported: {Best}; " +
-                $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, Avx2={Avx2.IsSupported}, " +
-                $"Avx512BW={Avx512BW.IsSupported}, AvxVnni={AvxVnni.IsSupported}, AdvSimd={AdvSimd.IsSupported}, Dp={Dp.IsSupported}).");
-        }
-    }
+    public static void ThrowIfUnsupported(Int8Tier tier) =>
+        KernelArguments.ThrowIfUnsupported(tier, IsSupported(tier), "int8", Best, static () =>
+            $"Avx2={Avx2.IsSupported}, Avx512BW={Avx512BW.IsSupported}, AvxVnni={AvxVnni.IsSupported}, " +
+            $"AdvSimd={AdvSimd.IsSupported}, Dp={Dp.IsSupported}");
 }

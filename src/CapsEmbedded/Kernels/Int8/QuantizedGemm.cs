@@ -39,13 +39,7 @@ public static partial class QuantizedGemm
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(k, MaxK);
-        long length = (long)PanelCount(n) * PanelWidth * PaddedK(k);
-        if (length > Array.MaxLength)
-        {
-            throw new ArgumentException($"A packed {n}×{k} int8 matrix needs {length} bytes, more than an array can hold.");
-        }
-
-        return (int)length;
+        return KernelArguments.PackedLength((long)PanelCount(n) * PanelWidth * PaddedK(k), n, k, "int8 matrix", "bytes");
     }
 
     /// <summary>
@@ -56,8 +50,8 @@ public static partial class QuantizedGemm
     public static void Pack(ReadOnlySpan<sbyte> bOutIn, int n, int k, Span<sbyte> packed)
     {
         int packedLength = PackedLength(n, k);
-        RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
-        RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+        KernelArguments.RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
+        KernelArguments.RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
         int bad = bOutIn[..(n * k)].IndexOf(sbyte.MinValue);
         if (bad >= 0)
         {
@@ -125,9 +119,9 @@ public static partial class QuantizedGemm
             throw new ArgumentOutOfRangeException(nameof(rowEnd), $"row range [{rowStart}, {rowEnd}) is not inside the {m} rows of A.");
         }
 
-        RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
-        RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
-        RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
+        KernelArguments.RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
+        KernelArguments.RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
+        KernelArguments.RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
         if (rowStart == rowEnd || n == 0)
         {
             return;
@@ -159,14 +153,6 @@ public static partial class QuantizedGemm
             default:
                 MultiplyScalar(a, k, packedB, n, c, rowStart, rowEnd);
                 break;
-        }
-    }
-
-    private static void RequireLength(int actual, long expected, string name, string what)
-    {
-        if (actual < expected)
-        {
-            throw new ArgumentException($"{name} has {actual} elements; expected at least {what} = {expected}.", name);
         }
     }
 
