@@ -180,42 +180,25 @@ namespace CapsEmbedded.Generator
             w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
             w.Line("var created = new Weights(packed);");
             PublishEmbedded(w, "packed.Dispose();");
-            w.Line("/// <summary>");
-            w.Line("/// Reads a safetensors weight file of this model's architecture and packs it. Throws");
-            w.Line("/// <see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.");
-            w.Line("/// </summary>");
-            w.Line("public static Weights Load(string path) => FromWeights(global::CapsEmbedded.Weights.CapsNetWeightsFile.Load(path), path);");
-            w.Line();
-            w.Line("/// <summary>Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.</summary>");
-            w.Open("public static Weights FromWeights(global::CapsEmbedded.Weights.CapsNetWeights weights, string? source = null)");
-            FromWeightsChecks(w);
-            w.Line($"return new Weights({RuntimeNs}.PackedCapsNetWeights.Pack(weights));");
-            w.Close();
-            w.Line();
+            LoadAndFromWeights(w, new[]
+            {
+                "Reads a safetensors weight file of this model's architecture and packs it. Throws",
+                "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.",
+            }, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load",
+                "Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.",
+                "global::CapsEmbedded.Weights.CapsNetWeights", RuntimeNs + ".PackedCapsNetWeights.Pack(weights)");
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).");
         }
 
         private static void EmitPredict(SourceWriter w)
         {
-            w.Line("/// <summary>");
-            w.Line("/// Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the");
-            w.Line("/// longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>");
-            w.Line("/// (the decoder's output for the predicted class) are written only when non-empty. Allocation-free.");
-            w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => Predict(weights, workspace, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
-            w.Open("");
-            NullChecks(w, "weights", "workspace");
-            w.Line("CheckTier(tier);");
-            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-            w.Line("return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);");
-            w.Close();
-            w.Line();
+            WorkspacePredict(w, new[]
+            {
+                "Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
+                "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
+                "(the decoder's output for the predicted class) are written only when non-empty. Allocation-free.",
+            }, Kernels + ".SimdTiers.Best", "As the other overload, with the SIMD tier forced (tests compare tiers with this).",
+                Kernels + ".SimdTier tier", "CheckTier(tier);", "tier");
             w.Line("/// <summary>");
             w.Line("/// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary");
             w.Line("/// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).");

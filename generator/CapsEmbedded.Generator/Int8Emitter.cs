@@ -97,42 +97,25 @@ namespace CapsEmbedded.Generator
             w.Open("private static Weights CreateEmbedded()");
             w.Line($"var created = FromWeights({Q}.QuantizedWeightsFile.ReadEmbedded(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength), WeightsResourceName);");
             PublishEmbedded(w, "created.Packed.Dispose();");
-            w.Line("/// <summary>");
-            w.Line("/// Reads a quantised weight file of this model's architecture and packs it. Throws");
-            w.Line("/// <see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the problem (a float file, another architecture, a bad value).");
-            w.Line("/// </summary>");
-            w.Line($"public static Weights Load(string path) => FromWeights({Q}.QuantizedWeightsFile.Load(path), path);");
-            w.Line();
-            w.Line("/// <summary>Packs quantised weights held in managed arrays (from the quantiser or a file); their architecture must be this model's.</summary>");
-            w.Open($"public static Weights FromWeights({Q}.QuantizedCapsNetWeights weights, string? source = null)");
-            FromWeightsChecks(w);
-            w.Line($"return new Weights({Net}.Create(weights));");
-            w.Close();
-            w.Line();
+            LoadAndFromWeights(w, new[]
+            {
+                "Reads a quantised weight file of this model's architecture and packs it. Throws",
+                "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the problem (a float file, another architecture, a bad value).",
+            }, Q + ".QuantizedWeightsFile.Load",
+                "Packs quantised weights held in managed arrays (from the quantiser or a file); their architecture must be this model's.",
+                Q + ".QuantizedCapsNetWeights", Net + ".Create(weights)");
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>).");
         }
 
         private static void EmitPredict(SourceWriter w)
         {
-            w.Line("/// <summary>");
-            w.Line("/// Classifies one image with the best float and int8 tiers: fills <paramref name=\"lengths\"/> with |v_j| and returns the");
-            w.Line("/// longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>");
-            w.Line("/// are written only when non-empty. Allocation-free.");
-            w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => Predict(weights, workspace, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best, {Int8}.Int8Tiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with both tiers forced (tests compare tiers with this).</summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules, {S} reconstruction, {Tier} tier, {Int8Tier} int8Tier)");
-            w.Open("");
-            NullChecks(w, "weights", "workspace");
-            w.Line("CheckTiers(tier, int8Tier);");
-            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-            w.Line("return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier, int8Tier);");
-            w.Close();
-            w.Line();
+            WorkspacePredict(w, new[]
+            {
+                "Classifies one image with the best float and int8 tiers: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
+                "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
+                "are written only when non-empty. Allocation-free.",
+            }, $"{Kernels}.SimdTiers.Best, {Int8}.Int8Tiers.Best", "As the other overload, with both tiers forced (tests compare tiers with this).",
+                $"{Tier} tier, {Int8Tier} int8Tier", "CheckTiers(tier, int8Tier);", "tier, int8Tier");
             w.Line("/// <summary>");
             w.Line("/// Classifies <c>images.Length / InputLength</c> images one after another on the calling thread with one workspace:");
             w.Line("/// lengths [count·classes], classes [count]. Allocation-free.");

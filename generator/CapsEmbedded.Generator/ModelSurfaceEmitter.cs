@@ -169,11 +169,52 @@ namespace CapsEmbedded.Generator
             w.Line();
         }
 
-        /// <summary>FromWeights' argument checks: not null, this model's architecture.</summary>
-        public static void FromWeightsChecks(SourceWriter w)
+        /// <summary>
+        /// Weights.Load (documented by <paramref name="loadDoc"/>, reading the file with <paramref name="readFile"/>) and
+        /// Weights.FromWeights (documented by <paramref name="fromDoc"/>), which checks weights of type
+        /// <paramref name="weightsType"/> and packs them with <paramref name="pack"/>.
+        /// </summary>
+        public static void LoadAndFromWeights(SourceWriter w, string[] loadDoc, string readFile, string fromDoc, string weightsType, string pack)
         {
+            w.Line("/// <summary>");
+            foreach (string line in loadDoc) w.Line("/// " + line);
+            w.Line("/// </summary>");
+            w.Line($"public static Weights Load(string path) => FromWeights({readFile}(path), path);");
+            w.Line();
+            w.Line($"/// <summary>{fromDoc}</summary>");
+            w.Open($"public static Weights FromWeights({weightsType} weights, string? source = null)");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line($"{RuntimeNs}.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? \"weights\");");
+            w.Line($"return new Weights({pack});");
+            w.Close();
+            w.Line();
+        }
+
+        /// <summary>
+        /// The one-image Predict on a Workspace: an overload with the best tiers (<paramref name="bestTiers"/>, the
+        /// arguments after <c>reconstruction</c>) and one with them forced (<paramref name="tierParameters"/>), which checks
+        /// its arguments (<paramref name="checkTiers"/>) and runs Forward with <paramref name="tierArguments"/>.
+        /// </summary>
+        public static void WorkspacePredict(SourceWriter w, string[] summary, string bestTiers, string forcedDoc,
+            string tierParameters, string checkTiers, string tierArguments)
+        {
+            w.Line("/// <summary>");
+            foreach (string line in summary) w.Line("/// " + line);
+            w.Line("/// </summary>");
+            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
+            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
+            w.Line($"    => Predict(weights, workspace, image, lengths, capsules, reconstruction, {bestTiers});");
+            w.Line();
+            w.Line($"/// <summary>{forcedDoc}</summary>");
+            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
+            w.Line($"    {S} capsules, {S} reconstruction, {tierParameters})");
+            w.Open("");
+            NullChecks(w, "weights", "workspace");
+            w.Line(checkTiers);
+            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
+            w.Line($"return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, {tierArguments});");
+            w.Close();
+            w.Line();
         }
 
         /// <summary>Weights.Dispose (documented by <paramref name="doc"/>) and the end of the Weights class.</summary>
