@@ -369,17 +369,7 @@ namespace CapsEmbedded.Generator
             body.Line("CapsuleTransform(weights, scratch, first, end, tier);");
             body.Close();
             body.Line();
-            body.Line("/// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>");
-            body.Open($"internal static void RegroupAndSquash({S} scratch, int first, int end, {Tier} tier)");
-            body.Line($"{RoS} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
-            body.Line($"{S} primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims);");
-            body.Open("for (int i = first; i < end; i++)");
-            body.Line("int type = i / PrimaryPositions, position = i % PrimaryPositions;");
-            body.Line("conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice((i - first) * PrimaryDims, PrimaryDims));");
-            body.Close();
-            body.Line($"{Kernels}.Squash.Run(primary, end - first, PrimaryDims, tier);");
-            body.Close();
-            body.Line();
+            RegroupAndSquashLayer(body, "Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).", ranged: true);
 
             body.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
             body.Line($"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)");

@@ -192,17 +192,7 @@ namespace CapsEmbedded.Generator
             w.Close();
             w.Line();
 
-            w.Line("/// <summary>Channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position; squash (eq. 1).</summary>");
-            w.Open($"internal static void RegroupAndSquash({S} scratch, {Tier} tier)");
-            w.Line($"{RoS} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
-            w.Line($"{S} primary = scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims);");
-            w.Open("for (int i = 0; i < PrimaryCapsules; i++)");
-            w.Line("int type = i / PrimaryPositions, position = i % PrimaryPositions;");
-            w.Line("conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice(i * PrimaryDims, PrimaryDims));");
-            w.Close();
-            w.Line($"{Kernels}.Squash.Run(primary, PrimaryCapsules, PrimaryDims, tier);");
-            w.Close();
-            w.Line();
+            RegroupAndSquashLayer(w, "Channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position; squash (eq. 1).", ranged: false);
 
             w.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2); {Cost(2)}.</summary>");
             w.Open($"internal static void CapsuleTransform({Net} weights, {S} scratch, {Tier} tier)");

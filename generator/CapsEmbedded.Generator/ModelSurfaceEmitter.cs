@@ -307,6 +307,27 @@ namespace CapsEmbedded.Generator
             w.Close();
         }
 
+        /// <summary>
+        /// Layers.RegroupAndSquash (documented by <paramref name="doc"/>): the primary conv's channels regrouped into
+        /// capsules and squashed (eq. 1); all of them, or with <paramref name="ranged"/> the capsules [first, end).
+        /// </summary>
+        public static void RegroupAndSquashLayer(SourceWriter w, string doc, bool ranged)
+        {
+            w.Line($"/// <summary>{doc}</summary>");
+            w.Open($"internal static void RegroupAndSquash({S} scratch, {(ranged ? "int first, int end, " : "")}{Tier} tier)");
+            w.Line($"{RoS} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
+            w.Line(ranged
+                ? $"{S} primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims);"
+                : $"{S} primary = scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims);");
+            w.Open(ranged ? "for (int i = first; i < end; i++)" : "for (int i = 0; i < PrimaryCapsules; i++)");
+            w.Line("int type = i / PrimaryPositions, position = i % PrimaryPositions;");
+            w.Line($"conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice({(ranged ? "(i - first)" : "i")} * PrimaryDims, PrimaryDims));");
+            w.Close();
+            w.Line($"{Kernels}.Squash.Run(primary, {(ranged ? "end - first" : "PrimaryCapsules")}, PrimaryDims, tier);");
+            w.Close();
+            w.Line();
+        }
+
         /// <summary>Layers.Route's scratch overload: routing by agreement over the whole of û.</summary>
         public static void RouteLayer(SourceWriter w)
         {
