@@ -32,28 +32,19 @@ namespace CapsEmbedded.Generator
         /// <summary>1 234 567 style grouping for comments (invariant: commas).</summary>
         internal static string Grouped(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-        /// <summary>Scratch regions in the order the forward pass uses them, in floats (each 64-byte aligned when laid out).</summary>
+        /// <summary>Scratch regions up to the primary conv's output, in the order the forward pass uses them, in floats.</summary>
         private static List<(string Name, long Floats, string Doc)> ScratchLayout(CapsNetArchitecture a)
         {
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
             long conv1Patches = conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
             long primaryPatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
-            long n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
             return new List<(string, long, string)>
             {
                 ("Patches", Math.Max(conv1Patches, primaryPatches),
                     "im2col patches: conv1's, then (reused) the primary-capsule conv's"),
                 ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
                 ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
-                ("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
-                ("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
-                ("Logits", n * j, "routing logits b_ij (Procedure 1)"),
-                ("Coupling", n * j, "coupling coefficients c_ij = softmax_j(b_ij) (eq. 3)"),
-                ("DigitCaps", j * d, "digit capsules v_j [j][d]"),
-                ("Masked", j * d, "decoder input: v with every capsule but the predicted one zeroed"),
-                ("Hidden1", a.DecoderHidden1, "decoder fc1 output (ReLU)"),
-                ("Hidden2", a.DecoderHidden2, "decoder fc2 output (ReLU)"),
             };
         }
 
@@ -148,7 +139,7 @@ namespace CapsEmbedded.Generator
             w.Line($"private static string[] TensorDataTypes => new string[] {{ {string.Join(", ", dtypes)} }};");
             w.Line();
             ClassNamesProperty(w, h, a);
-            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", ScratchLayout(a));
+            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ScratchLayout(a));
             ArchitectureAndTier(w, a, "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.");
             w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
             w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");

@@ -27,12 +27,11 @@ namespace CapsEmbedded.Generator
             yield return (prefix + ".Model.g.cs", EmitModel(spec));
         }
 
-        /// <summary>Scratch regions in floats, each 64-byte aligned; the byte and int32 regions are floats reinterpreted.</summary>
+        /// <summary>Scratch regions up to the primary conv's output, in floats; the byte and int32 regions are floats reinterpreted.</summary>
         private static List<(string Name, long Floats, string Doc)> Regions(CapsNetArchitecture a)
         {
             long pixels = (long)a.Conv1OutSize * a.Conv1OutSize, positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
             long codes = pixels * a.Conv1Channels, codePatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
-            long n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
             return new List<(string, long, string)>
             {
                 ("Patches", pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1's im2col patches"),
@@ -41,14 +40,6 @@ namespace CapsEmbedded.Generator
                 ("CodePatches", (codePatches + 3) / 4, $"the primary conv's byte im2col [position][ky][kx][c], {N(codePatches)} bytes"),
                 ("Accumulators", positions * a.PrimaryChannels, "the primary conv's exact int32 sums [position][channel]"),
                 ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d], dequantised, bias added"),
-                ("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
-                ("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
-                ("Logits", n * j, "routing logits b_ij (Procedure 1)"),
-                ("Coupling", n * j, "coupling coefficients c_ij = softmax_j(b_ij) (eq. 3)"),
-                ("DigitCaps", j * d, "digit capsules v_j [j][d]"),
-                ("Masked", j * d, "decoder input: v with every capsule but the predicted one zeroed"),
-                ("Hidden1", a.DecoderHidden1, "decoder fc1 output (ReLU)"),
-                ("Hidden2", a.DecoderHidden2, "decoder fc2 output (ReLU)"),
             };
         }
 
@@ -71,7 +62,7 @@ namespace CapsEmbedded.Generator
                 "The file's capsnet.quantization: int8 weights per output channel, u7 activations.");
             ClassNamesProperty(w, h, a);
 
-            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----", Regions(a));
+            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----", a, Regions(a));
             ArchitectureAndTier(w, a, "The float SIMD tier Predict uses on this machine.");
             w.Line("/// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>");
             w.Line($"public static {Int8Tier} ActiveInt8Tier => {Int8}.Int8Tiers.Best;");

@@ -103,11 +103,24 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>
-        /// The "Scratch" section: one offset per region in order, each region 64-byte aligned (16 floats), then
-        /// ScratchLength, which it returns.
+        /// The "Scratch" section: one offset per region in order, each region 64-byte aligned (16 floats): the model's own
+        /// <paramref name="convRegions"/> up to the primary conv's output, then those of the capsules and the decoder, alike
+        /// in both models; then ScratchLength, which it returns.
         /// </summary>
-        public static long ScratchConstants(SourceWriter w, string heading, List<(string Name, long Floats, string Doc)> regions)
+        public static long ScratchConstants(SourceWriter w, string heading, CapsNetArchitecture a, List<(string Name, long Floats, string Doc)> convRegions)
         {
+            long n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
+            var regions = new List<(string Name, long Floats, string Doc)>(convRegions)
+            {
+                ("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
+                ("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
+                ("Logits", n * j, "routing logits b_ij (Procedure 1)"),
+                ("Coupling", n * j, "coupling coefficients c_ij = softmax_j(b_ij) (eq. 3)"),
+                ("DigitCaps", j * d, "digit capsules v_j [j][d]"),
+                ("Masked", j * d, "decoder input: v with every capsule but the predicted one zeroed"),
+                ("Hidden1", a.DecoderHidden1, "decoder fc1 output (ReLU)"),
+                ("Hidden2", a.DecoderHidden2, "decoder fc2 output (ReLU)"),
+            };
             w.Line(heading);
             w.Line();
             long offset = 0;
