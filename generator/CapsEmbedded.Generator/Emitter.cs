@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using CapsEmbedded.Generator.Model;
+using static CapsEmbedded.Generator.ModelSurfaceEmitter;
 
 namespace CapsEmbedded.Generator
 {
@@ -16,33 +17,13 @@ namespace CapsEmbedded.Generator
         public const string GeneratorName = "CapsEmbedded.Generator";
         public const string GeneratorVersion = "1.0.0";
 
-        private const string Kernels = "global::CapsEmbedded.Kernels";
-        private const string RuntimeNs = "global::CapsEmbedded.Runtime";
-
-        /// <summary>One region of the per-call scratch buffer.</summary>
-        private sealed class Region
-        {
-            public Region(string name, long length, string doc)
-            {
-                Name = name;
-                Length = length;
-                Doc = doc;
-            }
-
-            public string Name { get; }
-            public long Length { get; }
-            public string Doc { get; }
-            public long Offset { get; set; }
-        }
-
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
             => spec.Weights.IsQuantized ? Int8Emitter.Emit(spec) : EmitFloat(spec);
 
         private static IEnumerable<(string HintName, string Source)> EmitFloat(ModelSpec spec)
         {
             string prefix = spec.Target.Namespace is null ? spec.Target.ClassName : spec.Target.Namespace + "." + spec.Target.ClassName;
-            var regions = ScratchLayout(spec.Weights.Architecture!, out long scratchLength);
-            yield return (prefix + ".Model.g.cs", EmitModel(spec, regions, scratchLength));
+            yield return (prefix + ".Model.g.cs", EmitModel(spec));
             yield return (prefix + ".Layers.g.cs", EmitLayers(spec));
         }
 
@@ -51,37 +32,20 @@ namespace CapsEmbedded.Generator
         /// <summary>1 234 567 style grouping for comments (invariant: commas).</summary>
         internal static string Grouped(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
-        /// <summary>Scratch regions in the order the forward pass uses them, each 64-byte aligned (16 floats).</summary>
-        private static List<Region> ScratchLayout(CapsNetArchitecture a, out long total)
+        /// <summary>Scratch regions up to the primary conv's output, in the order the forward pass uses them, in floats.</summary>
+        private static List<(string Name, long Floats, string Doc)> ScratchLayout(CapsNetArchitecture a)
         {
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
             long conv1Patches = conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
             long primaryPatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
-            long n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
-            var regions = new List<Region>
+            return new List<(string, long, string)>
             {
-                new Region("Patches", Math.Max(conv1Patches, primaryPatches),
+                ("Patches", Math.Max(conv1Patches, primaryPatches),
                     "im2col patches: conv1's, then (reused) the primary-capsule conv's"),
-                new Region("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
-                new Region("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
-                new Region("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
-                new Region("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
-                new Region("Logits", n * j, "routing logits b_ij (Procedure 1)"),
-                new Region("Coupling", n * j, "coupling coefficients c_ij = softmax_j(b_ij) (eq. 3)"),
-                new Region("DigitCaps", j * d, "digit capsules v_j [j][d]"),
-                new Region("Masked", j * d, "decoder input: v with every capsule but the predicted one zeroed"),
-                new Region("Hidden1", a.DecoderHidden1, "decoder fc1 output (ReLU)"),
-                new Region("Hidden2", a.DecoderHidden2, "decoder fc2 output (ReLU)"),
+                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
+                ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
             };
-            long offset = 0;
-            foreach (var r in regions)
-            {
-                r.Offset = offset;
-                offset += (r.Length + 15) / 16 * 16;
-            }
-            total = offset;
-            return regions;
         }
 
         /// <summary>"decoder.fc1.weight" → "DecoderFc1Weight".</summary>
@@ -138,64 +102,21 @@ namespace CapsEmbedded.Generator
             if (hasNamespace) w.Open($"namespace {spec.Target.Namespace}");
         }
 
-        private static string EmitModel(ModelSpec spec, List<Region> regions, long scratchLength)
+        private static string EmitModel(ModelSpec spec)
         {
             var a = spec.Weights.Architecture!;
             var h = spec.Weights;
-            string cls = spec.Target.ClassName;
             var w = new SourceWriter();
             Header(w, spec);
-            OpenClass(w, spec, out bool hasNamespace);
-
-            w.Line("/// <summary>");
-            w.Line($"/// The CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: every size is a constant and the weights are");
-            w.Line("/// packed once for the SIMD kernels. Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.");
-            w.Line("/// </summary>");
-            w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
-            w.Open($"{spec.Target.Accessibility} static partial class {cls}");
-
-            w.Line("// ---- Sizes ------------------------------------------------------------------------------------");
-            w.Line();
-            void Const(string type, string name, string value, string doc)
+            OpenModelClass(w, spec, new[]
             {
-                w.Line($"/// <summary>{doc}</summary>");
-                w.Line($"public const {type} {name} = {value};");
-            }
-            Const("int", "InputSize", N(a.InputSize), "Input side S.");
-            Const("int", "InputChannels", N(a.InputChannels), "Input channels.");
-            Const("int", "InputLength", N(a.InputLength), "Values of one image: S·S·channels, [channel][y][x], in [0, 1].");
-            Const("int", "Conv1Channels", N(a.Conv1Channels), "conv1 kernels.");
-            Const("int", "Conv1Kernel", N(a.Conv1Kernel), "conv1 kernel side.");
-            Const("int", "Conv1Stride", N(a.Conv1Stride), "conv1 stride.");
-            Const("int", "Conv1OutSize", N(a.Conv1OutSize), "conv1 output side.");
-            Const("int", "Conv1Pixels", N((long)a.Conv1OutSize * a.Conv1OutSize), "conv1 output pixels: the GEMM's m.");
-            Const("int", "Conv1PatchLength", N((long)a.InputChannels * a.Conv1Kernel * a.Conv1Kernel), "conv1 patch length: the GEMM's k.");
-            Const("int", "PrimaryTypes", N(a.PrimaryTypes), "Primary capsule types.");
-            Const("int", "PrimaryDims", N(a.PrimaryDims), "Primary capsule dimensions.");
-            Const("int", "PrimaryKernel", N(a.PrimaryKernel), "Primary conv kernel side.");
-            Const("int", "PrimaryStride", N(a.PrimaryStride), "Primary conv stride.");
-            Const("int", "PrimaryGridSize", N(a.PrimaryGridSize), "Primary capsule grid side.");
-            Const("int", "PrimaryPositions", N((long)a.PrimaryGridSize * a.PrimaryGridSize), "Primary grid positions: the GEMM's m.");
-            Const("int", "PrimaryChannels", N(a.PrimaryChannels), "Primary conv output channels: types·dims.");
-            Const("int", "PrimaryPatchLength", N((long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel), "Primary conv patch length: the GEMM's k.");
-            Const("int", "PrimaryCapsules", N(a.PrimaryCapsules), "Primary capsules i = type·grid² + y·grid + x.");
-            Const("int", "Classes", N(a.Classes), "Digit capsules j (classes).");
-            Const("int", "ClassDims", N(a.ClassDims), "Digit capsule dimensions.");
-            Const("int", "RoutingIterations", N(a.RoutingIterations), "Routing iterations r (Procedure 1).");
-            Const("int", "DecoderInput", N(a.DecoderInput), "Decoder input: classes·classDims, class-major.");
-            Const("int", "DecoderHidden1", N(a.DecoderHidden1), "Decoder fc1 width.");
-            Const("int", "DecoderHidden2", N(a.DecoderHidden2), "Decoder fc2 width.");
-            Const("int", "DecoderOutput", N(a.DecoderOutput), "Decoder output: one value per input pixel.");
-            Const("long", "ParameterCount", N(a.ParameterCount), "Parameters of the model.");
-            Const("long", "MultiplyAdds", N(a.MultiplyAdds), "Multiply-adds of one forward pass with the decoder.");
-            w.Line();
+                $"The CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: every size is a constant and the weights are",
+                "packed once for the SIMD kernels. Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
+            }, out bool hasNamespace);
 
-            w.Line("// ---- Weight file ------------------------------------------------------------------------------");
-            w.Line();
-            Const("string", "WeightsFileName", Quote(h.FileName), "The weight file this model was generated from.");
-            Const("string", "WeightsResourceName", Quote(h.ResourceName), "The manifest resource that embeds it.");
-            Const("string", "WeightsSha256", Quote(h.Sha256), "SHA-256 of the weight file, lower-case hex.");
-            Const("long", "WeightsFileLength", N(h.FileLength), "Bytes of the weight file.");
+            void Const(string type, string name, string value, string doc) => ModelSurfaceEmitter.Const(w, type, name, value, doc);
+            SizeConstants(w, a, "GEMM", ".");
+            WeightFileConstants(w, h);
             Const("long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -217,136 +138,58 @@ namespace CapsEmbedded.Generator
             w.Line("/// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>");
             w.Line($"private static string[] TensorDataTypes => new string[] {{ {string.Join(", ", dtypes)} }};");
             w.Line();
-            var classNames = ClassNames(h, a.Classes);
-            w.Line("/// <summary>One name per class j, from the weight file's capsnet.class_names metadata (\"0\"..\"" + N(a.Classes - 1) + "\" when it has none).</summary>");
-            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<string> ClassNames {{ get; }} = global::System.Array.AsReadOnly(new string[] {{ {string.Join(", ", classNames)} }});");
-            w.Line();
-
-            w.Line("// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------");
-            w.Line();
-            foreach (var r in regions)
-            {
-                Const("int", "Scratch" + r.Name + "Offset", N(r.Offset), $"Scratch region: {Escape(r.Doc)}; {N(r.Length)} floats.");
-            }
-            Const("int", "ScratchLength", N(scratchLength), $"Floats of scratch one forward pass needs ({Grouped(scratchLength * 4)} bytes).");
-            w.Line();
-
-            w.Line("// ---- API ----------------------------------------------------------------------------------------");
-            w.Line();
-            w.Line("/// <summary>The architecture this code was generated for.</summary>");
-            w.Open("public static global::CapsEmbedded.CapsNetArchitecture Architecture { get; } = new global::CapsEmbedded.CapsNetArchitecture");
-            foreach (var (name, value) in a.Fields()) w.Line($"{PascalName(name)} = {N(value)},");
-            w.Close(";");
-            w.Line();
-            w.Line("/// <summary>The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.</summary>");
-            w.Line($"public static {Kernels}.SimdTier ActiveTier => {Kernels}.SimdTiers.Best;");
-            w.Line();
+            ClassNamesProperty(w, h, a);
+            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ScratchLayout(a));
+            ArchitectureAndTier(w, a, "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.");
             w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
             w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
             w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
             w.Line();
 
-            EmitWeights(w, a);
-            EmitWorkspace(w);
+            EmitWeights(w);
+            Workspace(w);
             EmitPredict(w);
-
-            w.Close();
-            if (hasNamespace) w.Close();
-            return w.ToString();
+            return CloseModelClass(w, hasNamespace);
         }
 
-        private static void EmitWeights(SourceWriter w, CapsNetArchitecture a)
+        private static void EmitWeights(SourceWriter w)
         {
-            w.Line("/// <summary>");
-            w.Line("/// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:");
-            w.Line("/// share one instance between threads.");
-            w.Line("/// </summary>");
-            w.Open("public sealed class Weights : global::System.IDisposable");
-            w.Line("private static Weights? s_embedded;");
-            w.Line();
-            w.Line($"private Weights({RuntimeNs}.PackedCapsNetWeights packed) => Packed = packed;");
-            w.Line();
-            w.Line("/// <summary>The packed tensors.</summary>");
-            w.Line($"internal {RuntimeNs}.PackedCapsNetWeights Packed {{ get; }}");
-            w.Line();
+            OpenWeightsClass(w, new[]
+            {
+                "The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:",
+                "share one instance between threads.",
+            }, RuntimeNs + ".PackedCapsNetWeights");
             w.Line("/// <summary>");
             w.Line("/// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream");
             w.Line("/// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one");
             w.Line("/// aligned native allocation (NativeMemory.AlignedAlloc, 64 bytes) that lives as long as the process.");
             w.Line("/// </summary>");
-            w.Line("public static Weights Embedded => global::System.Threading.Volatile.Read(ref s_embedded) ?? CreateEmbedded();");
+            EmbeddedProperty(w);
             w.Line();
             w.Open("private static Weights CreateEmbedded()");
             w.Line($"var packed = {RuntimeNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
             w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
             w.Line("var created = new Weights(packed);");
-            w.Line("var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);");
-            w.Open("if (winner is not null)");
-            w.Line("packed.Dispose();");
-            w.Line("return winner;");
-            w.Close();
-            w.Line("return created;");
-            w.Close();
-            w.Line();
-            w.Line("/// <summary>");
-            w.Line("/// Reads a safetensors weight file of this model's architecture and packs it. Throws");
-            w.Line("/// <see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.");
-            w.Line("/// </summary>");
-            w.Line("public static Weights Load(string path) => FromWeights(global::CapsEmbedded.Weights.CapsNetWeightsFile.Load(path), path);");
-            w.Line();
-            w.Line("/// <summary>Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.</summary>");
-            w.Open("public static Weights FromWeights(global::CapsEmbedded.Weights.CapsNetWeights weights, string? source = null)");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line($"{RuntimeNs}.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? \"weights\");");
-            w.Line($"return new Weights({RuntimeNs}.PackedCapsNetWeights.Pack(weights));");
-            w.Close();
-            w.Line();
-            w.Line("/// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).</summary>");
-            w.Open("public void Dispose()");
-            w.Line("if (!ReferenceEquals(this, global::System.Threading.Volatile.Read(ref s_embedded))) Packed.Dispose();");
-            w.Close();
-            w.Close();
-            w.Line();
-        }
-
-        private static void EmitWorkspace(SourceWriter w)
-        {
-            w.Line("/// <summary>Scratch for one forward pass at a time (<see cref=\"ScratchLength\"/> floats, 64-byte aligned). Create once, reuse; one per thread.</summary>");
-            w.Open("public sealed class Workspace : global::System.IDisposable");
-            w.Line($"private readonly {RuntimeNs}.AlignedBuffer _scratch = new {RuntimeNs}.AlignedBuffer(ScratchLength);");
-            w.Line();
-            w.Line("internal global::System.Span<float> Scratch => _scratch.Span;");
-            w.Line();
-            w.Line("/// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>");
-            w.Line("public void Dispose() => _scratch.Dispose();");
-            w.Close();
-            w.Line();
+            PublishEmbedded(w, "packed.Dispose();");
+            LoadAndFromWeights(w, new[]
+            {
+                "Reads a safetensors weight file of this model's architecture and packs it. Throws",
+                "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.",
+            }, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load",
+                "Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.",
+                "global::CapsEmbedded.Weights.CapsNetWeights", RuntimeNs + ".PackedCapsNetWeights.Pack(weights)");
+            CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).");
         }
 
         private static void EmitPredict(SourceWriter w)
         {
-            const string RoS = "global::System.ReadOnlySpan<float>";
-            const string S = "global::System.Span<float>";
-            w.Line("/// <summary>");
-            w.Line("/// Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the");
-            w.Line("/// longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>");
-            w.Line("/// (the decoder's output for the predicted class) are written only when non-empty. Allocation-free.");
-            w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => Predict(weights, workspace, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
-            w.Open("");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(workspace);");
-            w.Line("CheckTier(tier);");
-            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-            w.Line("return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);");
-            w.Close();
-            w.Line();
+            WorkspacePredict(w, new[]
+            {
+                "Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
+                "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
+                "(the decoder's output for the predicted class) are written only when non-empty. Allocation-free.",
+            }, Kernels + ".SimdTiers.Best", "As the other overload, with the SIMD tier forced (tests compare tiers with this).",
+                Kernels + ".SimdTier tier", "CheckTier(tier);", "tier");
             w.Line("/// <summary>");
             w.Line("/// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary");
             w.Line("/// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).");
@@ -361,8 +204,7 @@ namespace CapsEmbedded.Generator
             w.Line($"public static int Predict(Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths,");
             w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
             w.Open("");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(context);");
+            NullChecks(w, "weights", "context");
             w.Line("CheckTier(tier);");
             w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
             w.Line("CheckContext(context);");
@@ -379,17 +221,7 @@ namespace CapsEmbedded.Generator
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
             w.Line();
-            w.Open($"private static void CheckImageArguments({RoS} image, {S} lengths, {S} capsules, {S} reconstruction)");
-            w.Line("if (image.Length != InputLength)");
-            w.Line("    throw new global::System.ArgumentException($\"the image has {image.Length} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})\", nameof(image));");
-            w.Line("if (lengths.Length < Classes)");
-            w.Line("    throw new global::System.ArgumentException($\"lengths has room for {lengths.Length} values; the model has {Classes} classes\", nameof(lengths));");
-            w.Line("if (!capsules.IsEmpty && capsules.Length < DecoderInput)");
-            w.Line("    throw new global::System.ArgumentException($\"capsules has room for {capsules.Length} values; {Classes}x{ClassDims} are needed\", nameof(capsules));");
-            w.Line("if (!reconstruction.IsEmpty && reconstruction.Length < DecoderOutput)");
-            w.Line("    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
-            w.Close();
-            w.Line();
+            CheckImageArguments(w);
             w.Open($"private static void CheckContext({RuntimeNs}.BatchContext context)");
             w.Line("if (context.ScratchLength < ScratchLength)");
             w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
@@ -406,18 +238,9 @@ namespace CapsEmbedded.Generator
             w.Line($"public static void Reconstruct(Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction,");
             w.Line($"    {Kernels}.SimdTier tier)");
             w.Open("");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(workspace);");
+            NullChecks(w, "weights", "workspace");
             w.Line("CheckTier(tier);");
-            w.Line("if (capsules.Length != DecoderInput)");
-            w.Line("    throw new global::System.ArgumentException($\"capsules has {capsules.Length} values; the decoder takes {Classes}x{ClassDims}\", nameof(capsules));");
-            w.Line("if ((uint)keep >= (uint)Classes)");
-            w.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(keep), keep, $\"the class to keep must be in 0..{Classes - 1}\");");
-            w.Line("if (reconstruction.Length < DecoderOutput)");
-            w.Line("    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
-            w.Line("global::System.Span<float> scratch = workspace.Scratch;");
-            w.Line("capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));");
-            w.Line("Layers.Mask(scratch, keep);");
+            ReconstructChecksAndMask(w);
             w.Line("Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);");
             w.Close();
             w.Line();
@@ -433,11 +256,9 @@ namespace CapsEmbedded.Generator
             w.Line($"public static void PredictBatch(Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes,");
             w.Line($"    {RuntimeNs}.BatchContext context, {Kernels}.SimdTier tier)");
             w.Open("");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(context);");
+            NullChecks(w, "weights", "context");
             w.Line("CheckTier(tier);");
-            w.Line("if (images.Length % InputLength != 0)");
-            w.Line("    throw new global::System.ArgumentException($\"images has {images.Length} values, not a multiple of the image size {InputLength}\", nameof(images));");
+            ImagesMultipleCheck(w, "if (images.Length % InputLength != 0)");
             w.Line("CheckContext(context);");
             w.Line("context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);");
             w.Close();
@@ -450,8 +271,7 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line($"private static void CheckTier({Kernels}.SimdTier tier)");
             w.Open("");
-            w.Line($"if (!{Kernels}.SimdTiers.IsSupported(tier))");
-            w.Line("    throw new global::System.PlatformNotSupportedException($\"SIMD tier {tier} is not supported on this machine\");");
+            SimdTierCheck(w);
             w.Close();
         }
 
@@ -461,10 +281,7 @@ namespace CapsEmbedded.Generator
             var w = new SourceWriter();
             Header(w, spec);
             OpenClass(w, spec, out bool hasNamespace);
-            const string RoS = "global::System.ReadOnlySpan<float>";
-            const string S = "global::System.Span<float>";
             const string Packed = RuntimeNs + ".PackedCapsNetWeights";
-            const string Tier = Kernels + ".SimdTier";
             var costs = a.LayerCosts;
             string Cost(int index) => Grouped(costs[index].MultiplyAdds) + " multiply-adds";
 
@@ -481,15 +298,7 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line("/// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>");
             w.Open($"private static int Finish({Packed} weights, {S} scratch, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
-            w.Line("Layers.Route(scratch, tier);");
-            w.Line("int predicted = Layers.Lengths(scratch, lengths, tier);");
-            w.Line("if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);");
-            w.Open("if (!reconstruction.IsEmpty)");
-            w.Line("Layers.Mask(scratch, predicted);");
-            w.Line("Layers.Decoder(weights, scratch, reconstruction.Slice(0, DecoderOutput), tier);");
-            w.Close();
-            w.Line("return predicted;");
-            w.Close();
+            FinishForward(w);
             w.Line();
             w.Line("/// <summary>");
             w.Line("/// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of");
@@ -551,17 +360,7 @@ namespace CapsEmbedded.Generator
             body.Line("CapsuleTransform(weights, scratch, first, end, tier);");
             body.Close();
             body.Line();
-            body.Line("/// <summary>Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).</summary>");
-            body.Open($"internal static void RegroupAndSquash({S} scratch, int first, int end, {Tier} tier)");
-            body.Line($"{RoS} conv = scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels);");
-            body.Line($"{S} primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims);");
-            body.Open("for (int i = first; i < end; i++)");
-            body.Line("int type = i / PrimaryPositions, position = i % PrimaryPositions;");
-            body.Line("conv.Slice(position * PrimaryChannels + type * PrimaryDims, PrimaryDims).CopyTo(primary.Slice((i - first) * PrimaryDims, PrimaryDims));");
-            body.Close();
-            body.Line($"{Kernels}.Squash.Run(primary, end - first, PrimaryDims, tier);");
-            body.Close();
-            body.Line();
+            RegroupAndSquashLayer(body, "Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).", ranged: true);
 
             body.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
             body.Line($"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)");
@@ -579,33 +378,10 @@ namespace CapsEmbedded.Generator
             body.Line($"/// <summary>Routing by agreement (Procedure 1), r = {a.RoutingIterations}: û → v [{a.Classes} x {a.ClassDims}]; {Cost(3)}.</summary>");
             body.Line($"public static void Route(Workspace workspace, {Tier} tier) => Route(workspace.Scratch, tier);");
             body.Line();
-            body.Open($"internal static void Route({S} scratch, {Tier} tier)");
-            body.Line($"{Kernels}.Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes, ClassDims,");
-            body.Line("    RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),");
-            body.Line("    scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes), scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);");
-            body.Close();
-            body.Line();
-
-            body.Line("/// <summary>Capsule lengths |v_j| into <paramref name=\"lengths\"/>; returns the class of the longest.</summary>");
-            body.Open($"internal static int Lengths({S} scratch, {S} lengths, {Tier} tier)");
-            body.Line($"{S} classLengths = lengths.Slice(0, Classes);");
-            body.Line($"{Kernels}.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);");
-            body.Line("int longest = 0;");
-            body.Line("// As ReferenceModel.ArgMax: ties go to the lowest class and NaN never wins.");
-            body.Line("for (int j = 1; j < Classes; j++)");
-            body.Line("    if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))");
-            body.Line("        longest = float.IsNaN(classLengths[j]) ? longest : j;");
-            body.Line("return longest;");
-            body.Close();
-            body.Line();
-
-            body.Line("/// <summary>Decoder input: every digit capsule but <paramref name=\"keep\"/> set to zero, flattened class-major.</summary>");
-            body.Open($"internal static void Mask({S} scratch, int keep)");
-            body.Line($"{S} masked = scratch.Slice(ScratchMaskedOffset, DecoderInput);");
-            body.Line("masked.Clear();");
-            body.Line("scratch.Slice(ScratchDigitCapsOffset + keep * ClassDims, ClassDims).CopyTo(masked.Slice(keep * ClassDims, ClassDims));");
-            body.Close();
-            body.Line();
+            RouteLayer(body);
+            LengthsLayer(body, "Capsule lengths |v_j| into <paramref name=\"lengths\"/>; returns the class of the longest.",
+                "// As ReferenceModel.ArgMax: ties go to the lowest class and NaN never wins.");
+            MaskLayer(body, "Decoder input: every digit capsule but <paramref name=\"keep\"/> set to zero, flattened class-major.");
 
             body.Line($"/// <summary>Decoder: {a.DecoderInput} → {a.DecoderHidden1} ReLU → {a.DecoderHidden2} ReLU → {a.DecoderOutput} sigmoid (three GEMMs with m = 1); {Cost(4)}.</summary>");
             body.Line($"public static void Decoder(Weights weights, Workspace workspace, int keep, {S} reconstruction, {Tier} tier)");
@@ -614,14 +390,7 @@ namespace CapsEmbedded.Generator
             body.Line("    Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);");
             body.Line("}");
             body.Line();
-            body.Open($"internal static void Decoder({Packed} weights, {S} scratch, {S} reconstruction, {Tier} tier)");
-            body.Line($"{S} masked = scratch.Slice(ScratchMaskedOffset, DecoderInput);");
-            body.Line($"{S} hidden1 = scratch.Slice(ScratchHidden1Offset, DecoderHidden1);");
-            body.Line($"{S} hidden2 = scratch.Slice(ScratchHidden2Offset, DecoderHidden2);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(masked, 1, DecoderInput, weights.Fc1Weight, DecoderHidden1, weights.Fc1Bias, {Kernels}.Activation.Relu, hidden1, tier);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(hidden1, 1, DecoderHidden1, weights.Fc2Weight, DecoderHidden2, weights.Fc2Bias, {Kernels}.Activation.Relu, hidden2, tier);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(hidden2, 1, DecoderHidden2, weights.Fc3Weight, DecoderOutput, weights.Fc3Bias, {Kernels}.Activation.Sigmoid, reconstruction, tier);");
-            body.Close();
+            DecoderLayer(body, Packed, "");
 
             w.Close();
             w.Close();
