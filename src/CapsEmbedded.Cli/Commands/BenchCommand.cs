@@ -82,47 +82,85 @@ internal static class BenchCommand
 
     internal static BenchResult Run(MnistCapsNet.Weights weights, BenchSettings settings)
     {
-        int pixels = MnistCapsNet.InputLength, classes = MnistCapsNet.Classes;
-        // Synthetic digits: a fixed pseudo-random pattern; the work done does not depend on the values.
-        var random = new DeterministicRandom(2017);
-        var images = new float[settings.Batch * pixels];
-        for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
-        var lengths = new float[settings.Batch * classes];
-        var predicted = new int[settings.Batch];
+        var images = SyntheticImages(settings.Batch);
         var ticks = new long[settings.Runs];
-        bool single = settings.Batch == 1 && settings.Threads == 1;
-        using var workspace = new MnistCapsNet.Workspace();
-        using var context = MnistCapsNet.CreateBatchContext(settings.Threads);
+        using var model = new FloatModelCall(weights, settings, images);
+        bool single = model.Single;
 
-        void Call()
-        {
-            if (single) MnistCapsNet.Predict(weights, workspace, images, lengths, default, default, settings.Tier);
-            else if (settings.Batch == 1) MnistCapsNet.Predict(weights, context, images, lengths, default, default, settings.Tier); // one image split over the threads
-            else MnistCapsNet.PredictBatch(weights, images, lengths, predicted, context, settings.Tier);
-        }
-
-        // One thread: exactly this thread's allocations. A batch: the whole process's (its workers are other threads).
-        long Allocated() => single ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
-
-        for (int i = 0; i < settings.Warmup; i++) Call();
+        for (int i = 0; i < settings.Warmup; i++) model.Call();
         _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp()); // Stopwatch's first use allocates (seen under NativeAOT)
-        long allocatedBefore = Allocated();
+        long allocatedBefore = AllocatedBytes(single);
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < settings.Runs; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            Call();
+            model.Call();
             ticks[i] = Stopwatch.GetTimestamp() - t0;
         }
         double totalSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        long allocated = Allocated() - allocatedBefore;
+        long allocated = AllocatedBytes(single) - allocatedBefore;
 
         Array.Sort(ticks);
-        double Percentile(double p) => ticks[Math.Min(ticks.Length - 1, (int)Math.Ceiling(p * ticks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
         return new BenchResult(settings, settings.Tier.ToString(),
-            Percentile(0.50), Percentile(0.90), Percentile(0.99),
+            Milliseconds(ticks, 0.50), Milliseconds(ticks, 0.90), Milliseconds(ticks, 0.99),
             settings.Runs * (double)settings.Batch / totalSeconds,
             (double)allocated / (settings.Runs * (double)settings.Batch));
+    }
+
+    /// <summary>Synthetic digits: a fixed pseudo-random pattern (the work done does not depend on the values).</summary>
+    internal static float[] SyntheticImages(int count)
+    {
+        var random = new DeterministicRandom(2017);
+        var images = new float[count * MnistCapsNet.InputLength];
+        for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
+        return images;
+    }
+
+    /// <summary>One thread: exactly this thread's allocations. Otherwise the whole process's (the workers are other threads).</summary>
+    internal static long AllocatedBytes(bool thisThreadOnly) =>
+        thisThreadOnly ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
+
+    /// <summary>The <paramref name="p"/> quantile of <paramref name="sortedTicks"/> (Stopwatch ticks, sorted) in milliseconds.</summary>
+    internal static double Milliseconds(long[] sortedTicks, double p) =>
+        sortedTicks[Math.Min(sortedTicks.Length - 1, (int)Math.Ceiling(p * sortedTicks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
+
+    /// <summary>
+    /// One timed call of the compiled float32 model on <c>settings.Batch</c> images: the one-thread Predict, one image
+    /// split over the threads (batch 1), or PredictBatch over the threads.
+    /// </summary>
+    internal sealed class FloatModelCall : IDisposable
+    {
+        private readonly MnistCapsNet.Weights _weights;
+        private readonly BenchSettings _settings;
+        private readonly float[] _images;
+        private readonly float[] _lengths;
+        private readonly int[] _predicted;
+        private readonly MnistCapsNet.Workspace _workspace = new();
+        private readonly CapsEmbedded.Runtime.BatchContext _context;
+
+        public FloatModelCall(MnistCapsNet.Weights weights, BenchSettings settings, float[] images)
+        {
+            (_weights, _settings, _images) = (weights, settings, images);
+            _lengths = new float[settings.Batch * MnistCapsNet.Classes];
+            _predicted = new int[settings.Batch];
+            _context = MnistCapsNet.CreateBatchContext(settings.Threads);
+        }
+
+        /// <summary>Batch 1 on 1 thread: the calling thread does all the work.</summary>
+        public bool Single => _settings.Batch == 1 && _settings.Threads == 1;
+
+        public void Call()
+        {
+            if (Single) MnistCapsNet.Predict(_weights, _workspace, _images, _lengths, default, default, _settings.Tier);
+            else if (_settings.Batch == 1) MnistCapsNet.Predict(_weights, _context, _images, _lengths, default, default, _settings.Tier); // one image split over the threads
+            else MnistCapsNet.PredictBatch(_weights, _images, _lengths, _predicted, _context, _settings.Tier);
+        }
+
+        public void Dispose()
+        {
+            _workspace.Dispose();
+            _context.Dispose();
+        }
     }
 
     internal sealed record BenchResult(BenchSettings Settings, string Tier, double P50Ms, double P90Ms, double P99Ms,

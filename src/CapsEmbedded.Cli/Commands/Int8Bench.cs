@@ -24,21 +24,17 @@ internal static class Int8Bench
             throw new CliException($"{path} holds {quantised.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
         using var model = QuantizedCapsNet.Create(quantised);
         using var workspace = new QuantizedCapsNet.Workspace(model.Architecture);
-        using var floatWorkspace = new MnistCapsNet.Workspace();
         using var batch = new QuantizedBatch(model, settings.Threads);
-        using var context = MnistCapsNet.CreateBatchContext(settings.Threads);
-        var floatWeights = MnistCapsNet.Weights.Embedded;
 
-        var random = new DeterministicRandom(2017); // the same synthetic digits as the float bench
         int count = settings.Batch;
-        var images = new float[count * MnistCapsNet.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
+        var images = BenchCommand.SyntheticImages(count); // the same synthetic digits as the float bench
         var lengths = new float[count * MnistCapsNet.Classes];
         var classes = new int[count];
+        using var floatModel = new BenchCommand.FloatModelCall(MnistCapsNet.Weights.Embedded, settings, images);
         var int8Ticks = new long[settings.Runs];
         var floatTicks = new long[settings.Runs];
         Int8Tier int8Tier = Int8Tiers.Best;
-        bool single = count == 1 && settings.Threads == 1;
+        bool single = floatModel.Single;
 
         void Int8()
         {
@@ -46,38 +42,28 @@ internal static class Int8Bench
             else batch.Predict(images, count, lengths, classes, settings.Tier, int8Tier);
         }
 
-        void Float()
-        {
-            if (single) MnistCapsNet.Predict(floatWeights, floatWorkspace, images, lengths, default, default, settings.Tier);
-            else if (count == 1) MnistCapsNet.Predict(floatWeights, context, images, lengths, default, default, settings.Tier);
-            else MnistCapsNet.PredictBatch(floatWeights, images, lengths, classes, context, settings.Tier);
-        }
-
         for (int i = 0; i < settings.Warmup; i++)
         {
             Int8();
-            Float();
+            floatModel.Call();
         }
         _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp());
-        long Allocated() => single ? GC.GetAllocatedBytesForCurrentThread() : GC.GetTotalAllocatedBytes(precise: true);
-        long allocatedBefore = Allocated();
+        long allocatedBefore = BenchCommand.AllocatedBytes(single);
         for (int i = 0; i < settings.Runs; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
             Int8();
             long t1 = Stopwatch.GetTimestamp();
-            Float();
+            floatModel.Call();
             int8Ticks[i] = t1 - t0;
             floatTicks[i] = Stopwatch.GetTimestamp() - t1;
         }
-        long allocated = Allocated() - allocatedBefore;
+        long allocated = BenchCommand.AllocatedBytes(single) - allocatedBefore;
 
-        double P(long[] ticks, double p)
-        {
-            Array.Sort(ticks);
-            return ticks[Math.Min(ticks.Length - 1, (int)Math.Ceiling(p * ticks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
-        }
-        double f50 = P(floatTicks, 0.5), f90 = P(floatTicks, 0.9), q50 = P(int8Ticks, 0.5), q90 = P(int8Ticks, 0.9);
+        Array.Sort(floatTicks);
+        Array.Sort(int8Ticks);
+        double f50 = BenchCommand.Milliseconds(floatTicks, 0.5), f90 = BenchCommand.Milliseconds(floatTicks, 0.9);
+        double q50 = BenchCommand.Milliseconds(int8Ticks, 0.5), q90 = BenchCommand.Milliseconds(int8Ticks, 0.9);
         var inv = CultureInfo.InvariantCulture;
         return string.Join(Environment.NewLine,
             $"model      int8 {QuantizedCapsNetWeights.Scheme} ({path}) vs compiled float32 MnistCapsNet (embedded), interleaved",
