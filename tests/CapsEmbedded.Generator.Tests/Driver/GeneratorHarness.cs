@@ -98,6 +98,19 @@ internal static class GeneratorHarness
     public static string SnapshotDirectory([CallerFilePath] string thisFile = "")
         => Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(thisFile)!)!, "Snapshots");
 
+    /// <summary>
+    /// Asserts that <paramref name="source"/> equals its committed snapshot (Snapshots/HintName); with UPDATE_SNAPSHOTS=1
+    /// it rewrites the snapshot first (review the diff).
+    /// </summary>
+    public static void AssertMatchesSnapshot(GeneratedSourceResult source)
+    {
+        string path = Path.Combine(SnapshotDirectory(), source.HintName);
+        string actual = source.SourceText.ToString();
+        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, actual);
+        Xunit.Assert.True(File.Exists(path), $"no snapshot {path}; run with UPDATE_SNAPSHOTS=1");
+        Xunit.Assert.Equal(File.ReadAllText(path).ReplaceLineEndings("\n"), actual);
+    }
+
     private sealed class InMemoryText(string path, string text) : AdditionalText
     {
         public override string Path { get; } = path;

@@ -316,10 +316,6 @@ public class Int8GeneratorTests
         Assert.Empty(result.Diagnostics);
         var source = Assert.Single(result.Results.Single().GeneratedSources);
         Assert.Equal("Demo.TinyInt8.Model.g.cs", source.HintName);
-        string path = Path.Combine(GeneratorHarness.SnapshotDirectory(), source.HintName);
-        string actual = source.SourceText.ToString();
-        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, actual);
-        Assert.True(File.Exists(path), $"no snapshot {path}; run with UPDATE_SNAPSHOTS=1");
-        Assert.Equal(File.ReadAllText(path).ReplaceLineEndings("\n"), actual);
+        GeneratorHarness.AssertMatchesSnapshot(source);
     }
 }
