@@ -188,33 +188,25 @@ namespace CapsEmbedded.Generator
                 "Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
                 "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
                 "(the decoder's output for the predicted class) are written only when non-empty. Allocation-free.",
-            }, Kernels + ".SimdTiers.Best", "As the other overload, with the SIMD tier forced (tests compare tiers with this).",
-                Kernels + ".SimdTier tier", "CheckTier(tier);", "tier");
-            w.Line("/// <summary>");
-            w.Line("/// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary");
-            w.Line("/// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).");
-            w.Line("/// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any");
-            w.Line("/// worker count. Allocation-free; one call at a time per context.");
-            w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => Predict(weights, context, image, lengths, capsules, reconstruction, {Kernels}.SimdTiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
-            w.Line($"public static int Predict(Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules, {S} reconstruction, {Kernels}.SimdTier tier)");
-            w.Open("");
-            NullChecks(w, "weights", "context");
-            w.Line("CheckTier(tier);");
-            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-            w.Line("CheckContext(context);");
-            w.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
-            w.Line("context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);");
-            w.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
-            w.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
-            w.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
-            w.Close();
-            w.Line();
+            }, FloatTiers, "As the other overload, with the SIMD tier forced (tests compare tiers with this).");
+            TierOverloads(w, new[]
+            {
+                "Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary",
+                "capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).",
+                "Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any",
+                "worker count. Allocation-free; one call at a time per context.",
+            }, "int Predict", $"Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths",
+                $"{S} capsules = default, {S} reconstruction = default", FloatTiers, "As the other overload, with the SIMD tier forced.",
+                new[] { "weights", "context" }, body =>
+                {
+                    body.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
+                    body.Line("CheckContext(context);");
+                    body.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
+                    body.Line("context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);");
+                    body.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
+                    body.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
+                    body.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
+                });
             w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
@@ -227,42 +219,28 @@ namespace CapsEmbedded.Generator
             w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
             w.Close();
             w.Line();
-            w.Line("/// <summary>");
-            w.Line("/// The decoder alone (paper §4.1): reconstructs an image from <paramref name=\"capsules\"/> (classes·classDims,");
-            w.Line("/// class-major, e.g. from Predict, then edited) with every capsule but <paramref name=\"keep\"/> zeroed. Allocation-free.");
-            w.Line("/// </summary>");
-            w.Line($"public static void Reconstruct(Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction)");
-            w.Line($"    => Reconstruct(weights, workspace, capsules, keep, reconstruction, {Kernels}.SimdTiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
-            w.Line($"public static void Reconstruct(Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction,");
-            w.Line($"    {Kernels}.SimdTier tier)");
-            w.Open("");
-            NullChecks(w, "weights", "workspace");
-            w.Line("CheckTier(tier);");
-            ReconstructChecksAndMask(w);
-            w.Line("Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);");
-            w.Close();
-            w.Line();
-            w.Line("/// <summary>");
-            w.Line("/// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its");
-            w.Line("/// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.");
-            w.Line("/// </summary>");
-            w.Line($"public static void PredictBatch(Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes,");
-            w.Line($"    {RuntimeNs}.BatchContext context)");
-            w.Line($"    => PredictBatch(weights, images, lengths, classes, context, {Kernels}.SimdTiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with the SIMD tier forced.</summary>");
-            w.Line($"public static void PredictBatch(Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes,");
-            w.Line($"    {RuntimeNs}.BatchContext context, {Kernels}.SimdTier tier)");
-            w.Open("");
-            NullChecks(w, "weights", "context");
-            w.Line("CheckTier(tier);");
-            ImagesMultipleCheck(w, "if (images.Length % InputLength != 0)");
-            w.Line("CheckContext(context);");
-            w.Line("context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);");
-            w.Close();
-            w.Line();
+            TierOverloads(w, new[]
+            {
+                "The decoder alone (paper §4.1): reconstructs an image from <paramref name=\"capsules\"/> (classes·classDims,",
+                "class-major, e.g. from Predict, then edited) with every capsule but <paramref name=\"keep\"/> zeroed. Allocation-free.",
+            }, "void Reconstruct", $"Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction", null,
+                FloatTiers, "As the other overload, with the SIMD tier forced.", new[] { "weights", "workspace" }, body =>
+                {
+                    ReconstructChecksAndMask(body);
+                    body.Line("Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);");
+                });
+            TierOverloads(w, new[]
+            {
+                "Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its",
+                "own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.",
+            }, "void PredictBatch", $"Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes",
+                $"{RuntimeNs}.BatchContext context", FloatTiers, "As the other overload, with the SIMD tier forced.",
+                new[] { "weights", "context" }, body =>
+                {
+                    ImagesMultipleCheck(body, "if (images.Length % InputLength != 0)");
+                    body.Line("CheckContext(context);");
+                    body.Line("context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);");
+                });
             w.Line("// Cached once so a batch call allocates no delegate.");
             w.Line($"private static readonly {RuntimeNs}.BatchItemPredictor s_predictItem = PredictItem;");
             w.Line();

@@ -98,6 +98,10 @@ namespace CapsEmbedded.Generator
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>).");
         }
 
+        /// <summary>The int8 model's two tiers: the float one and the int8 one of the primary-capsule conv.</summary>
+        private static readonly Tiers BothTiers = new Tiers($"{Kernels}.SimdTiers.Best, {Int8}.Int8Tiers.Best",
+            $"{Tier} tier, {Int8Tier} int8Tier", "CheckTiers(tier, int8Tier);");
+
         private static void EmitPredict(SourceWriter w)
         {
             WorkspacePredict(w, new[]
@@ -105,31 +109,23 @@ namespace CapsEmbedded.Generator
                 "Classifies one image with the best float and int8 tiers: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
                 "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
                 "are written only when non-empty. Allocation-free.",
-            }, $"{Kernels}.SimdTiers.Best, {Int8}.Int8Tiers.Best", "As the other overload, with both tiers forced (tests compare tiers with this).",
-                $"{Tier} tier, {Int8Tier} int8Tier", "CheckTiers(tier, int8Tier);", "tier, int8Tier");
-            w.Line("/// <summary>");
-            w.Line("/// Classifies <c>images.Length / InputLength</c> images one after another on the calling thread with one workspace:");
-            w.Line("/// lengths [count·classes], classes [count]. Allocation-free.");
-            w.Line("/// </summary>");
-            w.Line($"public static void PredictBatch(Weights weights, Workspace workspace, {RoS} images, {S} lengths, global::System.Span<int> classes)");
-            w.Line($"    => PredictBatch(weights, workspace, images, lengths, classes, {Kernels}.SimdTiers.Best, {Int8}.Int8Tiers.Best);");
-            w.Line();
-            w.Line("/// <summary>As the other overload, with both tiers forced.</summary>");
-            w.Line($"public static void PredictBatch(Weights weights, Workspace workspace, {RoS} images, {S} lengths, global::System.Span<int> classes,");
-            w.Line($"    {Tier} tier, {Int8Tier} int8Tier)");
-            w.Open("");
-            NullChecks(w, "weights", "workspace");
-            w.Line("CheckTiers(tier, int8Tier);");
-            w.Line("int count = images.Length / InputLength;");
-            ImagesMultipleCheck(w, "if (count * InputLength != images.Length)");
-            w.Line("if (lengths.Length < (long)count * Classes)");
-            w.Line("    throw new global::System.ArgumentException($\"lengths has room for {lengths.Length} values; {count} images need {(long)count * Classes}\", nameof(lengths));");
-            w.Line("if (classes.Length < count)");
-            w.Line("    throw new global::System.ArgumentException($\"classes has room for {classes.Length} values; the batch has {count} images\", nameof(classes));");
-            w.Line("for (int i = 0; i < count; i++)");
-            w.Line("    classes[i] = Forward(weights.Packed, workspace.Scratch, images.Slice(i * InputLength, InputLength), lengths.Slice(i * Classes, Classes), default, default, tier, int8Tier);");
-            w.Close();
-            w.Line();
+            }, BothTiers, "As the other overload, with both tiers forced (tests compare tiers with this).");
+            TierOverloads(w, new[]
+            {
+                "Classifies <c>images.Length / InputLength</c> images one after another on the calling thread with one workspace:",
+                "lengths [count·classes], classes [count]. Allocation-free.",
+            }, "void PredictBatch", $"Weights weights, Workspace workspace, {RoS} images, {S} lengths, global::System.Span<int> classes", null,
+                BothTiers, "As the other overload, with both tiers forced.", new[] { "weights", "workspace" }, body =>
+                {
+                    body.Line("int count = images.Length / InputLength;");
+                    ImagesMultipleCheck(body, "if (count * InputLength != images.Length)");
+                    body.Line("if (lengths.Length < (long)count * Classes)");
+                    body.Line("    throw new global::System.ArgumentException($\"lengths has room for {lengths.Length} values; {count} images need {(long)count * Classes}\", nameof(lengths));");
+                    body.Line("if (classes.Length < count)");
+                    body.Line("    throw new global::System.ArgumentException($\"classes has room for {classes.Length} values; the batch has {count} images\", nameof(classes));");
+                    body.Line("for (int i = 0; i < count; i++)");
+                    body.Line("    classes[i] = Forward(weights.Packed, workspace.Scratch, images.Slice(i * InputLength, InputLength), lengths.Slice(i * Classes, Classes), default, default, tier, int8Tier);");
+                });
             w.Line("/// <summary>The decoder alone (paper §4.1) on <paramref name=\"capsules\"/> with every capsule but <paramref name=\"keep\"/> zeroed. Allocation-free.</summary>");
             w.Open($"public static void Reconstruct(Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction)");
             NullChecks(w, "weights", "workspace");

@@ -23,9 +23,7 @@ namespace CapsEmbedded.Generator
         {
             hasNamespace = spec.Target.Namespace is not null;
             if (hasNamespace) w.Open($"namespace {spec.Target.Namespace}");
-            w.Line("/// <summary>");
-            foreach (string line in summary) w.Line("/// " + line);
-            w.Line("/// </summary>");
+            Summary(w, summary);
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
         }
@@ -152,9 +150,7 @@ namespace CapsEmbedded.Generator
         /// <summary>Opens the nested Weights class: its doc, the embedded instance's field and the packed tensors of type <paramref name="packedType"/>.</summary>
         public static void OpenWeightsClass(SourceWriter w, string[] summary, string packedType)
         {
-            w.Line("/// <summary>");
-            foreach (string line in summary) w.Line("/// " + line);
-            w.Line("/// </summary>");
+            Summary(w, summary);
             w.Open("public sealed class Weights : global::System.IDisposable");
             w.Line("private static Weights? s_embedded;");
             w.Line();
@@ -189,9 +185,7 @@ namespace CapsEmbedded.Generator
         /// </summary>
         public static void LoadAndFromWeights(SourceWriter w, string[] loadDoc, string readFile, string fromDoc, string weightsType, string pack)
         {
-            w.Line("/// <summary>");
-            foreach (string line in loadDoc) w.Line("/// " + line);
-            w.Line("/// </summary>");
+            Summary(w, loadDoc);
             w.Line($"public static Weights Load(string path) => FromWeights({readFile}(path), path);");
             w.Line();
             w.Line($"/// <summary>{fromDoc}</summary>");
@@ -204,31 +198,85 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>
-        /// The one-image Predict on a Workspace: an overload with the best tiers (<paramref name="bestTiers"/>, the
-        /// arguments after <c>reconstruction</c>) and one with them forced (<paramref name="tierParameters"/>), which checks
-        /// its arguments (<paramref name="checkTiers"/>) and runs Forward with <paramref name="tierArguments"/>.
+        /// The SIMD tiers a model's public methods take: the best ones as arguments (<see cref="Best"/>), the forced ones as
+        /// parameters (<see cref="Parameters"/>, passed on as <see cref="Arguments"/>) and the statement that checks them.
         /// </summary>
-        public static void WorkspacePredict(SourceWriter w, string[] summary, string bestTiers, string forcedDoc,
-            string tierParameters, string checkTiers, string tierArguments)
+        public sealed class Tiers
         {
-            w.Line("/// <summary>");
-            foreach (string line in summary) w.Line("/// " + line);
-            w.Line("/// </summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => Predict(weights, workspace, image, lengths, capsules, reconstruction, {bestTiers});");
+            public Tiers(string best, string parameters, string check)
+            {
+                Best = best;
+                Parameters = parameters;
+                Arguments = string.Join(", ", ParameterNames(parameters));
+                Check = check;
+            }
+
+            public string Best { get; }
+            public string Parameters { get; }
+            public string Arguments { get; }
+            public string Check { get; }
+        }
+
+        /// <summary>The float model's one SIMD tier.</summary>
+        public static readonly Tiers FloatTiers = new Tiers(Kernels + ".SimdTiers.Best", Tier + " tier", "CheckTier(tier);");
+
+        /// <summary>
+        /// A public method as two overloads: the first (documented by <paramref name="summary"/>) passes the best tiers to
+        /// the second, which takes them forced (documented by <paramref name="forcedDoc"/>), null-checks
+        /// <paramref name="nullChecked"/>, checks the tiers and runs <paramref name="body"/>. The shared parameters are
+        /// <paramref name="parameters"/> on the first line and <paramref name="moreParameters"/> (when given) on the next;
+        /// their "= default"s stay on the first overload.
+        /// </summary>
+        public static void TierOverloads(SourceWriter w, string[] summary, string method, string parameters, string? moreParameters,
+            Tiers tiers, string forcedDoc, string[] nullChecked, System.Action<SourceWriter> body)
+        {
+            string name = method.Substring(method.IndexOf(' ') + 1);
+            string arguments = string.Join(", ", ParameterNames(moreParameters is null ? parameters : parameters + ", " + moreParameters));
+            Summary(w, summary);
+            w.Line($"public static {method}({parameters}{(moreParameters is null ? ")" : ",")}");
+            if (moreParameters is not null) w.Line($"    {moreParameters})");
+            w.Line($"    => {name}({arguments}, {tiers.Best});");
             w.Line();
             w.Line($"/// <summary>{forcedDoc}</summary>");
-            w.Line($"public static int Predict(Weights weights, Workspace workspace, {RoS} image, {S} lengths,");
-            w.Line($"    {S} capsules, {S} reconstruction, {tierParameters})");
+            w.Line($"public static {method}({parameters},");
+            w.Line($"    {(moreParameters is null ? "" : moreParameters.Replace(" = default", "") + ", ")}{tiers.Parameters})");
             w.Open("");
-            NullChecks(w, "weights", "workspace");
-            w.Line(checkTiers);
-            w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-            w.Line($"return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, {tierArguments});");
+            NullChecks(w, nullChecked);
+            w.Line(tiers.Check);
+            body(w);
             w.Close();
             w.Line();
         }
+
+        /// <summary>"Weights weights, Span&lt;float&gt; capsules = default" → weights, capsules.</summary>
+        private static IEnumerable<string> ParameterNames(string parameters)
+        {
+            foreach (string parameter in parameters.Split(','))
+            {
+                string declaration = parameter.Split('=')[0].Trim();
+                yield return declaration.Substring(declaration.LastIndexOf(' ') + 1);
+            }
+        }
+
+        /// <summary>A doc comment's summary, one line of <paramref name="lines"/> per line.</summary>
+        public static void Summary(SourceWriter w, string[] lines)
+        {
+            w.Line("/// <summary>");
+            foreach (string line in lines) w.Line("/// " + line);
+            w.Line("/// </summary>");
+        }
+
+        /// <summary>
+        /// The one-image Predict on a Workspace (documented by <paramref name="summary"/>, and <paramref name="forcedDoc"/> for
+        /// the tiers forced): the arguments checked, then Forward on the workspace's scratch.
+        /// </summary>
+        public static void WorkspacePredict(SourceWriter w, string[] summary, Tiers tiers, string forcedDoc)
+            => TierOverloads(w, summary, "int Predict", $"Weights weights, Workspace workspace, {RoS} image, {S} lengths",
+                $"{S} capsules = default, {S} reconstruction = default", tiers, forcedDoc, new[] { "weights", "workspace" }, body =>
+                {
+                    body.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
+                    body.Line($"return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, {tiers.Arguments});");
+                });
 
         /// <summary>Weights.Dispose (documented by <paramref name="doc"/>) and the end of the Weights class.</summary>
         public static void CloseWeightsClass(SourceWriter w, string doc)

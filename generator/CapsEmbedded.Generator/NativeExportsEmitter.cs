@@ -166,27 +166,13 @@ namespace CapsEmbedded.Generator
             size.Add("};");
             Export(w, p, "size", "long Size(int query)", size.ToArray());
 
-            w.Line();
-            w.Line($"/// <summary>C: <c>{p}_version</c>, a static string (see <see cref=\"Header\"/>).</summary>");
-            w.Line($"[global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = \"{p}_version\")]");
-            w.Open("public static nint Version()");
-            w.Line($"try {{ return {Api}.StaticUtf8(\"{Emitter.GeneratorVersion}\\0\"u8); }}");
-            w.Line($"catch (global::System.Exception) {{ return {Api}.StaticUtf8(\"unknown\\0\"u8); }} // nothing may escape");
-            w.Close();
-            w.Line();
-            w.Line($"/// <summary>C: <c>{p}_simd_tier</c>, a static string (see <see cref=\"Header\"/>).</summary>");
-            w.Line($"[global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = \"{p}_simd_tier\")]");
-            w.Open("public static nint SimdTierName()");
-            w.Line($"try {{ return {Api}.TierName({model}.ActiveTier); }}");
-            w.Line($"catch (global::System.Exception) {{ return {Api}.StaticUtf8(\"unknown\\0\"u8); }} // nothing may escape");
-            w.Close();
-            w.Line();
-            w.Line($"/// <summary>C: <c>{p}_last_error</c> (see <see cref=\"Header\"/>).</summary>");
-            w.Line($"[global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = \"{p}_last_error\")]");
-            w.Open("public static nuint LastError(nint buffer, nuint capacity)");
-            w.Line("try { return " + Api + ".CopyLastError(buffer, capacity); }");
-            w.Line("catch (global::System.Exception) { return 0; } // cannot fail short of a bug; nothing may escape");
-            w.Close();
+            // The static-string and last-error exports cannot report a status, so each has its own fallback value.
+            InfallibleExport(w, p, "version", "nint Version()", ", a static string", $"{Api}.StaticUtf8(\"{Emitter.GeneratorVersion}\\0\"u8)",
+                $"{Api}.StaticUtf8(\"unknown\\0\"u8)", "nothing may escape");
+            InfallibleExport(w, p, "simd_tier", "nint SimdTierName()", ", a static string", $"{Api}.TierName({model}.ActiveTier)",
+                $"{Api}.StaticUtf8(\"unknown\\0\"u8)", "nothing may escape");
+            InfallibleExport(w, p, "last_error", "nuint LastError(nint buffer, nuint capacity)", "", $"{Api}.CopyLastError(buffer, capacity)",
+                "0", "cannot fail short of a bug; nothing may escape");
 
             w.Close(); // NativeExports
             w.Close(); // class
@@ -198,12 +184,8 @@ namespace CapsEmbedded.Generator
         private static void Export(SourceWriter w, string prefix, string cName, string signature, string[] body)
         {
             string entry = prefix + "_" + cName;
-            int space = signature.IndexOf(' ');
-            string returnType = signature.Substring(0, space);
-            w.Line();
-            w.Line($"/// <summary>C: <c>{entry}</c> (see <see cref=\"Header\"/>).</summary>");
-            w.Line($"[global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = \"{entry}\")]");
-            w.Open("public static " + signature);
+            string returnType = signature.Substring(0, signature.IndexOf(' '));
+            OpenExport(w, entry, "", signature);
             w.Line($"const string F = \"{entry}\";");
             w.Open("try");
             foreach (var line in body) w.Line(line);
@@ -212,6 +194,24 @@ namespace CapsEmbedded.Generator
             w.Line(returnType == "int" ? $"return {Api}.Fail(F, e);" : $"return ({returnType}){Api}.Fail(F, e);");
             w.Close();
             w.Close();
+        }
+
+        /// <summary>An export with no status to return: <paramref name="value"/>, or <paramref name="fallback"/> on any exception (<paramref name="why"/>).</summary>
+        private static void InfallibleExport(SourceWriter w, string prefix, string cName, string signature, string note, string value, string fallback, string why)
+        {
+            OpenExport(w, prefix + "_" + cName, note, signature);
+            w.Line($"try {{ return {value}; }}");
+            w.Line($"catch (global::System.Exception) {{ return {fallback}; }} // {why}");
+            w.Close();
+        }
+
+        /// <summary>An export's doc (<paramref name="note"/> after its C name), its UnmanagedCallersOnly entry point and its opened body.</summary>
+        private static void OpenExport(SourceWriter w, string entry, string note, string signature)
+        {
+            w.Line();
+            w.Line($"/// <summary>C: <c>{entry}</c>{note} (see <see cref=\"Header\"/>).</summary>");
+            w.Line($"[global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = \"{entry}\")]");
+            w.Open("public static " + signature);
         }
 
         /// <summary>The C header: the API's documentation (units, buffer sizes, ownership, thread-safety).</summary>
