@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using CapsEmbedded.Generator.Model;
+using static CapsEmbedded.Generator.GlobalNames;
 using static CapsEmbedded.Generator.ModelSurfaceEmitter;
 
 namespace CapsEmbedded.Generator

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using CapsEmbedded.Generator.Model;
 using static CapsEmbedded.Generator.Emitter;
+using static CapsEmbedded.Generator.GlobalNames;
 using static CapsEmbedded.Generator.ModelSurfaceEmitter;
 
 namespace CapsEmbedded.Generator
@@ -15,12 +16,6 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class Int8Emitter
     {
-        private const string Int8 = "global::CapsEmbedded.Kernels.Int8";
-        private const string Q = "global::CapsEmbedded.Quantization";
-        private const string Net = Q + ".QuantizedCapsNet";
-        private const string Int8Tier = Int8 + ".Int8Tier";
-        private const string Marshal = "global::System.Runtime.InteropServices.MemoryMarshal";
-
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
         {
             string prefix = spec.Target.Namespace is null ? spec.Target.ClassName : spec.Target.Namespace + "." + spec.Target.ClassName;

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using CapsEmbedded.Generator.Model;
 using static CapsEmbedded.Generator.Emitter;
+using static CapsEmbedded.Generator.GlobalNames;
 
 namespace CapsEmbedded.Generator
 {
@@ -12,12 +13,6 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class ModelSurfaceEmitter
     {
-        public const string Kernels = "global::CapsEmbedded.Kernels";
-        public const string RuntimeNs = "global::CapsEmbedded.Runtime";
-        public const string RoS = "global::System.ReadOnlySpan<float>";
-        public const string S = "global::System.Span<float>";
-        public const string Tier = Kernels + ".SimdTier";
-
         /// <summary>Opens the namespace (when the target has one) and the model class under its doc comment.</summary>
         public static void OpenModelClass(SourceWriter w, ModelSpec spec, string[] summary, out bool hasNamespace)
         {

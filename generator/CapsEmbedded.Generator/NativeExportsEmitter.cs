@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using CapsEmbedded.Generator.Model;
 using CapsEmbedded.Interop;
+using static CapsEmbedded.Generator.GlobalNames;
 
 namespace CapsEmbedded.Generator
 {
@@ -12,11 +13,6 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class NativeExportsEmitter
     {
-        private const string Api = "global::CapsEmbedded.Interop.NativeApi";
-        private const string Status = "global::CapsEmbedded.Interop.NativeStatus";
-        private const string Handles = "global::CapsEmbedded.Interop.NativeHandles";
-        private const string Failure = "global::CapsEmbedded.Interop.NativeCallException";
-
         /// <summary>Size queries of <c>{prefix}_size</c>: C name suffix, value from the architecture, meaning. Ids are 1-based, in this order.</summary>
         private static (string Name, string Member, string Meaning)[] SizeQueries() => new[]
         {
