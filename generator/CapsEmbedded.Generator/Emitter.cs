@@ -107,17 +107,26 @@ namespace CapsEmbedded.Generator
         {
             var a = spec.Weights.Architecture!;
             var h = spec.Weights;
-            var w = new SourceWriter();
-            Header(w, spec);
-            OpenModelClass(w, spec, new[]
+            return ModelFile(spec, new[]
             {
                 $"The CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: every size is a constant and the weights are",
                 "packed once for the SIMD kernels. Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
-            }, out bool hasNamespace);
+            }, "GEMM", ".", w => TensorConstants(w, h, a),
+                "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", ScratchLayout(a),
+                "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.",
+                w =>
+                {
+                    w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
+                    w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
+                    w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
+                    w.Line();
+                }, EmitWeights, EmitPredict);
+        }
 
+        /// <summary>The weight file's data offset and each tensor's offset, length and dtype (the embedded packing reads them).</summary>
+        private static void TensorConstants(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
+        {
             void Const(string type, string name, string value, string doc) => ModelSurfaceEmitter.Const(w, type, name, value, doc);
-            SizeConstants(w, a, "GEMM", ".");
-            WeightFileConstants(w, h);
             Const("long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -139,18 +148,6 @@ namespace CapsEmbedded.Generator
             w.Line("/// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>");
             w.Line($"private static string[] TensorDataTypes => new string[] {{ {string.Join(", ", dtypes)} }};");
             w.Line();
-            ClassNamesProperty(w, h, a);
-            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ScratchLayout(a));
-            ArchitectureAndTier(w, a, "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.");
-            w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
-            w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
-            w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
-            w.Line();
-
-            EmitWeights(w);
-            Workspace(w);
-            EmitPredict(w);
-            return CloseModelClass(w, hasNamespace);
         }
 
         private static void EmitWeights(SourceWriter w)

@@ -41,33 +41,26 @@ namespace CapsEmbedded.Generator
         private static string EmitModel(ModelSpec spec)
         {
             var a = spec.Weights.Architecture!;
-            var h = spec.Weights;
-            var w = new SourceWriter();
-            Header(w, spec);
-            OpenModelClass(w, spec, new[]
+            return ModelFile(spec, new[]
             {
-                $"The int8-quantised CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: conv1 in float32, its ReLU output as",
+                $"The int8-quantised CapsNet of <c>{Escape(spec.Weights.FileName)}</c> as fixed-shape code: conv1 in float32, its ReLU output as",
                 "u7 codes, the primary-capsule conv as exact int32 sums on the int8 kernels, then squash, routing and lengths in float32.",
                 "Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
-            }, out bool hasNamespace);
-
-            SizeConstants(w, a, "int8 GEMM", " (the int8 GEMM's n).");
-            WeightFileConstants(w, h);
-            Const(w, "string", "QuantizationScheme", Quote(global::CapsEmbedded.Quantization.QuantizedHeaderValidator.Scheme),
-                "The file's capsnet.quantization: int8 weights per output channel, u7 activations.");
-            ClassNamesProperty(w, h, a);
-
-            ScratchConstants(w, "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----", a, Regions(a));
-            ArchitectureAndTier(w, a, "The float SIMD tier Predict uses on this machine.");
-            w.Line("/// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>");
-            w.Line($"public static {Int8Tier} ActiveInt8Tier => {Int8}.Int8Tiers.Best;");
-            w.Line();
-
-            EmitWeights(w);
-            Workspace(w);
-            EmitPredict(w);
-            EmitLayers(w, a);
-            return CloseModelClass(w, hasNamespace);
+            }, "int8 GEMM", " (the int8 GEMM's n).",
+                w => Const(w, "string", "QuantizationScheme", Quote(global::CapsEmbedded.Quantization.QuantizedHeaderValidator.Scheme),
+                    "The file's capsnet.quantization: int8 weights per output channel, u7 activations."),
+                "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----", Regions(a),
+                "The float SIMD tier Predict uses on this machine.",
+                w =>
+                {
+                    w.Line("/// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>");
+                    w.Line($"public static {Int8Tier} ActiveInt8Tier => {Int8}.Int8Tiers.Best;");
+                    w.Line();
+                }, EmitWeights, w =>
+                {
+                    EmitPredict(w);
+                    EmitLayers(w, a);
+                });
         }
 
         private static void EmitWeights(SourceWriter w)

@@ -13,19 +13,36 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class ModelSurfaceEmitter
     {
-        /// <summary>Opens the namespace (when the target has one) and the model class under its doc comment.</summary>
-        public static void OpenModelClass(SourceWriter w, ModelSpec spec, string[] summary, out bool hasNamespace)
+        /// <summary>
+        /// <c>{Class}.Model.g.cs</c> in the order both models write it: the header; the class (documented by
+        /// <paramref name="summary"/>); the sizes (<see cref="SizeConstants"/>); the weight file, ended by
+        /// <paramref name="weightFileTail"/>, and the class names; the scratch layout (<paramref name="scratchHeading"/>,
+        /// <paramref name="convRegions"/>); the API (ActiveTier documented by <paramref name="activeTierDoc"/>, then
+        /// <paramref name="apiTail"/>); the Weights class (<paramref name="weightsClass"/>), the Workspace, then
+        /// <paramref name="methods"/>.
+        /// </summary>
+        public static string ModelFile(ModelSpec spec, string[] summary, string primaryGemm, string primaryChannelsNote,
+            System.Action<SourceWriter> weightFileTail, string scratchHeading, List<(string Name, long Floats, string Doc)> convRegions,
+            string activeTierDoc, System.Action<SourceWriter> apiTail, System.Action<SourceWriter> weightsClass, System.Action<SourceWriter> methods)
         {
-            hasNamespace = spec.Target.Namespace is not null;
+            var a = spec.Weights.Architecture!;
+            var w = new SourceWriter();
+            Header(w, spec);
+            bool hasNamespace = spec.Target.Namespace is not null;
             if (hasNamespace) w.Open($"namespace {spec.Target.Namespace}");
             Summary(w, summary);
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
-        }
-
-        /// <summary>Closes what <see cref="OpenModelClass"/> opened and returns the file.</summary>
-        public static string CloseModelClass(SourceWriter w, bool hasNamespace)
-        {
+            SizeConstants(w, a, primaryGemm, primaryChannelsNote);
+            WeightFileConstants(w, spec.Weights);
+            weightFileTail(w);
+            ClassNamesProperty(w, spec.Weights, a);
+            ScratchConstants(w, scratchHeading, a, convRegions);
+            ArchitectureAndTier(w, a, activeTierDoc);
+            apiTail(w);
+            weightsClass(w);
+            Workspace(w);
+            methods(w);
             w.Close();
             if (hasNamespace) w.Close();
             return w.ToString();

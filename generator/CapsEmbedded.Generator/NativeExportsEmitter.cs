@@ -92,28 +92,14 @@ namespace CapsEmbedded.Generator
                 $"{Api}.StoreHandle(weightsOut, {Handles}.Add(loaded));",
                 $"return {Status}.Ok;",
             });
-            Export(w, p, "weights_free", "int WeightsFree(nint weights)", new[]
-            {
-                $"if (weights == 0) return {Status}.Ok;",
-                $"var removed = {Handles}.Remove<{model}.Weights>(weights)",
-                $"    ?? throw new {Failure}({Status}.InvalidHandle, F + \": weights is not a live weights handle (freed twice, or never created by this library)\");",
-                "removed.Dispose();",
-                $"return {Status}.Ok;",
-            });
+            Export(w, p, "weights_free", "int WeightsFree(nint weights)", FreeHandle("weights", model + ".Weights"));
             Export(w, p, "workspace_create", "int WorkspaceCreate(nint workspaceOut)", new[]
             {
                 $"{Api}.RequireOut(workspaceOut, F, \"workspace_out\");",
                 $"{Api}.StoreHandle(workspaceOut, {Handles}.Add(new {model}.Workspace()));",
                 $"return {Status}.Ok;",
             });
-            Export(w, p, "workspace_free", "int WorkspaceFree(nint workspace)", new[]
-            {
-                $"if (workspace == 0) return {Status}.Ok;",
-                $"var removed = {Handles}.Remove<{model}.Workspace>(workspace)",
-                $"    ?? throw new {Failure}({Status}.InvalidHandle, F + \": workspace is not a live workspace handle (freed twice, or never created by this library)\");",
-                "removed.Dispose();",
-                $"return {Status}.Ok;",
-            });
+            Export(w, p, "workspace_free", "int WorkspaceFree(nint workspace)", FreeHandle("workspace", model + ".Workspace"));
             string[] resolve =
             {
                 $"var model = {Api}.Resolve<{model}.Weights>(weights, F, \"weights\", \"weights\");",
@@ -191,6 +177,16 @@ namespace CapsEmbedded.Generator
             w.Close();
             w.Close();
         }
+
+        /// <summary>A free export's body: NULL is a no-op, a handle that is not a live <paramref name="type"/> is InvalidHandle.</summary>
+        private static string[] FreeHandle(string handle, string type) => new[]
+        {
+            $"if ({handle} == 0) return {Status}.Ok;",
+            $"var removed = {Handles}.Remove<{type}>({handle})",
+            $"    ?? throw new {Failure}({Status}.InvalidHandle, F + \": {handle} is not a live {handle} handle (freed twice, or never created by this library)\");",
+            "removed.Dispose();",
+            $"return {Status}.Ok;",
+        };
 
         /// <summary>An export with no status to return: <paramref name="value"/>, or <paramref name="fallback"/> on any exception (<paramref name="why"/>).</summary>
         private static void InfallibleExport(SourceWriter w, string prefix, string cName, string signature, string note, string value, string fallback, string why)
