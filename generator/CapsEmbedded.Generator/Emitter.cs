@@ -212,11 +212,9 @@ namespace CapsEmbedded.Generator
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
             w.Line();
             CheckImageArguments(w);
-            w.Open($"private static void CheckContext({RuntimeNs}.BatchContext context)");
-            w.Line("if (context.ScratchLength < ScratchLength)");
-            w.Line("    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
-            w.Close();
-            w.Line();
+            w.Method(null, $"private static void CheckContext({RuntimeNs}.BatchContext context)",
+                "if (context.ScratchLength < ScratchLength)",
+                "    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
             TierOverloads(w, new[]
             {
                 "The decoder alone (paper §4.1): reconstructs an image from <paramref name=\"capsules\"/> (classes·classDims,",
@@ -291,65 +289,53 @@ namespace CapsEmbedded.Generator
             body.Line($"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)");
             body.Line("    => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);");
             body.Line();
-            body.Line("/// <summary>This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.</summary>");
-            body.Open($"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
-            body.Line($"var (first, end) = {Range}(Conv1Pixels, {Kernels}.PackedGemm.RowGranule, part, parts);");
-            body.Line("int rows = end - first;");
-            body.Line("if (rows == 0) return;");
-            body.Line($"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,");
-            body.Line("    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);");
-            body.Line($"{Kernels}.PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,");
-            body.Line($"    Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, {Kernels}.Activation.Relu,");
-            body.Line("    scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);");
-            body.Close();
-            body.Line();
+            body.Method("This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.",
+                $"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
+                $"var (first, end) = {Range}(Conv1Pixels, {Kernels}.PackedGemm.RowGranule, part, parts);",
+                "int rows = end - first;",
+                "if (rows == 0) return;",
+                $"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,",
+                "    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);",
+                $"{Kernels}.PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,",
+                $"    Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, {Kernels}.Activation.Relu,",
+                "    scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);");
 
-            body.Line($"/// <summary>Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.</summary>");
-            body.Open($"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)");
-            body.Line("PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
-            body.Line("PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
-            body.Line("RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
-            body.Close();
-            body.Line();
-            body.Line("/// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>");
-            body.Open($"internal static void PrimaryPatches({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
-            body.Line($"var (first, end) = {Range}(PrimaryPositions, 1, part, parts);");
-            body.Line($"{Kernels}.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,");
-            body.Line("    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),");
-            body.Line("    first, end - first);");
-            body.Close();
-            body.Line();
-            body.Line("/// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>");
-            body.Open($"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
-            body.Line("// Panels in pairs: the Vector512 tile covers two.");
-            body.Line($"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);");
-            body.Line("if (end == first) return;");
-            body.Line($"{Kernels}.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,");
-            body.Line($"    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,");
-            body.Line("    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
-            body.Close();
-            body.Line();
-            body.Line("/// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>");
-            body.Open($"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
-            body.Line($"var (first, end) = {Range}(PrimaryCapsules, 8, part, parts);");
-            body.Line("RegroupAndSquash(scratch, first, end, tier);");
-            body.Line("CapsuleTransform(weights, scratch, first, end, tier);");
-            body.Close();
-            body.Line();
+            body.Method($"Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.",
+                $"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)",
+                "PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);",
+                "PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);",
+                "RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
+            body.Method("This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.",
+                $"internal static void PrimaryPatches({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
+                $"var (first, end) = {Range}(PrimaryPositions, 1, part, parts);",
+                $"{Kernels}.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,",
+                "    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),",
+                "    first, end - first);");
+            body.Method("This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).",
+                $"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
+                "// Panels in pairs: the Vector512 tile covers two.",
+                $"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);",
+                "if (end == first) return;",
+                $"{Kernels}.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,",
+                $"    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,",
+                "    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
+            body.Method("This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).",
+                $"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
+                $"var (first, end) = {Range}(PrimaryCapsules, 8, part, parts);",
+                "RegroupAndSquash(scratch, first, end, tier);",
+                "CapsuleTransform(weights, scratch, first, end, tier);");
             RegroupAndSquashLayer(body, "Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).", ranged: true);
 
             body.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
             body.Line($"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)");
             body.Line("    => CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);");
             body.Line();
-            body.Line("/// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>");
-            body.Open($"internal static void CapsuleTransform({Packed} weights, {S} scratch, int first, int end, {Tier} tier)");
-            body.Line("int count = end - first;");
-            body.Line($"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),");
-            body.Line("    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),");
-            body.Line("    count, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);");
-            body.Close();
-            body.Line();
+            body.Method("û for capsules [first, end): each capsule's predictions depend on it alone.",
+                $"internal static void CapsuleTransform({Packed} weights, {S} scratch, int first, int end, {Tier} tier)",
+                "int count = end - first;",
+                $"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),",
+                "    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),",
+                "    count, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);");
 
             body.Line($"/// <summary>Routing by agreement (Procedure 1), r = {a.RoutingIterations}: û → v [{a.Classes} x {a.ClassDims}]; {Cost(3)}.</summary>");
             body.Line($"public static void Route(Workspace workspace, {Tier} tier) => Route(workspace.Scratch, tier);");

@@ -145,36 +145,30 @@ namespace CapsEmbedded.Generator
             w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
             w.Open("internal static class Layers");
 
-            w.Line($"/// <summary>conv1 in float32: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.</summary>");
-            w.Open($"internal static void Conv1({Net} weights, {S} scratch, {RoS} image, {Tier} tier)");
-            w.Line($"{S} patches = scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength);");
-            w.Line($"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride, patches);");
-            w.Line($"{Kernels}.PackedGemm.Multiply(patches, Conv1Pixels, Conv1PatchLength, weights.PackedConv1Weight, Conv1Channels, weights.Conv1Bias,");
-            w.Line($"    {Kernels}.Activation.Relu, scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), tier);");
-            w.Close();
-            w.Line();
+            w.Method($"conv1 in float32: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.",
+                $"internal static void Conv1({Net} weights, {S} scratch, {RoS} image, {Tier} tier)",
+                $"{S} patches = scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength);",
+                $"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride, patches);",
+                $"{Kernels}.PackedGemm.Multiply(patches, Conv1Pixels, Conv1PatchLength, weights.PackedConv1Weight, Conv1Channels, weights.Conv1Bias,",
+                $"    {Kernels}.Activation.Relu, scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), tier);");
 
-            w.Line($"/// <summary>Primary conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} in int8: u7 codes of conv1's output, byte im2col, exact int32 sums, × s_a·s_w[n] + bias[n]; {Cost(1)}.</summary>");
-            w.Open($"internal static void PrimaryConv({Net} weights, {S} scratch, {Int8Tier} int8Tier)");
-            w.Line($"global::System.Span<byte> codes = {Marshal}.AsBytes(scratch.Slice(ScratchCodesOffset, ScratchCodePatchesOffset - ScratchCodesOffset)).Slice(0, Conv1Pixels * Conv1Channels);");
-            w.Line($"global::System.Span<byte> patches = {Marshal}.AsBytes(scratch.Slice(ScratchCodePatchesOffset, ScratchAccumulatorsOffset - ScratchCodePatchesOffset)).Slice(0, PrimaryPositions * PrimaryPatchLength);");
-            w.Line($"global::System.Span<int> sums = {Marshal}.Cast<float, int>(scratch.Slice(ScratchAccumulatorsOffset, PrimaryPositions * PrimaryChannels));");
-            w.Line($"{Net}.QuantizeU7(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), 1f / weights.PrimaryInputScale, codes);");
-            w.Line($"{Net}.Im2ColChannelsLast(codes, Conv1Channels, Conv1OutSize, PrimaryKernel, PrimaryStride, PrimaryGridSize, patches);");
-            w.Line($"{Int8}.QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PackedPrimaryWeight, PrimaryChannels, sums, int8Tier);");
-            w.Line($"{Net}.Dequantise(sums, PrimaryPositions, PrimaryChannels, weights.PrimaryMultiplier, weights.PrimaryBias,");
-            w.Line("    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels));");
-            w.Close();
-            w.Line();
+            w.Method($"Primary conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} in int8: u7 codes of conv1's output, byte im2col, exact int32 sums, × s_a·s_w[n] + bias[n]; {Cost(1)}.",
+                $"internal static void PrimaryConv({Net} weights, {S} scratch, {Int8Tier} int8Tier)",
+                $"global::System.Span<byte> codes = {Marshal}.AsBytes(scratch.Slice(ScratchCodesOffset, ScratchCodePatchesOffset - ScratchCodesOffset)).Slice(0, Conv1Pixels * Conv1Channels);",
+                $"global::System.Span<byte> patches = {Marshal}.AsBytes(scratch.Slice(ScratchCodePatchesOffset, ScratchAccumulatorsOffset - ScratchCodePatchesOffset)).Slice(0, PrimaryPositions * PrimaryPatchLength);",
+                $"global::System.Span<int> sums = {Marshal}.Cast<float, int>(scratch.Slice(ScratchAccumulatorsOffset, PrimaryPositions * PrimaryChannels));",
+                $"{Net}.QuantizeU7(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), 1f / weights.PrimaryInputScale, codes);",
+                $"{Net}.Im2ColChannelsLast(codes, Conv1Channels, Conv1OutSize, PrimaryKernel, PrimaryStride, PrimaryGridSize, patches);",
+                $"{Int8}.QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PackedPrimaryWeight, PrimaryChannels, sums, int8Tier);",
+                $"{Net}.Dequantise(sums, PrimaryPositions, PrimaryChannels, weights.PrimaryMultiplier, weights.PrimaryBias,",
+                "    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels));");
 
             RegroupAndSquashLayer(w, "Channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position; squash (eq. 1).", ranged: false);
 
-            w.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2); {Cost(2)}.</summary>");
-            w.Open($"internal static void CapsuleTransform({Net} weights, {S} scratch, {Tier} tier)");
-            w.Line($"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.PackedDigitWeight,");
-            w.Line("    PrimaryCapsules, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);");
-            w.Close();
-            w.Line();
+            w.Method($"Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2); {Cost(2)}.",
+                $"internal static void CapsuleTransform({Net} weights, {S} scratch, {Tier} tier)",
+                $"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.PackedDigitWeight,",
+                "    PrimaryCapsules, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);");
 
             w.Line($"/// <summary>Routing by agreement (Procedure 1), r = {a.RoutingIterations}; {Cost(3)}.</summary>");
             RouteLayer(w);

@@ -332,17 +332,15 @@ namespace CapsEmbedded.Generator
         /// <summary>CheckImageArguments: the image's length and room in lengths, capsules and reconstruction.</summary>
         public static void CheckImageArguments(SourceWriter w)
         {
-            w.Open($"private static void CheckImageArguments({RoS} image, {S} lengths, {S} capsules, {S} reconstruction)");
-            w.Line("if (image.Length != InputLength)");
-            w.Line("    throw new global::System.ArgumentException($\"the image has {image.Length} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})\", nameof(image));");
-            w.Line("if (lengths.Length < Classes)");
-            w.Line("    throw new global::System.ArgumentException($\"lengths has room for {lengths.Length} values; the model has {Classes} classes\", nameof(lengths));");
-            w.Line("if (!capsules.IsEmpty && capsules.Length < DecoderInput)");
-            w.Line("    throw new global::System.ArgumentException($\"capsules has room for {capsules.Length} values; {Classes}x{ClassDims} are needed\", nameof(capsules));");
-            w.Line("if (!reconstruction.IsEmpty && reconstruction.Length < DecoderOutput)");
-            w.Line("    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
-            w.Close();
-            w.Line();
+            w.Method(null, $"private static void CheckImageArguments({RoS} image, {S} lengths, {S} capsules, {S} reconstruction)",
+                "if (image.Length != InputLength)",
+                "    throw new global::System.ArgumentException($\"the image has {image.Length} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})\", nameof(image));",
+                "if (lengths.Length < Classes)",
+                "    throw new global::System.ArgumentException($\"lengths has room for {lengths.Length} values; the model has {Classes} classes\", nameof(lengths));",
+                "if (!capsules.IsEmpty && capsules.Length < DecoderInput)",
+                "    throw new global::System.ArgumentException($\"capsules has room for {capsules.Length} values; {Classes}x{ClassDims} are needed\", nameof(capsules));",
+                "if (!reconstruction.IsEmpty && reconstruction.Length < DecoderOutput)",
+                "    throw new global::System.ArgumentException($\"reconstruction has room for {reconstruction.Length} values; {DecoderOutput} are needed\", nameof(reconstruction));");
         }
 
         /// <summary>Reconstruct's body after its null and tier checks, up to the decoder call: the spans checked, the capsules copied in and masked.</summary>
@@ -404,41 +402,36 @@ namespace CapsEmbedded.Generator
         /// <summary>Layers.Route's scratch overload: routing by agreement over the whole of û.</summary>
         public static void RouteLayer(SourceWriter w)
         {
-            w.Open($"internal static void Route({S} scratch, {Tier} tier)");
-            w.Line($"{Kernels}.Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes, ClassDims,");
-            w.Line("    RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),");
-            w.Line("    scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes), scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);");
-            w.Close();
-            w.Line();
+            w.Method(null, $"internal static void Route({S} scratch, {Tier} tier)",
+                $"{Kernels}.Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes, ClassDims,",
+                "    RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),",
+                "    scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes), scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);");
         }
 
         /// <summary>Layers.Lengths (documented by <paramref name="doc"/>; <paramref name="tieComment"/>, when given, before the arg-max loop).</summary>
         public static void LengthsLayer(SourceWriter w, string doc, string? tieComment)
         {
-            w.Line($"/// <summary>{doc}</summary>");
-            w.Open($"internal static int Lengths({S} scratch, {S} lengths, {Tier} tier)");
-            w.Line($"{S} classLengths = lengths.Slice(0, Classes);");
-            w.Line($"{Kernels}.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);");
-            w.Line("int longest = 0;");
-            if (tieComment is not null) w.Line(tieComment);
-            w.Line("for (int j = 1; j < Classes; j++)");
-            w.Line("    if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))");
-            w.Line("        longest = float.IsNaN(classLengths[j]) ? longest : j;");
-            w.Line("return longest;");
-            w.Close();
-            w.Line();
+            var body = new List<string>
+            {
+                $"{S} classLengths = lengths.Slice(0, Classes);",
+                $"{Kernels}.CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);",
+                "int longest = 0;",
+            };
+            if (tieComment is not null) body.Add(tieComment);
+            body.Add("for (int j = 1; j < Classes; j++)");
+            body.Add("    if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))");
+            body.Add("        longest = float.IsNaN(classLengths[j]) ? longest : j;");
+            body.Add("return longest;");
+            w.Method(doc, $"internal static int Lengths({S} scratch, {S} lengths, {Tier} tier)", body.ToArray());
         }
 
         /// <summary>Layers.Mask (documented by <paramref name="doc"/>): the decoder input with one capsule kept.</summary>
         public static void MaskLayer(SourceWriter w, string doc)
         {
-            w.Line($"/// <summary>{doc}</summary>");
-            w.Open($"internal static void Mask({S} scratch, int keep)");
-            w.Line($"{S} masked = scratch.Slice(ScratchMaskedOffset, DecoderInput);");
-            w.Line("masked.Clear();");
-            w.Line("scratch.Slice(ScratchDigitCapsOffset + keep * ClassDims, ClassDims).CopyTo(masked.Slice(keep * ClassDims, ClassDims));");
-            w.Close();
-            w.Line();
+            w.Method(doc, $"internal static void Mask({S} scratch, int keep)",
+                $"{S} masked = scratch.Slice(ScratchMaskedOffset, DecoderInput);",
+                "masked.Clear();",
+                "scratch.Slice(ScratchDigitCapsOffset + keep * ClassDims, ClassDims).CopyTo(masked.Slice(keep * ClassDims, ClassDims));");
         }
 
         /// <summary>

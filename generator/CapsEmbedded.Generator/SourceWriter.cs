@@ -29,6 +29,16 @@ namespace CapsEmbedded.Generator
             return Line("}" + suffix);
         }
 
+        /// <summary>A method: its one-line summary (none when null), signature and braced body, then a blank line.</summary>
+        public SourceWriter Method(string? summary, string signature, params string[] body)
+        {
+            if (summary is not null) Line($"/// <summary>{summary}</summary>");
+            Open(signature);
+            foreach (string line in body) Line(line);
+            Close();
+            return Line();
+        }
+
         public override string ToString() => _text.ToString();
     }
 }
