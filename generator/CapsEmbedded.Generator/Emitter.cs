@@ -240,9 +240,8 @@ namespace CapsEmbedded.Generator
             w.Line("// Cached once so a batch call allocates no delegate.");
             w.Line($"private static readonly {RuntimeNs}.BatchItemPredictor s_predictItem = PredictItem;");
             w.Line();
-            w.Line($"private static int PredictItem({RuntimeNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)");
-            w.Line("    => Forward(weights, scratch, image, lengths, default, default, tier);");
-            w.Line();
+            w.ExpressionMethod(null, $"private static int PredictItem({RuntimeNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)",
+                "Forward(weights, scratch, image, lengths, default, default, tier)");
             w.Line($"private static void CheckTier({Kernels}.SimdTier tier)");
             w.Open("");
             SimdTierCheck(w);
@@ -285,10 +284,9 @@ namespace CapsEmbedded.Generator
             const string Part = "int part, int parts, ";
             const string Range = RuntimeNs + ".BatchContext.PartRange";
 
-            body.Line($"/// <summary>conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.</summary>");
-            body.Line($"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)");
-            body.Line("    => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);");
-            body.Line();
+            body.ExpressionMethod($"conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.",
+                $"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)",
+                "Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier)");
             body.Method("This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.",
                 $"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
                 $"var (first, end) = {Range}(Conv1Pixels, {Kernels}.PackedGemm.RowGranule, part, parts);",
@@ -326,10 +324,9 @@ namespace CapsEmbedded.Generator
                 "CapsuleTransform(weights, scratch, first, end, tier);");
             RegroupAndSquashLayer(body, "Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).", ranged: true);
 
-            body.Line($"/// <summary>Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.</summary>");
-            body.Line($"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)");
-            body.Line("    => CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);");
-            body.Line();
+            body.ExpressionMethod($"Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.",
+                $"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)",
+                "CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier)");
             body.Method("û for capsules [first, end): each capsule's predictions depend on it alone.",
                 $"internal static void CapsuleTransform({Packed} weights, {S} scratch, int first, int end, {Tier} tier)",
                 "int count = end - first;",

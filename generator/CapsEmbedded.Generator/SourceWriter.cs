@@ -39,6 +39,15 @@ namespace CapsEmbedded.Generator
             return Line();
         }
 
+        /// <summary>An expression-bodied method: its one-line summary (none when null), signature, "=> expression;" below, then a blank line.</summary>
+        public SourceWriter ExpressionMethod(string? summary, string signature, string expression)
+        {
+            if (summary is not null) Line($"/// <summary>{summary}</summary>");
+            Line(signature);
+            Line($"    => {expression};");
+            return Line();
+        }
+
         public override string ToString() => _text.ToString();
     }
 }
