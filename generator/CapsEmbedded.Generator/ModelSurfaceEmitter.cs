@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using CapsEmbedded.Generator.Model;
 using static CapsEmbedded.Generator.Emitter;
@@ -22,8 +23,8 @@ namespace CapsEmbedded.Generator
         /// <paramref name="methods"/>.
         /// </summary>
         public static string ModelFile(ModelSpec spec, string[] summary, string primaryGemm, string primaryChannelsNote,
-            System.Action<SourceWriter> weightFileTail, string scratchHeading, List<(string Name, long Floats, string Doc)> convRegions,
-            string activeTierDoc, System.Action<SourceWriter> apiTail, System.Action<SourceWriter> weightsClass, System.Action<SourceWriter> methods)
+            Action<SourceWriter> weightFileTail, string scratchHeading, List<(string Name, long Floats, string Doc)> convRegions,
+            string activeTierDoc, Action<SourceWriter> apiTail, Action<SourceWriter> weightsClass, Action<SourceWriter> methods)
         {
             var a = spec.Weights.Architecture!;
             var w = new SourceWriter();
@@ -240,7 +241,7 @@ namespace CapsEmbedded.Generator
         /// their "= default"s stay on the first overload.
         /// </summary>
         public static void TierOverloads(SourceWriter w, string[] summary, string method, string parameters, string? moreParameters,
-            Tiers tiers, string forcedDoc, string[] nullChecked, System.Action<SourceWriter> body)
+            Tiers tiers, string forcedDoc, string[] nullChecked, Action<SourceWriter> body)
         {
             string name = method.Substring(method.IndexOf(' ') + 1);
             string arguments = string.Join(", ", ParameterNames(moreParameters is null ? parameters : parameters + ", " + moreParameters));
