@@ -111,16 +111,20 @@ namespace CapsEmbedded.Generator
             {
                 $"The CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: every size is a constant and the weights are",
                 "packed once for the SIMD kernels. Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
-            }, "GEMM", ".", w => TensorConstants(w, h, a),
-                "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", ScratchLayout(a),
-                "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.",
-                w =>
+            }, primaryGemm: "GEMM", primaryChannelsNote: ".",
+                weightFileTail: w => TensorConstants(w, h, a),
+                scratchHeading: "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------",
+                convRegions: ScratchLayout(a),
+                activeTierDoc: "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.",
+                apiTail: w =>
                 {
                     w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
                     w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
                     w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
                     w.Line();
-                }, EmitWeights, EmitPredict);
+                },
+                weightsClass: EmitWeights,
+                methods: EmitPredict);
         }
 
         /// <summary>The weight file's data offset and each tensor's offset, length and dtype (the embedded packing reads them).</summary>

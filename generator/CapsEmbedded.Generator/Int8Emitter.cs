@@ -46,17 +46,20 @@ namespace CapsEmbedded.Generator
                 $"The int8-quantised CapsNet of <c>{Escape(spec.Weights.FileName)}</c> as fixed-shape code: conv1 in float32, its ReLU output as",
                 "u7 codes, the primary-capsule conv as exact int32 sums on the int8 kernels, then squash, routing and lengths in float32.",
                 "Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
-            }, "int8 GEMM", " (the int8 GEMM's n).",
-                w => Const(w, "string", "QuantizationScheme", Quote(global::CapsEmbedded.Quantization.QuantizedHeaderValidator.Scheme),
+            }, primaryGemm: "int8 GEMM", primaryChannelsNote: " (the int8 GEMM's n).",
+                weightFileTail: w => Const(w, "string", "QuantizationScheme", Quote(global::CapsEmbedded.Quantization.QuantizedHeaderValidator.Scheme),
                     "The file's capsnet.quantization: int8 weights per output channel, u7 activations."),
-                "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----", Regions(a),
-                "The float SIMD tier Predict uses on this machine.",
-                w =>
+                scratchHeading: "// ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----",
+                convRegions: Regions(a),
+                activeTierDoc: "The float SIMD tier Predict uses on this machine.",
+                apiTail: w =>
                 {
                     w.Line("/// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>");
                     w.Line($"public static {Int8Tier} ActiveInt8Tier => {Int8}.Int8Tiers.Best;");
                     w.Line();
-                }, EmitWeights, w =>
+                },
+                weightsClass: EmitWeights,
+                methods: w =>
                 {
                     EmitPredict(w);
                     EmitLayers(w, a);
