@@ -38,12 +38,10 @@ namespace CapsEmbedded.Generator
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
             long conv1Patches = conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
-            long primaryPatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
             return new List<(string, long, string)>
             {
-                ("Patches", Math.Max(conv1Patches, primaryPatches),
-                    "im2col patches: conv1's, then (reused) the primary-capsule conv's"),
-                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
+                ("Patches", conv1Patches, "conv1's im2col patches (the primary conv reads its patches from conv1's output in place)"),
+                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the primary conv reads its patches here"),
                 ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
             };
         }
@@ -192,7 +190,7 @@ namespace CapsEmbedded.Generator
                 Kernels + ".SimdTier tier", "CheckTier(tier);", "tier");
             w.Line("/// <summary>");
             w.Line("/// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary");
-            w.Line("/// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).");
+            w.Line("/// capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).");
             w.Line("/// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any");
             w.Line("/// worker count. Allocation-free; one call at a time per context.");
             w.Line("/// </summary>");
@@ -209,7 +207,6 @@ namespace CapsEmbedded.Generator
             w.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
             w.Line("CheckContext(context);");
             w.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
-            w.Line("context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);");
             w.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
             w.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
             w.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
@@ -217,7 +214,6 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
-            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
             w.Line();
@@ -290,7 +286,6 @@ namespace CapsEmbedded.Generator
             w.Open($"private static int Forward({Packed} weights, {S} scratch, {RoS} image, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
             w.Line("// The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.");
             w.Line("Layers.Conv1(weights, scratch, image, 0, 1, tier);");
-            w.Line("Layers.PrimaryPatches(weights, scratch, image, 0, 1, tier);");
             w.Line("Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);");
             w.Line("Layers.Capsules(weights, scratch, image, 0, 1, tier);");
             w.Line("return Finish(weights, scratch, lengths, capsules, reconstruction, tier);");
@@ -330,26 +325,20 @@ namespace CapsEmbedded.Generator
 
             body.Line($"/// <summary>Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.</summary>");
             body.Open($"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)");
-            body.Line("PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
             body.Line("PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);");
             body.Line("RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
             body.Close();
             body.Line();
-            body.Line("/// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>");
-            body.Open($"internal static void PrimaryPatches({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
-            body.Line($"var (first, end) = {Range}(PrimaryPositions, 1, part, parts);");
-            body.Line($"{Kernels}.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,");
-            body.Line("    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),");
-            body.Line("    first, end - first);");
-            body.Close();
-            body.Line();
-            body.Line("/// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>");
+            body.Line("/// <summary>");
+            body.Line("/// This part's output-channel panels of the primary conv as an implicit GEMM: the patches are read from conv1's");
+            body.Line("/// channels-last output in place, never written out (whole sums: k is never split).");
+            body.Line("/// </summary>");
             body.Open($"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)");
             body.Line("// Panels in pairs: the Vector512 tile covers two.");
             body.Line($"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);");
             body.Line("if (end == first) return;");
-            body.Line($"{Kernels}.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,");
-            body.Line($"    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,");
+            body.Line($"{Kernels}.PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,");
+            body.Line($"    Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,");
             body.Line("    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
             body.Close();
             body.Line();
