@@ -39,12 +39,10 @@ namespace CapsEmbedded.Generator
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
             long conv1Patches = conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
-            long primaryPatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
             return new List<(string, long, string)>
             {
-                ("Patches", Math.Max(conv1Patches, primaryPatches),
-                    "im2col patches: conv1's, then (reused) the primary-capsule conv's"),
-                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input"),
+                ("Patches", conv1Patches, "conv1's im2col patches (the primary conv reads its patches from conv1's output in place)"),
+                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the primary conv reads its patches here"),
                 ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
             };
         }
@@ -194,7 +192,7 @@ namespace CapsEmbedded.Generator
             TierOverloads(w, new[]
             {
                 "Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary",
-                "capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).",
+                "capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).",
                 "Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any",
                 "worker count. Allocation-free; one call at a time per context.",
             }, "int Predict", $"Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths",
@@ -204,14 +202,12 @@ namespace CapsEmbedded.Generator
                     body.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
                     body.Line("CheckContext(context);");
                     body.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
-                    body.Line("context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);");
                     body.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
                     body.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
                     body.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
                 });
             w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
-            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
             w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
             w.Line();
@@ -267,7 +263,6 @@ namespace CapsEmbedded.Generator
             w.Open($"private static int Forward({Packed} weights, {S} scratch, {RoS} image, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
             w.Line("// The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.");
             w.Line("Layers.Conv1(weights, scratch, image, 0, 1, tier);");
-            w.Line("Layers.PrimaryPatches(weights, scratch, image, 0, 1, tier);");
             w.Line("Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);");
             w.Line("Layers.Capsules(weights, scratch, image, 0, 1, tier);");
             w.Line("return Finish(weights, scratch, lengths, capsules, reconstruction, tier);");
@@ -304,22 +299,15 @@ namespace CapsEmbedded.Generator
 
             body.Method($"Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.",
                 $"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)",
-                "PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);",
                 "PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);",
                 "RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
-            body.Method("This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.",
-                $"internal static void PrimaryPatches({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
-                $"var (first, end) = {Range}(PrimaryPositions, 1, part, parts);",
-                $"{Kernels}.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,",
-                "    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),",
-                "    first, end - first);");
-            body.Method("This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).",
+            body.Method("This part's output-channel panels of the primary conv, an implicit GEMM on conv1's output (no im2col; k never split).",
                 $"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
                 "// Panels in pairs: the Vector512 tile covers two.",
                 $"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);",
                 "if (end == first) return;",
-                $"{Kernels}.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,",
-                $"    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,",
+                $"{Kernels}.PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,",
+                $"    Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,",
                 "    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
             body.Method("This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).",
                 $"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",

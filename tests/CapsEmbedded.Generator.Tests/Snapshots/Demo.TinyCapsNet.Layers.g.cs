@@ -23,7 +23,6 @@ namespace Demo
         {
             // The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.
             Layers.Conv1(weights, scratch, image, 0, 1, tier);
-            Layers.PrimaryPatches(weights, scratch, image, 0, 1, tier);
             Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);
             Layers.Capsules(weights, scratch, image, 0, 1, tier);
             return Finish(weights, scratch, lengths, capsules, reconstruction, tier);
@@ -71,28 +70,18 @@ namespace Demo
             /// <summary>Primary capsules: conv 4→8 3x3/2 → [9 x 8], regrouped to 18 capsules x 4D and squashed (eq. 1); 2,592 multiply-adds.</summary>
             public static void PrimaryCaps(Weights weights, Workspace workspace, global::CapsEmbedded.Kernels.SimdTier tier)
             {
-                PrimaryPatches(weights.Packed, workspace.Scratch, default, 0, 1, tier);
                 PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);
                 RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);
             }
 
-            /// <summary>This part's positions of the primary conv's channels-last im2col: conv1's [y][x][c] output read in place.</summary>
-            internal static void PrimaryPatches(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
-            {
-                var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(PrimaryPositions, 1, part, parts);
-                global::CapsEmbedded.Kernels.Im2Col.RunChannelsLast(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels, Conv1OutSize,
-                    Conv1OutSize, PrimaryKernel, PrimaryStride, scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength),
-                    first, end - first);
-            }
-
-            /// <summary>This part's output-channel panels of the primary conv GEMM (whole sums: k is never split).</summary>
+            /// <summary>This part's output-channel panels of the primary conv, an implicit GEMM on conv1's output (no im2col; k never split).</summary>
             internal static void PrimaryConv(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.Span<float> scratch, global::System.ReadOnlySpan<float> image, int part, int parts, global::CapsEmbedded.Kernels.SimdTier tier)
             {
                 // Panels in pairs: the Vector512 tile covers two.
                 var (first, end) = global::CapsEmbedded.Runtime.BatchContext.PartRange(global::CapsEmbedded.Kernels.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
                 if (end == first) return;
-                global::CapsEmbedded.Kernels.PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, PrimaryPositions * PrimaryPatchLength), PrimaryPositions,
-                    PrimaryPatchLength, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, global::CapsEmbedded.Kernels.Activation.None,
+                global::CapsEmbedded.Kernels.PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
+                    Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, global::CapsEmbedded.Kernels.Activation.None,
                     scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);
             }
 

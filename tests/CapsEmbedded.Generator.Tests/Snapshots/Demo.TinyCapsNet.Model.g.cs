@@ -148,9 +148,9 @@ namespace Demo
 
         // ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------
 
-        /// <summary>Scratch region: im2col patches: conv1's, then (reused) the primary-capsule conv's; 576 floats.</summary>
+        /// <summary>Scratch region: conv1's im2col patches (the primary conv reads its patches from conv1's output in place); 576 floats.</summary>
         public const int ScratchPatchesOffset = 0;
-        /// <summary>Scratch region: conv1 output, pixel-major [y][x][channel]: the channels-last im2col's input; 256 floats.</summary>
+        /// <summary>Scratch region: conv1 output, pixel-major [y][x][channel]: the primary conv reads its patches here; 256 floats.</summary>
         public const int ScratchConv1Offset = 576;
         /// <summary>Scratch region: primary conv output [position][type·dims + d]; 72 floats.</summary>
         public const int ScratchPrimaryConvOffset = 832;
@@ -289,7 +289,7 @@ namespace Demo
 
         /// <summary>
         /// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
-        /// capsules' im2col by positions and GEMM by output-channel panels, squash and û by capsules; routing on the caller).
+        /// capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).
         /// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
         /// worker count. Allocation-free; one call at a time per context.
         /// </summary>
@@ -307,7 +307,6 @@ namespace Demo
             CheckImageArguments(image, lengths, capsules, reconstruction);
             CheckContext(context);
             context.RunParts(s_conv1Part, weights.Packed, image, tier);
-            context.RunParts(s_primaryPatchesPart, weights.Packed, image, tier);
             context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
             context.RunParts(s_capsulesPart, weights.Packed, image, tier);
             return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
@@ -315,7 +314,6 @@ namespace Demo
 
         // The parallel Predict's layer parts, cached once so a call allocates no delegate.
         private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_conv1Part = Layers.Conv1;
-        private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_primaryPatchesPart = Layers.PrimaryPatches;
         private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
         private static readonly global::CapsEmbedded.Runtime.ImagePartRunner s_capsulesPart = Layers.Capsules;
 

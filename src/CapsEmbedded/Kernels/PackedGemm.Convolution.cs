@@ -1,0 +1,110 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CapsEmbedded.Kernels;
+
+public static partial class PackedGemm
+{
+    /// <summary>
+    /// A convolution as an implicit GEMM: C[outH·outW][n] = act(patches · Bᵀ + bias), where patches are the rows
+    /// <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> would write for
+    /// <paramref name="input"/> ([H][W][C]) — but read in place, never written out. B is the conv weight permuted to
+    /// [out][ky][kx][c] (<see cref="Im2Col.PermuteWeightsToChannelsLast"/>) and packed. The result is the same bits as
+    /// im2col followed by <see cref="Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>.
+    /// </summary>
+    /// <remarks>
+    /// A row tile's k block is one piece of a window row (K pixels × C channels, contiguous in [H][W][C]) for each of
+    /// its output positions; when the tile's positions lie on one output row they are <paramref name="stride"/>·C
+    /// floats apart and the micro-kernel reads them where they are (the primary capsules: 6 positions a row, k blocks
+    /// of 256 = C). Otherwise the block is gathered into a 6 × 256 stack buffer that stays in L1. Either way the
+    /// 36 × 20736 patch matrix (3 MB for the paper network) is never materialised.
+    /// </remarks>
+    public static void ConvolveChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel,
+        int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation, Span<float> c,
+        SimdTier tier) =>
+        ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, packedB, n, bias, activation, c, tier,
+            0, PanelCount(n));
+
+    /// <summary>
+    /// Only columns [16·<paramref name="panelBegin"/>, min(n, 16·<paramref name="panelEnd"/>)) of
+    /// <see cref="ConvolveChannelsLast"/>, as <see cref="MultiplyPanels"/> does for a dense A: threads that each take a
+    /// panel range reproduce the whole convolution's bits.
+    /// </summary>
+    public static void ConvolveChannelsLastPanels(ReadOnlySpan<float> input, int channels, int height, int width,
+        int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
+        Span<float> c, SimdTier tier, int panelBegin, int panelEnd)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        int outH = Im2Col.OutputSize(height, kernel, stride);
+        int outW = Im2Col.OutputSize(width, kernel, stride);
+        if (input.Length < (long)height * width * channels)
+        {
+            KernelArguments.RequireLength(input.Length, (long)height * width * channels, nameof(input), $"H·W·C = {height}·{width}·{channels}");
+        }
+
+        long k = (long)kernel * kernel * channels;
+        if (k > int.MaxValue)
+        {
+            throw new ArgumentException($"A patch of K·K·C = {kernel}·{kernel}·{channels} values is too long.", nameof(kernel));
+        }
+
+        Span<float> gather = stackalloc float[MaxTileRows * KBlock];
+        var rows = new ChannelsLastPatches(input, channels, width, kernel, stride, outW, gather);
+        Compute(ref rows, outH * outW, (int)k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd);
+    }
+
+    /// <summary>The patch rows of a channels-last image, read in place where a block allows it, else gathered.</summary>
+    private readonly ref struct ChannelsLastPatches : IRowBlocks
+    {
+        private readonly ref float _input;
+        private readonly Span<float> _gather;
+        private readonly int _channels, _width, _stride, _outW;
+        private readonly int _windowRow; // K·C: one window row, contiguous in [H][W][C]
+
+        public ChannelsLastPatches(ReadOnlySpan<float> input, int channels, int width, int kernel, int stride, int outW,
+            Span<float> gather)
+        {
+            _input = ref MemoryMarshal.GetReference(input);
+            _gather = gather;
+            _channels = channels;
+            _width = width;
+            _stride = stride;
+            _outW = outW;
+            _windowRow = kernel * channels;
+        }
+
+        public ref float Block(int row, int rows, int k0, int kc, out nuint lda)
+        {
+            int ky = k0 / _windowRow, offset = k0 - ky * _windowRow;
+            int oy = row / _outW, ox = row - oy * _outW;
+            if (offset + kc <= _windowRow && ox + rows <= _outW)
+            {
+                // One window row's piece for positions on one output row: stride·C floats apart.
+                lda = (nuint)(_stride * _channels);
+                return ref Unsafe.Add(ref _input, Start(oy, ox, ky) + offset);
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                int position = row + r;
+                oy = position / _outW;
+                ox = position - oy * _outW;
+                for (int kk = k0; kk < k0 + kc;)
+                {
+                    ky = kk / _windowRow;
+                    offset = kk - ky * _windowRow;
+                    int length = Math.Min(_windowRow - offset, k0 + kc - kk);
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref _input, Start(oy, ox, ky) + offset), length)
+                        .CopyTo(_gather.Slice(r * kc + (kk - k0), length));
+                    kk += length;
+                }
+            }
+
+            lda = (nuint)kc;
+            return ref MemoryMarshal.GetReference(_gather);
+        }
+
+        /// <summary>Where window row <paramref name="ky"/> of output position (oy, ox) starts in [H][W][C].</summary>
+        private nint Start(int oy, int ox, int ky) => (nint)((oy * _stride + ky) * _width + ox * _stride) * _channels;
+    }
+}
