@@ -207,7 +207,7 @@ public sealed class QuantizedCapsNet : IDisposable
         }
     }
 
-    /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> on u7 codes.</summary>
+    /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast"/> on u7 codes.</summary>
     public static void Im2ColChannelsLast(ReadOnlySpan<byte> input, int channels, int size, int kernel, int stride, int outSize, Span<byte> patches)
     {
         int run = kernel * channels, rowLength = kernel * run;

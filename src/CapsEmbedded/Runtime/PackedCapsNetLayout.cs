@@ -6,7 +6,7 @@ namespace CapsEmbedded.Runtime;
 /// <summary>
 /// Where each packed tensor of a CapsNet lies in one <see cref="AlignedBuffer"/>: GEMM weights in
 /// <see cref="PackedGemm"/>'s panel layout (primary_caps.weight first permuted to the channels-last column order
-/// [ky][kx][c] of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/>), W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
+/// [ky][kx][c] of <see cref="Im2Col.RunChannelsLast"/>), W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
 /// every region starts on a 64-byte boundary. The int8 model (<see cref="Quantization.QuantizedCapsNet"/>) uses the same
 /// layout with its primary conv's weight packed apart for <see cref="QuantizedGemm"/>.
 /// </summary>
