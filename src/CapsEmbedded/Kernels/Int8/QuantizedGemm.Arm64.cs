@@ -44,16 +44,13 @@ public static partial class QuantizedGemm
 
             for (; g < groups; g++)
             {
-                Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b);
-                Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, 16);
-                Vector128<sbyte> b2 = Vector128.LoadUnsafe(ref b, 32);
-                Vector128<sbyte> b3 = Vector128.LoadUnsafe(ref b, 48);
+                var panel = new PanelGroup(ref b, 0);
                 b = ref Unsafe.Add(ref b, GroupBytes);
                 nuint ka = 4 * g;
-                c0.Dot(Broadcast4(ref Unsafe.Add(ref aRow0, ka)), b0, b1, b2, b3);
-                c1.Dot(Broadcast4(ref Unsafe.Add(ref aRow1, ka)), b0, b1, b2, b3);
-                c2.Dot(Broadcast4(ref Unsafe.Add(ref aRow2, ka)), b0, b1, b2, b3);
-                c3.Dot(Broadcast4(ref Unsafe.Add(ref aRow3, ka)), b0, b1, b2, b3);
+                c0.Dot(Broadcast4(ref Unsafe.Add(ref aRow0, ka)), panel);
+                c1.Dot(Broadcast4(ref Unsafe.Add(ref aRow1, ka)), panel);
+                c2.Dot(Broadcast4(ref Unsafe.Add(ref aRow2, ka)), panel);
+                c3.Dot(Broadcast4(ref Unsafe.Add(ref aRow3, ka)), panel);
             }
 
             c0.Store(ref c, first);
@@ -68,8 +65,7 @@ public static partial class QuantizedGemm
             RowSums sums = default;
             for (nuint g = 0; g < groups; g++)
             {
-                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), Vector128.LoadUnsafe(ref b), Vector128.LoadUnsafe(ref b, 16),
-                    Vector128.LoadUnsafe(ref b, 32), Vector128.LoadUnsafe(ref b, 48));
+                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), new PanelGroup(ref b, 0));
                 b = ref Unsafe.Add(ref b, GroupBytes);
             }
 
@@ -82,15 +78,11 @@ public static partial class QuantizedGemm
             Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3,
             ref RowSums c0, ref RowSums c1, ref RowSums c2, ref RowSums c3)
         {
-            nuint at = (nuint)lane * GroupBytes;
-            Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b, at);
-            Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, at + 16);
-            Vector128<sbyte> b2 = Vector128.LoadUnsafe(ref b, at + 32);
-            Vector128<sbyte> b3 = Vector128.LoadUnsafe(ref b, at + 48);
-            c0.DotByLane(a0, lane, b0, b1, b2, b3);
-            c1.DotByLane(a1, lane, b0, b1, b2, b3);
-            c2.DotByLane(a2, lane, b0, b1, b2, b3);
-            c3.DotByLane(a3, lane, b0, b1, b2, b3);
+            var panel = new PanelGroup(ref b, (nuint)lane * GroupBytes);
+            c0.DotByLane(a0, lane, panel);
+            c1.DotByLane(a1, lane, panel);
+            c2.DotByLane(a2, lane, panel);
+            c3.DotByLane(a3, lane, panel);
         }
     }
 
@@ -102,25 +94,24 @@ public static partial class QuantizedGemm
     {
         public Vector128<int> Q0, Q1, Q2, Q3;
 
-        /// <summary>+= the row's 4 bytes in every lane of <paramref name="a"/> · the 4 channels × 4 k of each panel quad (SDOT).</summary>
+        /// <summary>+= the row's 4 bytes in every lane of <paramref name="a"/> · the 4 channels × 4 k of each quad of <paramref name="b"/> (SDOT).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Dot(Vector128<sbyte> a, Vector128<sbyte> b0, Vector128<sbyte> b1, Vector128<sbyte> b2, Vector128<sbyte> b3)
+        public void Dot(Vector128<sbyte> a, PanelGroup b)
         {
-            Q0 = Dp.DotProduct(Q0, a, b0);
-            Q1 = Dp.DotProduct(Q1, a, b1);
-            Q2 = Dp.DotProduct(Q2, a, b2);
-            Q3 = Dp.DotProduct(Q3, a, b3);
+            Q0 = Dp.DotProduct(Q0, a, b.Q0);
+            Q1 = Dp.DotProduct(Q1, a, b.Q1);
+            Q2 = Dp.DotProduct(Q2, a, b.Q2);
+            Q3 = Dp.DotProduct(Q3, a, b.Q3);
         }
 
         /// <summary>As <see cref="Dot"/> with the row's 4 bytes taken from 32-bit lane <paramref name="lane"/> of <paramref name="a"/> (SDOT by element).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void DotByLane(Vector128<sbyte> a, [ConstantExpected(Max = (byte)3)] byte lane,
-            Vector128<sbyte> b0, Vector128<sbyte> b1, Vector128<sbyte> b2, Vector128<sbyte> b3)
+        public void DotByLane(Vector128<sbyte> a, [ConstantExpected(Max = (byte)3)] byte lane, PanelGroup b)
         {
-            Q0 = Dp.DotProductBySelectedQuadruplet(Q0, b0, a, lane);
-            Q1 = Dp.DotProductBySelectedQuadruplet(Q1, b1, a, lane);
-            Q2 = Dp.DotProductBySelectedQuadruplet(Q2, b2, a, lane);
-            Q3 = Dp.DotProductBySelectedQuadruplet(Q3, b3, a, lane);
+            Q0 = Dp.DotProductBySelectedQuadruplet(Q0, b.Q0, a, lane);
+            Q1 = Dp.DotProductBySelectedQuadruplet(Q1, b.Q1, a, lane);
+            Q2 = Dp.DotProductBySelectedQuadruplet(Q2, b.Q2, a, lane);
+            Q3 = Dp.DotProductBySelectedQuadruplet(Q3, b.Q3, a, lane);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,18 +139,15 @@ public static partial class QuantizedGemm
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             for (nuint g = 0; g < groups; g++)
             {
-                Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b);
-                Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, 16);
-                Vector128<sbyte> b2 = Vector128.LoadUnsafe(ref b, 32);
-                Vector128<sbyte> b3 = Vector128.LoadUnsafe(ref b, 48);
+                var panel = new PanelGroup(ref b, 0);
                 b = ref Unsafe.Add(ref b, GroupBytes);
                 nuint ka = 4 * g;
                 Vector128<sbyte> a0 = Broadcast4(ref Unsafe.Add(ref aRow0, ka));
-                Step(ref c0_0L, ref c0_0H, a0, b0); Step(ref c0_1L, ref c0_1H, a0, b1);
-                Step(ref c0_2L, ref c0_2H, a0, b2); Step(ref c0_3L, ref c0_3H, a0, b3);
+                Step(ref c0_0L, ref c0_0H, a0, panel.Q0); Step(ref c0_1L, ref c0_1H, a0, panel.Q1);
+                Step(ref c0_2L, ref c0_2H, a0, panel.Q2); Step(ref c0_3L, ref c0_3H, a0, panel.Q3);
                 Vector128<sbyte> a1 = Broadcast4(ref Unsafe.Add(ref aRow1, ka));
-                Step(ref c1_0L, ref c1_0H, a1, b0); Step(ref c1_1L, ref c1_1H, a1, b1);
-                Step(ref c1_2L, ref c1_2H, a1, b2); Step(ref c1_3L, ref c1_3H, a1, b3);
+                Step(ref c1_0L, ref c1_0H, a1, panel.Q0); Step(ref c1_1L, ref c1_1H, a1, panel.Q1);
+                Step(ref c1_2L, ref c1_2H, a1, panel.Q2); Step(ref c1_3L, ref c1_3H, a1, panel.Q3);
             }
 
             Store(Fold(c0_0L, c0_0H), Fold(c0_1L, c0_1H), Fold(c0_2L, c0_2H), Fold(c0_3L, c0_3H), ref c, first);
@@ -194,6 +182,21 @@ public static partial class QuantizedGemm
         /// <summary>[c4q, c4q+1, c4q+2, c4q+3] from the half-sum lanes [c4q', c4q'', c4q+1', c4q+1''] and the H ones.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector128<int> Fold(Vector128<int> low, Vector128<int> high) => AdvSimd.Arm64.AddPairwise(low, high);
+    }
+
+    /// <summary>One k group of a packed panel, 16 channels × 4 k: channels 4q..4q+3 in the 16-byte vector <c>Q{q}</c>.</summary>
+    private readonly struct PanelGroup
+    {
+        public readonly Vector128<sbyte> Q0, Q1, Q2, Q3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public PanelGroup(ref sbyte b, nuint offset)
+        {
+            Q0 = Vector128.LoadUnsafe(ref b, offset);
+            Q1 = Vector128.LoadUnsafe(ref b, offset + 16);
+            Q2 = Vector128.LoadUnsafe(ref b, offset + 32);
+            Q3 = Vector128.LoadUnsafe(ref b, offset + 48);
+        }
     }
 
     /// <summary>A row's 4 activation bytes at <paramref name="source"/> in every 32-bit lane.</summary>
