@@ -205,27 +205,14 @@ public static class ElfVersionNeedPatcher
         {
             var result = new List<Need>();
             if (VersionSection(ShtGnuVerneed, ".gnu.version_r") is not { } s) return result;
-            ulong at = s.Offset;
-            for (uint n = 0; n < s.Info; n++)
+            foreach (ulong at in VerneedEntries(s))
             {
-                Check(at, 16, ".gnu.version_r entry");
-                if (at + 16 > s.Offset + s.Size) throw new ElfPatchException(".gnu.version_r entry runs past its section");
-                if (U16(at) != 1) throw new ElfPatchException($"unknown .gnu.version_r version {U16(at)}");
-                ushort count = U16(at + 2);
                 string file = Str(U32(at + 4));
-                ulong aux = at + U32(at + 8);
-                for (int k = 0; k < count; k++)
+                foreach (ulong aux in VernauxEntries(s, at))
                 {
-                    if (aux + 16 > s.Offset + s.Size) throw new ElfPatchException(".gnu.version_r auxiliary entry runs past its section");
                     uint nameOffset = U32(aux + 8);
                     result.Add(new Need(file, Str(nameOffset), U32(aux), aux, U16(aux + 6), nameOffset, $"vernaux@{aux}"));
-                    uint next = U32(aux + 12);
-                    if (next == 0 && k != count - 1) throw new ElfPatchException(".gnu.version_r auxiliary list ends early");
-                    aux += next;
                 }
-                uint nextNeed = U32(at + 12);
-                if (nextNeed == 0 && n != s.Info - 1) throw new ElfPatchException(".gnu.version_r list ends early");
-                at += nextNeed;
             }
             return result;
         }
@@ -234,18 +221,54 @@ public static class ElfVersionNeedPatcher
         {
             var result = new List<string>();
             if (VersionSection(ShtGnuVerdef, ".gnu.version_d") is not { } s) return result;
+            foreach (ulong at in VerdefEntries(s))
+                if (U16(at + 6) > 0) result.Add(Str(U32(at + U32(at + 12)))); // the first verdaux names the version
+            return result;
+        }
+
+        /// <summary>The offsets of the Elf64_Verneed entries of <paramref name="s"/> (.gnu.version_r), each checked to lie inside it.</summary>
+        private IEnumerable<ulong> VerneedEntries(Section s)
+        {
+            ulong at = s.Offset;
+            for (uint n = 0; n < s.Info; n++)
+            {
+                Check(at, 16, ".gnu.version_r entry");
+                if (at + 16 > s.Offset + s.Size) throw new ElfPatchException(".gnu.version_r entry runs past its section");
+                if (U16(at) != 1) throw new ElfPatchException($"unknown .gnu.version_r version {U16(at)}");
+                yield return at;
+                uint next = U32(at + 12);
+                if (next == 0 && n != s.Info - 1) throw new ElfPatchException(".gnu.version_r list ends early");
+                at += next;
+            }
+        }
+
+        /// <summary>The offsets of the Elf64_Vernaux entries of the Verneed entry at <paramref name="need"/>.</summary>
+        private IEnumerable<ulong> VernauxEntries(Section s, ulong need)
+        {
+            ushort count = U16(need + 2);
+            ulong aux = need + U32(need + 8);
+            for (int k = 0; k < count; k++)
+            {
+                if (aux + 16 > s.Offset + s.Size) throw new ElfPatchException(".gnu.version_r auxiliary entry runs past its section");
+                yield return aux;
+                uint next = U32(aux + 12);
+                if (next == 0 && k != count - 1) throw new ElfPatchException(".gnu.version_r auxiliary list ends early");
+                aux += next;
+            }
+        }
+
+        /// <summary>The offsets of the Elf64_Verdef entries of <paramref name="s"/> (.gnu.version_d), each checked to lie inside it.</summary>
+        private IEnumerable<ulong> VerdefEntries(Section s)
+        {
             ulong at = s.Offset;
             for (uint n = 0; n < s.Info; n++)
             {
                 if (at + 20 > s.Offset + s.Size) throw new ElfPatchException(".gnu.version_d entry runs past its section");
-                ushort count = U16(at + 6);
-                ulong aux = at + U32(at + 12);
-                if (count > 0) result.Add(Str(U32(aux)));
+                yield return at;
                 uint next = U32(at + 16);
                 if (next == 0) break;
                 at += next;
             }
-            return result;
         }
 
         /// <summary>Every .dynstr offset the file refers to, and from where.</summary>
@@ -254,30 +277,18 @@ public static class ElfVersionNeedPatcher
             int symbols = SymbolCount(dynsym);
             for (int k = 0; k < symbols; k++) yield return ($"symbol {k}", U32(dynsym.Offset + (ulong)k * 24));
             if (Section(ShtGnuVerneed) is { } vn)
-            {
-                ulong at = vn.Offset;
-                for (uint n = 0; n < vn.Info; n++)
+                foreach (ulong at in VerneedEntries(vn))
                 {
                     yield return ($"verneed@{at}", U32(at + 4));
-                    ushort count = U16(at + 2);
-                    ulong aux = at + U32(at + 8);
-                    for (int k = 0; k < count; k++) { yield return ($"vernaux@{aux}", U32(aux + 8)); aux += U32(aux + 12); }
-                    at += U32(at + 12);
+                    foreach (ulong aux in VernauxEntries(vn, at)) yield return ($"vernaux@{aux}", U32(aux + 8));
                 }
-            }
             if (Section(ShtGnuVerdef) is { } vd)
-            {
-                ulong at = vd.Offset;
-                for (uint n = 0; n < vd.Info; n++)
+                foreach (ulong at in VerdefEntries(vd))
                 {
                     ushort count = U16(at + 6);
                     ulong aux = at + U32(at + 12);
                     for (int k = 0; k < count; k++) { yield return ($"verdaux@{aux}", U32(aux)); aux += U32(aux + 4); }
-                    uint next = U32(at + 16);
-                    if (next == 0) break;
-                    at += next;
                 }
-            }
             if (Section(ShtDynamic) is { } dyn)
                 for (ulong at = dyn.Offset; at + 16 <= dyn.Offset + dyn.Size; at += 16)
                 {

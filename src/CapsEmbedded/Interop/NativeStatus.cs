@@ -39,16 +39,4 @@ public static class NativeStatus
 }
 
 /// <summary>One status code: value, C name suffix (<c>PREFIX_STATUS_&lt;Name&gt;</c>) and meaning.</summary>
-public sealed class NativeStatusInfo
-{
-    public NativeStatusInfo(int code, string name, string meaning)
-    {
-        Code = code;
-        Name = name;
-        Meaning = meaning;
-    }
-
-    public int Code { get; }
-    public string Name { get; }
-    public string Meaning { get; }
-}
+public sealed record NativeStatusInfo(int Code, string Name, string Meaning);

@@ -27,7 +27,7 @@ public static class Im2Col
         return (size - kernel) / stride + 1;
     }
 
-    /// <summary>Floats <see cref="Run(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> writes: outH·outW rows of C·K·K.</summary>
+    /// <summary>Floats <see cref="Run"/> writes: outH·outW rows of C·K·K.</summary>
     public static int PatchesLength(int channels, int height, int width, int kernel, int stride) =>
         checked(OutputSize(height, kernel, stride) * OutputSize(width, kernel, stride) * channels * kernel * kernel);
 
@@ -61,17 +61,13 @@ public static class Im2Col
         return (outH, outW, rowLength);
     }
 
-    /// <summary>Writes the [outH·outW][C·K·K] patch matrix of <paramref name="input"/> ([C][H][W]) into <paramref name="patches"/>.</summary>
-    public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches) =>
-        Run(input, channels, height, width, kernel, stride, patches, 0, int.MaxValue);
-
     /// <summary>
-    /// Only patch rows [<paramref name="firstRow"/>, firstRow + <paramref name="rowCount"/>) (clipped to outH·outW), each
-    /// at its usual place in <paramref name="patches"/>: threads can share one patch matrix, a row range each.
+    /// Writes the [outH·outW][C·K·K] patch matrix of <paramref name="input"/> ([C][H][W]) into <paramref name="patches"/>,
+    /// or only its rows [<paramref name="firstRow"/>, firstRow + <paramref name="rowCount"/>) (clipped to outH·outW), each
+    /// at its usual place: threads can share one patch matrix, a row range each.
     /// </summary>
     public static void Run(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches, int firstRow, int rowCount)
+        Span<float> patches, int firstRow = 0, int rowCount = int.MaxValue)
     {
         var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: false);
         var (begin, end) = RowRange(outH * outW, firstRow, rowCount);
@@ -112,15 +108,11 @@ public static class Im2Col
     /// The channels-last variant: <paramref name="input"/> is [H][W][C] (what a GEMM writes: [positions][channels]) and
     /// each patch row is in [ky][kx][c] order. Each (ky) run of K·C floats is contiguous in the input, so a row is K block
     /// copies and no transpose of the previous layer's output is needed. Pair it with weights permuted by
-    /// <see cref="PermuteWeightsToChannelsLast"/>.
+    /// <see cref="PermuteWeightsToChannelsLast"/>. <paramref name="firstRow"/> and <paramref name="rowCount"/> select
+    /// rows as in <see cref="Run"/>.
     /// </summary>
     public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches) =>
-        RunChannelsLast(input, channels, height, width, kernel, stride, patches, 0, int.MaxValue);
-
-    /// <summary>Only patch rows [<paramref name="firstRow"/>, firstRow + <paramref name="rowCount"/>), as the row-range <see cref="Run(ReadOnlySpan{float}, int, int, int, int, int, Span{float}, int, int)"/>.</summary>
-    public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches, int firstRow, int rowCount)
+        Span<float> patches, int firstRow = 0, int rowCount = int.MaxValue)
     {
         var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: true);
         var (begin, end) = RowRange(outH * outW, firstRow, rowCount);
@@ -139,7 +131,7 @@ public static class Im2Col
 
     /// <summary>
     /// Rewrites conv weights from PyTorch's [out][in][kh][kw] to [out][kh][kw][in], the column order of
-    /// <see cref="RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/>'s patch rows.
+    /// <see cref="RunChannelsLast"/>'s patch rows.
     /// </summary>
     public static void PermuteWeightsToChannelsLast(ReadOnlySpan<float> weight, int outputs, int channels, int kernel,
         Span<float> permuted)

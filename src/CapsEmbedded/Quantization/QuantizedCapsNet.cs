@@ -15,38 +15,18 @@ namespace CapsEmbedded.Quantization;
 /// </summary>
 public sealed class QuantizedCapsNet : IDisposable
 {
-    private const int Align = AlignedBuffer.Alignment / sizeof(float);
-
+    private readonly PackedCapsNetLayout _layout; // the float tensors' places in _floats
     private readonly AlignedBuffer _floats;
     private readonly AlignedBuffer _int8; // the packed int8 weight, viewed as bytes
     private readonly int _int8Length;
-    private readonly (int Offset, int Length) _conv1Weight, _conv1Bias, _primaryBias, _multiplier, _digitWeight,
-        _fc1Weight, _fc1Bias, _fc2Weight, _fc2Bias, _fc3Weight, _fc3Bias;
 
     private QuantizedCapsNet(QuantizedCapsNetWeights weights)
     {
         var a = weights.Architecture;
         Architecture = a;
         PrimaryInputScale = weights.PrimaryInputScale;
-        int offset = 0;
-        (int, int) Next(int length)
-        {
-            var region = (offset, length);
-            offset += (length + Align - 1) / Align * Align;
-            return region;
-        }
-        _conv1Weight = Next(PackedGemm.PackedLength(a.Conv1Channels, Conv1K));
-        _conv1Bias = Next(a.Conv1Channels);
-        _primaryBias = Next(a.PrimaryChannels);
-        _multiplier = Next(a.PrimaryChannels);
-        _digitWeight = Next(CapsuleTransform.WeightsLength(a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims));
-        _fc1Weight = Next(PackedGemm.PackedLength(a.DecoderHidden1, a.DecoderInput));
-        _fc1Bias = Next(a.DecoderHidden1);
-        _fc2Weight = Next(PackedGemm.PackedLength(a.DecoderHidden2, a.DecoderHidden1));
-        _fc2Bias = Next(a.DecoderHidden2);
-        _fc3Weight = Next(PackedGemm.PackedLength(a.DecoderOutput, a.DecoderHidden2));
-        _fc3Bias = Next(a.DecoderOutput);
-        _floats = new AlignedBuffer(offset);
+        _layout = new PackedCapsNetLayout(a, int8Primary: true);
+        _floats = new AlignedBuffer(_layout.TotalLength);
         _int8Length = QuantizedGemm.PackedLength(a.PrimaryChannels, PrimaryK);
         _int8 = new AlignedBuffer((_int8Length + sizeof(float) - 1) / sizeof(float));
         try
@@ -72,51 +52,51 @@ public sealed class QuantizedCapsNet : IDisposable
     /// <summary>s_a, the scale of the primary conv's u7 input codes.</summary>
     public float PrimaryInputScale { get; }
 
-    private int Conv1K => Architecture.InputChannels * Architecture.Conv1Kernel * Architecture.Conv1Kernel;
-    private int PrimaryK => Architecture.Conv1Channels * Architecture.PrimaryKernel * Architecture.PrimaryKernel;
+    private int Conv1K => _layout.Conv1K;
+    private int PrimaryK => _layout.PrimaryK;
 
-    private Span<float> Region((int Offset, int Length) region) => _floats.Span.Slice(region.Offset, region.Length);
+    private Span<float> Region(PackedCapsNetLayout.Region region) => _floats.Span.Slice(region.Offset, region.Length);
     private Span<sbyte> PrimaryWeight => MemoryMarshal.Cast<float, sbyte>(_int8.Span)[.._int8Length];
 
     // The packed tensors, read-only, for a generated int8 model's fixed-shape layers (same kernels, same order).
 
     /// <summary>conv1's weight packed for <see cref="PackedGemm"/> (n = conv1 channels, k = channels·kernel²).</summary>
-    public ReadOnlySpan<float> PackedConv1Weight => Region(_conv1Weight);
-    public ReadOnlySpan<float> Conv1Bias => Region(_conv1Bias);
+    public ReadOnlySpan<float> PackedConv1Weight => Region(_layout.Conv1Weight);
+    public ReadOnlySpan<float> Conv1Bias => Region(_layout.Conv1Bias);
     /// <summary>The primary conv's int8 weight, columns [ky][kx][c], packed for <see cref="QuantizedGemm"/>.</summary>
     public ReadOnlySpan<sbyte> PackedPrimaryWeight => PrimaryWeight;
     /// <summary>s_a·s_w[n]: one int32 sum of channel n times this is its float conv output (bias not added).</summary>
-    public ReadOnlySpan<float> PrimaryMultiplier => Region(_multiplier);
-    public ReadOnlySpan<float> PrimaryBias => Region(_primaryBias);
+    public ReadOnlySpan<float> PrimaryMultiplier => Region(_layout.PrimaryMultiplier);
+    public ReadOnlySpan<float> PrimaryBias => Region(_layout.PrimaryBias);
     /// <summary>W_ij packed for <see cref="CapsuleTransform"/>.</summary>
-    public ReadOnlySpan<float> PackedDigitWeight => Region(_digitWeight);
-    public ReadOnlySpan<float> PackedFc1Weight => Region(_fc1Weight);
-    public ReadOnlySpan<float> Fc1Bias => Region(_fc1Bias);
-    public ReadOnlySpan<float> PackedFc2Weight => Region(_fc2Weight);
-    public ReadOnlySpan<float> Fc2Bias => Region(_fc2Bias);
-    public ReadOnlySpan<float> PackedFc3Weight => Region(_fc3Weight);
-    public ReadOnlySpan<float> Fc3Bias => Region(_fc3Bias);
+    public ReadOnlySpan<float> PackedDigitWeight => Region(_layout.DigitWeight);
+    public ReadOnlySpan<float> PackedFc1Weight => Region(_layout.Fc1Weight);
+    public ReadOnlySpan<float> Fc1Bias => Region(_layout.Fc1Bias);
+    public ReadOnlySpan<float> PackedFc2Weight => Region(_layout.Fc2Weight);
+    public ReadOnlySpan<float> Fc2Bias => Region(_layout.Fc2Bias);
+    public ReadOnlySpan<float> PackedFc3Weight => Region(_layout.Fc3Weight);
+    public ReadOnlySpan<float> Fc3Bias => Region(_layout.Fc3Bias);
 
     private void Pack(QuantizedCapsNetWeights weights)
     {
         var a = Architecture;
         var w = weights.Weights;
-        PackedGemm.Pack(w.Conv1Weight, a.Conv1Channels, Conv1K, Region(_conv1Weight));
-        w.Conv1Bias.CopyTo(Region(_conv1Bias));
-        w.PrimaryBias.CopyTo(Region(_primaryBias));
-        Span<float> multiplier = Region(_multiplier);
+        PackedGemm.Pack(w.Conv1Weight, a.Conv1Channels, Conv1K, Region(_layout.Conv1Weight));
+        w.Conv1Bias.CopyTo(Region(_layout.Conv1Bias));
+        w.PrimaryBias.CopyTo(Region(_layout.PrimaryBias));
+        Span<float> multiplier = Region(_layout.PrimaryMultiplier);
         for (int n = 0; n < a.PrimaryChannels; n++) multiplier[n] = weights.PrimaryInputScale * weights.PrimaryWeightScale[n];
         // Same channels-last column order [ky][kx][c] as the float model (conv1's output is read in place, no transpose).
         var permuted = new sbyte[weights.PrimaryWeight.Length];
         PermuteToChannelsLast(weights.PrimaryWeight, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
         QuantizedGemm.Pack(permuted, a.PrimaryChannels, PrimaryK, PrimaryWeight);
-        CapsuleTransform.PackWeights(w.DigitWeight, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, Region(_digitWeight));
-        PackedGemm.Pack(w.Fc1Weight, a.DecoderHidden1, a.DecoderInput, Region(_fc1Weight));
-        w.Fc1Bias.CopyTo(Region(_fc1Bias));
-        PackedGemm.Pack(w.Fc2Weight, a.DecoderHidden2, a.DecoderHidden1, Region(_fc2Weight));
-        w.Fc2Bias.CopyTo(Region(_fc2Bias));
-        PackedGemm.Pack(w.Fc3Weight, a.DecoderOutput, a.DecoderHidden2, Region(_fc3Weight));
-        w.Fc3Bias.CopyTo(Region(_fc3Bias));
+        CapsuleTransform.PackWeights(w.DigitWeight, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, Region(_layout.DigitWeight));
+        PackedGemm.Pack(w.Fc1Weight, a.DecoderHidden1, a.DecoderInput, Region(_layout.Fc1Weight));
+        w.Fc1Bias.CopyTo(Region(_layout.Fc1Bias));
+        PackedGemm.Pack(w.Fc2Weight, a.DecoderHidden2, a.DecoderHidden1, Region(_layout.Fc2Weight));
+        w.Fc2Bias.CopyTo(Region(_layout.Fc2Bias));
+        PackedGemm.Pack(w.Fc3Weight, a.DecoderOutput, a.DecoderHidden2, Region(_layout.Fc3Weight));
+        w.Fc3Bias.CopyTo(Region(_layout.Fc3Bias));
     }
 
     /// <summary>[out][in][kh][kw] → [out][kh][kw][in], as <see cref="Im2Col.PermuteWeightsToChannelsLast"/> does for floats.</summary>
@@ -158,7 +138,7 @@ public sealed class QuantizedCapsNet : IDisposable
 
         // conv1 + ReLU in float32: [pixels][c1], channels last.
         Im2Col.Run(image, a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, s.Conv1Patches);
-        PackedGemm.Multiply(s.Conv1Patches, pixels, Conv1K, Region(_conv1Weight), c1, Region(_conv1Bias), Activation.Relu, s.Conv1, tier);
+        PackedGemm.Multiply(s.Conv1Patches, pixels, Conv1K, Region(_layout.Conv1Weight), c1, Region(_layout.Conv1Bias), Activation.Relu, s.Conv1, tier);
 
         // u7 codes q = min(round(x / s_a), 127), then the byte im2col in [ky][kx][c] order.
         QuantizeU7(s.Conv1, 1f / PrimaryInputScale, s.Codes);
@@ -166,7 +146,7 @@ public sealed class QuantizedCapsNet : IDisposable
 
         // Exact int32 sums, then primary[p][n] = acc · s_a·s_w[n] + bias[n].
         QuantizedGemm.Multiply(s.CodePatches, positions, k, PrimaryWeight, n, s.Accumulators, int8Tier);
-        Dequantise(s.Accumulators, positions, n, Region(_multiplier), Region(_primaryBias), s.PrimaryConv);
+        Dequantise(s.Accumulators, positions, n, Region(_layout.PrimaryMultiplier), Region(_layout.PrimaryBias), s.PrimaryConv);
 
         // Capsule i = type·positions + position takes channels type·dims .. +dims at that position (as the generated model).
         for (int i = 0; i < a.PrimaryCapsules; i++)
@@ -175,7 +155,7 @@ public sealed class QuantizedCapsNet : IDisposable
             s.PrimaryConv.Slice(position * n + type * a.PrimaryDims, a.PrimaryDims).CopyTo(s.Primary.Slice(i * a.PrimaryDims, a.PrimaryDims));
         }
         Squash.Run(s.Primary, a.PrimaryCapsules, a.PrimaryDims, tier);
-        CapsuleTransform.Run(s.Primary, Region(_digitWeight), a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, s.UHat, tier);
+        CapsuleTransform.Run(s.Primary, Region(_layout.DigitWeight), a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, s.UHat, tier);
         Routing.Run(s.UHat, a.PrimaryCapsules, a.Classes, a.ClassDims, a.RoutingIterations, s.Logits, s.Coupling, s.DigitCaps, tier);
         Span<float> classLengths = lengths[..a.Classes];
         CapsuleLengths.Run(s.DigitCaps, a.Classes, a.ClassDims, classLengths, tier);
@@ -189,9 +169,9 @@ public sealed class QuantizedCapsNet : IDisposable
         {
             s.Masked.Clear();
             s.DigitCaps.Slice(longest * a.ClassDims, a.ClassDims).CopyTo(s.Masked.Slice(longest * a.ClassDims, a.ClassDims));
-            PackedGemm.Multiply(s.Masked, 1, a.DecoderInput, Region(_fc1Weight), a.DecoderHidden1, Region(_fc1Bias), Activation.Relu, s.Hidden1, tier);
-            PackedGemm.Multiply(s.Hidden1, 1, a.DecoderHidden1, Region(_fc2Weight), a.DecoderHidden2, Region(_fc2Bias), Activation.Relu, s.Hidden2, tier);
-            PackedGemm.Multiply(s.Hidden2, 1, a.DecoderHidden2, Region(_fc3Weight), a.DecoderOutput, Region(_fc3Bias), Activation.Sigmoid,
+            PackedGemm.Multiply(s.Masked, 1, a.DecoderInput, Region(_layout.Fc1Weight), a.DecoderHidden1, Region(_layout.Fc1Bias), Activation.Relu, s.Hidden1, tier);
+            PackedGemm.Multiply(s.Hidden1, 1, a.DecoderHidden1, Region(_layout.Fc2Weight), a.DecoderHidden2, Region(_layout.Fc2Bias), Activation.Relu, s.Hidden2, tier);
+            PackedGemm.Multiply(s.Hidden2, 1, a.DecoderHidden2, Region(_layout.Fc3Weight), a.DecoderOutput, Region(_layout.Fc3Bias), Activation.Sigmoid,
                 reconstruction[..a.DecoderOutput], tier);
         }
         return longest;
@@ -227,7 +207,7 @@ public sealed class QuantizedCapsNet : IDisposable
         }
     }
 
-    /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> on u7 codes.</summary>
+    /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast"/> on u7 codes.</summary>
     public static void Im2ColChannelsLast(ReadOnlySpan<byte> input, int channels, int size, int kernel, int stride, int outSize, Span<byte> patches)
     {
         int run = kernel * channels, rowLength = kernel * run;
@@ -264,6 +244,8 @@ public sealed class QuantizedCapsNet : IDisposable
     /// <summary>Per-thread scratch of <see cref="Predict(Workspace, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, SimdTier, Int8Tier)"/>, in aligned native memory.</summary>
     public sealed class Workspace : IDisposable
     {
+        private const int Align = AlignedBuffer.Alignment / sizeof(float);
+
         private readonly AlignedBuffer _floats;
         private readonly AlignedBuffer _ints;
         private readonly (int Offset, int Length) _conv1Patches, _conv1, _primaryConv, _primary, _uHat, _logits, _coupling,

@@ -1,19 +1,30 @@
 using CapsEmbedded.Kernels;
+using CapsEmbedded.Kernels.Int8;
 
 namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// Where each packed tensor of a CapsNet lies in one <see cref="AlignedBuffer"/>: GEMM weights in
 /// <see cref="PackedGemm"/>'s panel layout (primary_caps.weight first permuted to the channels-last column order
-/// [ky][kx][c] of <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/>), W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
-/// every region starts on a 64-byte boundary.
+/// [ky][kx][c] of <see cref="Im2Col.RunChannelsLast"/>), W_ij in <see cref="CapsuleTransform"/>'s layout, biases as they are;
+/// every region starts on a 64-byte boundary. The int8 model (<see cref="Quantization.QuantizedCapsNet"/>) uses the same
+/// layout with its primary conv's weight packed apart for <see cref="QuantizedGemm"/>.
 /// </summary>
 public sealed class PackedCapsNetLayout
 {
     /// <summary>Floats per 64-byte alignment step.</summary>
     private const int AlignFloats = AlignedBuffer.Alignment / sizeof(float);
 
-    public PackedCapsNetLayout(CapsNetArchitecture a)
+    public PackedCapsNetLayout(CapsNetArchitecture a) : this(a, int8Primary: false)
+    {
+    }
+
+    /// <param name="a">The architecture.</param>
+    /// <param name="int8Primary">
+    /// The primary conv's weight is int8, packed outside this float buffer: <see cref="PrimaryWeight"/> is empty and
+    /// <see cref="PrimaryMultiplier"/> holds s_a·s_w[n] in its stead.
+    /// </param>
+    internal PackedCapsNetLayout(CapsNetArchitecture a, bool int8Primary)
     {
         ArgumentNullException.ThrowIfNull(a);
         Architecture = a;
@@ -26,7 +37,8 @@ public sealed class PackedCapsNetLayout
         }
         Conv1Weight = Next(PackedGemm.PackedLength(a.Conv1Channels, Conv1K));
         Conv1Bias = Next(a.Conv1Channels);
-        PrimaryWeight = Next(PackedGemm.PackedLength(a.PrimaryChannels, PrimaryK));
+        PrimaryWeight = Next(int8Primary ? 0 : PackedGemm.PackedLength(a.PrimaryChannels, PrimaryK));
+        PrimaryMultiplier = Next(int8Primary ? a.PrimaryChannels : 0);
         PrimaryBias = Next(a.PrimaryChannels);
         DigitWeight = Next(CapsuleTransformPackedLength(a));
         Fc1Weight = Next(PackedGemm.PackedLength(a.DecoderHidden1, a.DecoderInput));
@@ -52,6 +64,8 @@ public sealed class PackedCapsNetLayout
     public Region Conv1Weight { get; }
     public Region Conv1Bias { get; }
     public Region PrimaryWeight { get; }
+    /// <summary>The int8 layout's s_a·s_w[n] per primary channel (an int32 sum times it is the float conv output); empty in the float layout.</summary>
+    public Region PrimaryMultiplier { get; }
     public Region PrimaryBias { get; }
     public Region DigitWeight { get; }
     public Region Fc1Weight { get; }

@@ -1,6 +1,7 @@
 // ARM64 micro-kernels (NEON), same loop nest and packed layout as the x64 ones: a 16-byte vector of a k group holds 4
 // channels × 4 k, and each row's 4 activation bytes are broadcast into every 32-bit lane. A's bytes are in [0, 127],
 // so reading them as signed (SDOT and SMULL are s8 × s8) changes nothing.
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
@@ -10,9 +11,9 @@ namespace CapsEmbedded.Kernels.Int8;
 public static partial class QuantizedGemm
 {
     /// <summary>
-    /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators: per group four 16-byte panel loads and 16 SDOTs. Four groups
-    /// at a time use SDOT by element (one 16-byte A load per row, no broadcast: a DUP would take a NEON pipe from SDOT);
-    /// the remaining groups broadcast each row's 4 bytes.
+    /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators (four <see cref="RowSums"/>): per group four 16-byte panel
+    /// loads and 16 SDOTs. Four groups at a time use SDOT by element (one 16-byte A load per row, no broadcast: a DUP would
+    /// take a NEON pipe from SDOT); the remaining groups broadcast each row's 4 bytes.
     /// </summary>
     internal readonly struct Tile4x16Sdot : IInt8MicroKernel
     {
@@ -21,10 +22,7 @@ public static partial class QuantizedGemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
         {
-            Vector128<int> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
-            Vector128<int> c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
-            Vector128<int> c2_0 = default, c2_1 = default, c2_2 = default, c2_3 = default;
-            Vector128<int> c3_0 = default, c3_1 = default, c3_2 = default, c3_3 = default;
+            RowSums c0 = default, c1 = default, c2 = default, c3 = default;
             ref byte aRow0 = ref a;
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
@@ -37,101 +35,87 @@ public static partial class QuantizedGemm
                 Vector128<sbyte> a1 = Vector128.LoadUnsafe(ref aRow1, 4 * g).AsSByte();
                 Vector128<sbyte> a2 = Vector128.LoadUnsafe(ref aRow2, 4 * g).AsSByte();
                 Vector128<sbyte> a3 = Vector128.LoadUnsafe(ref aRow3, 4 * g).AsSByte();
-                Vector128<sbyte> b0_0 = Vector128.LoadUnsafe(ref b, 0);
-                Vector128<sbyte> b0_1 = Vector128.LoadUnsafe(ref b, 16);
-                Vector128<sbyte> b0_2 = Vector128.LoadUnsafe(ref b, 32);
-                Vector128<sbyte> b0_3 = Vector128.LoadUnsafe(ref b, 48);
-                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b0_0, a0, 0); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b0_1, a0, 0);
-                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b0_2, a0, 0); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b0_3, a0, 0);
-                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b0_0, a1, 0); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b0_1, a1, 0);
-                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b0_2, a1, 0); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b0_3, a1, 0);
-                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b0_0, a2, 0); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b0_1, a2, 0);
-                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b0_2, a2, 0); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b0_3, a2, 0);
-                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b0_0, a3, 0); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b0_1, a3, 0);
-                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b0_2, a3, 0); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b0_3, a3, 0);
-                Vector128<sbyte> b1_0 = Vector128.LoadUnsafe(ref b, 64);
-                Vector128<sbyte> b1_1 = Vector128.LoadUnsafe(ref b, 80);
-                Vector128<sbyte> b1_2 = Vector128.LoadUnsafe(ref b, 96);
-                Vector128<sbyte> b1_3 = Vector128.LoadUnsafe(ref b, 112);
-                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b1_0, a0, 1); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b1_1, a0, 1);
-                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b1_2, a0, 1); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b1_3, a0, 1);
-                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b1_0, a1, 1); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b1_1, a1, 1);
-                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b1_2, a1, 1); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b1_3, a1, 1);
-                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b1_0, a2, 1); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b1_1, a2, 1);
-                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b1_2, a2, 1); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b1_3, a2, 1);
-                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b1_0, a3, 1); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b1_1, a3, 1);
-                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b1_2, a3, 1); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b1_3, a3, 1);
-                Vector128<sbyte> b2_0 = Vector128.LoadUnsafe(ref b, 128);
-                Vector128<sbyte> b2_1 = Vector128.LoadUnsafe(ref b, 144);
-                Vector128<sbyte> b2_2 = Vector128.LoadUnsafe(ref b, 160);
-                Vector128<sbyte> b2_3 = Vector128.LoadUnsafe(ref b, 176);
-                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b2_0, a0, 2); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b2_1, a0, 2);
-                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b2_2, a0, 2); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b2_3, a0, 2);
-                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b2_0, a1, 2); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b2_1, a1, 2);
-                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b2_2, a1, 2); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b2_3, a1, 2);
-                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b2_0, a2, 2); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b2_1, a2, 2);
-                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b2_2, a2, 2); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b2_3, a2, 2);
-                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b2_0, a3, 2); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b2_1, a3, 2);
-                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b2_2, a3, 2); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b2_3, a3, 2);
-                Vector128<sbyte> b3_0 = Vector128.LoadUnsafe(ref b, 192);
-                Vector128<sbyte> b3_1 = Vector128.LoadUnsafe(ref b, 208);
-                Vector128<sbyte> b3_2 = Vector128.LoadUnsafe(ref b, 224);
-                Vector128<sbyte> b3_3 = Vector128.LoadUnsafe(ref b, 240);
-                c0_0 = Dp.DotProductBySelectedQuadruplet(c0_0, b3_0, a0, 3); c0_1 = Dp.DotProductBySelectedQuadruplet(c0_1, b3_1, a0, 3);
-                c0_2 = Dp.DotProductBySelectedQuadruplet(c0_2, b3_2, a0, 3); c0_3 = Dp.DotProductBySelectedQuadruplet(c0_3, b3_3, a0, 3);
-                c1_0 = Dp.DotProductBySelectedQuadruplet(c1_0, b3_0, a1, 3); c1_1 = Dp.DotProductBySelectedQuadruplet(c1_1, b3_1, a1, 3);
-                c1_2 = Dp.DotProductBySelectedQuadruplet(c1_2, b3_2, a1, 3); c1_3 = Dp.DotProductBySelectedQuadruplet(c1_3, b3_3, a1, 3);
-                c2_0 = Dp.DotProductBySelectedQuadruplet(c2_0, b3_0, a2, 3); c2_1 = Dp.DotProductBySelectedQuadruplet(c2_1, b3_1, a2, 3);
-                c2_2 = Dp.DotProductBySelectedQuadruplet(c2_2, b3_2, a2, 3); c2_3 = Dp.DotProductBySelectedQuadruplet(c2_3, b3_3, a2, 3);
-                c3_0 = Dp.DotProductBySelectedQuadruplet(c3_0, b3_0, a3, 3); c3_1 = Dp.DotProductBySelectedQuadruplet(c3_1, b3_1, a3, 3);
-                c3_2 = Dp.DotProductBySelectedQuadruplet(c3_2, b3_2, a3, 3); c3_3 = Dp.DotProductBySelectedQuadruplet(c3_3, b3_3, a3, 3);
+                GroupByLane(ref b, 0, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref b, 1, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref b, 2, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref b, 3, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
                 b = ref Unsafe.Add(ref b, 4 * GroupBytes);
             }
 
             for (; g < groups; g++)
             {
-                Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b);
-                Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, 16);
-                Vector128<sbyte> b2 = Vector128.LoadUnsafe(ref b, 32);
-                Vector128<sbyte> b3 = Vector128.LoadUnsafe(ref b, 48);
+                var panel = new PanelGroup(ref b, 0);
                 b = ref Unsafe.Add(ref b, GroupBytes);
                 nuint ka = 4 * g;
-                Vector128<sbyte> a0 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow0, ka))).AsSByte();
-                c0_0 = Dp.DotProduct(c0_0, a0, b0); c0_1 = Dp.DotProduct(c0_1, a0, b1);
-                c0_2 = Dp.DotProduct(c0_2, a0, b2); c0_3 = Dp.DotProduct(c0_3, a0, b3);
-                Vector128<sbyte> a1 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow1, ka))).AsSByte();
-                c1_0 = Dp.DotProduct(c1_0, a1, b0); c1_1 = Dp.DotProduct(c1_1, a1, b1);
-                c1_2 = Dp.DotProduct(c1_2, a1, b2); c1_3 = Dp.DotProduct(c1_3, a1, b3);
-                Vector128<sbyte> a2 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow2, ka))).AsSByte();
-                c2_0 = Dp.DotProduct(c2_0, a2, b0); c2_1 = Dp.DotProduct(c2_1, a2, b1);
-                c2_2 = Dp.DotProduct(c2_2, a2, b2); c2_3 = Dp.DotProduct(c2_3, a2, b3);
-                Vector128<sbyte> a3 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow3, ka))).AsSByte();
-                c3_0 = Dp.DotProduct(c3_0, a3, b0); c3_1 = Dp.DotProduct(c3_1, a3, b1);
-                c3_2 = Dp.DotProduct(c3_2, a3, b2); c3_3 = Dp.DotProduct(c3_3, a3, b3);
+                c0.Dot(Broadcast4(ref Unsafe.Add(ref aRow0, ka)), panel);
+                c1.Dot(Broadcast4(ref Unsafe.Add(ref aRow1, ka)), panel);
+                c2.Dot(Broadcast4(ref Unsafe.Add(ref aRow2, ka)), panel);
+                c3.Dot(Broadcast4(ref Unsafe.Add(ref aRow3, ka)), panel);
             }
 
-            Store(c0_0, c0_1, c0_2, c0_3, ref c, first);
-            Store(c1_0, c1_1, c1_2, c1_3, ref Unsafe.Add(ref c, ldc), first);
-            Store(c2_0, c2_1, c2_2, c2_3, ref Unsafe.Add(ref c, 2 * ldc), first);
-            Store(c3_0, c3_1, c3_2, c3_3, ref Unsafe.Add(ref c, 3 * ldc), first);
+            c0.Store(ref c, first);
+            c1.Store(ref Unsafe.Add(ref c, ldc), first);
+            c2.Store(ref Unsafe.Add(ref c, 2 * ldc), first);
+            c3.Store(ref Unsafe.Add(ref c, 3 * ldc), first);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first)
         {
-            Vector128<int> c0 = default, c1 = default, c2 = default, c3 = default;
+            RowSums sums = default;
             for (nuint g = 0; g < groups; g++)
             {
-                Vector128<sbyte> x = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, 4 * g))).AsSByte();
-                c0 = Dp.DotProduct(c0, x, Vector128.LoadUnsafe(ref b));
-                c1 = Dp.DotProduct(c1, x, Vector128.LoadUnsafe(ref b, 16));
-                c2 = Dp.DotProduct(c2, x, Vector128.LoadUnsafe(ref b, 32));
-                c3 = Dp.DotProduct(c3, x, Vector128.LoadUnsafe(ref b, 48));
+                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), new PanelGroup(ref b, 0));
                 b = ref Unsafe.Add(ref b, GroupBytes);
             }
 
-            Store(c0, c1, c2, c3, ref c, first);
+            sums.Store(ref c, first);
         }
+
+        /// <summary>The 16 SDOTs of group <paramref name="lane"/> of a 4-group step: its 64 panel bytes × lane <paramref name="lane"/> of each row's A load.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void GroupByLane(ref sbyte b, [ConstantExpected(Max = (byte)3)] byte lane,
+            Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3,
+            ref RowSums c0, ref RowSums c1, ref RowSums c2, ref RowSums c3)
+        {
+            var panel = new PanelGroup(ref b, (nuint)lane * GroupBytes);
+            c0.DotByLane(a0, lane, panel);
+            c1.DotByLane(a1, lane, panel);
+            c2.DotByLane(a2, lane, panel);
+            c3.DotByLane(a3, lane, panel);
+        }
+    }
+
+    /// <summary>
+    /// One tile row's 16 int32 sums, channels 4q..4q+3 in <c>Q{q}</c>: a struct of four vectors, which the JIT keeps in four
+    /// registers like four locals once the methods are inlined.
+    /// </summary>
+    private struct RowSums
+    {
+        public Vector128<int> Q0, Q1, Q2, Q3;
+
+        /// <summary>+= the row's 4 bytes in every lane of <paramref name="a"/> · the 4 channels × 4 k of each quad of <paramref name="b"/> (SDOT).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Dot(Vector128<sbyte> a, PanelGroup b)
+        {
+            Q0 = Dp.DotProduct(Q0, a, b.Q0);
+            Q1 = Dp.DotProduct(Q1, a, b.Q1);
+            Q2 = Dp.DotProduct(Q2, a, b.Q2);
+            Q3 = Dp.DotProduct(Q3, a, b.Q3);
+        }
+
+        /// <summary>As <see cref="Dot"/> with the row's 4 bytes taken from 32-bit lane <paramref name="lane"/> of <paramref name="a"/> (SDOT by element).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void DotByLane(Vector128<sbyte> a, [ConstantExpected(Max = (byte)3)] byte lane, PanelGroup b)
+        {
+            Q0 = Dp.DotProductBySelectedQuadruplet(Q0, b.Q0, a, lane);
+            Q1 = Dp.DotProductBySelectedQuadruplet(Q1, b.Q1, a, lane);
+            Q2 = Dp.DotProductBySelectedQuadruplet(Q2, b.Q2, a, lane);
+            Q3 = Dp.DotProductBySelectedQuadruplet(Q3, b.Q3, a, lane);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(ref int c, bool first) => QuantizedGemm.Store(Q0, Q1, Q2, Q3, ref c, first);
     }
 
     /// <summary>
@@ -155,18 +139,15 @@ public static partial class QuantizedGemm
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             for (nuint g = 0; g < groups; g++)
             {
-                Vector128<sbyte> b0 = Vector128.LoadUnsafe(ref b);
-                Vector128<sbyte> b1 = Vector128.LoadUnsafe(ref b, 16);
-                Vector128<sbyte> b2 = Vector128.LoadUnsafe(ref b, 32);
-                Vector128<sbyte> b3 = Vector128.LoadUnsafe(ref b, 48);
+                var panel = new PanelGroup(ref b, 0);
                 b = ref Unsafe.Add(ref b, GroupBytes);
                 nuint ka = 4 * g;
-                Vector128<sbyte> a0 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow0, ka))).AsSByte();
-                Step(ref c0_0L, ref c0_0H, a0, b0); Step(ref c0_1L, ref c0_1H, a0, b1);
-                Step(ref c0_2L, ref c0_2H, a0, b2); Step(ref c0_3L, ref c0_3H, a0, b3);
-                Vector128<sbyte> a1 = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow1, ka))).AsSByte();
-                Step(ref c1_0L, ref c1_0H, a1, b0); Step(ref c1_1L, ref c1_1H, a1, b1);
-                Step(ref c1_2L, ref c1_2H, a1, b2); Step(ref c1_3L, ref c1_3H, a1, b3);
+                Vector128<sbyte> a0 = Broadcast4(ref Unsafe.Add(ref aRow0, ka));
+                Step(ref c0_0L, ref c0_0H, a0, panel.Q0); Step(ref c0_1L, ref c0_1H, a0, panel.Q1);
+                Step(ref c0_2L, ref c0_2H, a0, panel.Q2); Step(ref c0_3L, ref c0_3H, a0, panel.Q3);
+                Vector128<sbyte> a1 = Broadcast4(ref Unsafe.Add(ref aRow1, ka));
+                Step(ref c1_0L, ref c1_0H, a1, panel.Q0); Step(ref c1_1L, ref c1_1H, a1, panel.Q1);
+                Step(ref c1_2L, ref c1_2H, a1, panel.Q2); Step(ref c1_3L, ref c1_3H, a1, panel.Q3);
             }
 
             Store(Fold(c0_0L, c0_0H), Fold(c0_1L, c0_1H), Fold(c0_2L, c0_2H), Fold(c0_3L, c0_3H), ref c, first);
@@ -180,7 +161,7 @@ public static partial class QuantizedGemm
             Vector128<int> c2L = default, c2H = default, c3L = default, c3H = default;
             for (nuint g = 0; g < groups; g++)
             {
-                Vector128<sbyte> x = Vector128.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, 4 * g))).AsSByte();
+                Vector128<sbyte> x = Broadcast4(ref Unsafe.Add(ref a, 4 * g));
                 Step(ref c0L, ref c0H, x, Vector128.LoadUnsafe(ref b));
                 Step(ref c1L, ref c1H, x, Vector128.LoadUnsafe(ref b, 16));
                 Step(ref c2L, ref c2H, x, Vector128.LoadUnsafe(ref b, 32));
@@ -202,6 +183,25 @@ public static partial class QuantizedGemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector128<int> Fold(Vector128<int> low, Vector128<int> high) => AdvSimd.Arm64.AddPairwise(low, high);
     }
+
+    /// <summary>One k group of a packed panel, 16 channels × 4 k: channels 4q..4q+3 in the 16-byte vector <c>Q{q}</c>.</summary>
+    private readonly struct PanelGroup
+    {
+        public readonly Vector128<sbyte> Q0, Q1, Q2, Q3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public PanelGroup(ref sbyte b, nuint offset)
+        {
+            Q0 = Vector128.LoadUnsafe(ref b, offset);
+            Q1 = Vector128.LoadUnsafe(ref b, offset + 16);
+            Q2 = Vector128.LoadUnsafe(ref b, offset + 32);
+            Q3 = Vector128.LoadUnsafe(ref b, offset + 48);
+        }
+    }
+
+    /// <summary>A row's 4 activation bytes at <paramref name="source"/> in every 32-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> Broadcast4(ref byte source) => Vector128.Create(Unsafe.ReadUnaligned<int>(ref source)).AsSByte();
 
     /// <summary>C[row][0..16) = (first ? 0 : C) + the four 4-channel sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
