@@ -276,7 +276,7 @@ public sealed class QuantizedCapsNet : IDisposable
             _hidden1 = Next(a.DecoderHidden1);
             _hidden2 = Next(a.DecoderHidden2);
             _floats = new AlignedBuffer(offset);
-            // Bytes and int32 sums in a second buffer, offsets in bytes (every region 64-byte aligned).
+            // Bytes and int32 sums in a second buffer, offsets in bytes, rounded up to Align bytes (the float regions above are Align floats = 64 bytes apart).
             offset = 0;
             _codes = Next(pixels * a.Conv1Channels);
             _codePatches = Next(positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel);
