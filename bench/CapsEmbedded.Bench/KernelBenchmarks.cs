@@ -83,6 +83,9 @@ public class CapsuleKernelBenchmarks
     private readonly float[] _logits = new float[1152 * 10];
     private readonly float[] _coupling = new float[1152 * 10];
     private readonly float[] _v = new float[160];
+    private readonly float[] _primaryWeights = new float[PackedGemm.PackedLength(256, 20736)];
+    private readonly float[] _primaryBias = new float[256];
+    private readonly float[] _primaryOutput = new float[36 * 256];
 
     public static IEnumerable<SimdTier> Tiers => SimdTiers.Supported.Where(tier => tier != SimdTier.Scalar);
 
@@ -99,6 +102,7 @@ public class CapsuleKernelBenchmarks
         for (int i = 0; i < w.Length; i++) w[i] *= 0.1f;
         CapsuleTransform.PackWeights(w, 1152, 10, 16, 8, _digitWeights);
         CapsuleTransform.Run(_primary, _digitWeights, 1152, 10, 16, 8, _uHat, SimdTier.Scalar);
+        PackedGemm.Pack(PackedGemmBenchmarks.Filled(random, 256 * 20736), 256, 20736, _primaryWeights);
     }
 
     [Benchmark(Description = "Im2Col primary 256x20x20 k9 s2")]
@@ -106,6 +110,10 @@ public class CapsuleKernelBenchmarks
 
     [Benchmark(Description = "Im2Col channels-last primary 20x20x256 k9 s2")]
     public void Im2ColChannelsLastPrimary() => Im2Col.RunChannelsLast(_conv1Output, 256, 20, 20, 9, 2, _patches);
+
+    [Benchmark(Description = "Primary conv as implicit GEMM 20x20x256 k9 s2 -> 36x256 (no im2col)")]
+    public void PrimaryConvImplicit() =>
+        PackedGemm.ConvolveChannelsLast(_conv1Output, 256, 20, 20, 9, 2, _primaryWeights, 256, _primaryBias, Activation.None, _primaryOutput, Tier);
 
     [Benchmark(Description = "Squash 1152x8")]
     public void SquashPrimary() => Squash.Run(_primary, 1152, 8, Tier);

@@ -7,7 +7,7 @@ public static partial class PackedGemm
 {
     /// <summary>
     /// A convolution as an implicit GEMM: C[outH·outW][n] = act(patches · Bᵀ + bias), where patches are the rows
-    /// <see cref="Im2Col.RunChannelsLast(ReadOnlySpan{float}, int, int, int, int, int, Span{float})"/> would write for
+    /// <see cref="Im2Col.RunChannelsLast"/> would write for
     /// <paramref name="input"/> ([H][W][C]) — but read in place, never written out. B is the conv weight permuted to
     /// [out][ky][kx][c] (<see cref="Im2Col.PermuteWeightsToChannelsLast"/>) and packed. The result is the same bits as
     /// im2col followed by <see cref="Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>.
