@@ -1,6 +1,5 @@
 using System.Text;
 using CapsEmbedded.TorchSharp.ShimFix;
-using Xunit;
 
 namespace CapsEmbedded.TorchSharp.Tests;
 

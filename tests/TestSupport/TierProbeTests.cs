@@ -1,5 +1,4 @@
 using CapsEmbedded.Kernels;
-using Xunit;
 
 namespace CapsEmbedded.TestSupport;
 

@@ -4,7 +4,6 @@ using System.Reflection;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 using Microsoft.CodeAnalysis;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Driver;
 

@@ -7,7 +7,6 @@ using CapsEmbedded.Quantization;
 using CapsEmbedded.Weights;
 using CapsEmbedded.Generator.Tests.Generated;
 using Microsoft.CodeAnalysis;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Driver;
 

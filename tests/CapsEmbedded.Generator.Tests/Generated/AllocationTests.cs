@@ -1,7 +1,6 @@
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 

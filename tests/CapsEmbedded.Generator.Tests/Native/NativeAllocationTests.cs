@@ -1,6 +1,5 @@
 using CapsEmbedded.Generator.Tests.Generated;
 using CapsEmbedded.Interop;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Native;
 

@@ -1,5 +1,4 @@
 using CapsEmbedded.Weights;
-using Xunit;
 using CapsEmbedded.Tests.TestSupport;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 

@@ -2,7 +2,6 @@ using System.Formats.Tar;
 using System.Security.Cryptography;
 using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Data;
 

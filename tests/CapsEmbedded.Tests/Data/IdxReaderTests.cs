@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Data;
 

@@ -1,5 +1,3 @@
-using Xunit;
-
 namespace CapsEmbedded.Tests.Kernels;
 
 /// <summary>Checks that a kernel call allocates nothing on the managed heap.</summary>

@@ -2,7 +2,6 @@ using CapsEmbedded.Cli;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
-using Xunit;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Onnx;

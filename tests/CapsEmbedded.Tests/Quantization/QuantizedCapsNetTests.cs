@@ -8,7 +8,6 @@ using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Tests.Kernels;
 using CapsEmbedded.Tests.Onnx;
 using CapsEmbedded.Weights;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace CapsEmbedded.Tests.Quantization;

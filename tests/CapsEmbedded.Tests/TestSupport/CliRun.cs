@@ -1,7 +1,6 @@
 using System.Globalization;
 using CapsEmbedded.Cli;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.TestSupport;
 

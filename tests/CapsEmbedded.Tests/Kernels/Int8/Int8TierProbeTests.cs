@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
 

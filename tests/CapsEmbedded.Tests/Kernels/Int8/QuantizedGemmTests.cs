@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.TierProbe;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
 
