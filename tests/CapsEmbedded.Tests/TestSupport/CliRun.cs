@@ -20,6 +20,14 @@ internal static class CliRun
     public static (int Code, string Output, string Error) CapsnetProcess(params string[] args) =>
         ChildProcess.Run(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"), args, timeoutSeconds: 120);
 
+    /// <summary><paramref name="path"/>, written by <c>capsnet init --arch tiny --seed</c> <paramref name="seed"/> unless it exists.</summary>
+    public static string InitTiny(string path, int seed)
+    {
+        if (File.Exists(path)) return path;
+        Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", path).Code);
+        return path;
+    }
+
     /// <summary>Exit code 1 and exactly one line <c>capsnet: error: …</c> containing <paramref name="mustContain"/>, no stack trace.</summary>
     public static void AssertOneLineError((int Code, string Output, string Error) result, string mustContain)
     {
