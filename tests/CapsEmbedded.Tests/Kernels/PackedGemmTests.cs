@@ -1,4 +1,5 @@
 using CapsEmbedded.Kernels;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.TierProbe;
 
 namespace CapsEmbedded.Tests.Kernels;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.TierProbe;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
