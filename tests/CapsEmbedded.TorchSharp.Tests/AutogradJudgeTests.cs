@@ -2,7 +2,6 @@ using System.Globalization;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

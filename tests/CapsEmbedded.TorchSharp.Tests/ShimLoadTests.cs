@@ -1,5 +1,4 @@
 using CapsEmbedded.TorchSharp.ShimFix;
-using Xunit;
 using static TorchSharp.torch;
 
 namespace CapsEmbedded.TorchSharp.Tests;

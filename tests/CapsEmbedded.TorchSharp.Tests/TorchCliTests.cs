@@ -1,5 +1,3 @@
-using Xunit;
-
 namespace CapsEmbedded.TorchSharp.Tests;
 
 public class TorchCliTests

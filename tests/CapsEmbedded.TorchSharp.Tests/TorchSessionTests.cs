@@ -1,7 +1,6 @@
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 using static TorchSharp.torch;
 
 namespace CapsEmbedded.TorchSharp.Tests;

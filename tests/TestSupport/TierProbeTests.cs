@@ -1,5 +1,4 @@
 using CapsEmbedded.Kernels;
-using Xunit;
 
 namespace CapsEmbedded.TestSupport;
 
@@ -39,8 +38,7 @@ public abstract class TierProbeTests
         // stays on this process's best tier, below the forced one: it must report exactly that. Nothing is skipped; the
         // tiers an x64 test machine must have are required by TierRequirement in the in-process kernel tests.
         SimdTier expected = forced <= SimdTiers.Best ? forced : SimdTiers.Best;
-        var environment = switches.Split(' ').ToDictionary(name => name, _ => "0");
-        string output = RunProbe(ProbeAssembly, ProbeArguments, environment);
+        string output = RunProbe(ProbeAssembly, ProbeArguments, SwitchedOff(switches));
         Assert.Contains($"best={expected}\n", output);
         Assert.Contains($"ran={expected}\n", output);
     }
@@ -53,6 +51,9 @@ public abstract class TierProbeTests
         Assert.Contains($"ran={SimdTiers.Best}\n", output);
         Assert.Contains($"isa={SimdTiers.InstructionSet(SimdTiers.Best)}\n", output);
     }
+
+    /// <summary>The child's environment for <paramref name="switches"/> (a row of <see cref="Switches"/>): each set to 0.</summary>
+    public static Dictionary<string, string> SwitchedOff(string switches) => switches.Split(' ').ToDictionary(name => name, _ => "0");
 
     /// <summary>Runs a probe with <paramref name="environment"/>; asserts exit code 0 and <c>result=pass</c>, returns its output.</summary>
     public static string RunProbe(string probeAssembly, string[] probeArguments, Dictionary<string, string> environment)

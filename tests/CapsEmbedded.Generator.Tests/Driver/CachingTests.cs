@@ -3,7 +3,6 @@ extern alias generator;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using generator::CapsEmbedded.Generator;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Driver;
 

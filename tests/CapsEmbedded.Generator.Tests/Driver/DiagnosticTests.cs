@@ -2,7 +2,6 @@ extern alias generator;
 
 using Microsoft.CodeAnalysis;
 using generator::CapsEmbedded.Generator;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Driver;
 

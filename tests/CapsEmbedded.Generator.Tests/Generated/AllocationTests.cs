@@ -1,7 +1,6 @@
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 
@@ -19,7 +18,7 @@ public class AllocationTests
         var lengths = new float[TinyCapsNet.Classes];
         var capsules = new float[TinyCapsNet.DecoderInput];
         var reconstruction = new float[TinyCapsNet.DecoderOutput];
-        Assert.Equal(0, OnThisThread(10, 1000, _ => TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
+        Assert.Equal(0, Allocations.OnThisThread(10, 1000, _ => TinyCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
     }
 
     [Fact]
@@ -31,7 +30,7 @@ public class AllocationTests
         var lengths = new float[MnistCapsNet.Classes];
         var capsules = new float[MnistCapsNet.DecoderInput];
         var reconstruction = new float[MnistCapsNet.DecoderOutput];
-        Assert.Equal(0, OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
+        Assert.Equal(0, Allocations.OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
     }
 
     [Fact]
@@ -41,7 +40,7 @@ public class AllocationTests
         using var workspace = new MnistCapsNet.Workspace();
         var capsules = TestData.RandomImage(MnistCapsNet.DecoderInput, 5);
         var reconstruction = new float[MnistCapsNet.DecoderOutput];
-        Assert.Equal(0, OnThisThread(3, 20, k => MnistCapsNet.Reconstruct(weights, workspace, capsules, k % MnistCapsNet.Classes, reconstruction)));
+        Assert.Equal(0, Allocations.OnThisThread(3, 20, k => MnistCapsNet.Reconstruct(weights, workspace, capsules, k % MnistCapsNet.Classes, reconstruction)));
     }
 
     [Fact]
@@ -49,7 +48,7 @@ public class AllocationTests
     {
         using var context = TinyCapsNet.CreateBatchContext(workerCount: 4);
         Action predictBatch = TinyBatch(context);
-        Assert.Equal(0, OnThisThread(5, 1, _ => predictBatch()));
+        Assert.Equal(0, Allocations.OnThisThread(5, 1, _ => predictBatch()));
     }
 
     /// <summary>
@@ -75,25 +74,6 @@ public class AllocationTests
         var lengths = new float[count * TinyCapsNet.Classes];
         var classes = new int[count];
         return () => TinyCapsNet.PredictBatch(weights, images, lengths, classes, context);
-    }
-
-    /// <summary>
-    /// Bytes allocated on this thread by <paramref name="measured"/> calls (call k gets k) after <paramref name="warmUp"/>
-    /// calls: the fewest of three such windows. A model that allocates per call allocates in all three; a one-off
-    /// allocation by the runtime itself (seen once in a full-suite run at load 35: 4,824 B in one window) does not fail the test.
-    /// </summary>
-    internal static long OnThisThread(int warmUp, int measured, Action<int> call)
-    {
-        for (int k = 0; k < warmUp; k++) call(k);
-        long fewest = long.MaxValue;
-        for (int window = 0; window < 3 && fewest != 0; window++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int k = 0; k < measured; k++) call(k);
-            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-
-        return fewest;
     }
 
     /// <summary>

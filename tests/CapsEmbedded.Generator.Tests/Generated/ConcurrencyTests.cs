@@ -1,5 +1,4 @@
 using CapsEmbedded.Models;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 

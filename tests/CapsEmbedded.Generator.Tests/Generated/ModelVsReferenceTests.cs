@@ -1,7 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Weights;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace CapsEmbedded.Generator.Tests.Generated;

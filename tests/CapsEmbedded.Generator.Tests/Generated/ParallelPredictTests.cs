@@ -1,7 +1,7 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
-using Xunit;
+using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 
@@ -53,7 +53,7 @@ public class ParallelPredictTests
         using var context = MnistCapsNet.CreateBatchContext(2);
         var image = TestData.Digits[1];
         var lengths = new float[MnistCapsNet.Classes];
-        Assert.Equal(0, AllocationTests.OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, context, image, lengths)));
+        Assert.Equal(0, Allocations.OnThisThread(3, 5, _ => MnistCapsNet.Predict(weights, context, image, lengths)));
     }
 
     /// <summary>Child-process half of <see cref="Parallel_Predict_allocates_nothing_across_all_threads"/>.</summary>

@@ -1,7 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Reference;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 

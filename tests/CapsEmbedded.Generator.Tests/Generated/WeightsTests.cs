@@ -1,6 +1,5 @@
 using CapsEmbedded.Models;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 

@@ -6,7 +6,6 @@ using CapsEmbedded.Generator.Tests.Generated;
 using CapsEmbedded.Interop;
 using CapsEmbedded.Models;
 using CapsEmbedded.Native;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Native;
 

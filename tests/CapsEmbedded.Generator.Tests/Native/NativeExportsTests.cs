@@ -2,7 +2,6 @@ using System.Text;
 using CapsEmbedded.Generator.Tests.Generated;
 using CapsEmbedded.Interop;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Native;
 

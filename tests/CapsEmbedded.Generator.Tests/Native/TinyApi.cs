@@ -1,5 +1,4 @@
 using System.Text;
-using Xunit;
 using CapsEmbedded.Generator.Tests.Generated;
 
 namespace CapsEmbedded.Generator.Tests.Native;

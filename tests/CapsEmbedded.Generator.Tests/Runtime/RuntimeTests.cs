@@ -1,7 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Generator.Tests.Runtime;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Cli;
 

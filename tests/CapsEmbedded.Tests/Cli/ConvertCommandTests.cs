@@ -1,5 +1,4 @@
 using CapsEmbedded.Weights;
-using Xunit;
 using CapsEmbedded.Tests.TestSupport;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
@@ -8,12 +7,7 @@ namespace CapsEmbedded.Tests.Cli;
 /// <summary><c>capsnet convert</c>: precision and class names changed, provenance kept, every bad request one line and no file touched.</summary>
 public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-")
 {
-    private string Tiny()
-    {
-        string path = P("tiny.safetensors");
-        if (!File.Exists(path)) Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", "4", "--out", path).Code);
-        return path;
-    }
+    private string Tiny() => InitTiny(P("tiny.safetensors"), seed: 4);
 
     [Theory]
     [InlineData("f16", "F16")]

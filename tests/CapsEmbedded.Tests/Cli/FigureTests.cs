@@ -4,7 +4,6 @@ using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using StbImageSharp;
-using Xunit;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;

@@ -5,7 +5,6 @@ using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Tests.Training;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;

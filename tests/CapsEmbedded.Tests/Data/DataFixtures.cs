@@ -1,9 +1,13 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using CapsEmbedded.Data;
 
 namespace CapsEmbedded.Tests.Data;
 
-/// <summary>Paths and builders for the committed MNIST fixture (Fixtures/mnist, copied to the test output).</summary>
+/// <summary>
+/// Paths and builders for the committed MNIST fixture (Fixtures/mnist, copied to the test output), and the check that a
+/// reader refuses a malformed file.
+/// </summary>
 internal static class DataFixtures
 {
     public const int Count = 200;
@@ -53,5 +57,16 @@ internal static class DataFixtures
         BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), labels.Length);
         labels.CopyTo(file, 8);
         return file;
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="read"/> refuses its file with a <typeparamref name="T"/> whose problem starts with
+    /// <paramref name="problem"/>; returns it for checks of the message.
+    /// </summary>
+    public static T AssertRefused<T>(Func<object> read, string problem) where T : DataFormatException
+    {
+        var e = Assert.Throws<T>(read);
+        Assert.StartsWith(problem, e.Problem);
+        return e;
     }
 }

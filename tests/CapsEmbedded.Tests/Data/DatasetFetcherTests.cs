@@ -2,7 +2,6 @@ using System.Formats.Tar;
 using System.Security.Cryptography;
 using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Data;
 
@@ -176,11 +175,9 @@ public class DatasetFetcherTests
     [Fact]
     public void Missing_tool_gives_the_hint()
     {
-        using var dir = new TempDirectory();
-        var e = Assert.Throws<DatasetFetchException>(() =>
-            ExternalTool.Run("capsnet-no-such-tool-7f3a", ["x"], dir.Path, "install the thing"));
-        Assert.Contains("`capsnet-no-such-tool-7f3a` was not found or could not be started", e.Message);
-        Assert.EndsWith("; install the thing", e.Message);
+        string message = ToolFailure("capsnet-no-such-tool-7f3a", ["x"], "install the thing");
+        Assert.Contains("`capsnet-no-such-tool-7f3a` was not found or could not be started", message);
+        Assert.EndsWith("; install the thing", message);
     }
 
     [Fact]
@@ -188,10 +185,8 @@ public class DatasetFetcherTests
     {
         if (OperatingSystem.IsWindows())
             return;
-        using var dir = new TempDirectory();
-        var e = Assert.Throws<DatasetFetchException>(() =>
-            ExternalTool.Run("sh", ["-c", "echo partial; echo 'E: Unable to locate package' >&2; exit 3"], dir.Path, "hint"));
-        Assert.Equal("`sh -c echo partial; echo 'E: Unable to locate package' >&2; exit 3` failed with exit code 3: E: Unable to locate package", e.Message);
+        Assert.Equal("`sh -c echo partial; echo 'E: Unable to locate package' >&2; exit 3` failed with exit code 3: E: Unable to locate package",
+            ToolFailure("sh", ["-c", "echo partial; echo 'E: Unable to locate package' >&2; exit 3"], "hint"));
     }
 
     [Fact]
@@ -211,10 +206,14 @@ public class DatasetFetcherTests
     {
         if (OperatingSystem.IsWindows())
             return;
+        Assert.Equal("`sleep 30` did not finish within 0.5 s and was stopped", ToolFailure("sleep", ["30"], "hint", TimeSpan.FromSeconds(0.5)));
+    }
+
+    /// <summary>The message of the <see cref="DatasetFetchException"/> that running <paramref name="tool"/> in a fresh directory throws.</summary>
+    private static string ToolFailure(string tool, string[] arguments, string hint, TimeSpan? timeout = null)
+    {
         using var dir = new TempDirectory();
-        var e = Assert.Throws<DatasetFetchException>(() =>
-            ExternalTool.Run("sleep", ["30"], dir.Path, "hint", timeout: TimeSpan.FromSeconds(0.5)));
-        Assert.Equal("`sleep 30` did not finish within 0.5 s and was stopped", e.Message);
+        return Assert.Throws<DatasetFetchException>(() => ExternalTool.Run(tool, arguments, dir.Path, hint, timeout: timeout)).Message;
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Data;
 

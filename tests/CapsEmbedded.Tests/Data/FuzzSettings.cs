@@ -1,5 +1,3 @@
-using Xunit;
-
 namespace CapsEmbedded.Tests.Data;
 
 /// <summary>

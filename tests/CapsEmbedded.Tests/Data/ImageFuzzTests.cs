@@ -1,5 +1,4 @@
 using CapsEmbedded.Data;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Data;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using CapsEmbedded.IO;
 using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.IO;
 

@@ -6,7 +6,6 @@ using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.IO;
 

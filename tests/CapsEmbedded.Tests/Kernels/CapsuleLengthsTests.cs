@@ -1,6 +1,5 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.TierProbe;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels;
 

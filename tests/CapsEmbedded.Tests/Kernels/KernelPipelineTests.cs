@@ -1,7 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.TierProbe;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels;
 

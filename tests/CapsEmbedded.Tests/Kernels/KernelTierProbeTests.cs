@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels;
 

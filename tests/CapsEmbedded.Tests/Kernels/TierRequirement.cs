@@ -1,7 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
-using Xunit;
 using Xunit.Sdk;
 
 namespace CapsEmbedded.Tests.Kernels;

@@ -2,7 +2,6 @@ using CapsEmbedded.Cli;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
-using Xunit;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Onnx;
@@ -10,13 +9,7 @@ namespace CapsEmbedded.Tests.Onnx;
 /// <summary><c>capsnet export --onnx</c>: what it writes, and one-line errors that leave existing files alone.</summary>
 public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
 {
-    private string TinyWeights()
-    {
-        string path = P("tiny.safetensors");
-        if (File.Exists(path)) return path;
-        Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", "3", "--out", path).Code);
-        return path;
-    }
+    private string TinyWeights() => InitTiny(P("tiny.safetensors"), seed: 3);
 
     [Fact]
     public void Writes_a_model_that_onnx_runtime_loads_and_refuses_to_overwrite_without_force()

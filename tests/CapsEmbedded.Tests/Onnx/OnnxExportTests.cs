@@ -5,7 +5,6 @@ using CapsEmbedded.Reference;
 using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace CapsEmbedded.Tests.Onnx;

@@ -2,7 +2,6 @@ using CapsEmbedded.Cli;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Tests.Onnx;
 using CapsEmbedded.Tests.TestSupport;
-using Xunit;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Quantization;

@@ -4,11 +4,10 @@ using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Models;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Quantization;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.Data;
-using CapsEmbedded.Tests.Kernels;
 using CapsEmbedded.Tests.Onnx;
 using CapsEmbedded.Weights;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace CapsEmbedded.Tests.Quantization;

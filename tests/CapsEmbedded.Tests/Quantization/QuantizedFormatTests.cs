@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Quantization;
 

@@ -1,5 +1,4 @@
 using CapsEmbedded.Reference;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Reference;
 

@@ -1,6 +1,5 @@
 using CapsEmbedded.Reference;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Reference;
 

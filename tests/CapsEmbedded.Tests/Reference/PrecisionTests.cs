@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using CapsEmbedded.Reference;
 using CapsEmbedded.Weights;
-using Xunit;
 using Xunit.Abstractions;
 
 namespace CapsEmbedded.Tests.Reference;

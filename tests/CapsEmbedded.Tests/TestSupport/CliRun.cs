@@ -1,7 +1,6 @@
 using System.Globalization;
 using CapsEmbedded.Cli;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.TestSupport;
 
@@ -20,6 +19,14 @@ internal static class CliRun
     /// <summary>In a child process (<c>dotnet exec capsnet.dll</c>), as a user runs it, where timing and allocation matter.</summary>
     public static (int Code, string Output, string Error) CapsnetProcess(params string[] args) =>
         ChildProcess.Run(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"), args, timeoutSeconds: 120);
+
+    /// <summary><paramref name="path"/>, written by <c>capsnet init --arch tiny --seed</c> <paramref name="seed"/> unless it exists.</summary>
+    public static string InitTiny(string path, int seed)
+    {
+        if (File.Exists(path)) return path;
+        Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", path).Code);
+        return path;
+    }
 
     /// <summary>Exit code 1 and exactly one line <c>capsnet: error: …</c> containing <paramref name="mustContain"/>, no stack trace.</summary>
     public static void AssertOneLineError((int Code, string Output, string Error) result, string mustContain)

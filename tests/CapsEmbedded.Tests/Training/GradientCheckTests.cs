@@ -1,7 +1,6 @@
 using CapsEmbedded.Training;
 using CapsEmbedded.Training.Layers;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Training;
 

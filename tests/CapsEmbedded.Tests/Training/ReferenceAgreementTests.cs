@@ -1,6 +1,5 @@
 using CapsEmbedded.Reference;
 using CapsEmbedded.Training;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Training;
 

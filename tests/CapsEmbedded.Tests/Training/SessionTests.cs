@@ -2,7 +2,6 @@ using CapsEmbedded.Data;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Training;
 

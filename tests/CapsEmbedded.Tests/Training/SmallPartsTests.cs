@@ -1,6 +1,5 @@
 using CapsEmbedded.Threading;
 using CapsEmbedded.Training;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Training;
 

@@ -1,6 +1,5 @@
 using CapsEmbedded.Data;
 using CapsEmbedded.Weights;
-using Xunit;
 using CapsEmbedded.Tests.TestSupport;
 using static CapsEmbedded.Tests.TestSupport.CliRun;
 

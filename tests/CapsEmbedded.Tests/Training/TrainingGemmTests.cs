@@ -1,5 +1,4 @@
 using CapsEmbedded.Training.Kernels;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Training;
 

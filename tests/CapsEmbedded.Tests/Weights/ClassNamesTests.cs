@@ -1,5 +1,4 @@
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Weights;
 

@@ -1,7 +1,6 @@
 using System.Text;
 using CapsEmbedded.Weights;
 using static CapsEmbedded.Tests.Weights.HandMadeFile;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Weights;
 

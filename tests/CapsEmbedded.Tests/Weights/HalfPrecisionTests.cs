@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
-using Xunit;
 using static CapsEmbedded.Tests.Weights.HandMadeFile;
 
 namespace CapsEmbedded.Tests.Weights;

@@ -1,6 +1,5 @@
 using System.Text;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Weights;
 

@@ -3,7 +3,6 @@ using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Weights;
 

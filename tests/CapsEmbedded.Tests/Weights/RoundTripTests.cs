@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Weights;
 

@@ -1,33 +1,28 @@
 using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.TestSupport;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
 
 /// <summary>
 /// The tier probe (which runs <see cref="TierProbe.Int8SelfCheck"/> on every int8 tier its process supports) in a child
 /// whose JIT is told to ignore instruction sets: the lower int8 tiers run as on a machine without the wider ones, and
-/// the child's reported tiers are asserted so that a child that silently ran another tier fails.
+/// the child's reported tiers are asserted so that a child that silently ran another tier fails. The switches are the
+/// float harness's (<see cref="TierProbeTests.Switches"/>), so both kinds of kernel are lowered by the same cases.
 /// </summary>
 public sealed class Int8TierProbeTests
 {
-    public static TheoryData<string, Int8Tier> X64Switches => new()
-    {
-        { "DOTNET_EnableAVX512=0", Int8Tier.Avx2 },
-        { "DOTNET_EnableAVX2=0", Int8Tier.Scalar },
-        { "DOTNET_EnableHWIntrinsic=0", Int8Tier.Scalar },
-    };
-
     [Theory]
-    [MemberData(nameof(X64Switches))]
-    public void Lower_int8_tier_runs_bit_exact_in_a_child_process(string setting, Int8Tier expected)
+    [MemberData(nameof(TierProbeTests.Switches), MemberType = typeof(TierProbeTests))]
+    public void Lower_int8_tier_runs_bit_exact_in_a_child_process(string switches, SimdTier forced)
     {
+        // Without AVX-512 the int8 kernels keep AVX2 (or AVX-VNNI, its own VEX switch, where the CPU has it); without
+        // AVX2 they have no x64 SIMD tier left.
+        Int8Tier expected = forced != SimdTier.Vector256 ? Int8Tier.Scalar
+            : Int8Tiers.IsSupported(Int8Tier.AvxVnni) ? Int8Tier.AvxVnni : Int8Tier.Avx2;
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64 && expected != Int8Tier.Scalar) return; // x64 switches
-        // DOTNET_EnableAVX512=0 leaves AVX-VNNI (its own VEX switch) on where the CPU has it.
-        if (expected == Int8Tier.Avx2 && Int8Tiers.IsSupported(Int8Tier.AvxVnni)) expected = Int8Tier.AvxVnni;
-        string[] parts = setting.Split('=');
-        string output = Probe(new() { [parts[0]] = parts[1] });
+        string output = Probe(TierProbeTests.SwitchedOff(switches));
         Assert.Contains($"int8best={expected}\n", output);
         if (expected == Int8Tier.Scalar) Assert.Contains("int8supported=Scalar\n", output);
         else Assert.DoesNotContain("Avx512BW", output[output.IndexOf("int8supported=", StringComparison.Ordinal)..]);

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.TierProbe;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels.Int8;
 
