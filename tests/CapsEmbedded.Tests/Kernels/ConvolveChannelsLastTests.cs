@@ -1,6 +1,6 @@
 using CapsEmbedded.Kernels;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.TierProbe;
-using Xunit;
 
 namespace CapsEmbedded.Tests.Kernels;
 
