@@ -3,7 +3,10 @@ using CapsEmbedded.Models;
 
 namespace CapsEmbedded.Bench.Peers;
 
-/// <summary>The generated <see cref="MnistCapsNet"/>: Predict at batch 1 on one thread, else PredictBatch on a worker context.</summary>
+/// <summary>
+/// The generated <see cref="MnistCapsNet"/>: at batch 1 Predict on one thread, or with the image split over a worker
+/// context's threads (the parallel Predict); at larger batches PredictBatch, images spread over the context's workers.
+/// </summary>
 public sealed class GeneratedPeer : IInferencePeer
 {
     private readonly MnistCapsNet.Workspace _workspace = new();
@@ -12,6 +15,7 @@ public sealed class GeneratedPeer : IInferencePeer
     private float[] _lengths = [];
     private int[] _classes = [];
     private bool _single;
+    private bool _splitImage;
 
     public string Name => "generated MnistCapsNet";
 
@@ -24,12 +28,14 @@ public sealed class GeneratedPeer : IInferencePeer
         _lengths = new float[batch * MnistCapsNet.Classes];
         _classes = new int[batch];
         _single = batch == 1 && threads == 1;
+        _splitImage = batch == 1 && threads > 1;
         _context = _single ? null : MnistCapsNet.CreateBatchContext(threads);
     }
 
     public void Run()
     {
         if (_single) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _workspace, _images, _lengths);
+        else if (_splitImage) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _context!, _images, _lengths);
         else MnistCapsNet.PredictBatch(MnistCapsNet.Weights.Embedded, _images, _lengths, _classes, _context!);
     }
 
