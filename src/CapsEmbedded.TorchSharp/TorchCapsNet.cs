@@ -1,3 +1,4 @@
+using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,7 +10,7 @@ namespace CapsEmbedded.TorchSharp;
 /// The CapsNet family of <see cref="CapsNetArchitecture"/> as a TorchSharp module. Its parameter names and layouts are the
 /// project's weight-file names (conv1.weight, primary_caps.weight [out][in][k][k], digit_caps.weight [i][j][d][p],
 /// decoder.fc1.weight …), so <c>state_dict()</c> is the safetensors file. Forward returns the capsule lengths;
-/// <see cref="Loss"/> is the C# trainer's loss: margin (eq. 4) + 0.0005 × Σ (r − x)², mean over the batch.
+/// <see cref="Loss"/> is the C# trainer's loss: margin (eq. 4) + <see cref="ReconstructionWeight"/> × Σ (r − x)², mean over the batch.
 /// </summary>
 public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
 {
@@ -38,6 +39,8 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
 
     public CapsNetArchitecture Architecture { get; }
     public Device Device { get; }
+    /// <summary>Weight of the reconstruction loss (the paper's 0.0005, §4.1; 0: the decoder gets no gradient).</summary>
+    public double ReconstructionWeight { get; init; } = TrainingOptions.PaperReconstructionWeight;
 
     /// <summary>The parameters in weight-file order (the order of <see cref="CapsNetArchitecture.Tensors"/>).</summary>
     public IReadOnlyList<(string Name, Parameter Tensor)> Tensors
@@ -115,7 +118,7 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         // Decoder on the true class's capsule only (§4.1).
         var masked = (v * target.unsqueeze(-1)).reshape(b, a.Classes * a.ClassDims);
         var reconstruction = decoder.forward(masked);
-        var reconLoss = 0.0005f * (reconstruction - x.reshape(b, a.InputLength)).square().sum(1);
+        var reconLoss = (float)ReconstructionWeight * (reconstruction - x.reshape(b, a.InputLength)).square().sum(1);
         var loss = (margin + reconLoss).mean();
         return (loss.MoveToOuterDisposeScope(), margin.sum().detach().MoveToOuterDisposeScope(),
             reconLoss.sum().detach().MoveToOuterDisposeScope(), lengths.detach().MoveToOuterDisposeScope());

@@ -14,9 +14,13 @@ public sealed class TorchTrainer : ITrainer, IDisposable
 {
     private readonly List<Tensor> _m = new(), _v = new();
 
-    public TorchTrainer(CapsNetWeights initial, Device device)
+    /// <param name="initial">Starting weights; their architecture (routing iterations included) is the trained network's.</param>
+    /// <param name="device">Where the tensors live.</param>
+    /// <param name="reconstructionWeight">Weight of the reconstruction loss (<see cref="TorchCapsNet.ReconstructionWeight"/>).</param>
+    public TorchTrainer(CapsNetWeights initial, Device device, double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
     {
-        Model = new TorchCapsNet(initial, device);
+        if (TrainingOptions.ReconstructionWeightProblem(reconstructionWeight) is { } problem) throw new ArgumentOutOfRangeException(nameof(reconstructionWeight), problem);
+        Model = new TorchCapsNet(initial, device) { ReconstructionWeight = reconstructionWeight };
         foreach (var (_, p) in Model.Tensors)
         {
             _m.Add(zeros_like(p).requires_grad_(false));

@@ -23,7 +23,7 @@ public sealed class TorchTrainingSession : IDisposable
         var layout = new ParameterLayout(a);
         var initial = resume is not null ? layout.ToWeights<float>(resume.Parameters)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
-        Trainer = new TorchTrainer(initial, device);
+        Trainer = new TorchTrainer(initial, device, options.ReconstructionWeight);
         if (resume is not null)
             Trainer.LoadMoments(layout.ToWeights<float>(resume.FirstMoment), layout.ToWeights<float>(resume.SecondMoment));
         _loop = new TrainingLoop(options, Trainer, train, test, resume?.State);

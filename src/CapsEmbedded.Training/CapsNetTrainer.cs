@@ -38,7 +38,11 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     private int _batch;
     private double _learningRate;
 
-    public CapsNetTrainer(CapsNetWeights initial, int threads, int groupSize)
+    /// <param name="initial">Starting weights; their architecture is the trained network's.</param>
+    /// <param name="threads">Worker threads (the batch is split in this many slices).</param>
+    /// <param name="groupSize">Images per GEMM inside a thread.</param>
+    /// <param name="reconstructionWeight">Weight of the reconstruction loss (<see cref="CapsNetWorker{T}.ReconstructionWeight"/>).</param>
+    public CapsNetTrainer(CapsNetWeights initial, int threads, int groupSize, double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
     {
         Architecture = initial.Architecture;
         Layout = new ParameterLayout(Architecture);
@@ -51,7 +55,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         _packedPrimary = new T[CapsNetWorker<T>.PackedPrimaryLength(Architecture)];
         for (int t = 0; t < threads; t++)
         {
-            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize, _packedPrimary);
+            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize, _packedPrimary, reconstructionWeight);
             _gradients[t] = _workers[t].Gradients;
         }
         _totals = new StepTotals[threads];

@@ -30,9 +30,6 @@ public struct StepTotals
 /// </summary>
 public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Reconstruction loss weight (paper §4.1): 0.0005 × Σ (r − x)² per image.</summary>
-    public const double ReconstructionScale = 0.0005;
-
     private readonly CapsNetArchitecture _a;
     private readonly T[] _p;
     private readonly GemmWorkspace<T> _gemm = new();
@@ -56,9 +53,14 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     /// primary_caps.weight packed for the GEMM (<see cref="PackPrimaryWeight"/>), kept current by the owner after every
     /// update; null: this worker packs it itself at the start of every forward pass.
     /// </param>
-    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize, T[]? sharedPackedPrimary = null)
+    /// <param name="reconstructionWeight">Weight of the reconstruction loss, weight × Σ (r − x)² per image (the paper's
+    /// 0.0005, §4.1); 0 leaves the decoder without gradient.</param>
+    public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize, T[]? sharedPackedPrimary = null,
+        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
     {
         if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), "group size must be at least 1");
+        if (TrainingOptions.ReconstructionWeightProblem(reconstructionWeight) is { } problem) throw new ArgumentOutOfRangeException(nameof(reconstructionWeight), problem);
+        ReconstructionWeight = reconstructionWeight;
         if (parameters.Length != layout.Count) throw new ArgumentException($"{parameters.Length} parameters, layout has {layout.Count}", nameof(parameters));
         _a = architecture; _p = parameters; GroupSize = groupSize;
         var a = architecture;
@@ -90,6 +92,9 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     public int GroupSize { get; }
+
+    /// <summary>Weight of the reconstruction loss in the trained loss (0.0005 in the paper).</summary>
+    public double ReconstructionWeight { get; }
 
     /// <summary>Length of the packed primary_caps.weight (the forward GEMM's B, shared by all workers of a trainer).</summary>
     public static int PackedPrimaryLength(CapsNetArchitecture a) =>
@@ -191,9 +196,9 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         Forward(images, count, labels);
         var a = _a;
         var totals = new StepTotals { Samples = count };
-        // Reconstruction loss 0.0005·Σ(r − x)² and its gradient through the sigmoid: dz = scale·0.001·(r − x)·r(1 − r).
-        T reconScale = T.CreateTruncating(ReconstructionScale);
-        T gradScale = T.CreateTruncating(2 * ReconstructionScale) * lossScale;
+        // Reconstruction loss w·Σ(r − x)² (w = 0.0005 in §4.1) and its gradient through the sigmoid: dz = scale·2w·(r − x)·r(1 − r).
+        T reconScale = T.CreateTruncating(ReconstructionWeight);
+        T gradScale = T.CreateTruncating(2 * ReconstructionWeight) * lossScale;
         for (int g = 0; g < count; g++)
         {
             T sum = T.Zero;

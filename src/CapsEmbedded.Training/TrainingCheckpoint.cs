@@ -72,6 +72,7 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "seed"] = o.Seed.ToString(CultureInfo.InvariantCulture);
         metadata[Prefix + "max_shift"] = F(o.MaxShift);
         metadata[Prefix + "digit_sigma"] = F(o.DigitSigma);
+        metadata[Prefix + "reconstruction_weight"] = F(o.ReconstructionWeight);
         metadata[Prefix + "threads"] = F(o.Threads);
         metadata[Prefix + "group"] = F(o.GroupSize);
         metadata[Prefix + "epochs"] = F(o.Epochs);
@@ -166,6 +167,8 @@ public sealed class TrainingCheckpoint
             Seed = Parse<ulong>("seed"), MaxShift = Parse<int>("max_shift"), DigitSigma = Parse<double>("digit_sigma"),
             Threads = Parse<int>("threads"), GroupSize = Parse<int>("group"), Epochs = Parse<int>("epochs"),
             InitSource = meta.TryGetValue(Prefix + "init", out var init) ? init : null, // absent: the seeded initialisation
+            // Absent in checkpoints written before --reconstruction-weight existed: those runs used the paper's weight.
+            ReconstructionWeight = meta.ContainsKey(Prefix + "reconstruction_weight") ? Parse<double>("reconstruction_weight") : TrainingOptions.PaperReconstructionWeight,
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState

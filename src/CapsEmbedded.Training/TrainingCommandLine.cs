@@ -42,6 +42,16 @@ public sealed class TrainingCommandLine
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
     public Option<int> Shift { get; } = new("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
+    public Option<int> Routing { get; } = new("--routing")
+    {
+        Description = $"Routing iterations r of the trained network (the paper: 3; 1 = no routing, its Table 1 ablation; 1..{TrainingOptions.MaxRoutingIterations}), stored in the weight file",
+        DefaultValueFactory = _ => 3,
+    };
+    public Option<double> ReconstructionWeight { get; } = new("--reconstruction-weight")
+    {
+        Description = "Weight of the reconstruction loss, w × Σ (r − x)² (the paper: 0.0005); 0 = none: the decoder gets no gradient and is saved untrained",
+        DefaultValueFactory = _ => TrainingOptions.PaperReconstructionWeight,
+    };
     public Option<string?> InitFrom { get; } = new("--init-from")
     {
         Description = "Start from this weight file (same architecture) instead of the seeded initialisation; Adam and the schedule start afresh",
@@ -53,6 +63,7 @@ public sealed class TrainingCommandLine
         var command = new Command("train", description)
         {
             Data, Arch, Epochs, Batch, LearningRate, Decay, Seed, Limit, TestLimit, Out, Checkpoint, CheckpointEvery, Resume, Shift, InitFrom,
+            Routing, ReconstructionWeight,
         };
         foreach (var option in toolOptions) command.Options.Add(option);
         return command;
@@ -70,7 +81,12 @@ public sealed class TrainingCommandLine
     /// </summary>
     public TrainingOptions Options(ParseResult parse) => new()
     {
-        Architecture = parse.GetValue(Arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper,
+        Architecture = (parse.GetValue(Arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper) with
+        {
+            RoutingIterations = TrainingOptions.RoutingProblem(parse.GetValue(Routing)) is { } routing ? throw new ArgumentException(routing) : parse.GetValue(Routing),
+        },
+        ReconstructionWeight = TrainingOptions.ReconstructionWeightProblem(parse.GetValue(ReconstructionWeight)) is { } weight
+            ? throw new ArgumentException(weight) : parse.GetValue(ReconstructionWeight),
         Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
         Batch = Positive(parse.GetValue(Batch), "--batch"),
         LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
@@ -102,7 +118,7 @@ public sealed class TrainingCommandLine
             if (resume) throw new ArgumentException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
             initial = CapsNetWeightsFile.Load(initFrom);
             if (initial.Architecture != options.Architecture)
-                throw new ArgumentException($"{initFrom} holds {initial.Architecture}; --arch gives {options.Architecture}");
+                throw new ArgumentException($"{initFrom} holds {initial.Architecture}; --arch and --routing give {options.Architecture}");
             options = options with { InitSource = $"from {Path.GetFileName(initFrom)} (sha256 {FileHash.Sha256(initFrom)})" };
         }
         if (resume)
@@ -111,6 +127,12 @@ public sealed class TrainingCommandLine
             if (!File.Exists(path)) throw new ArgumentException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
             checkpoint = TrainingCheckpoint.Load(path);
             var saved = checkpoint.Options;
+            // The loss and the network are the run's maths: a different one given now would silently not be the run resumed.
+            if (saved.Architecture.RoutingIterations != options.Architecture.RoutingIterations)
+                throw new ArgumentException($"--routing {options.Architecture.RoutingIterations} differs from the checkpoint's {saved.Architecture.RoutingIterations}: resume with --routing {saved.Architecture.RoutingIterations}");
+            if (saved.ReconstructionWeight != options.ReconstructionWeight)
+                throw new ArgumentException(FormattableString.Invariant(
+                    $"--reconstruction-weight {options.ReconstructionWeight} differs from the checkpoint's {saved.ReconstructionWeight}: resume with --reconstruction-weight {saved.ReconstructionWeight}"));
             if (options.Epochs < checkpoint.State.Epoch)
                 throw new ArgumentException($"--epochs {options.Epochs} is less than the {checkpoint.State.Epoch} epochs the checkpoint has done");
             options = saved with
@@ -139,7 +161,7 @@ public sealed class TrainingCommandLine
     {
         output.WriteLine($"data     {dataName}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {TestImages(options, test):N0} test images");
         output.WriteLine(FormattableString.Invariant(
-            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}"));
+            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
     }
 
     /// <summary>Runs <paramref name="run"/> with Ctrl+C turned into its cancellation (the session checkpoints and returns);
@@ -191,6 +213,7 @@ public sealed class TrainingCommandLine
         weights.Metadata["training.batch"] = options.Batch.ToString(inv);
         weights.Metadata["training.lr"] = options.LearningRate.ToString("R", inv);
         weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
+        weights.Metadata["training.reconstruction_weight"] = options.ReconstructionWeight.ToString("R", inv);
         weights.Metadata["training.threads"] = options.Threads.ToString(inv);
         if (device is not null) weights.Metadata["training.device"] = device;
         weights.Metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);

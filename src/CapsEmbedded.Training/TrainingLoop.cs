@@ -69,6 +69,9 @@ public sealed class TrainingLoop
         if (resume is not null)
         {
             if (resume.Architecture != a) throw new ArgumentException($"the checkpoint is for {resume.Architecture}, not {a}");
+            if (resume.Options.ReconstructionWeight != options.ReconstructionWeight)
+                throw new ArgumentException(FormattableString.Invariant(
+                    $"the checkpoint was trained with reconstruction weight {resume.Options.ReconstructionWeight}, not {options.ReconstructionWeight}"));
             if (resume.TrainImages != train.Count)
                 throw new ArgumentException($"the checkpoint was trained on {resume.TrainImages} images, this data has {train.Count} (use the same --data and --limit)");
         }

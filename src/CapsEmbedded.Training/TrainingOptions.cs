@@ -3,6 +3,11 @@ namespace CapsEmbedded.Training;
 /// <summary>Everything that decides a training run. Defaults are the paper's (§4, §5) where it says.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The paper's reconstruction-loss weight (§4.1: 0.0005 × Σ (r − x)², so that it does not dominate the margin loss).</summary>
+    public const double PaperReconstructionWeight = 0.0005;
+    /// <summary>Most routing iterations <c>--routing</c> accepts (the paper tries 1 and 3; more only costs time).</summary>
+    public const int MaxRoutingIterations = 10;
+
     public CapsNetArchitecture Architecture { get; init; } = CapsNetArchitecture.Paper;
     public int Epochs { get; init; } = 1;
     public int Batch { get; init; } = 100;
@@ -16,6 +21,8 @@ public sealed record TrainingOptions
     public int MaxShift { get; init; } = 2;
     /// <summary>σ of the normal initialisation of W_ij.</summary>
     public double DigitSigma { get; init; } = TrainingInit.DefaultDigitSigma;
+    /// <summary>Weight of the reconstruction loss (0: none, the decoder gets no gradient and keeps its initial values).</summary>
+    public double ReconstructionWeight { get; init; } = PaperReconstructionWeight;
     /// <summary>Images per GEMM in a worker (rows = group × positions); memory grows with it (8: ~60 MB a thread for the paper net).</summary>
     public int GroupSize { get; init; } = 8;
     /// <summary>
@@ -35,7 +42,6 @@ public sealed record TrainingOptions
     /// <summary>How this run's weights started, for the <c>training.init</c> metadata of its output.</summary>
     public string InitDescription => InitSource ?? TrainingInit.Describe(Seed, DigitSigma);
 
-    /// <summary>Null when usable, else what is wrong, in one line.</summary>
     /// <summary>
     /// Bytes the run's buffers take: the batch's images plus each thread's worker, whose activations and gradients grow
     /// with the group (the per-image arrays of <see cref="CapsNetWorker{T}"/>), plus parameters, gradients and Adam.
@@ -55,9 +61,12 @@ public sealed record TrainingOptions
         }
     }
 
+    /// <summary>Null when usable, else what is wrong, in one line.</summary>
     public string? Validate()
     {
+        if (RoutingProblem(Architecture.RoutingIterations) is { } routing) return routing;
         if (Architecture.Validate() is { } arch) return $"architecture: {arch}";
+        if (ReconstructionWeightProblem(ReconstructionWeight) is { } weight) return weight;
         if (Epochs < 1) return $"--epochs must be at least 1, got {Epochs}";
         if (Batch < 1) return $"--batch must be at least 1, got {Batch}";
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return $"--lr must be positive, got {LearningRate}";
@@ -70,4 +79,12 @@ public sealed record TrainingOptions
         if (TestLimit < 0) return $"--test-limit must not be negative, got {TestLimit}";
         return null;
     }
+
+    /// <summary>Null when <paramref name="iterations"/> is a usable <c>--routing</c>, else why not.</summary>
+    public static string? RoutingProblem(int iterations) => iterations is >= 1 and <= MaxRoutingIterations ? null
+        : $"--routing must be in 1..{MaxRoutingIterations}, got {iterations}";
+
+    /// <summary>Null when <paramref name="weight"/> is a usable <c>--reconstruction-weight</c>, else why not.</summary>
+    public static string? ReconstructionWeightProblem(double weight) => weight >= 0 && double.IsFinite(weight) ? null
+        : FormattableString.Invariant($"--reconstruction-weight must be a finite number >= 0, got {weight}");
 }

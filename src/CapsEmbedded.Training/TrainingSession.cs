@@ -30,7 +30,7 @@ public sealed class TrainingSession : IDisposable
         var a = options.Architecture;
         var initial = resume is not null ? new CapsNetWeights(a)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
-        Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize);
+        Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize, options.ReconstructionWeight);
         if (resume is not null)
         {
             resume.Parameters.CopyTo(Trainer.Parameters, 0);

@@ -129,7 +129,120 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.True(code == 0, error + text);
         Assert.Equal(init, CapsNetWeightsFile.Load(output).Metadata["training.init"]);
 
-        AssertOneLineError(Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force"), "--arch gives");
+        AssertOneLineError(Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force"), "--arch and --routing give");
         AssertOneLineError(Train("--arch", "tiny", "--data", data, "--init-from", from, "--resume", "--out", output), "exclude each other");
+    }
+
+    /// <summary>The "train loss" of the run's last epoch line.</summary>
+    private static double TrainLoss(string output) => double.Parse(
+        System.Text.RegularExpressions.Regex.Matches(output, @"train loss ([0-9.]+)")[^1].Groups[1].Value, CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Routing_1_is_stored_in_the_weight_file_and_eval_routes_once()
+    {
+        string data = ShapesData();
+        string output = P("r1.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+            "--seed", "3", "--routing", "1", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Contains("r=1", text); // the "model" line
+        var weights = CapsNetWeightsFile.Load(output);
+        Assert.Equal(CapsNetArchitecture.Tiny with { RoutingIterations = 1 }, weights.Architecture);
+        Assert.Equal("1", weights.Metadata["capsnet.routing_iterations"]);
+        Assert.Equal(1, TrainingCheckpoint.Load(Path.ChangeExtension(output, ".ckpt")).Architecture.RoutingIterations);
+
+        // eval reads r from the file: its lengths are the reference model's with one iteration, not three. The tiny net's
+        // capsules are ~1e-5 long after one epoch, where routing changes nothing visible: W_ij scaled up makes it matter.
+        foreach (ref float w in weights.DigitWeight.AsSpan()) w *= 300;
+        string scaled = P("r1-scaled.safetensors");
+        CapsNetWeightsFile.Save(weights, scaled);
+        string dump = P("r1-lengths.txt");
+        var eval = Capsnet("eval", "--weights", scaled, "--data", data, "--dump-lengths", dump);
+        Assert.True(eval.Code == 0, eval.Error + eval.Output);
+        var evalLengths = File.ReadAllLines(dump)[0].Split(' ').Select(x => float.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        var test = SessionTests.Shapes(12, 2);
+        var image = new float[test.ImageLength];
+        test.CopyImage(0, image);
+        var once = CapsEmbedded.Reference.ReferenceModel.Forward(weights, image).Lengths;
+        var thrice = new CapsNetWeights(CapsNetArchitecture.Tiny);
+        foreach (var spec in CapsNetArchitecture.Tiny.Tensors) weights[spec.Name].CopyTo(thrice[spec.Name], 0);
+        var threeTimes = CapsEmbedded.Reference.ReferenceModel.Forward(thrice, image).Lengths;
+        Assert.Equal(once.Length, evalLengths.Length);
+        for (int j = 0; j < once.Length; j++) Assert.Equal(once[j], evalLengths[j], 1e-6f);
+        float gap = Enumerable.Range(0, once.Length).Max(j => Math.Abs(threeTimes[j] - evalLengths[j]) / Math.Max(threeTimes[j], 1e-6f));
+        Assert.True(gap > 1e-3f, $"r = 3 gives the lengths of r = 1 here (relative gap {gap}): the check would not see a wrong routing count");
+    }
+
+    [Fact]
+    public void Reconstruction_weight_0_changes_the_loss_and_leaves_the_decoder_untrained()
+    {
+        string data = ShapesData();
+        string[] common = ["--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1", "--seed", "3", "--plain"];
+        var paper = Train([.. common, "--out", P("paper.safetensors")]);
+        Assert.True(paper.Code == 0, paper.Error + paper.Output);
+        var none = Train([.. common, "--reconstruction-weight", "0", "--out", P("none.safetensors")]);
+        Assert.True(none.Code == 0, none.Error + none.Output);
+        Assert.Matches(@"(?m)^train .*, reconstruction weight 0\r?$", none.Output);
+        // Without the reconstruction term the loss is the margin loss alone: smaller, on the same seed and data.
+        Assert.True(TrainLoss(none.Output) < TrainLoss(paper.Output), $"w = 0: {TrainLoss(none.Output)}, w = 0.0005: {TrainLoss(paper.Output)}");
+
+        var start = TrainingInit.Create(CapsNetArchitecture.Tiny, 3);
+        var trained = CapsNetWeightsFile.Load(P("none.safetensors"));
+        var withDecoder = CapsNetWeightsFile.Load(P("paper.safetensors"));
+        Assert.Equal("0", trained.Metadata["training.reconstruction_weight"]);
+        Assert.Equal("0.0005", withDecoder.Metadata["training.reconstruction_weight"]);
+        foreach (var spec in CapsNetArchitecture.Tiny.Tensors)
+        {
+            bool decoder = spec.Name.StartsWith("decoder.", StringComparison.Ordinal);
+            // No gradient reaches the decoder, so Adam never moves it; the rest trains as usual.
+            Assert.True(decoder == trained[spec.Name].AsSpan().SequenceEqual(start[spec.Name]), $"{spec.Name} (decoder: {decoder})");
+            Assert.False(withDecoder[spec.Name].AsSpan().SequenceEqual(start[spec.Name]), $"{spec.Name} did not train with the reconstruction loss");
+        }
+    }
+
+    [Fact]
+    public void Bad_routing_and_reconstruction_weight_are_refused_naming_the_flag()
+    {
+        string data = ShapesData();
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--routing", "0", "--out", P("a.safetensors")), "--routing must be in 1..10, got 0");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--routing", "11", "--out", P("a.safetensors")), "--routing must be in 1..10, got 11");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--reconstruction-weight", "-0.1", "--out", P("a.safetensors")),
+            "--reconstruction-weight must be a finite number >= 0, got -0.1");
+        foreach (var bad in new[] { "NaN", "Infinity" })
+            AssertOneLineError(Train("--arch", "tiny", "--data", data, "--reconstruction-weight", bad, "--out", P("a.safetensors")), "--reconstruction-weight");
+        Assert.False(File.Exists(P("a.safetensors")));
+    }
+
+    [Fact]
+    public void Resume_refuses_another_routing_or_reconstruction_weight_and_keeps_the_checkpoint()
+    {
+        string data = ShapesData();
+        string output = P("w0.safetensors"), checkpoint = P("w0.ckpt");
+        string[] common = ["--arch", "tiny", "--data", data, "--batch", "10", "--threads", "1", "--out", output, "--plain"];
+        var first = Train([.. common, "--epochs", "1", "--routing", "1", "--reconstruction-weight", "0"]);
+        Assert.True(first.Code == 0, first.Error + first.Output);
+        var saved = TrainingCheckpoint.Load(checkpoint);
+        Assert.Equal(0, saved.Options.ReconstructionWeight);
+        byte[] before = File.ReadAllBytes(checkpoint);
+
+        AssertOneLineError(Train([.. common, "--epochs", "2", "--resume", "--routing", "1", "--reconstruction-weight", "0.001"]),
+            "--reconstruction-weight 0.001 differs from the checkpoint's 0: resume with --reconstruction-weight 0");
+        // The defaults are values too: resuming a w = 0 run without the flag would quietly train another loss.
+        AssertOneLineError(Train([.. common, "--epochs", "2", "--resume", "--routing", "1"]), "--reconstruction-weight 0.0005 differs from the checkpoint's 0");
+        AssertOneLineError(Train([.. common, "--epochs", "2", "--resume", "--reconstruction-weight", "0"]), "--routing 3 differs from the checkpoint's 1");
+        Assert.Equal(before, File.ReadAllBytes(checkpoint));
+
+        var resumed = Train([.. common, "--epochs", "2", "--resume", "--routing", "1", "--reconstruction-weight", "0"]);
+        Assert.True(resumed.Code == 0, resumed.Error + resumed.Output);
+        Assert.Equal("2", CapsNetWeightsFile.Load(output).Metadata["training.epochs"]);
+
+        // A checkpoint from before the option (no trainer.reconstruction_weight) was trained with the paper's weight.
+        byte[] old = File.ReadAllBytes(checkpoint);
+        var key = System.Text.Encoding.ASCII.GetBytes("trainer.reconstruction_weight");
+        int at = old.AsSpan().IndexOf(key);
+        Assert.True(at > 0);
+        System.Text.Encoding.ASCII.GetBytes("trainer.reconstruction_absent").CopyTo(old, at); // same length: the header stays valid
+        File.WriteAllBytes(checkpoint, old);
+        Assert.Equal(TrainingOptions.PaperReconstructionWeight, TrainingCheckpoint.Load(checkpoint).Options.ReconstructionWeight);
     }
 }
