@@ -53,4 +53,14 @@ public class TorchCliTests
         Assert.Equal(1, code);
         Assert.Contains("--init-from and --resume exclude each other", error);
     }
+
+    [Theory]
+    [InlineData("--routing", "0", "--routing must be in 1..10, got 0")]
+    [InlineData("--reconstruction-weight", "-1", "--reconstruction-weight must be a finite number >= 0, got -1")]
+    public void Bad_ablation_options_are_one_line_errors(string option, string value, string message)
+    {
+        var (code, _, error) = Run("train", option, value);
+        Assert.Equal(1, code);
+        Assert.Equal("capsnet-torch: error: " + message, error.Trim());
+    }
 }
