@@ -17,7 +17,7 @@ namespace CapsEmbedded.Kernels;
 /// panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
 /// stays in L1 while it sweeps over the k block of every panel (256 KiB for n = 256, in L2: read from memory once, and
 /// on x86 prefetched while the previous block is swept); partial sums live in C between blocks. Bias and ReLU are applied
-/// in registers after the last k block, sigmoid in one pass at the end. Measured on Zen 4 (bench/RESULTS.md, issue 9
+/// in registers after the last k block, sigmoid in one pass at the end. Measured on Zen 4 (bench/RESULTS.md, the peers
 /// section): 80–86 % of the FMA peak at the primary-capsule shape 36 × 20736 × 256.</para>
 /// </remarks>
 public static partial class PackedGemm
