@@ -37,9 +37,11 @@ public static partial class PackedGemm
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         int outH = Im2Col.OutputSize(height, kernel, stride);
         int outW = Im2Col.OutputSize(width, kernel, stride);
-        if (input.Length < (long)height * width * channels)
+        long inputLength = (long)height * width * channels;
+        if (input.Length < inputLength)
         {
-            KernelArguments.RequireLength(input.Length, (long)height * width * channels, nameof(input), $"H·W·C = {height}·{width}·{channels}");
+            // Only here: the interpolated formula would allocate on every call.
+            KernelArguments.RequireLength(input.Length, inputLength, nameof(input), $"H·W·C = {height}·{width}·{channels}");
         }
 
         long k = (long)kernel * kernel * channels;
