@@ -27,12 +27,19 @@ public static partial class PackedGemm
 
     /// <summary>
     /// Only columns [16·<paramref name="panelBegin"/>, min(n, 16·<paramref name="panelEnd"/>)) of
-    /// <see cref="ConvolveChannelsLast"/>, as <see cref="MultiplyPanels"/> does for a dense A: threads that each take a
+    /// <see cref="ConvolveChannelsLast"/>, as <see cref="MultiplyPanels(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier, int, int)"/> does for a dense A: threads that each take a
     /// panel range reproduce the whole convolution's bits.
     /// </summary>
     public static void ConvolveChannelsLastPanels(ReadOnlySpan<float> input, int channels, int height, int width,
         int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
-        Span<float> c, SimdTier tier, int panelBegin, int panelEnd)
+        Span<float> c, SimdTier tier, int panelBegin, int panelEnd) =>
+        ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, packedB, n, bias, activation, c, tier,
+            panelBegin, panelEnd, ZeroColumns.Skip);
+
+    /// <summary>As above; <paramref name="zeroColumns"/> = <see cref="ZeroColumns.Compute"/> runs every column (tests compare the two).</summary>
+    internal static void ConvolveChannelsLastPanels(ReadOnlySpan<float> input, int channels, int height, int width,
+        int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
+        Span<float> c, SimdTier tier, int panelBegin, int panelEnd, ZeroColumns zeroColumns)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         int outH = Im2Col.OutputSize(height, kernel, stride);
@@ -52,7 +59,7 @@ public static partial class PackedGemm
 
         Span<float> gather = stackalloc float[MaxTileRows * KBlock];
         var rows = new ChannelsLastPatches(input, channels, width, kernel, stride, outW, gather);
-        Compute(ref rows, outH * outW, (int)k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd);
+        Compute(ref rows, outH * outW, (int)k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
     }
 
     /// <summary>The patch rows of a channels-last image, read in place where a block allows it, else gathered.</summary>

@@ -18,13 +18,15 @@ public static partial class PackedGemm
 
         public static int Panels => 2;
 
-        public static void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            Gemm6x2v<Vector512<float>, F32x16>(ref a, lda, ref b, panelStride, kc, ref c, ldc, ref bias, flags);
+        public static bool WideScan => true;
 
-        public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            Gemm6x16Fma3.TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
+        public static void Tile<TColumns>(ref float a, nuint lda, ref float b, nuint panelStride, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            Gemm6x2v<Vector512<float>, F32x16, TColumns>(ref a, lda, ref b, panelStride, ref columns, count, ref c, ldc, ref bias, flags);
+
+        public static void TileOnePanel<TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            Gemm6x16Fma3.TileOnePanel<TColumns>(ref a, lda, ref b, ref columns, count, ref c, ldc, ref bias, flags);
 
         public static void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags) =>
             Gemm6x16Fma3.Row(ref a, ref b, kc, ref c, ref bias, flags);
@@ -35,9 +37,11 @@ public static partial class PackedGemm
     {
         public static int Rows => 6;
 
-        public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            Gemm6x2v<Vector256<float>, F32x8>(ref a, lda, ref b, 8, kc, ref c, ldc, ref bias, flags);
+        public static bool WideScan => true;
+
+        public static void TileOnePanel<TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            Gemm6x2v<Vector256<float>, F32x8, TColumns>(ref a, lda, ref b, 8, ref columns, count, ref c, ldc, ref bias, flags);
 
         public static void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags) =>
             Gemm1x2v<Vector256<float>, F32x8>(ref a, ref b, kc, ref c, ref bias, flags);
@@ -50,25 +54,27 @@ public static partial class PackedGemm
     {
         public static int Rows => 4;
 
-        public static void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            Gemm4x4v<Vector128<float>, F32x4>(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
+        public static void TileOnePanel<TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            Gemm4x4v<Vector128<float>, F32x4, TColumns>(ref a, lda, ref b, ref columns, count, ref c, ldc, ref bias, flags);
 
         public static void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags) =>
             Gemm1x4v<Vector128<float>, F32x4>(ref a, ref b, kc, ref c, ref bias, flags);
     }
 
     /// <summary>
-    /// C[6 × 2 vectors] (+)= A[6 × kc] · B[kc × 2 vectors]: per kk two loads of B (the second <paramref name="bSecond"/>
-    /// floats after the first: the next half of a panel, or the next panel), six broadcasts of A[i][kk] and twelve
-    /// multiply-adds into the accumulators c{row}_{vector}. C and the bias hold the two vectors contiguously; B advances
-    /// one panel row (16 floats) per kk.
+    /// C[6 × 2 vectors] (+)= A[6 × kc] · B[kc × 2 vectors] over the <paramref name="count"/> k columns
+    /// <typeparamref name="TColumns"/> names (all kc of the block, or the ones where A is not zero): per column kk two
+    /// loads of B's panel row kk (the second <paramref name="bSecond"/> floats after the first: the next half of a panel,
+    /// or the next panel), six broadcasts of A[i][kk] and twelve multiply-adds into the accumulators c{row}_{vector}.
+    /// C and the bias hold the two vectors contiguously.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gemm6x2v<TVec, TOps>(ref float a, nuint lda, ref float b, nuint bSecond, nuint kc,
-        ref float c, nuint ldc, ref float bias, BlockFlags flags)
+    private static void Gemm6x2v<TVec, TOps, TColumns>(ref float a, nuint lda, ref float b, nuint bSecond,
+        ref int columns, nuint count, ref float c, nuint ldc, ref float bias, BlockFlags flags)
         where TVec : struct
         where TOps : struct, IFloatVector<TVec>
+        where TColumns : struct, IKColumns
     {
         nuint w = TOps.Count;
         ref float cRow0 = ref c;
@@ -98,17 +104,18 @@ public static partial class PackedGemm
         ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
         ref float aRow4 = ref Unsafe.Add(ref a, 4 * lda);
         ref float aRow5 = ref Unsafe.Add(ref a, 5 * lda);
-        for (nuint kk = 0; kk < kc; kk++)
+        for (nuint j = 0; j < count; j++)
         {
-            // One line per tile row: broadcast A[row][kk], multiply-add it with both B vectors.
-            TVec b0 = TOps.Load(ref b, 0), b1 = TOps.Load(ref b, bSecond);
+            // One line per tile row: broadcast A[row][kk], multiply-add it with both B vectors of panel row kk.
+            nuint kk = TColumns.At(ref columns, j);
+            ref float bRow = ref Unsafe.Add(ref b, kk * PanelWidth);
+            TVec b0 = TOps.Load(ref bRow, 0), b1 = TOps.Load(ref bRow, bSecond);
             TVec a0 = TOps.Broadcast(Unsafe.Add(ref aRow0, kk)); c0_0 = TOps.MultiplyAdd(a0, b0, c0_0); c0_1 = TOps.MultiplyAdd(a0, b1, c0_1);
             TVec a1 = TOps.Broadcast(Unsafe.Add(ref aRow1, kk)); c1_0 = TOps.MultiplyAdd(a1, b0, c1_0); c1_1 = TOps.MultiplyAdd(a1, b1, c1_1);
             TVec a2 = TOps.Broadcast(Unsafe.Add(ref aRow2, kk)); c2_0 = TOps.MultiplyAdd(a2, b0, c2_0); c2_1 = TOps.MultiplyAdd(a2, b1, c2_1);
             TVec a3 = TOps.Broadcast(Unsafe.Add(ref aRow3, kk)); c3_0 = TOps.MultiplyAdd(a3, b0, c3_0); c3_1 = TOps.MultiplyAdd(a3, b1, c3_1);
             TVec a4 = TOps.Broadcast(Unsafe.Add(ref aRow4, kk)); c4_0 = TOps.MultiplyAdd(a4, b0, c4_0); c4_1 = TOps.MultiplyAdd(a4, b1, c4_1);
             TVec a5 = TOps.Broadcast(Unsafe.Add(ref aRow5, kk)); c5_0 = TOps.MultiplyAdd(a5, b0, c5_0); c5_1 = TOps.MultiplyAdd(a5, b1, c5_1);
-            b = ref Unsafe.Add(ref b, PanelWidth);
         }
 
         if (flags.Last)
@@ -141,14 +148,16 @@ public static partial class PackedGemm
     }
 
     /// <summary>
-    /// C[4 × 4 vectors] (+)= A[4 × kc] · B[kc × 4 vectors] (one 16-wide panel of 4-lane vectors): per kk four loads of B,
-    /// four broadcasts of A[i][kk] and sixteen multiply-adds into the accumulators c{row}_{vector}.
+    /// C[4 × 4 vectors] (+)= A[4 × kc] · B[kc × 4 vectors] (one 16-wide panel of 4-lane vectors) over the
+    /// <paramref name="count"/> k columns <typeparamref name="TColumns"/> names: per column kk four loads of B, four
+    /// broadcasts of A[i][kk] and sixteen multiply-adds into the accumulators c{row}_{vector}.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gemm4x4v<TVec, TOps>(ref float a, nuint lda, ref float b, nuint kc,
+    private static void Gemm4x4v<TVec, TOps, TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
         ref float c, nuint ldc, ref float bias, BlockFlags flags)
         where TVec : struct
         where TOps : struct, IFloatVector<TVec>
+        where TColumns : struct, IKColumns
     {
         nuint w = TOps.Count;
         ref float cRow0 = ref c;
@@ -173,9 +182,11 @@ public static partial class PackedGemm
         ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
         ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
         ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
-        for (nuint kk = 0; kk < kc; kk++)
+        for (nuint j = 0; j < count; j++)
         {
-            TVec b0 = TOps.Load(ref b, 0), b1 = TOps.Load(ref b, w), b2 = TOps.Load(ref b, 2 * w), b3 = TOps.Load(ref b, 3 * w);
+            nuint kk = TColumns.At(ref columns, j);
+            ref float bRow = ref Unsafe.Add(ref b, kk * PanelWidth);
+            TVec b0 = TOps.Load(ref bRow, 0), b1 = TOps.Load(ref bRow, w), b2 = TOps.Load(ref bRow, 2 * w), b3 = TOps.Load(ref bRow, 3 * w);
             TVec a0 = TOps.Broadcast(Unsafe.Add(ref aRow0, kk));
             c0_0 = TOps.MultiplyAdd(a0, b0, c0_0); c0_1 = TOps.MultiplyAdd(a0, b1, c0_1);
             c0_2 = TOps.MultiplyAdd(a0, b2, c0_2); c0_3 = TOps.MultiplyAdd(a0, b3, c0_3);
@@ -188,7 +199,6 @@ public static partial class PackedGemm
             TVec a3 = TOps.Broadcast(Unsafe.Add(ref aRow3, kk));
             c3_0 = TOps.MultiplyAdd(a3, b0, c3_0); c3_1 = TOps.MultiplyAdd(a3, b1, c3_1);
             c3_2 = TOps.MultiplyAdd(a3, b2, c3_2); c3_3 = TOps.MultiplyAdd(a3, b3, c3_3);
-            b = ref Unsafe.Add(ref b, PanelWidth);
         }
 
         if (flags.Last)

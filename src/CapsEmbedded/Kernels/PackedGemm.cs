@@ -104,13 +104,19 @@ public static partial class PackedGemm
     /// (the same kk order), so threads that each take a panel range of one product produce its bits exactly.
     /// </summary>
     public static void MultiplyPanels(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd)
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd) =>
+        MultiplyPanels(a, m, k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, ZeroColumns.Skip);
+
+    /// <summary>As above; <paramref name="zeroColumns"/> = <see cref="ZeroColumns.Compute"/> runs every column (tests compare the two).</summary>
+    internal static void MultiplyPanels(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> packedB, int n,
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd,
+        ZeroColumns zeroColumns)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         KernelArguments.RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
         var rows = new DenseRows(a, k);
-        Compute(ref rows, m, k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd);
+        Compute(ref rows, m, k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
     }
 
     /// <summary>
@@ -118,7 +124,8 @@ public static partial class PackedGemm
     /// A's k blocks (a dense matrix, or the patches of a channels-last image read in place).
     /// </summary>
     private static void Compute<TRows>(ref TRows rows, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd)
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd,
+        ZeroColumns zeroColumns)
         where TRows : struct, IRowBlocks, allows ref struct
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -163,13 +170,13 @@ public static partial class PackedGemm
             switch (tier)
             {
                 case SimdTier.Vector512:
-                    Drive<Gemm6x32Avx512, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm6x32Avx512, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
                     break;
                 case SimdTier.Vector256:
-                    Drive<Gemm6x16Fma3, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm6x16Fma3, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
                     break;
                 case SimdTier.Vector128:
-                    Drive<Gemm4x16Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd);
+                    Drive<Gemm4x16Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
                     break;
                 default:
                     MultiplyScalar(ref rows, m, k, packedB, n, bias, relu, c, column0, column0 + columns);
@@ -184,7 +191,7 @@ public static partial class PackedGemm
         }
     }
 
-    /// <summary>Packed panels of an n-column B: ⌈n / 16⌉ (the unit of <see cref="MultiplyPanels"/>'s column ranges).</summary>
+    /// <summary>Packed panels of an n-column B: ⌈n / 16⌉ (the unit of <see cref="MultiplyPanels(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier, int, int)"/>'s column ranges).</summary>
     public static int PanelCount(int n) => (n + PanelWidth - 1) / PanelWidth;
 
     private static void ApplySigmoid(Span<float> values)
@@ -237,7 +244,7 @@ public static partial class PackedGemm
     /// stack tile so that the kernels only ever write whole 16-wide rows.
     /// </summary>
     private static void Drive<TKernel, TRows>(ref TRows rows, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd)
+        ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd, ZeroColumns zeroColumns)
         where TKernel : struct, IGemmMicroKernel<TKernel>
         where TRows : struct, IRowBlocks, allows ref struct
     {
@@ -270,6 +277,11 @@ public static partial class PackedGemm
 
         int rowTiles = tiledRows / rowsPerTile;
         int callsPerBlock = rowTiles * ((fullPanels - panelBegin + TKernel.Panels - 1) / TKernel.Panels);
+        // The k columns of a row tile's block where its A is not all zero; scanned once per tile and block, used by
+        // every panel. Only worth the scan when several panels share it.
+        Span<int> columns = stackalloc int[KBlock];
+        ref int columnsRef = ref MemoryMarshal.GetReference(columns);
+        bool skipZeroColumns = zeroColumns == ZeroColumns.Skip && panelEnd - panelBegin >= MinPanelsToSkipZeros;
         for (int k0 = 0; k0 < k; k0 += KBlock)
         {
             int kc = Math.Min(KBlock, k - k0);
@@ -282,27 +294,38 @@ public static partial class PackedGemm
             {
                 ref float aTile = ref rows.Block(i0, rowsPerTile, k0, kc, out nuint lda);
                 ref float cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc);
+                int count = skipZeroColumns ? NonzeroColumns(ref aTile, lda, rowsPerTile, kc, ref columnsRef, TKernel.WideScan) : kc;
+                // Listing the columns pays once enough of them are zero; below that the dense loop is as fast.
+                bool listed = count * DenseColumnShare.Denominator < kc * DenseColumnShare.Numerator;
+                nuint steps = (nuint)(listed ? count : kc);
                 int panel = panelBegin;
                 for (; panel + TKernel.Panels <= fullPanels; panel += TKernel.Panels)
                 {
                     prefetch.Next();
-                    TKernel.Tile(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), panelStride, (nuint)kc,
-                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                    ref float bPanel = ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride);
+                    ref float cPanel = ref Unsafe.Add(ref cTile, panel * PanelWidth);
+                    ref float biasPanel = ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride);
+                    if (listed) TKernel.Tile<ListedColumns>(ref aTile, lda, ref bPanel, panelStride, ref columnsRef, steps, ref cPanel, ldc, ref biasPanel, flags);
+                    else TKernel.Tile<AllColumns>(ref aTile, lda, ref bPanel, panelStride, ref columnsRef, steps, ref cPanel, ldc, ref biasPanel, flags);
                 }
 
                 for (; panel < fullPanels; panel++)
                 {
                     prefetch.Next();
-                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride), (nuint)kc,
-                        ref Unsafe.Add(ref cTile, panel * PanelWidth), ldc, ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride), flags);
+                    ref float bPanel = ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride);
+                    ref float cPanel = ref Unsafe.Add(ref cTile, panel * PanelWidth);
+                    ref float biasPanel = ref Unsafe.Add(ref biasRef, (nuint)panel * biasStride);
+                    if (listed) TKernel.TileOnePanel<ListedColumns>(ref aTile, lda, ref bPanel, ref columnsRef, steps, ref cPanel, ldc, ref biasPanel, flags);
+                    else TKernel.TileOnePanel<AllColumns>(ref aTile, lda, ref bPanel, ref columnsRef, steps, ref cPanel, ldc, ref biasPanel, flags);
                 }
 
                 if (tailColumns > 0)
                 {
                     // The zero-padded last panel: compute 16 columns into the stack tile, keep the first tailColumns.
                     CopyTailIn(c, tailTile, i0, rowsPerTile, n, column0, tailColumns, flags.First);
-                    TKernel.TileOnePanel(ref aTile, lda, ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride), (nuint)kc,
-                        ref tileRef, PanelWidth, ref tailBiasRef, flags);
+                    ref float bPanel = ref Unsafe.Add(ref bBlock, (nuint)fullPanels * panelStride);
+                    if (listed) TKernel.TileOnePanel<ListedColumns>(ref aTile, lda, ref bPanel, ref columnsRef, steps, ref tileRef, PanelWidth, ref tailBiasRef, flags);
+                    else TKernel.TileOnePanel<AllColumns>(ref aTile, lda, ref bPanel, ref columnsRef, steps, ref tileRef, PanelWidth, ref tailBiasRef, flags);
                     CopyTailOut(tailTile, c, i0, rowsPerTile, n, column0, tailColumns);
                 }
             }
@@ -426,13 +449,13 @@ public static partial class PackedGemm
     /// <param name="Relu">Apply max(0, x) in the last block.</param>
     internal readonly record struct BlockFlags(bool First, bool Last, bool Relu);
 
-    /// <summary>A register-tile micro-kernel of one SIMD tier, specialised by the JIT through static abstract members.</summary>
     /// <summary>Largest IGemmMicroKernel.Rows of any kernel (sizes the stack tile).</summary>
     private const int MaxTileRows = 6;
 
     /// <summary>Largest IGemmMicroKernel.Panels of any kernel (sizes the zero bias).</summary>
     private const int MaxTilePanels = 2;
 
+    /// <summary>A register-tile micro-kernel of one SIMD tier, specialised by the JIT through static abstract members.</summary>
     internal interface IGemmMicroKernel<TSelf> where TSelf : struct, IGemmMicroKernel<TSelf>
     {
         /// <summary>Rows of A per register tile.</summary>
@@ -441,19 +464,41 @@ public static partial class PackedGemm
         /// <summary>16-wide panels per register tile: one unless the kernel says otherwise.</summary>
         static virtual int Panels => 1;
 
+        /// <summary>Whether the zero-column scan may use 256-bit vectors (the x64 tiers from Vector256 up).</summary>
+        static virtual bool WideScan => false;
+
         /// <summary>
-        /// C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels]; panels are panelStride floats apart. For a
+        /// C[Rows × 16·Panels] (+)= A[Rows × kc] · B panels[kc × 16·Panels] over the <paramref name="count"/> k columns
+        /// of the block that <typeparamref name="TColumns"/> names; panels are panelStride floats apart. For a
         /// one-panel kernel that is <see cref="TileOnePanel"/>.
         /// </summary>
-        static virtual void Tile(ref float a, nuint lda, ref float b, nuint panelStride, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags) =>
-            TSelf.TileOnePanel(ref a, lda, ref b, kc, ref c, ldc, ref bias, flags);
+        static virtual void Tile<TColumns>(ref float a, nuint lda, ref float b, nuint panelStride, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            TSelf.TileOnePanel<TColumns>(ref a, lda, ref b, ref columns, count, ref c, ldc, ref bias, flags);
 
-        /// <summary>C[Rows × 16] (+)= A[Rows × kc] · one B panel [kc × 16].</summary>
-        static abstract void TileOnePanel(ref float a, nuint lda, ref float b, nuint kc,
-            ref float c, nuint ldc, ref float bias, BlockFlags flags);
+        /// <summary>C[Rows × 16] (+)= A[Rows × kc] · one B panel [kc × 16], over the k columns <typeparamref name="TColumns"/> names.</summary>
+        static abstract void TileOnePanel<TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns;
 
         /// <summary>C[1 × 16] (+)= A[1 × kc] · one B panel [kc × 16].</summary>
         static abstract void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags);
+    }
+
+    /// <summary>Which k columns of a block a register tile sums over: the j-th of them is At(columns, j).</summary>
+    internal interface IKColumns
+    {
+        static abstract nuint At(ref int columns, nuint j);
+    }
+
+    /// <summary>Every column of the block, in order (the list is not read).</summary>
+    internal readonly struct AllColumns : IKColumns
+    {
+        public static nuint At(ref int columns, nuint j) => j;
+    }
+
+    /// <summary>The columns <see cref="NonzeroColumns"/> listed: those where some row of the tile's A is not zero.</summary>
+    internal readonly struct ListedColumns : IKColumns
+    {
+        public static nuint At(ref int columns, nuint j) => (uint)Unsafe.Add(ref columns, j);
     }
 }
