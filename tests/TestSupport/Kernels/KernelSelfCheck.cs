@@ -57,6 +57,15 @@ internal static class KernelSelfCheck
             }
         }
 
+        foreach (var (m, n, k) in LargeGemmShapes)
+        {
+            foreach (double zeroShare in SparseShares)
+            {
+                Gemm(tier, m, n, k, Activation.Relu, withBias: true, seed: (ulong)(m * 37 + k), zeroShare);
+                checks++;
+            }
+        }
+
         foreach (var (c, h, w, kernel, stride) in Im2ColShapes)
         {
             Im2Col(c, h, w, kernel, stride, seed: (ulong)(c + h + kernel));
@@ -114,17 +123,39 @@ internal static class KernelSelfCheck
         (36, 40, 2000), (7, 17, 2000), (13, 33, 1031), (1, 784, 1024), (1, 512, 160), (1, 100, 2000), (400, 256, 81), (36, 256, 700),
     ];
 
+    /// <summary>Shares of zeros in A for the sparse GEMM checks (1: every column zero, the result is act(bias)).</summary>
+    public static readonly double[] SparseShares = [0.5, 0.9, 1.0];
+
     /// <summary>Im2Col shapes: conv1 and primary capsules of the paper, the tiny network, odd sizes and strides.</summary>
     public static readonly (int C, int H, int W, int Kernel, int Stride)[] Im2ColShapes =
     [
         (1, 28, 28, 9, 1), (16, 20, 20, 9, 2), (1, 10, 10, 3, 1), (4, 8, 8, 3, 2), (3, 7, 5, 2, 3), (2, 5, 9, 5, 1), (1, 1, 1, 1, 1), (3, 6, 6, 6, 4),
     ];
 
-    /// <summary>Random A, B, bias; compares PackedGemm.Multiply on <paramref name="tier"/> with the double oracle.</summary>
-    public static void Gemm(SimdTier tier, int m, int n, int k, Activation activation, bool withBias, ulong seed)
+    /// <summary>
+    /// Random A, B, bias; compares PackedGemm.Multiply on <paramref name="tier"/> with the double oracle. With
+    /// <paramref name="zeroShare"/> &gt; 0 that share of A's values is zero, and as many whole k columns are, so that the
+    /// SIMD tiers take their zero-column lists (PackedGemm.ZeroColumns.cs) as they do on conv1's ReLU output.
+    /// </summary>
+    public static void Gemm(SimdTier tier, int m, int n, int k, Activation activation, bool withBias, ulong seed,
+        double zeroShare = 0)
     {
         var random = new DeterministicRandom(seed);
         float[] a = Random(random, m * k, -1f, 1f);
+        if (zeroShare > 0)
+        {
+            for (int i = 0; i < a.Length; i++)
+            {
+                if (random.NextDouble() < zeroShare) a[i] = 0f;
+            }
+
+            for (int kk = 0; kk < k; kk++)
+            {
+                if (random.NextDouble() >= zeroShare) continue;
+                for (int i = 0; i < m; i++) a[i * k + kk] = 0f;
+            }
+        }
+
         float[] b = Random(random, n * k, -1f, 1f);
         float[] bias = withBias ? Random(random, n, -1f, 1f) : [];
         GemmWith(tier, a, b, bias, m, n, k, activation);
