@@ -16,6 +16,7 @@ public sealed class GeneratedPeer : IInferencePeer
     private int[] _classes = [];
     private bool _single;
     private bool _splitImage;
+    private int _batchFloats, _next;
 
     public string Name => "generated MnistCapsNet";
 
@@ -25,6 +26,8 @@ public sealed class GeneratedPeer : IInferencePeer
     {
         _context?.Dispose();
         _images = images;
+        _batchFloats = batch * MnistCapsNet.InputLength;
+        _next = 0;
         _lengths = new float[batch * MnistCapsNet.Classes];
         _classes = new int[batch];
         _single = batch == 1 && threads == 1;
@@ -34,9 +37,11 @@ public sealed class GeneratedPeer : IInferencePeer
 
     public void Run()
     {
-        if (_single) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _workspace, _images, _lengths);
-        else if (_splitImage) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _context!, _images, _lengths);
-        else MnistCapsNet.PredictBatch(MnistCapsNet.Weights.Embedded, _images, _lengths, _classes, _context!);
+        var images = _images.AsSpan(_next, _batchFloats);
+        _next = (_next + _batchFloats) % _images.Length;
+        if (_single) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _workspace, images, _lengths);
+        else if (_splitImage) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _context!, images, _lengths);
+        else MnistCapsNet.PredictBatch(MnistCapsNet.Weights.Embedded, images, _lengths, _classes, _context!);
     }
 
     public ReadOnlySpan<float> Lengths => _lengths;

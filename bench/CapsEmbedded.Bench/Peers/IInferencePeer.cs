@@ -13,10 +13,10 @@ public interface IInferencePeer : IDisposable
     string Version { get; }
 
     /// <summary>Sets up batch size and threads (sessions, worker contexts, input and output buffers).</summary>
-    /// <param name="images">[batch, 1, 28, 28] pixels in [0, 1].</param>
+    /// <param name="images">[batches · batch, 1, 28, 28] pixels in [0, 1]: several batches, taken in turn by <see cref="Run"/>.</param>
     void Prepare(float[] images, int batch, int threads);
 
-    /// <summary>Classifies the prepared batch once.</summary>
+    /// <summary>Classifies the next prepared batch (the first after <see cref="Prepare"/>, then the others in turn, cyclically).</summary>
     void Run();
 
     /// <summary>The capsule lengths of the last <see cref="Run"/>, [batch, classes], for a cross-check of the peers.</summary>

@@ -14,7 +14,9 @@ public sealed class OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformForm
     private readonly int _classes = weights.Architecture.Classes;
     private readonly int _side = weights.Architecture.InputSize;
     private InferenceSession? _session;
-    private OrtValue? _input, _output;
+    private OrtValue[] _batchInputs = [];
+    private OrtValue? _output;
+    private int _next;
     private readonly RunOptions _runOptions = new();
     // Arrays made once: a collection expression in Run would allocate on every call.
     private readonly string[] _inputNames = [CapsNetOnnxExporter.ImageName], _outputNames = [CapsNetOnnxExporter.LengthsName];
@@ -37,19 +39,30 @@ public sealed class OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformForm
         };
         _session = new InferenceSession(_model, options);
         _lengths = new float[batch * _classes];
-        _input = OrtValue.CreateTensorValueFromMemory(images, [batch, 1, _side, _side]);
+        // One input tensor per batch of the pool, each over its own slice of the images (pinned, not copied).
+        int batchFloats = batch * _side * _side;
+        _batchInputs = new OrtValue[images.Length / batchFloats];
+        for (int b = 0; b < _batchInputs.Length; b++)
+            _batchInputs[b] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+                images.AsMemory(b * batchFloats, batchFloats), [batch, 1, _side, _side]);
+        _next = 0;
         _output = OrtValue.CreateTensorValueFromMemory(_lengths, [batch, _classes]);
-        _inputs[0] = _input;
         _outputs[0] = _output;
     }
 
-    public void Run() => _session!.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+    public void Run()
+    {
+        _inputs[0] = _batchInputs[_next];
+        _next = (_next + 1) % _batchInputs.Length;
+        _session!.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+    }
 
     public ReadOnlySpan<float> Lengths => _lengths;
 
     private void Release()
     {
-        _input?.Dispose();
+        foreach (var input in _batchInputs) input.Dispose();
+        _batchInputs = [];
         _output?.Dispose();
         _session?.Dispose();
     }
