@@ -76,6 +76,8 @@ public class PackedGemmBenchmarks
 public class CapsuleKernelBenchmarks
 {
     private readonly float[] _conv1Output = new float[256 * 20 * 20];
+    private readonly float[] _conv1Digits = new float[DigitCount * 256 * 20 * 20];
+    private int _nextDigit;
     private readonly float[] _patches = new float[36 * 20736];
     private readonly float[] _primary = new float[1152 * 8];
     private readonly float[] _digitWeights = new float[1152 * 10 * 16 * 8];
@@ -103,6 +105,30 @@ public class CapsuleKernelBenchmarks
         CapsuleTransform.PackWeights(w, 1152, 10, 16, 8, _digitWeights);
         CapsuleTransform.Run(_primary, _digitWeights, 1152, 10, 16, 8, _uHat, SimdTier.Scalar);
         PackedGemm.Pack(PackedGemmBenchmarks.Filled(random, 256 * 20736), 256, 20736, _primaryWeights);
+        Conv1OfDigits(_conv1Digits);
+    }
+
+    /// <summary>Test digits the digit benchmark cycles through (the fixture's first ones).</summary>
+    private const int DigitCount = 16;
+
+    /// <summary>
+    /// conv1's ReLU output, channels last, of the fixture's first test digits under the trained weights
+    /// (weights/mnist.safetensors): what the primary conv really reads, 87 % zeros on average.
+    /// </summary>
+    private static void Conv1OfDigits(float[] target)
+    {
+        var weights = Weights.CapsNetWeightsFile.Load(Peers.PeerBenchmark.FindRepositoryFile("weights", "mnist.safetensors"));
+        var digits = Data.IdxReader.ReadImages(Peers.PeerBenchmark.FindRepositoryFile("tests", "CapsEmbedded.Tests", "Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
+        var image = new float[784];
+        var chw = new float[256 * 400];
+        for (int d = 0; d < DigitCount; d++)
+        {
+            for (int p = 0; p < 784; p++) image[p] = digits.Pixels[d * 784 + p] / 255f;
+            Reference.ReferenceModel.Conv2d<float>(image, 1, 28, 28, weights.Conv1Weight, weights.Conv1Bias, 256, 9, 1, chw);
+            Reference.ReferenceModel.Relu<float>(chw);
+            for (int c = 0; c < 256; c++)
+                for (int p = 0; p < 400; p++) target[(d * 400 + p) * 256 + c] = chw[c * 400 + p];
+        }
     }
 
     [Benchmark(Description = "Im2Col primary 256x20x20 k9 s2")]
@@ -114,6 +140,14 @@ public class CapsuleKernelBenchmarks
     [Benchmark(Description = "Primary conv as implicit GEMM 20x20x256 k9 s2 -> 36x256 (no im2col)")]
     public void PrimaryConvImplicit() =>
         PackedGemm.ConvolveChannelsLast(_conv1Output, 256, 20, 20, 9, 2, _primaryWeights, 256, _primaryBias, Activation.None, _primaryOutput, Tier);
+
+    [Benchmark(Description = "Primary conv as implicit GEMM on test digits' conv1 output (mostly zeros: zero columns skipped)")]
+    public void PrimaryConvImplicitDigits()
+    {
+        _nextDigit = (_nextDigit + 1) % DigitCount;
+        PackedGemm.ConvolveChannelsLast(_conv1Digits.AsSpan(_nextDigit * 256 * 400, 256 * 400), 256, 20, 20, 9, 2, _primaryWeights,
+            256, _primaryBias, Activation.None, _primaryOutput, Tier);
+    }
 
     [Benchmark(Description = "Squash 1152x8")]
     public void SquashPrimary() => Squash.Run(_primary, 1152, 8, Tier);
