@@ -128,6 +128,14 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
         Assert.Contains("\"tier\":\"Vector128\"", forced.Output);
 
         AssertOneLineError(Capsnet("bench", "--runs", "0"), "--runs must be at least 1");
+
+        // --data: test digits taken in turn (200 in the fixture, a pool of 256: the first 56 twice).
+        string mnist = CopyMnistFixture();
+        var digits = Capsnet("bench", "--warmup", "1", "--runs", "3", "--data", mnist, "--json");
+        Assert.True(digits.Code == 0, digits.Error);
+        Assert.Contains("\"images\":\"" + mnist + " test\"", digits.Output);
+        Assert.Contains("\"images\":\"synthetic\"", Capsnet("bench", "--warmup", "0", "--runs", "1", "--json").Output);
+        AssertOneLineError(Capsnet("bench", "--data", P("missing")), "no IDX data set in");
     }
 
     [Fact]
