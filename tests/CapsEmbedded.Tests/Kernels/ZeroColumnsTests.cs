@@ -200,6 +200,34 @@ public sealed class ZeroColumnsTests
         }
     }
 
+    [Theory]
+    [AllTiers]
+    public void A_sum_that_underflows_to_zero_differs_at_most_in_its_sign(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        // Every row: 1e-30 · (−1e-30) underflows to −0, then a zero column (listed: 1 of 2 columns is under 7/8) whose
+        // product +0 the dense loop adds: −0 + +0 = +0, while Skip leaves −0. The documented exception, and why the
+        // other comparisons here accept either sign of zero. It survives only a bias of −0: no bias adds +0 (the
+        // kernels' zero bias), which makes both +0.
+        const int m = 6, n = 32, k = 2;
+        float[] a = Enumerable.Range(0, m * k).Select(t => t % k == 0 ? 1e-30f : 0f).ToArray();
+        float[] b = Enumerable.Range(0, n * k).Select(t => t % k == 0 ? -1e-30f : 1f).ToArray();
+        float[] packed = Packed(b, n, k);
+        var skip = new float[m * n];
+        var compute = new float[m * n];
+        float[] bias = Enumerable.Repeat(-0f, n).ToArray();
+        PackedGemm.MultiplyPanels(a, m, k, packed, n, bias, Activation.None, skip, tier, 0, 2, ZeroColumns.Skip);
+        PackedGemm.MultiplyPanels(a, m, k, packed, n, bias, Activation.None, compute, tier, 0, 2, ZeroColumns.Compute);
+        Assert.All(skip, value => Assert.Equal(0f, value));
+        Assert.All(compute, value => Assert.Equal(0f, value));
+        if (tier is SimdTier.Vector256 or SimdTier.Vector512)
+        {
+            // These tiers always fuse the multiply-add, so the underflowed −0 is the running sum.
+            Assert.All(skip, value => Assert.True(float.IsNegative(value), "Skip keeps the −0 of the underflowed product"));
+            Assert.All(compute, value => Assert.False(float.IsNegative(value), "Compute adds +0 to it"));
+        }
+    }
+
     [Fact]
     public void NonzeroColumns_lists_the_columns_where_some_row_is_not_zero_in_increasing_order()
     {
