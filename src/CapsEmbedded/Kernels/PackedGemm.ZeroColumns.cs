@@ -4,7 +4,8 @@
 // tile's columns are zero in all six rows), so most of the 94 % of the network's multiply-adds that sit in that GEMM
 // multiply a zero. Skipping them leaves every sum unchanged: the same products are added in the same order, and a
 // skipped one is an exact zero (±0·b with b finite) that would not have changed the partial sum — the one exception is
-// the sign of a sum that is exactly −0, which only a product that underflows past the smallest subnormal can make.
+// the sign of a sum that is exactly −0 (only a product that underflows past the smallest subnormal makes one), and
+// only where the bias is exactly −0 too: adding any other bias, or the +0 of none, gives the same result either way.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
