@@ -59,21 +59,21 @@ internal static class BenchCommand
                 CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                 parse.GetValue(tier) ?? SimdTiers.Best);
             CommonOptions.WithinMemory(4.0 * settings.Batch * (MnistCapsNet.InputLength + MnistCapsNet.Classes + 1), $"--batch {settings.Batch}");
-            string? dataSet = parse.GetValue(data);
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);
+            string? dataSet = parse.GetValue(data);
+            var images = dataSet is null ? SyntheticImages(PoolSize(settings.Batch))
+                : TestImages(dataSet, parse.GetValue(dataDir)!, PoolSize(settings.Batch));
+            string imagesName = dataSet is null ? "synthetic" : $"{dataSet} test";
             if (parse.GetValue(precision) == Precision.Int8)
             {
                 if (parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
-                if (dataSet is not null) throw new CliException("--data is not available with --precision int8 yet (it times synthetic images)");
-                parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings));
+                parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
             using var model = path is null ? MnistCapsNet.Weights.Embedded : LoadCompiled(path);
-            var images = dataSet is null ? SyntheticImages(PoolSize(settings.Batch))
-                : TestImages(dataSet, parse.GetValue(dataDir)!, PoolSize(settings.Batch));
-            var result = Run(model, settings, images) with { Images = dataSet is null ? "synthetic" : $"{dataSet} test" };
+            var result = Run(model, settings, images) with { Images = imagesName };
             var output = parse.InvocationConfiguration.Output;
             output.WriteLine(parse.GetValue(json) ? result.ToJson(path ?? "embedded") : result.ToText(path ?? "embedded"));
             return 0;

@@ -16,7 +16,11 @@ namespace CapsEmbedded.Cli.Commands;
 /// </summary>
 internal static class Int8Bench
 {
-    internal static string Run(string? path, BenchCommand.BenchSettings settings)
+    /// <param name="path">The quantised weight file (--weights).</param>
+    /// <param name="settings">Warm-up, runs, threads, batch and float tier.</param>
+    /// <param name="images">The pool both models take their batches from in turn (a whole number of batches).</param>
+    /// <param name="imagesName">What the pool is, for the report ("synthetic", "mnist test").</param>
+    internal static string Run(string? path, BenchCommand.BenchSettings settings, float[] images, string imagesName)
     {
         if (path is null) throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
         var quantised = QuantizedWeightsFile.Load(path);
@@ -27,7 +31,9 @@ internal static class Int8Bench
         using var batch = new QuantizedBatch(model, settings.Threads);
 
         int count = settings.Batch;
-        var images = BenchCommand.SyntheticImages(count); // the same synthetic digits as the float bench
+        int batchFloats = count * MnistCapsNet.InputLength, next = 0;
+        // QuantizedBatch takes an array: the pool cut into one array per batch, before the timing.
+        var batches = Enumerable.Range(0, images.Length / batchFloats).Select(b => images.AsSpan(b * batchFloats, batchFloats).ToArray()).ToArray();
         var lengths = new float[count * MnistCapsNet.Classes];
         var classes = new int[count];
         using var floatModel = new BenchCommand.FloatModelCall(MnistCapsNet.Weights.Embedded, settings, images);
@@ -36,10 +42,13 @@ internal static class Int8Bench
         Int8Tier int8Tier = Int8Tiers.Best;
         bool single = floatModel.Single;
 
+        // The float model takes the pool's batches in the same order: both see the same images, call by call.
         void Int8()
         {
-            if (count == 1) model.Predict(workspace, images, lengths, default, default, settings.Tier, int8Tier);
-            else batch.Predict(images, count, lengths, classes, settings.Tier, int8Tier);
+            var batchImages = batches[next];
+            next = (next + 1) % batches.Length;
+            if (count == 1) model.Predict(workspace, batchImages, lengths, default, default, settings.Tier, int8Tier);
+            else batch.Predict(batchImages, count, lengths, classes, settings.Tier, int8Tier);
         }
 
         for (int i = 0; i < settings.Warmup; i++)
@@ -68,7 +77,7 @@ internal static class Int8Bench
         return string.Join(Environment.NewLine,
             $"model      int8 {QuantizedCapsNetWeights.Scheme} ({path}) vs compiled float32 MnistCapsNet (embedded), interleaved",
             $"runtime    {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, float tier {settings.Tier}, int8 tier {int8Tier}",
-            $"settings   batch {count}, threads {settings.Threads}, {settings.Warmup} warm-up + {settings.Runs} timed calls of each"
+            $"settings   batch {count}, threads {settings.Threads}, {settings.Warmup} warm-up + {settings.Runs} timed calls of each, {imagesName} images"
                 + (count == 1 && settings.Threads > 1 ? " (float32 splits the image over the threads; int8 runs it on one)" : ""),
             string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms, {count * 1e3 / f50:F1} images/s at p50"),
             string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms, {count * 1e3 / q50:F1} images/s at p50"),
