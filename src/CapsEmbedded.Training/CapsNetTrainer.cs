@@ -70,6 +70,16 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     public T[] Parameters { get; }
     public AdamOptimizer<T> Optimizer { get; }
     public int Threads => _workers.Length;
+
+    /// <summary>Whether the workers' GEMMs step over all-zero k steps of A (the default; tests prove the bits are the same).</summary>
+    internal bool SkipZeroSteps
+    {
+        get => _workers[0].SkipZeroSteps;
+        set { foreach (var w in _workers) w.SkipZeroSteps = value; }
+    }
+
+    /// <summary>A-panel k steps all workers' GEMMs stepped over so far.</summary>
+    internal long SkippedZeroSteps => _workers.Sum(w => w.SkippedZeroSteps);
     /// <summary>Adam steps taken so far.</summary>
     public long Step { get; set; }
 

@@ -93,6 +93,12 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
 
     public int GroupSize { get; }
 
+    /// <summary>Whether this worker's GEMMs step over all-zero k steps of A (the default; the same bits either way).</summary>
+    internal bool SkipZeroSteps { get => _gemm.SkipZeroSteps; set => _gemm.SkipZeroSteps = value; }
+
+    /// <summary>A-panel k steps this worker's GEMMs stepped over so far.</summary>
+    internal long SkippedZeroSteps => _gemm.SkippedSteps;
+
     /// <summary>Weight of the reconstruction loss in the trained loss (0.0005 in the paper).</summary>
     public double ReconstructionWeight { get; }
 
