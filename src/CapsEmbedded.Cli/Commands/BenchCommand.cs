@@ -213,7 +213,9 @@ internal static class BenchCommand
         public string Images { get; init; } = "synthetic";
 
         private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-        private static string Runtime => RuntimeFeature.IsDynamicCodeSupported ? "JIT" : "NativeAOT";
+        // Not RuntimeFeature.IsDynamicCodeSupported: PublishAot sets that switch to false in the JIT build's runtimeconfig
+        // too (for the trim analysis), so both builds said NativeAOT. NativeAOT compiles nothing at run time.
+        private static string Runtime => System.Runtime.JitInfo.GetCompiledMethodCount() > 0 ? "JIT" : "NativeAOT";
         private static double GflopPerSecond(double ms) => 2e-6 * MnistCapsNet.MultiplyAdds / ms;
 
         public string ToText(string weights) => string.Join(Environment.NewLine,
