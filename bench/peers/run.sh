@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the peers table of bench/RESULTS.md (issue 9): the generated MnistCapsNet and ONNX Runtime 1.31.1 timed
 # interleaved in one .NET process (bench/CapsEmbedded.Bench `peers`), PyTorch 1.13 (Debian python3-torch) by
-# pytorch_peer.py, the two processes alternated ROUNDS times; medians over all rounds, ratios to the generated model.
+# pytorch_peer.py and TorchSharp 0.107 / libtorch by `capsnet-torch bench --json`, the three processes alternated
+# ROUNDS times; medians over all rounds, ratios to the generated model.
 # Same weights (weights/mnist.safetensors), same MNIST test digits. Takes ≈ 3-6 minutes on the 2-core build VM.
 # Usage: bench/peers/run.sh            (ROUNDS=3 RUNS=100 by default; the raw JSON lines go to bench/peers/results.jsonl;
 #        REPORT_ONLY=1 rewrites the table from that file without measuring)
@@ -21,7 +22,18 @@ if ! "$python" -c "import torch, numpy" 2>/dev/null || ! ls /usr/lib/x86_64-linu
 fi
 
 dotnet build bench/CapsEmbedded.Bench -c Release -v quiet -nologo
+dotnet build src/CapsEmbedded.TorchSharp -c Release -v quiet -nologo
 bench=(dotnet bench/CapsEmbedded.Bench/bin/Release/net10.0/CapsEmbedded.Bench.dll)
+torch=(dotnet src/CapsEmbedded.TorchSharp/bin/Release/net10.0/capsnet-torch.dll bench --json --weights weights/mnist.safetensors)
+
+# TorchSharp: the three configurations, two timings each (as the other peers' --rounds 2), the same call counts.
+torchsharp_peer() {
+  for config in "1 1" "1 2" "64 2"; do
+    set -- $config
+    calls=$(( runs / ($1 / 8 > 1 ? $1 / 8 : 1) )); calls=$(( calls > 5 ? calls : 5 ))
+    for _ in 1 2; do "${torch[@]}" --batch "$1" --threads "$2" --warmup $(( calls / 10 > 3 ? calls / 10 : 3 )) --runs "$calls"; done
+  done
+}
 results=bench/peers/results.jsonl
 if [ "${REPORT_ONLY:-0}" = 1 ]; then rounds=0; else : > "$results"; fi
 for round in $(seq "$rounds"); do
@@ -30,7 +42,9 @@ for round in $(seq "$rounds"); do
   if [ $((round % 2)) -eq 1 ]; then
     "${bench[@]}" peers --runs "$runs" --rounds 2 --json >> "$results"
     "$python" bench/peers/pytorch_peer.py --runs "$runs" --rounds 2 >> "$results"
+    torchsharp_peer >> "$results"
   else
+    torchsharp_peer >> "$results"
     "$python" bench/peers/pytorch_peer.py --runs "$runs" --rounds 2 >> "$results"
     "${bench[@]}" peers --runs "$runs" --rounds 2 --json >> "$results"
   fi

@@ -5,8 +5,12 @@ using static TorchSharp.torch;
 
 namespace CapsEmbedded.TorchSharp;
 
-/// <summary>Timings of one configuration: per batch (median and mean) and images per second (from the median).</summary>
-public readonly record struct TorchBenchResult(double MedianMs, double MeanMs, double ImagesPerSecond, double ImagesPerCpuSecond);
+/// <summary>
+/// Timings of one configuration: per batch (median, 90th percentile and mean), images per second (from the median) and
+/// over the whole timed run (as bench/peers counts them), and per CPU-second.
+/// </summary>
+public readonly record struct TorchBenchResult(double MedianMs, double P90Ms, double MeanMs, double ImagesPerSecond,
+    double ImagesPerCpuSecond, double ImagesPerWallSecond);
 
 /// <summary>
 /// The TorchSharp module as a benchmark peer: inference (capsule lengths, no decoder, no_grad, as the runtime's
@@ -66,6 +70,8 @@ public static class TorchBench
         double cpuSeconds = (process.TotalProcessorTime - cpuStart).TotalSeconds;
         Array.Sort(times);
         double median = runs % 2 == 1 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
-        return new TorchBenchResult(median, times.Average(), batch * 1000.0 / median, (double)batch * runs / cpuSeconds);
+        double p90 = times[Math.Min(runs - 1, (int)Math.Ceiling(0.9 * runs) - 1)]; // the same quantile as bench/peers
+        return new TorchBenchResult(median, p90, times.Average(), batch * 1000.0 / median, (double)batch * runs / cpuSeconds,
+            batch * runs * 1000.0 / times.Sum());
     }
 }

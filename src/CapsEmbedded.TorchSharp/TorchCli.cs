@@ -196,9 +196,13 @@ public static class TorchCli
         var device = DeviceOption();
         var engine = new Option<string>("--engine") { Description = "torch, or csharp: capsnet train's C# trainer (with --train), for side-by-side runs", DefaultValueFactory = _ => "torch" };
         engine.AcceptOnlyFromAmong("torch", "csharp");
+        var json = new Option<bool>("--json")
+        {
+            Description = "One JSON line in the format of the peer benchmark (bench/peers/run.sh) instead of text (inference only)",
+        };
         var command = new Command("bench", "Time the TorchSharp module: inference (lengths, no decoder) or training steps, on random images")
         {
-            weights, batch, threads, warmup, runs, train, device, engine,
+            weights, batch, threads, warmup, runs, train, device, engine, json,
         };
         command.SetAction(Guard(parse =>
         {
@@ -209,9 +213,19 @@ public static class TorchCli
             int warm = Math.Max(0, parse.GetValue(warmup)), timed = Positive(parse.GetValue(runs), "--runs");
             bool csharp = parse.GetValue(engine) == "csharp";
             if (csharp && !parse.GetValue(train)) throw new TorchCliException("--engine csharp times training steps (--train); for C# inference use capsnet bench");
+            if (parse.GetValue(json) && parse.GetValue(train)) throw new TorchCliException("--json reports inference only (the peer benchmark's format); drop --train");
             var result = csharp ? TorchBench.RunCSharpTrainer(w, t, b, warm, timed)
                 : TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
             string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}";
+            if (parse.GetValue(json))
+            {
+                // The peer benchmark's line (bench/CapsEmbedded.Bench PeerResult); managed allocations are not measured here.
+                string version = $"TorchSharp {typeof(global::TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}, libtorch (TorchSharp-cpu), {parse.GetValue(device)}, no_grad, random images";
+                output.WriteLine(FormattableString.Invariant(
+                    $"{{\"peer\":\"TorchSharp\",\"version\":\"{version}\",\"batch\":{b},\"threads\":{t},\"p50_ms\":{result.MedianMs:R},\"p90_ms\":{result.P90Ms:R},\"images_per_second\":{result.ImagesPerWallSecond:R},\"allocated_bytes_per_image\":-1}}"));
+                return 0;
+            }
+
             output.WriteLine(FormattableString.Invariant(
                 $"capsnet-torch bench: {name}, {(parse.GetValue(train) ? "training step" : "inference")}, batch {b}, {t} threads: median {result.MedianMs:F3} ms, mean {result.MeanMs:F3} ms per batch, {result.ImagesPerSecond:F1} images/s, {result.ImagesPerCpuSecond:F1} images per CPU-second ({timed} runs after {warm} warm-up)"));
             return 0;

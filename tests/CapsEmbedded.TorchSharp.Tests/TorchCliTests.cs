@@ -19,6 +19,27 @@ public class TorchCliTests
     }
 
     [Fact]
+    public void Bench_json_is_one_peer_benchmark_line()
+    {
+        var (code, output, error) = Run("bench", "--json", "--runs", "3", "--warmup", "0");
+        Assert.True(code == 0, error);
+        // The line bench/peers/run.sh appends to results.jsonl: PeerResult's fields, snake case.
+        using var line = System.Text.Json.JsonDocument.Parse(output.Trim());
+        var root = line.RootElement;
+        Assert.Equal("TorchSharp", root.GetProperty("peer").GetString());
+        Assert.Equal(1, root.GetProperty("batch").GetInt32());
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        Assert.True(root.GetProperty("p50_ms").GetDouble() > 0);
+        Assert.True(root.GetProperty("p90_ms").GetDouble() >= root.GetProperty("p50_ms").GetDouble());
+        Assert.True(root.GetProperty("images_per_second").GetDouble() > 0);
+        Assert.Equal(-1, root.GetProperty("allocated_bytes_per_image").GetDouble());
+
+        var (trainCode, _, trainError) = Run("bench", "--json", "--train", "--runs", "1", "--warmup", "0");
+        Assert.Equal(1, trainCode);
+        Assert.Contains("--json reports inference only", trainError);
+    }
+
+    [Fact]
     public void Missing_weight_file_is_a_one_line_error()
     {
         var (code, _, error) = Run("eval", "-w", "/nonexistent/w.safetensors");
