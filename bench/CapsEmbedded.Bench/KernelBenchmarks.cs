@@ -118,13 +118,11 @@ public class CapsuleKernelBenchmarks
     private static void Conv1OfDigits(float[] target)
     {
         var weights = Weights.CapsNetWeightsFile.Load(Peers.PeerBenchmark.FindRepositoryFile("weights", "mnist.safetensors"));
-        var digits = Data.IdxReader.ReadImages(Peers.PeerBenchmark.FindRepositoryFile("tests", "CapsEmbedded.Tests", "Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
-        var image = new float[784];
+        float[] digits = Peers.PeerBenchmark.Digits(DigitCount);
         var chw = new float[256 * 400];
         for (int d = 0; d < DigitCount; d++)
         {
-            for (int p = 0; p < 784; p++) image[p] = digits.Pixels[d * 784 + p] / 255f;
-            Reference.ReferenceModel.Conv2d<float>(image, 1, 28, 28, weights.Conv1Weight, weights.Conv1Bias, 256, 9, 1, chw);
+            Reference.ReferenceModel.Conv2d<float>(digits.AsSpan(d * 784, 784), 1, 28, 28, weights.Conv1Weight, weights.Conv1Bias, 256, 9, 1, chw);
             Reference.ReferenceModel.Relu<float>(chw);
             for (int c = 0; c < 256; c++)
                 for (int p = 0; p < 400; p++) target[(d * 400 + p) * 256 + c] = chw[c * 400 + p];

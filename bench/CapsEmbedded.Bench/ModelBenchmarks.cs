@@ -34,8 +34,7 @@ public class ModelBenchmarks
         _referenceWeights = CapsNetWeightsFile.Load(FindWeights());
         // The fixture's first MNIST test digit (a 7): the primary conv skips conv1's zero columns, so the time depends on
         // the image; the peers benchmark and `capsnet bench --data mnist` average over many digits.
-        var digits = Data.IdxReader.ReadImages(Peers.PeerBenchmark.FindRepositoryFile("tests", "CapsEmbedded.Tests", "Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
-        for (int p = 0; p < _image.Length; p++) _image[p] = digits.Pixels[p] / 255f;
+        Peers.PeerBenchmark.Digits(1).CopyTo(_image, 0);
         MnistCapsNet.Predict(_weights, _workspace, _image, _lengths, _capsules, _reconstruction, _tier);
     }
 

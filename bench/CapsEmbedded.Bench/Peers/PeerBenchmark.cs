@@ -189,7 +189,7 @@ public static class PeerBenchmark
     }
 
     // The MNIST test digits of the committed fixture (200), repeated to fill the pool; pixels / 255.
-    private static float[] Digits(int count)
+    internal static float[] Digits(int count)
     {
         var idx = IdxReader.ReadImages(FindRepositoryFile("tests", "CapsEmbedded.Tests", "Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
         var images = new float[count * 784];

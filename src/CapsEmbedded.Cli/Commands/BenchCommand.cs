@@ -103,11 +103,7 @@ internal static class BenchCommand
         if (set.Rows * set.Cols != MnistCapsNet.InputLength || set.Count == 0)
             throw new CliException($"--data {dataSet}: {set.Count} images of {set.Rows}×{set.Cols}; the compiled model takes 28×28");
         var images = new float[count * MnistCapsNet.InputLength];
-        for (int i = 0; i < count; i++)
-        {
-            var pixels = set.GetImage(i % set.Count);
-            for (int p = 0; p < pixels.Length; p++) images[i * MnistCapsNet.InputLength + p] = pixels[p] / 255f;
-        }
+        for (int i = 0; i < count; i++) set.CopyImage(i % set.Count, images.AsSpan(i * MnistCapsNet.InputLength, MnistCapsNet.InputLength));
 
         return images;
     }
