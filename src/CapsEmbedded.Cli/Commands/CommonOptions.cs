@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 
@@ -20,6 +21,20 @@ internal static class CommonOptions
             : "Weight file (.safetensors); default: the model compiled into capsnet",
         Required = required,
     };
+
+    /// <summary>
+    /// <c>--model mnist|fashion</c>: which compiled model runs (eval, predict). Null when not given, which means MNIST,
+    /// except that it lets <c>--precision int8</c> refuse a --model it would not use.
+    /// </summary>
+    public static Option<string?> Model()
+    {
+        var model = new Option<string?>("--model", "-m")
+        {
+            Description = "Compiled model: mnist (handwritten digits, the default) or fashion (Fashion-MNIST clothing)",
+        };
+        model.AcceptOnlyFromAmong(CompiledModel.All.Select(m => m.Name).ToArray());
+        return model;
+    }
 
     /// <summary><c>--data</c>: the labelled set eval and the figures read.</summary>
     public static Option<string> Data() => new("--data", "-d")

@@ -17,8 +17,10 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
+        var model = CommonOptions.Model();
         var weights = CommonOptions.Weights(required: false);
         var data = CommonOptions.Data();
+        data.Description = "mnist, fashion, or a folder with the four IDX files (default: the data set of --model)";
         var split = CommonOptions.Split();
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
         var dump = new Option<string?>("--dump-lengths")
@@ -33,19 +35,21 @@ internal static class EvalCommand
         var precision = PrecisionOption.Create();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
-            weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision,
+            model, weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             int? n = parse.GetValue(limit);
             if (n is not null) CommonOptions.Positive(n.Value, "--limit");
+            string? modelName = parse.GetValue(model);
+            bool dataGiven = parse.GetResult(data) is { Implicit: false };
             return Run(new EvalRequest(
-                parse.GetValue(weights), parse.GetValue(data)!,
+                parse.GetValue(weights), dataGiven || modelName is null ? parse.GetValue(data)! : modelName,
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
             {
-                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = parse.GetValue(precision),
+                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = parse.GetValue(precision), Model = modelName,
             }, parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -57,6 +61,9 @@ internal static class EvalCommand
         public string? Plot { get; init; }
         public bool Force { get; init; }
         public Precision Precision { get; init; }
+
+        /// <summary>The <c>--model</c> name, or null for the default (MNIST).</summary>
+        public string? Model { get; init; }
     }
 
     internal static int Run(EvalRequest request, TextWriter output)
@@ -64,7 +71,7 @@ internal static class EvalCommand
         // Refuse bad output paths before the (long) evaluation, not after it.
         if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
-        using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision);
+        using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)

@@ -20,9 +20,12 @@ internal static class PrecisionOption
     };
 
     /// <summary>The engine for these flags; int8 needs a quantised --weights file and runs on no other engine.</summary>
-    public static ICapsNetEngine Open(string? weightsPath, EngineChoice choice, Precision precision)
+    public static ICapsNetEngine Open(string? weightsPath, EngineChoice choice, Precision precision, string? model = null)
     {
-        if (precision == Precision.Float32) return EngineFactory.Open(weightsPath, choice);
+        if (precision == Precision.Float32)
+            return EngineFactory.Open(weightsPath, choice, model is null ? null : CompiledModel.Named(model));
+        if (model is not null)
+            throw new CliException($"--model {model} picks a compiled float32 model; --precision int8 runs the quantised --weights file instead (drop --model)");
         if (weightsPath is null)
             throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
         if (choice == EngineChoice.Reference)

@@ -6,30 +6,31 @@ using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
-/// <summary><c>capsnet predict [--weights file] image.png|image.pgm</c>: class and the capsule lengths.</summary>
+/// <summary><c>capsnet predict [--model mnist|fashion] [--weights file] image.png|image.pgm</c>: class and the capsule lengths.</summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
         var weights = CommonOptions.Weights(required: false);
-        var image = new Argument<string>("image") { Description = "A PNG or PGM image, white digit on black" };
+        var model = CommonOptions.Model();
+        var image = new Argument<string>("image") { Description = "A 28x28 PNG or PGM image, white digit (or garment) on black" };
         var reconstruction = new Option<string?>("--reconstruction")
         {
             Description = "Also write the decoder's reconstruction as a PGM image",
         };
         var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
-        var command = new Command("predict", "Classify one image") { weights, image, reconstruction, engine, precision };
+        var command = new Command("predict", "Classify one image") { model, weights, image, reconstruction, engine, precision };
         command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(weights), parse.GetValue(image)!,
-            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output, parse.GetValue(precision))));
+            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output, parse.GetValue(precision), parse.GetValue(model))));
         return command;
     }
 
     internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output,
-        Precision precision = Precision.Float32)
+        Precision precision = Precision.Float32, string? model = null)
     {
         if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
-        using var engine = PrecisionOption.Open(weightsPath, choice, precision);
+        using var engine = PrecisionOption.Open(weightsPath, choice, precision, model);
         var a = engine.Architecture;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)

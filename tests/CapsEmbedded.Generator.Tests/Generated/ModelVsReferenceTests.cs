@@ -33,6 +33,14 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
         AssertAllMatch(ModelCheck.Paper(), MnistCapsNet.Architecture, "paper-digit", TestData.Paper, TestData.Digits.Take(4), tier, "digit");
     }
 
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Fashion_model_matches_the_reference_on_fashion_images(SimdTier tier)
+    {
+        // The reference reads the F16 file widened to float32, as FashionCapsNet packs it.
+        AssertAllMatch(ModelCheck.Fashion(), FashionCapsNet.Architecture, "fashion", TestData.Fashion, TestData.FashionImages.Take(4), tier, "fashion image");
+    }
+
     [Fact]
     public void Tiny_model_on_mnist_digits_cropped_to_its_input()
     {

@@ -8,7 +8,10 @@ internal static class TestData
 {
     private static readonly Lazy<CapsNetWeights> s_tiny = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "tiny.safetensors")));
     private static readonly Lazy<CapsNetWeights> s_paper = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "mnist.safetensors")));
-    private static readonly Lazy<float[][]> s_digits = new(LoadDigits);
+    private static readonly Lazy<CapsNetWeights> s_fashion = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "fashion-mnist.safetensors")));
+    private static readonly Lazy<float[][]> s_digits = new(() => LoadImages("mnist"));
+    private static readonly Lazy<float[][]> s_fashionImages = new(() => LoadImages("fashion"));
+    private static readonly Lazy<byte[]> s_fashionLabels = new(() => File.ReadAllBytes(PathOf("Fixtures", "fashion", "t10k-200-labels-idx1-ubyte"))[8..]);
 
     public static string PathOf(params string[] parts) => Path.Combine(AppContext.BaseDirectory, Path.Combine(parts));
 
@@ -30,10 +33,19 @@ internal static class TestData
     /// <summary>The first MNIST test digits (fixture committed by the data helper), pixels / 255.</summary>
     public static float[][] Digits => s_digits.Value;
 
-    private static float[][] LoadDigits()
+    /// <summary>weights/fashion-mnist.safetensors (F16), the file FashionCapsNet embeds.</summary>
+    public static CapsNetWeights Fashion => s_fashion.Value;
+
+    /// <summary>The first 200 Fashion-MNIST test images (fixture), pixels / 255, and their labels.</summary>
+    public static float[][] FashionImages => s_fashionImages.Value;
+
+    public static byte[] FashionLabels => s_fashionLabels.Value;
+
+    /// <summary>Fixtures/&lt;set&gt;/t10k-200-images-idx3-ubyte as images of pixels / 255.</summary>
+    private static float[][] LoadImages(string set)
     {
         // IDX3: magic 0x00000803, count, rows, cols (big-endian), then count·rows·cols bytes.
-        byte[] file = File.ReadAllBytes(PathOf("Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
+        byte[] file = File.ReadAllBytes(PathOf("Fixtures", set, "t10k-200-images-idx3-ubyte"));
         int count = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(4));
         int rows = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(8));
         int cols = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(12));

@@ -24,11 +24,16 @@ public abstract class TempDirectoryTest(string prefix) : IDisposable
     /// Copies the committed 200-digit MNIST test fixture into <c>Dir/mnist</c> under the standard file names, so that
     /// <c>--data-dir Dir</c> (or <c>--data Dir/mnist</c>) reads it as the MNIST test split; returns that folder.
     /// </summary>
-    protected string CopyMnistFixture()
+    protected string CopyMnistFixture() => CopyFixture("mnist");
+
+    /// <summary>The same for the 200-image Fashion-MNIST test fixture, into <c>Dir/fashion</c>.</summary>
+    protected string CopyFashionFixture() => CopyFixture("fashion");
+
+    private string CopyFixture(string set)
     {
-        string data = P("mnist");
+        string data = P(set);
         Directory.CreateDirectory(data);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", set);
         File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
         File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
         return data;

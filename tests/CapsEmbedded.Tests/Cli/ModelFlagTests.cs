@@ -1,0 +1,85 @@
+using System.Text.RegularExpressions;
+using CapsEmbedded.Tests.TestSupport;
+using static CapsEmbedded.Tests.TestSupport.CliRun;
+
+namespace CapsEmbedded.Tests.Cli;
+
+/// <summary>
+/// <c>--model mnist|fashion</c> of eval and predict: the two generated models compiled into capsnet, each with its
+/// embedded weights, class names and default data set (issue 11). Uses the committed 200-image test fixtures.
+/// </summary>
+public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
+{
+    private static string FashionPng => Path.Combine(AppContext.BaseDirectory, "Fixtures", "fashion", "item2-trouser.png");
+
+    /// <summary>The "accuracy" line's count of right answers.</summary>
+    private static int Right(string output) =>
+        int.Parse(Regex.Match(output, @"accuracy\s+\d+\.\d\d% \((\d+)/200\)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static double[] Lengths(string output) =>
+        Regex.Match(output, @"lengths\s+(.*)").Groups[1].Value.Trim().Split(' ')
+            .Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    [Fact]
+    public void Eval_model_fashion_reads_fashion_data_by_default_and_names_the_classes()
+    {
+        CopyFashionFixture(); // Dir/fashion, what --data-dir Dir resolves "fashion" to
+        var (code, output, error) = Capsnet("eval", "--model", "fashion", "--data-dir", Dir, "--threads", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("compiled FashionCapsNet", output);
+        Assert.Contains("weights embedded (fashion-mnist.safetensors)", output);
+        Assert.Contains("data     fashion (test), 200 images", output);
+        Assert.Contains("classes  0 = T-shirt/top, 1 = Trouser, 2 = Pullover, 3 = Dress, 4 = Coat, 5 = Sandal, 6 = Shirt, 7 = Sneaker, 8 = Bag, 9 = Ankle boot", output);
+        Assert.InRange(Right(output), 175, 200); // the shipped model is ≈ 92 % right on all 10,000 test images
+
+        // Without --model, eval runs the MNIST model on MNIST data, as before.
+        CopyMnistFixture();
+        var mnist = Capsnet("eval", "--data-dir", Dir, "--threads", "2");
+        Assert.True(mnist.Code == 0, mnist.Error);
+        Assert.Contains("compiled MnistCapsNet", mnist.Output);
+        Assert.Contains("data     mnist (test), 200 images", mnist.Output);
+        Assert.DoesNotContain("classes ", mnist.Output); // digits need no names
+        Assert.InRange(Right(mnist.Output), 198, 200);
+
+        // An explicit --data wins over the model's own data set.
+        var crossed = Capsnet("eval", "--model", "fashion", "--data", "mnist", "--data-dir", Dir, "--threads", "2");
+        Assert.True(crossed.Code == 0, crossed.Error);
+        Assert.Contains("data     mnist (test)", crossed.Output);
+        Assert.InRange(Right(crossed.Output), 0, 120);
+    }
+
+    [Fact]
+    public void Predict_model_fashion_prints_the_class_name_and_matches_the_reference_engine()
+    {
+        var generated = Capsnet("predict", "--model", "fashion", FashionPng);
+        Assert.True(generated.Code == 0, generated.Error);
+        Assert.Contains("class    1 (Trouser)", generated.Output);
+
+        // The reference engine reads the same embedded file (F16, widened): same class, lengths within a printed digit
+        // or two (the kernels sum in another order; 0.0162515 may print as ...252 or ...251).
+        var reference = Capsnet("predict", "-m", "fashion", "--engine", "reference", FashionPng);
+        Assert.True(reference.Code == 0, reference.Error);
+        Assert.Contains("class    1 (Trouser)", reference.Output);
+        var a = Lengths(generated.Output);
+        var b = Lengths(reference.Output);
+        Assert.Equal(10, a.Length);
+        Assert.Equal(10, b.Length);
+        for (int k = 0; k < 10; k++) Assert.InRange(Math.Abs(a[k] - b[k]), 0, 2e-6);
+
+        var digit = Capsnet("predict", "--model", "mnist", Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png"));
+        Assert.True(digit.Code == 0, digit.Error);
+        Assert.Contains("class    7\n", digit.Output.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void A_model_that_is_not_compiled_in_or_int8_with_a_model_is_refused()
+    {
+        var unknown = Capsnet("predict", "--model", "shoes", FashionPng);
+        Assert.NotEqual(0, unknown.Code);
+        Assert.Contains("'shoes'", unknown.Error);
+        Assert.Contains("'fashion'", unknown.Error);
+
+        AssertOneLineError(Capsnet("predict", "--model", "fashion", "--precision", "int8", FashionPng), "--precision int8 runs the quantised --weights file");
+        AssertOneLineError(Capsnet("eval", "--model", "fashion", "--data-dir", P("nothing-here")), "capsnet data fetch fashion");
+    }
+}
