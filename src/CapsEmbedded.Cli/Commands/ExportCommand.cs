@@ -5,12 +5,13 @@ using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
 
-/// <summary><c>capsnet export --onnx model.onnx [--weights F] [--decoder]</c>: the network as a standard ONNX graph.</summary>
+/// <summary><c>capsnet export --onnx model.onnx [--model mnist|fashion | --weights F] [--decoder]</c>: the network as a standard ONNX graph.</summary>
 internal static class ExportCommand
 {
     public static Command Create()
     {
         var onnx = new Option<string>("--onnx") { Description = "Output ONNX file (opset 17)", Required = true };
+        var model = CommonOptions.Model();
         var weights = CommonOptions.Weights(required: false);
         var decoder = new Option<bool>("--decoder")
         {
@@ -19,7 +20,7 @@ internal static class ExportCommand
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
         var command = new Command("export", "Write the network as an ONNX model (input \"image\", output \"lengths\")")
         {
-            onnx, weights, decoder, force,
+            onnx, model, weights, decoder, force,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -28,8 +29,12 @@ internal static class ExportCommand
             if (Directory.Exists(path)) throw new CliException($"{path} is a directory");
             if (File.Exists(path) && !parse.GetValue(force))
                 throw new CliException($"{path} exists; pass --force to overwrite it");
-            string? weightsPath = parse.GetValue(weights);
-            var network = weightsPath is null ? EngineFactory.ReadEmbedded() : CapsNetWeightsFile.Load(weightsPath);
+            string? weightsPath = parse.GetValue(weights), modelName = parse.GetValue(model);
+            if (weightsPath is not null && modelName is not null)
+                throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
+            var network = weightsPath is null
+                ? (modelName is null ? CompiledModel.Mnist : CompiledModel.Named(modelName)).ReadEmbedded()
+                : CapsNetWeightsFile.Load(weightsPath);
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
             try
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 
@@ -11,14 +12,17 @@ namespace CapsEmbedded.Cli.Commands;
 /// </summary>
 internal static class FigureCommands
 {
-    private sealed record Shared(Option<string?> Weights, Option<string> Data, Option<string> Split, Option<string> DataDir,
-        Option<string> Out, Option<bool> Force, Option<int> Scale)
+    private sealed record Shared(Option<string?> Model, Option<string?> Weights, Option<string> Data, Option<string> Split,
+        Option<string> DataDir, Option<string> Out, Option<bool> Force, Option<int> Scale)
     {
+        /// <summary>The --model (MNIST by default) on --data, which defaults to the model's own data set.</summary>
         public FigureModel Open(ParseResult parse)
         {
-            string data = parse.GetValue(Data)!;
+            string? modelName = parse.GetValue(Model);
+            var model = modelName is null ? CompiledModel.Mnist : CompiledModel.Named(modelName);
+            string data = parse.GetResult(Data) is { Implicit: false } ? parse.GetValue(Data)! : model.Name;
             var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
-            return new FigureModel(parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
+            return new FigureModel(model, parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
         }
 
         public void Write(ParseResult parse, Raster raster, string what)
@@ -37,7 +41,7 @@ internal static class FigureCommands
 
     private static Shared Options(string defaultOut)
     {
-        return new Shared(CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), CommonOptions.DataDir(),
+        return new Shared(CommonOptions.Model(), CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), CommonOptions.DataDir(),
             new Option<string>("--out", "-o") { Description = "Output PNG file", DefaultValueFactory = _ => defaultOut },
             new Option<bool>("--force") { Description = "Overwrite an existing file" },
             new Option<int>("--scale") { Description = "Pixels per image pixel (1..8)", DefaultValueFactory = _ => 2 });
@@ -45,6 +49,7 @@ internal static class FigureCommands
 
     private static Command With(Command command, Shared o)
     {
+        command.Options.Add(o.Model);
         command.Options.Add(o.Weights);
         command.Options.Add(o.Data);
         command.Options.Add(o.Split);
@@ -74,7 +79,7 @@ internal static class FigureCommands
             model.CheckIndex(first + n - 1, $"--start {first} with --count");
             var digits = Enumerable.Range(first, n).Select(i => model.Run(i, false, out _)).ToList();
             int wrong = digits.Count(d => d.Predicted != d.Label);
-            o.Write(parse, FigureRenderer.Reconstructions(digits, FigureModel.Side, cols, scale), $"{n} digits from {first}, {wrong} misclassified (red)");
+            o.Write(parse, FigureRenderer.Reconstructions(digits, model.Side, cols, scale), $"{n} digits from {first}, {wrong} misclassified (red)");
             return 0;
         }));
         return command;
@@ -94,19 +99,19 @@ internal static class FigureCommands
             using var model = o.Open(parse);
             int i = model.CheckIndex(parse.GetValue(index), "--index");
             var digit = model.Run(i, false, out float[] capsules);
-            var grid = new float[FigureModel.Dims][][];
-            for (int d = 0; d < FigureModel.Dims; d++)
+            var grid = new float[model.Dims][][];
+            for (int d = 0; d < model.Dims; d++)
             {
                 grid[d] = new float[FigureRenderer.PerturbationSteps][];
                 for (int s = 0; s < FigureRenderer.PerturbationSteps; s++)
                 {
                     var edited = (float[])capsules.Clone();
-                    edited[digit.Predicted * FigureModel.Dims + d] += FigureRenderer.Perturbation(s);
+                    edited[digit.Predicted * model.Dims + d] += FigureRenderer.Perturbation(s);
                     grid[d][s] = model.Reconstruct(edited, digit.Predicted);
                 }
             }
             string title = FormattableString.Invariant($"IMAGE {i} (TRUE {digit.Label}), CAPSULE {digit.Predicted}: DIMENSION + DELTA");
-            o.Write(parse, FigureRenderer.Tweaks(grid, FigureModel.Side, scale, title), $"image {i}, capsule {digit.Predicted}, 16x11 reconstructions");
+            o.Write(parse, FigureRenderer.Tweaks(grid, model.Side, scale, title), $"image {i}, capsule {digit.Predicted}, 16x11 reconstructions");
             return 0;
         }));
         return command;
@@ -134,7 +139,7 @@ internal static class FigureCommands
             var drawn = wrong.Take(most).Select(i => model.Run(i, true, out _)).ToList();
             string rate = (100.0 * wrong.Count / n).ToString("F2", CultureInfo.InvariantCulture);
             string title = $"{wrong.Count} OF {n} MISCLASSIFIED ({rate}%)" + (drawn.Count < wrong.Count ? $", FIRST {drawn.Count} SHOWN" : "");
-            o.Write(parse, FigureRenderer.Errors(drawn, FigureModel.Side, cols, scale, title), $"{wrong.Count} of {n:N0} misclassified, {drawn.Count} drawn");
+            o.Write(parse, FigureRenderer.Errors(drawn, model.Side, cols, scale, title), $"{wrong.Count} of {n:N0} misclassified, {drawn.Count} drawn");
             return 0;
         }));
         return command;

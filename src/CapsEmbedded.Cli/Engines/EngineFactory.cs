@@ -26,7 +26,4 @@ public static class EngineFactory
             ? model.OpenLoaded(weights, weightsPath)
             : new ReferenceEngine(weights, weightsPath);
     }
-
-    /// <summary>The default (MNIST) model's embedded weight file as managed arrays.</summary>
-    public static CapsNetWeights ReadEmbedded() => CompiledModel.Mnist.ReadEmbedded();
 }

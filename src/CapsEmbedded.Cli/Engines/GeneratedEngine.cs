@@ -40,6 +40,9 @@ public abstract class GeneratedEngine : ICapsNetEngine
         PredictBatch(images.AsSpan(0, count * a), lengths.AsSpan(0, count * k), classes.AsSpan(0, count), _batch);
     }
 
+    /// <summary>Decodes <paramref name="capsules"/> (Classes × ClassDims) with every capsule but <paramref name="keep"/> masked.</summary>
+    public abstract void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction);
+
     protected abstract BatchContext CreateBatchContext(int threads);
 
     protected abstract void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext batch);
@@ -65,6 +68,9 @@ public sealed class MnistEngine(MnistCapsNet.Weights weights, string source, IRe
     public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction) =>
         MnistCapsNet.Predict(weights, _workspace, image, lengths, capsules, reconstruction);
 
+    public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction) =>
+        MnistCapsNet.Reconstruct(weights, _workspace, capsules, keep, reconstruction);
+
     protected override BatchContext CreateBatchContext(int threads) => MnistCapsNet.CreateBatchContext(threads);
 
     protected override void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext batch) =>
@@ -88,6 +94,9 @@ public sealed class FashionEngine(FashionCapsNet.Weights weights, string source,
 
     public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction) =>
         FashionCapsNet.Predict(weights, _workspace, image, lengths, capsules, reconstruction);
+
+    public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction) =>
+        FashionCapsNet.Reconstruct(weights, _workspace, capsules, keep, reconstruction);
 
     protected override BatchContext CreateBatchContext(int threads) => FashionCapsNet.CreateBatchContext(threads);
 

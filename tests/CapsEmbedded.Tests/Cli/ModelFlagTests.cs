@@ -72,6 +72,29 @@ public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
     }
 
     [Fact]
+    public void Figures_and_export_take_the_model_flag()
+    {
+        CopyFashionFixture();
+        string errors = P("errors.png");
+        var (code, output, error) = Capsnet("errors", "--model", "fashion", "--data-dir", Dir, "--limit", "100", "--threads", "2", "--out", errors);
+        Assert.True(code == 0, error);
+        int wrong = int.Parse(Regex.Match(output, @": (\d+) of 100 misclassified").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(wrong, 1, 15); // ≈ 8 % of Fashion-MNIST test images are misclassified
+        Assert.True(new FileInfo(errors).Length > 0);
+
+        var reconstruct = Capsnet("reconstruct", "-m", "fashion", "--data-dir", Dir, "--count", "3", "--columns", "3", "--out", P("r.png"));
+        Assert.True(reconstruct.Code == 0, reconstruct.Error);
+        Assert.Contains("3 digits from 0", reconstruct.Output);
+
+        string fashion = P("fashion.onnx"), mnist = P("mnist.onnx");
+        Assert.Equal(0, Capsnet("export", "--model", "fashion", "--onnx", fashion).Code);
+        Assert.Equal(0, Capsnet("export", "--onnx", mnist).Code);
+        Assert.InRange(new FileInfo(fashion).Length, 27_000_000, 28_000_000); // the whole float32 network
+        Assert.NotEqual(File.ReadAllBytes(mnist), File.ReadAllBytes(fashion)); // other weights
+        AssertOneLineError(Capsnet("export", "--model", "fashion", "--weights", P("x.safetensors"), "--onnx", P("y.onnx")), "give one of them");
+    }
+
+    [Fact]
     public void A_model_that_is_not_compiled_in_or_int8_with_a_model_is_refused()
     {
         var unknown = Capsnet("predict", "--model", "shoes", FashionPng);
