@@ -131,7 +131,7 @@ namespace CapsEmbedded.Generator
                     w.Line();
                 },
                 weightsClass: EmitWeights,
-                methods: EmitPredict);
+                methods: w => EmitPredict(w, spec.Target.ClassName));
         }
 
         /// <summary>The weight file's data offset and each tensor's offset, length and dtype (the embedded packing reads them).</summary>
@@ -190,7 +190,7 @@ namespace CapsEmbedded.Generator
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).");
         }
 
-        private static void EmitPredict(SourceWriter w)
+        private static void EmitPredict(SourceWriter w, string model)
         {
             WorkspacePredict(w, new[]
             {
@@ -251,10 +251,70 @@ namespace CapsEmbedded.Generator
             w.Line();
             w.ExpressionMethod(null, $"private static int PredictItem({RuntimeNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)",
                 "Forward(weights, scratch, image, lengths, default, default, tier)");
+            EmitSession(w, model);
             w.Line($"private static void CheckTier({Kernels}.SimdTier tier)");
             w.Open("");
             SimdTierCheck(w);
             w.Close();
+        }
+
+        /// <summary>The nested Session class: the model as an ICapsNetSession over one Weights and one Workspace.</summary>
+        private static void EmitSession(SourceWriter w, string model)
+        {
+            const string Names = "global::System.Collections.Generic.IReadOnlyList<string>";
+            Summary(w, new[]
+            {
+                $"This model as an object (<see cref=\"{RuntimeNs}.ICapsNetSession\"/>), for code that picks a model at run time:",
+                "one Weights and one Workspace, each call forwarded to the static methods above. One call at a time per session.",
+            });
+            w.Open($"public sealed class Session : {RuntimeNs}.ICapsNetSession");
+            w.Line("private readonly Weights _weights;");
+            w.Line("private readonly Workspace _workspace = new Workspace();");
+            w.Line();
+            Summary(w, new[]
+            {
+                "A session over <paramref name=\"weights\"/>, which it owns: disposing the session disposes them (a no-op for",
+                "<see cref=\"Weights.Embedded\"/>). <paramref name=\"classNames\"/> replaces the compiled ClassNames (e.g. a loaded file's).",
+            });
+            w.Open($"public Session(Weights weights, {Names}? classNames = null)");
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
+            w.Line("if (classNames is not null && classNames.Count != Classes)");
+            w.Line("    throw new global::System.ArgumentException($\"{classNames.Count} class names for {Classes} classes\", nameof(classNames));");
+            w.Line("_weights = weights;");
+            w.Line($"ClassNames = classNames ?? {model}.ClassNames;");
+            w.Close();
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public string ModelName => \"{model}\";");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public global::CapsEmbedded.CapsNetArchitecture Architecture => {model}.Architecture;");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public {Names} ClassNames {{ get; }}");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public int Predict({RoS} image, {S} lengths, {S} capsules = default, {S} reconstruction = default)");
+            w.Line($"    => {model}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction);");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public void Reconstruct({RoS} capsules, int keep, {S} reconstruction)");
+            w.Line($"    => {model}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction);");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => {model}.CreateBatchContext(workerCount);");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public void PredictBatch({RoS} images, {S} lengths, global::System.Span<int> classes, {RuntimeNs}.BatchContext context)");
+            w.Line($"    => {model}.PredictBatch(_weights, images, lengths, classes, context);");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Open("public void Dispose()");
+            w.Line("_workspace.Dispose();");
+            w.Line("_weights.Dispose();");
+            w.Close();
+            w.Close();
+            w.Line();
         }
 
         private static string EmitLayers(ModelSpec spec)

@@ -1,4 +1,5 @@
 using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Engines;
@@ -10,38 +11,34 @@ namespace CapsEmbedded.Cli.Engines;
 public sealed class CompiledModel
 {
     public static readonly CompiledModel Mnist = new(
-        "mnist", nameof(MnistCapsNet), MnistCapsNet.Architecture, MnistCapsNet.WeightsFileName, MnistCapsNet.WeightsResourceName,
-        source => new MnistEngine(MnistCapsNet.Weights.Embedded, source, MnistCapsNet.ClassNames),
-        (weights, path) => new MnistEngine(MnistCapsNet.Weights.FromWeights(weights, path), path, weights.ClassNames));
+        "mnist", MnistCapsNet.Architecture, MnistCapsNet.WeightsFileName, MnistCapsNet.WeightsResourceName,
+        () => new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded),
+        (weights, path) => new MnistCapsNet.Session(MnistCapsNet.Weights.FromWeights(weights, path), weights.ClassNames));
 
     public static readonly CompiledModel Fashion = new(
-        "fashion", nameof(FashionCapsNet), FashionCapsNet.Architecture, FashionCapsNet.WeightsFileName, FashionCapsNet.WeightsResourceName,
-        source => new FashionEngine(FashionCapsNet.Weights.Embedded, source, FashionCapsNet.ClassNames),
-        (weights, path) => new FashionEngine(FashionCapsNet.Weights.FromWeights(weights, path), path, weights.ClassNames));
+        "fashion", FashionCapsNet.Architecture, FashionCapsNet.WeightsFileName, FashionCapsNet.WeightsResourceName,
+        () => new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded),
+        (weights, path) => new FashionCapsNet.Session(FashionCapsNet.Weights.FromWeights(weights, path), weights.ClassNames));
 
     /// <summary>Every compiled model, the default (MNIST) first.</summary>
     public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion];
 
-    private readonly Func<string, GeneratedEngine> _openEmbedded;
-    private readonly Func<CapsNetWeights, string, GeneratedEngine> _openLoaded;
+    private readonly Func<ICapsNetSession> _embedded;
+    private readonly Func<CapsNetWeights, string, ICapsNetSession> _loaded;
 
-    private CompiledModel(string name, string className, CapsNetArchitecture architecture, string weightsFileName,
-        string weightsResourceName, Func<string, GeneratedEngine> openEmbedded, Func<CapsNetWeights, string, GeneratedEngine> openLoaded)
+    private CompiledModel(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName,
+        Func<ICapsNetSession> embedded, Func<CapsNetWeights, string, ICapsNetSession> loaded)
     {
         Name = name;
-        ClassName = className;
         Architecture = architecture;
         WeightsFileName = weightsFileName;
         WeightsResourceName = weightsResourceName;
-        _openEmbedded = openEmbedded;
-        _openLoaded = openLoaded;
+        _embedded = embedded;
+        _loaded = loaded;
     }
 
     /// <summary>The <c>--model</c> value, which is also the name of the data set it was trained on.</summary>
     public string Name { get; }
-
-    /// <summary>The generated class, e.g. FashionCapsNet.</summary>
-    public string ClassName { get; }
 
     public CapsNetArchitecture Architecture { get; }
 
@@ -52,10 +49,10 @@ public sealed class CompiledModel
     public string EmbeddedSource => $"embedded ({WeightsFileName})";
 
     /// <summary>The compiled model with the weights compiled into it.</summary>
-    public GeneratedEngine OpenEmbedded() => _openEmbedded(EmbeddedSource);
+    public GeneratedEngine OpenEmbedded() => new(_embedded(), EmbeddedSource);
 
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture) packed in its place.</summary>
-    public GeneratedEngine OpenLoaded(CapsNetWeights weights, string path) => _openLoaded(weights, path);
+    public GeneratedEngine OpenLoaded(CapsNetWeights weights, string path) => new(_loaded(weights, path), path);
 
     /// <summary>The embedded weight file as managed arrays, for the reference model and export.</summary>
     public CapsNetWeights ReadEmbedded()

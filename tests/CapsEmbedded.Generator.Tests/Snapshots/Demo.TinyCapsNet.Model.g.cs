@@ -388,6 +388,60 @@ namespace Demo
         private static int PredictItem(global::CapsEmbedded.Runtime.PackedCapsNetWeights weights, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> scratch, global::CapsEmbedded.Kernels.SimdTier tier)
             => Forward(weights, scratch, image, lengths, default, default, tier);
 
+        /// <summary>
+        /// This model as an object (<see cref="global::CapsEmbedded.Runtime.ICapsNetSession"/>), for code that picks a model at run time:
+        /// one Weights and one Workspace, each call forwarded to the static methods above. One call at a time per session.
+        /// </summary>
+        public sealed class Session : global::CapsEmbedded.Runtime.ICapsNetSession
+        {
+            private readonly Weights _weights;
+            private readonly Workspace _workspace = new Workspace();
+
+            /// <summary>
+            /// A session over <paramref name="weights"/>, which it owns: disposing the session disposes them (a no-op for
+            /// <see cref="Weights.Embedded"/>). <paramref name="classNames"/> replaces the compiled ClassNames (e.g. a loaded file's).
+            /// </summary>
+            public Session(Weights weights, global::System.Collections.Generic.IReadOnlyList<string>? classNames = null)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(weights);
+                if (classNames is not null && classNames.Count != Classes)
+                    throw new global::System.ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
+                _weights = weights;
+                ClassNames = classNames ?? TinyCapsNet.ClassNames;
+            }
+
+            /// <inheritdoc/>
+            public string ModelName => "TinyCapsNet";
+
+            /// <inheritdoc/>
+            public global::CapsEmbedded.CapsNetArchitecture Architecture => TinyCapsNet.Architecture;
+
+            /// <inheritdoc/>
+            public global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; }
+
+            /// <inheritdoc/>
+            public int Predict(global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules = default, global::System.Span<float> reconstruction = default)
+                => TinyCapsNet.Predict(_weights, _workspace, image, lengths, capsules, reconstruction);
+
+            /// <inheritdoc/>
+            public void Reconstruct(global::System.ReadOnlySpan<float> capsules, int keep, global::System.Span<float> reconstruction)
+                => TinyCapsNet.Reconstruct(_weights, _workspace, capsules, keep, reconstruction);
+
+            /// <inheritdoc/>
+            public global::CapsEmbedded.Runtime.BatchContext CreateBatchContext(int workerCount = 0) => TinyCapsNet.CreateBatchContext(workerCount);
+
+            /// <inheritdoc/>
+            public void PredictBatch(global::System.ReadOnlySpan<float> images, global::System.Span<float> lengths, global::System.Span<int> classes, global::CapsEmbedded.Runtime.BatchContext context)
+                => TinyCapsNet.PredictBatch(_weights, images, lengths, classes, context);
+
+            /// <inheritdoc/>
+            public void Dispose()
+            {
+                _workspace.Dispose();
+                _weights.Dispose();
+            }
+        }
+
         private static void CheckTier(global::CapsEmbedded.Kernels.SimdTier tier)
         {
             if (!global::CapsEmbedded.Kernels.SimdTiers.IsSupported(tier))

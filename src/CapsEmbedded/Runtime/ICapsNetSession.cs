@@ -1,0 +1,31 @@
+namespace CapsEmbedded.Runtime;
+
+/// <summary>
+/// A generated model as an object, for code that picks a model at run time: each generated float model has a nested
+/// <c>Session</c> class that holds one set of its packed weights and one workspace and calls the model's static
+/// methods (the same arithmetic, the same bits, no allocation per call). A session runs one call at a time; give each
+/// thread its own session over the same <c>Weights</c>, or use <see cref="PredictBatch"/>.
+/// </summary>
+public interface ICapsNetSession : IDisposable
+{
+    /// <summary>The generated class's name, e.g. "MnistCapsNet".</summary>
+    string ModelName { get; }
+
+    /// <summary>The architecture the model was generated for.</summary>
+    CapsNetArchitecture Architecture { get; }
+
+    /// <summary>One name per class j (the compiled weight file's, unless the session was given others).</summary>
+    IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>Classifies one image: lengths |v_j|, the longest capsule's class; capsules and reconstruction when non-empty.</summary>
+    int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default, Span<float> reconstruction = default);
+
+    /// <summary>The decoder alone: an image from <paramref name="capsules"/> with every capsule but <paramref name="keep"/> zeroed.</summary>
+    void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction);
+
+    /// <summary>Worker threads for <see cref="PredictBatch"/> (0 = one per core), each with scratch of this model's size.</summary>
+    BatchContext CreateBatchContext(int workerCount = 0);
+
+    /// <summary>Classifies <c>images.Length / InputLength</c> images over the context's workers: lengths [count·classes], classes [count].</summary>
+    void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context);
+}

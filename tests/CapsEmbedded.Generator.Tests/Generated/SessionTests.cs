@@ -1,0 +1,89 @@
+using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>
+/// The generated Session classes: each model as an <see cref="ICapsNetSession"/>, so code can hold several models and
+/// pick one at run time. A session only forwards to the static methods, so its results must be the same bits.
+/// </summary>
+public class SessionTests
+{
+    private static float[] Flat(float[][] images) => images.SelectMany(i => i).ToArray();
+
+    private static void AssertSameAsStatic(ICapsNetSession session, Func<float[], float[], float[], float[], int> staticPredict, float[][] images)
+    {
+        var a = session.Architecture;
+        foreach (var image in images)
+        {
+            var (l1, c1, r1) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
+            var (l2, c2, r2) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
+            Assert.Equal(staticPredict(image, l1, c1, r1), session.Predict(image, l2, c2, r2));
+            Assert.Equal(l1, l2);
+            Assert.Equal(c1, c2);
+            Assert.Equal(r1, r2);
+
+            // The decoder alone from the same capsules, for another class.
+            var again = new float[a.DecoderOutput];
+            int other = (Array.IndexOf(l1, l1.Max()) + 1) % a.Classes;
+            session.Reconstruct(c2, other, again);
+            Assert.NotEqual(r2, again);
+        }
+        var lengths = new float[images.Length * a.Classes];
+        var classes = new int[images.Length];
+        using var context = session.CreateBatchContext(2);
+        session.PredictBatch(Flat(images), lengths, classes, context);
+        for (int i = 0; i < images.Length; i++)
+        {
+            var one = new float[a.Classes];
+            Assert.Equal(session.Predict(images[i], one), classes[i]);
+            Assert.Equal(one, lengths.AsSpan(i * a.Classes, a.Classes).ToArray());
+        }
+    }
+
+    [Fact]
+    public void Both_compiled_models_as_sessions_give_the_bits_of_their_static_methods()
+    {
+        using var mnistWorkspace = new MnistCapsNet.Workspace();
+        using var fashionWorkspace = new FashionCapsNet.Workspace();
+        using ICapsNetSession mnist = new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded);
+        using ICapsNetSession fashion = new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded);
+
+        Assert.Equal("MnistCapsNet", mnist.ModelName);
+        Assert.Equal("FashionCapsNet", fashion.ModelName);
+        Assert.Equal(MnistCapsNet.ClassNames, mnist.ClassNames);
+        Assert.Equal("Ankle boot", fashion.ClassNames[9]);
+
+        AssertSameAsStatic(mnist, (image, l, c, r) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, mnistWorkspace, image, l, c, r),
+            TestData.Digits.Take(3).ToArray());
+        AssertSameAsStatic(fashion, (image, l, c, r) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, fashionWorkspace, image, l, c, r),
+            TestData.FashionImages.Take(3).ToArray());
+    }
+
+    [Fact]
+    public void A_session_owns_loaded_weights_but_leaves_the_embedded_ones_usable()
+    {
+        var loaded = FashionCapsNet.Weights.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));
+        var session = new FashionCapsNet.Session(loaded, TestData.Fashion.ClassNames);
+        Assert.Equal(TestData.Fashion.ClassNames, session.ClassNames);
+        session.Dispose();
+        using var workspace = new FashionCapsNet.Workspace();
+        var lengths = new float[FashionCapsNet.Classes];
+        Assert.Throws<ObjectDisposedException>(() => FashionCapsNet.Predict(loaded, workspace, TestData.FashionImages[0], lengths));
+
+        new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded).Dispose();
+        FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, TestData.FashionImages[0], lengths);
+        Assert.True(lengths.Max() > 0.5f);
+    }
+
+    [Fact]
+    public void Bad_arguments_are_refused_with_their_names()
+    {
+        Assert.Equal("weights", Assert.Throws<ArgumentNullException>(() => new MnistCapsNet.Session(null!)).ParamName);
+        var e = Assert.Throws<ArgumentException>(() => new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded, ["a", "b"]));
+        Assert.Equal("classNames", e.ParamName);
+        Assert.Contains("2 class names for 10 classes", e.Message);
+        using var session = new TinyCapsNet.Session(TinyCapsNet.Weights.Embedded);
+        Assert.Throws<ArgumentException>(() => session.Predict(new float[TinyCapsNet.InputLength + 1], new float[TinyCapsNet.Classes]));
+    }
+}
