@@ -43,6 +43,10 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "mnist",
     };
 
+    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
+    public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
+        parse.GetResult(data) is { Implicit: false } || model is null ? parse.GetValue(data)! : model;
+
     /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
     public static Option<string> Split()
     {

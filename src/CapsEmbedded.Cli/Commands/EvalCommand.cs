@@ -42,9 +42,8 @@ internal static class EvalCommand
             int? n = parse.GetValue(limit);
             if (n is not null) CommonOptions.Positive(n.Value, "--limit");
             string? modelName = parse.GetValue(model);
-            bool dataGiven = parse.GetResult(data) is { Implicit: false };
             return Run(new EvalRequest(
-                parse.GetValue(weights), dataGiven || modelName is null ? parse.GetValue(data)! : modelName,
+                parse.GetValue(weights), CommonOptions.DataOf(parse, data, modelName),
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)

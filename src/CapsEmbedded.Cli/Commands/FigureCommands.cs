@@ -20,7 +20,7 @@ internal static class FigureCommands
         {
             string? modelName = parse.GetValue(Model);
             var model = modelName is null ? CompiledModel.Mnist : CompiledModel.Named(modelName);
-            string data = parse.GetResult(Data) is { Implicit: false } ? parse.GetValue(Data)! : model.Name;
+            string data = CommonOptions.DataOf(parse, Data, model.Name);
             var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
             return new FigureModel(model, parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
         }
