@@ -33,7 +33,7 @@ internal static class ExportCommand
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
             var network = weightsPath is null
-                ? (modelName is null ? CompiledModel.Mnist : CompiledModel.Named(modelName)).ReadEmbedded()
+                ? CompiledModel.Named(modelName).ReadEmbedded()
                 : CapsNetWeightsFile.Load(weightsPath);
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
             try

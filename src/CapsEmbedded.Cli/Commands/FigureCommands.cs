@@ -19,7 +19,7 @@ internal static class FigureCommands
         public FigureModel Open(ParseResult parse)
         {
             string? modelName = parse.GetValue(Model);
-            var model = modelName is null ? CompiledModel.Mnist : CompiledModel.Named(modelName);
+            var model = CompiledModel.Named(modelName);
             string data = CommonOptions.DataOf(parse, Data, model.Name);
             var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
             return new FigureModel(model, parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);

@@ -23,7 +23,7 @@ internal static class PrecisionOption
     public static ICapsNetEngine Open(string? weightsPath, EngineChoice choice, Precision precision, string? model = null)
     {
         if (precision == Precision.Float32)
-            return EngineFactory.Open(weightsPath, choice, model is null ? null : CompiledModel.Named(model));
+            return EngineFactory.Open(weightsPath, choice, CompiledModel.Named(model));
         if (model is not null)
             throw new CliException($"--model {model} picks a compiled float32 model; --precision int8 runs the quantised --weights file instead (drop --model)");
         if (weightsPath is null)

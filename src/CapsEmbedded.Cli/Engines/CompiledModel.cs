@@ -54,6 +54,13 @@ public sealed class CompiledModel
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture) packed in its place.</summary>
     public GeneratedEngine OpenLoaded(CapsNetWeights weights, string path) => new(_loaded(weights, path), path);
 
+    /// <summary>
+    /// The compiled model with its embedded weights, or with the file at <paramref name="weightsPath"/>; a file of
+    /// another architecture is refused by the generated FromWeights (a WeightFormatException naming the mismatch).
+    /// </summary>
+    public GeneratedEngine Open(string? weightsPath) =>
+        weightsPath is null ? OpenEmbedded() : OpenLoaded(CapsNetWeightsFile.Load(weightsPath), weightsPath);
+
     /// <summary>The embedded weight file as managed arrays, for the reference model and export.</summary>
     public CapsNetWeights ReadEmbedded()
     {
@@ -64,8 +71,8 @@ public sealed class CompiledModel
         return CapsNetWeightsFile.Read(bytes, WeightsFileName);
     }
 
-    /// <summary>The model of a <c>--model</c> value (the option accepts only these names).</summary>
-    public static CompiledModel Named(string name) =>
-        All.FirstOrDefault(m => m.Name == name)
+    /// <summary>The model of a <c>--model</c> value (the option accepts only these names); null, when none was given, is MNIST.</summary>
+    public static CompiledModel Named(string? name) =>
+        name is null ? Mnist : All.FirstOrDefault(m => m.Name == name)
         ?? throw new CliException($"--model {name} is not compiled into capsnet; use one of: {string.Join(", ", All.Select(m => m.Name))}");
 }

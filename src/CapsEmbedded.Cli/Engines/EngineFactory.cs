@@ -9,9 +9,8 @@ namespace CapsEmbedded.Cli.Engines;
 /// </summary>
 public static class EngineFactory
 {
-    public static ICapsNetEngine Open(string? weightsPath, EngineChoice choice, CompiledModel? model = null)
+    public static ICapsNetEngine Open(string? weightsPath, EngineChoice choice, CompiledModel model)
     {
-        model ??= CompiledModel.Mnist;
         if (weightsPath is null)
         {
             return choice == EngineChoice.Reference

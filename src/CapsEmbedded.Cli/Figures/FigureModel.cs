@@ -1,6 +1,5 @@
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
-using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Figures;
 
@@ -17,17 +16,7 @@ public sealed class FigureModel : IDisposable
         var a = model.Architecture;
         if (data.Rows != a.InputSize || data.Cols != a.InputSize)
             throw new CliException($"{dataName} holds {data.Rows}x{data.Cols} images; the model needs {a.InputSize}x{a.InputSize}");
-        if (weightsPath is null)
-        {
-            _engine = model.OpenEmbedded();
-        }
-        else
-        {
-            var weights = CapsNetWeightsFile.Load(weightsPath);
-            if (weights.Architecture != a)
-                throw new CliException($"{weightsPath} holds {weights.Architecture}; the figures draw from the compiled {a}");
-            _engine = model.OpenLoaded(weights, weightsPath);
-        }
+        _engine = model.Open(weightsPath);
         Data = data;
         DataName = dataName;
     }
