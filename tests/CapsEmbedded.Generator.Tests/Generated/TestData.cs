@@ -1,3 +1,4 @@
+using CapsEmbedded.Data;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Weights;
 
@@ -11,7 +12,7 @@ internal static class TestData
     private static readonly Lazy<CapsNetWeights> s_fashion = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "fashion-mnist.safetensors")));
     private static readonly Lazy<float[][]> s_digits = new(() => LoadImages("mnist"));
     private static readonly Lazy<float[][]> s_fashionImages = new(() => LoadImages("fashion"));
-    private static readonly Lazy<byte[]> s_fashionLabels = new(() => File.ReadAllBytes(PathOf("Fixtures", "fashion", "t10k-200-labels-idx1-ubyte"))[8..]);
+    private static readonly Lazy<byte[]> s_fashionLabels = new(() => IdxReader.ReadLabels(PathOf("Fixtures", "fashion", "t10k-200-labels-idx1-ubyte")));
 
     public static string PathOf(params string[] parts) => Path.Combine(AppContext.BaseDirectory, Path.Combine(parts));
 
@@ -44,16 +45,13 @@ internal static class TestData
     /// <summary>Fixtures/&lt;set&gt;/t10k-200-images-idx3-ubyte as images of pixels / 255.</summary>
     private static float[][] LoadImages(string set)
     {
-        // IDX3: magic 0x00000803, count, rows, cols (big-endian), then count·rows·cols bytes.
-        byte[] file = File.ReadAllBytes(PathOf("Fixtures", set, "t10k-200-images-idx3-ubyte"));
-        int count = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(4));
-        int rows = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(8));
-        int cols = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(12));
-        var images = new float[count][];
-        for (int i = 0; i < count; i++)
+        var file = IdxReader.ReadImages(PathOf("Fixtures", set, "t10k-200-images-idx3-ubyte"));
+        int pixels = file.Rows * file.Cols;
+        var images = new float[file.Count][];
+        for (int i = 0; i < file.Count; i++)
         {
-            images[i] = new float[rows * cols];
-            for (int p = 0; p < rows * cols; p++) images[i][p] = file[16 + i * rows * cols + p] / 255f;
+            images[i] = new float[pixels];
+            for (int p = 0; p < pixels; p++) images[i][p] = file.Pixels[i * pixels + p] / 255f;
         }
         return images;
     }
