@@ -270,6 +270,7 @@ namespace CapsEmbedded.Generator
             w.Open($"public sealed class Session : {RuntimeNs}.ICapsNetSession");
             w.Line("private readonly Weights _weights;");
             w.Line("private readonly Workspace _workspace = new Workspace();");
+            w.Line($"private {Kernels}.SimdTier _tier = {Kernels}.SimdTiers.Best;");
             w.Line();
             Summary(w, new[]
             {
@@ -294,19 +295,32 @@ namespace CapsEmbedded.Generator
             w.Line($"public {Names} ClassNames {{ get; }}");
             w.Line();
             w.Line("/// <inheritdoc/>");
+            w.Open($"public {Kernels}.SimdTier Tier");
+            w.Line("get => _tier;");
+            w.Open("set");
+            w.Line("CheckTier(value);");
+            w.Line("_tier = value;");
+            w.Close();
+            w.Close();
+            w.Line();
+            w.Line("/// <inheritdoc/>");
             w.Line($"public int Predict({RoS} image, {S} lengths, {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => {model}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction);");
+            w.Line($"    => {model}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public int Predict({RuntimeNs}.BatchContext context, {RoS} image, {S} lengths, {S} capsules = default, {S} reconstruction = default)");
+            w.Line($"    => {model}.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public void Reconstruct({RoS} capsules, int keep, {S} reconstruction)");
-            w.Line($"    => {model}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction);");
+            w.Line($"    => {model}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => {model}.CreateBatchContext(workerCount);");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public void PredictBatch({RoS} images, {S} lengths, global::System.Span<int> classes, {RuntimeNs}.BatchContext context)");
-            w.Line($"    => {model}.PredictBatch(_weights, images, lengths, classes, context);");
+            w.Line($"    => {model}.PredictBatch(_weights, images, lengths, classes, context, _tier);");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Open("public void Dispose()");

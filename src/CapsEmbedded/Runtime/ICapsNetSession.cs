@@ -1,3 +1,5 @@
+using CapsEmbedded.Kernels;
+
 namespace CapsEmbedded.Runtime;
 
 /// <summary>
@@ -17,8 +19,20 @@ public interface ICapsNetSession : IDisposable
     /// <summary>One name per class j (the compiled weight file's, unless the session was given others).</summary>
     IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>
+    /// The SIMD tier every call of this session uses: the best this machine has unless set (to compare tiers, or to time
+    /// one). Setting a tier this machine lacks throws a PlatformNotSupportedException naming the tier.
+    /// </summary>
+    SimdTier Tier { get; set; }
+
     /// <summary>Classifies one image: lengths |v_j|, the longest capsule's class; capsules and reconstruction when non-empty.</summary>
     int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default, Span<float> reconstruction = default);
+
+    /// <summary>
+    /// As <see cref="Predict(ReadOnlySpan{float}, Span{float}, Span{float}, Span{float})"/>, with the one image's work split
+    /// over the context's workers (for latency on several cores); the same bits for any worker count.
+    /// </summary>
+    int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default, Span<float> reconstruction = default);
 
     /// <summary>The decoder alone: an image from <paramref name="capsules"/> with every capsule but <paramref name="keep"/> zeroed.</summary>
     void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction);

@@ -1,3 +1,4 @@
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
 
@@ -58,6 +59,63 @@ public class SessionTests
             TestData.Digits.Take(3).ToArray());
         AssertSameAsStatic(fashion, (image, l, c, r) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, fashionWorkspace, image, l, c, r),
             TestData.FashionImages.Take(3).ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
+    public void A_session_set_to_a_tier_gives_that_tiers_bits_on_every_path(SimdTier tier)
+    {
+        using var workspace = new FashionCapsNet.Workspace();
+        using ICapsNetSession session = new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded);
+        Assert.Equal(SimdTiers.Best, session.Tier);
+        session.Tier = tier;
+        Assert.Equal(tier, session.Tier);
+        var images = TestData.FashionImages.Take(2).ToArray();
+        var a = session.Architecture;
+        using var context = session.CreateBatchContext(2);
+        foreach (var image in images)
+        {
+            var (expected, capsules, reconstruction) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
+            int predicted = FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, expected, capsules, reconstruction, tier);
+
+            var (one, split) = (new float[a.Classes], new float[a.Classes]);
+            var (splitCapsules, splitReconstruction) = (new float[a.DecoderInput], new float[a.DecoderOutput]);
+            Assert.Equal(predicted, session.Predict(image, one));
+            Assert.Equal(expected, one);
+            // One image split over the context's two workers: the same bits as on one thread.
+            Assert.Equal(predicted, session.Predict(context, image, split, splitCapsules, splitReconstruction));
+            Assert.Equal(expected, split);
+            Assert.Equal(capsules, splitCapsules);
+            Assert.Equal(reconstruction, splitReconstruction);
+
+            var (decoded, expectedDecoded) = (new float[a.DecoderOutput], new float[a.DecoderOutput]);
+            int other = (predicted + 1) % a.Classes;
+            FashionCapsNet.Reconstruct(FashionCapsNet.Weights.Embedded, workspace, capsules, other, expectedDecoded, tier);
+            session.Reconstruct(capsules, other, decoded);
+            Assert.Equal(expectedDecoded, decoded);
+        }
+        var (lengths, classes) = (new float[images.Length * a.Classes], new int[images.Length]);
+        var (expectedLengths, expectedClasses) = (new float[images.Length * a.Classes], new int[images.Length]);
+        FashionCapsNet.PredictBatch(FashionCapsNet.Weights.Embedded, Flat(images), expectedLengths, expectedClasses, context, tier);
+        session.PredictBatch(Flat(images), lengths, classes, context);
+        Assert.Equal(expectedLengths, lengths);
+        Assert.Equal(expectedClasses, classes);
+    }
+
+    [Fact]
+    public void A_tier_this_machine_lacks_is_refused_when_set_and_the_session_keeps_its_tier()
+    {
+        using ICapsNetSession session = new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded);
+        var lacking = Enum.GetValues<SimdTier>().Where(t => !SimdTiers.IsSupported(t)).ToArray();
+        foreach (var tier in lacking)
+        {
+            var e = Assert.Throws<PlatformNotSupportedException>(() => session.Tier = tier);
+            Assert.Contains(tier.ToString(), e.Message);
+            Assert.Equal(SimdTiers.Best, session.Tier);
+        }
+        // An undefined enum value is refused on any machine, so the check runs everywhere.
+        Assert.Throws<PlatformNotSupportedException>(() => session.Tier = (SimdTier)99);
+        Assert.Equal(SimdTiers.Best, session.Tier);
     }
 
     [Fact]

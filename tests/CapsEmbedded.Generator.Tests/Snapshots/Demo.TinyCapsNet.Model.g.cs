@@ -396,6 +396,7 @@ namespace Demo
         {
             private readonly Weights _weights;
             private readonly Workspace _workspace = new Workspace();
+            private global::CapsEmbedded.Kernels.SimdTier _tier = global::CapsEmbedded.Kernels.SimdTiers.Best;
 
             /// <summary>
             /// A session over <paramref name="weights"/>, which it owns: disposing the session disposes them (a no-op for
@@ -420,19 +421,34 @@ namespace Demo
             public global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; }
 
             /// <inheritdoc/>
+            public global::CapsEmbedded.Kernels.SimdTier Tier
+            {
+                get => _tier;
+                set
+                {
+                    CheckTier(value);
+                    _tier = value;
+                }
+            }
+
+            /// <inheritdoc/>
             public int Predict(global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules = default, global::System.Span<float> reconstruction = default)
-                => TinyCapsNet.Predict(_weights, _workspace, image, lengths, capsules, reconstruction);
+                => TinyCapsNet.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);
+
+            /// <inheritdoc/>
+            public int Predict(global::CapsEmbedded.Runtime.BatchContext context, global::System.ReadOnlySpan<float> image, global::System.Span<float> lengths, global::System.Span<float> capsules = default, global::System.Span<float> reconstruction = default)
+                => TinyCapsNet.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);
 
             /// <inheritdoc/>
             public void Reconstruct(global::System.ReadOnlySpan<float> capsules, int keep, global::System.Span<float> reconstruction)
-                => TinyCapsNet.Reconstruct(_weights, _workspace, capsules, keep, reconstruction);
+                => TinyCapsNet.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);
 
             /// <inheritdoc/>
             public global::CapsEmbedded.Runtime.BatchContext CreateBatchContext(int workerCount = 0) => TinyCapsNet.CreateBatchContext(workerCount);
 
             /// <inheritdoc/>
             public void PredictBatch(global::System.ReadOnlySpan<float> images, global::System.Span<float> lengths, global::System.Span<int> classes, global::CapsEmbedded.Runtime.BatchContext context)
-                => TinyCapsNet.PredictBatch(_weights, images, lengths, classes, context);
+                => TinyCapsNet.PredictBatch(_weights, images, lengths, classes, context, _tier);
 
             /// <inheritdoc/>
             public void Dispose()
