@@ -8,13 +8,15 @@ using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
-using CapsEmbedded.Weights;
+using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
-/// <c>capsnet bench</c>: latency percentiles, throughput and allocated bytes of the compiled model, in the JIT or in the
-/// NativeAOT binary, on synthetic images (no data download) or, with <c>--data</c>, on a data set's test images.
+/// <c>capsnet bench</c>: latency percentiles, throughput and allocated bytes of a compiled model (<c>--model</c>, through
+/// its generated Session), in the JIT or in the NativeAOT binary, on synthetic images (no data download) or, with
+/// <c>--data</c>, on a data set's test images.
 /// Each call takes the next batch of a pool of images: the model skips the zero columns of conv1's output, so its
 /// time depends on the image, and one image timed over and over would not be a fair sample.
 /// </summary>
@@ -22,6 +24,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
+        var model = CommonOptions.Model();
         var weights = CommonOptions.Weights(required: false);
         var warmup = new Option<int>("--warmup")
         {
@@ -48,7 +51,7 @@ internal static class BenchCommand
         var dataDir = CommonOptions.DataDir();
         var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
         {
-            weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir,
+            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -62,6 +65,7 @@ internal static class BenchCommand
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);
+            string? modelName = parse.GetValue(model);
             string? dataSet = parse.GetValue(data);
             var images = dataSet is null ? SyntheticImages(PoolSize(settings.Batch))
                 : TestImages(dataSet, parse.GetValue(dataDir)!, PoolSize(settings.Batch));
@@ -69,24 +73,20 @@ internal static class BenchCommand
             if (parse.GetValue(precision) == Precision.Int8)
             {
                 if (parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
+                if (modelName is not null)
+                    throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            using var model = path is null ? MnistCapsNet.Weights.Embedded : LoadCompiled(path);
-            var result = Run(model, settings, images) with { Images = imagesName };
+            var compiled = CompiledModel.Named(modelName);
+            using var session = compiled.OpenSession(path); // a file of another architecture is refused, naming the mismatch
+            var result = Run(session, settings, images) with { Images = imagesName };
             var output = parse.InvocationConfiguration.Output;
-            output.WriteLine(parse.GetValue(json) ? result.ToJson(path ?? "embedded") : result.ToText(path ?? "embedded"));
+            string source = compiled.SourceOf(path);
+            output.WriteLine(parse.GetValue(json) ? result.ToJson(source) : result.ToText(source));
             return 0;
         }));
         return command;
-    }
-
-    private static MnistCapsNet.Weights LoadCompiled(string path)
-    {
-        var weights = CapsNetWeightsFile.Load(path);
-        if (weights.Architecture != MnistCapsNet.Architecture)
-            throw new CliException($"{path} holds {weights.Architecture}; bench times the compiled {MnistCapsNet.Architecture}");
-        return MnistCapsNet.Weights.FromWeights(weights, path);
     }
 
     internal readonly record struct BenchSettings(int Warmup, int Runs, int Threads, int Batch, SimdTier Tier);
@@ -109,10 +109,10 @@ internal static class BenchCommand
     }
 
     /// <summary>Times <paramref name="settings"/>' calls, each on the next batch of <paramref name="images"/> (a whole number of batches).</summary>
-    internal static BenchResult Run(MnistCapsNet.Weights weights, BenchSettings settings, float[] images)
+    internal static BenchResult Run(ICapsNetSession session, BenchSettings settings, float[] images)
     {
         var ticks = new long[settings.Runs];
-        using var model = new FloatModelCall(weights, settings, images);
+        using var model = new FloatModelCall(session, settings, images);
         bool single = model.Single;
 
         for (int i = 0; i < settings.Warmup; i++) model.Call();
@@ -132,7 +132,11 @@ internal static class BenchCommand
         return new BenchResult(settings, settings.Tier.ToString(),
             Milliseconds(ticks, 0.50), Milliseconds(ticks, 0.90), Milliseconds(ticks, 0.99),
             settings.Runs * (double)settings.Batch / totalSeconds,
-            (double)allocated / (settings.Runs * (double)settings.Batch));
+            (double)allocated / (settings.Runs * (double)settings.Batch))
+        {
+            Model = session.ModelName,
+            MultiplyAdds = session.Architecture.MultiplyAdds,
+        };
     }
 
     /// <summary>
@@ -156,30 +160,30 @@ internal static class BenchCommand
         sortedTicks[Math.Min(sortedTicks.Length - 1, (int)Math.Ceiling(p * sortedTicks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
 
     /// <summary>
-    /// One timed call of the compiled float32 model on <c>settings.Batch</c> images: the one-thread Predict, one image
-    /// split over the threads (batch 1), or PredictBatch over the threads.
+    /// One timed call of a compiled float32 model (its session, set to <c>settings.Tier</c>) on <c>settings.Batch</c>
+    /// images: the one-thread Predict, one image split over the threads (batch 1), or PredictBatch over the threads.
     /// </summary>
     internal sealed class FloatModelCall : IDisposable
     {
-        private readonly MnistCapsNet.Weights _weights;
+        private readonly ICapsNetSession _session;
         private readonly BenchSettings _settings;
         private readonly float[] _images;
         private readonly int _batchFloats;
         private int _next;
         private readonly float[] _lengths;
         private readonly int[] _predicted;
-        private readonly MnistCapsNet.Workspace _workspace = new();
-        private readonly CapsEmbedded.Runtime.BatchContext _context;
+        private readonly BatchContext _context;
 
-        public FloatModelCall(MnistCapsNet.Weights weights, BenchSettings settings, float[] images)
+        public FloatModelCall(ICapsNetSession session, BenchSettings settings, float[] images)
         {
-            (_weights, _settings, _images) = (weights, settings, images);
-            _batchFloats = settings.Batch * MnistCapsNet.InputLength;
+            (_session, _settings, _images) = (session, settings, images);
+            _batchFloats = settings.Batch * session.Architecture.InputLength;
             if (images.Length == 0 || images.Length % _batchFloats != 0)
                 throw new ArgumentException($"{images.Length} floats are not a whole number of batches of {settings.Batch} images", nameof(images));
-            _lengths = new float[settings.Batch * MnistCapsNet.Classes];
+            session.Tier = settings.Tier;
+            _lengths = new float[settings.Batch * session.Architecture.Classes];
             _predicted = new int[settings.Batch];
-            _context = MnistCapsNet.CreateBatchContext(settings.Threads);
+            _context = session.CreateBatchContext(settings.Threads);
         }
 
         /// <summary>Batch 1 on 1 thread: the calling thread does all the work.</summary>
@@ -190,16 +194,12 @@ internal static class BenchCommand
         {
             var images = _images.AsSpan(_next, _batchFloats);
             _next = (_next + _batchFloats) % _images.Length;
-            if (Single) MnistCapsNet.Predict(_weights, _workspace, images, _lengths, default, default, _settings.Tier);
-            else if (_settings.Batch == 1) MnistCapsNet.Predict(_weights, _context, images, _lengths, default, default, _settings.Tier); // one image split over the threads
-            else MnistCapsNet.PredictBatch(_weights, images, _lengths, _predicted, _context, _settings.Tier);
+            if (Single) _session.Predict(images, _lengths);
+            else if (_settings.Batch == 1) _session.Predict(_context, images, _lengths); // one image split over the threads
+            else _session.PredictBatch(images, _lengths, _predicted, _context);
         }
 
-        public void Dispose()
-        {
-            _workspace.Dispose();
-            _context.Dispose();
-        }
+        public void Dispose() => _context.Dispose(); // the session is the caller's
     }
 
     internal sealed record BenchResult(BenchSettings Settings, string Tier, double P50Ms, double P90Ms, double P99Ms,
@@ -208,14 +208,20 @@ internal static class BenchCommand
         /// <summary>What was timed: "synthetic" or "&lt;data set&gt; test".</summary>
         public string Images { get; init; } = "synthetic";
 
+        /// <summary>The generated class that ran, e.g. "MnistCapsNet".</summary>
+        public required string Model { get; init; }
+
+        /// <summary>Its multiply-adds per image (dense: the zero columns it skips are counted).</summary>
+        public required long MultiplyAdds { get; init; }
+
         private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
         // Not RuntimeFeature.IsDynamicCodeSupported: PublishAot sets that switch to false in the JIT build's runtimeconfig
         // too (for the trim analysis), so both builds said NativeAOT. NativeAOT compiles nothing at run time.
         private static string Runtime => System.Runtime.JitInfo.GetCompiledMethodCount() > 0 ? "JIT" : "NativeAOT";
-        private static double GflopPerSecond(double ms) => 2e-6 * MnistCapsNet.MultiplyAdds / ms;
+        private double GflopPerSecond(double ms) => 2e-6 * MultiplyAdds / ms;
 
         public string ToText(string weights) => string.Join(Environment.NewLine,
-            $"model      MnistCapsNet ({MnistCapsNet.MultiplyAdds:N0} multiply-adds per image), weights {weights}",
+            $"model      {Model} ({MultiplyAdds:N0} multiply-adds per image), weights {weights}",
             $"runtime    {RuntimeInformation.FrameworkDescription} {Runtime}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, SIMD tier {Tier} ({SimdTiers.InstructionSet(Settings.Tier)})",
             $"settings   batch {Settings.Batch}, threads {Settings.Threads}, {Settings.Warmup} warm-up + {Settings.Runs} timed calls, {Images} images",
             string.Create(Inv, $"latency    p50 {P50Ms:F3} ms, p90 {P90Ms:F3} ms, p99 {P99Ms:F3} ms per call"),
@@ -228,7 +234,7 @@ internal static class BenchCommand
             using (var json = new Utf8JsonWriter(buffer))
             {
                 json.WriteStartObject();
-                json.WriteString("model", "MnistCapsNet");
+                json.WriteString("model", Model);
                 json.WriteString("weights", weights);
                 json.WriteString("runtime", Runtime);
                 json.WriteString("framework", RuntimeInformation.FrameworkDescription);

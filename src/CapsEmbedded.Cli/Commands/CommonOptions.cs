@@ -23,7 +23,7 @@ internal static class CommonOptions
     };
 
     /// <summary>
-    /// <c>--model mnist|fashion</c>: which compiled model runs (eval, predict). Null when not given, which means MNIST,
+    /// <c>--model mnist|fashion</c>: which compiled model runs (eval, predict, bench, the figures). Null when not given, which means MNIST,
     /// except that it lets <c>--precision int8</c> refuse a --model it would not use.
     /// </summary>
     public static Option<string?> Model()

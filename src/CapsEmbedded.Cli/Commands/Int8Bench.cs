@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Models;
@@ -36,7 +37,8 @@ internal static class Int8Bench
         var batches = Enumerable.Range(0, images.Length / batchFloats).Select(b => images.AsSpan(b * batchFloats, batchFloats).ToArray()).ToArray();
         var lengths = new float[count * MnistCapsNet.Classes];
         var classes = new int[count];
-        using var floatModel = new BenchCommand.FloatModelCall(MnistCapsNet.Weights.Embedded, settings, images);
+        using var floatSession = CompiledModel.Mnist.OpenSession(null);
+        using var floatModel = new BenchCommand.FloatModelCall(floatSession, settings, images);
         var int8Ticks = new long[settings.Runs];
         var floatTicks = new long[settings.Runs];
         Int8Tier int8Tier = Int8Tiers.Best;

@@ -58,8 +58,14 @@ public sealed class CompiledModel
     /// The compiled model with its embedded weights, or with the file at <paramref name="weightsPath"/>; a file of
     /// another architecture is refused by the generated FromWeights (a WeightFormatException naming the mismatch).
     /// </summary>
-    public GeneratedEngine Open(string? weightsPath) =>
-        weightsPath is null ? OpenEmbedded() : OpenLoaded(CapsNetWeightsFile.Load(weightsPath), weightsPath);
+    public GeneratedEngine Open(string? weightsPath) => new(OpenSession(weightsPath), SourceOf(weightsPath));
+
+    /// <summary>As <see cref="Open"/>, the generated session itself (bench sets its tier and splits an image over threads).</summary>
+    public ICapsNetSession OpenSession(string? weightsPath) =>
+        weightsPath is null ? _embedded() : _loaded(CapsNetWeightsFile.Load(weightsPath), weightsPath);
+
+    /// <summary>Where the weights of <see cref="Open"/>(<paramref name="weightsPath"/>) come from, for reports.</summary>
+    public string SourceOf(string? weightsPath) => weightsPath ?? EmbeddedSource;
 
     /// <summary>The embedded weight file as managed arrays, for the reference model and export.</summary>
     public CapsNetWeights ReadEmbedded()

@@ -14,7 +14,7 @@ public sealed class GeneratedEngine(ICapsNetSession session, string source) : IC
 
     public CapsNetArchitecture Architecture => session.Architecture;
 
-    public string Description => $"compiled {session.ModelName}, {Kernels.SimdTiers.Best} tier, weights {source}";
+    public string Description => $"compiled {session.ModelName}, {session.Tier} tier, weights {source}";
 
     public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction) =>
         session.Predict(image, lengths, capsules, reconstruction);

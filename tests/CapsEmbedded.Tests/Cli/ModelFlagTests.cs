@@ -5,7 +5,7 @@ using static CapsEmbedded.Tests.TestSupport.CliRun;
 namespace CapsEmbedded.Tests.Cli;
 
 /// <summary>
-/// <c>--model mnist|fashion</c> of eval and predict: the two generated models compiled into capsnet, each with its
+/// <c>--model mnist|fashion</c> of eval, predict, bench, the figures and export: the two generated models compiled into capsnet, each with its
 /// embedded weights, class names and default data set (issue 11). Uses the committed 200-image test fixtures.
 /// </summary>
 public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
@@ -104,5 +104,27 @@ public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
 
         AssertOneLineError(Capsnet("predict", "--model", "fashion", "--precision", "int8", FashionPng), "--precision int8 runs the quantised --weights file");
         AssertOneLineError(Capsnet("eval", "--model", "fashion", "--data-dir", P("nothing-here")), "capsnet data fetch fashion");
+        AssertOneLineError(Capsnet("bench", "--model", "fashion", "--precision", "int8", "--weights", P("q.int8.safetensors")),
+            "--precision int8 times the quantised --weights file");
+    }
+
+    [Fact]
+    public void Bench_model_fashion_times_the_generated_FashionCapsNet_with_its_embedded_weights()
+    {
+        var (code, output, error) = Capsnet("bench", "--model", "fashion", "--warmup", "1", "--runs", "2", "--tier", "Vector128", "--json");
+        Assert.True(code == 0, error);
+        Assert.Contains("\"model\":\"FashionCapsNet\"", output);
+        Assert.Contains("\"weights\":\"embedded (fashion-mnist.safetensors)\"", output);
+        Assert.Contains("\"tier\":\"Vector128\"", output);
+        Assert.Contains("\"allocated_bytes_per_image\":0}", output);
+
+        // One image split over two threads, through the session, as a text report.
+        var split = Capsnet("bench", "--model", "fashion", "--warmup", "1", "--runs", "2", "--threads", "2");
+        Assert.True(split.Code == 0, split.Error);
+        Assert.Contains("model      FashionCapsNet (203,202,560 multiply-adds per image), weights embedded (fashion-mnist.safetensors)", split.Output);
+        Assert.Contains("batch 1, threads 2", split.Output);
+
+        // Without --model: the MNIST model, as before.
+        Assert.Contains("\"model\":\"MnistCapsNet\"", Capsnet("bench", "--warmup", "0", "--runs", "1", "--json").Output);
     }
 }
