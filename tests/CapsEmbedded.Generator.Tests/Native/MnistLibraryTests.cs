@@ -153,4 +153,39 @@ public unsafe class MnistLibraryTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void The_Fashion_MNIST_file_loads_through_the_C_API_and_predicts_like_the_managed_FashionCapsNet()
+    {
+        // The C library is generated for the paper architecture, so any file of it loads: weights/fashion-mnist.safetensors
+        // (F16, widened when packed) through capsnet_mnist_weights_load gives FashionCapsNet's bits.
+        nint workspace = Handle(&CapsNetMnist.NativeExports.WorkspaceCreate);
+        nint loaded = 0;
+        using var managedWorkspace = new FashionCapsNet.Workspace();
+        try
+        {
+            byte[] utf8 = Encoding.UTF8.GetBytes(TestData.PathOf("Weights", "fashion-mnist.safetensors") + "\0");
+            int status;
+            fixed (byte* p = utf8) status = ((delegate* unmanaged<nint, nint, int>)&CapsNetMnist.NativeExports.WeightsLoad)((nint)p, (nint)(&loaded));
+            Assert.True(status == NativeStatus.Ok, LastError());
+            int right = 0;
+            for (int k = 0; k < 20; k++)
+            {
+                var image = TestData.FashionImages[k];
+                var expected = new float[FashionCapsNet.Classes];
+                var actual = new float[CapsNetMnist.Classes];
+                int expectedClass = FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, managedWorkspace, image, expected);
+                int actualClass = Predict(loaded, workspace, image, actual);
+                Assert.Equal(expectedClass, actualClass);
+                Assert.Equal(expected, actual);
+                if (actualClass == TestData.FashionLabels[k]) right++;
+            }
+            Assert.InRange(right, 16, 20); // clothing classified as clothing, not the MNIST model's digits
+        }
+        finally
+        {
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(loaded);
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WorkspaceFree)(workspace);
+        }
+    }
 }
