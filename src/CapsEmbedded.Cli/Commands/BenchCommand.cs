@@ -46,7 +46,7 @@ internal static class BenchCommand
         var precision = PrecisionOption.Create();
         var data = new Option<string?>("--data", "-d")
         {
-            Description = "Time test images of mnist, fashion or a folder with the four IDX files, taken in turn; default: synthetic images",
+            Description = "Time test images of mnist, fashion (each also picks its model unless --model or --weights is given) or a folder with the four IDX files, taken in turn; default: synthetic images",
         };
         var dataDir = CommonOptions.DataDir();
         var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
@@ -78,7 +78,7 @@ internal static class BenchCommand
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            var compiled = CompiledModel.Named(modelName);
+            var compiled = CompiledModel.Named(CommonOptions.ModelOf(modelName, path, dataSet));
             using var session = compiled.OpenSession(path); // a file of another architecture is refused, naming the mismatch
             var result = Run(session, settings, images) with { Images = imagesName };
             var output = parse.InvocationConfiguration.Output;

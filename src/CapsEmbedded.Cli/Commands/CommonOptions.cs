@@ -30,7 +30,7 @@ internal static class CommonOptions
     {
         var model = new Option<string?>("--model", "-m")
         {
-            Description = "Compiled model: mnist (handwritten digits, the default) or fashion (Fashion-MNIST clothing)",
+            Description = "Compiled model: mnist (handwritten digits) or fashion (Fashion-MNIST clothing); default: the model of --data mnist|fashion, else mnist",
         };
         model.AcceptOnlyFromAmong(CompiledModel.All.Select(m => m.Name).ToArray());
         return model;
@@ -42,6 +42,18 @@ internal static class CommonOptions
         Description = "mnist, fashion, or a folder with the four IDX files",
         DefaultValueFactory = _ => "mnist",
     };
+
+    /// <summary>
+    /// The <c>--model</c> given; else, when no <c>--weights</c> is given and <paramref name="explicitData"/> (a <c>--data</c> the
+    /// user typed) names the data set a compiled model was trained on, that model, so <c>eval --data fashion</c> runs the
+    /// Fashion model as <c>eval --model fashion</c> reads Fashion data; else null (MNIST).
+    /// </summary>
+    public static string? ModelOf(string? model, string? weights, string? explicitData) =>
+        model ?? (weights is null ? CompiledModel.All.FirstOrDefault(m => m.Name == explicitData)?.Name : null);
+
+    /// <summary>The <c>--data</c> value when the user gave it, else null (its default).</summary>
+    public static string? ExplicitData(ParseResult parse, Option<string> data) =>
+        parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null;
 
     /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
     public static string DataOf(ParseResult parse, Option<string> data, string? model) =>

@@ -41,14 +41,17 @@ internal static class EvalCommand
         {
             int? n = parse.GetValue(limit);
             if (n is not null) CommonOptions.Positive(n.Value, "--limit");
-            string? modelName = parse.GetValue(model);
+            var chosen = parse.GetValue(precision);
+            // int8 runs the --weights file, so no model follows --data there (a --model given is refused as before).
+            string? modelName = chosen == Precision.Int8 ? parse.GetValue(model)
+                : CommonOptions.ModelOf(parse.GetValue(model), parse.GetValue(weights), CommonOptions.ExplicitData(parse, data));
             return Run(new EvalRequest(
                 parse.GetValue(weights), CommonOptions.DataOf(parse, data, modelName),
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
             {
-                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = parse.GetValue(precision), Model = modelName,
+                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = chosen, Model = modelName,
             }, parse.InvocationConfiguration.Output);
         }));
         return command;

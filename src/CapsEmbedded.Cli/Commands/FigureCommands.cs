@@ -15,10 +15,10 @@ internal static class FigureCommands
     private sealed record Shared(Option<string?> Model, Option<string?> Weights, Option<string> Data, Option<string> Split,
         Option<string> DataDir, Option<string> Out, Option<bool> Force, Option<int> Scale)
     {
-        /// <summary>The --model (MNIST by default) on --data, which defaults to the model's own data set.</summary>
+        /// <summary>The --model (else the model of --data mnist|fashion, else MNIST) on --data, which defaults to the model's own data set.</summary>
         public FigureModel Open(ParseResult parse)
         {
-            string? modelName = parse.GetValue(Model);
+            string? modelName = CommonOptions.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), CommonOptions.ExplicitData(parse, Data));
             var model = CompiledModel.Named(modelName);
             string data = CommonOptions.DataOf(parse, Data, model.Name);
             var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;

@@ -49,6 +49,38 @@ public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
     }
 
     [Fact]
+    public void Data_fashion_without_model_or_weights_runs_the_Fashion_model()
+    {
+        CopyFashionFixture();
+        var (code, output, error) = Capsnet("eval", "--data", "fashion", "--data-dir", Dir, "--threads", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("compiled FashionCapsNet", output);
+        Assert.InRange(Right(output), 175, 200);
+
+        // An explicit --model wins; so does a --weights file (run by the default class, as before).
+        var mnistModel = Capsnet("eval", "--data", "fashion", "--model", "mnist", "--data-dir", Dir, "--threads", "2");
+        Assert.True(mnistModel.Code == 0, mnistModel.Error);
+        Assert.Contains("compiled MnistCapsNet", mnistModel.Output);
+        Assert.InRange(Right(mnistModel.Output), 0, 120);
+        string mnistFile = Onnx.OnnxExportTests.FindRepositoryFile("weights", "mnist.safetensors");
+        var loaded = Capsnet("eval", "--data", "fashion", "--weights", mnistFile, "--data-dir", Dir, "--threads", "2");
+        Assert.True(loaded.Code == 0, loaded.Error);
+        Assert.Contains("compiled MnistCapsNet", loaded.Output);
+        Assert.Equal(Right(mnistModel.Output), Right(loaded.Output));
+
+        // The figures and bench follow --data the same way.
+        string errors = P("errors.png");
+        var figure = Capsnet("errors", "--data", "fashion", "--data-dir", Dir, "--limit", "50", "--threads", "2", "--out", errors);
+        Assert.True(figure.Code == 0, figure.Error);
+        int wrong = int.Parse(Regex.Match(figure.Output, @": (\d+) of 50 misclassified").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(wrong, 0, 10); // the Fashion model misses a few of 50; the MNIST model would miss most
+        var bench = Capsnet("bench", "--data", "fashion", "--data-dir", Dir, "--warmup", "0", "--runs", "1", "--json");
+        Assert.True(bench.Code == 0, bench.Error);
+        Assert.Contains("\"model\":\"FashionCapsNet\"", bench.Output);
+        Assert.Contains("\"images\":\"fashion test\"", bench.Output);
+    }
+
+    [Fact]
     public void Predict_model_fashion_prints_the_class_name_and_matches_the_reference_engine()
     {
         var generated = Capsnet("predict", "--model", "fashion", FashionPng);
