@@ -7,7 +7,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Kernels;
-using CapsEmbedded.Models;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Runtime;
 
@@ -61,24 +60,27 @@ internal static class BenchCommand
                 CommonOptions.ThreadCount(parse.GetValue(threads)),
                 CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                 parse.GetValue(tier) ?? SimdTiers.Best);
-            CommonOptions.WithinMemory(4.0 * settings.Batch * (MnistCapsNet.InputLength + MnistCapsNet.Classes + 1), $"--batch {settings.Batch}");
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
             string? path = parse.GetValue(weights);
             string? modelName = parse.GetValue(model);
             string? dataSet = parse.GetValue(data);
-            var images = dataSet is null ? SyntheticImages(PoolSize(settings.Batch))
-                : TestImages(dataSet, parse.GetValue(dataDir)!, PoolSize(settings.Batch));
+            bool int8 = parse.GetValue(precision) == Precision.Int8;
+            if (int8 && parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
+            if (int8 && modelName is not null)
+                throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
+            // int8 times its --weights file against the MNIST float32 model; float32 runs --model (or --data's model).
+            var compiled = int8 ? CompiledModel.Mnist : CompiledModel.Named(CommonOptions.ModelOf(modelName, path, dataSet));
+            var a = compiled.Architecture;
+            CommonOptions.WithinMemory(4.0 * settings.Batch * (a.InputLength + a.Classes + 1), $"--batch {settings.Batch}");
+            var images = dataSet is null ? SyntheticImages(a.InputLength, PoolSize(settings.Batch))
+                : TestImages(dataSet, parse.GetValue(dataDir)!, a, PoolSize(settings.Batch));
             string imagesName = dataSet is null ? "synthetic" : $"{dataSet} test";
-            if (parse.GetValue(precision) == Precision.Int8)
+            if (int8)
             {
-                if (parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
-                if (modelName is not null)
-                    throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            var compiled = CompiledModel.Named(CommonOptions.ModelOf(modelName, path, dataSet));
             using var session = compiled.OpenSession(path); // a file of another architecture is refused, naming the mismatch
             var result = Run(session, settings, images) with { Images = imagesName };
             var output = parse.InvocationConfiguration.Output;
@@ -97,13 +99,13 @@ internal static class BenchCommand
     private const int PoolImages = 256;
 
     /// <summary><paramref name="count"/> test images of a data set (from its start, repeated if it has fewer), pixels / 255.</summary>
-    private static float[] TestImages(string dataSet, string dataRoot, int count)
+    private static float[] TestImages(string dataSet, string dataRoot, CapsNetArchitecture a, int count)
     {
         var set = Data.DatasetStore.Load(dataSet, Data.DatasetSplit.Test, dataRoot);
-        if (set.Rows * set.Cols != MnistCapsNet.InputLength || set.Count == 0)
-            throw new CliException($"--data {dataSet}: {set.Count} images of {set.Rows}×{set.Cols}; the compiled model takes 28×28");
-        var images = new float[count * MnistCapsNet.InputLength];
-        for (int i = 0; i < count; i++) set.CopyImage(i % set.Count, images.AsSpan(i * MnistCapsNet.InputLength, MnistCapsNet.InputLength));
+        if (set.Rows * set.Cols != a.InputLength || set.Count == 0)
+            throw new CliException($"--data {dataSet}: {set.Count} images of {set.Rows}×{set.Cols}; the compiled model takes {a.InputSize}×{a.InputSize}");
+        var images = new float[count * a.InputLength];
+        for (int i = 0; i < count; i++) set.CopyImage(i % set.Count, images.AsSpan(i * a.InputLength, a.InputLength));
 
         return images;
     }
@@ -143,10 +145,10 @@ internal static class BenchCommand
     /// Synthetic images: a fixed pseudo-random speckle (a fifth of the pixels lit). The time per image depends on the
     /// image (zero columns are skipped), so `--data mnist` times what a digit really costs.
     /// </summary>
-    internal static float[] SyntheticImages(int count)
+    internal static float[] SyntheticImages(int inputLength, int count)
     {
         var random = new DeterministicRandom(2017);
-        var images = new float[count * MnistCapsNet.InputLength];
+        var images = new float[count * inputLength];
         for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
         return images;
     }
