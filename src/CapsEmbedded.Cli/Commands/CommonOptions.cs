@@ -57,7 +57,7 @@ internal static class CommonOptions
 
     /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
     public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
-        parse.GetResult(data) is { Implicit: false } || model is null ? parse.GetValue(data)! : model;
+        ExplicitData(parse, data) ?? model ?? parse.GetValue(data)!;
 
     /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
     public static Option<string> Split()

@@ -110,8 +110,11 @@ public static class AtomicFile
     /// Writes in flight now whose temporary file is in <paramref name="directory"/> (for tests: other tests' writes run in
     /// parallel in the same process, so a process-wide count would race).
     /// </summary>
-    internal static int WritesInFlightIn(string directory) =>
-        InFlight.Keys.Count(t => string.Equals(Path.GetDirectoryName(t), Path.GetFullPath(directory).TrimEnd('/'), StringComparison.Ordinal));
+    internal static int WritesInFlightIn(string directory)
+    {
+        string full = Path.GetFullPath(directory).TrimEnd('/');
+        return InFlight.Keys.Count(t => string.Equals(Path.GetDirectoryName(t), full, StringComparison.Ordinal));
+    }
 
     // Follows the chain of links by hand (at most 40 hops, as Linux does): the final target is what gets replaced, and a
     // hop into /proc (/dev/stdout -> /proc/self/fd/1) means a descriptor that must be written through, not renamed over.
