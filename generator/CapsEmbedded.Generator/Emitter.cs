@@ -130,7 +130,7 @@ namespace CapsEmbedded.Generator
                     w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
                     w.Line();
                 },
-                weightsClass: EmitWeights,
+                weightsClass: w => EmitWeights(w, spec.Target.ClassName),
                 methods: w => EmitPredict(w, spec.Target.ClassName));
         }
 
@@ -161,7 +161,7 @@ namespace CapsEmbedded.Generator
             w.Line();
         }
 
-        private static void EmitWeights(SourceWriter w)
+        private static void EmitWeights(SourceWriter w, string model)
         {
             OpenWeightsClass(w, new[]
             {
@@ -178,7 +178,7 @@ namespace CapsEmbedded.Generator
             w.Open("private static Weights CreateEmbedded()");
             w.Line($"var packed = {RuntimeNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
             w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
-            w.Line("var created = new Weights(packed);");
+            w.Line($"var created = new Weights(packed, {model}.ClassNames);");
             PublishEmbedded(w, "packed.Dispose();");
             LoadAndFromWeights(w, new[]
             {
@@ -186,7 +186,7 @@ namespace CapsEmbedded.Generator
                 "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.",
             }, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load",
                 "Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.",
-                "global::CapsEmbedded.Weights.CapsNetWeights", RuntimeNs + ".PackedCapsNetWeights.Pack(weights)");
+                "global::CapsEmbedded.Weights.CapsNetWeights", RuntimeNs + ".PackedCapsNetWeights.Pack(weights)", "weights.ClassNames");
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).");
         }
 
@@ -275,14 +275,14 @@ namespace CapsEmbedded.Generator
             Summary(w, new[]
             {
                 "A session over <paramref name=\"weights\"/>, which it owns: disposing the session disposes them (a no-op for",
-                "<see cref=\"Weights.Embedded\"/>). <paramref name=\"classNames\"/> replaces the compiled ClassNames (e.g. a loaded file's).",
+                "<see cref=\"Weights.Embedded\"/>). <paramref name=\"classNames\"/>, when given, replaces the weights' own ClassNames.",
             });
             w.Open($"public Session(Weights weights, {Names}? classNames = null)");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line("if (classNames is not null && classNames.Count != Classes)");
             w.Line("    throw new global::System.ArgumentException($\"{classNames.Count} class names for {Classes} classes\", nameof(classNames));");
             w.Line("_weights = weights;");
-            w.Line($"ClassNames = classNames ?? {model}.ClassNames;");
+            w.Line("ClassNames = classNames ?? weights.ClassNames;");
             w.Close();
             w.Line();
             w.Line("/// <inheritdoc/>");

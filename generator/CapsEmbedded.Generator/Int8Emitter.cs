@@ -85,7 +85,7 @@ namespace CapsEmbedded.Generator
                 "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the problem (a float file, another architecture, a bad value).",
             }, Q + ".QuantizedWeightsFile.Load",
                 "Packs quantised weights held in managed arrays (from the quantiser or a file); their architecture must be this model's.",
-                Q + ".QuantizedCapsNetWeights", Net + ".Create(weights)");
+                Q + ".QuantizedCapsNetWeights", Net + ".Create(weights)", "weights.Weights.ClassNames");
             CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>).");
         }
 

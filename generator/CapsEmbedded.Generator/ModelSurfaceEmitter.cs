@@ -167,10 +167,16 @@ namespace CapsEmbedded.Generator
             w.Open("public sealed class Weights : global::System.IDisposable");
             w.Line("private static Weights? s_embedded;");
             w.Line();
-            w.Line($"private Weights({packedType} packed) => Packed = packed;");
+            w.Open($"private Weights({packedType} packed, global::System.Collections.Generic.IReadOnlyList<string> classNames)");
+            w.Line("Packed = packed;");
+            w.Line("ClassNames = classNames;");
+            w.Close();
             w.Line();
             w.Line("/// <summary>The packed tensors.</summary>");
             w.Line($"internal {packedType} Packed {{ get; }}");
+            w.Line();
+            w.Line("/// <summary>One name per class j, from these weights' capsnet.class_names metadata (\"0\"..\"N-1\" when they have none); the model's ClassNames for Embedded.</summary>");
+            w.Line("public global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; }");
             w.Line();
         }
 
@@ -194,9 +200,10 @@ namespace CapsEmbedded.Generator
         /// <summary>
         /// Weights.Load (documented by <paramref name="loadDoc"/>, reading the file with <paramref name="readFile"/>) and
         /// Weights.FromWeights (documented by <paramref name="fromDoc"/>), which checks weights of type
-        /// <paramref name="weightsType"/> and packs them with <paramref name="pack"/>.
+        /// <paramref name="weightsType"/> and packs them with <paramref name="pack"/>, keeping the names <paramref name="classNames"/> reads from them.
         /// </summary>
-        public static void LoadAndFromWeights(SourceWriter w, string[] loadDoc, string readFile, string fromDoc, string weightsType, string pack)
+        public static void LoadAndFromWeights(SourceWriter w, string[] loadDoc, string readFile, string fromDoc, string weightsType, string pack,
+            string classNames)
         {
             Summary(w, loadDoc);
             w.Line($"public static Weights Load(string path) => FromWeights({readFile}(path), path);");
@@ -205,7 +212,7 @@ namespace CapsEmbedded.Generator
             w.Open($"public static Weights FromWeights({weightsType} weights, string? source = null)");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line($"{RuntimeNs}.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? \"weights\");");
-            w.Line($"return new Weights({pack});");
+            w.Line($"return new Weights({pack}, {classNames});");
             w.Close();
             w.Line();
         }

@@ -13,12 +13,12 @@ public sealed class CompiledModel
     public static readonly CompiledModel Mnist = new(
         "mnist", MnistCapsNet.Architecture, MnistCapsNet.WeightsFileName, MnistCapsNet.WeightsResourceName,
         () => new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded),
-        (weights, path) => new MnistCapsNet.Session(MnistCapsNet.Weights.FromWeights(weights, path), weights.ClassNames));
+        (weights, path) => new MnistCapsNet.Session(MnistCapsNet.Weights.FromWeights(weights, path)));
 
     public static readonly CompiledModel Fashion = new(
         "fashion", FashionCapsNet.Architecture, FashionCapsNet.WeightsFileName, FashionCapsNet.WeightsResourceName,
         () => new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded),
-        (weights, path) => new FashionCapsNet.Session(FashionCapsNet.Weights.FromWeights(weights, path), weights.ClassNames));
+        (weights, path) => new FashionCapsNet.Session(FashionCapsNet.Weights.FromWeights(weights, path)));
 
     /// <summary>Every compiled model, the default (MNIST) first.</summary>
     public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion];

@@ -1,6 +1,7 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
+using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 
@@ -116,6 +117,27 @@ public class SessionTests
         // An undefined enum value is refused on any machine, so the check runs everywhere.
         Assert.Throws<PlatformNotSupportedException>(() => session.Tier = (SimdTier)99);
         Assert.Equal(SimdTiers.Best, session.Tier);
+    }
+
+    [Fact]
+    public void Weights_carry_their_files_class_names_and_a_session_takes_them_unless_given_others()
+    {
+        Assert.Equal(MnistCapsNet.ClassNames, MnistCapsNet.Weights.Embedded.ClassNames);
+        Assert.Equal(FashionCapsNet.ClassNames, FashionCapsNet.Weights.Embedded.ClassNames);
+
+        // The Fashion file packed as MnistCapsNet weights (same architecture) keeps the file's names, not the digits.
+        using var fashionInMnist = MnistCapsNet.Weights.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));
+        Assert.Equal(CapsNetClassNames.FashionMnist, fashionInMnist.ClassNames);
+        using (var session = new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded))
+            Assert.Equal(CapsNetClassNames.Default(10), session.ClassNames);
+        var renamed = Enumerable.Range(0, 10).Select(j => "c" + j).ToArray();
+        using (var session = new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded, renamed))
+            Assert.Equal(renamed, session.ClassNames);
+
+        var fileWithoutNames = CapsNetWeightsFile.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));
+        fileWithoutNames.Metadata.Remove(CapsNetClassNames.MetadataKey);
+        using var unnamed = FashionCapsNet.Weights.FromWeights(fileWithoutNames);
+        Assert.Equal(CapsNetClassNames.Default(10), unnamed.ClassNames);
     }
 
     [Fact]

@@ -209,10 +209,17 @@ namespace Demo
         {
             private static Weights? s_embedded;
 
-            private Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights packed) => Packed = packed;
+            private Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights packed, global::System.Collections.Generic.IReadOnlyList<string> classNames)
+            {
+                Packed = packed;
+                ClassNames = classNames;
+            }
 
             /// <summary>The packed tensors.</summary>
             internal global::CapsEmbedded.Runtime.PackedCapsNetWeights Packed { get; }
+
+            /// <summary>One name per class j, from these weights' capsnet.class_names metadata ("0".."N-1" when they have none); the model's ClassNames for Embedded.</summary>
+            public global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; }
 
             /// <summary>
             /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
@@ -225,7 +232,7 @@ namespace Demo
             {
                 var packed = global::CapsEmbedded.Runtime.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
                     WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
-                var created = new Weights(packed);
+                var created = new Weights(packed, TinyCapsNet.ClassNames);
                 var winner = global::System.Threading.Interlocked.CompareExchange(ref s_embedded, created, null);
                 if (winner is not null)
                 {
@@ -246,7 +253,7 @@ namespace Demo
             {
                 global::System.ArgumentNullException.ThrowIfNull(weights);
                 global::CapsEmbedded.Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
-                return new Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights.Pack(weights));
+                return new Weights(global::CapsEmbedded.Runtime.PackedCapsNetWeights.Pack(weights), weights.ClassNames);
             }
 
             /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives as long as the process).</summary>
@@ -400,7 +407,7 @@ namespace Demo
 
             /// <summary>
             /// A session over <paramref name="weights"/>, which it owns: disposing the session disposes them (a no-op for
-            /// <see cref="Weights.Embedded"/>). <paramref name="classNames"/> replaces the compiled ClassNames (e.g. a loaded file's).
+            /// <see cref="Weights.Embedded"/>). <paramref name="classNames"/>, when given, replaces the weights' own ClassNames.
             /// </summary>
             public Session(Weights weights, global::System.Collections.Generic.IReadOnlyList<string>? classNames = null)
             {
@@ -408,7 +415,7 @@ namespace Demo
                 if (classNames is not null && classNames.Count != Classes)
                     throw new global::System.ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
                 _weights = weights;
-                ClassNames = classNames ?? TinyCapsNet.ClassNames;
+                ClassNames = classNames ?? weights.ClassNames;
             }
 
             /// <inheritdoc/>

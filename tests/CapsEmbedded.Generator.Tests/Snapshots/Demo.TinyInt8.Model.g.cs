@@ -164,10 +164,17 @@ namespace Demo
         {
             private static Weights? s_embedded;
 
-            private Weights(global::CapsEmbedded.Quantization.QuantizedCapsNet packed) => Packed = packed;
+            private Weights(global::CapsEmbedded.Quantization.QuantizedCapsNet packed, global::System.Collections.Generic.IReadOnlyList<string> classNames)
+            {
+                Packed = packed;
+                ClassNames = classNames;
+            }
 
             /// <summary>The packed tensors.</summary>
             internal global::CapsEmbedded.Quantization.QuantizedCapsNet Packed { get; }
+
+            /// <summary>One name per class j, from these weights' capsnet.class_names metadata ("0".."N-1" when they have none); the model's ClassNames for Embedded.</summary>
+            public global::System.Collections.Generic.IReadOnlyList<string> ClassNames { get; }
 
             /// <summary>The quantised file embedded in this assembly, validated (values included) and packed at first use; lives as long as the process.</summary>
             public static Weights Embedded => global::System.Threading.Volatile.Read(ref s_embedded) ?? CreateEmbedded();
@@ -195,7 +202,7 @@ namespace Demo
             {
                 global::System.ArgumentNullException.ThrowIfNull(weights);
                 global::CapsEmbedded.Runtime.PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
-                return new Weights(global::CapsEmbedded.Quantization.QuantizedCapsNet.Create(weights));
+                return new Weights(global::CapsEmbedded.Quantization.QuantizedCapsNet.Create(weights), weights.Weights.ClassNames);
             }
 
             /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>).</summary>
