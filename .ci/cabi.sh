@@ -79,7 +79,9 @@ def blocks(path):
     for line in open(path):
         key, _, value = line.strip().partition(" ")
         if key == "image": image = value.strip(); result[image] = {}
-        elif key == "class": result[image]["class"] = int(value)
+        elif key == "class":  # "3" or "1 (Trouser)": the number and, when the weights name their classes, the name
+            number, _, name = value.strip().partition(" ")
+            result[image]["class"] = (int(number), name)
         elif key == "lengths": result[image]["lengths"] = [float(v) for v in value.split()]
     return result
 reference, other = blocks(sys.argv[1]), blocks(sys.argv[2])
@@ -98,8 +100,31 @@ sys.exit(1 if problems or not reference else 0)
 PY
 for result in c-x64 c-arm64 python-x64; do python3 "$out/compare.py" "$out/cli.txt" "$out/$result.txt"; done
 
-# The comparison must be able to fail: a changed class and a length off by 2e-5 relative are both caught.
+# The same library runs any file of its architecture and prints that file's class names: the Fashion-MNIST model
+# (weights/fashion-mnist.safetensors, F16) on 6 test images, C and Python on x64 against `capsnet predict --model fashion`.
+mkdir -p "$out/fashion"
+python3 - "$out/fashion" <<'PY'
+import sys
+idx = open("tests/CapsEmbedded.Tests/Fixtures/fashion/t10k-200-images-idx3-ubyte", "rb").read()
+assert idx[:4] == b"\x00\x00\x08\x03"
+for i in range(6):
+    open(f"{sys.argv[1]}/item{i}.pgm", "wb").write(b"P5\n28 28\n255\n" + idx[16 + 784 * i:16 + 784 * (i + 1)])
+PY
+fashion=("$out"/fashion/*.pgm)
+: > "$out/cli-fashion.txt"
+for image in "${fashion[@]}"; do
+  echo "image    $image" >> "$out/cli-fashion.txt"
+  dotnet "$cli" predict --model fashion "$image" >> "$out/cli-fashion.txt"
+done
+"$out/native-x64/capsnet_predict" --weights weights/fashion-mnist.safetensors "${fashion[@]}" > "$out/c-fashion.txt"
+python3 examples/python/capsnet_predict.py --lib "$out/native-x64/libcapsnet_mnist.so" --weights weights/fashion-mnist.safetensors \
+  "${fashion[@]}" > "$out/python-fashion.txt"
+grep -q "^class    [0-9] (Trouser)$" "$out/c-fashion.txt" || { echo "the C example printed no Fashion class name" >&2; exit 1; }
+for result in c-fashion python-fashion; do python3 "$out/compare.py" "$out/cli-fashion.txt" "$out/$result.txt"; done
+
+# The comparison must be able to fail: a changed class, a changed class name and a length off by 2e-5 relative are caught.
 sed '0,/^class    \([0-9]\)/s//class    9\1/' "$out/c-x64.txt" > "$out/bad-class.txt"
+sed '0,/ (Trouser)$/s// (Dress)/' "$out/c-fashion.txt" > "$out/bad-name.txt"
 python3 - "$out/c-x64.txt" "$out/bad-length.txt" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -111,6 +136,7 @@ PY
 for bad in bad-class bad-length; do
   if python3 "$out/compare.py" "$out/cli.txt" "$out/$bad.txt" 2>/dev/null; then echo "the comparison missed $bad" >&2; exit 1; fi
 done
+if python3 "$out/compare.py" "$out/cli-fashion.txt" "$out/bad-name.txt" 2>/dev/null; then echo "the comparison missed bad-name" >&2; exit 1; fi
 
 # Errors reach C callers as messages, not crashes: a file that is not an image, and a weight file that is not one.
 printf 'not an image' > "$out/bad.bin"
@@ -124,4 +150,4 @@ if python3 examples/python/capsnet_predict.py --lib "$out/native-x64/libcapsnet_
   echo "weights of another architecture were accepted" >&2; exit 1
 fi
 grep -q "capsnet_mnist_weights_load: .*another architecture.*classes is 3, the model's is 10" "$out/err.txt"
-echo "C ABI: libcapsnet_mnist x64 + arm64 (qemu), C and Python examples agree with capsnet predict"
+echo "C ABI: libcapsnet_mnist x64 + arm64 (qemu), C and Python examples agree with capsnet predict (MNIST, and Fashion-MNIST with class names)"

@@ -3,8 +3,9 @@
  *   capsnet_predict [--weights FILE.safetensors] IMAGE...
  *
  * IMAGE: a PGM (binary P5 with maxval <= 255, or ASCII P2) or a raw file of exactly 784 bytes (row-major, 0 = black).
- * Prints, per image, the lines "image <path>", "class <n>" and "lengths <10 capsule lengths>" (%.9g: every float
- * digit, so other programs can compare them). Exit status 0 when every image was classified, 1 otherwise.
+ * Prints, per image, the lines "image <path>", "class <n>" ("class <n> (<name>)" when the weights name their classes,
+ * e.g. a Fashion-MNIST file) and "lengths <10 capsule lengths>" (%.9g: every float digit, so other programs can
+ * compare them). Exit status 0 when every image was classified, 1 otherwise.
  * Build: see Makefile, or
  *   cc -O2 -I LIBDIR capsnet_predict.c -L LIBDIR -lcapsnet_mnist -Wl,-rpath,'$ORIGIN' -o LIBDIR/capsnet_predict
  */
@@ -108,7 +109,12 @@ int main(int argc, char **argv)
         if (load_image(argv[k], image) != 0) { failed = 1; continue; }
         int cls = capsnet_mnist_predict(weights, workspace, image, CAPSNET_MNIST_INPUT_LENGTH, lengths, CAPSNET_MNIST_CLASSES);
         if (cls < 0) { print_error(argv[k]); failed = 1; continue; }
-        printf("image    %s\nclass    %d\nlengths ", argv[k], cls);
+        char name[256], number[16];
+        if (capsnet_mnist_class_name(weights, cls, name, sizeof name) < 0) { print_error(argv[k]); failed = 1; continue; }
+        snprintf(number, sizeof number, "%d", cls);
+        printf("image    %s\nclass    %d", argv[k], cls);
+        if (strcmp(name, number) != 0) printf(" (%s)", name);
+        printf("\nlengths ");
         for (int j = 0; j < CAPSNET_MNIST_CLASSES; j++) printf(" %.9g", lengths[j]);
         printf("\n");
     }

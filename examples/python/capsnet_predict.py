@@ -4,7 +4,8 @@
     python3 capsnet_predict.py [--lib PATH/libcapsnet_mnist.so] [--weights FILE.safetensors] IMAGE...
 
 IMAGE: a PGM (binary P5 with maxval <= 255, or ASCII P2) or a raw file of exactly 784 bytes. Prints, per image,
-"image <path>", "class <n>" and "lengths <10 capsule lengths>" (%.9g: every digit of the float32), as the C example does.
+"image <path>", "class <n>" ("class <n> (<name>)" when the weights name their classes, e.g. a Fashion-MNIST file) and
+"lengths <10 capsule lengths>" (%.9g: every digit of the float32), as the C example does.
 The library is found with --lib, else $CAPSNET_MNIST_LIB, else next to this script, else by the loader (LD_LIBRARY_PATH).
 The functions, status codes and sizes are those of capsnet_mnist.h, which is published next to the library.
 """
@@ -36,15 +37,27 @@ def load_library(path):
     lib.capsnet_mnist_workspace_create.argtypes = [ctypes.POINTER(handle)]
     lib.capsnet_mnist_workspace_free.argtypes = [handle]
     lib.capsnet_mnist_predict.argtypes = [handle, handle, floats, ctypes.c_size_t, floats, ctypes.c_size_t]
+    lib.capsnet_mnist_class_name.argtypes = [handle, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t]
     lib.capsnet_mnist_size.argtypes = [ctypes.c_int32]
     lib.capsnet_mnist_size.restype = ctypes.c_int64
     lib.capsnet_mnist_version.restype = ctypes.c_char_p
     lib.capsnet_mnist_simd_tier.restype = ctypes.c_char_p
     lib.capsnet_mnist_last_error.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
     lib.capsnet_mnist_last_error.restype = ctypes.c_size_t
-    for name in ("weights_embedded", "weights_load", "weights_free", "workspace_create", "workspace_free", "predict"):
+    for name in ("weights_embedded", "weights_load", "weights_free", "workspace_create", "workspace_free", "predict",
+                 "class_name"):
         getattr(lib, "capsnet_mnist_" + name).restype = ctypes.c_int32
     return lib
+
+
+def class_name(lib, weights, cls):
+    """The name the weights give class cls (the class number when the file names none), or None with the error printed."""
+    length = lib.capsnet_mnist_class_name(weights, cls, None, 0)
+    if length < 0:
+        return None
+    buffer = ctypes.create_string_buffer(length + 1)
+    lib.capsnet_mnist_class_name(weights, cls, buffer, len(buffer))
+    return buffer.value.decode("utf-8", "replace")
 
 
 def last_error(lib):
@@ -125,8 +138,14 @@ def main():
                 print(f"{path}: {last_error(lib)}", file=sys.stderr)
                 failed = True
                 continue
+            name = class_name(lib, weights, cls)
+            if name is None:
+                print(f"{path}: {last_error(lib)}", file=sys.stderr)
+                failed = True
+                continue
+            label = str(cls) if name == str(cls) else f"{cls} ({name})"
             # %.9g: enough digits to give back the exact float32, as the C example prints.
-            print(f"image    {path}\nclass    {cls}\nlengths  " + " ".join(format(v, ".9g") for v in lengths))
+            print(f"image    {path}\nclass    {label}\nlengths  " + " ".join(format(v, ".9g") for v in lengths))
     finally:
         lib.capsnet_mnist_workspace_free(workspace)
         lib.capsnet_mnist_weights_free(weights)

@@ -93,6 +93,13 @@ namespace CapsEmbedded.Generator
                 $"return {Status}.Ok;",
             });
             Export(w, p, "weights_free", "int WeightsFree(nint weights)", FreeHandle("weights", model + ".Weights"));
+            Export(w, p, "class_name", "int ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", new[]
+            {
+                $"var model = {Api}.Resolve<{model}.Weights>(weights, F, \"weights\", \"weights\");",
+                $"if ((uint)classIndex >= (uint){model}.Classes)",
+                $"    throw new {Failure}({Status}.InvalidArgument, F + \": class_index \" + classIndex.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + \" is not a class (0 .. {N(spec.Weights.Architecture!.Classes - 1)})\");",
+                $"return (int){Api}.CopyUtf8(model.ClassNames[classIndex], buffer, capacity);",
+            });
             Export(w, p, "workspace_create", "int WorkspaceCreate(nint workspaceOut)", new[]
             {
                 $"{Api}.RequireOut(workspaceOut, F, \"workspace_out\");",
@@ -238,7 +245,7 @@ namespace CapsEmbedded.Generator
             L(" * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.");
             L(" *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing");
             L(" *   handles is thread-safe. The last error message is per thread.");
-            L(" * Memory: create/load calls allocate; predict, predict_batch, capsules and reconstruct allocate nothing.");
+            L(" * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.");
             L(" *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.");
             L(" *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.");
             L(" */");
@@ -300,6 +307,13 @@ namespace CapsEmbedded.Generator
             L();
             L($"/* Frees a weights handle (and, unless embedded, its memory). NULL: no-op. No call may still be using it. */");
             L($"int32_t {p}_weights_free({p}_weights *weights);");
+            L();
+            L($"/* Copies the name of class class_index (0 .. {P}_CLASSES-1) as these weights give it into buffer as NUL-terminated");
+            L(" * UTF-8, truncated to capacity-1 bytes at a character boundary: the file's capsnet.class_names metadata (e.g.");
+            L(" * \"T-shirt/top\" for a Fashion-MNIST file), or the class number (\"0\", \"1\", ...) when it has none. Returns the name's");
+            L($" * full length in bytes without the NUL (>= 0); buffer NULL or capacity 0 only returns the length. Errors:");
+            L($" * {P}_STATUS_INVALID_HANDLE, {P}_STATUS_INVALID_ARGUMENT (class_index out of range). Allocates nothing. */");
+            L($"int32_t {p}_class_name(const {p}_weights *weights, int32_t class_index, char *buffer, size_t capacity);");
             L();
             L("/* ---- Workspaces ---- */");
             L();

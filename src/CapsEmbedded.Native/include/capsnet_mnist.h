@@ -20,7 +20,7 @@
  * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.
  *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing
  *   handles is thread-safe. The last error message is per thread.
- * Memory: create/load calls allocate; predict, predict_batch, capsules and reconstruct allocate nothing.
+ * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
  */
@@ -92,6 +92,13 @@ int32_t capsnet_mnist_weights_load(const char *path, capsnet_mnist_weights **wei
 
 /* Frees a weights handle (and, unless embedded, its memory). NULL: no-op. No call may still be using it. */
 int32_t capsnet_mnist_weights_free(capsnet_mnist_weights *weights);
+
+/* Copies the name of class class_index (0 .. CAPSNET_MNIST_CLASSES-1) as these weights give it into buffer as NUL-terminated
+ * UTF-8, truncated to capacity-1 bytes at a character boundary: the file's capsnet.class_names metadata (e.g.
+ * "T-shirt/top" for a Fashion-MNIST file), or the class number ("0", "1", ...) when it has none. Returns the name's
+ * full length in bytes without the NUL (>= 0); buffer NULL or capacity 0 only returns the length. Errors:
+ * CAPSNET_MNIST_STATUS_INVALID_HANDLE, CAPSNET_MNIST_STATUS_INVALID_ARGUMENT (class_index out of range). Allocates nothing. */
+int32_t capsnet_mnist_class_name(const capsnet_mnist_weights *weights, int32_t class_index, char *buffer, size_t capacity);
 
 /* ---- Workspaces ---- */
 

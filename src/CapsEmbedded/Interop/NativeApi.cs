@@ -55,9 +55,15 @@ public static class NativeApi
     /// boundary to fit <paramref name="capacity"/> bytes) and returns its full length in bytes without the NUL; a NULL
     /// buffer or capacity 0 only returns the length. Empty ("", 0) when no call on this thread has failed.
     /// </summary>
-    public static unsafe nuint CopyLastError(nint buffer, nuint capacity)
+    public static nuint CopyLastError(nint buffer, nuint capacity) => CopyUtf8(t_lastError ?? "", buffer, capacity);
+
+    /// <summary>
+    /// Copies <paramref name="message"/> as NUL-terminated UTF-8 into <paramref name="buffer"/> (truncated at a character
+    /// boundary to fit <paramref name="capacity"/> bytes) and returns its full length in bytes without the NUL; a NULL
+    /// buffer or capacity 0 only returns the length. Allocates nothing for strings up to 1,024 bytes.
+    /// </summary>
+    public static unsafe nuint CopyUtf8(string message, nint buffer, nuint capacity)
     {
-        string message = t_lastError ?? "";
         int length = Encoding.UTF8.GetByteCount(message);
         if (buffer == 0 || capacity == 0) return (nuint)length;
         var destination = new Span<byte>((void*)buffer, (int)Math.Min(capacity, (nuint)int.MaxValue));

@@ -39,7 +39,7 @@ public unsafe class MnistLibraryTests
             .Select(m => m.GetCustomAttributes(typeof(System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute), false)
                 .Cast<System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute>().SingleOrDefault()?.EntryPoint)
             .OfType<string>().ToList();
-        Assert.Equal(13, exports.Count);
+        Assert.Equal(14, exports.Count);
         foreach (var entry in exports) Assert.Contains(" " + entry + "(", header.Replace("*", " "));
         foreach (var status in NativeStatus.All)
             Assert.Contains($"CAPSNET_MNIST_STATUS_{status.Name} = {status.Code.ToString(CultureInfo.InvariantCulture)},", header);
@@ -68,6 +68,15 @@ public unsafe class MnistLibraryTests
         var buffer = new byte[1024];
         nuint length = ((delegate* unmanaged<nint, nuint, nuint>)&CapsNetMnist.NativeExports.LastError)((nint)Unsafe.AsPointer(ref buffer[0]), 1024);
         return Encoding.UTF8.GetString(buffer, 0, (int)Math.Min(length, 1023));
+    }
+
+    private static string ClassName(nint weights, int index)
+    {
+        var buffer = new byte[64];
+        int length = ((delegate* unmanaged<nint, int, nint, nuint, int>)&CapsNetMnist.NativeExports.ClassName)(
+            weights, index, (nint)Unsafe.AsPointer(ref buffer[0]), (nuint)buffer.Length);
+        Assert.True(length >= 0, LastError());
+        return Encoding.UTF8.GetString(buffer, 0, length);
     }
 
     [Fact]
@@ -181,6 +190,19 @@ public unsafe class MnistLibraryTests
                 if (actualClass == TestData.FashionLabels[k]) right++;
             }
             Assert.InRange(right, 16, 20); // clothing classified as clothing, not the MNIST model's digits
+
+            // The loaded file names its classes; the embedded MNIST weights have none, so theirs are the digits.
+            nint embedded = Handle(&CapsNetMnist.NativeExports.WeightsEmbedded);
+            var loadedNames = new List<string>();
+            var embeddedNames = new List<string>();
+            for (int j = 0; j < 10; j++)
+            {
+                loadedNames.Add(ClassName(loaded, j));
+                embeddedNames.Add(ClassName(embedded, j));
+            }
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(embedded);
+            Assert.Equal(CapsEmbedded.Weights.CapsNetClassNames.FashionMnist, loadedNames);
+            Assert.Equal(CapsEmbedded.Weights.CapsNetClassNames.Default(10), embeddedNames);
         }
         finally
         {

@@ -192,6 +192,46 @@ public sealed class NativeExportsTests : IDisposable
     }
 
     [Fact]
+    public void Class_names_come_from_the_weights_and_are_truncated_at_a_character_boundary()
+    {
+        // The embedded tiny file has no capsnet.class_names: the names are the class numbers.
+        Assert.Equal(new[] { "0", "1", "2" }, Enumerable.Range(0, 3).Select(j => TinyApi.ClassName(_weights, j)));
+
+        // A loaded file's own names, multi-byte UTF-8 included.
+        var named = CapsNetWeightsFile.Load(TestData.PathOf("Weights", "tiny.safetensors"));
+        string[] names = { "Kreis", "Größe", "三角形" };
+        named.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(names);
+        string path = Path.Combine(Path.GetTempPath(), $"capsnet-named-{Guid.NewGuid()}.safetensors");
+        File.WriteAllBytes(path, CapsNetWeightsFile.Write(named));
+        Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(path, out nint loaded));
+        try
+        {
+            Assert.Equal(names, Enumerable.Range(0, 3).Select(j => TinyApi.ClassName(loaded, j)));
+
+            // "三角形" is 9 bytes; capacity 5 holds 4 bytes + NUL, cut back to the first whole character (3 bytes).
+            var small = Enumerable.Repeat((byte)0xAA, 8).ToArray();
+            Assert.Equal(9, TinyApi.ClassName(loaded, 2, small, 5));
+            Assert.Equal(Encoding.UTF8.GetBytes("三"), small[..3]);
+            Assert.Equal(0, small[3]);
+            Assert.Equal(0xAA, small[5]); // nothing past the capacity
+            Assert.Equal(7, TinyApi.ClassName(loaded, 1, null, 100)); // NULL buffer: length only ("Größe" is 7 bytes)
+            Assert.Equal(0xAA, small[7]);
+            Assert.Equal(7, TinyApi.ClassName(loaded, 1, small, 0)); // capacity 0: length only, nothing written
+            Assert.Equal(0xAA, small[7]);
+        }
+        finally
+        {
+            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(loaded));
+            File.Delete(path);
+        }
+
+        AssertError(NativeStatus.InvalidArgument, TinyApi.ClassName(_weights, 3, new byte[16]), "tiny_caps_class_name: class_index 3 is not a class (0 .. 2)");
+        AssertError(NativeStatus.InvalidArgument, TinyApi.ClassName(_weights, -1, new byte[16]), "class_index -1 is not a class");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.ClassName(_workspace, 0, new byte[16]), "weights is not a live weights handle");
+        AssertError(NativeStatus.NullArgument, TinyApi.ClassName(0, 0, new byte[16]), "tiny_caps_class_name: weights is NULL");
+    }
+
+    [Fact]
     public void A_missing_file_is_a_file_error()
     {
         string path = Path.Combine(Path.GetTempPath(), "capsnet-no-such-file-" + Guid.NewGuid() + ".safetensors");

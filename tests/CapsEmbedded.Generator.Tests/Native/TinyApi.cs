@@ -33,6 +33,25 @@ internal static unsafe class TinyApi
 
     public static int WeightsFree(nint weights) => ((delegate* unmanaged<nint, int>)&TinyCapsNet.NativeExports.WeightsFree)(weights);
 
+    /// <summary>The raw call: copies class <paramref name="index"/>'s name into <paramref name="buffer"/> (NULL when null) and returns its length or a status.</summary>
+    public static int ClassName(nint weights, int index, byte[]? buffer, long capacity = -1)
+    {
+        fixed (byte* b = buffer)
+            return ((delegate* unmanaged<nint, int, nint, nuint, int>)&TinyCapsNet.NativeExports.ClassName)(
+                weights, index, (nint)b, (nuint)(capacity >= 0 ? capacity : buffer?.Length ?? 0));
+    }
+
+    /// <summary>Class <paramref name="index"/>'s name as a string (through a buffer of exactly the reported size).</summary>
+    public static string ClassName(nint weights, int index)
+    {
+        int length = ClassName(weights, index, null);
+        Assert.True(length >= 0, $"class_name returned {length}: {LastError()}");
+        var buffer = new byte[length + 1];
+        Assert.Equal(length, ClassName(weights, index, buffer));
+        Assert.Equal(0, buffer[length]);
+        return Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
     public static int WorkspaceCreate(out nint workspace)
     {
         nint h = 0;

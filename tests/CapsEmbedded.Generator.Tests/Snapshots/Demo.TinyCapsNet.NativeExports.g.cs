@@ -43,7 +43,7 @@ namespace Demo
  * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.
  *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing
  *   handles is thread-safe. The last error message is per thread.
- * Memory: create/load calls allocate; predict, predict_batch, capsules and reconstruct allocate nothing.
+ * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
  */
@@ -115,6 +115,13 @@ int32_t tiny_weights_load(const char *path, tiny_weights **weights_out);
 
 /* Frees a weights handle (and, unless embedded, its memory). NULL: no-op. No call may still be using it. */
 int32_t tiny_weights_free(tiny_weights *weights);
+
+/* Copies the name of class class_index (0 .. TINY_CLASSES-1) as these weights give it into buffer as NUL-terminated
+ * UTF-8, truncated to capacity-1 bytes at a character boundary: the file's capsnet.class_names metadata (e.g.
+ * ""T-shirt/top"" for a Fashion-MNIST file), or the class number (""0"", ""1"", ...) when it has none. Returns the name's
+ * full length in bytes without the NUL (>= 0); buffer NULL or capacity 0 only returns the length. Errors:
+ * TINY_STATUS_INVALID_HANDLE, TINY_STATUS_INVALID_ARGUMENT (class_index out of range). Allocates nothing. */
+int32_t tiny_class_name(const tiny_weights *weights, int32_t class_index, char *buffer, size_t capacity);
 
 /* ---- Workspaces ---- */
 
@@ -225,6 +232,24 @@ size_t tiny_last_error(char *buffer, size_t capacity);
                         ?? throw new global::CapsEmbedded.Interop.NativeCallException(global::CapsEmbedded.Interop.NativeStatus.InvalidHandle, F + ": weights is not a live weights handle (freed twice, or never created by this library)");
                     removed.Dispose();
                     return global::CapsEmbedded.Interop.NativeStatus.Ok;
+                }
+                catch (global::System.Exception e)
+                {
+                    return global::CapsEmbedded.Interop.NativeApi.Fail(F, e);
+                }
+            }
+
+            /// <summary>C: <c>tiny_class_name</c> (see <see cref="Header"/>).</summary>
+            [global::System.Runtime.InteropServices.UnmanagedCallersOnly(EntryPoint = "tiny_class_name")]
+            public static int ClassName(nint weights, int classIndex, nint buffer, nuint capacity)
+            {
+                const string F = "tiny_class_name";
+                try
+                {
+                    var model = global::CapsEmbedded.Interop.NativeApi.Resolve<global::Demo.TinyCapsNet.Weights>(weights, F, "weights", "weights");
+                    if ((uint)classIndex >= (uint)global::Demo.TinyCapsNet.Classes)
+                        throw new global::CapsEmbedded.Interop.NativeCallException(global::CapsEmbedded.Interop.NativeStatus.InvalidArgument, F + ": class_index " + classIndex.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + " is not a class (0 .. 2)");
+                    return (int)global::CapsEmbedded.Interop.NativeApi.CopyUtf8(model.ClassNames[classIndex], buffer, capacity);
                 }
                 catch (global::System.Exception e)
                 {
