@@ -269,19 +269,23 @@ namespace CapsEmbedded.Generator
             });
             w.Open($"public sealed class Session : {RuntimeNs}.ICapsNetSession");
             w.Line("private readonly Weights _weights;");
+            w.Line("private readonly bool _ownsWeights;");
             w.Line("private readonly Workspace _workspace = new Workspace();");
             w.Line($"private {Kernels}.SimdTier _tier = {Kernels}.SimdTiers.Best;");
             w.Line();
             Summary(w, new[]
             {
-                "A session over <paramref name=\"weights\"/>, which it owns: disposing the session disposes them (a no-op for",
-                "<see cref=\"Weights.Embedded\"/>). <paramref name=\"classNames\"/>, when given, replaces the weights' own ClassNames.",
+                "A session over <paramref name=\"weights\"/>. It owns them unless <paramref name=\"ownsWeights\"/> is false: disposing",
+                "the session disposes them (a no-op for <see cref=\"Weights.Embedded\"/>). Pass false for sessions that share one",
+                "Weights (one session per thread), and dispose the weights after the last of them. <paramref name=\"classNames\"/>,",
+                "when given, replaces the weights' own ClassNames.",
             });
-            w.Open($"public Session(Weights weights, {Names}? classNames = null)");
+            w.Open($"public Session(Weights weights, {Names}? classNames = null, bool ownsWeights = true)");
             w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
             w.Line("if (classNames is not null && classNames.Count != Classes)");
             w.Line("    throw new global::System.ArgumentException($\"{classNames.Count} class names for {Classes} classes\", nameof(classNames));");
             w.Line("_weights = weights;");
+            w.Line("_ownsWeights = ownsWeights;");
             w.Line("ClassNames = classNames ?? weights.ClassNames;");
             w.Close();
             w.Line();
@@ -325,7 +329,7 @@ namespace CapsEmbedded.Generator
             w.Line("/// <inheritdoc/>");
             w.Open("public void Dispose()");
             w.Line("_workspace.Dispose();");
-            w.Line("_weights.Dispose();");
+            w.Line("if (_ownsWeights) _weights.Dispose();");
             w.Close();
             w.Close();
             w.Line();

@@ -6,7 +6,8 @@ namespace CapsEmbedded.Runtime;
 /// A generated model as an object, for code that picks a model at run time: each generated float model has a nested
 /// <c>Session</c> class that holds one set of its packed weights and one workspace and calls the model's static
 /// methods (the same arithmetic, the same bits, no allocation per call). A session runs one call at a time; give each
-/// thread its own session over the same <c>Weights</c>, or use <see cref="PredictBatch"/>.
+/// thread its own session over the same <c>Weights</c> (constructed with <c>ownsWeights: false</c>, so that disposing one
+/// session leaves the others' weights alone), or use <see cref="PredictBatch"/>.
 /// </summary>
 public interface ICapsNetSession : IDisposable
 {
@@ -16,7 +17,7 @@ public interface ICapsNetSession : IDisposable
     /// <summary>The architecture the model was generated for.</summary>
     CapsNetArchitecture Architecture { get; }
 
-    /// <summary>One name per class j (the compiled weight file's, unless the session was given others).</summary>
+    /// <summary>One name per class j (those of the file its weights came from, unless the session was given others).</summary>
     IReadOnlyList<string> ClassNames { get; }
 
     /// <summary>

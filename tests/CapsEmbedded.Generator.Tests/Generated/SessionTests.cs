@@ -141,6 +141,22 @@ public class SessionTests
     }
 
     [Fact]
+    public void Sessions_that_share_weights_without_owning_them_leave_them_to_the_caller()
+    {
+        var shared = FashionCapsNet.Weights.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));
+        var first = new FashionCapsNet.Session(shared, ownsWeights: false);
+        using var second = new FashionCapsNet.Session(shared, ownsWeights: false);
+        var expected = new float[FashionCapsNet.Classes];
+        var actual = new float[FashionCapsNet.Classes];
+        int expectedClass = first.Predict(TestData.FashionImages[1], expected);
+        first.Dispose();
+        Assert.Equal(expectedClass, second.Predict(TestData.FashionImages[1], actual)); // the weights outlive the first session
+        Assert.Equal(expected, actual);
+        shared.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => second.Predict(TestData.FashionImages[1], actual));
+    }
+
+    [Fact]
     public void A_session_owns_loaded_weights_but_leaves_the_embedded_ones_usable()
     {
         var loaded = FashionCapsNet.Weights.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));

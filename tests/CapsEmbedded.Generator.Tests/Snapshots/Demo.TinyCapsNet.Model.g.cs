@@ -402,19 +402,23 @@ namespace Demo
         public sealed class Session : global::CapsEmbedded.Runtime.ICapsNetSession
         {
             private readonly Weights _weights;
+            private readonly bool _ownsWeights;
             private readonly Workspace _workspace = new Workspace();
             private global::CapsEmbedded.Kernels.SimdTier _tier = global::CapsEmbedded.Kernels.SimdTiers.Best;
 
             /// <summary>
-            /// A session over <paramref name="weights"/>, which it owns: disposing the session disposes them (a no-op for
-            /// <see cref="Weights.Embedded"/>). <paramref name="classNames"/>, when given, replaces the weights' own ClassNames.
+            /// A session over <paramref name="weights"/>. It owns them unless <paramref name="ownsWeights"/> is false: disposing
+            /// the session disposes them (a no-op for <see cref="Weights.Embedded"/>). Pass false for sessions that share one
+            /// Weights (one session per thread), and dispose the weights after the last of them. <paramref name="classNames"/>,
+            /// when given, replaces the weights' own ClassNames.
             /// </summary>
-            public Session(Weights weights, global::System.Collections.Generic.IReadOnlyList<string>? classNames = null)
+            public Session(Weights weights, global::System.Collections.Generic.IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
             {
                 global::System.ArgumentNullException.ThrowIfNull(weights);
                 if (classNames is not null && classNames.Count != Classes)
                     throw new global::System.ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
                 _weights = weights;
+                _ownsWeights = ownsWeights;
                 ClassNames = classNames ?? weights.ClassNames;
             }
 
@@ -461,7 +465,7 @@ namespace Demo
             public void Dispose()
             {
                 _workspace.Dispose();
-                _weights.Dispose();
+                if (_ownsWeights) _weights.Dispose();
             }
         }
 
