@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives headless Chromium through chromedriver (W3C WebDriver, stdlib HTTP only) against capsnet serve:
 draws a stroke on the pad, waits for the 10 capsule lengths and the reconstruction, moves one slider, loads test
-digit 0; the screenshot is taken after the stroke and the slider move. Exits non-zero naming the first check that failed."""
+image 0 (its status line must contain --expect); the screenshot is taken after the stroke and the slider move. Exits
+non-zero naming the first check that failed."""
 import argparse, base64, json, sys, time, urllib.error, urllib.request
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element identifier
@@ -42,6 +43,7 @@ def main():
     p.add_argument("--chrome", default="/usr/bin/chromium")
     p.add_argument("--profile", required=True, help="a new empty --user-data-dir")
     p.add_argument("--screenshot", required=True)
+    p.add_argument("--expect", default="test image 0, label 7", help="text the status shows once test image 0 is loaded")
     a = p.parse_args()
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={a.profile}", "--window-size=1100,900"]
@@ -76,8 +78,8 @@ def main():
             f.write(png)
         print(f"screenshot {a.screenshot} ({len(png)} bytes)")
         call(a.driver, "POST", f"/session/{session}/execute/sync", {"script": "document.getElementById('load').click(); return 1;", "args": []})
-        s = wait_for(a.driver, session, STATE, lambda v: v["idle"] and "test digit 0" in v["status"], "test digit 0 loads and is classified")
-        print(f"test digit: {s['status']}")
+        s = wait_for(a.driver, session, STATE, lambda v: v["idle"] and a.expect in v["status"], f"test image 0 loads and shows '{a.expect}'")
+        print(f"test image: {s['status']}")
     finally:
         call(a.driver, "DELETE", f"/session/{session}")
 

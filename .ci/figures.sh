@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 13: `capsnet serve` in a real browser (headless Chromium via chromedriver: draw a stroke, check the capsule
-# lengths and reconstruction, move a slider, load a test digit, screenshot) and a bounded loopback load test
+# lengths and reconstruction, move a slider, load a test image, screenshot; then again with --model fashion, whose
+# class names the page must show) and a bounded loopback load test
 # (2,000 requests, 4 concurrent; fails on any error). Run time: 4 min 8 s measured on the 2-core build VM under load
 # average ~30 (builds 2 min 22 s, browser ~15 s, load test 46 s); expect 2-3 min on a quiet CI machine, plus ~1 min
 # for the chromium apt install on a bare one.
@@ -27,23 +28,29 @@ trap cleanup EXIT
 dotnet build src/CapsEmbedded.Cli -c Release -o "$out" -v q -nologo
 dotnet publish src/CapsEmbedded.Serve -c Release -o "$out" -v q -nologo
 
-# Test digits for "load by index" and the load test: the committed 200-digit MNIST fixture.
-mkdir -p "$work/data/mnist"
-cp tests/CapsEmbedded.Tests/Fixtures/mnist/t10k-200-images-idx3-ubyte "$work/data/mnist/t10k-images-idx3-ubyte"
-cp tests/CapsEmbedded.Tests/Fixtures/mnist/t10k-200-labels-idx1-ubyte "$work/data/mnist/t10k-labels-idx1-ubyte"
-
-# --port 0: the server picks a free loopback port and prints it, so there is no race for a port.
-setsid "$out/capsnet" serve --port 0 --data-dir "$work/data" > "$work/serve.log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 1 150); do
-  url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.log" | head -n 1 || true)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "capsnet serve exited" >&2; exit 1; }
-  sleep 0.2
+# Test images for "load by index" and the load test: the committed 200-image MNIST and Fashion-MNIST fixtures.
+for set in mnist fashion; do
+  mkdir -p "$work/data/$set"
+  cp "tests/CapsEmbedded.Tests/Fixtures/$set/t10k-200-images-idx3-ubyte" "$work/data/$set/t10k-images-idx3-ubyte"
+  cp "tests/CapsEmbedded.Tests/Fixtures/$set/t10k-200-labels-idx1-ubyte" "$work/data/$set/t10k-labels-idx1-ubyte"
 done
-[ -n "$url" ] || { cat "$work/serve.log" >&2; echo "capsnet serve did not start within 30 s" >&2; exit 1; }
-cat "$work/serve.log"
+
+# Starts `capsnet serve ARGS` in its own process group and sets $url once it listens. --port 0: the server picks a free
+# loopback port and prints it, so there is no race for a port.
+start_server() {
+  setsid "$out/capsnet" serve --port 0 --data-dir "$work/data" "$@" > "$work/serve.log" 2>&1 &
+  server_pid=$!
+  url=""
+  for _ in $(seq 1 150); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.log" | head -n 1 || true)
+    [ -n "$url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "capsnet serve exited" >&2; exit 1; }
+    sleep 0.2
+  done
+  [ -n "$url" ] || { cat "$work/serve.log" >&2; echo "capsnet serve did not start within 30 s" >&2; exit 1; }
+  cat "$work/serve.log"
+}
+start_server
 
 driver_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 setsid chromedriver --port="$driver_port" --allowed-ips=127.0.0.1 > "$work/chromedriver.log" 2>&1 &
@@ -53,9 +60,17 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-mkdir -p "$work/profile"
+mkdir -p "$work/profile" "$work/profile-fashion"
 screenshot="${CAPSNET_SCREENSHOT:-$work/serve-screenshot.png}"
 timeout 120 python3 .ci/figures-browser.py --driver "http://127.0.0.1:$driver_port" --url "$url/" \
   --chrome "$(command -v chromium)" --profile "$work/profile" --screenshot "$screenshot"
 timeout 300 python3 .ci/figures-load.py --url "$url" --requests 2000 --concurrency 4
-echo "figures: serve checked in headless Chromium; screenshot $screenshot"
+
+# The same page over the Fashion-MNIST model: its class names on the bars and in the status line.
+kill -- "-$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+start_server --model fashion
+timeout 120 python3 .ci/figures-browser.py --driver "http://127.0.0.1:$driver_port" --url "$url/" \
+  --chrome "$(command -v chromium)" --profile "$work/profile-fashion" --screenshot "$work/serve-fashion.png" \
+  --expect "test image 0, label 9 (Ankle boot)"
+echo "figures: serve checked in headless Chromium (MNIST and Fashion-MNIST); screenshot $screenshot"

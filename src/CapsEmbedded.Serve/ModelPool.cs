@@ -1,21 +1,33 @@
 using System.Collections.Concurrent;
 using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Serve;
 
 /// <summary>
-/// Per-request scratch for the compiled model: a workspace plus every buffer a request needs, taken from a pool and
-/// returned, so serving a request runs the model without allocating.
+/// Per-request scratch: a session of the served model (its own workspace, the pool's shared weights) plus every buffer
+/// a request needs, taken from a pool and returned, so serving a request runs the model without allocating.
 /// </summary>
 internal sealed class ModelSession : IDisposable
 {
-    public const int MaxBodyBytes = MnistCapsNet.InputLength; // the largest valid body: 784 pixels
-    public readonly MnistCapsNet.Workspace Workspace = new();
-    public readonly byte[] Body = new byte[MaxBodyBytes + 1]; // one byte more, to see an oversized body
-    public readonly float[] Image = new float[MnistCapsNet.InputLength];
-    public readonly float[] Lengths = new float[MnistCapsNet.Classes];
-    public readonly float[] Capsules = new float[MnistCapsNet.DecoderInput];
-    public readonly float[] Reconstruction = new float[MnistCapsNet.DecoderOutput];
+    public ModelSession(ICapsNetSession model)
+    {
+        Model = model;
+        var a = model.Architecture;
+        Body = new byte[a.InputLength + 1]; // one byte more than the largest valid body, to see an oversized one
+        Image = new float[a.InputLength];
+        Lengths = new float[a.Classes];
+        Capsules = new float[a.DecoderInput];
+        Reconstruction = new float[a.DecoderOutput];
+    }
+
+    /// <summary>The served model over the pool's weights (it does not own them).</summary>
+    public ICapsNetSession Model { get; }
+    public byte[] Body { get; }
+    public float[] Image { get; }
+    public float[] Lengths { get; }
+    public float[] Capsules { get; }
+    public float[] Reconstruction { get; }
 
     private System.Text.Json.Utf8JsonWriter? _json;
 
@@ -30,28 +42,77 @@ internal sealed class ModelSession : IDisposable
     public void Dispose()
     {
         _json?.Dispose();
-        Workspace.Dispose();
+        Model.Dispose();
     }
 }
 
-/// <summary>A bounded pool of <see cref="ModelSession"/>s (one per concurrent request; extras are disposed on return).</summary>
-internal sealed class ModelPool(MnistCapsNet.Weights weights, int keep) : IDisposable
+/// <summary>
+/// The served model's weights (packed once, shared) and a bounded pool of <see cref="ModelSession"/>s over them (one per
+/// concurrent request; extras are disposed on return).
+/// </summary>
+internal sealed class ModelPool : IDisposable
 {
     private readonly ConcurrentBag<ModelSession> _free = new();
+    private readonly Func<ICapsNetSession> _newSession;
+    private readonly IDisposable _weights;
+    private readonly int _keep;
 
-    public MnistCapsNet.Weights Weights { get; } = weights;
+    private ModelPool(ICapsNetSession first, Func<ICapsNetSession> newSession, IDisposable weights, int keep)
+    {
+        _newSession = newSession;
+        _weights = weights;
+        _keep = keep;
+        ModelName = first.ModelName;
+        Architecture = first.Architecture;
+        ClassNames = first.ClassNames;
+        Tier = first.Tier;
+        _free.Add(new ModelSession(first));
+    }
 
-    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession();
+    /// <summary>
+    /// The compiled model named <paramref name="model"/> (mnist or fashion) over its embedded weights, or over the file
+    /// <paramref name="weightsPath"/> (same architecture; its class names come with it).
+    /// </summary>
+    public static ModelPool Open(string model, string? weightsPath, int keep)
+    {
+        switch (model)
+        {
+            case "mnist":
+            {
+                var weights = weightsPath is null ? MnistCapsNet.Weights.Embedded : MnistCapsNet.Weights.Load(weightsPath);
+                return new ModelPool(new MnistCapsNet.Session(weights, ownsWeights: false),
+                    () => new MnistCapsNet.Session(weights, ownsWeights: false), weights, keep);
+            }
+            case "fashion":
+            {
+                var weights = weightsPath is null ? FashionCapsNet.Weights.Embedded : FashionCapsNet.Weights.Load(weightsPath);
+                return new ModelPool(new FashionCapsNet.Session(weights, ownsWeights: false),
+                    () => new FashionCapsNet.Session(weights, ownsWeights: false), weights, keep);
+            }
+            default:
+                throw new ArgumentException($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
+        }
+    }
+
+    /// <summary>The models <see cref="Open"/> knows, by the names <c>--model</c> takes.</summary>
+    public static IReadOnlyList<string> Models { get; } = ["mnist", "fashion"];
+
+    public string ModelName { get; }
+    public CapsNetArchitecture Architecture { get; }
+    public IReadOnlyList<string> ClassNames { get; }
+    public CapsEmbedded.Kernels.SimdTier Tier { get; }
+
+    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession(_newSession());
 
     public void Return(ModelSession session)
     {
-        if (_free.Count < keep) _free.Add(session);
+        if (_free.Count < _keep) _free.Add(session);
         else session.Dispose();
     }
 
     public void Dispose()
     {
         while (_free.TryTake(out var session)) session.Dispose();
-        Weights.Dispose();
+        _weights.Dispose(); // a no-op for embedded weights
     }
 }

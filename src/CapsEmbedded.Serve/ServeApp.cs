@@ -15,11 +15,13 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace CapsEmbedded.Serve;
 
 /// <summary>
-/// The local page and its JSON API over the compiled <see cref="MnistCapsNet"/>:
-/// <c>POST /api/predict</c> (784 bytes, the 28×28 digit row by row, 0..255) → class, 10 capsule lengths, the winning
-/// capsule's 16 values and its reconstruction; <c>POST /api/reconstruct?class=k</c> (16 float32 little-endian: capsule
-/// k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test digit i. Bodies are read into pooled buffers
-/// of at most 785 bytes and checked before the model runs; every bad request gets a 400 with a one-line JSON error.
+/// The local page and its JSON API over a compiled model (<see cref="MnistCapsNet"/>, or <see cref="FashionCapsNet"/>
+/// with <c>--model fashion</c>): <c>GET /api/model</c> → the model's name, data set and class names;
+/// <c>POST /api/predict</c> (784 bytes, the 28×28 image row by row, 0..255) → class and its name, 10 capsule lengths,
+/// the winning capsule's 16 values and its reconstruction; <c>POST /api/reconstruct?class=k</c> (16 float32
+/// little-endian: capsule k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test image i with its label.
+/// Bodies are read into pooled buffers of at most 785 bytes and checked before the model runs; every bad request gets a
+/// 400 with a one-line JSON error.
 /// </summary>
 internal static class ServeApp
 {
@@ -40,14 +42,13 @@ internal static class ServeApp
             k.AddServerHeader = false;
         });
         var app = builder.Build();
-        var weights = options.Weights is null ? MnistCapsNet.Weights.Embedded : MnistCapsNet.Weights.Load(options.Weights);
-        var pool = new ModelPool(weights, keep: Environment.ProcessorCount * 2);
+        var pool = ModelPool.Open(options.Model, options.Weights, keep: Environment.ProcessorCount * 2);
         var digits = new Lazy<LabeledImages>(() => DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir));
         app.Lifetime.ApplicationStopped.Register(pool.Dispose);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-            log.WriteLine($"capsnet serve: listening on {string.Join(", ", addresses)} ({MnistCapsNet.ActiveTier} tier); Ctrl+C stops");
+            log.WriteLine($"capsnet serve: listening on {string.Join(", ", addresses)} ({pool.ModelName}{(options.Weights is null ? "" : " with " + options.Weights)}, {pool.Tier} tier); Ctrl+C stops");
             log.Flush();
         });
 
@@ -64,9 +65,15 @@ internal static class ServeApp
             };
             app.MapGet(file == "index.html" ? "/" : "/" + file, serve);
         }
+        byte[] model = ModelJson(pool, options.Data);
+        app.MapGet("/api/model", (RequestDelegate)(http =>
+        {
+            http.Response.ContentType = "application/json";
+            return http.Response.Body.WriteAsync(model).AsTask();
+        }));
         app.MapPost("/api/predict", (RequestDelegate)(http => Predict(http, pool)));
         app.MapPost("/api/reconstruct", (RequestDelegate)(http => Reconstruct(http, pool)));
-        app.MapGet("/api/digit/{index}", (RequestDelegate)(http => Digit(http, digits)));
+        app.MapGet("/api/digit/{index}", (RequestDelegate)(http => Digit(http, digits, pool.ClassNames)));
         return app;
     }
 
@@ -84,21 +91,23 @@ internal static class ServeApp
         var s = pool.Rent();
         try
         {
+            var a = pool.Architecture;
             int n = await ReadBody(http.Request, s.Body);
-            if (n != MnistCapsNet.InputLength)
+            if (n != a.InputLength)
             {
-                await Error(http, n < 0 ? $"the body is larger than {MnistCapsNet.InputLength} bytes" : $"the body has {n} bytes; send the 28x28 digit as {MnistCapsNet.InputLength} bytes (0..255), row by row");
+                await Error(http, n < 0 ? $"the body is larger than {a.InputLength} bytes" : $"the body has {n} bytes; send the {a.InputSize}x{a.InputSize} image as {a.InputLength} bytes (0..255), row by row");
                 return;
             }
             for (int i = 0; i < n; i++) s.Image[i] = s.Body[i] / 255f;
-            int predicted = MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            int predicted = s.Model.Predict(s.Image, s.Lengths, s.Capsules, s.Reconstruction);
             var json = BeginObject(http, s);
             json.WriteNumber("class"u8, predicted);
+            json.WriteString("name"u8, pool.ClassNames[predicted]);
             json.WriteStartArray("lengths"u8);
             foreach (float v in s.Lengths) json.WriteNumberValue(v);
             json.WriteEndArray();
             json.WriteStartArray("capsule"u8);
-            foreach (float v in s.Capsules.AsSpan(predicted * MnistCapsNet.ClassDims, MnistCapsNet.ClassDims)) json.WriteNumberValue(v);
+            foreach (float v in s.Capsules.AsSpan(predicted * a.ClassDims, a.ClassDims)) json.WriteNumberValue(v);
             json.WriteEndArray();
             await EndWithReconstruction(http, json, s.Reconstruction);
         }
@@ -114,20 +123,21 @@ internal static class ServeApp
         try
         {
             string? value = http.Request.Query["class"];
-            if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int keep) || keep >= MnistCapsNet.Classes)
+            var a = pool.Architecture;
+            if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int keep) || keep >= a.Classes)
             {
-                await Error(http, $"?class= must be 0..{MnistCapsNet.Classes - 1}, got '{value}'");
+                await Error(http, $"?class= must be 0..{a.Classes - 1}, got '{value}'");
                 return;
             }
             int n = await ReadBody(http.Request, s.Body);
-            const int expected = MnistCapsNet.ClassDims * sizeof(float);
+            int expected = a.ClassDims * sizeof(float);
             if (n != expected)
             {
-                await Error(http, n < 0 ? $"the body is larger than {expected} bytes" : $"the body has {n} bytes; send capsule {keep}'s {MnistCapsNet.ClassDims} values as float32 little-endian ({expected} bytes)");
+                await Error(http, n < 0 ? $"the body is larger than {expected} bytes" : $"the body has {n} bytes; send capsule {keep}'s {a.ClassDims} values as float32 little-endian ({expected} bytes)");
                 return;
             }
             s.Capsules.AsSpan().Clear();
-            for (int d = 0; d < MnistCapsNet.ClassDims; d++)
+            for (int d = 0; d < a.ClassDims; d++)
             {
                 float v = BinaryPrimitives.ReadSingleLittleEndian(s.Body.AsSpan(d * sizeof(float)));
                 if (!float.IsFinite(v) || Math.Abs(v) > MaxCapsuleValue)
@@ -135,9 +145,9 @@ internal static class ServeApp
                     await Error(http, $"capsule value {d} is {v.ToString(System.Globalization.CultureInfo.InvariantCulture)}; values must be finite and within ±{MaxCapsuleValue}");
                     return;
                 }
-                s.Capsules[keep * MnistCapsNet.ClassDims + d] = v;
+                s.Capsules[keep * a.ClassDims + d] = v;
             }
-            MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, keep, s.Reconstruction);
+            s.Model.Reconstruct(s.Capsules, keep, s.Reconstruction);
             await EndWithReconstruction(http, BeginObject(http, s), s.Reconstruction);
         }
         finally
@@ -146,7 +156,24 @@ internal static class ServeApp
         }
     }
 
-    private static async Task Digit(HttpContext http, Lazy<LabeledImages> digits)
+    /// <summary>The <c>/api/model</c> answer, written once: model name, data set, class names.</summary>
+    private static byte[] ModelJson(ModelPool pool, string data)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, JsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("model"u8, pool.ModelName);
+            json.WriteString("data"u8, data);
+            json.WriteStartArray("classNames"u8);
+            foreach (string name in pool.ClassNames) json.WriteStringValue(name);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    private static async Task Digit(HttpContext http, Lazy<LabeledImages> digits, IReadOnlyList<string> classNames)
     {
         string? text = http.Request.RouteValues["index"] as string;
         LabeledImages set;
@@ -169,6 +196,7 @@ internal static class ServeApp
         json.WriteStartObject();
         json.WriteNumber("index"u8, index);
         json.WriteNumber("label"u8, set.Labels[index]);
+        if (set.Labels[index] < classNames.Count) json.WriteString("labelName"u8, classNames[set.Labels[index]]);
         json.WriteStartArray("pixels"u8);
         foreach (byte b in set.GetImage(index)) json.WriteNumberValue(b);
         json.WriteEndArray();

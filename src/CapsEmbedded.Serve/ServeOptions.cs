@@ -4,16 +4,26 @@ using CapsEmbedded.Data;
 namespace CapsEmbedded.Serve;
 
 /// <summary>The command line of <c>capsnet serve</c> / <c>capsnet-serve</c>; <see cref="Parse"/> names any bad argument in one line.</summary>
-internal sealed record ServeOptions(IPAddress Host, int Port, string Data, string DataDir, string? Weights)
+/// <param name="Host">The address to listen on (loopback unless given).</param>
+/// <param name="Port">The port (0: any free one, printed when listening).</param>
+/// <param name="Model">The compiled model served: mnist or fashion.</param>
+/// <param name="Data">The data set whose test images the page loads: mnist, fashion, or a folder of IDX files.</param>
+/// <param name="DataDir">The folder fetched data sets are in.</param>
+/// <param name="Weights">A weight file of the paper architecture to serve instead of the model's embedded weights.</param>
+internal sealed record ServeOptions(IPAddress Host, int Port, string Model, string Data, string DataDir, string? Weights)
 {
-    public const string Usage = "usage: capsnet serve [--port N (default 5280; 0 = any free)] [--host 127.0.0.1] [--data mnist] [--data-dir DIR] [--weights FILE]";
+    public const string Usage = "usage: capsnet serve [--port N (default 5280; 0 = any free)] [--host 127.0.0.1] [--model mnist|fashion] [--data mnist|fashion|DIR] [--data-dir DIR] [--weights FILE]";
 
+    /// <summary>
+    /// Parses the arguments. As in capsnet's other commands, <c>--model</c> defaults to the model of <c>--data mnist|fashion</c>
+    /// when no <c>--weights</c> is given (else mnist), and <c>--data</c> to the data set of the model.
+    /// </summary>
     public static ServeOptions Parse(IReadOnlyList<string> args)
     {
         var host = IPAddress.Loopback;
         int port = 5280;
-        string data = "mnist", dataDir = DataPaths.DefaultRoot;
-        string? weights = null;
+        string dataDir = DataPaths.DefaultRoot;
+        string? data = null, model = null, weights = null;
         for (int i = 0; i < args.Count; i++)
         {
             string name = args[i];
@@ -31,12 +41,17 @@ internal sealed record ServeOptions(IPAddress Host, int Port, string Data, strin
                         : IPAddress.TryParse(value, out var parsed) ? parsed
                         : throw new ArgumentException($"--host must be an IP address (e.g. 127.0.0.1), got '{value}'");
                     break;
+                case "--model":
+                    model = ModelPool.Models.Contains(value) ? value
+                        : throw new ArgumentException($"--model must be one of {string.Join(", ", ModelPool.Models)}, got '{value}'");
+                    break;
                 case "--data": data = value; break;
                 case "--data-dir": dataDir = value; break;
                 case "--weights": weights = value; break;
                 default: throw new ArgumentException($"unknown option '{name}' ({Usage})");
             }
         }
-        return new ServeOptions(host, port, data, dataDir, weights);
+        model ??= weights is null && data is not null && ModelPool.Models.Contains(data) ? data : "mnist";
+        return new ServeOptions(host, port, model, data ?? model, dataDir, weights);
     }
 }

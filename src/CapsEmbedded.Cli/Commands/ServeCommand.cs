@@ -17,7 +17,7 @@ internal static class ServeCommand
             Description = "--port N (default 5280, 0 = any free), --host 127.0.0.1, --data mnist, --data-dir DIR, --weights FILE",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var command = new Command("serve", "Local page: draw a digit, see its capsules and turn their dimensions (runs capsnet-serve)") { rest };
+        var command = new Command("serve", "Local page: draw a digit (or load a test image; --model fashion for clothing), see its capsules and turn their dimensions (runs capsnet-serve)") { rest };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(CommandRunner.Guard(parse =>
         {

@@ -7,6 +7,19 @@ const status = document.getElementById("status");
 const DIMS = 16, SIDE = 28, RANGE = 0.25; // sliders: ±0.25 around the capsule, as paper Fig. 4
 let drawing = false, last = null, timer = 0, pending = false, inFlight = false, again = false;
 let capsule = null, predicted = -1, sliderBusy = false, sliderAgain = false;
+let classNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]; // replaced by /api/model's
+
+// "7" for a digit; "1 (Trouser)" when the model names its classes (e.g. capsnet serve --model fashion).
+const named = k => classNames[k] === String(k) ? String(k) : k + " (" + classNames[k] + ")";
+
+fetch("/api/model").then(r => r.json()).then(m => {
+  classNames = m.classNames;
+  if (m.model !== "MnistCapsNet") {
+    document.title = "CapsEmbedded: " + m.model;
+    document.querySelector("h1").textContent = "Draw or load an image (" + m.model + ")";
+  }
+  document.body.dataset.model = m.model;
+}).catch(e => { status.textContent = "error: " + e; });
 
 function clearPad() {
   padCtx.fillStyle = "#000"; padCtx.fillRect(0, 0, pad.width, pad.height);
@@ -75,7 +88,7 @@ async function predict(bytes) {
     capsule = Float32Array.from(j.capsule); predicted = j.class;
     buildSliders();
     document.body.dataset.predictions = String(Number(document.body.dataset.predictions || 0) + 1);
-    status.textContent = "class " + j.class + ", longest capsule " + j.lengths[j.class].toFixed(3);
+    status.textContent = "class " + named(j.class) + ", longest capsule " + j.lengths[j.class].toFixed(3);
   } catch (e) {
     status.textContent = "error: " + e;
   } finally {
@@ -87,14 +100,14 @@ async function predict(bytes) {
 function showLengths(lengths, best) {
   const box = document.getElementById("lengths");
   box.replaceChildren();
-  document.getElementById("class").textContent = "→ " + best;
+  document.getElementById("class").textContent = "→ " + named(best);
   lengths.forEach((v, k) => {
     const row = document.createElement("div");
     row.className = "bar" + (k === best ? " best" : ""); row.dataset.length = v.toFixed(4);
     const track = document.createElement("div"); track.className = "track";
     const fill = document.createElement("div"); fill.className = "fill"; fill.style.width = (100 * Math.min(1, v)).toFixed(1) + "%";
     track.append(fill);
-    row.append(k + " ", track, " " + v.toFixed(3));
+    row.append(named(k) + " ", track, " " + v.toFixed(3));
     box.append(row);
   });
 }
@@ -153,5 +166,5 @@ document.getElementById("load").addEventListener("click", async () => {
   small.getContext("2d").putImageData(img, 0, 0);
   padCtx.imageSmoothingEnabled = false; padCtx.drawImage(small, 0, 0, pad.width, pad.height);
   await predict(Uint8Array.from(j.pixels));
-  status.textContent += " (test digit " + j.index + ", label " + j.label + ")";
+  status.textContent += " (test image " + j.index + ", label " + named(j.label) + ")";
 });

@@ -24,11 +24,18 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     {
         CopyMnistFixture();
         _digit = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, Dir).GetImage(0).ToArray();
-        _app = ServeApp.Build(ServeOptions.Parse(["--port", "0", "--data-dir", Dir]), TextWriter.Null);
-        await _app.StartAsync();
-        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        _app = await Start(["--port", "0", "--data-dir", Dir], _http);
+    }
+
+    /// <summary>Builds and starts the server on a free loopback port and points <paramref name="http"/> at it.</summary>
+    private static async Task<WebApplication> Start(string[] args, HttpClient http)
+    {
+        var app = ServeApp.Build(ServeOptions.Parse(args), TextWriter.Null);
+        await app.StartAsync();
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         Assert.StartsWith("http://127.0.0.1:", address);
-        _http.BaseAddress = new Uri(address);
+        http.BaseAddress = new Uri(address);
+        return app;
     }
 
     public async Task DisposeAsync()
@@ -37,9 +44,11 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         _http.Dispose(); // the folder goes in TempDirectoryTest.Dispose, which xunit calls after this
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Json)> Post(string path, byte[] body)
+    private Task<(HttpStatusCode Status, JsonElement Json)> Post(string path, byte[] body) => Post(_http, path, body);
+
+    private static async Task<(HttpStatusCode Status, JsonElement Json)> Post(HttpClient http, string path, byte[] body)
     {
-        using var response = await _http.PostAsync(path, new ByteArrayContent(body));
+        using var response = await http.PostAsync(path, new ByteArrayContent(body));
         string text = await response.Content.ReadAsStringAsync();
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
@@ -53,6 +62,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         var (status, json) = await Post("/api/predict", _digit);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(7, json.GetProperty("class").GetInt32()); // fixture digit 0 is a 7, and the shipped model knows it
+        Assert.Equal("7", json.GetProperty("name").GetString()); // the MNIST file names no classes: the digit
         var lengths = json.GetProperty("lengths").EnumerateArray().Select(e => e.GetSingle()).ToArray();
         Assert.Equal(10, lengths.Length);
         Assert.Equal(7, Array.IndexOf(lengths, lengths.Max()));
@@ -72,7 +82,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
 
     public static TheoryData<string, byte[], string> BadRequests() => new()
     {
-        { "/api/predict", [], "the body has 0 bytes; send the 28x28 digit as 784 bytes (0..255), row by row" },
+        { "/api/predict", [], "the body has 0 bytes; send the 28x28 image as 784 bytes (0..255), row by row" },
         { "/api/predict", new byte[783], "the body has 783 bytes" },
         { "/api/predict", new byte[785], "the body is larger than 784 bytes" },
         { "/api/predict", new byte[70_000], "the body is larger than 784 bytes" },
@@ -100,6 +110,8 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         var json = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(199, json.GetProperty("index").GetInt32());
+        int label = json.GetProperty("label").GetInt32();
+        Assert.Equal(label.ToString(System.Globalization.CultureInfo.InvariantCulture), json.GetProperty("labelName").GetString());
         Assert.Equal(784, json.GetProperty("pixels").GetArrayLength());
         foreach (string bad in new[] { "200", "-1", "x", "99999999999" })
         {
@@ -107,6 +119,43 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Contains("digit index must be 0..199", await response.Content.ReadAsStringAsync());
         }
+    }
+
+    [Fact]
+    public async Task The_model_endpoint_names_the_model_its_data_and_its_classes()
+    {
+        var json = JsonDocument.Parse(await _http.GetStringAsync("/api/model")).RootElement;
+        Assert.Equal("MnistCapsNet", json.GetProperty("model").GetString());
+        Assert.Equal("mnist", json.GetProperty("data").GetString());
+        Assert.Equal(Enumerable.Range(0, 10).Select(j => j.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            json.GetProperty("classNames").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task With_data_fashion_the_Fashion_model_serves_its_test_images_and_names_its_classes()
+    {
+        CopyFashionFixture();
+        using var http = new HttpClient();
+        await using var app = await Start(["--port", "0", "--data", "fashion", "--data-dir", Dir], http);
+        var model = JsonDocument.Parse(await http.GetStringAsync("/api/model")).RootElement;
+        Assert.Equal("FashionCapsNet", model.GetProperty("model").GetString());
+        Assert.Equal("fashion", model.GetProperty("data").GetString());
+        Assert.Equal(CapsEmbedded.Weights.CapsNetClassNames.FashionMnist, model.GetProperty("classNames").EnumerateArray().Select(e => e.GetString()));
+
+        var item = JsonDocument.Parse(await http.GetStringAsync("/api/digit/1")).RootElement; // test item 1 is a pullover
+        Assert.Equal(2, item.GetProperty("label").GetInt32());
+        Assert.Equal("Pullover", item.GetProperty("labelName").GetString());
+        byte[] pixels = item.GetProperty("pixels").EnumerateArray().Select(e => (byte)e.GetInt32()).ToArray();
+        var (status, json) = await Post(http, "/api/predict", pixels);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(2, json.GetProperty("class").GetInt32());
+        Assert.Equal("Pullover", json.GetProperty("name").GetString());
+
+        // The same bits as FashionCapsNet itself.
+        var expected = new float[10];
+        using (var session = new CapsEmbedded.Models.FashionCapsNet.Session(CapsEmbedded.Models.FashionCapsNet.Weights.Embedded))
+            session.Predict(pixels.Select(b => b / 255f).ToArray(), expected);
+        Assert.Equal(expected, json.GetProperty("lengths").EnumerateArray().Select(e => e.GetSingle()));
     }
 
     [Fact]
@@ -123,13 +172,13 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [Fact]
     public void A_warm_pooled_session_predicts_and_reconstructs_without_allocating()
     {
-        using var pool = new ModelPool(CapsEmbedded.Models.MnistCapsNet.Weights.Embedded, keep: 2);
+        using var pool = ModelPool.Open("mnist", null, keep: 2);
         void Request()
         {
             var s = pool.Rent();
             for (int i = 0; i < s.Image.Length; i++) s.Image[i] = _digit[i] / 255f;
-            int k = CapsEmbedded.Models.MnistCapsNet.Predict(pool.Weights, s.Workspace, s.Image, s.Lengths, s.Capsules, s.Reconstruction);
-            CapsEmbedded.Models.MnistCapsNet.Reconstruct(pool.Weights, s.Workspace, s.Capsules, k, s.Reconstruction);
+            int k = s.Model.Predict(s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            s.Model.Reconstruct(s.Capsules, k, s.Reconstruction);
             pool.Return(s);
         }
         // Past tiered compilation (call counting, then tier-1 code installed after a delay) before measuring: a one-off
@@ -145,6 +194,21 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address (e.g. 127.0.0.1), got 'example.com'")]
     [InlineData(new[] { "--port" }, "--port needs a value")]
     [InlineData(new[] { "--colour", "red" }, "unknown option '--colour'")]
+    [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, got 'cifar'")]
     public void Bad_arguments_name_the_problem(string[] args, string message) =>
         Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => ServeOptions.Parse(args)).Message);
+
+    [Theory]
+    [InlineData(new string[0], "mnist", "mnist")]
+    [InlineData(new[] { "--model", "fashion" }, "fashion", "fashion")]
+    [InlineData(new[] { "--data", "fashion" }, "fashion", "fashion")]
+    [InlineData(new[] { "--data", "fashion", "--weights", "my.safetensors" }, "mnist", "fashion")] // the file decides what it knows
+    [InlineData(new[] { "--model", "mnist", "--data", "fashion" }, "mnist", "fashion")]
+    [InlineData(new[] { "--data", "/some/idx/folder" }, "mnist", "/some/idx/folder")]
+    public void The_model_follows_data_mnist_or_fashion_unless_given(string[] args, string model, string data)
+    {
+        var options = ServeOptions.Parse(args);
+        Assert.Equal(model, options.Model);
+        Assert.Equal(data, options.Data);
+    }
 }
