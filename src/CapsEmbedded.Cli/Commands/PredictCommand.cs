@@ -6,52 +6,92 @@ using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
-/// <summary><c>capsnet predict [--model mnist|fashion] [--weights file] image.png|image.pgm</c>: class and the capsule lengths.</summary>
+/// <summary>
+/// <c>capsnet predict [--model mnist|fashion] [--weights file] image.png|image.pgm ...</c>: class and the capsule lengths
+/// of each image. With several images each block starts with an <c>image</c> line (the C example's format); an image
+/// that cannot be read is reported on stderr, the others are still classified, and the exit status is then 1.
+/// </summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
         var weights = CommonOptions.Weights(required: false);
         var model = CommonOptions.Model();
-        var image = new Argument<string>("image") { Description = "A 28x28 PNG or PGM image, white digit (or garment) on black" };
+        var images = new Argument<string[]>("image")
+        {
+            Description = "28x28 PNG or PGM images, white digit (or garment) on black",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        // Several images: an unknown option would otherwise be taken for one (a file named "-x.png" is "./-x.png").
+        images.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+                if (token.Value.Length > 1 && token.Value[0] == '-')
+                    result.AddError($"unknown option '{token.Value}'");
+        });
         var reconstruction = new Option<string?>("--reconstruction")
         {
-            Description = "Also write the decoder's reconstruction as a PGM image",
+            Description = "Also write the decoder's reconstruction as a PGM image (one image only)",
         };
         var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
-        var command = new Command("predict", "Classify one image") { model, weights, image, reconstruction, engine, precision };
-        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(weights), parse.GetValue(image)!,
-            parse.GetValue(reconstruction), parse.GetValue(engine), parse.InvocationConfiguration.Output, parse.GetValue(precision), parse.GetValue(model))));
+        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, engine, precision };
+        command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model)));
         return command;
     }
 
-    internal static int Run(string? weightsPath, string imagePath, string? reconstructionPath, EngineChoice choice, TextWriter output,
-        Precision precision = Precision.Float32, string? model = null)
+    internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
+        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null)
     {
-        if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
-        using var engine = PrecisionOption.Open(weightsPath, choice, precision, model);
+        ICapsNetEngine? engine = null;
+        int status = CommandRunner.Run(() =>
+        {
+            if (reconstructionPath is not null && imagePaths.Count > 1)
+                throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
+            if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
+            engine = PrecisionOption.Open(weightsPath, choice, precision, model);
+            return 0;
+        }, error);
+        if (engine is null) return status;
+        using (engine)
+        {
+            var a = engine.Architecture;
+            var lengths = new float[a.Classes];
+            var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
+            foreach (string imagePath in imagePaths)
+                status = Math.Max(status, CommandRunner.Run(() =>
+                {
+                    int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
+                    var inv = CultureInfo.InvariantCulture;
+                    string name = engine.ClassNames[predicted];
+                    if (imagePaths.Count > 1) output.WriteLine($"image    {imagePath}");
+                    output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
+                    output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
+                    if (reconstructionPath is not null)
+                    {
+                        WritePgm(reconstructionPath, reconstruction, a.InputSize);
+                        output.WriteLine($"wrote reconstruction to {reconstructionPath}");
+                    }
+                    return 0;
+                }, error));
+        }
+        return status;
+    }
+
+    /// <summary>Reads and classifies one image; a file that is not a gray image of the model's size is a CliException naming it.</summary>
+    private static int PredictOne(ICapsNetEngine engine, string imagePath, float[] lengths, float[] reconstruction)
+    {
         var a = engine.Architecture;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)
             throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");
         if (a.InputChannels != 1)
             throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
-        var lengths = new float[a.Classes];
-        var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
         if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
             throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
-        var inv = CultureInfo.InvariantCulture;
-        string name = engine.ClassNames[predicted];
-        output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
-        output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
-        if (reconstructionPath is not null)
-        {
-            WritePgm(reconstructionPath, reconstruction, a.InputSize);
-            output.WriteLine($"wrote reconstruction to {reconstructionPath}");
-        }
-        return 0;
+        return predicted;
     }
 
     private static void WritePgm(string path, float[] pixels, int size)

@@ -108,6 +108,34 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
     }
 
     [Fact]
+    public void Predict_classifies_several_images_in_one_run_and_reports_a_bad_one_without_stopping()
+    {
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
+        string png = Path.Combine(fixtures, "digit0-gray.png"), pgm = Path.Combine(fixtures, "digit0.pgm");
+        string small = P("small.pgm");
+        File.WriteAllText(small, "P2\n3 2\n255\n0 1 2\n3 4 5\n");
+        var (code, output, error) = Capsnet("predict", png, small, pgm);
+        Assert.Equal(1, code); // one image could not be classified
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(6, lines.Length); // two blocks of image, class, lengths
+        Assert.Equal($"image    {png}", lines[0]);
+        Assert.Equal("class    7", lines[1]); // fixture digit 0 is a 7
+        Assert.Equal($"image    {pgm}", lines[3]);
+        Assert.Equal(lines[1..3], lines[4..6]); // the PNG and the PGM hold the same digit
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.StartsWith($"capsnet: error: {small}", error);
+        Assert.Contains("is 3x2; the model needs 28x28", error);
+
+        // The same images one by one give the same blocks.
+        var one = Capsnet("predict", pgm);
+        Assert.True(one.Code == 0, one.Error);
+        Assert.Equal(string.Join("\n", lines[4..6]), one.Output.Trim().ReplaceLineEndings("\n"));
+
+        AssertOneLineError(Capsnet("predict", "--reconstruction", P("r.pgm"), png, pgm), "--reconstruction takes one image; 2 were given");
+        Assert.False(File.Exists(P("r.pgm")));
+    }
+
+    [Fact]
     public void Bench_reports_latency_tier_and_zero_allocation_as_json()
     {
         // In its own process, as a user runs it: inside the test host, other tests keep the JIT busy and its tier-up
