@@ -125,8 +125,10 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         for (int k = 0; k < groups; k++)
         {
             int g = start + (end - start) * k / groups, count = start + (end - start) * (k + 1) / groups - g;
-            totals.Add(worker.TrainGroup(_images.AsSpan(g * input, count * input), _labels.AsSpan(g, count), count, scale));
+            totals.Add(worker.TrainGroup(_images.AsSpan(g * input, count * input), _labels.AsSpan(g, count), count, scale,
+                foldPrimaryWeightGradient: false));
         }
+        worker.FoldPrimaryWeightGradient(); // once per step, not per group
         _totals[thread] = totals;
     }
 

@@ -44,6 +44,10 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _decIn, _h1a, _h2a, _rec;
     private readonly T[] _dRec, _dH2, _dH1, _dDecIn, _dLengths, _dv, _dUHat, _du, _dsRaw, _dz2, _da1,
         _dLogits, _dLogitsNext, _dvR, _dsR, _dc;
+    // dW2ᵀ [K2][C2]: the primary conv's weight gradient summed in the orientation whose A (patches2ᵀ) is sparse;
+    // folded into Gradients (transposed) by FoldPrimaryWeightGradient. Pending: groups summed since the last fold.
+    private readonly T[] _dw2T;
+    private bool _dw2TPending;
 
     /// <param name="architecture">Every size of the network.</param>
     /// <param name="layout">Where each tensor lies in <paramref name="parameters"/>.</param>
@@ -87,7 +91,7 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _lengths = new T[g * _j]; _decIn = new T[g * _j * _d]; _h1a = new T[g * _h1]; _h2a = new T[g * _h2]; _rec = new T[g * _o];
         _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
         _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
-        _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1];
+        _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1]; _dw2T = new T[_k2 * _c2];
         _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
     }
 
@@ -197,7 +201,15 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     /// (margin + reconstruction) × <paramref name="lossScale"/> (1/batch for the batch mean) into <see cref="Gradients"/>.
     /// <paramref name="images"/> are also the reconstruction targets.
     /// </summary>
-    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int count, T lossScale)
+    /// <param name="images">[count][input] pixels in [0, 1].</param>
+    /// <param name="labels">One class per image.</param>
+    /// <param name="count">Images in this group (at most <see cref="GroupSize"/>).</param>
+    /// <param name="lossScale">Factor on this group's loss (1/batch for the batch mean).</param>
+    /// <param name="foldPrimaryWeightGradient">
+    /// False leaves this group's primary-conv weight gradient in the transposed sum (cheaper over several groups); the
+    /// caller then calls <see cref="FoldPrimaryWeightGradient"/> before it reads <see cref="Gradients"/>.
+    /// </param>
+    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int count, T lossScale, bool foldPrimaryWeightGradient = true)
     {
         Forward(images, count, labels);
         var a = _a;
@@ -251,9 +263,12 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             SquashLayer.Backward<T>(_sRaw.AsSpan(g * _n * _dp, _n * _dp), _du.AsSpan(g * _n * _dp, _n * _dp), _n, _dp, _dsRaw);
             Regroup(_dz2.AsSpan(g * _p2 * _c2, _p2 * _c2), _dsRaw, toCapsules: false);
         }
-        // Primary conv backward: dW2 += dZ2ᵀ·patches2, then dPatches = dZ2·W2 (into the patches buffer, no longer needed), col2im.
+        // Primary conv backward: dW2ᵀ += patches2ᵀ·dZ2 (A = conv1's ReLU output as patches, mostly zeros: the GEMM steps
+        // over its zero steps, which dW2 = dZ2ᵀ·patches2 could not), then dPatches = dZ2·W2 (into the patches buffer, no
+        // longer needed), col2im.
         int rows2 = count * _p2;
-        TrainingGemm.Multiply<T>(true, false, _c2, _k2, rows2, _dz2, _c2, _patches2, _k2, G(_w2), _k2, true, _gemm);
+        TrainingGemm.Multiply<T>(true, false, _k2, _c2, rows2, _patches2, _k2, _dz2, _c2, _dw2T, _c2, true, _gemm);
+        _dw2TPending = true;
         SumRows(_dz2, rows2, _c2, G(_b2));
         TrainingGemm.Multiply<T>(false, false, rows2, _k2, _c2, _dz2, _c2, P(_w2), _k2, _patches2, _k2, false, _gemm);
         for (int g = 0; g < count; g++)
@@ -263,7 +278,31 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         ReluBackward(_a1.AsSpan(0, rows1 * _c1), _da1);
         TrainingGemm.Multiply<T>(true, false, _c1, _k1, rows1, _da1, _c1, _patches1, _k1, G(_w1), _k1, true, _gemm);
         SumRows(_da1, rows1, _c1, G(_b1));
+        if (foldPrimaryWeightGradient) FoldPrimaryWeightGradient();
         return totals;
+    }
+
+    /// <summary>
+    /// Adds the primary-conv weight gradient summed since the last fold (dW2ᵀ, [K2][C2]) into <see cref="Gradients"/>
+    /// ([C2][K2]) and clears that sum; a no-op when nothing is pending.
+    /// </summary>
+    public void FoldPrimaryWeightGradient()
+    {
+        if (!_dw2TPending) return;
+        var g = G(_w2);
+        const int Block = 64; // tiles of 64 × 64, so both the strided reads and the writes stay in cache
+        for (int k0 = 0; k0 < _k2; k0 += Block)
+            for (int c0 = 0; c0 < _c2; c0 += Block)
+            {
+                int kEnd = Math.Min(k0 + Block, _k2), cEnd = Math.Min(c0 + Block, _c2);
+                for (int c = c0; c < cEnd; c++)
+                {
+                    var row = g.Slice(c * _k2, _k2);
+                    for (int k = k0; k < kEnd; k++) row[k] += _dw2T[k * _c2 + c];
+                }
+            }
+        Array.Clear(_dw2T);
+        _dw2TPending = false;
     }
 
     /// <summary>Conv output [pos][type·Dp + dim] ↔ capsules [type·P + pos][dim] (capsule index is type-major).</summary>

@@ -40,8 +40,9 @@ public sealed class GemmWorkspace<T> where T : unmanaged, INumberBase<T>
 /// Zero steps of A: after <see cref="PackA"/>, <see cref="ListNonzeroSteps"/> lists per 6-row panel the k steps where
 /// some row is not zero and the register tile sums over those only (<see cref="PackedGemm.ListedColumns"/>, as the
 /// inference GEMM does). Of the trainer's A operands, the forward convolutions' (image patches; conv1's ReLU output as
-/// patches) and conv1's weight gradient's (dA1ᵀ, zero wherever the ReLU was) are sparse on real digits; the primary
-/// conv's weight and input gradients have dense A. A skipped product is an exact ±0 for finite B, so every sum keeps
+/// patches), conv1's weight gradient's (dA1ᵀ, zero wherever the ReLU was) and the primary conv's weight gradient's
+/// (computed as dW2ᵀ = patches2ᵀ·dZ2 for that reason) are sparse on real digits; the primary conv's input gradient has
+/// dense A. A skipped product is an exact ±0 for finite B, so every sum keeps
 /// its bits (the one exception: the sign of a sum that is exactly −0, which only an underflowing product can make);
 /// a NaN or ∞ in B spreads only from steps where A is not zero, and the trainer stops at the first non-finite loss.
 /// Measured 2026-11-29 (2 shared cores, noisy): the primary conv's forward GEMM 1.6× faster with the trained MNIST

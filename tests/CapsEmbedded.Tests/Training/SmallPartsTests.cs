@@ -6,6 +6,38 @@ namespace CapsEmbedded.Tests.Training;
 public class SmallPartsTests
 {
     [Fact]
+    public void The_primary_weight_gradient_folded_once_per_step_equals_folding_every_group()
+    {
+        // The trainer sums dW2ᵀ over a step's groups and folds it into Gradients once; GradientCheckTests check the
+        // per-group fold (the default) against finite differences. Both must give the same gradient, to rounding.
+        var arch = CapsNetArchitecture.Tiny;
+        var layout = new ParameterLayout(arch);
+        var parameters = new double[layout.Count];
+        layout.Import(TrainingInit.Create(arch, seed: 3, digitSigma: 0.5), parameters);
+        var random = new DeterministicRandom(4);
+        var images = new double[4 * arch.InputLength];
+        for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();
+        int[] labels = { 1, 0, 2, 1 };
+
+        var everyGroup = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 2);
+        var oncePerStep = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 2);
+        for (int g = 0; g < 2; g++)
+        {
+            var groupImages = images.AsSpan(g * 2 * arch.InputLength, 2 * arch.InputLength);
+            everyGroup.TrainGroup(groupImages, labels.AsSpan(g * 2, 2), 2, 0.25);
+            oncePerStep.TrainGroup(groupImages, labels.AsSpan(g * 2, 2), 2, 0.25, foldPrimaryWeightGradient: false);
+        }
+        var w2 = layout[CapsNetArchitecture.PrimaryWeight];
+        Assert.All(oncePerStep.Gradients.AsSpan(w2.Offset, w2.Length).ToArray(), v => Assert.Equal(0.0, v)); // still pending
+        oncePerStep.FoldPrimaryWeightGradient();
+        oncePerStep.FoldPrimaryWeightGradient(); // nothing pending: no second addition
+        Assert.Contains(everyGroup.Gradients.AsSpan(w2.Offset, w2.Length).ToArray(), v => v != 0);
+        for (int k = 0; k < layout.Count; k++)
+            Assert.True(Math.Abs(everyGroup.Gradients[k] - oncePerStep.Gradients[k]) <= 1e-12 * (1 + Math.Abs(everyGroup.Gradients[k])),
+                $"gradient {k}: {everyGroup.Gradients[k]} vs {oncePerStep.Gradients[k]}");
+    }
+
+    [Fact]
     public void Random_shift_moves_pixels_and_pads_with_zeros()
     {
         var image = new byte[16];
