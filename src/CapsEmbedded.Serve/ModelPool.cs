@@ -57,8 +57,9 @@ internal sealed class ModelPool : IDisposable
     private readonly IDisposable _weights;
     private readonly int _keep;
 
-    private ModelPool(ICapsNetSession first, Func<ICapsNetSession> newSession, IDisposable weights, int keep)
+    private ModelPool(Func<ICapsNetSession> newSession, IDisposable weights, int keep)
     {
+        var first = newSession();
         _newSession = newSession;
         _weights = weights;
         _keep = keep;
@@ -80,14 +81,12 @@ internal sealed class ModelPool : IDisposable
             case "mnist":
             {
                 var weights = weightsPath is null ? MnistCapsNet.Weights.Embedded : MnistCapsNet.Weights.Load(weightsPath);
-                return new ModelPool(new MnistCapsNet.Session(weights, ownsWeights: false),
-                    () => new MnistCapsNet.Session(weights, ownsWeights: false), weights, keep);
+                return new ModelPool(() => new MnistCapsNet.Session(weights, ownsWeights: false), weights, keep);
             }
             case "fashion":
             {
                 var weights = weightsPath is null ? FashionCapsNet.Weights.Embedded : FashionCapsNet.Weights.Load(weightsPath);
-                return new ModelPool(new FashionCapsNet.Session(weights, ownsWeights: false),
-                    () => new FashionCapsNet.Session(weights, ownsWeights: false), weights, keep);
+                return new ModelPool(() => new FashionCapsNet.Session(weights, ownsWeights: false), weights, keep);
             }
             default:
                 throw new ArgumentException($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
