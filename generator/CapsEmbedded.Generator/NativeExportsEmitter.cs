@@ -93,9 +93,14 @@ namespace CapsEmbedded.Generator
                 $"return {Status}.Ok;",
             });
             Export(w, p, "weights_free", "int WeightsFree(nint weights)", FreeHandle("weights", model + ".Weights"));
-            Export(w, p, "class_name", "int ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", new[]
+            string[] resolve =
             {
                 $"var model = {Api}.Resolve<{model}.Weights>(weights, F, \"weights\", \"weights\");",
+                $"var scratch = {Api}.Resolve<{model}.Workspace>(workspace, F, \"workspace\", \"workspace\");",
+            };
+            Export(w, p, "class_name", "int ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", new[]
+            {
+                resolve[0],
                 $"if ((uint)classIndex >= (uint){model}.Classes)",
                 $"    throw new {Failure}({Status}.InvalidArgument, F + \": class_index \" + classIndex.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + \" is not a class (0 .. {N(spec.Weights.Architecture!.Classes - 1)})\");",
                 $"return (int){Api}.CopyUtf8(model.ClassNames[classIndex], buffer, capacity);",
@@ -107,11 +112,6 @@ namespace CapsEmbedded.Generator
                 $"return {Status}.Ok;",
             });
             Export(w, p, "workspace_free", "int WorkspaceFree(nint workspace)", FreeHandle("workspace", model + ".Workspace"));
-            string[] resolve =
-            {
-                $"var model = {Api}.Resolve<{model}.Weights>(weights, F, \"weights\", \"weights\");",
-                $"var scratch = {Api}.Resolve<{model}.Workspace>(workspace, F, \"workspace\", \"workspace\");",
-            };
             string input = $"var input = {Api}.Image(image, imageLength, {model}.InputLength, F);";
             Export(w, p, "predict", "int Predict(nint weights, nint workspace, nint image, nuint imageLength, nint lengths, nuint lengthsCapacity)", new[]
             {
