@@ -38,6 +38,9 @@ done
 # Starts `capsnet serve ARGS` in its own process group and sets $url once it listens. --port 0: the server picks a free
 # loopback port and prints it, so there is no race for a port.
 start_server() {
+  # Empty the log first, here: the redirection below happens in the background job, and until it does the loop would
+  # read the previous server's address.
+  : > "$work/serve.log"
   setsid "$out/capsnet" serve --port 0 --data-dir "$work/data" "$@" > "$work/serve.log" 2>&1 &
   server_pid=$!
   url=""
