@@ -21,6 +21,7 @@ cleanup() {
   [ -n "$server_pid" ] && kill -- "-$server_pid" 2>/dev/null || true
   [ -n "$driver_pid" ] && kill -- "-$driver_pid" 2>/dev/null || true
   wait 2>/dev/null || true
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -63,8 +64,9 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-mkdir -p "$work/profile" "$work/profile-fashion"
-screenshot="${CAPSNET_SCREENSHOT:-$work/serve-screenshot.png}"
+# The screenshots outlive the temp folder: artifacts/figures (git-ignored), or CAPSNET_SCREENSHOT for the MNIST one.
+mkdir -p "$work/profile" "$work/profile-fashion" artifacts/figures
+screenshot="${CAPSNET_SCREENSHOT:-artifacts/figures/serve-mnist.png}"
 timeout 120 python3 .ci/figures-browser.py --driver "http://127.0.0.1:$driver_port" --url "$url/" \
   --chrome "$(command -v chromium)" --profile "$work/profile" --screenshot "$screenshot"
 timeout 300 python3 .ci/figures-load.py --url "$url" --requests 2000 --concurrency 4
@@ -74,6 +76,6 @@ kill -- "-$server_pid" 2>/dev/null || true
 wait "$server_pid" 2>/dev/null || true
 start_server --model fashion
 timeout 120 python3 .ci/figures-browser.py --driver "http://127.0.0.1:$driver_port" --url "$url/" \
-  --chrome "$(command -v chromium)" --profile "$work/profile-fashion" --screenshot "$work/serve-fashion.png" \
+  --chrome "$(command -v chromium)" --profile "$work/profile-fashion" --screenshot artifacts/figures/serve-fashion.png \
   --expect "test image 0, label 9 (Ankle boot)"
-echo "figures: serve checked in headless Chromium (MNIST and Fashion-MNIST); screenshot $screenshot"
+echo "figures: serve checked in headless Chromium (MNIST and Fashion-MNIST); screenshots $screenshot, artifacts/figures/serve-fashion.png"
