@@ -89,12 +89,16 @@ internal sealed class ModelPool : IDisposable
                 return new ModelPool(() => new FashionCapsNet.Session(weights, ownsWeights: false), weights, keep);
             }
             default:
-                throw new ArgumentException($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
+                throw UnknownModel(model);
         }
     }
 
     /// <summary>The models <see cref="Open"/> knows, by the names <c>--model</c> takes.</summary>
     public static IReadOnlyList<string> Models { get; } = ["mnist", "fashion"];
+
+    /// <summary>The refusal of a <c>--model</c> value that is not one of <see cref="Models"/> (ServeOptions' and Open's).</summary>
+    internal static ArgumentException UnknownModel(string? model) =>
+        new($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
 
     public string ModelName { get; }
     public CapsNetArchitecture Architecture { get; }

@@ -43,7 +43,7 @@ internal sealed record ServeOptions(IPAddress Host, int Port, string Model, stri
                     break;
                 case "--model":
                     model = ModelPool.Models.Contains(value) ? value
-                        : throw new ArgumentException($"--model must be one of {string.Join(", ", ModelPool.Models)}, got '{value}'");
+                        : throw ModelPool.UnknownModel(value);
                     break;
                 case "--data": data = value; break;
                 case "--data-dir": dataDir = value; break;
