@@ -78,6 +78,16 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         set { foreach (var w in _workers) w.SkipZeroSteps = value; }
     }
 
+    /// <summary>The workers' <see cref="CapsNetWorker{T}.MaskedLiveShareLimit"/> (tests run the masked path from a random start).</summary>
+    internal double MaskedLiveShareLimit
+    {
+        get => _workers[0].MaskedLiveShareLimit;
+        set { foreach (var w in _workers) w.MaskedLiveShareLimit = value; }
+    }
+
+    /// <summary>Groups whose dA1 the workers' masked path computed.</summary>
+    internal long MaskedGroups => _workers.Sum(w => w.MaskedGroups);
+
     /// <summary>A-panel k steps all workers' GEMMs stepped over so far.</summary>
     internal long SkippedZeroSteps => _workers.Sum(w => w.SkippedZeroSteps);
     /// <summary>Adam steps taken so far.</summary>

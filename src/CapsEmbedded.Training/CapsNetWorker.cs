@@ -47,6 +47,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     // dW2ᵀ [K2][C2]: the primary conv's weight gradient summed in the orientation whose A (patches2ᵀ) is sparse;
     // folded into Gradients (transposed) by FoldPrimaryWeightGradient. Pending: groups summed since the last fold.
     private readonly T[] _dw2T;
+    // MaskedInputGradient's lists of the channels conv1 left positive, per pixel of the group.
+    private readonly int[] _liveChannels;
     private bool _dw2TPending;
 
     /// <param name="architecture">Every size of the network.</param>
@@ -92,6 +94,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
         _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
         _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1]; _dw2T = new T[_k2 * _c2];
+        _liveChannels = new int[MaskedInputGradient.ListLength(g * _p1, _c1)];
+        MaskedPrimaryInputGradient = true;
         _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
     }
 
@@ -99,6 +103,28 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
 
     /// <summary>Whether this worker's GEMMs step over all-zero k steps of A (the default; the same bits either way).</summary>
     internal bool SkipZeroSteps { get => _gemm.SkipZeroSteps; set => _gemm.SkipZeroSteps = value; }
+
+    /// <summary>
+    /// Whether dA1 (the primary conv's input gradient through conv1's ReLU) is computed only where the ReLU passes it
+    /// (<see cref="MaskedInputGradient"/>, the default where it applies) or densely (a GEMM, col2im, the mask; the
+    /// reference for tests and measurements). The two differ in rounding only.
+    /// </summary>
+    internal bool MaskedPrimaryInputGradient
+    {
+        get => _maskedPrimaryInputGradient;
+        set => _maskedPrimaryInputGradient = value && MaskedInputGradient.Supports(_c2);
+    }
+
+    private bool _maskedPrimaryInputGradient;
+
+    /// <summary>
+    /// The masked path runs for a group whose share of positive conv1 outputs is at most this
+    /// (<see cref="MaskedInputGradient.MaxLiveShare"/>; the dense path is faster above it, as at the random start).
+    /// </summary>
+    internal double MaskedLiveShareLimit { get; set; } = MaskedInputGradient.MaxLiveShare;
+
+    /// <summary>Groups whose dA1 the masked path computed (tests check that it ran).</summary>
+    internal long MaskedGroups { get; private set; }
 
     /// <summary>A-panel k steps this worker's GEMMs stepped over so far.</summary>
     internal long SkippedZeroSteps => _gemm.SkippedSteps;
@@ -264,18 +290,28 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             Regroup(_dz2.AsSpan(g * _p2 * _c2, _p2 * _c2), _dsRaw, toCapsules: false);
         }
         // Primary conv backward: dW2ᵀ += patches2ᵀ·dZ2 (A = conv1's ReLU output as patches, mostly zeros: the GEMM steps
-        // over its zero steps, which dW2 = dZ2ᵀ·patches2 could not), then dPatches = dZ2·W2 (into the patches buffer, no
-        // longer needed), col2im.
-        int rows2 = count * _p2;
+        // over its zero steps, which dW2 = dZ2ᵀ·patches2 could not), then dA1 through conv1's ReLU: only where it was
+        // positive (MaskedInputGradient), or densely as dPatches = dZ2·W2 (into the patches buffer, no longer needed),
+        // col2im, mask.
+        int rows2 = count * _p2, rows1 = count * _p1;
         TrainingGemm.Multiply<T>(true, false, _k2, _c2, rows2, _patches2, _k2, _dz2, _c2, _dw2T, _c2, true, _gemm);
         _dw2TPending = true;
         SumRows(_dz2, rows2, _c2, G(_b2));
-        TrainingGemm.Multiply<T>(false, false, rows2, _k2, _c2, _dz2, _c2, P(_w2), _k2, _patches2, _k2, false, _gemm);
-        for (int g = 0; g < count; g++)
-            Patches.ToHwc<T>(_patches2.AsSpan(g * _p2 * _k2, _p2 * _k2), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
-                _da1.AsSpan(g * _p1 * _c1, _p1 * _c1));
-        int rows1 = count * _p1;
-        ReluBackward(_a1.AsSpan(0, rows1 * _c1), _da1);
+        if (MaskedPrimaryInputGradient
+            && MaskedInputGradient.ListLiveChannels<T>(_a1, rows1, _c1, _liveChannels) <= MaskedLiveShareLimit * rows1 * _c1)
+        {
+            MaskedInputGradient.Compute<T>(count, a.Conv1OutSize, _c1, a.PrimaryKernel, a.PrimaryStride, a.PrimaryGridSize, _c2,
+                _dz2, _packedW2, _liveChannels, _da1);
+            MaskedGroups++;
+        }
+        else
+        {
+            TrainingGemm.Multiply<T>(false, false, rows2, _k2, _c2, _dz2, _c2, P(_w2), _k2, _patches2, _k2, false, _gemm);
+            for (int g = 0; g < count; g++)
+                Patches.ToHwc<T>(_patches2.AsSpan(g * _p2 * _k2, _p2 * _k2), _c1, a.Conv1OutSize, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride,
+                    _da1.AsSpan(g * _p1 * _c1, _p1 * _c1));
+            ReluBackward(_a1.AsSpan(0, rows1 * _c1), _da1);
+        }
         TrainingGemm.Multiply<T>(true, false, _c1, _k1, rows1, _da1, _c1, _patches1, _k1, G(_w1), _k1, true, _gemm);
         SumRows(_da1, rows1, _c1, G(_b1));
         if (foldPrimaryWeightGradient) FoldPrimaryWeightGradient();

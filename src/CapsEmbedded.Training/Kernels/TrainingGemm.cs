@@ -101,6 +101,21 @@ public static class TrainingGemm
     }
 
     /// <summary>
+    /// Where row <paramref name="row"/> of op(B) [k, n], packed by <see cref="PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>,
+    /// lies: its first 2 vectors start at Start, each next 2 vectors PanelStride further on (columns past n are zeros).
+    /// For n ≤ <see cref="BlockN"/>, where the packing has one column block.
+    /// </summary>
+    public static (int Start, int PanelStride) PackedRow<T>(int n, int k, int row) where T : unmanaged, INumberBase<T>
+    {
+        if (n < 1 || n > BlockN) throw new ArgumentOutOfRangeException(nameof(n), n, $"n must be 1..{BlockN} (one column block)");
+        if ((uint)row >= (uint)k) throw new ArgumentOutOfRangeException(nameof(row), row, $"row must be in 0..{k - 1}");
+        int nr = 2 * Vector<T>.Count, kb = BlockSizeK(k), pc = row / kb * kb, kc = Math.Min(kb, k - pc);
+        int nPadded = (n + nr - 1) / nr * nr;
+        // The k blocks before this one are kb rows each, nPadded columns wide; within a block, panels of nr columns × kc rows.
+        return (pc * nPadded + (row - pc) * nr, kc * nr);
+    }
+
+    /// <summary>
     /// Packs all of op(B) once, block by block in the order <see cref="MultiplyPacked"/> reads it — for a weight matrix
     /// used by many multiplications between two updates (the forward pass of every group of a step).
     /// </summary>
