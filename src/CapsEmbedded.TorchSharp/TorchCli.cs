@@ -118,8 +118,8 @@ public static class TorchCli
 
         using var session = new TorchTrainingSession(options, train, test, device, checkpoint, initial);
         var observer = new ProgressObserver(csvPath, svgPath, TrainingCommandLine.SafeName(dataName), output);
-        if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel)) == TrainingOutcome.Interrupted)
-            return TrainingCommandLine.Interrupted(output, session.State, options);
+        if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
+            return TrainingCommandLine.Interrupted(output, session.State, options, signal);
         TrainingCommandLine.SaveWeights(session.Trainer.Model.ToWeights(), outPath, "capsnet-torch train", commandLine, dataName,
             train.Count, TrainingCommandLine.TestImages(options, test), options, session.State, deviceName, output);
         return 0;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
@@ -164,33 +165,65 @@ public sealed class TrainingCommandLine
             $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
     }
 
-    /// <summary>Runs <paramref name="run"/> with Ctrl+C turned into its cancellation (the session checkpoints and returns);
-    /// a second Ctrl+C ends the process.</summary>
-    public static TrainingOutcome RunUntilCancelled(Func<CancellationToken, TrainingOutcome> run)
+    /// <summary>
+    /// Runs <paramref name="run"/> with Ctrl+C (SIGINT) and SIGTERM turned into its cancellation: the session checkpoints
+    /// and returns, so `kill`, systemd or `docker stop` stop a run without losing its steps since the last checkpoint (a
+    /// job started with `&amp;` from a script has SIGINT ignored; SIGTERM still reaches it). A second signal ends the process.
+    /// </summary>
+    /// <param name="run">The session's run.</param>
+    /// <param name="signal">Which signal cancelled the run (null: none), for <see cref="Interrupted"/>'s exit code.</param>
+    public static TrainingOutcome RunUntilCancelled(Func<CancellationToken, TrainingOutcome> run, out PosixSignal? signal)
     {
         using var cancel = new CancellationTokenSource();
+        PosixSignal? received = null;
+        void Cancel(PosixSignal which)
+        {
+            lock (cancel)
+            {
+                if (cancel.IsCancellationRequested) return;
+                received = which;
+                cancel.Cancel();
+            }
+        }
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            if (cancel.IsCancellationRequested) return;
+            if (cancel.IsCancellationRequested) return; // the second Ctrl+C: let it end the process
             e.Cancel = true;
-            cancel.Cancel();
+            Cancel(PosixSignal.SIGINT);
         };
+        // AtomicFile's cleanup first, so that its handler runs after ours (see EnsureSignalCleanup).
+        AtomicFile.EnsureSignalCleanup();
         Console.CancelKeyPress += onCancel;
+        PosixSignalRegistration? onTerminate = null;
+        try
+        {
+            onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                if (cancel.IsCancellationRequested) return;
+                context.Cancel = true;
+                Cancel(PosixSignal.SIGTERM);
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+        }
         try
         {
             return run(cancel.Token);
         }
         finally
         {
+            onTerminate?.Dispose();
             Console.CancelKeyPress -= onCancel;
+            lock (cancel) signal = received;
         }
     }
 
-    /// <summary>The "interrupted" line; returns the exit code 130 (SIGINT's).</summary>
-    public static int Interrupted(TextWriter output, TrainingState state, TrainingOptions options)
+    /// <summary>The "interrupted" line; returns the exit code 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).</summary>
+    public static int Interrupted(TextWriter output, TrainingState state, TrainingOptions options, PosixSignal? signal)
     {
         output.WriteLine($"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
-        return 130;
+        return signal == PosixSignal.SIGTERM ? 143 : 130;
     }
 
     /// <summary>

@@ -72,15 +72,16 @@ public static class TrainCommand
         var observer = new ReportingObserver(csvPath, svgPath, TrainingCommandLine.SafeName(request.Data), output);
         bool live = !request.Plain && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         TrainingOutcome outcome;
+        System.Runtime.InteropServices.PosixSignal? signal;
         try
         {
-            outcome = TrainingCommandLine.RunUntilCancelled(cancel => live ? RunWithProgressBar(session, observer, cancel) : session.Run(observer, cancel));
+            outcome = TrainingCommandLine.RunUntilCancelled(cancel => live ? RunWithProgressBar(session, observer, cancel) : session.Run(observer, cancel), out signal);
         }
         catch (TrainingDivergedException e)
         {
             throw new CliException(e.Message);
         }
-        if (outcome == TrainingOutcome.Interrupted) return TrainingCommandLine.Interrupted(output, session.State, options);
+        if (outcome == TrainingOutcome.Interrupted) return TrainingCommandLine.Interrupted(output, session.State, options, signal);
         TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), request.OutPath, "capsnet train", request.CommandLine, request.Data,
             train.Count, TrainingCommandLine.TestImages(options, test), options, session.State, device: null, output);
         return 0;

@@ -133,7 +133,13 @@ public static class AtomicFile
         throw new IOException($"{path}: too many levels of symbolic links");
     }
 
-    private static void EnsureSignalCleanup()
+    /// <summary>
+    /// Registers the cleanup of half-written files on SIGINT/SIGTERM (done at the first write otherwise). .NET runs a
+    /// signal's handlers last-registered first and stops at one that cancels the signal, so code that turns a signal
+    /// into a graceful stop calls this before registering its own handler: a cancelled signal then leaves an in-flight
+    /// write (a checkpoint being saved) alone, and an uncancelled one still removes its temporary file.
+    /// </summary>
+    internal static void EnsureSignalCleanup()
     {
         if (_onInterrupt is not null || OperatingSystem.IsBrowser() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS()) return;
         lock (SignalGate)

@@ -87,6 +87,37 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.Equal(4, File.ReadAllLines(csv).Length);
     }
 
+    [Theory]
+    [InlineData("TERM", 143)] // kill, systemd, docker stop; and the only way to stop a job that a script started with `&`
+    [InlineData("INT", 130)]  // Ctrl+C
+    public async Task A_signal_stops_a_run_with_a_checkpoint_at_the_step_it_reached(string signal, int exitCode)
+    {
+        PosixSignals.AssertInterruptReachesChildren(signal);
+        string data = ShapesData();
+        string output = P("run.safetensors"), checkpoint = P("run.ckpt");
+        using var child = CapsEmbedded.TestSupport.ChildProcess.Start(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"),
+            ["train", "--arch", "tiny", "--data", data, "--epochs", "100000", "--batch", "10", "--threads", "1", "--seed", "3",
+             "--out", output, "--checkpoint", checkpoint, "--plain"]);
+        var stderr = child.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = await child.StandardOutput.ReadLineAsync()) is not null && !line.StartsWith("epoch 2:", StringComparison.Ordinal)) { }
+        if (line is null) Assert.Fail($"the run ended before its second epoch: {await stderr}");
+        var rest = child.StandardOutput.ReadToEndAsync(); // keep the pipe drained while it stops
+        PosixSignals.Send(child.Id, signal);
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            await child.WaitForExitAsync(timeout.Token); // throws if the run did not stop on the signal
+        string printed = await rest, errors = await stderr;
+        Assert.True(child.ExitCode == exitCode, $"exit {child.ExitCode}; {errors}");
+        Assert.Matches(@"interrupted at step \d+; checkpoint .*run\.ckpt written", printed);
+        Assert.Equal("", errors);
+        long step = long.Parse(System.Text.RegularExpressions.Regex.Match(printed, @"interrupted at step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        var saved = TrainingCheckpoint.Load(checkpoint);
+        Assert.Equal(step, saved.State.Step); // the step it reached, not the last epoch's or every-200-steps checkpoint
+        Assert.True(step >= 8, $"step {step}: stopped before its second epoch ended");
+        Assert.False(File.Exists(output)); // interrupted: no final weights
+        Assert.Empty(Directory.GetFiles(Dir, "*.tmp")); // no half-written file left
+    }
+
     [Fact]
     public void Errors_are_one_line_with_a_non_zero_exit()
     {
