@@ -47,8 +47,10 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     // dW2ᵀ [K2][C2]: the primary conv's weight gradient summed in the orientation whose A (patches2ᵀ) is sparse;
     // folded into Gradients (transposed) by FoldPrimaryWeightGradient. Pending: groups summed since the last fold.
     private readonly T[] _dw2T;
-    // MaskedInputGradient's lists of the channels conv1 left positive, per pixel of the group.
+    // MaskedInputGradient's lists of the channels conv1 left positive, per pixel of the group, and its copy of one kernel
+    // offset's W2ᵀ rows.
     private readonly int[] _liveChannels;
+    private readonly T[] _maskedWeightRows;
     private bool _dw2TPending;
 
     /// <param name="architecture">Every size of the network.</param>
@@ -95,6 +97,7 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
         _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1]; _dw2T = new T[_k2 * _c2];
         _liveChannels = new int[MaskedInputGradient.ListLength(g * _p1, _c1)];
+        _maskedWeightRows = new T[_c1 * _c2];
         MaskedPrimaryInputGradient = true;
         _dLogits = new T[_n * _j]; _dLogitsNext = new T[_n * _j]; _dvR = new T[_j * _d]; _dsR = new T[_j * _d]; _dc = new T[_j];
     }
@@ -301,7 +304,7 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             && MaskedInputGradient.ListLiveChannels<T>(_a1, rows1, _c1, _liveChannels) <= MaskedLiveShareLimit * rows1 * _c1)
         {
             MaskedInputGradient.Compute<T>(count, a.Conv1OutSize, _c1, a.PrimaryKernel, a.PrimaryStride, a.PrimaryGridSize, _c2,
-                _dz2, _packedW2, _liveChannels, _da1);
+                _dz2, _packedW2, _liveChannels, _da1, _maskedWeightRows);
             MaskedGroups++;
         }
         else

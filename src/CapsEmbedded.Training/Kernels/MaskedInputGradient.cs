@@ -18,12 +18,13 @@ namespace CapsEmbedded.Training.Kernels;
 /// from the weight the forward GEMM packed (<see cref="TrainingGemm.PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>
 /// of W2 transposed; <see cref="TrainingGemm.PackedRow{T}"/> says where a row lies). First, each pixel's positive
 /// channels are listed once (<see cref="ListLiveChannels{T}"/>; every list serves all the patches that read the pixel).
-/// Loop order: kernel offset (ky, kx), whose 256 W2ᵀ rows (one k block of the packing in the paper network) are reused
-/// by every position of every image of the group; then each position, whose dZ2 row is dotted with the rows of the
-/// channels listed for the pixel it reads there, four rows at a time so that the loads of the dZ2 row are shared and
-/// four sums are in flight. Sums run in a fixed order, so the result is deterministic; it differs from the dense
+/// Loop order: kernel offset (ky, kx), whose W2ᵀ rows are first copied out of the packing into contiguous rows (in the
+/// packing a row's pieces lie one k block apart, 16 KB in the paper network, so they all fall into one L1 set) and then
+/// reused by every position of every image of the group; then each position, whose dZ2 row is dotted with the rows of
+/// the channels listed for the pixel it reads there, four rows at a time so that the loads of the dZ2 row are shared
+/// and eight sums are in flight. Sums run in a fixed order, so the result is deterministic; it differs from the dense
 /// path's only in rounding (another order). Measured on one core, group of 8 paper images with 13 % of conv1's outputs
-/// positive: 24 ms against the dense path's 38 ms (see <see cref="MaxLiveShare"/> for other shares).
+/// positive: 14 ms against the dense path's 39 ms (see <see cref="MaxLiveShare"/> for other shares).
 /// </remarks>
 public static class MaskedInputGradient
 {
@@ -31,11 +32,12 @@ public static class MaskedInputGradient
     public static bool Supports(int outputChannels) => outputChannels > 0 && outputChannels <= TrainingGemm.BlockN;
 
     /// <summary>
-    /// The largest share of positive activations for which this kernel beats the dense path. Measured 2026-11-29 on the
-    /// 2-core EPYC (group of 8 paper images, one thread, random masks): dense 38 ms whatever the share; masked 24 ms at
-    /// 13 % (trained MNIST weights), 36 ms at 20 %, 45 ms at 30 %, 67 ms at 50 % (the random start's share).
+    /// The largest share of positive activations for which this kernel is used rather than the dense path. Measured
+    /// 2026-11-29 on the 2-core EPYC (group of 8 paper images, one thread, random masks, best of 8): dense 38–43 ms
+    /// whatever the share; masked 14 ms at 13 % (the trained MNIST weights' share), 20 ms at 20 %, 25 ms at 30 %, 31 ms at
+    /// 40 %, 38 ms at 50 % (the random start's share, nearly even).
     /// </summary>
-    public const double MaxLiveShare = 0.2;
+    public const double MaxLiveShare = 0.45;
 
     /// <summary>Length of the live-channel lists: one list of up to C1 channels and its count per pixel.</summary>
     public static long ListLength(int pixels, int channels) => (long)pixels * (channels + 1);
@@ -73,9 +75,10 @@ public static class MaskedInputGradient
     /// Overwrites <paramref name="gradient"/> [images][inputSize²][channels] with dA1 from <paramref name="outputGradient"/>
     /// dZ2 [images][gridSize²][outputChannels], the packed W2ᵀ and <paramref name="liveChannels"/>, the lists
     /// <see cref="ListLiveChannels{T}"/> made of conv1's ReLU output (images·inputSize² pixels).
+    /// <paramref name="weightRows"/>: scratch for one kernel offset's W2ᵀ rows, channels·outputChannels values.
     /// </summary>
     public static void Compute<T>(int images, int inputSize, int channels, int kernel, int stride, int gridSize, int outputChannels,
-        ReadOnlySpan<T> outputGradient, ReadOnlySpan<T> packedWeight, ReadOnlySpan<int> liveChannels, Span<T> gradient)
+        ReadOnlySpan<T> outputGradient, ReadOnlySpan<T> packedWeight, ReadOnlySpan<int> liveChannels, Span<T> gradient, Span<T> weightRows)
         where T : unmanaged, INumberBase<T>
     {
         if (images < 0 || inputSize < 1 || channels < 1 || kernel < 1 || stride < 1 || gridSize < 1)
@@ -90,6 +93,7 @@ public static class MaskedInputGradient
         if (packedWeight.Length < TrainingGemm.PackedLength<T>(outputChannels, k2)) throw new ArgumentException($"packed weight has {packedWeight.Length} values, needs {TrainingGemm.PackedLength<T>(outputChannels, k2)}", nameof(packedWeight));
         if (liveChannels.Length < ListLength(images * p1, channels)) throw new ArgumentException($"live-channel lists have {liveChannels.Length} values, need {ListLength(images * p1, channels)}", nameof(liveChannels));
         if (gradient.Length < inputLength) throw new ArgumentException($"gradient has {gradient.Length} values, needs {inputLength}", nameof(gradient));
+        if (weightRows.Length < channels * outputChannels) throw new ArgumentException($"weight rows has {weightRows.Length} values, needs {channels * outputChannels}", nameof(weightRows));
         var lists = liveChannels.Slice(0, (int)inputLength);
         var counts = liveChannels.Slice((int)inputLength, images * p1);
         // The lists index W2ᵀ and the gradient unchecked below: every count and listed channel is checked here first.
@@ -103,19 +107,23 @@ public static class MaskedInputGradient
 
         gradient.Slice(0, (int)inputLength).Clear();
         ref T dz = ref MemoryMarshal.GetReference(outputGradient);
-        ref T w = ref MemoryMarshal.GetReference(packedWeight);
         ref T da = ref MemoryMarshal.GetReference(gradient);
+        ref T rows = ref MemoryMarshal.GetReference(weightRows);
         ref int listBase = ref MemoryMarshal.GetReference(lists);
-        int nr = 2 * Vector<T>.Count, panels = outputChannels / nr;
+        int width = Vector<T>.Count, nr = 2 * width, vectors = outputChannels / width;
         for (int ky = 0; ky < kernel; ky++)
             for (int kx = 0; kx < kernel; kx++)
             {
-                // The W2ᵀ rows of this kernel offset, (ky, kx, c) for every c: one stride between panels unless the
-                // packing's k blocks (of up to 256 rows) split them, then row by row.
+                // This kernel offset's W2ᵀ rows (ky, kx, c), copied out of the packing into rows of their own: in the
+                // packing a row's 2-vector pieces lie one k block apart (16 KB in the paper network), all in one L1 set.
                 int firstRow = (ky * kernel + kx) * channels;
-                var (firstStart, panelStride) = TrainingGemm.PackedRow<T>(outputChannels, k2, firstRow);
-                var (lastStart, lastStride) = TrainingGemm.PackedRow<T>(outputChannels, k2, firstRow + channels - 1);
-                bool oneBlock = lastStride == panelStride && lastStart == firstStart + (channels - 1) * nr;
+                for (int c = 0; c < channels; c++)
+                {
+                    var (start, panelStride) = TrainingGemm.PackedRow<T>(outputChannels, k2, firstRow + c);
+                    var row = weightRows.Slice(c * outputChannels, outputChannels);
+                    for (int o = 0; o < outputChannels; o += nr)
+                        packedWeight.Slice(start + o / nr * panelStride, Math.Min(nr, outputChannels - o)).CopyTo(row.Slice(o));
+                }
                 for (int g = 0; g < images; g++)
                     for (int oy = 0; oy < gridSize; oy++)
                         for (int ox = 0; ox < gridSize; ox++)
@@ -127,74 +135,92 @@ public static class MaskedInputGradient
                             ref int list = ref Unsafe.Add(ref listBase, pixel * channels);
                             ref T daPixel = ref Unsafe.Add(ref da, pixel * channels);
                             int i = 0;
-                            if (oneBlock)
-                                for (; i + 3 < live; i += 4) // four rows against one dZ2 row: the loads of x shared, four sums in flight
+                            for (; i + 3 < live; i += 4) // four rows against one dZ2 row: the loads of x shared, four sums in flight
+                            {
+                                int c0 = Unsafe.Add(ref list, i), c1 = Unsafe.Add(ref list, i + 1), c2 = Unsafe.Add(ref list, i + 2), c3 = Unsafe.Add(ref list, i + 3);
+                                Dot4(ref x, ref rows, (nint)c0 * outputChannels, (nint)c1 * outputChannels, (nint)c2 * outputChannels, (nint)c3 * outputChannels,
+                                    vectors, out T d0, out T d1, out T d2, out T d3);
+                                for (int o = vectors * width; o < outputChannels; o++) // the columns past the last whole vector
                                 {
-                                    int c0 = Unsafe.Add(ref list, i), c1 = Unsafe.Add(ref list, i + 1), c2 = Unsafe.Add(ref list, i + 2), c3 = Unsafe.Add(ref list, i + 3);
-                                    Dot4(ref x, ref Unsafe.Add(ref w, firstStart + c0 * nr), ref Unsafe.Add(ref w, firstStart + c1 * nr),
-                                        ref Unsafe.Add(ref w, firstStart + c2 * nr), ref Unsafe.Add(ref w, firstStart + c3 * nr), panelStride, panels,
-                                        out T d0, out T d1, out T d2, out T d3);
-                                    Unsafe.Add(ref daPixel, c0) += d0 + Tail(ref x, ref Unsafe.Add(ref w, firstStart + c0 * nr), panelStride, panels, outputChannels);
-                                    Unsafe.Add(ref daPixel, c1) += d1 + Tail(ref x, ref Unsafe.Add(ref w, firstStart + c1 * nr), panelStride, panels, outputChannels);
-                                    Unsafe.Add(ref daPixel, c2) += d2 + Tail(ref x, ref Unsafe.Add(ref w, firstStart + c2 * nr), panelStride, panels, outputChannels);
-                                    Unsafe.Add(ref daPixel, c3) += d3 + Tail(ref x, ref Unsafe.Add(ref w, firstStart + c3 * nr), panelStride, panels, outputChannels);
+                                    T xo = Unsafe.Add(ref x, o);
+                                    d0 += xo * Unsafe.Add(ref rows, c0 * outputChannels + o);
+                                    d1 += xo * Unsafe.Add(ref rows, c1 * outputChannels + o);
+                                    d2 += xo * Unsafe.Add(ref rows, c2 * outputChannels + o);
+                                    d3 += xo * Unsafe.Add(ref rows, c3 * outputChannels + o);
                                 }
+                                Unsafe.Add(ref daPixel, c0) += d0;
+                                Unsafe.Add(ref daPixel, c1) += d1;
+                                Unsafe.Add(ref daPixel, c2) += d2;
+                                Unsafe.Add(ref daPixel, c3) += d3;
+                            }
                             for (; i < live; i++)
                             {
                                 int c = Unsafe.Add(ref list, i);
-                                var (start, rowStride) = oneBlock ? (firstStart + c * nr, panelStride) : TrainingGemm.PackedRow<T>(outputChannels, k2, firstRow + c);
-                                Unsafe.Add(ref daPixel, c) += Dot(ref x, ref Unsafe.Add(ref w, start), rowStride, panels)
-                                    + Tail(ref x, ref Unsafe.Add(ref w, start), rowStride, panels, outputChannels);
+                                Unsafe.Add(ref daPixel, c) += Dot(ref x, ref Unsafe.Add(ref rows, c * outputChannels), outputChannels);
                             }
                         }
             }
     }
 
-    /// <summary>Four dot products of x[0..panels·2 vectors) with four packed rows (panels <paramref name="panelStride"/> apart).</summary>
+    /// <summary>
+    /// Four dot products of x[0..vectors·width) with four rows at <paramref name="rows"/> + <paramref name="o0"/>… (one
+    /// pointer moves, the four offsets stay in registers: each step loads x once and runs four FMAs reading W from memory).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4<T>(ref T x, ref T r0, ref T r1, ref T r2, ref T r3, int panelStride, int panels,
+    private static void Dot4<T>(ref T x, ref T rows, nint o0, nint o1, nint o2, nint o3, int vectors,
         out T d0, out T d1, out T d2, out T d3) where T : unmanaged, INumberBase<T>
     {
-        int width = Vector<T>.Count, panelWidth = 2 * width;
+        nint width = Vector<T>.Count;
         Vector<T> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, e0 = default, e1 = default;
-        for (int p = 0, at = 0; p < panels; p++, at += panelStride)
+        ref T xp = ref x, w = ref rows;
+        int v = 0;
+        for (; v + 1 < vectors; v += 2) // two vectors a step: eight independent sums
         {
-            var x0 = Load(ref x, p * panelWidth);
-            var x1 = Load(ref x, p * panelWidth + width);
-            a0 = VectorMath.MultiplyAdd(x0, Load(ref r0, at), a0); a1 = VectorMath.MultiplyAdd(x1, Load(ref r0, at + width), a1);
-            b0 = VectorMath.MultiplyAdd(x0, Load(ref r1, at), b0); b1 = VectorMath.MultiplyAdd(x1, Load(ref r1, at + width), b1);
-            c0 = VectorMath.MultiplyAdd(x0, Load(ref r2, at), c0); c1 = VectorMath.MultiplyAdd(x1, Load(ref r2, at + width), c1);
-            e0 = VectorMath.MultiplyAdd(x0, Load(ref r3, at), e0); e1 = VectorMath.MultiplyAdd(x1, Load(ref r3, at + width), e1);
+            var x0 = Load(ref xp);
+            var x1 = Load(ref Unsafe.Add(ref xp, width));
+            a0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o0)), a0); a1 = VectorMath.MultiplyAdd(x1, Load(ref Unsafe.Add(ref w, o0 + width)), a1);
+            b0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o1)), b0); b1 = VectorMath.MultiplyAdd(x1, Load(ref Unsafe.Add(ref w, o1 + width)), b1);
+            c0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o2)), c0); c1 = VectorMath.MultiplyAdd(x1, Load(ref Unsafe.Add(ref w, o2 + width)), c1);
+            e0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o3)), e0); e1 = VectorMath.MultiplyAdd(x1, Load(ref Unsafe.Add(ref w, o3 + width)), e1);
+            xp = ref Unsafe.Add(ref xp, 2 * width);
+            w = ref Unsafe.Add(ref w, 2 * width);
+        }
+        if (v < vectors)
+        {
+            var x0 = Load(ref xp);
+            a0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o0)), a0);
+            b0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o1)), b0);
+            c0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o2)), c0);
+            e0 = VectorMath.MultiplyAdd(x0, Load(ref Unsafe.Add(ref w, o3)), e0);
         }
         d0 = Vector.Sum(a0 + a1); d1 = Vector.Sum(b0 + b1); d2 = Vector.Sum(c0 + c1); d3 = Vector.Sum(e0 + e1);
     }
 
-    /// <summary>x[0..panels·2 vectors) · one packed row.</summary>
+    /// <summary>x[0..n) · row[0..n).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Dot<T>(ref T x, ref T row, int panelStride, int panels) where T : unmanaged, INumberBase<T>
+    private static T Dot<T>(ref T x, ref T row, int n) where T : unmanaged, INumberBase<T>
     {
-        int width = Vector<T>.Count, panelWidth = 2 * width;
+        int width = Vector<T>.Count, v = 0;
         Vector<T> s0 = default, s1 = default;
-        for (int p = 0, at = 0; p < panels; p++, at += panelStride)
+        for (; v + 2 * width <= n; v += 2 * width)
         {
-            s0 = VectorMath.MultiplyAdd(Load(ref x, p * panelWidth), Load(ref row, at), s0);
-            s1 = VectorMath.MultiplyAdd(Load(ref x, p * panelWidth + width), Load(ref row, at + width), s1);
+            s0 = VectorMath.MultiplyAdd(Load(ref x, v), Load(ref row, v), s0);
+            s1 = VectorMath.MultiplyAdd(Load(ref x, v + width), Load(ref row, v + width), s1);
         }
-        return Vector.Sum(s0 + s1);
-    }
-
-    /// <summary>The columns past the last full panel (n not a multiple of 2 vectors): the packed row's last, zero-padded panel.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Tail<T>(ref T x, ref T row, int panelStride, int panels, int n) where T : unmanaged, INumberBase<T>
-    {
-        int first = panels * 2 * Vector<T>.Count;
-        T sum = T.Zero;
-        ref T tail = ref Unsafe.Add(ref row, panels * panelStride);
-        for (int j = first; j < n; j++) sum += Unsafe.Add(ref x, j) * Unsafe.Add(ref tail, j - first);
+        if (v + width <= n)
+        {
+            s0 = VectorMath.MultiplyAdd(Load(ref x, v), Load(ref row, v), s0);
+            v += width;
+        }
+        T sum = Vector.Sum(s0 + s1);
+        for (; v < n; v++) sum += Unsafe.Add(ref x, v) * Unsafe.Add(ref row, v);
         return sum;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<T> Load<T>(ref T at, int offset) where T : unmanaged, INumberBase<T> =>
         Unsafe.ReadUnaligned<Vector<T>>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref at, offset)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Load<T>(ref T at) where T : unmanaged, INumberBase<T> => Unsafe.ReadUnaligned<Vector<T>>(ref Unsafe.As<T, byte>(ref at));
 }

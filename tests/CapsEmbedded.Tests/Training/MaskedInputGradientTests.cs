@@ -75,7 +75,8 @@ public class MaskedInputGradientTests
         var lists = new int[MaskedInputGradient.ListLength(images * inputSize * inputSize, channels)];
         long live = MaskedInputGradient.ListLiveChannels<T>(a1, images * inputSize * inputSize, channels, lists);
         Assert.Equal(a1.Count(v => v > T.Zero), live);
-        MaskedInputGradient.Compute<T>(images, inputSize, channels, kernel, stride, grid, outputChannels, dz, packed, lists, gradient);
+        MaskedInputGradient.Compute<T>(images, inputSize, channels, kernel, stride, grid, outputChannels, dz, packed, lists, gradient,
+            new T[channels * outputChannels]);
         return gradient;
     }
 
@@ -115,25 +116,28 @@ public class MaskedInputGradientTests
         a1[5] = 1;
         var dz = new float[2 * 9 * 8];
         var lists = new int[MaskedInputGradient.ListLength(128, 4)];
+        var rows = new float[4 * 8];
         Assert.Equal(640, lists.Length);
         Assert.Equal(1, MaskedInputGradient.ListLiveChannels<float>(a1, 128, 4, lists));
         var e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.ListLiveChannels<float>(a1, 128, 4, lists.AsSpan(1)));
         Assert.Contains("lists has 639 values, needs 640", e.Message);
-        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, lists, new float[10]));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, lists, new float[10], rows));
         Assert.Contains("gradient has 10 values, needs 512", e.Message);
-        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz.AsSpan(1), packed, lists, a1));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz.AsSpan(1), packed, lists, a1, rows));
         Assert.Contains("output gradient has 143 values, needs 144", e.Message);
-        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 4, 8, dz, packed, lists, a1));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 4, 8, dz, packed, lists, a1, rows));
         Assert.Contains("does not fit a 8x8 input", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, TrainingGemm.BlockN + 1, dz, packed, lists, a1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, TrainingGemm.BlockN + 1, dz, packed, lists, a1, rows));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, lists, a1, rows.AsSpan(1)));
+        Assert.Contains("weight rows has 31 values, needs 32", e.Message);
         // Lists are indices used unchecked in the loops: a count or a channel out of range is refused first.
         var badCount = (int[])lists.Clone();
         badCount[512 + 1] = 5;
-        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, badCount, a1));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, badCount, a1, rows));
         Assert.Contains("a live-channel count of 5 for 4 channels", e.Message);
         var badChannel = (int[])lists.Clone();
         badChannel[4] = -1; // pixel 1's first (and only) live channel
-        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, badChannel, a1));
+        e = Assert.Throws<ArgumentException>(() => MaskedInputGradient.Compute<float>(2, 8, 4, 3, 2, 3, 8, dz, packed, badChannel, a1, rows));
         Assert.Contains("a live channel -1 of 4", e.Message);
     }
 
@@ -152,7 +156,7 @@ public class MaskedInputGradientTests
         int[] labels = { 2, 0, 1 };
         var masked = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3);
         var dense = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3) { MaskedPrimaryInputGradient = false };
-        masked.MaskedLiveShareLimit = 1; // the random start's share is above the speed limit: run the masked path anyway
+        masked.MaskedLiveShareLimit = 1; // whatever the random start's share of positive outputs, run the masked path
         Assert.True(masked.MaskedPrimaryInputGradient);
         masked.TrainGroup(images, labels, 3, 1.0 / 3);
         dense.TrainGroup(images, labels, 3, 1.0 / 3);

@@ -177,7 +177,7 @@ public class AllocationTests
 {
     [Theory]
     [InlineData(false)]
-    [InlineData(true)] // dA1 by MaskedInputGradient (the random start's share of positive outputs is above its default limit)
+    [InlineData(true)] // dA1 by MaskedInputGradient, forced (limit 1) whatever the random start's share of positive outputs
     public void Train_step_does_not_allocate_after_warm_up(bool masked)
     {
         var arch = CapsNetArchitecture.Tiny;
