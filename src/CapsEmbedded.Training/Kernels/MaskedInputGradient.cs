@@ -14,7 +14,7 @@ namespace CapsEmbedded.Training.Kernels;
 /// are almost never zero and the skipping has to happen per value).
 /// </summary>
 /// <remarks>
-/// Each kept value is a sum of dot products over the C2 output channels: a row of dZ2 with a row of W2ᵀ, read in place
+/// Each kept value is a sum of dot products over the C2 output channels: a row of dZ2 with a row of W2ᵀ, taken
 /// from the weight the forward GEMM packed (<see cref="TrainingGemm.PackB{T}(bool, ReadOnlySpan{T}, int, int, int, Span{T})"/>
 /// of W2 transposed; <see cref="TrainingGemm.PackedRow{T}"/> says where a row lies). First, each pixel's positive
 /// channels are listed once (<see cref="ListLiveChannels{T}"/>; every list serves all the patches that read the pixel).
