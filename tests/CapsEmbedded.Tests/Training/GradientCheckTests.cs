@@ -192,7 +192,9 @@ public class GradientCheckTests
         // W_ij larger than the default σ = 0.01 so that routing and the margin loss see non-trivial values.
         var weights = TrainingInit.Create(arch, seed: 11, digitSigma: 0.5);
         layout.Import(weights, parameters);
-        var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3);
+        // The masked dA1 path (the one training with trained weights takes) whatever this start's share of positive
+        // conv1 outputs; MaskedInputGradientTests tie the dense path to it.
+        var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3) { MaskedLiveShareLimit = 1 };
         var random = new DeterministicRandom(12);
         var images = new double[3 * arch.InputLength];
         for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();
@@ -208,5 +210,6 @@ public class GradientCheckTests
         AssertMatchesFiniteDifferences(parameters, analytic, () => WorkerLoss(worker, images, labels),
             k => $"{tensor}[{k - segment.Offset}]", checks);
         Assert.Contains(analytic.AsSpan(segment.Offset, segment.Length).ToArray(), g => g != 0);
+        Assert.True(worker.MaskedGroups > 0, "the masked path did not run");
     }
 }

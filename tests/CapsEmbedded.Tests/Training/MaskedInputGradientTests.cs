@@ -141,15 +141,22 @@ public class MaskedInputGradientTests
         Assert.Contains("a live channel -1 of 4", e.Message);
     }
 
-    [Fact]
-    public void The_workers_masked_and_dense_paths_give_the_same_gradient()
+    /// <summary>The Tiny network at a random start (W_ij σ = 0.5, as the gradient checks), in double.</summary>
+    private static (CapsNetArchitecture Arch, ParameterLayout Layout, double[] Parameters) TinyNetwork()
     {
-        // Tiny network in double: every parameter's gradient, to rounding (GradientCheckTests judge the masked path,
-        // the default, against finite differences).
         var arch = CapsNetArchitecture.Tiny;
         var layout = new ParameterLayout(arch);
         var parameters = new double[layout.Count];
         layout.Import(TrainingInit.Create(arch, seed: 5, digitSigma: 0.5), parameters);
+        return (arch, layout, parameters);
+    }
+
+    [Fact]
+    public void The_workers_masked_and_dense_paths_give_the_same_gradient()
+    {
+        // Tiny network in double: every parameter's gradient, to rounding (GradientCheckTests judge the masked path
+        // against finite differences; this ties the dense one to it).
+        var (arch, layout, parameters) = TinyNetwork();
         var random = new DeterministicRandom(6);
         var images = new double[3 * arch.InputLength];
         for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();
@@ -172,10 +179,7 @@ public class MaskedInputGradientTests
     [Fact]
     public void The_dense_path_runs_where_the_share_of_positive_outputs_is_above_the_limit()
     {
-        var arch = CapsNetArchitecture.Tiny;
-        var layout = new ParameterLayout(arch);
-        var parameters = new double[layout.Count];
-        layout.Import(TrainingInit.Create(arch, seed: 5, digitSigma: 0.5), parameters);
+        var (arch, layout, parameters) = TinyNetwork();
         var images = new double[arch.InputLength];
         Array.Fill(images, 1.0);
         var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 1) { MaskedLiveShareLimit = 0 };
