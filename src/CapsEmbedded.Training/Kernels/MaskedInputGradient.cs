@@ -134,10 +134,12 @@ public static class MaskedInputGradient
                             ref T x = ref Unsafe.Add(ref dz, (g * p2 + oy * gridSize + ox) * outputChannels);
                             ref int list = ref Unsafe.Add(ref listBase, pixel * channels);
                             ref T daPixel = ref Unsafe.Add(ref da, pixel * channels);
-                            int i = 0;
-                            for (; i + 3 < live; i += 4) // four rows against one dZ2 row: the loads of x shared, four sums in flight
+                            int last = live - 1;
+                            for (int i = 0; i < live; i += 4) // four rows against one dZ2 row: the loads of x shared, four sums in flight
                             {
-                                int c0 = Unsafe.Add(ref list, i), c1 = Unsafe.Add(ref list, i + 1), c2 = Unsafe.Add(ref list, i + 2), c3 = Unsafe.Add(ref list, i + 3);
+                                // The last four may be one to three: the missing rows repeat the last one and are not written.
+                                int c0 = Unsafe.Add(ref list, i), c1 = Unsafe.Add(ref list, Math.Min(i + 1, last)),
+                                    c2 = Unsafe.Add(ref list, Math.Min(i + 2, last)), c3 = Unsafe.Add(ref list, Math.Min(i + 3, last));
                                 Dot4(ref x, ref rows, (nint)c0 * outputChannels, (nint)c1 * outputChannels, (nint)c2 * outputChannels, (nint)c3 * outputChannels,
                                     vectors, out T d0, out T d1, out T d2, out T d3);
                                 for (int o = vectors * width; o < outputChannels; o++) // the columns past the last whole vector
@@ -149,14 +151,9 @@ public static class MaskedInputGradient
                                     d3 += xo * Unsafe.Add(ref rows, c3 * outputChannels + o);
                                 }
                                 Unsafe.Add(ref daPixel, c0) += d0;
-                                Unsafe.Add(ref daPixel, c1) += d1;
-                                Unsafe.Add(ref daPixel, c2) += d2;
-                                Unsafe.Add(ref daPixel, c3) += d3;
-                            }
-                            for (; i < live; i++)
-                            {
-                                int c = Unsafe.Add(ref list, i);
-                                Unsafe.Add(ref daPixel, c) += Dot(ref x, ref Unsafe.Add(ref rows, c * outputChannels), outputChannels);
+                                if (i + 1 < live) Unsafe.Add(ref daPixel, c1) += d1;
+                                if (i + 2 < live) Unsafe.Add(ref daPixel, c2) += d2;
+                                if (i + 3 < live) Unsafe.Add(ref daPixel, c3) += d3;
                             }
                         }
             }
@@ -195,31 +192,6 @@ public static class MaskedInputGradient
         }
         d0 = Vector.Sum(a0 + a1); d1 = Vector.Sum(b0 + b1); d2 = Vector.Sum(c0 + c1); d3 = Vector.Sum(e0 + e1);
     }
-
-    /// <summary>x[0..n) · row[0..n).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Dot<T>(ref T x, ref T row, int n) where T : unmanaged, INumberBase<T>
-    {
-        int width = Vector<T>.Count, v = 0;
-        Vector<T> s0 = default, s1 = default;
-        for (; v + 2 * width <= n; v += 2 * width)
-        {
-            s0 = VectorMath.MultiplyAdd(Load(ref x, v), Load(ref row, v), s0);
-            s1 = VectorMath.MultiplyAdd(Load(ref x, v + width), Load(ref row, v + width), s1);
-        }
-        if (v + width <= n)
-        {
-            s0 = VectorMath.MultiplyAdd(Load(ref x, v), Load(ref row, v), s0);
-            v += width;
-        }
-        T sum = Vector.Sum(s0 + s1);
-        for (; v < n; v++) sum += Unsafe.Add(ref x, v) * Unsafe.Add(ref row, v);
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Load<T>(ref T at, int offset) where T : unmanaged, INumberBase<T> =>
-        Unsafe.ReadUnaligned<Vector<T>>(ref Unsafe.As<T, byte>(ref Unsafe.Add(ref at, offset)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<T> Load<T>(ref T at) where T : unmanaged, INumberBase<T> => Unsafe.ReadUnaligned<Vector<T>>(ref Unsafe.As<T, byte>(ref at));
