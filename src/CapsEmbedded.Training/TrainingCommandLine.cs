@@ -176,33 +176,23 @@ public sealed class TrainingCommandLine
     {
         using var cancel = new CancellationTokenSource();
         PosixSignal? received = null;
-        void Cancel(PosixSignal which)
+        void OnSignal(PosixSignalContext context)
         {
             lock (cancel)
             {
-                if (cancel.IsCancellationRequested) return;
-                received = which;
+                if (cancel.IsCancellationRequested) return; // the second signal: let it end the process
+                context.Cancel = true;
+                received = context.Signal;
                 cancel.Cancel();
             }
         }
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            if (cancel.IsCancellationRequested) return; // the second Ctrl+C: let it end the process
-            e.Cancel = true;
-            Cancel(PosixSignal.SIGINT);
-        };
         // AtomicFile's cleanup first, so that its handler runs after ours (see EnsureSignalCleanup).
         AtomicFile.EnsureSignalCleanup();
-        Console.CancelKeyPress += onCancel;
-        PosixSignalRegistration? onTerminate = null;
+        var registrations = new List<PosixSignalRegistration>();
         try
         {
-            onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-            {
-                if (cancel.IsCancellationRequested) return;
-                context.Cancel = true;
-                Cancel(PosixSignal.SIGTERM);
-            });
+            foreach (var which in (ReadOnlySpan<PosixSignal>)[PosixSignal.SIGINT, PosixSignal.SIGTERM])
+                registrations.Add(PosixSignalRegistration.Create(which, OnSignal));
         }
         catch (PlatformNotSupportedException)
         {
@@ -213,8 +203,7 @@ public sealed class TrainingCommandLine
         }
         finally
         {
-            onTerminate?.Dispose();
-            Console.CancelKeyPress -= onCancel;
+            foreach (var registration in registrations) registration.Dispose();
             lock (cancel) signal = received;
         }
     }
