@@ -42,11 +42,12 @@ arm64="$work/arm64"
 dotnet publish src/CapsEmbedded.Cli -r linux-arm64 -c Release -o "$arm64" -p:TreatWarningsAsErrors=true
 aarch64-linux-gnu-readelf -h "$arm64/capsnet" | grep -q "Machine: *AArch64" || { echo "the linux-arm64 publish is not an aarch64 binary" >&2; exit 1; }
 
-# The kernels' AdvSimd code (and their scalar code) against the double-precision oracles (tests/CapsEmbedded.TierProbe), on the best tier.
+# The kernels' AdvSimd code (and their scalar code) and the trainer's against the double-precision oracles (tests/CapsEmbedded.TierProbe), on the best tier.
 probe="$work/probe"
 dotnet publish tests/CapsEmbedded.TierProbe -r linux-arm64 -c Release -o "$probe" -p:TreatWarningsAsErrors=true
 "${qemu[@]}" "$probe/CapsEmbedded.TierProbe" | tee "$work/probe.txt"
-for line in best=Vector128 ran=Vector128 isa=NEON/AdvSimd int8supported=Scalar,AdvSimd,AdvSimdDp int8=pass result=pass; do
+# float-lanes=4 and training-checks: the trainer's Vector<T> code (NEON's 4 floats) against its oracles (TrainingSelfCheck).
+for line in best=Vector128 ran=Vector128 isa=NEON/AdvSimd float-lanes=4 training-checks=67 int8supported=Scalar,AdvSimd,AdvSimdDp int8=pass result=pass; do
   grep -qx "$line" "$work/probe.txt" || { echo "arm64 tier probe: expected '$line'" >&2; exit 1; }
 done
 "${qemu[@]}" "$probe/CapsEmbedded.TierProbe" Scalar | tee "$work/probe-scalar.txt" # ARM64 code of the plain loops too

@@ -2,8 +2,9 @@ using CapsEmbedded.Kernels;
 using CapsEmbedded.TierProbe;
 
 // Usage: CapsEmbedded.TierProbe [tier]   (default: SimdTiers.Best)
-// Prints "best=<tier>", "ran=<tier>" and "isa=<instructions>" first, so that the parent test can assert that the switches it set really
-// moved the process to the tier it expects, then runs every self-check on that tier. Exit code 0 = all passed.
+// Prints "best=<tier>", "ran=<tier>", "isa=<instructions>" and "float-lanes=<Vector<float>.Count>" first, so that the parent test can
+// assert that the switches it set really moved the process to the tier (and the trainer to the vector width) it expects, then runs
+// every kernel self-check on that tier and the trainer's self-check at that width. Exit code 0 = all passed.
 // "hold-atomic-write PATH": starts an AtomicFile write, says "writing" and waits to be signalled (AtomicFileTests).
 if (args is ["hold-atomic-write", var target])
 {
@@ -21,11 +22,13 @@ Console.WriteLine($"best={SimdTiers.Best}");
 Console.WriteLine($"supported={string.Join(",", SimdTiers.Supported)}");
 Console.WriteLine($"ran={tier}");
 Console.WriteLine($"isa={SimdTiers.InstructionSet(tier)}");
+Console.WriteLine($"float-lanes={TrainingSelfCheck.FloatLanes}");
 try
 {
     int checks = KernelSelfCheck.RunAll(tier);
     Int8SelfCheck.RunAll(Console.Out); // every supported int8 tier, bit-exact; throws (result=fail) on a mismatch
     Console.WriteLine($"checks={checks}");
+    Console.WriteLine($"training-checks={TrainingSelfCheck.RunAll()}"); // the trainer's Vector<T> code at this process's width
     Console.WriteLine("result=pass");
     return 0;
 }

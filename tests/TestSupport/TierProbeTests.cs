@@ -41,6 +41,7 @@ public abstract class TierProbeTests
         string output = RunProbe(ProbeAssembly, ProbeArguments, SwitchedOff(switches));
         Assert.Contains($"best={expected}\n", output);
         Assert.Contains($"ran={expected}\n", output);
+        AssertProbeOutput(output, expected);
     }
 
     [Fact]
@@ -50,6 +51,12 @@ public abstract class TierProbeTests
         Assert.Contains($"best={SimdTiers.Best}\n", output);
         Assert.Contains($"ran={SimdTiers.Best}\n", output);
         Assert.Contains($"isa={SimdTiers.InstructionSet(SimdTiers.Best)}\n", output);
+        AssertProbeOutput(output, SimdTiers.Best);
+    }
+
+    /// <summary>What else a passing probe that ran on <paramref name="tier"/> must have printed (nothing more by default).</summary>
+    protected virtual void AssertProbeOutput(string output, SimdTier tier)
+    {
     }
 
     /// <summary>The child's environment for <paramref name="switches"/> (a row of <see cref="Switches"/>): each set to 0.</summary>

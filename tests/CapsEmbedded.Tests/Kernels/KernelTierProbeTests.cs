@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.TestSupport;
@@ -5,14 +6,25 @@ using CapsEmbedded.TestSupport;
 namespace CapsEmbedded.Tests.Kernels;
 
 /// <summary>
-/// Every kernel self-check (CapsEmbedded.TierProbe, KernelSelfCheck.RunAll) in child processes whose tier is lowered by
-/// DOTNET_Enable* switches (the cases are in <see cref="TierProbeTests"/>).
+/// Every kernel self-check (CapsEmbedded.TierProbe, KernelSelfCheck.RunAll) and the trainer's (TrainingSelfCheck.RunAll)
+/// in child processes whose tier is lowered by DOTNET_Enable* switches (the cases are in <see cref="TierProbeTests"/>).
 /// </summary>
 public sealed class KernelTierProbeTests : TierProbeTests
 {
     protected override string ProbeAssembly => Path.Combine(AppContext.BaseDirectory, "CapsEmbedded.TierProbe.dll");
 
     protected override string[] ProbeArguments => [];
+
+    /// <summary>
+    /// The trainer's self-check ran too, at the vector width the switches left: this process's <see cref="Vector{T}"/>
+    /// on its best tier, 4 floats below it (SSE without AVX2, or no hardware intrinsics at all).
+    /// </summary>
+    protected override void AssertProbeOutput(string output, SimdTier tier)
+    {
+        int lanes = tier == SimdTiers.Best ? Vector<float>.Count : 4;
+        Assert.Contains($"float-lanes={lanes}\n", output);
+        Assert.Matches(@"\ntraining-checks=6[67]\n", output);
+    }
 
     [Fact]
     public void Instruction_set_names_what_the_tier_runs_on_this_architecture()
