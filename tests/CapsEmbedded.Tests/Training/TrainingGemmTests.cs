@@ -1,6 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using CapsEmbedded.Training.Kernels;
+using CapsEmbedded.TierProbe;
 
 namespace CapsEmbedded.Tests.Training;
 
@@ -144,19 +144,8 @@ public class TrainingGemmTests
     }
 
     private static T[] Run<T>(bool transposeA, bool transposeB, int m, int n, int k, T[] a, int lda, T[] b, int ldb, T[] c0, int ldc,
-        bool accumulate, bool skipZeroSteps, bool packed) where T : unmanaged, INumberBase<T>
-    {
-        var c = (T[])c0.Clone();
-        var workspace = new GemmWorkspace<T> { SkipZeroSteps = skipZeroSteps };
-        if (packed)
-        {
-            var packedB = new T[TrainingGemm.PackedLength<T>(n, k)];
-            TrainingGemm.PackB<T>(transposeB, b, ldb, n, k, packedB);
-            TrainingGemm.MultiplyPacked<T>(transposeA, m, n, k, a, lda, packedB, c, ldc, accumulate, workspace);
-        }
-        else TrainingGemm.Multiply<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, workspace);
-        return c;
-    }
+        bool accumulate, bool skipZeroSteps, bool packed) where T : unmanaged, INumberBase<T> =>
+        TrainingSelfCheck.Multiply(transposeA, transposeB, m, n, k, a, lda, b, ldb, c0, ldc, accumulate, skipZeroSteps, packed);
 
     private static byte[] Bits<T>(T[] values) where T : unmanaged => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
 }

@@ -67,10 +67,11 @@ internal static class TrainingSelfCheck
         for (int p = 0; p < k; p++)
             if (random.NextInt(100) < zeroPercent)
                 for (int i = 0; i < m; i++) a[transposeA ? p * lda + i : i * lda + p] = 0;
+        T[] at = Narrow<T>(a), bt = Narrow<T>(b), ct = Narrow<T>(c0);
         string shape = $"{typeof(T).Name} GEMM m={m} n={n} k={k} transposeA={transposeA} transposeB={transposeB} zero steps {zeroPercent}%";
         foreach (bool accumulate in new[] { false, true })
         {
-            var skipping = RunGemm<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c0, ldc, accumulate, skipZeroSteps: true, packed: false);
+            var skipping = Multiply(transposeA, transposeB, m, n, k, at, lda, bt, ldb, ct, ldc, accumulate, skipZeroSteps: true, packed: false);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
                 {
@@ -83,25 +84,29 @@ internal static class TrainingSelfCheck
                 }
             foreach (var (skip, packed) in new[] { (false, false), (true, true), (false, true) })
             {
-                var other = RunGemm<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c0, ldc, accumulate, skip, packed);
+                var other = Multiply(transposeA, transposeB, m, n, k, at, lda, bt, ldb, ct, ldc, accumulate, skip, packed);
                 if (!MemoryMarshal.AsBytes(other.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(skipping.AsSpan())))
                     throw new TrainingCheckException($"{shape} accumulate={accumulate}: skipZeroSteps={skip} packed={packed} changed bits");
             }
         }
     }
 
-    private static T[] RunGemm<T>(bool transposeA, bool transposeB, int m, int n, int k, double[] a, int lda, double[] b, int ldb,
-        double[] c0, int ldc, bool accumulate, bool skipZeroSteps, bool packed) where T : unmanaged, INumberBase<T>
+    /// <summary>
+    /// C = (accumulate ? C0 : 0) + op(A)·op(B) through <see cref="TrainingGemm.Multiply{T}"/>, or through a B packed by
+    /// <see cref="TrainingGemm.PackB{T}"/> and <see cref="TrainingGemm.MultiplyPacked{T}"/>; returns C (C0 is kept).
+    /// </summary>
+    public static T[] Multiply<T>(bool transposeA, bool transposeB, int m, int n, int k, T[] a, int lda, T[] b, int ldb, T[] c0, int ldc,
+        bool accumulate, bool skipZeroSteps, bool packed) where T : unmanaged, INumberBase<T>
     {
-        T[] at = Narrow<T>(a), bt = Narrow<T>(b), c = Narrow<T>(c0);
+        var c = (T[])c0.Clone();
         var workspace = new GemmWorkspace<T> { SkipZeroSteps = skipZeroSteps };
         if (packed)
         {
             var packedB = new T[TrainingGemm.PackedLength<T>(n, k)];
-            TrainingGemm.PackB<T>(transposeB, bt, ldb, n, k, packedB);
-            TrainingGemm.MultiplyPacked<T>(transposeA, m, n, k, at, lda, packedB, c, ldc, accumulate, workspace);
+            TrainingGemm.PackB<T>(transposeB, b, ldb, n, k, packedB);
+            TrainingGemm.MultiplyPacked<T>(transposeA, m, n, k, a, lda, packedB, c, ldc, accumulate, workspace);
         }
-        else TrainingGemm.Multiply<T>(transposeA, transposeB, m, n, k, at, lda, bt, ldb, c, ldc, accumulate, workspace);
+        else TrainingGemm.Multiply<T>(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, workspace);
         return c;
     }
 
