@@ -2,7 +2,7 @@ using CapsEmbedded.Kernels;
 
 namespace CapsEmbedded.TierProbe;
 
-/// <summary>A kernel result outside its tolerance of the double-precision oracle.</summary>
+/// <summary>A kernel's or the trainer's result outside its tolerance of the oracle (KernelSelfCheck, TrainingSelfCheck).</summary>
 internal sealed class KernelCheckException(string message) : Exception(message);
 
 /// <summary>

@@ -6,9 +6,6 @@ using CapsEmbedded.Training.Kernels;
 
 namespace CapsEmbedded.TierProbe;
 
-/// <summary>A trainer result outside its tolerance of the oracle.</summary>
-internal sealed class TrainingCheckException(string message) : Exception(message);
-
 /// <summary>
 /// The trainer's vector code at this process's <see cref="Vector{T}"/> width (8 floats with AVX2; 4 with SSE only, with
 /// NEON, or with no hardware intrinsics at all), against oracles that do not depend on that width: the packed GEMM against
@@ -23,7 +20,14 @@ internal static class TrainingSelfCheck
     /// <summary>Floats per <see cref="Vector{T}"/> here: what the trainer's register tiles and û loops are built from.</summary>
     public static int FloatLanes => Vector<float>.Count;
 
-    /// <summary>Runs every check and returns how many ran; throws <see cref="TrainingCheckException"/> on the first failure.</summary>
+    /// <summary>
+    /// How many checks <see cref="RunAll"/> runs where <see cref="Vector{T}"/> holds <paramref name="floatLanes"/> floats:
+    /// 64 GEMM cases (4 transposes × 4 shapes × dense/sparse, float and double) and one network per distinct class capsule
+    /// width (two float vectors, two double vectors, the paper's 16): 66 with 8 lanes, 67 with 4.
+    /// </summary>
+    public static int ExpectedChecks(int floatLanes) => 64 + new[] { 2 * floatLanes, floatLanes, 16 }.Distinct().Count();
+
+    /// <summary>Runs every check and returns how many ran; throws <see cref="KernelCheckException"/> on the first failure.</summary>
     public static int RunAll()
     {
         int checks = 0;
@@ -80,13 +84,13 @@ internal static class TrainingSelfCheck
                         expected += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j]);
                     double actual = double.CreateChecked(skipping[i * ldc + j]);
                     if (!(Math.Abs(actual - expected) <= tolerancePerStep * (k + 1)))
-                        throw new TrainingCheckException($"{shape} accumulate={accumulate}: C[{i},{j}] = {actual:G9}, expected {expected:G9}");
+                        throw new KernelCheckException($"{shape} accumulate={accumulate}: C[{i},{j}] = {actual:G9}, expected {expected:G9}");
                 }
             foreach (var (skip, packed) in new[] { (false, false), (true, true), (false, true) })
             {
                 var other = Multiply(transposeA, transposeB, m, n, k, at, lda, bt, ldb, ct, ldc, accumulate, skip, packed);
                 if (!MemoryMarshal.AsBytes(other.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(skipping.AsSpan())))
-                    throw new TrainingCheckException($"{shape} accumulate={accumulate}: skipZeroSteps={skip} packed={packed} changed bits");
+                    throw new KernelCheckException($"{shape} accumulate={accumulate}: skipZeroSteps={skip} packed={packed} changed bits");
             }
         }
     }
@@ -150,8 +154,10 @@ internal static class TrainingSelfCheck
         var dense = Step(architecture, layout, parameters, imagesDouble, labels, maskedPath: false, name);
         for (int k = 0; k < layout.Count; k++)
             if (!(Math.Abs(dense.Gradients[k] - masked.Gradients[k]) <= 1e-12 * (1 + Math.Abs(dense.Gradients[k]))))
-                throw new TrainingCheckException($"{name}, double: gradient {k} masked {masked.Gradients[k]:G17}, dense {dense.Gradients[k]:G17}");
+                throw new KernelCheckException($"{name}, double: gradient {k} masked {masked.Gradients[k]:G17}, dense {dense.Gradients[k]:G17}");
         var reference = masked.Gradients;
+        // One worker for every loss below: it reads the parameters in place and packs W2 on each forward pass.
+        var lossWorker = new CapsNetWorker<double>(architecture, layout, parameters, groupSize: labels.Length);
         foreach (var spec in architecture.Tensors)
         {
             var segment = layout[spec.Name];
@@ -159,12 +165,12 @@ internal static class TrainingSelfCheck
             {
                 int k = segment.Offset + random.NextInt(segment.Length);
                 double keep = parameters[k];
-                parameters[k] = keep + 1e-6; double up = Loss(architecture, layout, parameters, imagesDouble, labels);
-                parameters[k] = keep - 1e-6; double down = Loss(architecture, layout, parameters, imagesDouble, labels);
+                parameters[k] = keep + 1e-6; double up = Loss(lossWorker, imagesDouble, labels);
+                parameters[k] = keep - 1e-6; double down = Loss(lossWorker, imagesDouble, labels);
                 parameters[k] = keep;
                 double numeric = (up - down) / 2e-6;
                 if (!(Math.Abs(reference[k] - numeric) <= 1e-6 + 1e-4 * Math.Abs(numeric)))
-                    throw new TrainingCheckException($"{name}, double: d loss / d {spec.Name}[{k - segment.Offset}] = {reference[k]:G10}, finite differences {numeric:G10}");
+                    throw new KernelCheckException($"{name}, double: d loss / d {spec.Name}[{k - segment.Offset}] = {reference[k]:G10}, finite differences {numeric:G10}");
             }
         }
 
@@ -188,10 +194,10 @@ internal static class TrainingSelfCheck
                 var segment = layout[spec.Name];
                 double largest = 0;
                 for (int k = segment.Offset; k < segment.Offset + segment.Length; k++) largest = Math.Max(largest, Math.Abs(reference[k]));
-                if (largest == 0) throw new TrainingCheckException($"{name}: {spec.Name}'s gradient is all zero: the step does not reach it");
+                if (largest == 0) throw new KernelCheckException($"{name}: {spec.Name}'s gradient is all zero: the step does not reach it");
                 for (int k = segment.Offset; k < segment.Offset + segment.Length; k++)
                     if (!(Math.Abs(worker.Gradients[k] - reference[k]) <= 1e-5 * largest))
-                        throw new TrainingCheckException($"{name}, float ({(maskedPath ? "masked" : "dense")} dA1): d loss / d {spec.Name}[{k - segment.Offset}] = " +
+                        throw new KernelCheckException($"{name}, float ({(maskedPath ? "masked" : "dense")} dA1): d loss / d {spec.Name}[{k - segment.Offset}] = " +
                             $"{worker.Gradients[k]:G9}, double {reference[k]:G9} (largest {largest:G3})");
             }
         }
@@ -205,23 +211,23 @@ internal static class TrainingSelfCheck
         var worker = new CapsNetWorker<T>(architecture, layout, parameters, groupSize: labels.Length) { MaskedLiveShareLimit = maskedPath ? 1 : -1 };
         worker.TrainGroup(images, labels, labels.Length, T.One / T.CreateChecked(labels.Length));
         if (worker.MaskedGroups != (maskedPath ? 1 : 0))
-            throw new TrainingCheckException($"{name}, {typeof(T).Name}: the {(maskedPath ? "masked" : "dense")} dA1 path did not run");
+            throw new KernelCheckException($"{name}, {typeof(T).Name}: the {(maskedPath ? "masked" : "dense")} dA1 path did not run");
         return worker;
     }
 
-    private static double Loss(CapsNetArchitecture architecture, ParameterLayout layout, double[] parameters, double[] images, int[] labels)
+    /// <summary>The mean loss of one step of <paramref name="images"/> (the worker's gradient sum grows; it is not read).</summary>
+    private static double Loss(CapsNetWorker<double> worker, double[] images, int[] labels)
     {
-        var worker = new CapsNetWorker<double>(architecture, layout, parameters, groupSize: labels.Length);
         var totals = worker.TrainGroup(images, labels, labels.Length, 1.0 / labels.Length);
         return (totals.MarginLoss + totals.ReconstructionLoss) / labels.Length;
     }
 
     private static void Near(ReadOnlySpan<float> actual, float[] expected, string what)
     {
-        if (actual.Length != expected.Length) throw new TrainingCheckException($"{what}: {actual.Length} values, expected {expected.Length}");
+        if (actual.Length != expected.Length) throw new KernelCheckException($"{what}: {actual.Length} values, expected {expected.Length}");
         for (int k = 0; k < expected.Length; k++)
             if (!(Math.Abs(actual[k] - expected[k]) <= 2e-6))
-                throw new TrainingCheckException($"{what}[{k}]: {actual[k]:G9}, reference {expected[k]:G9}");
+                throw new KernelCheckException($"{what}[{k}]: {actual[k]:G9}, reference {expected[k]:G9}");
     }
 
     private static double[] Uniform(DeterministicRandom random, int length)
