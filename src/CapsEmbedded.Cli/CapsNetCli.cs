@@ -18,6 +18,7 @@ public static class CapsNetCli
         FigureCommands.Reconstruct(), FigureCommands.Tweak(), FigureCommands.Errors(), ServeCommand.Create(),
         ExportCommand.Create(),
         ConvertCommand.Create(),
+        AverageCommand.Create(),
         QuantizeCommand.Create(),
     };
 

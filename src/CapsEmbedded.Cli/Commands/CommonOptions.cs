@@ -2,6 +2,7 @@ using System.CommandLine;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -12,6 +13,15 @@ internal static class CommonOptions
     {
         Description = "Folder that holds fetched data sets (default: $CAPSNET_DATA or ./data)",
         DefaultValueFactory = _ => DataPaths.DefaultRoot,
+    };
+
+    /// <summary>A <c>--dtype</c> value as a safetensors dtype (F32, F16 or BF16), or a one-line error naming it.</summary>
+    public static string WeightDType(string text) => text.ToLowerInvariant() switch
+    {
+        "f32" or "float32" => SafeTensorsDType.F32,
+        "f16" or "float16" or "half" => SafeTensorsDType.F16,
+        "bf16" or "bfloat16" => SafeTensorsDType.BF16,
+        _ => throw new CliException($"--dtype '{UntrustedText.Quote(text)}' is not a weight precision; use f32, f16 or bf16"),
     };
 
     public static Option<string?> Weights(bool required) => new("--weights", "-w")

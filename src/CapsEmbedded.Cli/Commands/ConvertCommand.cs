@@ -38,14 +38,7 @@ internal static class ConvertCommand
 
     internal static int Run(string inputPath, string? dtypeText, string outputPath, string? classNamesText, bool force, TextWriter output)
     {
-        string? dtype = dtypeText?.ToLowerInvariant() switch
-        {
-            null => null,
-            "f32" or "float32" => SafeTensorsDType.F32,
-            "f16" or "float16" or "half" => SafeTensorsDType.F16,
-            "bf16" or "bfloat16" => SafeTensorsDType.BF16,
-            _ => throw new CliException($"--dtype '{UntrustedText.Quote(dtypeText)}' is not a weight precision; use f32, f16 or bf16"),
-        };
+        string? dtype = dtypeText is null ? null : CommonOptions.WeightDType(dtypeText);
         // Checked before reading. Converting in place needs --force; then the input is read whole first and the result
         // replaces it atomically (temporary file, flush, rename), so a failure at any point leaves the original.
         if (SameFile(inputPath, outputPath) && !force)

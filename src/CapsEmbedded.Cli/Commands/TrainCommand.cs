@@ -22,7 +22,11 @@ public static class TrainCommand
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
         var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
-        var command = shared.CreateCommand("Train a CapsNet (pure C#, data-parallel over the batch)", dataDir, threads, group, plain, force);
+        var saveEpochs = new Option<bool>("--save-epochs")
+        {
+            Description = "Also write each epoch's weights as <out>.epoch-N.safetensors (to average them with capsnet average)",
+        };
+        var command = shared.CreateCommand("Train a CapsNet (pure C#, data-parallel over the batch)", dataDir, threads, group, plain, force, saveEpochs);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var options = shared.Options(parse) with
@@ -36,14 +40,19 @@ public static class TrainCommand
                 parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, options, shared.LimitValue(parse),
                 shared.OutPath(parse), parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(plain),
                 parse.GetResult(threads) is not null, parse.GetValue(force),
-                "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)));
+                "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(saveEpochs));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
         return command;
     }
 
     internal sealed record TrainRequest(string Data, string DataRoot, TrainingOptions Options,
-        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, bool Force, string CommandLine);
+        int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, bool Force, string CommandLine,
+        bool SaveEpochs = false);
+
+    /// <summary>Where <c>--save-epochs</c> writes epoch <paramref name="epoch"/>'s weights: next to <c>--out</c>.</summary>
+    internal static string EpochPath(string outPath, int epoch) =>
+        Path.ChangeExtension(outPath, null) + FormattableString.Invariant($".epoch-{epoch}.safetensors");
 
     internal static int Run(TrainRequest request, TextWriter output)
     {
@@ -57,6 +66,9 @@ public static class TrainCommand
         if (checkpoint is not null && options.Threads != checkpoint.Options.Threads)
             output.WriteLine($"note: {options.Threads} threads instead of the checkpoint's {checkpoint.Options.Threads}: the sums round differently, the run is not bit-identical to an uninterrupted one");
         if (options.Validate() is { } problem) throw new CliException(problem);
+        if (request.SaveEpochs)
+            for (int epoch = (checkpoint?.State.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
+                CommonOptions.OutputPath(EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
         CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
         var train = TrainingCommandLine.Take(DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
@@ -66,10 +78,15 @@ public static class TrainCommand
         string csvPath = outStem + ".csv", svgPath = outStem + ".svg";
         output.WriteLine($"model    {a}, {a.ParameterCount:N0} parameters, {a.MultiplyAdds / 1e6:F0} M multiply-adds forward per image");
         TrainingCommandLine.WriteSettings(output, request.Data, train, test, options);
-        output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath} (and .png)");
+        output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath} (and .png)"
+            + (request.SaveEpochs ? $", {EpochPath(request.OutPath, 1)} … {EpochPath(request.OutPath, options.Epochs)}" : ""));
 
         using var session = new TrainingSession(options, train, test, checkpoint, initial);
         var observer = new ReportingObserver(csvPath, svgPath, TrainingCommandLine.SafeName(request.Data), output);
+        if (request.SaveEpochs)
+            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), EpochPath(request.OutPath, epoch),
+                "capsnet train", request.CommandLine, request.Data, train.Count, TrainingCommandLine.TestImages(options, test), options,
+                session.State, device: null, TextWriter.Null); // quiet: "done: …" is for the final file
         bool live = !request.Plain && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         TrainingOutcome outcome;
         System.Runtime.InteropServices.PosixSignal? signal;
@@ -106,6 +123,8 @@ public static class TrainCommand
     private sealed class ReportingObserver(string csvPath, string svgPath, string title, TextWriter output) : TrainingObserver
     {
         public ProgressContext? Live { get; set; }
+        /// <summary>Writes an epoch's weights (<c>--save-epochs</c>), or null.</summary>
+        public Action<int>? EpochWeights { get; set; }
         private ProgressTask? _task;
         private int _taskEpoch = -1;
         private DateTime _lastLine = DateTime.MinValue;
@@ -146,6 +165,7 @@ public static class TrainCommand
             TrainingLog.Write(csvPath, history);
             SvgChart.Write(svgPath, history, $"CapsNet training on {title}");
             PngFile.Write(Path.ChangeExtension(svgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {title}"), overwrite: true);
+            EpochWeights?.Invoke(m.Epoch);
             string line = TrainingCommandLine.EpochLine(m);
             if (_task is not null)
             {

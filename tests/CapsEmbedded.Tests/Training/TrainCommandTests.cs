@@ -87,6 +87,41 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.Equal(4, File.ReadAllLines(csv).Length);
     }
 
+    [Fact]
+    public void Save_epochs_writes_each_epochs_weights_the_last_equal_to_the_final_file_and_they_average()
+    {
+        string data = ShapesData();
+        string output = P("swa.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--lr", "0.01",
+            "--threads", "1", "--seed", "3", "--out", output, "--plain", "--save-epochs");
+        Assert.True(code == 0, error + text);
+        string epoch1 = P("swa.epoch-1.safetensors"), epoch2 = P("swa.epoch-2.safetensors");
+        Assert.Contains($"{epoch1} … {epoch2}", text);
+        var (w1, w2, final) = (CapsNetWeightsFile.Load(epoch1), CapsNetWeightsFile.Load(epoch2), CapsNetWeightsFile.Load(output));
+        Assert.Equal("1", w1.Metadata["training.epochs"]);
+        Assert.Equal("4", w1.Metadata["training.steps"]);
+        Assert.Equal("2", w2.Metadata["training.epochs"]);
+        foreach (var spec in final.Architecture.Tensors) Assert.Equal(final[spec.Name], w2[spec.Name]); // the last epoch's file is the final weights
+        Assert.NotEqual(w1.DigitWeight, w2.DigitWeight); // an epoch of training moved them
+        Assert.Single(text.Split('\n'), l => l.StartsWith("done:", StringComparison.Ordinal)); // the epoch files are written quietly
+
+        var average = Capsnet("average", epoch1, epoch2, "--out", P("swa-mean.safetensors"));
+        Assert.True(average.Code == 0, average.Error);
+        Assert.Equal((w1.DigitWeight[0] + (double)w2.DigitWeight[0]) / 2, CapsNetWeightsFile.Load(P("swa-mean.safetensors")).DigitWeight[0], 6);
+
+        // A new run does not overwrite another run's epoch files without --force; it stops before training.
+        byte[] before = File.ReadAllBytes(epoch1);
+        File.Copy(epoch1, P("other.epoch-1.safetensors"));
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--epochs", "2", "--out", P("other.safetensors"), "--checkpoint", P("other.ckpt"),
+            "--plain", "--save-epochs", "--seed", "4", "--batch", "10"), "other.epoch-1.safetensors");
+        File.Delete(P("other.epoch-1.safetensors"));
+        File.Copy(epoch1, P("other.epoch-2.safetensors"));
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--epochs", "2", "--out", P("other.safetensors"), "--checkpoint", P("other.ckpt"),
+            "--plain", "--save-epochs", "--seed", "4", "--batch", "10"), "other.epoch-2.safetensors");
+        Assert.Equal(before, File.ReadAllBytes(P("other.epoch-2.safetensors")));
+        Assert.False(File.Exists(P("other.safetensors")));
+    }
+
     [Theory]
     [InlineData("TERM", 143)] // kill, systemd, docker stop; and the only way to stop a job that a script started with `&`
     [InlineData("INT", 130)]  // Ctrl+C
