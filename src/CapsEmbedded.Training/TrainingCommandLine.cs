@@ -58,6 +58,25 @@ public sealed class TrainingCommandLine
         Description = "Start from this weight file (same architecture) instead of the seeded initialisation; Adam and the schedule start afresh",
     };
 
+    /// <summary>Not among <see cref="CreateCommand"/>'s: the tools that write per-epoch weights add it (see <see cref="EpochPath"/>).</summary>
+    public Option<bool> SaveEpochs { get; } = new("--save-epochs")
+    {
+        Description = "Also write each epoch's weights as <out>.epoch-N.safetensors (to average them with capsnet average)",
+    };
+
+    /// <summary>Where <c>--save-epochs</c> writes epoch <paramref name="epoch"/>'s weights: next to <c>--out</c>.</summary>
+    public static string EpochPath(string outPath, int epoch) =>
+        Path.ChangeExtension(outPath, null) + FormattableString.Invariant($".epoch-{epoch}.safetensors");
+
+    /// <summary>Every file a fresh run writes: the weights, the checkpoint, the CSV and SVG next to the weights, and with
+    /// <paramref name="saveEpochs"/> each epoch's weights.</summary>
+    public static IEnumerable<string> OutputFiles(string outPath, TrainingOptions options, bool saveEpochs)
+    {
+        string stem = Path.ChangeExtension(outPath, null);
+        IEnumerable<string> files = [outPath, options.CheckpointPath!, stem + ".csv", stem + ".svg"];
+        return saveEpochs ? files.Concat(Enumerable.Range(1, options.Epochs).Select(e => EpochPath(outPath, e))) : files;
+    }
+
     /// <summary>A <c>train</c> command with the shared options, then <paramref name="toolOptions"/>.</summary>
     public Command CreateCommand(string description, params Option[] toolOptions)
     {

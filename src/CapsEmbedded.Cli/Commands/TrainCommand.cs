@@ -22,11 +22,7 @@ public static class TrainCommand
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
         var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
-        var saveEpochs = new Option<bool>("--save-epochs")
-        {
-            Description = "Also write each epoch's weights as <out>.epoch-N.safetensors (to average them with capsnet average)",
-        };
-        var command = shared.CreateCommand("Train a CapsNet (pure C#, data-parallel over the batch)", dataDir, threads, group, plain, force, saveEpochs);
+        var command = shared.CreateCommand("Train a CapsNet (pure C#, data-parallel over the batch)", dataDir, threads, group, plain, force, shared.SaveEpochs);
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var options = shared.Options(parse) with
@@ -40,7 +36,7 @@ public static class TrainCommand
                 parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, options, shared.LimitValue(parse),
                 shared.OutPath(parse), parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(plain),
                 parse.GetResult(threads) is not null, parse.GetValue(force),
-                "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(saveEpochs));
+                "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(shared.SaveEpochs));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -49,10 +45,6 @@ public static class TrainCommand
     internal sealed record TrainRequest(string Data, string DataRoot, TrainingOptions Options,
         int? Limit, string OutPath, bool Resume, string? InitFrom, bool Plain, bool ThreadsGiven, bool Force, string CommandLine,
         bool SaveEpochs = false);
-
-    /// <summary>Where <c>--save-epochs</c> writes epoch <paramref name="epoch"/>'s weights: next to <c>--out</c>.</summary>
-    internal static string EpochPath(string outPath, int epoch) =>
-        Path.ChangeExtension(outPath, null) + FormattableString.Invariant($".epoch-{epoch}.safetensors");
 
     internal static int Run(TrainRequest request, TextWriter output)
     {
@@ -68,7 +60,7 @@ public static class TrainCommand
         if (options.Validate() is { } problem) throw new CliException(problem);
         if (request.SaveEpochs)
             for (int epoch = (checkpoint?.State.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
-                CommonOptions.OutputPath(EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
+                CommonOptions.OutputPath(TrainingCommandLine.EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
         CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
         var train = TrainingCommandLine.Take(DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
@@ -79,12 +71,12 @@ public static class TrainCommand
         output.WriteLine($"model    {a}, {a.ParameterCount:N0} parameters, {a.MultiplyAdds / 1e6:F0} M multiply-adds forward per image");
         TrainingCommandLine.WriteSettings(output, request.Data, train, test, options);
         output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath} (and .png)"
-            + (request.SaveEpochs ? $", {EpochPath(request.OutPath, 1)} … {EpochPath(request.OutPath, options.Epochs)}" : ""));
+            + (request.SaveEpochs ? $", {TrainingCommandLine.EpochPath(request.OutPath, 1)} … {TrainingCommandLine.EpochPath(request.OutPath, options.Epochs)}" : ""));
 
         using var session = new TrainingSession(options, train, test, checkpoint, initial);
         var observer = new ReportingObserver(csvPath, svgPath, TrainingCommandLine.SafeName(request.Data), output);
         if (request.SaveEpochs)
-            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), EpochPath(request.OutPath, epoch),
+            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), TrainingCommandLine.EpochPath(request.OutPath, epoch),
                 "capsnet train", request.CommandLine, request.Data, train.Count, TrainingCommandLine.TestImages(options, test), options,
                 session.State, device: null, TextWriter.Null); // quiet: "done: …" is for the final file
         bool live = !request.Plain && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -119,40 +111,32 @@ public static class TrainCommand
         return outcome;
     }
 
-    /// <summary>Turns progress into the live bar (or plain lines), and epochs into the CSV and the chart.</summary>
-    private sealed class ReportingObserver(string csvPath, string svgPath, string title, TextWriter output) : TrainingObserver
+    /// <summary>The plain report (<see cref="TrainingLogObserver"/>) with the live bar instead of progress lines, and the chart as a PNG too.</summary>
+    private sealed class ReportingObserver(string csvPath, string svgPath, string title, TextWriter output)
+        : TrainingLogObserver(csvPath, svgPath, title, output)
     {
         public ProgressContext? Live { get; set; }
-        /// <summary>Writes an epoch's weights (<c>--save-epochs</c>), or null.</summary>
-        public Action<int>? EpochWeights { get; set; }
         private ProgressTask? _task;
         private int _taskEpoch = -1;
-        private DateTime _lastLine = DateTime.MinValue;
 
         public override void OnStep(in StepProgress p)
         {
-            if (Live is not null)
+            if (Live is null)
             {
-                // Compact, to fit 80 columns next to the bar: the ETA is for the whole run, not the epoch.
-                string brief = FormattableString.Invariant(
-                    $"{p.Epoch}/{p.Epochs} loss {p.RunningLoss:F4} acc {100 * p.RunningAccuracy:F1}% {p.ImagesPerSecond:F0} img/s ETA {TrainingCommandLine.Eta(p.Remaining)}");
-                if (_taskEpoch != p.Epoch)
-                {
-                    _task?.StopTask();
-                    _task = Live.AddTask($"epoch {p.Epoch}", maxValue: p.EpochImages);
-                    _taskEpoch = p.Epoch;
-                }
-                _task!.Description = Markup.Escape(brief);
-                _task.Value = p.Position;
+                base.OnStep(p);
                 return;
             }
-            string text = FormattableString.Invariant(
-                $"epoch {p.Epoch}/{p.Epochs}  step {p.Step}  loss {p.RunningLoss:F4}  acc {100 * p.RunningAccuracy:F1}%  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  ETA {TrainingCommandLine.Eta(p.Remaining)}");
-            if (DateTime.UtcNow - _lastLine > TimeSpan.FromSeconds(10) || p.Position == p.EpochImages)
+            // Compact, to fit 80 columns next to the bar: the ETA is for the whole run, not the epoch.
+            string brief = FormattableString.Invariant(
+                $"{p.Epoch}/{p.Epochs} loss {p.RunningLoss:F4} acc {100 * p.RunningAccuracy:F1}% {p.ImagesPerSecond:F0} img/s ETA {TrainingCommandLine.Eta(p.Remaining)}");
+            if (_taskEpoch != p.Epoch)
             {
-                output.WriteLine($"{text}  [{p.Position}/{p.EpochImages}]");
-                _lastLine = DateTime.UtcNow;
+                _task?.StopTask();
+                _task = Live.AddTask($"epoch {p.Epoch}", maxValue: p.EpochImages);
+                _taskEpoch = p.Epoch;
             }
+            _task!.Description = Markup.Escape(brief);
+            _task.Value = p.Position;
         }
 
         public override void OnEvaluating(int images)
@@ -162,18 +146,20 @@ public static class TrainCommand
 
         public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
         {
-            TrainingLog.Write(csvPath, history);
-            SvgChart.Write(svgPath, history, $"CapsNet training on {title}");
-            PngFile.Write(Path.ChangeExtension(svgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {title}"), overwrite: true);
-            EpochWeights?.Invoke(m.Epoch);
-            string line = TrainingCommandLine.EpochLine(m);
-            if (_task is not null)
+            PngFile.Write(Path.ChangeExtension(SvgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {Title}"), overwrite: true);
+            base.OnEpoch(m, history);
+        }
+
+        protected override void WriteEpochLine(string line)
+        {
+            if (_task is null)
             {
-                _task.Description = Markup.Escape(line);
-                _task.Value = _task.MaxValue;
-                _task.StopTask();
+                base.WriteEpochLine(line);
+                return;
             }
-            else output.WriteLine(line);
+            _task.Description = Markup.Escape(line);
+            _task.Value = _task.MaxValue;
+            _task.StopTask();
         }
     }
 }

@@ -122,6 +122,74 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.False(File.Exists(P("other.safetensors")));
     }
 
+    private static (int Code, string Output, string Error) TrainHost(params string[] args)
+    {
+        var output = new StringWriter(CultureInfo.InvariantCulture);
+        var error = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CapsEmbedded.TrainHost.TrainHost.Run(["train", .. args], output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Capsnet_train_host_gives_capsnet_trains_bits_and_each_resumes_the_others_checkpoint()
+    {
+        string data = ShapesData();
+        string[] run = ["--arch", "tiny", "--data", data, "--batch", "10", "--lr", "0.01", "--threads", "2", "--seed", "7", "--save-epochs"];
+        var host = TrainHost([.. run, "--epochs", "2", "--out", P("host.safetensors")]);
+        Assert.True(host.Code == 0, host.Error + host.Output);
+        Assert.Equal("", host.Error);
+        Assert.Contains("epoch 2:", host.Output);
+        Assert.Contains("done: 2 epochs, 8 steps", host.Output);
+        var cli = Train([.. run, "--epochs", "2", "--out", P("cli.safetensors"), "--plain"]);
+        Assert.True(cli.Code == 0, cli.Error + cli.Output);
+
+        var (fromHost, fromCli) = (CapsNetWeightsFile.Load(P("host.safetensors")), CapsNetWeightsFile.Load(P("cli.safetensors")));
+        foreach (var spec in fromHost.Architecture.Tensors) Assert.Equal(fromCli[spec.Name], fromHost[spec.Name]); // the same library code, the same bits
+        Assert.Equal("capsnet-train", fromHost.Metadata["capsnet.created_by"]);
+        Assert.StartsWith("capsnet-train train", fromHost.Metadata["training.command"]);
+        Assert.Equal(CapsNetWeightsFile.Load(P("host.epoch-2.safetensors")).DigitWeight, fromHost.DigitWeight);
+        Assert.Equal(File.ReadAllText(P("cli.csv")).Split('\n')[0], File.ReadAllText(P("host.csv")).Split('\n')[0]);
+        Assert.StartsWith("<svg", File.ReadAllText(P("host.svg")));
+
+        // A third epoch either way: capsnet train resumes capsnet-train's checkpoint and vice versa, to the same bits.
+        var a = Train([.. run, "--epochs", "3", "--out", P("host.safetensors"), "--resume", "--plain"]);
+        var b = TrainHost([.. run, "--epochs", "3", "--out", P("cli.safetensors"), "--resume"]);
+        Assert.True(a.Code == 0 && b.Code == 0, a.Error + b.Error);
+        Assert.Equal(CapsNetWeightsFile.Load(P("cli.safetensors")).PrimaryWeight, CapsNetWeightsFile.Load(P("host.safetensors")).PrimaryWeight);
+        Assert.True(File.Exists(P("cli.epoch-3.safetensors")));
+    }
+
+    [Fact]
+    public void Capsnet_train_host_refuses_bad_requests_in_one_line_and_overwrites_nothing()
+    {
+        string data = ShapesData(), output = P("h.safetensors");
+        File.WriteAllText(P("h.epoch-2.safetensors"), "keep me");
+        var (code, text, error) = TrainHost("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--out", output, "--save-epochs");
+        Assert.Equal(1, code);
+        Assert.Equal($"capsnet-train: error: {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
+        Assert.Equal("keep me", File.ReadAllText(P("h.epoch-2.safetensors")));
+        Assert.False(File.Exists(output));
+        Assert.Equal("", text);
+
+        foreach (var (args, message) in new (string[], string)[]
+        {
+            (["--arch", "tiny", "--data", data, "--batch", "0"], "--batch must be at least 1"),
+            (["--arch", "tiny", "--data", data, "--threads", "0"], "--threads must be at least 1"),
+            (["--arch", "tiny", "--data", data, "--decay", "2"], "--decay"),
+            (["--arch", "tiny", "--data", P("missing")], "missing"),
+            (["--arch", "tiny", "--data", data, "--epochs", "x"], "x"),
+            (["--arch", "tiny", "--data", data, "--resume", "--checkpoint", P("none.ckpt")], "no checkpoint to resume from"),
+        })
+        {
+            var result = TrainHost(args);
+            Assert.True(result.Code == 1, string.Join(" ", args) + ": " + result.Output);
+            var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Single(lines);
+            Assert.StartsWith("capsnet-train: error: ", lines[0]);
+            Assert.Contains(message, lines[0]);
+        }
+    }
+
     [Theory]
     [InlineData("TERM", 143)] // kill, systemd, docker stop; and the only way to stop a job that a script started with `&`
     [InlineData("INT", 130)]  // Ctrl+C

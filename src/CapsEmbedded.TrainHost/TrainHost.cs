@@ -1,0 +1,75 @@
+using System.CommandLine;
+using CapsEmbedded.Data;
+using CapsEmbedded.Training;
+
+namespace CapsEmbedded.TrainHost;
+
+/// <summary>
+/// <c>capsnet-train train …</c>: the flags of <c>capsnet train</c> (<see cref="TrainingCommandLine"/>, plus
+/// <c>--data-dir</c>, <c>--threads</c> and <c>--save-epochs</c>), the same <see cref="TrainingSession"/>, checkpoints
+/// (<c>--resume</c> either way between the two tools), CSV/SVG log and weight-file provenance; plain progress lines only.
+/// </summary>
+public static class TrainHost
+{
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var shared = new TrainingCommandLine("capsnet-train");
+        var dataDir = new Option<string>("--data-dir") { Description = "Where data sets live", DefaultValueFactory = _ => DataPaths.DefaultRoot };
+        var threads = new Option<int>("--threads") { Description = "Training threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = shared.CreateCommand("Train a CapsNet (capsnet train's library code, without the CLI's embedded models)", dataDir, threads, shared.SaveEpochs);
+        command.SetAction(parse =>
+        {
+            try
+            {
+                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is not null, output);
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or IdxFormatException
+                or CapsEmbedded.Weights.WeightFormatException or TrainingDivergedException)
+            {
+                error.WriteLine("capsnet-train: error: " + e.Message);
+                return 1;
+            }
+        });
+        var parse = new RootCommand("capsnet-train: the C# CapsNet trainer alone") { command }.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            error.WriteLine("capsnet-train: error: " + parse.Errors[0].Message);
+            return 1;
+        }
+        return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+    }
+
+    private static int Train(TrainingCommandLine shared, ParseResult parse, string dataRoot, int threads, bool threadsGiven, TextWriter output)
+    {
+        var options = shared.Options(parse) with
+        {
+            Threads = TrainingCommandLine.Positive(threads, "--threads"), GroupSize = Math.Min(8, parse.GetValue(shared.Batch)),
+        };
+        string outPath = shared.OutPath(parse), data = parse.GetValue(shared.Data)!;
+        bool resume = parse.GetValue(shared.Resume), saveEpochs = parse.GetValue(shared.SaveEpochs);
+        var (opts, checkpoint, initial) = TrainingCommandLine.Start(options, resume, parse.GetValue(shared.InitFrom), threadsGiven, output);
+        if (opts.Validate() is { } problem) throw new ArgumentException(problem);
+        // Nothing a finished run wrote is overwritten by a new one: --resume continues its files.
+        if (!resume)
+            foreach (string path in TrainingCommandLine.OutputFiles(outPath, opts, saveEpochs))
+                if (File.Exists(path)) throw new ArgumentException($"{path} exists; remove it, or continue its run with --resume");
+
+        var train = TrainingCommandLine.Take(DatasetStore.Load(data, DatasetSplit.Train, dataRoot), shared.LimitValue(parse));
+        var test = DatasetStore.Load(data, DatasetSplit.Test, dataRoot);
+        TrainingCommandLine.WriteSettings(output, data, train, test, opts);
+        string stem = Path.ChangeExtension(outPath, null);
+        string commandLine = "capsnet-train " + string.Join(" ", parse.Tokens.Select(t => t.Value));
+        using var session = new TrainingSession(opts, train, test, checkpoint, initial);
+        var observer = new TrainingLogObserver(stem + ".csv", stem + ".svg", TrainingCommandLine.SafeName(data), output);
+        if (saveEpochs)
+            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), TrainingCommandLine.EpochPath(outPath, epoch),
+                "capsnet-train", commandLine, data, train.Count, TrainingCommandLine.TestImages(opts, test), opts, session.State, device: null, TextWriter.Null);
+        var outcome = TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal);
+        if (outcome == TrainingOutcome.Interrupted) return TrainingCommandLine.Interrupted(output, session.State, opts, signal);
+        TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), outPath, "capsnet-train", commandLine, data, train.Count,
+            TrainingCommandLine.TestImages(opts, test), opts, session.State, device: null, output);
+        return 0;
+    }
+}
