@@ -64,8 +64,8 @@ public static class TrainHost
         using var session = new TrainingSession(opts, train, test, checkpoint, initial);
         var observer = new TrainingLogObserver(stem + ".csv", stem + ".svg", TrainingCommandLine.SafeName(data), output);
         if (saveEpochs)
-            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), TrainingCommandLine.EpochPath(outPath, epoch),
-                "capsnet-train", commandLine, data, train.Count, TrainingCommandLine.TestImages(opts, test), opts, session.State, device: null, TextWriter.Null);
+            observer.EpochWeights = TrainingCommandLine.EpochWeightsWriter(session, outPath, "capsnet-train", commandLine, data, train.Count,
+                TrainingCommandLine.TestImages(opts, test));
         var outcome = TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal);
         if (outcome == TrainingOutcome.Interrupted) return TrainingCommandLine.Interrupted(output, session.State, opts, signal);
         TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), outPath, "capsnet-train", commandLine, data, train.Count,

@@ -77,6 +77,13 @@ public sealed class TrainingCommandLine
         return saveEpochs ? files.Concat(Enumerable.Range(1, options.Epochs).Select(e => EpochPath(outPath, e))) : files;
     }
 
+    /// <summary><c>--save-epochs</c>' writer for <see cref="TrainingLogObserver.EpochWeights"/>: epoch N's weights, with the
+    /// provenance of the run so far, at <see cref="EpochPath"/>; quiet, since the "done" line is for the final file.</summary>
+    public static Action<int> EpochWeightsWriter(TrainingSession session, string outPath, string createdBy, string commandLine,
+        string dataName, int trainImages, int testImages) =>
+        epoch => SaveWeights(session.Trainer.ExportWeights(), EpochPath(outPath, epoch), createdBy, commandLine, dataName,
+            trainImages, testImages, session.Options, session.State, device: null, TextWriter.Null);
+
     /// <summary>A <c>train</c> command with the shared options, then <paramref name="toolOptions"/>.</summary>
     public Command CreateCommand(string description, params Option[] toolOptions)
     {

@@ -76,9 +76,8 @@ public static class TrainCommand
         using var session = new TrainingSession(options, train, test, checkpoint, initial);
         var observer = new ReportingObserver(csvPath, svgPath, TrainingCommandLine.SafeName(request.Data), output);
         if (request.SaveEpochs)
-            observer.EpochWeights = epoch => TrainingCommandLine.SaveWeights(session.Trainer.ExportWeights(), TrainingCommandLine.EpochPath(request.OutPath, epoch),
-                "capsnet train", request.CommandLine, request.Data, train.Count, TrainingCommandLine.TestImages(options, test), options,
-                session.State, device: null, TextWriter.Null); // quiet: "done: …" is for the final file
+            observer.EpochWeights = TrainingCommandLine.EpochWeightsWriter(session, request.OutPath, "capsnet train", request.CommandLine,
+                request.Data, train.Count, TrainingCommandLine.TestImages(options, test));
         bool live = !request.Plain && ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         TrainingOutcome outcome;
         System.Runtime.InteropServices.PosixSignal? signal;
