@@ -71,6 +71,8 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "decay"] = F(o.Decay);
         metadata[Prefix + "seed"] = o.Seed.ToString(CultureInfo.InvariantCulture);
         metadata[Prefix + "max_shift"] = F(o.MaxShift);
+        metadata[Prefix + "max_rotation"] = F(o.MaxRotationDegrees);
+        metadata[Prefix + "max_scale"] = F(o.MaxScale);
         metadata[Prefix + "digit_sigma"] = F(o.DigitSigma);
         metadata[Prefix + "reconstruction_weight"] = F(o.ReconstructionWeight);
         metadata[Prefix + "threads"] = F(o.Threads);
@@ -169,6 +171,9 @@ public sealed class TrainingCheckpoint
             InitSource = meta.TryGetValue(Prefix + "init", out var init) ? init : null, // absent: the seeded initialisation
             // Absent in checkpoints written before --reconstruction-weight existed: those runs used the paper's weight.
             ReconstructionWeight = meta.ContainsKey(Prefix + "reconstruction_weight") ? Parse<double>("reconstruction_weight") : TrainingOptions.PaperReconstructionWeight,
+            // Absent in checkpoints written before --rotate and --scale existed: those runs only shifted.
+            MaxRotationDegrees = meta.ContainsKey(Prefix + "max_rotation") ? Parse<double>("max_rotation") : 0,
+            MaxScale = meta.ContainsKey(Prefix + "max_scale") ? Parse<double>("max_scale") : 0,
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState

@@ -43,6 +43,16 @@ public sealed class TrainingCommandLine
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
     public Option<int> Shift { get; } = new("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
+    public Option<double> Rotate { get; } = new("--rotate")
+    {
+        Description = $"Largest random rotation in degrees, either way, before the shift (not in the paper; 0 = none; 0..{TrainingOptions.MaxRotationLimit})",
+        DefaultValueFactory = _ => 0,
+    };
+    public Option<double> Scale { get; } = new("--scale")
+    {
+        Description = $"Largest random change of size as a fraction, sizes in [1 - s, 1 + s] (not in the paper; 0 = none; 0..{TrainingOptions.MaxScaleLimit})",
+        DefaultValueFactory = _ => 0,
+    };
     public Option<int> Routing { get; } = new("--routing")
     {
         Description = $"Routing iterations r of the trained network (the paper: 3; 1 = no routing, its Table 1 ablation; 1..{TrainingOptions.MaxRoutingIterations}), stored in the weight file",
@@ -89,8 +99,8 @@ public sealed class TrainingCommandLine
     {
         var command = new Command("train", description)
         {
-            Data, Arch, Epochs, Batch, LearningRate, Decay, Seed, Limit, TestLimit, Out, Checkpoint, CheckpointEvery, Resume, Shift, InitFrom,
-            Routing, ReconstructionWeight,
+            Data, Arch, Epochs, Batch, LearningRate, Decay, Seed, Limit, TestLimit, Out, Checkpoint, CheckpointEvery, Resume, Shift, Rotate, Scale,
+            InitFrom, Routing, ReconstructionWeight,
         };
         foreach (var option in toolOptions) command.Options.Add(option);
         return command;
@@ -118,6 +128,8 @@ public sealed class TrainingCommandLine
         Batch = Positive(parse.GetValue(Batch), "--batch"),
         LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
         Seed = parse.GetValue(Seed), MaxShift = parse.GetValue(Shift),
+        MaxRotationDegrees = TrainingOptions.RotationProblem(parse.GetValue(Rotate)) is { } rotate ? throw new ArgumentException(rotate) : parse.GetValue(Rotate),
+        MaxScale = TrainingOptions.ScaleProblem(parse.GetValue(Scale)) is { } scale ? throw new ArgumentException(scale) : parse.GetValue(Scale),
         CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
         CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
         TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
@@ -168,7 +180,7 @@ public sealed class TrainingCommandLine
                 CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
             };
             output.WriteLine(FormattableString.Invariant(
-                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed} from the checkpoint)"));
+                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed}{(saved.Affine ? $", rotate {saved.MaxRotationDegrees}, scale {saved.MaxScale}" : "")} from the checkpoint)"));
         }
         return (options, checkpoint, initial);
     }
@@ -183,10 +195,14 @@ public sealed class TrainingCommandLine
     public static int TestImages(TrainingOptions options, LabeledImages test) =>
         options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count;
 
+    /// <summary>How the training images are varied, e.g. "shifted up to 2 px" or "rotated up to 12°, scaled ±0.1, shifted up to 2 px".</summary>
+    public static string Augmentation(TrainingOptions options) => FormattableString.Invariant(
+        $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
+
     /// <summary>The "data" and "train" lines of the run's header.</summary>
     public static void WriteSettings(TextWriter output, string dataName, LabeledImages train, LabeledImages test, TrainingOptions options)
     {
-        output.WriteLine($"data     {dataName}: {train.Count:N0} training images (shifted up to {options.MaxShift} px), {TestImages(options, test):N0} test images");
+        output.WriteLine($"data     {dataName}: {train.Count:N0} training images ({Augmentation(options)}), {TestImages(options, test):N0} test images");
         output.WriteLine(FormattableString.Invariant(
             $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
     }
@@ -263,6 +279,7 @@ public sealed class TrainingCommandLine
         weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
         weights.Metadata["training.reconstruction_weight"] = options.ReconstructionWeight.ToString("R", inv);
         weights.Metadata["training.threads"] = options.Threads.ToString(inv);
+        if (options.Affine) weights.Metadata["training.augmentation"] = Augmentation(options);
         if (device is not null) weights.Metadata["training.device"] = device;
         weights.Metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);
         weights.Metadata["training.test_error"] = testError.ToString("R", inv);

@@ -156,7 +156,15 @@ public sealed class TrainingLoop
                     int index = _order[position + k];
                     int dx = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
                     int dy = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
-                    RandomShift.Apply(_train.GetImage(index), 1, size, dx, dy, _batchImages.AsSpan(k * input, input));
+                    var image = _batchImages.AsSpan(k * input, input);
+                    if (o.Affine)
+                    {
+                        // Drawn after the shift, and only when on: runs without them keep their random sequence.
+                        double degrees = o.MaxRotationDegrees * (2 * _random.NextDouble() - 1);
+                        double scale = 1 + o.MaxScale * (2 * _random.NextDouble() - 1);
+                        RandomAffine.Apply(_train.GetImage(index), 1, size, dx, dy, degrees, scale, image);
+                    }
+                    else RandomShift.Apply(_train.GetImage(index), 1, size, dx, dy, image);
                     _batchLabels[k] = _train.Labels[index];
                 }
                 double lr = schedule.At(_trainer.Step, o.Batch);

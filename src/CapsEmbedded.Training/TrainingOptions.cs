@@ -19,6 +19,16 @@ public sealed record TrainingOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Largest random shift in pixels (the paper: 2); 0 turns augmentation off.</summary>
     public int MaxShift { get; init; } = 2;
+    /// <summary>Largest random rotation in degrees, either way (not in the paper; 0: none, see <see cref="RandomAffine"/>).</summary>
+    public double MaxRotationDegrees { get; init; }
+    /// <summary>Largest random change of size, as a fraction: scales uniform in [1 − s, 1 + s] (not in the paper; 0: none).</summary>
+    public double MaxScale { get; init; }
+    /// <summary>Whether the images are also rotated or scaled (<see cref="RandomAffine"/>), not only shifted.</summary>
+    public bool Affine => MaxRotationDegrees > 0 || MaxScale > 0;
+    /// <summary>Most <c>--rotate</c> accepts, in degrees: more turns a 6 into a 9.</summary>
+    public const double MaxRotationLimit = 45;
+    /// <summary>Most <c>--scale</c> accepts: beyond it a digit shrinks to a few pixels or leaves the image.</summary>
+    public const double MaxScaleLimit = 0.5;
     /// <summary>σ of the normal initialisation of W_ij.</summary>
     public double DigitSigma { get; init; } = TrainingInit.DefaultDigitSigma;
     /// <summary>Weight of the reconstruction loss (0: none, the decoder gets no gradient and keeps its initial values).</summary>
@@ -73,6 +83,8 @@ public sealed record TrainingOptions
         if (!(Decay > 0) || Decay > 1) return $"--decay must be in (0, 1], got {Decay}";
         if (Threads < 1 || Threads > 256) return $"--threads must be in 1..256, got {Threads}";
         if (MaxShift < 0 || MaxShift >= Architecture.InputSize) return $"shift must be in 0..{Architecture.InputSize - 1}, got {MaxShift}";
+        if (RotationProblem(MaxRotationDegrees) is { } rotation) return rotation;
+        if (ScaleProblem(MaxScale) is { } scale) return scale;
         if (GroupSize < 1) return $"group size must be at least 1, got {GroupSize}";
         if (GroupSize > Batch) return $"--group {GroupSize} is more than --batch {Batch}: a group is part of one batch";
         if (CheckpointEverySteps < 1) return $"checkpoint interval must be at least 1 step, got {CheckpointEverySteps}";
@@ -83,6 +95,14 @@ public sealed record TrainingOptions
     /// <summary>Null when <paramref name="iterations"/> is a usable <c>--routing</c>, else why not.</summary>
     public static string? RoutingProblem(int iterations) => iterations is >= 1 and <= MaxRoutingIterations ? null
         : $"--routing must be in 1..{MaxRoutingIterations}, got {iterations}";
+
+    /// <summary>Null when <paramref name="degrees"/> is a usable <c>--rotate</c>, else why not.</summary>
+    public static string? RotationProblem(double degrees) => degrees is >= 0 and <= MaxRotationLimit ? null
+        : FormattableString.Invariant($"--rotate must be in 0..{MaxRotationLimit} degrees, got {degrees}");
+
+    /// <summary>Null when <paramref name="scale"/> is a usable <c>--scale</c>, else why not.</summary>
+    public static string? ScaleProblem(double scale) => scale is >= 0 and <= MaxScaleLimit ? null
+        : FormattableString.Invariant($"--scale must be in 0..{MaxScaleLimit} (a fraction of the size), got {scale}");
 
     /// <summary>Null when <paramref name="weight"/> is a usable <c>--reconstruction-weight</c>, else why not.</summary>
     public static string? ReconstructionWeightProblem(double weight) => weight >= 0 && double.IsFinite(weight) ? null

@@ -64,7 +64,7 @@ internal static class InfoCommand
             $"learning rate {o.Schedule.At(s.Step, o.Batch).ToString("G4", inv)} now (initial {o.LearningRate.ToString("G4", inv)}, x{o.Decay.ToString("G4", inv)} per {o.Schedule.PeriodSteps(o.Batch):F0} steps)"));
         bool adam = c.FirstMoment.Any(x => x != 0) || c.SecondMoment.Any(x => x != 0);
         output.WriteLine($"optimiser     Adam: first and second moments for all {c.Architecture.Tensors.Count} tensors present{(adam ? "" : " (all zero: no step taken yet)")}");
-        output.WriteLine(FormattableString.Invariant($"run           batch {o.Batch}, group {o.GroupSize}, {o.Threads} threads, seed {o.Seed}, shift {o.MaxShift}, {UntrustedText.Quote(o.InitDescription)}"));
+        output.WriteLine(FormattableString.Invariant($"run           batch {o.Batch}, group {o.GroupSize}, {o.Threads} threads, seed {o.Seed}, shift {o.MaxShift}{(o.Affine ? $", rotate {o.MaxRotationDegrees}, scale {o.MaxScale}" : "")}, {UntrustedText.Quote(o.InitDescription)}"));
         output.WriteLine(FormattableString.Invariant($"trained       {s.WallSeconds:F0} s over all sessions"));
         foreach (var h in s.History)
             output.WriteLine(FormattableString.Invariant(

@@ -36,10 +36,11 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         return new LabeledImages(count, size, size, pixels, labels);
     }
 
-    private TrainingOptions Options(int epochs, string? checkpoint = null) => new()
+    private TrainingOptions Options(int epochs, string? checkpoint = null, bool affine = false) => new()
     {
         Architecture = CapsNetArchitecture.Tiny, Epochs = epochs, Batch = 10, LearningRate = 0.01, Threads = 2,
         Seed = 7, MaxShift = 1, GroupSize = 3, CheckpointPath = checkpoint, CheckpointEverySteps = 4,
+        MaxRotationDegrees = affine ? 15 : 0, MaxScale = affine ? 0.1 : 0,
     };
 
     [Fact]
@@ -63,20 +64,23 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         }
     }
 
-    [Fact]
-    public void Interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // --rotate and --scale: their draws are part of the saved random state
+    public void Interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one(bool affine)
     {
         var train = Shapes(45, 3);
         var test = Shapes(12, 4);
         string straightPath = P("straight.ckpt"), resumedPath = P("resumed.ckpt");
-        using var straight = new TrainingSession(Options(3, straightPath), train, test);
+        using var straight = new TrainingSession(Options(3, straightPath, affine), train, test);
         straight.Run();
 
         using (var cancel = new CancellationTokenSource())
-        using (var first = new TrainingSession(Options(3, resumedPath), train, test))
+        using (var first = new TrainingSession(Options(3, resumedPath, affine), train, test))
             // Step 7 is mid-epoch (5 steps per epoch) and not on a checkpoint boundary.
             Assert.Equal(TrainingOutcome.Interrupted, first.Run(new StopAt(7, cancel), cancel.Token));
         var checkpoint = TrainingCheckpoint.Load(resumedPath);
+        Assert.Equal(affine ? (15.0, 0.1) : (0.0, 0.0), (checkpoint.Options.MaxRotationDegrees, checkpoint.Options.MaxScale));
         Assert.Equal(7, checkpoint.State.Step);
         Assert.Equal(1, checkpoint.State.Epoch);
         Assert.Equal(20, checkpoint.State.Position);
@@ -94,6 +98,17 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         var a = TrainingCheckpoint.Load(straightPath);
         var b = TrainingCheckpoint.Load(resumedPath);
         Assert.Equal(a.Parameters, b.Parameters);
+    }
+
+    [Fact]
+    public void Rotation_and_scaling_change_what_is_trained()
+    {
+        var train = Shapes(30, 5);
+        using var shifted = new TrainingSession(Options(1), train, null);
+        using var affine = new TrainingSession(Options(1, affine: true), train, null);
+        shifted.Run();
+        affine.Run();
+        Assert.NotEqual(shifted.Trainer.Parameters, affine.Trainer.Parameters);
     }
 
     [Fact]

@@ -335,6 +335,27 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     }
 
     [Fact]
+    public void Rotate_and_scale_are_checked_recorded_and_kept_on_resume()
+    {
+        string data = ShapesData(), output = P("affine.safetensors");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--rotate", "46", "--out", output), "--rotate must be in 0..45 degrees, got 46");
+        AssertOneLineError(Train("--arch", "tiny", "--data", data, "--scale", "-0.1", "--out", output), "--scale must be in 0..0.5 (a fraction of the size), got -0.1");
+        Assert.False(File.Exists(output));
+
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+            "--rotate", "12", "--scale", "0.1", "--out", output, "--plain");
+        Assert.True(code == 0, text + error);
+        Assert.Contains("rotated up to 12°, scaled ±0.1, shifted up to 2 px", text);
+        Assert.Equal("rotated up to 12°, scaled ±0.1, shifted up to 2 px", CapsNetWeightsFile.Load(output).Metadata["training.augmentation"]);
+        // The checkpoint's augmentation is the run's: a resume without the flags keeps it and says so.
+        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--threads", "1",
+            "--out", output, "--plain", "--resume");
+        Assert.True(code == 0, text + error);
+        Assert.Contains("rotate 12, scale 0.1 from the checkpoint", text);
+        Assert.Equal("rotated up to 12°, scaled ±0.1, shifted up to 2 px", CapsNetWeightsFile.Load(output).Metadata["training.augmentation"]);
+    }
+
+    [Fact]
     public void Bad_routing_and_reconstruction_weight_are_refused_naming_the_flag()
     {
         string data = ShapesData();
