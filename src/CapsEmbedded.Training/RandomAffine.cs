@@ -23,9 +23,9 @@ public static class RandomAffine
         if (!(scale > 0) || !double.IsFinite(scale) || !double.IsFinite(degrees))
             throw new ArgumentOutOfRangeException(nameof(scale), $"scale must be finite and positive and the angle finite, got {scale} and {degrees}");
         double radians = degrees * (Math.PI / 180);
-        // The inverse map: a destination offset (u, v) from the centre is rotated back by θ and divided by the scale.
+        // The inverse map: a destination offset (u, v) from the centre is rotated back by θ and divided by the scale
+        // (cos 0 = 1 and sin 0 = 0 exactly, so 0° and scale 1 land on pixels).
         double cos = Math.Cos(radians) / scale, sin = Math.Sin(radians) / scale;
-        if (degrees == 0) (cos, sin) = (1 / scale, 0); // exact, so that 0° and scale 1 land on pixels
         double centre = (size - 1) / 2.0;
         const float toUnit = 1f / 255f;
         for (int c = 0; c < channels; c++)

@@ -120,20 +120,23 @@ public sealed class TrainingCommandLine
     {
         Architecture = (parse.GetValue(Arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper) with
         {
-            RoutingIterations = TrainingOptions.RoutingProblem(parse.GetValue(Routing)) is { } routing ? throw new ArgumentException(routing) : parse.GetValue(Routing),
+            RoutingIterations = Checked(parse.GetValue(Routing), TrainingOptions.RoutingProblem),
         },
-        ReconstructionWeight = TrainingOptions.ReconstructionWeightProblem(parse.GetValue(ReconstructionWeight)) is { } weight
-            ? throw new ArgumentException(weight) : parse.GetValue(ReconstructionWeight),
+        ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
         Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
         Batch = Positive(parse.GetValue(Batch), "--batch"),
         LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
         Seed = parse.GetValue(Seed), MaxShift = parse.GetValue(Shift),
-        MaxRotationDegrees = TrainingOptions.RotationProblem(parse.GetValue(Rotate)) is { } rotate ? throw new ArgumentException(rotate) : parse.GetValue(Rotate),
-        MaxScale = TrainingOptions.ScaleProblem(parse.GetValue(Scale)) is { } scale ? throw new ArgumentException(scale) : parse.GetValue(Scale),
+        MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
+        MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
         CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
         CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
         TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
     };
+
+    /// <summary><paramref name="value"/>, or an <see cref="ArgumentException"/> with <paramref name="problem"/>'s one line.</summary>
+    private static T Checked<T>(T value, Func<T, string?> problem) =>
+        problem(value) is { } message ? throw new ArgumentException(message) : value;
 
     public static int Positive(int value, string option) =>
         value >= 1 ? value : throw new ArgumentException($"{option} must be at least 1, got {value}");
