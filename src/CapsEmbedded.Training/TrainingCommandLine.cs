@@ -21,12 +21,12 @@ public sealed class TrainingCommandLine
     public TrainingCommandLine(string tool)
     {
         _tool = tool;
-        Arch.AcceptOnlyFromAmong("paper", "tiny");
+        Arch.AcceptOnlyFromAmong(CapsNetArchitecture.Names);
         Out = new("--out", "-o") { Description = $"Final weight file (default: {tool}-<data>.safetensors); the CSV and SVG go next to it" };
     }
 
     public Option<string> Data { get; } = new("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
-    public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
+    public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network), multimnist (36x36 MultiMNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -118,7 +118,7 @@ public sealed class TrainingCommandLine
     /// </summary>
     public TrainingOptions Options(ParseResult parse) => new()
     {
-        Architecture = (parse.GetValue(Arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper) with
+        Architecture = CapsNetArchitecture.Named(parse.GetValue(Arch)!) with
         {
             RoutingIterations = Checked(parse.GetValue(Routing), TrainingOptions.RoutingProblem),
         },

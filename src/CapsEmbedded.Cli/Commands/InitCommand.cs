@@ -13,17 +13,17 @@ internal static class InitCommand
         var output = new Option<string>("--out", "-o") { Description = "Output weight file", Required = true };
         var arch = new Option<string>("--arch")
         {
-            Description = "Architecture: paper (28x28 MNIST network) or tiny (test network)",
+            Description = "Architecture: paper (28x28 MNIST network), multimnist (36x36 MultiMNIST network) or tiny (test network)",
             DefaultValueFactory = _ => "paper",
         };
-        arch.AcceptOnlyFromAmong("paper", "tiny");
+        arch.AcceptOnlyFromAmong(CapsNetArchitecture.Names);
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
         var command = new Command("init", "Write deterministic random-initialised weights") { seed, output, arch, force };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string path = parse.GetValue(output)!;
             CommonOptions.OutputPath(path, "--out", parse.GetValue(force));
-            var architecture = parse.GetValue(arch) == "tiny" ? CapsNetArchitecture.Tiny : CapsNetArchitecture.Paper;
+            var architecture = CapsNetArchitecture.Named(parse.GetValue(arch)!);
             var weights = CapsNetWeights.CreateRandom(architecture, parse.GetValue(seed));
             byte[] bytes = CapsNetWeightsFile.Write(weights);
             AtomicFile.Write(path, bytes);

@@ -38,6 +38,12 @@ public sealed record CapsNetArchitecture
     public static CapsNetArchitecture Paper { get; } = new();
 
     /// <summary>
+    /// The paper's MultiMNIST network (§6): the MNIST network on a 36×36 canvas, conv1 → 28×28, a 10×10 primary grid,
+    /// 3,200 primary capsules, decoder output 1,296.
+    /// </summary>
+    public static CapsNetArchitecture MultiMnist { get; } = new() { InputSize = 36 };
+
+    /// <summary>
     /// A tiny network for unit tests: 10×10 input, conv1 4×3×3 → 8×8, primary 2 types × 4D, 3×3 stride 2 → 3×3,
     /// 18 primary capsules, 3 classes × 4D, decoder 12 → 8 → 16 → 100.
     /// </summary>
@@ -45,6 +51,18 @@ public sealed record CapsNetArchitecture
     {
         InputSize = 10, Conv1Channels = 4, Conv1Kernel = 3, PrimaryTypes = 2, PrimaryDims = 4,
         PrimaryKernel = 3, PrimaryStride = 2, Classes = 3, ClassDims = 4, DecoderHidden1 = 8, DecoderHidden2 = 16,
+    };
+
+    /// <summary>The names <see cref="Named"/> accepts, as the CLI's <c>--arch</c> lists them.</summary>
+    public static string[] Names => new[] { "paper", "multimnist", "tiny" };
+
+    /// <summary>The architecture called <paramref name="name"/>: paper (28×28), multimnist (36×36) or tiny.</summary>
+    public static CapsNetArchitecture Named(string name) => name switch
+    {
+        "paper" => Paper,
+        "multimnist" => MultiMnist,
+        "tiny" => Tiny,
+        _ => throw new ArgumentException("unknown architecture '" + name + "': use " + string.Join(", ", Names), nameof(name)),
     };
 
     // ---- Derived sizes -------------------------------------------------------------------------------
