@@ -17,6 +17,13 @@ shim=$tool/runtimes/linux-x64/native/libLibTorchSharp.so
 # What the dynamic loader will ask libstdc++ for (readelf from binutils, where installed).
 if command -v readelf >/dev/null; then readelf -V "$shim" | grep -oE "GLIBCXX_3\.4\.3[0-9]" | sort | uniq -c; fi
 
+# Built into a folder of the user's choosing (-o), the tool's loader fix runs from that folder and the tool runs there.
+elsewhere=$(mktemp -d)
+dotnet build src/CapsEmbedded.TorchSharp -c Release -o "$elsewhere" > "$log" 2>&1 || { cat "$log"; exit 1; }
+grep -q "capsnet-torch fix-shim:" "$log" || { echo "the -o build did not run the loader fix" >&2; exit 1; }
+dotnet "$elsewhere/capsnet-torch.dll" --help | head -n 2
+rm -rf "$elsewhere"
+
 dotnet build tests/CapsEmbedded.TorchSharp.Tests -c Release > "$log" 2>&1 || { cat "$log"; exit 1; }
 grep -E "fix-shim" "$log" || true
 dotnet test tests/CapsEmbedded.TorchSharp.Tests -c Release --no-build \
