@@ -37,6 +37,19 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
     }
 
     [Fact]
+    public void Init_from_carries_a_28x28_network_to_the_multimnist_canvas_and_refuses_other_architectures()
+    {
+        string source = PaperWeights(), moved = P("moved.safetensors"), tiny = P("never.safetensors");
+        Assert.Equal(0, Capsnet("init", "--arch", "multimnist", "--from", source, "--out", moved).Code);
+        var loaded = CapsNetWeightsFile.Load(moved);
+        Assert.Equal(CapsNetArchitecture.MultiMnist, loaded.Architecture);
+        Assert.Equal(CapsNetWeightsFile.Load(source).PrimaryWeight, loaded.PrimaryWeight);
+        Assert.StartsWith("canvas transfer from paper.safetensors sha256 ", loaded.Metadata["capsnet.init"]);
+        AssertOneLineError(Capsnet("init", "--arch", "tiny", "--from", source, "--out", tiny), "only the input size may differ");
+        Assert.False(File.Exists(tiny));
+    }
+
+    [Fact]
     public void Init_refuses_to_overwrite_and_keeps_the_old_file()
     {
         string path = P("keep.safetensors");
