@@ -33,10 +33,13 @@ public static class MultiMnistStore
 
     /// <summary>
     /// Whether <paramref name="dataset"/> means a MultiMNIST set: the name "multimnist", or a directory that holds
-    /// <see cref="ImagesFileName"/> (plain or .gz). Lets eval tell pairs from one-label sets without being told.
+    /// <see cref="ImagesFileName"/> (plain or .gz); never a one-label set's name (mnist, fashion). Lets eval tell pairs
+    /// from one-label sets without being told.
     /// </summary>
     public static bool IsPairs(string dataset, string dataRoot) =>
-        dataset == Name || FindFile(ResolveDirectory(dataset, dataRoot), ImagesFileName) is not null;
+        dataset == Name
+        // "mnist" and "fashion" name one-label sets under the root, never a folder in the current directory.
+        || (DatasetStore.ResolveDirectory(dataset, dataRoot) == dataset && FindFile(dataset, ImagesFileName) is not null);
 
     /// <summary>
     /// Loads the images and both labels of every pair. Refused, as an <see cref="IdxFormatException"/> naming file and

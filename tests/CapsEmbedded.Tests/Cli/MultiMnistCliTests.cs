@@ -54,20 +54,11 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         AssertOneLineError(Capsnet("data", "fetch", "mnist", "--data-dir", Dir, "--seed", "3"), "apply to multimnist only");
     }
 
-    [Fact]
-    public void Eval_prints_the_paper_metric_that_a_hand_count_of_the_dumped_lengths_gives()
+    /// <summary>(right, at least one right) of the first <paramref name="count"/> lines of a --dump-lengths file, counted by hand.</summary>
+    private static (int Right, int AtLeastOne) HandCount(string[] lines, LabeledPairs set, int count)
     {
-        Fetch("--pairs-per-digit", "1", "--seed", "5");
-        string weights = Tiny36(), dump = P("lengths.txt");
-        var (code, output, error) = Capsnet("eval", "--weights", weights, "--data", "multimnist", "--data-dir", Dir,
-            "--limit", "40", "--dump-lengths", dump, "--threads", "1");
-        Assert.True(code == 0, error);
-
-        var set = MultiMnistStore.Load("multimnist", Dir);
-        string[] lines = File.ReadAllLines(dump);
-        Assert.Equal(40, lines.Length);
         int right = 0, atLeastOne = 0;
-        for (int n = 0; n < lines.Length; n++)
+        for (int n = 0; n < count; n++)
         {
             float[] lengths = lines[n].Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
             Assert.Equal(10, lengths.Length);
@@ -76,10 +67,29 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
             if (hits == 2) right++;
             if (hits >= 1) atLeastOne++;
         }
-        var inv = CultureInfo.InvariantCulture;
-        Assert.Contains($"error    {(100.0 * (40 - right) / 40).ToString("F2", inv)}% ({40 - right}/40)", output);
-        Assert.Contains($"one      {(100.0 * atLeastOne / 40).ToString("F2", inv)}% ({atLeastOne}/40)", output);
-        Assert.Contains("40 images of two digits", output);
+        return (right, atLeastOne);
+    }
+
+    private static string Line(string name, int hits, int count) =>
+        string.Create(CultureInfo.InvariantCulture, $"{name}{100.0 * hits / count:F2}% ({hits:N0}/{count:N0})");
+
+    [Fact]
+    public void Eval_prints_the_paper_metric_that_a_hand_count_of_the_dumped_lengths_gives()
+    {
+        // 21 × 200 = 4,200 pairs: more than one chunk of EvalCommand.PairChunk.
+        Fetch("--pairs-per-digit", "21", "--seed", "5");
+        string weights = Tiny36(), dump = P("lengths.txt");
+        var (code, output, error) = Capsnet("eval", "--weights", weights, "--data", "multimnist", "--data-dir", Dir,
+            "--dump-lengths", dump, "--threads", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("4,200 images of two digits", output);
+
+        var set = MultiMnistStore.Load("multimnist", Dir);
+        string[] lines = File.ReadAllLines(dump);
+        Assert.Equal(4200, lines.Length);
+        var (right, atLeastOne) = HandCount(lines, set, 4200);
+        Assert.Contains(Line("error    ", 4200 - right, 4200), output);
+        Assert.Contains(Line("one      ", atLeastOne, 4200), output);
 
         // Any folder with the two files is a MultiMNIST set; the recipes are not needed.
         string own = P("own");
@@ -88,7 +98,9 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
             File.Copy(Path.Combine(P("multimnist"), name), Path.Combine(own, name));
         var fromFolder = Capsnet("eval", "--weights", weights, "--data", own, "--limit", "40", "--threads", "1");
         Assert.True(fromFolder.Code == 0, fromFolder.Error);
-        Assert.Contains($"({40 - right}/40)", fromFolder.Output);
+        (right, atLeastOne) = HandCount(lines, set, 40);
+        Assert.Contains(Line("error    ", 40 - right, 40), fromFolder.Output);
+        Assert.Contains(Line("one      ", atLeastOne, 40), fromFolder.Output);
     }
 
     [Fact]
