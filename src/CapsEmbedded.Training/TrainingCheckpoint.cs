@@ -94,6 +94,24 @@ public sealed class TrainingCheckpoint
         AtomicFile.Write(path, SafeTensorsWriter.Serialize(tensors, metadata));
     }
 
+    /// <summary>Whether a safetensors header's metadata marks a training checkpoint (not a weight file).</summary>
+    public static bool IsCheckpoint(IReadOnlyDictionary<string, string> metadata) => metadata.ContainsKey(Prefix + "format");
+
+    /// <summary>
+    /// The checkpoint's parameters as a weight file's weights (Adam's moments dropped), for a run stopped mid-epoch:
+    /// <c>training.checkpoint</c> says where in the run they were taken.
+    /// </summary>
+    public CapsNetWeights ToWeights()
+    {
+        var weights = new ParameterLayout(Architecture).ToWeights<float>(Parameters);
+        var s = State;
+        if (Options.InitSource is { } init) weights.Metadata["capsnet.init"] = init;
+        weights.Metadata["training.checkpoint"] = string.Create(CultureInfo.InvariantCulture,
+            $"step {s.Step} ({s.Epoch} of {Options.Epochs} epochs done, {s.Position:N0} of {TrainImages:N0} samples into the next), batch {Options.Batch}, "
+            + $"lr {Options.LearningRate:R} x {Options.Decay:R}, seed {Options.Seed}");
+        return weights;
+    }
+
     /// <summary>Reads and validates a checkpoint; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
     public static TrainingCheckpoint Load(string path)
     {

@@ -51,6 +51,24 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     }
 
     [Fact]
+    public void Convert_takes_the_weights_out_of_a_checkpoint_as_the_run_left_them()
+    {
+        string data = ShapesData();
+        string output = P("run.safetensors"), fromCheckpoint = P("from-checkpoint.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+            "--seed", "5", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        // The checkpoint written after the last epoch holds the final parameters: the same bits as the weight file.
+        var converted = Capsnet("convert", "--weights", Path.ChangeExtension(output, ".ckpt"), "--dtype", "f32", "--out", fromCheckpoint);
+        Assert.True(converted.Code == 0, converted.Error);
+        var expected = CapsNetWeightsFile.Load(output);
+        var actual = CapsNetWeightsFile.Load(fromCheckpoint);
+        foreach (var spec in CapsNetArchitecture.Tiny.Tensors) Assert.Equal(expected[spec.Name], actual[spec.Name]);
+        Assert.Equal("step 4 (1 of 1 epochs done, 0 of 40 samples into the next), batch 10, lr 0.001 x 0.96, seed 5", actual.Metadata["training.checkpoint"]);
+        Assert.StartsWith("run.ckpt (training checkpoint, F32, sha256 ", actual.Metadata["capsnet.converted_from"]);
+    }
+
+    [Fact]
     public void Trains_writes_weights_with_provenance_log_chart_and_checkpoint_then_resumes()
     {
         string data = ShapesData();
