@@ -6,6 +6,7 @@ using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -96,8 +97,8 @@ internal static class EvalCommand
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
-            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
-                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+            if (NonFiniteLengths.Any(lengths.AsSpan(i * classes, classes)))
+                throw new CliException(NonFiniteLengths.Message($"image {i}"));
 
         var confusion = new int[classes, classes];
         int correct = 0;

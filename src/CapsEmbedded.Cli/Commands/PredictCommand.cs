@@ -3,6 +3,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -89,8 +90,8 @@ internal static class PredictCommand
         if (a.InputChannels != 1)
             throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
-        if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
-            throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+        if (NonFiniteLengths.Any(lengths))
+            throw new CliException(NonFiniteLengths.Message(imagePath));
         return predicted;
     }
 
