@@ -119,13 +119,13 @@ internal static class EvalCommand
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
-            output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+            output.WriteLine(UntrustedText.Line($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}"));
         }
         if (request.Plot is not null)
         {
             string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
             PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
-            output.WriteLine($"wrote the confusion matrix heatmap to {request.Plot}");
+            output.WriteLine(UntrustedText.Line($"wrote the confusion matrix heatmap to {request.Plot}"));
         }
         return 0;
     }

@@ -66,13 +66,13 @@ internal static class PredictCommand
                     int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
                     var inv = CultureInfo.InvariantCulture;
                     string name = engine.ClassNames[predicted];
-                    if (imagePaths.Count > 1) output.WriteLine($"image    {imagePath}");
+                    if (imagePaths.Count > 1) output.WriteLine(UntrustedText.Line($"image    {imagePath}"));
                     output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
                     output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
                     if (reconstructionPath is not null)
                     {
                         WritePgm(reconstructionPath, reconstruction, a.InputSize);
-                        output.WriteLine($"wrote reconstruction to {reconstructionPath}");
+                        output.WriteLine(UntrustedText.Line($"wrote reconstruction to {reconstructionPath}"));
                     }
                     return 0;
                 }, error));

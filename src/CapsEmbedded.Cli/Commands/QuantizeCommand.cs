@@ -78,7 +78,7 @@ internal static class QuantizeCommand
             $"{method} of conv1 ReLU output on {count} {data} train images: clip {clip:G9}"));
         byte[] bytes = QuantizedWeightsFile.Write(quantised);
         AtomicFile.Write(outPath, bytes);
-        output.WriteLine(string.Create(inv, $"wrote {outPath}: {QuantizedCapsNetWeights.Scheme}, {method}, s_a = {quantised.PrimaryInputScale:G6}, {bytes.Length:N0} bytes, sha256 {FileHash.Sha256(bytes)}"));
+        output.WriteLine(UntrustedText.Line(string.Create(inv, $"wrote {outPath}: {QuantizedCapsNetWeights.Scheme}, {method}, s_a = {quantised.PrimaryInputScale:G6}, {bytes.Length:N0} bytes, sha256 {FileHash.Sha256(bytes)}")));
         return 0;
     }
 }
