@@ -119,12 +119,16 @@ internal static class ServeApp
         }
     }
 
-    private static string RoutingError(HttpContext http) => http.Response.StatusCode switch
+    private static string RoutingError(HttpContext http)
     {
-        StatusCodes.Status404NotFound => $"no such page: {http.Request.Path}",
-        StatusCodes.Status405MethodNotAllowed => $"{http.Request.Path} does not take {http.Request.Method} (it takes {http.Response.Headers.Allow})",
-        int status => $"HTTP {status} for {http.Request.Method} {http.Request.Path}",
-    };
+        string path = IO.UntrustedText.Quote(http.Request.Path.Value), method = IO.UntrustedText.Quote(http.Request.Method, 16);
+        return http.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => $"no such page: {path}",
+            StatusCodes.Status405MethodNotAllowed => $"{path} does not take {method} (it takes {http.Response.Headers.Allow})",
+            int status => $"HTTP {status} for {method} {path}",
+        };
+    }
 
     private static void Log(TextWriter log, HttpContext http, string what)
     {
