@@ -91,8 +91,8 @@ internal static class EvalCommand
         var lengths = new float[(long)count * classes];
         var predicted = new int[count];
 
-        output.WriteLine($"engine   {engine.Description}");
-        output.WriteLine($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads");
+        output.WriteLine(UntrustedText.Line($"engine   {engine.Description}"));
+        output.WriteLine(UntrustedText.Line($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads"));
         var clock = Stopwatch.StartNew();
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;

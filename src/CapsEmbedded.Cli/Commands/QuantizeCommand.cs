@@ -65,7 +65,7 @@ internal static class QuantizeCommand
 
         var histogram = Quantizer.CalibrateConv1(weights, pixels, count);
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"weights     {weightsPath} ({a})");
+        output.WriteLine(UntrustedText.Line($"weights     {weightsPath} ({a})"));
         output.WriteLine($"calibration conv1 ReLU output on {data} train images 0..{count - 1}: {histogram}");
         foreach (double p in new[] { 100, 99.999, 99.99, 99.9, 99.0 })
         {

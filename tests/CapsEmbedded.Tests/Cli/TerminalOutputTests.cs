@@ -57,6 +57,13 @@ public sealed class TerminalOutputTests() : TempDirectoryTest("capsnet-terminal-
         Assert.True(code == 0, error);
         AssertSafe(output);
         Assert.Contains("wrote " + P("c\\x1b[2J\\u2028.safetensors") + ": F16", output);
+
+        Directory.Move(CopyMnistFixture(), P("d\u001b[31m"));
+        (code, output, error) = Capsnet("eval", "--data", P("d\u001b[31m"), "--limit", "2", "--dump-lengths", P("l\u001b[31m.txt"));
+        Assert.True(code == 0, error);
+        AssertSafe(output);
+        Assert.Contains("data     " + P("d\\x1b[31m"), output);
+        Assert.Contains("wrote 2 lines of capsule lengths to " + P("l\\x1b[31m.txt"), output);
     }
 
     [Theory]
