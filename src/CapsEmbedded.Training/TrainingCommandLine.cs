@@ -293,8 +293,8 @@ public sealed class TrainingCommandLine
         if (dataName == "fashion" && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
             weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, outPath);
-        output.WriteLine(FormattableString.Invariant(
-            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+        output.WriteLine(UntrustedText.Line(FormattableString.Invariant(
+            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}")));
     }
 
     /// <summary>The ETA as "1h05m" or "4m09s".</summary>

@@ -60,7 +60,7 @@ internal static class AverageCommand
         average.Metadata["capsnet.created_by"] = "capsnet average";
         byte[] result = CapsNetWeightsFile.Write(average, dtype, outputPath);
         AtomicFile.Write(outputPath, result);
-        output.WriteLine($"wrote {outputPath}: mean of {paths.Length} files, {dtype}, {result.Length:N0} bytes, sha256 {FileHash.Sha256(result)}");
+        output.WriteLine(UntrustedText.Line($"wrote {outputPath}: mean of {paths.Length} files, {dtype}, {result.Length:N0} bytes, sha256 {FileHash.Sha256(result)}"));
         return 0;
     }
 }

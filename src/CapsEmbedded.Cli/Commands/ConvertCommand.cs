@@ -84,7 +84,7 @@ internal static class ConvertCommand
         }
         AtomicFile.Write(outputPath, bytes);
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"wrote {outputPath}: {dtype}, {bytes.Length:N0} bytes (input {inputDType}, {input.Length:N0} bytes), sha256 {FileHash.Sha256(bytes)}");
+        output.WriteLine(UntrustedText.Line($"wrote {outputPath}: {dtype}, {bytes.Length:N0} bytes (input {inputDType}, {input.Length:N0} bytes), sha256 {FileHash.Sha256(bytes)}"));
         output.WriteLine($"rounding: max |change| {maxChange.ToString("G3", inv)}, {flushed:N0} nonzero values became 0");
         output.WriteLine($"classes  {string.Join(", ", written.ClassNames)}");
         return 0;

@@ -7,6 +7,7 @@ using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -98,14 +99,14 @@ internal static class EvalCommand
         var lengths = new float[(long)count * classes];
         var predicted = new int[count];
 
-        output.WriteLine($"engine   {engine.Description}");
-        output.WriteLine($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads");
+        output.WriteLine(UntrustedText.Line($"engine   {engine.Description}"));
+        output.WriteLine(UntrustedText.Line($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads"));
         var clock = Stopwatch.StartNew();
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
-            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
-                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+            if (NonFiniteLengths.Any(lengths.AsSpan(i * classes, classes)))
+                throw new CliException(NonFiniteLengths.Message($"image {i}"));
 
         var confusion = new int[classes, classes];
         int correct = 0;
@@ -126,13 +127,13 @@ internal static class EvalCommand
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
-            output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+            output.WriteLine(UntrustedText.Line($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}"));
         }
         if (request.Plot is not null)
         {
             string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
             PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
-            output.WriteLine($"wrote the confusion matrix heatmap to {request.Plot}");
+            output.WriteLine(UntrustedText.Line($"wrote the confusion matrix heatmap to {request.Plot}"));
         }
         return 0;
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.IO;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Weights;
 
@@ -52,8 +53,8 @@ internal static class ExportCommand
                 throw new CliException($"cannot write {path}: {why}");
             }
             string outputs = options.IncludeDecoder ? "lengths, capsules, reconstruction" : "lengths";
-            parse.InvocationConfiguration.Output.WriteLine(
-                $"wrote {path}: {network.Architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {new FileInfo(path).Length:N0} bytes");
+            parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line(
+                $"wrote {path}: {network.Architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {new FileInfo(path).Length:N0} bytes"));
             return 0;
         }));
         return command;

@@ -3,6 +3,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -29,7 +30,7 @@ internal static class FigureCommands
         {
             string path = parse.GetValue(Out)!;
             PngFile.Write(path, raster, parse.GetValue(Force));
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {what}, {raster.Width}x{raster.Height} pixels");
+            parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line($"wrote {path}: {what}, {raster.Width}x{raster.Height} pixels"));
         }
 
         public int ScaleOf(ParseResult parse)

@@ -3,6 +3,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -65,13 +66,13 @@ internal static class PredictCommand
                     int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
                     var inv = CultureInfo.InvariantCulture;
                     string name = engine.ClassNames[predicted];
-                    if (imagePaths.Count > 1) output.WriteLine($"image    {imagePath}");
+                    if (imagePaths.Count > 1) output.WriteLine(UntrustedText.Line($"image    {imagePath}"));
                     output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
                     output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
                     if (reconstructionPath is not null)
                     {
                         WritePgm(reconstructionPath, reconstruction, a.InputSize);
-                        output.WriteLine($"wrote reconstruction to {reconstructionPath}");
+                        output.WriteLine(UntrustedText.Line($"wrote reconstruction to {reconstructionPath}"));
                     }
                     return 0;
                 }, error));
@@ -89,8 +90,8 @@ internal static class PredictCommand
         if (a.InputChannels != 1)
             throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
-        if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
-            throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+        if (NonFiniteLengths.Any(lengths))
+            throw new CliException(NonFiniteLengths.Message(imagePath));
         return predicted;
     }
 
