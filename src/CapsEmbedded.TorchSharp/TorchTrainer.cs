@@ -76,6 +76,17 @@ public sealed class TorchTrainer : ITrainer, IDisposable
         return totals;
     }
 
+    /// <summary>One target per image only: the two-target (MultiMNIST) loss is the C# trainer's so far.</summary>
+    StepTotals ITrainer.TrainStep(float[] images, int[] labels, int targets, float[]? reconstructionTargets, int batch, double learningRate) =>
+        targets == 1 && reconstructionTargets is null ? TrainStep(images, labels, batch, learningRate)
+            : throw new NotSupportedException("capsnet-torch trains one label per image only: MultiMNIST's two-target loss is not implemented here; train it with capsnet train");
+
+    void ITrainer.Predict(float[] images, int count, int top, int[] predictions)
+    {
+        if (top != 1) throw new NotSupportedException("capsnet-torch predicts the longest capsule only (top 1): MultiMNIST's top-2 is not implemented here");
+        Predict(images, count, predictions);
+    }
+
     private void ApplyAdam(double learningRate)
     {
         const double b1 = AdamOptimizer<float>.Beta1, b2 = AdamOptimizer<float>.Beta2;

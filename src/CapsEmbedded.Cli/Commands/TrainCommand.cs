@@ -63,8 +63,8 @@ public static class TrainCommand
                 CommonOptions.OutputPath(TrainingCommandLine.EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
         CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
-        var test = DatasetStore.Load(request.Data, DatasetSplit.Test, request.DataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
+        var test = TrainingCommandLine.Load(request.Data, DatasetSplit.Test, request.DataRoot);
 
         var a = options.Architecture;
         string csvPath = outStem + ".csv", svgPath = outStem + ".svg";
