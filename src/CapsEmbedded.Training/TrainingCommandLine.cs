@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
@@ -31,16 +32,6 @@ public sealed class TrainingCommandLine
         DefaultValueFactory = _ => "mnist",
     };
     public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network), multimnist (36x36 MultiMNIST network, the default with --data multimnist) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
-
-    /// <summary><c>--data</c>'s name for MultiMNIST training (<see cref="TrainingDataKind.MultiMnist"/>).</summary>
-    public const string MultiMnistData = "multimnist";
-
-    /// <summary>
-    /// The images of a <c>--data</c> split as the run loads them: MultiMNIST's pairs are drawn from MNIST's digits (the
-    /// training split's for training, the test split's for the fixed test pairs), everything else is the named set.
-    /// </summary>
-    public static LabeledImages Load(string data, DatasetSplit split, string dataRoot) =>
-        DatasetStore.Load(data == MultiMnistData ? "mnist" : data, split, dataRoot);
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -145,16 +136,16 @@ public sealed class TrainingCommandLine
             Data = multiMnist ? TrainingDataKind.MultiMnist : TrainingDataKind.Images,
             // The pairs carry their own shifts: none by default, a given --shift is refused by Validate.
             MaxShift = multiMnist && parse.GetResult(Shift) is not { Implicit: false } ? 0 : parse.GetValue(Shift),
-        ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
-        Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
-        Batch = Positive(parse.GetValue(Batch), "--batch"),
-        LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
-        Seed = parse.GetValue(Seed),
-        MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
-        MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
-        CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
-        CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
-        TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
+            ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
+            Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
+            Batch = Positive(parse.GetValue(Batch), "--batch"),
+            LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
+            Seed = parse.GetValue(Seed),
+            MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
+            MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
+            CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
+            CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
+            TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
         };
     }
 
@@ -216,6 +207,16 @@ public sealed class TrainingCommandLine
         return (options, checkpoint, initial);
     }
 
+    /// <summary><c>--data</c>'s name for MultiMNIST training (<see cref="TrainingDataKind.MultiMnist"/>).</summary>
+    public const string MultiMnistData = "multimnist";
+
+    /// <summary>
+    /// The images of a <c>--data</c> split as the run loads them: MultiMNIST's pairs are drawn from MNIST's digits (the
+    /// training split's for training, the test split's for the fixed test pairs), everything else is the named set.
+    /// </summary>
+    public static LabeledImages Load(string data, DatasetSplit split, string dataRoot) =>
+        DatasetStore.Load(data == MultiMnistData ? "mnist" : data, split, dataRoot);
+
     /// <summary>The first <paramref name="limit"/> training images (all when null or larger than the set).</summary>
     public static LabeledImages Take(LabeledImages set, int? limit) =>
         limit is { } count && count < set.Count
@@ -226,11 +227,12 @@ public sealed class TrainingCommandLine
     public static int TestImages(TrainingOptions options, LabeledImages test) =>
         options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count;
 
-    /// <summary>How the training images are varied, e.g. "shifted up to 2 px" or "rotated up to 12°, scaled ±0.1, shifted up to 2 px".</summary>
+    /// <summary>How the training images are varied, e.g. "shifted up to 2 px", "rotated up to 12°, scaled ±0.1, shifted up to 2 px"
+    /// or, for MultiMNIST, how the pairs are made.</summary>
     public static string Augmentation(TrainingOptions options) => options.Data == TrainingDataKind.MultiMnist
-        ? FormattableString.Invariant($"MultiMNIST pairs drawn afresh each epoch, each digit shifted up to {CapsEmbedded.Data.MultiMnist.MultiMnistPairs.MaxShift} px")
+        ? FormattableString.Invariant($"MultiMNIST pairs drawn afresh each epoch, each digit shifted up to {MultiMnistPairs.MaxShift} px")
         : FormattableString.Invariant(
-        $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
+            $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
 
     /// <summary>The "data" and "train" lines of the run's header.</summary>
     public static void WriteSettings(TextWriter output, string dataName, LabeledImages train, LabeledImages test, TrainingOptions options)
