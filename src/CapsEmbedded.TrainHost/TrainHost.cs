@@ -23,7 +23,7 @@ public static class TrainHost
         {
             try
             {
-                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is not null, output);
+                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is { Implicit: false }, output);
             }
             catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or IdxFormatException
                 or CapsEmbedded.Weights.WeightFormatException or TrainingDivergedException)

@@ -29,13 +29,13 @@ public static class TrainCommand
             {
                 Threads = CommonOptions.ThreadCount(parse.GetValue(threads)),
                 // Unless given, a group never exceeds the batch (a given one that does is refused by Validate).
-                GroupSize = parse.GetResult(group) is null ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
+                GroupSize = parse.GetResult(group) is not { Implicit: false } ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
                     : CommonOptions.Positive(parse.GetValue(group), "--group"),
             };
             var request = new TrainRequest(
                 parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, options, shared.LimitValue(parse),
                 shared.OutPath(parse), parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(plain),
-                parse.GetResult(threads) is not null, parse.GetValue(force),
+                parse.GetResult(threads) is { Implicit: false }, parse.GetValue(force),
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(shared.SaveEpochs));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
