@@ -19,8 +19,6 @@ public sealed class TorchTrainingSession : IDisposable
         TrainingCheckpoint? resume = null, CapsNetWeights? initialWeights = null)
     {
         TrainingLoop.CheckStart(options, train, test, resume, initialWeights);
-        if (options.Data != TrainingDataKind.Images)
-            throw new NotSupportedException("capsnet-torch trains single-image data only: MultiMNIST's two-target loss is not implemented here; train it with capsnet train");
         var a = options.Architecture;
         var layout = new ParameterLayout(a);
         var initial = resume is not null ? layout.ToWeights<float>(resume.Parameters)
