@@ -23,7 +23,7 @@ public static class TrainHost
         {
             try
             {
-                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is not null, output);
+                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is { Implicit: false }, output);
             }
             catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or IdxFormatException
                 or CapsEmbedded.Weights.WeightFormatException or TrainingDivergedException)
@@ -56,8 +56,8 @@ public static class TrainHost
             foreach (string path in TrainingCommandLine.OutputFiles(outPath, opts, saveEpochs))
                 if (File.Exists(path)) throw new ArgumentException($"{path} exists; remove it, or continue its run with --resume");
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(data, DatasetSplit.Train, dataRoot), shared.LimitValue(parse));
-        var test = DatasetStore.Load(data, DatasetSplit.Test, dataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(data, DatasetSplit.Train, dataRoot), shared.LimitValue(parse));
+        var test = TrainingCommandLine.Load(data, DatasetSplit.Test, dataRoot);
         TrainingCommandLine.WriteSettings(output, data, train, test, opts);
         string stem = Path.ChangeExtension(outPath, null);
         string commandLine = "capsnet-train " + string.Join(" ", parse.Tokens.Select(t => t.Value));

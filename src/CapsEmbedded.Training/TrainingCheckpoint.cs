@@ -70,6 +70,7 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "lr"] = F(o.LearningRate);
         metadata[Prefix + "decay"] = F(o.Decay);
         metadata[Prefix + "seed"] = o.Seed.ToString(CultureInfo.InvariantCulture);
+        metadata[Prefix + "data"] = TrainingSamples.Name(o.Data);
         metadata[Prefix + "max_shift"] = F(o.MaxShift);
         metadata[Prefix + "max_rotation"] = F(o.MaxRotationDegrees);
         metadata[Prefix + "max_scale"] = F(o.MaxScale);
@@ -192,6 +193,9 @@ public sealed class TrainingCheckpoint
             // Absent in checkpoints written before --rotate and --scale existed: those runs only shifted.
             MaxRotationDegrees = meta.ContainsKey(Prefix + "max_rotation") ? Parse<double>("max_rotation") : 0,
             MaxScale = meta.ContainsKey(Prefix + "max_scale") ? Parse<double>("max_scale") : 0,
+            // Absent in checkpoints written before MultiMNIST: those trained on single images.
+            Data = !meta.TryGetValue(Prefix + "data", out var data) ? TrainingDataKind.Images
+                : TrainingSamples.Kind(data) ?? throw new WeightFormatException(path, null, $"metadata {Prefix}data = \"{UntrustedText.Quote(data)}\" is neither images nor multimnist"),
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState

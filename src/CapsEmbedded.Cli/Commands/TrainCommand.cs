@@ -29,13 +29,13 @@ public static class TrainCommand
             {
                 Threads = CommonOptions.ThreadCount(parse.GetValue(threads)),
                 // Unless given, a group never exceeds the batch (a given one that does is refused by Validate).
-                GroupSize = parse.GetResult(group) is null ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
+                GroupSize = parse.GetResult(group) is not { Implicit: false } ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
                     : CommonOptions.Positive(parse.GetValue(group), "--group"),
             };
             var request = new TrainRequest(
                 parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, options, shared.LimitValue(parse),
                 shared.OutPath(parse), parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(plain),
-                parse.GetResult(threads) is not null, parse.GetValue(force),
+                parse.GetResult(threads) is { Implicit: false }, parse.GetValue(force),
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(shared.SaveEpochs));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
@@ -63,8 +63,8 @@ public static class TrainCommand
                 CommonOptions.OutputPath(TrainingCommandLine.EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
         CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
-        var test = DatasetStore.Load(request.Data, DatasetSplit.Test, request.DataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
+        var test = TrainingCommandLine.Load(request.Data, DatasetSplit.Test, request.DataRoot);
 
         var a = options.Architecture;
         string csvPath = outStem + ".csv", svgPath = outStem + ".svg";

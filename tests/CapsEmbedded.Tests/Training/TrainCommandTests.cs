@@ -105,6 +105,22 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.Equal(4, File.ReadAllLines(csv).Length);
     }
 
+    /// <summary>Options with a default value parse to an implicit result, not null: "given" must mean given.</summary>
+    [Fact]
+    public void Group_defaults_to_at_most_the_batch_and_resume_keeps_the_checkpoints_threads()
+    {
+        string data = ShapesData();
+        string output = P("small.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "4", "--limit", "8", "--threads", "1",
+            "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Equal(4, TrainingCheckpoint.Load(Path.ChangeExtension(output, ".ckpt")).Options.GroupSize);
+        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--limit", "8", "--out", output, "--resume", "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.DoesNotContain("note:", text);
+        Assert.Equal("1", CapsNetWeightsFile.Load(output).Metadata["training.threads"]);
+    }
+
     [Fact]
     public void Save_epochs_writes_each_epochs_weights_the_last_equal_to_the_final_file_and_they_average()
     {
