@@ -31,7 +31,7 @@ internal static class EvalCommand
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
-        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot file" };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
         var precision = PrecisionOption.Create();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
@@ -71,7 +71,7 @@ internal static class EvalCommand
     internal static int Run(EvalRequest request, TextWriter output)
     {
         // Refuse bad output paths before the (long) evaluation, not after it.
-        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
+        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", request.Force);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
         using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
         var a = engine.Architecture;
@@ -123,7 +123,7 @@ internal static class EvalCommand
         if (request.Plot is not null)
         {
             string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
-            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
+            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force, "--plot");
             output.WriteLine($"wrote the confusion matrix heatmap to {request.Plot}");
         }
         return 0;
