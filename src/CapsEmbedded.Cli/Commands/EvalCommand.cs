@@ -73,6 +73,9 @@ internal static class EvalCommand
         // Refuse bad output paths before the (long) evaluation, not after it.
         if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", request.Force);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
+        if (request.DumpLengths is not null && request.Plot is not null
+            && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
+            throw new CliException(collision);
         using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);

@@ -32,6 +32,9 @@ public sealed class HostileProbeTwoCliTests() : TempDirectoryTest("capsnet-probe
         AssertOneLineError(Capsnet("predict", "--reconstruction", P("link.pgm"), Png), "--reconstruction");
         Assert.Equal("checkpoint", File.ReadAllText(P("run.ckpt")));
 
+        var both = Capsnet("eval", "--data", data, "--limit", "5", "--dump-lengths", P("same.txt"), "--plot", P("same.txt"));
+        AssertOneLineError(both, $"--plot {P("same.txt")} is the same file as --dump-lengths"); // one would replace the other
+        Assert.False(File.Exists(P("same.txt")));
         Assert.Equal(0, Capsnet("eval", "--data", data, "--limit", "5", "--dump-lengths", P("victim.safetensors"), "--force").Code);
         Assert.Equal(5, File.ReadAllLines(P("victim.safetensors")).Length);
         Assert.Equal(0, Capsnet("predict", "--reconstruction", P("link.pgm"), "--force", Png).Code);
