@@ -90,7 +90,7 @@ public sealed class TrainingCommandLine
         {
             return AtomicFile.Check(outPath).Mode == AtomicFile.Mode.Replace;
         }
-        catch (Exception e) when (e is ArgumentException or IOException)
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
         {
             return true; // --out's own check reports the problem first
         }

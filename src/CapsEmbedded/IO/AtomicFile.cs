@@ -81,6 +81,10 @@ public static class AtomicFile
         {
             return $"{flag} {e.Message}";
         }
+        catch (UnauthorizedAccessException)
+        {
+            return $"{flag} {UntrustedText.Quote(path)}: permission denied";
+        }
     }
 
     /// <summary>
