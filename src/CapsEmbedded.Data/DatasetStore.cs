@@ -62,6 +62,8 @@ public static class DatasetStore
             string path = Path.Combine(directory, exact);
             if (File.Exists(path))
                 return path;
+            if (Directory.Exists(path)) // not "missing": the name is there, as the wrong kind of thing
+                throw new DatasetNotFoundException($"{path} is a directory, not an IDX file", directory, standard);
         }
 
         // Other spellings seen in the wild: "t10k-images.idx3-ubyte", "t10k-images-idx3-ubyte.gzip", ...

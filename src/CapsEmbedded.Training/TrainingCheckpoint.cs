@@ -179,6 +179,12 @@ public sealed class TrainingCheckpoint
             var d = new double[6];
             if (f.Length != 6 || !f.Select((x, k) => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out d[k])).All(ok => ok))
                 throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is not six numbers");
+            // Range-checked, not only parsed: an accuracy of 10^9 made the resumed run's chart draw for ever.
+            if (!(d[0] == Math.Floor(d[0]) && d[0] > (history.Count > 0 ? history[^1].Epoch : 0) && d[0] <= int.MaxValue) || !(d[1] >= 0 && double.IsFinite(d[1]))
+                || !(d[2] is >= 0 and <= 1) || !(d[3] is >= 0 and <= 1 || double.IsNaN(d[3])) || !(d[4] >= 0 && double.IsFinite(d[4]))
+                || !(d[5] >= 0 && double.IsFinite(d[5])))
+                throw new WeightFormatException(path, null,
+                    $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is out of range (epoch after the previous one, loss >= 0, accuracy and error in 0..1, rate and seconds >= 0)");
             history.Add(new EpochMetrics((int)d[0], d[1], d[2], d[3], d[4], d[5]));
         }
         var options = new TrainingOptions
@@ -208,6 +214,13 @@ public sealed class TrainingCheckpoint
         int trainImages = Parse<int>("train_images");
         if (trainImages < 1 || state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
             throw new WeightFormatException(path, null, $"state epoch {state.Epoch}, position {state.Position}, step {state.Step} is impossible for {trainImages} images");
+        if (history.Count > 0 && history[^1].Epoch > state.Epoch)
+            throw new WeightFormatException(path, null, $"metadata {Prefix}history reaches epoch {history[^1].Epoch}, but the checkpoint has done {state.Epoch}");
+        if (state.EpochCorrect < 0 || state.EpochCorrect > state.Position)
+            throw new WeightFormatException(path, null, $"metadata {Prefix}epoch_correct = {state.EpochCorrect} is impossible after {state.Position} images of the epoch");
+        foreach (var (key, value) in new[] { ("epoch_loss_sum", state.EpochLossSum), ("epoch_seconds", state.EpochSeconds), ("wall_seconds", state.WallSeconds) })
+            if (!(value >= 0 && double.IsFinite(value)))
+                throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = {value.ToString(CultureInfo.InvariantCulture)} is not a finite number >= 0");
         // A run takes ceil(images / batch) steps per epoch: a larger step is forged, and would resume at a decayed-to-zero rate.
         long stepsPerEpoch = (trainImages + (long)options.Batch - 1) / options.Batch;
         if (state.Step > (state.Epoch + 1L) * stepsPerEpoch)

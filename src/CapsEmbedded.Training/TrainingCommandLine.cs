@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
+using CapsEmbedded.Threading;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
@@ -44,7 +45,7 @@ public sealed class TrainingCommandLine
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training images only" };
     public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Evaluate on the first N test images only after each epoch" };
     public Option<string?> Out { get; }
-    public Option<string?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt; capsnet train and capsnet-torch train read each other's)" };
+    public Option<string?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt, none when --out is a device or FIFO; capsnet train and capsnet-torch train read each other's)" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
     public Option<int> Shift { get; } = new("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
@@ -83,13 +84,65 @@ public sealed class TrainingCommandLine
     public static string EpochPath(string outPath, int epoch) =>
         Path.ChangeExtension(outPath, null) + FormattableString.Invariant($".epoch-{epoch}.safetensors");
 
-    /// <summary>Every file a fresh run writes: the weights, the checkpoint, the CSV and SVG next to the weights, and with
-    /// <paramref name="saveEpochs"/> each epoch's weights.</summary>
-    public static IEnumerable<string> OutputFiles(string outPath, TrainingOptions options, bool saveEpochs)
+    /// <summary>
+    /// Whether the side files (the .csv, .svg and .png, the default .ckpt, <c>--save-epochs</c>' files) go next to
+    /// <paramref name="outPath"/>: only when it is, or will be, a regular file; /dev/null, a FIFO or /dev/stdout as
+    /// <c>--out</c> gets none (no /dev/null.ckpt).
+    /// </summary>
+    public static bool SideFilesBeside(string outPath)
     {
+        try
+        {
+            return AtomicFile.Check(outPath).Mode == AtomicFile.Mode.Replace;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return true; // --out's own check reports the problem first
+        }
+    }
+
+    /// <summary>The file next to <paramref name="outPath"/> with <paramref name="extension"/> (".csv"), or null when --out gets no side files.</summary>
+    public static string? SidePath(string outPath, string extension) =>
+        SideFilesBeside(outPath) ? Path.ChangeExtension(outPath, null) + extension : null;
+
+    /// <summary>
+    /// Every file a run writes, with how messages name it: the weights, the checkpoint, the CSV and SVG (with
+    /// <paramref name="png"/> the PNG too) next to the weights, and with <paramref name="saveEpochs"/> each epoch's weights.
+    /// </summary>
+    public static IReadOnlyList<(string Path, string Flag)> OutputFiles(string outPath, TrainingOptions options, bool saveEpochs, bool png = false)
+    {
+        var files = new List<(string, string)> { (outPath, "--out") };
+        if (options.CheckpointPath is { } checkpoint) files.Add((checkpoint, "--checkpoint"));
+        if (!SideFilesBeside(outPath))
+            return saveEpochs ? throw new ArgumentException($"--save-epochs writes next to --out, and --out {UntrustedText.Quote(outPath)} is not a regular file") : files;
         string stem = Path.ChangeExtension(outPath, null);
-        IEnumerable<string> files = [outPath, options.CheckpointPath!, stem + ".csv", stem + ".svg"];
-        return saveEpochs ? files.Concat(Enumerable.Range(1, options.Epochs).Select(e => EpochPath(outPath, e))) : files;
+        files.Add((stem + ".csv", "--out's log"));
+        files.Add((stem + ".svg", "--out's chart"));
+        if (png) files.Add((stem + ".png", "--out's PNG chart"));
+        if (saveEpochs) files.AddRange(Enumerable.Range(1, options.Epochs).Select(e => (EpochPath(outPath, e), "--save-epochs' file")));
+        return files;
+    }
+
+    /// <summary>
+    /// Checks every output of a run before data or weights are loaded (see <see cref="AtomicFile.OutputProblem"/>): each can
+    /// be written, none exists unless <paramref name="overwrite"/> (<paramref name="existsHint"/> says what to do then),
+    /// and no two are one file (<c>--checkpoint</c> equal to <c>--out</c>, <c>--out t.ckpt</c> or <c>t.csv</c>).
+    /// </summary>
+    public static void CheckOutputs(IReadOnlyList<(string Path, string Flag)> files, bool overwrite, string existsHint)
+    {
+        foreach (var (path, flag) in files)
+            if (AtomicFile.OutputProblem(path, flag, overwrite, existsHint) is { } problem) throw new ArgumentException(problem);
+        if (AtomicFile.CollisionProblem(files) is { } collision) throw new ArgumentException(collision);
+    }
+
+    /// <summary><paramref name="threads"/> when within <see cref="ResourceLimits.MaxThreads"/>, the bound every tool shares.</summary>
+    public static int Threads(int threads) => Checked(threads, t => ResourceLimits.ThreadsProblem(t));
+
+    /// <summary>Refuses, before anything is allocated, a run whose buffers would not fit (<see cref="ResourceLimits.MemoryProblem"/>).</summary>
+    public static void CheckMemory(TrainingOptions options)
+    {
+        if (ResourceLimits.MemoryProblem(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads") is { } problem)
+            throw new ArgumentException(problem);
     }
 
     /// <summary><c>--save-epochs</c>' writer for <see cref="TrainingLogObserver.EpochWeights"/>: epoch N's weights, with the
@@ -143,7 +196,7 @@ public sealed class TrainingCommandLine
             Seed = parse.GetValue(Seed),
             MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
             MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
-            CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
+            CheckpointPath = parse.GetValue(Checkpoint) ?? SidePath(OutPath(parse), ".ckpt"),
             CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
             TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
         };
@@ -180,7 +233,7 @@ public sealed class TrainingCommandLine
         }
         if (resume)
         {
-            string path = options.CheckpointPath!;
+            string path = options.CheckpointPath ?? throw new ArgumentException("--resume needs a checkpoint, and --out is not a regular file to keep one beside: pass --checkpoint <file>");
             if (!File.Exists(path)) throw new ArgumentException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
             checkpoint = TrainingCheckpoint.Load(path);
             var saved = checkpoint.Options;
@@ -290,7 +343,8 @@ public sealed class TrainingCommandLine
     /// <summary>The "interrupted" line; returns the exit code 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).</summary>
     public static int Interrupted(TextWriter output, TrainingState state, TrainingOptions options, PosixSignal? signal)
     {
-        output.WriteLine($"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
+        output.WriteLine(options.CheckpointPath is null ? $"interrupted at step {state.Step}; no checkpoint (none was asked for: --checkpoint <file> keeps one)."
+            : $"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
         return signal == PosixSignal.SIGTERM ? 143 : 130;
     }
 

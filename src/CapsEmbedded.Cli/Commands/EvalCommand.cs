@@ -34,7 +34,7 @@ internal static class EvalCommand
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
-        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot file" };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
         var precision = PrecisionOption.Create();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
@@ -74,13 +74,16 @@ internal static class EvalCommand
     internal static int Run(EvalRequest request, TextWriter output)
     {
         // Refuse bad output paths before the (long) evaluation, not after it.
-        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
+        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", request.Force);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
         bool pairs = MultiMnistStore.IsPairs(request.Data, request.DataRoot);
         if (pairs && request.Split == DatasetSplit.Train)
             throw new CliException($"{request.Data} is a MultiMNIST test set; it has no train split (training pairs are drawn afresh each epoch)");
         if (pairs && request.Plot is not null)
             throw new CliException("--plot draws the one-label confusion matrix; a MultiMNIST set has two labels per image");
+        if (request.DumpLengths is not null && request.Plot is not null
+            && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
+            throw new CliException(collision);
         using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
         if (pairs) return RunPairs(request, engine, output);
         var a = engine.Architecture;
@@ -132,19 +135,19 @@ internal static class EvalCommand
         if (request.Plot is not null)
         {
             string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
-            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
+            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force, "--plot");
             output.WriteLine(UntrustedText.Line($"wrote the confusion matrix heatmap to {request.Plot}"));
         }
         return 0;
     }
 
+    /// <summary>Images per batch on a MultiMNIST set (21 MB of floats at 36×36).</summary>
+    internal const int PairChunk = 4096;
+
     /// <summary>
     /// MultiMNIST: the paper's metric (an image is right only when its two longest capsules are its two labels) and
     /// the share with at least one label among the two longest.
     /// </summary>
-    /// <summary>Images per batch on a MultiMNIST set (21 MB of floats at 36×36).</summary>
-    internal const int PairChunk = 4096;
-
     private static int RunPairs(EvalRequest request, ICapsNetEngine engine, TextWriter output)
     {
         var a = engine.Architecture;
@@ -186,7 +189,7 @@ internal static class EvalCommand
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
-            output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+            output.WriteLine(UntrustedText.Line($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}"));
         }
         return 0;
     }

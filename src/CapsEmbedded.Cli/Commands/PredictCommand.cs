@@ -34,23 +34,24 @@ internal static class PredictCommand
         {
             Description = "Also write the decoder's reconstruction as a PGM image (one image only)",
         };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --reconstruction file" };
         var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
-        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, engine, precision };
+        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision };
         command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model)));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force)));
         return command;
     }
 
     internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
-        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null)
+        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false)
     {
         ICapsNetEngine? engine = null;
         int status = CommandRunner.Run(() =>
         {
             if (reconstructionPath is not null && imagePaths.Count > 1)
                 throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
-            if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
+            if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", force);
             engine = PrecisionOption.Open(weightsPath, choice, precision, model);
             return 0;
         }, error);

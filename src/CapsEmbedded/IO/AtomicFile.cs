@@ -56,8 +56,84 @@ public static class AtomicFile
         string directory = Path.GetDirectoryName(target) ?? throw new IOException($"{path}: has no directory");
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"{path}: directory {directory} does not exist");
+        if (CannotCreateIn(directory, target) is { } why)
+            throw new IOException($"{path}: cannot create files in {directory} ({why})");
         return (Mode.Replace, stat.Kind == FileKind.Regular, target);
     }
+
+    /// <summary>
+    /// What is wrong with <paramref name="path"/> as the output of <paramref name="flag"/>, as one line naming the flag,
+    /// or null: what <see cref="Check"/> refuses, and an existing regular file unless <paramref name="overwrite"/>
+    /// (<paramref name="existsHint"/> says what to do then). Devices and FIFOs (/dev/null, /dev/stdout) never "exist".
+    /// </summary>
+    public static string? OutputProblem(string? path, string flag, bool overwrite, string existsHint = "pass --force to overwrite it")
+    {
+        try
+        {
+            var target = Check(path ?? "");
+            return !overwrite && target.Mode == Mode.Replace && target.Exists ? $"{flag} {UntrustedText.Quote(path)} exists; {existsHint}" : null;
+        }
+        catch (ArgumentException)
+        {
+            return $"{flag} is empty; give a file name";
+        }
+        catch (IOException e)
+        {
+            return $"{flag} {e.Message}";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return $"{flag} {UntrustedText.Quote(path)}: permission denied";
+        }
+    }
+
+    /// <summary>
+    /// Two outputs of one command that are one file (the same path, or reached through links), as a one-line problem
+    /// naming both flags, or null: the later write would replace the earlier. Devices and FIFOs are written through
+    /// and never collide. Each path must have passed <see cref="Check"/>.
+    /// </summary>
+    public static string? CollisionProblem(IEnumerable<(string Path, string Flag)> outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        var seen = new Dictionary<(long, long, string), string>();
+        foreach (var (path, flag) in outputs)
+        {
+            var (mode, exists, target) = Check(path);
+            if (mode != Mode.Replace) continue;
+            // An existing file by its inode (hard links too); a new one by its directory's inode and its name.
+            var file = exists ? FileStat.Of(target).Identity : default;
+            var directory = FileStat.Of(Path.GetDirectoryName(target)!).Identity;
+            var key = file != default ? (file.Device, file.Inode, "")
+                : directory != default ? (directory.Device, directory.Inode, Path.GetFileName(target)) : (0L, 0L, target);
+            if (seen.TryGetValue(key, out string? earlier))
+                return $"{flag} {UntrustedText.Quote(path)} is the same file as {earlier}; give them different names";
+            seen[key] = flag;
+        }
+        return null;
+    }
+
+    // Whether the rename's temporary file can be created beside the target (read-only mount, permissions, /sys, a full
+    // inode table): found out by creating one, before the work whose result would be lost. Null when it can.
+    private static string? CannotCreateIn(string directory, string target)
+    {
+        try
+        {
+            using (new FileStream(TemporaryPath(target), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "permission denied";
+        }
+        catch (IOException e)
+        {
+            return e.Message.Split(" : ")[0].TrimEnd('.');
+        }
+    }
+
+    // A new name beside the target for the bytes in flight: .NAME.RANDOM.tmp (created exclusively, so never a user's file).
+    private static string TemporaryPath(string target) =>
+        Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> (see the class summary for how).</summary>
     public static void Write(string path, byte[] bytes)
@@ -82,8 +158,7 @@ public static class AtomicFile
             through.Flush();
             return;
         }
-        string directory = Path.GetDirectoryName(target)!;
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(target)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
+        string temporary = TemporaryPath(target);
         EnsureSignalCleanup();
         InFlight[temporary] = 0;
         try

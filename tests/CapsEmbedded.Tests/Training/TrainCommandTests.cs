@@ -25,7 +25,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         return (code, output.ToString(), error.ToString());
     }
 
-    private static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
+    internal static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
     {
         var images = new byte[16 + set.Pixels.Length];
         BinaryPrimitives.WriteInt32BigEndian(images, 0x803);
@@ -200,7 +200,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         File.WriteAllText(P("h.epoch-2.safetensors"), "keep me");
         var (code, text, error) = TrainHost("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--out", output, "--save-epochs");
         Assert.Equal(1, code);
-        Assert.Equal($"capsnet-train: error: {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
+        Assert.Equal($"capsnet-train: error: --save-epochs' file {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
         Assert.Equal("keep me", File.ReadAllText(P("h.epoch-2.safetensors")));
         Assert.False(File.Exists(output));
         Assert.Equal("", text);
