@@ -8,12 +8,13 @@ namespace CapsEmbedded.IO;
 /// <summary>
 /// The one way capsnet writes a file. A regular file (or a missing path) is replaced atomically: the bytes go to a
 /// uniquely named temporary file beside the target (<c>.NAME.PID-COUNT-RANDOM.tmp</c>, created exclusively, so a user's
-/// <c>NAME.tmp</c> is never touched, and another name is tried if it exists), are flushed to disk and renamed over the target, so readers see the old file or
-/// the new one. A character device or FIFO (<c>/dev/null</c>, a pipe, a terminal) and a path that leads through
-/// <c>/proc</c> (<c>/dev/stdout</c>, <c>/dev/fd/N</c>) are written straight through, never replaced. Symbolic links
-/// are followed deliberately: the link stays and the file it points to is replaced. A directory, a block device or a
-/// socket is refused. The temporary file is deleted on every exit path: exceptions, and SIGINT/SIGTERM while a write
-/// is in flight (unless another handler cancels the signal, as <c>capsnet train</c> does to checkpoint and stop).
+/// <c>NAME.tmp</c> is never touched, and another name is tried if it exists), are flushed to disk and renamed over the
+/// target, so readers see the old file or the new one. A character device or FIFO (<c>/dev/null</c>, a pipe, a
+/// terminal) and a path that leads through <c>/proc</c> (<c>/dev/stdout</c>, <c>/dev/fd/N</c>) are written straight
+/// through, never replaced. Symbolic links are followed deliberately: the link stays and the file it points to is
+/// replaced. A directory, a block device or a socket is refused. The temporary file is deleted on every exit path:
+/// exceptions, and SIGINT/SIGTERM while a write is in flight (unless another handler cancels the signal, as
+/// <c>capsnet train</c> does to checkpoint and stop).
 /// </summary>
 public static class AtomicFile
 {
