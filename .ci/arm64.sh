@@ -5,9 +5,10 @@
 # every command that writes or hashes a file, `capsnet-train` too, with no libssl in the sysroot (.ci/nossl.sh arm64).
 # Run time on an idle 2-core CI machine, estimated ≈ 25 min: three arm64 publishes (capsnet, capsnet-train, probe)
 # ≈ 2 min each, the probe runs ≈ 15 CPU-s, eval under qemu 1.1 CPU-s per digit (273 s for 250 measured) = ≈ 9 min for
-# 1,000 on 2 threads; nossl.sh ≈ 17 CPU-min ≈ 9 min on 2 threads, nearly all of it the 200-image `capsnet train` (≈ 14
-# CPU-min under qemu; the 50-image capsnet-train run 80 CPU-s). Measured on the shared VM at load 35-48 with 50 digits,
-# before nossl.sh: 20.5 min wall. Lower CAPSNET_ARM64_EVAL_LIMIT to shorten it.
+# 1,000 on 2 threads; nossl.sh ≈ 16 CPU-min ≈ 8 min on 2 threads, nearly all of it the 200-image `capsnet train` (≈ 14
+# CPU-min under qemu; measured: 19.2 CPU-min for nossl.sh with a 200-image capsnet-train run, 80 CPU-s for the 50-image
+# one it now does). Measured on the shared VM at load 35-48 with 50 digits, before nossl.sh: 20.5 min wall. Lower
+# CAPSNET_ARM64_EVAL_LIMIT to shorten it.
 # Usage: .ci/arm64.sh [X64_PUBLISH_DIR]   (a folder holding an x64 NativeAOT `capsnet` is reused, else one is published)
 set -euo pipefail
 cd "$(dirname "$0")/.."
