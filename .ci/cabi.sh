@@ -28,6 +28,7 @@ rm -rf "$out" && mkdir -p "$out/images"
 for rid in x64 arm64; do
   dotnet publish src/CapsEmbedded.Native -r linux-$rid -c Release -o "$out/native-$rid" -p:TreatWarningsAsErrors=true --nologo -v quiet
   ls -l "$out/native-$rid/libcapsnet_mnist.so"
+  bash .ci/nossl.sh elf "$out/native-$rid/libcapsnet_mnist.so"   # issue 34: needs glibc only, no OpenSSL linked in
 done
 # ELF e_machine (offset 18): 0xb7 = AArch64.
 [ "$(od -An -tx1 -j18 -N2 "$out/native-arm64/libcapsnet_mnist.so" | tr -d ' \n')" = "b700" ] \

@@ -106,7 +106,11 @@ public sealed class TrainingCheckpoint
     {
         var weights = new ParameterLayout(Architecture).ToWeights<float>(Parameters);
         var s = State;
-        if (Options.InitSource is { } init) weights.Metadata["capsnet.init"] = init;
+        var inv = CultureInfo.InvariantCulture;
+        weights.Metadata["training.data"] = TrainingSamples.Name(Options.Data);
+        weights.Metadata["training.init"] = Options.InitDescription;
+        weights.Metadata["training.steps"] = s.Step.ToString(inv);
+        weights.Metadata["training.wall_seconds"] = s.WallSeconds.ToString("F1", inv);
         weights.Metadata["training.checkpoint"] = string.Create(CultureInfo.InvariantCulture,
             $"step {s.Step} ({s.Epoch} of {Options.Epochs} epochs done, {s.Position:N0} of {TrainImages:N0} samples into the next), batch {Options.Batch}, "
             + $"lr {Options.LearningRate:R} x {Options.Decay:R}, seed {Options.Seed}");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Data.MultiMnist;
@@ -140,9 +139,8 @@ public static class MultiMnistGenerator
 
     private static string Sha256Of(Action<Stream> write)
     {
-        using var hash = SHA256.Create();
-        using (var sink = new CryptoStream(Stream.Null, hash, CryptoStreamMode.Write))
-            write(sink);
-        return Convert.ToHexStringLower(hash.Hash!);
+        using var sink = new Sha256Sink();
+        write(sink);
+        return sink.Finish();
     }
 }

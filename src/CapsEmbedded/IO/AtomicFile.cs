@@ -1,25 +1,27 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace CapsEmbedded.IO;
 
 /// <summary>
 /// The one way capsnet writes a file. A regular file (or a missing path) is replaced atomically: the bytes go to a
-/// uniquely named temporary file beside the target (<c>.NAME.RANDOM.tmp</c>, created exclusively, so a user's
-/// <c>NAME.tmp</c> is never touched), are flushed to disk and renamed over the target, so readers see the old file or
-/// the new one. A character device or FIFO (<c>/dev/null</c>, a pipe, a terminal) and a path that leads through
-/// <c>/proc</c> (<c>/dev/stdout</c>, <c>/dev/fd/N</c>) are written straight through, never replaced. Symbolic links
-/// are followed deliberately: the link stays and the file it points to is replaced. A directory, a block device or a
-/// socket is refused. The temporary file is deleted on every exit path: exceptions, and SIGINT/SIGTERM while a write
-/// is in flight (unless another handler cancels the signal, as <c>capsnet train</c> does to checkpoint and stop).
+/// uniquely named temporary file beside the target (<c>.NAME.PID-COUNT-RANDOM.tmp</c>, created exclusively, so a user's
+/// <c>NAME.tmp</c> is never touched, and another name is tried if it exists), are flushed to disk and renamed over the
+/// target, so readers see the old file or the new one. A character device or FIFO (<c>/dev/null</c>, a pipe, a
+/// terminal) and a path that leads through <c>/proc</c> (<c>/dev/stdout</c>, <c>/dev/fd/N</c>) are written straight
+/// through, never replaced. Symbolic links are followed deliberately: the link stays and the file it points to is
+/// replaced. A directory, a block device or a socket is refused. The temporary file is deleted on every exit path:
+/// exceptions, and SIGINT/SIGTERM while a write is in flight (unless another handler cancels the signal, as
+/// <c>capsnet train</c> does to checkpoint and stop).
 /// </summary>
 public static class AtomicFile
 {
     private static readonly ConcurrentDictionary<string, byte> InFlight = new(StringComparer.Ordinal);
     private static readonly Lock SignalGate = new();
     private static PosixSignalRegistration? _onInterrupt, _onTerminate;
+    private static long _temporaryCount;
 
     /// <summary>How a target will be written.</summary>
     public enum Mode
@@ -118,7 +120,7 @@ public static class AtomicFile
     {
         try
         {
-            using (new FileStream(TemporaryPath(target), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+            using (new FileStream(TemporaryName(target), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
             return null;
         }
         catch (UnauthorizedAccessException)
@@ -130,10 +132,6 @@ public static class AtomicFile
             return e.Message.Split(" : ")[0].TrimEnd('.');
         }
     }
-
-    // A new name beside the target for the bytes in flight: .NAME.RANDOM.tmp (created exclusively, so never a user's file).
-    private static string TemporaryPath(string target) =>
-        Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> (see the class summary for how).</summary>
     public static void Write(string path, byte[] bytes)
@@ -158,12 +156,11 @@ public static class AtomicFile
             through.Flush();
             return;
         }
-        string temporary = TemporaryPath(target);
         EnsureSignalCleanup();
-        InFlight[temporary] = 0;
+        var stream = CreateTemporary(target, TemporaryName, out string temporary);
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (stream)
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
@@ -179,6 +176,46 @@ public static class AtomicFile
         {
             InFlight.TryRemove(temporary, out _);
         }
+    }
+
+    /// <summary>
+    /// Creates the temporary file for <paramref name="target"/> exclusively (<c>O_EXCL</c>) under a name from
+    /// <paramref name="nextName"/>, trying another name while the one given exists (someone else's file: never opened,
+    /// never deleted), and registers it for the signal cleanup.
+    /// </summary>
+    internal static FileStream CreateTemporary(string target, Func<string, string> nextName, out string temporary)
+    {
+        const int Attempts = 16;
+        for (int attempt = 1; ; attempt++)
+        {
+            temporary = nextName(target);
+            try
+            {
+                var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                InFlight[temporary] = 0;
+                return stream;
+            }
+            catch (IOException) when (attempt < Attempts && NameIsTaken(temporary))
+            {
+            }
+        }
+    }
+
+    // File.Exists is true for a dangling link too, which O_EXCL also refuses to create through.
+    private static bool NameIsTaken(string path) => File.Exists(path) || Directory.Exists(path);
+
+    /// <summary>
+    /// <c>.NAME.PID-COUNT-RANDOM.tmp</c> beside <paramref name="target"/>: the process id and a per-process counter keep
+    /// this machine's writers apart, the random part writers in other PID namespaces sharing the folder. Not from a
+    /// cryptographic generator: on Linux that is OpenSSL, which a minimal system lacks (and .NET aborts without it);
+    /// uniqueness is guarded by the exclusive creation, not by the name.
+    /// </summary>
+    internal static string TemporaryName(string target)
+    {
+        long count = Interlocked.Increment(ref _temporaryCount);
+        string name = string.Create(CultureInfo.InvariantCulture,
+            $".{Path.GetFileName(target)}.{Environment.ProcessId:x}-{count:x}-{Random.Shared.NextInt64():x}.tmp");
+        return Path.Combine(Path.GetDirectoryName(target)!, name);
     }
 
     /// <summary>

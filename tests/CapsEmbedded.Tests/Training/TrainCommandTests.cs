@@ -66,6 +66,8 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         foreach (var spec in CapsNetArchitecture.Tiny.Tensors) Assert.Equal(expected[spec.Name], actual[spec.Name]);
         Assert.Equal("step 4 (1 of 1 epochs done, 0 of 40 samples into the next), batch 10, lr 0.001 x 0.96, seed 5", actual.Metadata["training.checkpoint"]);
         Assert.StartsWith("run.ckpt (training checkpoint, F32, sha256 ", actual.Metadata["capsnet.converted_from"]);
+        Assert.Equal("images", actual.Metadata["training.data"]);
+        Assert.Equal("4", actual.Metadata["training.steps"]);
     }
 
     [Fact]
