@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # ARM64 in CI (issue 8): cross-publish `capsnet` and the kernel tier probe for linux-arm64 (NativeAOT, warnings as
 # errors), run them under qemu-user (correctness only: qemu emulates, its timings mean nothing) and check the arm64
-# binary against the x64 one on the first $CAPSNET_ARM64_EVAL_LIMIT (default 1000) MNIST test digits.
-# Run time on an idle 2-core CI machine, estimated ≈ 15 min: two arm64 publishes ≈ 2 min each, the probe runs ≈ 15
-# CPU-s, eval under qemu 1.1 CPU-s per digit (273 s for 250 measured) = ≈ 9 min for 1,000 on 2 threads. Measured on the
-# shared VM at load 35-48 with 50 digits: 20.5 min wall. Lower CAPSNET_ARM64_EVAL_LIMIT to shorten it.
+# binary against the x64 one on the first $CAPSNET_ARM64_EVAL_LIMIT (default 1000) MNIST test digits; then (issue 34)
+# every command that writes or hashes a file, `capsnet-train` too, with no libssl in the sysroot (.ci/nossl.sh arm64).
+# Run time on an idle 2-core CI machine, estimated ≈ 25 min: three arm64 publishes (capsnet, capsnet-train, probe)
+# ≈ 2 min each, the probe runs ≈ 15 CPU-s, eval under qemu 1.1 CPU-s per digit (273 s for 250 measured) = ≈ 9 min for
+# 1,000 on 2 threads; nossl.sh ≈ 16 CPU-min ≈ 8 min on 2 threads, nearly all of it the 200-image `capsnet train` (≈ 14
+# CPU-min under qemu; measured: 19.2 CPU-min for nossl.sh with a 200-image capsnet-train run, 80 CPU-s for the 50-image
+# one it now does). Measured on the shared VM at load 35-48 with 50 digits, before nossl.sh: 20.5 min wall. Lower
+# CAPSNET_ARM64_EVAL_LIMIT to shorten it.
 # Usage: .ci/arm64.sh [X64_PUBLISH_DIR]   (a folder holding an x64 NativeAOT `capsnet` is reused, else one is published)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,16 +27,6 @@ if ((${#missing[@]})); then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# `capsnet info` hashes with SHA-256, which .NET takes from libssl; a Pi has libssl3, the cross sysroot has not. Fetch
-# the arm64 package into a private folder (own apt lists: the machine's dpkg and apt state stay x64-only; installing
-# libc6:arm64 beside the cross libc would mix two glibc builds under qemu -L and hang the runtime).
-mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/ssl"
-apt_arm64=(-o APT::Architectures::=arm64 -o Dir::State::Lists="$work/apt/lists" -o Dir::Cache="$work/apt/cache"
-  -o APT::Sandbox::User=root)
-apt-get "${apt_arm64[@]}" update -qq
-(cd "$work/ssl" && apt-get "${apt_arm64[@]}" download -qq libssl3:arm64 && dpkg-deb -x libssl3_*_arm64.deb root)
-qemu+=(-E "LD_LIBRARY_PATH=$work/ssl/root/usr/lib/aarch64-linux-gnu")
-
 x64=${1:-}
 if [[ -z "$x64" || ! -x "$x64/capsnet" ]]; then
   x64="$work/x64"
@@ -41,6 +35,7 @@ fi
 arm64="$work/arm64"
 dotnet publish src/CapsEmbedded.Cli -r linux-arm64 -c Release -o "$arm64" -p:TreatWarningsAsErrors=true
 aarch64-linux-gnu-readelf -h "$arm64/capsnet" | grep -q "Machine: *AArch64" || { echo "the linux-arm64 publish is not an aarch64 binary" >&2; exit 1; }
+dotnet publish src/CapsEmbedded.TrainHost -r linux-arm64 -c Release -o "$work/train" -p:TreatWarningsAsErrors=true
 
 # The kernels' AdvSimd code (and their scalar code) and the trainer's against the double-precision oracles (tests/CapsEmbedded.TierProbe), on the best tier.
 probe="$work/probe"
@@ -69,4 +64,9 @@ grep -q "SIMD tier Vector128 (NEON/AdvSimd)" "$work/bench.txt" || { echo "arm64 
 "${qemu[@]}" "$arm64/capsnet" eval --data mnist --limit "$limit" --dump-lengths "$work/lengths-arm64.txt" > "$work/eval-arm64.txt"
 head -n 4 "$work/eval-x64.txt" "$work/eval-arm64.txt"
 python3 .ci/compare_lengths.py "$work/lengths-x64.txt" "$work/lengths-arm64.txt" 1e-5
+
+# Issue 34: no libssl in the sysroot (nossl.sh refuses to run if an aarch64 one is installed): every command that writes
+# or hashes a file (info, data fetch, init, average, eval --dump-lengths, reconstruct, train, convert, quantize, export,
+# capsnet-train) exits 0 and writes it; both binaries need only glibc (readelf -d) and hold no OpenSSL.
+bash .ci/nossl.sh arm64 "$arm64/capsnet" "$work/train/capsnet-train"
 rm -rf "$work"

@@ -28,6 +28,7 @@ rm -rf "$out" && mkdir -p "$out/images"
 for rid in x64 arm64; do
   dotnet publish src/CapsEmbedded.Native -r linux-$rid -c Release -o "$out/native-$rid" -p:TreatWarningsAsErrors=true --nologo -v quiet
   ls -l "$out/native-$rid/libcapsnet_mnist.so"
+  bash .ci/nossl.sh elf "$out/native-$rid/libcapsnet_mnist.so"   # issue 34: needs glibc only, no OpenSSL linked in
 done
 # ELF e_machine (offset 18): 0xb7 = AArch64.
 [ "$(od -An -tx1 -j18 -N2 "$out/native-arm64/libcapsnet_mnist.so" | tr -d ' \n')" = "b700" ] \
@@ -143,4 +144,16 @@ if python3 examples/python/capsnet_predict.py --lib "$out/native-x64/libcapsnet_
   echo "weights of another architecture were accepted" >&2; exit 1
 fi
 grep -q "capsnet_mnist_weights_load: .*another architecture.*classes is 3, the model's is 10" "$out/err.txt"
+# Through Python: the images the C example refuses (maxval 0, a negative sample, an endless file) are refused with its
+# messages, never a traceback, an accepted image or an unbounded read (issue 34).
+printf 'P2\n28 28\n0\n0\n' > "$out/max0.pgm"
+printf 'P2\n28 28\n255\n-1\n' > "$out/negative.pgm"
+for bad in "$out/max0.pgm" "$out/negative.pgm" /dev/zero; do
+  if python3 examples/python/capsnet_predict.py --lib "$out/native-x64/libcapsnet_mnist.so" "$bad" 2> "$out/err.txt"; then
+    echo "the Python example accepted $bad" >&2; exit 1
+  fi
+  if grep -q Traceback "$out/err.txt" || ! grep -Eq "maxval 0 is not supported|pixel 0 is missing|not a PGM and not a raw image" "$out/err.txt"; then
+    echo "the Python example's refusal of $bad:" >&2; cat "$out/err.txt" >&2; exit 1
+  fi
+done
 echo "C ABI: libcapsnet_mnist x64 + arm64 (qemu), C and Python examples agree with capsnet predict (MNIST, and Fashion-MNIST with class names)"

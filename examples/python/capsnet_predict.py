@@ -3,7 +3,8 @@
 
     python3 capsnet_predict.py [--lib PATH/libcapsnet_mnist.so] [--weights FILE.safetensors] IMAGE...
 
-IMAGE: a PGM (binary P5 with maxval <= 255, or ASCII P2) or a raw file of exactly 784 bytes. Prints, per image,
+IMAGE: a PGM (binary P5 with maxval <= 255, or ASCII P2) or a raw file of exactly 784 bytes, checked as the C example
+checks it (a bad file is one line on stderr and exit status 1, never a traceback). Prints, per image,
 "image <path>", "class <n>" ("class <n> (<name>)" when the weights name their classes, e.g. a Fashion-MNIST file) and
 "lengths <10 capsule lengths>" (%.9g: every digit of the float32), as the C example does.
 The library is found with --lib, else $CAPSNET_MNIST_LIB, else next to this script, else by the loader (LD_LIBRARY_PATH).
@@ -67,39 +68,63 @@ def last_error(lib):
     return buffer.value.decode("utf-8", "replace")
 
 
-def read_image(path):
-    """Pixels / maxval as floats in [0, 1] (in double, then float32 when stored: the capsnet CLI's rounding)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] in (b"P5", b"P2"):
-        fields, position = [], 2
-        while len(fields) < 3:
-            while position < len(data) and data[position:position + 1].isspace():
+# The largest image file read: a 28x28 P2 of 5-digit samples with a few comments is far below this; /dev/zero is not.
+MAX_FILE_BYTES = 1 << 20
+
+
+def pgm_int(data, position):
+    """The next PGM integer from position, skipping whitespace and # comments, as the C example's pgm_int: digits only
+    (a '-' is not a number), at most 7 of them. Returns (value, position after it) or (None, position) on error."""
+    while position < len(data):
+        if data[position:position + 1].isspace():
+            position += 1
+        elif data[position:position + 1] == b"#":
+            while position < len(data) and data[position:position + 1] != b"\n":
                 position += 1
-            if data[position:position + 1] == b"#":
-                while position < len(data) and data[position:position + 1] != b"\n":
-                    position += 1
-                continue
-            start = position
-            while position < len(data) and data[position:position + 1].isdigit():
-                position += 1
-            if start == position:
-                raise ValueError(f"{path}: malformed PGM header")
-            fields.append(int(data[start:position]))
-        width, height, maxval = fields
-        if (width, height) != (INPUT_SIDE, INPUT_SIDE):
-            raise ValueError(f"{path}: the image is {width}x{height}; the model needs {INPUT_SIDE}x{INPUT_SIDE}")
-        if data[:2] == b"P5":
-            if not 1 <= maxval <= 255:
-                raise ValueError(f"{path}: maxval {maxval} is not supported for P5 (1..255)")
-            samples = data[position + 1:position + 1 + INPUT_LENGTH]  # one whitespace byte after maxval
         else:
-            samples = [int(v) for v in data[position:].split()[:INPUT_LENGTH]]
-        if len(samples) != INPUT_LENGTH or any(v > maxval for v in samples):
-            raise ValueError(f"{path}: expected {INPUT_LENGTH} samples <= {maxval}")
+            break
+    start = position
+    while position < len(data) and data[position:position + 1].isdigit():
+        position += 1
+    if start == position or position - start > 7:
+        return None, position
+    return int(data[start:position]), position
+
+
+def read_image(path):
+    """Pixels / maxval as floats in [0, 1] (in double, then float32 when stored: the capsnet CLI's rounding). Applies
+    the C example's checks (28x28; maxval 1..255 for P5, 1..65535 for P2; every sample present, 0..maxval; a raw file
+    of exactly 784 bytes) and reads at most MAX_FILE_BYTES + 1 bytes. Raises ValueError (or OSError) naming the problem."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if data[:2] in (b"P5", b"P2"):
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_FILE_BYTES} bytes; a 28x28 PGM is far smaller")
+        binary = data[:2] == b"P5"
+        width, position = pgm_int(data, 2)
+        height, position = pgm_int(data, position)
+        maxval, position = pgm_int(data, position)
+        if width != INPUT_SIDE or height != INPUT_SIDE:
+            raise ValueError(f"{path}: the image is {width}x{height}; the model needs {INPUT_SIDE}x{INPUT_SIDE}")
+        if maxval is None or not 1 <= maxval <= (255 if binary else 65535):
+            raise ValueError(f"{path}: maxval {maxval} is not supported (P5: 1..255, P2: 1..65535)")
+        if binary:
+            position += 1  # the single whitespace after maxval
+            samples = list(data[position:position + INPUT_LENGTH])
+        else:
+            samples = []
+            while len(samples) < INPUT_LENGTH:
+                value, position = pgm_int(data, position)
+                if value is None:
+                    break
+                samples.append(value)
+        for i in range(INPUT_LENGTH):
+            if i >= len(samples) or samples[i] > maxval:
+                raise ValueError(f"{path}: pixel {i} is missing or above maxval")
         return [v / maxval for v in samples]
     if len(data) != INPUT_LENGTH:
-        raise ValueError(f"{path}: not a PGM and not a raw image of {INPUT_LENGTH} bytes ({len(data)} bytes)")
+        more = " or more" if len(data) > INPUT_LENGTH else ""
+        raise ValueError(f"{path}: not a PGM and not a raw image of {INPUT_LENGTH} bytes ({min(len(data), INPUT_LENGTH + 1)}{more} bytes)")
     return [v / 255 for v in data]
 
 

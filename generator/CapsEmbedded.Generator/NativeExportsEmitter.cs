@@ -117,7 +117,7 @@ namespace CapsEmbedded.Generator
             {
                 resolve[0], resolve[1], input,
                 $"var lengthsOut = {Api}.Output<float>(lengths, lengthsCapacity, {model}.Classes, F, \"lengths\");",
-                $"return {model}.Predict(model, scratch, input, lengthsOut);",
+                $"return {Api}.Class({model}.Predict(model, scratch, input, lengthsOut), lengthsOut, F);",
             });
             Export(w, p, "predict_batch", "int PredictBatch(nint weights, nint workspace, nint images, nuint imageCount, nint lengths, nuint lengthsCapacity, nint classes, nuint classesCapacity)", new[]
             {
@@ -125,26 +125,26 @@ namespace CapsEmbedded.Generator
                 $"if (imageCount > (nuint)(int.MaxValue / {model}.InputLength))",
                 $"    throw new {Failure}({Status}.InvalidArgument, F + \": image_count \" + imageCount + \" is more than one call takes\");",
                 "int count = (int)imageCount;",
-                $"var all = {Api}.Input(images, (nuint)(count * {model}.InputLength), F, \"images\");",
+                $"var all = {Api}.Images(images, count, {model}.InputLength, F);",
                 $"var lengthsOut = {Api}.Output<float>(lengths, lengthsCapacity, (long)count * {model}.Classes, F, \"lengths\");",
                 $"var classesOut = {Api}.Output<int>(classes, classesCapacity, count, F, \"classes\");",
                 "for (int i = 0; i < count; i++)",
                 $"    classesOut[i] = {model}.Predict(model, scratch, all.Slice(i * {model}.InputLength, {model}.InputLength), lengthsOut.Slice(i * {model}.Classes, {model}.Classes));",
-                "return count;",
+                $"return {Api}.Classes(count, lengthsOut, {model}.Classes, F);",
             });
             Export(w, p, "capsules", "int Capsules(nint weights, nint workspace, nint image, nuint imageLength, nint capsules, nuint capsulesCapacity)", new[]
             {
                 resolve[0], resolve[1], input,
                 $"var capsulesOut = {Api}.Output<float>(capsules, capsulesCapacity, {model}.DecoderInput, F, \"capsules\");",
                 $"global::System.Span<float> lengths = stackalloc float[{model}.Classes];",
-                $"return {model}.Predict(model, scratch, input, lengths, capsulesOut);",
+                $"return {Api}.Class({model}.Predict(model, scratch, input, lengths, capsulesOut), lengths, F);",
             });
             Export(w, p, "reconstruct", "int Reconstruct(nint weights, nint workspace, nint image, nuint imageLength, nint reconstruction, nuint reconstructionCapacity)", new[]
             {
                 resolve[0], resolve[1], input,
                 $"var reconstructionOut = {Api}.Output<float>(reconstruction, reconstructionCapacity, {model}.DecoderOutput, F, \"reconstruction\");",
                 $"global::System.Span<float> lengths = stackalloc float[{model}.Classes];",
-                $"return {model}.Predict(model, scratch, input, lengths, default, reconstructionOut);",
+                $"return {Api}.Class({model}.Predict(model, scratch, input, lengths, default, reconstructionOut), lengths, F);",
             });
 
             var queries = SizeQueries();
@@ -248,6 +248,9 @@ namespace CapsEmbedded.Generator
             L(" * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.");
             L(" *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.");
             L(" *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.");
+            L(" * Results: predict, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel (" + P + "_STATUS_INVALID_ARGUMENT)");
+            L(" *   and never report a class from NaN/Inf capsule lengths (weights whose values overflow on this image):");
+            L(" *   they return " + P + "_STATUS_NON_FINITE_OUTPUT instead, and the outputs written are not meaningful.");
             L(" */");
             L("#ifndef " + guard);
             L("#define " + guard);

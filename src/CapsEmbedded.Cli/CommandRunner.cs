@@ -38,11 +38,10 @@ public static class CommandRunner
     }
 
     /// <summary>
-    /// A message as one safe line: indented continuation lines joined with "; ", control characters escaped, at most
-    /// 500 characters (the untrusted parts inside are already cut to 80 where they are quoted).
+    /// A message as one safe line (<see cref="UntrustedText.Line"/>: continuation lines joined, control characters
+    /// escaped, at most 500 characters; the untrusted parts inside are already cut to 80 where they are quoted).
     /// </summary>
-    public static string OneLine(string message) =>
-        UntrustedText.Quote(message.ReplaceLineEndings("\n").Replace("\n  ", "; ", StringComparison.Ordinal).TrimEnd('\n'), 500);
+    public static string OneLine(string message) => UntrustedText.Line(message);
 
     /// <summary>
     /// A parse error as one line naming what was wrong: an unknown option by its name (even where the parser took it

@@ -62,6 +62,8 @@ public static class DatasetStore
             string path = Path.Combine(directory, exact);
             if (File.Exists(path))
                 return path;
+            if (Directory.Exists(path)) // not "missing": the name is there, as the wrong kind of thing
+                throw new DatasetNotFoundException($"{path} is a directory, not an IDX file", directory, standard);
         }
 
         // Other spellings seen in the wild: "t10k-images.idx3-ubyte", "t10k-images-idx3-ubyte.gzip", ...
@@ -94,7 +96,7 @@ public static class DatasetStore
             "mnist" => $"MNIST not found in {directory} ({detail}); run `capsnet data fetch mnist`",
             "fashion" => $"Fashion-MNIST not found in {directory} ({detail}); run `capsnet data fetch fashion`",
             _ => $"no IDX data set in {directory} ({detail}); expected train/t10k images-idx3 and labels-idx1 files, plain or .gz"
-                + " (or use one of the data set names: mnist, fashion)",
+                + $" (or use one of the data set names: mnist, fashion; eval also reads a MultiMNIST folder of {MultiMnist.MultiMnistStore.ImagesFileName} and {MultiMnist.MultiMnistStore.LabelsFileName})",
         };
         return new DatasetNotFoundException(message, directory, missingFile);
     }

@@ -7,7 +7,8 @@ namespace CapsEmbedded.Data;
 /// <summary>
 /// Reads IDX files, the container of MNIST and Fashion-MNIST (http://yann.lecun.com/exdb/mnist/): a big-endian magic
 /// 00 00 TT NN (TT = data type, NN = number of dimensions), NN big-endian int32 sizes, then the raw data.
-/// Only unsigned-byte data (TT = 0x08) is accepted. Gzip-compressed files are detected by their magic 1f 8b, whatever
+/// Unsigned-byte data (TT = 0x08: images, labels, MultiMNIST's pair labels) and, for MultiMNIST's pair recipes, int32
+/// (TT = 0x0C) are accepted. Gzip-compressed files are detected by their magic 1f 8b, whatever
 /// the file is called. Every defect of the content becomes an <see cref="IdxFormatException"/> naming file and problem.
 /// </summary>
 public static class IdxReader
@@ -18,13 +19,40 @@ public static class IdxReader
     /// <summary>Magic of an unsigned-byte file with 1 dimension (count).</summary>
     public const int LabelMagic = 0x00000801;
 
+    /// <summary>Magic of an unsigned-byte file with 2 dimensions (count, 2): MultiMNIST's two labels per image.</summary>
+    public const int PairLabelMagic = 0x00000802;
+
+    /// <summary>Magic of an int32 file with 2 dimensions (count, columns): a table of whole numbers, big-endian.</summary>
+    public const int Int32TableMagic = 0x00000C02;
+
     /// <summary>Largest accepted image side; MNIST is 28, anything near this limit is a corrupt header.</summary>
     public const int MaxImageSide = 4096;
 
     private const byte UnsignedByteType = 0x08;
+    private const byte Int32Type = 0x0C;
+
+    /// <summary>What a reader expects: the data type, the names of the dimensions, and how errors describe the file.</summary>
+    private sealed record Layout(byte Type, string[] Dimensions, string Kind);
+
+    private static readonly Layout Images = new(UnsignedByteType, ["count", "rows", "cols"], "an image file (magic 0x00000803: count, rows, cols)");
+    private static readonly Layout Labels = new(UnsignedByteType, ["count"], "a label file (magic 0x00000801: count)");
+    private static readonly Layout PairLabels = new(UnsignedByteType, ["count", "labels per image"], "a pair-label file (magic 0x00000802: count, 2)");
+    private static readonly Layout Int32Table = new(Int32Type, ["count", "columns"], "an int32 table (magic 0x00000C02: count, columns)");
 
     /// <summary>Trailing bytes beyond this many are not counted, only reported as "more than".</summary>
     private const long TrailingCountLimit = 1L << 30;
+
+    public static byte[] ReadPairLabels(string path)
+    {
+        using var file = OpenRead(path);
+        return ReadPairLabels(file, path);
+    }
+
+    public static int[] ReadInt32Table(string path, int columns)
+    {
+        using var file = OpenRead(path);
+        return ReadInt32Table(file, path, columns);
+    }
 
     public static IdxImages ReadImages(string path)
     {
@@ -43,7 +71,7 @@ public static class IdxReader
     {
         return WithContent(stream, fileName, content =>
         {
-            ReadHeader(content, fileName, expectImages: true, out int[] dims);
+            ReadHeader(content, fileName, Images, out int[] dims);
             int count = dims[0], rows = dims[1], cols = dims[2];
             if (rows > MaxImageSide || cols > MaxImageSide)
                 throw new IdxFormatException(fileName, $"images of {rows}x{cols} exceed the limit of {MaxImageSide}x{MaxImageSide} (corrupt header?)");
@@ -61,11 +89,54 @@ public static class IdxReader
     {
         return WithContent(stream, fileName, content =>
         {
-            ReadHeader(content, fileName, expectImages: false, out int[] dims);
+            ReadHeader(content, fileName, Labels, out int[] dims);
             int count = dims[0];
             if (count > Array.MaxLength)
                 throw new IdxFormatException(fileName, $"{count} labels are more than one array can hold (corrupt header?)");
             return ReadPayload(content, fileName, headerLength: 8, count, $"{count} labels");
+        });
+    }
+
+    /// <summary>
+    /// Reads a pair-label file (MultiMNIST: [count, 2], the first digit's class then the second's) from a seekable
+    /// stream (plain or gzip); returns the 2·count labels in file order. The second dimension must be 2.
+    /// </summary>
+    public static byte[] ReadPairLabels(Stream stream, string fileName)
+    {
+        return WithContent(stream, fileName, content =>
+        {
+            ReadHeader(content, fileName, PairLabels, out int[] dims);
+            int count = dims[0];
+            if (dims[1] != 2)
+                throw new IdxFormatException(fileName, $"dimension 1 (labels per image) is {dims[1]}; a pair-label file has 2 (the first digit's class, the second's)");
+            if (2L * count > Array.MaxLength)
+                throw new IdxFormatException(fileName, $"{count} label pairs are more than one array can hold (corrupt header?)");
+            return ReadPayload(content, fileName, headerLength: 12, 2 * count, $"{count} label pairs");
+        });
+    }
+
+    /// <summary>
+    /// Reads an int32 table ([count, <paramref name="columns"/>], big-endian, as MultiMNIST's pair recipes) from a
+    /// seekable stream (plain or gzip); returns count·columns values, row-major. The second dimension must be
+    /// <paramref name="columns"/>.
+    /// </summary>
+    public static int[] ReadInt32Table(Stream stream, string fileName, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(columns);
+        return WithContent(stream, fileName, content =>
+        {
+            ReadHeader(content, fileName, Int32Table, out int[] dims);
+            int count = dims[0];
+            if (dims[1] != columns)
+                throw new IdxFormatException(fileName, $"dimension 1 (columns) is {dims[1]}; expected {columns}");
+            long payload = 4L * count * columns;
+            if (payload > Array.MaxLength)
+                throw new IdxFormatException(fileName, $"{count} rows of {columns} int32 are {payload} bytes, more than one array can hold (corrupt header?)");
+            byte[] bytes = ReadPayload(content, fileName, headerLength: 12, (int)payload, $"{count} rows of {columns} int32");
+            var values = new int[count * columns];
+            for (int k = 0; k < values.Length; k++)
+                values[k] = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 * k));
+            return values;
         });
     }
 
@@ -138,10 +209,10 @@ public static class IdxReader
         return read == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     }
 
-    private static void ReadHeader(Stream content, string fileName, bool expectImages, out int[] dims)
+    private static void ReadHeader(Stream content, string fileName, Layout layout, out int[] dims)
     {
-        int expectedDims = expectImages ? 3 : 1;
-        string kind = expectImages ? "an image file (magic 0x00000803: count, rows, cols)" : "a label file (magic 0x00000801: count)";
+        int expectedDims = layout.Dimensions.Length;
+        string kind = layout.Kind;
 
         Span<byte> header = stackalloc byte[16];
         int headerLength = 4 + 4 * expectedDims;
@@ -152,8 +223,8 @@ public static class IdxReader
         uint magic = BinaryPrimitives.ReadUInt32BigEndian(header);
         if (header[0] != 0 || header[1] != 0)
             throw new IdxFormatException(fileName, $"bad magic 0x{magic:X8}: an IDX file starts with two zero bytes; expected {kind}");
-        if (header[2] != UnsignedByteType)
-            throw new IdxFormatException(fileName, $"data type 0x{header[2]:X2} ({TypeName(header[2])}) is not supported; expected 0x08 (unsigned byte)");
+        if (header[2] != layout.Type)
+            throw new IdxFormatException(fileName, $"data type 0x{header[2]:X2} ({TypeName(header[2])}) is not supported; expected 0x{layout.Type:X2} ({TypeName(layout.Type)})");
         if (header[3] != expectedDims)
         {
             string actually = header[3] switch
@@ -168,15 +239,14 @@ public static class IdxReader
             throw new IdxFormatException(fileName, $"file has only {read} bytes, too short for the {headerLength}-byte header of {kind}");
 
         dims = new int[expectedDims];
-        string[] names = expectImages ? ["count", "rows", "cols"] : ["count"];
         for (int d = 0; d < expectedDims; d++)
         {
             uint size = BinaryPrimitives.ReadUInt32BigEndian(header[(4 + 4 * d)..]);
             if (size > int.MaxValue)
-                throw new IdxFormatException(fileName, $"dimension {d} ({names[d]}) is {size}, too large (corrupt header?)");
-            // A zero count is a legal (empty) data set; zero rows or columns is not an image.
+                throw new IdxFormatException(fileName, $"dimension {d} ({layout.Dimensions[d]}) is {size}, too large (corrupt header?)");
+            // A zero count is a legal (empty) data set; zero rows, columns or labels per image is not.
             if (size == 0 && d > 0)
-                throw new IdxFormatException(fileName, $"dimension {d} ({names[d]}) is 0");
+                throw new IdxFormatException(fileName, $"dimension {d} ({layout.Dimensions[d]}) is 0");
             dims[d] = (int)size;
         }
     }
@@ -216,6 +286,7 @@ public static class IdxReader
 
     private static string TypeName(byte type) => type switch
     {
+        0x08 => "unsigned byte",
         0x09 => "signed byte",
         0x0B => "int16",
         0x0C => "int32",

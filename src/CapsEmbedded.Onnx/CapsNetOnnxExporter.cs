@@ -1,4 +1,3 @@
-using CapsEmbedded.IO;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Onnx;
@@ -53,13 +52,6 @@ public static class CapsNetOnnxExporter
         metadata["capsnet.onnx.capsule_transform"] = options.CapsuleTransform.ToString();
         string version = typeof(CapsNetOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         return OnnxModelWriter.Write(graph, version, $"CapsNet (Sabour, Frosst, Hinton 2017): {a}", metadata);
-    }
-
-    /// <summary>Exports to <paramref name="path"/> atomically (temporary file, then rename), so a failure never leaves half a file.</summary>
-    public static void Save(CapsNetWeights weights, string path, OnnxExportOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        AtomicFile.Write(path, Export(weights, options));
     }
 
     /// <summary>The graph itself, for tests that look at its structure.</summary>

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using CapsEmbedded.Data;
 using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -21,12 +22,16 @@ namespace CapsEmbedded.Serve;
 /// the winning capsule's 16 values and its reconstruction; <c>POST /api/reconstruct?class=k</c> (16 float32
 /// little-endian: capsule k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test image i with its label.
 /// Bodies are read into pooled buffers of at most 785 bytes and checked before the model runs; every bad request gets a
-/// 400 with a one-line JSON error.
+/// 400 with a one-line JSON error, and so does every other failure (framing 400/408/413, routing 404/405, a model
+/// whose lengths are NaN/Inf 422, a bug 500), with one log line for a failure that is not the request's content.
 /// </summary>
 internal static class ServeApp
 {
     /// <summary>Largest magnitude accepted for a capsule value: squashed capsules are shorter than 1, sliders add ±0.5.</summary>
     public const float MaxCapsuleValue = 4;
+
+    /// <summary>Test digits that were missing are looked for again after this long (so a fetch after the start shows).</summary>
+    public const int DataRetrySeconds = 3;
 
     // Error messages quote the user's input: keep ' and ± readable rather than \u-escaped (the page shows them as text).
     internal static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -34,7 +39,10 @@ internal static class ServeApp
     public static WebApplication Build(ServeOptions options, TextWriter log)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new OneLineLoggerProvider(log));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start reaches Program as its one error line
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(options.Host, options.Port);
@@ -43,7 +51,8 @@ internal static class ServeApp
         });
         var app = builder.Build();
         var pool = ModelPool.Open(options.Model, options.Weights, keep: Environment.ProcessorCount * 2);
-        var digits = new Lazy<LabeledImages>(() => DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir));
+        var digits = new RetryingLoad<LabeledImages>(() => DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir),
+            TimeSpan.FromSeconds(DataRetrySeconds), TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(pool.Dispose);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -51,6 +60,8 @@ internal static class ServeApp
             log.WriteLine($"capsnet serve: listening on {string.Join(", ", addresses)} ({pool.ModelName}{(options.Weights is null ? "" : " with " + options.Weights)}, {pool.Tier} tier); Ctrl+C stops");
             log.Flush();
         });
+
+        app.Use((http, next) => Guarded(http, next, log));
 
         foreach (string file in new[] { "index.html", "app.js", "app.css" })
         {
@@ -77,6 +88,54 @@ internal static class ServeApp
         return app;
     }
 
+    /// <summary>
+    /// Runs the rest of the pipeline so that no failure leaves as an empty body or a stack trace: Kestrel's refusals of
+    /// the framing (bad chunks, a body over the limit or too slow) become their status with a JSON error, routing's
+    /// bodiless 404/405 get one, a client that resets is one log line, and anything else is a JSON 500.
+    /// </summary>
+    private static async Task Guarded(HttpContext http, RequestDelegate next, TextWriter log)
+    {
+        try
+        {
+            await next(http);
+            if (!http.Response.HasStarted && http.Response.StatusCode >= 400 && http.Response.ContentType is null)
+                await Error(http, RoutingError(http), http.Response.StatusCode);
+        }
+        catch (BadHttpRequestException e)
+        {
+            Log(log, http, $"{e.StatusCode}: {e.Message}");
+            if (!http.Response.HasStarted) await Error(http, e.Message, e.StatusCode);
+        }
+        catch (Exception e) when (e is Microsoft.AspNetCore.Connections.ConnectionResetException || http.RequestAborted.IsCancellationRequested)
+        {
+            Log(log, http, $"the client reset the connection ({e.GetType().Name})");
+            http.Abort(); // nothing to answer, and no half-read body for Kestrel to drain
+        }
+        catch (Exception e)
+        {
+            Log(log, http, $"500: internal error {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("CAPSNET_DEBUG") == "1") log.WriteLine(e);
+            if (!http.Response.HasStarted) await Error(http, $"internal error {e.GetType().Name}: {e.Message}", StatusCodes.Status500InternalServerError);
+        }
+    }
+
+    private static string RoutingError(HttpContext http)
+    {
+        string path = IO.UntrustedText.Quote(http.Request.Path.Value), method = IO.UntrustedText.Quote(http.Request.Method, 16);
+        return http.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => $"no such page: {path}",
+            StatusCodes.Status405MethodNotAllowed => $"{path} does not take {method} (it takes {http.Response.Headers.Allow})",
+            int status => $"HTTP {status} for {method} {path}",
+        };
+    }
+
+    private static void Log(TextWriter log, HttpContext http, string what)
+    {
+        log.WriteLine($"capsnet serve: {IO.UntrustedText.Quote(http.Request.Method, 16)} {IO.UntrustedText.Quote(http.Request.Path.Value, 200)}: {IO.UntrustedText.Quote(what, 300)}");
+        log.Flush();
+    }
+
     private static byte[] Page(string file)
     {
         using var stream = typeof(ServeApp).Assembly.GetManifestResourceStream("page/" + file)
@@ -100,6 +159,11 @@ internal static class ServeApp
             }
             for (int i = 0; i < n; i++) s.Image[i] = s.Body[i] / 255f;
             int predicted = s.Model.Predict(s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            if (NonFiniteLengths.Any(s.Lengths))
+            {
+                await Error(http, NonFiniteLengths.Message("this image"), StatusCodes.Status422UnprocessableEntity);
+                return;
+            }
             var json = BeginObject(http, s);
             json.WriteNumber("class"u8, predicted);
             json.WriteString("name"u8, pool.ClassNames[predicted]);
@@ -173,13 +237,13 @@ internal static class ServeApp
         return buffer.ToArray();
     }
 
-    private static async Task Digit(HttpContext http, Lazy<LabeledImages> digits, IReadOnlyList<string> classNames)
+    private static async Task Digit(HttpContext http, RetryingLoad<LabeledImages> digits, IReadOnlyList<string> classNames)
     {
         string? text = http.Request.RouteValues["index"] as string;
         LabeledImages set;
         try
         {
-            set = digits.Value;
+            set = digits.Get();
         }
         catch (Exception e) when (e is DatasetNotFoundException or IdxFormatException or IOException)
         {
@@ -232,23 +296,36 @@ internal static class ServeApp
     {
         if (request.ContentLength > buffer.Length - 1) return -1;
         int total = 0;
-        while (total < buffer.Length)
+        try
         {
-            int read = await request.Body.ReadAsync(buffer.AsMemory(total));
-            if (read == 0) break;
-            total += read;
+            while (total < buffer.Length)
+            {
+                int read = await request.Body.ReadAsync(buffer.AsMemory(total));
+                if (read == 0) break;
+                total += read;
+            }
+        }
+        catch (IOException e) when (e is not Microsoft.AspNetCore.Connections.ConnectionResetException and not BadHttpRequestException)
+        {
+            // Kestrel reports a chunk size beyond 64 bits as a plain IOException: still the request's framing.
+            throw new BadHttpRequestException(e.Message, StatusCodes.Status400BadRequest, e);
         }
         return total == buffer.Length ? -1 : total;
     }
 
+    /// <summary>The response <c>{"error": message}</c> with <paramref name="status"/>, one line, its length declared.</summary>
     private static async Task Error(HttpContext http, string message, int status = StatusCodes.Status400BadRequest)
     {
+        var body = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body, JsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("error"u8, message);
+            json.WriteEndObject();
+        }
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
-        await using var json = new Utf8JsonWriter(http.Response.BodyWriter, JsonOptions);
-        json.WriteStartObject();
-        json.WriteString("error"u8, message);
-        json.WriteEndObject();
-        await json.FlushAsync();
+        http.Response.ContentLength = body.WrittenCount;
+        await http.Response.Body.WriteAsync(body.WrittenMemory);
     }
 }

@@ -10,7 +10,7 @@ namespace CapsEmbedded.TorchSharp;
 /// The CapsNet family of <see cref="CapsNetArchitecture"/> as a TorchSharp module. Its parameter names and layouts are the
 /// project's weight-file names (conv1.weight, primary_caps.weight [out][in][k][k], digit_caps.weight [i][j][d][p],
 /// decoder.fc1.weight …), so <c>state_dict()</c> is the safetensors file. Forward returns the capsule lengths;
-/// <see cref="Loss"/> is the C# trainer's loss: margin (eq. 4) + <see cref="ReconstructionWeight"/> × Σ (r − x)², mean over the batch.
+/// <see cref="Loss(Tensor, Tensor)"/> is the C# trainer's loss: margin (eq. 4) + <see cref="ReconstructionWeight"/> × Σ (r − x)², mean over the batch.
 /// </summary>
 public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
 {
@@ -119,6 +119,30 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         var masked = (v * target.unsqueeze(-1)).reshape(b, a.Classes * a.ClassDims);
         var reconstruction = decoder.forward(masked);
         var reconLoss = (float)ReconstructionWeight * (reconstruction - x.reshape(b, a.InputLength)).square().sum(1);
+        var loss = (margin + reconLoss).mean();
+        return (loss.MoveToOuterDisposeScope(), margin.sum().detach().MoveToOuterDisposeScope(),
+            reconLoss.sum().detach().MoveToOuterDisposeScope(), lengths.detach().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Loss of a batch of images with several true classes each (MultiMNIST, §6): labels [B][T], reconstruction targets
+    /// [B][T][input]. The margin loss has T_k = 1 for every true class; the decoder runs once per true class on that
+    /// capsule alone against its own target, the squared-error sums added. Returns as <see cref="Loss(Tensor, Tensor)"/>.
+    /// </summary>
+    public (Tensor Loss, Tensor MarginSum, Tensor ReconstructionSum, Tensor Lengths) Loss(Tensor x, Tensor labels, Tensor reconstructionTargets)
+    {
+        var a = Architecture;
+        long b = x.shape[0], t = labels.shape[1];
+        using var scope = NewDisposeScope();
+        var v = Capsules(x);
+        var lengths = Length(v);
+        var perTarget = nn.functional.one_hot(labels, a.Classes).to_type(ScalarType.Float32); // [B][T][J]
+        var target = perTarget.sum(1);
+        var margin = (target * (0.9f - lengths).relu().square() + 0.5f * (1f - target) * (lengths - 0.1f).relu().square()).sum(1);
+        var masked = (v.unsqueeze(1) * perTarget.unsqueeze(-1)).reshape(b * t, a.Classes * a.ClassDims);
+        var reconstruction = decoder.forward(masked);
+        var reconLoss = ((float)ReconstructionWeight * (reconstruction - reconstructionTargets.reshape(b * t, a.InputLength)).square().sum(1))
+            .reshape(b, t).sum(1);
         var loss = (margin + reconLoss).mean();
         return (loss.MoveToOuterDisposeScope(), margin.sum().detach().MoveToOuterDisposeScope(),
             reconLoss.sum().detach().MoveToOuterDisposeScope(), lengths.detach().MoveToOuterDisposeScope());

@@ -91,9 +91,13 @@ public static class TorchCli
             dataDir, threads, device);
         command.SetAction(Guard(parse =>
         {
-            var options = shared.Options(parse) with { Threads = Positive(parse.GetValue(threads), "--threads") };
+            // The group is the C# trainer's (kept for a resume there); like capsnet-train's, at most the batch.
+            var options = shared.Options(parse) with
+            {
+                Threads = Positive(parse.GetValue(threads), "--threads"), GroupSize = Math.Min(8, Math.Max(1, parse.GetValue(shared.Batch))),
+            };
             return Train(options, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
-                parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is not null,
+                parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
                 "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -106,8 +110,8 @@ public static class TorchCli
         if (options.Validate() is { } problem) throw new TorchCliException(problem);
         var device = OpenDevice(deviceName, options.Threads);
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(dataName, DatasetSplit.Train, dataRoot), limit);
-        var test = DatasetStore.Load(dataName, DatasetSplit.Test, dataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(dataName, DatasetSplit.Train, dataRoot), limit);
+        var test = TrainingCommandLine.Load(dataName, DatasetSplit.Test, dataRoot);
 
         var a = options.Architecture;
         string outBase = Path.ChangeExtension(outPath, null);

@@ -63,17 +63,63 @@ public sealed class TorchTrainer : ITrainer, IDisposable
     }
 
     /// <summary>
-    /// One step: <see cref="Backward"/>, then Adam at <paramref name="learningRate"/>. Throws
+    /// One step: <see cref="Backward(float[], int[], int)"/>, then Adam at <paramref name="learningRate"/>. Throws
     /// <see cref="NonFiniteLossException"/> before touching the parameters if the loss is not finite.
     /// </summary>
-    public StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate)
+    public StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate) =>
+        TrainStep(images, labels, 1, null, batch, learningRate);
+
+    /// <summary>One step of images with <paramref name="targets"/> true classes each (<see cref="ITrainer.TrainStep"/>).</summary>
+    public StepTotals TrainStep(float[] images, int[] labels, int targets, float[]? reconstructionTargets, int batch, double learningRate)
     {
-        var totals = Backward(images, labels, batch);
+        var totals = Backward(images, labels, targets, reconstructionTargets, batch);
         if (!double.IsFinite(totals.MarginLoss) || !double.IsFinite(totals.ReconstructionLoss))
             throw new NonFiniteLossException(Step + 1, totals.MarginLoss, totals.ReconstructionLoss);
         Step++;
         ApplyAdam(learningRate);
         return totals;
+    }
+
+    /// <summary>
+    /// Forward and backward of images with <paramref name="targets"/> true classes each (MultiMNIST:
+    /// <see cref="TorchCapsNet.Loss(Tensor, Tensor, Tensor)"/>); one target without reconstruction targets is <see cref="Backward(float[], int[], int)"/>.
+    /// </summary>
+    public StepTotals Backward(float[] images, int[] labels, int targets, float[]? reconstructionTargets, int batch)
+    {
+        if (targets == 1 && reconstructionTargets is null) return Backward(images, labels, batch);
+        if (reconstructionTargets is null) throw new ArgumentException("two or more targets need their reconstruction targets", nameof(reconstructionTargets));
+        var a = Architecture;
+        using var scope = NewDisposeScope();
+        foreach (var (_, p) in Model.Tensors) p.grad?.zero_();
+        var x = Images(images, batch);
+        using var hostLabels = tensor(labels.AsSpan(0, batch * targets).ToArray().Select(l => (long)l).ToArray(), new long[] { batch, targets });
+        using var hostTargets = tensor(reconstructionTargets.AsSpan(0, batch * targets * a.InputLength).ToArray(), new long[] { batch, targets, a.InputLength });
+        var (loss, margin, recon, lengths) = Model.Loss(x, hostLabels.to(Device), hostTargets.to(Device));
+        loss.backward();
+        using var hostLengths = lengths.cpu();
+        var l = hostLengths.data<float>().ToArray();
+        int correct = 0;
+        for (int k = 0; k < batch; k++)
+            if (CapsNetWorker<float>.Recognised(l.AsSpan(k * a.Classes, a.Classes), labels.AsSpan(k * targets, targets))) correct++;
+        return new StepTotals { MarginLoss = margin.item<float>(), ReconstructionLoss = recon.item<float>(), Correct = correct, Samples = batch };
+    }
+
+    /// <summary>The <paramref name="top"/> longest capsules' classes of images [count][input], longest first ([count][top]).</summary>
+    public void Predict(float[] images, int count, int top, int[] predictions)
+    {
+        if (top == 1)
+        {
+            Predict(images, count, predictions);
+            return;
+        }
+        // The k longest on the host, with the C# trainer's tie rule.
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var lengths = Model.forward(Images(images, count)).cpu();
+        var l = lengths.data<float>().ToArray();
+        int classes = Architecture.Classes;
+        for (int k = 0; k < count; k++)
+            CapsNetWorker<float>.TopClasses(l.AsSpan(k * classes, classes), predictions.AsSpan(k * top, top));
     }
 
     private void ApplyAdam(double learningRate)

@@ -23,7 +23,7 @@ public static class TrainHost
         {
             try
             {
-                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is not null, output);
+                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is { Implicit: false }, output);
             }
             catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or IdxFormatException
                 or CapsEmbedded.Weights.WeightFormatException or TrainingDivergedException)
@@ -45,24 +45,23 @@ public static class TrainHost
     {
         var options = shared.Options(parse) with
         {
-            Threads = TrainingCommandLine.Positive(threads, "--threads"), GroupSize = Math.Min(8, parse.GetValue(shared.Batch)),
+            Threads = TrainingCommandLine.Threads(threads), GroupSize = Math.Min(8, parse.GetValue(shared.Batch)),
         };
         string outPath = shared.OutPath(parse), data = parse.GetValue(shared.Data)!;
         bool resume = parse.GetValue(shared.Resume), saveEpochs = parse.GetValue(shared.SaveEpochs);
+        // Nothing a finished run wrote is overwritten by a new one: --resume continues its files.
+        TrainingCommandLine.CheckOutputs(TrainingCommandLine.OutputFiles(outPath, options, saveEpochs), resume, "remove it, or continue its run with --resume");
         var (opts, checkpoint, initial) = TrainingCommandLine.Start(options, resume, parse.GetValue(shared.InitFrom), threadsGiven, output);
         if (opts.Validate() is { } problem) throw new ArgumentException(problem);
-        // Nothing a finished run wrote is overwritten by a new one: --resume continues its files.
-        if (!resume)
-            foreach (string path in TrainingCommandLine.OutputFiles(outPath, opts, saveEpochs))
-                if (File.Exists(path)) throw new ArgumentException($"{path} exists; remove it, or continue its run with --resume");
+        TrainingCommandLine.CheckMemory(opts);
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(data, DatasetSplit.Train, dataRoot), shared.LimitValue(parse));
-        var test = DatasetStore.Load(data, DatasetSplit.Test, dataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(data, DatasetSplit.Train, dataRoot), shared.LimitValue(parse));
+        var test = TrainingCommandLine.Load(data, DatasetSplit.Test, dataRoot);
         TrainingCommandLine.WriteSettings(output, data, train, test, opts);
-        string stem = Path.ChangeExtension(outPath, null);
         string commandLine = "capsnet-train " + string.Join(" ", parse.Tokens.Select(t => t.Value));
         using var session = new TrainingSession(opts, train, test, checkpoint, initial);
-        var observer = new TrainingLogObserver(stem + ".csv", stem + ".svg", TrainingCommandLine.SafeName(data), output);
+        var observer = new TrainingLogObserver(TrainingCommandLine.SidePath(outPath, ".csv"), TrainingCommandLine.SidePath(outPath, ".svg"),
+            TrainingCommandLine.SafeName(data), output);
         if (saveEpochs)
             observer.EpochWeights = TrainingCommandLine.EpochWeightsWriter(session, outPath, "capsnet-train", commandLine, data, train.Count,
                 TrainingCommandLine.TestImages(opts, test));

@@ -33,16 +33,19 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     private readonly Action<int> _trainJob, _updateJob, _evaluateJob;
     // Arguments of the job in flight (set by the caller thread before pool.Run, read by the workers).
     private T[] _images = Array.Empty<T>();
+    private T[]? _reconstructionTargets;
     private int[] _labels = Array.Empty<int>();
     private int[] _predictions = Array.Empty<int>();
-    private int _batch;
+    private int _batch, _targets = 1, _top = 1;
     private double _learningRate;
 
     /// <param name="initial">Starting weights; their architecture is the trained network's.</param>
     /// <param name="threads">Worker threads (the batch is split in this many slices).</param>
     /// <param name="groupSize">Images per GEMM inside a thread.</param>
     /// <param name="reconstructionWeight">Weight of the reconstruction loss (<see cref="CapsNetWorker{T}.ReconstructionWeight"/>).</param>
-    public CapsNetTrainer(CapsNetWeights initial, int threads, int groupSize, double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
+    /// <param name="targets">Most true classes per image the steps will carry (1; MultiMNIST: 2).</param>
+    public CapsNetTrainer(CapsNetWeights initial, int threads, int groupSize, double reconstructionWeight = TrainingOptions.PaperReconstructionWeight,
+        int targets = 1)
     {
         Architecture = initial.Architecture;
         Layout = new ParameterLayout(Architecture);
@@ -55,7 +58,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         _packedPrimary = new T[CapsNetWorker<T>.PackedPrimaryLength(Architecture)];
         for (int t = 0; t < threads; t++)
         {
-            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize, _packedPrimary, reconstructionWeight);
+            _workers[t] = new CapsNetWorker<T>(Architecture, Layout, Parameters, groupSize, _packedPrimary, reconstructionWeight, targets);
             _gradients[t] = _workers[t].Gradients;
         }
         _totals = new StepTotals[threads];
@@ -70,6 +73,8 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     public T[] Parameters { get; }
     public AdamOptimizer<T> Optimizer { get; }
     public int Threads => _workers.Length;
+    /// <summary>Most true classes per image a step may carry.</summary>
+    public int Targets => _workers[0].Targets;
 
     /// <summary>Whether the workers' GEMMs step over all-zero k steps of A (the default; tests prove the bits are the same).</summary>
     internal bool SkipZeroSteps
@@ -98,14 +103,26 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     /// <paramref name="learningRate"/>. Returns the sums over the batch. Throws <see cref="NonFiniteLossException"/> before
     /// touching the parameters if the loss is not finite.
     /// </summary>
-    public StepTotals TrainStep(T[] images, int[] labels, int batch, double learningRate)
+    public StepTotals TrainStep(T[] images, int[] labels, int batch, double learningRate) =>
+        TrainStep(images, labels, 1, null, batch, learningRate);
+
+    /// <summary>
+    /// One step over a batch of images with <paramref name="targets"/> true classes each (<see cref="CapsNetWorker{T}.TrainGroup(ReadOnlySpan{T}, ReadOnlySpan{int}, int, ReadOnlySpan{T}, int, T, bool)"/>):
+    /// labels [batch][targets], reconstruction targets [batch][targets][input] (null: each image is its own, one target only).
+    /// </summary>
+    public StepTotals TrainStep(T[] images, int[] labels, int targets, T[]? reconstructionTargets, int batch, double learningRate)
     {
-        if (batch < 1 || labels.Length < batch || images.Length < batch * Architecture.InputLength)
-            throw new ArgumentException($"batch {batch} does not fit {images.Length} image values and {labels.Length} labels");
-        for (int k = 0; k < batch; k++)
+        int input = Architecture.InputLength;
+        if (targets < 1 || targets > Targets) throw new ArgumentOutOfRangeException(nameof(targets), $"{targets} targets per image; this trainer takes 1..{Targets}");
+        if (reconstructionTargets is null && targets != 1)
+            throw new ArgumentException("images of two or more targets need their reconstruction targets", nameof(reconstructionTargets));
+        if (batch < 1 || labels.Length < batch * targets || images.Length < batch * input
+            || (reconstructionTargets is not null && reconstructionTargets.Length < batch * targets * input))
+            throw new ArgumentException($"batch {batch} of {targets} targets does not fit {images.Length} image values, {labels.Length} labels and {reconstructionTargets?.Length ?? images.Length} target values");
+        for (int k = 0; k < batch * targets; k++)
             if ((uint)labels[k] >= (uint)Architecture.Classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[k]} of batch item {k} is outside 0..{Architecture.Classes - 1}");
-        _images = images; _labels = labels; _batch = batch;
+                throw new ArgumentOutOfRangeException(nameof(labels), $"label {labels[k]} of batch item {k / targets} is outside 0..{Architecture.Classes - 1}");
+        _images = images; _labels = labels; _batch = batch; _targets = targets; _reconstructionTargets = reconstructionTargets;
         CapsNetWorker<T>.PackPrimaryWeight(Architecture, Layout, Parameters, _packedPrimary);
         _pool.Run(_trainJob);
         var sum = new StepTotals();
@@ -135,7 +152,10 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         for (int k = 0; k < groups; k++)
         {
             int g = start + (end - start) * k / groups, count = start + (end - start) * (k + 1) / groups - g;
-            totals.Add(worker.TrainGroup(_images.AsSpan(g * input, count * input), _labels.AsSpan(g, count), count, scale,
+            int t = _targets;
+            var images = _images.AsSpan(g * input, count * input);
+            var reconstructionTargets = _reconstructionTargets is null ? images : _reconstructionTargets.AsSpan(g * t * input, count * t * input);
+            totals.Add(worker.TrainGroup(images, _labels.AsSpan(g * t, count * t), t, reconstructionTargets, count, scale,
                 foldPrimaryWeightGradient: false));
         }
         worker.FoldPrimaryWeightGradient(); // once per step, not per group
@@ -154,11 +174,16 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
     }
 
     /// <summary>Predicted classes (longest capsule) of <paramref name="count"/> images, in parallel, no decoder.</summary>
-    public void Predict(T[] images, int count, int[] predictions)
+    public void Predict(T[] images, int count, int[] predictions) => Predict(images, count, 1, predictions);
+
+    /// <summary>The <paramref name="top"/> longest capsules' classes of each of <paramref name="count"/> images, longest first
+    /// ([count][top], <see cref="CapsNetWorker{T}.Top"/>), in parallel, no decoder.</summary>
+    public void Predict(T[] images, int count, int top, int[] predictions)
     {
-        if (images.Length < count * Architecture.InputLength || predictions.Length < count)
+        if (top < 1 || top > Architecture.Classes) throw new ArgumentOutOfRangeException(nameof(top), $"top {top} is outside 1..{Architecture.Classes}");
+        if (images.Length < count * Architecture.InputLength || predictions.Length < count * top)
             throw new ArgumentException($"{count} images do not fit the buffers");
-        _images = images; _batch = count; _predictions = predictions;
+        _images = images; _batch = count; _predictions = predictions; _top = top;
         CapsNetWorker<T>.PackPrimaryWeight(Architecture, Layout, Parameters, _packedPrimary);
         _pool.Run(_evaluateJob);
     }
@@ -173,7 +198,7 @@ public sealed class CapsNetTrainer<T> : IDisposable where T : unmanaged, IFloati
         {
             int g = start + (end - start) * k / groups, count = start + (end - start) * (k + 1) / groups - g;
             worker.Forward(_images.AsSpan(g * input, count * input), count, ReadOnlySpan<int>.Empty);
-            for (int i = 0; i < count; i++) _predictions[g + i] = worker.Predicted(i);
+            for (int i = 0; i < count; i++) worker.Top(i, _predictions.AsSpan((g + i) * _top, _top));
         }
     }
 

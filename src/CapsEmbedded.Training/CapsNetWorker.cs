@@ -24,8 +24,8 @@ public struct StepTotals
 
 /// <summary>
 /// One thread's forward and backward pass over groups of up to <see cref="GroupSize"/> images: the convolutions run
-/// as GEMMs over the whole group (rows = images × positions), the capsule part image by image. Every buffer, the
-/// gradient included, is allocated here once; <see cref="TrainGroup"/> adds this group's gradient of the batch-mean loss
+/// as GEMMs over the whole group (rows = images × positions), the capsule part image by image, the decoder as one row
+/// per image and target (MultiMNIST: two). Every buffer, the gradient included, is allocated here once; <see cref="TrainGroup(ReadOnlySpan{T}, ReadOnlySpan{int}, int, ReadOnlySpan{T}, int, T, bool)"/> adds this group's gradient of the batch-mean loss
 /// into <see cref="Gradients"/>. Generic over T: float trains, double runs the gradient checks through the same code.
 /// </summary>
 public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -63,10 +63,13 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     /// </param>
     /// <param name="reconstructionWeight">Weight of the reconstruction loss, weight × Σ (r − x)² per image (the paper's
     /// 0.0005, §4.1); 0 leaves the decoder without gradient.</param>
+    /// <param name="targets">Most true classes per image (1; MultiMNIST: 2): the decoder's buffers hold one row per image and target.</param>
     public CapsNetWorker(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, int groupSize, T[]? sharedPackedPrimary = null,
-        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
+        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight, int targets = 1)
     {
         if (groupSize < 1) throw new ArgumentOutOfRangeException(nameof(groupSize), "group size must be at least 1");
+        if (targets < 1 || targets > architecture.Classes) throw new ArgumentOutOfRangeException(nameof(targets), $"targets per image must be in 1..{architecture.Classes}, got {targets}");
+        Targets = targets;
         if (TrainingOptions.ReconstructionWeightProblem(reconstructionWeight) is { } problem) throw new ArgumentOutOfRangeException(nameof(reconstructionWeight), problem);
         ReconstructionWeight = reconstructionWeight;
         if (parameters.Length != layout.Count) throw new ArgumentException($"{parameters.Length} parameters, layout has {layout.Count}", nameof(parameters));
@@ -82,7 +85,7 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _f1w = layout[CapsNetArchitecture.Fc1Weight]; _f1b = layout[CapsNetArchitecture.Fc1Bias];
         _f2w = layout[CapsNetArchitecture.Fc2Weight]; _f2b = layout[CapsNetArchitecture.Fc2Bias];
         _f3w = layout[CapsNetArchitecture.Fc3Weight]; _f3b = layout[CapsNetArchitecture.Fc3Bias];
-        int g = groupSize;
+        int g = groupSize, rows = groupSize * targets; // decoder rows
         _layout = layout;
         _ownsPacking = sharedPackedPrimary is null;
         _packedW2 = sharedPackedPrimary ?? new T[PackedPrimaryLength(architecture)];
@@ -92,8 +95,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         _patches2 = new T[g * _p2 * _k2]; _z2 = new T[g * _p2 * _c2];
         _sRaw = new T[g * _n * _dp]; _u = new T[g * _n * _dp]; _uHat = new T[g * _n * _j * _d];
         _logits = new T[_n * _j]; _coupling = new T[g * _r * _n * _j]; _s = new T[g * _r * _j * _d]; _v = new T[g * _r * _j * _d];
-        _lengths = new T[g * _j]; _decIn = new T[g * _j * _d]; _h1a = new T[g * _h1]; _h2a = new T[g * _h2]; _rec = new T[g * _o];
-        _dRec = new T[g * _o]; _dH2 = new T[g * _h2]; _dH1 = new T[g * _h1]; _dDecIn = new T[g * _j * _d];
+        _lengths = new T[g * _j]; _decIn = new T[rows * _j * _d]; _h1a = new T[rows * _h1]; _h2a = new T[rows * _h2]; _rec = new T[rows * _o];
+        _dRec = new T[rows * _o]; _dH2 = new T[rows * _h2]; _dH1 = new T[rows * _h1]; _dDecIn = new T[rows * _j * _d];
         _dLengths = new T[_j]; _dv = new T[_j * _d]; _dUHat = new T[g * _n * _j * _d]; _du = new T[g * _n * _dp]; _dsRaw = new T[_n * _dp];
         _dz2 = new T[g * _p2 * _c2]; _da1 = new T[g * _p1 * _c1]; _dw2T = new T[_k2 * _c2];
         _liveChannels = new int[MaskedInputGradient.ListLength(g * _p1, _c1)];
@@ -103,6 +106,9 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     public int GroupSize { get; }
+
+    /// <summary>Most true classes per image this worker is sized for (decoder rows per image).</summary>
+    public int Targets { get; }
 
     /// <summary>Whether this worker's GEMMs step over all-zero k steps of A (the default; the same bits either way).</summary>
     internal bool SkipZeroSteps { get => _gemm.SkipZeroSteps; set => _gemm.SkipZeroSteps = value; }
@@ -158,7 +164,8 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     public ReadOnlySpan<T> Lengths(int image) => _lengths.AsSpan(image * _j, _j);
     /// <summary>Digit capsules v [J][D] after the last routing iteration.</summary>
     public ReadOnlySpan<T> Capsules(int image) => _v.AsSpan((image * _r + _r - 1) * _j * _d, _j * _d);
-    public ReadOnlySpan<T> Reconstruction(int image) => _rec.AsSpan(image * _o, _o);
+    /// <summary>Decoder output of row image·targets + target of the last forward pass (one target: row = image).</summary>
+    public ReadOnlySpan<T> Reconstruction(int row) => _rec.AsSpan(row * _o, _o);
     public ReadOnlySpan<T> PrimaryCapsules(int image) => _u.AsSpan(image * _n * _dp, _n * _dp);
     public ReadOnlySpan<T> Coupling(int image) => _coupling.AsSpan((image * _r + _r - 1) * _n * _j, _n * _j);
 
@@ -171,13 +178,49 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
         return best;
     }
 
+    /// <summary>The <paramref name="classes"/>.Length longest digit capsules, longest first (the earlier class on ties).</summary>
+    public void Top(int image, Span<int> classes) => TopClasses(Lengths(image), classes);
+
+    /// <inheritdoc cref="Top"/>
+    public static void TopClasses(ReadOnlySpan<T> lengths, Span<int> classes)
+    {
+        if (classes.Length > lengths.Length) throw new ArgumentException($"top {classes.Length} of {lengths.Length} classes", nameof(classes));
+        for (int t = 0; t < classes.Length; t++)
+        {
+            int best = -1;
+            for (int k = 0; k < lengths.Length; k++)
+                if (classes[..t].IndexOf(k) < 0 && (best < 0 || lengths[k] > lengths[best])) best = k;
+            classes[t] = best;
+        }
+    }
+
+    /// <summary>
+    /// The paper's test (§6 for two digits): the <paramref name="labels"/>.Length longest capsules are exactly the labels
+    /// (one label: the longest capsule is it, first on ties, as <see cref="Predicted"/>).
+    /// </summary>
+    public static bool Recognised(ReadOnlySpan<T> lengths, ReadOnlySpan<int> labels)
+    {
+        // Label l is among the top |labels| when fewer than |labels| capsules rank before it (longer, or as long and earlier).
+        foreach (int l in labels)
+        {
+            int before = 0;
+            for (int k = 0; k < lengths.Length; k++)
+                if (lengths[k] > lengths[l] || (lengths[k] == lengths[l] && k < l)) before++;
+            if (before >= labels.Length) return false;
+        }
+        for (int a = 1; a < labels.Length; a++) if (labels[..a].IndexOf(labels[a]) >= 0) return false;
+        return true;
+    }
+
     /// <summary>
     /// Forward pass of <paramref name="count"/> images ([count][C][S][S]). With <paramref name="maskClasses"/> non-empty the
-    /// decoder runs masked to those classes (a negative entry: the longest capsule); empty skips the decoder.
+    /// decoder runs masked to those classes, [count][targets], one decoder row per entry (a negative entry: the longest
+    /// capsule); empty skips the decoder.
     /// </summary>
-    public void Forward(ReadOnlySpan<T> images, int count, ReadOnlySpan<int> maskClasses)
+    public void Forward(ReadOnlySpan<T> images, int count, ReadOnlySpan<int> maskClasses, int targets = 1)
     {
         if (count < 1 || count > GroupSize) throw new ArgumentOutOfRangeException(nameof(count), $"count {count} is outside 1..{GroupSize}");
+        if (targets < 1 || targets > Targets) throw new ArgumentOutOfRangeException(nameof(targets), $"targets {targets} is outside 1..{Targets} (this worker's size)");
         if (images.Length < count * _in) throw new ArgumentException($"images has {images.Length} values, needs {count * _in}", nameof(images));
         var a = _a;
         // conv1 + ReLU: a1[(g, pos)][c1] = relu(patches1 · W1ᵀ + b1), channel-last.
@@ -206,29 +249,30 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
             MarginLoss.Lengths<T>(Capsules(g), _j, _d, _lengths.AsSpan(g * _j, _j));
         }
         if (maskClasses.IsEmpty) return;
-        if (maskClasses.Length < count) throw new ArgumentException($"{maskClasses.Length} mask classes for {count} images", nameof(maskClasses));
-        // Decoder (§4.1): all capsules but one masked to zero, flattened class-major → FC ReLU → FC ReLU → FC sigmoid.
-        _decIn.AsSpan(0, count * _j * _d).Clear();
-        for (int g = 0; g < count; g++)
+        int rows = count * targets;
+        if (maskClasses.Length < rows) throw new ArgumentException($"{maskClasses.Length} mask classes for {count} images of {targets} targets", nameof(maskClasses));
+        // Decoder (§4.1, §6): per row all capsules but one masked to zero, flattened class-major → FC ReLU → FC ReLU →
+        // FC sigmoid; an image of two digits has one row per digit, each decoded from its own capsule.
+        _decIn.AsSpan(0, rows * _j * _d).Clear();
+        for (int row = 0; row < rows; row++)
         {
-            int k = maskClasses[g] < 0 ? Predicted(g) : maskClasses[g];
+            int g = row / targets, k = maskClasses[row] < 0 ? Predicted(g) : maskClasses[row];
             if (k >= _j) throw new ArgumentOutOfRangeException(nameof(maskClasses), $"class {k} is outside 0..{_j - 1}");
-            Capsules(g).Slice(k * _d, _d).CopyTo(_decIn.AsSpan(g * _j * _d + k * _d, _d));
+            Capsules(g).Slice(k * _d, _d).CopyTo(_decIn.AsSpan(row * _j * _d + k * _d, _d));
         }
-        TrainingGemm.Multiply<T>(false, true, count, _h1, _j * _d, _decIn, _j * _d, P(_f1w), _j * _d, _h1a, _h1, false, _gemm);
-        AddBiasRelu(_h1a.AsSpan(0, count * _h1), P(_f1b), relu: true);
-        TrainingGemm.Multiply<T>(false, true, count, _h2, _h1, _h1a, _h1, P(_f2w), _h1, _h2a, _h2, false, _gemm);
-        AddBiasRelu(_h2a.AsSpan(0, count * _h2), P(_f2b), relu: true);
-        TrainingGemm.Multiply<T>(false, true, count, _o, _h2, _h2a, _h2, P(_f3w), _h2, _rec, _o, false, _gemm);
-        var rec = _rec.AsSpan(0, count * _o);
+        TrainingGemm.Multiply<T>(false, true, rows, _h1, _j * _d, _decIn, _j * _d, P(_f1w), _j * _d, _h1a, _h1, false, _gemm);
+        AddBiasRelu(_h1a.AsSpan(0, rows * _h1), P(_f1b), relu: true);
+        TrainingGemm.Multiply<T>(false, true, rows, _h2, _h1, _h1a, _h1, P(_f2w), _h1, _h2a, _h2, false, _gemm);
+        AddBiasRelu(_h2a.AsSpan(0, rows * _h2), P(_f2b), relu: true);
+        TrainingGemm.Multiply<T>(false, true, rows, _o, _h2, _h2a, _h2, P(_f3w), _h2, _rec, _o, false, _gemm);
+        var rec = _rec.AsSpan(0, rows * _o);
         AddBiasRelu(rec, P(_f3b), relu: false);
         for (int k = 0; k < rec.Length; k++) rec[k] = T.One / (T.One + T.Exp(-rec[k]));
     }
 
     /// <summary>
-    /// Forward and backward pass of <paramref name="count"/> labelled images; adds the gradient of
-    /// (margin + reconstruction) × <paramref name="lossScale"/> (1/batch for the batch mean) into <see cref="Gradients"/>.
-    /// <paramref name="images"/> are also the reconstruction targets.
+    /// Forward and backward pass of <paramref name="count"/> labelled images, each its own reconstruction target; adds the
+    /// gradient of (margin + reconstruction) × <paramref name="lossScale"/> (1/batch for the batch mean) into <see cref="Gradients"/>.
     /// </summary>
     /// <param name="images">[count][input] pixels in [0, 1].</param>
     /// <param name="labels">One class per image.</param>
@@ -238,48 +282,73 @@ public sealed class CapsNetWorker<T> where T : unmanaged, IFloatingPointIeee754<
     /// False leaves this group's primary-conv weight gradient in the transposed sum (cheaper over several groups); the
     /// caller then calls <see cref="FoldPrimaryWeightGradient"/> before it reads <see cref="Gradients"/>.
     /// </param>
-    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int count, T lossScale, bool foldPrimaryWeightGradient = true)
+    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int count, T lossScale, bool foldPrimaryWeightGradient = true) =>
+        TrainGroup(images, labels, 1, images, count, lossScale, foldPrimaryWeightGradient);
+
+    /// <summary>
+    /// Forward and backward pass of <paramref name="count"/> images of <paramref name="targets"/> true classes each (paper
+    /// §6: MultiMNIST's two): the margin loss with T_c = 1 for every true class (eq. 4), and per true class the decoder fed
+    /// that class's capsule alone against its own target image, the squared-error sums added, × the reconstruction weight.
+    /// Adds the gradient of (margin + reconstruction) × <paramref name="lossScale"/> into <see cref="Gradients"/>.
+    /// </summary>
+    /// <param name="images">[count][input] pixels in [0, 1].</param>
+    /// <param name="labels">[count][targets] classes, distinct within an image.</param>
+    /// <param name="targets">True classes per image (at most <see cref="Targets"/>).</param>
+    /// <param name="reconstructionTargets">[count][targets][input]: what each true capsule's reconstruction is compared with.</param>
+    /// <param name="count">Images in this group (at most <see cref="GroupSize"/>).</param>
+    /// <param name="lossScale">Factor on this group's loss (1/batch for the batch mean).</param>
+    /// <param name="foldPrimaryWeightGradient">As in the one-target overload.</param>
+    public StepTotals TrainGroup(ReadOnlySpan<T> images, ReadOnlySpan<int> labels, int targets, ReadOnlySpan<T> reconstructionTargets, int count,
+        T lossScale, bool foldPrimaryWeightGradient = true)
     {
-        Forward(images, count, labels);
+        int rows = count * targets;
+        if (labels.Length < rows) throw new ArgumentException($"{labels.Length} labels for {count} images of {targets} targets", nameof(labels));
+        if (reconstructionTargets.Length < rows * _o)
+            throw new ArgumentException($"reconstruction targets have {reconstructionTargets.Length} values, need {rows * _o}", nameof(reconstructionTargets));
+        Forward(images, count, labels, targets);
         var a = _a;
         var totals = new StepTotals { Samples = count };
         // Reconstruction loss w·Σ(r − x)² (w = 0.0005 in §4.1) and its gradient through the sigmoid: dz = scale·2w·(r − x)·r(1 − r).
         T reconScale = T.CreateTruncating(ReconstructionWeight);
         T gradScale = T.CreateTruncating(2 * ReconstructionWeight) * lossScale;
-        for (int g = 0; g < count; g++)
+        for (int row = 0; row < rows; row++)
         {
             T sum = T.Zero;
             for (int k = 0; k < _o; k++)
             {
-                T r = _rec[g * _o + k], diff = r - images[g * _in + k];
+                T r = _rec[row * _o + k], diff = r - reconstructionTargets[row * _o + k];
                 sum += diff * diff;
-                _dRec[g * _o + k] = gradScale * diff * r * (T.One - r);
+                _dRec[row * _o + k] = gradScale * diff * r * (T.One - r);
             }
             totals.ReconstructionLoss += double.CreateTruncating(reconScale * sum);
         }
-        // Decoder backward: dW += dZᵀ·X, db += Σ dZ, dX = dZ·W, through the ReLUs.
-        TrainingGemm.Multiply<T>(true, false, _o, _h2, count, _dRec, _o, _h2a, _h2, G(_f3w), _h2, true, _gemm);
-        SumRows(_dRec, count, _o, G(_f3b));
-        TrainingGemm.Multiply<T>(false, false, count, _h2, _o, _dRec, _o, P(_f3w), _h2, _dH2, _h2, false, _gemm);
-        ReluBackward(_h2a.AsSpan(0, count * _h2), _dH2);
-        TrainingGemm.Multiply<T>(true, false, _h2, _h1, count, _dH2, _h2, _h1a, _h1, G(_f2w), _h1, true, _gemm);
-        SumRows(_dH2, count, _h2, G(_f2b));
-        TrainingGemm.Multiply<T>(false, false, count, _h1, _h2, _dH2, _h2, P(_f2w), _h1, _dH1, _h1, false, _gemm);
-        ReluBackward(_h1a.AsSpan(0, count * _h1), _dH1);
-        TrainingGemm.Multiply<T>(true, false, _h1, _j * _d, count, _dH1, _h1, _decIn, _j * _d, G(_f1w), _j * _d, true, _gemm);
-        SumRows(_dH1, count, _h1, G(_f1b));
-        TrainingGemm.Multiply<T>(false, false, count, _j * _d, _h1, _dH1, _h1, P(_f1w), _j * _d, _dDecIn, _j * _d, false, _gemm);
+        // Decoder backward over all rows: dW += dZᵀ·X, db += Σ dZ, dX = dZ·W, through the ReLUs.
+        TrainingGemm.Multiply<T>(true, false, _o, _h2, rows, _dRec, _o, _h2a, _h2, G(_f3w), _h2, true, _gemm);
+        SumRows(_dRec, rows, _o, G(_f3b));
+        TrainingGemm.Multiply<T>(false, false, rows, _h2, _o, _dRec, _o, P(_f3w), _h2, _dH2, _h2, false, _gemm);
+        ReluBackward(_h2a.AsSpan(0, rows * _h2), _dH2);
+        TrainingGemm.Multiply<T>(true, false, _h2, _h1, rows, _dH2, _h2, _h1a, _h1, G(_f2w), _h1, true, _gemm);
+        SumRows(_dH2, rows, _h2, G(_f2b));
+        TrainingGemm.Multiply<T>(false, false, rows, _h1, _h2, _dH2, _h2, P(_f2w), _h1, _dH1, _h1, false, _gemm);
+        ReluBackward(_h1a.AsSpan(0, rows * _h1), _dH1);
+        TrainingGemm.Multiply<T>(true, false, _h1, _j * _d, rows, _dH1, _h1, _decIn, _j * _d, G(_f1w), _j * _d, true, _gemm);
+        SumRows(_dH1, rows, _h1, G(_f1b));
+        TrainingGemm.Multiply<T>(false, false, rows, _j * _d, _h1, _dH1, _h1, P(_f1w), _j * _d, _dDecIn, _j * _d, false, _gemm);
 
         for (int g = 0; g < count; g++)
         {
-            int label = labels[g];
+            var imageLabels = labels.Slice(g * targets, targets);
             var lengths = Lengths(g);
-            totals.MarginLoss += double.CreateTruncating(MarginLoss.Forward(lengths, label, lossScale, _dLengths));
-            if (Predicted(g) == label) totals.Correct++;
+            totals.MarginLoss += double.CreateTruncating(MarginLoss.Forward(lengths, imageLabels, lossScale, _dLengths));
+            if (Recognised(lengths, imageLabels)) totals.Correct++;
             var v = Capsules(g);
             MarginLoss.LengthsBackward<T>(v, lengths, _dLengths, _j, _d, _dv);
-            // Only the true class's capsule fed the decoder (the mask is constant).
-            VectorMath.Add<T>(_dDecIn.AsSpan(g * _j * _d + label * _d, _d), _dv.AsSpan(label * _d, _d));
+            // Each row's decoder saw only its own class's capsule (the mask is constant).
+            for (int t = 0; t < targets; t++)
+            {
+                int label = imageLabels[t], row = g * targets + t;
+                VectorMath.Add<T>(_dDecIn.AsSpan(row * _j * _d + label * _d, _d), _dv.AsSpan(label * _d, _d));
+            }
             var uHat = _uHat.AsSpan(g * _n * _j * _d, _n * _j * _d);
             RoutingLayer.Backward<T>(uHat, _coupling.AsSpan(g * _r * _n * _j, _r * _n * _j), _s.AsSpan(g * _r * _j * _d, _r * _j * _d),
                 _v.AsSpan(g * _r * _j * _d, _r * _j * _d), _dv, _n, _j, _d, _r, _dUHat.AsSpan(g * _n * _j * _d, _n * _j * _d),

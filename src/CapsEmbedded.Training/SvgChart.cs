@@ -40,9 +40,11 @@ public static class SvgChart
         var finite = series.SelectMany(s => s.Y).Where(double.IsFinite).ToArray();
         double yMin = 0, yMax = finite.Length > 0 ? finite.Max() : 1;
         if (yMax <= yMin) yMax = yMin + 1;
-        yMax *= 1.05;
-        double X(double v) => Left + (v - xMin) / (xMax - xMin) * plotWidth;
-        double Y(double v) => top + PanelHeight - (v - yMin) / (yMax - yMin) * PanelHeight;
+        yMax = Math.Min(yMax * 1.05, double.MaxValue);
+        // Coordinates clamped to a band around the chart: any finite value stays a short number in the file.
+        static double Clamped(double p) => Math.Clamp(double.IsNaN(p) ? 0 : p, -1e6, 1e6);
+        double X(double v) => Clamped(Left + (v - xMin) / (xMax - xMin) * plotWidth);
+        double Y(double v) => Clamped(top + PanelHeight - (v - yMin) / (yMax - yMin) * PanelHeight);
         svg.Append(Invariant($"<rect x=\"{Left}\" y=\"{top}\" width=\"{plotWidth}\" height=\"{PanelHeight}\" fill=\"none\" stroke=\"#888\"/>\n"));
         for (int t = 0; t <= 4; t++)
         {

@@ -70,6 +70,7 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "lr"] = F(o.LearningRate);
         metadata[Prefix + "decay"] = F(o.Decay);
         metadata[Prefix + "seed"] = o.Seed.ToString(CultureInfo.InvariantCulture);
+        metadata[Prefix + "data"] = TrainingSamples.Name(o.Data);
         metadata[Prefix + "max_shift"] = F(o.MaxShift);
         metadata[Prefix + "max_rotation"] = F(o.MaxRotationDegrees);
         metadata[Prefix + "max_scale"] = F(o.MaxScale);
@@ -92,6 +93,28 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "history"] = string.Join(";", s.History.Select(h =>
             string.Join(",", F(h.Epoch), F(h.TrainLoss), F(h.TrainAccuracy), F(h.TestError), F(h.LearningRate), F(h.Seconds))));
         AtomicFile.Write(path, SafeTensorsWriter.Serialize(tensors, metadata));
+    }
+
+    /// <summary>Whether a safetensors header's metadata marks a training checkpoint (not a weight file).</summary>
+    public static bool IsCheckpoint(IReadOnlyDictionary<string, string> metadata) => metadata.ContainsKey(Prefix + "format");
+
+    /// <summary>
+    /// The checkpoint's parameters as a weight file's weights (Adam's moments dropped), for a run stopped mid-epoch:
+    /// <c>training.checkpoint</c> says where in the run they were taken.
+    /// </summary>
+    public CapsNetWeights ToWeights()
+    {
+        var weights = new ParameterLayout(Architecture).ToWeights<float>(Parameters);
+        var s = State;
+        var inv = CultureInfo.InvariantCulture;
+        weights.Metadata["training.data"] = TrainingSamples.Name(Options.Data);
+        weights.Metadata["training.init"] = Options.InitDescription;
+        weights.Metadata["training.steps"] = s.Step.ToString(inv);
+        weights.Metadata["training.wall_seconds"] = s.WallSeconds.ToString("F1", inv);
+        weights.Metadata["training.checkpoint"] = string.Create(CultureInfo.InvariantCulture,
+            $"step {s.Step} ({s.Epoch} of {Options.Epochs} epochs done, {s.Position:N0} of {TrainImages:N0} samples into the next), batch {Options.Batch}, "
+            + $"lr {Options.LearningRate:R} x {Options.Decay:R}, seed {Options.Seed}");
+        return weights;
     }
 
     /// <summary>Reads and validates a checkpoint; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
@@ -160,6 +183,12 @@ public sealed class TrainingCheckpoint
             var d = new double[6];
             if (f.Length != 6 || !f.Select((x, k) => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out d[k])).All(ok => ok))
                 throw new WeightFormatException(path, null, $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is not six numbers");
+            // Range-checked, not only parsed: an accuracy of 10^9 made the resumed run's chart draw for ever.
+            if (!(d[0] == Math.Floor(d[0]) && d[0] > (history.Count > 0 ? history[^1].Epoch : 0) && d[0] <= int.MaxValue) || !(d[1] >= 0 && double.IsFinite(d[1]))
+                || !(d[2] is >= 0 and <= 1) || !(d[3] is >= 0 and <= 1 || double.IsNaN(d[3])) || !(d[4] >= 0 && double.IsFinite(d[4]))
+                || !(d[5] >= 0 && double.IsFinite(d[5])))
+                throw new WeightFormatException(path, null,
+                    $"metadata {Prefix}history entry \"{UntrustedText.Quote(line)}\" is out of range (epoch after the previous one, loss >= 0, accuracy and error in 0..1, rate and seconds >= 0)");
             history.Add(new EpochMetrics((int)d[0], d[1], d[2], d[3], d[4], d[5]));
         }
         var options = new TrainingOptions
@@ -174,6 +203,9 @@ public sealed class TrainingCheckpoint
             // Absent in checkpoints written before --rotate and --scale existed: those runs only shifted.
             MaxRotationDegrees = meta.ContainsKey(Prefix + "max_rotation") ? Parse<double>("max_rotation") : 0,
             MaxScale = meta.ContainsKey(Prefix + "max_scale") ? Parse<double>("max_scale") : 0,
+            // Absent in checkpoints written before MultiMNIST: those trained on single images.
+            Data = !meta.TryGetValue(Prefix + "data", out var data) ? TrainingDataKind.Images
+                : TrainingSamples.Kind(data) ?? throw new WeightFormatException(path, null, $"metadata {Prefix}data = \"{UntrustedText.Quote(data)}\" is neither images nor multimnist"),
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState
@@ -186,6 +218,13 @@ public sealed class TrainingCheckpoint
         int trainImages = Parse<int>("train_images");
         if (trainImages < 1 || state.Epoch < 0 || state.Position < 0 || state.Position > trainImages || state.Step < 0)
             throw new WeightFormatException(path, null, $"state epoch {state.Epoch}, position {state.Position}, step {state.Step} is impossible for {trainImages} images");
+        if (history.Count > 0 && history[^1].Epoch > state.Epoch)
+            throw new WeightFormatException(path, null, $"metadata {Prefix}history reaches epoch {history[^1].Epoch}, but the checkpoint has done {state.Epoch}");
+        if (state.EpochCorrect < 0 || state.EpochCorrect > state.Position)
+            throw new WeightFormatException(path, null, $"metadata {Prefix}epoch_correct = {state.EpochCorrect} is impossible after {state.Position} images of the epoch");
+        foreach (var (key, value) in new[] { ("epoch_loss_sum", state.EpochLossSum), ("epoch_seconds", state.EpochSeconds), ("wall_seconds", state.WallSeconds) })
+            if (!(value >= 0 && double.IsFinite(value)))
+                throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = {value.ToString(CultureInfo.InvariantCulture)} is not a finite number >= 0");
         // A run takes ceil(images / batch) steps per epoch: a larger step is forged, and would resume at a decayed-to-zero rate.
         long stepsPerEpoch = (trainImages + (long)options.Batch - 1) / options.Batch;
         if (state.Step > (state.Epoch + 1L) * stepsPerEpoch)

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
+using CapsEmbedded.Threading;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
@@ -25,8 +27,12 @@ public sealed class TrainingCommandLine
         Out = new("--out", "-o") { Description = $"Final weight file (default: {tool}-<data>.safetensors); the CSV and SVG go next to it" };
     }
 
-    public Option<string> Data { get; } = new("--data", "-d") { Description = "mnist, fashion, or a folder with the four IDX files", DefaultValueFactory = _ => "mnist" };
-    public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network), multimnist (36x36 MultiMNIST network) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
+    public Option<string> Data { get; } = new("--data", "-d")
+    {
+        Description = "mnist, fashion, a folder with the four IDX files, or multimnist: pairs of overlapping MNIST digits drawn afresh each epoch from the mnist folder (paper §6; the 36x36 network, two targets)",
+        DefaultValueFactory = _ => "mnist",
+    };
+    public Option<string> Arch { get; } = new("--arch") { Description = "paper (28x28 MNIST network), multimnist (36x36 MultiMNIST network, the default with --data multimnist) or tiny (10x10 test network)", DefaultValueFactory = _ => "paper" };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs to train (with --resume: the total, counting those done)", DefaultValueFactory = _ => 10 };
     public Option<int> Batch { get; } = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 100 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Adam's initial learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -39,7 +45,7 @@ public sealed class TrainingCommandLine
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training images only" };
     public Option<int?> TestLimit { get; } = new("--test-limit") { Description = "Evaluate on the first N test images only after each epoch" };
     public Option<string?> Out { get; }
-    public Option<string?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt; capsnet train and capsnet-torch train read each other's)" };
+    public Option<string?> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: <out>.ckpt, none when --out is a device or FIFO; capsnet train and capsnet-torch train read each other's)" };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Steps between checkpoints (one is also written after each epoch)", DefaultValueFactory = _ => 200 };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue exactly from the checkpoint (weights, Adam, step, epoch, order, RNG)" };
     public Option<int> Shift { get; } = new("--shift") { Description = "Largest random shift in pixels (the paper: 2; 0 = none)", DefaultValueFactory = _ => 2 };
@@ -78,13 +84,65 @@ public sealed class TrainingCommandLine
     public static string EpochPath(string outPath, int epoch) =>
         Path.ChangeExtension(outPath, null) + FormattableString.Invariant($".epoch-{epoch}.safetensors");
 
-    /// <summary>Every file a fresh run writes: the weights, the checkpoint, the CSV and SVG next to the weights, and with
-    /// <paramref name="saveEpochs"/> each epoch's weights.</summary>
-    public static IEnumerable<string> OutputFiles(string outPath, TrainingOptions options, bool saveEpochs)
+    /// <summary>
+    /// Whether the side files (the .csv, .svg and .png, the default .ckpt, <c>--save-epochs</c>' files) go next to
+    /// <paramref name="outPath"/>: only when it is, or will be, a regular file; /dev/null, a FIFO or /dev/stdout as
+    /// <c>--out</c> gets none (no /dev/null.ckpt).
+    /// </summary>
+    public static bool SideFilesBeside(string outPath)
     {
+        try
+        {
+            return AtomicFile.Check(outPath).Mode == AtomicFile.Mode.Replace;
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            return true; // --out's own check reports the problem first
+        }
+    }
+
+    /// <summary>The file next to <paramref name="outPath"/> with <paramref name="extension"/> (".csv"), or null when --out gets no side files.</summary>
+    public static string? SidePath(string outPath, string extension) =>
+        SideFilesBeside(outPath) ? Path.ChangeExtension(outPath, null) + extension : null;
+
+    /// <summary>
+    /// Every file a run writes, with how messages name it: the weights, the checkpoint, the CSV and SVG (with
+    /// <paramref name="png"/> the PNG too) next to the weights, and with <paramref name="saveEpochs"/> each epoch's weights.
+    /// </summary>
+    public static IReadOnlyList<(string Path, string Flag)> OutputFiles(string outPath, TrainingOptions options, bool saveEpochs, bool png = false)
+    {
+        var files = new List<(string, string)> { (outPath, "--out") };
+        if (options.CheckpointPath is { } checkpoint) files.Add((checkpoint, "--checkpoint"));
+        if (!SideFilesBeside(outPath))
+            return saveEpochs ? throw new ArgumentException($"--save-epochs writes next to --out, and --out {UntrustedText.Quote(outPath)} is not a regular file") : files;
         string stem = Path.ChangeExtension(outPath, null);
-        IEnumerable<string> files = [outPath, options.CheckpointPath!, stem + ".csv", stem + ".svg"];
-        return saveEpochs ? files.Concat(Enumerable.Range(1, options.Epochs).Select(e => EpochPath(outPath, e))) : files;
+        files.Add((stem + ".csv", "--out's log"));
+        files.Add((stem + ".svg", "--out's chart"));
+        if (png) files.Add((stem + ".png", "--out's PNG chart"));
+        if (saveEpochs) files.AddRange(Enumerable.Range(1, options.Epochs).Select(e => (EpochPath(outPath, e), "--save-epochs' file")));
+        return files;
+    }
+
+    /// <summary>
+    /// Checks every output of a run before data or weights are loaded (see <see cref="AtomicFile.OutputProblem"/>): each can
+    /// be written, none exists unless <paramref name="overwrite"/> (<paramref name="existsHint"/> says what to do then),
+    /// and no two are one file (<c>--checkpoint</c> equal to <c>--out</c>, <c>--out t.ckpt</c> or <c>t.csv</c>).
+    /// </summary>
+    public static void CheckOutputs(IReadOnlyList<(string Path, string Flag)> files, bool overwrite, string existsHint)
+    {
+        foreach (var (path, flag) in files)
+            if (AtomicFile.OutputProblem(path, flag, overwrite, existsHint) is { } problem) throw new ArgumentException(problem);
+        if (AtomicFile.CollisionProblem(files) is { } collision) throw new ArgumentException(collision);
+    }
+
+    /// <summary><paramref name="threads"/> when within <see cref="ResourceLimits.MaxThreads"/>, the bound every tool shares.</summary>
+    public static int Threads(int threads) => Checked(threads, t => ResourceLimits.ThreadsProblem(t));
+
+    /// <summary>Refuses, before anything is allocated, a run whose buffers would not fit (<see cref="ResourceLimits.MemoryProblem"/>).</summary>
+    public static void CheckMemory(TrainingOptions options)
+    {
+        if (ResourceLimits.MemoryProblem(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads") is { } problem)
+            throw new ArgumentException(problem);
     }
 
     /// <summary><c>--save-epochs</c>' writer for <see cref="TrainingLogObserver.EpochWeights"/>: epoch N's weights, with the
@@ -116,23 +174,33 @@ public sealed class TrainingCommandLine
     /// The run's options from the shared flags (threads, group size and <see cref="TrainingOptions.InitSource"/> are the
     /// tool's to set); the checkpoint defaults to <c>&lt;out&gt;.ckpt</c>.
     /// </summary>
-    public TrainingOptions Options(ParseResult parse) => new()
+    public TrainingOptions Options(ParseResult parse)
     {
-        Architecture = CapsNetArchitecture.Named(parse.GetValue(Arch)!) with
+        bool multiMnist = parse.GetValue(Data) == MultiMnistData;
+        string arch = parse.GetValue(Arch)!;
+        if (multiMnist && parse.GetResult(Arch) is { Implicit: false } && arch != "multimnist")
+            throw new ArgumentException($"--data multimnist trains the multimnist network (36x36 pairs); --arch {arch} cannot take them");
+        return new()
         {
-            RoutingIterations = Checked(parse.GetValue(Routing), TrainingOptions.RoutingProblem),
-        },
-        ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
-        Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
-        Batch = Positive(parse.GetValue(Batch), "--batch"),
-        LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
-        Seed = parse.GetValue(Seed), MaxShift = parse.GetValue(Shift),
-        MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
-        MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
-        CheckpointPath = parse.GetValue(Checkpoint) ?? Path.ChangeExtension(OutPath(parse), ".ckpt"),
-        CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
-        TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
-    };
+            Architecture = CapsNetArchitecture.Named(multiMnist ? "multimnist" : arch) with
+            {
+                RoutingIterations = Checked(parse.GetValue(Routing), TrainingOptions.RoutingProblem),
+            },
+            Data = multiMnist ? TrainingDataKind.MultiMnist : TrainingDataKind.Images,
+            // The pairs carry their own shifts: none by default, a given --shift is refused by Validate.
+            MaxShift = multiMnist && parse.GetResult(Shift) is not { Implicit: false } ? 0 : parse.GetValue(Shift),
+            ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
+            Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
+            Batch = Positive(parse.GetValue(Batch), "--batch"),
+            LearningRate = parse.GetValue(LearningRate), Decay = parse.GetValue(Decay),
+            Seed = parse.GetValue(Seed),
+            MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
+            MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
+            CheckpointPath = parse.GetValue(Checkpoint) ?? SidePath(OutPath(parse), ".ckpt"),
+            CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
+            TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
+        };
+    }
 
     /// <summary><paramref name="value"/>, or an <see cref="ArgumentException"/> with <paramref name="problem"/>'s one line.</summary>
     private static T Checked<T>(T value, Func<T, string?> problem) =>
@@ -165,10 +233,14 @@ public sealed class TrainingCommandLine
         }
         if (resume)
         {
-            string path = options.CheckpointPath!;
+            string path = options.CheckpointPath ?? throw new ArgumentException("--resume needs a checkpoint, and --out is not a regular file to keep one beside: pass --checkpoint <file>");
             if (!File.Exists(path)) throw new ArgumentException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
             checkpoint = TrainingCheckpoint.Load(path);
             var saved = checkpoint.Options;
+            if (saved.Data != options.Data)
+                throw new ArgumentException(saved.Data == TrainingDataKind.MultiMnist
+                    ? $"{path} was trained on MultiMNIST pairs: resume it with --data {MultiMnistData}"
+                    : $"{path} was trained on single images, not MultiMNIST pairs: resume it with its --data");
             // The loss and the network are the run's maths: a different one given now would silently not be the run resumed.
             if (saved.Architecture.RoutingIterations != options.Architecture.RoutingIterations)
                 throw new ArgumentException($"--routing {options.Architecture.RoutingIterations} differs from the checkpoint's {saved.Architecture.RoutingIterations}: resume with --routing {saved.Architecture.RoutingIterations}");
@@ -188,6 +260,16 @@ public sealed class TrainingCommandLine
         return (options, checkpoint, initial);
     }
 
+    /// <summary><c>--data</c>'s name for MultiMNIST training (<see cref="TrainingDataKind.MultiMnist"/>).</summary>
+    public const string MultiMnistData = "multimnist";
+
+    /// <summary>
+    /// The images of a <c>--data</c> split as the run loads them: MultiMNIST's pairs are drawn from MNIST's digits (the
+    /// training split's for training, the test split's for the fixed test pairs), everything else is the named set.
+    /// </summary>
+    public static LabeledImages Load(string data, DatasetSplit split, string dataRoot) =>
+        DatasetStore.Load(data == MultiMnistData ? "mnist" : data, split, dataRoot);
+
     /// <summary>The first <paramref name="limit"/> training images (all when null or larger than the set).</summary>
     public static LabeledImages Take(LabeledImages set, int? limit) =>
         limit is { } count && count < set.Count
@@ -198,14 +280,19 @@ public sealed class TrainingCommandLine
     public static int TestImages(TrainingOptions options, LabeledImages test) =>
         options.TestLimit > 0 ? Math.Min(options.TestLimit, test.Count) : test.Count;
 
-    /// <summary>How the training images are varied, e.g. "shifted up to 2 px" or "rotated up to 12°, scaled ±0.1, shifted up to 2 px".</summary>
-    public static string Augmentation(TrainingOptions options) => FormattableString.Invariant(
-        $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
+    /// <summary>How the training images are varied, e.g. "shifted up to 2 px", "rotated up to 12°, scaled ±0.1, shifted up to 2 px"
+    /// or, for MultiMNIST, how the pairs are made.</summary>
+    public static string Augmentation(TrainingOptions options) => options.Data == TrainingDataKind.MultiMnist
+        ? FormattableString.Invariant($"MultiMNIST pairs drawn afresh each epoch, each digit shifted up to {MultiMnistPairs.MaxShift} px")
+        : FormattableString.Invariant(
+            $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
 
     /// <summary>The "data" and "train" lines of the run's header.</summary>
     public static void WriteSettings(TextWriter output, string dataName, LabeledImages train, LabeledImages test, TrainingOptions options)
     {
-        output.WriteLine($"data     {dataName}: {train.Count:N0} training images ({Augmentation(options)}), {TestImages(options, test):N0} test images");
+        output.WriteLine(options.Data == TrainingDataKind.MultiMnist
+            ? $"data     {dataName}: {train.Count:N0} pairs an epoch from {train.Count:N0} training digits ({Augmentation(options)}), {TestImages(options, test):N0} fixed test pairs (seed {TrainingSamples.MultiMnistTestSeed:x})"
+            : $"data     {dataName}: {train.Count:N0} training images ({Augmentation(options)}), {TestImages(options, test):N0} test images");
         output.WriteLine(FormattableString.Invariant(
             $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
     }
@@ -256,7 +343,8 @@ public sealed class TrainingCommandLine
     /// <summary>The "interrupted" line; returns the exit code 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).</summary>
     public static int Interrupted(TextWriter output, TrainingState state, TrainingOptions options, PosixSignal? signal)
     {
-        output.WriteLine($"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
+        output.WriteLine(options.CheckpointPath is null ? $"interrupted at step {state.Step}; no checkpoint (none was asked for: --checkpoint <file> keeps one)."
+            : $"interrupted at step {state.Step}; checkpoint {options.CheckpointPath} written. Continue with the same command and --resume.");
         return signal == PosixSignal.SIGTERM ? 143 : 130;
     }
 
@@ -282,7 +370,7 @@ public sealed class TrainingCommandLine
         weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
         weights.Metadata["training.reconstruction_weight"] = options.ReconstructionWeight.ToString("R", inv);
         weights.Metadata["training.threads"] = options.Threads.ToString(inv);
-        if (options.Affine) weights.Metadata["training.augmentation"] = Augmentation(options);
+        if (options.Affine || options.Data == TrainingDataKind.MultiMnist) weights.Metadata["training.augmentation"] = Augmentation(options);
         if (device is not null) weights.Metadata["training.device"] = device;
         weights.Metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);
         weights.Metadata["training.test_error"] = testError.ToString("R", inv);
@@ -293,8 +381,8 @@ public sealed class TrainingCommandLine
         if (dataName == "fashion" && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
             weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, outPath);
-        output.WriteLine(FormattableString.Invariant(
-            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+        output.WriteLine(UntrustedText.Line(FormattableString.Invariant(
+            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}")));
     }
 
     /// <summary>The ETA as "1h05m" or "4m09s".</summary>

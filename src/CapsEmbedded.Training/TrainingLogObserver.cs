@@ -3,9 +3,10 @@ namespace CapsEmbedded.Training;
 /// <summary>
 /// A run's plain report, as <c>capsnet train --plain</c> and <c>capsnet-train</c> print and write it: a progress line at
 /// most every 10 s and at each epoch's end; after each epoch the CSV log, the SVG chart, the epoch's weights when
-/// <see cref="EpochWeights"/> is set (<c>--save-epochs</c>) and the epoch line.
+/// <see cref="EpochWeights"/> is set (<c>--save-epochs</c>) and the epoch line. A null path writes no CSV or chart (an
+/// <c>--out</c> that is not a regular file gets no side files).
 /// </summary>
-public class TrainingLogObserver(string csvPath, string svgPath, string title, TextWriter output) : TrainingObserver
+public class TrainingLogObserver(string? csvPath, string? svgPath, string title, TextWriter output) : TrainingObserver
 {
     private DateTime _lastLine = DateTime.MinValue;
 
@@ -13,7 +14,7 @@ public class TrainingLogObserver(string csvPath, string svgPath, string title, T
     public Action<int>? EpochWeights { get; set; }
 
     /// <summary>The chart's path and the data set's name in its title, for a subclass that draws more.</summary>
-    protected string SvgPath => svgPath;
+    protected string? SvgPath => svgPath;
     protected string Title => title;
 
     public override void OnStep(in StepProgress p)
@@ -26,8 +27,8 @@ public class TrainingLogObserver(string csvPath, string svgPath, string title, T
 
     public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
     {
-        TrainingLog.Write(csvPath, history);
-        SvgChart.Write(svgPath, history, $"CapsNet training on {title}");
+        if (csvPath is not null) TrainingLog.Write(csvPath, history);
+        if (svgPath is not null) SvgChart.Write(svgPath, history, $"CapsNet training on {title}");
         EpochWeights?.Invoke(m.Epoch);
         WriteEpochLine(TrainingCommandLine.EpochLine(m));
     }

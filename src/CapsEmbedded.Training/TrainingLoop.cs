@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Training;
@@ -20,43 +21,49 @@ public interface ITrainer
     /// <summary>Adam steps taken so far.</summary>
     long Step { get; set; }
 
-    /// <summary>One step over [batch][input] images in [0,1]: sums over the batch. Throws
-    /// <see cref="NonFiniteLossException"/> before touching the parameters if the loss is not finite.</summary>
-    StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate);
+    /// <summary>One step over [batch][input] images in [0,1] with <paramref name="targets"/> true classes each (labels
+    /// [batch][targets]; reconstruction targets [batch][targets][input], null: each image is its own, one target only):
+    /// sums over the batch. Throws <see cref="NonFiniteLossException"/> before touching the parameters if the loss is not
+    /// finite; a trainer that cannot train two targets throws <see cref="NotSupportedException"/>.</summary>
+    StepTotals TrainStep(float[] images, int[] labels, int targets, float[]? reconstructionTargets, int batch, double learningRate);
 
-    /// <summary>Predicted classes (longest capsule) of images [count][input], no decoder.</summary>
-    void Predict(float[] images, int count, int[] predictions);
+    /// <summary>The <paramref name="top"/> longest capsules' classes of images [count][input], longest first
+    /// ([count][top]), no decoder.</summary>
+    void Predict(float[] images, int count, int top, int[] predictions);
 
     /// <summary>Copies of the parameters and Adam's two moments in training layout.</summary>
     (float[] Parameters, float[] FirstMoment, float[] SecondMoment) ExportState();
 }
 
 /// <summary>
-/// A training run over a data set, whatever computes the steps: epochs of shuffled batches with random shifts, the
+/// A training run over a data set, whatever computes the steps: epochs of shuffled batches drawn by an
+/// <see cref="ITrainingSamples"/> (randomly shifted images, or MultiMNIST pairs), the
 /// learning-rate schedule, a test evaluation per epoch, checkpoints every N steps and at each epoch's end, exact resume,
 /// progress to a <see cref="TrainingObserver"/>.
 /// </summary>
 /// <remarks>
-/// Determinism: epoch e's order is a Fisher–Yates shuffle from a generator seeded by (seed, e); the shifts come from one
-/// generator whose state is checkpointed. With a deterministic trainer the same seed and data give the same bits,
+/// Determinism: epoch e's order is a Fisher–Yates shuffle from a generator seeded by (seed, e); the shifts (and
+/// MultiMNIST's partners) come from one generator whose state is checkpointed. With a deterministic trainer the same seed and data give the same bits,
 /// whether or not the run was interrupted and resumed.
 /// </remarks>
 public sealed class TrainingLoop
 {
     private const int EvalChunk = 256;
     private readonly ITrainer _trainer;
-    private readonly LabeledImages _train;
-    private readonly LabeledImages? _test;
+    private readonly ITrainingSamples _train;
+    private readonly ITestSamples? _test;
     private readonly DeterministicRandom _random;
     private readonly float[] _batchImages;
+    private readonly float[]? _batchTargets;
     private readonly int[] _batchLabels;
     private readonly int[] _order;
     private readonly float[] _evalImages;
-    private readonly int[] _evalPredictions;
+    private readonly int[] _evalPredictions, _evalLabels;
     private TrainingState _state;
 
     /// <summary>Checks a run's inputs before any trainer is built: the options, both data sets against the
-    /// architecture, and that a checkpoint or initial weights (not both) fit them.</summary>
+    /// architecture (for MultiMNIST: 28×28 digits and a 36×36 network), and that a checkpoint or initial weights (not both)
+    /// fit them.</summary>
     public static void CheckStart(TrainingOptions options, LabeledImages train, LabeledImages? test, TrainingCheckpoint? resume,
         CapsNetWeights? initialWeights)
     {
@@ -68,6 +75,8 @@ public sealed class TrainingLoop
             throw new ArgumentException($"the initial weights are for {initialWeights.Architecture}, not {a}");
         if (resume is not null)
         {
+            if (resume.Options.Data != options.Data)
+                throw new ArgumentException($"the checkpoint was trained on {TrainingSamples.Name(resume.Options.Data)}, this run's data is {TrainingSamples.Name(options.Data)}");
             if (resume.Architecture != a) throw new ArgumentException($"the checkpoint is for {resume.Architecture}, not {a}");
             if (resume.Options.ReconstructionWeight != options.ReconstructionWeight)
                 throw new ArgumentException(FormattableString.Invariant(
@@ -75,14 +84,24 @@ public sealed class TrainingLoop
             if (resume.TrainImages != train.Count)
                 throw new ArgumentException($"the checkpoint was trained on {resume.TrainImages} images, this data has {train.Count} (use the same --data and --limit)");
         }
-        CheckData(train, a, "training");
-        if (test is not null) CheckData(test, a, "test");
+        CheckData(train, a, options.Data, "training");
+        if (test is not null) CheckData(test, a, options.Data, "test");
     }
 
-    private static void CheckData(LabeledImages data, CapsNetArchitecture a, string what)
+    private static void CheckData(LabeledImages data, CapsNetArchitecture a, TrainingDataKind kind, string what)
     {
         if (a.InputChannels != 1) throw new ArgumentException($"the data sets are gray; the architecture wants {a.InputChannels} channels");
-        if (data.Rows != a.InputSize || data.Cols != a.InputSize)
+        if (kind == TrainingDataKind.MultiMnist)
+        {
+            const int digit = MultiMnistPairs.DigitSize, canvas = MultiMnistPairs.CanvasSize;
+            if (data.Rows != digit || data.Cols != digit)
+                throw new ArgumentException($"MultiMNIST {what} pairs are built from {digit}x{digit} digits, got {data.Rows}x{data.Cols}");
+            if (a.InputSize != canvas)
+                throw new ArgumentException($"MultiMNIST pairs are {canvas}x{canvas}, the architecture takes {a.InputSize}x{a.InputSize} (use --arch multimnist)");
+            if (data.Labels.AsSpan().IndexOfAnyExcept(data.Labels[0]) < 0)
+                throw new ArgumentException($"the {what} digits are all of one class: MultiMNIST pairs need two");
+        }
+        else if (data.Rows != a.InputSize || data.Cols != a.InputSize)
             throw new ArgumentException($"{what} images are {data.Rows}x{data.Cols}, the architecture takes {a.InputSize}x{a.InputSize}");
         if (data.Count < 1) throw new ArgumentException($"the {what} set is empty");
         for (int k = 0; k < data.Count; k++)
@@ -92,10 +111,20 @@ public sealed class TrainingLoop
 
     /// <param name="options">The run's settings, already checked by <see cref="CheckStart"/>.</param>
     /// <param name="trainer">The trainer, holding the starting (or resumed) parameters and moments.</param>
-    /// <param name="train">Training images and labels.</param>
-    /// <param name="test">Test set evaluated after each epoch, or null.</param>
+    /// <param name="train">Training images and labels (for MultiMNIST: the digits the pairs are drawn from).</param>
+    /// <param name="test">Test set evaluated after each epoch (for MultiMNIST: the digits of the fixed test pairs), or null.</param>
     /// <param name="resumed">The state of the checkpoint being continued, or null for a fresh run.</param>
     public TrainingLoop(TrainingOptions options, ITrainer trainer, LabeledImages train, LabeledImages? test, TrainingState? resumed)
+        : this(options, trainer, TrainingSamples.Train(options, train), test is null ? null : TrainingSamples.Test(options, test), resumed)
+    {
+    }
+
+    /// <param name="options">The run's settings.</param>
+    /// <param name="trainer">The trainer, holding the starting (or resumed) parameters and moments.</param>
+    /// <param name="train">The samples of each epoch.</param>
+    /// <param name="test">Test set evaluated after each epoch, or null.</param>
+    /// <param name="resumed">The state of the checkpoint being continued, or null for a fresh run.</param>
+    public TrainingLoop(TrainingOptions options, ITrainer trainer, ITrainingSamples train, ITestSamples? test, TrainingState? resumed)
     {
         var a = options.Architecture;
         Options = options;
@@ -112,10 +141,13 @@ public sealed class TrainingLoop
             trainer.Step = _state.Step;
         }
         _batchImages = new float[options.Batch * a.InputLength];
-        _batchLabels = new int[options.Batch];
+        _batchLabels = new int[options.Batch * train.Targets];
+        _batchTargets = train.HasReconstructionTargets ? new float[options.Batch * train.Targets * a.InputLength] : null;
         _order = new int[train.Count];
+        int evalTargets = test?.Targets ?? 1;
         _evalImages = new float[EvalChunk * a.InputLength];
-        _evalPredictions = new int[EvalChunk];
+        _evalPredictions = new int[EvalChunk * evalTargets];
+        _evalLabels = new int[EvalChunk * evalTargets];
     }
 
     public TrainingOptions Options { get; }
@@ -129,7 +161,7 @@ public sealed class TrainingLoop
     {
         observer ??= new TrainingObserver();
         var o = Options;
-        int n = _train.Count, input = o.Architecture.InputLength, size = o.Architecture.InputSize;
+        int n = _train.Count, input = o.Architecture.InputLength, targets = _train.Targets;
         var schedule = o.Schedule;
         var clock = Stopwatch.StartNew();
         double sessionStart = _state.WallSeconds, epochStartSeconds = _state.EpochSeconds;
@@ -152,27 +184,14 @@ public sealed class TrainingLoop
                 }
                 int batch = Math.Min(o.Batch, n - position);
                 for (int k = 0; k < batch; k++)
-                {
-                    int index = _order[position + k];
-                    int dx = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
-                    int dy = o.MaxShift == 0 ? 0 : _random.NextInt(2 * o.MaxShift + 1) - o.MaxShift;
-                    var image = _batchImages.AsSpan(k * input, input);
-                    if (o.Affine)
-                    {
-                        // Drawn after the shift, and only when on: runs without them keep their random sequence.
-                        double degrees = o.MaxRotationDegrees * (2 * _random.NextDouble() - 1);
-                        double scale = 1 + o.MaxScale * (2 * _random.NextDouble() - 1);
-                        RandomAffine.Apply(_train.GetImage(index), 1, size, dx, dy, degrees, scale, image);
-                    }
-                    else RandomShift.Apply(_train.GetImage(index), 1, size, dx, dy, image);
-                    _batchLabels[k] = _train.Labels[index];
-                }
+                    _train.Draw(_order[position + k], _random, _batchImages.AsSpan(k * input, input), _batchLabels.AsSpan(k * targets, targets),
+                        _batchTargets is null ? Span<float>.Empty : _batchTargets.AsSpan(k * targets * input, targets * input));
                 double lr = schedule.At(_trainer.Step, o.Batch);
                 double before = clock.Elapsed.TotalSeconds;
                 StepTotals totals;
                 try
                 {
-                    totals = _trainer.TrainStep(_batchImages, _batchLabels, batch, lr);
+                    totals = _trainer.TrainStep(_batchImages, _batchLabels, targets, _batchTargets, batch, lr);
                 }
                 catch (NonFiniteLossException e)
                 {
@@ -224,27 +243,40 @@ public sealed class TrainingLoop
 
     private int TestCount => _test is null ? 0 : Options.TestLimit > 0 ? Math.Min(Options.TestLimit, _test.Count) : _test.Count;
 
-    /// <summary>Fraction of the test images (up to the test limit, unshifted) whose longest capsule is not the label.</summary>
+    /// <summary>Fraction of the test samples (up to the test limit; images unshifted) not recognised: the longest capsule
+    /// is not the label, or (MultiMNIST, the paper's metric) the two longest are not exactly the two labels.</summary>
     public double TestError() =>
-        _test is null ? double.NaN : ErrorRate(_trainer, _test, TestCount, Options.Architecture, _evalImages, _evalPredictions);
+        _test is null ? double.NaN : ErrorRate(_trainer, _test, TestCount, Options.Architecture, _evalImages, _evalLabels, _evalPredictions);
 
     /// <summary>Error rate of <paramref name="trainer"/>'s model on the first <paramref name="count"/> images of a set
     /// (unshifted), in chunks of <see cref="EvalChunk"/> images.</summary>
     public static double ErrorRate(ITrainer trainer, LabeledImages set, int count, CapsNetArchitecture a) =>
-        ErrorRate(trainer, set, count, a, new float[EvalChunk * a.InputLength], new int[EvalChunk]);
+        ErrorRate(trainer, new PlainImages(set), count, a);
 
-    private static double ErrorRate(ITrainer trainer, LabeledImages set, int count, CapsNetArchitecture a, float[] images, int[] predictions)
+    /// <summary>Error rate of <paramref name="trainer"/>'s model on the first <paramref name="count"/> samples of a test set.</summary>
+    public static double ErrorRate(ITrainer trainer, ITestSamples set, int count, CapsNetArchitecture a) =>
+        ErrorRate(trainer, set, count, a, new float[EvalChunk * a.InputLength], new int[EvalChunk * set.Targets], new int[EvalChunk * set.Targets]);
+
+    private static double ErrorRate(ITrainer trainer, ITestSamples set, int count, CapsNetArchitecture a, float[] images, int[] labels, int[] predictions)
     {
-        int input = a.InputLength, wrong = 0;
+        int input = a.InputLength, targets = set.Targets, wrong = 0;
         for (int start = 0; start < count; start += EvalChunk)
         {
             int chunk = Math.Min(EvalChunk, count - start);
             for (int k = 0; k < chunk; k++)
-                RandomShift.Apply(set.GetImage(start + k), 1, a.InputSize, 0, 0, images.AsSpan(k * input, input));
-            trainer.Predict(images, chunk, predictions);
-            for (int k = 0; k < chunk; k++) if (predictions[k] != set.Labels[start + k]) wrong++;
+                set.Get(start + k, images.AsSpan(k * input, input), labels.AsSpan(k * targets, targets));
+            trainer.Predict(images, chunk, targets, predictions);
+            for (int k = 0; k < chunk; k++)
+                if (!SameClasses(predictions.AsSpan(k * targets, targets), labels.AsSpan(k * targets, targets))) wrong++;
         }
         return (double)wrong / count;
+    }
+
+    /// <summary>Whether the predicted classes are the labels, in any order (labels are distinct within a sample).</summary>
+    private static bool SameClasses(ReadOnlySpan<int> predicted, ReadOnlySpan<int> labels)
+    {
+        foreach (int label in labels) if (predicted.IndexOf(label) < 0) return false;
+        return true;
     }
 
     private void Shuffle(int epoch)

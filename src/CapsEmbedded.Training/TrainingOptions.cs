@@ -9,6 +9,11 @@ public sealed record TrainingOptions
     public const int MaxRoutingIterations = 10;
 
     public CapsNetArchitecture Architecture { get; init; } = CapsNetArchitecture.Paper;
+    /// <summary>What the samples are: single images (augmented by the shift, rotate and scale below) or MultiMNIST pairs,
+    /// which carry their own shifts (±4 px, paper §6) and take none of those three.</summary>
+    public TrainingDataKind Data { get; init; } = TrainingDataKind.Images;
+    /// <summary>True classes per sample: 1, or MultiMNIST's 2.</summary>
+    public int Targets => Data == TrainingDataKind.MultiMnist ? 2 : 1;
     public int Epochs { get; init; } = 1;
     public int Batch { get; init; } = 100;
     /// <summary>Adam's initial learning rate.</summary>
@@ -65,9 +70,10 @@ public sealed record TrainingOptions
             double k1 = a.InputChannels * a.Conv1Kernel * (double)a.Conv1Kernel, k2 = a.PrimaryKernel * a.PrimaryKernel * (double)a.Conv1Channels;
             double n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
             double perImage = p1 * k1 + 2 * p1 * a.Conv1Channels + p2 * k2 + 2 * p2 * a.PrimaryChannels + 3 * n * a.PrimaryDims
-                + 2 * n * j * d + a.RoutingIterations * (n * j + 2 * j * d) + 3 * j * d + 2.0 * (a.DecoderHidden1 + a.DecoderHidden2 + a.DecoderOutput);
+                + 2 * n * j * d + a.RoutingIterations * (n * j + 2 * j * d) + j * d + Targets * (2 * j * d + 2.0 * (a.DecoderHidden1 + a.DecoderHidden2 + a.DecoderOutput));
             double parameters = a.ParameterCount;
-            return 4 * ((double)Batch * a.InputLength + (double)Threads * (GroupSize * perImage + parameters) + 4 * parameters);
+            return 4 * ((double)Batch * a.InputLength * (1 + (Data == TrainingDataKind.MultiMnist ? Targets : 0))
+                + (double)Threads * (GroupSize * perImage + parameters) + 4 * parameters);
         }
     }
 
@@ -85,6 +91,8 @@ public sealed record TrainingOptions
         if (MaxShift < 0 || MaxShift >= Architecture.InputSize) return $"shift must be in 0..{Architecture.InputSize - 1}, got {MaxShift}";
         if (RotationProblem(MaxRotationDegrees) is { } rotation) return rotation;
         if (ScaleProblem(MaxScale) is { } scale) return scale;
+        if (Data == TrainingDataKind.MultiMnist && (MaxShift != 0 || Affine))
+            return "MultiMNIST pairs carry their own shifts (up to 4 px, paper §6): --shift, --rotate and --scale are for single-image data";
         if (GroupSize < 1) return $"group size must be at least 1, got {GroupSize}";
         if (GroupSize > Batch) return $"--group {GroupSize} is more than --batch {Batch}: a group is part of one batch";
         if (CheckpointEverySteps < 1) return $"checkpoint interval must be at least 1 step, got {CheckpointEverySteps}";

@@ -18,8 +18,8 @@ public sealed class TrainingSession : IDisposable
     private readonly TrainingLoop _loop;
 
     /// <param name="options">The run's settings.</param>
-    /// <param name="train">Training images and labels.</param>
-    /// <param name="test">Test set evaluated after each epoch, or null.</param>
+    /// <param name="train">Training images and labels (MultiMNIST: the digits its pairs are drawn from, <see cref="TrainingSamples"/>).</param>
+    /// <param name="test">Test set evaluated after each epoch (MultiMNIST: the digits of its fixed test pairs), or null.</param>
     /// <param name="resume">A checkpoint to continue exactly, or null.</param>
     /// <param name="initialWeights">Start from these weights instead of the seeded initialisation (fresh Adam moments,
     /// step 0); not with <paramref name="resume"/>.</param>
@@ -30,7 +30,7 @@ public sealed class TrainingSession : IDisposable
         var a = options.Architecture;
         var initial = resume is not null ? new CapsNetWeights(a)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
-        Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize, options.ReconstructionWeight);
+        Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize, options.ReconstructionWeight, options.Targets);
         if (resume is not null)
         {
             resume.Parameters.CopyTo(Trainer.Parameters, 0);
@@ -60,9 +60,9 @@ public sealed class TrainingSession : IDisposable
     private sealed class FloatTrainer(CapsNetTrainer<float> trainer) : ITrainer
     {
         public long Step { get => trainer.Step; set => trainer.Step = value; }
-        public StepTotals TrainStep(float[] images, int[] labels, int batch, double learningRate) =>
-            trainer.TrainStep(images, labels, batch, learningRate);
-        public void Predict(float[] images, int count, int[] predictions) => trainer.Predict(images, count, predictions);
+        public StepTotals TrainStep(float[] images, int[] labels, int targets, float[]? reconstructionTargets, int batch, double learningRate) =>
+            trainer.TrainStep(images, labels, targets, reconstructionTargets, batch, learningRate);
+        public void Predict(float[] images, int count, int top, int[] predictions) => trainer.Predict(images, count, top, predictions);
         public (float[] Parameters, float[] FirstMoment, float[] SecondMoment) ExportState() =>
             ((float[])trainer.Parameters.Clone(), (float[])trainer.Optimizer.FirstMoment.Clone(), (float[])trainer.Optimizer.SecondMoment.Clone());
     }

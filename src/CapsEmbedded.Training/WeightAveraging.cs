@@ -22,34 +22,65 @@ public static class WeightAveraging
     public static CapsNetWeights Average(IReadOnlyList<(string Name, CapsNetWeights Weights)> inputs, string sourceNote)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        if (inputs.Count < 2) throw new ArgumentException($"averaging needs at least 2 weight files, got {inputs.Count}");
-        var (firstName, first) = inputs[0];
-        foreach (var (name, weights) in inputs)
+        var mean = new RunningMean();
+        foreach (var (name, weights) in inputs) mean.Add(name, weights);
+        return mean.Result(sourceNote);
+    }
+
+    /// <summary>
+    /// The mean built one input at a time, so averaging n files holds one of them (and the sum, in double) instead of
+    /// all n: <c>capsnet average</c> over 40 paper-size files needed 2.17 GB.
+    /// </summary>
+    public sealed class RunningMean
+    {
+        private string? _firstName;
+        private CapsNetArchitecture? _architecture;
+        private IReadOnlyList<string> _classNames = [];
+        private Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, double[]> _sums = new(StringComparer.Ordinal);
+
+        /// <summary>Inputs added so far.</summary>
+        public int Count { get; private set; }
+
+        /// <summary>Adds <paramref name="weights"/> (named <paramref name="name"/> in messages) to the sum; it is not kept.</summary>
+        /// <exception cref="ArgumentException">Its architecture or class names differ from the first input's.</exception>
+        public void Add(string name, CapsNetWeights weights)
         {
-            if (weights.Architecture != first.Architecture)
-                throw new ArgumentException($"{name} holds {weights.Architecture}, but {firstName} holds {first.Architecture}: only one architecture can be averaged");
-            if (!weights.ClassNames.SequenceEqual(first.ClassNames, StringComparer.Ordinal))
-                throw new ArgumentException($"{name} names its classes {string.Join(",", weights.ClassNames)}, but {firstName} {string.Join(",", first.ClassNames)}");
+            ArgumentNullException.ThrowIfNull(weights);
+            if (_architecture is null)
+            {
+                (_firstName, _architecture, _classNames) = (name, weights.Architecture, weights.ClassNames.ToArray());
+                foreach (var spec in _architecture.Tensors) _sums[spec.Name] = new double[spec.ElementCount];
+            }
+            if (weights.Architecture != _architecture)
+                throw new ArgumentException($"{name} holds {weights.Architecture}, but {_firstName} holds {_architecture}: only one architecture can be averaged");
+            if (!weights.ClassNames.SequenceEqual(_classNames, StringComparer.Ordinal))
+                throw new ArgumentException($"{name} names its classes {string.Join(",", weights.ClassNames)}, but {_firstName} {string.Join(",", _classNames)}");
+            foreach (var (tensor, sum) in _sums)
+            {
+                float[] values = weights[tensor];
+                for (int k = 0; k < sum.Length; k++) sum[k] += values[k];
+            }
+            _metadata = new Dictionary<string, string>(weights.Metadata, StringComparer.Ordinal); // the last input's
+            Count++;
         }
 
-        var last = inputs[^1].Weights;
-        var metadata = new Dictionary<string, string>(last.Metadata, StringComparer.Ordinal);
-        metadata.Remove("training.test_error"); // the last epoch's, not the average's: measure it with capsnet eval
-        metadata.Remove("training.test_images");
-        metadata[AveragedFromKey] = sourceNote;
-        var average = new CapsNetWeights(first.Architecture, metadata);
-        double scale = 1.0 / inputs.Count;
-        foreach (var spec in first.Architecture.Tensors)
+        /// <summary>The mean of the inputs added (see <see cref="Average"/>).</summary>
+        /// <exception cref="ArgumentException">Fewer than two inputs were added.</exception>
+        public CapsNetWeights Result(string sourceNote)
         {
-            float[] result = average[spec.Name];
-            var sum = new double[result.Length];
-            foreach (var (_, weights) in inputs)
+            if (Count < 2) throw new ArgumentException($"averaging needs at least 2 weight files, got {Count}");
+            _metadata.Remove("training.test_error"); // the last epoch's, not the average's: measure it with capsnet eval
+            _metadata.Remove("training.test_images");
+            _metadata[AveragedFromKey] = sourceNote;
+            var average = new CapsNetWeights(_architecture!, _metadata);
+            double scale = 1.0 / Count;
+            foreach (var (tensor, sum) in _sums)
             {
-                float[] tensor = weights[spec.Name];
-                for (int k = 0; k < sum.Length; k++) sum[k] += tensor[k];
+                float[] result = average[tensor];
+                for (int k = 0; k < result.Length; k++) result[k] = (float)(sum[k] * scale);
             }
-            for (int k = 0; k < result.Length; k++) result[k] = (float)(sum[k] * scale);
+            return average;
         }
-        return average;
     }
 }

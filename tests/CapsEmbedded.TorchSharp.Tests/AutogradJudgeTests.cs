@@ -37,20 +37,24 @@ public class AutogradJudgeTests(ITestOutputHelper log)
     }
 
     /// <summary>The C# trainer's loss (per-image mean) and gradients (PyTorch layout) of the batch-mean loss.</summary>
+    /// <param name="targets">True classes per image (labels [batch][targets]); with 2, <paramref name="reconstructionTargets"/>
+    /// [batch][targets][input] (MultiMNIST's loss), else the images are their own targets.</param>
     private static (double Loss, CapsNetWeights Gradients) CSharp(CapsNetWeights weights, float[] images, int[] labels, int group,
-        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
+        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight, int targets = 1, float[]? reconstructionTargets = null)
     {
         var a = weights.Architecture;
         var layout = new ParameterLayout(a);
         var parameters = new float[layout.Count];
         layout.Import(weights, parameters.AsSpan());
-        var worker = new CapsNetWorker<float>(a, layout, parameters, group, reconstructionWeight: reconstructionWeight);
-        int batch = labels.Length;
+        var worker = new CapsNetWorker<float>(a, layout, parameters, group, reconstructionWeight: reconstructionWeight, targets: targets);
+        int batch = labels.Length / targets, input = a.InputLength;
         var totals = new StepTotals();
         for (int start = 0; start < batch; start += group)
         {
             int count = Math.Min(group, batch - start);
-            totals.Add(worker.TrainGroup(images.AsSpan(start * a.InputLength, count * a.InputLength), labels.AsSpan(start, count), count, 1f / batch));
+            var slice = images.AsSpan(start * input, count * input);
+            var reconstruction = reconstructionTargets is null ? slice : reconstructionTargets.AsSpan(start * targets * input, count * targets * input);
+            totals.Add(worker.TrainGroup(slice, labels.AsSpan(start * targets, count * targets), targets, reconstruction, count, 1f / batch));
         }
         var gradients = new CapsNetWeights(a);
         layout.Export<float>(worker.Gradients, gradients);
@@ -58,13 +62,14 @@ public class AutogradJudgeTests(ITestOutputHelper log)
     }
 
     private void Judge(CapsNetWeights weights, float[] images, int[] labels, int group,
-        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight)
+        double reconstructionWeight = TrainingOptions.PaperReconstructionWeight, int targets = 1, float[]? reconstructionTargets = null)
     {
-        var (csLoss, csGrad) = CSharp(weights, images, labels, group, reconstructionWeight);
+        var (csLoss, csGrad) = CSharp(weights, images, labels, group, reconstructionWeight, targets, reconstructionTargets);
         using var trainer = new TorchTrainer(weights, CPU, reconstructionWeight);
-        var totals = trainer.Backward(images, labels, labels.Length);
-        double torchLoss = (totals.MarginLoss + totals.ReconstructionLoss) / labels.Length;
-        log.WriteLine(FormattableString.Invariant($"{weights.Architecture}, batch {labels.Length}: loss C# {csLoss:R}, TorchSharp {torchLoss:R}, relative difference {Math.Abs(csLoss - torchLoss) / Math.Abs(torchLoss):E2}"));
+        int batch = labels.Length / targets;
+        var totals = trainer.Backward(images, labels, targets, reconstructionTargets, batch);
+        double torchLoss = (totals.MarginLoss + totals.ReconstructionLoss) / batch;
+        log.WriteLine(FormattableString.Invariant($"{weights.Architecture}, batch {batch} of {targets} target(s): loss C# {csLoss:R}, TorchSharp {torchLoss:R}, relative difference {Math.Abs(csLoss - torchLoss) / Math.Abs(torchLoss):E2}"));
         Assert.True(Math.Abs(csLoss - torchLoss) <= LossTolerance * Math.Abs(torchLoss), $"loss: C# {csLoss}, TorchSharp {torchLoss}");
         log.WriteLine($"{"tensor",-22} {"|g|",10} {"|Δ|/|g|",10} {"max|Δ|/max|g|",14} {"worst elem/allowed",18}");
         var failures = new List<string>();
@@ -120,6 +125,25 @@ public class AutogradJudgeTests(ITestOutputHelper log)
         var weights = TrainingInit.Create(a, 5, digitSigma: 0.5);
         var (images, labels) = Random(a, 12, 11);
         Judge(weights, images, labels, group: 5, reconstructionWeight: 0);
+    }
+
+    /// <summary>MultiMNIST's loss (§6): both true classes in the margin loss, each decoded from its own capsule against its own target.</summary>
+    [Fact]
+    public void Tiny_network_two_target_gradients_agree_with_autograd()
+    {
+        var a = CapsNetArchitecture.Tiny;
+        var weights = TrainingInit.Create(a, 5, digitSigma: 0.5);
+        var (images, _) = Random(a, 12, 11);
+        var random = new DeterministicRandom(12);
+        var labels = new int[24];
+        for (int k = 0; k < 12; k++)
+        {
+            labels[2 * k] = random.NextInt(a.Classes);
+            labels[2 * k + 1] = (labels[2 * k] + 1 + random.NextInt(a.Classes - 1)) % a.Classes;
+        }
+        var reconstructionTargets = new float[24 * a.InputLength];
+        for (int k = 0; k < reconstructionTargets.Length; k++) reconstructionTargets[k] = (float)random.NextDouble();
+        Judge(weights, images, labels, group: 5, targets: 2, reconstructionTargets: reconstructionTargets);
     }
 
     [Fact]

@@ -31,27 +31,34 @@ internal static class AverageCommand
     {
         string dtype = CommonOptions.WeightDType(dtypeText);
         if (paths.Length < 2) throw new CliException($"average needs at least 2 weight files, got {paths.Length}");
-        var full = paths.Select(Path.GetFullPath).ToArray();
-        for (int i = 0; i < full.Length; i++)
+        // One file by its identity (device and inode), so a link or "./a" does not count a file twice; --out likewise.
+        var identities = new Dictionary<(long, long), string>();
+        var outputIdentity = FileStat.Of(outputPath).Identity;
+        foreach (string path in paths)
         {
-            if (Array.IndexOf(full, full[i]) != i) throw new CliException($"{UntrustedText.Quote(paths[i])} is given twice: each file is one term of the mean");
-            if (string.Equals(full[i], Path.GetFullPath(outputPath), StringComparison.Ordinal))
+            var identity = FileStat.Of(path).Identity;
+            if (identity == default) continue; // missing: reading it names the problem
+            if (identities.TryGetValue(identity, out string? earlier))
+                throw new CliException($"{UntrustedText.Quote(path)} is given twice (it is the same file as {UntrustedText.Quote(earlier)}): each file is one term of the mean");
+            if (identity == outputIdentity)
                 throw new CliException($"--out {UntrustedText.Quote(outputPath)} is one of the inputs; write to another name");
+            identities[identity] = path;
         }
         CommonOptions.OutputPath(outputPath, "--out", force);
 
-        var inputs = new List<(string, CapsNetWeights)>(paths.Length);
+        // One input held at a time: the sum is kept in double, each file read, hashed, added and dropped.
+        var mean = new WeightAveraging.RunningMean();
         var notes = new List<string>(paths.Length);
-        foreach (string path in paths)
-        {
-            byte[] bytes = InputFile.ReadAllBytes(path, Array.MaxLength, "weight file");
-            inputs.Add((path, CapsNetWeightsFile.Read(bytes, path)));
-            notes.Add($"{Path.GetFileName(path)} (sha256 {FileHash.Sha256(bytes)})");
-        }
         CapsNetWeights average;
         try
         {
-            average = WeightAveraging.Average(inputs, $"mean of {paths.Length}: " + string.Join(", ", notes));
+            foreach (string path in paths)
+            {
+                byte[] bytes = InputFile.ReadAllBytes(path, Array.MaxLength, "weight file");
+                mean.Add(path, CapsNetWeightsFile.Read(bytes, path));
+                notes.Add($"{Path.GetFileName(path)} (sha256 {FileHash.Sha256(bytes)})");
+            }
+            average = mean.Result($"mean of {paths.Length}: " + string.Join(", ", notes));
         }
         catch (ArgumentException e)
         {
@@ -60,7 +67,7 @@ internal static class AverageCommand
         average.Metadata["capsnet.created_by"] = "capsnet average";
         byte[] result = CapsNetWeightsFile.Write(average, dtype, outputPath);
         AtomicFile.Write(outputPath, result);
-        output.WriteLine($"wrote {outputPath}: mean of {paths.Length} files, {dtype}, {result.Length:N0} bytes, sha256 {FileHash.Sha256(result)}");
+        output.WriteLine(UntrustedText.Line($"wrote {outputPath}: mean of {paths.Length} files, {dtype}, {result.Length:N0} bytes, sha256 {FileHash.Sha256(result)}"));
         return 0;
     }
 }

@@ -55,8 +55,8 @@ internal static class BenchCommand
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var settings = new BenchSettings(
-                CommonOptions.NonNegative(parse.GetValue(warmup), "--warmup"),
-                CommonOptions.Positive(parse.GetValue(runs), "--runs"),
+                AtMost(CommonOptions.NonNegative(parse.GetValue(warmup), "--warmup"), MaxCalls, "--warmup"),
+                AtMost(CommonOptions.Positive(parse.GetValue(runs), "--runs"), MaxCalls, "--runs"),
                 CommonOptions.ThreadCount(parse.GetValue(threads)),
                 CommonOptions.Positive(parse.GetValue(batch), "--batch"),
                 parse.GetValue(tier) ?? SimdTiers.Best);
@@ -90,6 +90,12 @@ internal static class BenchCommand
         }));
         return command;
     }
+
+    /// <summary>Most calls --runs and --warmup may ask for: a timing each (two with int8) is kept, and 10^6 already take minutes.</summary>
+    internal const int MaxCalls = 1_000_000;
+
+    private static int AtMost(int value, int most, string option) =>
+        value <= most ? value : throw new CliException($"{option} {value} is more than {most:N0}; use fewer calls");
 
     internal readonly record struct BenchSettings(int Warmup, int Runs, int Threads, int Batch, SimdTier Tier);
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Threading;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -84,46 +85,26 @@ internal static class CommonOptions
     };
 
     /// <summary>
-    /// Checks an output path before any work starts (not empty, not a directory, its directory exists); an existing
-    /// regular file is kept unless <paramref name="overwrite"/>. Devices and FIFOs (/dev/stdout) need no --force.
+    /// Checks an output path before any work starts (<see cref="AtomicFile.OutputProblem"/>: not empty, not a directory,
+    /// its directory exists and takes new files); an existing regular file is kept unless <paramref name="overwrite"/>.
+    /// Devices and FIFOs (/dev/null, /dev/stdout) need no --force.
     /// </summary>
     public static void OutputPath(string? path, string flag, bool overwrite)
     {
-        try
-        {
-            var target = AtomicFile.Check(path ?? "");
-            if (!overwrite && target.Mode == AtomicFile.Mode.Replace && target.Exists)
-                throw new CliException($"{flag} {UntrustedText.Quote(path)} exists; pass --force to overwrite it");
-        }
-        catch (ArgumentException)
-        {
-            throw new CliException($"{flag} is empty; give a file name");
-        }
-        catch (IOException e)
-        {
-            throw new CliException($"{flag} {e.Message}");
-        }
+        if (AtomicFile.OutputProblem(path, flag, overwrite) is { } problem) throw new CliException(problem);
     }
 
     public static int NonNegative(int value, string option) =>
         value >= 0 ? value : throw new CliException($"{option} must not be negative, got {value}");
 
-    /// <summary>More threads than 4 per core only cost memory (a workspace each) and switching; 10^8 of them exhausted the machine.</summary>
-    public static int MaxThreads => 4 * Environment.ProcessorCount;
-
+    /// <summary><paramref name="value"/> when it is 1..<see cref="ResourceLimits.MaxThreads"/>, the bound every tool shares.</summary>
     public static int ThreadCount(int value, string option = "--threads") =>
-        Positive(value, option) <= MaxThreads ? value
-            : throw new CliException($"{option} {value} is more than {MaxThreads} (4 per core on this {Environment.ProcessorCount}-core machine)");
+        ResourceLimits.ThreadsProblem(value, option) is { } problem ? throw new CliException(problem) : value;
 
-    /// <summary>Half of the memory the GC may use here (physical memory or the container's limit).</summary>
-    public static long MemoryBudget => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
-
-    /// <summary>Refuses, before allocating, a flag value whose buffers would not fit in <see cref="MemoryBudget"/>.</summary>
+    /// <summary>Refuses, before allocating, a flag value whose buffers would not fit in <see cref="ResourceLimits.MemoryBudget"/>.</summary>
     public static void WithinMemory(double bytes, string flags)
     {
-        if (bytes > MemoryBudget)
-            throw new CliException(FormattableString.Invariant(
-                $"{flags} would need about {bytes / (1 << 20):N0} MiB, more than half of the {2 * MemoryBudget / (1 << 20):N0} MiB this machine has; use a smaller value"));
+        if (ResourceLimits.MemoryProblem(bytes, flags) is { } problem) throw new CliException(problem);
     }
 
     public static int Positive(int value, string option) =>

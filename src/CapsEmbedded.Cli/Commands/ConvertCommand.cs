@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.IO;
+using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
 /// <c>capsnet convert --weights IN --dtype f16|bf16|f32 --out OUT [--class-names a,b,…]</c>: rewrites a weight file in
-/// another storage precision (round to nearest, ties to even) and/or with class names, keeping its metadata.
+/// another storage precision (round to nearest, ties to even) and/or with class names, keeping its metadata. A training
+/// checkpoint as input gives the weights it holds (a run stopped mid-epoch), with where it was taken as metadata.
 /// </summary>
 internal static class ConvertCommand
 {
@@ -47,8 +49,10 @@ internal static class ConvertCommand
 
         byte[] input = InputFile.ReadAllBytes(inputPath, Array.MaxLength, "weight file");
         var header = SafeTensorsFile.Parse(input, inputPath).Header;
-        var weights = CapsNetWeightsFile.Read(input, inputPath);
-        var inputDTypes = header.Entries.Select(e => e.DType).Distinct(StringComparer.Ordinal).OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        // A training checkpoint gives its parameters (a run stopped mid-epoch); Adam's moments are dropped.
+        bool checkpoint = TrainingCheckpoint.IsCheckpoint(header.Metadata);
+        var weights = checkpoint ? TrainingCheckpoint.Read(input, inputPath).ToWeights() : CapsNetWeightsFile.Read(input, inputPath);
+        var inputDTypes = header.Entries.Where(e => !checkpoint || !e.Name.StartsWith("adam.", StringComparison.Ordinal)).Select(e => e.DType).Distinct(StringComparer.Ordinal).OrderBy(d => d, StringComparer.Ordinal).ToArray();
         string inputDType = string.Join("+", inputDTypes);
         if (dtype is null)
             dtype = inputDTypes.Length == 1 ? inputDTypes[0]
@@ -62,7 +66,7 @@ internal static class ConvertCommand
             weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(names);
         }
         string source = Path.GetFileName(inputPath);
-        weights.Metadata[ConvertedFromKey] = $"{source} ({inputDType}, sha256 {FileHash.Sha256(input)}) to {dtype}";
+        weights.Metadata[ConvertedFromKey] = $"{source} ({(checkpoint ? "training checkpoint, " : "")}{inputDType}, sha256 {FileHash.Sha256(input)}) to {dtype}";
 
         byte[] bytes = CapsNetWeightsFile.Write(weights, dtype, inputPath);
         // Read back what will be written: proves the file loads and measures what rounding changed.
@@ -80,7 +84,7 @@ internal static class ConvertCommand
         }
         AtomicFile.Write(outputPath, bytes);
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"wrote {outputPath}: {dtype}, {bytes.Length:N0} bytes (input {inputDType}, {input.Length:N0} bytes), sha256 {FileHash.Sha256(bytes)}");
+        output.WriteLine(UntrustedText.Line($"wrote {outputPath}: {dtype}, {bytes.Length:N0} bytes (input {inputDType}, {input.Length:N0} bytes), sha256 {FileHash.Sha256(bytes)}"));
         output.WriteLine($"rounding: max |change| {maxChange.ToString("G3", inv)}, {flushed:N0} nonzero values became 0");
         output.WriteLine($"classes  {string.Join(", ", written.ClassNames)}");
         return 0;

@@ -5,13 +5,16 @@ using System.Text;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
 /// <c>capsnet eval</c>: accuracy, error %, confusion matrix and images/s on a test set; <c>--dump-lengths</c> writes
-/// each image's capsule lengths so results can be compared line by line with other frameworks.
+/// each image's capsule lengths so results can be compared line by line with other frameworks. On a MultiMNIST set
+/// (two labels per image) it prints the paper's metric instead (<see cref="MultiMnistMetric"/>).
 /// </summary>
 internal static class EvalCommand
 {
@@ -20,7 +23,7 @@ internal static class EvalCommand
         var model = CommonOptions.Model();
         var weights = CommonOptions.Weights(required: false);
         var data = CommonOptions.Data();
-        data.Description = "mnist, fashion, or a folder with the four IDX files (default: the data set of --model)";
+        data.Description = "mnist, fashion, multimnist, or a folder with the four IDX files or the two MultiMNIST files (default: the data set of --model)";
         var split = CommonOptions.Split();
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
         var dump = new Option<string?>("--dump-lengths")
@@ -31,7 +34,7 @@ internal static class EvalCommand
         var threads = CommonOptions.Threads();
         var dataDir = CommonOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
-        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot file" };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
         var precision = PrecisionOption.Create();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
@@ -71,9 +74,18 @@ internal static class EvalCommand
     internal static int Run(EvalRequest request, TextWriter output)
     {
         // Refuse bad output paths before the (long) evaluation, not after it.
-        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", overwrite: true);
+        if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", request.Force);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
+        bool pairs = MultiMnistStore.IsPairs(request.Data, request.DataRoot);
+        if (pairs && request.Split == DatasetSplit.Train)
+            throw new CliException($"{request.Data} is a MultiMNIST test set; it has no train split (training pairs are drawn afresh each epoch)");
+        if (pairs && request.Plot is not null)
+            throw new CliException("--plot draws the one-label confusion matrix; a MultiMNIST set has two labels per image");
+        if (request.DumpLengths is not null && request.Plot is not null
+            && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
+            throw new CliException(collision);
         using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
+        if (pairs) return RunPairs(request, engine, output);
         var a = engine.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
@@ -90,14 +102,14 @@ internal static class EvalCommand
         var lengths = new float[(long)count * classes];
         var predicted = new int[count];
 
-        output.WriteLine($"engine   {engine.Description}");
-        output.WriteLine($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads");
+        output.WriteLine(UntrustedText.Line($"engine   {engine.Description}"));
+        output.WriteLine(UntrustedText.Line($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads"));
         var clock = Stopwatch.StartNew();
         engine.PredictBatch(images, count, lengths, predicted, request.Threads);
         double seconds = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
-            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
-                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+            if (NonFiniteLengths.Any(lengths.AsSpan(i * classes, classes)))
+                throw new CliException(NonFiniteLengths.Message($"image {i}"));
 
         var confusion = new int[classes, classes];
         int correct = 0;
@@ -118,13 +130,66 @@ internal static class EvalCommand
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
-            output.WriteLine($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}");
+            output.WriteLine(UntrustedText.Line($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}"));
         }
         if (request.Plot is not null)
         {
             string title = $"{request.Data} {request.Split}, {count} IMAGES: ERROR {error.ToString("F2", inv)}%";
-            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force);
-            output.WriteLine($"wrote the confusion matrix heatmap to {request.Plot}");
+            PngFile.Write(request.Plot, FigureRenderer.Confusion(confusion, title), request.Force, "--plot");
+            output.WriteLine(UntrustedText.Line($"wrote the confusion matrix heatmap to {request.Plot}"));
+        }
+        return 0;
+    }
+
+    /// <summary>Images per batch on a MultiMNIST set (21 MB of floats at 36×36).</summary>
+    internal const int PairChunk = 4096;
+
+    /// <summary>
+    /// MultiMNIST: the paper's metric (an image is right only when its two longest capsules are its two labels) and
+    /// the share with at least one label among the two longest.
+    /// </summary>
+    private static int RunPairs(EvalRequest request, ICapsNetEngine engine, TextWriter output)
+    {
+        var a = engine.Architecture;
+        var set = MultiMnistStore.Load(request.Data, request.DataRoot);
+        if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
+            throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model ({engine.Description}) needs {a.InputSize}x{a.InputSize}x{a.InputChannels}"
+                + $"; give weights for {set.Rows}x{set.Cols} with --weights (capsnet init --arch multimnist writes random ones)");
+        if (a.Classes <= DatasetStore.MaxLabel)
+            throw new CliException($"the model has {a.Classes} classes; MultiMNIST labels are the digits 0..{DatasetStore.MaxLabel}");
+        int count = Math.Min(request.Limit ?? set.Count, set.Count);
+        int pixels = a.InputLength, classes = a.Classes;
+        // In chunks: 100,000 pairs as floats would be 518 MB beside the 130 MB of bytes.
+        int chunk = Math.Min(count, PairChunk);
+        var images = new float[(long)chunk * pixels];
+        var chunkLengths = new float[(long)chunk * classes];
+        var predicted = new int[chunk];
+        var lengths = new float[(long)count * classes];
+
+        output.WriteLine($"engine   {engine.Description}");
+        output.WriteLine($"data     {request.Data} (MultiMNIST test), {count:N0} images of two digits, {request.Threads} threads");
+        var clock = Stopwatch.StartNew();
+        for (int start = 0; start < count; start += chunk)
+        {
+            int n = Math.Min(chunk, count - start);
+            for (int i = 0; i < n; i++) set.CopyImage(start + i, images.AsSpan(i * pixels, pixels));
+            engine.PredictBatch(images, n, chunkLengths, predicted, request.Threads);
+            chunkLengths.AsSpan(0, n * classes).CopyTo(lengths.AsSpan(start * classes));
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        for (int i = 0; i < count; i++)
+            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
+                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no classes reported");
+
+        MultiMnistScore score = MultiMnistMetric.Score(lengths, classes, set.Labels, count);
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine($"error    {score.ErrorPercent.ToString("F2", inv)}% ({score.Wrong:N0}/{count:N0}): the two longest capsules are not exactly the two labels (paper §6)");
+        output.WriteLine($"one      {score.AtLeastOnePercent.ToString("F2", inv)}% ({score.AtLeastOneRight:N0}/{count:N0}) have at least one label among the two longest capsules");
+        output.WriteLine($"speed    {(count / seconds).ToString("F1", inv)} images/s ({seconds.ToString("F2", inv)} s)");
+        if (request.DumpLengths is not null)
+        {
+            DumpLengths(request.DumpLengths, lengths, count, classes);
+            output.WriteLine(UntrustedText.Line($"wrote {count:N0} lines of capsule lengths to {request.DumpLengths}"));
         }
         return 0;
     }

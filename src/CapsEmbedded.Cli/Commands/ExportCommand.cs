@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.IO;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Weights;
 
@@ -25,10 +26,8 @@ internal static class ExportCommand
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string path = parse.GetValue(onnx)!;
-            if (string.IsNullOrWhiteSpace(path)) throw new CliException("--onnx needs a file name");
-            if (Directory.Exists(path)) throw new CliException($"{path} is a directory");
-            if (File.Exists(path) && !parse.GetValue(force))
-                throw new CliException($"{path} exists; pass --force to overwrite it");
+            // Checked before the model is read: a device or FIFO (/dev/null, /dev/stdout) needs no --force.
+            CommonOptions.OutputPath(path, "--onnx", parse.GetValue(force));
             string? weightsPath = parse.GetValue(weights), modelName = parse.GetValue(model);
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
@@ -36,24 +35,11 @@ internal static class ExportCommand
                 ? CompiledModel.Named(modelName).ReadEmbedded()
                 : CapsNetWeightsFile.Load(weightsPath);
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
-            try
-            {
-                CapsNetOnnxExporter.Save(network, path, options);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-                string why = e switch
-                {
-                    DirectoryNotFoundException => $"directory {directory} does not exist",
-                    UnauthorizedAccessException => $"permission denied in {directory}",
-                    _ => $"{directory} does not take a new file ({e.Message.TrimEnd('.')})",
-                };
-                throw new CliException($"cannot write {path}: {why}");
-            }
+            byte[] bytes = CapsNetOnnxExporter.Export(network, options);
+            AtomicFile.Write(path, bytes);
             string outputs = options.IncludeDecoder ? "lengths, capsules, reconstruction" : "lengths";
-            parse.InvocationConfiguration.Output.WriteLine(
-                $"wrote {path}: {network.Architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {new FileInfo(path).Length:N0} bytes");
+            parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line(
+                $"wrote {path}: {network.Architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {bytes.Length:N0} bytes"));
             return 0;
         }));
         return command;

@@ -3,6 +3,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -18,6 +19,8 @@ internal static class FigureCommands
         /// <summary>The --model (else the model of --data mnist|fashion, else MNIST) on --data, which defaults to the model's own data set.</summary>
         public FigureModel Open(ParseResult parse)
         {
+            // The PNG is checked before the model runs, so a run never ends in "cannot write".
+            CommonOptions.OutputPath(parse.GetValue(Out), "--out", parse.GetValue(Force));
             string? modelName = CommonOptions.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), CommonOptions.ExplicitData(parse, Data));
             var model = CompiledModel.Named(modelName);
             string data = CommonOptions.DataOf(parse, Data, model.Name);
@@ -29,7 +32,7 @@ internal static class FigureCommands
         {
             string path = parse.GetValue(Out)!;
             PngFile.Write(path, raster, parse.GetValue(Force));
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {what}, {raster.Width}x{raster.Height} pixels");
+            parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line($"wrote {path}: {what}, {raster.Width}x{raster.Height} pixels"));
         }
 
         public int ScaleOf(ParseResult parse)
@@ -76,7 +79,8 @@ internal static class FigureCommands
             if (n is < 1 or > 200) throw new CliException($"--count must be 1..200, got {n}");
             using var model = o.Open(parse);
             int first = model.CheckIndex(parse.GetValue(start), "--start");
-            model.CheckIndex(first + n - 1, $"--start {first} with --count");
+            if (first + n > model.Data.Count)
+                throw new CliException($"--start {first} with --count {n} needs images {first}..{first + n - 1}; {model.DataName} has {model.Data.Count:N0} (0..{model.Data.Count - 1})");
             var digits = Enumerable.Range(first, n).Select(i => model.Run(i, false, out _)).ToList();
             int wrong = digits.Count(d => d.Predicted != d.Label);
             o.Write(parse, FigureRenderer.Reconstructions(digits, model.Side, cols, scale), $"{n} digits from {first}, {wrong} misclassified (red)");
@@ -134,7 +138,7 @@ internal static class FigureCommands
             int most = CommonOptions.Positive(parse.GetValue(max), "--max");
             using var model = o.Open(parse);
             int n = Math.Min(parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : model.Data.Count, model.Data.Count);
-            int[] classes = model.Classify(n, CommonOptions.Positive(parse.GetValue(threads), "--threads"));
+            int[] classes = model.Classify(n, CommonOptions.ThreadCount(parse.GetValue(threads)));
             var wrong = Enumerable.Range(0, n).Where(i => classes[i] != model.Data.Labels[i]).ToList();
             var drawn = wrong.Take(most).Select(i => model.Run(i, true, out _)).ToList();
             string rate = (100.0 * wrong.Count / n).ToString("F2", CultureInfo.InvariantCulture);

@@ -1,18 +1,22 @@
 using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.IO;
+using CapsEmbedded.Quantization;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
 
-/// <summary><c>capsnet info &lt;weights&gt;</c>: architecture, parameters per layer, metadata, FLOPs per image.</summary>
+/// <summary>
+/// <c>capsnet info &lt;weights&gt;</c>: architecture, parameters per layer, metadata, FLOPs per image, of a float weight
+/// file (F32/F16/BF16), an int8-quantised one (each tensor's dtype and the scales) or a training checkpoint.
+/// </summary>
 internal static class InfoCommand
 {
     public static Command Create()
     {
         var file = new Argument<string>("weights") { Description = "Weight file (.safetensors)" };
-        var command = new Command("info", "Describe a weight file or a training checkpoint: architecture, parameters, metadata or run state, FLOPs") { file };
+        var command = new Command("info", "Describe a weight file (float or int8) or a training checkpoint: architecture, parameters, metadata or run state, FLOPs") { file };
         command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file)!, parse.InvocationConfiguration.Output)));
         return command;
     }
@@ -24,19 +28,31 @@ internal static class InfoCommand
             header = SafeTensorsFile.ReadHeader(stream, path).Header;
         bool isCheckpoint = header.Metadata.ContainsKey("trainer.format");
         TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
-        var weights = checkpoint is null ? CapsNetWeightsFile.Load(path) : null;
+        var quantized = !isCheckpoint && QuantizedWeightsFile.IsQuantized(header) ? QuantizedWeightsFile.Load(path) : null;
+        var weights = checkpoint is null ? quantized?.Weights ?? CapsNetWeightsFile.Load(path) : null;
         var a = checkpoint?.Architecture ?? weights!.Architecture;
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"file          {path}");
+        output.WriteLine(UntrustedText.Line($"file          {path}"));
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
         output.WriteLine($"sha256        {FileHash.Sha256(path)}");
         output.WriteLine($"architecture  {a}");
-        if (weights is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
+        if (quantized is not null) WriteQuantized(quantized, output);
+        else if (weights is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
         if (checkpoint is not null) WriteCheckpoint(checkpoint, output);
         output.WriteLine();
-        output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");
-        foreach (var t in a.Tensors)
-            output.WriteLine($"{t.Name,-22} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
+        if (quantized is null)
+        {
+            output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");
+            foreach (var t in a.Tensors)
+                output.WriteLine($"{t.Name,-22} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
+        }
+        else
+        {
+            // The file's own tensors, each with its dtype: the int8 weight and the two F32 scale tensors beside the float ones.
+            output.WriteLine($"{"tensor",-25} {"dtype",-5} {"shape",-18} {"parameters",12}");
+            foreach (var t in header.Entries)
+                output.WriteLine($"{t.Name,-25} {t.DType,-5} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
+        }
         output.WriteLine($"{"total",-22} {"",-18} {a.ParameterCount.ToString("N0", inv),12}");
         output.WriteLine();
         output.WriteLine($"{"layer",-14} {"multiply-adds",15} {"MFLOP",10}");
@@ -47,8 +63,19 @@ internal static class InfoCommand
         if (weights is null) return 0; // a checkpoint's metadata is its state, shown above
         output.WriteLine("metadata");
         foreach (var (key, value) in weights.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            output.WriteLine($"  {key} = {UntrustedText.Quote(value, 200)}");
+            output.WriteLine($"  {UntrustedText.Quote(key)} = {UntrustedText.Quote(value, 200)}");
         return 0;
+    }
+
+    /// <summary>What quantisation did to the file: the scheme, which tensor is int8, and its scales.</summary>
+    private static void WriteQuantized(QuantizedCapsNetWeights q, TextWriter output)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string calibration = q.Metadata.TryGetValue(QuantizedCapsNetWeights.CalibrationKey, out var c) ? $", calibrated on {UntrustedText.Quote(c)}" : "";
+        output.WriteLine($"kind          int8-quantised, scheme {QuantizedCapsNetWeights.Scheme}{calibration}");
+        output.WriteLine($"dtype         {QuantizedWeightsFile.I8} {CapsNetArchitecture.PrimaryWeight} (symmetric, one scale per output channel); F32 the other tensors and the scales");
+        output.WriteLine(string.Create(inv,
+            $"scales        {QuantizedCapsNetWeights.PrimaryWeightScaleName}: {q.PrimaryWeightScale.Length} channels, {q.PrimaryWeightScale.Min():G6} .. {q.PrimaryWeightScale.Max():G6}; {QuantizedCapsNetWeights.PrimaryInputScaleName} s_a = {q.PrimaryInputScale:G6} (7-bit input codes)"));
     }
 
     /// <summary>Where a training run stands: what <c>capsnet train --resume</c> would continue from.</summary>

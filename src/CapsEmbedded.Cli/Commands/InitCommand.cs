@@ -39,7 +39,7 @@ internal static class InitCommand
             byte[] bytes = CapsNetWeightsFile.Write(weights);
             AtomicFile.Write(path, bytes);
             // The hash of the bytes written: re-reading the path would block on a FIFO or /dev/stdout.
-            parse.InvocationConfiguration.Output.WriteLine($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {FileHash.Sha256(bytes)}");
+            parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line($"wrote {path}: {architecture.ParameterCount:N0} parameters, sha256 {FileHash.Sha256(bytes)}"));
             return 0;
         }));
         return command;

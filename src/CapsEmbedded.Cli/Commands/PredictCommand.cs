@@ -3,6 +3,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
 
@@ -33,23 +34,24 @@ internal static class PredictCommand
         {
             Description = "Also write the decoder's reconstruction as a PGM image (one image only)",
         };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing --reconstruction file" };
         var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
-        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, engine, precision };
+        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision };
         command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model)));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force)));
         return command;
     }
 
     internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
-        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null)
+        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false)
     {
         ICapsNetEngine? engine = null;
         int status = CommandRunner.Run(() =>
         {
             if (reconstructionPath is not null && imagePaths.Count > 1)
                 throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
-            if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", overwrite: true);
+            if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", force);
             engine = PrecisionOption.Open(weightsPath, choice, precision, model);
             return 0;
         }, error);
@@ -65,13 +67,13 @@ internal static class PredictCommand
                     int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
                     var inv = CultureInfo.InvariantCulture;
                     string name = engine.ClassNames[predicted];
-                    if (imagePaths.Count > 1) output.WriteLine($"image    {imagePath}");
+                    if (imagePaths.Count > 1) output.WriteLine(UntrustedText.Line($"image    {imagePath}"));
                     output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
                     output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
                     if (reconstructionPath is not null)
                     {
                         WritePgm(reconstructionPath, reconstruction, a.InputSize);
-                        output.WriteLine($"wrote reconstruction to {reconstructionPath}");
+                        output.WriteLine(UntrustedText.Line($"wrote reconstruction to {reconstructionPath}"));
                     }
                     return 0;
                 }, error));
@@ -89,8 +91,8 @@ internal static class PredictCommand
         if (a.InputChannels != 1)
             throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
         int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
-        if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths) >= 0)
-            throw new CliException($"the model gave {imagePath} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no class reported");
+        if (NonFiniteLengths.Any(lengths))
+            throw new CliException(NonFiniteLengths.Message(imagePath));
         return predicted;
     }
 

@@ -65,7 +65,7 @@ internal static class QuantizeCommand
 
         var histogram = Quantizer.CalibrateConv1(weights, pixels, count);
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"weights     {weightsPath} ({a})");
+        output.WriteLine(UntrustedText.Line($"weights     {weightsPath} ({a})"));
         output.WriteLine($"calibration conv1 ReLU output on {data} train images 0..{count - 1}: {histogram}");
         foreach (double p in new[] { 100, 99.999, 99.99, 99.9, 99.0 })
         {
@@ -78,7 +78,7 @@ internal static class QuantizeCommand
             $"{method} of conv1 ReLU output on {count} {data} train images: clip {clip:G9}"));
         byte[] bytes = QuantizedWeightsFile.Write(quantised);
         AtomicFile.Write(outPath, bytes);
-        output.WriteLine(string.Create(inv, $"wrote {outPath}: {QuantizedCapsNetWeights.Scheme}, {method}, s_a = {quantised.PrimaryInputScale:G6}, {bytes.Length:N0} bytes, sha256 {FileHash.Sha256(bytes)}"));
+        output.WriteLine(UntrustedText.Line(string.Create(inv, $"wrote {outPath}: {QuantizedCapsNetWeights.Scheme}, {method}, s_a = {quantised.PrimaryInputScale:G6}, {bytes.Length:N0} bytes, sha256 {FileHash.Sha256(bytes)}")));
         return 0;
     }
 }

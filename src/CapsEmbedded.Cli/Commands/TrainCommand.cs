@@ -20,7 +20,7 @@ public static class TrainCommand
         var dataDir = CommonOptions.DataDir();
         var threads = CommonOptions.Threads();
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
-        var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg next to --out); --resume continues them without it" };
+        var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg/.png next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };
         var command = shared.CreateCommand("Train a CapsNet (pure C#, data-parallel over the batch)", dataDir, threads, group, plain, force, shared.SaveEpochs);
         command.SetAction(CommandRunner.Guard(parse =>
@@ -29,13 +29,13 @@ public static class TrainCommand
             {
                 Threads = CommonOptions.ThreadCount(parse.GetValue(threads)),
                 // Unless given, a group never exceeds the batch (a given one that does is refused by Validate).
-                GroupSize = parse.GetResult(group) is null ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
+                GroupSize = parse.GetResult(group) is not { Implicit: false } ? Math.Min(parse.GetValue(group), Math.Max(1, parse.GetValue(shared.Batch)))
                     : CommonOptions.Positive(parse.GetValue(group), "--group"),
             };
             var request = new TrainRequest(
                 parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, options, shared.LimitValue(parse),
                 shared.OutPath(parse), parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(plain),
-                parse.GetResult(threads) is not null, parse.GetValue(force),
+                parse.GetResult(threads) is { Implicit: false }, parse.GetValue(force),
                 "capsnet " + string.Join(" ", parse.Tokens.Select(t => t.Value)), parse.GetValue(shared.SaveEpochs));
             return Run(request, parse.InvocationConfiguration.Output);
         }));
@@ -49,28 +49,22 @@ public static class TrainCommand
     internal static int Run(TrainRequest request, TextWriter output)
     {
         // Every output is checked before data or weights are loaded; --resume continues the run that wrote them.
-        CommonOptions.OutputPath(request.OutPath, "--out", request.Force || request.Resume);
-        CommonOptions.OutputPath(request.Options.CheckpointPath, "--checkpoint", request.Force || request.Resume);
-        string outStem = Path.ChangeExtension(request.OutPath, null);
-        CommonOptions.OutputPath(outStem + ".csv", "--out's log", request.Force || request.Resume);
-        CommonOptions.OutputPath(outStem + ".svg", "--out's chart", request.Force || request.Resume);
+        TrainingCommandLine.CheckOutputs(TrainingCommandLine.OutputFiles(request.OutPath, request.Options, request.SaveEpochs, png: true),
+            request.Force || request.Resume, "pass --force to overwrite it");
         var (options, checkpoint, initial) = TrainingCommandLine.Start(request.Options, request.Resume, request.InitFrom, request.ThreadsGiven, output);
         if (checkpoint is not null && options.Threads != checkpoint.Options.Threads)
             output.WriteLine($"note: {options.Threads} threads instead of the checkpoint's {checkpoint.Options.Threads}: the sums round differently, the run is not bit-identical to an uninterrupted one");
         if (options.Validate() is { } problem) throw new CliException(problem);
-        if (request.SaveEpochs)
-            for (int epoch = (checkpoint?.State.Epoch ?? 0) + 1; epoch <= options.Epochs; epoch++)
-                CommonOptions.OutputPath(TrainingCommandLine.EpochPath(request.OutPath, epoch), "--save-epochs' file", request.Force || request.Resume);
-        CommonOptions.WithinMemory(options.EstimatedBytes, $"--batch {options.Batch} with --group {options.GroupSize} on {options.Threads} threads");
+        TrainingCommandLine.CheckMemory(options);
 
-        var train = TrainingCommandLine.Take(DatasetStore.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
-        var test = DatasetStore.Load(request.Data, DatasetSplit.Test, request.DataRoot);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(request.Data, DatasetSplit.Train, request.DataRoot), request.Limit);
+        var test = TrainingCommandLine.Load(request.Data, DatasetSplit.Test, request.DataRoot);
 
         var a = options.Architecture;
-        string csvPath = outStem + ".csv", svgPath = outStem + ".svg";
+        string? csvPath = TrainingCommandLine.SidePath(request.OutPath, ".csv"), svgPath = TrainingCommandLine.SidePath(request.OutPath, ".svg");
         output.WriteLine($"model    {a}, {a.ParameterCount:N0} parameters, {a.MultiplyAdds / 1e6:F0} M multiply-adds forward per image");
         TrainingCommandLine.WriteSettings(output, request.Data, train, test, options);
-        output.WriteLine($"files    {request.OutPath}, {options.CheckpointPath}, {csvPath}, {svgPath} (and .png)"
+        output.WriteLine($"files    {string.Join(", ", new[] { request.OutPath, options.CheckpointPath, csvPath, svgPath }.OfType<string>())}{(svgPath is null ? "" : " (and .png)")}"
             + (request.SaveEpochs ? $", {TrainingCommandLine.EpochPath(request.OutPath, 1)} … {TrainingCommandLine.EpochPath(request.OutPath, options.Epochs)}" : ""));
 
         using var session = new TrainingSession(options, train, test, checkpoint, initial);
@@ -111,7 +105,7 @@ public static class TrainCommand
     }
 
     /// <summary>The plain report (<see cref="TrainingLogObserver"/>) with the live bar instead of progress lines, and the chart as a PNG too.</summary>
-    private sealed class ReportingObserver(string csvPath, string svgPath, string title, TextWriter output)
+    private sealed class ReportingObserver(string? csvPath, string? svgPath, string title, TextWriter output)
         : TrainingLogObserver(csvPath, svgPath, title, output)
     {
         public ProgressContext? Live { get; set; }
@@ -145,7 +139,8 @@ public static class TrainCommand
 
         public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
         {
-            PngFile.Write(Path.ChangeExtension(SvgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {Title}"), overwrite: true);
+            if (SvgPath is not null)
+                PngFile.Write(Path.ChangeExtension(SvgPath, ".png"), FigureRenderer.TrainingCurve(history, $"CAPSNET TRAINING ON {Title}"), overwrite: true);
             base.OnEpoch(m, history);
         }
 

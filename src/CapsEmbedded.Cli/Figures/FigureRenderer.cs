@@ -219,9 +219,11 @@ public static class FigureRenderer
         var finite = series.SelectMany(s => s.Y).Where(double.IsFinite).ToArray();
         double yMax = finite.Length > 0 ? finite.Max() : 1;
         if (yMax <= 0) yMax = 1;
-        yMax *= 1.05;
-        int X(double v) => (int)Math.Round(CurveLeft + (v - xMin) / (xMax - xMin) * plotWidth);
-        int Y(double v) => (int)Math.Round(top + CurvePanel - v / yMax * CurvePanel);
+        yMax = Math.Min(yMax * 1.05, double.MaxValue);
+        // Pixels clamped to a band around the canvas: any finite value (a forged 10^9 accuracy) stays a bounded line.
+        static int Pixel(double p) => (int)Math.Round(Math.Clamp(double.IsNaN(p) ? 0 : p, -1e6, 1e6));
+        int X(double v) => Pixel(CurveLeft + (v - xMin) / (xMax - xMin) * plotWidth);
+        int Y(double v) => Pixel(top + CurvePanel - v / yMax * CurvePanel);
         for (int t = 0; t <= 4; t++)
         {
             double v = yMax * t / 4;

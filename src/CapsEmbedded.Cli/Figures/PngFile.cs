@@ -34,10 +34,9 @@ public static class PngFile
     /// Writes atomically (temp file, rename), so a reader never sees half a PNG; an existing file is kept unless
     /// <paramref name="overwrite"/> (the figure commands' --force), as <c>capsnet init</c> does.
     /// </summary>
-    public static void Write(string path, Raster raster, bool overwrite)
+    public static void Write(string path, Raster raster, bool overwrite, string flag = "--out")
     {
-        if (!overwrite && File.Exists(path)) throw new CliException($"{path} exists; pass --force to overwrite it");
-        if (Directory.Exists(path)) throw new CliException($"{path} is a directory; name a .png file");
+        Commands.CommonOptions.OutputPath(path, flag, overwrite);
         AtomicFile.Write(path, Encode(raster));
     }
 }

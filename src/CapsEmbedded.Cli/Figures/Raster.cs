@@ -84,9 +84,14 @@ public sealed class Raster
             }
     }
 
-    /// <summary>A line of <paramref name="thickness"/> pixels (a square brush moved along Bresenham's line).</summary>
+    /// <summary>
+    /// A line of <paramref name="thickness"/> pixels (a square brush moved along Bresenham's line), clipped to the canvas
+    /// first, so an end point far off it (a curve's value of 10^9) costs no more than one across it.
+    /// </summary>
     public void Line(int x0, int y0, int x1, int y1, Rgb color, int thickness = 1)
     {
+        int margin = Math.Max(1, thickness);
+        if (!Clip(ref x0, ref y0, ref x1, ref y1, -margin, -margin, Width - 1 + margin, Height - 1 + margin)) return;
         int dx = Math.Abs(x1 - x0), dy = -Math.Abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, error = dx + dy;
         int half = thickness / 2;
         while (true)
@@ -97,6 +102,27 @@ public sealed class Raster
             if (e2 >= dy) { error += dy; x0 += sx; }
             if (e2 <= dx) { error += dx; y0 += sy; }
         }
+    }
+
+    // Liang-Barsky: the part of the segment inside [xMin, xMax] x [yMin, yMax], in double (no overflow); false when none is.
+    private static bool Clip(ref int x0, ref int y0, ref int x1, ref int y1, int xMin, int yMin, int xMax, int yMax)
+    {
+        double dx = (double)x1 - x0, dy = (double)y1 - y0, t0 = 0, t1 = 1;
+        bool Edge(double p, double q)
+        {
+            if (p == 0) return q >= 0;
+            double r = q / p;
+            if (p < 0) t0 = Math.Max(t0, r);
+            else t1 = Math.Min(t1, r);
+            return t0 <= t1;
+        }
+        if (!(Edge(-dx, (double)x0 - xMin) && Edge(dx, (double)xMax - x0) && Edge(-dy, (double)y0 - yMin) && Edge(dy, (double)yMax - y0)))
+            return false;
+        if (t0 == 0 && t1 == 1) return true;
+        (double sx, double sy) = (x0, y0);
+        (x0, y0) = ((int)Math.Round(sx + t0 * dx), (int)Math.Round(sy + t0 * dy));
+        (x1, y1) = ((int)Math.Round(sx + t1 * dx), (int)Math.Round(sy + t1 * dy));
+        return true;
     }
 
     /// <summary>Text in <see cref="BitmapFont"/>, top-left at (x, y), each font pixel <paramref name="scale"/>² pixels.</summary>

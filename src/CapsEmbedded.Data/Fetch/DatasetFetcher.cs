@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Data;
@@ -88,15 +87,17 @@ public static class DatasetFetcher
             AtomicFile.Write(destination, output =>
             {
                 using var input = File.OpenRead(source);
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var hash = new Sha256();
                 byte[] buffer = new byte[1 << 16];
                 int read;
                 while ((read = input.Read(buffer)) > 0)
                 {
-                    hash.AppendData(buffer, 0, read);
+                    hash.Append(buffer.AsSpan(0, read));
                     output.Write(buffer, 0, read);
                 }
-                string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                Span<byte> digest = stackalloc byte[Sha256.HashSize];
+                hash.Finish(digest);
+                string actual = Convert.ToHexStringLower(digest);
                 if (actual != expectedSha256) throw new HashMismatch(actual);
             });
             return null;

@@ -30,13 +30,13 @@ public static class ImageDecoder
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         byte[] file = InputFile.ReadAllBytes(path, MaxFileBytes, "image");
-        if (required is { } size && ReadSize(file, path) is { } actual && actual != size)
+        if (required is { } size && ReadSize(file, path) is { } actual && actual != (size.Width, size.Height))
             throw new ImageFormatException(path, $"is {actual.Width}x{actual.Height}; the model needs {size.Width}x{size.Height} gray images (resize it first)");
         return DecodeGray(file, path);
     }
 
     /// <summary>Width and height from the header alone (PNG IHDR, PGM header); null when the header is not readable.</summary>
-    public static (int Width, int Height)? ReadSize(ReadOnlySpan<byte> file, string fileName)
+    public static (long Width, long Height)? ReadSize(ReadOnlySpan<byte> file, string fileName)
     {
         if (file.StartsWith(PngSignature)) return PngDecoder.ReadSize(file);
         if (file.Length >= 3 && file[0] == (byte)'P' && (file[1] == (byte)'5' || file[1] == (byte)'2'))

@@ -34,14 +34,14 @@ internal static class PngDecoder
     }
 
     /// <summary>Width and height from IHDR, the first chunk, before anything is decompressed; null if IHDR is not where it must be.</summary>
-    public static (int Width, int Height)? ReadSize(ReadOnlySpan<byte> file)
+    public static (long Width, long Height)? ReadSize(ReadOnlySpan<byte> file)
     {
         if (file.Length < SignatureLength + 8 + 13 || BinaryPrimitives.ReadUInt32BigEndian(file[SignatureLength..]) != 13
             || !file.Slice(SignatureLength + 4, 4).SequenceEqual("IHDR"u8))
             return null;
         uint width = BinaryPrimitives.ReadUInt32BigEndian(file[(SignatureLength + 8)..]);
         uint height = BinaryPrimitives.ReadUInt32BigEndian(file[(SignatureLength + 12)..]);
-        return ((int)Math.Min(width, int.MaxValue), (int)Math.Min(height, int.MaxValue));
+        return (width, height); // as stored: 4294967295 is reported as such, not as int.MaxValue
     }
 
     public static GrayImage Decode(ReadOnlySpan<byte> file, string fileName)

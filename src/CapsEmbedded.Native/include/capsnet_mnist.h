@@ -23,6 +23,9 @@
  * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
+ * Results: predict, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel (CAPSNET_MNIST_STATUS_INVALID_ARGUMENT)
+ *   and never report a class from NaN/Inf capsule lengths (weights whose values overflow on this image):
+ *   they return CAPSNET_MNIST_STATUS_NON_FINITE_OUTPUT instead, and the outputs written are not meaningful.
  */
 #ifndef CAPSNET_MNIST_H
 #define CAPSNET_MNIST_H
@@ -57,6 +60,7 @@ typedef enum capsnet_mnist_status {
     CAPSNET_MNIST_STATUS_WRONG_ARCHITECTURE = -7,  /* the weight file holds another CapsNet architecture than this library's */
     CAPSNET_MNIST_STATUS_OUT_OF_MEMORY = -8,  /* an allocation failed */
     CAPSNET_MNIST_STATUS_UNSUPPORTED = -9,  /* the CPU lacks what the call needs */
+    CAPSNET_MNIST_STATUS_NON_FINITE_OUTPUT = -10,  /* the weights give this image NaN/Inf capsule lengths: no class (the outputs are not meaningful) */
     CAPSNET_MNIST_STATUS_INTERNAL = -99,  /* a bug in the library: the message says where */
 } capsnet_mnist_status;
 

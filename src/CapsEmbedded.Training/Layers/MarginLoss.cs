@@ -4,7 +4,7 @@ namespace CapsEmbedded.Training.Layers;
 
 /// <summary>
 /// Capsule lengths and the margin loss (eq. 4): L = Σ_k T_k max(0, m⁺ − |v_k|)² + λ (1 − T_k) max(0, |v_k| − m⁻)²,
-/// m⁺ = 0.9, m⁻ = 0.1, λ = 0.5.
+/// m⁺ = 0.9, m⁻ = 0.1, λ = 0.5; T_k = 1 for every true class (one, or MultiMNIST's two).
 /// </summary>
 public static class MarginLoss
 {
@@ -22,13 +22,20 @@ public static class MarginLoss
     }
 
     /// <summary>The loss of one sample, and dL/d|v_k| · scale into <paramref name="dLengths"/>.</summary>
-    public static T Forward<T>(ReadOnlySpan<T> lengths, int label, T scale, Span<T> dLengths) where T : unmanaged, IFloatingPointIeee754<T>
+    public static T Forward<T>(ReadOnlySpan<T> lengths, int label, T scale, Span<T> dLengths) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Forward(lengths, new ReadOnlySpan<int>(in label), scale, dLengths);
+
+    /// <summary>
+    /// The loss of one sample whose true classes are <paramref name="labels"/> (T_k = 1 for each: MultiMNIST's two digits,
+    /// §6), and dL/d|v_k| · scale into <paramref name="dLengths"/>.
+    /// </summary>
+    public static T Forward<T>(ReadOnlySpan<T> lengths, ReadOnlySpan<int> labels, T scale, Span<T> dLengths) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T mPlus = T.CreateTruncating(MPlus), mMinus = T.CreateTruncating(MMinus), lambda = T.CreateTruncating(Lambda);
         T two = T.CreateTruncating(2), loss = T.Zero;
         for (int k = 0; k < lengths.Length; k++)
         {
-            if (k == label)
+            if (labels.Contains(k))
             {
                 T gap = T.Max(T.Zero, mPlus - lengths[k]);
                 loss += gap * gap;

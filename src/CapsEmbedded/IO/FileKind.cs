@@ -19,6 +19,12 @@ public enum FileKind
 /// <summary>The kind and size of a path, read with one <c>stat</c> call, so a FIFO is never opened (that blocks) to find out.</summary>
 public readonly record struct FileStat(FileKind Kind, long Size)
 {
+    /// <summary>
+    /// The file's device and inode: two paths name one file (through a symbolic or hard link, "./", a bind mount) exactly
+    /// when these are equal. (0, 0) when the path is missing or the platform did not say.
+    /// </summary>
+    public (long Device, long Inode) Identity { get; init; }
+
     /// <summary>Stats <paramref name="path"/>, following symbolic links (as the kernel does for /dev/stdout).</summary>
     public static FileStat Of(string path)
     {
@@ -53,7 +59,7 @@ public readonly record struct FileStat(FileKind Kind, long Size)
     };
 
     // The runtime's own portable stat (libSystem.Native, shipped with every .NET and linked into NativeAOT binaries):
-    // its FileStatus starts {int Flags; int Mode; uint Uid; uint Gid; long Size; ...} on every Unix and architecture.
+    // its FileStatus (src/native/libs/System.Native/pal_io.h) is the same on every Unix and architecture.
     [StructLayout(LayoutKind.Sequential, Size = 256)]
     private struct NativeStatus
     {
@@ -62,6 +68,10 @@ public readonly record struct FileStat(FileKind Kind, long Size)
         public uint Uid;
         public uint Gid;
         public long Size;
+        public long ATime, ATimeNsec, MTime, MTimeNsec, CTime, CTimeNsec, BirthTime, BirthTimeNsec;
+        public long Dev;
+        public long RDev;
+        public long Ino;
     }
 
     [DllImport("libSystem.Native", EntryPoint = "SystemNative_Stat", SetLastError = true)]
@@ -85,6 +95,6 @@ public readonly record struct FileStat(FileKind Kind, long Size)
             0xC000 => FileKind.Socket,
             _ => FileKind.Other,
         };
-        return new FileStat(kind, kind == FileKind.Regular ? status.Size : 0);
+        return new FileStat(kind, kind == FileKind.Regular ? status.Size : 0) { Identity = (status.Dev, status.Ino) };
     }
 }

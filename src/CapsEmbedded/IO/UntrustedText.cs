@@ -12,6 +12,17 @@ public static class UntrustedText
 {
     public const int DefaultMax = 80;
 
+    /// <summary>Longest line <see cref="Line"/> gives.</summary>
+    public const int LineMax = 500;
+
+    /// <summary>
+    /// A whole message or output line that holds untrusted parts (a path, a metadata key) as one safe line: indented
+    /// continuation lines joined with "; ", control characters escaped, at most <see cref="LineMax"/> characters. The
+    /// tools' error lines and their success lines ("wrote PATH: …") go through here alike.
+    /// </summary>
+    public static string Line(string message) =>
+        Quote(message.Replace("\r\n", "\n").Replace("\n  ", "; ").TrimEnd('\n'), LineMax);
+
     public static string Quote(string? text, int max = DefaultMax)
     {
         if (text is null) return "";
@@ -35,8 +46,9 @@ public static class UntrustedText
         return result.ToString();
     }
 
-    // C0/C1 controls, DEL, line/paragraph separators, bidi overrides and lone surrogates: none belongs in a message.
+    // C0/C1 controls, DEL, line/paragraph separators, format characters (the bidi overrides, isolates and marks, zero-width
+    // ones) and lone surrogates: none belongs in a message.
     private static bool NeedsEscape(char c) =>
-        c < 0x20 || c is >= (char)0x7F and <= (char)0x9F || c is '\u2028' or '\u2029' || c is >= '\u202A' and <= '\u202E'
-        || c is >= '\u2066' and <= '\u2069' || char.IsSurrogate(c);
+        c < 0x20 || c is >= (char)0x7F and <= (char)0x9F || c is '\u2028' or '\u2029' || char.IsSurrogate(c)
+        || (c > 0x7F && System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format);
 }

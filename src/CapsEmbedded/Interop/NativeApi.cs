@@ -100,13 +100,60 @@ public static class NativeApi
         return new Span<T>((void*)pointer, (int)needed);
     }
 
-    /// <summary>One image: <paramref name="length"/> must be the model's input length (a wrong length is a wrong argument, not a short buffer).</summary>
+    /// <summary>
+    /// One image: <paramref name="length"/> must be the model's input length (a wrong length is a wrong argument, not a
+    /// short buffer), and every value finite.
+    /// </summary>
     public static ReadOnlySpan<float> Image(nint pointer, nuint length, int expected, string function)
     {
         var image = Input(pointer, length, function, "image");
         if (image.Length != expected)
             throw new NativeCallException(NativeStatus.InvalidArgument, $"{function}: image_length is {length}; this model takes {expected} floats per image");
+        RequireFinite(image, function, "image");
         return image;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> images of <paramref name="imageLength"/> floats each at <paramref name="pointer"/>
+    /// (NULL is an error), every value finite.
+    /// </summary>
+    public static ReadOnlySpan<float> Images(nint pointer, int count, int imageLength, string function)
+    {
+        var images = Input(pointer, (nuint)((long)count * imageLength), function, "images");
+        RequireFinite(images, function, "images");
+        return images;
+    }
+
+    // A NaN or ∞ pixel would give NaN lengths (and "class 0"): refuse it naming the value, as a wrong length is.
+    private static void RequireFinite(ReadOnlySpan<float> values, string function, string name)
+    {
+        if (CapsNetWeights.IndexOfNonFinite(values) is var bad and >= 0)
+            throw new NativeCallException(NativeStatus.InvalidArgument,
+                $"{function}: {name} value {bad} is {values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}; pixels must be finite, in [0, 1]");
+    }
+
+    /// <summary>
+    /// <paramref name="predicted"/>, the class a model gave with these <paramref name="lengths"/>, or the
+    /// <see cref="NativeStatus.NonFiniteOutput"/> error (<see cref="Runtime.NonFiniteLengths"/>'s check) when any is NaN/Inf.
+    /// </summary>
+    public static int Class(int predicted, ReadOnlySpan<float> lengths, string function)
+    {
+        if (Runtime.NonFiniteLengths.Any(lengths))
+            throw new NativeCallException(NativeStatus.NonFiniteOutput, $"{function}: {Runtime.NonFiniteLengths.Message("the image")}");
+        return predicted;
+    }
+
+    /// <summary>
+    /// As <see cref="Class"/> for a batch: <paramref name="count"/> (the images classified), or the
+    /// <see cref="NativeStatus.NonFiniteOutput"/> error naming the first image whose lengths are NaN/Inf.
+    /// </summary>
+    public static int Classes(int count, ReadOnlySpan<float> lengths, int classes, string function)
+    {
+        for (int i = 0; i < count; i++)
+            if (Runtime.NonFiniteLengths.Any(lengths.Slice(i * classes, classes)))
+                throw new NativeCallException(NativeStatus.NonFiniteOutput,
+                    $"{function}: {Runtime.NonFiniteLengths.Message("image " + i.ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+        return count;
     }
 
     /// <summary>Stores a handle at <paramref name="destination"/>, an out parameter already checked by <see cref="RequireOut"/>.</summary>

@@ -19,6 +19,7 @@ public static class NativeStatus
     public const int WrongArchitecture = -7;
     public const int OutOfMemory = -8;
     public const int Unsupported = -9;
+    public const int NonFiniteOutput = -10;
     public const int Internal = -99;
 
     /// <summary>Every code with its C name suffix and meaning, in header order.</summary>
@@ -34,6 +35,7 @@ public static class NativeStatus
         new NativeStatusInfo(WrongArchitecture, "WRONG_ARCHITECTURE", "the weight file holds another CapsNet architecture than this library's"),
         new NativeStatusInfo(OutOfMemory, "OUT_OF_MEMORY", "an allocation failed"),
         new NativeStatusInfo(Unsupported, "UNSUPPORTED", "the CPU lacks what the call needs"),
+        new NativeStatusInfo(NonFiniteOutput, "NON_FINITE_OUTPUT", "the weights give this image NaN/Inf capsule lengths: no class (the outputs are not meaningful)"),
         new NativeStatusInfo(Internal, "INTERNAL", "a bug in the library: the message says where"),
     };
 }

@@ -85,10 +85,11 @@ public static class CapsNetClassNames
                 return at + " has " + name.Length.ToString(CultureInfo.InvariantCulture) + " characters, more than "
                     + MaxLength.ToString(CultureInfo.InvariantCulture);
             if (name.Trim().Length != name.Length) return at + " (\"" + IO.UntrustedText.Quote(name) + "\") starts or ends with white space";
+            // Format characters (Cf) include the bidi overrides (U+202E turns the rest of a printed line around) and zero-width ones.
             foreach (char c in name)
                 if (char.IsControl(c) || (char.IsSurrogate(c) && !HasPair(name))
-                    || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
-                    return at + " (\"" + IO.UntrustedText.Quote(name) + "\") has a control character, line break or lone surrogate";
+                    || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator or UnicodeCategory.Format)
+                    return at + " (\"" + IO.UntrustedText.Quote(name) + "\") has a control character, a bidi or other format character, a line break or a lone surrogate";
             if (!seen.Add(name)) return at + " (\"" + IO.UntrustedText.Quote(name) + "\") is used twice";
         }
         return null;

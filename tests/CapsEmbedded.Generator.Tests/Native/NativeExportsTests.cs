@@ -170,6 +170,58 @@ public sealed class NativeExportsTests : IDisposable
         AssertError(NativeStatus.InvalidArgument, TinyApi.PredictBatch(_weights, _workspace, images, long.MaxValue, new float[6], new int[2]), "image_count");
     }
 
+    [Fact]
+    public void NaN_or_infinite_pixels_are_invalid_arguments_naming_the_value_and_give_no_class()
+    {
+        var lengths = Enumerable.Repeat(-7f, TinyCapsNet.Classes).ToArray();
+        var image = Image(3);
+        image[5] = float.NaN;
+        AssertError(NativeStatus.InvalidArgument, TinyApi.Predict(_weights, _workspace, image, lengths), "tiny_caps_predict", "image value 5 is NaN");
+        Assert.All(lengths, v => Assert.Equal(-7f, v));
+        image[5] = 0;
+        image[^1] = float.PositiveInfinity;
+        AssertError(NativeStatus.InvalidArgument, TinyApi.Capsules(_weights, _workspace, image, new float[TinyCapsNet.DecoderInput]), "image value 99 is Infinity");
+        AssertError(NativeStatus.InvalidArgument, TinyApi.Reconstruct(_weights, _workspace, image, new float[TinyCapsNet.DecoderOutput]), "image value 99 is Infinity");
+        var images = new float[2 * TinyCapsNet.InputLength];
+        images[TinyCapsNet.InputLength + 1] = float.NegativeInfinity;
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictBatch(_weights, _workspace, images, 2, new float[6], new int[2]),
+            "tiny_caps_predict_batch", "images value 101 is -Infinity");
+    }
+
+    [Fact]
+    public void Finite_weights_that_overflow_on_an_image_give_a_non_finite_output_error_not_class_0()
+    {
+        // 3.4e38 is finite, so the file loads; conv1 overflows to ∞ and every length becomes NaN.
+        var weights = CapsNetWeightsFile.Load(TestData.PathOf("Weights", "tiny.safetensors"));
+        Array.Fill(weights.Conv1Weight, 3.4e38f);
+        string path = Path.Combine(Path.GetTempPath(), $"capsnet-huge-{Guid.NewGuid()}.safetensors");
+        File.WriteAllBytes(path, CapsNetWeightsFile.Write(weights));
+        try
+        {
+            Assert.Equal(NativeStatus.Ok, TinyApi.WeightsLoad(path, out nint huge));
+            try
+            {
+                var image = Image(4);
+                AssertError(NativeStatus.NonFiniteOutput, TinyApi.Predict(huge, _workspace, image, new float[TinyCapsNet.Classes]),
+                    "tiny_caps_predict", "non-finite capsule lengths");
+                AssertError(NativeStatus.NonFiniteOutput, TinyApi.Capsules(huge, _workspace, image, new float[TinyCapsNet.DecoderInput]), "tiny_caps_capsules");
+                AssertError(NativeStatus.NonFiniteOutput, TinyApi.Reconstruct(huge, _workspace, image, new float[TinyCapsNet.DecoderOutput]), "tiny_caps_reconstruct");
+                var images = new float[2 * TinyCapsNet.InputLength];
+                image.CopyTo(images, TinyCapsNet.InputLength); // image 0 is black: only conv1's bias, finite
+                AssertError(NativeStatus.NonFiniteOutput, TinyApi.PredictBatch(huge, _workspace, images, 2, new float[6], new int[2]),
+                    "tiny_caps_predict_batch", "gave image 1 non-finite");
+            }
+            finally
+            {
+                Assert.Equal(NativeStatus.Ok, TinyApi.WeightsFree(huge));
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("F16")]
     [InlineData("BF16")]

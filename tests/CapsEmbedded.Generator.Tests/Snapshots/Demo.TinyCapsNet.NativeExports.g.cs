@@ -46,6 +46,9 @@ namespace Demo
  * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
+ * Results: predict, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel (TINY_STATUS_INVALID_ARGUMENT)
+ *   and never report a class from NaN/Inf capsule lengths (weights whose values overflow on this image):
+ *   they return TINY_STATUS_NON_FINITE_OUTPUT instead, and the outputs written are not meaningful.
  */
 #ifndef TINY_H
 #define TINY_H
@@ -80,6 +83,7 @@ typedef enum tiny_status {
     TINY_STATUS_WRONG_ARCHITECTURE = -7,  /* the weight file holds another CapsNet architecture than this library's */
     TINY_STATUS_OUT_OF_MEMORY = -8,  /* an allocation failed */
     TINY_STATUS_UNSUPPORTED = -9,  /* the CPU lacks what the call needs */
+    TINY_STATUS_NON_FINITE_OUTPUT = -10,  /* the weights give this image NaN/Inf capsule lengths: no class (the outputs are not meaningful) */
     TINY_STATUS_INTERNAL = -99,  /* a bug in the library: the message says where */
 } tiny_status;
 
@@ -304,7 +308,7 @@ size_t tiny_last_error(char *buffer, size_t capacity);
                     var scratch = global::CapsEmbedded.Interop.NativeApi.Resolve<global::Demo.TinyCapsNet.Workspace>(workspace, F, "workspace", "workspace");
                     var input = global::CapsEmbedded.Interop.NativeApi.Image(image, imageLength, global::Demo.TinyCapsNet.InputLength, F);
                     var lengthsOut = global::CapsEmbedded.Interop.NativeApi.Output<float>(lengths, lengthsCapacity, global::Demo.TinyCapsNet.Classes, F, "lengths");
-                    return global::Demo.TinyCapsNet.Predict(model, scratch, input, lengthsOut);
+                    return global::CapsEmbedded.Interop.NativeApi.Class(global::Demo.TinyCapsNet.Predict(model, scratch, input, lengthsOut), lengthsOut, F);
                 }
                 catch (global::System.Exception e)
                 {
@@ -324,12 +328,12 @@ size_t tiny_last_error(char *buffer, size_t capacity);
                     if (imageCount > (nuint)(int.MaxValue / global::Demo.TinyCapsNet.InputLength))
                         throw new global::CapsEmbedded.Interop.NativeCallException(global::CapsEmbedded.Interop.NativeStatus.InvalidArgument, F + ": image_count " + imageCount + " is more than one call takes");
                     int count = (int)imageCount;
-                    var all = global::CapsEmbedded.Interop.NativeApi.Input(images, (nuint)(count * global::Demo.TinyCapsNet.InputLength), F, "images");
+                    var all = global::CapsEmbedded.Interop.NativeApi.Images(images, count, global::Demo.TinyCapsNet.InputLength, F);
                     var lengthsOut = global::CapsEmbedded.Interop.NativeApi.Output<float>(lengths, lengthsCapacity, (long)count * global::Demo.TinyCapsNet.Classes, F, "lengths");
                     var classesOut = global::CapsEmbedded.Interop.NativeApi.Output<int>(classes, classesCapacity, count, F, "classes");
                     for (int i = 0; i < count; i++)
                         classesOut[i] = global::Demo.TinyCapsNet.Predict(model, scratch, all.Slice(i * global::Demo.TinyCapsNet.InputLength, global::Demo.TinyCapsNet.InputLength), lengthsOut.Slice(i * global::Demo.TinyCapsNet.Classes, global::Demo.TinyCapsNet.Classes));
-                    return count;
+                    return global::CapsEmbedded.Interop.NativeApi.Classes(count, lengthsOut, global::Demo.TinyCapsNet.Classes, F);
                 }
                 catch (global::System.Exception e)
                 {
@@ -349,7 +353,7 @@ size_t tiny_last_error(char *buffer, size_t capacity);
                     var input = global::CapsEmbedded.Interop.NativeApi.Image(image, imageLength, global::Demo.TinyCapsNet.InputLength, F);
                     var capsulesOut = global::CapsEmbedded.Interop.NativeApi.Output<float>(capsules, capsulesCapacity, global::Demo.TinyCapsNet.DecoderInput, F, "capsules");
                     global::System.Span<float> lengths = stackalloc float[global::Demo.TinyCapsNet.Classes];
-                    return global::Demo.TinyCapsNet.Predict(model, scratch, input, lengths, capsulesOut);
+                    return global::CapsEmbedded.Interop.NativeApi.Class(global::Demo.TinyCapsNet.Predict(model, scratch, input, lengths, capsulesOut), lengths, F);
                 }
                 catch (global::System.Exception e)
                 {
@@ -369,7 +373,7 @@ size_t tiny_last_error(char *buffer, size_t capacity);
                     var input = global::CapsEmbedded.Interop.NativeApi.Image(image, imageLength, global::Demo.TinyCapsNet.InputLength, F);
                     var reconstructionOut = global::CapsEmbedded.Interop.NativeApi.Output<float>(reconstruction, reconstructionCapacity, global::Demo.TinyCapsNet.DecoderOutput, F, "reconstruction");
                     global::System.Span<float> lengths = stackalloc float[global::Demo.TinyCapsNet.Classes];
-                    return global::Demo.TinyCapsNet.Predict(model, scratch, input, lengths, default, reconstructionOut);
+                    return global::CapsEmbedded.Interop.NativeApi.Class(global::Demo.TinyCapsNet.Predict(model, scratch, input, lengths, default, reconstructionOut), lengths, F);
                 }
                 catch (global::System.Exception e)
                 {

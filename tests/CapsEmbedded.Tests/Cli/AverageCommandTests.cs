@@ -100,4 +100,36 @@ public sealed class AverageCommandTests() : TempDirectoryTest("capsnet-average-"
         Assert.Equal(0, Capsnet("average", a, b, "--out", existing, "--force").Code); // --force replaces it
         Assert.Equal(CapsNetArchitecture.Tiny, CapsNetWeightsFile.Load(existing).Architecture);
     }
+
+    // Issue 34, row 10: one file by its identity (device and inode), one input held at a time. Each failed before its fix.
+
+    [Fact]
+    public void Average_sees_one_file_through_links_and_refuses_it_twice()
+    {
+        string a = InitTiny(P("a.safetensors"), seed: 1), b = InitTiny(P("b.safetensors"), seed: 2);
+        File.CreateSymbolicLink(P("soft.safetensors"), a);
+        using (var ln = System.Diagnostics.Process.Start("ln", [a, P("hard.safetensors")])) ln.WaitForExit();
+        AssertOneLineError(Capsnet("average", "--out", P("m.safetensors"), a, b, P("soft.safetensors")), "is given twice");
+        AssertOneLineError(Capsnet("average", "--out", P("m.safetensors"), P("hard.safetensors"), b, a), "is given twice");
+        AssertOneLineError(Capsnet("average", "--out", P("hard.safetensors"), a, b, "--force"), "is one of the inputs");
+        Assert.False(File.Exists(P("m.safetensors")));
+        Assert.Equal(0, Capsnet("average", "--out", P("m.safetensors"), a, b).Code);
+    }
+
+    [Fact]
+    public void Average_holds_one_input_at_a_time()
+    {
+        // Eight paper-size files (33 MB of floats each) under a 224 MB heap: holding them all (the old way) cannot fit.
+        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, 4);
+        File.WriteAllBytes(P("w0.safetensors"), CapsNetWeightsFile.Write(weights, SafeTensorsDType.F16, "w0"));
+        var inputs = Enumerable.Range(0, 8).Select(i => P($"w{i}.safetensors")).ToArray();
+        foreach (string copy in inputs[1..]) File.Copy(inputs[0], copy);
+        var result = ChildProcessRun(["average", "--out", P("mean.safetensors"), .. inputs],
+            new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0xE000000" });
+        Assert.True(result.Code == 0, result.Error);
+        Assert.Equal(weights.PrimaryWeight[12345], CapsNetWeightsFile.Load(P("mean.safetensors")).PrimaryWeight[12345], 0.002f);
+    }
+
+    private static (int Code, string Output, string Error) ChildProcessRun(string[] args, Dictionary<string, string> environment) =>
+        CapsEmbedded.TestSupport.ChildProcess.Run(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"), args, environment, timeoutSeconds: 120);
 }

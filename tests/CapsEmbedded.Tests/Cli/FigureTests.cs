@@ -110,7 +110,7 @@ public sealed class FigureTests() : TempDirectoryTest("capsnet-fig-")
         Assert.Equal(raster.Pixels, image.Data);
         byte[] before = File.ReadAllBytes(path);
         var e = Assert.Throws<CliException>(() => PngFile.Write(path, new Raster(2, 2), overwrite: false));
-        Assert.Equal($"{path} exists; pass --force to overwrite it", e.Message);
+        Assert.Equal($"--out {path} exists; pass --force to overwrite it", e.Message);
         Assert.Equal(before, File.ReadAllBytes(path));
         PngFile.Write(path, new Raster(2, 2), overwrite: true);
         Assert.Equal(2, Decode(path).Width);
@@ -139,7 +139,7 @@ public sealed class FigureTests() : TempDirectoryTest("capsnet-fig-")
 
         var again = Capsnet("reconstruct", "--data", data, "--out", png);
         Assert.Equal(1, again.Code);
-        Assert.Equal($"capsnet: error: {png} exists; pass --force to overwrite it", again.Error.Trim());
+        Assert.Equal($"capsnet: error: --out {png} exists; pass --force to overwrite it", again.Error.Trim());
 
         string tweak = P("t.png");
         (code, output, error) = Capsnet("tweak", "--data", data, "--index", "199", "--scale", "1", "--out", tweak);

@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
+using CapsEmbedded.Tests.Data;
+using CapsEmbedded.Tests.Data.MultiMnist;
 using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Tests.Training;
 using CapsEmbedded.Training;
@@ -288,6 +291,10 @@ public sealed class HostileCliTests() : TempDirectoryTest("capsnet-hostile-cli-"
         byte[] pgm = File.ReadAllBytes(Path.Combine(fixtures, "digit0.pgm"));
         byte[] idx = File.ReadAllBytes(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"));
         int header = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(weights);
+        // MultiMNIST's pair labels through eval: a tiny 36×36 network, four images, their [4, 2] labels.
+        File.WriteAllBytes(P("tiny36.safetensors"), CapsNetWeightsFile.Write(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny with { InputSize = 36, Classes = 10 }, 2)));
+        byte[] pairImages = DataFixtures.ImageFile(4, 36, 36);
+        byte[] pairLabels = MultiMnistStoreTests.PairLabelFile(2, 1, 7, 3, 0, 9, 4, 2, 5);
         int failures = 0;
         void Check(string reader, byte[] mutant, string[] args)
         {
@@ -310,7 +317,12 @@ public sealed class HostileCliTests() : TempDirectoryTest("capsnet-hostile-cli-"
             File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), Mutate(idx, 16));
             File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
             Check("idx", idx, ["eval", "--data", data, "--limit", "2", "--engine", "reference"]);
+            string pairs = P($"pairs{i}");
+            Directory.CreateDirectory(pairs);
+            File.WriteAllBytes(Path.Combine(pairs, MultiMnistStore.ImagesFileName), pairImages);
+            File.WriteAllBytes(Path.Combine(pairs, MultiMnistStore.LabelsFileName), Mutate(pairLabels, 12));
+            Check("pairlabels", pairLabels, ["eval", "--data", pairs, "--weights", P("tiny36.safetensors")]);
         }
-        Assert.True(failures >= perReader, $"only {failures} of {4 * perReader} mutants were rejected");
+        Assert.True(failures >= perReader, $"only {failures} of {5 * perReader} mutants were rejected");
     }
 }

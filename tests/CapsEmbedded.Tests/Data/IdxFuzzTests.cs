@@ -1,4 +1,6 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
+using CapsEmbedded.Tests.Data.MultiMnist;
 
 namespace CapsEmbedded.Tests.Data;
 
@@ -8,7 +10,7 @@ public class IdxFuzzTests
     // CAPSNET_FUZZ_ITERATIONS raises this (.ci/hostile.sh: 100,000); the default keeps the suite fast.
     private static readonly int Iterations = FuzzSettings.Iterations(1500);
 
-    public static TheoryData<string> Files() => ["images", "images.gz", "labels", "labels.gz"];
+    public static TheoryData<string> Files() => ["images", "images.gz", "labels", "labels.gz", "pairlabels", "pairlabels.gz", "pairs", "pairs.gz"];
 
     [Theory]
     [MemberData(nameof(Files))]
@@ -50,18 +52,39 @@ public class IdxFuzzTests
                 garbage[0] = 0;
                 garbage[1] = 0;
                 garbage[2] = 8;
-                garbage[3] = (byte)(iteration % 2 == 0 ? 3 : 1);
+                garbage[2] = (byte)(iteration % 5 == 0 ? 0x0C : 8);
+                garbage[3] = (byte)(1 + iteration / 3 % 3);
             }
             ReadExpectingOnlyIdxErrors("images", garbage, iteration);
             ReadExpectingOnlyIdxErrors("labels", garbage, iteration);
+            ReadExpectingOnlyIdxErrors("pairlabels", garbage, iteration);
+            ReadExpectingOnlyIdxErrors("pairs", garbage, iteration);
         }
     }
 
     private static byte[] Original(string which)
     {
-        // A small image file keeps 1500 iterations fast; the labels are the real fixture.
-        byte[] plain = which.StartsWith("images", StringComparison.Ordinal) ? DataFixtures.ImageFile(6, 9, 7) : DataFixtures.LabelsBytes;
+        // A small image file keeps 1500 iterations fast; the labels are the real fixture (paired for pairlabels), the
+        // pairs MultiMNIST's recipes drawn from it.
+        byte[] plain = Kind(which) switch
+        {
+            "images" => DataFixtures.ImageFile(6, 9, 7),
+            "labels" => DataFixtures.LabelsBytes,
+            "pairlabels" => MultiMnistStoreTests.PairLabelFile(2, DataFixtures.LabelsBytes[8..]),
+            _ => Recipes(),
+        };
         return which.EndsWith(".gz", StringComparison.Ordinal) ? DataFixtures.Gzip(plain) : plain;
+    }
+
+    private static string Kind(string which) => which.Split('.')[0];
+
+    private static byte[] Recipes()
+    {
+        var digits = new LabeledImages(DataFixtures.Count, DataFixtures.Side, DataFixtures.Side,
+            DataFixtures.ImagesBytes[16..], DataFixtures.LabelsBytes[8..]);
+        var stream = new MemoryStream();
+        MultiMnistGenerator.WritePairs(stream, MultiMnistGenerator.DrawPairs(digits, 1, 1));
+        return stream.ToArray();
     }
 
     private static int ReadExpectingOnlyIdxErrors(string which, byte[] content, int iteration)
@@ -74,9 +97,12 @@ public class IdxFuzzTests
 
     private static void Read(string which, byte[] content)
     {
-        if (which.StartsWith("images", StringComparison.Ordinal))
-            IdxReaderTests.ReadImages(content);
-        else
-            IdxReaderTests.ReadLabels(content);
+        switch (Kind(which))
+        {
+            case "images": IdxReaderTests.ReadImages(content); break;
+            case "labels": IdxReaderTests.ReadLabels(content); break;
+            case "pairlabels": MultiMnistStoreTests.ReadPairLabels(content); break;
+            default: IdxReader.ReadInt32Table(new MemoryStream(content), "case.idx", MultiMnistStore.PairColumns); break;
+        }
     }
 }

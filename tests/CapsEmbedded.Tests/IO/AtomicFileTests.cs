@@ -110,6 +110,63 @@ public sealed class AtomicFileTests() : TempDirectoryTest("capsnet-atomic-")
         Assert.Equal(["sock"], Names());
     }
 
+    [Fact]
+    public void Temporary_names_are_hidden_beside_the_target_and_unique_across_threads()
+    {
+        string target = P("x.txt");
+        var names = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 8, _ =>
+        {
+            for (int i = 0; i < 2000; i++) names.Add(AtomicFile.TemporaryName(target));
+        });
+        Assert.Equal(16_000, names.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(names, name =>
+        {
+            Assert.Equal(Dir, Path.GetDirectoryName(name));
+            Assert.Matches(@"^\.x\.txt\.[0-9a-f]+-[0-9a-f]+-[0-9a-f]+\.tmp$", Path.GetFileName(name));
+        });
+    }
+
+    [Fact]
+    public void A_taken_temporary_name_is_skipped_and_the_file_or_link_there_is_left_alone()
+    {
+        File.WriteAllText(P("taken-file"), "theirs");
+        File.CreateSymbolicLink(P("taken-link"), P("nowhere")); // dangling: O_EXCL refuses it as well
+        var offered = new Queue<string>([P("taken-file"), P("taken-link"), P("free")]);
+        using (var stream = AtomicFile.CreateTemporary(P("x.txt"), _ => offered.Dequeue(), out string temporary))
+        {
+            Assert.Equal(P("free"), temporary);
+            Assert.Equal(1, AtomicFile.WritesInFlightIn(Dir));
+        }
+        Assert.Empty(offered);
+        Assert.Equal("theirs", File.ReadAllText(P("taken-file")));
+        Assert.Equal(P("nowhere"), new FileInfo(P("taken-link")).LinkTarget);
+        File.Delete(P("free"));
+    }
+
+    [Fact]
+    public void When_every_name_tried_is_taken_the_write_fails_and_deletes_nothing()
+    {
+        File.WriteAllText(P("taken"), "theirs");
+        int tries = 0;
+        Assert.Throws<IOException>(() => AtomicFile.CreateTemporary(P("x.txt"), _ => { tries++; return P("taken"); }, out _));
+        Assert.Equal(16, tries);
+        Assert.Equal("theirs", File.ReadAllText(P("taken")));
+        Assert.Equal(0, AtomicFile.WritesInFlightIn(Dir));
+        Assert.Equal(["taken"], Names());
+    }
+
+    [Fact]
+    public void Concurrent_writes_to_one_target_all_succeed_and_leave_no_temporary()
+    {
+        Parallel.For(0, 8, thread =>
+        {
+            for (int i = 0; i < 25; i++) AtomicFile.WriteText(P("x.txt"), $"{thread} {i}");
+        });
+        Assert.Matches(@"^[0-7] 24$", File.ReadAllText(P("x.txt")));
+        Assert.Equal(["x.txt"], Names());
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]

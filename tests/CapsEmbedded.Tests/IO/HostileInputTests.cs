@@ -116,6 +116,12 @@ public sealed class HostileInputTests() : TempDirectoryTest("capsnet-hostile-")
         Assert.Equal(FileKind.Directory, FileStat.Of(Dir).Kind);
         Assert.Equal(FileKind.Missing, FileStat.Of(P("none")).Kind);
         File.WriteAllBytes(P("five"), new byte[5]);
-        Assert.Equal(new FileStat(FileKind.Regular, 5), FileStat.Of(P("five")));
+        var five = FileStat.Of(P("five"));
+        Assert.Equal((FileKind.Regular, 5L), (five.Kind, five.Size));
+        // The identity is stat(2)'s device and inode, as stat(1) prints them (the runtime's FileStatus layout read right).
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-L", "-c", "%d %i", P("five")]) { RedirectStandardOutput = true })!;
+        string expected = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        Assert.Equal(expected, FormattableString.Invariant($"{five.Identity.Device} {five.Identity.Inode}"));
     }
 }

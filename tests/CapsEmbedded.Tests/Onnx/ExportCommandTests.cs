@@ -24,7 +24,7 @@ public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
 
         (code, _, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights());
         Assert.Equal(CommandRunner.Failure, code);
-        Assert.Equal($"capsnet: error: {model} exists; pass --force to overwrite it", error.Trim());
+        Assert.Equal($"capsnet: error: --onnx {model} exists; pass --force to overwrite it", error.Trim());
         Assert.Equal(before, File.ReadAllBytes(model));
 
         (code, _, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights(), "--force");
@@ -52,10 +52,10 @@ public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
         string model = Path.Combine(Dir, "missing", "out.onnx");
         var (code, _, error) = Capsnet("export", "--onnx", model, "--weights", TinyWeights());
         Assert.Equal(CommandRunner.Failure, code);
-        Assert.Equal($"capsnet: error: cannot write {model}: directory {P("missing")} does not exist", error.Trim());
+        Assert.Equal($"capsnet: error: --onnx {model}: directory {P("missing")} does not exist", error.Trim());
 
         (code, _, error) = Capsnet("export", "--onnx", Dir, "--weights", TinyWeights());
         Assert.Equal(CommandRunner.Failure, code);
-        Assert.Equal($"capsnet: error: {Dir} is a directory", error.Trim());
+        Assert.Equal($"capsnet: error: --onnx {Dir}: is a directory; give a file name", error.Trim());
     }
 }

@@ -144,6 +144,27 @@ public class GradientCheckTests
     }
 
     [Fact]
+    public void Two_label_margin_loss_backward_matches_finite_differences()
+    {
+        var random = new DeterministicRandom(6);
+        const int j = 5, d = 3;
+        var v = RandomArray(random, j * d, 0.4);
+        var lengths = new double[j];
+        var dLengths = new double[j];
+        int[] labels = [3, 1];
+        double Loss() { MarginLoss.Lengths<double>(v, j, d, lengths); return MarginLoss.Forward<double>(lengths, labels, 1.0, dLengths); }
+        Loss();
+        var dv = new double[j * d];
+        MarginLoss.LengthsBackward<double>(v, lengths, dLengths, j, d, dv);
+        AssertMatchesFiniteDifferences(v, dv, Loss, k => $"dv[{k}]");
+        // T = 1 for both: each label's term is the m⁺ one, the others the λ·m⁻ one.
+        double loss = Loss(), expected = 0;
+        for (int k = 0; k < j; k++)
+            expected += k is 3 or 1 ? Math.Pow(Math.Max(0, 0.9 - lengths[k]), 2) : 0.5 * Math.Pow(Math.Max(0, lengths[k] - 0.1), 2);
+        Assert.Equal(expected, loss, 14);
+    }
+
+    [Fact]
     public void Primary_patches_col2im_is_the_adjoint_of_im2col()
     {
         var random = new DeterministicRandom(5);
@@ -184,6 +205,87 @@ public class GradientCheckTests
     [InlineData(CapsNetArchitecture.Fc1Weight)]
     public void Whole_network_gradient_with_wide_capsules_matches_finite_differences(string tensor) =>
         CheckWholeNetwork(CapsNetArchitecture.Tiny with { ClassDims = 2 * System.Numerics.Vector<double>.Count }, tensor);
+
+    /// <summary>MultiMNIST's loss (§6): both true classes in the margin loss, each decoded from its own capsule against its own target.</summary>
+    [Theory]
+    [MemberData(nameof(Tensors))]
+    public void Whole_network_gradient_with_two_targets_matches_finite_differences(string tensor) =>
+        CheckWholeNetwork(CapsNetArchitecture.Tiny, tensor, targets: 2);
+
+    /// <summary>Loss of a group of images with two labels and two reconstruction targets each.</summary>
+    private static double WorkerLoss(CapsNetWorker<double> worker, double[] images, int[] labels, double[] reconstructionTargets)
+    {
+        int count = labels.Length / 2;
+        var totals = worker.TrainGroup(images, labels, 2, reconstructionTargets, count, 1.0 / count);
+        return (totals.MarginLoss + totals.ReconstructionLoss) / count;
+    }
+
+    private static void CheckWholeNetwork(CapsNetArchitecture arch, string tensor, int targets)
+    {
+        var layout = new ParameterLayout(arch);
+        var parameters = new double[layout.Count];
+        layout.Import(TrainingInit.Create(arch, seed: 11, digitSigma: 0.5), parameters);
+        var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3, targets: targets) { MaskedLiveShareLimit = 1 };
+        var random = new DeterministicRandom(13);
+        var images = new double[3 * arch.InputLength];
+        for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();
+        var reconstructionTargets = new double[3 * targets * arch.InputLength];
+        for (int k = 0; k < reconstructionTargets.Length; k++) reconstructionTargets[k] = random.NextDouble();
+        int[] labels = { 0, 2, 2, 1, 1, 0 };
+
+        Array.Clear(worker.Gradients);
+        WorkerLoss(worker, images, labels, reconstructionTargets);
+        var analytic = (double[])worker.Gradients.Clone();
+        var segment = layout[tensor];
+        int[] checks = Enumerable.Range(0, Math.Min(segment.Length, 24))
+            .Select(t => segment.Offset + (segment.Length <= 24 ? t : random.NextInt(segment.Length))).ToArray();
+        AssertMatchesFiniteDifferences(parameters, analytic, () => WorkerLoss(worker, images, labels, reconstructionTargets),
+            k => $"{tensor}[{k - segment.Offset}] (two targets)", checks);
+        Assert.Contains(analytic.AsSpan(segment.Offset, segment.Length).ToArray(), g => g != 0);
+    }
+
+    [Fact]
+    public void Each_target_is_decoded_from_its_own_capsule_and_both_terms_add_up()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        var layout = new ParameterLayout(arch);
+        var parameters = new double[layout.Count];
+        layout.Import(TrainingInit.Create(arch, seed: 11, digitSigma: 0.5), parameters);
+        var random = new DeterministicRandom(14);
+        var image = new double[arch.InputLength];
+        for (int k = 0; k < image.Length; k++) image[k] = random.NextDouble();
+        var first = new double[arch.InputLength];
+        var second = new double[arch.InputLength];
+        for (int k = 0; k < first.Length; k++) (first[k], second[k]) = (random.NextDouble(), random.NextDouble());
+        var one = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 1);
+        var two = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 1, targets: 2);
+        var a = one.TrainGroup(image, [2], 1, first, 1, 1.0);
+        var b = one.TrainGroup(image, [0], 1, second, 1, 1.0);
+        var both = two.TrainGroup(image, [2, 0], 2, [.. first, .. second], 1, 1.0);
+        Assert.Equal(a.ReconstructionLoss + b.ReconstructionLoss, both.ReconstructionLoss, 12);
+        one.Forward(image, 1, [2]);
+        Assert.Equal(one.Reconstruction(0).ToArray(), two.Reconstruction(0).ToArray());
+        one.Forward(image, 1, [0]);
+        Assert.Equal(one.Reconstruction(0).ToArray(), two.Reconstruction(1).ToArray());
+    }
+
+    [Fact]
+    public void Two_targets_are_recognised_only_when_they_are_the_two_longest_capsules()
+    {
+        double[] lengths = [0.2, 0.9, 0.1, 0.8, 0.85];
+        Assert.True(CapsNetWorker<double>.Recognised(lengths, [1, 4]));
+        Assert.True(CapsNetWorker<double>.Recognised(lengths, [4, 1]));
+        Assert.False(CapsNetWorker<double>.Recognised(lengths, [1, 3]));
+        Assert.False(CapsNetWorker<double>.Recognised(lengths, [1, 1]));
+        Assert.True(CapsNetWorker<double>.Recognised(lengths, [1]));
+        Assert.False(CapsNetWorker<double>.Recognised(lengths, [4]));
+        // Ties go to the earlier class, as the one-label argmax does.
+        Assert.True(CapsNetWorker<double>.Recognised([0.5, 0.5, 0.5], [0, 1]));
+        Assert.False(CapsNetWorker<double>.Recognised([0.5, 0.5, 0.5], [1, 2]));
+        var top = new int[2];
+        CapsNetWorker<double>.TopClasses(lengths, top);
+        Assert.Equal([1, 4], top);
+    }
 
     private static void CheckWholeNetwork(CapsNetArchitecture arch, string tensor)
     {

@@ -215,4 +215,26 @@ public class AllocationTests
         Assert.True(allocated < 4096, $"{allocated} bytes allocated in 5 steps");
         Assert.Equal(masked, trainer.MaskedGroups > 0);
     }
+
+    /// <summary>MultiMNIST's step: two labels and two reconstruction targets an image, the decoder over twice the rows.</summary>
+    [Fact]
+    public void Two_target_train_step_does_not_allocate_after_warm_up()
+    {
+        var arch = CapsNetArchitecture.Tiny;
+        using var trainer = new CapsNetTrainer<float>(TrainingInit.Create(arch, 1), threads: 2, groupSize: 3, targets: 2);
+        var random = new DeterministicRandom(3);
+        var images = new float[10 * arch.InputLength];
+        var targets = new float[2 * images.Length];
+        for (int k = 0; k < images.Length; k++) images[k] = (float)random.NextDouble();
+        for (int k = 0; k < targets.Length; k++) targets[k] = (float)random.NextDouble();
+        var labels = new int[20];
+        for (int k = 0; k < 10; k++) (labels[2 * k], labels[2 * k + 1]) = (k % 3, (k + 1) % 3);
+        for (int s = 0; s < 40; s++) trainer.TrainStep(images, labels, 2, targets, 10, 1e-3);
+        Thread.Sleep(500);
+        for (int s = 0; s < 5; s++) trainer.TrainStep(images, labels, 2, targets, 10, 1e-3);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int s = 0; s < 5; s++) trainer.TrainStep(images, labels, 2, targets, 10, 1e-3);
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated in 5 steps");
+    }
 }

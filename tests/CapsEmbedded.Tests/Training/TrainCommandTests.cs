@@ -25,7 +25,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         return (code, output.ToString(), error.ToString());
     }
 
-    private static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
+    internal static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
     {
         var images = new byte[16 + set.Pixels.Length];
         BinaryPrimitives.WriteInt32BigEndian(images, 0x803);
@@ -48,6 +48,26 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(40, 1));
         WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(12, 2));
         return data;
+    }
+
+    [Fact]
+    public void Convert_takes_the_weights_out_of_a_checkpoint_as_the_run_left_them()
+    {
+        string data = ShapesData();
+        string output = P("run.safetensors"), fromCheckpoint = P("from-checkpoint.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+            "--seed", "5", "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        // The checkpoint written after the last epoch holds the final parameters: the same bits as the weight file.
+        var converted = Capsnet("convert", "--weights", Path.ChangeExtension(output, ".ckpt"), "--dtype", "f32", "--out", fromCheckpoint);
+        Assert.True(converted.Code == 0, converted.Error);
+        var expected = CapsNetWeightsFile.Load(output);
+        var actual = CapsNetWeightsFile.Load(fromCheckpoint);
+        foreach (var spec in CapsNetArchitecture.Tiny.Tensors) Assert.Equal(expected[spec.Name], actual[spec.Name]);
+        Assert.Equal("step 4 (1 of 1 epochs done, 0 of 40 samples into the next), batch 10, lr 0.001 x 0.96, seed 5", actual.Metadata["training.checkpoint"]);
+        Assert.StartsWith("run.ckpt (training checkpoint, F32, sha256 ", actual.Metadata["capsnet.converted_from"]);
+        Assert.Equal("images", actual.Metadata["training.data"]);
+        Assert.Equal("4", actual.Metadata["training.steps"]);
     }
 
     [Fact]
@@ -85,6 +105,22 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.Contains("resuming", text);
         Assert.Equal("12", CapsNetWeightsFile.Load(output).Metadata["training.steps"]);
         Assert.Equal(4, File.ReadAllLines(csv).Length);
+    }
+
+    /// <summary>Options with a default value parse to an implicit result, not null: "given" must mean given.</summary>
+    [Fact]
+    public void Group_defaults_to_at_most_the_batch_and_resume_keeps_the_checkpoints_threads()
+    {
+        string data = ShapesData();
+        string output = P("small.safetensors");
+        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "4", "--limit", "8", "--threads", "1",
+            "--out", output, "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.Equal(4, TrainingCheckpoint.Load(Path.ChangeExtension(output, ".ckpt")).Options.GroupSize);
+        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--limit", "8", "--out", output, "--resume", "--plain");
+        Assert.True(code == 0, error + text);
+        Assert.DoesNotContain("note:", text);
+        Assert.Equal("1", CapsNetWeightsFile.Load(output).Metadata["training.threads"]);
     }
 
     [Fact]
@@ -166,7 +202,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         File.WriteAllText(P("h.epoch-2.safetensors"), "keep me");
         var (code, text, error) = TrainHost("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--out", output, "--save-epochs");
         Assert.Equal(1, code);
-        Assert.Equal($"capsnet-train: error: {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
+        Assert.Equal($"capsnet-train: error: --save-epochs' file {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
         Assert.Equal("keep me", File.ReadAllText(P("h.epoch-2.safetensors")));
         Assert.False(File.Exists(output));
         Assert.Equal("", text);

@@ -76,9 +76,59 @@ public class RobustnessTests
     public Task CheckpointMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
     {
         int cases = FuzzSettings.Iterations(1000); // .ci/hostile.sh: 100,000
-        var (accepted, rejected) = Fuzz(TinyCheckpoint, 20171027, cases, "checkpoint", (file, _) => TrainingCheckpoint.Read(file, "mutant"));
+        var (accepted, rejected) = Fuzz(TinyCheckpoint, 20171027, cases, "checkpoint", (file, _) => InRange(TrainingCheckpoint.Read(file, "mutant")));
         Assert.True(accepted > 0 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
     });
+
+    [Fact]
+    public Task CheckpointMetadataNumbersOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
+    {
+        // The run's counts and history rewritten with hostile numbers (huge, negative, NaN, off by one), as a forger would.
+        int cases = FuzzSettings.Iterations(1000); // .ci/hostile.sh: 100,000
+        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(TinyCheckpoint);
+        var header = System.Text.Json.Nodes.JsonNode.Parse(TinyCheckpoint.AsSpan(8, headerLength))!;
+        var metadata = header["__metadata__"]!;
+        string[] keys = ["trainer.history", "trainer.epoch_correct", "trainer.epoch_loss_sum", "trainer.epoch_seconds", "trainer.wall_seconds", "trainer.epoch", "trainer.position", "trainer.step"];
+        string[] numbers = ["0", "1", "-1", "2", "10", "11", "0.5", "1e9", "999999999", "-1e300", "1e308", "NaN", "Infinity", "2147483647", "4.9e-324", "1.0000001"];
+        var random = new DeterministicRandom(34);
+        string Number() => numbers[random.NextInt(numbers.Length)];
+        int accepted = 0, rejected = 0;
+        for (int c = 0; c < cases; c++)
+        {
+            string key = keys[random.NextInt(keys.Length)];
+            string original = (string)metadata[key]!;
+            metadata[key] = key == "trainer.history"
+                ? string.Join(";", Enumerable.Range(0, 1 + random.NextInt(3)).Select(_ => string.Join(",", Enumerable.Range(0, 6).Select(_ => Number()))))
+                : Number();
+            byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+            metadata[key] = original;
+            var file = new byte[8 + json.Length + TinyCheckpoint.Length - 8 - headerLength];
+            BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)json.Length);
+            json.CopyTo(file, 8);
+            TinyCheckpoint.AsSpan(8 + headerLength).CopyTo(file.AsSpan(8 + json.Length));
+            string what = $"checkpoint-metadata-case{c}";
+            var thrown = FuzzSettings.Measure(file, () => InRange(TrainingCheckpoint.Read(file, "mutant")), what);
+            if (thrown is null) accepted++;
+            else if (thrown is WeightFormatException) rejected++;
+            else FuzzSettings.Escaped(file, thrown, what);
+        }
+        Assert.True(accepted > 0 && rejected > cases / 4, $"{accepted} accepted, {rejected} rejected");
+    });
+
+    // What an accepted checkpoint promises a resumed run (issue 34, row 1: a history accuracy of 1e9 hung its chart):
+    // counts within the epoch, history in range, and a chart drawn from it that stays small.
+    private static void InRange(TrainingCheckpoint checkpoint)
+    {
+        var s = checkpoint.State;
+        Assert.InRange(s.EpochCorrect, 0, s.Position);
+        foreach (var h in s.History)
+        {
+            Assert.InRange(h.Epoch, 1, s.Epoch);
+            Assert.InRange(h.TrainAccuracy, 0, 1);
+            Assert.True(double.IsFinite(h.TrainLoss) && h.TrainLoss >= 0, $"train loss {h.TrainLoss}");
+        }
+        Assert.InRange(SvgChart.Render(s.History, "fuzz").Length, 1, 100_000);
+    }
 
     /// <summary>
     /// Reads <paramref name="cases"/> mutants of <paramref name="original"/> (<paramref name="read"/> gets the case number

@@ -135,29 +135,43 @@ internal static class TrainingSelfCheck
     /// tensor's gradient match central differences (h = 1e-6; 1e-6 + 1e-4·|numeric|, as GradientCheckTests). Float: the
     /// forward pass within 2e-5 of the reference model's double pass, and each tensor's gradient, masked and dense,
     /// within 1e-4 of that tensor's largest double gradient (float rounding through the step is ~1e-6 of it; one wrong
-    /// or missing term is far more).
+    /// or missing term is far more). Then the same for the two-target (MultiMNIST) loss, against its own targets.
     /// </summary>
     private static void Network(CapsNetArchitecture architecture)
     {
-        string name = $"network with {architecture.ClassDims}D class capsules";
+        Network(architecture, targets: 1);
+        Network(architecture, targets: 2);
+    }
+
+    private static void Network(CapsNetArchitecture architecture, int targets)
+    {
+        string name = $"network with {architecture.ClassDims}D class capsules, {targets} target(s)";
         var layout = new ParameterLayout(architecture);
         var weights = TrainingInit.Create(architecture, seed: 31, digitSigma: 0.5);
         var random = new DeterministicRandom(32);
         var images = new float[3 * architecture.InputLength];
         for (int k = 0; k < images.Length; k++) images[k] = (float)random.NextDouble();
         var imagesDouble = Array.ConvertAll(images, x => (double)x);
-        int[] labels = [0, 2, 1];
+        int[] labels = targets == 1 ? [0, 2, 1] : [0, 2, 2, 1, 1, 0];
+        // One target: each image is its own; two: targets of their own, as MultiMNIST's un-merged digits.
+        var reconstruction = images;
+        if (targets > 1)
+        {
+            reconstruction = new float[3 * targets * architecture.InputLength];
+            for (int k = 0; k < reconstruction.Length; k++) reconstruction[k] = (float)random.NextDouble();
+        }
+        var reconstructionDouble = Array.ConvertAll(reconstruction, x => (double)x);
 
         var parameters = new double[layout.Count];
         layout.Import(weights, parameters);
-        var masked = Step(architecture, layout, parameters, imagesDouble, labels, maskedPath: true, name);
-        var dense = Step(architecture, layout, parameters, imagesDouble, labels, maskedPath: false, name);
+        var masked = Step(architecture, layout, parameters, imagesDouble, labels, targets, reconstructionDouble, maskedPath: true, name);
+        var dense = Step(architecture, layout, parameters, imagesDouble, labels, targets, reconstructionDouble, maskedPath: false, name);
         for (int k = 0; k < layout.Count; k++)
             if (!(Math.Abs(dense.Gradients[k] - masked.Gradients[k]) <= 1e-12 * (1 + Math.Abs(dense.Gradients[k]))))
                 throw new KernelCheckException($"{name}, double: gradient {k} masked {masked.Gradients[k]:G17}, dense {dense.Gradients[k]:G17}");
         var reference = masked.Gradients;
         // One worker for every loss below: it reads the parameters in place and packs W2 on each forward pass.
-        var lossWorker = new CapsNetWorker<double>(architecture, layout, parameters, groupSize: labels.Length);
+        var lossWorker = new CapsNetWorker<double>(architecture, layout, parameters, groupSize: 3, targets: targets);
         foreach (var spec in architecture.Tensors)
         {
             var segment = layout[spec.Name];
@@ -165,8 +179,8 @@ internal static class TrainingSelfCheck
             {
                 int k = segment.Offset + random.NextInt(segment.Length);
                 double keep = parameters[k];
-                parameters[k] = keep + 1e-6; double up = Loss(lossWorker, imagesDouble, labels);
-                parameters[k] = keep - 1e-6; double down = Loss(lossWorker, imagesDouble, labels);
+                parameters[k] = keep + 1e-6; double up = Loss(lossWorker, imagesDouble, labels, targets, reconstructionDouble);
+                parameters[k] = keep - 1e-6; double down = Loss(lossWorker, imagesDouble, labels, targets, reconstructionDouble);
                 parameters[k] = keep;
                 double numeric = (up - down) / 2e-6;
                 if (!(Math.Abs(reference[k] - numeric) <= 1e-6 + 1e-4 * Math.Abs(numeric)))
@@ -178,7 +192,7 @@ internal static class TrainingSelfCheck
         layout.Import(weights, floatParameters);
         var forward = new CapsNetWorker<float>(architecture, layout, floatParameters, groupSize: 3);
         forward.Forward(images, 3, labels);
-        for (int image = 0; image < 3; image++)
+        for (int image = 0; image < 3 && targets == 1; image++) // the reference model decodes one class per image
         {
             var expected = ReferenceModel.Forward(weights, images.AsSpan(image * architecture.InputLength, architecture.InputLength),
                 ReferencePrecision.Double, labels[image]);
@@ -188,7 +202,7 @@ internal static class TrainingSelfCheck
         }
         foreach (bool maskedPath in new[] { true, false })
         {
-            var worker = Step(architecture, layout, floatParameters, images, labels, maskedPath, name);
+            var worker = Step(architecture, layout, floatParameters, images, labels, targets, reconstruction, maskedPath, name);
             foreach (var spec in architecture.Tensors)
             {
                 var segment = layout[spec.Name];
@@ -205,21 +219,23 @@ internal static class TrainingSelfCheck
 
     /// <summary>A worker that has run one training step of <paramref name="images"/>, its dA1 path checked to be the one asked for.</summary>
     private static CapsNetWorker<T> Step<T>(CapsNetArchitecture architecture, ParameterLayout layout, T[] parameters, T[] images,
-        int[] labels, bool maskedPath, string name) where T : unmanaged, IFloatingPointIeee754<T>
+        int[] labels, int targets, T[] reconstruction, bool maskedPath, string name) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // The masked path runs whatever the random start's share of positive conv1 outputs (limit 1), or not at all.
-        var worker = new CapsNetWorker<T>(architecture, layout, parameters, groupSize: labels.Length) { MaskedLiveShareLimit = maskedPath ? 1 : -1 };
-        worker.TrainGroup(images, labels, labels.Length, T.One / T.CreateChecked(labels.Length));
+        int count = labels.Length / targets;
+        var worker = new CapsNetWorker<T>(architecture, layout, parameters, groupSize: count, targets: targets) { MaskedLiveShareLimit = maskedPath ? 1 : -1 };
+        worker.TrainGroup(images, labels, targets, reconstruction, count, T.One / T.CreateChecked(count));
         if (worker.MaskedGroups != (maskedPath ? 1 : 0))
             throw new KernelCheckException($"{name}, {typeof(T).Name}: the {(maskedPath ? "masked" : "dense")} dA1 path did not run");
         return worker;
     }
 
     /// <summary>The mean loss of one step of <paramref name="images"/> (the worker's gradient sum grows; it is not read).</summary>
-    private static double Loss(CapsNetWorker<double> worker, double[] images, int[] labels)
+    private static double Loss(CapsNetWorker<double> worker, double[] images, int[] labels, int targets, double[] reconstruction)
     {
-        var totals = worker.TrainGroup(images, labels, labels.Length, 1.0 / labels.Length);
-        return (totals.MarginLoss + totals.ReconstructionLoss) / labels.Length;
+        int count = labels.Length / targets;
+        var totals = worker.TrainGroup(images, labels, targets, reconstruction, count, 1.0 / count);
+        return (totals.MarginLoss + totals.ReconstructionLoss) / count;
     }
 
     private static void Near(ReadOnlySpan<float> actual, float[] expected, string what)
