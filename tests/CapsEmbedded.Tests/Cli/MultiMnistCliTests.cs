@@ -1,4 +1,5 @@
 using System.Globalization;
+using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
 using CapsEmbedded.Tests.TestSupport;
@@ -8,7 +9,7 @@ using static CapsEmbedded.Tests.TestSupport.CliRun;
 namespace CapsEmbedded.Tests.Cli;
 
 /// <summary>
-/// <c>capsnet data fetch multimnist</c> and <c>capsnet eval</c> on MultiMNIST, in process, on pairs generated from the
+/// <c>capsnet data fetch multimnist</c>, <c>capsnet eval</c> and <c>predict --top</c> on MultiMNIST, in process, on pairs generated from the
 /// committed 200-digit fixture (no download).
 /// </summary>
 public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist-cli-")
@@ -124,5 +125,74 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         Assert.True(code == 0, error);
         Assert.Contains("scalar reference model", output);
         Assert.Matches(@"error    \d+\.\d\d% \([0-2]/2\)", output);
+    }
+
+    /// <summary>Pair <paramref name="index"/> of the fetched set as a PNG (a gray raster) and as a binary PGM.</summary>
+    private (string Png, string Pgm) PairImages(int index)
+    {
+        var set = MultiMnistStore.Load("multimnist", Dir);
+        var raster = new Raster(set.Cols, set.Rows);
+        var pixels = set.GetImage(index);
+        for (int p = 0; p < pixels.Length; p++) raster.Set(p % set.Cols, p / set.Cols, new Rgb(pixels[p], pixels[p], pixels[p]));
+        string png = P($"pair{index}.png"), pgm = P($"pair{index}.pgm");
+        PngFile.Write(png, raster, overwrite: false);
+        File.WriteAllBytes(pgm, [.. System.Text.Encoding.ASCII.GetBytes($"P5\n{set.Cols} {set.Rows}\n255\n"), .. pixels]);
+        return (png, pgm);
+    }
+
+    /// <summary>The "top k    length  class" lines of predict's output: (class, length) per rank.</summary>
+    private static (int Class, float Length)[] TopLines(string output) => output.ReplaceLineEndings("\n").Split('\n')
+        .Where(l => l.StartsWith("top ", StringComparison.Ordinal))
+        .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        .Select(f => (int.Parse(f[3], CultureInfo.InvariantCulture), float.Parse(f[2], CultureInfo.InvariantCulture))).ToArray();
+
+    private static float[] LengthsLine(string output) => output.ReplaceLineEndings("\n").Split('\n')
+        .Single(l => l.StartsWith("lengths  ", StringComparison.Ordinal))["lengths  ".Length..]
+        .Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+
+    [Fact]
+    public void Predict_top_lists_the_k_longest_capsules_longest_first_and_top_1_is_the_plain_output()
+    {
+        string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+        var plain = Capsnet("predict", digit);
+        Assert.True(plain.Code == 0, plain.Error);
+        Assert.Equal(plain.Output, Capsnet("predict", "--top", "1", digit).Output);
+
+        var (code, output, error) = Capsnet("predict", "--top", "3", digit);
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("class ", output);
+        var top = TopLines(output);
+        float[] lengths = LengthsLine(output);
+        Assert.Equal(3, top.Length);
+        Assert.Contains($"class    {top[0].Class}\n", plain.Output.ReplaceLineEndings("\n"));
+        var expected = Enumerable.Range(0, 10).OrderByDescending(c => lengths[c]).ThenBy(c => c).Take(3).ToArray();
+        Assert.Equal(expected, top.Select(t => t.Class));
+        Assert.Equal(expected.Select(c => lengths[c]), top.Select(t => t.Length));
+        Assert.StartsWith("top 1    ", output);
+
+        AssertOneLineError(Capsnet("predict", "--top", "0", digit), "--top must be at least 1, got 0");
+        AssertOneLineError(Capsnet("predict", "--top", "11", digit), "--top 11 asks for more capsules than the model's 10 classes");
+    }
+
+    [Fact]
+    public void Predict_model_multimnist_reads_a_36x36_pair_lists_two_capsules_by_default_and_refuses_28x28()
+    {
+        Fetch("--pairs-per-digit", "1");
+        var (png, pgm) = PairImages(0);
+        var (code, output, error) = Capsnet("predict", "--model", "multimnist", png);
+        Assert.True(code == 0, error);
+        var top = TopLines(output);
+        Assert.Equal(2, top.Length);
+        Assert.True(top[0].Length >= top[1].Length);
+        Assert.NotEqual(top[0].Class, top[1].Class);
+        Assert.Equal(10, LengthsLine(output).Length);
+        // PGM and PNG of the same pixels: the same answer; --top 1 is the one-class output.
+        Assert.Equal(output, Capsnet("predict", "--model", "multimnist", pgm).Output);
+        Assert.Contains($"class    {top[0].Class}\n", Capsnet("predict", "-m", "multimnist", "--top", "1", pgm).Output.ReplaceLineEndings("\n"));
+        Assert.Equal(3, TopLines(Capsnet("predict", "-m", "multimnist", "--top", "3", png, pgm).Output).Length / 2);
+
+        string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+        AssertOneLineError(Capsnet("predict", "--model", "multimnist", digit), "is 28x28; the model needs 36x36");
+        AssertOneLineError(Capsnet("predict", png), "is 36x36; the model needs 28x28");
     }
 }
