@@ -9,7 +9,7 @@ using static CapsEmbedded.Tests.TestSupport.CliRun;
 namespace CapsEmbedded.Tests.Cli;
 
 /// <summary>
-/// <c>capsnet data fetch multimnist</c>, <c>capsnet eval</c> and <c>predict --top</c> on MultiMNIST, in process, on pairs generated from the
+/// <c>capsnet data fetch multimnist</c>, <c>capsnet eval</c>, <c>predict --top</c> and <c>reconstruct</c> on MultiMNIST, in process, on pairs generated from the
 /// committed 200-digit fixture (no download).
 /// </summary>
 public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist-cli-")
@@ -194,5 +194,78 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
         AssertOneLineError(Capsnet("predict", "--model", "multimnist", digit), "is 28x28; the model needs 36x36");
         AssertOneLineError(Capsnet("predict", png), "is 36x36; the model needs 28x28");
+    }
+
+    private static Rgb At(StbImageSharp.ImageResult image, int x, int y)
+    {
+        int i = (y * image.Width + x) * 3;
+        return new Rgb(image.Data[i], image.Data[i + 1], image.Data[i + 2]);
+    }
+
+    [Fact]
+    public void Reconstruct_data_multimnist_draws_each_pair_beside_its_two_capsules_digits_in_red_and_green()
+    {
+        Fetch("--pairs-per-digit", "1");
+        string png = P("fig5.png");
+        var (code, output, error) = Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir,
+            "--start", "3", "--count", "4", "--columns", "2", "--scale", "1", "--out", png);
+        Assert.True(code == 0, error);
+        Assert.Contains("4 pairs from 3", output);
+        var image = StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(png), StbImageSharp.ColorComponents.RedGreenBlue);
+        const int side = 36;
+        var (lastX, lastY) = FigureRenderer.PairCell(side, 1, 2, 3);
+        Assert.Equal(lastY + side + 2 * FigureRenderer.LineHeight + 2 * FigureRenderer.Pad, image.Height);
+        Assert.True(image.Width >= lastX + 2 * side + 2 * FigureRenderer.Pad);
+
+        // Pair 4 (second cell), pixel for pixel: the input in gray, and beside it the digits the compiled model decodes
+        // from its two longest capsules, each alone, drawn over the dimmed input as FigureRenderer.Pairs does.
+        var set = MultiMnistStore.Load("multimnist", Dir);
+        var input = new float[side * side];
+        set.CopyImage(4, input);
+        using var session = CapsEmbedded.Cli.Engines.CompiledModel.MultiMnist.OpenSession(null);
+        var (lengths, capsules) = (new float[10], new float[10 * 16]);
+        session.Predict(input, lengths, capsules);
+        var two = new int[2];
+        CapsEmbedded.Runtime.TopK.Longest(lengths, two);
+        var (first, second) = (new float[side * side], new float[side * side]);
+        session.Reconstruct(capsules, two[0], first);
+        session.Reconstruct(capsules, two[1], second);
+        var expected = new Raster(side, side);
+        expected.Overlay(input, FigureRenderer.PairBackground, side, 0, 0, 1, (first, FigureRenderer.LongestColor), (second, FigureRenderer.SecondColor));
+        var (x, y) = FigureRenderer.PairCell(side, 1, 2, 1);
+        for (int p = 0; p < side * side; p++)
+        {
+            Assert.Equal(set.GetImage(4)[p], At(image, x + p % side, y + p / side).R);
+            Assert.Equal(expected[p % side, p / side], At(image, x + side + FigureRenderer.Pad + p % side, y + p / side));
+        }
+        // Where the longest capsule's digit is drawn and the second's is not, the pixel is red; the other way, green.
+        int redAt = Enumerable.Range(0, side * side).MaxBy(p => first[p] - second[p]);
+        int greenAt = Enumerable.Range(0, side * side).MaxBy(p => second[p] - first[p]);
+        var red = At(image, x + side + FigureRenderer.Pad + redAt % side, y + redAt / side);
+        var green = At(image, x + side + FigureRenderer.Pad + greenAt % side, y + greenAt / side);
+        Assert.True(red.R > red.G, $"{red} at the longest capsule's digit");
+        Assert.True(green.G > green.R, $"{green} at the second capsule's digit");
+
+        // --model multimnist alone reads its own data set, the pairs.
+        var own = Capsnet("reconstruct", "--model", "multimnist", "--data-dir", Dir, "--count", "2", "--out", P("own.png"));
+        Assert.True(own.Code == 0, own.Error);
+        Assert.Contains("2 pairs from 0", own.Output);
+    }
+
+    [Fact]
+    public void Reconstruct_refuses_a_28x28_model_on_pairs_a_train_split_a_range_past_the_set_and_a_missing_set()
+    {
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--out", P("a.png")), "capsnet data fetch multimnist");
+        Fetch("--pairs-per-digit", "1");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--model", "mnist", "--data-dir", Dir, "--out", P("b.png")),
+            "multimnist holds 36x36 images; the model (mnist) needs 28x28 (use --model multimnist)");
+        AssertOneLineError(Capsnet("reconstruct", "--model", "multimnist", "--data", "mnist", "--data-dir", Dir, "--out", P("c.png")),
+            "mnist holds 28x28 images; the model (multimnist) needs 36x36 (use --model mnist)");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--split", "train", "--out", P("d.png")), "no train split");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--start", "199", "--count", "2", "--out", P("e.png")),
+            "--start 199 with --count 2 needs images 199..200; multimnist has 200 (0..199)");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--start", "200", "--out", P("f.png")), "--start 200 is outside");
+        AssertOneLineError(Capsnet("tweak", "--data", "multimnist", "--data-dir", Dir, "--out", P("g.png")), "capsnet tweak draws one-digit sets");
+        Assert.False(File.Exists(P("b.png")));
     }
 }
