@@ -109,8 +109,8 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
     {
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir), "capsnet data fetch multimnist");
         Fetch("--pairs-per-digit", "1");
-        // The compiled MNIST model is 28×28.
-        AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--limit", "2"), "holds 36x36 images; the model");
+        // The compiled MNIST model is 28×28 (--data multimnist alone picks the 36×36 model).
+        AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--model", "mnist", "--data-dir", Dir, "--limit", "2"), "holds 36x36 images; the model");
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--split", "train"), "no train split");
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--plot", P("c.png")), "--plot");
     }
