@@ -102,8 +102,8 @@ internal static class FigureCommands
         {
             int n = parse.GetValue(count), cols = CommonOptions.Positive(parse.GetValue(columns), "--columns"), scale = o.ScaleOf(parse);
             if (n is < 1 or > 200) throw new CliException($"--count must be 1..200, got {n}");
-            using (var pairs = o.OpenPairs(parse))
-                if (pairs is not null) return ReconstructPairs(parse, o, pairs, parse.GetValue(start), n, cols, scale);
+            using var pairs = o.OpenPairs(parse);
+            if (pairs is not null) return ReconstructPairs(parse, o, pairs, parse.GetValue(start), n, cols, scale);
             using var model = o.Open(parse, "reconstruct");
             int first = model.CheckIndex(parse.GetValue(start), "--start");
             if (first + n > model.Data.Count)

@@ -26,8 +26,13 @@ public sealed class FigureModel : IDisposable
     {
         var a = model.Architecture;
         if (rows != a.InputSize || cols != a.InputSize)
+        {
+            // The hint names the data set's own model when it fits (fashion data: --model fashion), else any that does.
+            var fitting = CompiledModel.All.Where(m => m.Architecture.InputSize == rows && rows == cols).ToList();
+            var hint = fitting.FirstOrDefault(m => m.Name == dataName) ?? fitting.FirstOrDefault();
             throw new CliException($"{dataName} holds {rows}x{cols} images; the model ({model.Name}) needs {a.InputSize}x{a.InputSize}"
-                + (CompiledModel.All.FirstOrDefault(m => m.Architecture.InputSize == rows) is { } fits ? $" (use --model {fits.Name})" : ""));
+                + (hint is null ? "" : $" (use --model {hint.Name})"));
+        }
         return model.Open(weightsPath);
     }
 

@@ -261,6 +261,9 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
             "multimnist holds 36x36 images; the model (mnist) needs 28x28 (use --model multimnist)");
         AssertOneLineError(Capsnet("reconstruct", "--model", "multimnist", "--data", "mnist", "--data-dir", Dir, "--out", P("c.png")),
             "mnist holds 28x28 images; the model (multimnist) needs 36x36 (use --model mnist)");
+        CopyFashionFixture();
+        AssertOneLineError(Capsnet("reconstruct", "--model", "multimnist", "--data", "fashion", "--data-dir", Dir, "--out", P("c.png")),
+            "fashion holds 28x28 images; the model (multimnist) needs 36x36 (use --model fashion)");
         AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--split", "train", "--out", P("d.png")), "no train split");
         AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--start", "199", "--count", "2", "--out", P("e.png")),
             "--start 199 with --count 2 needs images 199..200; multimnist has 200 (0..199)");
