@@ -113,12 +113,13 @@ public static class FigureRenderer
             if (!p.Right) raster.Frame(x - Pad + 1, y - Pad + 1, 2 * cell + 3 * Pad - 2, cell + 2 * Pad - 2, Rgb.Red, 2);
             int textY = y + cell + 2 * Pad;
             raster.Text(FormattableString.Invariant($"L:{p.FirstLabel},{p.SecondLabel}"), x, textY, p.Right ? Rgb.Gray : Rgb.Red, Text);
-            string longest = "R:" + p.Longest.ToString(Inv), comma = longest + ",";
-            int advance = BitmapFont.Advance * Text;
-            raster.Text("R:", x, textY + LineHeight, Rgb.Gray, Text);
-            raster.Text(p.Longest.ToString(Inv), x + 2 * advance, textY + LineHeight, LongestColor, Text);
-            raster.Text(",", x + longest.Length * advance, textY + LineHeight, Rgb.Gray, Text);
-            raster.Text(p.SecondLongest.ToString(Inv), x + comma.Length * advance, textY + LineHeight, SecondColor, Text);
+            // "R:c,d" glyph by glyph, each class in its digit's colour.
+            string first = p.Longest.ToString(Inv), second = p.SecondLongest.ToString(Inv);
+            int advance = BitmapFont.Advance * Text, line = textY + LineHeight;
+            raster.Text("R:", x, line, Rgb.Gray, Text);
+            raster.Text(first, x + 2 * advance, line, LongestColor, Text);
+            raster.Text(",", x + (2 + first.Length) * advance, line, Rgb.Gray, Text);
+            raster.Text(second, x + (3 + first.Length) * advance, line, SecondColor, Text);
         }
         return raster;
     }
