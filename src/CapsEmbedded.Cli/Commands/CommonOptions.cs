@@ -34,14 +34,14 @@ internal static class CommonOptions
     };
 
     /// <summary>
-    /// <c>--model mnist|fashion</c>: which compiled model runs (eval, predict, bench, the figures). Null when not given, which means MNIST,
+    /// <c>--model mnist|fashion|multimnist</c>: which compiled model runs (eval, predict, bench, the figures). Null when not given, which means MNIST,
     /// except that it lets <c>--precision int8</c> refuse a --model it would not use.
     /// </summary>
     public static Option<string?> Model()
     {
         var model = new Option<string?>("--model", "-m")
         {
-            Description = "Compiled model: mnist (handwritten digits) or fashion (Fashion-MNIST clothing); default: the model of --data mnist|fashion, else mnist",
+            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of --data mnist|fashion|multimnist, else mnist",
         };
         model.AcceptOnlyFromAmong(CompiledModel.All.Select(m => m.Name).ToArray());
         return model;

@@ -3,29 +3,53 @@ using System.Globalization;
 using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
 
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
 /// <c>capsnet reconstruct</c>, <c>tweak</c> and <c>errors</c>: PNG figures of what the digit capsules encode (paper
-/// §5.1, Fig. 3 and 4), drawn by <see cref="FigureRenderer"/> from the compiled model.
+/// §5.1, Fig. 3 and 4; on a MultiMNIST set, reconstruct draws §6's Fig. 5), drawn by <see cref="FigureRenderer"/> from
+/// the compiled model.
 /// </summary>
 internal static class FigureCommands
 {
     private sealed record Shared(Option<string?> Model, Option<string?> Weights, Option<string> Data, Option<string> Split,
         Option<string> DataDir, Option<string> Out, Option<bool> Force, Option<int> Scale)
     {
-        /// <summary>The --model (else the model of --data mnist|fashion, else MNIST) on --data, which defaults to the model's own data set.</summary>
-        public FigureModel Open(ParseResult parse)
+        /// <summary>
+        /// The --model (else the model of --data mnist|fashion|multimnist, else MNIST) and --data (default: the model's own
+        /// data set), and whether that data set is a MultiMNIST one (two labels per image).
+        /// </summary>
+        private (CompiledModel Model, string Data, bool Pairs) Resolve(ParseResult parse)
         {
             // The PNG is checked before the model runs, so a run never ends in "cannot write".
             CommonOptions.OutputPath(parse.GetValue(Out), "--out", parse.GetValue(Force));
             string? modelName = CommonOptions.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), CommonOptions.ExplicitData(parse, Data));
             var model = CompiledModel.Named(modelName);
             string data = CommonOptions.DataOf(parse, Data, model.Name);
+            return (model, data, MultiMnistStore.IsPairs(data, parse.GetValue(DataDir)!));
+        }
+
+        /// <summary>The model on a one-label data set; a MultiMNIST set is refused (only reconstruct draws pairs).</summary>
+        public FigureModel Open(ParseResult parse, string command)
+        {
+            var (model, data, pairs) = Resolve(parse);
+            if (pairs)
+                throw new CliException($"{data} is a MultiMNIST set (two digits per image); capsnet {command} draws one-digit sets, capsnet reconstruct draws pairs");
             var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
             return new FigureModel(model, parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
+        }
+
+        /// <summary>The model on a MultiMNIST set when --data (or --model's own data set) is one, else null.</summary>
+        public PairFigureModel? OpenPairs(ParseResult parse)
+        {
+            var (model, data, pairs) = Resolve(parse);
+            if (!pairs) return null;
+            if (parse.GetValue(Split) == "train")
+                throw new CliException($"{data} is a MultiMNIST test set; it has no train split (training pairs are drawn afresh each epoch)");
+            return new PairFigureModel(model, parse.GetValue(Weights), MultiMnistStore.Load(data, parse.GetValue(DataDir)!), data);
         }
 
         public void Write(ParseResult parse, Raster raster, string what)
@@ -67,9 +91,10 @@ internal static class FigureCommands
     {
         var o = Options("reconstruct.png");
         var start = new Option<int>("--start") { Description = "First image index", DefaultValueFactory = _ => 0 };
-        var count = new Option<int>("--count", "-n") { Description = "Number of digits (1..200)", DefaultValueFactory = _ => 16 };
+        var count = new Option<int>("--count", "-n") { Description = "Number of digits, or of pairs on MultiMNIST (1..200)", DefaultValueFactory = _ => 16 };
         var columns = new Option<int>("--columns") { Description = "Digits per row", DefaultValueFactory = _ => 8 };
-        var command = With(new Command("reconstruct", "PNG: test digits above their reconstructions from the predicted capsule (paper Fig. 3)")
+        var command = With(new Command("reconstruct",
+            "PNG: test digits above their reconstructions from the predicted capsule (paper Fig. 3); with --data multimnist, each pair beside its two longest capsules' reconstructions in red and green (Fig. 5)")
         {
             start, count, columns,
         }, o);
@@ -77,7 +102,9 @@ internal static class FigureCommands
         {
             int n = parse.GetValue(count), cols = CommonOptions.Positive(parse.GetValue(columns), "--columns"), scale = o.ScaleOf(parse);
             if (n is < 1 or > 200) throw new CliException($"--count must be 1..200, got {n}");
-            using var model = o.Open(parse);
+            using var pairs = o.OpenPairs(parse);
+            if (pairs is not null) return ReconstructPairs(parse, o, pairs, parse.GetValue(start), n, cols, scale);
+            using var model = o.Open(parse, "reconstruct");
             int first = model.CheckIndex(parse.GetValue(start), "--start");
             if (first + n > model.Data.Count)
                 throw new CliException($"--start {first} with --count {n} needs images {first}..{first + n - 1}; {model.DataName} has {model.Data.Count:N0} (0..{model.Data.Count - 1})");
@@ -87,6 +114,22 @@ internal static class FigureCommands
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Paper Fig. 5: pairs <paramref name="first"/>.. beside the reconstructions of their two longest capsules.</summary>
+    private static int ReconstructPairs(ParseResult parse, Shared o, PairFigureModel model, int first, int n, int cols, int scale)
+    {
+        int count = model.Pairs.Count;
+        if (first < 0 || first >= count)
+            throw new CliException($"--start {first} is outside {model.DataName}'s {count:N0} images (0..{count - 1})");
+        if (first + n > count)
+            throw new CliException($"--start {first} with --count {n} needs images {first}..{first + n - 1}; {model.DataName} has {count:N0} (0..{count - 1})");
+        var pairs = Enumerable.Range(first, n).Select(model.Run).ToList();
+        int wrong = pairs.Count(p => !p.Right);
+        string title = FormattableString.Invariant($"MULTIMNIST PAIRS {first}-{first + n - 1}: {wrong} OF {n} WRONG (RED FRAME)");
+        o.Write(parse, FigureRenderer.Pairs(pairs, model.Side, cols, scale, title),
+            $"{n} pairs from {first}, {wrong} wrong (the two longest capsules are not the two labels; red frame)");
+        return 0;
     }
 
     public static Command Tweak()
@@ -100,7 +143,7 @@ internal static class FigureCommands
         command.SetAction(CommandRunner.Guard(parse =>
         {
             int scale = o.ScaleOf(parse);
-            using var model = o.Open(parse);
+            using var model = o.Open(parse, "tweak");
             int i = model.CheckIndex(parse.GetValue(index), "--index");
             var digit = model.Run(i, false, out float[] capsules);
             var grid = new float[model.Dims][][];
@@ -136,7 +179,7 @@ internal static class FigureCommands
         {
             int scale = o.ScaleOf(parse), cols = CommonOptions.Positive(parse.GetValue(columns), "--columns");
             int most = CommonOptions.Positive(parse.GetValue(max), "--max");
-            using var model = o.Open(parse);
+            using var model = o.Open(parse, "errors");
             int n = Math.Min(parse.GetValue(limit) is { } l ? CommonOptions.Positive(l, "--limit") : model.Data.Count, model.Data.Count);
             int[] classes = model.Classify(n, CommonOptions.ThreadCount(parse.GetValue(threads)));
             var wrong = Enumerable.Range(0, n).Where(i => classes[i] != model.Data.Labels[i]).ToList();

@@ -8,9 +8,12 @@ using CapsEmbedded.Runtime;
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
-/// <c>capsnet predict [--model mnist|fashion] [--weights file] image.png|image.pgm ...</c>: class and the capsule lengths
-/// of each image. With several images each block starts with an <c>image</c> line (the C example's format); an image
-/// that cannot be read is reported on stderr, the others are still classified, and the exit status is then 1.
+/// <c>capsnet predict [--model mnist|fashion|multimnist] [--weights file] [--top K] image.png|image.pgm ...</c>: class and
+/// the capsule lengths of each image. With several images each block starts with an <c>image</c> line (the C example's
+/// format); an image that cannot be read is reported on stderr, the others are still classified, and the exit status is
+/// then 1. <c>--top K</c> (K ≥ 2) replaces the <c>class</c> line by K lines <c>top k    length  class</c>, longest first
+/// (<see cref="TopK.Longest(ReadOnlySpan{float}, Span{int}, Span{float})"/>); <c>--model multimnist</c> reads two digits,
+/// so its default is 2.
 /// </summary>
 internal static class PredictCommand
 {
@@ -20,7 +23,7 @@ internal static class PredictCommand
         var model = CommonOptions.Model();
         var images = new Argument<string[]>("image")
         {
-            Description = "28x28 PNG or PGM images, white digit (or garment) on black",
+            Description = "PNG or PGM images of the model's size (28x28; 36x36 for --model multimnist), white digit (or garment) on black",
             Arity = ArgumentArity.OneOrMore,
         };
         // Several images: an unknown option would otherwise be taken for one (a file named "-x.png" is "./-x.png").
@@ -35,20 +38,29 @@ internal static class PredictCommand
             Description = "Also write the decoder's reconstruction as a PGM image (one image only)",
         };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --reconstruction file" };
+        var top = new Option<int?>("--top")
+        {
+            Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {MultiMnistTop} with --model multimnist: two digits)",
+        };
         var engine = PrecisionOption.Engine();
         var precision = PrecisionOption.Create();
-        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision };
+        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision, top };
         command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force)));
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force), parse.GetValue(top)));
         return command;
     }
 
+    /// <summary>The default <c>--top</c> of <c>--model multimnist</c>: its images hold two digits (paper §6).</summary>
+    internal const int MultiMnistTop = 2;
+
     internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
-        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false)
+        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false, int? top = null)
     {
         ICapsNetEngine? engine = null;
+        int k = top ?? (model == CompiledModel.MultiMnist.Name ? MultiMnistTop : 1);
         int status = CommandRunner.Run(() =>
         {
+            CommonOptions.Positive(k, "--top");
             if (reconstructionPath is not null && imagePaths.Count > 1)
                 throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
             if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", force);
@@ -59,16 +71,26 @@ internal static class PredictCommand
         using (engine)
         {
             var a = engine.Architecture;
+            status = CommandRunner.Run(() => k <= a.Classes ? 0
+                : throw new CliException($"--top {k} asks for more capsules than the model's {a.Classes} classes"), error);
+            if (status != 0) return status;
             var lengths = new float[a.Classes];
+            var ranked = new int[k];
+            var longest = new float[k];
             var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
             foreach (string imagePath in imagePaths)
                 status = Math.Max(status, CommandRunner.Run(() =>
                 {
                     int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
                     var inv = CultureInfo.InvariantCulture;
-                    string name = engine.ClassNames[predicted];
                     if (imagePaths.Count > 1) output.WriteLine(UntrustedText.Line($"image    {imagePath}"));
-                    output.WriteLine(name == predicted.ToString(inv) ? $"class    {predicted}" : $"class    {predicted} ({name})");
+                    if (k == 1) output.WriteLine($"class    {ClassText(engine, predicted)}");
+                    else
+                    {
+                        TopK.Longest(lengths, ranked, longest);
+                        for (int r = 0; r < k; r++)
+                            output.WriteLine($"top {(r + 1).ToString(inv),-4} {longest[r].ToString("F6", inv)}  {ClassText(engine, ranked[r])}");
+                    }
                     output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
                     if (reconstructionPath is not null)
                     {
@@ -79,6 +101,13 @@ internal static class PredictCommand
                 }, error));
         }
         return status;
+    }
+
+    /// <summary>"3", or "9 (Ankle boot)" when the class has a name of its own.</summary>
+    private static string ClassText(ICapsNetEngine engine, int k)
+    {
+        string number = k.ToString(CultureInfo.InvariantCulture), name = engine.ClassNames[k];
+        return name == number ? number : $"{number} ({name})";
     }
 
     /// <summary>Reads and classifies one image; a file that is not a gray image of the model's size is a CliException naming it.</summary>

@@ -20,8 +20,13 @@ public sealed class CompiledModel
         () => new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded),
         (weights, path) => new FashionCapsNet.Session(FashionCapsNet.Weights.FromWeights(weights, path)));
 
+    public static readonly CompiledModel MultiMnist = new(
+        "multimnist", MultiMnistCapsNet.Architecture, MultiMnistCapsNet.WeightsFileName, MultiMnistCapsNet.WeightsResourceName,
+        () => new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded),
+        (weights, path) => new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.FromWeights(weights, path)));
+
     /// <summary>Every compiled model, the default (MNIST) first.</summary>
-    public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion];
+    public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion, MultiMnist];
 
     private readonly Func<ICapsNetSession> _embedded;
     private readonly Func<CapsNetWeights, string, ICapsNetSession> _loaded;

@@ -13,12 +13,27 @@ public sealed class FigureModel : IDisposable
 
     public FigureModel(CompiledModel model, string? weightsPath, LabeledImages data, string dataName)
     {
-        var a = model.Architecture;
-        if (data.Rows != a.InputSize || data.Cols != a.InputSize)
-            throw new CliException($"{dataName} holds {data.Rows}x{data.Cols} images; the model needs {a.InputSize}x{a.InputSize}");
-        _engine = model.Open(weightsPath);
+        _engine = OpenFor(model, weightsPath, data.Rows, data.Cols, dataName);
         Data = data;
         DataName = dataName;
+    }
+
+    /// <summary>
+    /// The compiled model for images of <paramref name="rows"/> × <paramref name="cols"/>: refused, naming both sizes,
+    /// before any weights load when the model takes another size (a 28×28 model on 36×36 MultiMNIST pairs).
+    /// </summary>
+    internal static GeneratedEngine OpenFor(CompiledModel model, string? weightsPath, int rows, int cols, string dataName)
+    {
+        var a = model.Architecture;
+        if (rows != a.InputSize || cols != a.InputSize)
+        {
+            // The hint names the data set's own model when it fits (fashion data: --model fashion), else any that does.
+            var fitting = CompiledModel.All.Where(m => m.Architecture.InputSize == rows && rows == cols).ToList();
+            var hint = fitting.FirstOrDefault(m => m.Name == dataName) ?? fitting.FirstOrDefault();
+            throw new CliException($"{dataName} holds {rows}x{cols} images; the model ({model.Name}) needs {a.InputSize}x{a.InputSize}"
+                + (hint is null ? "" : $" (use --model {hint.Name})"));
+        }
+        return model.Open(weightsPath);
     }
 
     public LabeledImages Data { get; }

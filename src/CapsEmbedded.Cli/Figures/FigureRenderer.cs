@@ -1,4 +1,5 @@
 using System.Globalization;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Training;
 
 namespace CapsEmbedded.Cli.Figures;
@@ -9,6 +10,17 @@ namespace CapsEmbedded.Cli.Figures;
 /// </summary>
 public sealed record DigitResult(int Index, float[] Image, int Label, int Predicted, float[] Lengths, float[] Reconstruction,
     float[]? TrueReconstruction = null);
+
+/// <summary>
+/// One MultiMNIST pair as Figure 5 needs it: its index, input, two labels, the two longest capsules (longest first) and
+/// each one's reconstruction from that capsule alone (every other capsule masked).
+/// </summary>
+public sealed record PairResult(int Index, float[] Image, int FirstLabel, int SecondLabel, int Longest, int SecondLongest,
+    float[] LongestReconstruction, float[] SecondReconstruction)
+{
+    /// <summary>Right under the paper's metric (§6): the two longest capsules are exactly the two labels.</summary>
+    public bool Right => (Longest == FirstLabel && SecondLongest == SecondLabel) || (Longest == SecondLabel && SecondLongest == FirstLabel);
+}
 
 /// <summary>
 /// The PNG figures as pure functions from results to pixels (the commands run the model, these only draw), so tests can
@@ -50,6 +62,64 @@ public static class FigureRenderer
             if (wrong) raster.Frame(x - Pad + 1, y - Pad + 1, cell + 2 * Pad - 2, 2 * cell + 3 * Pad - 2, Rgb.Red, 2);
             string label = wrong ? $"P{d.Predicted} T{d.Label}" : d.Predicted.ToString(Inv);
             raster.Text(label, x, y + 2 * cell + 2 * Pad, wrong ? Rgb.Red : Rgb.Gray, Text);
+        }
+        return raster;
+    }
+
+    /// <summary>Figure 5's colours: the longest capsule's digit in red, the second longest's in green (the paper's).</summary>
+    public static readonly Rgb LongestColor = Rgb.Red, SecondColor = Rgb.Green;
+
+    /// <summary>How bright the input shows under the two reconstructions in <see cref="Pairs"/> (dim, so the colours stand out).</summary>
+    public const float PairBackground = 0.3f;
+
+    /// <summary>The second line of <see cref="Pairs"/>, under its title.</summary>
+    public const string PairsLegend = "EACH: INPUT, THEN THE TWO LONGEST CAPSULES DECODED (RED, GREEN)";
+
+    private static int PairWidth(int cell) => 2 * cell + 4 * Pad;
+
+    private static int PairHeight(int cell) => cell + 2 * LineHeight + 3 * Pad;
+
+    /// <summary>
+    /// Top-left of pair <paramref name="k"/>'s input in <see cref="Pairs"/>; its overlay of the two reconstructions is one
+    /// cell and <see cref="Pad"/> to the right.
+    /// </summary>
+    public static (int X, int Y) PairCell(int side, int scale, int columns, int k)
+    {
+        int cell = side * scale;
+        return (Pad + (k % columns) * PairWidth(cell) + Pad, 2 * LineHeight + Pad + (k / columns) * PairHeight(cell) + Pad);
+    }
+
+    /// <summary>
+    /// Paper Fig. 5 (MultiMNIST): each input (gray) beside the reconstructions from its two longest capsules, each from
+    /// its capsule alone, the longest in <see cref="LongestColor"/> and the second in <see cref="SecondColor"/> over the
+    /// dimmed input; below, "L:a,b" (the labels) and "R:c,d" (the capsules reconstructed, each in its colour). A pair
+    /// the paper's metric counts wrong gets a red frame and its "L:" line in red.
+    /// </summary>
+    public static Raster Pairs(IReadOnlyList<PairResult> pairs, int side, int columns, int scale, string title)
+    {
+        if (pairs.Count == 0) throw new CliException("no pairs to draw");
+        int cell = side * scale, cols = Math.Min(columns, pairs.Count), rows = (pairs.Count + columns - 1) / columns;
+        int width = Math.Max(2 * Pad + cols * PairWidth(cell), Math.Max(BitmapFont.Measure(title, Text), BitmapFont.Measure(PairsLegend, Text)) + 2 * Pad);
+        var raster = new Raster(width, 2 * LineHeight + Pad + rows * PairHeight(cell));
+        raster.Text(title, Pad, Pad, Rgb.Black, Text);
+        raster.Text(PairsLegend, Pad, Pad + LineHeight, Rgb.Gray, Text);
+        for (int k = 0; k < pairs.Count; k++)
+        {
+            var p = pairs[k];
+            var (x, y) = PairCell(side, scale, columns, k);
+            raster.Gray(p.Image, side, x, y, scale);
+            raster.Overlay(p.Image, PairBackground, side, x + cell + Pad, y, scale,
+                (p.LongestReconstruction, LongestColor), (p.SecondReconstruction, SecondColor));
+            if (!p.Right) raster.Frame(x - Pad + 1, y - Pad + 1, 2 * cell + 3 * Pad - 2, cell + 2 * Pad - 2, Rgb.Red, 2);
+            int textY = y + cell + 2 * Pad;
+            raster.Text(FormattableString.Invariant($"L:{p.FirstLabel},{p.SecondLabel}"), x, textY, p.Right ? Rgb.Gray : Rgb.Red, Text);
+            // "R:c,d" glyph by glyph, each class in its digit's colour.
+            string first = p.Longest.ToString(Inv), second = p.SecondLongest.ToString(Inv);
+            int advance = BitmapFont.Advance * Text, line = textY + LineHeight;
+            raster.Text("R:", x, line, Rgb.Gray, Text);
+            raster.Text(first, x + 2 * advance, line, LongestColor, Text);
+            raster.Text(",", x + (2 + first.Length) * advance, line, Rgb.Gray, Text);
+            raster.Text(second, x + (3 + first.Length) * advance, line, SecondColor, Text);
         }
         return raster;
     }
@@ -141,11 +211,9 @@ public static class FigureRenderer
     /// <summary>The classes of the longest and second-longest capsules (ties to the lower class, as Predict).</summary>
     public static (int First, int Second) TwoLongest(ReadOnlySpan<float> lengths)
     {
-        int first = 0;
-        for (int j = 1; j < lengths.Length; j++) if (lengths[j] > lengths[first]) first = j;
-        int second = first == 0 ? 1 : 0;
-        for (int j = 0; j < lengths.Length; j++) if (j != first && lengths[j] > lengths[second]) second = j;
-        return (first, second);
+        Span<int> two = stackalloc int[2];
+        TopK.Longest(lengths, two);
+        return (two[0], two[1]);
     }
 
     /// <summary>"0.913" → ".913": three decimals in four glyphs.</summary>

@@ -78,11 +78,40 @@ public sealed class Raster
         for (int row = 0; row < side; row++)
             for (int col = 0; col < side; col++)
             {
-                float v = image[row * side + col];
-                byte level = (byte)Math.Round(255 * (float.IsNaN(v) ? 0 : Math.Clamp(v, 0, 1)));
+                byte level = (byte)Math.Round(255 * Unit(image[row * side + col]));
                 Fill(x + col * scale, y + row * scale, scale, scale, new Rgb(level, level, level));
             }
     }
+
+    /// <summary>
+    /// Images drawn over a dimmed gray one (all <paramref name="side"/>², values in [0, 1] clamped as <see cref="Gray"/>
+    /// does): each pixel is <paramref name="backgroundWeight"/> × the background's gray plus each layer's colour × its
+    /// value, per channel, clamped at 255. Layers add, so where two overlap their colours mix (red + green: yellow), and a
+    /// pixel only one layer covers at 1 over a black background is that layer's colour exactly.
+    /// </summary>
+    public void Overlay(ReadOnlySpan<float> background, float backgroundWeight, int side, int x, int y, int scale,
+        params ReadOnlySpan<(float[] Image, Rgb Color)> layers)
+    {
+        if (background.Length != side * side) throw new ArgumentException($"a {side}x{side} image needs {side * side} values, got {background.Length}");
+        foreach (var (image, _) in layers)
+            if (image.Length != side * side) throw new ArgumentException($"a {side}x{side} layer needs {side * side} values, got {image.Length}");
+        for (int p = 0; p < side * side; p++)
+        {
+            float gray = 255 * backgroundWeight * Unit(background[p]), r = gray, g = gray, b = gray;
+            foreach (var (image, color) in layers)
+            {
+                float v = Unit(image[p]);
+                r += v * color.R;
+                g += v * color.G;
+                b += v * color.B;
+            }
+            static byte Channel(float c) => (byte)Math.Round(Math.Min(c, 255));
+            Fill(x + p % side * scale, y + p / side * scale, scale, scale, new Rgb(Channel(r), Channel(g), Channel(b)));
+        }
+    }
+
+    /// <summary>A pixel value clamped to [0, 1], NaN as 0.</summary>
+    private static float Unit(float v) => float.IsNaN(v) ? 0 : Math.Clamp(v, 0, 1);
 
     /// <summary>
     /// A line of <paramref name="thickness"/> pixels (a square brush moved along Bresenham's line), clipped to the canvas

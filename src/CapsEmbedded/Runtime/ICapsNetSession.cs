@@ -35,6 +35,23 @@ public interface ICapsNetSession : IDisposable
     /// </summary>
     int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default, Span<float> reconstruction = default);
 
+    /// <summary>
+    /// Classifies one image and ranks its capsules: writes all lengths |v_j| into <paramref name="lengths"/> and the
+    /// classes of the <c>classes.Length</c> longest capsules, longest first, into <paramref name="classes"/> (and their
+    /// lengths into <paramref name="longest"/> when non-empty), as <see cref="TopK.Longest(ReadOnlySpan{float}, Span{int}, Span{float})"/>
+    /// ranks them; returns the longest capsule's class. MultiMNIST (paper §6) reads two classes, k = 2. No allocation.
+    /// </summary>
+    /// <exception cref="ArgumentException">k = 0, k above the class count, or <paramref name="longest"/> neither empty nor k long.</exception>
+    int PredictTop(ReadOnlySpan<float> image, Span<float> lengths, Span<int> classes, Span<float> longest = default)
+    {
+        // Checked before the forward pass, so a bad k costs no inference.
+        if (classes.IsEmpty || classes.Length > Architecture.Classes)
+            throw new ArgumentException($"k = {classes.Length} (the length of classes) must be 1..{Architecture.Classes}", nameof(classes));
+        Predict(image, lengths);
+        TopK.Longest(lengths, classes, longest);
+        return classes[0];
+    }
+
     /// <summary>The decoder alone: an image from <paramref name="capsules"/> with every capsule but <paramref name="keep"/> zeroed.</summary>
     void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction);
 

@@ -34,6 +34,30 @@ public class AllocationTests
     }
 
     [Fact]
+    public void MultiMnist_Predict_allocates_nothing_when_warm()
+    {
+        // 36×36: 3,200 primary capsules, the primary GEMM over 100 positions.
+        var weights = MultiMnistCapsNet.Weights.Embedded;
+        using var workspace = new MultiMnistCapsNet.Workspace();
+        var image = TestData.Pairs[0];
+        var lengths = new float[MultiMnistCapsNet.Classes];
+        var capsules = new float[MultiMnistCapsNet.DecoderInput];
+        var reconstruction = new float[MultiMnistCapsNet.DecoderOutput];
+        Assert.Equal(0, Allocations.OnThisThread(3, 5, _ => MultiMnistCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
+    }
+
+    [Fact]
+    public void MultiMnist_session_PredictTop_allocates_nothing_when_warm()
+    {
+        // The default interface method through the interface: Predict, then TopK.Longest into the caller's spans.
+        using ICapsNetSession session = new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded);
+        var image = TestData.Pairs[1];
+        var lengths = new float[MultiMnistCapsNet.Classes];
+        var (classes, longest) = (new int[2], new float[2]);
+        Assert.Equal(0, Allocations.OnThisThread(3, 5, _ => session.PredictTop(image, lengths, classes, longest)));
+    }
+
+    [Fact]
     public void Paper_Reconstruct_allocates_nothing_when_warm()
     {
         var weights = MnistCapsNet.Weights.Embedded;

@@ -63,6 +63,13 @@ internal static class ModelCheck
             workspace, image, lengths, capsules, reconstruction, tier);
     }
 
+    public static ModelPredict MultiMnist()
+    {
+        var workspace = new MultiMnistCapsNet.Workspace();
+        return (image, lengths, capsules, reconstruction, tier) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded,
+            workspace, image, lengths, capsules, reconstruction, tier);
+    }
+
     /// <summary>The reference output for an image, computed once per (model, key).</summary>
     public static ReferenceOutput Reference(string model, int key, CapsNetWeights weights, float[] image)
         => s_references.GetOrAdd((model, key), _ => ReferenceModel.Forward(weights, image));

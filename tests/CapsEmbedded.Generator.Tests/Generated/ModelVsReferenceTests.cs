@@ -41,6 +41,15 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
         AssertAllMatch(ModelCheck.Fashion(), FashionCapsNet.Architecture, "fashion", TestData.Fashion, TestData.FashionImages.Take(4), tier, "fashion image");
     }
 
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void MultiMnist_model_matches_the_reference_on_pairs_and_random_images(SimdTier tier)
+    {
+        // 36×36: 3,200 primary capsules, a 10×10 primary grid (100 GEMM rows), decoder output 1,296.
+        var images = TestData.Pairs.Take(3).Append(TestData.RandomImage(MultiMnistCapsNet.InputLength, 36));
+        AssertAllMatch(ModelCheck.MultiMnist(), MultiMnistCapsNet.Architecture, "multimnist", TestData.MultiMnist, images, tier, "pair");
+    }
+
     [Fact]
     public void Tiny_model_on_mnist_digits_cropped_to_its_input()
     {

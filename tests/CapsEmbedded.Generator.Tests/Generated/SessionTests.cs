@@ -173,6 +173,45 @@ public class SessionTests
     }
 
     [Fact]
+    public void PredictTop_ranks_the_36x36_models_capsules_as_the_reference_model_does()
+    {
+        using ICapsNetSession session = new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded);
+        var a = session.Architecture;
+        for (int k = 0; k < 3; k++)
+        {
+            var image = TestData.Pairs[k];
+            var expected = ModelCheck.Reference("multimnist", k, TestData.MultiMnist, image);
+            var (lengths, classes, longest) = (new float[a.Classes], new int[2], new float[2]);
+            int first = session.PredictTop(image, lengths, classes, longest);
+
+            Assert.Equal(expected.PredictedClass, first);
+            Assert.Equal(first, classes[0]);
+            var plain = new float[a.Classes];
+            Assert.Equal(first, session.Predict(image, plain));
+            Assert.Equal(plain, lengths); // the same forward pass, the same bits
+            var reference = new int[2];
+            TopK.Longest(expected.Lengths, reference);
+            for (int r = 0; r < 2; r++)
+            {
+                Assert.Equal(lengths[classes[r]], longest[r]);
+                // A rank's length is the reference's rank length within the model's tolerance (so a near-tie may swap classes).
+                double bound = ModelCheck.LengthTolerance * (expected.Lengths[reference[r]] + ModelCheck.LengthFloor);
+                Assert.InRange(Math.Abs(longest[r] - expected.Lengths[reference[r]]), 0, bound);
+                if (Math.Abs(expected.Lengths[reference[0]] - expected.Lengths[reference[1]]) > 2 * bound)
+                    Assert.Equal(reference[r], classes[r]);
+            }
+        }
+
+        // k is checked before the forward pass; k = 10 lists every capsule.
+        var all = new int[a.Classes];
+        session.PredictTop(TestData.Pairs[0], new float[a.Classes], all);
+        Assert.Equal(Enumerable.Range(0, a.Classes), all.Order());
+        Assert.Equal("classes", Assert.Throws<ArgumentException>(() => session.PredictTop(TestData.Pairs[0], new float[a.Classes], [])).ParamName);
+        Assert.Equal("classes", Assert.Throws<ArgumentException>(() => session.PredictTop(TestData.Pairs[0], new float[a.Classes], new int[11])).ParamName);
+        Assert.Equal("longest", Assert.Throws<ArgumentException>(() => session.PredictTop(TestData.Pairs[0], new float[a.Classes], new int[2], new float[1])).ParamName);
+    }
+
+    [Fact]
     public void Bad_arguments_are_refused_with_their_names()
     {
         Assert.Equal("weights", Assert.Throws<ArgumentNullException>(() => new MnistCapsNet.Session(null!)).ParamName);

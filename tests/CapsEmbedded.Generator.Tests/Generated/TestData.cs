@@ -1,4 +1,5 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Weights;
 
@@ -10,7 +11,9 @@ internal static class TestData
     private static readonly Lazy<CapsNetWeights> s_tiny = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "tiny.safetensors")));
     private static readonly Lazy<CapsNetWeights> s_paper = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "mnist.safetensors")));
     private static readonly Lazy<CapsNetWeights> s_fashion = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "fashion-mnist.safetensors")));
+    private static readonly Lazy<CapsNetWeights> s_multiMnist = new(() => CapsNetWeightsFile.Load(PathOf("Weights", "multimnist.safetensors")));
     private static readonly Lazy<float[][]> s_digits = new(() => LoadImages("mnist"));
+    private static readonly Lazy<float[][]> s_pairs = new(ComposePairs);
     private static readonly Lazy<float[][]> s_fashionImages = new(() => LoadImages("fashion"));
     private static readonly Lazy<byte[]> s_fashionLabels = new(() => IdxReader.ReadLabels(PathOf("Fixtures", "fashion", "t10k-200-labels-idx1-ubyte")));
 
@@ -33,6 +36,31 @@ internal static class TestData
 
     /// <summary>The first MNIST test digits (fixture committed by the data helper), pixels / 255.</summary>
     public static float[][] Digits => s_digits.Value;
+
+    /// <summary>weights/multimnist.safetensors (F16), the file MultiMnistCapsNet embeds.</summary>
+    public static CapsNetWeights MultiMnist => s_multiMnist.Value;
+
+    /// <summary>
+    /// 36×36 MultiMNIST pairs of the fixture's digits (<see cref="MultiMnistPairs"/>, seed 36: each of the first 20 digits
+    /// with a partner of another class), pixels / 255.
+    /// </summary>
+    public static float[][] Pairs => s_pairs.Value;
+
+    private static float[][] ComposePairs()
+    {
+        var file = IdxReader.ReadImages(PathOf("Fixtures", "mnist", "t10k-200-images-idx3-ubyte"));
+        var labels = IdxReader.ReadLabels(PathOf("Fixtures", "mnist", "t10k-200-labels-idx1-ubyte"));
+        var digits = new LabeledImages(file.Count, file.Rows, file.Cols, file.Pixels, labels);
+        var random = new DeterministicRandom(36);
+        byte[] first = new byte[MultiMnistPairs.CanvasLength], second = new byte[first.Length], merged = new byte[first.Length];
+        var pairs = new float[20][];
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            MultiMnistPairs.Compose(digits, MultiMnistPairs.Draw(labels, i, random), first, second, merged);
+            pairs[i] = merged.Select(b => b / 255f).ToArray();
+        }
+        return pairs;
+    }
 
     /// <summary>weights/fashion-mnist.safetensors (F16), the file FashionCapsNet embeds.</summary>
     public static CapsNetWeights Fashion => s_fashion.Value;

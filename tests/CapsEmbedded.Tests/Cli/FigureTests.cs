@@ -43,6 +43,49 @@ public sealed class FigureTests() : TempDirectoryTest("capsnet-fig-")
     }
 
     [Fact]
+    public void Pairs_draw_each_capsules_digit_in_its_colour_over_the_dimmed_input_and_frame_wrong_pairs()
+    {
+        const int side = 36;
+        // Longest capsule's digit: the left half; second's: the bottom half; they overlap bottom left.
+        var left = new float[side * side];
+        var bottom = new float[side * side];
+        for (int p = 0; p < side * side; p++)
+        {
+            if (p % side < side / 2) left[p] = 1;
+            if (p / side >= side / 2) bottom[p] = 1;
+        }
+        var black = new float[side * side];
+        var white = Enumerable.Repeat(1f, side * side).ToArray();
+        PairResult right = new(0, black, 7, 3, 3, 7, left, bottom), wrong = new(1, white, 2, 5, 2, 8, black, black);
+        Assert.True(right.Right);
+        Assert.False(wrong.Right);
+
+        var raster = FigureRenderer.Pairs([right, wrong], side, columns: 2, scale: 1, "T");
+        var (x, y) = FigureRenderer.PairCell(side, 1, 2, 0);
+        int overlay = x + side + FigureRenderer.Pad;
+        Assert.Equal(FigureRenderer.LongestColor, raster[overlay + 5, y + 5]);    // the longest capsule's digit alone
+        Assert.Equal(FigureRenderer.SecondColor, raster[overlay + 30, y + 30]);   // the second's alone
+        var both = raster[overlay + 5, y + 30];                                     // both add, clamped: red + green
+        Assert.Equal(new Rgb(255, 199, 84), both);
+        Assert.Equal(Rgb.Black, raster[overlay + 30, y + 5]);                     // neither, over a black input
+        Assert.Equal(Rgb.Black, raster[x + 5, y + 5]);                            // the input, gray
+        Assert.Equal(Rgb.White, raster[x - 3, y + 10]);                           // right: no frame
+        // "R:3,7": the longest capsule's class in its colour ('3' and '7' have ink at their top left).
+        int textY = y + side + 2 * FigureRenderer.Pad + FigureRenderer.LineHeight, advance = BitmapFont.Advance * FigureRenderer.Text;
+        Assert.Equal(FigureRenderer.LongestColor, raster[x + 2 * advance, textY]);
+        Assert.Equal(FigureRenderer.SecondColor, raster[x + 4 * advance, textY]);
+
+        var (x2, y2) = FigureRenderer.PairCell(side, 1, 2, 1);
+        Assert.Equal(Rgb.White, raster[x2 + 5, y2 + 5]);
+        var dimmed = raster[x2 + side + FigureRenderer.Pad + 5, y2 + 5];          // a white input under no digit: dimmed gray
+        Assert.Equal((dimmed.R, dimmed.R), (dimmed.G, dimmed.B));
+        Assert.InRange(dimmed.R, 76, 77);                                          // 0.3 × 255
+        Assert.Equal(Rgb.Red, raster[x2 - 3, y2 + 10]);                           // wrong: red frame
+        Assert.Equal(y + side + 2 * FigureRenderer.LineHeight + 2 * FigureRenderer.Pad, raster.Height);
+        Assert.Equal(BitmapFont.Measure(FigureRenderer.PairsLegend, FigureRenderer.Text) + 2 * FigureRenderer.Pad, raster.Width);
+    }
+
+    [Fact]
     public void Tweak_grid_is_16_by_11_with_each_cell_its_own_image()
     {
         var grid = new float[16][][];

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
 using CapsEmbedded.Tests.TestSupport;
@@ -8,7 +9,7 @@ using static CapsEmbedded.Tests.TestSupport.CliRun;
 namespace CapsEmbedded.Tests.Cli;
 
 /// <summary>
-/// <c>capsnet data fetch multimnist</c> and <c>capsnet eval</c> on MultiMNIST, in process, on pairs generated from the
+/// <c>capsnet data fetch multimnist</c>, <c>capsnet eval</c>, <c>predict --top</c> and <c>reconstruct</c> on MultiMNIST, in process, on pairs generated from the
 /// committed 200-digit fixture (no download).
 /// </summary>
 public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist-cli-")
@@ -108,8 +109,8 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
     {
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir), "capsnet data fetch multimnist");
         Fetch("--pairs-per-digit", "1");
-        // The compiled MNIST model is 28×28.
-        AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--limit", "2"), "holds 36x36 images; the model");
+        // The compiled MNIST model is 28×28 (--data multimnist alone picks the 36×36 model).
+        AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--model", "mnist", "--data-dir", Dir, "--limit", "2"), "holds 36x36 images; the model");
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--split", "train"), "no train split");
         AssertOneLineError(Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--plot", P("c.png")), "--plot");
     }
@@ -124,5 +125,150 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         Assert.True(code == 0, error);
         Assert.Contains("scalar reference model", output);
         Assert.Matches(@"error    \d+\.\d\d% \([0-2]/2\)", output);
+    }
+
+    /// <summary>Pair <paramref name="index"/> of the fetched set as a PNG (a gray raster) and as a binary PGM.</summary>
+    private (string Png, string Pgm) PairImages(int index)
+    {
+        var set = MultiMnistStore.Load("multimnist", Dir);
+        var raster = new Raster(set.Cols, set.Rows);
+        var pixels = set.GetImage(index);
+        for (int p = 0; p < pixels.Length; p++) raster.Set(p % set.Cols, p / set.Cols, new Rgb(pixels[p], pixels[p], pixels[p]));
+        string png = P($"pair{index}.png"), pgm = P($"pair{index}.pgm");
+        PngFile.Write(png, raster, overwrite: false);
+        File.WriteAllBytes(pgm, [.. System.Text.Encoding.ASCII.GetBytes($"P5\n{set.Cols} {set.Rows}\n255\n"), .. pixels]);
+        return (png, pgm);
+    }
+
+    /// <summary>The "top k    length  class" lines of predict's output: (class, length) per rank.</summary>
+    private static (int Class, float Length)[] TopLines(string output) => output.ReplaceLineEndings("\n").Split('\n')
+        .Where(l => l.StartsWith("top ", StringComparison.Ordinal))
+        .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        .Select(f => (int.Parse(f[3], CultureInfo.InvariantCulture), float.Parse(f[2], CultureInfo.InvariantCulture))).ToArray();
+
+    private static float[] LengthsLine(string output) => output.ReplaceLineEndings("\n").Split('\n')
+        .Single(l => l.StartsWith("lengths  ", StringComparison.Ordinal))["lengths  ".Length..]
+        .Split(' ').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+
+    [Fact]
+    public void Predict_top_lists_the_k_longest_capsules_longest_first_and_top_1_is_the_plain_output()
+    {
+        string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+        var plain = Capsnet("predict", digit);
+        Assert.True(plain.Code == 0, plain.Error);
+        Assert.Equal(plain.Output, Capsnet("predict", "--top", "1", digit).Output);
+
+        var (code, output, error) = Capsnet("predict", "--top", "3", digit);
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("class ", output);
+        var top = TopLines(output);
+        float[] lengths = LengthsLine(output);
+        Assert.Equal(3, top.Length);
+        Assert.Contains($"class    {top[0].Class}\n", plain.Output.ReplaceLineEndings("\n"));
+        var expected = Enumerable.Range(0, 10).OrderByDescending(c => lengths[c]).ThenBy(c => c).Take(3).ToArray();
+        Assert.Equal(expected, top.Select(t => t.Class));
+        Assert.Equal(expected.Select(c => lengths[c]), top.Select(t => t.Length));
+        Assert.StartsWith("top 1    ", output);
+
+        AssertOneLineError(Capsnet("predict", "--top", "0", digit), "--top must be at least 1, got 0");
+        AssertOneLineError(Capsnet("predict", "--top", "11", digit), "--top 11 asks for more capsules than the model's 10 classes");
+    }
+
+    [Fact]
+    public void Predict_model_multimnist_reads_a_36x36_pair_lists_two_capsules_by_default_and_refuses_28x28()
+    {
+        Fetch("--pairs-per-digit", "1");
+        var (png, pgm) = PairImages(0);
+        var (code, output, error) = Capsnet("predict", "--model", "multimnist", png);
+        Assert.True(code == 0, error);
+        var top = TopLines(output);
+        Assert.Equal(2, top.Length);
+        Assert.True(top[0].Length >= top[1].Length);
+        Assert.NotEqual(top[0].Class, top[1].Class);
+        Assert.Equal(10, LengthsLine(output).Length);
+        // PGM and PNG of the same pixels: the same answer; --top 1 is the one-class output.
+        Assert.Equal(output, Capsnet("predict", "--model", "multimnist", pgm).Output);
+        Assert.Contains($"class    {top[0].Class}\n", Capsnet("predict", "-m", "multimnist", "--top", "1", pgm).Output.ReplaceLineEndings("\n"));
+        Assert.Equal(3, TopLines(Capsnet("predict", "-m", "multimnist", "--top", "3", png, pgm).Output).Length / 2);
+
+        string digit = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
+        AssertOneLineError(Capsnet("predict", "--model", "multimnist", digit), "is 28x28; the model needs 36x36");
+        AssertOneLineError(Capsnet("predict", png), "is 36x36; the model needs 28x28");
+    }
+
+    private static Rgb At(StbImageSharp.ImageResult image, int x, int y)
+    {
+        int i = (y * image.Width + x) * 3;
+        return new Rgb(image.Data[i], image.Data[i + 1], image.Data[i + 2]);
+    }
+
+    [Fact]
+    public void Reconstruct_data_multimnist_draws_each_pair_beside_its_two_capsules_digits_in_red_and_green()
+    {
+        Fetch("--pairs-per-digit", "1");
+        string png = P("fig5.png");
+        var (code, output, error) = Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir,
+            "--start", "3", "--count", "4", "--columns", "2", "--scale", "1", "--out", png);
+        Assert.True(code == 0, error);
+        Assert.Contains("4 pairs from 3", output);
+        var image = StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(png), StbImageSharp.ColorComponents.RedGreenBlue);
+        const int side = 36;
+        var (lastX, lastY) = FigureRenderer.PairCell(side, 1, 2, 3);
+        Assert.Equal(lastY + side + 2 * FigureRenderer.LineHeight + 2 * FigureRenderer.Pad, image.Height);
+        Assert.True(image.Width >= lastX + 2 * side + 2 * FigureRenderer.Pad);
+
+        // Pair 4 (second cell), pixel for pixel: the input in gray, and beside it the digits the compiled model decodes
+        // from its two longest capsules, each alone, drawn over the dimmed input as FigureRenderer.Pairs does.
+        var set = MultiMnistStore.Load("multimnist", Dir);
+        var input = new float[side * side];
+        set.CopyImage(4, input);
+        using var session = CapsEmbedded.Cli.Engines.CompiledModel.MultiMnist.OpenSession(null);
+        var (lengths, capsules) = (new float[10], new float[10 * 16]);
+        session.Predict(input, lengths, capsules);
+        var two = new int[2];
+        CapsEmbedded.Runtime.TopK.Longest(lengths, two);
+        var (first, second) = (new float[side * side], new float[side * side]);
+        session.Reconstruct(capsules, two[0], first);
+        session.Reconstruct(capsules, two[1], second);
+        var expected = new Raster(side, side);
+        expected.Overlay(input, FigureRenderer.PairBackground, side, 0, 0, 1, (first, FigureRenderer.LongestColor), (second, FigureRenderer.SecondColor));
+        var (x, y) = FigureRenderer.PairCell(side, 1, 2, 1);
+        for (int p = 0; p < side * side; p++)
+        {
+            Assert.Equal(set.GetImage(4)[p], At(image, x + p % side, y + p / side).R);
+            Assert.Equal(expected[p % side, p / side], At(image, x + side + FigureRenderer.Pad + p % side, y + p / side));
+        }
+        // Where the longest capsule's digit is drawn and the second's is not, the pixel is red; the other way, green.
+        int redAt = Enumerable.Range(0, side * side).MaxBy(p => first[p] - second[p]);
+        int greenAt = Enumerable.Range(0, side * side).MaxBy(p => second[p] - first[p]);
+        var red = At(image, x + side + FigureRenderer.Pad + redAt % side, y + redAt / side);
+        var green = At(image, x + side + FigureRenderer.Pad + greenAt % side, y + greenAt / side);
+        Assert.True(red.R > red.G, $"{red} at the longest capsule's digit");
+        Assert.True(green.G > green.R, $"{green} at the second capsule's digit");
+
+        // --model multimnist alone reads its own data set, the pairs.
+        var own = Capsnet("reconstruct", "--model", "multimnist", "--data-dir", Dir, "--count", "2", "--out", P("own.png"));
+        Assert.True(own.Code == 0, own.Error);
+        Assert.Contains("2 pairs from 0", own.Output);
+    }
+
+    [Fact]
+    public void Reconstruct_refuses_a_28x28_model_on_pairs_a_train_split_a_range_past_the_set_and_a_missing_set()
+    {
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--out", P("a.png")), "capsnet data fetch multimnist");
+        Fetch("--pairs-per-digit", "1");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--model", "mnist", "--data-dir", Dir, "--out", P("b.png")),
+            "multimnist holds 36x36 images; the model (mnist) needs 28x28 (use --model multimnist)");
+        AssertOneLineError(Capsnet("reconstruct", "--model", "multimnist", "--data", "mnist", "--data-dir", Dir, "--out", P("c.png")),
+            "mnist holds 28x28 images; the model (multimnist) needs 36x36 (use --model mnist)");
+        CopyFashionFixture();
+        AssertOneLineError(Capsnet("reconstruct", "--model", "multimnist", "--data", "fashion", "--data-dir", Dir, "--out", P("c.png")),
+            "fashion holds 28x28 images; the model (multimnist) needs 36x36 (use --model fashion)");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--split", "train", "--out", P("d.png")), "no train split");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--start", "199", "--count", "2", "--out", P("e.png")),
+            "--start 199 with --count 2 needs images 199..200; multimnist has 200 (0..199)");
+        AssertOneLineError(Capsnet("reconstruct", "--data", "multimnist", "--data-dir", Dir, "--start", "200", "--out", P("f.png")), "--start 200 is outside");
+        AssertOneLineError(Capsnet("tweak", "--data", "multimnist", "--data-dir", Dir, "--out", P("g.png")), "capsnet tweak draws one-digit sets");
+        Assert.False(File.Exists(P("b.png")));
     }
 }
