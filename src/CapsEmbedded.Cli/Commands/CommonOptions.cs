@@ -56,11 +56,15 @@ internal static class CommonOptions
 
     /// <summary>
     /// The <c>--model</c> given; else, when no <c>--weights</c> is given and <paramref name="explicitData"/> (a <c>--data</c> the
-    /// user typed) names the data set a compiled model was trained on, that model, so <c>eval --data fashion</c> runs the
-    /// Fashion model as <c>eval --model fashion</c> reads Fashion data; else null (MNIST).
+    /// user typed) names the data set a compiled model was trained on (or is a folder of MultiMNIST pairs), that model, so
+    /// <c>eval --data fashion</c> runs the Fashion model as <c>eval --model fashion</c> reads Fashion data; else null (MNIST).
     /// </summary>
     public static string? ModelOf(string? model, string? weights, string? explicitData) =>
-        model ?? (weights is null ? CompiledModel.All.FirstOrDefault(m => m.Name == explicitData)?.Name : null);
+        model ?? (weights is null ? CompiledModel.All.FirstOrDefault(m => m.Name == explicitData)?.Name ?? PairsModel(explicitData) : null);
+
+    // A folder of MultiMNIST pairs (the two files, under any name) is the MultiMNIST model's data too.
+    private static string? PairsModel(string? data) =>
+        data is not null && CapsEmbedded.Data.MultiMnist.MultiMnistStore.IsPairs(data, CapsEmbedded.Data.DataPaths.DefaultRoot) ? CompiledModel.MultiMnist.Name : null;
 
     /// <summary>The <c>--data</c> value when the user gave it, else null (its default).</summary>
     public static string? ExplicitData(ParseResult parse, Option<string> data) =>

@@ -116,6 +116,19 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
     }
 
     [Fact]
+    public void Eval_of_a_folder_of_pairs_runs_the_compiled_MultiMnist_model_as_data_multimnist_does()
+    {
+        Fetch("--pairs-per-digit", "1");
+        var byName = Capsnet("eval", "--data", "multimnist", "--data-dir", Dir, "--limit", "3", "--threads", "1");
+        var byFolder = Capsnet("eval", "--data", Path.Combine(Dir, "multimnist"), "--limit", "3", "--threads", "1");
+        Assert.True(byName.Code == 0, byName.Error);
+        Assert.True(byFolder.Code == 0, byFolder.Error);
+        Assert.Contains("compiled MultiMnistCapsNet", byFolder.Output);
+        string Error(string output) => output.Split('\n').Single(l => l.StartsWith("error ", StringComparison.Ordinal));
+        Assert.Equal(Error(byName.Output), Error(byFolder.Output));
+    }
+
+    [Fact]
     public void Eval_runs_the_paper_sized_36x36_network_from_init_arch_multimnist()
     {
         Fetch("--pairs-per-digit", "1");
