@@ -178,8 +178,8 @@ internal static class EvalCommand
         }
         double seconds = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < count; i++)
-            if (CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(lengths.AsSpan(i * classes, classes)) >= 0)
-                throw new CliException($"the model gave image {i} non-finite capsule lengths (NaN/Inf): its weights are unusable for this input; no classes reported");
+            if (NonFiniteLengths.Any(lengths.AsSpan(i * classes, classes)))
+                throw new CliException(NonFiniteLengths.Message($"image {i}"));
 
         MultiMnistScore score = MultiMnistMetric.Score(lengths, classes, set.Labels, count);
         var inv = CultureInfo.InvariantCulture;
