@@ -1,7 +1,9 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Models;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Reference;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
@@ -94,6 +96,48 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
         Assert.True(worstPixel <= PixelTolerance, $"reconstruction: {worstPixel:E2}");
         Assert.True(worstReferenceLength <= LengthTolerance, $"lengths vs reference: {worstReferenceLength:E2}");
         Assert.True(worstReferencePixel <= PixelTolerance, $"reconstruction vs reference: {worstReferencePixel:E2}");
+    }
+
+    [Fact]
+    public void MultiMnist_network_at_36x36_matches_the_generated_model_and_its_two_longest_capsules()
+    {
+        // The shipped 36×36 network (conv1 28×28, primary grid 10×10, 3,200 primary capsules) on 100 MultiMNIST pairs
+        // composed from the fixture digits as `capsnet data fetch multimnist` composes them.
+        var weights = CapsNetWeightsFile.Load(FindRepositoryFile("weights", "multimnist.safetensors"));
+        Assert.Equal(MultiMnistCapsNet.InputSize, weights.Architecture.InputSize);
+        var idx = IdxReader.ReadImages(DataFixtures.ImagesPath);
+        var digits = new LabeledImages(idx.Count, idx.Rows, idx.Cols, idx.Pixels, IdxReader.ReadLabels(DataFixtures.LabelsPath));
+        var pairs = MultiMnistGenerator.DrawPairs(digits, pairsPerDigit: 1, seed: 36)[..100];
+        int n = pairs.Length, pixels = MultiMnistCapsNet.InputLength, classes = MultiMnistCapsNet.Classes;
+        var images = new float[n * pixels];
+        var first = new byte[pixels];
+        var second = new byte[pixels];
+        var merged = new byte[pixels];
+        for (int i = 0; i < n; i++)
+        {
+            MultiMnistPairs.Compose(digits, pairs[i], first, second, merged);
+            for (int k = 0; k < pixels; k++) images[i * pixels + k] = merged[k] / 255f;
+        }
+
+        using var session = Session(CapsNetOnnxExporter.Export(weights));
+        var onnx = RunLengths(session, images, n, MultiMnistCapsNet.InputSize, classes);
+        using var workspace = new MultiMnistCapsNet.Workspace();
+        var generated = new float[n * classes];
+        for (int i = 0; i < n; i++)
+            MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, images.AsSpan(i * pixels, pixels),
+                generated.AsSpan(i * classes, classes));
+        double worst = WorstRelative(onnx, generated);
+        log.WriteLine($"multimnist 36×36, no decoder: worst relative length error {worst:E2} over {n} pairs");
+        Assert.True(worst <= LengthTolerance, $"worst relative length error {worst:E2} > {LengthTolerance:E0}");
+
+        // What MultiMNIST reads off the network is the two longest capsules: the same pair of classes from both.
+        Span<int> fromOnnx = stackalloc int[2], fromGenerated = stackalloc int[2];
+        for (int i = 0; i < n; i++)
+        {
+            TopK.Longest(onnx.AsSpan(i * classes, classes), fromOnnx);
+            TopK.Longest(generated.AsSpan(i * classes, classes), fromGenerated);
+            Assert.True(fromOnnx.SequenceEqual(fromGenerated), $"pair {i}: ONNX top-2 {fromOnnx[0]},{fromOnnx[1]}, generated {fromGenerated[0]},{fromGenerated[1]}");
+        }
     }
 
     [Theory]
