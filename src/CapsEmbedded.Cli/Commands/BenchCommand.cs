@@ -108,22 +108,15 @@ internal static class BenchCommand
     private static float[] TestImages(string dataSet, string dataRoot, CapsNetArchitecture a, int count)
     {
         // A MultiMNIST set (two digits, 36×36) or a one-label set: the same pixels / 255 either way.
-        bool pairs = Data.MultiMnist.MultiMnistStore.IsPairs(dataSet, dataRoot);
-        var (setCount, rows, cols, copy) = pairs
-            ? Describe(Data.MultiMnist.MultiMnistStore.Load(dataSet, dataRoot))
-            : Describe(Data.DatasetStore.Load(dataSet, Data.DatasetSplit.Test, dataRoot));
-        if (rows * cols != a.InputLength || setCount == 0)
-            throw new CliException($"--data {dataSet}: {setCount} images of {rows}×{cols}; the compiled model takes {a.InputSize}×{a.InputSize}");
+        Data.LabeledImageSet set = Data.MultiMnist.MultiMnistStore.IsPairs(dataSet, dataRoot)
+            ? Data.MultiMnist.MultiMnistStore.Load(dataSet, dataRoot)
+            : Data.DatasetStore.Load(dataSet, Data.DatasetSplit.Test, dataRoot);
+        if (set.ImageLength != a.InputLength || set.Count == 0)
+            throw new CliException($"--data {dataSet}: {set.Count} images of {set.Rows}×{set.Cols}; the compiled model takes {a.InputSize}×{a.InputSize}");
         var images = new float[count * a.InputLength];
-        for (int i = 0; i < count; i++) copy(i % setCount, images.AsSpan(i * a.InputLength, a.InputLength));
+        for (int i = 0; i < count; i++) set.CopyImage(i % set.Count, images.AsSpan(i * a.InputLength, a.InputLength));
         return images;
     }
-
-    private delegate void CopyImage(int index, Span<float> destination);
-
-    private static (int Count, int Rows, int Cols, CopyImage Copy) Describe(Data.LabeledImages set) => (set.Count, set.Rows, set.Cols, set.CopyImage);
-
-    private static (int Count, int Rows, int Cols, CopyImage Copy) Describe(Data.MultiMnist.LabeledPairs set) => (set.Count, set.Rows, set.Cols, set.CopyImage);
 
     /// <summary>Times <paramref name="settings"/>' calls, each on the next batch of <paramref name="images"/> (a whole number of batches).</summary>
     internal static BenchResult Run(ICapsNetSession session, BenchSettings settings, float[] images)

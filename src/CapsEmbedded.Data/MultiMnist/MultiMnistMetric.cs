@@ -21,7 +21,7 @@ public static class MultiMnistMetric
 
     /// <summary>
     /// Scores <paramref name="count"/> images: <paramref name="lengths"/> holds [count × classes] capsule lengths and
-    /// <paramref name="labels"/> [count × 2] labels (<see cref="LabeledPairs.Labels"/>'s layout).
+    /// <paramref name="labels"/> [count × 2] labels (<see cref="LabeledImageSet.Labels"/> of <see cref="LabeledPairs"/>'s layout).
     /// </summary>
     public static MultiMnistScore Score(ReadOnlySpan<float> lengths, int classes, ReadOnlySpan<byte> labels, int count)
     {
