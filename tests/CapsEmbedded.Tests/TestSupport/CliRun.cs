@@ -16,6 +16,15 @@ internal static class CliRun
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary><c>capsnet-train train</c> in this process through its entry point, with output and errors captured.</summary>
+    public static (int Code, string Output, string Error) CapsnetTrain(params string[] args)
+    {
+        var output = new StringWriter(CultureInfo.InvariantCulture);
+        var error = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CapsEmbedded.TrainHost.TrainHost.Run(["train", .. args], output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
     /// <summary>In a child process (<c>dotnet exec capsnet.dll</c>), as a user runs it, where timing and allocation matter.</summary>
     public static (int Code, string Output, string Error) CapsnetProcess(params string[] args) =>
         ChildProcess.Run(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"), args, timeoutSeconds: 120);

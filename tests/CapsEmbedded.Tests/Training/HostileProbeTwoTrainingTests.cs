@@ -28,14 +28,6 @@ public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-
 
     private static (int Code, string Output, string Error) Train(params string[] args) => Capsnet(["train", .. args, "--plain"]);
 
-    private static (int Code, string Output, string Error) TrainHost(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsEmbedded.TrainHost.TrainHost.Run(["train", .. args], output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     // ---- 3, 4. every side file checked up front, colliding outputs refused before the run
 
     [Fact]
@@ -73,7 +65,7 @@ public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-
             var result = Train(Tiny(data, args));
             AssertOneLineError(result, message);
             Assert.DoesNotContain("epoch", result.Output);
-            var host = TrainHost(Tiny(data, args));
+            var host = CapsnetTrain(Tiny(data, args));
             Assert.True(host.Code == 1, host.Output);
             Assert.Contains("is the same file as", host.Error);
         }
@@ -91,7 +83,7 @@ public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-
         string data = ShapesData();
         var result = Train(Tiny(data, "--epochs", "1", "--out", P("null")));
         Assert.True(result.Code == 0, result.Error);
-        var host = TrainHost(Tiny(data, "--epochs", "1", "--out", P("null")));
+        var host = CapsnetTrain(Tiny(data, "--epochs", "1", "--out", P("null")));
         Assert.True(host.Code == 0, host.Error);
         Assert.Equal([P("null")], Directory.GetFileSystemEntries(Dir).Where(e => Path.GetFileName(e).StartsWith("null", StringComparison.Ordinal)));
         // An explicit --checkpoint is still kept; --save-epochs, which writes beside --out, is refused.
@@ -106,9 +98,9 @@ public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-
     public void Capsnet_train_bounds_threads_and_memory_as_the_cli_does()
     {
         string tooMany = (4 * Environment.ProcessorCount + 1).ToString(CultureInfo.InvariantCulture);
-        var host = TrainHost("--arch", "tiny", "--data", P("nowhere"), "--threads", tooMany, "--out", P("h.safetensors"));
+        var host = CapsnetTrain("--arch", "tiny", "--data", P("nowhere"), "--threads", tooMany, "--out", P("h.safetensors"));
         Assert.Equal($"capsnet-train: error: --threads {tooMany} is more than {4 * Environment.ProcessorCount} (4 per core on this {Environment.ProcessorCount}-core machine)", host.Error.Trim());
-        host = TrainHost("--data", P("nowhere"), "--batch", "2000000000", "--threads", "1", "--out", P("h.safetensors"));
+        host = CapsnetTrain("--data", P("nowhere"), "--batch", "2000000000", "--threads", "1", "--out", P("h.safetensors"));
         Assert.Contains("would need about", host.Error); // before the data set is even looked for
         Assert.Equal(1, host.Code);
         AssertOneLineError(Capsnet("train", "--data", P("nowhere"), "--batch", "2000000000", "--threads", "1", "--out", P("c.safetensors")), "would need about");
@@ -124,7 +116,7 @@ public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-
         var result = Train(Tiny(data, "--epochs", "1", "--out", "/sys/capsnet-probe.safetensors"));
         AssertOneLineError(result, "--out /sys/capsnet-probe.safetensors: cannot create files in /sys");
         Assert.DoesNotContain("epoch", result.Output);
-        var host = TrainHost(Tiny(data, "--epochs", "1", "--out", "/sys/capsnet-probe.safetensors"));
+        var host = CapsnetTrain(Tiny(data, "--epochs", "1", "--out", "/sys/capsnet-probe.safetensors"));
         Assert.Contains("cannot create files in /sys", host.Error);
     }
 }

@@ -158,20 +158,12 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         Assert.False(File.Exists(P("other.safetensors")));
     }
 
-    private static (int Code, string Output, string Error) TrainHost(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsEmbedded.TrainHost.TrainHost.Run(["train", .. args], output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Capsnet_train_host_gives_capsnet_trains_bits_and_each_resumes_the_others_checkpoint()
     {
         string data = ShapesData();
         string[] run = ["--arch", "tiny", "--data", data, "--batch", "10", "--lr", "0.01", "--threads", "2", "--seed", "7", "--save-epochs"];
-        var host = TrainHost([.. run, "--epochs", "2", "--out", P("host.safetensors")]);
+        var host = CapsnetTrain([.. run, "--epochs", "2", "--out", P("host.safetensors")]);
         Assert.True(host.Code == 0, host.Error + host.Output);
         Assert.Equal("", host.Error);
         Assert.Contains("epoch 2:", host.Output);
@@ -189,7 +181,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
 
         // A third epoch either way: capsnet train resumes capsnet-train's checkpoint and vice versa, to the same bits.
         var a = Train([.. run, "--epochs", "3", "--out", P("host.safetensors"), "--resume", "--plain"]);
-        var b = TrainHost([.. run, "--epochs", "3", "--out", P("cli.safetensors"), "--resume"]);
+        var b = CapsnetTrain([.. run, "--epochs", "3", "--out", P("cli.safetensors"), "--resume"]);
         Assert.True(a.Code == 0 && b.Code == 0, a.Error + b.Error);
         Assert.Equal(CapsNetWeightsFile.Load(P("cli.safetensors")).PrimaryWeight, CapsNetWeightsFile.Load(P("host.safetensors")).PrimaryWeight);
         Assert.True(File.Exists(P("cli.epoch-3.safetensors")));
@@ -200,7 +192,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     {
         string data = ShapesData(), output = P("h.safetensors");
         File.WriteAllText(P("h.epoch-2.safetensors"), "keep me");
-        var (code, text, error) = TrainHost("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--out", output, "--save-epochs");
+        var (code, text, error) = CapsnetTrain("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--out", output, "--save-epochs");
         Assert.Equal(1, code);
         Assert.Equal($"capsnet-train: error: --save-epochs' file {P("h.epoch-2.safetensors")} exists; remove it, or continue its run with --resume", error.Trim());
         Assert.Equal("keep me", File.ReadAllText(P("h.epoch-2.safetensors")));
@@ -217,7 +209,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
             (["--arch", "tiny", "--data", data, "--resume", "--checkpoint", P("none.ckpt")], "no checkpoint to resume from"),
         })
         {
-            var result = TrainHost(args);
+            var result = CapsnetTrain(args);
             Assert.True(result.Code == 1, string.Join(" ", args) + ": " + result.Output);
             var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Single(lines);
