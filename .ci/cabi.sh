@@ -34,7 +34,7 @@ done
 [ "$(od -An -tx1 -j18 -N2 "$out/native-arm64/libcapsnet_mnist.so" | tr -d ' \n')" = "b700" ] \
   || { echo "the arm64 library is not an AArch64 ELF" >&2; exit 1; }
 
-# The README's commands: one cc line for x64, the Makefile cross-compiling for arm64.
+# docs/C-API.md's commands: one cc line for x64, the Makefile cross-compiling for arm64.
 "$cc" -O2 -Wall -Wextra -Werror -I "$out/native-x64" examples/c/capsnet_predict.c -L "$out/native-x64" -lcapsnet_mnist \
   -Wl,-rpath,'$ORIGIN' -o "$out/native-x64/capsnet_predict"
 make -s -C examples/c LIBDIR="$PWD/$out/native-arm64" CC=aarch64-linux-gnu-gcc

@@ -36,22 +36,23 @@ for set in mnist fashion; do
   cp "tests/CapsEmbedded.Tests/Fixtures/$set/t10k-200-labels-idx1-ubyte" "$work/data/$set/t10k-labels-idx1-ubyte"
 done
 
-# Starts `capsnet serve ARGS` in its own process group and sets $url once it listens. --port 0: the server picks a free
-# loopback port and prints it, so there is no race for a port.
+# Starts `capsnet serve ARGS` (capsnet: the command in $capsnet) in its own process group and sets $url once it listens
+# (within $wait_s seconds). --port 0: the server picks a free loopback port and prints it, so there is no race for a port.
+capsnet=("$out/capsnet") wait_s=30
 start_server() {
   # Empty the log first, here: the redirection below happens in the background job, and until it does the loop would
   # read the previous server's address.
   : > "$work/serve.log"
-  setsid "$out/capsnet" serve --port 0 --data-dir "$work/data" "$@" > "$work/serve.log" 2>&1 &
+  setsid "${capsnet[@]}" serve --port 0 --data-dir "$work/data" "$@" > "$work/serve.log" 2>&1 &
   server_pid=$!
   url=""
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 $((wait_s * 5))); do
     url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.log" | head -n 1 || true)
     [ -n "$url" ] && break
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; echo "capsnet serve exited" >&2; exit 1; }
     sleep 0.2
   done
-  [ -n "$url" ] || { cat "$work/serve.log" >&2; echo "capsnet serve did not start within 30 s" >&2; exit 1; }
+  [ -n "$url" ] || { cat "$work/serve.log" >&2; echo "capsnet serve did not start within $wait_s s" >&2; exit 1; }
   cat "$work/serve.log"
 }
 start_server
@@ -79,3 +80,16 @@ timeout 120 python3 .ci/figures-browser.py --driver "http://127.0.0.1:$driver_po
   --chrome "$(command -v chromium)" --profile "$work/profile-fashion" --screenshot artifacts/figures/serve-fashion.png \
   --expect "test image 0, label 9 (Ankle boot)"
 echo "figures: serve checked in headless Chromium (MNIST and Fashion-MNIST); screenshots $screenshot, artifacts/figures/serve-fashion.png"
+
+# From the source checkout with nothing published, as a user runs every other command: `capsnet serve` builds and runs
+# src/CapsEmbedded.Serve through `dotnet run` (docs/CLI.md, "serve"). No capsnet-serve may sit next to this capsnet.
+kill -- "-$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+for f in src/CapsEmbedded.Cli/bin/Release/net10.0/capsnet-serve{,.dll}; do
+  [ ! -e "$f" ] || { echo "$f exists: this check would not show that nothing needs publishing" >&2; exit 1; }
+done
+capsnet=(dotnet run -c Release --project src/CapsEmbedded.Cli --) wait_s=600
+start_server
+python3 -c 'import sys, urllib.request; body = urllib.request.urlopen(sys.argv[1] + "/api/model", timeout=10).read().decode()
+assert "mnist" in body, body' "$url"
+echo "figures: capsnet serve from the source checkout (dotnet run, nothing published) answers /api/model"

@@ -74,7 +74,7 @@ public static class CapsNetOnnxExporter
         string relu = g.Node("Relu", [conv1], "conv1_relu");
 
         // Primary capsules: conv, then channel k = type·dims + d and cell (y, x) regroup into capsule
-        // i = type·grid² + y·grid + x, dimension d (README "Weight format"): [N, T, D, G²] → [N, T, G², D] → [N, I, D].
+        // i = type·grid² + y·grid + x, dimension d (docs/WEIGHTS.md): [N, T, D, G²] → [N, T, G², D] → [N, I, D].
         string primaryW = g.Floats("primary_caps.weight", weights.PrimaryWeight, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, a.PrimaryKernel);
         string primaryB = g.Floats("primary_caps.bias", weights.PrimaryBias, a.PrimaryChannels);
         string primary = g.Node("Conv", [relu, primaryW, primaryB], "primary_conv",

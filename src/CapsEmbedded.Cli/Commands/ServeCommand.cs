@@ -6,7 +6,8 @@ namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
 /// <c>capsnet serve</c>: starts <c>capsnet-serve</c> (src/CapsEmbedded.Serve, an ASP.NET Core tool kept out of this
-/// NativeAOT binary) from next to capsnet or $CAPSNET_SERVE, passes the arguments on, and stops it when capsnet stops.
+/// NativeAOT binary) from $CAPSNET_SERVE, from next to capsnet, or, in a source checkout, through <c>dotnet run</c> of
+/// its project; passes the arguments on, and stops it when capsnet stops.
 /// </summary>
 internal static class ServeCommand
 {
@@ -22,21 +23,40 @@ internal static class ServeCommand
         command.SetAction(CommandRunner.Guard(parse =>
         {
             var args = (parse.GetValue(rest) ?? []).Concat(parse.UnmatchedTokens).ToArray();
-            return Run(Locate(), args);
+            var (file, leading) = Locate(AppContext.BaseDirectory, Environment.GetEnvironmentVariable("CAPSNET_SERVE"));
+            return Run(file, [.. leading, .. args]);
         }));
         return command;
     }
 
-    private static string Locate()
+    /// <summary>The program that runs capsnet-serve and the arguments that go before the user's.</summary>
+    internal static (string File, string[] Arguments) Locate(string baseDirectory, string? configured)
     {
-        string? configured = Environment.GetEnvironmentVariable("CAPSNET_SERVE");
         if (!string.IsNullOrEmpty(configured))
-            return File.Exists(configured) ? configured : throw new CliException($"CAPSNET_SERVE={configured}: no such file");
-        string next = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "capsnet-serve.exe" : "capsnet-serve");
-        return File.Exists(next) ? next : throw new CliException(
-            $"capsnet serve runs capsnet-serve, not found next to capsnet ({AppContext.BaseDirectory}); build it with " +
+            return File.Exists(configured) ? (configured, []) : throw new CliException($"CAPSNET_SERVE={configured}: no such file");
+        string next = Path.Combine(baseDirectory, OperatingSystem.IsWindows() ? "capsnet-serve.exe" : "capsnet-serve");
+        if (File.Exists(next)) return (next, []);
+        // `dotnet run --project src/CapsEmbedded.Cli` has published nothing: build and run the server's project instead.
+        if (SourceCheckout(baseDirectory) is (string project, string configuration))
+            return ("dotnet", ["run", "-c", configuration, "--project", project, "--"]);
+        throw new CliException(
+            $"capsnet serve runs capsnet-serve, not found next to capsnet ({baseDirectory}); build it with " +
             "`dotnet publish src/CapsEmbedded.Serve -c Release -o <capsnet's folder>`, set CAPSNET_SERVE, or run " +
             "`dotnet run -c Release --project src/CapsEmbedded.Serve -- [--port N]`");
+    }
+
+    /// <summary>
+    /// The Serve project and build configuration when capsnet runs from its build output in a source checkout,
+    /// <c>ROOT/src/CapsEmbedded.Cli/bin/CONFIGURATION/TFM/</c> beside <c>ROOT/src/CapsEmbedded.Serve</c>; else null.
+    /// </summary>
+    private static (string Project, string Configuration)? SourceCheckout(string baseDirectory)
+    {
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(baseDirectory)).Parent;
+        var bin = configuration?.Parent;
+        var cli = bin?.Parent;
+        if (configuration is null || bin?.Name != "bin" || cli?.Name != "CapsEmbedded.Cli" || cli.Parent is null) return null;
+        string project = Path.Combine(cli.Parent.FullName, "CapsEmbedded.Serve", "CapsEmbedded.Serve.csproj");
+        return File.Exists(project) ? (project, configuration.Name) : null;
     }
 
     private static int Run(string executable, string[] args)
@@ -44,11 +64,12 @@ internal static class ServeCommand
         var start = new ProcessStartInfo(executable) { UseShellExecute = false };
         foreach (string arg in args) start.ArgumentList.Add(arg);
         using var child = Process.Start(start) ?? throw new CliException($"could not start {executable}");
-        // Stop the server with capsnet: Ctrl+C reaches both, but SIGTERM to capsnet alone would orphan it.
+        // Stop the server with capsnet: Ctrl+C reaches all, but SIGTERM to capsnet alone would orphan it (and, under
+        // `dotnet run`, the server beneath it).
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
-            try { if (!child.HasExited) child.Kill(); } catch (InvalidOperationException) { }
+            try { if (!child.HasExited) child.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);

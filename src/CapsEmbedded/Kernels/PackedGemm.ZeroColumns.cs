@@ -1,8 +1,8 @@
 // Zero columns of A: a k column where every row of a register tile's A is zero adds nothing to any sum of that tile, so
 // the micro-kernels step over the listed non-zero columns only. The primary capsules read conv1's ReLU output, which is
-// mostly zeros on real digits (87 % of the activations of the trained MNIST model on its test digits; 64 % of a 6-row
-// tile's columns are zero in all six rows), so most of the 94 % of the network's multiply-adds that sit in that GEMM
-// multiply a zero. Skipping them leaves every sum unchanged: the same products are added in the same order, and a
+// mostly zeros on real digits, often in all six rows of a tile (bench/RESULTS.md, the peers section, gives the shares),
+// so most of the multiply-adds of that GEMM, which holds nearly all of the network's, multiply a zero. Skipping them
+// leaves every sum unchanged: the same products are added in the same order, and a
 // skipped one is an exact zero (±0·b with b finite) that would not have changed the partial sum — the one exception is
 // the sign of a sum that is exactly −0 (only a product that underflows past the smallest subnormal makes one), and
 // only where the bias is exactly −0 too: adding any other bias, or the +0 of none, gives the same result either way.

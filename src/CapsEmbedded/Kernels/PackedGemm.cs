@@ -17,12 +17,12 @@ namespace CapsEmbedded.Kernels;
 /// panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
 /// stays in L1 while it sweeps over the k block of every panel (256 KiB for n = 256, in L2: read from memory once, and
 /// on x86 prefetched while the previous block is swept); partial sums live in C between blocks. Bias and ReLU are applied
-/// in registers after the last k block, sigmoid in one pass at the end. Measured on Zen 4 (bench/RESULTS.md, the peers
-/// section): 80–86 % of the FMA peak at the primary-capsule shape 36 × 20736 × 256.</para>
+/// in registers after the last k block, sigmoid in one pass at the end. How near the FMA peak that runs at the
+/// primary-capsule shape 36 × 20736 × 256: bench/RESULTS.md, the peers section.</para>
 /// <para>Zeros of A are skipped (PackedGemm.ZeroColumns.cs): before a row tile sweeps a k block, the k columns where
 /// all its rows of A are zero are dropped from a list that every panel's micro-kernel then walks. The sums are the
 /// same, product for product, as long as B is finite (a skipped 0·∞ would have been NaN; weights are checked finite when
-/// loaded). On conv1's ReLU output of real digits this removes ≈ 64 % of the primary conv's multiply-adds.</para>
+/// loaded). On conv1's ReLU output of real digits this removes most of the primary conv's multiply-adds.</para>
 /// </remarks>
 public static partial class PackedGemm
 {
@@ -358,8 +358,8 @@ public static partial class PackedGemm
     /// <summary>
     /// Brings the next k block of B (this call's panels: 256 KiB for the primary capsules) towards L2 while the row tiles
     /// sweep the current one, a slice before each micro-kernel call. Without it the first row tile of every block waits on
-    /// memory: its sweep needs B at ≈ 37 GB/s, more than one core draws from DRAM, and that cost ≈ 15% of the FMA peak
-    /// at m = 36. x86 only (.NET has no ARM64 prefetch intrinsic); elsewhere the hardware prefetcher is all there is.
+    /// memory: its sweep needs B faster than one core draws it from DRAM. x86 only (.NET has no ARM64 prefetch
+    /// intrinsic); elsewhere the hardware prefetcher is all there is.
     /// </summary>
     private ref struct NextBlockPrefetch
     {

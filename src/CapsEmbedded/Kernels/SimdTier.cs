@@ -29,8 +29,8 @@ public static class SimdTiers
     // Declared before Best: static initialisers run in textual order.
     /// <summary>
     /// AMD family 19h (Zen 4) runs each 512-bit FMA as two 256-bit halves: no more FLOP per cycle than AVX2, and the
-    /// wider tiles cost registers and cache. Measured on an EPYC of that family (bench/RESULTS.md): MnistCapsNet.Predict
-    /// 5.8 ms with Vector512 against 5.0 ms with Vector256. Family 1Ah (Zen 5) and Intel cores are not affected.
+    /// wider tiles cost registers and cache, so Vector512 is slower than Vector256 there (bench/RESULTS.md, "Vector512
+    /// vs Vector256"). Family 1Ah (Zen 5) and Intel cores are not affected.
     /// </summary>
     public static bool HalfRateVector512 { get; } = IsAmdFamily19h();
 

@@ -34,7 +34,7 @@ public sealed class PaperOnnxFixture
 
 /// <summary>
 /// The ONNX export judged by ONNX Runtime 1.31.1: it loads the file and reproduces the generated model (paper network)
-/// and the reference model (tiny network) on MNIST test digits; the file's structure is what the README promises.
+/// and the reference model (tiny network) on MNIST test digits; the file's structure is what docs/ONNX.md promises.
 /// </summary>
 public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper log) : IClassFixture<PaperOnnxFixture>
 {
