@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Models;
 using CapsEmbedded.Quantization;
