@@ -1,7 +1,6 @@
 using System.CommandLine;
-using CapsEmbedded.Data;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.IO;
-using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli;
 
@@ -11,37 +10,14 @@ public sealed class CliException(string message) : Exception(message);
 /// <summary>Runs the parsed command; every error becomes one line on stderr and a non-zero exit code.</summary>
 public static class CommandRunner
 {
-    public const int Failure = 1;
-    public const int InternalError = 70; // EX_SOFTWARE
+    public const int Failure = ToolErrors.Failure;
+    public const int InternalError = ToolErrors.InternalError;
+
+    /// <summary>capsnet's error guard: the tools' shared one, with <see cref="CliException"/> as its own user error.</summary>
+    public static ToolErrors Errors { get; } = new("capsnet", e => e is CliException);
 
     /// <summary>Wraps a command body so that known failures print "capsnet: error: …" and nothing else.</summary>
-    public static Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parse =>
-        Run(() => body(parse), parse.InvocationConfiguration.Error);
-
-    public static int Run(Func<int> body, TextWriter error)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception e) when (IsUserError(e))
-        {
-            error.WriteLine($"capsnet: error: {OneLine(Describe(e))}");
-            return Failure;
-        }
-        catch (Exception e)
-        {
-            error.WriteLine($"capsnet: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
-            if (Environment.GetEnvironmentVariable("CAPSNET_DEBUG") == "1") error.WriteLine(e);
-            return InternalError;
-        }
-    }
-
-    /// <summary>
-    /// A message as one safe line (<see cref="UntrustedText.Line"/>: continuation lines joined, control characters
-    /// escaped, at most 500 characters; the untrusted parts inside are already cut to 80 where they are quoted).
-    /// </summary>
-    public static string OneLine(string message) => UntrustedText.Line(message);
+    public static Func<ParseResult, int> Guard(Func<ParseResult, int> body) => Errors.Guard(body);
 
     /// <summary>
     /// A parse error as one line naming what was wrong: an unknown option by its name (even where the parser took it
@@ -74,7 +50,7 @@ public static class CommandRunner
             message = $"{where}unexpected argument '{UntrustedText.Quote(extra)}'";
         else
             message = where + System.Text.RegularExpressions.Regex.Replace(PlainTypes(parse.Errors[0].Message), @"\s*\n\s*", " ");
-        error.WriteLine($"capsnet: error: {OneLine(message)}");
+        error.WriteLine($"capsnet: error: {ToolErrors.OneLine(message)}");
         return Failure;
     }
 
@@ -88,18 +64,4 @@ public static class CommandRunner
             var t when t.Contains("Boolean", StringComparison.Ordinal) => "true or false",
             var t => "a " + t.Split('.', '+', '`', '[')[^1].Trim(']').ToLowerInvariant() + " value",
         }));
-
-    private static bool IsUserError(Exception e) => e is CliException or WeightFormatException or IdxFormatException
-        or ImageFormatException or DatasetFetchException or IOException or UnauthorizedAccessException
-        or ArgumentException or PlatformNotSupportedException or OperationCanceledException;
-
-    /// <summary>The message a person needs: no "(Parameter 'x')" suffix, a plain "not found" for missing files.</summary>
-    private static string Describe(Exception e) => e switch
-    {
-        DatasetNotFoundException => e.Message,
-        FileNotFoundException { FileName: { } file } => $"{file}: no such file",
-        DirectoryNotFoundException => $"{e.Message.TrimEnd('.')} (no such directory)",
-        ArgumentException { ParamName: { } name } a => a.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal),
-        _ => e.Message,
-    };
 }

@@ -53,14 +53,12 @@ internal sealed class ModelSession : IDisposable
 internal sealed class ModelPool : IDisposable
 {
     private readonly ConcurrentBag<ModelSession> _free = new();
-    private readonly Func<ICapsNetSession> _newSession;
-    private readonly IDisposable _weights;
+    private readonly CompiledModel.SharedWeights _weights;
     private readonly int _keep;
 
-    private ModelPool(Func<ICapsNetSession> newSession, IDisposable weights, int keep)
+    private ModelPool(CompiledModel.SharedWeights weights, int keep)
     {
-        var first = newSession();
-        _newSession = newSession;
+        var first = weights.NewSession();
         _weights = weights;
         _keep = keep;
         ModelName = first.ModelName;
@@ -71,41 +69,33 @@ internal sealed class ModelPool : IDisposable
     }
 
     /// <summary>
-    /// The compiled model named <paramref name="model"/> (mnist or fashion) over its embedded weights, or over the file
-    /// <paramref name="weightsPath"/> (same architecture; its class names come with it).
+    /// The compiled model named <paramref name="model"/> (one of <see cref="Models"/>) over its embedded weights, or over
+    /// the file <paramref name="weightsPath"/> (same architecture; its class names come with it).
     /// </summary>
-    public static ModelPool Open(string model, string? weightsPath, int keep)
-    {
-        switch (model)
-        {
-            case "mnist":
-            {
-                var weights = weightsPath is null ? MnistCapsNet.Weights.Embedded : MnistCapsNet.Weights.Load(weightsPath);
-                return new ModelPool(() => new MnistCapsNet.Session(weights, ownsWeights: false), weights, keep);
-            }
-            case "fashion":
-            {
-                var weights = weightsPath is null ? FashionCapsNet.Weights.Embedded : FashionCapsNet.Weights.Load(weightsPath);
-                return new ModelPool(() => new FashionCapsNet.Session(weights, ownsWeights: false), weights, keep);
-            }
-            default:
-                throw UnknownModel(model);
-        }
-    }
+    public static ModelPool Open(string model, string? weightsPath, int keep) =>
+        new((Served(model) ?? throw UnknownModel(model)).Share(weightsPath), keep);
 
-    /// <summary>The models <see cref="Open"/> knows, by the names <c>--model</c> takes.</summary>
-    public static IReadOnlyList<string> Models { get; } = ["mnist", "fashion"];
+    /// <summary>Side of the images the page draws (app.js's SIDE): it serves the compiled models of that size.</summary>
+    public const int PageSide = 28;
+
+    /// <summary>The models <see cref="Open"/> serves, by the names <c>--model</c> takes: the registry's, of the page's size.</summary>
+    public static IReadOnlyList<string> Models { get; } =
+        CompiledModel.All.Where(m => m.Architecture.InputSize == PageSide).Select(m => m.Name).ToArray();
+
+    /// <summary>The registered model called <paramref name="model"/> when the page can draw its images, else null.</summary>
+    public static CompiledModel? Served(string? model) => Models.Contains(model) ? CompiledModel.Find(model) : null;
 
     /// <summary>The refusal of a <c>--model</c> value that is not one of <see cref="Models"/> (ServeOptions' and Open's).</summary>
-    internal static ArgumentException UnknownModel(string? model) =>
-        new($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
+    internal static ArgumentException UnknownModel(string? model) => CompiledModel.Find(model) is { } other
+        ? new($"--model {other.Name} takes {other.Architecture.InputSize}x{other.Architecture.InputSize} images; the page draws {PageSide}x{PageSide} (one of {string.Join(", ", Models)})")
+        : new($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
 
     public string ModelName { get; }
     public CapsNetArchitecture Architecture { get; }
     public IReadOnlyList<string> ClassNames { get; }
     public CapsEmbedded.Kernels.SimdTier Tier { get; }
 
-    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession(_newSession());
+    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession(_weights.NewSession());
 
     public void Return(ModelSession session)
     {

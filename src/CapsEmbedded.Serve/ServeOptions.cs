@@ -1,12 +1,13 @@
 using System.Net;
 using CapsEmbedded.Data;
+using CapsEmbedded.Models;
 
 namespace CapsEmbedded.Serve;
 
 /// <summary>The command line of <c>capsnet serve</c> / <c>capsnet-serve</c>; <see cref="Parse"/> names any bad argument in one line.</summary>
 /// <param name="Host">The address to listen on (loopback unless given).</param>
 /// <param name="Port">The port (0: any free one, printed when listening).</param>
-/// <param name="Model">The compiled model served: mnist or fashion.</param>
+/// <param name="Model">The compiled model served: one of <see cref="ModelPool.Models"/> (mnist, fashion).</param>
 /// <param name="Data">The data set whose test images the page loads: mnist, fashion, or a folder of IDX files.</param>
 /// <param name="DataDir">The folder fetched data sets are in.</param>
 /// <param name="Weights">A weight file of the paper architecture to serve instead of the model's embedded weights.</param>
@@ -42,8 +43,7 @@ internal sealed record ServeOptions(IPAddress Host, int Port, string Model, stri
                         : throw new ArgumentException($"--host must be an IP address (e.g. 127.0.0.1), got '{value}'");
                     break;
                 case "--model":
-                    model = ModelPool.Models.Contains(value) ? value
-                        : throw ModelPool.UnknownModel(value);
+                    model = ModelPool.Served(value)?.Name ?? throw ModelPool.UnknownModel(value);
                     break;
                 case "--data": data = value; break;
                 case "--data-dir": dataDir = value; break;
@@ -51,7 +51,7 @@ internal sealed record ServeOptions(IPAddress Host, int Port, string Model, stri
                 default: throw new ArgumentException($"unknown option '{name}' ({Usage})");
             }
         }
-        model ??= weights is null && data is not null && ModelPool.Models.Contains(data) ? data : "mnist";
+        model ??= (weights is null ? ModelPool.Served(data) : null)?.Name ?? CompiledModel.Default.Name;
         return new ServeOptions(host, port, model, data ?? model, dataDir, weights);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
 using CapsEmbedded.TorchSharp.ShimFix;
@@ -25,40 +26,13 @@ public static class TorchCli
         return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
     }
 
-    private static Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parse =>
-    {
-        var error = parse.InvocationConfiguration.Error;
-        try { return body(parse); }
-        catch (Exception e) when (e is TorchCliException or WeightFormatException or IdxFormatException or DatasetNotFoundException
-            or ElfPatchException or IOException or UnauthorizedAccessException or ArgumentException or TrainingDivergedException)
-        {
-            error.WriteLine($"capsnet-torch: error: {e.Message}");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            error.WriteLine($"capsnet-torch: internal error: {e.GetType().Name}: {e.Message}");
-            if (Environment.GetEnvironmentVariable("CAPSNET_DEBUG") == "1") error.WriteLine(e);
-            return 70;
-        }
-    };
+    /// <summary>capsnet-torch's error guard: the tools' shared one, with this tool's own user errors.</summary>
+    private static readonly ToolErrors Errors = new("capsnet-torch", e => e is TorchCliException or ElfPatchException or TrainingDivergedException);
 
     private static Option<string> DeviceOption() => new("--device")
     {
         Description = "cpu, or cuda (needs the build with -p:TorchDevice=cuda and a GPU)",
         DefaultValueFactory = _ => "cpu",
-    };
-
-    private static Option<int> ThreadsOption() => new("--threads")
-    {
-        Description = "libtorch intra-op threads (default: all cores)",
-        DefaultValueFactory = _ => Environment.ProcessorCount,
-    };
-
-    private static Option<string> DataDirOption() => new("--data-dir")
-    {
-        Description = "Folder that holds fetched data sets (default: $CAPSNET_DATA or ./data)",
-        DefaultValueFactory = _ => DataPaths.DefaultRoot,
     };
 
     private static int Positive(int value, string option) =>
@@ -84,12 +58,12 @@ public static class TorchCli
     private static Command TrainCommand()
     {
         var shared = new TrainingCommandLine("capsnet-torch");
-        var dataDir = DataDirOption();
-        var threads = ThreadsOption();
+        var dataDir = ToolOptions.DataDir();
+        var threads = ToolOptions.Threads("libtorch intra-op threads");
         var device = DeviceOption();
         var command = shared.CreateCommand("Train a CapsNet with TorchSharp autograd (same loss, shifts, Adam schedule, init and files as capsnet train)",
             dataDir, threads, device);
-        command.SetAction(Guard(parse =>
+        command.SetAction(Errors.Guard(parse =>
         {
             // The group is the C# trainer's (kept for a resume there); like capsnet-train's, at most the batch.
             var options = shared.Options(parse) with
@@ -160,11 +134,11 @@ public static class TorchCli
         var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
         split.AcceptOnlyFromAmong("test", "train");
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
-        var threads = ThreadsOption();
+        var threads = ToolOptions.Threads("libtorch intra-op threads");
         var device = DeviceOption();
-        var dataDir = DataDirOption();
+        var dataDir = ToolOptions.DataDir();
         var command = new Command("eval", "Error rate of a weight file on a labelled data set, with TorchSharp") { weights, data, split, limit, threads, device, dataDir };
-        command.SetAction(Guard(parse =>
+        command.SetAction(Errors.Guard(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
             var w = CapsNetWeightsFile.Load(parse.GetValue(weights)!);
@@ -208,7 +182,7 @@ public static class TorchCli
         {
             weights, batch, threads, warmup, runs, train, device, engine, json,
         };
-        command.SetAction(Guard(parse =>
+        command.SetAction(Errors.Guard(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
             string? path = parse.GetValue(weights);
@@ -247,7 +221,7 @@ public static class TorchCli
         {
             shim, libstdcxx,
         };
-        command.SetAction(Guard(parse =>
+        command.SetAction(Errors.Guard(parse =>
         {
             string target = parse.GetValue(shim)!;
             if (!File.Exists(target)) throw new TorchCliException($"{target}: no such file");

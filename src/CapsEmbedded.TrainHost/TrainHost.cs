@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
 
@@ -11,32 +12,24 @@ namespace CapsEmbedded.TrainHost;
 /// </summary>
 public static class TrainHost
 {
+    /// <summary>capsnet-train's error guard: the tools' shared one; a diverged run is the user's to see, not a bug.</summary>
+    private static readonly ToolErrors Errors = new("capsnet-train", e => e is TrainingDivergedException);
+
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var shared = new TrainingCommandLine("capsnet-train");
-        var dataDir = new Option<string>("--data-dir") { Description = "Where data sets live", DefaultValueFactory = _ => DataPaths.DefaultRoot };
-        var threads = new Option<int>("--threads") { Description = "Training threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dataDir = ToolOptions.DataDir();
+        var threads = ToolOptions.Threads("Training threads");
         var command = shared.CreateCommand("Train a CapsNet (capsnet train's library code, without the CLI's embedded models)", dataDir, threads, shared.SaveEpochs);
-        command.SetAction(parse =>
-        {
-            try
-            {
-                return Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is { Implicit: false }, output);
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or IdxFormatException
-                or CapsEmbedded.Weights.WeightFormatException or TrainingDivergedException)
-            {
-                error.WriteLine("capsnet-train: error: " + e.Message);
-                return 1;
-            }
-        });
+        command.SetAction(Errors.Guard(parse =>
+            Train(shared, parse, parse.GetValue(dataDir)!, parse.GetValue(threads), parse.GetResult(threads) is { Implicit: false }, output)));
         var parse = new RootCommand("capsnet-train: the C# CapsNet trainer alone") { command }.Parse(args);
         if (parse.Errors.Count > 0)
         {
             error.WriteLine("capsnet-train: error: " + parse.Errors[0].Message);
-            return 1;
+            return ToolErrors.Failure;
         }
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
     }

@@ -7,7 +7,8 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Kernels;
-using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.CommandLine;
+using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Commands;
@@ -23,7 +24,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
+        var model = ModelChoice.Model();
         var weights = CommonOptions.Weights(required: false);
         var warmup = new Option<int>("--warmup")
         {
@@ -42,12 +43,12 @@ internal static class BenchCommand
         {
             Description = "Force a SIMD tier (Scalar, Vector128, Vector256, Vector512); default: the best this machine has",
         };
-        var precision = PrecisionOption.Create();
+        var precision = ModelChoice.Precision();
         var data = new Option<string?>("--data", "-d")
         {
             Description = "Time test images of mnist, fashion (each also picks its model unless --model or --weights is given) or a folder with the four IDX files, taken in turn; default: synthetic images",
         };
-        var dataDir = CommonOptions.DataDir();
+        var dataDir = ToolOptions.DataDir();
         var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
         {
             model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir,
@@ -70,7 +71,7 @@ internal static class BenchCommand
             if (int8 && modelName is not null)
                 throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
             // int8 times its --weights file against the MNIST float32 model; float32 runs --model (or --data's model).
-            var compiled = int8 ? CompiledModel.Mnist : CompiledModel.Named(CommonOptions.ModelOf(modelName, path, dataSet));
+            var compiled = int8 ? CompiledModel.Mnist : ModelChoice.Named(ModelChoice.ModelOf(modelName, path, dataSet));
             var a = compiled.Architecture;
             CommonOptions.WithinMemory(4.0 * settings.Batch * (a.InputLength + a.Classes + 1), $"--batch {settings.Batch}");
             var images = dataSet is null ? SyntheticImages(a.InputLength, PoolSize(settings.Batch))
@@ -81,7 +82,7 @@ internal static class BenchCommand
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            using var session = compiled.OpenSession(path); // a file of another architecture is refused, naming the mismatch
+            using var session = compiled.Open(path); // a file of another architecture is refused, naming the mismatch
             var result = Run(session, settings, images) with { Images = imagesName };
             var output = parse.InvocationConfiguration.Output;
             string source = compiled.SourceOf(path);
@@ -122,7 +123,7 @@ internal static class BenchCommand
     internal static BenchResult Run(ICapsNetSession session, BenchSettings settings, float[] images)
     {
         var ticks = new long[settings.Runs];
-        using var model = new FloatModelCall(session, settings, images);
+        using var model = new ModelCall(session, settings, images);
         bool single = model.Single;
 
         for (int i = 0; i < settings.Warmup; i++) model.Call();
@@ -170,10 +171,11 @@ internal static class BenchCommand
         sortedTicks[Math.Min(sortedTicks.Length - 1, (int)Math.Ceiling(p * sortedTicks.Length) - 1)] * 1e3 / Stopwatch.Frequency;
 
     /// <summary>
-    /// One timed call of a compiled float32 model (its session, set to <c>settings.Tier</c>) on <c>settings.Batch</c>
-    /// images: the one-thread Predict, one image split over the threads (batch 1), or PredictBatch over the threads.
+    /// One timed call of a model (its session, set to <c>settings.Tier</c>: the compiled float32 model or the int8 one) on
+    /// <c>settings.Batch</c> images: the one-thread Predict, one image split over the threads (batch 1; the int8 model runs
+    /// it on one), or PredictBatch over the threads.
     /// </summary>
-    internal sealed class FloatModelCall : IDisposable
+    internal sealed class ModelCall : IDisposable
     {
         private readonly ICapsNetSession _session;
         private readonly BenchSettings _settings;
@@ -184,7 +186,7 @@ internal static class BenchCommand
         private readonly int[] _predicted;
         private readonly BatchContext _context;
 
-        public FloatModelCall(ICapsNetSession session, BenchSettings settings, float[] images)
+        public ModelCall(ICapsNetSession session, BenchSettings settings, float[] images)
         {
             (_session, _settings, _images) = (session, settings, images);
             _batchFloats = settings.Batch * session.Architecture.InputLength;

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using CapsEmbedded.Cli.Engines;
-using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 using CapsEmbedded.Threading;
 using CapsEmbedded.Weights;
@@ -10,12 +8,6 @@ namespace CapsEmbedded.Cli.Commands;
 /// <summary>Options shared by several commands, so their names and help read the same everywhere.</summary>
 internal static class CommonOptions
 {
-    public static Option<string> DataDir() => new("--data-dir")
-    {
-        Description = "Folder that holds fetched data sets (default: $CAPSNET_DATA or ./data)",
-        DefaultValueFactory = _ => DataPaths.DefaultRoot,
-    };
-
     /// <summary>A <c>--dtype</c> value as a safetensors dtype (F32, F16 or BF16), or a one-line error naming it.</summary>
     public static string WeightDType(string text) => text.ToLowerInvariant() switch
     {
@@ -33,46 +25,12 @@ internal static class CommonOptions
         Required = required,
     };
 
-    /// <summary>
-    /// <c>--model mnist|fashion|multimnist</c>: which compiled model runs (eval, predict, bench, the figures). Null when not given, which means MNIST,
-    /// except that it lets <c>--precision int8</c> refuse a --model it would not use.
-    /// </summary>
-    public static Option<string?> Model()
-    {
-        var model = new Option<string?>("--model", "-m")
-        {
-            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of --data mnist|fashion|multimnist, else mnist",
-        };
-        model.AcceptOnlyFromAmong(CompiledModel.All.Select(m => m.Name).ToArray());
-        return model;
-    }
-
     /// <summary><c>--data</c>: the labelled set eval and the figures read.</summary>
     public static Option<string> Data() => new("--data", "-d")
     {
         Description = "mnist, fashion, or a folder with the four IDX files",
         DefaultValueFactory = _ => "mnist",
     };
-
-    /// <summary>
-    /// The <c>--model</c> given; else, when no <c>--weights</c> is given and <paramref name="explicitData"/> (a <c>--data</c> the
-    /// user typed) names the data set a compiled model was trained on (or is a folder of MultiMNIST pairs), that model, so
-    /// <c>eval --data fashion</c> runs the Fashion model as <c>eval --model fashion</c> reads Fashion data; else null (MNIST).
-    /// </summary>
-    public static string? ModelOf(string? model, string? weights, string? explicitData) =>
-        model ?? (weights is null ? CompiledModel.All.FirstOrDefault(m => m.Name == explicitData)?.Name ?? PairsModel(explicitData) : null);
-
-    // A folder of MultiMNIST pairs (the two files, under any name) is the MultiMNIST model's data too.
-    private static string? PairsModel(string? data) =>
-        data is not null && CapsEmbedded.Data.MultiMnist.MultiMnistStore.IsPairs(data, CapsEmbedded.Data.DataPaths.DefaultRoot) ? CompiledModel.MultiMnist.Name : null;
-
-    /// <summary>The <c>--data</c> value when the user gave it, else null (its default).</summary>
-    public static string? ExplicitData(ParseResult parse, Option<string> data) =>
-        parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null;
-
-    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
-    public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
-        ExplicitData(parse, data) ?? model ?? parse.GetValue(data)!;
 
     /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
     public static Option<string> Split()
@@ -81,12 +39,6 @@ internal static class CommonOptions
         split.AcceptOnlyFromAmong("test", "train");
         return split;
     }
-
-    public static Option<int> Threads() => new("--threads")
-    {
-        Description = "Worker threads (default: all cores)",
-        DefaultValueFactory = _ => Environment.ProcessorCount,
-    };
 
     /// <summary>
     /// Checks an output path before any work starts (<see cref="AtomicFile.OutputProblem"/>: not empty, not a directory,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
 
@@ -11,7 +12,7 @@ internal static class DataCommand
     {
         var dataset = new Argument<string>("dataset") { Description = "mnist, fashion, or multimnist (generated from MNIST's test digits)" };
         dataset.AcceptOnlyFromAmong("mnist", "fashion", MultiMnistStore.Name);
-        var dataDir = CommonOptions.DataDir();
+        var dataDir = ToolOptions.DataDir();
         var pairsPerDigit = new Option<int?>("--pairs-per-digit")
         {
             Description = $"multimnist: pairs per MNIST test digit (default {MultiMnistGenerator.DefaultPairsPerDigit}: 100,000 pairs)",

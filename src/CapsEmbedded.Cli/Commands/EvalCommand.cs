@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
@@ -20,7 +20,7 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
+        var model = ModelChoice.Model();
         var weights = CommonOptions.Weights(required: false);
         var data = CommonOptions.Data();
         data.Description = "mnist, fashion, multimnist, or a folder with the four IDX files or the two MultiMNIST files (default: the data set of --model)";
@@ -30,12 +30,12 @@ internal static class EvalCommand
         {
             Description = "Write one line per image with its capsule lengths (space-separated, invariant culture)",
         };
-        var engine = PrecisionOption.Engine();
-        var threads = CommonOptions.Threads();
-        var dataDir = CommonOptions.DataDir();
+        var engine = ModelChoice.Engine();
+        var threads = ToolOptions.Threads();
+        var dataDir = ToolOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
-        var precision = PrecisionOption.Create();
+        var precision = ModelChoice.Precision();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
             model, weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision,
@@ -47,9 +47,9 @@ internal static class EvalCommand
             var chosen = parse.GetValue(precision);
             // int8 runs the --weights file, so no model follows --data there (a --model given is refused as before).
             string? modelName = chosen == Precision.Int8 ? parse.GetValue(model)
-                : CommonOptions.ModelOf(parse.GetValue(model), parse.GetValue(weights), CommonOptions.ExplicitData(parse, data));
+                : ModelChoice.ModelOf(parse.GetValue(model), parse.GetValue(weights), ModelChoice.ExplicitData(parse, data));
             return Run(new EvalRequest(
-                parse.GetValue(weights), CommonOptions.DataOf(parse, data, modelName),
+                parse.GetValue(weights), ModelChoice.DataOf(parse, data, modelName),
                 parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
                 n, parse.GetValue(dump), parse.GetValue(engine),
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
@@ -84,9 +84,11 @@ internal static class EvalCommand
         if (request.DumpLengths is not null && request.Plot is not null
             && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
             throw new CliException(collision);
-        using var engine = PrecisionOption.Open(request.Weights, request.Engine, request.Precision, request.Model);
-        if (pairs) return RunPairs(request, engine, output);
-        var a = engine.Architecture;
+        var (session, description) = ModelChoice.Open(request.Weights, request.Engine, request.Precision, request.Model);
+        using var model = session;
+        using var context = model.CreateBatchContext(request.Threads);
+        if (pairs) return RunPairs(request, model, description, context, output);
+        var a = model.Architecture;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
             throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
@@ -102,10 +104,10 @@ internal static class EvalCommand
         var lengths = new float[(long)count * classes];
         var predicted = new int[count];
 
-        output.WriteLine(UntrustedText.Line($"engine   {engine.Description}"));
+        output.WriteLine(UntrustedText.Line($"engine   {description}"));
         output.WriteLine(UntrustedText.Line($"data     {request.Data} ({request.Split.ToString().ToLowerInvariant()}), {count:N0} images, {request.Threads} threads"));
         var clock = Stopwatch.StartNew();
-        engine.PredictBatch(images, count, lengths, predicted, request.Threads);
+        model.PredictBatch(images, lengths, predicted, context);
         double seconds = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < count; i++) // a NaN length would otherwise count as "class 0"
             if (NonFiniteLengths.Any(lengths.AsSpan(i * classes, classes)))
@@ -125,8 +127,8 @@ internal static class EvalCommand
         output.WriteLine($"speed    {(count / seconds).ToString("F1", inv)} images/s ({seconds.ToString("F2", inv)} s)");
         output.WriteLine();
         WriteConfusion(output, confusion, classes);
-        if (!engine.ClassNames.SequenceEqual(CapsEmbedded.Weights.CapsNetClassNames.Default(classes)))
-            output.WriteLine($"classes  {string.Join(", ", engine.ClassNames.Select((n, k) => $"{k} = {n}"))}");
+        if (!model.ClassNames.SequenceEqual(CapsEmbedded.Weights.CapsNetClassNames.Default(classes)))
+            output.WriteLine($"classes  {string.Join(", ", model.ClassNames.Select((n, k) => $"{k} = {n}"))}");
         if (request.DumpLengths is not null)
         {
             DumpLengths(request.DumpLengths, lengths, count, classes);
@@ -148,12 +150,12 @@ internal static class EvalCommand
     /// MultiMNIST: the paper's metric (an image is right only when its two longest capsules are its two labels) and
     /// the share with at least one label among the two longest.
     /// </summary>
-    private static int RunPairs(EvalRequest request, ICapsNetEngine engine, TextWriter output)
+    private static int RunPairs(EvalRequest request, ICapsNetSession model, string description, BatchContext context, TextWriter output)
     {
-        var a = engine.Architecture;
+        var a = model.Architecture;
         var set = MultiMnistStore.Load(request.Data, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
-            throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model ({engine.Description}) needs {a.InputSize}x{a.InputSize}x{a.InputChannels}"
+            throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model ({description}) needs {a.InputSize}x{a.InputSize}x{a.InputChannels}"
                 + $"; give weights for {set.Rows}x{set.Cols} with --weights (capsnet init --arch multimnist writes random ones)");
         if (a.Classes <= DatasetStore.MaxLabel)
             throw new CliException($"the model has {a.Classes} classes; MultiMNIST labels are the digits 0..{DatasetStore.MaxLabel}");
@@ -166,14 +168,14 @@ internal static class EvalCommand
         var predicted = new int[chunk];
         var lengths = new float[(long)count * classes];
 
-        output.WriteLine($"engine   {engine.Description}");
+        output.WriteLine($"engine   {description}");
         output.WriteLine($"data     {request.Data} (MultiMNIST test), {count:N0} images of two digits, {request.Threads} threads");
         var clock = Stopwatch.StartNew();
         for (int start = 0; start < count; start += chunk)
         {
             int n = Math.Min(chunk, count - start);
             for (int i = 0; i < n; i++) set.CopyImage(start + i, images.AsSpan(i * pixels, pixels));
-            engine.PredictBatch(images, n, chunkLengths, predicted, request.Threads);
+            model.PredictBatch(images.AsSpan(0, n * pixels), chunkLengths, predicted, context);
             chunkLengths.AsSpan(0, n * classes).CopyTo(lengths.AsSpan(start * classes));
         }
         double seconds = clock.Elapsed.TotalSeconds;

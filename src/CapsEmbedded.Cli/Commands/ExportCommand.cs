@@ -1,5 +1,4 @@
 using System.CommandLine;
-using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.IO;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Weights;
@@ -12,7 +11,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var onnx = new Option<string>("--onnx") { Description = "Output ONNX file (opset 17)", Required = true };
-        var model = CommonOptions.Model();
+        var model = ModelChoice.Model();
         var weights = CommonOptions.Weights(required: false);
         var decoder = new Option<bool>("--decoder")
         {
@@ -32,7 +31,7 @@ internal static class ExportCommand
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
             var network = weightsPath is null
-                ? CompiledModel.Named(modelName).ReadEmbedded()
+                ? ModelChoice.Named(modelName).ReadEmbedded()
                 : CapsNetWeightsFile.Load(weightsPath);
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
             byte[] bytes = CapsNetOnnxExporter.Export(network, options);

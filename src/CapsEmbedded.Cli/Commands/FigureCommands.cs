@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.CommandLine;
+using CapsEmbedded.Models;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
@@ -26,9 +27,9 @@ internal static class FigureCommands
         {
             // The PNG is checked before the model runs, so a run never ends in "cannot write".
             CommonOptions.OutputPath(parse.GetValue(Out), "--out", parse.GetValue(Force));
-            string? modelName = CommonOptions.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), CommonOptions.ExplicitData(parse, Data));
-            var model = CompiledModel.Named(modelName);
-            string data = CommonOptions.DataOf(parse, Data, model.Name);
+            string? modelName = ModelChoice.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), ModelChoice.ExplicitData(parse, Data));
+            var model = ModelChoice.Named(modelName);
+            string data = ModelChoice.DataOf(parse, Data, model.Name);
             return (model, data, MultiMnistStore.IsPairs(data, parse.GetValue(DataDir)!));
         }
 
@@ -68,7 +69,7 @@ internal static class FigureCommands
 
     private static Shared Options(string defaultOut)
     {
-        return new Shared(CommonOptions.Model(), CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), CommonOptions.DataDir(),
+        return new Shared(ModelChoice.Model(), CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), ToolOptions.DataDir(),
             new Option<string>("--out", "-o") { Description = "Output PNG file", DefaultValueFactory = _ => defaultOut },
             new Option<bool>("--force") { Description = "Overwrite an existing file" },
             new Option<int>("--scale") { Description = "Pixels per image pixel (1..8)", DefaultValueFactory = _ => 2 });
@@ -170,7 +171,7 @@ internal static class FigureCommands
         var limit = new Option<int?>("--limit") { Description = "Scan only the first N images" };
         var max = new Option<int>("--max") { Description = "Draw at most N errors", DefaultValueFactory = _ => 60 };
         var columns = new Option<int>("--columns") { Description = "Errors per row", DefaultValueFactory = _ => 4 };
-        var threads = CommonOptions.Threads();
+        var threads = ToolOptions.Threads();
         var command = With(new Command("errors", "PNG: misclassified digits with true/predicted class, the two longest capsules and both reconstructions")
         {
             limit, max, columns, threads,

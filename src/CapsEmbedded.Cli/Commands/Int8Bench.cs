@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using CapsEmbedded.Cli.Engines;
-using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Models;
 using CapsEmbedded.Quantization;
@@ -12,7 +10,7 @@ namespace CapsEmbedded.Cli.Commands;
 /// <summary>
 /// <c>capsnet bench --precision int8 --weights F.int8.safetensors [--batch N --threads N]</c>: the int8 model and the
 /// compiled float32 model (embedded weights) timed interleaved in one run, so machine noise hits both alike; reports the
-/// ratio. A batch is split over the threads by images (<see cref="QuantizedBatch"/>; the float model by its BatchContext);
+/// ratio. A batch is split over the threads by images (each model's session over its BatchContext);
 /// at batch 1 the float model splits the one image over the threads, the int8 model has no such path and runs it on one.
 /// </summary>
 internal static class Int8Bench
@@ -24,38 +22,22 @@ internal static class Int8Bench
     internal static string Run(string? path, BenchCommand.BenchSettings settings, float[] images, string imagesName)
     {
         if (path is null) throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
-        var quantised = QuantizedWeightsFile.Load(path);
-        if (quantised.Architecture != MnistCapsNet.Architecture)
-            throw new CliException($"{path} holds {quantised.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
-        using var model = QuantizedCapsNet.Create(quantised);
-        using var workspace = new QuantizedCapsNet.Workspace(model.Architecture);
-        using var batch = new QuantizedBatch(model, settings.Threads);
-
+        using var int8Session = QuantizedSession.Load(path);
+        if (int8Session.Architecture != MnistCapsNet.Architecture)
+            throw new CliException($"{path} holds {int8Session.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
         int count = settings.Batch;
-        int batchFloats = count * MnistCapsNet.InputLength, next = 0;
-        // QuantizedBatch takes an array: the pool cut into one array per batch, before the timing.
-        var batches = Enumerable.Range(0, images.Length / batchFloats).Select(b => images.AsSpan(b * batchFloats, batchFloats).ToArray()).ToArray();
-        var lengths = new float[count * MnistCapsNet.Classes];
-        var classes = new int[count];
-        using var floatSession = CompiledModel.Mnist.OpenSession(null);
-        using var floatModel = new BenchCommand.FloatModelCall(floatSession, settings, images);
+        using var floatSession = CompiledModel.Mnist.Open(weightsPath: null);
+        // Both take the pool's batches in the same order: the two models see the same images, call by call.
+        using var int8Model = new BenchCommand.ModelCall(int8Session, settings, images);
+        using var floatModel = new BenchCommand.ModelCall(floatSession, settings, images);
         var int8Ticks = new long[settings.Runs];
         var floatTicks = new long[settings.Runs];
-        Int8Tier int8Tier = Int8Tiers.Best;
+        Int8Tier int8Tier = int8Session.Int8Tier;
         bool single = floatModel.Single;
-
-        // The float model takes the pool's batches in the same order: both see the same images, call by call.
-        void Int8()
-        {
-            var batchImages = batches[next];
-            next = (next + 1) % batches.Length;
-            if (count == 1) model.Predict(workspace, batchImages, lengths, default, default, settings.Tier, int8Tier);
-            else batch.Predict(batchImages, count, lengths, classes, settings.Tier, int8Tier);
-        }
 
         for (int i = 0; i < settings.Warmup; i++)
         {
-            Int8();
+            int8Model.Call();
             floatModel.Call();
         }
         _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp());
@@ -63,7 +45,7 @@ internal static class Int8Bench
         for (int i = 0; i < settings.Runs; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            Int8();
+            int8Model.Call();
             long t1 = Stopwatch.GetTimestamp();
             floatModel.Call();
             int8Ticks[i] = t1 - t0;

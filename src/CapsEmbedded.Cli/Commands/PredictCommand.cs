@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using CapsEmbedded.Cli.Engines;
+using CapsEmbedded.Models;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 using CapsEmbedded.Runtime;
@@ -20,7 +20,7 @@ internal static class PredictCommand
     public static Command Create()
     {
         var weights = CommonOptions.Weights(required: false);
-        var model = CommonOptions.Model();
+        var model = ModelChoice.Model();
         var images = new Argument<string[]>("image")
         {
             Description = "PNG or PGM images of the model's size (28x28; 36x36 for --model multimnist), white digit (or garment) on black",
@@ -40,38 +40,36 @@ internal static class PredictCommand
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --reconstruction file" };
         var top = new Option<int?>("--top")
         {
-            Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {MultiMnistTop} with --model multimnist: two digits)",
+            Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {CompiledModel.MultiMnist.DefaultTop} with --model multimnist: two digits)",
         };
-        var engine = PrecisionOption.Engine();
-        var precision = PrecisionOption.Create();
+        var engine = ModelChoice.Engine();
+        var precision = ModelChoice.Precision();
         var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision, top };
         command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
             parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force), parse.GetValue(top)));
         return command;
     }
 
-    /// <summary>The default <c>--top</c> of <c>--model multimnist</c>: its images hold two digits (paper §6).</summary>
-    internal const int MultiMnistTop = 2;
-
     internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
         TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false, int? top = null)
     {
-        ICapsNetEngine? engine = null;
-        int k = top ?? (model == CompiledModel.MultiMnist.Name ? MultiMnistTop : 1);
-        int status = CommandRunner.Run(() =>
+        ICapsNetSession? session = null;
+        // --model multimnist reads two digits (paper §6): its default --top is 2.
+        int k = top ?? CompiledModel.Find(model)?.DefaultTop ?? 1;
+        int status = CommandRunner.Errors.Run(() =>
         {
             CommonOptions.Positive(k, "--top");
             if (reconstructionPath is not null && imagePaths.Count > 1)
                 throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
             if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", force);
-            engine = PrecisionOption.Open(weightsPath, choice, precision, model);
+            session = ModelChoice.Open(weightsPath, choice, precision, model).Session;
             return 0;
         }, error);
-        if (engine is null) return status;
-        using (engine)
+        if (session is null) return status;
+        using (session)
         {
-            var a = engine.Architecture;
-            status = CommandRunner.Run(() => k <= a.Classes ? 0
+            var a = session.Architecture;
+            status = CommandRunner.Errors.Run(() => k <= a.Classes ? 0
                 : throw new CliException($"--top {k} asks for more capsules than the model's {a.Classes} classes"), error);
             if (status != 0) return status;
             var lengths = new float[a.Classes];
@@ -79,17 +77,17 @@ internal static class PredictCommand
             var longest = new float[k];
             var reconstruction = reconstructionPath is null ? Array.Empty<float>() : new float[a.InputLength];
             foreach (string imagePath in imagePaths)
-                status = Math.Max(status, CommandRunner.Run(() =>
+                status = Math.Max(status, CommandRunner.Errors.Run(() =>
                 {
-                    int predicted = PredictOne(engine, imagePath, lengths, reconstruction);
+                    int predicted = PredictOne(session, imagePath, lengths, reconstruction);
                     var inv = CultureInfo.InvariantCulture;
                     if (imagePaths.Count > 1) output.WriteLine(UntrustedText.Line($"image    {imagePath}"));
-                    if (k == 1) output.WriteLine($"class    {ClassText(engine, predicted)}");
+                    if (k == 1) output.WriteLine($"class    {ClassText(session, predicted)}");
                     else
                     {
                         TopK.Longest(lengths, ranked, longest);
                         for (int r = 0; r < k; r++)
-                            output.WriteLine($"top {(r + 1).ToString(inv),-4} {longest[r].ToString("F6", inv)}  {ClassText(engine, ranked[r])}");
+                            output.WriteLine($"top {(r + 1).ToString(inv),-4} {longest[r].ToString("F6", inv)}  {ClassText(session, ranked[r])}");
                     }
                     output.WriteLine($"lengths  {string.Join(' ', lengths.Select(l => l.ToString("F6", inv)))}");
                     if (reconstructionPath is not null)
@@ -104,22 +102,22 @@ internal static class PredictCommand
     }
 
     /// <summary>"3", or "9 (Ankle boot)" when the class has a name of its own.</summary>
-    private static string ClassText(ICapsNetEngine engine, int k)
+    private static string ClassText(ICapsNetSession session, int k)
     {
-        string number = k.ToString(CultureInfo.InvariantCulture), name = engine.ClassNames[k];
+        string number = k.ToString(CultureInfo.InvariantCulture), name = session.ClassNames[k];
         return name == number ? number : $"{number} ({name})";
     }
 
     /// <summary>Reads and classifies one image; a file that is not a gray image of the model's size is a CliException naming it.</summary>
-    private static int PredictOne(ICapsNetEngine engine, string imagePath, float[] lengths, float[] reconstruction)
+    private static int PredictOne(ICapsNetSession session, string imagePath, float[] lengths, float[] reconstruction)
     {
-        var a = engine.Architecture;
+        var a = session.Architecture;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)
             throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");
         if (a.InputChannels != 1)
             throw new CliException($"the model takes {a.InputChannels} input channels; predict reads gray images only");
-        int predicted = engine.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
+        int predicted = session.Predict(picture.Pixels, lengths, Span<float>.Empty, reconstruction);
         if (NonFiniteLengths.Any(lengths))
             throw new CliException(NonFiniteLengths.Message(imagePath));
         return predicted;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
@@ -33,7 +34,7 @@ internal static class QuantizeCommand
             Description = "Clip conv1's output at this percentile of its positive values (100 = the maximum)",
             DefaultValueFactory = _ => DefaultPercentile,
         };
-        var dataDir = CommonOptions.DataDir();
+        var dataDir = ToolOptions.DataDir();
         var output = new Option<string>("--out", "-o") { Description = "Quantised weight file to write", Required = true };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
         var command = new Command("quantize", "Quantise the primary-capsule conv to int8 (calibrated on training images)")

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CapsEmbedded.CommandLine;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
 using CapsEmbedded.Training;
@@ -17,8 +18,8 @@ public static class TrainCommand
     public static Command Create()
     {
         var shared = new TrainingCommandLine("capsnet");
-        var dataDir = CommonOptions.DataDir();
-        var threads = CommonOptions.Threads();
+        var dataDir = ToolOptions.DataDir();
+        var threads = ToolOptions.Threads();
         var group = new Option<int>("--group") { Description = "Images per GEMM inside a thread (memory vs speed; part of the run's arithmetic, kept on --resume)", DefaultValueFactory = _ => 8 };
         var force = new Option<bool>("--force") { Description = "Overwrite existing output files (--out, --checkpoint and the .csv/.svg/.png next to --out); --resume continues them without it" };
         var plain = new Option<bool>("--plain") { Description = "Plain progress lines instead of a live bar" };

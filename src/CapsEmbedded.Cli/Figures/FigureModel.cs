@@ -1,5 +1,6 @@
-using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
+using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Figures;
 
@@ -9,11 +10,11 @@ namespace CapsEmbedded.Cli.Figures;
 /// </summary>
 public sealed class FigureModel : IDisposable
 {
-    private readonly GeneratedEngine _engine;
+    private readonly ICapsNetSession _session;
 
     public FigureModel(CompiledModel model, string? weightsPath, LabeledImages data, string dataName)
     {
-        _engine = OpenFor(model, weightsPath, data.Rows, data.Cols, dataName);
+        _session = OpenFor(model, weightsPath, data.Rows, data.Cols, dataName);
         Data = data;
         DataName = dataName;
     }
@@ -22,7 +23,7 @@ public sealed class FigureModel : IDisposable
     /// The compiled model for images of <paramref name="rows"/> × <paramref name="cols"/>: refused, naming both sizes,
     /// before any weights load when the model takes another size (a 28×28 model on 36×36 MultiMNIST pairs).
     /// </summary>
-    internal static GeneratedEngine OpenFor(CompiledModel model, string? weightsPath, int rows, int cols, string dataName)
+    internal static ICapsNetSession OpenFor(CompiledModel model, string? weightsPath, int rows, int cols, string dataName)
     {
         var a = model.Architecture;
         if (rows != a.InputSize || cols != a.InputSize)
@@ -38,7 +39,7 @@ public sealed class FigureModel : IDisposable
 
     public LabeledImages Data { get; }
     public string DataName { get; }
-    public CapsNetArchitecture Architecture => _engine.Architecture;
+    public CapsNetArchitecture Architecture => _session.Architecture;
     public int Side => Architecture.InputSize;
     public int Dims => Architecture.ClassDims;
 
@@ -54,13 +55,13 @@ public sealed class FigureModel : IDisposable
         var lengths = new float[a.Classes];
         capsules = new float[a.Classes * a.ClassDims];
         var reconstruction = new float[a.InputLength];
-        int predicted = _engine.Predict(image, lengths, capsules, reconstruction);
+        int predicted = _session.Predict(image, lengths, capsules, reconstruction);
         int label = Data.Labels[index];
         float[]? fromTrue = null;
         if (withTrueReconstruction && label < a.Classes)
         {
             fromTrue = new float[a.InputLength];
-            _engine.Reconstruct(capsules, label, fromTrue);
+            _session.Reconstruct(capsules, label, fromTrue);
         }
         return new DigitResult(index, image, label, predicted, lengths, reconstruction, fromTrue);
     }
@@ -69,7 +70,7 @@ public sealed class FigureModel : IDisposable
     public float[] Reconstruct(ReadOnlySpan<float> capsules, int keep)
     {
         var reconstruction = new float[Architecture.InputLength];
-        _engine.Reconstruct(capsules, keep, reconstruction);
+        _session.Reconstruct(capsules, keep, reconstruction);
         return reconstruction;
     }
 
@@ -81,9 +82,10 @@ public sealed class FigureModel : IDisposable
         for (int i = 0; i < count; i++) Data.CopyImage(i, images.AsSpan(i * pixels, pixels));
         var lengths = new float[(long)count * Architecture.Classes];
         var classes = new int[count];
-        _engine.PredictBatch(images, count, lengths, classes, threads);
+        using var context = _session.CreateBatchContext(threads);
+        _session.PredictBatch(images, lengths, classes, context);
         return classes;
     }
 
-    public void Dispose() => _engine.Dispose();
+    public void Dispose() => _session.Dispose();
 }

@@ -1,6 +1,6 @@
-using CapsEmbedded.Cli.Engines;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
+using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Cli.Figures;
@@ -11,20 +11,20 @@ namespace CapsEmbedded.Cli.Figures;
 /// </summary>
 public sealed class PairFigureModel : IDisposable
 {
-    private readonly GeneratedEngine _engine;
+    private readonly ICapsNetSession _session;
 
     public PairFigureModel(CompiledModel model, string? weightsPath, LabeledPairs pairs, string dataName)
     {
         if (model.Architecture.Classes <= DatasetStore.MaxLabel)
             throw new CliException($"the model ({model.Name}) has {model.Architecture.Classes} classes; MultiMNIST labels are the digits 0..{DatasetStore.MaxLabel}");
-        _engine = FigureModel.OpenFor(model, weightsPath, pairs.Rows, pairs.Cols, dataName);
+        _session = FigureModel.OpenFor(model, weightsPath, pairs.Rows, pairs.Cols, dataName);
         Pairs = pairs;
         DataName = dataName;
     }
 
     public LabeledPairs Pairs { get; }
     public string DataName { get; }
-    public int Side => _engine.Architecture.InputSize;
+    public int Side => _session.Architecture.InputSize;
 
     /// <summary>
     /// Runs pair <paramref name="index"/>: its two longest capsules (<see cref="TopK.Longest(ReadOnlySpan{float}, Span{int})"/>,
@@ -33,21 +33,21 @@ public sealed class PairFigureModel : IDisposable
     /// </summary>
     public PairResult Run(int index)
     {
-        var a = _engine.Architecture;
+        var a = _session.Architecture;
         var image = new float[a.InputLength];
         Pairs.CopyImage(index, image);
         var lengths = new float[a.Classes];
         var capsules = new float[a.Classes * a.ClassDims];
-        _engine.Predict(image, lengths, capsules, Span<float>.Empty);
+        _session.Predict(image, lengths, capsules, Span<float>.Empty);
         if (NonFiniteLengths.Any(lengths)) throw new CliException(NonFiniteLengths.Message($"pair {index}"));
         var (longest, second) = FigureRenderer.TwoLongest(lengths);
         var fromLongest = new float[a.InputLength];
         var fromSecond = new float[a.InputLength];
-        _engine.Reconstruct(capsules, longest, fromLongest);
-        _engine.Reconstruct(capsules, second, fromSecond);
+        _session.Reconstruct(capsules, longest, fromLongest);
+        _session.Reconstruct(capsules, second, fromSecond);
         var labels = Pairs.GetLabels(index);
         return new PairResult(index, image, labels[0], labels[1], longest, second, fromLongest, fromSecond);
     }
 
-    public void Dispose() => _engine.Dispose();
+    public void Dispose() => _session.Dispose();
 }

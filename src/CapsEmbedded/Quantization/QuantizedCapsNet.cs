@@ -165,16 +165,37 @@ public sealed class QuantizedCapsNet : IDisposable
                 longest = float.IsNaN(classLengths[j]) ? longest : j;
 
         if (!capsules.IsEmpty) s.DigitCaps.CopyTo(capsules);
-        if (!reconstruction.IsEmpty)
-        {
-            s.Masked.Clear();
-            s.DigitCaps.Slice(longest * a.ClassDims, a.ClassDims).CopyTo(s.Masked.Slice(longest * a.ClassDims, a.ClassDims));
-            PackedGemm.Multiply(s.Masked, 1, a.DecoderInput, Region(_layout.Fc1Weight), a.DecoderHidden1, Region(_layout.Fc1Bias), Activation.Relu, s.Hidden1, tier);
-            PackedGemm.Multiply(s.Hidden1, 1, a.DecoderHidden1, Region(_layout.Fc2Weight), a.DecoderHidden2, Region(_layout.Fc2Bias), Activation.Relu, s.Hidden2, tier);
-            PackedGemm.Multiply(s.Hidden2, 1, a.DecoderHidden2, Region(_layout.Fc3Weight), a.DecoderOutput, Region(_layout.Fc3Bias), Activation.Sigmoid,
-                reconstruction[..a.DecoderOutput], tier);
-        }
+        if (!reconstruction.IsEmpty) Decode(s, longest, reconstruction, tier);
         return longest;
+    }
+
+    /// <summary>
+    /// The decoder alone (float32, as in <see cref="Predict(Workspace, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, SimdTier, Int8Tier)"/>):
+    /// the image from <paramref name="capsules"/> [classes·classDims] with every capsule but <paramref name="keep"/> zeroed.
+    /// </summary>
+    public void Reconstruct(Workspace workspace, ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction, SimdTier tier)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var a = Architecture;
+        if (workspace.Architecture != a) throw new ArgumentException($"the workspace was made for {workspace.Architecture}, this model is {a}", nameof(workspace));
+        if (capsules.Length != a.DecoderInput) throw new ArgumentException($"capsules has {capsules.Length} values; the decoder takes {a.Classes}x{a.ClassDims}", nameof(capsules));
+        if ((uint)keep >= (uint)a.Classes) throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the class to keep must be in 0..{a.Classes - 1}");
+        if (reconstruction.Length < a.DecoderOutput) throw new ArgumentException($"reconstruction has room for {reconstruction.Length}; it needs {a.DecoderOutput}", nameof(reconstruction));
+        SimdTiers.ThrowIfUnsupported(tier);
+        capsules.CopyTo(workspace.DigitCaps);
+        Decode(workspace, keep, reconstruction, tier);
+    }
+
+    /// <summary>The decoder on the workspace's digit capsules with every capsule but <paramref name="keep"/> masked (§4.1).</summary>
+    private void Decode(Workspace s, int keep, Span<float> reconstruction, SimdTier tier)
+    {
+        var a = Architecture;
+        s.Masked.Clear();
+        s.DigitCaps.Slice(keep * a.ClassDims, a.ClassDims).CopyTo(s.Masked.Slice(keep * a.ClassDims, a.ClassDims));
+        PackedGemm.Multiply(s.Masked, 1, a.DecoderInput, Region(_layout.Fc1Weight), a.DecoderHidden1, Region(_layout.Fc1Bias), Activation.Relu, s.Hidden1, tier);
+        PackedGemm.Multiply(s.Hidden1, 1, a.DecoderHidden1, Region(_layout.Fc2Weight), a.DecoderHidden2, Region(_layout.Fc2Bias), Activation.Relu, s.Hidden2, tier);
+        PackedGemm.Multiply(s.Hidden2, 1, a.DecoderHidden2, Region(_layout.Fc3Weight), a.DecoderOutput, Region(_layout.Fc3Bias), Activation.Sigmoid,
+            reconstruction[..a.DecoderOutput], tier);
     }
 
     /// <summary>

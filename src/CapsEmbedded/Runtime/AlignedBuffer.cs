@@ -18,13 +18,16 @@ public sealed unsafe class AlignedBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
-        _data = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1) * sizeof(float), Alignment);
+        _data = (float*)NativeMemory.AlignedAlloc((nuint)AllocatedBytes, Alignment);
         new Span<float>(_data, length).Clear();
-        GC.AddMemoryPressure((long)length * sizeof(float));
+        GC.AddMemoryPressure(AllocatedBytes);
     }
 
     /// <summary>Floats in the buffer.</summary>
     public int Length { get; }
+
+    // At least one float, so that an empty buffer (a BatchContext without scratch) is a real allocation too.
+    private long AllocatedBytes => Math.Max(Length, 1) * (long)sizeof(float);
 
     /// <summary>The memory; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
     public Span<float> Span
@@ -54,6 +57,6 @@ public sealed unsafe class AlignedBuffer : IDisposable
         if (data is null) return;
         _data = null;
         NativeMemory.AlignedFree(data);
-        GC.RemoveMemoryPressure((long)Length * sizeof(float));
+        GC.RemoveMemoryPressure(AllocatedBytes);
     }
 }

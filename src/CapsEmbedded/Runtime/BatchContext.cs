@@ -10,6 +10,13 @@ public delegate int BatchItemPredictor(PackedCapsNetWeights weights, ReadOnlySpa
     Span<float> scratch, SimdTier tier);
 
 /// <summary>
+/// Classifies one item of a batch on worker <paramref name="worker"/> (0 = the caller), for a model that keeps a
+/// workspace per worker of its own rather than the context's float scratch (the int8 model).
+/// </summary>
+/// <returns>The predicted class.</returns>
+public delegate int BatchItemRunner(int worker, ReadOnlySpan<float> image, Span<float> lengths);
+
+/// <summary>
 /// One share of one layer of one image: part <paramref name="part"/> of <paramref name="parts"/>, all parts writing
 /// disjoint outputs in the same <paramref name="scratch"/> (see <see cref="BatchContext.RunParts"/>).
 /// </summary>
@@ -18,7 +25,7 @@ public delegate void ImagePartRunner(PackedCapsNetWeights weights, Span<float> s
 
 /// <summary>
 /// A <see cref="WorkerPool"/> with one scratch buffer per worker, that either spreads a batch over its workers
-/// (<see cref="Run"/>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
+/// (<c>Run</c>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
 /// layers (<see cref="RunParts"/>: every worker one part, all on worker 0's scratch). Calls allocate nothing (the two
 /// jobs are delegates made once, the batch lives in fields). One call at a time per context; use one context per
 /// concurrent caller.
@@ -40,6 +47,7 @@ public sealed unsafe class BatchContext : IDisposable
     private struct Job
     {
         public BatchItemPredictor? Predictor;
+        public BatchItemRunner? Runner;
         public ImagePartRunner? PartRunner;
         public PackedCapsNetWeights? Weights;
         public SimdTier Tier;
@@ -146,6 +154,21 @@ public sealed unsafe class BatchContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(predictor);
         ArgumentNullException.ThrowIfNull(weights);
+        RunBatch(new Job { Predictor = predictor, Weights = weights, Tier = tier }, inputs, inputLength, outputs, outputLength, classes);
+    }
+
+    /// <summary>
+    /// As <see cref="Run(BatchItemPredictor, PackedCapsNetWeights, SimdTier, ReadOnlySpan{float}, int, Span{float}, int, Span{int})"/>,
+    /// for <paramref name="runner"/>, which is told its worker's index instead of handed the worker's scratch.
+    /// </summary>
+    public void Run(BatchItemRunner runner, ReadOnlySpan<float> inputs, int inputLength, Span<float> outputs, int outputLength, Span<int> classes)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        RunBatch(new Job { Runner = runner }, inputs, inputLength, outputs, outputLength, classes);
+    }
+
+    private void RunBatch(Job job, ReadOnlySpan<float> inputs, int inputLength, Span<float> outputs, int outputLength, Span<int> classes)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputLength);
         ObjectDisposedException.ThrowIf(_disposed, this);
         int count = inputs.Length / inputLength;
@@ -163,11 +186,13 @@ public sealed unsafe class BatchContext : IDisposable
             fixed (float* output = outputs)
             fixed (int* cls = classes)
             {
-                _job = new Job
-                {
-                    Predictor = predictor, Weights = weights, Tier = tier, Inputs = input, Outputs = output, Classes = cls,
-                    InputLength = inputLength, OutputLength = outputLength, Count = count,
-                };
+                job.Inputs = input;
+                job.Outputs = output;
+                job.Classes = cls;
+                job.InputLength = inputLength;
+                job.OutputLength = outputLength;
+                job.Count = count;
+                _job = job;
                 _next = 0;
                 RunJob(_batchJob, Math.Min(_scratch.Length, count));
             }
@@ -218,8 +243,9 @@ public sealed unsafe class BatchContext : IDisposable
     private void Work(int worker)
     {
         Span<float> scratch = _scratch[worker].Span;
-        var predictor = _job.Predictor!;
-        var weights = _job.Weights!;
+        var predictor = _job.Predictor;
+        var runner = _job.Runner;
+        var weights = _job.Weights;
         int count = _job.Count, inputLength = _job.InputLength, outputLength = _job.OutputLength;
         while (true)
         {
@@ -229,7 +255,7 @@ public sealed unsafe class BatchContext : IDisposable
             {
                 var input = new ReadOnlySpan<float>(_job.Inputs + (long)item * inputLength, inputLength);
                 var output = new Span<float>(_job.Outputs + (long)item * outputLength, outputLength);
-                _job.Classes[item] = predictor(weights, input, output, scratch, _job.Tier);
+                _job.Classes[item] = runner is not null ? runner(worker, input, output) : predictor!(weights!, input, output, scratch, _job.Tier);
             }
             catch (Exception e)
             {

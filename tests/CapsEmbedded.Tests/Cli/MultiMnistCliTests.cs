@@ -235,7 +235,7 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         var set = MultiMnistStore.Load("multimnist", Dir);
         var input = new float[side * side];
         set.CopyImage(4, input);
-        using var session = CapsEmbedded.Cli.Engines.CompiledModel.MultiMnist.OpenSession(null);
+        using var session = CapsEmbedded.Models.CompiledModel.MultiMnist.Open(weightsPath: null);
         var (lengths, capsules) = (new float[10], new float[10 * 16]);
         session.Predict(input, lengths, capsules);
         var two = new int[2];

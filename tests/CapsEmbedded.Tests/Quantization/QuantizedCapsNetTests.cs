@@ -155,36 +155,4 @@ public sealed class QuantizedCapsNetTests(ITestOutputHelper log)
         Assert.Throws<ArgumentException>(() => model.Predict(workspace, new float[a.InputLength], new float[a.Classes - 1]));
         Assert.Throws<ArgumentException>(() => model.Predict(otherWorkspace, new float[a.InputLength], lengths));
     }
-
-    [Theory]
-    [InlineData(1, 1)]
-    [InlineData(3, 7)]
-    [InlineData(4, 64)]
-    public void Batch_over_threads_equals_one_Predict_per_image_bit_for_bit(int threads, int count)
-    {
-        var a = CapsNetArchitecture.Tiny;
-        using var model = QuantizedCapsNet.Create(QuantizedFormatTests.TinyQuantized());
-        using var workspace = new QuantizedCapsNet.Workspace(a);
-        using var batch = new QuantizedBatch(model, threads);
-        var random = new DeterministicRandom((ulong)(threads * 1000 + count));
-        var images = new float[count * a.InputLength];
-        for (int i = 0; i < images.Length; i++) images[i] = random.NextDouble() < 0.3 ? (float)random.NextDouble() : 0f;
-        var lengths = new float[count * a.Classes];
-        var classes = new int[count];
-        lengths.AsSpan().Fill(float.NaN);
-        batch.Predict(images, count, lengths, classes, SimdTiers.Best, Int8Tiers.Best);
-
-        var expected = new float[a.Classes];
-        for (int n = 0; n < count; n++)
-        {
-            int expectedClass = model.Predict(workspace, images.AsSpan(n * a.InputLength, a.InputLength), expected);
-            Assert.Equal(expectedClass, classes[n]);
-            Assert.Equal(expected, lengths.AsSpan(n * a.Classes, a.Classes).ToArray());
-        }
-
-        Allocations.AssertNone(() => batch.Predict(images, count, lengths, classes, SimdTiers.Best, Int8Tiers.Best));
-        Assert.Throws<ArgumentException>(() => batch.Predict(images, count + 1, lengths, classes, SimdTiers.Best, Int8Tiers.Best));
-        Assert.Throws<ArgumentException>(() => batch.Predict(images, count, new float[count * a.Classes - 1], classes, SimdTiers.Best, Int8Tiers.Best));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new QuantizedBatch(model, 0));
-    }
 }

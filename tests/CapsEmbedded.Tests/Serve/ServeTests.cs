@@ -195,6 +195,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [InlineData(new[] { "--port" }, "--port needs a value")]
     [InlineData(new[] { "--colour", "red" }, "unknown option '--colour'")]
     [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, got 'cifar'")]
+    [InlineData(new[] { "--model", "multimnist" }, "--model multimnist takes 36x36 images; the page draws 28x28 (one of mnist, fashion)")]
     public void Bad_arguments_name_the_problem(string[] args, string message) =>
         Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => ServeOptions.Parse(args)).Message);
 

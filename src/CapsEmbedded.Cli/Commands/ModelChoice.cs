@@ -1,0 +1,117 @@
+using System.CommandLine;
+using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
+using CapsEmbedded.Models;
+using CapsEmbedded.Quantization;
+using CapsEmbedded.Reference;
+using CapsEmbedded.Runtime;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Cli.Commands;
+
+/// <summary>Arithmetic of the model a command runs: the float32 model, or the int8 one of a quantised file.</summary>
+public enum Precision
+{
+    Float32,
+    Int8,
+}
+
+/// <summary>Which float32 model runs a weight file (<c>--engine</c>).</summary>
+public enum EngineChoice
+{
+    /// <summary>The compiled model when the weights fit its architecture, else the reference.</summary>
+    Auto,
+    Generated,
+    Reference,
+}
+
+/// <summary>
+/// Which model a command runs, decided in one place: <c>--model</c> (a <see cref="CompiledModel"/>, or the one of
+/// <c>--data</c>), <c>--weights</c>, <c>--engine</c> and <c>--precision</c> give one <see cref="ICapsNetSession"/> —
+/// the compiled model, the scalar reference model (<see cref="ReferenceSession"/>) or the int8 model (<see cref="QuantizedSession"/>).
+/// </summary>
+internal static class ModelChoice
+{
+    /// <summary>
+    /// <c>--model mnist|fashion|multimnist</c>: which compiled model runs (eval, predict, bench, export, the figures). Null when not given,
+    /// which means MNIST, except that it lets <c>--precision int8</c> refuse a --model it would not use.
+    /// </summary>
+    public static Option<string?> Model()
+    {
+        var model = new Option<string?>("--model", "-m")
+        {
+            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of --data mnist|fashion|multimnist, else mnist",
+        };
+        model.AcceptOnlyFromAmong([.. CompiledModel.Names]);
+        return model;
+    }
+
+    /// <summary><c>--engine auto|generated|reference</c> (eval, predict).</summary>
+    public static Option<EngineChoice> Engine() => new("--engine")
+    {
+        Description = "auto (compiled model when the weights fit it), generated, or reference",
+        DefaultValueFactory = _ => EngineChoice.Auto,
+    };
+
+    /// <summary><c>--precision float32|int8</c> (eval, predict, bench).</summary>
+    public static Option<Precision> Precision() => new("--precision")
+    {
+        Description = "float32, or int8: the quantised model of a --weights file written by capsnet quantize",
+        DefaultValueFactory = _ => Commands.Precision.Float32,
+    };
+
+    /// <summary>The compiled model of a <c>--model</c> value (the option accepts only these names); null, when none was given, is MNIST.</summary>
+    public static CompiledModel Named(string? name) =>
+        name is null ? CompiledModel.Default : CompiledModel.Find(name)
+        ?? throw new CliException($"--model {name} is not compiled into capsnet; use one of: {string.Join(", ", CompiledModel.Names)}");
+
+    /// <summary>
+    /// The <c>--model</c> given; else, when no <c>--weights</c> is given and <paramref name="explicitData"/> (a <c>--data</c> the
+    /// user typed) names the data set a compiled model was trained on (or is a folder of MultiMNIST pairs), that model, so
+    /// <c>eval --data fashion</c> runs the Fashion model as <c>eval --model fashion</c> reads Fashion data; else null (MNIST).
+    /// </summary>
+    public static string? ModelOf(string? model, string? weights, string? explicitData) =>
+        model ?? (weights is null ? CompiledModel.Find(explicitData)?.Name ?? PairsModel(explicitData) : null);
+
+    // A folder of MultiMNIST pairs (the two files, under any name) is the MultiMNIST model's data too.
+    private static string? PairsModel(string? data) =>
+        data is not null && MultiMnistStore.IsPairs(data, DataPaths.DefaultRoot) ? CompiledModel.MultiMnist.Name : null;
+
+    /// <summary>The <c>--data</c> value when the user gave it, else null (its default).</summary>
+    public static string? ExplicitData(ParseResult parse, Option<string> data) =>
+        parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null;
+
+    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
+    public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
+        ExplicitData(parse, data) ?? model ?? parse.GetValue(data)!;
+
+    /// <summary>
+    /// The session for these flags and, for people, what runs ("compiled MnistCapsNet, Vector256 tier, weights …"). float32:
+    /// the compiled model whenever the weights have its architecture (its embedded weights by default), else the scalar
+    /// reference model; int8 needs a quantised --weights file and runs on no other engine.
+    /// </summary>
+    public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model)
+    {
+        if (precision == Commands.Precision.Int8)
+        {
+            if (model is not null)
+                throw new CliException($"--model {model} picks a compiled float32 model; --precision int8 runs the quantised --weights file instead (drop --model)");
+            if (weightsPath is null)
+                throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
+            if (choice == EngineChoice.Reference)
+                throw new CliException("--precision int8 runs the int8 model only; --engine reference is float32");
+            var int8 = QuantizedSession.Load(weightsPath);
+            return (int8, $"int8 {int8.ModelName} ({QuantizedCapsNetWeights.Scheme}), {int8.Tier} float tier, {int8.Int8Tier} int8 tier, weights {weightsPath}");
+        }
+        var compiled = Named(model);
+        string source = compiled.SourceOf(weightsPath);
+        var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);
+        bool fits = weights is null || weights.Architecture == compiled.Architecture;
+        if (choice == EngineChoice.Generated && !fits)
+            throw new CliException($"{weightsPath} holds {weights!.Architecture}; the compiled model is {compiled.Architecture} (use --engine reference)");
+        if (choice == EngineChoice.Reference || !fits)
+            return (new ReferenceSession(weights ?? compiled.ReadEmbedded()), $"scalar reference model, weights {source}");
+        var session = weights is null ? compiled.Open(weightsPath: null) : compiled.Open(weights, source);
+        return (session, $"compiled {session.ModelName}, {session.Tier} tier, weights {source}");
+    }
+}
