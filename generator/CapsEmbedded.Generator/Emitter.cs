@@ -78,10 +78,16 @@ namespace CapsEmbedded.Generator
             w.Write($$"""
 
                 /// <summary>Byte offset of each tensor in the data area, in <see cref="CapsNetArchitecture.Tensors"/> order.</summary>
-                private static ReadOnlySpan<long> TensorDataOffsets => new long[] { {{string.Join(", ", begins)}} };
+                private static ReadOnlySpan<long> TensorDataOffsets => new long[]
+                {
+                {{Rows(begins)}}
+                };
 
                 /// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>
-                private static string[] TensorDataTypes => new string[] { {{string.Join(", ", dtypes)}} };
+                private static string[] TensorDataTypes => new string[]
+                {
+                {{Rows(dtypes)}}
+                };
 
                 """);
             ClassNames(w, h, a);
@@ -123,7 +129,8 @@ namespace CapsEmbedded.Generator
                 """);
             CloseWeights(w, """
                 /// Reads a safetensors weight file of this model's architecture and packs it. Throws
-                /// <see cref="global::CapsEmbedded.Weights.WeightFormatException"/> naming the mismatch when the file holds another architecture.
+                /// <see cref="global::CapsEmbedded.Weights.WeightFormatException"/> naming the mismatch when the file holds
+                /// another architecture.
                 """, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load", "global::CapsEmbedded.Weights.CapsNetWeights",
                 "PackedCapsNetWeights.Pack(weights)", "weights.ClassNames");
             Workspace(w);
@@ -144,7 +151,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
                     return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
                 }
@@ -165,7 +172,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ModelArguments.CheckContext(context, ScratchLength);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
                     context.RunParts(s_conv1Part, weights.Packed, image, tier);
                     context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
@@ -192,7 +199,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
                     Span<float> scratch = workspace.Scratch;
                     capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));
@@ -214,7 +221,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ModelArguments.CheckContext(context, ScratchLength);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImages(Architecture, images);
                     context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);
                 }
@@ -271,7 +278,7 @@ namespace CapsEmbedded.Generator
                         get => _tier;
                         set
                         {
-                            SimdTiers.ThrowIfUnsupported(value);
+                            ModelArguments.CheckTier(value);
                             _tier = value;
                         }
                     }
@@ -420,7 +427,8 @@ namespace CapsEmbedded.Generator
                 {
                     int count = end - first;
                     // The kernel class shares the layer's name: spelled from global::.
-                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
+                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
+                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
                         weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
                         count, Classes, ClassDims, PrimaryDims,
                         scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);

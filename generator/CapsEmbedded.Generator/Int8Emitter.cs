@@ -108,7 +108,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     Int8Tiers.ThrowIfUnsupported(int8Tier);
                     ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
                     return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier, int8Tier);
@@ -128,7 +128,7 @@ namespace CapsEmbedded.Generator
                 {
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
-                    SimdTiers.ThrowIfUnsupported(tier);
+                    ModelArguments.CheckTier(tier);
                     Int8Tiers.ThrowIfUnsupported(int8Tier);
                     int count = ModelArguments.CheckImages(Architecture, images);
                     ModelArguments.CheckBatchOutputs(Architecture, count, lengths, classes);
@@ -220,8 +220,8 @@ namespace CapsEmbedded.Generator
 
                 /// <summary>Prediction vectors û_{j|i} = W_ij u_i (eq. 2); {{Grouped(costs[2].MultiplyAdds)}} multiply-adds.</summary>
                 internal static void CapsuleTransform(QuantizedCapsNet weights, Span<float> scratch, SimdTier tier)
-                    => global::CapsEmbedded.Kernels.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims),
-                        weights.PackedDigitWeight, PrimaryCapsules, Classes, ClassDims, PrimaryDims,
+                    => global::CapsEmbedded.Kernels.CapsuleTransform.Run(
+                        scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.PackedDigitWeight, PrimaryCapsules, Classes, ClassDims, PrimaryDims,
                         scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);
 
                 """);

@@ -31,6 +31,25 @@ namespace CapsEmbedded.Generator
 
         public static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
 
+        /// <summary>An initializer's values, comma-separated, in rows of at most 100 characters indented by 4.</summary>
+        public static string Rows(IEnumerable<string> values)
+        {
+            var rows = new StringBuilder("    ");
+            int rowStart = 0;
+            foreach (string value in values)
+            {
+                if (rows.Length - rowStart > 4 && rows.Length - rowStart + value.Length > 100)
+                {
+                    rows.Append('\n');
+                    rowStart = rows.Length;
+                    rows.Append("    ");
+                }
+                else if (rows.Length - rowStart > 4) rows.Append(' ');
+                rows.Append(value).Append(',');
+            }
+            return rows.ToString();
+        }
+
         /// <summary>1,234,567 style grouping for comments (invariant).</summary>
         public static string Grouped(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
@@ -169,7 +188,7 @@ namespace CapsEmbedded.Generator
                 public static IReadOnlyList<string> ClassNames { get; } = Array.AsReadOnly(new string[]
                 {
                 """);
-            foreach (string name in ClassNameLiterals(h, a.Classes)) w.Write($"    {name},");
+            w.Write(Rows(ClassNameLiterals(h, a.Classes)));
             w.Write("});");
             w.Line();
         }
@@ -334,7 +353,8 @@ namespace CapsEmbedded.Generator
                 internal static void Route(Span<float> scratch, SimdTier tier)
                     => Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes,
                         ClassDims, RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),
-                        scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes), scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
+                        scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes),
+                        scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
 
                 /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest (TopK.ArgMax).</summary>
                 internal static int Lengths(Span<float> scratch, Span<float> lengths, SimdTier tier)

@@ -1,3 +1,5 @@
+using CapsEmbedded.Kernels;
+
 namespace CapsEmbedded.Runtime;
 
 /// <summary>
@@ -6,6 +8,13 @@ namespace CapsEmbedded.Runtime;
 /// </summary>
 public static class ModelArguments
 {
+    /// <summary>A float SIMD tier this process runs (an undefined value is not one): else PlatformNotSupportedException.</summary>
+    public static void CheckTier(SimdTier tier)
+    {
+        if (!SimdTiers.IsSupported(tier))
+            throw new PlatformNotSupportedException($"SIMD tier {tier} is not supported on this machine");
+    }
+
     /// <summary>One image and room for its lengths, and (when non-empty) its capsules and reconstruction.</summary>
     public static void CheckImage(CapsNetArchitecture a, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
         Span<float> reconstruction)
