@@ -194,18 +194,14 @@ namespace CapsEmbedded.Generator
                     => Reconstruct(weights, workspace, capsules, keep, reconstruction, SimdTiers.Best);
 
                 /// <summary>As the other overload, with the SIMD tier forced.</summary>
+                """);
+            w.Open("""
                 public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
                     Span<float> reconstruction, SimdTier tier)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    ArgumentNullException.ThrowIfNull(workspace);
-                    ModelArguments.CheckTier(tier);
-                    ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-                    Span<float> scratch = workspace.Scratch;
-                    capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));
-                    Layers.Mask(scratch, keep);
-                    Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);
-                }
+                """);
+            ReconstructBody(w, "ModelArguments.CheckTier(tier);", "tier");
+            w.Close();
+            w.Write("""
 
                 /// <summary>
                 /// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its

@@ -141,17 +141,14 @@ namespace CapsEmbedded.Generator
                 /// The decoder alone (paper §4.1) on <paramref name="capsules"/> with every capsule but <paramref name="keep"/>
                 /// zeroed. Allocation-free.
                 /// </summary>
+                """);
+            w.Open("""
                 public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
                     Span<float> reconstruction)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    ArgumentNullException.ThrowIfNull(workspace);
-                    ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-                    Span<float> scratch = workspace.Scratch;
-                    capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));
-                    Layers.Mask(scratch, keep);
-                    Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), SimdTiers.Best);
-                }
+                """);
+            ReconstructBody(w, "", "SimdTiers.Best");
+            w.Close();
+            w.Write("""
 
                 /// <summary>
                 /// The forward pass for one image; the caller has checked the spans and the tiers. QuantizedCapsNet.Predict's

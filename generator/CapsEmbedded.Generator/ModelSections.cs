@@ -136,34 +136,37 @@ namespace CapsEmbedded.Generator
         {
             w.Write("// ---- Sizes ------------------------------------------------------------------------------------");
             w.Line();
-            Const(w, "int", "InputSize", N(a.InputSize), "Input side S.");
-            Const(w, "int", "InputChannels", N(a.InputChannels), "Input channels.");
-            Const(w, "int", "InputLength", N(a.InputLength), "Values of one image: S·S·channels, [channel][y][x], in [0, 1].");
-            Const(w, "int", "Conv1Channels", N(a.Conv1Channels), "conv1 kernels.");
-            Const(w, "int", "Conv1Kernel", N(a.Conv1Kernel), "conv1 kernel side.");
-            Const(w, "int", "Conv1Stride", N(a.Conv1Stride), "conv1 stride.");
-            Const(w, "int", "Conv1OutSize", N(a.Conv1OutSize), "conv1 output side.");
-            Const(w, "int", "Conv1Pixels", N((long)a.Conv1OutSize * a.Conv1OutSize), "conv1 output pixels: the GEMM's m.");
-            Const(w, "int", "Conv1PatchLength", N((long)a.InputChannels * a.Conv1Kernel * a.Conv1Kernel), "conv1 patch length: the GEMM's k.");
-            Const(w, "int", "PrimaryTypes", N(a.PrimaryTypes), "Primary capsule types.");
-            Const(w, "int", "PrimaryDims", N(a.PrimaryDims), "Primary capsule dimensions.");
-            Const(w, "int", "PrimaryKernel", N(a.PrimaryKernel), "Primary conv kernel side.");
-            Const(w, "int", "PrimaryStride", N(a.PrimaryStride), "Primary conv stride.");
-            Const(w, "int", "PrimaryGridSize", N(a.PrimaryGridSize), "Primary capsule grid side.");
-            Const(w, "int", "PrimaryPositions", N((long)a.PrimaryGridSize * a.PrimaryGridSize), $"Primary grid positions: the {primaryGemm}'s m.");
-            Const(w, "int", "PrimaryChannels", N(a.PrimaryChannels), "Primary conv output channels: types·dims" + primaryChannelsNote);
-            Const(w, "int", "PrimaryPatchLength", N((long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel),
-                $"Primary conv patch length: the {primaryGemm}'s k.");
-            Const(w, "int", "PrimaryCapsules", N(a.PrimaryCapsules), "Primary capsules i = type·grid² + y·grid + x.");
-            Const(w, "int", "Classes", N(a.Classes), "Digit capsules j (classes).");
-            Const(w, "int", "ClassDims", N(a.ClassDims), "Digit capsule dimensions.");
-            Const(w, "int", "RoutingIterations", N(a.RoutingIterations), "Routing iterations r (Procedure 1).");
-            Const(w, "int", "DecoderInput", N(a.DecoderInput), "Decoder input: classes·classDims, class-major.");
-            Const(w, "int", "DecoderHidden1", N(a.DecoderHidden1), "Decoder fc1 width.");
-            Const(w, "int", "DecoderHidden2", N(a.DecoderHidden2), "Decoder fc2 width.");
-            Const(w, "int", "DecoderOutput", N(a.DecoderOutput), "Decoder output: one value per input pixel.");
-            Const(w, "long", "ParameterCount", N(a.ParameterCount), "Parameters of the model.");
-            Const(w, "long", "MultiplyAdds", N(a.MultiplyAdds), "Multiply-adds of one forward pass with the decoder.");
+            var sizes = new (string Type, string Name, long Value, string Doc)[]
+            {
+                ("int", "InputSize", a.InputSize, "Input side S."),
+                ("int", "InputChannels", a.InputChannels, "Input channels."),
+                ("int", "InputLength", a.InputLength, "Values of one image: S·S·channels, [channel][y][x], in [0, 1]."),
+                ("int", "Conv1Channels", a.Conv1Channels, "conv1 kernels."),
+                ("int", "Conv1Kernel", a.Conv1Kernel, "conv1 kernel side."),
+                ("int", "Conv1Stride", a.Conv1Stride, "conv1 stride."),
+                ("int", "Conv1OutSize", a.Conv1OutSize, "conv1 output side."),
+                ("int", "Conv1Pixels", (long)a.Conv1OutSize * a.Conv1OutSize, "conv1 output pixels: the GEMM's m."),
+                ("int", "Conv1PatchLength", (long)a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1 patch length: the GEMM's k."),
+                ("int", "PrimaryTypes", a.PrimaryTypes, "Primary capsule types."),
+                ("int", "PrimaryDims", a.PrimaryDims, "Primary capsule dimensions."),
+                ("int", "PrimaryKernel", a.PrimaryKernel, "Primary conv kernel side."),
+                ("int", "PrimaryStride", a.PrimaryStride, "Primary conv stride."),
+                ("int", "PrimaryGridSize", a.PrimaryGridSize, "Primary capsule grid side."),
+                ("int", "PrimaryPositions", (long)a.PrimaryGridSize * a.PrimaryGridSize, $"Primary grid positions: the {primaryGemm}'s m."),
+                ("int", "PrimaryChannels", a.PrimaryChannels, "Primary conv output channels: types·dims" + primaryChannelsNote),
+                ("int", "PrimaryPatchLength", (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel, $"Primary conv patch length: the {primaryGemm}'s k."),
+                ("int", "PrimaryCapsules", a.PrimaryCapsules, "Primary capsules i = type·grid² + y·grid + x."),
+                ("int", "Classes", a.Classes, "Digit capsules j (classes)."),
+                ("int", "ClassDims", a.ClassDims, "Digit capsule dimensions."),
+                ("int", "RoutingIterations", a.RoutingIterations, "Routing iterations r (Procedure 1)."),
+                ("int", "DecoderInput", a.DecoderInput, "Decoder input: classes·classDims, class-major."),
+                ("int", "DecoderHidden1", a.DecoderHidden1, "Decoder fc1 width."),
+                ("int", "DecoderHidden2", a.DecoderHidden2, "Decoder fc2 width."),
+                ("int", "DecoderOutput", a.DecoderOutput, "Decoder output: one value per input pixel."),
+                ("long", "ParameterCount", a.ParameterCount, "Parameters of the model."),
+                ("long", "MultiplyAdds", a.MultiplyAdds, "Multiply-adds of one forward pass with the decoder."),
+            };
+            foreach (var (type, name, value, doc) in sizes) Const(w, type, name, N(value), doc);
             w.Line();
         }
 
@@ -326,6 +329,24 @@ namespace CapsEmbedded.Generator
                 }
 
                 """);
+
+        /// <summary>
+        /// Reconstruct's body: the arguments checked (<paramref name="tierCheck"/> first, when not empty), the capsules
+        /// masked into the decoder's input, the decoder on <paramref name="tier"/>.
+        /// </summary>
+        public static void ReconstructBody(SourceWriter w, string tierCheck, string tier)
+        {
+            w.Write("""
+                ArgumentNullException.ThrowIfNull(weights);
+                ArgumentNullException.ThrowIfNull(workspace);
+                """);
+            if (tierCheck.Length > 0) w.Write(tierCheck);
+            w.Write($$"""
+                ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
+                CapsuleMask.Keep(capsules, ClassDims, keep, workspace.Scratch.Slice(ScratchMaskedOffset, DecoderInput));
+                Layers.Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), {{tier}});
+                """);
+        }
 
         /// <summary>The forward pass after û: routing, lengths, the capsules and reconstruction the caller asked for.</summary>
         public static void Finish(SourceWriter w)

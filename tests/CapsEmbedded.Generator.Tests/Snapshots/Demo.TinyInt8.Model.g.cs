@@ -305,10 +305,8 @@ namespace Demo
             ArgumentNullException.ThrowIfNull(weights);
             ArgumentNullException.ThrowIfNull(workspace);
             ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-            Span<float> scratch = workspace.Scratch;
-            capsules.CopyTo(scratch.Slice(ScratchDigitCapsOffset, DecoderInput));
-            Layers.Mask(scratch, keep);
-            Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), SimdTiers.Best);
+            CapsuleMask.Keep(capsules, ClassDims, keep, workspace.Scratch.Slice(ScratchMaskedOffset, DecoderInput));
+            Layers.Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), SimdTiers.Best);
         }
 
         /// <summary>
