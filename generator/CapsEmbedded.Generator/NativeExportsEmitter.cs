@@ -12,7 +12,7 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class NativeExportsEmitter
     {
-        /// <summary>Size queries of <c>{prefix}_size</c>: C name suffix, the model's member, meaning. Ids are 1-based, in this order.</summary>
+        /// <summary>Size queries of <c>{prefix}_size</c>: C name suffix, its C# expression, meaning. Ids are 1-based, in this order.</summary>
         private static readonly (string Name, string Member, string Meaning)[] SizeQueries =
         {
             ("INPUT_SIDE", "InputSize", "image side S in pixels"),
@@ -22,7 +22,7 @@ namespace CapsEmbedded.Generator
             ("CAPSULE_DIMS", "ClassDims", "dimensions of one digit capsule"),
             ("CAPSULES_LENGTH", "DecoderInput", "floats of all digit capsules: CLASSES*CAPSULE_DIMS, class-major"),
             ("RECONSTRUCTION_LENGTH", "DecoderOutput", "floats of a reconstruction: one per input value"),
-            ("WORKSPACE_BYTES", "ScratchLength * sizeof(float)", "native memory one workspace holds"),
+            ("WORKSPACE_BYTES", "(ScratchLength * sizeof(float))", "native memory one workspace holds"),
         };
 
         /// <summary>Why <paramref name="prefix"/> cannot start C function names, or null when it can.</summary>
@@ -83,38 +83,38 @@ namespace CapsEmbedded.Generator
                     """;
                 """");
 
-            Export(w, p, "weights_embedded", "int WeightsEmbedded(nint weightsOut)", """
+            Export(w, p, "weights_embedded", "int", "WeightsEmbedded(nint weightsOut)", """
                 NativeApi.RequireOut(weightsOut, F, "weights_out");
                 NativeApi.StoreHandle(weightsOut, NativeHandles.Add(Weights.Embedded));
                 return NativeStatus.Ok;
                 """);
-            Export(w, p, "weights_load", "int WeightsLoad(nint path, nint weightsOut)", $$"""
+            Export(w, p, "weights_load", "int", "WeightsLoad(nint path, nint weightsOut)", $$"""
                 string file = NativeApi.Path(path, F, "path");
                 NativeApi.RequireOut(weightsOut, F, "weights_out");
                 var loaded = Weights.FromWeights(NativeApi.{{load}}(file, Architecture), file);
                 NativeApi.StoreHandle(weightsOut, NativeHandles.Add(loaded));
                 return NativeStatus.Ok;
                 """);
-            Export(w, p, "weights_free", "int WeightsFree(nint weights)", """
+            Export(w, p, "weights_free", "int", "WeightsFree(nint weights)", """
                 if (weights == 0) return NativeStatus.Ok;
                 var removed = NativeHandles.Remove<Weights>(weights) ?? throw new NativeCallException(NativeStatus.InvalidHandle,
                     F + ": weights is not a live weights handle (freed twice, or never created by this library)");
                 removed.Dispose();
                 return NativeStatus.Ok;
                 """);
-            Export(w, p, "class_name", "int ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", $$"""
+            Export(w, p, "class_name", "int", "ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", $$"""
                 var model = NativeApi.Resolve<Weights>(weights, F, "weights", "weights");
                 if ((uint)classIndex >= (uint)Classes)
                     throw new NativeCallException(NativeStatus.InvalidArgument, F + ": class_index "
                         + classIndex.ToString(CultureInfo.InvariantCulture) + " is not a class (0 .. {{N(spec.Weights.Architecture!.Classes - 1)}})");
                 return (int)NativeApi.CopyUtf8(model.ClassNames[classIndex], buffer, capacity);
                 """);
-            Export(w, p, "workspace_create", "int WorkspaceCreate(nint workspaceOut)", """
+            Export(w, p, "workspace_create", "int", "WorkspaceCreate(nint workspaceOut)", """
                 NativeApi.RequireOut(workspaceOut, F, "workspace_out");
                 NativeApi.StoreHandle(workspaceOut, NativeHandles.Add(new Workspace()));
                 return NativeStatus.Ok;
                 """);
-            Export(w, p, "workspace_free", "int WorkspaceFree(nint workspace)", """
+            Export(w, p, "workspace_free", "int", "WorkspaceFree(nint workspace)", """
                 if (workspace == 0) return NativeStatus.Ok;
                 var removed = NativeHandles.Remove<Workspace>(workspace) ?? throw new NativeCallException(NativeStatus.InvalidHandle,
                     F + ": workspace is not a live workspace handle (freed twice, or never created by this library)");
@@ -125,14 +125,14 @@ namespace CapsEmbedded.Generator
                 var model = NativeApi.Resolve<Weights>(weights, F, "weights", "weights");
                 var scratch = NativeApi.Resolve<Workspace>(workspace, F, "workspace", "workspace");
                 """;
-            Export(w, p, "predict", "int Predict(nint weights, nint workspace, nint image, nuint imageLength, nint lengths, nuint lengthsCapacity)", $$"""
+            Export(w, p, "predict", "int", "Predict(nint weights, nint workspace, nint image, nuint imageLength, nint lengths, nuint lengthsCapacity)", $$"""
                 {{Resolve}}
                 var input = NativeApi.Image(image, imageLength, InputLength, F);
                 var lengthsOut = NativeApi.Output<float>(lengths, lengthsCapacity, Classes, F, "lengths");
                 return NativeApi.Class({{model}}.Predict(model, scratch, input, lengthsOut), lengthsOut, F);
                 """);
-            Export(w, p, "predict_batch", """
-                int PredictBatch(nint weights, nint workspace, nint images, nuint imageCount, nint lengths, nuint lengthsCapacity,
+            Export(w, p, "predict_batch", "int", """
+                PredictBatch(nint weights, nint workspace, nint images, nuint imageCount, nint lengths, nuint lengthsCapacity,
                     nint classes, nuint classesCapacity)
                 """, $$"""
                 {{Resolve}}
@@ -148,15 +148,15 @@ namespace CapsEmbedded.Generator
                         lengthsOut.Slice(i * Classes, Classes));
                 return NativeApi.Classes(count, lengthsOut, Classes, F);
                 """);
-            Export(w, p, "capsules", "int Capsules(nint weights, nint workspace, nint image, nuint imageLength, nint capsules, nuint capsulesCapacity)", $$"""
+            Export(w, p, "capsules", "int", "Capsules(nint weights, nint workspace, nint image, nuint imageLength, nint capsules, nuint capsulesCapacity)", $$"""
                 {{Resolve}}
                 var input = NativeApi.Image(image, imageLength, InputLength, F);
                 var capsulesOut = NativeApi.Output<float>(capsules, capsulesCapacity, DecoderInput, F, "capsules");
                 Span<float> lengths = stackalloc float[Classes];
                 return NativeApi.Class({{model}}.Predict(model, scratch, input, lengths, capsulesOut), lengths, F);
                 """);
-            Export(w, p, "reconstruct", """
-                int Reconstruct(nint weights, nint workspace, nint image, nuint imageLength, nint reconstruction,
+            Export(w, p, "reconstruct", "int", """
+                Reconstruct(nint weights, nint workspace, nint image, nuint imageLength, nint reconstruction,
                     nuint reconstructionCapacity)
                 """, $$"""
                 {{Resolve}}
@@ -168,8 +168,8 @@ namespace CapsEmbedded.Generator
                 """);
             var size = new StringBuilder();
             for (int k = 0; k < SizeQueries.Length; k++)
-                size.Append($"    {k + 1} => (long)({SizeQueries[k].Member}),\n");
-            Export(w, p, "size", "long Size(int query)", $$"""
+                size.Append($"    {k + 1} => (long){SizeQueries[k].Member},\n");
+            Export(w, p, "size", "long", "Size(int query)", $$"""
                 return query switch
                 {
                 {{size.ToString().TrimEnd('\n')}}
@@ -212,19 +212,18 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>
-        /// One export <c>{prefix}_{cName}</c> of <paramref name="signature"/>: <paramref name="body"/> runs in try, and any
+        /// One export <c>{prefix}_{cName}</c>, <paramref name="returnType"/> <paramref name="signature"/>: <paramref name="body"/> runs in try, and any
         /// exception becomes a status (NativeApi.Fail) with the function's name F in its message.
         /// </summary>
-        private static void Export(SourceWriter w, string prefix, string cName, string signature, string body)
+        private static void Export(SourceWriter w, string prefix, string cName, string returnType, string signature, string body)
         {
             string entry = prefix + "_" + cName;
-            string returnType = signature.Substring(0, signature.IndexOf(' '));
             w.Write($$"""
 
                 /// <summary>C: <c>{{entry}}</c> (see <see cref="Header"/>).</summary>
                 [UnmanagedCallersOnly(EntryPoint = "{{entry}}")]
                 """);
-            w.Open("public static " + signature);
+            w.Open($"public static {returnType} {signature}");
             w.Write($"const string F = \"{entry}\";");
             w.Open("try");
             w.Write(body);

@@ -424,13 +424,13 @@ namespace Demo
                 {
                     return query switch
                     {
-                        1 => (long)(InputSize),
-                        2 => (long)(InputChannels),
-                        3 => (long)(InputLength),
-                        4 => (long)(Classes),
-                        5 => (long)(ClassDims),
-                        6 => (long)(DecoderInput),
-                        7 => (long)(DecoderOutput),
+                        1 => (long)InputSize,
+                        2 => (long)InputChannels,
+                        3 => (long)InputLength,
+                        4 => (long)Classes,
+                        5 => (long)ClassDims,
+                        6 => (long)DecoderInput,
+                        7 => (long)DecoderOutput,
                         8 => (long)(ScratchLength * sizeof(float)),
                         _ => NativeApi.Fail(NativeStatus.InvalidArgument, F + ": unknown size query "
                             + query.ToString(CultureInfo.InvariantCulture) + " (see TINY_SIZE_* in tiny.h)"),
