@@ -1,467 +1,451 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
-using System.Linq;
-using System.Text;
 using CapsEmbedded.Generator.Model;
-using static CapsEmbedded.Generator.GlobalNames;
-using static CapsEmbedded.Generator.ModelSurfaceEmitter;
+using static CapsEmbedded.Generator.ModelSections;
 
 namespace CapsEmbedded.Generator
 {
     /// <summary>
-    /// Writes the C# of one model from its <see cref="ModelSpec"/>: <c>{Class}.Model.g.cs</c> (sizes, weight-file
-    /// offsets, scratch layout, weights, workspace, Predict, PredictBatch) and <c>{Class}.Layers.g.cs</c> (the forward
-    /// pass, one method per layer, every loop bound a constant).
+    /// Writes the C# of one float model from its <see cref="ModelSpec"/>: <c>{Class}.Model.g.cs</c> (sizes, weight-file
+    /// offsets, scratch layout, weights, workspace, Predict, PredictBatch, Session) and <c>{Class}.Layers.g.cs</c> (the
+    /// forward pass, one method per layer, every loop bound a constant). An int8 file goes to <see cref="Int8Emitter"/>.
+    /// What does not depend on the shape (argmax, mask, decoder, regrouping, argument checks) is runtime code it calls.
     /// </summary>
     internal static class Emitter
     {
-        public const string GeneratorName = "CapsEmbedded.Generator";
-        public const string GeneratorVersion = "1.0.0";
-
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
-            => spec.Weights.IsQuantized ? Int8Emitter.Emit(spec) : EmitFloat(spec);
-
-        private static IEnumerable<(string HintName, string Source)> EmitFloat(ModelSpec spec)
         {
-            string prefix = spec.Target.Namespace is null ? spec.Target.ClassName : spec.Target.Namespace + "." + spec.Target.ClassName;
-            yield return (prefix + ".Model.g.cs", EmitModel(spec));
-            yield return (prefix + ".Layers.g.cs", EmitLayers(spec));
+            if (spec.Weights.IsQuantized)
+            {
+                yield return (HintPrefix(spec) + ".Model.g.cs", Int8Emitter.EmitModel(spec));
+                yield break;
+            }
+            yield return (HintPrefix(spec) + ".Model.g.cs", EmitModel(spec));
+            yield return (HintPrefix(spec) + ".Layers.g.cs", EmitLayers(spec));
         }
 
-        internal static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
-
-        /// <summary>1 234 567 style grouping for comments (invariant: commas).</summary>
-        internal static string Grouped(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+        private static readonly string[] Usings =
+        {
+            "System", "System.CodeDom.Compiler", "System.Collections.Generic", "System.Threading", "CapsEmbedded",
+            "CapsEmbedded.Kernels", "CapsEmbedded.Runtime",
+        };
 
         /// <summary>Scratch regions up to the primary conv's output, in the order the forward pass uses them, in floats.</summary>
-        private static List<(string Name, long Floats, string Doc)> ScratchLayout(CapsNetArchitecture a)
+        private static List<(string Name, long Floats, string Doc)> ConvRegions(CapsNetArchitecture a)
         {
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
-            long conv1Patches = conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
             return new List<(string, long, string)>
             {
-                ("Patches", conv1Patches, "conv1's im2col patches (the primary conv reads its patches from conv1's output in place)"),
-                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output, pixel-major [y][x][channel]: the primary conv reads its patches here"),
+                ("Patches", conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1's im2col patches"),
+                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output [y][x][channel], read in place by the primary conv"),
                 ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
             };
-        }
-
-        /// <summary>"decoder.fc1.weight" → "DecoderFc1Weight".</summary>
-        internal static string PascalName(string tensor)
-        {
-            var result = new StringBuilder();
-            bool upper = true;
-            foreach (char c in tensor)
-            {
-                if (c == '.' || c == '_' || c == '-')
-                {
-                    upper = true;
-                    continue;
-                }
-                result.Append(upper ? char.ToUpperInvariant(c) : c);
-                upper = false;
-            }
-            return result.ToString();
-        }
-
-        /// <summary>"F32 parameters.", or e.g. "F16 parameters, widened to float32 when packed." for a half-precision file.</summary>
-        private static string StoredAs(WeightHeader h)
-        {
-            var dtypes = h.Tensors.Select(t => t.DType).Distinct().OrderBy(d => d, System.StringComparer.Ordinal).ToList();
-            return dtypes.SequenceEqual(new[] { "F32" }) ? "F32 parameters."
-                : string.Join("/", dtypes) + " parameters, widened to float32 when packed.";
-        }
-
-        internal static void Header(SourceWriter w, ModelSpec spec)
-        {
-            var a = spec.Weights.Architecture!;
-            var h = spec.Weights;
-            w.Line("// <auto-generated/>");
-            w.Line($"// Generated by {GeneratorName} {GeneratorVersion} from the weight file {h.FileName}:");
-            w.Line($"//   SHA-256 {h.Sha256}, {Grouped(h.FileLength)} bytes, {Grouped(a.ParameterCount)} "
-                + (h.IsQuantized ? "parameters (primary_caps.weight int8, the rest F32)." : StoredAs(h)));
-            w.Line($"// Architecture: {a}");
-            w.Line("//");
-            w.Line("// Forward pass for one image (\"Dynamic Routing Between Capsules\", Sabour, Frosst, Hinton 2017):");
-            w.Line("//   layer          output                                   multiply-adds");
-            long s1 = a.Conv1OutSize, g = a.PrimaryGridSize;
-            string[] outputs =
-            {
-                $"[{a.Conv1Channels} x {s1} x {s1}] ReLU",
-                $"[{a.PrimaryCapsules} capsules x {a.PrimaryDims}D] squash",
-                $"[{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}] u_hat",
-                $"[{a.Classes} x {a.ClassDims}D] r = {a.RoutingIterations}",
-                $"{a.DecoderHidden1} ReLU, {a.DecoderHidden2} ReLU, {a.DecoderOutput} sigmoid",
-            };
-            int k = 0;
-            foreach (var cost in a.LayerCosts)
-                w.Line($"//   {cost.Layer,-14} {(k < outputs.Length ? outputs[k++] : ""),-40} {Grouped(cost.MultiplyAdds),13}");
-            w.Line($"//   {"total",-14} {"",-40} {Grouped(a.MultiplyAdds),13}  ({Grouped(2 * a.MultiplyAdds)} FLOP)");
-            w.Line("// The class is the longest digit capsule; the decoder runs only when a reconstruction is requested.");
-            w.Line("#nullable enable");
-            w.Line();
-        }
-
-        private static void OpenClass(SourceWriter w, ModelSpec spec, out bool hasNamespace)
-        {
-            hasNamespace = spec.Target.Namespace is not null;
-            if (hasNamespace) w.Open($"namespace {spec.Target.Namespace}");
         }
 
         private static string EmitModel(ModelSpec spec)
         {
             var a = spec.Weights.Architecture!;
             var h = spec.Weights;
-            return ModelFile(spec, new[]
-            {
-                $"The CapsNet of <c>{Escape(h.FileName)}</c> as fixed-shape code: every size is a constant and the weights are",
-                "packed once for the SIMD kernels. Thread-safe: one <see cref=\"Weights\"/>, one <see cref=\"Workspace\"/> per thread.",
-            }, primaryGemm: "GEMM", primaryChannelsNote: ".",
-                weightFileTail: w => TensorConstants(w, h, a),
-                scratchHeading: "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------",
-                convRegions: ScratchLayout(a),
-                activeTierDoc: "The SIMD tier <see cref=\"Predict(Weights, Workspace, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, global::System.Span{float})\"/> uses on this machine.",
-                apiTail: w =>
-                {
-                    w.Line("/// <summary>A context for <see cref=\"PredictBatch(Weights, global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{int}, " + RuntimeNs + ".BatchContext)\"/>: worker threads with one scratch buffer each.</summary>");
-                    w.Line("/// <param name=\"workerCount\">Threads including the caller's; 0 = one per processor.</param>");
-                    w.Line($"public static {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => new {RuntimeNs}.BatchContext(ScratchLength, workerCount);");
-                    w.Line();
-                },
-                weightsClass: w => EmitWeights(w, spec.Target.ClassName),
-                methods: w => EmitPredict(w, spec.Target.ClassName));
-        }
-
-        /// <summary>The weight file's data offset and each tensor's offset, length and dtype (the embedded packing reads them).</summary>
-        private static void TensorConstants(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
-        {
-            void Const(string type, string name, string value, string doc) => ModelSurfaceEmitter.Const(w, type, name, value, doc);
-            Const("long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
+            string model = spec.Target.ClassName;
+            var w = new SourceWriter();
+            Header(w, spec);
+            OpenNamespace(w, spec, Usings);
+            w.Write($$"""
+                /// <summary>
+                /// The CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the weights are
+                /// packed once for the SIMD kernels. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
+                /// </summary>
+                {{GeneratedCode}}
+                """);
+            w.Open($"{spec.Target.Accessibility} static partial class {model}");
+            Sizes(w, a, "GEMM", ".");
+            WeightFile(w, h);
+            Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
             var begins = new List<string>();
             var dtypes = new List<string>();
-            foreach (var spec2 in a.Tensors)
+            foreach (var tensor in a.Tensors)
             {
-                var t = byName[spec2.Name];
-                dtypes.Add(Quote(t.DType));
-                string p = PascalName(t.Name);
-                Const("long", p + "FileOffset", N(8 + h.HeaderLength + t.Begin), $"{t.Name} {spec2.ShapeText}: byte offset in the weight file.");
-                Const("int", p + "Length", N(spec2.ElementCount), $"{t.Name} {spec2.ShapeText}: element count.");
+                var t = byName[tensor.Name];
+                string name = PascalName(t.Name);
+                Const(w, "long", name + "FileOffset", N(8 + h.HeaderLength + t.Begin), $"{t.Name} {tensor.ShapeText}: byte offset in the weight file.");
+                Const(w, "int", name + "Length", N(tensor.ElementCount), $"{t.Name} {tensor.ShapeText}: element count.");
                 begins.Add(N(t.Begin));
+                dtypes.Add(Quote(t.DType));
             }
-            w.Line();
-            w.Line("/// <summary>Byte offset of each tensor in the data area, in <see cref=\"global::CapsEmbedded.CapsNetArchitecture.Tensors\"/> order.</summary>");
-            w.Line($"private static global::System.ReadOnlySpan<long> TensorDataOffsets => new long[] {{ {string.Join(", ", begins)} }};");
-            w.Line();
-            w.Line("/// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>");
-            w.Line($"private static string[] TensorDataTypes => new string[] {{ {string.Join(", ", dtypes)} }};");
-            w.Line();
-        }
+            w.Write($$"""
 
-        private static void EmitWeights(SourceWriter w, string model)
-        {
-            OpenWeightsClass(w, new[]
-            {
-                "The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:",
-                "share one instance between threads.",
-            }, RuntimeNs + ".PackedCapsNetWeights");
-            w.Line("/// <summary>");
-            w.Line("/// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream");
-            w.Line("/// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one");
-            w.Line("/// aligned native allocation (NativeMemory.AlignedAlloc, 64 bytes) that lives as long as the process.");
-            w.Line("/// </summary>");
-            EmbeddedProperty(w);
-            w.Line();
-            w.Open("private static Weights CreateEmbedded()");
-            w.Line($"var packed = {RuntimeNs}.EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,");
-            w.Line("    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);");
-            w.Line($"var created = new Weights(packed, {model}.ClassNames);");
-            PublishEmbedded(w, "packed.Dispose();");
-            LoadAndFromWeights(w, new[]
-            {
-                "Reads a safetensors weight file of this model's architecture and packs it. Throws",
-                "<see cref=\"global::CapsEmbedded.Weights.WeightFormatException\"/> naming the mismatch when the file holds another architecture.",
-            }, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load",
-                "Packs weights held in managed arrays (from a trainer or a file); their architecture must be this model's.",
-                "global::CapsEmbedded.Weights.CapsNetWeights", RuntimeNs + ".PackedCapsNetWeights.Pack(weights)", "weights.ClassNames");
-            CloseWeightsClass(w, "Frees the packed weights once no Predict uses them (no-op for <see cref=\"Embedded\"/>, which lives as long as the process).");
-        }
+                /// <summary>Byte offset of each tensor in the data area, in <see cref="CapsNetArchitecture.Tensors"/> order.</summary>
+                private static ReadOnlySpan<long> TensorDataOffsets => new long[]
+                {
+                {{Rows(begins)}}
+                };
 
-        private static void EmitPredict(SourceWriter w, string model)
-        {
-            WorkspacePredict(w, new[]
-            {
-                "Classifies one image with the best SIMD tier: fills <paramref name=\"lengths\"/> with |v_j| and returns the",
-                "longest capsule's class. <paramref name=\"capsules\"/> (classes·classDims) and <paramref name=\"reconstruction\"/>",
-                "(the decoder's output for the predicted class) are written only when non-empty. Allocation-free.",
-            }, FloatTiers, "As the other overload, with the SIMD tier forced (tests compare tiers with this).");
-            TierOverloads(w, new[]
-            {
-                "Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary",
-                "capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).",
-                "Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any",
-                "worker count. Allocation-free; one call at a time per context.",
-            }, "int Predict", $"Weights weights, {RuntimeNs}.BatchContext context, {RoS} image, {S} lengths",
-                $"{S} capsules = default, {S} reconstruction = default", FloatTiers, "As the other overload, with the SIMD tier forced.",
-                new[] { "weights", "context" }, body =>
+                /// <summary>Each tensor's dtype in the file (F16 and BF16 are widened to float32 when packed), in the same order.</summary>
+                private static string[] TensorDataTypes => new string[]
                 {
-                    body.Line("CheckImageArguments(image, lengths, capsules, reconstruction);");
-                    body.Line("CheckContext(context);");
-                    body.Line("context.RunParts(s_conv1Part, weights.Packed, image, tier);");
-                    body.Line("context.RunParts(s_primaryConvPart, weights.Packed, image, tier);");
-                    body.Line("context.RunParts(s_capsulesPart, weights.Packed, image, tier);");
-                    body.Line("return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);");
-                });
-            w.Line("// The parallel Predict's layer parts, cached once so a call allocates no delegate.");
-            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_conv1Part = Layers.Conv1;");
-            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;");
-            w.Line($"private static readonly {RuntimeNs}.ImagePartRunner s_capsulesPart = Layers.Capsules;");
-            w.Line();
-            CheckImageArguments(w);
-            w.Method(null, $"private static void CheckContext({RuntimeNs}.BatchContext context)",
-                "if (context.ScratchLength < ScratchLength)",
-                "    throw new global::System.ArgumentException($\"the context's scratch holds {context.ScratchLength} floats; this model needs {ScratchLength} (use CreateBatchContext)\", nameof(context));");
-            TierOverloads(w, new[]
-            {
-                "The decoder alone (paper §4.1): reconstructs an image from <paramref name=\"capsules\"/> (classes·classDims,",
-                "class-major, e.g. from Predict, then edited) with every capsule but <paramref name=\"keep\"/> zeroed. Allocation-free.",
-            }, "void Reconstruct", $"Weights weights, Workspace workspace, {RoS} capsules, int keep, {S} reconstruction", null,
-                FloatTiers, "As the other overload, with the SIMD tier forced.", new[] { "weights", "workspace" }, body =>
-                {
-                    ReconstructChecksAndMask(body);
-                    body.Line("Layers.Decoder(weights.Packed, scratch, reconstruction.Slice(0, DecoderOutput), tier);");
-                });
-            TierOverloads(w, new[]
-            {
-                "Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its",
-                "own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.",
-            }, "void PredictBatch", $"Weights weights, {RoS} images, {S} lengths, global::System.Span<int> classes",
-                $"{RuntimeNs}.BatchContext context", FloatTiers, "As the other overload, with the SIMD tier forced.",
-                new[] { "weights", "context" }, body =>
-                {
-                    ImagesMultipleCheck(body, "if (images.Length % InputLength != 0)");
-                    body.Line("CheckContext(context);");
-                    body.Line("context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);");
-                });
-            w.Line("// Cached once so a batch call allocates no delegate.");
-            w.Line($"private static readonly {RuntimeNs}.BatchItemPredictor s_predictItem = PredictItem;");
-            w.Line();
-            w.ExpressionMethod(null, $"private static int PredictItem({RuntimeNs}.PackedCapsNetWeights weights, {RoS} image, {S} lengths, {S} scratch, {Kernels}.SimdTier tier)",
-                "Forward(weights, scratch, image, lengths, default, default, tier)");
-            EmitSession(w, model);
-            w.Line($"private static void CheckTier({Kernels}.SimdTier tier)");
-            w.Open("");
-            SimdTierCheck(w);
-            w.Close();
-        }
+                {{Rows(dtypes)}}
+                };
 
-        /// <summary>The nested Session class: the model as an ICapsNetSession over one Weights and one Workspace.</summary>
-        private static void EmitSession(SourceWriter w, string model)
-        {
-            const string Names = "global::System.Collections.Generic.IReadOnlyList<string>";
-            Summary(w, new[]
-            {
-                $"This model as an object (<see cref=\"{RuntimeNs}.ICapsNetSession\"/>), for code that picks a model at run time:",
-                "one Weights and one Workspace, each call forwarded to the static methods above. One call at a time per session.",
-            });
-            w.Open($"public sealed class Session : {RuntimeNs}.ICapsNetSession");
-            w.Line("private readonly Weights _weights;");
-            w.Line("private readonly bool _ownsWeights;");
-            w.Line("private readonly Workspace _workspace = new Workspace();");
-            w.Line($"private {Kernels}.SimdTier _tier = {Kernels}.SimdTiers.Best;");
-            w.Line();
-            Summary(w, new[]
-            {
-                "A session over <paramref name=\"weights\"/>. It owns them unless <paramref name=\"ownsWeights\"/> is false: disposing",
-                "the session disposes them (a no-op for <see cref=\"Weights.Embedded\"/>). Pass false for sessions that share one",
-                "Weights (one session per thread), and dispose the weights after the last of them. <paramref name=\"classNames\"/>,",
-                "when given, replaces the weights' own ClassNames.",
-            });
-            w.Open($"public Session(Weights weights, {Names}? classNames = null, bool ownsWeights = true)");
-            w.Line("global::System.ArgumentNullException.ThrowIfNull(weights);");
-            w.Line("if (classNames is not null && classNames.Count != Classes)");
-            w.Line("    throw new global::System.ArgumentException($\"{classNames.Count} class names for {Classes} classes\", nameof(classNames));");
-            w.Line("_weights = weights;");
-            w.Line("_ownsWeights = ownsWeights;");
-            w.Line("ClassNames = classNames ?? weights.ClassNames;");
+                """);
+            ClassNames(w, h, a);
+            Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ConvRegions(a));
+            ArchitectureAndTier(w, a, "The SIMD tier Predict uses on this machine.");
+            w.Write("""
+                /// <summary>A context for the parallel Predict and PredictBatch: worker threads with one scratch buffer each.</summary>
+                /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
+                public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
+
+                """);
+
+            OpenWeights(w, """
+                /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
+                /// share one instance between threads.
+                """, "PackedCapsNetWeights");
+            w.Write($$"""
+                /// <summary>
+                /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
+                /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
+                /// aligned native allocation (NativeMemory.AlignedAlloc, 64 bytes) that lives as long as the process.
+                /// </summary>
+                public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
+
+                private static Weights CreateEmbedded()
+                {
+                    var packed = EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
+                        WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
+                    var created = new Weights(packed, {{model}}.ClassNames);
+                    var winner = Interlocked.CompareExchange(ref s_embedded, created, null);
+                    if (winner is not null)
+                    {
+                        packed.Dispose();
+                        return winner;
+                    }
+                    return created;
+                }
+
+                """);
+            CloseWeights(w, """
+                /// Reads a safetensors weight file of this model's architecture and packs it. Throws
+                /// <see cref="global::CapsEmbedded.Weights.WeightFormatException"/> naming the mismatch when the file holds
+                /// another architecture.
+                """, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load", "global::CapsEmbedded.Weights.CapsNetWeights",
+                "PackedCapsNetWeights.Pack(weights)", "weights.ClassNames");
+            Workspace(w);
+
+            w.Write("""
+                /// <summary>
+                /// Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with |v_j| and returns the
+                /// longest capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/>
+                /// (the decoder's output for the predicted class) are written only when non-empty. Allocation-free.
+                /// </summary>
+                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules = default, Span<float> reconstruction = default)
+                    => Predict(weights, workspace, image, lengths, capsules, reconstruction, SimdTiers.Best);
+
+                /// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>
+                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
+                {
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ArgumentNullException.ThrowIfNull(workspace);
+                    ModelArguments.CheckTier(tier);
+                    ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
+                    return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
+                }
+
+                /// <summary>
+                /// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
+                /// capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).
+                /// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
+                /// worker count. Allocation-free; one call at a time per context.
+                /// </summary>
+                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules = default, Span<float> reconstruction = default)
+                    => Predict(weights, context, image, lengths, capsules, reconstruction, SimdTiers.Best);
+
+                /// <summary>As the other overload, with the SIMD tier forced.</summary>
+                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
+                {
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ModelArguments.CheckContext(context, ScratchLength);
+                    ModelArguments.CheckTier(tier);
+                    ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
+                    context.RunParts(s_conv1Part, weights.Packed, image, tier);
+                    context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
+                    context.RunParts(s_capsulesPart, weights.Packed, image, tier);
+                    return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
+                }
+
+                // The parallel Predict's layer parts, cached once so a call allocates no delegate.
+                private static readonly ImagePartRunner s_conv1Part = Layers.Conv1;
+                private static readonly ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
+                private static readonly ImagePartRunner s_capsulesPart = Layers.Capsules;
+
+                /// <summary>
+                /// The decoder alone (paper §4.1): reconstructs an image from <paramref name="capsules"/> (classes·classDims,
+                /// class-major, e.g. from Predict, then edited) with every capsule but <paramref name="keep"/> zeroed. Allocation-free.
+                /// </summary>
+                public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
+                    Span<float> reconstruction)
+                    => Reconstruct(weights, workspace, capsules, keep, reconstruction, SimdTiers.Best);
+
+                /// <summary>As the other overload, with the SIMD tier forced.</summary>
+                """);
+            w.Open("""
+                public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
+                    Span<float> reconstruction, SimdTier tier)
+                """);
+            ReconstructBody(w, "ModelArguments.CheckTier(tier);", "tier");
             w.Close();
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public string ModelName => \"{model}\";");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public global::CapsEmbedded.CapsNetArchitecture Architecture => {model}.Architecture;");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public {Names} ClassNames {{ get; }}");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open($"public {Kernels}.SimdTier Tier");
-            w.Line("get => _tier;");
-            w.Open("set");
-            w.Line("CheckTier(value);");
-            w.Line("_tier = value;");
+            w.Write("""
+
+                /// <summary>
+                /// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its
+                /// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
+                /// </summary>
+                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+                    BatchContext context)
+                    => PredictBatch(weights, images, lengths, classes, context, SimdTiers.Best);
+
+                /// <summary>As the other overload, with the SIMD tier forced.</summary>
+                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+                    BatchContext context, SimdTier tier)
+                {
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ModelArguments.CheckContext(context, ScratchLength);
+                    ModelArguments.CheckTier(tier);
+                    ModelArguments.CheckImages(Architecture, images);
+                    context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);
+                }
+
+                // Cached once so a batch call allocates no delegate.
+                private static readonly BatchItemPredictor s_predictItem = PredictItem;
+
+                private static int PredictItem(PackedCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> scratch, SimdTier tier)
+                    => Forward(weights, scratch, image, lengths, default, default, tier);
+
+                """);
+
+            w.Write($$"""
+                /// <summary>
+                /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
+                /// and one Workspace, each call forwarded to the static methods above. One call at a time per session.
+                /// </summary>
+                public sealed class Session : ICapsNetSession
+                {
+                    private readonly Weights _weights;
+                    private readonly bool _ownsWeights;
+                    private readonly Workspace _workspace = new Workspace();
+                    private SimdTier _tier = SimdTiers.Best;
+
+                    /// <summary>
+                    /// A session over <paramref name="weights"/>. It owns them unless <paramref name="ownsWeights"/> is false: disposing
+                    /// the session disposes them (a no-op for <see cref="Weights.Embedded"/>). Pass false for sessions that share one
+                    /// Weights (one session per thread), and dispose the weights after the last of them. <paramref name="classNames"/>,
+                    /// when given, replaces the weights' own ClassNames.
+                    /// </summary>
+                    public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
+                    {
+                        ArgumentNullException.ThrowIfNull(weights);
+                        if (classNames is not null && classNames.Count != Classes)
+                            throw new ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
+                        _weights = weights;
+                        _ownsWeights = ownsWeights;
+                        ClassNames = classNames ?? weights.ClassNames;
+                    }
+
+                    /// <inheritdoc/>
+                    public string ModelName => "{{model}}";
+
+                    /// <inheritdoc/>
+                    public CapsNetArchitecture Architecture => {{model}}.Architecture;
+
+                    /// <inheritdoc/>
+                    public IReadOnlyList<string> ClassNames { get; }
+
+                    /// <inheritdoc/>
+                    public SimdTier Tier
+                    {
+                        get => _tier;
+                        set
+                        {
+                            ModelArguments.CheckTier(value);
+                            _tier = value;
+                        }
+                    }
+
+                    /// <inheritdoc/>
+                    public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
+                        Span<float> reconstruction = default)
+                        => {{model}}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);
+
+                    /// <inheritdoc/>
+                    public int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
+                        Span<float> reconstruction = default)
+                        => {{model}}.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);
+
+                    /// <inheritdoc/>
+                    public void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
+                        => {{model}}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);
+
+                    /// <inheritdoc/>
+                    public BatchContext CreateBatchContext(int workerCount = 0) => {{model}}.CreateBatchContext(workerCount);
+
+                    /// <inheritdoc/>
+                    public void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
+                        => {{model}}.PredictBatch(_weights, images, lengths, classes, context, _tier);
+
+                    /// <inheritdoc/>
+                    public void Dispose()
+                    {
+                        _workspace.Dispose();
+                        if (_ownsWeights) _weights.Dispose();
+                    }
+                }
+                """);
             w.Close();
-            w.Close();
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public int Predict({RoS} image, {S} lengths, {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => {model}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public int Predict({RuntimeNs}.BatchContext context, {RoS} image, {S} lengths, {S} capsules = default, {S} reconstruction = default)");
-            w.Line($"    => {model}.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public void Reconstruct({RoS} capsules, int keep, {S} reconstruction)");
-            w.Line($"    => {model}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public {RuntimeNs}.BatchContext CreateBatchContext(int workerCount = 0) => {model}.CreateBatchContext(workerCount);");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line($"public void PredictBatch({RoS} images, {S} lengths, global::System.Span<int> classes, {RuntimeNs}.BatchContext context)");
-            w.Line($"    => {model}.PredictBatch(_weights, images, lengths, classes, context, _tier);");
-            w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Open("public void Dispose()");
-            w.Line("_workspace.Dispose();");
-            w.Line("if (_ownsWeights) _weights.Dispose();");
-            w.Close();
-            w.Close();
-            w.Line();
+            CloseNamespace(w, spec);
+            return w.ToString();
         }
 
         private static string EmitLayers(ModelSpec spec)
         {
             var a = spec.Weights.Architecture!;
+            var costs = a.LayerCosts;
             var w = new SourceWriter();
             Header(w, spec);
-            OpenClass(w, spec, out bool hasNamespace);
-            const string Packed = RuntimeNs + ".PackedCapsNetWeights";
-            var costs = a.LayerCosts;
-            string Cost(int index) => Grouped(costs[index].MultiplyAdds) + " multiply-adds";
-
+            OpenNamespace(w, spec, "System", "System.CodeDom.Compiler", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
             w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
-            w.Line("/// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>");
-            w.Open($"private static int Forward({Packed} weights, {S} scratch, {RoS} image, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
-            w.Line("// The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.");
-            w.Line("Layers.Conv1(weights, scratch, image, 0, 1, tier);");
-            w.Line("Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);");
-            w.Line("Layers.Capsules(weights, scratch, image, 0, 1, tier);");
-            w.Line("return Finish(weights, scratch, lengths, capsules, reconstruction, tier);");
+            w.Write("""
+                /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
+                private static int Forward(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
+                {
+                    // The parallel Predict's parts, each taken whole (part 0 of 1): the same arithmetic, so the same bits.
+                    Layers.Conv1(weights, scratch, image, 0, 1, tier);
+                    Layers.PrimaryConv(weights, scratch, image, 0, 1, tier);
+                    Layers.Capsules(weights, scratch, image, 0, 1, tier);
+                    return Finish(weights, scratch, lengths, capsules, reconstruction, tier);
+                }
+
+                /// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>
+                """);
+            w.Open("""
+                private static int Finish(PackedCapsNetWeights weights, Span<float> scratch, Span<float> lengths, Span<float> capsules,
+                    Span<float> reconstruction, SimdTier tier)
+                """);
+            Finish(w);
             w.Close();
-            w.Line();
-            w.Line("/// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>");
-            w.Open($"private static int Finish({Packed} weights, {S} scratch, {S} lengths, {S} capsules, {S} reconstruction, {Tier} tier)");
-            FinishForward(w);
-            w.Line();
-            w.Line("/// <summary>");
-            w.Line("/// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of");
-            w.Line("/// <c>parts</c> (<see cref=\"" + RuntimeNs + ".BatchContext.RunParts\"/>) and compute only their share of independent outputs.");
-            w.Line("/// Public overloads take a <see cref=\"Workspace\"/> so benchmarks can time a layer alone (run the layers before it first).");
-            w.Line("/// </summary>");
-            w.Line($"[global::System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]");
+            w.Write($$"""
+
+                /// <summary>
+                /// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of
+                /// <c>parts</c> (<see cref="BatchContext.RunParts"/>) and compute only their share of independent outputs.
+                /// Public overloads take a <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
+                /// </summary>
+                {{GeneratedCode}}
+                """);
             w.Open("public static class Layers");
-            var body = w;
-            const string Part = "int part, int parts, ";
-            const string Range = RuntimeNs + ".BatchContext.PartRange";
+            w.Write($$"""
+                /// <summary>
+                /// conv1: [{{a.InputChannels}}x{{a.InputSize}}x{{a.InputSize}}] → im2col [{{a.Conv1OutSize * a.Conv1OutSize}} x {{a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}}] · W^T + b, ReLU → [{{a.Conv1OutSize * a.Conv1OutSize}} pixels x {{a.Conv1Channels}}];
+                /// {{Grouped(costs[0].MultiplyAdds)}} multiply-adds.
+                /// </summary>
+                public static void Conv1(Weights weights, Workspace workspace, ReadOnlySpan<float> image, SimdTier tier)
+                    => Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier);
 
-            body.ExpressionMethod($"conv1: [{a.InputChannels}x{a.InputSize}x{a.InputSize}] → im2col [{a.Conv1OutSize * a.Conv1OutSize} x {a.InputChannels * a.Conv1Kernel * a.Conv1Kernel}] · W^T + b, ReLU → [{a.Conv1OutSize * a.Conv1OutSize} pixels x {a.Conv1Channels}]; {Cost(0)}.",
-                $"public static void Conv1(Weights weights, Workspace workspace, {RoS} image, {Tier} tier)",
-                "Conv1(weights.Packed, workspace.Scratch, image, 0, 1, tier)");
-            body.Method("This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.",
-                $"internal static void Conv1({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
-                $"var (first, end) = {Range}(Conv1Pixels, {Kernels}.PackedGemm.RowGranule, part, parts);",
-                "int rows = end - first;",
-                "if (rows == 0) return;",
-                $"{Kernels}.Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,",
-                "    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);",
-                $"{Kernels}.PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,",
-                $"    Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, {Kernels}.Activation.Relu,",
-                "    scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);");
+                /// <summary>This part's pixel rows of conv1 (im2col rows and GEMM rows), cut at PackedGemm.RowGranule.</summary>
+                internal static void Conv1(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts,
+                    SimdTier tier)
+                {
+                    var (first, end) = BatchContext.PartRange(Conv1Pixels, PackedGemm.RowGranule, part, parts);
+                    int rows = end - first;
+                    if (rows == 0) return;
+                    Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,
+                        scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);
+                    PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,
+                        Conv1PatchLength, weights.Conv1Weight, Conv1Channels, weights.Conv1Bias, Activation.Relu,
+                        scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels), tier);
+                }
 
-            body.Method($"Primary capsules: conv {a.Conv1Channels}→{a.PrimaryChannels} {a.PrimaryKernel}x{a.PrimaryKernel}/{a.PrimaryStride} → [{a.PrimaryGridSize * a.PrimaryGridSize} x {a.PrimaryChannels}], regrouped to {a.PrimaryCapsules} capsules x {a.PrimaryDims}D and squashed (eq. 1); {Cost(1)}.",
-                $"public static void PrimaryCaps(Weights weights, Workspace workspace, {Tier} tier)",
-                "PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);",
-                "RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);");
-            body.Method("This part's output-channel panels of the primary conv, an implicit GEMM on conv1's output (no im2col; k never split).",
-                $"internal static void PrimaryConv({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
-                "// Panels in pairs: the Vector512 tile covers two.",
-                $"var (first, end) = {Range}({Kernels}.PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);",
-                "if (end == first) return;",
-                $"{Kernels}.PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,",
-                $"    Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels, weights.PrimaryBias, {Kernels}.Activation.None,",
-                "    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels), tier, first, end);");
-            body.Method("This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).",
-                $"internal static void Capsules({Packed} weights, {S} scratch, {RoS} image, {Part}{Tier} tier)",
-                $"var (first, end) = {Range}(PrimaryCapsules, 8, part, parts);",
-                "RegroupAndSquash(scratch, first, end, tier);",
-                "CapsuleTransform(weights, scratch, first, end, tier);");
-            RegroupAndSquashLayer(body, "Capsules [first, end): channel k of the primary conv is type k / dims, dimension k % dims; capsule i = type·positions + position (type-major).", ranged: true);
+                /// <summary>
+                /// Primary capsules: conv {{a.Conv1Channels}}→{{a.PrimaryChannels}} {{a.PrimaryKernel}}x{{a.PrimaryKernel}}/{{a.PrimaryStride}} → [{{a.PrimaryGridSize * a.PrimaryGridSize}} x {{a.PrimaryChannels}}], regrouped to {{a.PrimaryCapsules}} capsules x {{a.PrimaryDims}}D
+                /// and squashed (eq. 1); {{Grouped(costs[1].MultiplyAdds)}} multiply-adds.
+                /// </summary>
+                public static void PrimaryCaps(Weights weights, Workspace workspace, SimdTier tier)
+                {
+                    PrimaryConv(weights.Packed, workspace.Scratch, default, 0, 1, tier);
+                    RegroupAndSquash(workspace.Scratch, 0, PrimaryCapsules, tier);
+                }
 
-            body.ExpressionMethod($"Prediction vectors û_{{j|i}} = W_ij u_i (eq. 2): [{a.PrimaryCapsules} x {a.PrimaryDims}] → [{a.PrimaryCapsules} x {a.Classes} x {a.ClassDims}]; {Cost(2)}.",
-                $"public static void CapsuleTransform(Weights weights, Workspace workspace, {Tier} tier)",
-                "CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier)");
-            body.Method("û for capsules [first, end): each capsule's predictions depend on it alone.",
-                $"internal static void CapsuleTransform({Packed} weights, {S} scratch, int first, int end, {Tier} tier)",
-                "int count = end - first;",
-                $"{Kernels}.CapsuleTransform.Run(scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),",
-                "    weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),",
-                "    count, Classes, ClassDims, PrimaryDims, scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);");
+                /// <summary>This part's output-channel panels of the primary conv, an implicit GEMM on conv1's output (no im2col).</summary>
+                internal static void PrimaryConv(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
+                    int parts, SimdTier tier)
+                {
+                    // Panels in pairs: the Vector512 tile covers two.
+                    var (first, end) = BatchContext.PartRange(PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
+                    if (end == first) return;
+                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
+                        Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels,
+                        weights.PrimaryBias, Activation.None, scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
+                        tier, first, end);
+                }
 
-            body.Line($"/// <summary>Routing by agreement (Procedure 1), r = {a.RoutingIterations}: û → v [{a.Classes} x {a.ClassDims}]; {Cost(3)}.</summary>");
-            body.Line($"public static void Route(Workspace workspace, {Tier} tier) => Route(workspace.Scratch, tier);");
-            body.Line();
-            RouteLayer(body);
-            LengthsLayer(body, "Capsule lengths |v_j| into <paramref name=\"lengths\"/>; returns the class of the longest.",
-                "// As ReferenceModel.ArgMax: ties go to the lowest class and NaN never wins.");
-            MaskLayer(body, "Decoder input: every digit capsule but <paramref name=\"keep\"/> set to zero, flattened class-major.");
+                /// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>
+                internal static void Capsules(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
+                    int parts, SimdTier tier)
+                {
+                    var (first, end) = BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
+                    RegroupAndSquash(scratch, first, end, tier);
+                    CapsuleTransform(weights, scratch, first, end, tier);
+                }
 
-            body.Line($"/// <summary>Decoder: {a.DecoderInput} → {a.DecoderHidden1} ReLU → {a.DecoderHidden2} ReLU → {a.DecoderOutput} sigmoid (three GEMMs with m = 1); {Cost(4)}.</summary>");
-            body.Line($"public static void Decoder(Weights weights, Workspace workspace, int keep, {S} reconstruction, {Tier} tier)");
-            body.Line("{");
-            body.Line("    Mask(workspace.Scratch, keep);");
-            body.Line("    Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);");
-            body.Line("}");
-            body.Line();
-            DecoderLayer(body, Packed, "");
+                /// <summary>Capsules [first, end) from the primary conv's channels (PrimaryCapsuleLayout), squashed (eq. 1).</summary>
+                internal static void RegroupAndSquash(Span<float> scratch, int first, int end, SimdTier tier)
+                    => PrimaryCapsuleLayout.RegroupAndSquash(scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
+                        PrimaryPositions, PrimaryDims, first, end,
+                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, (end - first) * PrimaryDims), tier);
 
+                /// <summary>
+                /// Prediction vectors û_{j|i} = W_ij u_i (eq. 2): [{{a.PrimaryCapsules}} x {{a.PrimaryDims}}] → [{{a.PrimaryCapsules}} x {{a.Classes}} x {{a.ClassDims}}];
+                /// {{Grouped(costs[2].MultiplyAdds)}} multiply-adds.
+                /// </summary>
+                public static void CapsuleTransform(Weights weights, Workspace workspace, SimdTier tier)
+                    => CapsuleTransform(weights.Packed, workspace.Scratch, 0, PrimaryCapsules, tier);
+
+                /// <summary>û for capsules [first, end): each capsule's predictions depend on it alone.</summary>
+                internal static void CapsuleTransform(PackedCapsNetWeights weights, Span<float> scratch, int first, int end, SimdTier tier)
+                {
+                    int count = end - first;
+                    // The kernel class shares the layer's name: spelled from global::.
+                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
+                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
+                        weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
+                        count, Classes, ClassDims, PrimaryDims,
+                        scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
+                }
+
+                /// <summary>Routing (see the scratch overload) on a workspace whose û is computed.</summary>
+                public static void Route(Workspace workspace, SimdTier tier) => Route(workspace.Scratch, tier);
+
+                /// <summary>The decoder on a workspace whose digit capsules are computed, keeping capsule <paramref name="keep"/>.</summary>
+                public static void Decoder(Weights weights, Workspace workspace, int keep, Span<float> reconstruction, SimdTier tier)
+                {
+                    Mask(workspace.Scratch, keep);
+                    Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);
+                }
+
+                """);
+            CapsuleLayers(w, a, "PackedCapsNetWeights", "");
             w.Close();
             w.Close();
-            if (hasNamespace) w.Close();
+            CloseNamespace(w, spec);
             return w.ToString();
         }
-
-        /// <summary>The class names as C# literals; the header was validated, so the names are well-formed.</summary>
-        internal static List<string> ClassNames(WeightHeader h, int classes)
-        {
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var pair in h.Metadata) metadata[pair.Key] = pair.Value;
-            var names = global::CapsEmbedded.Weights.CapsNetClassNames.Read(metadata, classes, h.FileName)
-                ?? global::CapsEmbedded.Weights.CapsNetClassNames.Default(classes);
-            var literals = new List<string>(names.Length);
-            foreach (string name in names)
-            {
-                // ASCII only in the generated file: anything else as \uXXXX, so no name can break the literal.
-                var literal = new StringBuilder("\"");
-                foreach (char c in name)
-                {
-                    if (c == '"' || c == '\\') literal.Append('\\').Append(c);
-                    else if (c >= ' ' && c <= '~') literal.Append(c);
-                    else literal.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                }
-                literals.Add(literal.Append('"').ToString());
-            }
-            return literals;
-        }
-
-        internal static string Quote(string value)
-            => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\r", "\\r") + "\"";
-
-        internal static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
     }
 }

@@ -2,50 +2,50 @@ using System.Text;
 
 namespace CapsEmbedded.Generator
 {
-    /// <summary>A small indented text writer for emitting readable C#.</summary>
+    /// <summary>
+    /// An indented text writer for emitting readable C#, after System.Text.Json's generator: <see cref="Write"/> takes
+    /// one line or a multi-line template (a raw string literal with interpolation) and indents every line of it, so an
+    /// emitter reads like the code it writes. A multi-line interpolated value is indented as a whole at the template's
+    /// level, so place one only at the start of a template line.
+    /// </summary>
     internal sealed class SourceWriter
     {
         private readonly StringBuilder _text = new StringBuilder();
         private int _indent;
 
-        public SourceWriter Line(string line = "")
+        /// <summary>Writes <paramref name="text"/>, each of its lines indented (blank lines stay empty), and a line break.</summary>
+        public SourceWriter Write(string text)
         {
-            if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
+            foreach (string raw in text.Split('\n'))
+            {
+                string line = raw.TrimEnd('\r', ' ');
+                if (line.Length > 0) _text.Append(' ', _indent * 4).Append(line);
+                _text.Append('\n');
+            }
+            return this;
+        }
+
+        /// <summary>An empty line.</summary>
+        public SourceWriter Line()
+        {
             _text.Append('\n');
             return this;
         }
 
+        /// <summary>Writes <paramref name="line"/> (when not empty) and an opening brace, then indents.</summary>
         public SourceWriter Open(string line)
         {
-            if (line.Length > 0) Line(line);
-            Line("{");
+            if (line.Length > 0) Write(line);
+            Write("{");
             _indent++;
             return this;
         }
 
-        public SourceWriter Close(string suffix = "")
+        /// <summary>Unindents and writes the closing brace.</summary>
+        public SourceWriter Close()
         {
             _indent--;
-            return Line("}" + suffix);
-        }
-
-        /// <summary>A method: its one-line summary (none when null), signature and braced body, then a blank line.</summary>
-        public SourceWriter Method(string? summary, string signature, params string[] body)
-        {
-            if (summary is not null) Line($"/// <summary>{summary}</summary>");
-            Open(signature);
-            foreach (string line in body) Line(line);
-            Close();
-            return Line();
-        }
-
-        /// <summary>An expression-bodied method: its one-line summary (none when null), signature, "=> expression;" below, then a blank line.</summary>
-        public SourceWriter ExpressionMethod(string? summary, string signature, string expression)
-        {
-            if (summary is not null) Line($"/// <summary>{summary}</summary>");
-            Line(signature);
-            Line($"    => {expression};");
-            return Line();
+            return Write("}");
         }
 
         public override string ToString() => _text.ToString();

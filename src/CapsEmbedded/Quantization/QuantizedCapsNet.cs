@@ -148,24 +148,15 @@ public sealed class QuantizedCapsNet : IDisposable
         QuantizedGemm.Multiply(s.CodePatches, positions, k, PrimaryWeight, n, s.Accumulators, int8Tier);
         Dequantise(s.Accumulators, positions, n, Region(_layout.PrimaryMultiplier), Region(_layout.PrimaryBias), s.PrimaryConv);
 
-        // Capsule i = type·positions + position takes channels type·dims .. +dims at that position (as the generated model).
-        for (int i = 0; i < a.PrimaryCapsules; i++)
-        {
-            int type = i / positions, position = i % positions;
-            s.PrimaryConv.Slice(position * n + type * a.PrimaryDims, a.PrimaryDims).CopyTo(s.Primary.Slice(i * a.PrimaryDims, a.PrimaryDims));
-        }
-        Squash.Run(s.Primary, a.PrimaryCapsules, a.PrimaryDims, tier);
+        PrimaryCapsuleLayout.RegroupAndSquash(s.PrimaryConv, positions, a.PrimaryDims, 0, a.PrimaryCapsules, s.Primary, tier);
         CapsuleTransform.Run(s.Primary, Region(_layout.DigitWeight), a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, s.UHat, tier);
         Routing.Run(s.UHat, a.PrimaryCapsules, a.Classes, a.ClassDims, a.RoutingIterations, s.Logits, s.Coupling, s.DigitCaps, tier);
         Span<float> classLengths = lengths[..a.Classes];
         CapsuleLengths.Run(s.DigitCaps, a.Classes, a.ClassDims, classLengths, tier);
-        int longest = 0;
-        for (int j = 1; j < a.Classes; j++)
-            if (classLengths[j] > classLengths[longest] || float.IsNaN(classLengths[longest]))
-                longest = float.IsNaN(classLengths[j]) ? longest : j;
+        int longest = TopK.ArgMax<float>(classLengths);
 
         if (!capsules.IsEmpty) s.DigitCaps.CopyTo(capsules);
-        if (!reconstruction.IsEmpty) Decode(s, longest, reconstruction, tier);
+        if (!reconstruction.IsEmpty) Decode(s, s.DigitCaps, longest, reconstruction, tier);
         return longest;
     }
 
@@ -182,20 +173,17 @@ public sealed class QuantizedCapsNet : IDisposable
         if ((uint)keep >= (uint)a.Classes) throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the class to keep must be in 0..{a.Classes - 1}");
         if (reconstruction.Length < a.DecoderOutput) throw new ArgumentException($"reconstruction has room for {reconstruction.Length}; it needs {a.DecoderOutput}", nameof(reconstruction));
         SimdTiers.ThrowIfUnsupported(tier);
-        capsules.CopyTo(workspace.DigitCaps);
-        Decode(workspace, keep, reconstruction, tier);
+        Decode(workspace, capsules, keep, reconstruction, tier);
     }
 
-    /// <summary>The decoder on the workspace's digit capsules with every capsule but <paramref name="keep"/> masked (§4.1).</summary>
-    private void Decode(Workspace s, int keep, Span<float> reconstruction, SimdTier tier)
+    /// <summary>The decoder on <paramref name="capsules"/> with every capsule but <paramref name="keep"/> masked (§4.1).</summary>
+    private void Decode(Workspace s, ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction, SimdTier tier)
     {
         var a = Architecture;
-        s.Masked.Clear();
-        s.DigitCaps.Slice(keep * a.ClassDims, a.ClassDims).CopyTo(s.Masked.Slice(keep * a.ClassDims, a.ClassDims));
-        PackedGemm.Multiply(s.Masked, 1, a.DecoderInput, Region(_layout.Fc1Weight), a.DecoderHidden1, Region(_layout.Fc1Bias), Activation.Relu, s.Hidden1, tier);
-        PackedGemm.Multiply(s.Hidden1, 1, a.DecoderHidden1, Region(_layout.Fc2Weight), a.DecoderHidden2, Region(_layout.Fc2Bias), Activation.Relu, s.Hidden2, tier);
-        PackedGemm.Multiply(s.Hidden2, 1, a.DecoderHidden2, Region(_layout.Fc3Weight), a.DecoderOutput, Region(_layout.Fc3Bias), Activation.Sigmoid,
-            reconstruction[..a.DecoderOutput], tier);
+        CapsuleMask.Keep(capsules, a.ClassDims, keep, s.Masked);
+        var decoder = new DecoderWeights(Region(_layout.Fc1Weight), Region(_layout.Fc1Bias), Region(_layout.Fc2Weight),
+            Region(_layout.Fc2Bias), Region(_layout.Fc3Weight), Region(_layout.Fc3Bias));
+        CapsuleDecoder.Run(s.Masked, decoder, s.Hidden1, s.Hidden2, reconstruction[..a.DecoderOutput], tier);
     }
 
     /// <summary>

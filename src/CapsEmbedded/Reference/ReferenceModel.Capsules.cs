@@ -220,16 +220,6 @@ public static partial class ReferenceModel
         }
     }
 
-    /// <summary>The index of the largest value; ties go to the lowest index and NaN never wins (all NaN → 0).</summary>
-    public static int ArgMax<T>(ReadOnlySpan<T> values) where T : IFloatingPointIeee754<T>
-    {
-        if (values.IsEmpty) throw new ArgumentException("argmax of an empty vector", nameof(values));
-        int best = 0;
-        for (int k = 1; k < values.Length; k++)
-            if (values[k] > values[best] || T.IsNaN(values[best])) best = T.IsNaN(values[k]) ? best : k;
-        return best;
-    }
-
     /// <summary>The decoder mask (§4.1): copies capsule <paramref name="keepClass"/> and zeroes every other one.</summary>
     public static void Mask<T>(ReadOnlySpan<T> capsules, int classes, int dims, int keepClass, Span<T> masked)
         where T : IFloatingPointIeee754<T>

@@ -83,7 +83,7 @@ public static partial class ReferenceModel
         // Class probability = |v_j|; the decoder sees one capsule (§4.1).
         var lengths = new T[classes];
         Lengths<T>(capsules, classes, classDims, lengths);
-        int predicted = ArgMax<T>(lengths);
+        int predicted = Runtime.TopK.ArgMax<T>(lengths);
         int masked = maskClass >= 0 ? maskClass : predicted;
         var decoderInput = new T[classes * classDims];
         Mask<T>(capsules, classes, classDims, masked, decoderInput);

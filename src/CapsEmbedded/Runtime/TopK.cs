@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace CapsEmbedded.Runtime;
 
 /// <summary>
@@ -7,9 +9,23 @@ namespace CapsEmbedded.Runtime;
 public static class TopK
 {
     /// <summary>
+    /// The longest capsule's class (k = 1), the prediction of every model (the reference, the generated float and int8
+    /// models, QuantizedCapsNet): ties go to the lowest index and NaN never wins (all NaN → 0).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="lengths"/> is empty.</exception>
+    public static int ArgMax<T>(ReadOnlySpan<T> lengths) where T : IFloatingPointIeee754<T>
+    {
+        if (lengths.IsEmpty) throw new ArgumentException("argmax of an empty vector", nameof(lengths));
+        int best = 0;
+        for (int k = 1; k < lengths.Length; k++)
+            if (lengths[k] > lengths[best] || T.IsNaN(lengths[best])) best = T.IsNaN(lengths[k]) ? best : k;
+        return best;
+    }
+
+    /// <summary>
     /// Writes the classes of the <c>classes.Length</c> longest capsules, longest first: equal lengths go to the lower
-    /// class index and NaN ranks below every number, so the first class is always
-    /// <see cref="Reference.ReferenceModel.ArgMax{T}"/>'s. An insertion into the short list, no allocation.
+    /// class index and NaN ranks below every number, so the first class is always <see cref="ArgMax{T}"/>'s. An insertion
+    /// into the short list, no allocation.
     /// </summary>
     /// <exception cref="ArgumentException">k = 0 or k is more than the number of capsules.</exception>
     public static void Longest(ReadOnlySpan<float> lengths, Span<int> classes) => Longest(lengths, classes, []);

@@ -37,8 +37,8 @@ public class HalfPrecisionGeneratorTests
         var (result, output) = GeneratorHarness.Run(Source(fileName), header);
         Assert.Empty(result.Diagnostics);
         string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
-        Assert.Contains($"TensorDataTypes => new string[] {{ \"{dtype}\", \"{dtype}\"", model);
-        Assert.Contains("new string[] { \"cat\", \"dog\", \"K\\u00e4tzchen \\\"\\u03b2\\\"\" }", model); // ASCII-only literal
+        Assert.Contains($"TensorDataTypes => new string[]\n        {{\n            \"{dtype}\", \"{dtype}\"", model);
+        Assert.Contains("new string[]\n        {\n            \"cat\", \"dog\", \"K\\u00e4tzchen \\\"\\u03b2\\\"\",\n        });", model); // ASCII-only literal
 
         var type = GeneratedAssembly.Load(output, fileName, file).GetType("Demo.NarrowCapsNet")!;
         Assert.Equal(Names, (IReadOnlyList<string>)type.GetProperty("ClassNames")!.GetValue(null)!);
@@ -62,7 +62,7 @@ public class HalfPrecisionGeneratorTests
     {
         var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());
         string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
-        Assert.Contains("ClassNames { get; } = global::System.Array.AsReadOnly(new string[] { \"0\", \"1\", \"2\" });", model);
+        Assert.Contains("ClassNames { get; } = Array.AsReadOnly(new string[]\n        {\n            \"0\", \"1\", \"2\",\n        });", model);
     }
 
     [Theory]

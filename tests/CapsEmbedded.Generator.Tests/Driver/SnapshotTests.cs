@@ -62,6 +62,31 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void Generated_lines_stay_within_140_characters_and_name_types_through_usings()
+    {
+        var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinyNativeSource, GeneratorHarness.TinyHeader());
+        foreach (var source in result.Results.Single().GeneratedSources)
+        {
+            string[] lines = source.SourceText.ToString().Split('\n');
+            var longest = lines.MaxBy(line => line.Length)!;
+            Assert.True(longest.Length <= 140, $"{source.HintName}: a line of {longest.Length} characters: {longest.Trim()}");
+            // global:: only where a name clashes (CapsEmbedded.Weights against the nested Weights class, the
+            // CapsuleTransform kernel against the layer of that name).
+            int global = lines.Sum(line => line.Split("global::").Length - 1);
+            Assert.True(global <= 3, $"{source.HintName}: global:: {global} times");
+        }
+    }
+
+    [Fact]
+    public void The_generated_code_attribute_carries_the_generators_assembly_version()
+    {
+        var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());
+        string version = typeof(CapsNetModelGenerator).Assembly.GetName().Version!.ToString(3);
+        foreach (var source in result.Results.Single().GeneratedSources)
+            Assert.Contains($"[GeneratedCode(\"CapsEmbedded.Generator\", \"{version}\")]", source.SourceText.ToString());
+    }
+
+    [Fact]
     public void A_header_from_the_build_resolves_without_a_project_directory()
     {
         // Without MSBuildProjectDirectory the attribute path is matched as a suffix of the weight file's path.

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Models;
+using Xunit.Abstractions;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>
+/// The generated float models' outputs pinned to the bit: the SHA-256 of the lengths, capsules, reconstructions and
+/// classes of fixed inputs, per SIMD tier, as recorded from the generator before the emitters were rewritten (issue 31).
+/// Any change to the emitted arithmetic or its order shows here. Recorded on an x64 AVX2+FMA machine (CI runs the tests
+/// on x64): Scalar, Vector128 and Vector256.
+/// </summary>
+public class OutputPinTests(ITestOutputHelper output)
+{
+    /// <summary>(model, tier) → the first 16 hex digits of the SHA-256 of its outputs on <see cref="Inputs"/>.</summary>
+    private static readonly Dictionary<string, string> s_pinned = new()
+    {
+        ["mnist/Scalar"] = "F0CE92024A587F61",
+        ["mnist/Vector128"] = "98CCCA8F0CB6D30C",
+        ["mnist/Vector256"] = "89941C52B5A9E8A3",
+        ["multimnist/Scalar"] = "B36CF196E257C824",
+        ["multimnist/Vector128"] = "9EB2E6248530A7C6",
+        ["multimnist/Vector256"] = "2F3FD2FDC02AD44E",
+        ["tiny/Scalar"] = "B507D18387AFB4F9",
+        ["tiny/Vector128"] = "197B83B4ADD461B1",
+        ["tiny/Vector256"] = "C8081246FD27C813",
+    };
+
+    /// <summary>The supported tiers with recorded bits (the recording machine had no AVX-512, so Vector512 has none).</summary>
+    public static IEnumerable<object[]> Tiers
+        => SimdTiers.Supported.Where(t => s_pinned.ContainsKey("mnist/" + t)).Select(t => new object[] { t });
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Mnist_outputs_are_the_recorded_bits(SimdTier tier)
+    {
+        using var workspace = new MnistCapsNet.Workspace();
+        var hash = Hash(TestData.Digits.Take(8), MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput,
+            (image, lengths, capsules, reconstruction) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, lengths,
+                capsules, reconstruction, tier));
+        AssertPinned("mnist/" + tier, hash);
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Tiny_outputs_are_the_recorded_bits(SimdTier tier)
+    {
+        using var workspace = new TinyCapsNet.Workspace();
+        var images = Enumerable.Range(0, 16).Select(k => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 7));
+        var hash = Hash(images, TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput,
+            (image, lengths, capsules, reconstruction) => TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded, workspace, image, lengths,
+                capsules, reconstruction, tier));
+        AssertPinned("tiny/" + tier, hash);
+    }
+
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void MultiMnist_outputs_are_the_recorded_bits(SimdTier tier)
+    {
+        using var workspace = new MultiMnistCapsNet.Workspace();
+        var hash = Hash(TestData.Pairs.Take(3), MultiMnistCapsNet.Classes, MultiMnistCapsNet.DecoderInput, MultiMnistCapsNet.DecoderOutput,
+            (image, lengths, capsules, reconstruction) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image,
+                lengths, capsules, reconstruction, tier));
+        AssertPinned("multimnist/" + tier, hash);
+    }
+
+    private delegate int Run(float[] image, float[] lengths, float[] capsules, float[] reconstruction);
+
+    private static string Hash(IEnumerable<float[]> images, int classes, int capsuleLength, int reconstructionLength, Run run)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var image in images)
+        {
+            float[] lengths = new float[classes], capsules = new float[capsuleLength], reconstruction = new float[reconstructionLength];
+            int predicted = run(image, lengths, capsules, reconstruction);
+            sha.AppendData(BitConverter.GetBytes(predicted));
+            sha.AppendData(MemoryMarshal.AsBytes(lengths.AsSpan()));
+            sha.AppendData(MemoryMarshal.AsBytes(capsules.AsSpan()));
+            sha.AppendData(MemoryMarshal.AsBytes(reconstruction.AsSpan()));
+        }
+        return Convert.ToHexString(sha.GetHashAndReset())[..16];
+    }
+
+    private void AssertPinned(string key, string actual)
+    {
+        output.WriteLine($"[\"{key}\"] = \"{actual}\",");
+        Assert.True(RuntimeInformation.ProcessArchitecture == Architecture.X64, "the pinned bits are x64's");
+        Assert.True(s_pinned.TryGetValue(key, out var expected), $"no recorded bits for {key} (this run: {actual})");
+        Assert.Equal(expected, actual);
+    }
+}
