@@ -4,8 +4,8 @@
 # spots: bench/arm/README.md. Prints the "Edge figures" section of bench/RESULTS.md; --write-results replaces it there.
 #
 # Usage: bash bench/arm/estimate.sh [--images N] [--rounds R] [--arm64 DIR] [--x64 DIR] [--work DIR] [--write-results]
-#   --images N   MNIST test digits traced (default 8; the first N) and timed on x64 (5 × N, at least 40)
-#   --rounds R   timing rounds on x64 (default 15; per stage and digit the best round is kept)
+#   --images N   MNIST test digits traced and timed on x64 (default 8: the first N)
+#   --rounds R   timing rounds on x64 (default 30; per stage and digit the best round is kept)
 #   --arm64 DIR  reuse a linux-arm64 `capsnet` publish (capsnet + capsnet.dbg) instead of publishing one
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/arm
 
-images=8 rounds=15 arm64="" x64="" work="" write=0
+images=8 rounds=30 arm64="" x64="" work="" write=0
 while (($#)); do
   case "$1" in
     --images) images=$2; shift 2 ;;
@@ -68,7 +68,12 @@ fi
 [[ -x "$x64/StageProbe" && -f "$x64/StageProbe.dbg" ]] || fail "$x64 holds no linux-x64 StageProbe with its StageProbe.dbg"
 
 # Where qemu-user maps a position-independent binary: the start of its first mapping (qemu -d page).
-load_base() { "$@" 2>&1 >/dev/null | awk '/^[0-9a-f]+-[0-9a-f]+ /{split($1, r, "-"); print "0x" r[1]; exit}'; }
+# The command's own exit status does not matter (the probe without arguments prints its usage and exits 2).
+load_base() {
+  local log
+  log=$("$@" 2>&1 >/dev/null || true)
+  awk '/^[0-9a-f]+-[0-9a-f]+ / && !found {split($1, r, "-"); print "0x" r[1]; found = 1}' <<< "$log"
+}
 arm_qemu=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 arm_base=$(load_base "${arm_qemu[@]}" -d page "$arm64/capsnet" --version)
 x64_base=$(load_base qemu-x86_64-static -cpu max -d page "$x64/StageProbe")
@@ -94,16 +99,19 @@ if [[ ! -f "$int8_weights" ]]; then
   "${arm_qemu[@]}" "$arm64/capsnet" quantize --weights weights/mnist.safetensors --calibrate mnist --out "$int8_weights" >&2
 fi
 
-[[ -f "$work/counts-float32.json" ]] || trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images"
-# qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
+# The four traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
-[[ -f "$work/counts-int8-dot.json" ]] || trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" "${int8_eval[@]}"
-[[ -f "$work/counts-int8-nodot.json" ]] || trace "$work/counts-int8-nodot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu cortex-a72 -- \
-  "$arm64/capsnet" "${int8_eval[@]}"
-[[ -f "$work/counts-x64.json" ]] || trace "$work/counts-x64.json" "$x64/StageProbe" "$x64_base" "$images" qemu-x86_64-static -cpu max -- \
-  "$x64/StageProbe" run "$data" "$images"
+pids=()
+[[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
+  "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+# qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
+[[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
+  "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
+[[ -s "$work/counts-int8-nodot.json" ]] || { trace "$work/counts-int8-nodot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu cortex-a72 -- \
+  "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
+[[ -s "$work/counts-x64.json" ]] || { trace "$work/counts-x64.json" "$x64/StageProbe" "$x64_base" "$images" qemu-x86_64-static -cpu max -- \
+  "$x64/StageProbe" run "$data" "$images" & pids+=($!); }
+for pid in "${pids[@]}"; do wait "$pid" || fail "a trace failed (see the messages above)"; done
 
 # llvm-mca per core. Cortex-A76: LLVM's Neoverse N1 model (N1 is the A76's infrastructure twin; llvm's own cortex-a76
 # schedules with the A57 model). Cortex-A72: the A57 model (the A72's parent; llvm has no A72 model).
@@ -122,8 +130,7 @@ cycles x64 float32 "$work/counts-x64.json" x86_64 znver3 "$x64/StageProbe"
 # The x64 measurement: this core's clock, then the stage times (the machine is shared: best round per digit).
 clang -O2 -o "$work/clock" $here/clock.c
 "$work/clock" > "$work/clock-x64.txt"
-timed=$((images * 5 > 40 ? images * 5 : 40))
-"$x64/StageProbe" times "$data" "$timed" "$rounds" > "$work/times-x64.json"
+"$x64/StageProbe" times "$data" "$images" "$rounds" > "$work/times-x64.json" # the digits traced
 "$x64/StageProbe" zeros "$data" "$images" weights/mnist.safetensors > "$work/zeros.json"
 x64_model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > "$work/meta.json" <<EOF

@@ -55,8 +55,12 @@ def symbols(dbg):
     return sorted(result)
 
 
+# Load-time work, not per image: left out of the trace (packing the weights is most of a short run's blocks).
+LOAD_TIME = re.compile(r"__(Pack|PackWeights|PermuteWeightsToChannelsLast|PackedLength|PackedIndex)(_\d+)?$")
+
+
 def kernel_functions(dbg):
-    return [s for s in symbols(dbg) if KERNEL_SYMBOL.match(s[2]) and s[1] > 0]
+    return [s for s in symbols(dbg) if KERNEL_SYMBOL.match(s[2]) and not LOAD_TIME.search(s[2]) and s[1] > 0]
 
 
 def ranges(dbg, base):

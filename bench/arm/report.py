@@ -146,6 +146,8 @@ def markdown(work, weights):
             w(f"| {name}, {clock:g} GHz | {compute:.1f} ms | {compute * low:.1f}–{compute * high:.1f} ms | {bound:.1f} ms "
               f"({sum(per_stage.values()) / 1e6:.1f} MB at {gbps:g} GB/s) | **{one:.1f} ms** | **{four:.1f} ms** |")
         w("")
+    w(tile_cycles(work))
+    w("")
     w(trip_count_check(work))
     w("")
     w("Per stage, cycles per image (where the time goes):")
@@ -170,6 +172,25 @@ def markdown(work, weights):
     w("the same 43 % of their LPDDR4X-4267 / LPDDR2-900 peak (17.1 / 3.6 GB/s). Clocks: Raspberry Pi's product briefs.")
     w("")
     return "\n".join(out)
+
+
+def tile_cycles(work):
+    """llvm-mca cycles of one k step (the loop-body block) of the primary conv's register tiles, per core."""
+    parts = []
+    for target, core in [("pi5", "A76 (N1 model)"), ("pi4", "A72 (A57 model)"), ("pi3", "A53"), ("a55", "A55")]:
+        found = []
+        for precision, marker, what in [("float32", "Gemm4x4v", "fp32 4×16 k step (16 FMLA)"),
+                                        ("int8", "Tile4x16Sdot", "int8 4×16 SDOT loop"),
+                                        ("int8", "Tile2x16Smull", "int8 2×16 SMULL loop")]:
+            with open(f"{work}/cycles-{target}-{precision}.json") as f:
+                functions = json.load(f)["primary"]["functions"]
+            fn = next((fn for fn in functions if marker in fn["name"] and "AllColumns" not in fn["name"]), None)
+            if fn:
+                found.append(f"{what} {fn['hottest_block_cycles']:.1f}")
+        parts.append(f"{core}: " + ", ".join(found))
+    return ("Cycles per iteration of the primary conv's hottest tile loop (llvm-mca on the emitted code): " + "; ".join(parts) +
+            ". The fp32 tile multiplies by lane 0 of A (FMLA by element) since issue 33; with LDR + DUP + FMLA per row"
+            " it was 10.2 / 18.2 / 92 / 56 cycles per k step on these four models (bench/arm/README.md).")
 
 
 def trip_count_check(work):
