@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Issue 33: estimated ms per MNIST image on Raspberry Pi 5 / 4 / 3 cores from the machine code the NativeAOT linux-arm64
 # build really runs (no board needed), with an error bar from the same method on this x64 machine. Method and blind
-# spots: bench/arm/README.md. Prints the "Edge figures" section of bench/RESULTS.md; --write-results replaces it there.
+# spots: bench/arm/README.md. Prints the estimate's block of bench/RESULTS.md "Edge figures"; --write-results replaces
+# that block there (between its generated-by comments) and nothing else.
 #
 # Usage: bash bench/arm/estimate.sh [--images N] [--rounds R] [--arm64 DIR] [--x64 DIR] [--work DIR] [--write-results]
 #   --images N   MNIST test digits traced and timed on x64 (default 8: the first N)
-#   --rounds R   timing rounds on x64 (default 30; per stage and digit the best round is kept)
+#   --rounds R   timing rounds on x64 (default 600, ≈ 1.5 min on the loaded VM; per stage and digit the best round is kept)
 #   --arm64 DIR  reuse a linux-arm64 `capsnet` publish (capsnet + capsnet.dbg) instead of publishing one
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/arm
 
-images=8 rounds=30 arm64="" x64="" work="" write=0
+images=8 rounds=600 arm64="" x64="" work="" write=0
 while (($#)); do
   case "$1" in
     --images) images=$2; shift 2 ;;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""bench/arm's report (bench/arm/README.md): the "Edge figures" section of bench/RESULTS.md from estimate.sh's files.
+"""bench/arm's report (bench/arm/README.md): the estimate's block of bench/RESULTS.md "Edge figures", from estimate.sh's files.
 
-  report.py WORK_DIR WEIGHTS.safetensors [RESULTS.md]   prints the section; with RESULTS.md, replaces its
-                                                        "## Edge figures" section (up to the next "## ") in place
+  report.py WORK_DIR WEIGHTS.safetensors [RESULTS.md]   prints the estimate's block; with RESULTS.md, replaces the
+                                                        block there (between its begin/end comments; the first time,
+                                                        at the end of the "## Edge figures" section)
   report.py selftest                                    checks of the arithmetic
 """
 import json
@@ -62,13 +63,13 @@ def stage_bytes(shapes, precision, cache):
     }
 
 
-def board_times(cycles, ghz, gbps, bytes_per_stage, cores):
-    """ms per image: per stage the larger of the compute estimate (split over `cores` where the model splits it) and
+def board_times(cycles, ghz, gbps, bytes_per_stage, cores, parallel=PARALLEL):
+    """ms per image: per stage the larger of the compute estimate (split over `cores` for the `parallel` stages) and
     the bandwidth bound (the board's DRAM is shared, so the bound does not shrink with cores)."""
     compute = bound = total = 0.0
     for stage in STAGES:
         c = cycles.get(stage, {"cycles": 0})["cycles"] / (ghz * 1e6)
-        if stage in PARALLEL:
+        if stage in parallel:
             c /= cores
         b = bytes_per_stage[stage] / (gbps * 1e6)
         compute += c
@@ -104,7 +105,8 @@ def markdown(work, weights):
     low, high = min(ratios), max(ratios)
     out = []
     w = out.append
-    w("## Edge figures (issue 33): estimated, not measured")
+    w(BEGIN)
+    w("### Estimated from the emitted code (issue 33, bench/arm): not measured")
     w("")
     w("No ARM board is attached; these are **cycle estimates from the machine code the NativeAOT linux-arm64 build really")
     w("runs**, not timings. Method (bench/arm/README.md): qemu counts how often each translation block of the kernels runs")
@@ -118,31 +120,36 @@ def markdown(work, weights):
     w("")
     w(f"**Error bar, from x64.** Same method on the x64 NativeAOT build (Vector256 tier), {meta['x64_cpu']} model, at this VM's")
     w(f"measured clock ({ghz:.2f} GHz: a chain of dependent adds, bench/arm/clock.c) against the measured stage times")
-    w(f"(`stage-probe times`, {times['images']} digits × {times['rounds']} rounds, per stage and digit the best round; the")
-    w("shared 2-core Zen 3 VM was loaded, so medians are shown too):")
+    w(f"(`StageProbe times`, the same {times['images']} digits × {times['rounds']} rounds, per stage and digit the best round; the")
+    w("shared 2-core VM was loaded (load average 10–30), so the best round still carries some of it — more rounds keep")
+    w("lowering it — and the medians show how much):")
     w("")
     w("| stage | estimated ms | measured ms (best) | measured ms (median) | measured / estimated |")
     w("|---|---:|---:|---:|---:|")
     for (stage, estimated, best, median), ratio in zip(rows, ratios):
         w(f"| {stage} | {estimated:.3f} | {best:.3f} | {median:.3f} | {ratio:.2f} |")
     w("")
-    w(f"So on x64 the real time was {total_ratio:.2f}× the estimate for the whole image, {low:.2f}–{high:.2f}× per stage. The ARM")
-    w(f"figures below are the estimate; read them as ×{low:.2f}–{high:.2f} (the x64 spread), which still assumes llvm-mca's ARM")
-    w("models err the way its Zen 3 model does.")
+    w(f"So on x64 the real time was {total_ratio:.2f}× the estimate for the whole image, {low:.2f}–{high:.2f}× per stage: llvm-mca")
+    w("is optimistic on the GEMM (it sees no cache miss, and the primary conv reads 21 MB of weights per image) and pessimistic on")
+    w("routing's short call-heavy blocks. The ARM figures below are the estimate (with their own bandwidth bound); read them")
+    w(f"as ×{low:.2f}–{high:.2f} (the x64 spread), which assumes llvm-mca's ARM models err as its Zen 3 model does.")
     w("")
     for precision in ["float32", "int8"]:
         tier = ("NEON fp32 4×16 tile" if precision == "float32"
-                else "int8: SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32")
+                else "SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32")
         w(f"### {precision} ({tier})")
         w("")
-        w("| board, clock | 1 core: estimate | ×x64 spread | bandwidth bound | 1 core: figure | 4 cores: figure |")
+        # float32 splits one image over the workers; the int8 model runs one image per worker (QuantizedBatch), so its
+        # 4-core figure is per image at batch ≥ 4 (every stage divided), and at batch 1 it is the 1-core figure.
+        four_cores = "4 cores, batch 1: figure" if precision == "float32" else "4 cores, batch ≥ 4: ms per image"
+        w(f"| board, clock | 1 core: estimate | ×x64 spread | bandwidth bound | 1 core: figure | {four_cores} |")
         w("|---|---:|---:|---:|---:|---:|")
         for name, target, clock, gbps, cache in BOARDS:
             with open(f"{work}/cycles-{target}-{precision}.json") as f:
                 cycles = json.load(f)
             per_stage = stage_bytes(shapes, precision, cache)
             compute, bound, one = board_times(cycles, clock, gbps, per_stage, 1)
-            _, _, four = board_times(cycles, clock, gbps, per_stage, 4)
+            _, _, four = board_times(cycles, clock, gbps, per_stage, 4, PARALLEL if precision == "float32" else set(STAGES))
             w(f"| {name}, {clock:g} GHz | {compute:.1f} ms | {compute * low:.1f}–{compute * high:.1f} ms | {bound:.1f} ms "
               f"({sum(per_stage.values()) / 1e6:.1f} MB at {gbps:g} GB/s) | **{one:.1f} ms** | **{four:.1f} ms** |")
         w("")
@@ -161,16 +168,18 @@ def markdown(work, weights):
             values = [cycles.get(s, {"cycles": 0})["cycles"] for s in STAGES]
             w(f"| {core} | {precision} | " + " | ".join(f"{v / 1e6:.2f} M" for v in values) + f" | {sum(values) / 1e6:.2f} M |")
     w("")
-    w("Figure = per stage the larger of the estimate and the bandwidth bound. 4 cores: conv1, the primary conv and squash + û")
-    w("split over the workers as `Predict(weights, BatchContext, …)` does, routing and lengths on one core, the bandwidth")
-    w("bound not divided (one DRAM), fork/join not counted (≈ 7 µs per barrier on x64, 4 per image). Blind spots: cache")
+    w("Figure = per stage the larger of the estimate and the bandwidth bound. float32 on 4 cores: conv1, the primary conv and")
+    w("squash + û split over the workers as `Predict(weights, BatchContext, …)` does, routing and lengths on one core, fork/join")
+    w("not counted (≈ 7 µs per barrier on x64, 4 per image). int8 does not split one image (`QuantizedBatch` gives each worker")
+    w("whole images), so its batch-1 time on 4 cores is the 1-core figure. The bandwidth bound is never divided (one DRAM). Blind spots: cache")
     w("misses beyond the bandwidth bound, branch mispredictions, the hardware prefetcher (ARM has no software prefetch")
     w("here), thermal throttling (Pi 5 without cooler), straight-line blocks charged as if they overlapped with themselves;")
-    w("llvm-mca has no Cortex-A72 model of its own (A72 runs on its Cortex-A57 model)" + (
-        ", and its Cortex-A76 in LLVM 16 is the A57 model too, hence the Neoverse N1 (an A76 derivative) for the Pi 5." if meta["pi5_cpu"] != "cortex-a76" else "."))
+    w("llvm-mca has no Cortex-A72 model of its own (A72 runs on its Cortex-A57 model), and its `cortex-a76` is the A57 model")
+    w("too (LLVM 16 and 19), " + ("hence the Neoverse N1 model (Arm's server core built from the A76) for the Pi 5."
+                                   if meta["pi5_cpu"] != "cortex-a76" else "which this run used for the Pi 5 (no N1 model in LLVM 16): its Pi 5 figures are A72-like."))
     w("DRAM figures: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/stream.html), Pi 5 and Pi 3 assumed to reach")
     w("the same 43 % of their LPDDR4X-4267 / LPDDR2-900 peak (17.1 / 3.6 GB/s). Clocks: Raspberry Pi's product briefs.")
-    w("")
+    w(END)
     return "\n".join(out)
 
 
@@ -211,14 +220,27 @@ def trip_count_check(work):
             "applied to the same digits): " + "; ".join(parts) + ".")
 
 
+BEGIN = "<!-- generated by bench/arm/estimate.sh: begin -->"
+END = "<!-- generated by bench/arm/estimate.sh: end -->"
+
+
 def replace_section(text, section):
-    """`text` with its "## Edge figures" section (to the next "## " heading) replaced, or `section` appended."""
-    lines = text.split("\n")
+    """`text` with the generated block (BEGIN … END) replaced by `section`; without one, `section` goes at the end of the
+    "## Edge figures" section (before the next "## " heading), or into a new such section at the end."""
+    section = section.strip("\n")
+    if BEGIN in text and END in text:
+        start, end = text.index(BEGIN), text.index(END) + len(END)
+        return text[:start] + section + text[end:]
+    lines = text.rstrip("\n").split("\n")
     start = next((i for i, line in enumerate(lines) if line.startswith("## Edge figures")), None)
     if start is None:
-        return text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
+        return "\n".join(lines) + "\n\n## Edge figures\n\n" + section + "\n"
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[:start] + section.rstrip("\n").split("\n") + [""] + lines[end:]).rstrip("\n") + "\n"
+    body = lines[:end]
+    while body and body[-1] == "":
+        body.pop()
+    rest = lines[end:]
+    return "\n".join(body + [""] + section.split("\n") + ([""] + rest if rest else [])) + "\n"
 
 
 def selftest():
@@ -231,11 +253,16 @@ def selftest():
     zero = {s: 0 for s in STAGES}
     assert board_times(cycles, 1.0, 1.0, zero, 1) == (11.0, 0.0, 11.0)
     assert board_times(cycles, 1.0, 1.0, zero, 4)[2] == 2.5 + 1.0
+    assert board_times(cycles, 1.0, 1.0, zero, 4, set(STAGES))[2] == 11.0 / 4
     bound = dict(zero, primary=20e6)  # 20 MB at 1 GB/s = 20 ms > 8 ms of compute
     assert board_times(cycles, 1.0, 1.0, bound, 1)[2] == 2 + 20 + 1
-    text = "# R\n\nintro\n\n## Edge figures old\n\nold\n\n## Next\n\nkeep\n"
-    assert replace_section(text, "## Edge figures (new)\n\nnew\n") == "# R\n\nintro\n\n## Edge figures (new)\n\nnew\n\n## Next\n\nkeep\n"
-    assert replace_section("# R\n", "## Edge figures\n\nx\n") == "# R\n\n## Edge figures\n\nx\n"
+    block = f"{BEGIN}\nnew\n{END}"
+    text = "# R\n\n## Edge figures\n\nkept\n\n## Next\n\nkeep\n"
+    once = replace_section(text, block)
+    assert once == f"# R\n\n## Edge figures\n\nkept\n\n{block}\n\n## Next\n\nkeep\n", once
+    assert replace_section(once, block.replace("new", "newer")) == once.replace("new\n", "newer\n"), "regenerating replaces the block only"
+    assert replace_section("# R\n", block) == f"# R\n\n## Edge figures\n\n{block}\n"
+    assert replace_section("# R\n\n## Edge figures\n\nx\n", block) == f"# R\n\n## Edge figures\n\nx\n\n{block}\n"
     print("selftest: pass")
 
 
