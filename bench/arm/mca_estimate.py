@@ -86,16 +86,22 @@ def count(dbg, base, images, stream):
     stage = "other"
     seen = 0
     for line in stream:
-        if not line.startswith("Trace "):
+        pc = traced_pc(line, base)
+        if pc is None:
             continue
-        field = line.split("[", 1)[1].split("/")[1]
-        pc = int(field, 16) - base
         stage = markers.get(pc, stage)
         counts[stage][pc] += 1
         seen += 1
     if seen == 0:
         sys.exit("mca_estimate.py count: the qemu trace holds no 'Trace' line inside the kernel ranges")
     return {s: {f"{pc:x}": n / images for pc, n in sorted(c.items())} for s, c in counts.items()}
+
+
+def traced_pc(line, base):
+    """The guest pc (minus the load base) of a `Trace N: host [cs_base/pc/flags/cflags] ...` line of qemu -d exec, or None."""
+    if not line.startswith("Trace "):
+        return None
+    return int(line.split("[", 1)[1].split("/")[1], 16) - base
 
 
 def disassemble(binary, start, stop):
@@ -234,7 +240,8 @@ def selftest():
     assert assemble("callq", "*0x10(%rax)", ".L1", X86_ENDS) == "jmp .L1"
     assert assemble("blr", "x3", ".L1", ARM_ENDS) == "b .L1"
     assert assemble("vmovups", "0x20(%rdi,%rax,4), %ymm0", ".L1", X86_ENDS) == "vmovups 0x20(%rdi,%rax,4), %ymm0"
-    trace = ["junk\n", "Trace 0: 0x7f [0000000000000000/0000005500000010/1040c0b3/00080200] \n"] * 2
+    assert traced_pc("Trace 0: 0x7fef05b77b40 [0000000000000000/00000055000a39e4/1040c0b3/00080200] \n", 0x5500000000) == 0xa39e4
+    assert traced_pc("capsnet: some output\n", 0x5500000000) is None
     print("selftest: pass")
 
 
