@@ -13,8 +13,8 @@
 # Needs: dotnet, clang + lld + the aarch64 cross sysroot (as .ci/arm64.sh), qemu-user-static, llvm 19 (llvm-mca-19,
 # llvm-objdump-19, llvm-nm-19; llvm-16 works too, but its Cortex-A76 is the A57 model), python3, and the MNIST test
 # files under $CAPSNET_DATA/mnist (default ./data/mnist: `capsnet data fetch mnist`).
-# Time on the shared 2-core VM: two publishes ≈ 5-10 min (skip with --arm64/--x64), the four qemu traces ≈ 2-3 min
-# each (8 digits; most of it the weights' packing at start-up), llvm-mca seconds.
+# Time, measured on the shared 2-core VM at load average 20-30: the four qemu traces (run at once) ≈ 13 min, llvm-mca
+# ≈ 1 min, the x64 timing ≈ 1.5 min; each publish adds ≈ 5-10 min (skip them with --arm64 / --x64).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/arm
