@@ -16,8 +16,8 @@ STAGES = ["conv1", "primary", "transform", "routing", "lengths"]
 PARALLEL = {"conv1", "primary", "transform"}
 
 # name, cycles file's target, clock GHz, sustained DRAM GB/s, last-level cache one image may keep (bytes), notes.
-# Clocks: Raspberry Pi's product briefs (Pi 5 2.4 GHz, Pi 4 B 1.8 GHz since its 2020 boards (1.5 GHz before),
-# Pi 3 B+ 1.4 GHz, Pi 3 B 1.2 GHz, Zero 2 W 1.0 GHz). DRAM: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/
+# Clocks: Pi 5 2.4 GHz, Pi 4 B 1.8 GHz (1.5 GHz on early boards), Pi 3 B+ 1.4 GHz, Zero 2 W 1.0 GHz as DigiKey's
+# comparison lists them (forum.digikey.com/t/raspberry-pi-5-vs-other-models-cpu-test/53450); Pi 3 B 1.2 GHz. DRAM: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/
 # stream.html) = 43 % of LPDDR4-3200 × 32 bit (12.8 GB/s); Pi 5 (LPDDR4X-4267 × 32 bit = 17.1 GB/s) and Pi 3
 # (LPDDR2-900 × 32 bit = 3.6 GB/s) are assumed to reach the same 43 %.
 BOARDS = [
@@ -178,7 +178,9 @@ def markdown(work, weights):
     w("too (LLVM 16 and 19), " + ("hence the Neoverse N1 model (Arm's server core built from the A76) for the Pi 5."
                                    if meta["pi5_cpu"] != "cortex-a76" else "which this run used for the Pi 5 (no N1 model in LLVM 16): its Pi 5 figures are A72-like."))
     w("DRAM figures: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/stream.html), Pi 5 and Pi 3 assumed to reach")
-    w("the same 43 % of their LPDDR4X-4267 / LPDDR2-900 peak (17.1 / 3.6 GB/s). Clocks: Raspberry Pi's product briefs.")
+    w("the same 43 % of their LPDDR4X-4267 / LPDDR2-900 peak (17.1 / 3.6 GB/s). Clocks: Pi 5 2.4, Pi 4 B 1.8, Pi 3 B+ 1.4,")
+    w("Zero 2 W 1.0 GHz as listed in forum.digikey.com/t/raspberry-pi-5-vs-other-models-cpu-test/53450 (early Pi 4 B: 1.5 GHz);")
+    w("Pi 3 B 1.2 GHz.")
     w(END)
     return "\n".join(out)
 
