@@ -15,11 +15,12 @@ STAGES = ["conv1", "primary", "transform", "routing", "lengths"]
 # panels, squash + û by capsules; routing and the lengths run on the calling thread.
 PARALLEL = {"conv1", "primary", "transform"}
 
-# name, cycles file's target, clock GHz, sustained DRAM GB/s, last-level cache one image may keep (bytes), notes.
+# name, cycles file's target, clock GHz, sustained DRAM GB/s, last-level cache one image may keep (bytes).
 # Clocks: Pi 5 2.4 GHz, Pi 4 B 1.8 GHz (1.5 GHz on early boards), Pi 3 B+ 1.4 GHz, Zero 2 W 1.0 GHz as DigiKey's
-# comparison lists them (forum.digikey.com/t/raspberry-pi-5-vs-other-models-cpu-test/53450); Pi 3 B 1.2 GHz. DRAM: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/
-# stream.html) = 43 % of LPDDR4-3200 × 32 bit (12.8 GB/s); Pi 5 (LPDDR4X-4267 × 32 bit = 17.1 GB/s) and Pi 3
-# (LPDDR2-900 × 32 bit = 3.6 GB/s) are assumed to reach the same 43 %.
+# comparison lists them (forum.digikey.com/t/raspberry-pi-5-vs-other-models-cpu-test/53450); Pi 3 B 1.2 GHz.
+# DRAM: Pi 4 STREAM copy 5.5 GB/s measured (sci-pi.org.uk/bench/stream.html) = 43 % of LPDDR4-3200 × 32 bit
+# (12.8 GB/s); Pi 5 (LPDDR4X-4267 × 32 bit = 17.1 GB/s) and Pi 3 (LPDDR2-900 × 32 bit = 3.6 GB/s) are assumed to reach
+# the same 43 %. Caches: Pi 5 512 KiB L2 per core + 2 MiB L3, Pi 4 1 MiB L2, Pi 3 512 KiB L2.
 BOARDS = [
     ("Raspberry Pi 5 (Cortex-A76)", "pi5", 2.4, 7.3, 512 * 1024 + 2 * 1024 * 1024),
     ("Raspberry Pi 4 B (Cortex-A72)", "pi4", 1.8, 5.5, 1024 * 1024),
