@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 
 namespace CapsEmbedded.Kernels;
 
@@ -23,6 +24,15 @@ internal interface IFloatVector<TVec> where TVec : struct
 
     /// <summary>a·b + addend, fused on the tiers that require FMA.</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec addend);
+
+    /// <summary>A vector whose lane 0 is <c>source[offset]</c> (the other lanes unspecified), for <see cref="MultiplyAddLane0"/>.</summary>
+    static abstract TVec LoadLane0(ref float source, nuint offset);
+
+    /// <summary>
+    /// <c>MultiplyAdd(Broadcast(lane 0 of scalar), b, addend)</c>, the same bits: NEON multiplies by the lane itself
+    /// (<c>FMLA v.4s, v.4s, v.s[0]</c>), so the register tiles need no <c>DUP</c> per broadcast value.
+    /// </summary>
+    static abstract TVec MultiplyAddLane0(TVec scalar, TVec b, TVec addend);
 
     static abstract TVec Add(TVec left, TVec right);
 
@@ -53,6 +63,11 @@ internal readonly struct F32x16 : IFloatVector<Vector512<float>>
     public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> addend) =>
         Vector512.FusedMultiplyAdd(a, b, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadLane0(ref float source, nuint offset) => Vector512.CreateScalarUnsafe(Unsafe.Add(ref source, offset));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAddLane0(Vector512<float> scalar, Vector512<float> b, Vector512<float> addend) =>
+        Vector512.FusedMultiplyAdd(Vector512.Create(scalar.ToScalar()), b, addend);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
@@ -78,6 +93,11 @@ internal readonly struct F32x8 : IFloatVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> addend) =>
         Vector256.FusedMultiplyAdd(a, b, addend);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadLane0(ref float source, nuint offset) => Vector256.CreateScalarUnsafe(Unsafe.Add(ref source, offset));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAddLane0(Vector256<float> scalar, Vector256<float> b, Vector256<float> addend) =>
+        Vector256.FusedMultiplyAdd(Vector256.Create(scalar.ToScalar()), b, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -107,6 +127,13 @@ internal readonly struct F32x4 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> addend) =>
         Vector128.MultiplyAddEstimate(a, b, addend);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LoadLane0(ref float source, nuint offset) => Vector128.CreateScalarUnsafe(Unsafe.Add(ref source, offset));
+    /// <summary>On NEON FMLA by element (fused, as MultiplyAddEstimate is there); elsewhere broadcast + MultiplyAdd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddLane0(Vector128<float> scalar, Vector128<float> b, Vector128<float> addend) =>
+        AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, b, scalar, 0)
+            : Vector128.MultiplyAddEstimate(Vector128.Create(scalar.ToScalar()), b, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
