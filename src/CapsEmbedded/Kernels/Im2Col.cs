@@ -152,15 +152,20 @@ public static class Im2Col
 
         int area = kernel * kernel;
         int rowLength = channels * area;
+        ref float source = ref MemoryMarshal.GetReference(weight);
+        ref float target = ref MemoryMarshal.GetReference(permuted);
         for (int o = 0; o < outputs; o++)
         {
-            ReadOnlySpan<float> source = weight.Slice(o * rowLength, rowLength);
-            Span<float> target = permuted.Slice(o * rowLength, rowLength);
-            for (int c = 0; c < channels; c++)
+            nuint row = (nuint)o * (nuint)rowLength;
+            // Writes in order, reads strided by K·K floats: the C lines read stay in L1 from one tap to the next. (Strided
+            // writes instead would step by C floats, a power of two, and map every fourth line to the same L1 set.)
+            for (int tap = 0; tap < area; tap++)
             {
-                for (int tap = 0; tap < area; tap++)
+                ref float targetRun = ref Unsafe.Add(ref target, row + (nuint)(tap * channels));
+                ref float sourceColumn = ref Unsafe.Add(ref source, row + (nuint)tap);
+                for (int c = 0; c < channels; c++)
                 {
-                    target[tap * channels + c] = source[c * area + tap];
+                    Unsafe.Add(ref targetRun, (nuint)c) = Unsafe.Add(ref sourceColumn, (nuint)(c * area));
                 }
             }
         }

@@ -52,22 +52,41 @@ public static partial class PackedGemm
         int packedLength = PackedLength(n, k);
         KernelArguments.RequireLength(bOutIn.Length, (long)n * k, nameof(bOutIn), "n·k");
         KernelArguments.RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+        for (int panel = 0; panel < PanelCount(n); panel++)
+        {
+            int first = panel * PanelWidth;
+            PackPanel(bOutIn.Slice(first * k, Math.Min(PanelWidth, n - first) * k), panel, n, k, packed);
+        }
+    }
 
-        packed[..packedLength].Clear();
+    /// <summary>
+    /// Writes panel <paramref name="panel"/> of the layout (every k block of it, zero-padded past n) from
+    /// <paramref name="rows"/>, the rows 16·panel.. of B ([rows][k], as many as the panel holds): packing panel by panel
+    /// needs only one panel's rows at a time, e.g. as they are widened from F16.
+    /// </summary>
+    public static void PackPanel(ReadOnlySpan<float> rows, int panel, int n, int k, Span<float> packed)
+    {
+        int packedLength = PackedLength(n, k);
         int panels = PanelCount(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(panel);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(panel, panels);
+        int rowCount = Math.Min(PanelWidth, n - panel * PanelWidth);
+        KernelArguments.RequireLength(rows.Length, (long)rowCount * k, nameof(rows), "the panel's rows · k");
+        KernelArguments.RequireLength(packed.Length, packedLength, nameof(packed), "PackedLength(n, k)");
+        ref float rowsRef = ref MemoryMarshal.GetReference(rows);
         for (int k0 = 0; k0 < k; k0 += KBlock)
         {
             int kc = Math.Min(KBlock, k - k0);
-            Span<float> block = packed.Slice(k0 * panels * PanelWidth, kc * panels * PanelWidth);
-            for (int row = 0; row < n; row++)
+            Span<float> block = packed.Slice(k0 * panels * PanelWidth + panel * kc * PanelWidth, kc * PanelWidth);
+            if (rowCount < PanelWidth) block.Clear(); // the lanes past n
+            for (int row = 0; row < rowCount; row++)
             {
-                // Row `row` of B, this k block: a strided column of its panel's block.
-                ReadOnlySpan<float> source = bOutIn.Slice(row * k + k0, kc);
-                Span<float> target = block.Slice(row / PanelWidth * kc * PanelWidth);
-                int lane = row % PanelWidth;
+                // Row `row` of the panel, this k block: a strided column of the panel's block (16 KiB, in L1).
+                ref float source = ref Unsafe.Add(ref rowsRef, (nuint)(row * k + k0));
+                ref float target = ref Unsafe.Add(ref MemoryMarshal.GetReference(block), (nuint)row);
                 for (int kk = 0; kk < kc; kk++)
                 {
-                    target[kk * PanelWidth + lane] = source[kk];
+                    Unsafe.Add(ref target, (nuint)(kk * PanelWidth)) = Unsafe.Add(ref source, (nuint)kk);
                 }
             }
         }

@@ -9,7 +9,9 @@ public static class EmbeddedWeights
     /// <summary>
     /// Packs the embedded file <paramref name="resourceName"/> of <paramref name="assembly"/>, checking it is the file
     /// the model was generated from (same length). The resource of an assembly loaded from disk is an
-    /// <see cref="UnmanagedMemoryStream"/> over the mapped image, read in place; any other stream is copied once.
+    /// <see cref="UnmanagedMemoryStream"/> over the mapped image, read in place, and each tensor's pages of the image are let
+    /// go once it is packed (<see cref="MappedPages"/>), so resident memory holds the packed floats and not the file too; any
+    /// other stream is copied once.
     /// </summary>
     public static PackedCapsNetWeights Pack(Assembly assembly, string resourceName, long expectedFileLength,
         long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins)
@@ -30,8 +32,13 @@ public static class EmbeddedWeights
             throw new WeightFormatException(resourceName, null, $"{expectedFileLength} bytes is more than the supported 2 GB");
         if (stream is UnmanagedMemoryStream unmanaged)
         {
-            var file = new ReadOnlySpan<byte>(unmanaged.PositionPointer, (int)expectedFileLength);
-            return PackedCapsNetWeights.Pack(architecture, file.Slice((int)dataOffset), tensorBegins, tensorDTypes, resourceName);
+            byte* file = unmanaged.PositionPointer;
+            nint data = (nint)(file + dataOffset);
+            Action<long, long>? consumed = MappedPages.CanRelease(file)
+                ? (begin, bytes) => MappedPages.Release((byte*)data + begin, bytes)
+                : null;
+            var dataArea = new ReadOnlySpan<byte>(file, (int)expectedFileLength).Slice((int)dataOffset);
+            return PackedCapsNetWeights.Pack(architecture, dataArea, tensorBegins, tensorDTypes, resourceName, consumed);
         }
         var copy = new byte[expectedFileLength];
         stream.ReadExactly(copy);

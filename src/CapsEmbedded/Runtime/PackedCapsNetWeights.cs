@@ -44,7 +44,17 @@ public sealed class PackedCapsNetWeights : IDisposable
     {
         ArgumentNullException.ThrowIfNull(weights);
         var packed = new PackedCapsNetWeights(new PackedCapsNetLayout(weights.Architecture));
-        packed.PackAll(name => weights[name]);
+        try
+        {
+            using var scratch = new PackingScratch(packed.Layout);
+            foreach (var spec in weights.Architecture.Tensors)
+                packed.PackTensor(spec.Name, MemoryMarshal.AsBytes(weights[spec.Name].AsSpan()), SafeTensorsDType.F32, scratch);
+        }
+        catch
+        {
+            packed.Dispose();
+            throw;
+        }
         return packed;
     }
 
@@ -61,6 +71,14 @@ public sealed class PackedCapsNetWeights : IDisposable
     /// </summary>
     public static PackedCapsNetWeights Pack(CapsNetArchitecture architecture, ReadOnlySpan<byte> dataArea,
         ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes, string source)
+        => Pack(architecture, dataArea, tensorBegins, tensorDTypes, source, consumed: null);
+
+    /// <summary>
+    /// As above; <paramref name="consumed"/> (when given) is told each tensor's byte range in <paramref name="dataArea"/>
+    /// once it is packed, so a caller reading a mapped file can let its pages go (<see cref="EmbeddedWeights"/>).
+    /// </summary>
+    internal static PackedCapsNetWeights Pack(CapsNetArchitecture architecture, ReadOnlySpan<byte> dataArea,
+        ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes, string source, Action<long, long>? consumed)
     {
         ArgumentNullException.ThrowIfNull(architecture);
         if (!BitConverter.IsLittleEndian)
@@ -73,7 +91,7 @@ public sealed class PackedCapsNetWeights : IDisposable
         var packed = new PackedCapsNetWeights(new PackedCapsNetLayout(architecture));
         try
         {
-            float[]? widened = null;
+            using var scratch = new PackingScratch(packed.Layout);
             for (int k = 0; k < tensors.Count; k++)
             {
                 string dtype = tensorDTypes.IsEmpty ? SafeTensorsDType.F32 : tensorDTypes[k];
@@ -84,19 +102,8 @@ public sealed class PackedCapsNetWeights : IDisposable
                 if (begin < 0 || begin + bytes > dataArea.Length)
                     throw new WeightFormatException(source, tensors[k].Name,
                         $"bytes {begin}..{begin + bytes} lie outside the data area of {dataArea.Length} bytes");
-                var raw = dataArea.Slice((int)begin, (int)bytes);
-                if (dtype == SafeTensorsDType.F32 && BitConverter.IsLittleEndian)
-                {
-                    // x64 and ARM64 read unaligned floats; the packers copy them into aligned memory.
-                    packed.PackOne(tensors[k].Name, MemoryMarshal.Cast<byte, float>(raw));
-                    continue;
-                }
-                // One scratch array as long as the largest tensor, reused: widened once here, never in the kernels.
-                int count = (int)tensors[k].ElementCount;
-                if (widened is null || widened.Length < count) widened = new float[count];
-                var values = widened.AsSpan(0, count);
-                WeightPrecision.Widen(raw, dtype, values);
-                packed.PackOne(tensors[k].Name, values);
+                packed.PackTensor(tensors[k].Name, dataArea.Slice((int)begin, (int)bytes), dtype, scratch);
+                consumed?.Invoke(begin, bytes);
             }
         }
         catch
@@ -126,12 +133,12 @@ public sealed class PackedCapsNetWeights : IDisposable
             $"the weights are of another architecture than this generated model: {differences}");
     }
 
-    private void PackAll(Func<string, float[]> tensor)
-    {
-        foreach (var spec in Architecture.Tensors) PackOne(spec.Name, tensor(spec.Name));
-    }
-
-    private void PackOne(string name, ReadOnlySpan<float> source)
+    /// <summary>
+    /// Widens and packs one tensor (<paramref name="raw"/>: its bytes as <paramref name="dtype"/>) into its region, a GEMM
+    /// panel or a few W_ij at a time through <paramref name="scratch"/>: the whole tensor is never widened at once, so packing
+    /// touches the packed buffer and a few cache-sized blocks, nothing the size of a tensor.
+    /// </summary>
+    private void PackTensor(string name, ReadOnlySpan<byte> raw, string dtype, PackingScratch scratch)
     {
         var a = Architecture;
         var l = Layout;
@@ -139,29 +146,38 @@ public sealed class PackedCapsNetWeights : IDisposable
         switch (name)
         {
             case CapsNetArchitecture.Conv1Weight:
-                PackedGemm.Pack(source, a.Conv1Channels, l.Conv1K, all.Slice(l.Conv1Weight.Offset, l.Conv1Weight.Length));
+                PackGemmPanels(raw, dtype, a.Conv1Channels, l.Conv1K, all.Slice(l.Conv1Weight.Offset, l.Conv1Weight.Length), scratch);
                 break;
             case CapsNetArchitecture.PrimaryWeight:
-            {
                 // The generated model feeds conv1's pixel-major output straight to the channels-last im2col (no transpose),
-                // so the patch columns are [ky][kx][c]: permute the weight to match before packing (once, at load).
-                float[] permuted = new float[l.PrimaryK * a.PrimaryChannels];
-                Im2Col.PermuteWeightsToChannelsLast(source, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
-                PackedGemm.Pack(permuted, a.PrimaryChannels, l.PrimaryK, all.Slice(l.PrimaryWeight.Offset, l.PrimaryWeight.Length));
+                // so the patch columns are [ky][kx][c]: each panel's rows are permuted to match before packing (once, at load).
+                PackGemmPanels(raw, dtype, a.PrimaryChannels, l.PrimaryK, all.Slice(l.PrimaryWeight.Offset, l.PrimaryWeight.Length), scratch,
+                    permuteChannels: a.Conv1Channels, permuteKernel: a.PrimaryKernel);
+                break;
+            case CapsNetArchitecture.DigitWeight:
+            {
+                // Each W_ij is transposed on its own: pack a run of primary capsules i at a time.
+                int perCapsule = a.Classes * a.ClassDims * a.PrimaryDims;
+                int size = WeightPrecision.BytesPerElement(dtype);
+                int step = Math.Max(1, scratch.Rows.Length / perCapsule);
+                var target = all.Slice(l.DigitWeight.Offset, l.DigitWeight.Length);
+                for (int i = 0; i < a.PrimaryCapsules; i += step)
+                {
+                    int count = Math.Min(step, a.PrimaryCapsules - i);
+                    var values = scratch.Rows.Slice(0, count * perCapsule);
+                    WeightPrecision.Widen(raw.Slice(i * perCapsule * size, values.Length * size), dtype, values);
+                    CapsuleTransform.PackWeights(values, count, a.Classes, a.ClassDims, a.PrimaryDims, target.Slice(i * perCapsule, values.Length));
+                }
                 break;
             }
-            case CapsNetArchitecture.DigitWeight:
-                CapsuleTransform.PackWeights(source, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims,
-                    all.Slice(l.DigitWeight.Offset, l.DigitWeight.Length));
-                break;
             case CapsNetArchitecture.Fc1Weight:
-                PackedGemm.Pack(source, a.DecoderHidden1, a.DecoderInput, all.Slice(l.Fc1Weight.Offset, l.Fc1Weight.Length));
+                PackGemmPanels(raw, dtype, a.DecoderHidden1, a.DecoderInput, all.Slice(l.Fc1Weight.Offset, l.Fc1Weight.Length), scratch);
                 break;
             case CapsNetArchitecture.Fc2Weight:
-                PackedGemm.Pack(source, a.DecoderHidden2, a.DecoderHidden1, all.Slice(l.Fc2Weight.Offset, l.Fc2Weight.Length));
+                PackGemmPanels(raw, dtype, a.DecoderHidden2, a.DecoderHidden1, all.Slice(l.Fc2Weight.Offset, l.Fc2Weight.Length), scratch);
                 break;
             case CapsNetArchitecture.Fc3Weight:
-                PackedGemm.Pack(source, a.DecoderOutput, a.DecoderHidden2, all.Slice(l.Fc3Weight.Offset, l.Fc3Weight.Length));
+                PackGemmPanels(raw, dtype, a.DecoderOutput, a.DecoderHidden2, all.Slice(l.Fc3Weight.Offset, l.Fc3Weight.Length), scratch);
                 break;
             default:
                 var region = name switch
@@ -173,8 +189,56 @@ public sealed class PackedCapsNetWeights : IDisposable
                     CapsNetArchitecture.Fc3Bias => l.Fc3Bias,
                     _ => throw new ArgumentException($"'{name}' is not a CapsNet tensor", nameof(name)),
                 };
-                source.Slice(0, region.Length).CopyTo(all.Slice(region.Offset, region.Length));
+                WeightPrecision.Widen(raw, dtype, all.Slice(region.Offset, region.Length)); // biases are stored as they are
                 break;
         }
+    }
+
+    /// <summary>
+    /// B [n][k] (<paramref name="raw"/>, as <paramref name="dtype"/>) into <see cref="PackedGemm"/>'s layout one panel of
+    /// 16 rows at a time: widened into scratch, for the primary conv permuted to [ky][kx][c] (<paramref name="permuteChannels"/>
+    /// &gt; 0), then packed. The same floats land in the same places as packing the widened tensor whole.
+    /// </summary>
+    private static void PackGemmPanels(ReadOnlySpan<byte> raw, string dtype, int n, int k, Span<float> packed, PackingScratch scratch,
+        int permuteChannels = 0, int permuteKernel = 0)
+    {
+        int size = WeightPrecision.BytesPerElement(dtype);
+        for (int panel = 0; panel * PackedGemm.PanelWidth < n; panel++)
+        {
+            int first = panel * PackedGemm.PanelWidth, rows = Math.Min(PackedGemm.PanelWidth, n - first);
+            var values = scratch.Rows.Slice(0, rows * k);
+            WeightPrecision.Widen(raw.Slice(first * k * size, values.Length * size), dtype, values);
+            if (permuteChannels > 0)
+            {
+                var permuted = scratch.Permuted.Slice(0, values.Length);
+                Im2Col.PermuteWeightsToChannelsLast(values, rows, permuteChannels, permuteKernel, permuted);
+                values = permuted;
+            }
+            PackedGemm.PackPanel(values, panel, n, k, packed);
+        }
+    }
+
+    /// <summary>
+    /// Packing's scratch, in native memory freed as soon as packing ends: one GEMM panel's rows (16 · the largest k) and
+    /// their permutation for the primary conv.
+    /// </summary>
+    private sealed class PackingScratch : IDisposable
+    {
+        private readonly AlignedBuffer _buffer;
+        private readonly int _rows;
+
+        public PackingScratch(PackedCapsNetLayout layout)
+        {
+            var a = layout.Architecture;
+            int widestK = Math.Max(Math.Max(layout.Conv1K, layout.PrimaryK), Math.Max(a.DecoderInput, Math.Max(a.DecoderHidden1, a.DecoderHidden2)));
+            _rows = Math.Max(PackedGemm.PanelWidth * widestK, a.Classes * a.ClassDims * a.PrimaryDims);
+            _buffer = new AlignedBuffer(2 * _rows);
+        }
+
+        public Span<float> Rows => _buffer.Span.Slice(0, _rows);
+
+        public Span<float> Permuted => _buffer.Span.Slice(_rows, _rows);
+
+        public void Dispose() => _buffer.Dispose();
     }
 }

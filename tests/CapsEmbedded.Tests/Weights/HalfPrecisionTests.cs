@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using CapsEmbedded.Kernels;
 using CapsEmbedded.Runtime;
+using CapsEmbedded.TierProbe;
 using CapsEmbedded.Weights;
 using static CapsEmbedded.Tests.Weights.HandMadeFile;
 
@@ -169,6 +171,15 @@ public class HalfPrecisionTests
             float x = viaF16.DigitWeight[k], y = back.DigitWeight[k];
             Assert.True(Math.Abs(x - y) <= Math.Abs(x) * (1f / 256) + 1e-7f, $"{x} → {y}");
         }
+    }
+
+    /// <summary>The vector F16 widening on every tier this process has (the tier probe repeats it in child processes with tiers switched off).</summary>
+    [Fact]
+    public void F16_widening_gives_the_bits_of_float_Half_on_every_tier()
+    {
+        foreach (var tier in SimdTiers.Supported)
+            KernelSelfCheck.WidenHalf(tier);
+        Assert.Contains(SimdTier.Scalar, SimdTiers.Supported);
     }
 
     [Theory]

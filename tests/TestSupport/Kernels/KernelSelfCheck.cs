@@ -99,6 +99,9 @@ internal static class KernelSelfCheck
             }
         }
 
+        WidenHalf(tier);
+        checks++;
+
         return checks;
     }
 
@@ -271,6 +274,32 @@ internal static class KernelSelfCheck
     /// Squash (eq. 1) against the double formula. Components uniform in ±scale (a third of the vectors all zero).
     /// Tolerance 2e-6·|v|: |s|² is a sum of at most 32 squares (≤ 32ε relative), then sqrt and one division.
     /// </summary>
+    /// <summary>
+    /// WeightPrecision.WidenHalf on <paramref name="tier"/> against <c>(float)Half</c>, bit for bit: all 65,536 F16 values
+    /// (subnormals, ±0, ±Inf, signalling and quiet NaNs) from an odd byte offset, then every length 0..100 (whole vectors,
+    /// the overlapping last one, the narrower tiers' and the scalar remainders) with nothing written past the end.
+    /// </summary>
+    public static void WidenHalf(SimdTier tier)
+    {
+        var bytes = new byte[2 * 65536 + 1];
+        for (int h = 0; h < 65536; h++) BitConverter.TryWriteBytes(bytes.AsSpan(1 + 2 * h), (ushort)(h * 40503)); // every value, shuffled
+        var widened = new float[65536 + 1];
+        foreach (int length in Enumerable.Range(0, 101).Append(65536))
+        {
+            widened.AsSpan().Fill(-7f);
+            CapsEmbedded.Weights.WeightPrecision.WidenHalf(bytes.AsSpan(1, 2 * length), widened.AsSpan(0, length), tier);
+            for (int i = 0; i < length; i++)
+            {
+                ushort h = BitConverter.ToUInt16(bytes, 1 + 2 * i);
+                uint expected = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf(h));
+                uint actual = BitConverter.SingleToUInt32Bits(widened[i]);
+                if (actual != expected)
+                    throw new KernelCheckException($"WidenHalf {tier} length={length}: F16 0x{h:X4} became 0x{actual:X8}, (float)Half is 0x{expected:X8}.");
+            }
+            if (widened[length] != -7f) throw new KernelCheckException($"WidenHalf {tier} length={length} wrote past its output.");
+        }
+    }
+
     public static void Squash(SimdTier tier, int count, int dims, float scale, ulong seed)
     {
         var random = new DeterministicRandom(seed);

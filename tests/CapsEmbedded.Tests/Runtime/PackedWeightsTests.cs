@@ -1,0 +1,241 @@
+using System.IO.MemoryMappedFiles;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using CapsEmbedded.Kernels;
+using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
+using CapsEmbedded.Weights;
+
+namespace CapsEmbedded.Tests.Runtime;
+
+/// <summary>
+/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout, the image's pages let go
+/// as it goes) against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>, then
+/// packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; and the same capsule
+/// lengths on every tier from the embedded weights as from the widened F32 ones.
+/// </summary>
+public sealed class PackedWeightsTests
+{
+    public static TheoryData<string> Models => new() { "mnist", "fashion", "multimnist" };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Embedded_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
+    {
+        var (assembly, resource, architecture) = Model(model);
+        byte[] file = ReadResource(assembly, resource);
+        var layout = SafeTensorsFile.Parse(file, resource);
+        Assert.All(architecture.Tensors, s => Assert.Equal(SafeTensorsDType.F16, layout.Header.Find(s.Name)!.DType)); // the shipped files
+
+        var expected = OldPacking(file, layout, architecture);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using (var embedded = EmbeddedWeights.Pack(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
+            AssertSameBits(expected, embedded);
+        // Packing read the image in place and let its pages go: the resource still reads as the file.
+        Assert.Equal(file, ReadResource(assembly, resource));
+        using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, resource))
+            AssertSameBits(expected, fromBytes);
+        using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, resource)))
+            AssertSameBits(expected, fromArrays);
+    }
+
+    [Fact]
+    public void Mnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
+    {
+        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName), "mnist");
+        using var loaded = MnistCapsNet.Weights.FromWeights(widened);
+        using var workspace = new MnistCapsNet.Workspace();
+        Span<float> a = stackalloc float[MnistCapsNet.Classes], b = stackalloc float[MnistCapsNet.Classes];
+        foreach (var image in Images(MnistCapsNet.InputLength))
+            foreach (var tier in SimdTiers.Supported)
+            {
+                int ca = MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, a, default, default, tier);
+                int cb = MnistCapsNet.Predict(loaded, workspace, image, b, default, default, tier);
+                Assert.Equal(ca, cb);
+                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
+            }
+    }
+
+    [Fact]
+    public void Fashion_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
+    {
+        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName), "fashion");
+        using var loaded = FashionCapsNet.Weights.FromWeights(widened);
+        using var workspace = new FashionCapsNet.Workspace();
+        Span<float> a = stackalloc float[FashionCapsNet.Classes], b = stackalloc float[FashionCapsNet.Classes];
+        foreach (var image in Images(FashionCapsNet.InputLength))
+            foreach (var tier in SimdTiers.Supported)
+            {
+                Assert.Equal(FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, a, default, default, tier),
+                    FashionCapsNet.Predict(loaded, workspace, image, b, default, default, tier));
+                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
+            }
+    }
+
+    [Fact]
+    public void MultiMnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
+    {
+        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName), "multimnist");
+        using var loaded = MultiMnistCapsNet.Weights.FromWeights(widened);
+        using var workspace = new MultiMnistCapsNet.Workspace();
+        Span<float> a = stackalloc float[MultiMnistCapsNet.Classes], b = stackalloc float[MultiMnistCapsNet.Classes];
+        foreach (var image in Images(MultiMnistCapsNet.InputLength))
+            foreach (var tier in SimdTiers.Supported)
+            {
+                Assert.Equal(MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image, a, default, default, tier),
+                    MultiMnistCapsNet.Predict(loaded, workspace, image, b, default, default, tier));
+                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
+            }
+    }
+
+    [Fact]
+    public unsafe void Pages_of_a_read_only_file_mapping_are_released_and_read_back_unchanged()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"capsnet-pages-{Guid.NewGuid():N}.bin");
+        byte[] bytes = new byte[5 * Environment.SystemPageSize + 123];
+        new Random(7).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            using var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            using var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* start = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+            try
+            {
+                byte* data = start + view.PointerOffset;
+                Assert.Equal(OperatingSystem.IsLinux(), MappedPages.CanRelease(data));
+                Assert.Equal(bytes, new ReadOnlySpan<byte>(data, bytes.Length).ToArray());
+                MappedPages.Release(data + 17, bytes.Length - 17); // odd start: pages wholly inside only
+                Assert.Equal(bytes, new ReadOnlySpan<byte>(data, bytes.Length).ToArray());
+            }
+            finally
+            {
+                view.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public unsafe void Anonymous_and_writable_memory_is_never_released()
+    {
+        using var buffer = new AlignedBuffer(4 * Environment.SystemPageSize);
+        fixed (float* native = buffer.Span)
+            Assert.False(MappedPages.CanRelease(native)); // heap or anonymous mmap: dropping its pages would zero them
+        byte[] managed = new byte[1 << 20];
+        fixed (byte* heap = managed)
+            Assert.False(MappedPages.CanRelease(heap));
+    }
+
+    /// <summary>A striped image, then deterministic noise in [0, 1).</summary>
+    private static IEnumerable<float[]> Images(int length)
+    {
+        var random = new DeterministicRandom(35);
+        for (int n = 0; n < 3; n++)
+        {
+            var image = new float[length];
+            for (int i = 0; i < length; i++) image[i] = n == 0 ? (i % 29 < 14 ? 0.9f : 0f) : random.NextUniform(0f, 1f);
+            yield return image;
+        }
+    }
+
+    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture) Model(string name) => name switch
+    {
+        "mnist" => (typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName, MnistCapsNet.Architecture),
+        "fashion" => (typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName, FashionCapsNet.Architecture),
+        _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
+    };
+
+    private static byte[] ReadResource(Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name) ?? throw new InvalidOperationException($"no resource {name}");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// The packing before issue 35, as the oracle: each tensor widened whole with <c>(float)Half</c>, one element at a
+    /// time, then placed whole: GEMM weights element by element at PackedGemm.PackedIndex (the layout's formula, not the
+    /// packer under test; the primary conv permuted first), W_ij by CapsuleTransform.PackWeights, biases as they are.
+    /// </summary>
+    private static Dictionary<string, float[]> OldPacking(byte[] file, SafeTensorsFile layout, CapsNetArchitecture a)
+    {
+        var l = new PackedCapsNetLayout(a);
+        var packed = new Dictionary<string, float[]>();
+        foreach (var spec in a.Tensors)
+        {
+            var raw = layout.GetBytes(file, layout.Header.Find(spec.Name)!);
+            var values = new float[spec.ElementCount];
+            for (int i = 0; i < values.Length; i++)
+                values[i] = (float)BitConverter.UInt16BitsToHalf(BitConverter.ToUInt16(raw.Slice(2 * i, 2)));
+            float[] target;
+            switch (spec.Name)
+            {
+                case CapsNetArchitecture.Conv1Weight:
+                    target = PlacePanels(values, a.Conv1Channels, l.Conv1K, l.Conv1Weight.Length);
+                    break;
+                case CapsNetArchitecture.PrimaryWeight:
+                    var permuted = new float[values.Length];
+                    Im2Col.PermuteWeightsToChannelsLast(values, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
+                    target = PlacePanels(permuted, a.PrimaryChannels, l.PrimaryK, l.PrimaryWeight.Length);
+                    break;
+                case CapsNetArchitecture.DigitWeight:
+                    CapsuleTransform.PackWeights(values, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims,
+                        target = new float[l.DigitWeight.Length]);
+                    break;
+                case CapsNetArchitecture.Fc1Weight:
+                    target = PlacePanels(values, a.DecoderHidden1, a.DecoderInput, l.Fc1Weight.Length);
+                    break;
+                case CapsNetArchitecture.Fc2Weight:
+                    target = PlacePanels(values, a.DecoderHidden2, a.DecoderHidden1, l.Fc2Weight.Length);
+                    break;
+                case CapsNetArchitecture.Fc3Weight:
+                    target = PlacePanels(values, a.DecoderOutput, a.DecoderHidden2, l.Fc3Weight.Length);
+                    break;
+                default:
+                    target = values;
+                    break;
+            }
+            packed[spec.Name] = target;
+        }
+        return packed;
+    }
+
+    /// <summary>B [n][k] at its places in PackedGemm's layout; the lanes past n stay zero.</summary>
+    private static float[] PlacePanels(float[] b, int n, int k, int packedLength)
+    {
+        var packed = new float[packedLength];
+        int panels = (n + PackedGemm.PanelWidth - 1) / PackedGemm.PanelWidth;
+        for (int row = 0; row < n; row++)
+            for (int kk = 0; kk < k; kk++)
+                packed[PackedGemm.PackedIndex(row, kk, k, panels)] = b[row * k + kk];
+        return packed;
+    }
+
+    private static void AssertSameBits(Dictionary<string, float[]> expected, PackedCapsNetWeights actual)
+    {
+        void Same(string name, ReadOnlySpan<float> region)
+        {
+            Assert.Equal(expected[name].Length, region.Length);
+            int at = MemoryMarshal.Cast<float, uint>(expected[name]).CommonPrefixLength(MemoryMarshal.Cast<float, uint>(region));
+            Assert.True(at == region.Length, $"{name} differs first at {at}");
+        }
+        Same(CapsNetArchitecture.Conv1Weight, actual.Conv1Weight);
+        Same(CapsNetArchitecture.Conv1Bias, actual.Conv1Bias);
+        Same(CapsNetArchitecture.PrimaryWeight, actual.PrimaryWeight);
+        Same(CapsNetArchitecture.PrimaryBias, actual.PrimaryBias);
+        Same(CapsNetArchitecture.DigitWeight, actual.DigitWeight);
+        Same(CapsNetArchitecture.Fc1Weight, actual.Fc1Weight);
+        Same(CapsNetArchitecture.Fc1Bias, actual.Fc1Bias);
+        Same(CapsNetArchitecture.Fc2Weight, actual.Fc2Weight);
+        Same(CapsNetArchitecture.Fc2Bias, actual.Fc2Bias);
+        Same(CapsNetArchitecture.Fc3Weight, actual.Fc3Weight);
+        Same(CapsNetArchitecture.Fc3Bias, actual.Fc3Bias);
+    }
+}
