@@ -108,7 +108,7 @@ namespace CapsEmbedded.Generator
                 /// <summary>
                 /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
                 /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
-                /// aligned native allocation (NativeMemory.AlignedAlloc, 64 bytes) that lives as long as the process.
+                /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
                 /// </summary>
                 public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
 
