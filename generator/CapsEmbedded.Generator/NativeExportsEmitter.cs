@@ -131,6 +131,18 @@ namespace CapsEmbedded.Generator
                 var lengthsOut = NativeApi.Output<float>(lengths, lengthsCapacity, Classes, F, "lengths");
                 return NativeApi.Class({{model}}.Predict(model, scratch, input, lengthsOut), lengthsOut, F);
                 """);
+            Export(w, p, "predict_top", "int", """
+                PredictTop(nint weights, nint workspace, nint image, nuint imageLength, nint lengths, nuint lengthsCapacity,
+                    nint classes, nuint k)
+                """, $$"""
+                {{Resolve}}
+                var input = NativeApi.Image(image, imageLength, InputLength, F);
+                var lengthsOut = NativeApi.Output<float>(lengths, lengthsCapacity, Classes, F, "lengths");
+                var classesOut = NativeApi.Top(classes, k, Classes, F);
+                NativeApi.Class({{model}}.Predict(model, scratch, input, lengthsOut), lengthsOut, F);
+                global::CapsEmbedded.Runtime.TopK.Longest(lengthsOut, classesOut);
+                return classesOut[0];
+                """);
             Export(w, p, "predict_batch", "int", """
                 PredictBatch(nint weights, nint workspace, nint images, nuint imageCount, nint lengths, nuint lengthsCapacity,
                     nint classes, nuint classesCapacity)
@@ -308,10 +320,11 @@ namespace CapsEmbedded.Generator
                  * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.
                  *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing
                  *   handles is thread-safe. The last error message is per thread.
-                 * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
+                 * Memory: create/load calls allocate; predict, predict_top, predict_batch, capsules, reconstruct and class_name
+                 *   allocate nothing.
                  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
                  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
-                 * Results: predict, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel
+                 * Results: predict, predict_top, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel
                  *   ({{P}}_STATUS_INVALID_ARGUMENT) and never report a class from NaN/Inf capsule lengths (weights whose
                  *   values overflow on this image): they return {{P}}_STATUS_NON_FINITE_OUTPUT instead, and the
                  *   outputs written are not meaningful.
@@ -387,6 +400,17 @@ namespace CapsEmbedded.Generator
                  * must be >= {{P}}_CLASSES. Returns the class (0 .. CLASSES-1, the longest capsule) or a negative status. */
                 int32_t {{p}}_predict(const {{p}}_weights *weights, {{p}}_workspace *workspace,
                     const float *image, size_t image_length, float *lengths, size_t lengths_capacity);
+
+                /* Classifies one image and writes its k most likely classes, the k longest capsules, longest first
+                 * (MultiMNIST's two overlapping digits are k = 2; paper section 6). image and lengths as for
+                 * {{p}}_predict: lengths receives all {{P}}_CLASSES capsule lengths, not only the k chosen.
+                 * classes: receives k int32_t class indices (k is its capacity: 1 .. {{P}}_CLASSES, else
+                 * {{P}}_STATUS_INVALID_ARGUMENT), longest capsule first; equal lengths put the lower class first, so
+                 * classes[0] is {{p}}_predict's class. Returns classes[0] or a negative status; on NaN/Inf lengths
+                 * ({{P}}_STATUS_NON_FINITE_OUTPUT) classes is not written. */
+                int32_t {{p}}_predict_top(const {{p}}_weights *weights, {{p}}_workspace *workspace,
+                    const float *image, size_t image_length, float *lengths, size_t lengths_capacity,
+                    int32_t *classes, size_t k);
 
                 /* Classifies image_count images one after another on the calling thread (for parallelism, call from
                  * several threads with a workspace each). images: image_count*{{P}}_INPUT_LENGTH floats, image after

@@ -23,10 +23,11 @@
  * Thread-safety: weights are read-only after creation: share one weights handle between any number of threads.
  *   A workspace is scratch memory for one call at a time: give each thread its own. Creating and freeing
  *   handles is thread-safe. The last error message is per thread.
- * Memory: create/load calls allocate; predict, predict_batch, capsules, reconstruct and class_name allocate nothing.
+ * Memory: create/load calls allocate; predict, predict_top, predict_batch, capsules, reconstruct and class_name
+ *   allocate nothing.
  *   Images are float32, [channel][y][x] row-major, values in [0, 1] (8-bit pixels / 255), white digit on black.
  *   Buffer sizes and capacities are counts of elements (floats or int32_t), not bytes, unless named _bytes.
- * Results: predict, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel
+ * Results: predict, predict_top, predict_batch, capsules and reconstruct refuse a NaN/Inf pixel
  *   (CAPSNET_MNIST_STATUS_INVALID_ARGUMENT) and never report a class from NaN/Inf capsule lengths (weights whose
  *   values overflow on this image): they return CAPSNET_MNIST_STATUS_NON_FINITE_OUTPUT instead, and the
  *   outputs written are not meaningful.
@@ -136,6 +137,17 @@ int32_t capsnet_mnist_workspace_free(capsnet_mnist_workspace *workspace);
  * must be >= CAPSNET_MNIST_CLASSES. Returns the class (0 .. CLASSES-1, the longest capsule) or a negative status. */
 int32_t capsnet_mnist_predict(const capsnet_mnist_weights *weights, capsnet_mnist_workspace *workspace,
     const float *image, size_t image_length, float *lengths, size_t lengths_capacity);
+
+/* Classifies one image and writes its k most likely classes, the k longest capsules, longest first
+ * (MultiMNIST's two overlapping digits are k = 2; paper section 6). image and lengths as for
+ * capsnet_mnist_predict: lengths receives all CAPSNET_MNIST_CLASSES capsule lengths, not only the k chosen.
+ * classes: receives k int32_t class indices (k is its capacity: 1 .. CAPSNET_MNIST_CLASSES, else
+ * CAPSNET_MNIST_STATUS_INVALID_ARGUMENT), longest capsule first; equal lengths put the lower class first, so
+ * classes[0] is capsnet_mnist_predict's class. Returns classes[0] or a negative status; on NaN/Inf lengths
+ * (CAPSNET_MNIST_STATUS_NON_FINITE_OUTPUT) classes is not written. */
+int32_t capsnet_mnist_predict_top(const capsnet_mnist_weights *weights, capsnet_mnist_workspace *workspace,
+    const float *image, size_t image_length, float *lengths, size_t lengths_capacity,
+    int32_t *classes, size_t k);
 
 /* Classifies image_count images one after another on the calling thread (for parallelism, call from
  * several threads with a workspace each). images: image_count*CAPSNET_MNIST_INPUT_LENGTH floats, image after

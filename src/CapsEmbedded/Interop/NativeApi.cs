@@ -101,6 +101,19 @@ public static class NativeApi
     }
 
     /// <summary>
+    /// The classes buffer of a top-k call: <paramref name="k"/> int32 at <paramref name="pointer"/>, k in 1 ..
+    /// <paramref name="classes"/> (else an invalid argument naming k and the range; checked before NULL, so k = 0 with
+    /// NULL classes says what is wrong), then NULL is an error naming classes.
+    /// </summary>
+    public static Span<int> Top(nint pointer, nuint k, int classes, string function)
+    {
+        if (k == 0 || k > (nuint)classes)
+            throw new NativeCallException(NativeStatus.InvalidArgument,
+                $"{function}: k is {k}; it must be 1 .. {classes} (the number of classes), the classes written longest first");
+        return Output<int>(pointer, k, (long)k, function, "classes");
+    }
+
+    /// <summary>
     /// One image: <paramref name="length"/> must be the model's input length (a wrong length is a wrong argument, not a
     /// short buffer), and every value finite.
     /// </summary>

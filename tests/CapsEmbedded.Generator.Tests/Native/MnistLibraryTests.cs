@@ -39,7 +39,7 @@ public unsafe class MnistLibraryTests
             .Select(m => m.GetCustomAttributes(typeof(System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute), false)
                 .Cast<System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute>().SingleOrDefault()?.EntryPoint)
             .OfType<string>().ToList();
-        Assert.Equal(14, exports.Count);
+        Assert.Equal(15, exports.Count);
         foreach (var entry in exports) Assert.Contains(" " + entry + "(", header.Replace("*", " "));
         foreach (var status in NativeStatus.All)
             Assert.Contains($"CAPSNET_MNIST_STATUS_{status.Name} = {status.Code.ToString(CultureInfo.InvariantCulture)},", header);
@@ -96,6 +96,52 @@ public unsafe class MnistLibraryTests
                 Assert.Equal(expectedClass, Predict(weights, workspace, image, actual));
                 Assert.Equal(expected, actual);
             }
+        }
+        finally
+        {
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WorkspaceFree)(workspace);
+            ((delegate* unmanaged<nint, int>)&CapsNetMnist.NativeExports.WeightsFree)(weights);
+        }
+    }
+
+    private static int PredictTop(nint weights, nint workspace, float[] image, float[] lengths, int[] classes, int k)
+    {
+        fixed (float* i = image) fixed (float* l = lengths) fixed (int* c = classes)
+            return ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, nint, nuint, int>)&CapsNetMnist.NativeExports.PredictTop)(
+                weights, workspace, (nint)i, (nuint)image.Length, (nint)l, (nuint)lengths.Length, (nint)c, (nuint)k);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(10)]
+    public void Exported_predict_top_gives_TopK_Longest_of_the_lengths_and_predicts_class_first(int k)
+    {
+        nint weights = Handle(&CapsNetMnist.NativeExports.WeightsEmbedded);
+        nint workspace = Handle(&CapsNetMnist.NativeExports.WorkspaceCreate);
+        try
+        {
+            for (int n = 0; n < 8; n++)
+            {
+                var image = TestData.Digits[n];
+                var predictLengths = new float[CapsNetMnist.Classes];
+                int predicted = Predict(weights, workspace, image, predictLengths);
+                Assert.True(predicted >= 0, LastError());
+                var expected = new int[k];
+                CapsEmbedded.Runtime.TopK.Longest(predictLengths, expected);
+
+                var lengths = new float[CapsNetMnist.Classes];
+                var classes = new int[k];
+                Assert.Equal(predicted, PredictTop(weights, workspace, image, lengths, classes, k));
+                Assert.Equal(predictLengths, lengths);
+                Assert.Equal(expected, classes);
+                Assert.Equal(predicted, classes[0]);
+                if (k == CapsNetMnist.Classes) Assert.Equal(Enumerable.Range(0, k), classes.Order()); // a permutation
+            }
+            var none = new int[11];
+            Assert.Equal(NativeStatus.InvalidArgument, PredictTop(weights, workspace, TestData.Digits[0], new float[10], none, 11));
+            Assert.Equal("capsnet_mnist_predict_top: k is 11; it must be 1 .. 10 (the number of classes), the classes written longest first",
+                LastError());
         }
         finally
         {

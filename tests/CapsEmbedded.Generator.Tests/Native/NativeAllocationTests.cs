@@ -4,7 +4,7 @@ using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Generator.Tests.Native;
 
-/// <summary>The C exports' inference calls and class_name allocate nothing once warm (in the allocation tests' serial collection).</summary>
+/// <summary>The C exports' inference calls (predict_top included) and class_name allocate nothing once warm (in the allocation tests' serial collection).</summary>
 [Collection(nameof(AllocationTests))]
 public class NativeAllocationTests
 {
@@ -18,9 +18,11 @@ public class NativeAllocationTests
         var capsules = new float[TinyCapsNet.DecoderInput];
         var reconstruction = new float[TinyCapsNet.DecoderOutput];
         var name = new byte[16];
+        var top = new int[2];
         void Calls(int k)
         {
             TinyApi.Predict(weights, workspace, image, lengths);
+            TinyApi.PredictTop(weights, workspace, image, lengths, top);
             TinyApi.Capsules(weights, workspace, image, capsules);
             TinyApi.Reconstruct(weights, workspace, image, reconstruction);
             TinyApi.ClassName(weights, k % TinyCapsNet.Classes, name);

@@ -82,6 +82,61 @@ public sealed class NativeExportsTests : IDisposable
     }
 
     [Fact]
+    public void PredictTop_writes_TopK_Longest_of_predicts_lengths_and_returns_predicts_class()
+    {
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            var image = Image(seed);
+            var expectedLengths = new float[TinyCapsNet.Classes];
+            int expectedClass = TinyApi.Predict(_weights, _workspace, image, expectedLengths);
+            Assert.True(expectedClass >= 0, TinyApi.LastError());
+            for (int k = 1; k <= TinyCapsNet.Classes; k++)
+            {
+                var expected = new int[k];
+                CapsEmbedded.Runtime.TopK.Longest(expectedLengths, expected);
+                var lengths = new float[TinyCapsNet.Classes];
+                var classes = Enumerable.Repeat(-7, k + 1).ToArray(); // one more than k: the call must not write it
+                Assert.Equal(expectedClass, TinyApi.PredictTop(_weights, _workspace, image, lengths, classes, k));
+                Assert.Equal(expectedLengths, lengths);
+                Assert.Equal(expected, classes[..k]);
+                Assert.Equal(expectedClass, classes[0]);
+                Assert.Equal(-7, classes[k]);
+                for (int r = 1; r < k; r++) Assert.True(lengths[classes[r - 1]] >= lengths[classes[r]]);
+            }
+        }
+    }
+
+    [Fact]
+    public void PredictTop_errors_give_their_status_and_message_and_write_no_classes()
+    {
+        var image = Image(6);
+        var lengths = new float[TinyCapsNet.Classes];
+        var classes = new[] { -7, -7, -7, -7 };
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictTop(_weights, _workspace, image, lengths, classes, k: 0),
+            "tiny_caps_predict_top: k is 0; it must be 1 .. 3 (the number of classes)");
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictTop(_weights, _workspace, image, lengths, classes, k: 4),
+            "tiny_caps_predict_top: k is 4; it must be 1 .. 3");
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictTop(_weights, _workspace, image, lengths, null, k: 0), "k is 0");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictTop(_weights, _workspace, image, lengths, null, k: 2),
+            "tiny_caps_predict_top: classes is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictTop(_weights, _workspace, image, null, classes, k: 2, lengthsCapacity: 3),
+            "tiny_caps_predict_top: lengths is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictTop(_weights, _workspace, null, lengths, classes, k: 2), "image is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictTop(0, _workspace, image, lengths, classes, k: 2), "weights is NULL");
+        AssertError(NativeStatus.NullArgument, TinyApi.PredictTop(_weights, 0, image, lengths, classes, k: 2), "workspace is NULL");
+        AssertError(NativeStatus.InvalidHandle, TinyApi.PredictTop(_workspace, _weights, image, lengths, classes, k: 2),
+            "weights is not a live weights handle");
+        AssertError(NativeStatus.BufferTooSmall,
+            TinyApi.PredictTop(_weights, _workspace, image, lengths, classes, k: 2, lengthsCapacity: TinyCapsNet.Classes - 1),
+            "tiny_caps_predict_top: lengths has room for 2 values; 3 are needed");
+        image[7] = float.NaN;
+        AssertError(NativeStatus.InvalidArgument, TinyApi.PredictTop(_weights, _workspace, image, lengths, classes, k: 2),
+            "tiny_caps_predict_top: image value 7 is NaN");
+        Assert.All(classes, c => Assert.Equal(-7, c));
+        Assert.All(lengths, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void A_loaded_file_predicts_like_the_embedded_weights()
     {
         AssertLoadedFilePredictsLike(TestData.PathOf("Weights", "tiny.safetensors"), 5,
@@ -205,6 +260,10 @@ public sealed class NativeExportsTests : IDisposable
                 var image = Image(4);
                 AssertError(NativeStatus.NonFiniteOutput, TinyApi.Predict(huge, _workspace, image, new float[TinyCapsNet.Classes]),
                     "tiny_caps_predict", "non-finite capsule lengths");
+                var top = new[] { -7, -7 };
+                AssertError(NativeStatus.NonFiniteOutput, TinyApi.PredictTop(huge, _workspace, image, new float[TinyCapsNet.Classes], top),
+                    "tiny_caps_predict_top", "non-finite capsule lengths");
+                Assert.All(top, c => Assert.Equal(-7, c));
                 AssertError(NativeStatus.NonFiniteOutput, TinyApi.Capsules(huge, _workspace, image, new float[TinyCapsNet.DecoderInput]), "tiny_caps_capsules");
                 AssertError(NativeStatus.NonFiniteOutput, TinyApi.Reconstruct(huge, _workspace, image, new float[TinyCapsNet.DecoderOutput]), "tiny_caps_reconstruct");
                 var images = new float[2 * TinyCapsNet.InputLength];

@@ -71,6 +71,17 @@ internal static unsafe class TinyApi
                 (nint)l, (nuint)(lengthsCapacity >= 0 ? lengthsCapacity : lengths?.Length ?? 0));
     }
 
+    /// <summary>Null arrays are passed as NULL pointers; k defaults to the classes array's length.</summary>
+    public static int PredictTop(nint weights, nint workspace, float[]? image, float[]? lengths, int[]? classes, long k = -1,
+        long lengthsCapacity = -1)
+    {
+        fixed (float* i = image) fixed (float* l = lengths) fixed (int* c = classes)
+            return ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, nint, nuint, int>)&TinyCapsNet.NativeExports.PredictTop)(
+                weights, workspace, (nint)i, (nuint)(image?.Length ?? 0),
+                (nint)l, (nuint)(lengthsCapacity >= 0 ? lengthsCapacity : lengths?.Length ?? 0),
+                (nint)c, (nuint)(k >= 0 ? k : classes?.Length ?? 0));
+    }
+
     public static int PredictBatch(nint weights, nint workspace, float[]? images, long count, float[]? lengths, int[]? classes)
     {
         fixed (float* i = images) fixed (float* l = lengths) fixed (int* c = classes)
