@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Drives headless Chromium through chromedriver (W3C WebDriver, stdlib HTTP only) against capsnet serve:
 draws a stroke on the pad, waits for the 10 capsule lengths and the reconstruction, moves one slider, loads test
-image 0 (its status line must contain --expect); the screenshot is taken after the stroke and the slider move. Exits
-non-zero naming the first check that failed."""
+image 0 (its status line must contain --expect); the screenshot is taken after the stroke and the slider move. With
+--top 2 (capsnet serve --model multimnist) it also checks that two capsules are the answer and that the second digit's
+reconstruction (#recon1) is drawn. Exits non-zero naming the first check that failed."""
 import argparse, base64, json, sys, time, urllib.error, urllib.request
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element identifier
@@ -31,7 +32,11 @@ def wait_for(driver, session, script, ok, what, timeout=20):
 STATE = """const bars = document.querySelectorAll('#lengths .bar');
 const c = document.getElementById('recon'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 let sum = 0; for (let i = 0; i < d.length; i += 4) sum += d[i];
+const c1 = document.getElementById('recon1');
+let sum1 = 0; if (c1) { const d1 = c1.getContext('2d').getImageData(0, 0, c1.width, c1.height).data; for (let i = 0; i < d1.length; i += 4) sum1 += d1[i]; }
 return {idle: window.capsnetIdle(), predictions: Number(document.body.dataset.predictions || 0), bars: bars.length,
+        best: document.querySelectorAll('#lengths .bar.best').length, side: Number(document.body.dataset.side || 0),
+        ready1: !!c1 && c1.dataset.ready === '1', ink1: sum1,
         lengths: Array.from(bars, b => Number(b.dataset.length)), ready: c.dataset.ready === '1', ink: sum,
         sliders: document.querySelectorAll('#sliders input').length, status: document.getElementById('status').textContent};"""
 
@@ -44,6 +49,8 @@ def main():
     p.add_argument("--profile", required=True, help="a new empty --user-data-dir")
     p.add_argument("--screenshot", required=True)
     p.add_argument("--expect", default="test image 0, label 7", help="text the status shows once test image 0 is loaded")
+    p.add_argument("--top", type=int, default=1, help="capsules the answer has: 2 for --model multimnist")
+    p.add_argument("--side", type=int, default=28, help="image side the page must have read from /api/model")
     a = p.parse_args()
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={a.profile}", "--window-size=1100,900"]
@@ -65,6 +72,8 @@ def main():
                      "10 capsule lengths and a non-blank reconstruction after drawing")
         if not all(0 <= x < 1 for x in s["lengths"]) or s["sliders"] != 16:
             raise SystemExit(f"browser check failed: lengths in [0, 1) and 16 sliders, got {s}")
+        if s["best"] != a.top or s["side"] != a.side or (a.top > 1) != (s["ready1"] and s["ink1"] > 0):
+            raise SystemExit(f"browser check failed: {a.top} capsule(s) as the answer, side {a.side}, and a second reconstruction only with --top 2; got {s}")
         print(f"drawn stroke: {s['status']}; lengths {s['lengths']}")
         before = s["ink"]
         call(a.driver, "POST", f"/session/{session}/execute/sync", {"script":

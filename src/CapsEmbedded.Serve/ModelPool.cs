@@ -10,7 +10,9 @@ namespace CapsEmbedded.Serve;
 /// </summary>
 internal sealed class ModelSession : IDisposable
 {
-    public ModelSession(ICapsNetSession model)
+    /// <param name="model">The session (owned).</param>
+    /// <param name="top">How many of the longest capsules a request reads and decodes (the model's DefaultTop).</param>
+    public ModelSession(ICapsNetSession model, int top)
     {
         Model = model;
         var a = model.Architecture;
@@ -18,7 +20,10 @@ internal sealed class ModelSession : IDisposable
         Image = new float[a.InputLength];
         Lengths = new float[a.Classes];
         Capsules = new float[a.DecoderInput];
-        Reconstruction = new float[a.DecoderOutput];
+        Classes = new int[top];
+        Longest = new float[top];
+        Reconstructions = new float[top][];
+        for (int r = 0; r < top; r++) Reconstructions[r] = new float[a.DecoderOutput];
     }
 
     /// <summary>The served model over the pool's weights (it does not own them).</summary>
@@ -27,7 +32,16 @@ internal sealed class ModelSession : IDisposable
     public float[] Image { get; }
     public float[] Lengths { get; }
     public float[] Capsules { get; }
-    public float[] Reconstruction { get; }
+
+    /// <summary>The classes of the longest capsules, longest first (TopK.Longest), and their lengths.</summary>
+    public int[] Classes { get; }
+    public float[] Longest { get; }
+
+    /// <summary>Per entry r of <see cref="Classes"/>, the decoder's image from capsule Classes[r] alone (the others masked).</summary>
+    public float[][] Reconstructions { get; }
+
+    /// <summary>The longest capsule's reconstruction (<see cref="Reconstructions"/>[0]), and /api/reconstruct's output.</summary>
+    public float[] Reconstruction => Reconstructions[0];
 
     private System.Text.Json.Utf8JsonWriter? _json;
 
@@ -65,37 +79,33 @@ internal sealed class ModelPool : IDisposable
         Architecture = first.Architecture;
         ClassNames = first.ClassNames;
         Tier = first.Tier;
-        _free.Add(new ModelSession(first));
+        Top = weights.Model.DefaultTop;
+        _free.Add(new ModelSession(first, Top));
     }
 
     /// <summary>
-    /// The compiled model named <paramref name="model"/> (one of <see cref="Models"/>) over its embedded weights, or over
-    /// the file <paramref name="weightsPath"/> (same architecture; its class names come with it).
+    /// The compiled model named <paramref name="model"/> (one of <see cref="CompiledModel.Names"/>) over its embedded
+    /// weights, or over the file <paramref name="weightsPath"/> (same architecture; its class names come with it).
     /// </summary>
     public static ModelPool Open(string model, string? weightsPath, int keep) =>
-        new((Served(model) ?? throw UnknownModel(model)).Share(weightsPath), keep);
+        new((CompiledModel.Find(model) ?? throw UnknownModel(model)).Share(weightsPath), keep);
 
-    /// <summary>Side of the images the page draws (app.js's SIDE): it serves the compiled models of that size.</summary>
-    public const int PageSide = 28;
-
-    /// <summary>The models <see cref="Open"/> serves, by the names <c>--model</c> takes: the registry's, of the page's size.</summary>
-    public static IReadOnlyList<string> Models { get; } =
-        CompiledModel.All.Where(m => m.Architecture.InputSize == PageSide).Select(m => m.Name).ToArray();
-
-    /// <summary>The registered model called <paramref name="model"/> when the page can draw its images, else null.</summary>
-    public static CompiledModel? Served(string? model) => Models.Contains(model) ? CompiledModel.Find(model) : null;
-
-    /// <summary>The refusal of a <c>--model</c> value that is not one of <see cref="Models"/> (ServeOptions' and Open's).</summary>
-    internal static ArgumentException UnknownModel(string? model) => CompiledModel.Find(model) is { } other
-        ? new($"--model {other.Name} takes {other.Architecture.InputSize}x{other.Architecture.InputSize} images; the page draws {PageSide}x{PageSide} (one of {string.Join(", ", Models)})")
-        : new($"--model must be one of {string.Join(", ", Models)}, got '{model}'");
+    /// <summary>
+    /// The refusal of a <c>--model</c> value that names no compiled model (ServeOptions' and Open's). Every registered
+    /// model is served: the page draws at the size <c>/api/model</c> gives, 28×28 or MultiMNIST's 36×36.
+    /// </summary>
+    internal static ArgumentException UnknownModel(string? model) =>
+        new($"--model must be one of {string.Join(", ", CompiledModel.Names)}, got '{model}'");
 
     public string ModelName { get; }
     public CapsNetArchitecture Architecture { get; }
     public IReadOnlyList<string> ClassNames { get; }
     public CapsEmbedded.Kernels.SimdTier Tier { get; }
 
-    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession(_weights.NewSession());
+    /// <summary>How many of the longest capsules a reading takes: 1, or 2 for MultiMNIST (paper §6).</summary>
+    public int Top { get; }
+
+    public ModelSession Rent() => _free.TryTake(out var session) ? session : new ModelSession(_weights.NewSession(), Top);
 
     public void Return(ModelSession session)
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Reflection;
 using System.Text.Json;
 using CapsEmbedded.Data;
+using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
 using Microsoft.AspNetCore.Builder;
@@ -16,14 +17,17 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace CapsEmbedded.Serve;
 
 /// <summary>
-/// The local page and its JSON API over a compiled model (<see cref="MnistCapsNet"/>, or <see cref="FashionCapsNet"/>
-/// with <c>--model fashion</c>): <c>GET /api/model</c> → the model's name, data set and class names;
-/// <c>POST /api/predict</c> (784 bytes, the 28×28 image row by row, 0..255) → class and its name, 10 capsule lengths,
-/// the winning capsule's 16 values and its reconstruction; <c>POST /api/reconstruct?class=k</c> (16 float32
-/// little-endian: capsule k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test image i with its label.
-/// Bodies are read into pooled buffers of at most 785 bytes and checked before the model runs; every bad request gets a
-/// 400 with a one-line JSON error, and so does every other failure (framing 400/408/413, routing 404/405, a model
-/// whose lengths are NaN/Inf 422, a bug 500), with one log line for a failure that is not the request's content.
+/// The local page and its JSON API over a compiled model (<see cref="MnistCapsNet"/>, or another with <c>--model</c>):
+/// <c>GET /api/model</c> → the model's name, data set, class names, image side (28, or 36 for MultiMNIST), capsule
+/// dimensions and how many capsules a reading takes (1, or 2 for MultiMNIST); <c>POST /api/predict</c> (side² bytes,
+/// the image row by row, 0..255) → class and its name, the capsule lengths, the winning capsule's values and its
+/// reconstruction, and under "top" the same for each of the longest capsules (MultiMNIST: both digits, each decoded
+/// with the other capsules masked, paper §6); <c>POST /api/reconstruct?class=k</c> (16 float32 little-endian: capsule
+/// k's dimensions) → the decoder's image; <c>GET /api/digit/{i}</c> → test image i with its label(s).
+/// Bodies are read into pooled buffers one byte longer than the largest valid body and checked before the model runs;
+/// every bad request gets a 400 with a one-line JSON error, and so does every other failure (framing 400/408/413,
+/// routing 404/405, a model whose lengths or reconstruction are NaN/Inf 422, a bug 500), with one log line for a
+/// failure that is not the request's content.
 /// </summary>
 internal static class ServeApp
 {
@@ -51,7 +55,9 @@ internal static class ServeApp
         });
         var app = builder.Build();
         var pool = ModelPool.Open(options.Model, options.Weights, keep: Environment.ProcessorCount * 2);
-        var digits = new RetryingLoad<LabeledImages>(() => DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir),
+        var digits = new RetryingLoad<LabeledImageSet>(() => MultiMnistStore.IsPairs(options.Data, options.DataDir)
+                ? MultiMnistStore.Load(options.Data, options.DataDir)
+                : DatasetStore.Load(options.Data, DatasetSplit.Test, options.DataDir),
             TimeSpan.FromSeconds(DataRetrySeconds), TimeProvider.System);
         app.Lifetime.ApplicationStopped.Register(pool.Dispose);
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -84,7 +90,7 @@ internal static class ServeApp
         }));
         app.MapPost("/api/predict", (RequestDelegate)(http => Predict(http, pool)));
         app.MapPost("/api/reconstruct", (RequestDelegate)(http => Reconstruct(http, pool)));
-        app.MapGet("/api/digit/{index}", (RequestDelegate)(http => Digit(http, digits, pool.ClassNames)));
+        app.MapGet("/api/digit/{index}", (RequestDelegate)(http => Digit(http, digits, pool)));
         return app;
     }
 
@@ -164,16 +170,38 @@ internal static class ServeApp
                 await Error(http, NonFiniteLengths.Message("this image"), StatusCodes.Status422UnprocessableEntity);
                 return;
             }
+            // The paper's reading of several digits (§6): the longest capsules, each decoded with the others masked.
+            // TopK's first class is Predict's, whose reconstruction is already in Reconstructions[0].
+            TopK.Longest(s.Lengths, s.Classes, s.Longest);
+            for (int r = 1; r < s.Classes.Length; r++) s.Model.Reconstruct(s.Capsules, s.Classes[r], s.Reconstructions[r]);
+            for (int r = 0; r < s.Classes.Length; r++)
+                if (NonFiniteImage(s.Reconstructions[r], s.Classes[r]) is { } refusal)
+                {
+                    await Error(http, refusal, StatusCodes.Status422UnprocessableEntity);
+                    return;
+                }
+
             var json = BeginObject(http, s);
             json.WriteNumber("class"u8, predicted);
             json.WriteString("name"u8, pool.ClassNames[predicted]);
             json.WriteStartArray("lengths"u8);
             foreach (float v in s.Lengths) json.WriteNumberValue(v);
             json.WriteEndArray();
-            json.WriteStartArray("capsule"u8);
-            foreach (float v in s.Capsules.AsSpan(predicted * a.ClassDims, a.ClassDims)) json.WriteNumberValue(v);
+            WriteCapsule(json, s.Capsules, predicted, a.ClassDims);
+            WriteImage(json, s.Reconstruction);
+            json.WriteStartArray("top"u8);
+            for (int r = 0; r < s.Classes.Length; r++)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("class"u8, s.Classes[r]);
+                json.WriteString("name"u8, pool.ClassNames[s.Classes[r]]);
+                json.WriteNumber("length"u8, s.Longest[r]);
+                WriteCapsule(json, s.Capsules, s.Classes[r], a.ClassDims);
+                WriteImage(json, s.Reconstructions[r]);
+                json.WriteEndObject();
+            }
             json.WriteEndArray();
-            await EndWithReconstruction(http, json, s.Reconstruction);
+            await End(http, json);
         }
         finally
         {
@@ -212,7 +240,14 @@ internal static class ServeApp
                 s.Capsules[keep * a.ClassDims + d] = v;
             }
             s.Model.Reconstruct(s.Capsules, keep, s.Reconstruction);
-            await EndWithReconstruction(http, BeginObject(http, s), s.Reconstruction);
+            if (NonFiniteImage(s.Reconstruction, keep) is { } refusal)
+            {
+                await Error(http, refusal, StatusCodes.Status422UnprocessableEntity);
+                return;
+            }
+            var json = BeginObject(http, s);
+            WriteImage(json, s.Reconstruction);
+            await End(http, json);
         }
         finally
         {
@@ -220,7 +255,10 @@ internal static class ServeApp
         }
     }
 
-    /// <summary>The <c>/api/model</c> answer, written once: model name, data set, class names.</summary>
+    /// <summary>
+    /// The <c>/api/model</c> answer, written once: model name, data set, class names, and what the page needs to draw
+    /// for it: the image side, the capsule dimensions, how many of the longest capsules a reading takes.
+    /// </summary>
     private static byte[] ModelJson(ModelPool pool, string data)
     {
         using var buffer = new MemoryStream();
@@ -232,15 +270,18 @@ internal static class ServeApp
             json.WriteStartArray("classNames"u8);
             foreach (string name in pool.ClassNames) json.WriteStringValue(name);
             json.WriteEndArray();
+            json.WriteNumber("side"u8, pool.Architecture.InputSize);
+            json.WriteNumber("dims"u8, pool.Architecture.ClassDims);
+            json.WriteNumber("top"u8, pool.Top);
             json.WriteEndObject();
         }
         return buffer.ToArray();
     }
 
-    private static async Task Digit(HttpContext http, RetryingLoad<LabeledImages> digits, IReadOnlyList<string> classNames)
+    private static async Task Digit(HttpContext http, RetryingLoad<LabeledImageSet> digits, ModelPool pool)
     {
         string? text = http.Request.RouteValues["index"] as string;
-        LabeledImages set;
+        LabeledImageSet set;
         try
         {
             set = digits.Get();
@@ -250,17 +291,28 @@ internal static class ServeApp
             await Error(http, $"no test digits: {e.Message}", StatusCodes.Status404NotFound);
             return;
         }
+        int side = pool.Architecture.InputSize;
+        if (set.Rows != side || set.Cols != side)
+        {
+            await Error(http, $"the test images are {set.Rows}x{set.Cols}; {pool.ModelName} takes {side}x{side} (serve it with its own --data)", StatusCodes.Status404NotFound);
+            return;
+        }
         if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index) || index >= set.Count)
         {
             await Error(http, $"digit index must be 0..{set.Count - 1}, got '{text}'");
             return;
         }
+        var classNames = pool.ClassNames;
+        ReadOnlySpan<byte> labels = set.GetLabels(index);
         http.Response.ContentType = "application/json";
         await using var json = new Utf8JsonWriter(http.Response.BodyWriter, JsonOptions);
         json.WriteStartObject();
         json.WriteNumber("index"u8, index);
-        json.WriteNumber("label"u8, set.Labels[index]);
-        if (set.Labels[index] < classNames.Count) json.WriteString("labelName"u8, classNames[set.Labels[index]]);
+        json.WriteNumber("label"u8, labels[0]); // the first digit's, for a MultiMNIST pair
+        if (labels[0] < classNames.Count) json.WriteString("labelName"u8, classNames[labels[0]]);
+        json.WriteStartArray("labels"u8);
+        foreach (byte label in labels) json.WriteNumberValue(label);
+        json.WriteEndArray();
         json.WriteStartArray("pixels"u8);
         foreach (byte b in set.GetImage(index)) json.WriteNumberValue(b);
         json.WriteEndArray();
@@ -277,15 +329,39 @@ internal static class ServeApp
         return json;
     }
 
-    /// <summary>Ends the object with the image as 784 integers 0..255 under "reconstruction" and sends it.</summary>
-    private static ValueTask<System.IO.Pipelines.FlushResult> EndWithReconstruction(HttpContext http, Utf8JsonWriter json, ReadOnlySpan<float> image)
+    /// <summary>Capsule <paramref name="j"/>'s values under "capsule".</summary>
+    private static void WriteCapsule(Utf8JsonWriter json, ReadOnlySpan<float> capsules, int j, int dims)
+    {
+        json.WriteStartArray("capsule"u8);
+        foreach (float v in capsules.Slice(j * dims, dims)) json.WriteNumberValue(v);
+        json.WriteEndArray();
+    }
+
+    /// <summary>The image as side² integers 0..255 under "reconstruction" (its values are finite: see <see cref="NonFiniteImage"/>).</summary>
+    private static void WriteImage(Utf8JsonWriter json, ReadOnlySpan<float> image)
     {
         json.WriteStartArray("reconstruction"u8);
         foreach (float v in image) json.WriteNumberValue((int)MathF.Round(255 * Math.Clamp(v, 0f, 1f)));
         json.WriteEndArray();
+    }
+
+    /// <summary>Ends the response object and sends it.</summary>
+    private static ValueTask<System.IO.Pipelines.FlushResult> End(HttpContext http, Utf8JsonWriter json)
+    {
         json.WriteEndObject();
         json.Flush();
         return http.Response.BodyWriter.FlushAsync();
+    }
+
+    /// <summary>
+    /// The 422 message when the decoder's image from capsule <paramref name="j"/> holds NaN/Inf, which the 0..255
+    /// rounding would otherwise send as black (NaN) or white (±Inf) pixels without a word; null when it is finite.
+    /// </summary>
+    private static string? NonFiniteImage(ReadOnlySpan<float> reconstruction, int j)
+    {
+        int at = CapsEmbedded.Weights.CapsNetWeights.IndexOfNonFinite(reconstruction);
+        return at < 0 ? null
+            : $"the decoder gave capsule {j} a non-finite reconstruction (NaN/Inf at pixel {at}): its weights are unusable for this input; no image reported";
     }
 
     /// <summary>

@@ -12,8 +12,8 @@ namespace CapsEmbedded.Cli.Commands;
 /// the capsule lengths of each image. With several images each block starts with an <c>image</c> line (the C example's
 /// format); an image that cannot be read is reported on stderr, the others are still classified, and the exit status is
 /// then 1. <c>--top K</c> (K ≥ 2) replaces the <c>class</c> line by K lines <c>top k    length  class</c>, longest first
-/// (<see cref="TopK.Longest(ReadOnlySpan{float}, Span{int}, Span{float})"/>); <c>--model multimnist</c> reads two digits,
-/// so its default is 2.
+/// (<see cref="TopK.Longest(ReadOnlySpan{float}, Span{int}, Span{float})"/>); a MultiMNIST model reads two digits, so
+/// its default is 2: <c>--model multimnist</c>, or a <c>--weights</c> file of its architecture (the int8 one included).
 /// </summary>
 internal static class PredictCommand
 {
@@ -40,7 +40,7 @@ internal static class PredictCommand
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --reconstruction file" };
         var top = new Option<int?>("--top")
         {
-            Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {CompiledModel.MultiMnist.DefaultTop} with --model multimnist: two digits)",
+            Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {CompiledModel.MultiMnist.DefaultTop} for two digits: --model multimnist, or --weights of its architecture, int8 too)",
         };
         var engine = ModelChoice.Engine();
         var precision = ModelChoice.Precision();
@@ -69,6 +69,8 @@ internal static class PredictCommand
         using (session)
         {
             var a = session.Architecture;
+            // A --weights file (float or int8) of a compiled model's architecture reads as many capsules as that model.
+            if (top is null && model is null) k = CompiledModel.All.FirstOrDefault(m => m.Architecture == a)?.DefaultTop ?? 1;
             status = CommandRunner.Errors.Run(() => k <= a.Classes ? 0
                 : throw new CliException($"--top {k} asks for more capsules than the model's {a.Classes} classes"), error);
             if (status != 0) return status;

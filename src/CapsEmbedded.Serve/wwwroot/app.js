@@ -1,25 +1,47 @@
-// The draw-a-digit page: pad → 28×28 bytes (MNIST-style: fit the stroke's box in 20×20, centre by mass) → /api/predict;
-// sliders → /api/reconstruct. Plain JS, no dependencies, works offline.
+// The draw-a-digit page: pad → SIDE×SIDE bytes (MNIST-style: fit the strokes' box in (SIDE − 8)², as MNIST fits each
+// digit's in 20×20, centre by mass) → /api/predict; sliders → /api/reconstruct. SIDE, the capsule dimensions and how many of the longest
+// capsules a reading takes (TOP: 2 for MultiMNIST, one reconstruction per digit) come from /api/model. Plain JS, no
+// dependencies, works offline.
 "use strict";
 const pad = document.getElementById("pad"), padCtx = pad.getContext("2d");
-const recon = document.getElementById("recon"), reconCtx = recon.getContext("2d");
+const recon = document.getElementById("recon");
 const status = document.getElementById("status");
-const DIMS = 16, SIDE = 28, RANGE = 0.25; // sliders: ±0.25 around the capsule, as paper Fig. 4
+const RANGE = 0.25; // sliders: ±0.25 around the capsule, as paper Fig. 4
+let SIDE = 0, DIMS = 0, TOP = 0; // /api/model's side, dims and top: the pad waits for them (model)
 let drawing = false, last = null, timer = 0, pending = false, inFlight = false, again = false;
 let capsule = null, predicted = -1, sliderBusy = false, sliderAgain = false;
+let answer = [], chosen = 0; // the longest capsules of the last answer (not "top": window.top is unforgeable); the one the sliders edit
 let classNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]; // replaced by /api/model's
 
 // "7" for a digit; "1 (Trouser)" when the model names its classes (e.g. capsnet serve --model fashion).
 const named = k => classNames[k] === String(k) ? String(k) : k + " (" + classNames[k] + ")";
 
-fetch("/api/model").then(r => r.json()).then(m => {
+const model = fetch("/api/model").then(r => r.json()).then(m => {
   classNames = m.classNames;
+  SIDE = m.side; DIMS = m.dims; TOP = m.top;
+  buildReconstructions();
   if (m.model !== "MnistCapsNet") {
     document.title = "CapsEmbedded: " + m.model;
     document.querySelector("h1").textContent = "Draw or load an image (" + m.model + ")";
   }
   document.body.dataset.model = m.model;
+  document.body.dataset.side = String(SIDE);
 }).catch(e => { status.textContent = "error: " + e; });
+
+// One canvas per capsule of the answer: #recon (the longest), then #recon1… (MultiMNIST's second digit); a click on
+// one points the sliders at its capsule.
+const recons = () => Array.from({ length: TOP }, (_, r) => document.getElementById(r === 0 ? "recon" : "recon" + r));
+function buildReconstructions() {
+  const box = document.getElementById("recons");
+  for (let r = 1; r < TOP; r++) {
+    const c = document.createElement("canvas");
+    Object.assign(c, { id: "recon" + r, width: recon.width, height: recon.height });
+    c.setAttribute("aria-label", "reconstruction " + (r + 1));
+    box.append(c);
+  }
+  recons().forEach((c, r) => c.addEventListener("click", () => { if (answer.length > r) choose(r); }));
+  if (TOP > 1) document.getElementById("recon-title").textContent = "Reconstructions (each digit from its own capsule)";
+}
 
 function clearPad() {
   padCtx.fillStyle = "#000"; padCtx.fillRect(0, 0, pad.width, pad.height);
@@ -48,14 +70,14 @@ function schedule(delay) { clearTimeout(timer); pending = true; timer = setTimeo
 // True when no request is waiting or running (the browser test waits for this before it checks the page).
 window.capsnetIdle = () => !drawing && !pending && !inFlight && !again && !sliderBusy && !sliderAgain;
 
-function padTo28() {
+function padToSide() {
   const src = padCtx.getImageData(0, 0, pad.width, pad.height).data;
   let minX = pad.width, minY = pad.height, maxX = -1, maxY = -1;
   for (let y = 0; y < pad.height; y++) for (let x = 0; x < pad.width; x++)
     if (src[(y * pad.width + x) * 4] > 0) { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); }
   const out = new Uint8Array(SIDE * SIDE);
   if (maxX < 0) return null;
-  const w = maxX - minX + 1, h = maxY - minY + 1, scale = 20 / Math.max(w, h);
+  const w = maxX - minX + 1, h = maxY - minY + 1, scale = (SIDE - 8) / Math.max(w, h);
   const small = document.createElement("canvas"); small.width = SIDE; small.height = SIDE;
   const s = small.getContext("2d");
   s.fillStyle = "#000"; s.fillRect(0, 0, SIDE, SIDE); s.imageSmoothingQuality = "high";
@@ -63,7 +85,7 @@ function padTo28() {
   const px = s.getImageData(0, 0, SIDE, SIDE).data;
   let mass = 0, cx = 0, cy = 0;
   for (let i = 0; i < SIDE * SIDE; i++) { const v = px[i * 4]; mass += v; cx += v * (i % SIDE); cy += v * Math.floor(i / SIDE); }
-  const dx = Math.round(13.5 - cx / mass), dy = Math.round(13.5 - cy / mass);
+  const mid = (SIDE - 1) / 2, dx = Math.round(mid - cx / mass), dy = Math.round(mid - cy / mass);
   for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) {
     const sx = x - dx, sy = y - dy;
     if (sx >= 0 && sx < SIDE && sy >= 0 && sy < SIDE) out[y * SIDE + x] = px[(sy * SIDE + sx) * 4];
@@ -72,7 +94,8 @@ function padTo28() {
 }
 
 async function predictPad() {
-  const bytes = padTo28();
+  await model;
+  const bytes = padToSide();
   if (bytes) await predict(bytes);
 }
 
@@ -83,12 +106,16 @@ async function predict(bytes) {
     const r = await fetch("/api/predict", { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: bytes });
     const j = await r.json();
     if (!r.ok) { status.textContent = "error: " + j.error; return; }
-    showLengths(j.lengths, j.class);
-    drawImage(j.reconstruction);
-    capsule = Float32Array.from(j.capsule); predicted = j.class;
-    buildSliders();
+    answer = j.top ?? [{ class: j.class, name: j.name, length: j.lengths[j.class], capsule: j.capsule, reconstruction: j.reconstruction }];
+    showLengths(j.lengths, answer.map(t => t.class));
+    const canvases = recons();
+    answer.forEach((t, r) => { if (canvases[r]) drawImage(canvases[r], t.reconstruction); });
+    choose(0);
     document.body.dataset.predictions = String(Number(document.body.dataset.predictions || 0) + 1);
-    status.textContent = "class " + named(j.class) + ", longest capsule " + j.lengths[j.class].toFixed(3);
+    status.textContent = answer.length === 1
+      ? "class " + named(j.class) + ", longest capsule " + j.lengths[j.class].toFixed(3)
+      : "classes " + answer.map(t => named(t.class)).join(" and ") + ", the " + answer.length + " longest capsules "
+        + answer.map(t => t.length.toFixed(3)).join(", ");
   } catch (e) {
     status.textContent = "error: " + e;
   } finally {
@@ -97,13 +124,20 @@ async function predict(bytes) {
   }
 }
 
+// Sliders edit capsule answer[r]: its values, and its reconstruction canvas is the one they redraw.
+function choose(r) {
+  chosen = r; capsule = Float32Array.from(answer[r].capsule); predicted = answer[r].class;
+  recons().forEach((c, k) => c.classList.toggle("chosen", TOP > 1 && k === r));
+  buildSliders();
+}
+
 function showLengths(lengths, best) {
   const box = document.getElementById("lengths");
   box.replaceChildren();
-  document.getElementById("class").textContent = "→ " + named(best);
+  document.getElementById("class").textContent = "→ " + best.map(named).join(" and ");
   lengths.forEach((v, k) => {
     const row = document.createElement("div");
-    row.className = "bar" + (k === best ? " best" : ""); row.dataset.length = v.toFixed(4);
+    row.className = "bar" + (best.includes(k) ? " best" : ""); row.dataset.length = v.toFixed(4);
     const track = document.createElement("div"); track.className = "track";
     const fill = document.createElement("div"); fill.className = "fill"; fill.style.width = (100 * Math.min(1, v)).toFixed(1) + "%";
     track.append(fill);
@@ -112,14 +146,14 @@ function showLengths(lengths, best) {
   });
 }
 
-function drawImage(pixels) {
-  const img = reconCtx.createImageData(SIDE, SIDE);
+function drawImage(canvas, pixels) {
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(SIDE, SIDE);
   pixels.forEach((v, i) => { img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = v; img.data[i * 4 + 3] = 255; });
   const small = document.createElement("canvas"); small.width = SIDE; small.height = SIDE;
   small.getContext("2d").putImageData(img, 0, 0);
-  reconCtx.imageSmoothingEnabled = false;
-  reconCtx.drawImage(small, 0, 0, recon.width, recon.height);
-  recon.dataset.ready = "1";
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  canvas.dataset.ready = "1";
 }
 
 function buildSliders() {
@@ -145,7 +179,7 @@ async function tweak() {
     const r = await fetch("/api/reconstruct?class=" + predicted, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: edited.buffer });
     const j = await r.json();
     if (!r.ok) { status.textContent = "error: " + j.error; return; }
-    drawImage(j.reconstruction);
+    drawImage(recons()[chosen], j.reconstruction);
   } finally {
     sliderBusy = false;
     if (sliderAgain) { sliderAgain = false; tweak(); }
@@ -155,16 +189,18 @@ async function tweak() {
 document.getElementById("clear").addEventListener("click", () => { clearPad(); status.textContent = "Draw a digit."; });
 document.getElementById("reset").addEventListener("click", () => { document.querySelectorAll("#sliders input").forEach(s => s.value = 0); if (capsule) tweak(); });
 document.getElementById("load").addEventListener("click", async () => {
+  await model;
   const i = document.getElementById("index").value;
   const r = await fetch("/api/digit/" + encodeURIComponent(i));
   const j = await r.json();
   if (!r.ok) { status.textContent = "error: " + j.error; return; }
-  // Show the digit on the pad (scaled up) and predict its exact 28×28 pixels.
+  // Show the image on the pad (scaled up) and predict its exact SIDE×SIDE pixels.
   const img = padCtx.createImageData(SIDE, SIDE);
   j.pixels.forEach((v, k) => { img.data[k * 4] = img.data[k * 4 + 1] = img.data[k * 4 + 2] = v; img.data[k * 4 + 3] = 255; });
   const small = document.createElement("canvas"); small.width = SIDE; small.height = SIDE;
   small.getContext("2d").putImageData(img, 0, 0);
   padCtx.imageSmoothingEnabled = false; padCtx.drawImage(small, 0, 0, pad.width, pad.height);
   await predict(Uint8Array.from(j.pixels));
-  status.textContent += " (test image " + j.index + ", label " + named(j.label) + ")";
+  const labels = j.labels ?? [j.label];
+  status.textContent += " (test image " + j.index + ", label" + (labels.length > 1 ? "s " : " ") + labels.map(named).join(" and ") + ")";
 });

@@ -144,6 +144,28 @@ public sealed class HostileServeTests() : TempDirectoryTest("capsnet-serve-hosti
         Assert.Empty(LogLines()); // the client's answer, not a server fault
     }
 
+    [Fact]
+    public async Task A_decoder_that_overflows_gets_a_422_naming_the_non_finite_reconstruction_not_black_pixels()
+    {
+        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Paper, 5);
+        Array.Fill(weights.Fc2Weight, 3.4e38f); // finite, so the loader accepts it; FC2 overflows to +∞, and FC3's ±∞ sum is NaN
+        File.WriteAllBytes(P("decoder.safetensors"), CapsNetWeightsFile.Write(weights));
+        await using var app = await Start(["--port", "0", "--data-dir", Dir, "--weights", P("decoder.safetensors")]);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") };
+
+        var capsule = new byte[64];
+        for (int d = 0; d < 16; d++) BitConverter.TryWriteBytes(capsule.AsSpan(4 * d), 0.25f);
+        using var reconstruct = await http.PostAsync("/api/reconstruct?class=3", new ByteArrayContent(capsule));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reconstruct.StatusCode);
+        Assert.StartsWith("the decoder gave capsule 3 a non-finite reconstruction (NaN/Inf at pixel 0)", JsonError(await reconstruct.Content.ReadAsStringAsync()));
+
+        byte[] digit = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, Dir).GetImage(0).ToArray();
+        using var predict = await http.PostAsync("/api/predict", new ByteArrayContent(digit));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, predict.StatusCode);
+        Assert.Contains("non-finite reconstruction", JsonError(await predict.Content.ReadAsStringAsync()));
+        Assert.Empty(LogLines()); // the client's answer, not a server fault
+    }
+
     // ---- 8. HTTP framing
 
     [Theory]

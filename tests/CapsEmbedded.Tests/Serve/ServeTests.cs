@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using CapsEmbedded.Data.MultiMnist;
+using CapsEmbedded.Models;
 using CapsEmbedded.Serve;
 using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.TestSupport;
@@ -129,6 +131,107 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         Assert.Equal("mnist", json.GetProperty("data").GetString());
         Assert.Equal(Enumerable.Range(0, 10).Select(j => j.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             json.GetProperty("classNames").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(28, json.GetProperty("side").GetInt32()); // what the page draws at
+        Assert.Equal(16, json.GetProperty("dims").GetInt32());
+        Assert.Equal(1, json.GetProperty("top").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_28x28_answer_keeps_its_fields_and_adds_one_top_entry_equal_to_them()
+    {
+        var (status, json) = await Post("/api/predict", _digit);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var only = Assert.Single(json.GetProperty("top").EnumerateArray());
+        Assert.Equal(json.GetProperty("class").GetInt32(), only.GetProperty("class").GetInt32());
+        Assert.Equal(json.GetProperty("name").GetString(), only.GetProperty("name").GetString());
+        Assert.Equal(json.GetProperty("lengths")[7].GetSingle(), only.GetProperty("length").GetSingle());
+        Assert.Equal(Floats(json.GetProperty("capsule")), Floats(only.GetProperty("capsule")));
+        Assert.Equal(Ints(json.GetProperty("reconstruction")), Ints(only.GetProperty("reconstruction")));
+    }
+
+    private static float[] Floats(JsonElement array) => array.EnumerateArray().Select(e => e.GetSingle()).ToArray();
+
+    /// <summary>The page's rounding of the decoder's output: 0..255.</summary>
+    private static int[] Pixels(ReadOnlySpan<float> image)
+    {
+        var pixels = new int[image.Length];
+        for (int i = 0; i < image.Length; i++) pixels[i] = (int)MathF.Round(255 * Math.Clamp(image[i], 0f, 1f));
+        return pixels;
+    }
+
+    [Fact]
+    public async Task MultiMnist_answers_the_two_longest_capsules_and_decodes_each_alone_as_the_model_does()
+    {
+        var digits = CapsEmbedded.Data.DatasetStore.Load("mnist", CapsEmbedded.Data.DatasetSplit.Test, Dir);
+        var recipe = MultiMnistGenerator.DrawPairs(digits, 1, MultiMnistGenerator.DefaultSeed)[3];
+        byte[] first = new byte[MultiMnistPairs.CanvasLength], second = new byte[MultiMnistPairs.CanvasLength], pair = new byte[MultiMnistPairs.CanvasLength];
+        MultiMnistPairs.Compose(digits, recipe, first, second, pair);
+
+        using var http = new HttpClient();
+        await using var app = await Start(["--port", "0", "--model", "multimnist", "--data-dir", Dir], http);
+        var model = JsonDocument.Parse(await http.GetStringAsync("/api/model")).RootElement;
+        Assert.Equal("MultiMnistCapsNet", model.GetProperty("model").GetString());
+        Assert.Equal(36, model.GetProperty("side").GetInt32());
+        Assert.Equal(2, model.GetProperty("top").GetInt32());
+
+        var (status, json) = await Post(http, "/api/predict", pair);
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        // The generated model called directly: the same top 2, lengths, capsules and, per digit, the decoder's image
+        // from its capsule alone (ICapsNetSession.Reconstruct masks the others), as capsnet reconstruct draws Figure 5.
+        using CapsEmbedded.Runtime.ICapsNetSession session = new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded);
+        var a = session.Architecture;
+        float[] image = pair.Select(b => b / 255f).ToArray(), lengths = new float[a.Classes], longest = new float[2];
+        var classes = new int[2];
+        session.PredictTop(image, lengths, classes, longest);
+        var capsules = new float[a.DecoderInput];
+        session.Predict(image, new float[a.Classes], capsules);
+        Assert.Equal(lengths, Floats(json.GetProperty("lengths")));
+        Assert.Equal(classes[0], json.GetProperty("class").GetInt32());
+        var top = json.GetProperty("top").EnumerateArray().ToArray();
+        Assert.Equal(2, top.Length);
+        Assert.NotEqual(classes[0], classes[1]);
+        var decoded = new float[a.DecoderOutput];
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.Equal(classes[r], top[r].GetProperty("class").GetInt32());
+            Assert.Equal(longest[r], top[r].GetProperty("length").GetSingle());
+            Assert.Equal(capsules.AsSpan(classes[r] * a.ClassDims, a.ClassDims).ToArray(), Floats(top[r].GetProperty("capsule")));
+            session.Reconstruct(capsules, classes[r], decoded);
+            int[] expected = Pixels(decoded);
+            Assert.Equal(36 * 36, expected.Length);
+            Assert.Equal(expected, Ints(top[r].GetProperty("reconstruction")));
+        }
+        Assert.Equal(Ints(top[0].GetProperty("reconstruction")), Ints(json.GetProperty("reconstruction")));
+        Assert.NotEqual(Ints(top[0].GetProperty("reconstruction")), Ints(top[1].GetProperty("reconstruction")));
+
+        // The sliders' endpoint decodes the second digit's capsule to the same image.
+        var body = new byte[64];
+        for (int d = 0; d < 16; d++) BitConverter.TryWriteBytes(body.AsSpan(4 * d), capsules[classes[1] * a.ClassDims + d]);
+        var (again, alone) = await Post(http, $"/api/reconstruct?class={classes[1]}", body);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.Equal(Ints(top[1].GetProperty("reconstruction")), Ints(alone.GetProperty("reconstruction")));
+
+        // A 28x28 image is refused naming the size the model takes.
+        var (wrong, error) = await Post(http, "/api/predict", _digit);
+        Assert.Equal(HttpStatusCode.BadRequest, wrong);
+        Assert.Equal("the body has 784 bytes; send the 36x36 image as 1296 bytes (0..255), row by row", error.GetProperty("error").GetString());
+
+        // Its test images are the MultiMNIST pairs (absent so far: a 404 naming the missing set); 28x28 digits are refused.
+        using (var none = await http.GetAsync("/api/digit/0"))
+            Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+        MultiMnistGenerator.Generate(digits, Path.Combine(Dir, MultiMnistStore.Name), 1, MultiMnistGenerator.DefaultSeed, force: false, TextWriter.Null);
+        await Task.Delay(TimeSpan.FromSeconds(ServeApp.DataRetrySeconds + 0.5)); // the missing set is looked for again after this
+        var item = JsonDocument.Parse(await http.GetStringAsync("/api/digit/3")).RootElement;
+        Assert.Equal(new int[] { digits.Labels[recipe.First], digits.Labels[recipe.Second] }, Ints(item.GetProperty("labels")));
+        Assert.Equal(digits.Labels[recipe.First], item.GetProperty("label").GetInt32());
+        Assert.Equal(pair.Select(b => (int)b), Ints(item.GetProperty("pixels")));
+
+        using var mnistData = new HttpClient();
+        await using var mismatched = await Start(["--port", "0", "--model", "multimnist", "--data", "mnist", "--data-dir", Dir], mnistData);
+        using var refused = await mnistData.GetAsync("/api/digit/0");
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.Contains("the test images are 28x28; MultiMnistCapsNet takes 36x36", await refused.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -167,17 +270,26 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         string script = await _http.GetStringAsync("/app.js");
         Assert.Contains("/api/predict", script);
         Assert.DoesNotContain("https://", script);
+        // The image size, capsule dimensions and answer count come from /api/model, never from the script: no 28, 36,
+        // 784 or 1296 (or 16) written in it, and the model's side, dims and top read into what the pad uses.
+        Assert.Contains("SIDE = m.side; DIMS = m.dims; TOP = m.top;", script);
+        Assert.DoesNotMatch(@"\b(28|36|784|1296|16)\b", script);
     }
 
-    [Fact]
-    public void A_warm_pooled_session_predicts_and_reconstructs_without_allocating()
+    [Theory]
+    [InlineData("mnist")]
+    [InlineData("multimnist")]
+    public void A_warm_pooled_session_predicts_and_reconstructs_without_allocating(string model)
     {
-        using var pool = ModelPool.Open("mnist", null, keep: 2);
+        using var pool = ModelPool.Open(model, null, keep: 2);
         void Request()
         {
             var s = pool.Rent();
-            for (int i = 0; i < s.Image.Length; i++) s.Image[i] = _digit[i] / 255f;
+            for (int i = 0; i < s.Image.Length; i++) s.Image[i] = _digit[i % _digit.Length] / 255f;
+            // /api/predict's work: the longest capsules (TopK), each decoded alone; then /api/reconstruct's.
             int k = s.Model.Predict(s.Image, s.Lengths, s.Capsules, s.Reconstruction);
+            CapsEmbedded.Runtime.TopK.Longest(s.Lengths, s.Classes, s.Longest);
+            for (int r = 1; r < s.Classes.Length; r++) s.Model.Reconstruct(s.Capsules, s.Classes[r], s.Reconstructions[r]);
             s.Model.Reconstruct(s.Capsules, k, s.Reconstruction);
             pool.Return(s);
         }
@@ -194,8 +306,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address (e.g. 127.0.0.1), got 'example.com'")]
     [InlineData(new[] { "--port" }, "--port needs a value")]
     [InlineData(new[] { "--colour", "red" }, "unknown option '--colour'")]
-    [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, got 'cifar'")]
-    [InlineData(new[] { "--model", "multimnist" }, "--model multimnist takes 36x36 images; the page draws 28x28 (one of mnist, fashion)")]
+    [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, multimnist, got 'cifar'")]
     public void Bad_arguments_name_the_problem(string[] args, string message) =>
         Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => ServeOptions.Parse(args)).Message);
 
@@ -206,6 +317,8 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [InlineData(new[] { "--data", "fashion", "--weights", "my.safetensors" }, "mnist", "fashion")] // the file decides what it knows
     [InlineData(new[] { "--model", "mnist", "--data", "fashion" }, "mnist", "fashion")]
     [InlineData(new[] { "--data", "/some/idx/folder" }, "mnist", "/some/idx/folder")]
+    [InlineData(new[] { "--model", "multimnist" }, "multimnist", "multimnist")]
+    [InlineData(new[] { "--data", "multimnist" }, "multimnist", "multimnist")]
     public void The_model_follows_data_mnist_or_fashion_unless_given(string[] args, string model, string data)
     {
         var options = ServeOptions.Parse(args);
