@@ -40,7 +40,7 @@ internal static class ModelChoice
     {
         var model = new Option<string?>("--model", "-m")
         {
-            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of --data mnist|fashion|multimnist, else mnist",
+            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of the --weights file's size, else of --data mnist|fashion|multimnist, else mnist",
         };
         model.AcceptOnlyFromAmong([.. CompiledModel.Names]);
         return model;
@@ -87,8 +87,8 @@ internal static class ModelChoice
 
     /// <summary>
     /// The session for these flags and, for people, what runs ("compiled MnistCapsNet, Vector256 tier, weights …"). float32:
-    /// the compiled model whenever the weights have its architecture (its embedded weights by default), else the scalar
-    /// reference model; int8 needs a quantised --weights file and runs on no other engine.
+    /// the compiled model whenever the weights have its architecture (its embedded weights by default; without --model, the
+    /// first compiled model of the file's architecture), else the scalar reference model; int8 needs a quantised --weights file and runs on no other engine.
     /// </summary>
     public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model)
     {
@@ -103,9 +103,12 @@ internal static class ModelChoice
             var int8 = QuantizedSession.Load(weightsPath);
             return (int8, $"int8 {int8.ModelName} ({QuantizedCapsNetWeights.Scheme}), {int8.Tier} float tier, {int8.Int8Tier} int8 tier, weights {weightsPath}");
         }
-        var compiled = Named(model);
-        string source = compiled.SourceOf(weightsPath);
         var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);
+        // Without --model, a loaded file runs on the compiled model of its architecture (a 36×36 file on MultiMnistCapsNet).
+        var compiled = model is null && weights is not null
+            ? CompiledModel.All.FirstOrDefault(m => m.Architecture == weights.Architecture) ?? Named(model)
+            : Named(model);
+        string source = compiled.SourceOf(weightsPath);
         bool fits = weights is null || weights.Architecture == compiled.Architecture;
         if (choice == EngineChoice.Generated && !fits)
             throw new CliException($"{weightsPath} holds {weights!.Architecture}; the compiled model is {compiled.Architecture} (use --engine reference)");

@@ -129,15 +129,19 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
     }
 
     [Fact]
-    public void Eval_runs_the_paper_sized_36x36_network_from_init_arch_multimnist()
+    public void Eval_runs_a_36x36_file_from_init_arch_multimnist_on_the_compiled_MultiMnist_model_or_the_reference()
     {
         Fetch("--pairs-per-digit", "1");
         string weights = P("multimnist.safetensors");
         Assert.Equal(0, Capsnet("init", "--arch", "multimnist", "--seed", "2", "--out", weights).Code);
+        // Without --model the file runs on the compiled model of its architecture; --engine reference on the spec.
         var (code, output, error) = Capsnet("eval", "--weights", weights, "--data", "multimnist", "--data-dir", Dir, "--limit", "2");
         Assert.True(code == 0, error);
-        Assert.Contains("scalar reference model", output);
+        Assert.Contains("compiled MultiMnistCapsNet", output);
         Assert.Matches(@"error    \d+\.\d\d% \([0-2]/2\)", output);
+        var reference = Capsnet("eval", "--weights", weights, "--data", "multimnist", "--data-dir", Dir, "--limit", "2", "--engine", "reference");
+        Assert.True(reference.Code == 0, reference.Error);
+        Assert.Contains("scalar reference model", reference.Output);
     }
 
     /// <summary>Pair <paramref name="index"/> of the fetched set as a PNG (a gray raster) and as a binary PGM.</summary>
