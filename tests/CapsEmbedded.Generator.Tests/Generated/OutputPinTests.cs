@@ -9,8 +9,9 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// <summary>
 /// The generated float models' outputs pinned to the bit: the SHA-256 of the lengths, capsules, reconstructions and
 /// classes of fixed inputs, per SIMD tier, as recorded from the generator before the emitters were rewritten (issue 31).
-/// Any change to the emitted arithmetic or its order shows here. Recorded on an x64 AVX2+FMA machine (CI runs the tests
-/// on x64): Scalar, Vector128 and Vector256.
+/// Any change to the emitted arithmetic or its order shows here; so does a new shipped weight file (the MultiMNIST bits
+/// were re-recorded when stage 3's weights replaced stage 2's, generator unchanged). Recorded on an x64 AVX2+FMA machine
+/// (CI runs the tests on x64): Scalar, Vector128 and Vector256.
 /// </summary>
 public class OutputPinTests(ITestOutputHelper output)
 {
@@ -20,9 +21,9 @@ public class OutputPinTests(ITestOutputHelper output)
         ["mnist/Scalar"] = "F0CE92024A587F61",
         ["mnist/Vector128"] = "98CCCA8F0CB6D30C",
         ["mnist/Vector256"] = "89941C52B5A9E8A3",
-        ["multimnist/Scalar"] = "B36CF196E257C824",
-        ["multimnist/Vector128"] = "9EB2E6248530A7C6",
-        ["multimnist/Vector256"] = "2F3FD2FDC02AD44E",
+        ["multimnist/Scalar"] = "E7274CD33A26503E",
+        ["multimnist/Vector128"] = "03E2F315C3AE50F8",
+        ["multimnist/Vector256"] = "404CAF2C3759F762",
         ["tiny/Scalar"] = "B507D18387AFB4F9",
         ["tiny/Vector128"] = "197B83B4ADD461B1",
         ["tiny/Vector256"] = "C8081246FD27C813",
