@@ -109,6 +109,9 @@ public sealed class CompiledModel
     /// <summary>The compiled model called <paramref name="name"/>, or null.</summary>
     public static CompiledModel? Find(string? name) => All.FirstOrDefault(m => m.Name == name);
 
+    /// <summary>The first compiled model of <paramref name="architecture"/> (mnist before fashion, which share it), or null.</summary>
+    public static CompiledModel? OfArchitecture(CapsNetArchitecture architecture) => All.FirstOrDefault(m => m.Architecture == architecture);
+
     /// <summary>The compiled model called <paramref name="name"/>; any other name is an ArgumentException that lists them.</summary>
     public static CompiledModel Named(string name) => Find(name)
         ?? throw new ArgumentException($"no compiled model is called '{name}'; the compiled models are {string.Join(", ", Names)}", nameof(name));

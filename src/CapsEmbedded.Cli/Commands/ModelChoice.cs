@@ -106,7 +106,7 @@ internal static class ModelChoice
         var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);
         // Without --model, a loaded file runs on the compiled model of its architecture (a 36×36 file on MultiMnistCapsNet).
         var compiled = model is null && weights is not null
-            ? CompiledModel.All.FirstOrDefault(m => m.Architecture == weights.Architecture) ?? Named(model)
+            ? CompiledModel.OfArchitecture(weights.Architecture) ?? Named(model)
             : Named(model);
         string source = compiled.SourceOf(weightsPath);
         bool fits = weights is null || weights.Architecture == compiled.Architecture;

@@ -70,7 +70,7 @@ internal static class PredictCommand
         {
             var a = session.Architecture;
             // A --weights file (float or int8) of a compiled model's architecture reads as many capsules as that model.
-            if (top is null && model is null) k = CompiledModel.All.FirstOrDefault(m => m.Architecture == a)?.DefaultTop ?? 1;
+            if (top is null && model is null) k = CompiledModel.OfArchitecture(a)?.DefaultTop ?? 1;
             status = CommandRunner.Errors.Run(() => k <= a.Classes ? 0
                 : throw new CliException($"--top {k} asks for more capsules than the model's {a.Classes} classes"), error);
             if (status != 0) return status;
