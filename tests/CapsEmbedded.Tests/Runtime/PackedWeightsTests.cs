@@ -46,15 +46,9 @@ public sealed class PackedWeightsTests
         var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName), "mnist");
         using var loaded = MnistCapsNet.Weights.FromWeights(widened);
         using var workspace = new MnistCapsNet.Workspace();
-        Span<float> a = stackalloc float[MnistCapsNet.Classes], b = stackalloc float[MnistCapsNet.Classes];
-        foreach (var image in Images(MnistCapsNet.InputLength))
-            foreach (var tier in SimdTiers.Supported)
-            {
-                int ca = MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, a, default, default, tier);
-                int cb = MnistCapsNet.Predict(loaded, workspace, image, b, default, default, tier);
-                Assert.Equal(ca, cb);
-                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
-            }
+        AssertSameLengths(MnistCapsNet.InputLength, MnistCapsNet.Classes,
+            (image, lengths, tier) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
+            (image, lengths, tier) => MnistCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
     }
 
     [Fact]
@@ -63,14 +57,9 @@ public sealed class PackedWeightsTests
         var widened = CapsNetWeightsFile.Read(ReadResource(typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName), "fashion");
         using var loaded = FashionCapsNet.Weights.FromWeights(widened);
         using var workspace = new FashionCapsNet.Workspace();
-        Span<float> a = stackalloc float[FashionCapsNet.Classes], b = stackalloc float[FashionCapsNet.Classes];
-        foreach (var image in Images(FashionCapsNet.InputLength))
-            foreach (var tier in SimdTiers.Supported)
-            {
-                Assert.Equal(FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, a, default, default, tier),
-                    FashionCapsNet.Predict(loaded, workspace, image, b, default, default, tier));
-                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
-            }
+        AssertSameLengths(FashionCapsNet.InputLength, FashionCapsNet.Classes,
+            (image, lengths, tier) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
+            (image, lengths, tier) => FashionCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
     }
 
     [Fact]
@@ -79,13 +68,22 @@ public sealed class PackedWeightsTests
         var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName), "multimnist");
         using var loaded = MultiMnistCapsNet.Weights.FromWeights(widened);
         using var workspace = new MultiMnistCapsNet.Workspace();
-        Span<float> a = stackalloc float[MultiMnistCapsNet.Classes], b = stackalloc float[MultiMnistCapsNet.Classes];
-        foreach (var image in Images(MultiMnistCapsNet.InputLength))
+        AssertSameLengths(MultiMnistCapsNet.InputLength, MultiMnistCapsNet.Classes,
+            (image, lengths, tier) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
+            (image, lengths, tier) => MultiMnistCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
+    }
+
+    private delegate int Predict(float[] image, float[] lengths, SimdTier tier);
+
+    // The same class and the same length bits from both packings, on every image and every tier this machine runs.
+    private static void AssertSameLengths(int inputLength, int classes, Predict embedded, Predict loaded)
+    {
+        float[] a = new float[classes], b = new float[classes];
+        foreach (var image in Images(inputLength))
             foreach (var tier in SimdTiers.Supported)
             {
-                Assert.Equal(MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image, a, default, default, tier),
-                    MultiMnistCapsNet.Predict(loaded, workspace, image, b, default, default, tier));
-                Assert.True(MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b)), $"{tier}");
+                Assert.Equal(embedded(image, a, tier), loaded(image, b, tier));
+                Assert.True(MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}");
             }
     }
 
