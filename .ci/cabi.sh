@@ -81,13 +81,16 @@ def blocks(path):
             number, _, name = value.strip().partition(" ")
             result[image]["class"] = (int(number), name)
         elif key == "lengths": result[image]["lengths"] = [float(v) for v in value.split()]
+        elif key == "top":  # "2    0.046034  8": rank, length, class (the ranking is what is compared)
+            result[image].setdefault("top", []).append(int(value.split()[2]))
     return result
 reference, other = blocks(sys.argv[1]), blocks(sys.argv[2])
 problems = []
 if sorted(reference) != sorted(other): problems.append(f"different images: {sorted(reference)} vs {sorted(other)}")
 for image, r in reference.items():
     o = other.get(image, {})
-    if o.get("class") != r["class"]: problems.append(f"{image}: class {o.get('class')} vs {r['class']}")
+    if o.get("class") != r.get("class"): problems.append(f"{image}: class {o.get('class')} vs {r.get('class')}")
+    if o.get("top") != r.get("top"): problems.append(f"{image}: top {o.get('top')} vs {r.get('top')}")
     ol = o.get("lengths", [])
     if len(ol) != len(r["lengths"]): problems.append(f"{image}: {len(ol)} lengths vs {len(r['lengths'])}"); continue
     for j, (a, b) in enumerate(zip(ol, r["lengths"])):
@@ -97,6 +100,23 @@ print(f"{sys.argv[2]}: {len(reference)} images, {'MISMATCH' if problems else 'al
 sys.exit(1 if problems or not reference else 0)
 PY
 for result in c-x64 c-arm64 python-x64; do python3 "$out/compare.py" "$out/cli.txt" "$out/$result.txt"; done
+
+# capsnet_mnist_predict_top (issue 30: the k longest capsules, as MultiMNIST's two digits): the C example's --top 3
+# ranks every image as `capsnet predict --top 3` does; a ranking with two places swapped is caught; --top 11 is refused.
+dotnet "$cli" predict --top 3 "${images[@]}" > "$out/cli-top.txt"
+"$out/native-x64/capsnet_predict" --top 3 "${images[@]}" > "$out/c-top.txt"
+python3 "$out/compare.py" "$out/cli-top.txt" "$out/c-top.txt"
+[ "$(grep -c '^top 3 ' "$out/c-top.txt")" = "${#images[@]}" ] || { echo "the C example printed no third place" >&2; exit 1; }
+python3 - "$out/c-top.txt" "$out/bad-top.txt" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+i = next(k for k, l in enumerate(lines) if l.startswith("top 2 "))
+lines[i], lines[i + 1] = lines[i + 1].replace("top 3 ", "top 2 "), lines[i].replace("top 2 ", "top 3 ")
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+if python3 "$out/compare.py" "$out/cli-top.txt" "$out/bad-top.txt" 2>/dev/null; then echo "the comparison missed bad-top" >&2; exit 1; fi
+if "$out/native-x64/capsnet_predict" --top 11 "${images[0]}" 2> "$out/err.txt"; then echo "--top 11 was accepted" >&2; exit 1; fi
+grep -q "^--top must be a whole number from 1 to 10" "$out/err.txt"
 
 # The same library runs any file of its architecture and prints that file's class names: the Fashion-MNIST model
 # (weights/fashion-mnist.safetensors, F16) on 6 test images, C and Python on x64 against `capsnet predict --model fashion`.

@@ -1,11 +1,13 @@
 /* capsnet_predict: classifies 28x28 digit images with libcapsnet_mnist (the MNIST CapsNet, weights embedded).
  *
- *   capsnet_predict [--weights FILE.safetensors] IMAGE...
+ *   capsnet_predict [--weights FILE.safetensors] [--top K] IMAGE...
  *
  * IMAGE: a PGM (binary P5 with maxval <= 255, or ASCII P2) or a raw file of exactly 784 bytes (row-major, 0 = black).
  * Prints, per image, the lines "image <path>", "class <n>" ("class <n> (<name>)" when the weights name their classes,
  * e.g. a Fashion-MNIST file) and "lengths <10 capsule lengths>" (%.9g: every float digit, so other programs can
- * compare them). Exit status 0 when every image was classified, 1 otherwise.
+ * compare them). --top K (2 .. CAPSNET_MNIST_CLASSES) replaces the class line by K lines "top <rank> <length> <class>",
+ * longest capsule first, from capsnet_mnist_predict_top (as `capsnet predict --top K`; MultiMNIST's two digits are
+ * K = 2, paper section 6). Exit status 0 when every image was classified, 1 otherwise.
  * Build: see Makefile, or
  *   cc -O2 -I LIBDIR capsnet_predict.c -L LIBDIR -lcapsnet_mnist -Wl,-rpath,'$ORIGIN' -o LIBDIR/capsnet_predict
  */
@@ -83,10 +85,23 @@ static void print_error(const char *what)
 int main(int argc, char **argv)
 {
     const char *weights_path = NULL;
+    long top = 1;
     int first = 1;
-    if (argc > 2 && strcmp(argv[1], "--weights") == 0) { weights_path = argv[2]; first = 3; }
+    while (first + 1 < argc) {
+        if (strcmp(argv[first], "--weights") == 0) weights_path = argv[first + 1];
+        else if (strcmp(argv[first], "--top") == 0) {
+            char *end;
+            top = strtol(argv[first + 1], &end, 10);
+            if (*end != '\0' || top < 1 || top > CAPSNET_MNIST_CLASSES) {
+                fprintf(stderr, "--top must be a whole number from 1 to %d, got '%s'\n", CAPSNET_MNIST_CLASSES, argv[first + 1]);
+                return 2;
+            }
+        }
+        else break;
+        first += 2;
+    }
     if (first >= argc) {
-        fprintf(stderr, "usage: %s [--weights FILE.safetensors] IMAGE...\n", argv[0]);
+        fprintf(stderr, "usage: %s [--weights FILE.safetensors] [--top K] IMAGE...\n", argv[0]);
         return 2;
     }
     if (strcmp(capsnet_mnist_version(), CAPSNET_MNIST_VERSION) != 0) {
@@ -105,16 +120,28 @@ int main(int argc, char **argv)
     int failed = 0;
     float image[CAPSNET_MNIST_INPUT_LENGTH];
     float lengths[CAPSNET_MNIST_CLASSES];
+    int32_t ranked[CAPSNET_MNIST_CLASSES];
     for (int k = first; k < argc; k++) {
         if (load_image(argv[k], image) != 0) { failed = 1; continue; }
-        int cls = capsnet_mnist_predict(weights, workspace, image, CAPSNET_MNIST_INPUT_LENGTH, lengths, CAPSNET_MNIST_CLASSES);
+        int cls = top == 1
+            ? capsnet_mnist_predict(weights, workspace, image, CAPSNET_MNIST_INPUT_LENGTH, lengths, CAPSNET_MNIST_CLASSES)
+            : capsnet_mnist_predict_top(weights, workspace, image, CAPSNET_MNIST_INPUT_LENGTH, lengths, CAPSNET_MNIST_CLASSES,
+                ranked, (size_t)top);
         if (cls < 0) { print_error(argv[k]); failed = 1; continue; }
-        char name[256], number[16];
-        if (capsnet_mnist_class_name(weights, cls, name, sizeof name) < 0) { print_error(argv[k]); failed = 1; continue; }
-        snprintf(number, sizeof number, "%d", cls);
-        printf("image    %s\nclass    %d", argv[k], cls);
-        if (strcmp(name, number) != 0) printf(" (%s)", name);
-        printf("\nlengths ");
+        if (top == 1) ranked[0] = cls;
+        printf("image    %s\n", argv[k]);
+        int named = 1;
+        for (int r = 0; r < top && named; r++) {
+            char name[256], number[16];
+            if (capsnet_mnist_class_name(weights, ranked[r], name, sizeof name) < 0) { print_error(argv[k]); named = 0; break; }
+            snprintf(number, sizeof number, "%d", ranked[r]);
+            if (top == 1) printf("class    %d", ranked[r]);
+            else printf("top %-4d %.9g  %d", r + 1, lengths[ranked[r]], ranked[r]);
+            if (strcmp(name, number) != 0) printf(" (%s)", name);
+            printf("\n");
+        }
+        if (!named) { failed = 1; continue; }
+        printf("lengths ");
         for (int j = 0; j < CAPSNET_MNIST_CLASSES; j++) printf(" %.9g", lengths[j]);
         printf("\n");
     }
