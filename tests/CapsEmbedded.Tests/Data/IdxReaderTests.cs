@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

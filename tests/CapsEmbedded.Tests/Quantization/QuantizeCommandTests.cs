@@ -3,8 +3,6 @@ using System.Globalization;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Tests.Onnx;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Quantization;
 

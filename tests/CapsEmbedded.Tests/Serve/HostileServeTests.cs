@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Serve;
 using CapsEmbedded.TestSupport;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -4,7 +4,6 @@ using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Models;
 using CapsEmbedded.Serve;
 using CapsEmbedded.TestSupport;
-using CapsEmbedded.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 

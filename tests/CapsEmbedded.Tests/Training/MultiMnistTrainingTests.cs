@@ -3,7 +3,6 @@ using System.Globalization;
 using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 

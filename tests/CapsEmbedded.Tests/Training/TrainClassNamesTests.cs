@@ -1,7 +1,5 @@
 using CapsEmbedded.Data;
 using CapsEmbedded.Weights;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 

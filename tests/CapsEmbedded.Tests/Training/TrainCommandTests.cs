@@ -3,10 +3,8 @@ using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 
