@@ -63,8 +63,7 @@ public sealed class MultiMnistStoreTests() : TempDirectoryTest("capsnet-multimni
     public void Malformed_pair_label_files_are_refused(string what, byte[] file, string problem)
     {
         _ = what;
-        DataFixtures.AssertRefused<IdxFormatException>(() => ReadPairLabels(file), problem);
-        DataFixtures.AssertRefused<IdxFormatException>(() => ReadPairLabels(DataFixtures.Gzip(file)), problem);
+        DataFixtures.AssertRefusedPlainAndGzip(ReadPairLabels, file, problem);
     }
 
     [Fact]
