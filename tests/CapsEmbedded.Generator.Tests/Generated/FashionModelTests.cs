@@ -31,17 +31,10 @@ public class FashionModelTests
     {
         using var loaded = FashionCapsNet.Weights.Load(TestData.PathOf("Weights", "fashion-mnist.safetensors"));
         using var workspace = new FashionCapsNet.Workspace();
-        var a = new float[FashionCapsNet.Classes];
-        var b = new float[FashionCapsNet.Classes];
-        var ra = new float[FashionCapsNet.DecoderOutput];
-        var rb = new float[FashionCapsNet.DecoderOutput];
-        foreach (var image in TestData.FashionImages.Take(3))
-        {
-            FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, a, default, ra);
-            FashionCapsNet.Predict(loaded, workspace, image, b, default, rb);
-            Assert.Equal(a, b);
-            Assert.Equal(ra, rb);
-        }
+        WeightsTests.AssertSameOutputs(TestData.FashionImages.Take(3), FashionCapsNet.Classes, FashionCapsNet.DecoderOutput,
+            (image, lengths, reconstruction) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, lengths, default,
+                reconstruction),
+            (image, lengths, reconstruction) => FashionCapsNet.Predict(loaded, workspace, image, lengths, default, reconstruction));
     }
 
     [Fact]

@@ -35,47 +35,30 @@ public class OutputPinTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Tiers))]
-    public void Mnist_outputs_are_the_recorded_bits(SimdTier tier)
-    {
-        using var workspace = new MnistCapsNet.Workspace();
-        var hash = Hash(TestData.Digits.Take(8), MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput,
-            (image, lengths, capsules, reconstruction) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, lengths,
-                capsules, reconstruction, tier));
-        AssertPinned("mnist/" + tier, hash);
-    }
+    public void Mnist_outputs_are_the_recorded_bits(SimdTier tier) => AssertPinned("mnist/" + tier,
+        Hash(TestData.Digits.Take(8), MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput,
+            ModelCheck.Paper(), tier));
 
     [Theory]
     [MemberData(nameof(Tiers))]
-    public void Tiny_outputs_are_the_recorded_bits(SimdTier tier)
-    {
-        using var workspace = new TinyCapsNet.Workspace();
-        var images = Enumerable.Range(0, 16).Select(k => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 7));
-        var hash = Hash(images, TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput,
-            (image, lengths, capsules, reconstruction) => TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded, workspace, image, lengths,
-                capsules, reconstruction, tier));
-        AssertPinned("tiny/" + tier, hash);
-    }
+    public void Tiny_outputs_are_the_recorded_bits(SimdTier tier) => AssertPinned("tiny/" + tier,
+        Hash(Enumerable.Range(0, 16).Select(k => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 7)),
+            TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput, ModelCheck.Tiny(), tier));
 
     [Theory]
     [MemberData(nameof(Tiers))]
-    public void MultiMnist_outputs_are_the_recorded_bits(SimdTier tier)
-    {
-        using var workspace = new MultiMnistCapsNet.Workspace();
-        var hash = Hash(TestData.Pairs.Take(3), MultiMnistCapsNet.Classes, MultiMnistCapsNet.DecoderInput, MultiMnistCapsNet.DecoderOutput,
-            (image, lengths, capsules, reconstruction) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image,
-                lengths, capsules, reconstruction, tier));
-        AssertPinned("multimnist/" + tier, hash);
-    }
+    public void MultiMnist_outputs_are_the_recorded_bits(SimdTier tier) => AssertPinned("multimnist/" + tier,
+        Hash(TestData.Pairs.Take(3), MultiMnistCapsNet.Classes, MultiMnistCapsNet.DecoderInput, MultiMnistCapsNet.DecoderOutput,
+            ModelCheck.MultiMnist(), tier));
 
-    private delegate int Run(float[] image, float[] lengths, float[] capsules, float[] reconstruction);
-
-    private static string Hash(IEnumerable<float[]> images, int classes, int capsuleLength, int reconstructionLength, Run run)
+    private static string Hash(IEnumerable<float[]> images, int classes, int capsuleLength, int reconstructionLength,
+        ModelPredict predict, SimdTier tier)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var image in images)
         {
             float[] lengths = new float[classes], capsules = new float[capsuleLength], reconstruction = new float[reconstructionLength];
-            int predicted = run(image, lengths, capsules, reconstruction);
+            int predicted = predict(image, lengths, capsules, reconstruction, tier);
             sha.AppendData(BitConverter.GetBytes(predicted));
             sha.AppendData(MemoryMarshal.AsBytes(lengths.AsSpan()));
             sha.AppendData(MemoryMarshal.AsBytes(capsules.AsSpan()));

@@ -1,6 +1,4 @@
 using CapsEmbedded.Weights;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

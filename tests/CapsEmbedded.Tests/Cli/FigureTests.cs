@@ -1,10 +1,8 @@
 using CapsEmbedded.Cli;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using StbImageSharp;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

@@ -4,11 +4,9 @@ using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Tests.Data.MultiMnist;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Tests.Training;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

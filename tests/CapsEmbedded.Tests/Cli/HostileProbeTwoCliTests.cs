@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

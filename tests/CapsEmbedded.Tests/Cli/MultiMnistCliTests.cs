@@ -2,9 +2,7 @@ using System.Globalization;
 using CapsEmbedded.Cli.Figures;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.IO;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

@@ -1,7 +1,6 @@
 using CapsEmbedded.Cli;
 using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Tests.Onnx;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Cli;
 

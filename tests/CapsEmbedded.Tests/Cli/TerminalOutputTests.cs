@@ -1,7 +1,5 @@
 using CapsEmbedded.Quantization;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Cli;
 

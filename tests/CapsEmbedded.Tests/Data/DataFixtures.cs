@@ -69,4 +69,15 @@ internal static class DataFixtures
         Assert.StartsWith(problem, e.Problem);
         return e;
     }
+
+    /// <summary>
+    /// <see cref="AssertRefused{T}"/> for an IDX <paramref name="file"/> as it is and gzip-compressed: the reader refuses
+    /// both with the same problem. Returns the first refusal.
+    /// </summary>
+    public static IdxFormatException AssertRefusedPlainAndGzip(Func<byte[], object> read, byte[] file, string problem)
+    {
+        var e = AssertRefused<IdxFormatException>(() => read(file), problem);
+        AssertRefused<IdxFormatException>(() => read(Gzip(file)), problem);
+        return e;
+    }
 }

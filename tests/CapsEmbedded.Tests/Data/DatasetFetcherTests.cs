@@ -1,7 +1,6 @@
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

@@ -1,5 +1,4 @@
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

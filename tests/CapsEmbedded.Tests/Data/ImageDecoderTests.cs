@@ -1,6 +1,5 @@
 using System.Text;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

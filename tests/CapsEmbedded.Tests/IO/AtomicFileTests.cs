@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using CapsEmbedded.IO;
 using CapsEmbedded.TestSupport;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.IO;
 

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
 using CapsEmbedded.Tests.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 

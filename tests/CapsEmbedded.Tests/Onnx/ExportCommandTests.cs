@@ -1,8 +1,6 @@
 using CapsEmbedded.Cli;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Onnx;
 

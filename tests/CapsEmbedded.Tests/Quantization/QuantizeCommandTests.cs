@@ -3,8 +3,6 @@ using System.Globalization;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Tests.Onnx;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Quantization;
 
@@ -15,9 +13,7 @@ public sealed class QuantizeCommandTests() : TempDirectoryTest("capsnet-int8-")
     public void Quantize_ThenEvalAndPredictInInt8_AndOneLineErrors()
     {
         // The 200 fixture digits serve as both "train" (calibration) and test split.
-        string data = CopyMnistFixture();
-        File.Copy(Path.Combine(data, "t10k-images-idx3-ubyte"), Path.Combine(data, "train-images-idx3-ubyte"));
-        File.Copy(Path.Combine(data, "t10k-labels-idx1-ubyte"), Path.Combine(data, "train-labels-idx1-ubyte"));
+        string data = CopyMnistFixtureAsTrainAndTest();
         string paper = OnnxExportTests.FindRepositoryFile("weights", "mnist.safetensors");
         string int8 = P("mnist.int8.safetensors");
 
@@ -67,9 +63,7 @@ public sealed class QuantizeCommandTests() : TempDirectoryTest("capsnet-int8-")
     public void Quantize_multimnist_calibrates_on_composed_pairs_and_int8_eval_and_predict_read_the_two_longest_capsules()
     {
         // The 200 fixture digits serve as MNIST's train split (calibration pairs are composed from it) and test split.
-        string mnist = CopyMnistFixture();
-        File.Copy(Path.Combine(mnist, "t10k-images-idx3-ubyte"), Path.Combine(mnist, "train-images-idx3-ubyte"));
-        File.Copy(Path.Combine(mnist, "t10k-labels-idx1-ubyte"), Path.Combine(mnist, "train-labels-idx1-ubyte"));
+        string mnist = CopyMnistFixtureAsTrainAndTest();
         string paper = OnnxExportTests.FindRepositoryFile("weights", "multimnist.safetensors");
         string int8 = P("multimnist.int8.safetensors");
 

@@ -4,12 +4,8 @@ using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Serve;
 using CapsEmbedded.TestSupport;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CapsEmbedded.Tests.Serve;
 
@@ -39,10 +35,8 @@ public sealed class HostileServeTests() : TempDirectoryTest("capsnet-serve-hosti
     private async Task<WebApplication> Start(string[] args)
     {
         _log = TextWriter.Synchronized(_logText);
-        var app = ServeApp.Build(ServeOptions.Parse(args), _log);
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        _port = new Uri(address).Port;
+        var (app, address) = await InProcessServer.Start(args, _log);
+        _port = address.Port;
         return app;
     }
 

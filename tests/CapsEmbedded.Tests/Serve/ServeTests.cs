@@ -4,11 +4,7 @@ using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Models;
 using CapsEmbedded.Serve;
 using CapsEmbedded.TestSupport;
-using CapsEmbedded.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CapsEmbedded.Tests.Serve;
 
@@ -32,11 +28,8 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     /// <summary>Builds and starts the server on a free loopback port and points <paramref name="http"/> at it.</summary>
     private static async Task<WebApplication> Start(string[] args, HttpClient http)
     {
-        var app = ServeApp.Build(ServeOptions.Parse(args), TextWriter.Null);
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        Assert.StartsWith("http://127.0.0.1:", address);
-        http.BaseAddress = new Uri(address);
+        var (app, address) = await InProcessServer.Start(args, TextWriter.Null);
+        http.BaseAddress = address;
         return app;
     }
 

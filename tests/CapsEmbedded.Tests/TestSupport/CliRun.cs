@@ -4,7 +4,7 @@ using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Tests.TestSupport;
 
-/// <summary>Runs <c>capsnet</c> the two ways the tests need, and checks its one-line errors (<c>using static</c> this).</summary>
+/// <summary>Runs <c>capsnet</c> the two ways the tests need, and checks its one-line errors (imported by the project file).</summary>
 internal static class CliRun
 {
     /// <summary>In this process through <see cref="CapsNetCli.Run"/>, with output and errors captured.</summary>

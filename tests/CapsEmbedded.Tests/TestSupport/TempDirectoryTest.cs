@@ -1,3 +1,5 @@
+using CapsEmbedded.Data;
+
 namespace CapsEmbedded.Tests.TestSupport;
 
 /// <summary>
@@ -29,13 +31,23 @@ public abstract class TempDirectoryTest(string prefix) : IDisposable
     /// <summary>The same for the 200-image Fashion-MNIST test fixture, into <c>Dir/fashion</c>.</summary>
     protected string CopyFashionFixture() => CopyFixture("fashion");
 
-    private string CopyFixture(string set)
+    /// <summary>
+    /// The 200 MNIST fixture digits as both the train and the test split of <c>Dir/</c><paramref name="folder"/> (a folder
+    /// named "fashion" stands in for Fashion-MNIST: only the name matters to some tests); returns that folder.
+    /// </summary>
+    protected string CopyMnistFixtureAsTrainAndTest(string folder = "mnist") => CopyFixture("mnist", folder, DatasetSplit.Train);
+
+    private string CopyFixture(string set, string? folder = null, params DatasetSplit[] alsoAs)
     {
-        string data = P(set);
+        string data = P(folder ?? set);
         Directory.CreateDirectory(data);
         string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", set);
-        File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, "t10k-images-idx3-ubyte"));
-        File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, "t10k-labels-idx1-ubyte"));
+        foreach (var split in alsoAs.Prepend(DatasetSplit.Test))
+        {
+            string imageFile = DatasetStore.StandardFileName(split, images: true), labelFile = DatasetStore.StandardFileName(split, images: false);
+            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, imageFile));
+            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, labelFile));
+        }
         return data;
     }
 }

@@ -128,40 +128,41 @@ public class GradientCheckTests
         AssertMatchesFiniteDifferences(w, dw, Loss, k => $"dW[{k}]");
     }
 
-    [Fact]
-    public void Margin_loss_and_lengths_backward_match_finite_differences()
+    /// <summary>
+    /// Capsule lengths of j random 3D capsules (seeded, scaled), a margin loss on them (<paramref name="forward"/>: lengths,
+    /// dLengths → loss), and the backward pass of both against finite differences; returns the loss as a function of the
+    /// capsules, with the lengths it last computed.
+    /// </summary>
+    private static (Func<double> Loss, double[] Lengths) CheckMarginLossBackward(ulong seed, int j, double scale,
+        Func<double[], double[], double> forward)
     {
-        var random = new DeterministicRandom(4);
-        const int j = 4, d = 3;
-        var v = RandomArray(random, j * d, 0.3);
+        const int d = 3;
+        var v = RandomArray(new DeterministicRandom(seed), j * d, scale);
         var lengths = new double[j];
         var dLengths = new double[j];
-        double Loss() { MarginLoss.Lengths<double>(v, j, d, lengths); return MarginLoss.Forward<double>(lengths, 2, 1.0, dLengths); }
+        double Loss() { MarginLoss.Lengths<double>(v, j, d, lengths); return forward(lengths, dLengths); }
         Loss();
         var dv = new double[j * d];
         MarginLoss.LengthsBackward<double>(v, lengths, dLengths, j, d, dv);
         AssertMatchesFiniteDifferences(v, dv, Loss, k => $"dv[{k}]");
+        return (Loss, lengths);
     }
+
+    [Fact]
+    public void Margin_loss_and_lengths_backward_match_finite_differences() =>
+        CheckMarginLossBackward(seed: 4, j: 4, scale: 0.3, (lengths, dLengths) => MarginLoss.Forward<double>(lengths, 2, 1.0, dLengths));
 
     [Fact]
     public void Two_label_margin_loss_backward_matches_finite_differences()
     {
-        var random = new DeterministicRandom(6);
-        const int j = 5, d = 3;
-        var v = RandomArray(random, j * d, 0.4);
-        var lengths = new double[j];
-        var dLengths = new double[j];
         int[] labels = [3, 1];
-        double Loss() { MarginLoss.Lengths<double>(v, j, d, lengths); return MarginLoss.Forward<double>(lengths, labels, 1.0, dLengths); }
-        Loss();
-        var dv = new double[j * d];
-        MarginLoss.LengthsBackward<double>(v, lengths, dLengths, j, d, dv);
-        AssertMatchesFiniteDifferences(v, dv, Loss, k => $"dv[{k}]");
+        var (loss, lengths) = CheckMarginLossBackward(seed: 6, j: 5, scale: 0.4,
+            (capsuleLengths, dLengths) => MarginLoss.Forward<double>(capsuleLengths, labels, 1.0, dLengths));
         // T = 1 for both: each label's term is the m⁺ one, the others the λ·m⁻ one.
-        double loss = Loss(), expected = 0;
-        for (int k = 0; k < j; k++)
+        double actual = loss(), expected = 0;
+        for (int k = 0; k < lengths.Length; k++)
             expected += k is 3 or 1 ? Math.Pow(Math.Max(0, 0.9 - lengths[k]), 2) : 0.5 * Math.Pow(Math.Max(0, lengths[k] - 0.1), 2);
-        Assert.Equal(expected, loss, 14);
+        Assert.Equal(expected, actual, 14);
     }
 
     [Fact]
@@ -220,11 +221,18 @@ public class GradientCheckTests
         return (totals.MarginLoss + totals.ReconstructionLoss) / count;
     }
 
-    private static void CheckWholeNetwork(CapsNetArchitecture arch, string tensor, int targets)
+    /// <summary><paramref name="arch"/> at a random start (W_ij σ = 0.5) in double, in training layout, as the gradient checks take it.</summary>
+    internal static (ParameterLayout Layout, double[] Parameters) StartingPoint(CapsNetArchitecture arch, ulong seed)
     {
         var layout = new ParameterLayout(arch);
         var parameters = new double[layout.Count];
-        layout.Import(TrainingInit.Create(arch, seed: 11, digitSigma: 0.5), parameters);
+        layout.Import(TrainingInit.Create(arch, seed, digitSigma: 0.5), parameters);
+        return (layout, parameters);
+    }
+
+    private static void CheckWholeNetwork(CapsNetArchitecture arch, string tensor, int targets)
+    {
+        var (layout, parameters) = StartingPoint(arch, seed: 11);
         var worker = new CapsNetWorker<double>(arch, layout, parameters, groupSize: 3, targets: targets) { MaskedLiveShareLimit = 1 };
         var random = new DeterministicRandom(13);
         var images = new double[3 * arch.InputLength];
@@ -248,9 +256,7 @@ public class GradientCheckTests
     public void Each_target_is_decoded_from_its_own_capsule_and_both_terms_add_up()
     {
         var arch = CapsNetArchitecture.Tiny;
-        var layout = new ParameterLayout(arch);
-        var parameters = new double[layout.Count];
-        layout.Import(TrainingInit.Create(arch, seed: 11, digitSigma: 0.5), parameters);
+        var (layout, parameters) = StartingPoint(arch, seed: 11);
         var random = new DeterministicRandom(14);
         var image = new double[arch.InputLength];
         for (int k = 0; k < image.Length; k++) image[k] = random.NextDouble();

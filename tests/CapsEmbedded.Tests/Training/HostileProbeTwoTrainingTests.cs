@@ -1,8 +1,5 @@
 using System.Globalization;
-using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 
@@ -13,14 +10,7 @@ namespace CapsEmbedded.Tests.Training;
 /// </summary>
 public sealed class HostileProbeTwoTrainingTests() : TempDirectoryTest("capsnet-probe2-train-")
 {
-    private string ShapesData()
-    {
-        string data = P("shapes");
-        Directory.CreateDirectory(data);
-        TrainCommandTests.WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(20, 1));
-        TrainCommandTests.WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(10, 2));
-        return data;
-    }
+    private string ShapesData() => TrainCommandTests.WriteShapes(P("shapes"), trainCount: 20, testCount: 10);
 
     /// <summary>Flags of a one-epoch tiny run on <paramref name="data"/>, for both tools.</summary>
     private static string[] Tiny(string data, params string[] more) =>

@@ -144,11 +144,8 @@ public class MaskedInputGradientTests
     /// <summary>The Tiny network at a random start (W_ij σ = 0.5, as the gradient checks), in double.</summary>
     private static (CapsNetArchitecture Arch, ParameterLayout Layout, double[] Parameters) TinyNetwork()
     {
-        var arch = CapsNetArchitecture.Tiny;
-        var layout = new ParameterLayout(arch);
-        var parameters = new double[layout.Count];
-        layout.Import(TrainingInit.Create(arch, seed: 5, digitSigma: 0.5), parameters);
-        return (arch, layout, parameters);
+        var (layout, parameters) = GradientCheckTests.StartingPoint(CapsNetArchitecture.Tiny, seed: 5);
+        return (CapsNetArchitecture.Tiny, layout, parameters);
     }
 
     [Fact]

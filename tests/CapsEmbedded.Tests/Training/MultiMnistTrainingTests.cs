@@ -1,9 +1,5 @@
-using System.CommandLine;
-using System.Globalization;
-using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
@@ -77,14 +73,6 @@ public sealed class MultiMnistTrainingTests() : TempDirectoryTest("capsnet-mm-tr
         Assert.Contains(Enumerable.Range(0, 60), k => other.Pair(k) != a.Pair(k));
     }
 
-    private sealed class StopAt(long step, CancellationTokenSource cancel) : TrainingObserver
-    {
-        public override void OnStep(in StepProgress progress)
-        {
-            if (progress.Step == step) cancel.Cancel();
-        }
-    }
-
     [Fact]
     public void Interrupted_and_resumed_multimnist_run_is_bit_identical_to_an_uninterrupted_one()
     {
@@ -94,22 +82,15 @@ public sealed class MultiMnistTrainingTests() : TempDirectoryTest("capsnet-mm-tr
         using var straight = new TrainingSession(Options(3, straightPath), train, test);
         straight.Run();
 
-        using (var cancel = new CancellationTokenSource())
-        using (var first = new TrainingSession(Options(3, resumedPath), train, test))
-            // Step 6 is mid-epoch (4 steps per epoch) and not on a checkpoint boundary.
-            Assert.Equal(TrainingOutcome.Interrupted, first.Run(new StopAt(6, cancel), cancel.Token));
+        // Step 6 is mid-epoch (4 steps per epoch) and not on a checkpoint boundary.
+        SessionTests.RunUntilInterrupted(Options(3, resumedPath), train, test, step: 6);
         var checkpoint = TrainingCheckpoint.Load(resumedPath);
         Assert.Equal(TrainingDataKind.MultiMnist, checkpoint.Options.Data);
         Assert.Equal((6L, 1, 20), (checkpoint.State.Step, checkpoint.State.Epoch, checkpoint.State.Position));
         using var resumed = new TrainingSession(checkpoint.Options with { CheckpointPath = resumedPath, CheckpointEverySteps = 4 }, train, test, checkpoint);
         Assert.Equal(TrainingOutcome.Completed, resumed.Run());
 
-        Assert.Equal(straight.Trainer.Parameters, resumed.Trainer.Parameters);
-        Assert.Equal(straight.Trainer.Optimizer.FirstMoment, resumed.Trainer.Optimizer.FirstMoment);
-        Assert.Equal(straight.Trainer.Optimizer.SecondMoment, resumed.Trainer.Optimizer.SecondMoment);
-        Assert.Equal(straight.State.Random, resumed.State.Random);
-        Assert.Equal(straight.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)),
-            resumed.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)));
+        SessionTests.AssertSameEnd(straight, resumed);
         Assert.All(straight.State.History, h => Assert.InRange(h.TestError, 0, 1));
         // The decoder learned from both targets: its output layer moved from the seeded start.
         var start = new float[straight.Trainer.Layout.Count];
@@ -141,44 +122,12 @@ public sealed class MultiMnistTrainingTests() : TempDirectoryTest("capsnet-mm-tr
             Assert.Contains("MultiMNIST pairs carry their own shifts", options.Validate());
     }
 
-    private string CopyMnistAsTrainAndTest()
-    {
-        string mnist = P("mnist");
-        Directory.CreateDirectory(mnist);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
-        {
-            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(mnist, DatasetStore.StandardFileName(split, images: true)));
-            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(mnist, DatasetStore.StandardFileName(split, images: false)));
-        }
-        return mnist;
-    }
-
-    private static (int Code, string Output, string Error) TrainHost(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = CapsEmbedded.TrainHost.TrainHost.Run(["train", .. args], output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    private static (int Code, string Output, string Error) Capsnet(params string[] args)
-    {
-        var output = new StringWriter(CultureInfo.InvariantCulture);
-        var error = new StringWriter(CultureInfo.InvariantCulture);
-        int code = new RootCommand { TrainCommand.Create() }.Parse(["train", .. args]).Invoke(new InvocationConfiguration
-        {
-            EnableDefaultExceptionHandler = false, Output = output, Error = error,
-        });
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Both_train_commands_train_the_36x36_network_on_multimnist_and_record_it()
     {
-        CopyMnistAsTrainAndTest();
+        CopyMnistFixtureAsTrainAndTest();
         string[] common = ["--data", "multimnist", "--data-dir", Dir, "--limit", "4", "--test-limit", "4", "--epochs", "1", "--batch", "4", "--threads", "1"];
-        var (code, output, error) = TrainHost([.. common, "--out", P("host.safetensors")]);
+        var (code, output, error) = CapsnetTrain([.. common, "--out", P("host.safetensors")]);
         Assert.True(code == 0, error + output);
         Assert.Contains("MultiMNIST pairs", output);
         var weights = CapsNetWeightsFile.Load(P("host.safetensors"));
@@ -187,20 +136,20 @@ public sealed class MultiMnistTrainingTests() : TempDirectoryTest("capsnet-mm-tr
         Assert.Contains("MultiMNIST pairs", weights.Metadata["training.augmentation"]);
         Assert.Equal(TrainingDataKind.MultiMnist, TrainingCheckpoint.Load(P("host.ckpt")).Options.Data);
 
-        (code, output, error) = Capsnet([.. common, "--arch", "multimnist", "--group", "4", "--plain", "--out", P("cli.safetensors")]);
+        (code, output, error) = TrainCommandTests.Train([.. common, "--arch", "multimnist", "--group", "4", "--plain", "--out", P("cli.safetensors")]);
         Assert.True(code == 0, error + output);
         // The same flags give the same bits in both tools.
         var cli = CapsNetWeightsFile.Load(P("cli.safetensors"));
         foreach (var spec in CapsNetArchitecture.MultiMnist.Tensors) Assert.Equal(weights[spec.Name], cli[spec.Name]);
 
-        (code, _, error) = TrainHost([.. common, "--rotate", "5", "--out", P("rotated.safetensors")]);
+        (code, _, error) = CapsnetTrain([.. common, "--rotate", "5", "--out", P("rotated.safetensors")]);
         Assert.Equal(1, code);
         Assert.Contains("MultiMNIST pairs carry their own shifts", error);
-        (code, _, error) = TrainHost([.. common, "--arch", "paper", "--out", P("paper.safetensors")]);
+        (code, _, error) = CapsnetTrain([.. common, "--arch", "paper", "--out", P("paper.safetensors")]);
         Assert.Equal(1, code);
         Assert.Contains("--data multimnist trains the multimnist network", error);
         // Resuming the MultiMNIST checkpoint on single digits is refused, naming the data to give.
-        (code, _, error) = TrainHost(["--data", "mnist", "--data-dir", Dir, "--limit", "4", "--epochs", "2", "--batch", "4", "--threads", "1",
+        (code, _, error) = CapsnetTrain(["--data", "mnist", "--data-dir", Dir, "--limit", "4", "--epochs", "2", "--batch", "4", "--threads", "1",
             "--out", P("host.safetensors"), "--resume"]);
         Assert.Equal(1, code);
         Assert.Contains("--data multimnist", error);

@@ -1,5 +1,4 @@
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
@@ -64,6 +63,26 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         }
     }
 
+    /// <summary>A run on <paramref name="options"/> stopped (as Ctrl+C stops it) once step <paramref name="step"/> is done.</summary>
+    internal static void RunUntilInterrupted(TrainingOptions options, LabeledImages train, LabeledImages? test, long step)
+    {
+        using var cancel = new CancellationTokenSource();
+        using var session = new TrainingSession(options, train, test);
+        Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAt(step, cancel), cancel.Token));
+    }
+
+    /// <summary>A resumed run ends bit for bit where the uninterrupted one did: parameters, Adam's moments, step, random state, history.</summary>
+    internal static void AssertSameEnd(TrainingSession straight, TrainingSession resumed)
+    {
+        Assert.Equal(straight.Trainer.Parameters, resumed.Trainer.Parameters);
+        Assert.Equal(straight.Trainer.Optimizer.FirstMoment, resumed.Trainer.Optimizer.FirstMoment);
+        Assert.Equal(straight.Trainer.Optimizer.SecondMoment, resumed.Trainer.Optimizer.SecondMoment);
+        Assert.Equal(straight.State.Step, resumed.State.Step);
+        Assert.Equal(straight.State.Random, resumed.State.Random);
+        Assert.Equal(straight.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)),
+            resumed.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)] // --rotate and --scale: their draws are part of the saved random state
@@ -75,10 +94,8 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         using var straight = new TrainingSession(Options(3, straightPath, affine), train, test);
         straight.Run();
 
-        using (var cancel = new CancellationTokenSource())
-        using (var first = new TrainingSession(Options(3, resumedPath, affine), train, test))
-            // Step 7 is mid-epoch (5 steps per epoch) and not on a checkpoint boundary.
-            Assert.Equal(TrainingOutcome.Interrupted, first.Run(new StopAt(7, cancel), cancel.Token));
+        // Step 7 is mid-epoch (5 steps per epoch) and not on a checkpoint boundary.
+        RunUntilInterrupted(Options(3, resumedPath, affine), train, test, step: 7);
         var checkpoint = TrainingCheckpoint.Load(resumedPath);
         Assert.Equal(affine ? (15.0, 0.1) : (0.0, 0.0), (checkpoint.Options.MaxRotationDegrees, checkpoint.Options.MaxScale));
         Assert.Equal(7, checkpoint.State.Step);
@@ -87,40 +104,28 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         using var resumed = new TrainingSession(checkpoint.Options with { CheckpointPath = resumedPath, CheckpointEverySteps = 4 }, train, test, checkpoint);
         Assert.Equal(TrainingOutcome.Completed, resumed.Run());
 
-        Assert.Equal(straight.Trainer.Parameters, resumed.Trainer.Parameters);
-        Assert.Equal(straight.Trainer.Optimizer.FirstMoment, resumed.Trainer.Optimizer.FirstMoment);
-        Assert.Equal(straight.Trainer.Optimizer.SecondMoment, resumed.Trainer.Optimizer.SecondMoment);
-        Assert.Equal(straight.State.Step, resumed.State.Step);
-        Assert.Equal(straight.State.Random, resumed.State.Random);
-        Assert.Equal(straight.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)),
-            resumed.State.History.Select(h => (h.Epoch, h.TrainLoss, h.TrainAccuracy, h.TestError, h.LearningRate)));
+        AssertSameEnd(straight, resumed);
         // The final checkpoints hold the same tensors too.
         var a = TrainingCheckpoint.Load(straightPath);
         var b = TrainingCheckpoint.Load(resumedPath);
         Assert.Equal(a.Parameters, b.Parameters);
     }
 
-    [Fact]
-    public void Rotation_and_scaling_change_what_is_trained()
+    /// <summary>The parameters after a run on <paramref name="options"/> over 30 shapes (seed 5), without a test set.</summary>
+    private static float[] TrainedParameters(TrainingOptions options)
     {
-        var train = Shapes(30, 5);
-        using var shifted = new TrainingSession(Options(1), train, null);
-        using var affine = new TrainingSession(Options(1, affine: true), train, null);
-        shifted.Run();
-        affine.Run();
-        Assert.NotEqual(shifted.Trainer.Parameters, affine.Trainer.Parameters);
+        using var session = new TrainingSession(options, Shapes(30, 5), null);
+        session.Run();
+        return session.Trainer.Parameters.ToArray();
     }
 
     [Fact]
-    public void Same_seed_and_threads_give_the_same_bits()
-    {
-        var train = Shapes(30, 5);
-        using var one = new TrainingSession(Options(1), train, null);
-        using var two = new TrainingSession(Options(1), train, null);
-        one.Run();
-        two.Run();
-        Assert.Equal(one.Trainer.Parameters, two.Trainer.Parameters);
-    }
+    public void Rotation_and_scaling_change_what_is_trained() =>
+        Assert.NotEqual(TrainedParameters(Options(1)), TrainedParameters(Options(1, affine: true)));
+
+    [Fact]
+    public void Same_seed_and_threads_give_the_same_bits() =>
+        Assert.Equal(TrainedParameters(Options(1)), TrainedParameters(Options(1)));
 
     [Fact]
     public void Non_finite_loss_stops_with_a_clear_message_and_the_checkpoint_intact()

@@ -11,9 +11,7 @@ public class SmallPartsTests
         // The trainer sums dW2ᵀ over a step's groups and folds it into Gradients once; GradientCheckTests check the
         // per-group fold (the default) against finite differences. Both must give the same gradient, to rounding.
         var arch = CapsNetArchitecture.Tiny;
-        var layout = new ParameterLayout(arch);
-        var parameters = new double[layout.Count];
-        layout.Import(TrainingInit.Create(arch, seed: 3, digitSigma: 0.5), parameters);
+        var (layout, parameters) = GradientCheckTests.StartingPoint(arch, seed: 3);
         var random = new DeterministicRandom(4);
         var images = new double[4 * arch.InputLength];
         for (int k = 0; k < images.Length; k++) images[k] = random.NextDouble();

@@ -1,7 +1,4 @@
-using CapsEmbedded.Data;
 using CapsEmbedded.Weights;
-using CapsEmbedded.Tests.TestSupport;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 
@@ -12,14 +9,7 @@ public sealed class TrainClassNamesTests() : TempDirectoryTest("capsnet-train-na
     public void Training_on_fashion_writes_the_Fashion_MNIST_class_names()
     {
         // The 200-digit fixture stands in for Fashion-MNIST (same file format and size): only the name "fashion" matters here.
-        string fashion = P("fashion");
-        Directory.CreateDirectory(fashion);
-        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist");
-        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
-        {
-            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(fashion, DatasetStore.StandardFileName(split, images: true)));
-            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(fashion, DatasetStore.StandardFileName(split, images: false)));
-        }
+        string fashion = CopyMnistFixtureAsTrainAndTest("fashion");
         string output = P("fashion.safetensors");
         var (code, text, error) = Capsnet("train", "--data", "fashion", "--data-dir", Dir, "--limit", "4", "--test-limit", "4",
             "--epochs", "1", "--batch", "4", "--group", "4", "--threads", "1", "--out", output, "--plain");

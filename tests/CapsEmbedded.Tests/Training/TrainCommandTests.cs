@@ -3,17 +3,16 @@ using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.Cli.Commands;
 using CapsEmbedded.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
-using static CapsEmbedded.Tests.TestSupport.CliRun;
 
 namespace CapsEmbedded.Tests.Training;
 
 /// <summary><c>capsnet train</c> end to end on the tiny architecture with a synthetic 10×10 IDX data set.</summary>
 public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-")
 {
-    private static (int Code, string Output, string Error) Train(params string[] args)
+    /// <summary><c>capsnet train</c> alone (its command without the rest of the CLI), in this process, output captured.</summary>
+    internal static (int Code, string Output, string Error) Train(params string[] args)
     {
         var root = new RootCommand { TrainCommand.Create() };
         var output = new StringWriter(CultureInfo.InvariantCulture);
@@ -41,14 +40,16 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         File.WriteAllBytes(Path.Combine(directory, DatasetStore.StandardFileName(split, images: false)), labels);
     }
 
-    private string ShapesData()
+    /// <summary>The folder <paramref name="data"/> with <see cref="SessionTests.Shapes"/> as the train and test split; returns it.</summary>
+    internal static string WriteShapes(string data, int trainCount, int testCount)
     {
-        string data = P("shapes");
         Directory.CreateDirectory(data);
-        WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(40, 1));
-        WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(12, 2));
+        WriteIdx(data, DatasetSplit.Train, SessionTests.Shapes(trainCount, 1));
+        WriteIdx(data, DatasetSplit.Test, SessionTests.Shapes(testCount, 2));
         return data;
     }
+
+    private string ShapesData() => WriteShapes(P("shapes"), trainCount: 40, testCount: 12);
 
     [Fact]
     public void Convert_takes_the_weights_out_of_a_checkpoint_as_the_run_left_them()

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Tests.Data;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 

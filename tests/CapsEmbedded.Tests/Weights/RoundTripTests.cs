@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using CapsEmbedded.Tests.TestSupport;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Tests.Weights;

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data.MultiMnist;
 

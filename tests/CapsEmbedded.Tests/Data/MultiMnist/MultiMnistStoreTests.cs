@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
-using CapsEmbedded.Tests.TestSupport;
 
 namespace CapsEmbedded.Tests.Data.MultiMnist;
 
@@ -64,8 +63,7 @@ public sealed class MultiMnistStoreTests() : TempDirectoryTest("capsnet-multimni
     public void Malformed_pair_label_files_are_refused(string what, byte[] file, string problem)
     {
         _ = what;
-        DataFixtures.AssertRefused<IdxFormatException>(() => ReadPairLabels(file), problem);
-        DataFixtures.AssertRefused<IdxFormatException>(() => ReadPairLabels(DataFixtures.Gzip(file)), problem);
+        DataFixtures.AssertRefusedPlainAndGzip(ReadPairLabels, file, problem);
     }
 
     [Fact]
