@@ -26,25 +26,33 @@ internal static class InfoCommand
         SafeTensorsHeader header;
         using (var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file"))
             header = SafeTensorsFile.ReadHeader(stream, path).Header;
-        bool isCheckpoint = header.Metadata.ContainsKey("trainer.format");
+        // An Efficient-CapsNet file (capsnet.family = "efficient") has its own architecture, tensors and costs.
+        var efficient = CapsNetFamily.Of(header.Metadata, path) == CapsNetFamily.Efficient ? EfficientCapsNetWeightsFile.Load(path) : null;
+        bool isCheckpoint = efficient is null && header.Metadata.ContainsKey("trainer.format");
         TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
-        var quantized = !isCheckpoint && QuantizedWeightsFile.IsQuantized(header) ? QuantizedWeightsFile.Load(path) : null;
-        var weights = checkpoint is null ? quantized?.Weights ?? CapsNetWeightsFile.Load(path) : null;
-        var a = checkpoint?.Architecture ?? weights!.Architecture;
+        var quantized = efficient is null && !isCheckpoint && QuantizedWeightsFile.IsQuantized(header) ? QuantizedWeightsFile.Load(path) : null;
+        var weights = checkpoint is null && efficient is null ? quantized?.Weights ?? CapsNetWeightsFile.Load(path) : null;
+        var a = checkpoint?.Architecture ?? weights?.Architecture;
+        var (architecture, tensors, costs) = efficient is null
+            ? (a!.ToString(), a.Tensors, a.LayerCosts)
+            : (efficient.Architecture.ToString(), efficient.Architecture.Tensors, efficient.Architecture.LayerCosts);
+        var metadata = efficient?.Metadata ?? weights?.Metadata;
         var inv = CultureInfo.InvariantCulture;
         output.WriteLine(UntrustedText.Line($"file          {path}"));
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
         output.WriteLine($"sha256        {FileHash.Sha256(path)}");
-        output.WriteLine($"architecture  {a}");
+        if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021; capsnet info only so far)");
+        output.WriteLine($"architecture  {architecture}");
         if (quantized is not null) WriteQuantized(quantized, output);
-        else if (weights is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
+        else if (metadata is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
         if (checkpoint is not null) WriteCheckpoint(checkpoint, output);
         output.WriteLine();
         if (quantized is null)
         {
-            output.WriteLine($"{"tensor",-22} {"shape",-18} {"parameters",12}");
-            foreach (var t in a.Tensors)
-                output.WriteLine($"{t.Name,-22} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
+            int width = Math.Max(22, tensors.Max(t => t.Name.Length));
+            output.WriteLine($"{"tensor".PadRight(width)} {"shape",-18} {"parameters",12}");
+            foreach (var t in tensors)
+                output.WriteLine($"{t.Name.PadRight(width)} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
         }
         else
         {
@@ -53,16 +61,17 @@ internal static class InfoCommand
             foreach (var t in header.Entries)
                 output.WriteLine($"{t.Name,-25} {t.DType,-5} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
         }
-        output.WriteLine($"{"total",-22} {"",-18} {a.ParameterCount.ToString("N0", inv),12}");
+        output.WriteLine($"{"total",-22} {"",-18} {tensors.Sum(t => t.ElementCount).ToString("N0", inv),12}");
         output.WriteLine();
         output.WriteLine($"{"layer",-14} {"multiply-adds",15} {"MFLOP",10}");
-        foreach (var cost in a.LayerCosts)
+        foreach (var cost in costs)
             output.WriteLine($"{cost.Layer,-14} {cost.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * cost.MultiplyAdds).ToString("F1", inv),10}");
-        output.WriteLine($"{"per image",-14} {a.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * a.MultiplyAdds).ToString("F1", inv),10}");
+        long multiplyAdds = costs.Sum(c => c.MultiplyAdds);
+        output.WriteLine($"{"per image",-14} {multiplyAdds.ToString("N0", inv),15} {(2e-6 * multiplyAdds).ToString("F1", inv),10}");
         output.WriteLine();
-        if (weights is null) return 0; // a checkpoint's metadata is its state, shown above
+        if (metadata is null) return 0; // a checkpoint's metadata is its state, shown above
         output.WriteLine("metadata");
-        foreach (var (key, value) in weights.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             output.WriteLine($"  {UntrustedText.Quote(key)} = {UntrustedText.Quote(value, 200)}");
         return 0;
     }

@@ -102,11 +102,22 @@ public static partial class ReferenceModel
         RequireLength(hidden1.Length, a.DecoderHidden1, "decoder hidden layer 1", nameof(hidden1));
         RequireLength(hidden2.Length, a.DecoderHidden2, "decoder hidden layer 2", nameof(hidden2));
         RequireLength(reconstruction.Length, a.DecoderOutput, "reconstruction", nameof(reconstruction));
-        Linear(maskedCapsules, weights.Fc1Weight, weights.Fc1Bias, hidden1);
+        Decoder(maskedCapsules, (NamedTensors)weights, hidden1, hidden2, reconstruction);
+    }
+
+    /// <summary>
+    /// The reconstruction decoder on any family's weights: its tensors have the same names in every family
+    /// (<see cref="CapsNetArchitecture.Fc1Weight"/> ...); each <see cref="Linear{T}"/> checks its sizes.
+    /// </summary>
+    public static void Decoder<T>(ReadOnlySpan<T> maskedCapsules, NamedTensors weights, Span<T> hidden1, Span<T> hidden2,
+        Span<T> reconstruction) where T : IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        Linear(maskedCapsules, weights[CapsNetArchitecture.Fc1Weight], weights[CapsNetArchitecture.Fc1Bias], hidden1);
         Relu(hidden1);
-        Linear<T>(hidden1, weights.Fc2Weight, weights.Fc2Bias, hidden2);
+        Linear<T>(hidden1, weights[CapsNetArchitecture.Fc2Weight], weights[CapsNetArchitecture.Fc2Bias], hidden2);
         Relu(hidden2);
-        Linear<T>(hidden2, weights.Fc3Weight, weights.Fc3Bias, reconstruction);
+        Linear<T>(hidden2, weights[CapsNetArchitecture.Fc3Weight], weights[CapsNetArchitecture.Fc3Bias], reconstruction);
         Sigmoid(reconstruction);
     }
 }

@@ -22,13 +22,33 @@ public static class CapsNetHeaderValidator
         if (architecture is null)
             throw new WeightFormatException(fileName, null, "invalid CapsNet architecture in " + SafeTensorsHeader.MetadataKey
                 + ": " + error);
+        ValidateTensors(header, architecture.Tensors, architecture.Classes, fileName,
+            header.HasMetadata ? "" : " (no " + SafeTensorsHeader.MetadataKey + ", so the paper's network)");
+        return architecture;
+    }
 
+    /// <summary>
+    /// The checks every float weight file shares, whatever its family: not int8-quantised, every tensor of
+    /// <paramref name="specs"/> present as F32, F16 or BF16 with its exact shape, no other tensor except those in
+    /// <paramref name="ignored"/> (which the caller has checked), and well-formed class names.
+    /// </summary>
+    /// <param name="header">The file's header.</param>
+    /// <param name="specs">The tensors the architecture needs.</param>
+    /// <param name="classes">How many class names <c>capsnet.class_names</c> must hold, when present.</param>
+    /// <param name="fileName">Named in error messages.</param>
+    /// <param name="shapeNote">Appended to a shape mismatch's message (e.g. why the architecture is what it is).</param>
+    /// <param name="ignored">Names of tensors that may be present besides <paramref name="specs"/> and are skipped.</param>
+    /// <exception cref="WeightFormatException">A tensor is unknown, missing, of another dtype or shape; the message names it.</exception>
+    public static void ValidateTensors(SafeTensorsHeader header, IReadOnlyList<TensorSpec> specs, int classes, string fileName,
+        string shapeNote = "", ICollection<string>? ignored = null)
+    {
+        if (header is null) throw new ArgumentNullException(nameof(header));
+        if (specs is null) throw new ArgumentNullException(nameof(specs));
         // A quantised file (capsnet.quantization) holds I8 tensors: say what it is rather than "dtype I8 is not supported".
         if (header.Metadata.TryGetValue(CapsNetArchitecture.MetadataPrefix + "quantization", out string? scheme))
             throw new WeightFormatException(fileName, null, "an int8-quantised weight file (capsnet.quantization = \""
                 + UntrustedText.Quote(scheme) + "\"); this loader reads float32 weight files only (capsnet: --precision int8)");
 
-        var specs = architecture.Tensors;
         var expected = new HashSet<string>(StringComparer.Ordinal);
         foreach (var spec in specs)
         {
@@ -41,7 +61,7 @@ public static class CapsNetHeaderValidator
         }
 
         foreach (var entry in header.Entries)
-            if (!expected.Contains(entry.Name))
+            if (!expected.Contains(entry.Name) && (ignored is null || !ignored.Contains(entry.Name)))
                 throw new WeightFormatException(fileName, entry.Name, "unknown tensor; a CapsNet has exactly "
                     + string.Join(", ", Names(specs)));
 
@@ -55,11 +75,9 @@ public static class CapsNetHeaderValidator
                     + " is not supported; CapsNet tensors must be F32, F16 or BF16");
             if (!SameShape(entry.Shape, spec.Shape))
                 throw new WeightFormatException(fileName, spec.Name, "shape " + entry.ShapeText
-                    + " does not match the architecture's " + spec.ShapeText
-                    + (header.HasMetadata ? "" : " (no " + SafeTensorsHeader.MetadataKey + ", so the paper's network)"));
+                    + " does not match the architecture's " + spec.ShapeText + shapeNote);
         }
-        CapsNetClassNames.Read(header.Metadata, architecture.Classes, fileName); // optional; refused when malformed
-        return architecture;
+        CapsNetClassNames.Read(header.Metadata, classes, fileName); // optional; refused when malformed
     }
 
     private static bool SameShape(IReadOnlyList<long> actual, IReadOnlyList<int> expected)

@@ -8,39 +8,17 @@ namespace CapsEmbedded.Weights;
 /// linear [out,in], digit capsules [i, j, classDims, primaryDims]). This is what the reference model, the
 /// trainer and the weight-file reader/writer share; the fast runtime reads the same layout from one blob.
 /// </summary>
-public sealed class CapsNetWeights
+public sealed class CapsNetWeights : NamedTensors
 {
-    private readonly Dictionary<string, float[]> _tensors;
-
     /// <summary>Zero-filled weights of the given architecture.</summary>
     public CapsNetWeights(CapsNetArchitecture architecture, IReadOnlyDictionary<string, string>? metadata = null)
+        : base(Valid(architecture, architecture?.Validate()).Tensors, architecture!.Classes, "a CapsNet", metadata,
+            architecture.ToMetadata())
     {
-        string? error = architecture.Validate();
-        if (error is not null) throw new ArgumentException($"invalid architecture: {error}", nameof(architecture));
         Architecture = architecture;
-        _tensors = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var spec in architecture.Tensors) _tensors[spec.Name] = new float[spec.ElementCount];
-        Metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (metadata is not null)
-            foreach (var (key, value) in metadata) Metadata[key] = value;
-        foreach (var (key, value) in architecture.ToMetadata()) Metadata[key] = value;
     }
 
     public CapsNetArchitecture Architecture { get; }
-
-    /// <summary>All <c>__metadata__</c> entries: the <c>capsnet.*</c> architecture keys plus provenance.</summary>
-    public Dictionary<string, string> Metadata { get; }
-
-    /// <summary>
-    /// One name per class from the <c>capsnet.class_names</c> metadata, or "0".."classes−1" when there is none.
-    /// </summary>
-    /// <exception cref="WeightFormatException">The metadata entry is malformed (a file read from disk was checked already).</exception>
-    public IReadOnlyList<string> ClassNames =>
-        CapsNetClassNames.Read(Metadata, Architecture.Classes, "weights") ?? CapsNetClassNames.Default(Architecture.Classes);
-
-    /// <summary>The tensor with this name (see <see cref="CapsNetArchitecture.Tensors"/>).</summary>
-    public float[] this[string name] => _tensors.TryGetValue(name, out var t)
-        ? t : throw new KeyNotFoundException($"no tensor named '{name}' in a CapsNet");
 
     /// <summary>
     /// Index of the first NaN or ±Inf in <paramref name="values"/>, or −1. One vectorised pass over the exponent bits
@@ -62,17 +40,17 @@ public sealed class CapsNetWeights
         return -1;
     }
 
-    public float[] Conv1Weight => _tensors[CapsNetArchitecture.Conv1Weight];
-    public float[] Conv1Bias => _tensors[CapsNetArchitecture.Conv1Bias];
-    public float[] PrimaryWeight => _tensors[CapsNetArchitecture.PrimaryWeight];
-    public float[] PrimaryBias => _tensors[CapsNetArchitecture.PrimaryBias];
-    public float[] DigitWeight => _tensors[CapsNetArchitecture.DigitWeight];
-    public float[] Fc1Weight => _tensors[CapsNetArchitecture.Fc1Weight];
-    public float[] Fc1Bias => _tensors[CapsNetArchitecture.Fc1Bias];
-    public float[] Fc2Weight => _tensors[CapsNetArchitecture.Fc2Weight];
-    public float[] Fc2Bias => _tensors[CapsNetArchitecture.Fc2Bias];
-    public float[] Fc3Weight => _tensors[CapsNetArchitecture.Fc3Weight];
-    public float[] Fc3Bias => _tensors[CapsNetArchitecture.Fc3Bias];
+    public float[] Conv1Weight => this[CapsNetArchitecture.Conv1Weight];
+    public float[] Conv1Bias => this[CapsNetArchitecture.Conv1Bias];
+    public float[] PrimaryWeight => this[CapsNetArchitecture.PrimaryWeight];
+    public float[] PrimaryBias => this[CapsNetArchitecture.PrimaryBias];
+    public float[] DigitWeight => this[CapsNetArchitecture.DigitWeight];
+    public float[] Fc1Weight => this[CapsNetArchitecture.Fc1Weight];
+    public float[] Fc1Bias => this[CapsNetArchitecture.Fc1Bias];
+    public float[] Fc2Weight => this[CapsNetArchitecture.Fc2Weight];
+    public float[] Fc2Bias => this[CapsNetArchitecture.Fc2Bias];
+    public float[] Fc3Weight => this[CapsNetArchitecture.Fc3Weight];
+    public float[] Fc3Bias => this[CapsNetArchitecture.Fc3Bias];
 
     /// <summary>
     /// Deterministic random initialisation: every weight uniform in ±1/√fan_in (PyTorch's default for conv and
@@ -85,25 +63,41 @@ public sealed class CapsNetWeights
         weights.Metadata["capsnet.init"] = $"random seed={seed}";
         var random = new DeterministicRandom(seed);
         var a = architecture;
-        void Uniform(float[] t, int fanIn)
-        {
-            float bound = 1f / MathF.Sqrt(fanIn);
-            for (int k = 0; k < t.Length; k++) t[k] = random.NextUniform(-bound, bound);
-        }
         int conv1FanIn = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel;
         int primaryFanIn = a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
-        Uniform(weights.Conv1Weight, conv1FanIn);
-        Uniform(weights.Conv1Bias, conv1FanIn);
-        Uniform(weights.PrimaryWeight, primaryFanIn);
-        Uniform(weights.PrimaryBias, primaryFanIn);
+        Uniform(weights.Conv1Weight, conv1FanIn, random);
+        Uniform(weights.Conv1Bias, conv1FanIn, random);
+        Uniform(weights.PrimaryWeight, primaryFanIn, random);
+        Uniform(weights.PrimaryBias, primaryFanIn, random);
         var w = weights.DigitWeight;
         for (int k = 0; k < w.Length; k++) w[k] = (float)(0.01 * random.NextGaussian());
-        Uniform(weights.Fc1Weight, a.DecoderInput);
-        Uniform(weights.Fc1Bias, a.DecoderInput);
-        Uniform(weights.Fc2Weight, a.DecoderHidden1);
-        Uniform(weights.Fc2Bias, a.DecoderHidden1);
-        Uniform(weights.Fc3Weight, a.DecoderHidden2);
-        Uniform(weights.Fc3Bias, a.DecoderHidden2);
+        InitializeDecoder(name => weights[name], a.DecoderInput, a.DecoderHidden1, a.DecoderHidden2, random);
         return weights;
+    }
+
+    /// <summary>Fills <paramref name="tensor"/> uniformly in ±1/√fan_in (PyTorch's default for conv and linear layers).</summary>
+    internal static void Uniform(float[] tensor, int fanIn, DeterministicRandom random)
+    {
+        float bound = 1f / MathF.Sqrt(fanIn);
+        for (int k = 0; k < tensor.Length; k++) tensor[k] = random.NextUniform(-bound, bound);
+    }
+
+    /// <summary>
+    /// The reconstruction decoder's initialisation, the same in every family (same names, same layers): fc1, fc2, fc3,
+    /// weight then bias, each uniform in ±1/√fan_in.
+    /// </summary>
+    internal static void InitializeDecoder(Func<string, float[]> tensor, int input, int hidden1, int hidden2,
+        DeterministicRandom random)
+    {
+        foreach (var (weight, bias, fanIn) in new[]
+        {
+            (CapsNetArchitecture.Fc1Weight, CapsNetArchitecture.Fc1Bias, input),
+            (CapsNetArchitecture.Fc2Weight, CapsNetArchitecture.Fc2Bias, hidden1),
+            (CapsNetArchitecture.Fc3Weight, CapsNetArchitecture.Fc3Bias, hidden2),
+        })
+        {
+            Uniform(tensor(weight), fanIn, random);
+            Uniform(tensor(bias), fanIn, random);
+        }
     }
 }

@@ -16,14 +16,7 @@ public static class CapsNetWeightsFile
     /// <see cref="DirectoryNotFoundException"/>, ... pass through unchanged, since they are not format problems.</exception>
     public static CapsNetWeights Load(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        // stat first (no FIFO, device or directory), then the header and architecture alone: a 2 GB file whose header
-        // is wrong fails after a few kilobytes. Only then is the whole file read.
-        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
-        CapsNetHeaderValidator.Validate(SafeTensorsFile.ReadHeader(stream, path).Header, path);
-        var file = new byte[stream.Length];
-        stream.Position = 0;
-        stream.ReadExactly(file);
+        byte[] file = FloatTensorFile.ReadAll(path, header => ValidateHeader(header, path));
         return Read(file, path);
     }
 
@@ -39,17 +32,8 @@ public static class CapsNetWeightsFile
     public static CapsNetWeights Read(ReadOnlySpan<byte> file, string fileName, bool requireFinite = true)
     {
         var layout = SafeTensorsFile.Parse(file, fileName);
-        var architecture = CapsNetHeaderValidator.Validate(layout.Header, fileName);
-        var weights = new CapsNetWeights(architecture, layout.Header.Metadata);
-        foreach (var spec in architecture.Tensors)
-        {
-            float[] tensor = weights[spec.Name];
-            var entry = layout.Header.Find(spec.Name)!;
-            WeightPrecision.Widen(layout.GetBytes(file, entry), entry.DType, tensor); // F16/BF16 widen exactly to float32
-            if (requireFinite && CapsNetWeights.IndexOfNonFinite(tensor) is var bad and >= 0)
-                throw new WeightFormatException(fileName, spec.Name,
-                    $"value {bad} is {tensor[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}; weights must be finite numbers");
-        }
+        var weights = new CapsNetWeights(ValidateHeader(layout.Header, fileName), layout.Header.Metadata);
+        FloatTensorFile.Widen(file, layout, weights.Architecture.Tensors, name => weights[name], requireFinite);
         return weights;
     }
 
@@ -83,31 +67,18 @@ public static class CapsNetWeightsFile
     public static byte[] Write(CapsNetWeights weights, string dtype, string source = "weights")
     {
         ArgumentNullException.ThrowIfNull(weights);
-        ArgumentNullException.ThrowIfNull(dtype);
-        int elementBytes = WeightPrecision.BytesPerElement(dtype);
-        if (elementBytes == 0) throw new ArgumentException($"dtype {dtype} is not a weight precision (F32, F16, BF16)", nameof(dtype));
         var architecture = weights.Architecture;
-        CapsNetClassNames.Read(weights.Metadata, architecture.Classes, source); // never write a file the reader refuses
-        var specs = architecture.Tensors;
-        var entries = SafeTensorsWriter.LayOut(specs.Select(s =>
-            (s.Name, dtype, (IReadOnlyList<long>)s.Shape.Select(d => (long)d).ToArray())));
-        var metadata = new Dictionary<string, string>(weights.Metadata, StringComparer.Ordinal);
-        foreach (var (key, value) in architecture.ToMetadata()) metadata[key] = value;
-        byte[] header = SafeTensorsWriter.EncodeHeader(entries, metadata);
+        return FloatTensorFile.Write(architecture.Tensors, name => weights[name], weights.Metadata, architecture.ToMetadata(),
+            architecture.Classes, dtype, source);
+    }
 
-        long dataLength = entries[^1].End;
-        long total = SafeTensorsFile.LengthFieldSize + header.Length + dataLength;
-        if (total > Array.MaxLength) throw new InvalidOperationException($"the weights need {total} bytes, more than one file buffer can hold");
-        var file = new byte[total];
-        SafeTensorsWriter.WritePrefix(file, header);
-        var data = file.AsSpan(SafeTensorsFile.LengthFieldSize + header.Length);
-        for (int k = 0; k < specs.Count; k++)
-        {
-            float[] tensor = weights[specs[k].Name];
-            if (tensor.Length != entries[k].ElementCount)
-                throw new InvalidOperationException($"tensor '{specs[k].Name}' has {tensor.Length} values; its shape {specs[k].ShapeText} needs {entries[k].ElementCount}");
-            WeightPrecision.Narrow(tensor, dtype, data.Slice((int)entries[k].Begin, (int)entries[k].ByteLength), source, specs[k].Name);
-        }
-        return file;
+    // The paper's header checks, after refusing a file of another family with a message that says what it is.
+    private static CapsNetArchitecture ValidateHeader(SafeTensorsHeader header, string fileName)
+    {
+        if (CapsNetFamily.Of(header.Metadata, fileName) is var family and not CapsNetFamily.Paper)
+            throw new WeightFormatException(fileName, null, $"an Efficient-CapsNet weight file ({CapsNetFamilyMetadata.Key} = \"{family.Name()}\"); "
+                + "this loader reads the paper's CapsNet only: load it with EfficientCapsNetWeightsFile "
+                + "(capsnet info describes it; the other capsnet commands do not support the efficient family yet)");
+        return CapsNetHeaderValidator.Validate(header, fileName);
     }
 }

@@ -51,6 +51,18 @@ public class RobustnessTests
         Assert.True(rejected > cases / 2, $"only {rejected} mutants were rejected");
     });
 
+    private static readonly byte[] TinyEfficientFile =
+        EfficientCapsNetWeightsFile.Write(EfficientCapsNetWeights.CreateRandom(EfficientCapsNetArchitecture.Tiny, 12));
+
+    [Fact]
+    public Task EfficientMutationsOnlyEverThrowWeightFormatException() => FuzzSettings.WithinAsync(FuzzSettings.Limit, () =>
+    {
+        int cases = FuzzSettings.Iterations(2000);
+        var (accepted, rejected) = Fuzz(TinyEfficientFile, 20210714, cases, "efficient",
+            (file, _) => EfficientCapsNetWeightsFile.Read(file, "mutant"));
+        Assert.True(accepted > cases / 20 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
+    });
+
     private static readonly byte[] TinyCheckpoint = MakeCheckpoint();
 
     private static byte[] MakeCheckpoint()
