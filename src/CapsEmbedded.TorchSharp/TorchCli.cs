@@ -57,7 +57,7 @@ public static class TorchCli
 
     private static Command TrainCommand()
     {
-        var shared = new TrainingCommandLine("capsnet-torch");
+        var shared = new TrainingCommandLine("capsnet-torch", efficient: true);
         var dataDir = ToolOptions.DataDir();
         var threads = ToolOptions.Threads("libtorch intra-op threads");
         var device = DeviceOption();
@@ -70,6 +70,10 @@ public static class TorchCli
             {
                 Threads = Positive(parse.GetValue(threads), "--threads"), GroupSize = Math.Min(8, Math.Max(1, parse.GetValue(shared.Batch))),
             };
+            if (options.Data == TrainingDataKind.EfficientImages)
+                return TrainEfficient(options with { GroupSize = 1 }, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
+                    parse.GetValue(shared.Resume), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
+                    "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
             return Train(options, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
                 parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
                 "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
@@ -95,11 +99,55 @@ public static class TorchCli
         output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
 
         using var session = new TorchTrainingSession(options, train, test, device, checkpoint, initial);
-        var observer = new ProgressObserver(csvPath, svgPath, TrainingCommandLine.SafeName(dataName), output);
+        var observer = new ProgressObserver(csvPath, svgPath, $"CapsNet training (TorchSharp) on {TrainingCommandLine.SafeName(dataName)}", output);
         if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
             return TrainingCommandLine.Interrupted(output, session.State, options, signal);
         TrainingCommandLine.SaveWeights(session.Trainer.Model.ToWeights(), outPath, "capsnet-torch train", commandLine, dataName,
             train.Count, TrainingCommandLine.TestImages(options, test), options, session.State, deviceName, output);
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>train --arch efficient</c>: Efficient-CapsNet with its authors' recipe (<see cref="TorchEfficientSession"/>); the
+    /// same progress, CSV, chart, checkpoints, Ctrl+C/SIGTERM and provenance as <see cref="Train"/>, its own checkpoint and
+    /// weight-file formats (<see cref="EfficientCheckpoint"/>, <see cref="EfficientWeightsWriter"/>).
+    /// </summary>
+    private static int TrainEfficient(TrainingOptions options, string dataName, string dataRoot, int? limit, string outPath, bool resume,
+        string deviceName, bool threadsGiven, string commandLine, TextWriter output)
+    {
+        EfficientCheckpoint? checkpoint = null;
+        if (resume)
+        {
+            string path = options.CheckpointPath ?? throw new TorchCliException("--resume needs a checkpoint, and --out is not a regular file to keep one beside: pass --checkpoint <file>");
+            if (!File.Exists(path)) throw new TorchCliException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
+            checkpoint = EfficientCheckpoint.Load(path);
+            if (checkpoint.Options.ReconstructionWeight != options.ReconstructionWeight)
+                throw new TorchCliException(FormattableString.Invariant(
+                    $"--reconstruction-weight {options.ReconstructionWeight} differs from the checkpoint's {checkpoint.Options.ReconstructionWeight}: resume with --reconstruction-weight {checkpoint.Options.ReconstructionWeight}"));
+            options = TrainingCommandLine.Resumed(options, checkpoint.Options, checkpoint.State, path, threadsGiven, output);
+        }
+        if (options.Validate() is { } problem) throw new TorchCliException(problem);
+        var device = OpenDevice(deviceName, options.Threads);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(dataName, DatasetSplit.Train, dataRoot), limit);
+        var test = TrainingCommandLine.Load(dataName, DatasetSplit.Test, dataRoot);
+
+        string outBase = Path.ChangeExtension(outPath, null);
+        string csvPath = outBase + ".csv", svgPath = outBase + ".svg";
+        int parameters = EfficientWeightsWriter.Tensors.Where(t => t.Trained).Sum(t => (int)t.Shape.Aggregate(1L, (a, b) => a * b));
+        output.WriteLine($"model    Efficient-CapsNet (Mazzia et al. 2021), {parameters:N0} parameters with the decoder (TorchSharp, libtorch on {deviceName})");
+        TrainingCommandLine.WriteSettings(output, dataName, train, test, options);
+        output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
+
+        using var session = new TorchEfficientSession(options, train, test, device, checkpoint);
+        var observer = new ProgressObserver(csvPath, svgPath, $"Efficient-CapsNet training (TorchSharp) on {TrainingCommandLine.SafeName(dataName)}", output);
+        if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
+            return TrainingCommandLine.Interrupted(output, session.State, options, signal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        double testError = TrainingCommandLine.Provenance(metadata, "capsnet-torch train", commandLine, dataName, train.Count,
+            TrainingCommandLine.TestImages(options, test), options, session.State, deviceName);
+        if (dataName == "fashion") metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
+        EfficientWeightsWriter.Save(session.Trainer.Model.ToTensors(), metadata, outPath);
+        output.WriteLine(TrainingCommandLine.DoneLine(session.State, testError, outPath));
         return 0;
     }
 
@@ -120,7 +168,7 @@ public static class TorchCli
         public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
         {
             TrainingLog.Write(csvPath, history);
-            SvgChart.Write(svgPath, history, $"CapsNet training (TorchSharp) on {title}");
+            SvgChart.Write(svgPath, history, title);
             output.WriteLine(TrainingCommandLine.EpochLine(m));
         }
     }
