@@ -35,14 +35,14 @@ public sealed class TorchTrainer : ITrainer, IDisposable
     public Tensor Labels(int[] labels, int batch) => Labels(labels, batch, Device);
 
     /// <summary>Images [B][C·S·S] (host floats) as a [B][C][S][S] tensor on <paramref name="device"/>.</summary>
-    internal static Tensor Images(float[] images, int batch, int channels, int size, Device device)
+    public static Tensor Images(float[] images, int batch, int channels, int size, Device device)
     {
         using var host = tensor(images.AsSpan(0, batch * channels * size * size).ToArray(), new long[] { batch, channels, size, size });
         return host.to(device);
     }
 
     /// <summary>Class labels (host ints) as an int64 [B] tensor on <paramref name="device"/>.</summary>
-    internal static Tensor Labels(int[] labels, int batch, Device device)
+    public static Tensor Labels(int[] labels, int batch, Device device)
     {
         using var host = tensor(labels.AsSpan(0, batch).ToArray().Select(l => (long)l).ToArray(), new long[] { batch });
         return host.to(device);

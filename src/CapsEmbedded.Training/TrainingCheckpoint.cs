@@ -152,6 +152,9 @@ public sealed class TrainingCheckpoint
             : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
         if (Get("format") != FormatVersion)
             throw new WeightFormatException(path, null, $"checkpoint format \"{UntrustedText.Quote(Get("format"))}\" is not the supported {FormatVersion}");
+        // Another family's checkpoint (capsnet-torch --arch efficient) would otherwise read as the paper network's defaults.
+        if (meta.TryGetValue("capsnet.family", out var family))
+            throw new WeightFormatException(path, null, $"metadata capsnet.family = \"{UntrustedText.Quote(family)}\": not a paper-CapsNet checkpoint (an Efficient-CapsNet one resumes with capsnet-torch train --arch efficient --resume)");
         var architecture = CapsNetArchitecture.FromMetadata(meta, out string? archError)
             ?? throw new WeightFormatException(path, null, $"architecture metadata: {archError}");
         var layout = new ParameterLayout(architecture);
