@@ -222,13 +222,15 @@ public static class TorchCli
         var device = DeviceOption();
         var engine = new Option<string>("--engine") { Description = "torch, or csharp: capsnet train's C# trainer (with --train), for side-by-side runs", DefaultValueFactory = _ => "torch" };
         engine.AcceptOnlyFromAmong("torch", "csharp");
+        var arch = new Option<string>("--arch") { Description = "paper (the weight file's network), or efficient: Efficient-CapsNet, seeded", DefaultValueFactory = _ => "paper" };
+        arch.AcceptOnlyFromAmong("paper", TrainingCommandLine.EfficientArch);
         var json = new Option<bool>("--json")
         {
             Description = "One JSON line in the format of the peer benchmark (bench/peers/run.sh) instead of text (inference only)",
         };
         var command = new Command("bench", "Time the TorchSharp module: inference (lengths, no decoder) or training steps, on random images")
         {
-            weights, batch, threads, warmup, runs, train, device, engine, json,
+            weights, batch, threads, warmup, runs, train, device, engine, json, arch,
         };
         command.SetAction(Errors.Guard(parse =>
         {
@@ -240,9 +242,12 @@ public static class TorchCli
             bool csharp = parse.GetValue(engine) == "csharp";
             if (csharp && !parse.GetValue(train)) throw new TorchCliException("--engine csharp times training steps (--train); for C# inference use capsnet bench");
             if (parse.GetValue(json) && parse.GetValue(train)) throw new TorchCliException("--json reports inference only (the peer benchmark's format); drop --train");
+            bool efficient = parse.GetValue(arch) == TrainingCommandLine.EfficientArch;
+            if (efficient && (csharp || path is not null)) throw new TorchCliException("--arch efficient times a seeded Efficient-CapsNet with TorchSharp: drop --weights and --engine csharp");
             var result = csharp ? TorchBench.RunCSharpTrainer(w, t, b, warm, timed)
+                : efficient ? TorchBench.RunEfficient(OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train))
                 : TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
-            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}";
+            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}{(efficient ? ", Efficient-CapsNet" : "")}";
             if (parse.GetValue(json))
             {
                 // The peer benchmark's line (bench/CapsEmbedded.Bench PeerResult); managed allocations are not measured here.
