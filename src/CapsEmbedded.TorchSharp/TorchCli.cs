@@ -189,8 +189,11 @@ public static class TorchCli
         command.SetAction(Errors.Guard(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var w = CapsNetWeightsFile.Load(parse.GetValue(weights)!);
+            string path = parse.GetValue(weights)!;
             var set = DatasetStore.Load(parse.GetValue(data)!, parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test, parse.GetValue(dataDir)!);
+            if (SafeTensorsFile.ReadHeader(path).Header.Metadata.TryGetValue(EfficientWeightsWriter.FamilyKey, out var family) && family == EfficientWeightsWriter.Family)
+                return EvalEfficient(path, set, parse.GetValue(limit), parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads"), output);
+            var w = CapsNetWeightsFile.Load(path);
             var a = w.Architecture;
             if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
                 throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
@@ -207,6 +210,26 @@ public static class TorchCli
             return 0;
         }));
         return command;
+    }
+
+    /// <summary><c>eval</c> of an Efficient-CapsNet file (<see cref="EfficientWeightsWriter"/>), in eval mode (running BN statistics).</summary>
+    private static int EvalEfficient(string path, LabeledImages set, int? limit, string deviceName, int threads, TextWriter output)
+    {
+        if (set.Rows != EfficientWeightsWriter.InputSize || set.Cols != EfficientWeightsWriter.InputSize)
+            throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {EfficientWeightsWriter.InputSize}x{EfficientWeightsWriter.InputSize}");
+        int count = Math.Min(limit is { } l ? Positive(l, "--limit") : set.Count, set.Count);
+        for (int k = 0; k < count; k++)
+            if (set.Labels[k] >= EfficientWeightsWriter.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {EfficientWeightsWriter.Classes} classes");
+        var (tensors, _) = EfficientWeightsWriter.Read(File.ReadAllBytes(path), path);
+        using var trainer = new TorchEfficientTrainer(1, OpenDevice(deviceName, threads));
+        trainer.Model.Load(tensors);
+        var clock = Stopwatch.StartNew();
+        double error = TrainingLoop.ErrorRate(trainer, set, count, CapsNetArchitecture.Paper); // reads only the 28×28 input size
+        double seconds = clock.Elapsed.TotalSeconds;
+        output.WriteLine($"engine   TorchSharp (libtorch 2.10) on {deviceName}, Efficient-CapsNet");
+        output.WriteLine(FormattableString.Invariant($"error    {100 * error:F2}% of {count:N0} images"));
+        output.WriteLine(FormattableString.Invariant($"speed    {count / seconds:F1} images/s ({seconds:F2} s)"));
+        return 0;
     }
 
     // ---- bench ---------------------------------------------------------------------------------------------------

@@ -208,6 +208,17 @@ public class EfficientCapsNetTests
         Assert.Equal(1, trainer.Step);
     }
 
+    [Fact]
+    public void Per_epoch_schedule_steps_once_an_epoch_down_to_its_floor()
+    {
+        var schedule = new TrainingOptions { LearningRate = 5e-4, Decay = 0.97, DecayPerEpoch = true, MinLearningRate = 5e-5 }.Schedule;
+        Assert.Equal(5e-4, schedule.At(0, 16, 0), 15);
+        Assert.Equal(5e-4, schedule.At(3749, 16, 0), 15); // constant within an epoch
+        Assert.Equal(5e-4 * 0.97 * 0.97, schedule.At(7500, 16, 2), 15);
+        Assert.Equal(5e-5, schedule.At(0, 16, 100), 15); // 5e-4 · 0.97^100 ≈ 2.4e-5 is floored
+        Assert.Equal(1e-3 * Math.Pow(0.96, 1), new LearningRateSchedule(1e-3, 0.96).At(2000, 128, 7), 15); // continuous: the epoch is ignored
+    }
+
     private static TrainingOptions Options(string checkpoint) => new()
     {
         Data = TrainingDataKind.EfficientImages, MaxShift = 0, Epochs = 2, Batch = 8, Threads = 1, Seed = 6, GroupSize = 1,
@@ -312,6 +323,12 @@ public class EfficientCapsNetTests
             Assert.Equal("16", meta["training.batch"]);
             Assert.Equal("1", meta["training.steps"]);
             Assert.DoesNotContain(meta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal));
+
+            // eval reads the file back (eval mode, running statistics): the same error as the run's last epoch on the same images.
+            var evalOutput = new StringWriter();
+            Assert.Equal(0, TorchCli.Run(["eval", "-w", outPath, "--data", data, "--limit", "16", "--threads", "1"], evalOutput, error));
+            double testError = double.Parse(meta["training.test_error"], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains(FormattableString.Invariant($"error    {100 * testError:F2}% of 16 images"), evalOutput.ToString());
 
             // The paper network's tools refuse the checkpoint rather than misread it.
             var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(Path.ChangeExtension(outPath, ".ckpt")));
