@@ -22,8 +22,7 @@ public sealed class EfficientCheckpoint
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         TrainingCheckpoint.WriteRun(metadata, options, trainImages, state);
-        AtomicFile.Write(path, EfficientWeightsWriter.Serialize(trainer.CheckpointTensors().Select(t => (t.Key, t.Value)),
-            EfficientWeightsWriter.Tensors.Select(t => t.Name), metadata));
+        AtomicFile.Write(path, EfficientWeightsWriter.Serialize(trainer.CheckpointTensors(), metadata));
     }
 
     /// <summary>Reads and validates one; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>

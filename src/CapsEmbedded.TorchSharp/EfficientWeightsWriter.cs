@@ -78,22 +78,20 @@ public static class EfficientWeightsWriter
     /// <summary>Writes <paramref name="tensors"/> (name → float32 values, every spec tensor) as an F32 weight file with the
     /// architecture metadata and <paramref name="metadata"/> (provenance), atomically.</summary>
     public static void Save(IReadOnlyDictionary<string, float[]> tensors, IReadOnlyDictionary<string, string> metadata, string path) =>
-        AtomicFile.Write(path, Serialize(tensors.Select(t => (t.Key, t.Value)), Tensors.Select(t => t.Name), metadata));
+        AtomicFile.Write(path, Serialize(tensors, metadata));
 
-    /// <summary>F32 safetensors bytes of named tensors: those in <paramref name="specNames"/> (shapes from the spec), then any
-    /// others with a flat shape of their length; metadata = the architecture's plus <paramref name="metadata"/>.</summary>
-    internal static byte[] Serialize(IEnumerable<(string Name, float[] Values)> tensors, IEnumerable<string> specNames,
-        IReadOnlyDictionary<string, string> metadata)
+    /// <summary>F32 safetensors bytes of named tensors: every spec tensor, and any Adam moment <c>adam.m.NAME</c>/<c>adam.v.NAME</c>
+    /// of one, each of its spec shape; metadata = the architecture's plus <paramref name="metadata"/>.</summary>
+    internal static byte[] Serialize(IReadOnlyDictionary<string, float[]> tensors, IReadOnlyDictionary<string, string> metadata)
     {
-        var byName = tensors.ToDictionary(t => t.Name, t => t.Values, StringComparer.Ordinal);
         var shapes = Tensors.ToDictionary(t => t.Name, t => t.Shape, StringComparer.Ordinal);
         var list = new List<(string Name, string DType, IReadOnlyList<long> Shape, byte[] Data)>();
-        foreach (var name in specNames)
-            if (!byName.ContainsKey(name)) throw new ArgumentException($"tensor {name} is missing");
-        foreach (var (name, values) in byName)
+        foreach (var (name, _, _) in Tensors)
+            if (!tensors.ContainsKey(name)) throw new ArgumentException($"tensor {name} is missing");
+        foreach (var (name, values) in tensors)
         {
             string specName = name[(name.StartsWith("adam.", StringComparison.Ordinal) ? "adam.m.".Length : 0)..];
-            long[] shape = shapes.TryGetValue(specName, out var s) ? s : [values.Length];
+            long[] shape = shapes.TryGetValue(specName, out var s) ? s : throw new ArgumentException($"{name} is not a tensor of the Efficient-CapsNet format");
             if (shape.Aggregate(1L, (a, b) => a * b) != values.Length)
                 throw new ArgumentException($"tensor {name} has {values.Length} values, its shape [{string.Join(",", shape)}] holds {shape.Aggregate(1L, (a, b) => a * b)}");
             var bytes = new byte[values.Length * 4];

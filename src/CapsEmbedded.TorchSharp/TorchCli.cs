@@ -190,10 +190,12 @@ public static class TorchCli
         {
             var output = parse.InvocationConfiguration.Output;
             string path = parse.GetValue(weights)!;
+            // A missing or unreadable file gets CapsNetWeightsFile's messages; an Efficient-CapsNet one its own reader.
+            bool efficient = File.Exists(path) && SafeTensorsFile.ReadHeader(path).Header.Metadata.TryGetValue(EfficientWeightsWriter.FamilyKey, out var family)
+                && family == EfficientWeightsWriter.Family;
+            var w = efficient ? null : CapsNetWeightsFile.Load(path);
             var set = DatasetStore.Load(parse.GetValue(data)!, parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test, parse.GetValue(dataDir)!);
-            if (SafeTensorsFile.ReadHeader(path).Header.Metadata.TryGetValue(EfficientWeightsWriter.FamilyKey, out var family) && family == EfficientWeightsWriter.Family)
-                return EvalEfficient(path, set, parse.GetValue(limit), parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads"), output);
-            var w = CapsNetWeightsFile.Load(path);
+            if (w is null) return EvalEfficient(path, set, parse.GetValue(limit), parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads"), output);
             var a = w.Architecture;
             if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
                 throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");

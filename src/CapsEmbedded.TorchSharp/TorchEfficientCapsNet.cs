@@ -163,7 +163,7 @@ public sealed class TorchEfficientCapsNet : nn.Module<Tensor, Tensor>
         var lengths = TorchCapsNet.Length(v);
         var target = nn.functional.one_hot(labels, W.Classes).to_type(ScalarType.Float32);
         var margin = TorchCapsNet.Margin(lengths, target);
-        var reconstruction = decoder.forward((v * target.unsqueeze(-1)).reshape(b, W.Classes * W.ClassDims));
+        var reconstruction = Reconstruct(v, labels);
         var reconLoss = (float)ReconstructionWeight * (reconstruction - x.reshape(b, -1)).square().sum(1);
         var loss = (margin + reconLoss).mean();
         return (loss.MoveToOuterDisposeScope(), margin.sum().detach().MoveToOuterDisposeScope(),
