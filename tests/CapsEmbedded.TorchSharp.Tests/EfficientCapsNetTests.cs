@@ -330,6 +330,14 @@ public class EfficientCapsNetTests
             double testError = double.Parse(meta["training.test_error"], System.Globalization.CultureInfo.InvariantCulture);
             Assert.Contains(FormattableString.Invariant($"error    {100 * testError:F2}% of 16 images"), evalOutput.ToString());
 
+            // --resume continues the run's checkpoint to a second epoch with its recipe.
+            var resumed = new StringWriter();
+            Assert.Equal(0, TorchCli.Run(["train", "--arch", "efficient", "--data", data, "--limit", "16", "--test-limit", "16", "--epochs", "2",
+                "--threads", "1", "--out", outPath, "--resume"], resumed, error));
+            Assert.Contains("resuming", resumed.ToString());
+            Assert.Contains("done: 2 epochs, 2 steps", resumed.ToString());
+            Assert.Equal("2", SafeTensorsFile.ReadHeader(outPath).Header.Metadata["training.steps"]);
+
             // The paper network's tools refuse the checkpoint rather than misread it.
             var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(Path.ChangeExtension(outPath, ".ckpt")));
             Assert.Contains("capsnet.family = \"efficient\"", ex.Message);
