@@ -36,6 +36,25 @@ public static class TorchBench
         });
     }
 
+    /// <summary>Efficient-CapsNet (<see cref="TorchEfficientCapsNet"/>, seed 1): inference in eval mode, or training steps.</summary>
+    public static TorchBenchResult RunEfficient(Device device, int batch, int warmup, int runs, bool train)
+    {
+        using var trainer = new TorchEfficientTrainer(1, device);
+        var (images, labels) = Inputs(CapsNetArchitecture.Paper, batch); // the same 28×28 input, 10 classes
+        using var x = TorchTrainer.Images(images, batch, 1, 28, device);
+        if (!train) trainer.Model.eval();
+        return Time(warmup, runs, batch, () =>
+        {
+            if (train) trainer.TrainStep(images, labels, 1, null, batch, 1e-6);
+            else
+            {
+                using var _ = no_grad();
+                using var lengths = trainer.Model.forward(x);
+                using var cpu = lengths.cpu();
+            }
+        });
+    }
+
     /// <summary>The C# trainer's step (capsnet train's <see cref="CapsNetTrainer{T}"/>), timed the same way, for side-by-side runs.</summary>
     public static TorchBenchResult RunCSharpTrainer(CapsNetWeights weights, int threads, int batch, int warmup, int runs)
     {

@@ -30,7 +30,7 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         conv1 = nn.Conv2d(a.InputChannels, a.Conv1Channels, a.Conv1Kernel, stride: a.Conv1Stride);
         primary_caps = nn.Conv2d(a.Conv1Channels, a.PrimaryChannels, a.PrimaryKernel, stride: a.PrimaryStride);
         digit_caps = new DigitCaps(a);
-        decoder = new Decoder(a);
+        decoder = new Decoder(a.DecoderInput, a.DecoderHidden1, a.DecoderHidden2, a.DecoderOutput);
         RegisterComponents();
         this.to(device);
         Device = device;
@@ -114,7 +114,7 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         var lengths = Length(v);
         var target = nn.functional.one_hot(labels, a.Classes).to_type(ScalarType.Float32);
         // Eq. 4: T_k max(0, m⁺ − |v_k|)² + λ (1 − T_k) max(0, |v_k| − m⁻)², m⁺ 0.9, m⁻ 0.1, λ 0.5, summed over k.
-        var margin = (target * (0.9f - lengths).relu().square() + 0.5f * (1f - target) * (lengths - 0.1f).relu().square()).sum(1);
+        var margin = Margin(lengths, target);
         // Decoder on the true class's capsule only (§4.1).
         var masked = (v * target.unsqueeze(-1)).reshape(b, a.Classes * a.ClassDims);
         var reconstruction = decoder.forward(masked);
@@ -138,7 +138,7 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         var lengths = Length(v);
         var perTarget = nn.functional.one_hot(labels, a.Classes).to_type(ScalarType.Float32); // [B][T][J]
         var target = perTarget.sum(1);
-        var margin = (target * (0.9f - lengths).relu().square() + 0.5f * (1f - target) * (lengths - 0.1f).relu().square()).sum(1);
+        var margin = Margin(lengths, target);
         var masked = (v.unsqueeze(1) * perTarget.unsqueeze(-1)).reshape(b * t, a.Classes * a.ClassDims);
         var reconstruction = decoder.forward(masked);
         var reconLoss = ((float)ReconstructionWeight * (reconstruction - reconstructionTargets.reshape(b * t, a.InputLength)).square().sum(1))
@@ -157,7 +157,12 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         return (s * (q.clamp_min(1e-30).sqrt() / (1 + q))).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Length(Tensor v) => v.square().sum(-1).clamp_min(1e-30).sqrt();
+    /// <summary>Capsule lengths |v| over the last axis (|v|² floored at 1e-30 for a finite gradient, as <see cref="Squash"/>).</summary>
+    internal static Tensor Length(Tensor v) => v.square().sum(-1).clamp_min(1e-30).sqrt();
+
+    /// <summary>Eq. 4 per image, summed over the classes: T_k max(0, m⁺ − |v_k|)² + λ (1 − T_k) max(0, |v_k| − m⁻)², m⁺ 0.9, m⁻ 0.1, λ 0.5.</summary>
+    internal static Tensor Margin(Tensor lengths, Tensor target) =>
+        (target * (0.9f - lengths).relu().square() + 0.5f * (1f - target) * (lengths - 0.1f).relu().square()).sum(1);
 
     /// <summary>Procedure 1: b = 0; c = softmax_j(b), s_j = Σ_i c_ij û_j|i, v = squash(s), b += û·v; gradients flow through
     /// every iteration (no stop-gradient), as the authors' code and the C# trainer.</summary>
@@ -204,18 +209,18 @@ public sealed class TorchCapsNet : nn.Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>FC ReLU → FC ReLU → FC sigmoid (§4.1).</summary>
-    private sealed class Decoder : nn.Module<Tensor, Tensor>
+    /// <summary>FC ReLU → FC ReLU → FC sigmoid (§4.1; Efficient-CapsNet's decoder is the same).</summary>
+    internal sealed class Decoder : nn.Module<Tensor, Tensor>
     {
 #pragma warning disable IDE1006
         private readonly Linear fc1, fc2, fc3;
 #pragma warning restore IDE1006
 
-        public Decoder(CapsNetArchitecture a) : base("decoder")
+        public Decoder(int input, int hidden1, int hidden2, int output) : base("decoder")
         {
-            fc1 = nn.Linear(a.DecoderInput, a.DecoderHidden1);
-            fc2 = nn.Linear(a.DecoderHidden1, a.DecoderHidden2);
-            fc3 = nn.Linear(a.DecoderHidden2, a.DecoderOutput);
+            fc1 = nn.Linear(input, hidden1);
+            fc2 = nn.Linear(hidden1, hidden2);
+            fc3 = nn.Linear(hidden2, output);
             RegisterComponents();
         }
 

@@ -57,7 +57,7 @@ public static class TorchCli
 
     private static Command TrainCommand()
     {
-        var shared = new TrainingCommandLine("capsnet-torch");
+        var shared = new TrainingCommandLine("capsnet-torch", efficient: true);
         var dataDir = ToolOptions.DataDir();
         var threads = ToolOptions.Threads("libtorch intra-op threads");
         var device = DeviceOption();
@@ -70,6 +70,10 @@ public static class TorchCli
             {
                 Threads = Positive(parse.GetValue(threads), "--threads"), GroupSize = Math.Min(8, Math.Max(1, parse.GetValue(shared.Batch))),
             };
+            if (options.Data == TrainingDataKind.EfficientImages)
+                return TrainEfficient(options with { GroupSize = 1 }, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
+                    parse.GetValue(shared.Resume), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
+                    "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
             return Train(options, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
                 parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
                 "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
@@ -95,11 +99,55 @@ public static class TorchCli
         output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
 
         using var session = new TorchTrainingSession(options, train, test, device, checkpoint, initial);
-        var observer = new ProgressObserver(csvPath, svgPath, TrainingCommandLine.SafeName(dataName), output);
+        var observer = new ProgressObserver(csvPath, svgPath, $"CapsNet training (TorchSharp) on {TrainingCommandLine.SafeName(dataName)}", output);
         if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
             return TrainingCommandLine.Interrupted(output, session.State, options, signal);
         TrainingCommandLine.SaveWeights(session.Trainer.Model.ToWeights(), outPath, "capsnet-torch train", commandLine, dataName,
             train.Count, TrainingCommandLine.TestImages(options, test), options, session.State, deviceName, output);
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>train --arch efficient</c>: Efficient-CapsNet with its authors' recipe (<see cref="TorchEfficientSession"/>); the
+    /// same progress, CSV, chart, checkpoints, Ctrl+C/SIGTERM and provenance as <see cref="Train"/>, its own checkpoint and
+    /// weight-file formats (<see cref="EfficientCheckpoint"/>, <see cref="EfficientWeightsWriter"/>).
+    /// </summary>
+    private static int TrainEfficient(TrainingOptions options, string dataName, string dataRoot, int? limit, string outPath, bool resume,
+        string deviceName, bool threadsGiven, string commandLine, TextWriter output)
+    {
+        EfficientCheckpoint? checkpoint = null;
+        if (resume)
+        {
+            string path = options.CheckpointPath ?? throw new TorchCliException("--resume needs a checkpoint, and --out is not a regular file to keep one beside: pass --checkpoint <file>");
+            if (!File.Exists(path)) throw new TorchCliException($"{path}: no checkpoint to resume from (pass --checkpoint <file>)");
+            checkpoint = EfficientCheckpoint.Load(path);
+            if (checkpoint.Options.ReconstructionWeight != options.ReconstructionWeight)
+                throw new TorchCliException(FormattableString.Invariant(
+                    $"--reconstruction-weight {options.ReconstructionWeight} differs from the checkpoint's {checkpoint.Options.ReconstructionWeight}: resume with --reconstruction-weight {checkpoint.Options.ReconstructionWeight}"));
+            options = TrainingCommandLine.Resumed(options, checkpoint.Options, checkpoint.State, path, threadsGiven, output);
+        }
+        if (options.Validate() is { } problem) throw new TorchCliException(problem);
+        var device = OpenDevice(deviceName, options.Threads);
+        var train = TrainingCommandLine.Take(TrainingCommandLine.Load(dataName, DatasetSplit.Train, dataRoot), limit);
+        var test = TrainingCommandLine.Load(dataName, DatasetSplit.Test, dataRoot);
+
+        string outBase = Path.ChangeExtension(outPath, null);
+        string csvPath = outBase + ".csv", svgPath = outBase + ".svg";
+        int parameters = EfficientWeightsWriter.Tensors.Where(t => t.Trained).Sum(t => (int)t.Shape.Aggregate(1L, (a, b) => a * b));
+        output.WriteLine($"model    Efficient-CapsNet (Mazzia et al. 2021), {parameters:N0} parameters with the decoder (TorchSharp, libtorch on {deviceName})");
+        TrainingCommandLine.WriteSettings(output, dataName, train, test, options);
+        output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
+
+        using var session = new TorchEfficientSession(options, train, test, device, checkpoint);
+        var observer = new ProgressObserver(csvPath, svgPath, $"Efficient-CapsNet training (TorchSharp) on {TrainingCommandLine.SafeName(dataName)}", output);
+        if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
+            return TrainingCommandLine.Interrupted(output, session.State, options, signal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        double testError = TrainingCommandLine.Provenance(metadata, "capsnet-torch train", commandLine, dataName, train.Count,
+            TrainingCommandLine.TestImages(options, test), options, session.State, deviceName);
+        if (dataName == "fashion") metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
+        EfficientWeightsWriter.Save(session.Trainer.Model.ToTensors(), metadata, outPath);
+        output.WriteLine(TrainingCommandLine.DoneLine(session.State, testError, outPath));
         return 0;
     }
 
@@ -120,7 +168,7 @@ public static class TorchCli
         public override void OnEpoch(in EpochMetrics m, IReadOnlyList<EpochMetrics> history)
         {
             TrainingLog.Write(csvPath, history);
-            SvgChart.Write(svgPath, history, $"CapsNet training (TorchSharp) on {title}");
+            SvgChart.Write(svgPath, history, title);
             output.WriteLine(TrainingCommandLine.EpochLine(m));
         }
     }
@@ -141,8 +189,13 @@ public static class TorchCli
         command.SetAction(Errors.Guard(parse =>
         {
             var output = parse.InvocationConfiguration.Output;
-            var w = CapsNetWeightsFile.Load(parse.GetValue(weights)!);
+            string path = parse.GetValue(weights)!;
+            // A missing or unreadable file gets CapsNetWeightsFile's messages; an Efficient-CapsNet one its own reader.
+            bool efficient = File.Exists(path) && SafeTensorsFile.ReadHeader(path).Header.Metadata.TryGetValue(EfficientWeightsWriter.FamilyKey, out var family)
+                && family == EfficientWeightsWriter.Family;
+            var w = efficient ? null : CapsNetWeightsFile.Load(path);
             var set = DatasetStore.Load(parse.GetValue(data)!, parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test, parse.GetValue(dataDir)!);
+            if (w is null) return EvalEfficient(path, set, parse.GetValue(limit), parse.GetValue(device)!, Positive(parse.GetValue(threads), "--threads"), output);
             var a = w.Architecture;
             if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
                 throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
@@ -161,6 +214,26 @@ public static class TorchCli
         return command;
     }
 
+    /// <summary><c>eval</c> of an Efficient-CapsNet file (<see cref="EfficientWeightsWriter"/>), in eval mode (running BN statistics).</summary>
+    private static int EvalEfficient(string path, LabeledImages set, int? limit, string deviceName, int threads, TextWriter output)
+    {
+        if (set.Rows != EfficientWeightsWriter.InputSize || set.Cols != EfficientWeightsWriter.InputSize)
+            throw new TorchCliException($"the data holds {set.Rows}x{set.Cols} images; the model needs {EfficientWeightsWriter.InputSize}x{EfficientWeightsWriter.InputSize}");
+        int count = Math.Min(limit is { } l ? Positive(l, "--limit") : set.Count, set.Count);
+        for (int k = 0; k < count; k++)
+            if (set.Labels[k] >= EfficientWeightsWriter.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {EfficientWeightsWriter.Classes} classes");
+        var (tensors, _) = EfficientWeightsWriter.Read(File.ReadAllBytes(path), path);
+        using var trainer = new TorchEfficientTrainer(1, OpenDevice(deviceName, threads));
+        trainer.Model.Load(tensors);
+        var clock = Stopwatch.StartNew();
+        double error = TrainingLoop.ErrorRate(trainer, set, count, CapsNetArchitecture.Paper); // reads only the 28×28 input size
+        double seconds = clock.Elapsed.TotalSeconds;
+        output.WriteLine($"engine   TorchSharp (libtorch 2.10) on {deviceName}, Efficient-CapsNet");
+        output.WriteLine(FormattableString.Invariant($"error    {100 * error:F2}% of {count:N0} images"));
+        output.WriteLine(FormattableString.Invariant($"speed    {count / seconds:F1} images/s ({seconds:F2} s)"));
+        return 0;
+    }
+
     // ---- bench ---------------------------------------------------------------------------------------------------
 
     private static Command BenchCommand()
@@ -174,13 +247,15 @@ public static class TorchCli
         var device = DeviceOption();
         var engine = new Option<string>("--engine") { Description = "torch, or csharp: capsnet train's C# trainer (with --train), for side-by-side runs", DefaultValueFactory = _ => "torch" };
         engine.AcceptOnlyFromAmong("torch", "csharp");
+        var arch = new Option<string>("--arch") { Description = "paper (the weight file's network), or efficient: Efficient-CapsNet, seeded", DefaultValueFactory = _ => "paper" };
+        arch.AcceptOnlyFromAmong("paper", TrainingCommandLine.EfficientArch);
         var json = new Option<bool>("--json")
         {
             Description = "One JSON line in the format of the peer benchmark (bench/peers/run.sh) instead of text (inference only)",
         };
         var command = new Command("bench", "Time the TorchSharp module: inference (lengths, no decoder) or training steps, on random images")
         {
-            weights, batch, threads, warmup, runs, train, device, engine, json,
+            weights, batch, threads, warmup, runs, train, device, engine, json, arch,
         };
         command.SetAction(Errors.Guard(parse =>
         {
@@ -192,9 +267,12 @@ public static class TorchCli
             bool csharp = parse.GetValue(engine) == "csharp";
             if (csharp && !parse.GetValue(train)) throw new TorchCliException("--engine csharp times training steps (--train); for C# inference use capsnet bench");
             if (parse.GetValue(json) && parse.GetValue(train)) throw new TorchCliException("--json reports inference only (the peer benchmark's format); drop --train");
+            bool efficient = parse.GetValue(arch) == TrainingCommandLine.EfficientArch;
+            if (efficient && (csharp || path is not null)) throw new TorchCliException("--arch efficient times a seeded Efficient-CapsNet with TorchSharp: drop --weights and --engine csharp");
             var result = csharp ? TorchBench.RunCSharpTrainer(w, t, b, warm, timed)
+                : efficient ? TorchBench.RunEfficient(OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train))
                 : TorchBench.Run(w, OpenDevice(parse.GetValue(device)!, t), b, warm, timed, parse.GetValue(train));
-            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}";
+            string name = csharp ? "C# trainer" : $"TorchSharp {parse.GetValue(device)}{(efficient ? ", Efficient-CapsNet" : "")}";
             if (parse.GetValue(json))
             {
                 // The peer benchmark's line (bench/CapsEmbedded.Bench PeerResult); managed allocations are not measured here.

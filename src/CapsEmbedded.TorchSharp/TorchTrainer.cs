@@ -6,13 +6,12 @@ using static TorchSharp.torch;
 namespace CapsEmbedded.TorchSharp;
 
 /// <summary>
-/// Training steps with autograd: forward, the batch-mean loss, backward, then Adam with the C# trainer's formula
-/// (<see cref="AdamOptimizer{T}"/>: β1 0.9, β2 0.999, ε 1e-8, p −= lr·m̂/(√v̂ + ε)) written in tensor ops, so its
-/// moments are plain tensors that go into the project's checkpoint format.
+/// Training steps with autograd: forward, the batch-mean loss, backward, then <see cref="TorchAdam"/> (the C# trainer's
+/// formula in tensor ops), whose moments are plain tensors that go into the project's checkpoint format.
 /// </summary>
 public sealed class TorchTrainer : ITrainer, IDisposable
 {
-    private readonly List<Tensor> _m = new(), _v = new();
+    private readonly TorchAdam _adam;
 
     /// <param name="initial">Starting weights; their architecture (routing iterations included) is the trained network's.</param>
     /// <param name="device">Where the tensors live.</param>
@@ -21,11 +20,7 @@ public sealed class TorchTrainer : ITrainer, IDisposable
     {
         if (TrainingOptions.ReconstructionWeightProblem(reconstructionWeight) is { } problem) throw new ArgumentOutOfRangeException(nameof(reconstructionWeight), problem);
         Model = new TorchCapsNet(initial, device) { ReconstructionWeight = reconstructionWeight };
-        foreach (var (_, p) in Model.Tensors)
-        {
-            _m.Add(zeros_like(p).requires_grad_(false));
-            _v.Add(zeros_like(p).requires_grad_(false));
-        }
+        _adam = new TorchAdam(Model.Tensors);
     }
 
     public TorchCapsNet Model { get; }
@@ -35,17 +30,22 @@ public sealed class TorchTrainer : ITrainer, IDisposable
     public long Step { get; set; }
 
     /// <summary>Images [B][input] in [0,1] (host floats) as a [B][C][S][S] tensor on the device.</summary>
-    public Tensor Images(float[] images, int batch)
+    public Tensor Images(float[] images, int batch) => Images(images, batch, Architecture.InputChannels, Architecture.InputSize, Device);
+
+    public Tensor Labels(int[] labels, int batch) => Labels(labels, batch, Device);
+
+    /// <summary>Images [B][C·S·S] (host floats) as a [B][C][S][S] tensor on <paramref name="device"/>.</summary>
+    public static Tensor Images(float[] images, int batch, int channels, int size, Device device)
     {
-        var a = Architecture;
-        using var host = tensor(images.AsSpan(0, batch * a.InputLength).ToArray(), new long[] { batch, a.InputChannels, a.InputSize, a.InputSize });
-        return host.to(Device);
+        using var host = tensor(images.AsSpan(0, batch * channels * size * size).ToArray(), new long[] { batch, channels, size, size });
+        return host.to(device);
     }
 
-    public Tensor Labels(int[] labels, int batch)
+    /// <summary>Class labels (host ints) as an int64 [B] tensor on <paramref name="device"/>.</summary>
+    public static Tensor Labels(int[] labels, int batch, Device device)
     {
         using var host = tensor(labels.AsSpan(0, batch).ToArray().Select(l => (long)l).ToArray(), new long[] { batch });
-        return host.to(Device);
+        return host.to(device);
     }
 
     /// <summary>Forward and backward of the batch-mean loss: the gradients are left in each parameter's <c>.grad</c>;
@@ -76,7 +76,7 @@ public sealed class TorchTrainer : ITrainer, IDisposable
         if (!double.IsFinite(totals.MarginLoss) || !double.IsFinite(totals.ReconstructionLoss))
             throw new NonFiniteLossException(Step + 1, totals.MarginLoss, totals.ReconstructionLoss);
         Step++;
-        ApplyAdam(learningRate);
+        _adam.Apply(Step, learningRate);
         return totals;
     }
 
@@ -122,24 +122,6 @@ public sealed class TorchTrainer : ITrainer, IDisposable
             CapsNetWorker<float>.TopClasses(l.AsSpan(k * classes, classes), predictions.AsSpan(k * top, top));
     }
 
-    private void ApplyAdam(double learningRate)
-    {
-        const double b1 = AdamOptimizer<float>.Beta1, b2 = AdamOptimizer<float>.Beta2;
-        double correction1 = 1 / (1 - Math.Pow(b1, Step)), correction2 = 1 / (1 - Math.Pow(b2, Step));
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var parameters = Model.Tensors;
-        for (int k = 0; k < parameters.Count; k++)
-        {
-            var p = parameters[k].Tensor;
-            var g = p.grad ?? throw new InvalidOperationException($"{parameters[k].Name} has no gradient");
-            _m[k].mul_(b1).add_(g, alpha: 1 - b1);
-            _v[k].mul_(b2).addcmul_(g, g, value: 1 - b2);
-            var update = _m[k].mul(correction1).mul_(learningRate).div_(_v[k].mul(correction2).sqrt_().add_(AdamOptimizer<float>.Epsilon));
-            p.sub_(update);
-        }
-    }
-
     /// <summary>Adam's moments as weight files (PyTorch layout), for checkpoints.</summary>
     public (CapsNetWeights First, CapsNetWeights Second) Moments()
     {
@@ -148,8 +130,8 @@ public sealed class TorchTrainer : ITrainer, IDisposable
         var names = Model.Tensors;
         for (int k = 0; k < names.Count; k++)
         {
-            TorchCapsNet.CopyOut(_m[k], m[names[k].Name]);
-            TorchCapsNet.CopyOut(_v[k], v[names[k].Name]);
+            TorchCapsNet.CopyOut(_adam.First[k], m[names[k].Name]);
+            TorchCapsNet.CopyOut(_adam.Second[k], v[names[k].Name]);
         }
         return (m, v);
     }
@@ -175,8 +157,8 @@ public sealed class TorchTrainer : ITrainer, IDisposable
         var names = Model.Tensors;
         for (int k = 0; k < names.Count; k++)
         {
-            using (var t = tensor(first[names[k].Name], _m[k].shape)) _m[k].copy_(t);
-            using (var t = tensor(second[names[k].Name], _v[k].shape)) _v[k].copy_(t);
+            using (var t = tensor(first[names[k].Name], _adam.First[k].shape)) _adam.First[k].copy_(t);
+            using (var t = tensor(second[names[k].Name], _adam.Second[k].shape)) _adam.Second[k].copy_(t);
         }
     }
 
@@ -193,7 +175,7 @@ public sealed class TorchTrainer : ITrainer, IDisposable
 
     public void Dispose()
     {
-        foreach (var t in _m.Concat(_v)) t.Dispose();
+        _adam.Dispose();
         Model.Dispose();
     }
 }

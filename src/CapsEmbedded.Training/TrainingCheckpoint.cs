@@ -62,9 +62,17 @@ public sealed class TrainingCheckpoint
                 for (int k = 0; k < buffer.Length; k++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * k), buffer[k]);
                 tensors.Add((prefix + spec.Name, SafeTensorsDType.F32, spec.Shape.Select(d => (long)d).ToArray(), bytes));
             }
-        var o = Options;
-        var s = State;
         var metadata = Architecture.ToMetadata();
+        WriteRun(metadata, Options, TrainImages, State);
+        AtomicFile.Write(path, SafeTensorsWriter.Serialize(tensors, metadata));
+    }
+
+    /// <summary>
+    /// The run's options and state as <c>trainer.*</c> metadata: everything but the tensors and the architecture, shared by
+    /// every checkpoint format (<see cref="ReadRun"/> reads it back).
+    /// </summary>
+    public static void WriteRun(IDictionary<string, string> metadata, TrainingOptions o, int trainImages, TrainingState s)
+    {
         metadata[Prefix + "format"] = FormatVersion;
         metadata[Prefix + "batch"] = F(o.Batch);
         metadata[Prefix + "lr"] = F(o.LearningRate);
@@ -79,8 +87,10 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "threads"] = F(o.Threads);
         metadata[Prefix + "group"] = F(o.GroupSize);
         metadata[Prefix + "epochs"] = F(o.Epochs);
+        if (o.DecayPerEpoch) metadata[Prefix + "decay_per_epoch"] = "true";
+        if (o.MinLearningRate > 0) metadata[Prefix + "min_lr"] = F(o.MinLearningRate);
         if (o.InitSource is { } init) metadata[Prefix + "init"] = init;
-        metadata[Prefix + "train_images"] = F(TrainImages);
+        metadata[Prefix + "train_images"] = F(trainImages);
         metadata[Prefix + "epoch"] = F(s.Epoch);
         metadata[Prefix + "position"] = F(s.Position);
         metadata[Prefix + "step"] = F(s.Step);
@@ -92,7 +102,6 @@ public sealed class TrainingCheckpoint
         metadata[Prefix + "wall_seconds"] = F(s.WallSeconds);
         metadata[Prefix + "history"] = string.Join(";", s.History.Select(h =>
             string.Join(",", F(h.Epoch), F(h.TrainLoss), F(h.TrainAccuracy), F(h.TestError), F(h.LearningRate), F(h.Seconds))));
-        AtomicFile.Write(path, SafeTensorsWriter.Serialize(tensors, metadata));
     }
 
     /// <summary>Whether a safetensors header's metadata marks a training checkpoint (not a weight file).</summary>
@@ -141,10 +150,11 @@ public sealed class TrainingCheckpoint
         var meta = header.Metadata;
         string Get(string key) => meta.TryGetValue(Prefix + key, out var v) ? v
             : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
-        T Parse<T>(string key) where T : ISpanParsable<T> => T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) ? value
-            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{UntrustedText.Quote(Get(key))}\" is not a valid {typeof(T).Name}");
         if (Get("format") != FormatVersion)
             throw new WeightFormatException(path, null, $"checkpoint format \"{UntrustedText.Quote(Get("format"))}\" is not the supported {FormatVersion}");
+        // Another family's checkpoint (capsnet-torch --arch efficient) would otherwise read as the paper network's defaults.
+        if (meta.TryGetValue("capsnet.family", out var family))
+            throw new WeightFormatException(path, null, $"metadata capsnet.family = \"{UntrustedText.Quote(family)}\": not a paper-CapsNet checkpoint (an Efficient-CapsNet one resumes with capsnet-torch train --arch efficient --resume)");
         var architecture = CapsNetArchitecture.FromMetadata(meta, out string? archError)
             ?? throw new WeightFormatException(path, null, $"architecture metadata: {archError}");
         var layout = new ParameterLayout(architecture);
@@ -171,6 +181,27 @@ public sealed class TrainingCheckpoint
         int expectedTensors = 3 * architecture.Tensors.Count;
         if (header.Entries.Count != expectedTensors)
             throw new WeightFormatException(path, null, $"{header.Entries.Count} tensors, a checkpoint has {expectedTensors}");
+        var (options, state, trainImages) = ReadRun(meta, path, architecture);
+        return new TrainingCheckpoint
+        {
+            Options = options, TrainImages = trainImages, State = state,
+            Parameters = Read(""), FirstMoment = Read("adam.m."), SecondMoment = Read("adam.v."),
+        };
+    }
+
+    /// <summary>
+    /// The run's options and state from <see cref="WriteRun"/>'s metadata, validated (a problem is a
+    /// <see cref="WeightFormatException"/> naming <paramref name="path"/>); the options' architecture is <paramref name="architecture"/>.
+    /// </summary>
+    public static (TrainingOptions Options, TrainingState State, int TrainImages) ReadRun(IReadOnlyDictionary<string, string> meta, string path,
+        CapsNetArchitecture architecture)
+    {
+        string Get(string key) => meta.TryGetValue(Prefix + key, out var v) ? v
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} is missing: not a capsnet training checkpoint");
+        T Parse<T>(string key) where T : ISpanParsable<T> => T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) ? value
+            : throw new WeightFormatException(path, null, $"metadata {Prefix}{key} = \"{UntrustedText.Quote(Get(key))}\" is not a valid {typeof(T).Name}");
+        if (Get("format") != FormatVersion)
+            throw new WeightFormatException(path, null, $"checkpoint format \"{UntrustedText.Quote(Get("format"))}\" is not the supported {FormatVersion}");
         var rngParts = Get("rng").Split(',');
         var rng = new ulong[4];
         if (rngParts.Length != 4 || !rngParts.Select((p, k) => ulong.TryParse(p, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out rng[k])).All(ok => ok)
@@ -203,9 +234,13 @@ public sealed class TrainingCheckpoint
             // Absent in checkpoints written before --rotate and --scale existed: those runs only shifted.
             MaxRotationDegrees = meta.ContainsKey(Prefix + "max_rotation") ? Parse<double>("max_rotation") : 0,
             MaxScale = meta.ContainsKey(Prefix + "max_scale") ? Parse<double>("max_scale") : 0,
+            // Absent in checkpoints of a continuous schedule (all before --arch efficient).
+            DecayPerEpoch = meta.TryGetValue(Prefix + "decay_per_epoch", out var perEpoch) && (perEpoch == "true" ? true
+                : throw new WeightFormatException(path, null, $"metadata {Prefix}decay_per_epoch = \"{UntrustedText.Quote(perEpoch)}\" is not true")),
+            MinLearningRate = meta.ContainsKey(Prefix + "min_lr") ? Parse<double>("min_lr") : 0,
             // Absent in checkpoints written before MultiMNIST: those trained on single images.
             Data = !meta.TryGetValue(Prefix + "data", out var data) ? TrainingDataKind.Images
-                : TrainingSamples.Kind(data) ?? throw new WeightFormatException(path, null, $"metadata {Prefix}data = \"{UntrustedText.Quote(data)}\" is neither images nor multimnist"),
+                : TrainingSamples.Kind(data) ?? throw new WeightFormatException(path, null, $"metadata {Prefix}data = \"{UntrustedText.Quote(data)}\" is not one of images, multimnist, images-efficient"),
         };
         if (options.Validate() is { } problem) throw new WeightFormatException(path, null, $"training options: {problem}");
         var state = new TrainingState
@@ -230,13 +265,9 @@ public sealed class TrainingCheckpoint
         if (state.Step > (state.Epoch + 1L) * stepsPerEpoch)
             throw new WeightFormatException(path, null,
                 $"step {state.Step} is impossible after {state.Epoch} epochs of {trainImages} images in batches of {options.Batch} (at most {(state.Epoch + 1L) * stepsPerEpoch})");
-        double rate = options.Schedule.At(state.Step, options.Batch);
+        double rate = options.Schedule.At(state.Step, options.Batch, state.Epoch);
         if (!(rate >= 1e-12) || double.IsInfinity(rate)) // below 1e-12 Adam's steps vanish in float rounding
             throw new WeightFormatException(path, null, $"learning rate at step {state.Step} is {rate.ToString(CultureInfo.InvariantCulture)}; nothing would be learned");
-        return new TrainingCheckpoint
-        {
-            Options = options, TrainImages = trainImages, State = state,
-            Parameters = Read(""), FirstMoment = Read("adam.m."), SecondMoment = Read("adam.v."),
-        };
+        return (options, state, trainImages);
     }
 }

@@ -19,11 +19,18 @@ public sealed class TrainingCommandLine
 {
     private readonly string _tool;
 
+    /// <summary><c>--arch</c>'s name for Efficient-CapsNet (capsnet-torch only): its authors' recipe and augmentation,
+    /// <see cref="TrainingDataKind.EfficientImages"/>.</summary>
+    public const string EfficientArch = "efficient";
+
     /// <param name="tool">The tool's name: the default output is <c>&lt;tool&gt;-&lt;data&gt;.safetensors</c>.</param>
-    public TrainingCommandLine(string tool)
+    /// <param name="efficient">Whether <c>--arch</c> also takes <see cref="EfficientArch"/> (a tool that can train it).</param>
+    public TrainingCommandLine(string tool, bool efficient = false)
     {
         _tool = tool;
-        Arch.AcceptOnlyFromAmong(CapsNetArchitecture.Names);
+        Arch.AcceptOnlyFromAmong(efficient ? [.. CapsNetArchitecture.Names, EfficientArch] : CapsNetArchitecture.Names);
+        if (efficient)
+            Arch.Description += "; efficient: Efficient-CapsNet (Mazzia et al. 2021) with its authors' recipe (batch 16, lr 5e-4 x 0.97 an epoch, their augmentation)";
         Out = new("--out", "-o") { Description = $"Final weight file (default: {tool}-<data>.safetensors); the CSV and SVG go next to it" };
     }
 
@@ -178,6 +185,7 @@ public sealed class TrainingCommandLine
     {
         bool multiMnist = parse.GetValue(Data) == MultiMnistData;
         string arch = parse.GetValue(Arch)!;
+        if (arch == EfficientArch) return EfficientOptions(parse, multiMnist);
         if (multiMnist && parse.GetResult(Arch) is { Implicit: false } && arch != "multimnist")
             throw new ArgumentException($"--data multimnist trains the multimnist network (36x36 pairs); --arch {arch} cannot take them");
         return new()
@@ -196,6 +204,41 @@ public sealed class TrainingCommandLine
             Seed = parse.GetValue(Seed),
             MaxRotationDegrees = Checked(parse.GetValue(Rotate), TrainingOptions.RotationProblem),
             MaxScale = Checked(parse.GetValue(Scale), TrainingOptions.ScaleProblem),
+            CheckpointPath = parse.GetValue(Checkpoint) ?? SidePath(OutPath(parse), ".ckpt"),
+            CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
+            TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
+        };
+    }
+
+    /// <summary>Efficient-CapsNet's recipe (Mazzia et al. 2021, the authors' config.json and utils/tools.py): batch 16, Adam
+    /// 5e-4 decayed x0.97 once an epoch down to 5e-5, their augmentation; a flag given on the command line wins.</summary>
+    public const int EfficientBatch = 16;
+    public const double EfficientLearningRate = 5e-4, EfficientDecay = 0.97, EfficientMinLearningRate = 5e-5;
+
+    /// <summary>How an Efficient-CapsNet run's weights start (capsnet-torch's TorchEfficientCapsNet.Initialize), for <c>training.init</c>.</summary>
+    public static string EfficientInit(ulong seed) => FormattableString.Invariant(
+        $"seed {seed}: Keras he_normal (truncated normal, sd sqrt(2/fan_in)) for the convolutions, W and fc1-fc2, glorot_normal for fc3, Keras glorot_uniform for the depthwise primary conv, zero biases and b, batch norm 1/0/0/1");
+
+    private TrainingOptions EfficientOptions(ParseResult parse, bool multiMnist)
+    {
+        if (multiMnist) throw new ArgumentException("--arch efficient trains on single images (mnist, fashion or a folder), not MultiMNIST pairs");
+        foreach (var flag in new Option[] { Routing, Shift, Rotate, Scale, InitFrom })
+            if (parse.GetResult(flag) is { Implicit: false })
+                throw new ArgumentException($"{flag.Name} is not for --arch efficient (its routing is one pass, its augmentation the authors', its initialisation he_normal)");
+        T Given<T>(Option<T> option, T recipe) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : recipe;
+        return new()
+        {
+            // The loop reads only the input size and classes from the architecture: the paper network's match MNIST's.
+            Architecture = CapsNetArchitecture.Paper,
+            Data = TrainingDataKind.EfficientImages, MaxShift = 0,
+            ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
+            Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
+            Batch = Positive(Given(Batch, EfficientBatch), "--batch"),
+            LearningRate = Given(LearningRate, EfficientLearningRate), Decay = Given(Decay, EfficientDecay),
+            DecayPerEpoch = true, MinLearningRate = Math.Min(EfficientMinLearningRate, Given(LearningRate, EfficientLearningRate)),
+            Seed = parse.GetValue(Seed),
+            InitSource = EfficientInit(parse.GetValue(Seed)),
+            GroupSize = 1,
             CheckpointPath = parse.GetValue(Checkpoint) ?? SidePath(OutPath(parse), ".ckpt"),
             CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
             TestLimit = parse.GetValue(TestLimit) is { } t ? Positive(t, "--test-limit") : 0,
@@ -247,17 +290,26 @@ public sealed class TrainingCommandLine
             if (saved.ReconstructionWeight != options.ReconstructionWeight)
                 throw new ArgumentException(FormattableString.Invariant(
                     $"--reconstruction-weight {options.ReconstructionWeight} differs from the checkpoint's {saved.ReconstructionWeight}: resume with --reconstruction-weight {saved.ReconstructionWeight}"));
-            if (options.Epochs < checkpoint.State.Epoch)
-                throw new ArgumentException($"--epochs {options.Epochs} is less than the {checkpoint.State.Epoch} epochs the checkpoint has done");
-            options = saved with
-            {
-                Epochs = options.Epochs, Threads = threadsGiven ? options.Threads : saved.Threads,
-                CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
-            };
-            output.WriteLine(FormattableString.Invariant(
-                $"resuming {path}: epoch {checkpoint.State.Epoch + 1}, image {checkpoint.State.Position}, step {checkpoint.State.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed}{(saved.Affine ? $", rotate {saved.MaxRotationDegrees}, scale {saved.MaxScale}" : "")} from the checkpoint)"));
+            options = Resumed(options, saved, checkpoint.State, path, threadsGiven, output);
         }
         return (options, checkpoint, initial);
+    }
+
+    /// <summary>
+    /// A resumed run's options: the checkpoint's (<paramref name="saved"/>, the run's maths), with only the length,
+    /// threads (when given) and reporting from the command line; says so on <paramref name="output"/>.
+    /// </summary>
+    public static TrainingOptions Resumed(TrainingOptions options, TrainingOptions saved, TrainingState state, string path, bool threadsGiven, TextWriter output)
+    {
+        if (options.Epochs < state.Epoch)
+            throw new ArgumentException($"--epochs {options.Epochs} is less than the {state.Epoch} epochs the checkpoint has done");
+        output.WriteLine(FormattableString.Invariant(
+            $"resuming {path}: epoch {state.Epoch + 1}, image {state.Position}, step {state.Step} (batch {saved.Batch}, lr {saved.LearningRate}, decay {saved.Decay}, seed {saved.Seed}{(saved.Affine ? $", rotate {saved.MaxRotationDegrees}, scale {saved.MaxScale}" : "")} from the checkpoint)"));
+        return saved with
+        {
+            Epochs = options.Epochs, Threads = threadsGiven ? options.Threads : saved.Threads,
+            CheckpointPath = options.CheckpointPath, CheckpointEverySteps = options.CheckpointEverySteps, TestLimit = options.TestLimit,
+        };
     }
 
     /// <summary><c>--data</c>'s name for MultiMNIST training (<see cref="TrainingDataKind.MultiMnist"/>).</summary>
@@ -282,10 +334,13 @@ public sealed class TrainingCommandLine
 
     /// <summary>How the training images are varied, e.g. "shifted up to 2 px", "rotated up to 12°, scaled ±0.1, shifted up to 2 px"
     /// or, for MultiMNIST, how the pairs are made.</summary>
-    public static string Augmentation(TrainingOptions options) => options.Data == TrainingDataKind.MultiMnist
-        ? FormattableString.Invariant($"MultiMNIST pairs drawn afresh each epoch, each digit shifted up to {MultiMnistPairs.MaxShift} px")
-        : FormattableString.Invariant(
-            $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px");
+    public static string Augmentation(TrainingOptions options) => options.Data switch
+    {
+        TrainingDataKind.MultiMnist => FormattableString.Invariant($"MultiMNIST pairs drawn afresh each epoch, each digit shifted up to {MultiMnistPairs.MaxShift} px"),
+        TrainingDataKind.EfficientImages => "Efficient-CapsNet's: rotated 30°·N(0,0.33) with p 0.5, shifted into the margins, squished (Lanczos-3), 4x4 erased",
+        _ => FormattableString.Invariant(
+            $"{(options.MaxRotationDegrees > 0 ? $"rotated up to {options.MaxRotationDegrees}°, " : "")}{(options.MaxScale > 0 ? $"scaled ±{options.MaxScale}, " : "")}shifted up to {options.MaxShift} px"),
+    };
 
     /// <summary>The "data" and "train" lines of the run's header.</summary>
     public static void WriteSettings(TextWriter output, string dataName, LabeledImages train, LabeledImages test, TrainingOptions options)
@@ -294,7 +349,7 @@ public sealed class TrainingCommandLine
             ? $"data     {dataName}: {train.Count:N0} pairs an epoch from {train.Count:N0} training digits ({Augmentation(options)}), {TestImages(options, test):N0} fixed test pairs (seed {TrainingSamples.MultiMnistTestSeed:x})"
             : $"data     {dataName}: {train.Count:N0} training images ({Augmentation(options)}), {TestImages(options, test):N0} test images");
         output.WriteLine(FormattableString.Invariant(
-            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {options.Schedule.PeriodSteps(options.Batch):F0} steps, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
+            $"train    {options.Epochs} epochs, batch {options.Batch}, Adam lr {options.LearningRate} x {options.Decay} per {(options.DecayPerEpoch ? $"epoch (down to {options.MinLearningRate})" : $"{options.Schedule.PeriodSteps(options.Batch):F0} steps")}, {options.Threads} threads, seed {options.Seed}, reconstruction weight {options.ReconstructionWeight}"));
     }
 
     /// <summary>
@@ -355,34 +410,49 @@ public sealed class TrainingCommandLine
     public static void SaveWeights(CapsNetWeights weights, string outPath, string createdBy, string commandLine, string dataName,
         int trainImages, int testImages, TrainingOptions options, TrainingState state, string? device, TextWriter output)
     {
-        var history = state.History;
-        double testError = history.Count > 0 ? history[^1].TestError : double.NaN;
-        var inv = CultureInfo.InvariantCulture;
-        weights.Metadata["capsnet.created_by"] = createdBy;
-        weights.Metadata["training.command"] = commandLine;
-        weights.Metadata["training.data"] = dataName;
-        weights.Metadata["training.train_images"] = trainImages.ToString(inv);
-        weights.Metadata["training.seed"] = options.Seed.ToString(inv);
-        weights.Metadata["training.epochs"] = state.Epoch.ToString(inv);
-        weights.Metadata["training.steps"] = state.Step.ToString(inv);
-        weights.Metadata["training.batch"] = options.Batch.ToString(inv);
-        weights.Metadata["training.lr"] = options.LearningRate.ToString("R", inv);
-        weights.Metadata["training.decay"] = options.Decay.ToString("R", inv);
-        weights.Metadata["training.reconstruction_weight"] = options.ReconstructionWeight.ToString("R", inv);
-        weights.Metadata["training.threads"] = options.Threads.ToString(inv);
-        if (options.Affine || options.Data == TrainingDataKind.MultiMnist) weights.Metadata["training.augmentation"] = Augmentation(options);
-        if (device is not null) weights.Metadata["training.device"] = device;
-        weights.Metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);
-        weights.Metadata["training.test_error"] = testError.ToString("R", inv);
-        weights.Metadata["training.test_images"] = testImages.ToString(inv);
-        weights.Metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
-        weights.Metadata["training.init"] = options.InitDescription;
+        double testError = Provenance(weights.Metadata, createdBy, commandLine, dataName, trainImages, testImages, options, state, device);
         // Fashion-MNIST's labels are garments: name them (Xiao et al. 2017's order); other data sets stay numbered.
         if (dataName == "fashion" && weights.Architecture.Classes == CapsNetClassNames.FashionMnist.Count)
             weights.Metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
         CapsNetWeightsFile.Save(weights, outPath);
-        output.WriteLine(UntrustedText.Line(FormattableString.Invariant(
-            $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}")));
+        output.WriteLine(DoneLine(state, testError, outPath));
+    }
+
+    /// <summary>The "done" line of a finished run.</summary>
+    public static string DoneLine(TrainingState state, double testError, string outPath) => UntrustedText.Line(FormattableString.Invariant(
+        $"done: {state.Epoch} epochs, {state.Step} steps, {state.WallSeconds:F0} s, test error {100 * testError:F2}%; wrote {outPath}"));
+
+    /// <summary>
+    /// A run's provenance as weight-file metadata (<c>capsnet.created_by</c>, <c>training.*</c>), for every family's file;
+    /// returns the last epoch's test error.
+    /// </summary>
+    public static double Provenance(IDictionary<string, string> metadata, string createdBy, string commandLine, string dataName,
+        int trainImages, int testImages, TrainingOptions options, TrainingState state, string? device)
+    {
+        var history = state.History;
+        double testError = history.Count > 0 ? history[^1].TestError : double.NaN;
+        var inv = CultureInfo.InvariantCulture;
+        metadata["capsnet.created_by"] = createdBy;
+        metadata["training.command"] = commandLine;
+        metadata["training.data"] = dataName;
+        metadata["training.train_images"] = trainImages.ToString(inv);
+        metadata["training.seed"] = options.Seed.ToString(inv);
+        metadata["training.epochs"] = state.Epoch.ToString(inv);
+        metadata["training.steps"] = state.Step.ToString(inv);
+        metadata["training.batch"] = options.Batch.ToString(inv);
+        metadata["training.lr"] = options.LearningRate.ToString("R", inv);
+        metadata["training.decay"] = options.Decay.ToString("R", inv);
+        if (options.DecayPerEpoch) metadata["training.decay_per"] = FormattableString.Invariant($"epoch, down to {options.MinLearningRate:R}");
+        metadata["training.reconstruction_weight"] = options.ReconstructionWeight.ToString("R", inv);
+        metadata["training.threads"] = options.Threads.ToString(inv);
+        if (options.Affine || options.Data != TrainingDataKind.Images) metadata["training.augmentation"] = Augmentation(options);
+        if (device is not null) metadata["training.device"] = device;
+        metadata["training.wall_seconds"] = state.WallSeconds.ToString("F1", inv);
+        metadata["training.test_error"] = testError.ToString("R", inv);
+        metadata["training.test_images"] = testImages.ToString(inv);
+        metadata["training.date"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", inv);
+        metadata["training.init"] = options.InitDescription;
+        return testError;
     }
 
     /// <summary>The ETA as "1h05m" or "4m09s".</summary>

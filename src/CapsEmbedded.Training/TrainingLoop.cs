@@ -11,6 +11,10 @@ public sealed class TrainingDivergedException : Exception
     public TrainingDivergedException(string message, Exception inner) : base(message, inner) { }
 }
 
+/// <summary>Writes the checkpoint of a run at <paramref name="state"/> to <paramref name="path"/> (a trainer whose network is not
+/// <see cref="TrainingOptions.Architecture"/>'s has its own format; the loop's default is <see cref="TrainingCheckpoint"/>).</summary>
+public delegate void CheckpointWriter(string path, TrainingState state);
+
 /// <summary>How a <see cref="TrainingLoop.Run"/> ended.</summary>
 public enum TrainingOutcome { Completed, Interrupted }
 
@@ -59,6 +63,7 @@ public sealed class TrainingLoop
     private readonly int[] _order;
     private readonly float[] _evalImages;
     private readonly int[] _evalPredictions, _evalLabels;
+    private readonly CheckpointWriter _writeCheckpoint;
     private TrainingState _state;
 
     /// <summary>Checks a run's inputs before any trainer is built: the options, both data sets against the
@@ -124,8 +129,11 @@ public sealed class TrainingLoop
     /// <param name="train">The samples of each epoch.</param>
     /// <param name="test">Test set evaluated after each epoch, or null.</param>
     /// <param name="resumed">The state of the checkpoint being continued, or null for a fresh run.</param>
-    public TrainingLoop(TrainingOptions options, ITrainer trainer, ITrainingSamples train, ITestSamples? test, TrainingState? resumed)
+    /// <param name="writeCheckpoint">How checkpoints are written (null: <see cref="Checkpoint"/>'s <see cref="TrainingCheckpoint"/>).</param>
+    public TrainingLoop(TrainingOptions options, ITrainer trainer, ITrainingSamples train, ITestSamples? test, TrainingState? resumed,
+        CheckpointWriter? writeCheckpoint = null)
     {
+        _writeCheckpoint = writeCheckpoint ?? ((path, _) => Checkpoint().Save(path));
         var a = options.Architecture;
         Options = options;
         _trainer = trainer;
@@ -186,7 +194,7 @@ public sealed class TrainingLoop
                 for (int k = 0; k < batch; k++)
                     _train.Draw(_order[position + k], _random, _batchImages.AsSpan(k * input, input), _batchLabels.AsSpan(k * targets, targets),
                         _batchTargets is null ? Span<float>.Empty : _batchTargets.AsSpan(k * targets * input, targets * input));
-                double lr = schedule.At(_trainer.Step, o.Batch);
+                double lr = schedule.At(_trainer.Step, o.Batch, _state.Epoch);
                 double before = clock.Elapsed.TotalSeconds;
                 StepTotals totals;
                 try
@@ -226,7 +234,7 @@ public sealed class TrainingLoop
             double testError = double.NaN;
             if (_test is not null) { observer.OnEvaluating(TestCount); testError = TestError(); }
             var metrics = new EpochMetrics(_state.Epoch + 1, _state.EpochLossSum / n, (double)_state.EpochCorrect / n, testError,
-                schedule.At(_trainer.Step, o.Batch), _state.EpochSeconds);
+                schedule.At(_trainer.Step, o.Batch, _state.Epoch), _state.EpochSeconds);
             var history = new List<EpochMetrics>(_state.History) { metrics };
             epochTimerBase = clock.Elapsed.TotalSeconds;
             epochStartSeconds = 0;
@@ -304,7 +312,7 @@ public sealed class TrainingLoop
     private void SaveCheckpoint(TrainingObserver observer)
     {
         if (Options.CheckpointPath is null) return;
-        Checkpoint().Save(Options.CheckpointPath);
+        _writeCheckpoint(Options.CheckpointPath, _state);
         observer.OnCheckpoint(Options.CheckpointPath, _trainer.Step);
     }
 }

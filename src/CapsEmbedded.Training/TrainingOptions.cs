@@ -8,6 +8,8 @@ public sealed record TrainingOptions
     /// <summary>Most routing iterations <c>--routing</c> accepts (the paper tries 1 and 3; more only costs time).</summary>
     public const int MaxRoutingIterations = 10;
 
+    /// <summary>The network trained. A run of another family (<see cref="TrainingDataKind.EfficientImages"/>, capsnet-torch's
+    /// Efficient-CapsNet) keeps the paper network here: the loop reads only its input size and classes, which match.</summary>
     public CapsNetArchitecture Architecture { get; init; } = CapsNetArchitecture.Paper;
     /// <summary>What the samples are: single images (augmented by the shift, rotate and scale below) or MultiMNIST pairs,
     /// which carry their own shifts (±4 px, paper §6) and take none of those three.</summary>
@@ -18,8 +20,12 @@ public sealed record TrainingOptions
     public int Batch { get; init; } = 100;
     /// <summary>Adam's initial learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
-    /// <summary>Exponential decay factor per 2000 steps of batch 128 (see <see cref="LearningRateSchedule"/>).</summary>
+    /// <summary>Exponential decay factor per 2000 steps of batch 128, or per epoch with <see cref="DecayPerEpoch"/> (see <see cref="LearningRateSchedule"/>).</summary>
     public double Decay { get; init; } = 0.96;
+    /// <summary>Decay once an epoch (the Efficient-CapsNet recipe) instead of continuously per 256,000 images.</summary>
+    public bool DecayPerEpoch { get; init; }
+    /// <summary>Lowest learning rate of a per-epoch schedule (the Efficient-CapsNet authors' 5e-5; 0: none).</summary>
+    public double MinLearningRate { get; init; }
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     public ulong Seed { get; init; } = 1;
     /// <summary>Largest random shift in pixels (the paper: 2); 0 turns augmentation off.</summary>
@@ -52,7 +58,7 @@ public sealed record TrainingOptions
     /// <summary>Test images evaluated after each epoch (0: all).</summary>
     public int TestLimit { get; init; }
 
-    public LearningRateSchedule Schedule => new(LearningRate, Decay);
+    public LearningRateSchedule Schedule => new(LearningRate, Decay, PerEpoch: DecayPerEpoch, Minimum: MinLearningRate);
 
     /// <summary>How this run's weights started, for the <c>training.init</c> metadata of its output.</summary>
     public string InitDescription => InitSource ?? TrainingInit.Describe(Seed, DigitSigma);
@@ -93,6 +99,9 @@ public sealed record TrainingOptions
         if (ScaleProblem(MaxScale) is { } scale) return scale;
         if (Data == TrainingDataKind.MultiMnist && (MaxShift != 0 || Affine))
             return "MultiMNIST pairs carry their own shifts (up to 4 px, paper §6): --shift, --rotate and --scale are for single-image data";
+        if (Data == TrainingDataKind.EfficientImages && (MaxShift != 0 || Affine))
+            return "--arch efficient has its authors' augmentation (rotation, shift into the margins, squish, erase): --shift, --rotate and --scale are not for it";
+        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) return $"the lowest learning rate must be in 0..--lr, got {MinLearningRate}";
         if (GroupSize < 1) return $"group size must be at least 1, got {GroupSize}";
         if (GroupSize > Batch) return $"--group {GroupSize} is more than --batch {Batch}: a group is part of one batch";
         if (CheckpointEverySteps < 1) return $"checkpoint interval must be at least 1 step, got {CheckpointEverySteps}";

@@ -10,6 +10,9 @@ public enum TrainingDataKind
     Images,
     /// <summary>MultiMNIST (paper §6): two digits of different classes overlaid, drawn afresh each epoch from the digits.</summary>
     MultiMnist,
+    /// <summary>One labelled image per sample with the Efficient-CapsNet authors' augmentation (<see cref="EfficientAugmentation"/>:
+    /// rotation, shift into the margins, squish, erase) instead of the shift, rotate and scale flags.</summary>
+    EfficientImages,
 }
 
 /// <summary>
@@ -50,6 +53,7 @@ public static class TrainingSamples
     public static ITrainingSamples Train(TrainingOptions options, LabeledImages images) => options.Data switch
     {
         TrainingDataKind.MultiMnist => new MultiMnistTrainingPairs(images),
+        TrainingDataKind.EfficientImages => new EfficientAugmentedImages(images),
         _ => new AugmentedImages(images, options),
     };
 
@@ -60,7 +64,12 @@ public static class TrainingSamples
     };
 
     /// <summary>A data kind's name in checkpoints and messages.</summary>
-    public static string Name(TrainingDataKind kind) => kind == TrainingDataKind.MultiMnist ? "multimnist" : "images";
+    public static string Name(TrainingDataKind kind) => kind switch
+    {
+        TrainingDataKind.MultiMnist => "multimnist",
+        TrainingDataKind.EfficientImages => "images-efficient",
+        _ => "images",
+    };
 
     /// <summary>The kind <see cref="Name"/> gives <paramref name="name"/>, or null.</summary>
     public static TrainingDataKind? Kind(string name) =>
@@ -98,6 +107,23 @@ public sealed class AugmentedImages(LabeledImages images, TrainingOptions option
             RandomAffine.Apply(images.GetImage(index), 1, size, dx, dy, degrees, scale, image);
         }
         else RandomShift.Apply(images.GetImage(index), 1, size, dx, dy, image);
+        labels[0] = images.Labels[index];
+    }
+}
+
+/// <summary>Labelled images, each through <see cref="EfficientAugmentation"/> (ten draws from the loop's generator).</summary>
+public sealed class EfficientAugmentedImages(LabeledImages images) : ITrainingSamples
+{
+    private readonly float[] _scratch = new float[images.ImageLength];
+
+    public int Count => images.Count;
+    public int Targets => 1;
+    public bool HasReconstructionTargets => false;
+
+    public void Draw(int index, DeterministicRandom random, Span<float> image, Span<int> labels, Span<float> reconstructionTargets)
+    {
+        if (images.Rows != images.Cols) throw new ArgumentException($"the Efficient-CapsNet augmentation takes square images, got {images.Rows}x{images.Cols}");
+        EfficientAugmentation.Apply(images.GetImage(index), images.Rows, random, image, _scratch);
         labels[0] = images.Labels[index];
     }
 }
