@@ -28,13 +28,13 @@ public static partial class PackedGemm
     /// Panels a call must cover for the loop nest to scan for zero columns: the scan is once per row tile and k block,
     /// and pays for itself only when several panels' micro-kernels use its list.
     /// </summary>
-    private const int MinPanelsToSkipZeros = 2;
+    internal const int MinPanelsToSkipZeros = 2;
 
     /// <summary>
     /// A tile's block runs dense when at least this share of its columns is non-zero (7/8): listing costs a load and an
     /// address per column, which the dense loop does not pay.
     /// </summary>
-    private static class DenseColumnShare
+    internal static class DenseColumnShare
     {
         public const int Numerator = 7;
         public const int Denominator = 8;
@@ -94,7 +94,7 @@ public static partial class PackedGemm
 
     /// <summary>Appends kk0 + i for each set bit i of <paramref name="bits"/> (i &lt; width), without a branch per bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int AppendSetBits(uint bits, int width, int kk0, ref int columns, int count)
+    internal static int AppendSetBits(uint bits, int width, int kk0, ref int columns, int count)
     {
         for (int i = 0; i < width; i++)
         {
