@@ -51,7 +51,7 @@ internal static class BenchCommand
         var dataDir = ToolOptions.DataDir();
         var worstCase = new Option<bool>("--worst-case")
         {
-            Description = "Time the worst-case input instead: an image whose conv1 output leaves no zero columns to skip (the dense bound; the count is printed)",
+            Description = "Time the worst-case input instead: an image searched to leave the fewest zero columns of conv1's output to skip (the count is printed)",
         };
         var command = new Command("bench", "Time the compiled model: p50/p90/p99/p99.9/max latency, images/s, bytes allocated per image")
         {

@@ -6,7 +6,7 @@ namespace CapsEmbedded.Cli.Commands;
 /// <summary>
 /// For <c>capsnet bench</c>: how much of an image's primary-capsule GEMM the compiled model skips (conv1's ReLU output,
 /// the A of that GEMM, has k columns that are zero in a whole register tile; PackedGemm.ZeroColumns.cs), and the
-/// worst-case input, an image that leaves nothing to skip, so that the dense bound is measured rather than guessed.
+/// worst-case input, an image searched to leave as little to skip as it can, so that the bound is measured, not guessed.
 /// The count runs conv1 and the channels-last im2col here with the public kernels and asks
 /// <see cref="PackedGemm.CountZeroColumns"/>, the kernels' own scan, what it would skip.
 /// </summary>
