@@ -351,7 +351,7 @@ internal static class BenchCommand
             ZeroColumns is { } z
                 ? string.Create(Inv, $"zero cols  {z.Min:P1} / {z.Median:P1} / {z.Max:P1} (least / median / most) of the primary GEMM's tile-columns skipped, per image")
                 : "zero cols  not counted",
-            WorstCase ?? "worst case not timed (--worst-case times the dense bound)",
+            WorstCase ?? "worst case not timed (--worst-case times the input found to skip least)",
             string.Create(Inv, $"allocated  {AllocatedBytesPerImage:F1} bytes per image"));
 
         public string ToJson(string weights)
