@@ -49,9 +49,13 @@ internal static class BenchCommand
             Description = "Time test images of mnist, fashion (each also picks its model unless --model or --weights is given) or a folder with the four IDX files, taken in turn; default: synthetic images",
         };
         var dataDir = ToolOptions.DataDir();
-        var command = new Command("bench", "Time the compiled model: p50/p90/p99 latency, images/s, bytes allocated per image")
+        var worstCase = new Option<bool>("--worst-case")
         {
-            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir,
+            Description = "Time the worst-case input instead: an image searched to leave the fewest zero columns of conv1's output to skip (the count is printed)",
+        };
+        var command = new Command("bench", "Time the compiled model: p50/p90/p99/p99.9/max latency, images/s, bytes allocated per image")
+        {
+            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir, worstCase,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -74,16 +78,37 @@ internal static class BenchCommand
             var compiled = int8 ? CompiledModel.Mnist : ModelChoice.Named(ModelChoice.ModelOf(modelName, path, dataSet));
             var a = compiled.Architecture;
             CommonOptions.WithinMemory(4.0 * settings.Batch * (a.InputLength + a.Classes + 1), $"--batch {settings.Batch}");
+            bool worst = parse.GetValue(worstCase);
+            if (worst && dataSet is not null) throw new CliException("--worst-case times one constructed image; drop --data");
+            if (worst && int8) throw new CliException("--worst-case is for the float32 model (its zero-column skipping); drop --precision int8");
             var images = dataSet is null ? SyntheticImages(a.InputLength, PoolSize(settings.Batch))
                 : TestImages(dataSet, parse.GetValue(dataDir)!, a, PoolSize(settings.Batch));
             string imagesName = dataSet is null ? "synthetic" : $"{dataSet} test";
+            PrimaryZeroColumns? zeroColumns = int8 ? null
+                : new PrimaryZeroColumns(path is null ? compiled.ReadEmbedded() : Weights.CapsNetWeightsFile.Read(File.ReadAllBytes(path), path));
+            string? worstLine = null;
+            if (worst)
+            {
+                var (image, count, conv1Zeros, sweeps) = zeroColumns!.WorstCase(settings.Tier);
+                images = new float[PoolSize(settings.Batch) * a.InputLength];
+                for (int i = 0; i < images.Length; i += image.Length) image.CopyTo(images, i);
+                imagesName = $"worst-case ({image.AsSpan().Count(1f)} pixels lit by {sweeps} search sweeps)";
+                worstLine = string.Create(CultureInfo.InvariantCulture,
+                    $"worst case {count.ZeroColumns:N0} zero columns of {count.Columns:N0} tile-columns, {count.ListedBlocks} of {count.Blocks} k blocks listed, {conv1Zeros:N0} of the conv1 outputs zero")
+                    + (count.ListedBlocks == 0 ? ": nothing skipped, the dense bound" : ": some blocks still skip; this is the slowest input found, not the dense bound");
+            }
             if (int8)
             {
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
             using var session = compiled.Open(path); // a file of another architecture is refused, naming the mismatch
-            var result = Run(session, settings, images) with { Images = imagesName };
+            var result = Run(session, settings, images) with
+            {
+                Images = imagesName,
+                ZeroColumns = zeroColumns is null ? null : ZeroColumnShares(zeroColumns, images, a.InputLength, settings.Tier),
+                WorstCase = worstLine,
+            };
             var output = parse.InvocationConfiguration.Output;
             string source = compiled.SourceOf(path);
             output.WriteLine(parse.GetValue(json) ? result.ToJson(source) : result.ToText(source));
@@ -119,27 +144,79 @@ internal static class BenchCommand
         return images;
     }
 
+    /// <summary>
+    /// The share of the primary GEMM's tile-columns that are zero (skipped) per image of the pool: the least, median and
+    /// largest, which bound how much the time can depend on the image.
+    /// </summary>
+    private static (double Min, double Median, double Max) ZeroColumnShares(PrimaryZeroColumns counter, float[] images, int inputLength, SimdTier tier)
+    {
+        var shares = new List<double>();
+        for (int i = 0; i < images.Length; i += inputLength)
+        {
+            var count = counter.Count(images.AsSpan(i, inputLength), tier).Columns;
+            shares.Add(count.Columns == 0 ? 0 : (double)count.ZeroColumns / count.Columns);
+        }
+
+        shares.Sort();
+        return (shares[0], shares[shares.Count / 2], shares[^1]);
+    }
+
+    /// <summary>Minor page faults of this process so far (Linux /proc/self/stat, field 10), or -1 where there is none.</summary>
+    internal static long MinorFaults()
+    {
+        try
+        {
+            string stat = File.ReadAllText("/proc/self/stat");
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture); // fields from "state" on: minflt is the 8th
+        }
+        catch (IOException) { return -1; }
+        catch (UnauthorizedAccessException) { return -1; }
+    }
+
+    /// <summary>The smallest non-zero step seen between consecutive Stopwatch readings, in nanoseconds: the clock's practical resolution.</summary>
+    private static double TimerStepNanoseconds()
+    {
+        long smallest = long.MaxValue;
+        for (int i = 0; i < 1000; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp(), t1;
+            do t1 = Stopwatch.GetTimestamp(); while (t1 == t0);
+            smallest = Math.Min(smallest, t1 - t0);
+        }
+
+        return smallest * 1e9 / Stopwatch.Frequency;
+    }
+
     /// <summary>Times <paramref name="settings"/>' calls, each on the next batch of <paramref name="images"/> (a whole number of batches).</summary>
     internal static BenchResult Run(ICapsNetSession session, BenchSettings settings, float[] images)
     {
         var ticks = new long[settings.Runs];
+        var cpuTicks = new long[settings.Runs]; // the process's CPU time per call (TimeSpan ticks): work, against wall time's waits
         using var model = new ModelCall(session, settings, images);
         bool single = model.Single;
 
         for (int i = 0; i < settings.Warmup; i++) model.Call();
         _ = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp()); // Stopwatch's first use allocates (seen under NativeAOT)
+        double timerStep = TimerStepNanoseconds();
+        long faultsBefore = MinorFaults();
         long allocatedBefore = AllocatedBytes(single);
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < settings.Runs; i++)
         {
+            long cpu0 = Environment.CpuUsage.TotalTime.Ticks;
             long t0 = Stopwatch.GetTimestamp();
             model.Call();
             ticks[i] = Stopwatch.GetTimestamp() - t0;
+            cpuTicks[i] = Environment.CpuUsage.TotalTime.Ticks - cpu0;
         }
         double totalSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long allocated = AllocatedBytes(single) - allocatedBefore;
+        long faultsAfter = MinorFaults();
 
         Array.Sort(ticks);
+        Array.Sort(cpuTicks);
+        double CpuMs(double p) => cpuTicks[Math.Min(cpuTicks.Length - 1, (int)Math.Ceiling(p * cpuTicks.Length) - 1)] / (double)TimeSpan.TicksPerMillisecond;
         return new BenchResult(settings, settings.Tier.ToString(),
             Milliseconds(ticks, 0.50), Milliseconds(ticks, 0.90), Milliseconds(ticks, 0.99),
             settings.Runs * (double)settings.Batch / totalSeconds,
@@ -147,6 +224,12 @@ internal static class BenchCommand
         {
             Model = session.ModelName,
             MultiplyAdds = session.Architecture.MultiplyAdds,
+            P999Ms = Milliseconds(ticks, 0.999),
+            MaxMs = Milliseconds(ticks, 1.0),
+            MinorFaultsPerCall = faultsBefore < 0 ? double.NaN : (double)(faultsAfter - faultsBefore) / settings.Runs,
+            TimerStepNs = timerStep,
+            CpuP50Ms = CpuMs(0.5),
+            CpuP99Ms = CpuMs(0.99),
         };
     }
 
@@ -226,6 +309,31 @@ internal static class BenchCommand
         /// <summary>Its multiply-adds per image (dense: the zero columns it skips are counted).</summary>
         public required long MultiplyAdds { get; init; }
 
+        /// <summary>The 99.9th percentile and the slowest call (with fewer than 1,000 runs p99.9 is the slowest).</summary>
+        public double P999Ms { get; init; } = double.NaN;
+
+        public double MaxMs { get; init; } = double.NaN;
+
+        /// <summary>Minor page faults of the process per timed call (NaN where /proc is missing): steady state is 0.</summary>
+        public double MinorFaultsPerCall { get; init; } = double.NaN;
+
+        /// <summary>
+        /// The process's CPU time per call (all its threads, spinning included), p50 and p99: when wall time's p99/p50
+        /// is far above CPU time's, the tail is waiting (preemption, a worker's wake-up), not work that varies.
+        /// </summary>
+        public double CpuP50Ms { get; init; } = double.NaN;
+
+        public double CpuP99Ms { get; init; } = double.NaN;
+
+        /// <summary>The clock's smallest observed step, ns.</summary>
+        public double TimerStepNs { get; init; } = double.NaN;
+
+        /// <summary>Least, median and largest share of the primary GEMM's tile-columns skipped as zero, over the pool's distinct images.</summary>
+        public (double Min, double Median, double Max)? ZeroColumns { get; init; }
+
+        /// <summary>The --worst-case input's zero-column count, printed as proof that nothing is skipped.</summary>
+        public string? WorstCase { get; init; }
+
         private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
         // Not RuntimeFeature.IsDynamicCodeSupported: PublishAot sets that switch to false in the JIT build's runtimeconfig
         // too (for the trim analysis), so both builds said NativeAOT. NativeAOT compiles nothing at run time.
@@ -236,8 +344,14 @@ internal static class BenchCommand
             $"model      {Model} ({MultiplyAdds:N0} multiply-adds per image), weights {weights}",
             $"runtime    {RuntimeInformation.FrameworkDescription} {Runtime}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, SIMD tier {Tier} ({SimdTiers.InstructionSet(Settings.Tier)})",
             $"settings   batch {Settings.Batch}, threads {Settings.Threads}, {Settings.Warmup} warm-up + {Settings.Runs} timed calls, {Images} images",
-            string.Create(Inv, $"latency    p50 {P50Ms:F3} ms, p90 {P90Ms:F3} ms, p99 {P99Ms:F3} ms per call"),
+            string.Create(Inv, $"latency    p50 {P50Ms:F3} ms, p90 {P90Ms:F3} ms, p99 {P99Ms:F3} ms, p99.9 {P999Ms:F3} ms, max {MaxMs:F3} ms per call"),
+            string.Create(Inv, $"tail       p90/p50 {P90Ms / P50Ms:F2}, p99/p50 {P99Ms / P50Ms:F2}, p99.9/p50 {P999Ms / P50Ms:F2}; {MinorFaultsPerCall:F2} minor page faults per call; clock step {TimerStepNs:F0} ns"),
+            string.Create(Inv, $"cpu time   p50 {CpuP50Ms:F3} ms, p99 {CpuP99Ms:F3} ms per call (p99/p50 {CpuP99Ms / CpuP50Ms:F2}; the process's threads, spinning included)"),
             string.Create(Inv, $"throughput {ImagesPerSecond:F1} images/s ({GflopPerSecond(P50Ms / Settings.Batch):F1} dense-equivalent GFLOP/s at p50: zero columns are skipped)"),
+            ZeroColumns is { } z
+                ? string.Create(Inv, $"zero cols  {z.Min:P1} / {z.Median:P1} / {z.Max:P1} (least / median / most) of the primary GEMM's tile-columns skipped, per image")
+                : "zero cols  not counted",
+            WorstCase ?? "worst case not timed (--worst-case times the input found to skip least)",
             string.Create(Inv, $"allocated  {AllocatedBytesPerImage:F1} bytes per image"));
 
         public string ToJson(string weights)
@@ -260,7 +374,21 @@ internal static class BenchCommand
                 Number(json, "p50_ms", P50Ms);
                 Number(json, "p90_ms", P90Ms);
                 Number(json, "p99_ms", P99Ms);
+                Number(json, "p999_ms", P999Ms);
+                Number(json, "max_ms", MaxMs);
+                Number(json, "minor_faults_per_call", MinorFaultsPerCall);
+                Number(json, "timer_step_ns", TimerStepNs);
+                Number(json, "cpu_p50_ms", CpuP50Ms);
+                Number(json, "cpu_p99_ms", CpuP99Ms);
+                if (ZeroColumns is { } z)
+                {
+                    Number(json, "zero_column_share_min", z.Min);
+                    Number(json, "zero_column_share_median", z.Median);
+                    Number(json, "zero_column_share_max", z.Max);
+                }
+                if (WorstCase is not null) json.WriteString("worst_case", WorstCase);
                 Number(json, "images_per_second", ImagesPerSecond);
+                // Last, as it always was: scripts match its closing brace.
                 Number(json, "allocated_bytes_per_image", AllocatedBytesPerImage);
                 json.WriteEndObject();
             }

@@ -28,13 +28,13 @@ public static partial class PackedGemm
     /// Panels a call must cover for the loop nest to scan for zero columns: the scan is once per row tile and k block,
     /// and pays for itself only when several panels' micro-kernels use its list.
     /// </summary>
-    private const int MinPanelsToSkipZeros = 2;
+    internal const int MinPanelsToSkipZeros = 2;
 
     /// <summary>
     /// A tile's block runs dense when at least this share of its columns is non-zero (7/8): listing costs a load and an
     /// address per column, which the dense loop does not pay.
     /// </summary>
-    private static class DenseColumnShare
+    internal static class DenseColumnShare
     {
         public const int Numerator = 7;
         public const int Denominator = 8;
@@ -94,7 +94,7 @@ public static partial class PackedGemm
 
     /// <summary>Appends kk0 + i for each set bit i of <paramref name="bits"/> (i &lt; width), without a branch per bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int AppendSetBits(uint bits, int width, int kk0, ref int columns, int count)
+    internal static int AppendSetBits(uint bits, int width, int kk0, ref int columns, int count)
     {
         for (int i = 0; i < width; i++)
         {
@@ -103,5 +103,54 @@ public static partial class PackedGemm
         }
 
         return count;
+    }
+}
+
+/// <summary>
+/// What the zero-column skipping of <see cref="PackedGemm"/> finds in one A on one tier: k columns that are zero in
+/// every row of a register tile (<see cref="ZeroColumns"/> of <see cref="Columns"/> tile-columns), and the k blocks of
+/// the row tiles that take the listed loop (<see cref="ListedBlocks"/> of <see cref="Blocks"/>; the others run dense).
+/// </summary>
+public readonly record struct ZeroColumnCount(long ZeroColumns, long Columns, int ListedBlocks, int Blocks);
+
+public static partial class PackedGemm
+{
+    /// <summary>
+    /// Counts what the loop nest of <see cref="Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>
+    /// skips for A[m × k] on <paramref name="tier"/> (a product of at least two panels): the same scan over the same
+    /// register tiles and k blocks. Rows below a whole tile run dense and are not counted; Scalar skips nothing.
+    /// Benchmarks use it to show how much of an image's work is skipped, and that a worst-case input skips none.
+    /// </summary>
+    public static ZeroColumnCount CountZeroColumns(ReadOnlySpan<float> a, int m, int k, SimdTier tier)
+    {
+        KernelArguments.RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
+        int rowsPerTile = tier switch
+        {
+            SimdTier.Vector512 => Gemm6x32Avx512.Rows,
+            SimdTier.Vector256 => Gemm6x16Fma3.Rows,
+            SimdTier.Vector128 => Gemm4x16Simd128.Rows,
+            _ => 0,
+        };
+        if (rowsPerTile == 0 || m < rowsPerTile || k == 0) return new ZeroColumnCount(0, 0, 0, 0);
+
+        Span<int> columns = stackalloc int[KBlock];
+        ref float aRef = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
+        long zero = 0, total = 0;
+        int listed = 0, blocks = 0;
+        for (int i0 = 0; i0 + rowsPerTile <= m; i0 += rowsPerTile)
+        {
+            for (int k0 = 0; k0 < k; k0 += KBlock)
+            {
+                int kc = Math.Min(KBlock, k - k0);
+                int count = NonzeroColumns(ref Unsafe.Add(ref aRef, (nuint)i0 * (nuint)k + (nuint)k0), (nuint)k, rowsPerTile, kc,
+                    ref columns[0], wide: false);
+                zero += kc - count;
+                total += kc;
+                listed += count * DenseColumnShare.Denominator < kc * DenseColumnShare.Numerator ? 1 : 0;
+                blocks++;
+            }
+        }
+
+        return new ZeroColumnCount(zero, total, listed, blocks);
     }
 }

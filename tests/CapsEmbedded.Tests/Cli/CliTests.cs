@@ -178,6 +178,28 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
     }
 
     [Fact]
+    public void Bench_worst_case_skips_fewer_zero_columns_than_any_test_digit_and_reports_the_tail()
+    {
+        string mnist = CopyMnistFixture();
+        var digits = Capsnet("bench", "--warmup", "0", "--runs", "2", "--data", mnist, "--json");
+        Assert.True(digits.Code == 0, digits.Error);
+        var worst = Capsnet("bench", "--warmup", "0", "--runs", "2", "--worst-case", "--json");
+        Assert.True(worst.Code == 0, worst.Error);
+        foreach (string field in new[] { "p999_ms", "max_ms", "cpu_p50_ms", "cpu_p99_ms", "timer_step_ns" })
+        {
+            Assert.Matches($"\"{field}\":[0-9.]+", worst.Output);
+        }
+
+        Assert.Matches("\"worst_case\":\"worst case [0-9,]+ zero columns of 124,416 tile-columns", worst.Output);
+        double Share(string json, string name) => double.Parse(
+            System.Text.RegularExpressions.Regex.Match(json, $"\"{name}\":([0-9.Ee-]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        // The search's image leaves less to skip than the densest test digit of the fixture.
+        Assert.True(Share(worst.Output, "zero_column_share_max") < Share(digits.Output, "zero_column_share_min"),
+            $"worst case {worst.Output} against digits {digits.Output}");
+        AssertOneLineError(Capsnet("bench", "--worst-case", "--data", mnist), "--worst-case times one constructed image; drop --data");
+    }
+
+    [Fact]
     public void Generated_and_reference_engines_agree_on_a_loaded_file()
     {
         string weights = PaperWeights();

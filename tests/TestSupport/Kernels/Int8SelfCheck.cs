@@ -24,6 +24,15 @@ internal static class Int8SelfCheck
     /// <summary>Larger shapes: the primary-capsule depth (k = 20736, 41 k blocks) at fewer channels, and a GEMV.</summary>
     public static readonly (int M, int N, int K)[] LargeShapes = [(36, 32, 20736), (1, 256, 2049)];
 
+    /// <summary>
+    /// Shapes for the sparse checks: several k blocks with a partial last group, rows left below a whole tile (the 1-row
+    /// kernel), a partial panel, the primary capsules' 36 × 256 at a shorter k.
+    /// </summary>
+    public static readonly (int M, int N, int K)[] SparseShapes = [(36, 40, 2049), (13, 33, 1031), (36, 256, 700), (5, 17, 512)];
+
+    /// <summary>Shares of zeros in A for the sparse checks (1: every group zero, the result is all zeros).</summary>
+    public static readonly double[] SparseShares = [0.5, 0.9, 1.0];
+
     /// <summary>What <see cref="Check"/> fills A and B with.</summary>
     public enum Fill
     {
@@ -71,6 +80,15 @@ internal static class Int8SelfCheck
             checks++;
         }
 
+        foreach (var (m, n, k) in SparseShapes)
+        {
+            foreach (double zeroShare in SparseShares)
+            {
+                Check(tier, m, n, k, Fill.Random, ++seed, zeroShare);
+                checks++;
+            }
+        }
+
         foreach (Fill fill in new[] { Fill.MaxPositive, Fill.MaxNegative })
         {
             Check(tier, 13, 17, 1025, fill, ++seed);
@@ -83,9 +101,11 @@ internal static class Int8SelfCheck
 
     /// <summary>
     /// C = A · Bᵀ on <paramref name="tier"/> equals the int64 reference exactly: once for all rows, and again split into
-    /// two row ranges at an odd row (rows outside a range must stay untouched).
+    /// two row ranges at an odd row (rows outside a range must stay untouched). With <paramref name="zeroShare"/> &gt; 0
+    /// that share of A's bytes is zero, and as many whole k columns are, so that the SIMD tiers take their zero-group
+    /// lists (QuantizedGemm.ZeroGroups.cs) as they do on conv1's quantised ReLU output.
     /// </summary>
-    public static void Check(Int8Tier tier, int m, int n, int k, Fill fill, ulong seed)
+    public static void Check(Int8Tier tier, int m, int n, int k, Fill fill, ulong seed, double zeroShare = 0)
     {
         var random = new DeterministicRandom(seed);
         byte[] a = new byte[m * k];
@@ -97,6 +117,20 @@ internal static class Int8SelfCheck
                 Fill.Random => (byte)(random.NextInt(8) switch { 0 => 0, 1 => 127, _ => random.NextInt(128) }),
                 _ => 127,
             };
+        }
+
+        if (zeroShare > 0)
+        {
+            for (int i = 0; i < a.Length; i++)
+            {
+                if (random.NextDouble() < zeroShare) a[i] = 0;
+            }
+
+            for (int kk = 0; kk < k; kk++)
+            {
+                if (random.NextDouble() >= zeroShare) continue;
+                for (int i = 0; i < m; i++) a[i * k + kk] = 0;
+            }
         }
 
         for (int i = 0; i < b.Length; i++)

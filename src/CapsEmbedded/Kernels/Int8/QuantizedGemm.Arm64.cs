@@ -13,39 +13,42 @@ public static partial class QuantizedGemm
     /// <summary>
     /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators (four <see cref="RowSums"/>): per group four 16-byte panel
     /// loads and 16 SDOTs. Four groups at a time use SDOT by element (one 16-byte A load per row, no broadcast: a DUP would
-    /// take a NEON pipe from SDOT); the remaining groups broadcast each row's 4 bytes.
+    /// take a NEON pipe from SDOT); the remaining groups, and listed (non-consecutive) ones, broadcast each row's 4 bytes.
     /// </summary>
     internal readonly struct Tile4x16Sdot : IInt8MicroKernel
     {
         public static int Rows => 4;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             RowSums c0 = default, c1 = default, c2 = default, c3 = default;
             ref byte aRow0 = ref a;
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
             ref byte aRow3 = ref Unsafe.Add(ref a, 3 * lda);
-            nuint g = 0;
-            for (; g + 4 <= groups; g += 4)
+            nuint j = 0;
+            // Dense: four consecutive groups at a time by element. Listed groups are not consecutive: one at a time.
+            for (; typeof(TGroups) == typeof(PackedGemm.AllColumns) && j + 4 <= count; j += 4)
             {
+                nuint g = j;
+                ref sbyte bGroups = ref Unsafe.Add(ref b, g * GroupBytes);
                 // SDOT by element: 16 activation bytes (4 groups) per row in one load, the group picked by the lane index.
                 Vector128<sbyte> a0 = Vector128.LoadUnsafe(ref aRow0, 4 * g).AsSByte();
                 Vector128<sbyte> a1 = Vector128.LoadUnsafe(ref aRow1, 4 * g).AsSByte();
                 Vector128<sbyte> a2 = Vector128.LoadUnsafe(ref aRow2, 4 * g).AsSByte();
                 Vector128<sbyte> a3 = Vector128.LoadUnsafe(ref aRow3, 4 * g).AsSByte();
-                GroupByLane(ref b, 0, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref b, 1, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref b, 2, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref b, 3, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                b = ref Unsafe.Add(ref b, 4 * GroupBytes);
+                GroupByLane(ref bGroups, 0, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref bGroups, 1, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref bGroups, 2, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                GroupByLane(ref bGroups, 3, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
             }
 
-            for (; g < groups; g++)
+            for (; j < count; j++)
             {
-                var panel = new PanelGroup(ref b, 0);
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                var panel = new PanelGroup(ref b, g * GroupBytes);
                 nuint ka = 4 * g;
                 c0.Dot(Broadcast4(ref Unsafe.Add(ref aRow0, ka)), panel);
                 c1.Dot(Broadcast4(ref Unsafe.Add(ref aRow1, ka)), panel);
@@ -60,13 +63,14 @@ public static partial class QuantizedGemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first)
+        public static void Row<TGroups>(ref byte a, ref sbyte b, ref int groupList, nuint count, ref int c, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             RowSums sums = default;
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
-                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), new PanelGroup(ref b, 0));
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), new PanelGroup(ref b, g * GroupBytes));
             }
 
             sums.Store(ref c, first);
@@ -128,7 +132,8 @@ public static partial class QuantizedGemm
         public static int Rows => 2;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             // c{row}_{quad}{L|H}: channels 4q, 4q+1 (L) and 4q+2, 4q+3 (H), two int32 half-sums per channel.
             Vector128<int> c0_0L = default, c0_0H = default, c0_1L = default, c0_1H = default;
@@ -137,10 +142,10 @@ public static partial class QuantizedGemm
             Vector128<int> c1_2L = default, c1_2H = default, c1_3L = default, c1_3H = default;
             ref byte aRow0 = ref a;
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
-                var panel = new PanelGroup(ref b, 0);
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                var panel = new PanelGroup(ref b, g * GroupBytes);
                 nuint ka = 4 * g;
                 Vector128<sbyte> a0 = Broadcast4(ref Unsafe.Add(ref aRow0, ka));
                 Step(ref c0_0L, ref c0_0H, a0, panel.Q0); Step(ref c0_1L, ref c0_1H, a0, panel.Q1);
@@ -155,18 +160,20 @@ public static partial class QuantizedGemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first)
+        public static void Row<TGroups>(ref byte a, ref sbyte b, ref int groupList, nuint count, ref int c, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             Vector128<int> c0L = default, c0H = default, c1L = default, c1H = default;
             Vector128<int> c2L = default, c2H = default, c3L = default, c3H = default;
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
+                nuint g = TGroups.At(ref groupList, j);
+                var panel = new PanelGroup(ref b, g * GroupBytes);
                 Vector128<sbyte> x = Broadcast4(ref Unsafe.Add(ref a, 4 * g));
-                Step(ref c0L, ref c0H, x, Vector128.LoadUnsafe(ref b));
-                Step(ref c1L, ref c1H, x, Vector128.LoadUnsafe(ref b, 16));
-                Step(ref c2L, ref c2H, x, Vector128.LoadUnsafe(ref b, 32));
-                Step(ref c3L, ref c3H, x, Vector128.LoadUnsafe(ref b, 48));
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                Step(ref c0L, ref c0H, x, panel.Q0);
+                Step(ref c1L, ref c1H, x, panel.Q1);
+                Step(ref c2L, ref c2H, x, panel.Q2);
+                Step(ref c3L, ref c3H, x, panel.Q3);
             }
 
             Store(Fold(c0L, c0H), Fold(c1L, c1H), Fold(c2L, c2H), Fold(c3L, c3H), ref c, first);

@@ -41,7 +41,8 @@ public static partial class QuantizedGemm
         public static int Rows => 4;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             Vector256<int> c0_0 = default, c0_1 = default, c1_0 = default, c1_1 = default;
             Vector256<int> c2_0 = default, c2_1 = default, c3_0 = default, c3_1 = default;
@@ -49,11 +50,12 @@ public static partial class QuantizedGemm
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
             ref byte aRow3 = ref Unsafe.Add(ref a, 3 * lda);
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
-                Vector256<sbyte> b0 = Vector256.LoadUnsafe(ref b);
-                Vector256<sbyte> b1 = Vector256.LoadUnsafe(ref b, 32);
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                ref sbyte bGroup = ref Unsafe.Add(ref b, g * GroupBytes);
+                Vector256<sbyte> b0 = Vector256.LoadUnsafe(ref bGroup);
+                Vector256<sbyte> b1 = Vector256.LoadUnsafe(ref bGroup, 32);
                 nuint ka = 4 * g;
                 Vector256<byte> a0 = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow0, ka))).AsByte();
                 c0_0 = TDot.Dot(c0_0, a0, b0);
@@ -76,15 +78,17 @@ public static partial class QuantizedGemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first)
+        public static void Row<TGroups>(ref byte a, ref sbyte b, ref int groupList, nuint count, ref int c, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             Vector256<int> c0 = default, c1 = default;
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
+                nuint g = TGroups.At(ref groupList, j);
+                ref sbyte bGroup = ref Unsafe.Add(ref b, g * GroupBytes);
                 Vector256<byte> x = Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, 4 * g))).AsByte();
-                c0 = TDot.Dot(c0, x, Vector256.LoadUnsafe(ref b));
-                c1 = TDot.Dot(c1, x, Vector256.LoadUnsafe(ref b, 32));
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                c0 = TDot.Dot(c0, x, Vector256.LoadUnsafe(ref bGroup));
+                c1 = TDot.Dot(c1, x, Vector256.LoadUnsafe(ref bGroup, 32));
             }
 
             Store(c0, c1, ref c, first);
@@ -114,17 +118,18 @@ public static partial class QuantizedGemm
             Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(a, b), Vector512.Create((short)1)));
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             Vector512<int> c0 = default, c1 = default, c2 = default, c3 = default;
             ref byte aRow0 = ref a;
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
             ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
             ref byte aRow3 = ref Unsafe.Add(ref a, 3 * lda);
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
-                Vector512<sbyte> panel = Vector512.LoadUnsafe(ref b);
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                Vector512<sbyte> panel = Vector512.LoadUnsafe(ref b, g * GroupBytes);
                 nuint ka = 4 * g;
                 c0 = Dot(c0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow0, ka))).AsByte(), panel);
                 c1 = Dot(c1, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref aRow1, ka))).AsByte(), panel);
@@ -139,13 +144,14 @@ public static partial class QuantizedGemm
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first)
+        public static void Row<TGroups>(ref byte a, ref sbyte b, ref int groupList, nuint count, ref int c, bool first)
+            where TGroups : struct, PackedGemm.IKColumns
         {
             Vector512<int> c0 = default;
-            for (nuint g = 0; g < groups; g++)
+            for (nuint j = 0; j < count; j++)
             {
-                c0 = Dot(c0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, 4 * g))).AsByte(), Vector512.LoadUnsafe(ref b));
-                b = ref Unsafe.Add(ref b, GroupBytes);
+                nuint g = TGroups.At(ref groupList, j);
+                c0 = Dot(c0, Vector512.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, 4 * g))).AsByte(), Vector512.LoadUnsafe(ref b, g * GroupBytes));
             }
 
             Store(c0, ref c, first);

@@ -107,7 +107,12 @@ public static partial class QuantizedGemm
     /// <param name="rowEnd">One past the last row computed.</param>
     /// <param name="tier">The instruction tier; <see cref="PlatformNotSupportedException"/> if this machine cannot run it.</param>
     public static void Multiply(ReadOnlySpan<byte> a, int m, int k, ReadOnlySpan<sbyte> packedB, int n, Span<int> c,
-        int rowStart, int rowEnd, Int8Tier tier)
+        int rowStart, int rowEnd, Int8Tier tier) =>
+        Multiply(a, m, k, packedB, n, c, rowStart, rowEnd, tier, ZeroColumns.Skip);
+
+    /// <summary>As above; <paramref name="zeroGroups"/> = <see cref="ZeroColumns.Compute"/> runs every k group (tests and measurements compare the two).</summary>
+    internal static void Multiply(ReadOnlySpan<byte> a, int m, int k, ReadOnlySpan<sbyte> packedB, int n, Span<int> c,
+        int rowStart, int rowEnd, Int8Tier tier, ZeroColumns zeroGroups)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -136,19 +141,19 @@ public static partial class QuantizedGemm
         switch (tier)
         {
             case Int8Tier.Avx2:
-                Drive<Tile4x16V256<MaddubsDot256>>(a, k, packedB, n, c, rowStart, rowEnd);
+                Drive<Tile4x16V256<MaddubsDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.Avx512BW:
-                Drive<Tile4x16Avx512BW>(a, k, packedB, n, c, rowStart, rowEnd);
+                Drive<Tile4x16Avx512BW>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AvxVnni:
-                Drive<Tile4x16V256<VnniDot256>>(a, k, packedB, n, c, rowStart, rowEnd);
+                Drive<Tile4x16V256<VnniDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AdvSimdDp:
-                Drive<Tile4x16Sdot>(a, k, packedB, n, c, rowStart, rowEnd);
+                Drive<Tile4x16Sdot>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AdvSimd:
-                Drive<Tile2x16Smull>(a, k, packedB, n, c, rowStart, rowEnd);
+                Drive<Tile2x16Smull>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             default:
                 MultiplyScalar(a, k, packedB, n, c, rowStart, rowEnd);
@@ -176,6 +181,7 @@ public static partial class QuantizedGemm
                 int sum = 0;
                 for (int kk = 0; kk < k; kk++)
                 {
+                    if (aRow[kk] == 0) continue; // a zero activation adds nothing, as the SIMD tiers' zero groups
                     sum += aRow[kk] * packedB[PackedIndex(j, kk, k, panels)];
                 }
 
@@ -190,9 +196,11 @@ public static partial class QuantizedGemm
     /// The kernels read A four bytes at a time, so the last group of an A row whose k is not a multiple of 4 is first
     /// copied, zero-padded, to the stack (reading past it could leave the span); a partial last panel goes through a stack
     /// tile so that kernels only write whole 16-wide rows. Rows left below a whole tile go through the 1-row kernel.
+    /// Before a row tile sweeps a block's panels, the groups where its A is all zero are listed out
+    /// (QuantizedGemm.ZeroGroups.cs) and every panel's kernel steps over the rest only.
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<byte> a, int k, ReadOnlySpan<sbyte> packedB, int n, Span<int> c,
-        int rowStart, int rowEnd)
+        int rowStart, int rowEnd, ZeroColumns zeroGroups)
         where TKernel : IInt8MicroKernel
     {
         int rowsPerTile = TKernel.Rows;
@@ -211,6 +219,11 @@ public static partial class QuantizedGemm
         ref int cTailRef = ref MemoryMarshal.GetReference(cTail);
         nuint lda = (nuint)k;
         nuint ldc = (nuint)n;
+        // The non-zero groups of a row tile's block, scanned once per tile and block and used by every panel: only
+        // worth the scan when several panels share it (the thresholds are the float kernels').
+        Span<int> groupList = stackalloc int[KBlock / 4];
+        ref int groupListRef = ref MemoryMarshal.GetReference(groupList);
+        bool skipZeroGroups = zeroGroups == ZeroColumns.Skip && panels >= PackedGemm.MinPanelsToSkipZeros;
 
         for (int k0 = 0; k0 < kPadded; k0 += KBlock)
         {
@@ -236,6 +249,11 @@ public static partial class QuantizedGemm
                     }
                 }
 
+                int count = skipZeroGroups ? NonzeroGroups(ref aTile, lda, rows, directGroups, ref groupListRef) : directGroups;
+                // Listing pays once enough groups are zero; below that the dense loop is as fast.
+                bool listed = count * PackedGemm.DenseColumnShare.Denominator < directGroups * PackedGemm.DenseColumnShare.Numerator;
+                nuint steps = (nuint)(listed ? count : directGroups);
+
                 for (int panel = 0; panel < panels; panel++)
                 {
                     ref sbyte bPanel = ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride);
@@ -254,13 +272,15 @@ public static partial class QuantizedGemm
                     nuint cStride = partial ? PanelWidth : ldc;
                     if (directGroups > 0)
                     {
-                        Run<TKernel>(rows, ref aTile, lda, ref bPanel, (nuint)directGroups, ref cTile, cStride, first);
+                        // Even with no group left the call runs: on the first block it writes the zero sums.
+                        if (listed) Run<TKernel, PackedGemm.ListedColumns>(rows, ref aTile, lda, ref bPanel, ref groupListRef, steps, ref cTile, cStride, first);
+                        else Run<TKernel, PackedGemm.AllColumns>(rows, ref aTile, lda, ref bPanel, ref groupListRef, steps, ref cTile, cStride, first);
                     }
 
                     if (directGroups != groups)
                     {
-                        Run<TKernel>(rows, ref aTailRef, 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes), 1,
-                            ref cTile, cStride, first && directGroups == 0);
+                        Run<TKernel, PackedGemm.AllColumns>(rows, ref aTailRef, 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
+                            ref groupListRef, 1, ref cTile, cStride, first && directGroups == 0);
                     }
 
                     if (partial)
@@ -278,11 +298,13 @@ public static partial class QuantizedGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Run<TKernel>(int rows, ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first)
+    private static void Run<TKernel, TGroups>(int rows, ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count,
+        ref int c, nuint ldc, bool first)
         where TKernel : IInt8MicroKernel
+        where TGroups : struct, PackedGemm.IKColumns
     {
-        if (rows == 1) TKernel.Row(ref a, ref b, groups, ref c, first);
-        else TKernel.Tile(ref a, lda, ref b, groups, ref c, ldc, first);
+        if (rows == 1) TKernel.Row<TGroups>(ref a, ref b, ref groupList, count, ref c, first);
+        else TKernel.Tile<TGroups>(ref a, lda, ref b, ref groupList, count, ref c, ldc, first);
     }
 
     /// <summary>A register-tile micro-kernel of one tier, specialised by the JIT through static abstract members.</summary>
@@ -295,12 +317,16 @@ public static partial class QuantizedGemm
         static abstract int Rows { get; }
 
         /// <summary>
-        /// C[Rows × 16] (+)= A[Rows × 4·groups] · one panel's groups [groups × 16 × 4]: A rows are lda bytes apart and
-        /// read 4 bytes per group; C rows ldc ints apart; C is overwritten when <paramref name="first"/>, else added to.
+        /// C[Rows × 16] (+)= A[Rows × 4·g] · one panel's groups [g × 16 × 4], summed over the <paramref name="count"/>
+        /// groups that <typeparamref name="TGroups"/> names (the j-th is group TGroups.At(groupList, j)): A rows are lda
+        /// bytes apart and read 4 bytes per group; C rows ldc ints apart; C is overwritten when <paramref name="first"/>,
+        /// else added to.
         /// </summary>
-        static abstract void Tile(ref byte a, nuint lda, ref sbyte b, nuint groups, ref int c, nuint ldc, bool first);
+        static abstract void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+            where TGroups : struct, PackedGemm.IKColumns;
 
-        /// <summary>C[1 × 16] (+)= A[1 × 4·groups] · one panel's groups.</summary>
-        static abstract void Row(ref byte a, ref sbyte b, nuint groups, ref int c, bool first);
+        /// <summary>C[1 × 16] (+)= A[1 × 4·g] · one panel's groups, over the groups <typeparamref name="TGroups"/> names.</summary>
+        static abstract void Row<TGroups>(ref byte a, ref sbyte b, ref int groupList, nuint count, ref int c, bool first)
+            where TGroups : struct, PackedGemm.IKColumns;
     }
 }

@@ -16,7 +16,7 @@ public sealed class QuantizedGemmTests
     /// machines have it), so a missing one fails. Any other tier this CPU lacks must be refused with
     /// PlatformNotSupportedException naming it, and the test is then reported as skipped with the reason, never passed.
     /// </summary>
-    private static void RequireOrSkip(Int8Tier tier)
+    internal static void RequireOrSkip(Int8Tier tier)
     {
         if (Int8Tiers.IsSupported(tier)) return;
         bool mustRun = tier == Int8Tier.Scalar || (RuntimeInformation.ProcessArchitecture == Architecture.X64 && tier == Int8Tier.Avx2);
@@ -33,7 +33,8 @@ public sealed class QuantizedGemmTests
     {
         RequireOrSkip(tier);
         Assert.Equal(Int8SelfCheck.Rows.Length * Int8SelfCheck.Columns.Length * Int8SelfCheck.Depths.Length
-            + Int8SelfCheck.LargeShapes.Length + 4, Int8SelfCheck.RunTier(tier));
+            + Int8SelfCheck.LargeShapes.Length + Int8SelfCheck.SparseShapes.Length * Int8SelfCheck.SparseShares.Length + 4,
+            Int8SelfCheck.RunTier(tier));
     }
 
     private static readonly Lazy<(byte[] A, sbyte[] Packed, int[] Expected)> Primary = new(() =>

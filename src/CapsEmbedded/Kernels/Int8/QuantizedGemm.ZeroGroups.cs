@@ -1,0 +1,66 @@
+// Zero groups of A: the int8 form of PackedGemm.ZeroColumns.cs. The micro-kernels read A four bytes (one k group) at a
+// time, so the unit skipped is a group where every row of a register tile's A is zero: its 16·4 products per row are
+// exact zeros and the int32 sums are the same with or without them (integer addition; any order gives the same bits).
+// The primary capsules' A is conv1's ReLU output quantised to u7, channels last, so a group is 4 channels of one pixel
+// of conv1's output; on digits most of them are zero at every position of a 4-row tile.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace CapsEmbedded.Kernels.Int8;
+
+public static partial class QuantizedGemm
+{
+    /// <summary>
+    /// Writes to <paramref name="groups"/> (<paramref name="count"/> ints) the k groups g of A[rows × 4·count] (rows
+    /// <paramref name="lda"/> bytes apart) where some row has a non-zero byte among its 4 at 4g, in increasing order, and
+    /// returns how many. Branch-free per group, like <see cref="PackedGemm.NonzeroColumns"/>.
+    /// </summary>
+    internal static int NonzeroGroups(ref byte a, nuint lda, int rows, int count, ref int groups)
+    {
+        int kept = 0;
+        int g = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; g + 8 <= count; g += 8)
+            {
+                Vector256<byte> any = Vector256.LoadUnsafe(ref a, (nuint)g * 4);
+                for (int r = 1; r < rows; r++)
+                {
+                    any |= Vector256.LoadUnsafe(ref a, (nuint)r * lda + (nuint)g * 4);
+                }
+
+                uint zero = Vector256.Equals(any.AsInt32(), Vector256<int>.Zero).ExtractMostSignificantBits();
+                kept = PackedGemm.AppendSetBits(~zero & 0xFF, 8, g, ref groups, kept);
+            }
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; g + 4 <= count; g += 4)
+            {
+                Vector128<byte> any = Vector128.LoadUnsafe(ref a, (nuint)g * 4);
+                for (int r = 1; r < rows; r++)
+                {
+                    any |= Vector128.LoadUnsafe(ref a, (nuint)r * lda + (nuint)g * 4);
+                }
+
+                uint zero = Vector128.Equals(any.AsInt32(), Vector128<int>.Zero).ExtractMostSignificantBits();
+                kept = PackedGemm.AppendSetBits(~zero & 0xF, 4, g, ref groups, kept);
+            }
+        }
+
+        for (; g < count; g++)
+        {
+            int any = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                any |= Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref a, (nuint)r * lda + (nuint)g * 4));
+            }
+
+            Unsafe.Add(ref groups, kept) = g;
+            kept += any != 0 ? 1 : 0;
+        }
+
+        return kept;
+    }
+}
