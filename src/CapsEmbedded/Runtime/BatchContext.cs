@@ -13,7 +13,7 @@ public delegate int BatchItemPredictor(PackedCapsNetWeights weights, ReadOnlySpa
 
 /// <summary>
 /// Classifies one item of a batch on worker <paramref name="worker"/> (0 = the caller), for a model that keeps a
-/// workspace per worker of its own rather than the context's float scratch (the int8 model).
+/// workspace per worker of its own rather than the context's float scratch (the scalar reference model).
 /// </summary>
 /// <returns>The predicted class.</returns>
 public delegate int BatchItemRunner(int worker, ReadOnlySpan<float> image, Span<float> lengths);
