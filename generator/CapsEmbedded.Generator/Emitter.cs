@@ -15,6 +15,7 @@ namespace CapsEmbedded.Generator
     {
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
         {
+            yield return (HintPrefix(spec) + ".Constants.g.cs", ConstantsFile(spec));
             if (spec.Weights.IsQuantized)
             {
                 yield return (HintPrefix(spec) + ".Model.g.cs", Int8Emitter.EmitModel(spec));
@@ -24,43 +25,17 @@ namespace CapsEmbedded.Generator
             yield return (HintPrefix(spec) + ".Layers.g.cs", EmitLayers(spec));
         }
 
-        private static readonly string[] Usings =
-        {
-            "System", "System.CodeDom.Compiler", "System.Collections.Generic", "System.Threading", "CapsEmbedded",
-            "CapsEmbedded.Kernels", "CapsEmbedded.Runtime",
-        };
-
-        /// <summary>Scratch regions up to the primary conv's output, in the order the forward pass uses them, in floats.</summary>
-        private static List<(string Name, long Floats, string Doc)> ConvRegions(CapsNetArchitecture a)
-        {
-            long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
-            long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
-            return new List<(string, long, string)>
-            {
-                ("Patches", conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1's im2col patches"),
-                ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output [y][x][channel], read in place by the primary conv"),
-                ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
-            };
-        }
-
         private static string EmitModel(ModelSpec spec)
         {
             var a = spec.Weights.Architecture!;
             var h = spec.Weights;
             string model = spec.Target.ClassName;
-            var w = new SourceWriter();
-            Header(w, spec);
-            OpenNamespace(w, spec, Usings);
-            w.Write($$"""
-                /// <summary>
-                /// The CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the weights are
-                /// packed once for the SIMD kernels. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
-                /// </summary>
-                {{GeneratedCode}}
-                """);
-            w.Open($"{spec.Target.Accessibility} static partial class {model}");
-            Sizes(w, a, "GEMM", ".");
-            WeightFile(w, h);
+            var w = OpenModelFile(spec, $$"""
+                The CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the weights are
+                packed once for the SIMD kernels. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
+                """, "System", "System.Collections.Generic", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
+            w.Write("// ---- Weight file: where each tensor lies ------------------------------------------------------");
+            w.Line();
             Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -90,50 +65,59 @@ namespace CapsEmbedded.Generator
                 };
 
                 """);
-            ClassNames(w, h, a);
-            Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ConvRegions(a));
-            ArchitectureAndTier(w, a, "The SIMD tier Predict uses on this machine.");
-            w.Write("""
+            Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------",
+                global::CapsEmbedded.Runtime.ScratchLayout.Float(a));
+            w.Write($$"""
+                // ---- API ----------------------------------------------------------------------------------------
+
                 /// <summary>A context for the parallel Predict and PredictBatch: worker threads with one scratch buffer each.</summary>
                 /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
                 public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
 
-                """);
-
-            OpenWeights(w, """
+                /// <summary>
                 /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
                 /// share one instance between threads.
-                """, "PackedCapsNetWeights");
-            w.Write($$"""
-                /// <summary>
-                /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
-                /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
-                /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
                 /// </summary>
-                public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
-
-                private static Weights CreateEmbedded()
+                public sealed class Weights : ModelWeights<PackedCapsNetWeights>
                 {
-                    var packed = EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
-                        WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
-                    var created = new Weights(packed, {{model}}.ClassNames);
-                    var winner = Interlocked.CompareExchange(ref s_embedded, created, null);
-                    if (winner is not null)
+                    private static Weights? s_embedded;
+
+                    private Weights(PackedCapsNetWeights packed, IReadOnlyList<string> classNames) : base(packed, classNames)
                     {
-                        packed.Dispose();
-                        return winner;
                     }
-                    return created;
+
+                    /// <summary>
+                    /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
+                    /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
+                    /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
+                    /// </summary>
+                    public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.Pack(
+                        typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                        TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+
+                    /// <summary>
+                    /// Reads a safetensors weight file of this model's architecture and packs it. Throws
+                    /// <see cref="global::CapsEmbedded.Weights.WeightFormatException"/> naming the mismatch when the file holds
+                    /// another architecture.
+                    /// </summary>
+                    public static Weights Load(string path) => FromWeights(global::CapsEmbedded.Weights.CapsNetWeightsFile.Load(path), path);
+
+                    /// <summary>Packs weights held in managed arrays; their architecture must be this model's.</summary>
+                    public static Weights FromWeights(global::CapsEmbedded.Weights.CapsNetWeights weights, string? source = null)
+                    {
+                        ArgumentNullException.ThrowIfNull(weights);
+                        PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
+                        return new Weights(PackedCapsNetWeights.Pack(weights), weights.ClassNames);
+                    }
                 }
 
+                /// <summary>
+                /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
+                /// one per thread.
+                /// </summary>
+                public sealed class Workspace() : ModelWorkspace(ScratchLength);
+
                 """);
-            CloseWeights(w, """
-                /// Reads a safetensors weight file of this model's architecture and packs it. Throws
-                /// <see cref="global::CapsEmbedded.Weights.WeightFormatException"/> naming the mismatch when the file holds
-                /// another architecture.
-                """, "global::CapsEmbedded.Weights.CapsNetWeightsFile.Load", "global::CapsEmbedded.Weights.CapsNetWeights",
-                "PackedCapsNetWeights.Pack(weights)", "weights.ClassNames");
-            Workspace(w);
 
             w.Write("""
                 /// <summary>
@@ -194,14 +178,13 @@ namespace CapsEmbedded.Generator
                     => Reconstruct(weights, workspace, capsules, keep, reconstruction, SimdTiers.Best);
 
                 /// <summary>As the other overload, with the SIMD tier forced.</summary>
-                """);
-            w.Open("""
                 public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
                     Span<float> reconstruction, SimdTier tier)
-                """);
-            ReconstructBody(w, "ModelArguments.CheckTier(tier);", "tier");
-            w.Close();
-            w.Write("""
+                {
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ArgumentNullException.ThrowIfNull(workspace);
+                    DigitCapsules.Reconstruct(Regions.Layout, workspace.Scratch, weights.Packed.Decoder, capsules, keep, reconstruction, tier);
+                }
 
                 /// <summary>
                 /// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its
@@ -231,83 +214,8 @@ namespace CapsEmbedded.Generator
 
                 """);
 
-            w.Write($$"""
-                /// <summary>
-                /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
-                /// and one Workspace, each call forwarded to the static methods above. One call at a time per session.
-                /// </summary>
-                public sealed class Session : ICapsNetSession
-                {
-                    private readonly Weights _weights;
-                    private readonly bool _ownsWeights;
-                    private readonly Workspace _workspace = new Workspace();
-                    private SimdTier _tier = SimdTiers.Best;
-
-                    /// <summary>
-                    /// A session over <paramref name="weights"/>. It owns them unless <paramref name="ownsWeights"/> is false: disposing
-                    /// the session disposes them (a no-op for <see cref="Weights.Embedded"/>). Pass false for sessions that share one
-                    /// Weights (one session per thread), and dispose the weights after the last of them. <paramref name="classNames"/>,
-                    /// when given, replaces the weights' own ClassNames.
-                    /// </summary>
-                    public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
-                    {
-                        ArgumentNullException.ThrowIfNull(weights);
-                        if (classNames is not null && classNames.Count != Classes)
-                            throw new ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
-                        _weights = weights;
-                        _ownsWeights = ownsWeights;
-                        ClassNames = classNames ?? weights.ClassNames;
-                    }
-
-                    /// <inheritdoc/>
-                    public string ModelName => "{{model}}";
-
-                    /// <inheritdoc/>
-                    public CapsNetArchitecture Architecture => {{model}}.Architecture;
-
-                    /// <inheritdoc/>
-                    public IReadOnlyList<string> ClassNames { get; }
-
-                    /// <inheritdoc/>
-                    public SimdTier Tier
-                    {
-                        get => _tier;
-                        set
-                        {
-                            ModelArguments.CheckTier(value);
-                            _tier = value;
-                        }
-                    }
-
-                    /// <inheritdoc/>
-                    public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
-                        Span<float> reconstruction = default)
-                        => {{model}}.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);
-
-                    /// <inheritdoc/>
-                    public int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
-                        Span<float> reconstruction = default)
-                        => {{model}}.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);
-
-                    /// <inheritdoc/>
-                    public void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
-                        => {{model}}.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);
-
-                    /// <inheritdoc/>
-                    public BatchContext CreateBatchContext(int workerCount = 0) => {{model}}.CreateBatchContext(workerCount);
-
-                    /// <inheritdoc/>
-                    public void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
-                        => {{model}}.PredictBatch(_weights, images, lengths, classes, context, _tier);
-
-                    /// <inheritdoc/>
-                    public void Dispose()
-                    {
-                        _workspace.Dispose();
-                        if (_ownsWeights) _weights.Dispose();
-                    }
-                }
-                """);
+            Session(w, model, int8: false);
+            RegionsHolder(w, int8: false);
             w.Close();
             CloseNamespace(w, spec);
             return w.ToString();
@@ -319,7 +227,7 @@ namespace CapsEmbedded.Generator
             var costs = a.LayerCosts;
             var w = new SourceWriter();
             Header(w, spec);
-            OpenNamespace(w, spec, "System", "System.CodeDom.Compiler", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
+            OpenNamespace(w, spec, "System", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
             w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
             w.Write("""
                 /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
@@ -335,17 +243,14 @@ namespace CapsEmbedded.Generator
 
                 /// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>
                 """);
-            w.Open("""
+            w.Write($$"""
                 private static int Finish(PackedCapsNetWeights weights, Span<float> scratch, Span<float> lengths, Span<float> capsules,
                     Span<float> reconstruction, SimdTier tier)
-                """);
-            Finish(w);
-            w.Close();
-            w.Write($$"""
+                    => DigitCapsules.Finish(Regions.Layout, scratch, weights.Decoder, lengths, capsules, reconstruction, tier);
 
                 /// <summary>
                 /// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of
-                /// <c>parts</c> (<see cref="BatchContext.RunParts"/>) and compute only their share of independent outputs.
+                /// <c>parts</c> (<c>BatchContext.RunParts</c>) and compute only their share of independent outputs.
                 /// Public overloads take a <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
                 /// </summary>
                 {{GeneratedCode}}
@@ -430,18 +335,20 @@ namespace CapsEmbedded.Generator
                         scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
                 }
 
-                /// <summary>Routing (see the scratch overload) on a workspace whose û is computed.</summary>
-                public static void Route(Workspace workspace, SimdTier tier) => Route(workspace.Scratch, tier);
+                /// <summary>Routing (Procedure 1, r = {{a.RoutingIterations}}; {{Grouped(costs[3].MultiplyAdds)}} multiply-adds) on a workspace whose û is computed.</summary>
+                public static void Route(Workspace workspace, SimdTier tier) => DigitCapsules.Route(Regions.Layout, workspace.Scratch, tier);
 
-                /// <summary>The decoder on a workspace whose digit capsules are computed, keeping capsule <paramref name="keep"/>.</summary>
+                /// <summary>
+                /// The decoder ({{a.DecoderInput}} → {{a.DecoderHidden1}} ReLU → {{a.DecoderHidden2}} ReLU → {{a.DecoderOutput}} sigmoid; {{Grouped(costs[4].MultiplyAdds)}} multiply-adds) on a workspace whose
+                /// digit capsules are computed, keeping capsule <paramref name="keep"/>.
+                /// </summary>
                 public static void Decoder(Weights weights, Workspace workspace, int keep, Span<float> reconstruction, SimdTier tier)
                 {
-                    Mask(workspace.Scratch, keep);
-                    Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);
+                    Span<float> scratch = workspace.Scratch;
+                    DigitCapsules.Mask(Regions.Layout, scratch, scratch.Slice(ScratchDigitCapsOffset, DecoderInput), keep);
+                    DigitCapsules.Decode(Regions.Layout, scratch, weights.Packed.Decoder, reconstruction, tier);
                 }
-
                 """);
-            CapsuleLayers(w, a, "PackedCapsNetWeights", "");
             w.Close();
             w.Close();
             CloseNamespace(w, spec);

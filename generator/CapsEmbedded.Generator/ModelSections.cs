@@ -10,8 +10,9 @@ namespace CapsEmbedded.Generator
     /// <summary>
     /// The sections of a model's source that the float model (<see cref="Emitter"/>) and the int8 model
     /// (<see cref="Int8Emitter"/>) write alike, each from plain values: the header comment with the per-layer costs,
-    /// the usings, the size and weight-file constants, the scratch layout, the architecture, the Weights class's common
-    /// members, the Workspace, and the layers after û that run in float32 in both. Each emitter calls them in its own order.
+    /// the usings, the <c>{Class}.Constants.g.cs</c> file (sizes, weight file, class names, architecture) and the
+    /// scratch layout. What does not depend on the shape (Weights, Workspace and Session bases, the layers after û,
+    /// the argument checks) is runtime code both call.
     /// </summary>
     internal static class ModelSections
     {
@@ -21,7 +22,7 @@ namespace CapsEmbedded.Generator
         public static readonly string GeneratorVersion = VersionOf(typeof(ModelSections).Assembly);
 
         /// <summary>The attribute on every generated class.</summary>
-        public static readonly string GeneratedCode = $"[GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]";
+        public static readonly string GeneratedCode = $"[System.CodeDom.Compiler.GeneratedCode(\"{GeneratorName}\", \"{GeneratorVersion}\")]";
 
         private static string VersionOf(Assembly assembly)
         {
@@ -116,6 +117,23 @@ namespace CapsEmbedded.Generator
             w.Line();
         }
 
+        /// <summary>
+        /// A model file up to its class's first member: the header, the namespace with <paramref name="usings"/>, the class's
+        /// doc (<paramref name="summary"/>, its lines without ///), [GeneratedCode] and its opening line.
+        /// </summary>
+        public static SourceWriter OpenModelFile(ModelSpec spec, string summary, params string[] usings)
+        {
+            var w = new SourceWriter();
+            Header(w, spec);
+            OpenNamespace(w, spec, usings);
+            w.Write("/// <summary>");
+            foreach (string line in summary.Split('\n')) w.Write("/// " + line.TrimEnd('\r'));
+            w.Write("/// </summary>");
+            w.Write(GeneratedCode);
+            w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
+            return w;
+        }
+
         public static void CloseNamespace(SourceWriter w, ModelSpec spec)
         {
             if (spec.Target.Namespace is not null) w.Close();
@@ -129,10 +147,39 @@ namespace CapsEmbedded.Generator
                 """);
 
         /// <summary>
-        /// The "Sizes" section. <paramref name="primaryGemm"/> names the GEMM of the primary conv in the docs ("GEMM",
-        /// "int8 GEMM"); <paramref name="primaryChannelsNote"/> ends the PrimaryChannels doc.
+        /// <c>{Class}.Constants.g.cs</c>, written alike for both precisions: the "Sizes" constants, the weight file's name,
+        /// resource, hash and length, the class names and the Architecture property.
         /// </summary>
-        public static void Sizes(SourceWriter w, CapsNetArchitecture a, string primaryGemm, string primaryChannelsNote)
+        public static string ConstantsFile(ModelSpec spec)
+        {
+            var a = spec.Weights.Architecture!;
+            var w = new SourceWriter();
+            Header(w, spec);
+            OpenNamespace(w, spec, "System", "System.Collections.Generic", "CapsEmbedded", "CapsEmbedded.Kernels");
+            w.Open($"{spec.Target.Accessibility} static partial class {spec.Target.ClassName}");
+            w.Write("""
+                /// <summary>The architecture this code was generated for.</summary>
+                public static CapsNetArchitecture Architecture { get; } = new CapsNetArchitecture
+                {
+                """);
+            foreach (var (name, value) in a.Fields()) w.Write($"    {PascalName(name)} = {N(value)},");
+            w.Write("""
+                };
+
+                /// <summary>The SIMD tier of the float32 layers on this machine.</summary>
+                public static SimdTier ActiveTier => SimdTiers.Best;
+
+                """);
+            Sizes(w, a);
+            WeightFile(w, spec.Weights);
+            ClassNames(w, spec.Weights, a);
+            w.Close();
+            CloseNamespace(w, spec);
+            return w.ToString();
+        }
+
+        /// <summary>The "Sizes" section: every size of the forward pass as a constant.</summary>
+        private static void Sizes(SourceWriter w, CapsNetArchitecture a)
         {
             w.Write("// ---- Sizes ------------------------------------------------------------------------------------");
             w.Line();
@@ -152,9 +199,9 @@ namespace CapsEmbedded.Generator
                 ("int", "PrimaryKernel", a.PrimaryKernel, "Primary conv kernel side."),
                 ("int", "PrimaryStride", a.PrimaryStride, "Primary conv stride."),
                 ("int", "PrimaryGridSize", a.PrimaryGridSize, "Primary capsule grid side."),
-                ("int", "PrimaryPositions", (long)a.PrimaryGridSize * a.PrimaryGridSize, $"Primary grid positions: the {primaryGemm}'s m."),
-                ("int", "PrimaryChannels", a.PrimaryChannels, "Primary conv output channels: types·dims" + primaryChannelsNote),
-                ("int", "PrimaryPatchLength", (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel, $"Primary conv patch length: the {primaryGemm}'s k."),
+                ("int", "PrimaryPositions", (long)a.PrimaryGridSize * a.PrimaryGridSize, "Primary grid positions: the primary conv GEMM's m."),
+                ("int", "PrimaryChannels", a.PrimaryChannels, "Primary conv output channels: types·dims, the GEMM's n."),
+                ("int", "PrimaryPatchLength", (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel, "Primary conv patch length: the GEMM's k."),
                 ("int", "PrimaryCapsules", a.PrimaryCapsules, "Primary capsules i = type·grid² + y·grid + x."),
                 ("int", "Classes", a.Classes, "Digit capsules j (classes)."),
                 ("int", "ClassDims", a.ClassDims, "Digit capsule dimensions."),
@@ -171,7 +218,7 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>The "Weight file" section's heading and the file's name, resource, SHA-256 and length.</summary>
-        public static void WeightFile(SourceWriter w, WeightHeader h)
+        private static void WeightFile(SourceWriter w, WeightHeader h)
         {
             w.Write("// ---- Weight file ------------------------------------------------------------------------------");
             w.Line();
@@ -182,7 +229,7 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>The ClassNames property (which ends the "Weight file" section), one name a line.</summary>
-        public static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
+        private static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
         {
             w.Write($$"""
                 /// <summary>
@@ -197,211 +244,84 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>
-        /// The "Scratch" section: one offset per region in order, each region 64-byte aligned (16 floats): the model's own
-        /// <paramref name="convRegions"/> up to the primary conv's output, then those of the capsules and the decoder, alike
-        /// in both models; then ScratchLength.
+        /// The "Scratch" section: one offset per region of <paramref name="layout"/> (the runtime's one definition, compiled
+        /// into the generator), each 64-byte aligned; then ScratchLength.
         /// </summary>
-        public static void Scratch(SourceWriter w, string heading, CapsNetArchitecture a, List<(string Name, long Floats, string Doc)> convRegions)
+        public static void Scratch(SourceWriter w, string heading, global::CapsEmbedded.Runtime.ScratchLayout layout)
         {
-            long n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
-            var regions = new List<(string Name, long Floats, string Doc)>(convRegions)
-            {
-                ("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)"),
-                ("UHat", n * j * d, "predictions û_{j|i} = W_ij u_i [i][j][d] (eq. 2)"),
-                ("Logits", n * j, "routing logits b_ij (Procedure 1)"),
-                ("Coupling", n * j, "coupling coefficients c_ij = softmax_j(b_ij) (eq. 3)"),
-                ("DigitCaps", j * d, "digit capsules v_j [j][d]"),
-                ("Masked", j * d, "decoder input: v with every capsule but the predicted one zeroed"),
-                ("Hidden1", a.DecoderHidden1, "decoder fc1 output (ReLU)"),
-                ("Hidden2", a.DecoderHidden2, "decoder fc2 output (ReLU)"),
-            };
             w.Write(heading);
             w.Line();
-            long offset = 0;
-            foreach (var (name, floats, doc) in regions)
-            {
-                Const(w, "int", "Scratch" + name + "Offset", N(offset), $"Scratch region: {Escape(doc)}; {N(floats)} floats.");
-                offset += (floats + 15) / 16 * 16;
-            }
-            Const(w, "int", "ScratchLength", N(offset), $"Floats of scratch one forward pass needs ({Grouped(offset * 4)} bytes).");
+            foreach (var region in layout.Regions)
+                Const(w, "int", "Scratch" + region.Name + "Offset", N(region.Offset), $"Scratch region: {Escape(region.Doc)}; {N(region.Floats)} floats.");
+            Const(w, "int", "ScratchLength", N(layout.Length), $"Floats of scratch one forward pass needs ({Grouped(layout.Length * 4L)} bytes).");
             w.Line();
         }
 
-        /// <summary>The "API" section's heading, the Architecture property and ActiveTier (documented by <paramref name="activeTierDoc"/>).</summary>
-        public static void ArchitectureAndTier(SourceWriter w, CapsNetArchitecture a, string activeTierDoc)
+        /// <summary>
+        /// The nested Session class (<c>ICapsNetSession</c>) of the float or the int8 model <paramref name="model"/>: its base
+        /// (ModelSession, or Int8ModelSession with the int8 tier) holds the weights, the workspace, the names and the tiers;
+        /// each call is forwarded to the model's static methods.
+        /// </summary>
+        public static void Session(SourceWriter w, string model, bool int8)
         {
-            w.Write("""
-                // ---- API ----------------------------------------------------------------------------------------
-
-                /// <summary>The architecture this code was generated for.</summary>
-                public static CapsNetArchitecture Architecture { get; } = new CapsNetArchitecture
-                {
-                """);
-            foreach (var (name, value) in a.Fields()) w.Write($"    {PascalName(name)} = {N(value)},");
+            string tiers = int8 ? "Tier, Int8Tier" : "Tier";
             w.Write($$"""
-                };
+                /// <summary>
+                /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
+                /// and one Workspace ({{(int8 ? "Int8ModelSession holds them, and the int8 tier" : "ModelSession holds them")}}), each call forwarded to the static
+                /// methods above. One call at a time per session.
+                /// </summary>
+                public sealed class Session : {{(int8 ? "Int8ModelSession" : "ModelSession")}}<Weights, Workspace>
+                {
+                    /// <inheritdoc/>
+                    public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
+                        Span<float> reconstruction = default)
+                        => {{model}}.Predict(Weights, Workspace, image, lengths, capsules, reconstruction, {{tiers}});
 
-                /// <summary>{{activeTierDoc}}</summary>
-                public static SimdTier ActiveTier => SimdTiers.Best;
+                    /// <inheritdoc/>
+                    public override int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                        Span<float> capsules = default, Span<float> reconstruction = default)
+                        => {{model}}.Predict(Weights, context, image, lengths, capsules, reconstruction, {{tiers}});
+
+                    /// <inheritdoc/>
+                    public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
+                        => {{model}}.Reconstruct(Weights, Workspace, capsules, keep, reconstruction, Tier);
+
+                    /// <inheritdoc/>
+                    public override BatchContext CreateBatchContext(int workerCount = 0) => {{model}}.CreateBatchContext(workerCount);
+
+                    /// <inheritdoc/>
+                    public override void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
+                        => {{model}}.PredictBatch(Weights, images, lengths, classes, context, {{tiers}});
+
+                    /// <summary>
+                    /// A session over <paramref name="weights"/>, which it disposes with itself unless <paramref name="ownsWeights"/>
+                    /// is false; <paramref name="classNames"/>, when given, replaces the weights' own.
+                    /// </summary>
+                    public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
+                        : base(nameof({{model}}), {{model}}.Architecture, weights, new Workspace(), weights?.ClassNames, classNames,
+                            ownsWeights)
+                    {
+                    }
+                }
 
                 """);
         }
 
         /// <summary>
-        /// The Weights class's first members: its doc (<paramref name="summary"/>), the embedded instance, the constructor,
-        /// the packed tensors (of type <paramref name="packedType"/>), the class names and Embedded; the class stays open.
+        /// The nested class that holds the float or the int8 <c>ScratchLayout</c> the Scratch*Offset constants come from, for
+        /// the runtime's layers after û (DigitCapsules).
         /// </summary>
-        public static void OpenWeights(SourceWriter w, string summary, string packedType)
-        {
-            w.Write($$"""
-                /// <summary>
-                {{summary}}
-                /// </summary>
-                """);
-            w.Open("public sealed class Weights : IDisposable");
-            w.Write($$"""
-                private static Weights? s_embedded;
-
-                private Weights({{packedType}} packed, IReadOnlyList<string> classNames)
+        public static void RegionsHolder(SourceWriter w, bool int8)
+            => w.Write($$"""
+                /// <summary>The scratch layout the Scratch*Offset constants come from, for the runtime's layers after û (DigitCapsules).</summary>
+                private static class Regions
                 {
-                    Packed = packed;
-                    ClassNames = classNames;
-                }
-
-                /// <summary>The packed tensors.</summary>
-                internal {{packedType}} Packed { get; }
-
-                /// <summary>
-                /// One name per class j, from these weights' capsnet.class_names metadata ("0".."N-1" when they have none);
-                /// the model's ClassNames for Embedded.
-                /// </summary>
-                public IReadOnlyList<string> ClassNames { get; }
-
-                """);
-        }
-
-        /// <summary>
-        /// The Weights class's last members: Load (reading the file with <paramref name="readFile"/>, documented by
-        /// <paramref name="loadDoc"/>), FromWeights over <paramref name="weightsType"/> (packed with <paramref name="pack"/>,
-        /// named by <paramref name="classNames"/>) and Dispose; closes the class.
-        /// </summary>
-        public static void CloseWeights(SourceWriter w, string loadDoc, string readFile, string weightsType, string pack, string classNames)
-        {
-            w.Write($$"""
-                /// <summary>
-                {{loadDoc}}
-                /// </summary>
-                public static Weights Load(string path) => FromWeights({{readFile}}(path), path);
-
-                /// <summary>Packs weights held in managed arrays; their architecture must be this model's.</summary>
-                public static Weights FromWeights({{weightsType}} weights, string? source = null)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
-                    return new Weights({{pack}}, {{classNames}});
-                }
-
-                /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives on).</summary>
-                public void Dispose()
-                {
-                    if (!ReferenceEquals(this, Volatile.Read(ref s_embedded))) Packed.Dispose();
-                }
-                """);
-            w.Close();
-            w.Line();
-        }
-
-        /// <summary>The nested Workspace class: one aligned scratch buffer of ScratchLength floats.</summary>
-        public static void Workspace(SourceWriter w)
-            => w.Write("""
-                /// <summary>
-                /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
-                /// one per thread.
-                /// </summary>
-                public sealed class Workspace : IDisposable
-                {
-                    private readonly AlignedBuffer _scratch = new AlignedBuffer(ScratchLength);
-
-                    internal Span<float> Scratch => _scratch.Span;
-
-                    /// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>
-                    public void Dispose() => _scratch.Dispose();
+                    // In a class of its own: initialised after the outer class's Architecture, whichever file declares it.
+                    internal static readonly ScratchLayout Layout = ScratchLayout.{{(int8 ? "Int8" : "Float")}}(Architecture);
                 }
 
                 """);
-
-        /// <summary>
-        /// Reconstruct's body: the arguments checked (<paramref name="tierCheck"/> first, when not empty), the capsules
-        /// masked into the decoder's input, the decoder on <paramref name="tier"/>.
-        /// </summary>
-        public static void ReconstructBody(SourceWriter w, string tierCheck, string tier)
-        {
-            w.Write("""
-                ArgumentNullException.ThrowIfNull(weights);
-                ArgumentNullException.ThrowIfNull(workspace);
-                """);
-            if (tierCheck.Length > 0) w.Write(tierCheck);
-            w.Write($$"""
-                ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-                CapsuleMask.Keep(capsules, ClassDims, keep, workspace.Scratch.Slice(ScratchMaskedOffset, DecoderInput));
-                Layers.Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), {{tier}});
-                """);
-        }
-
-        /// <summary>The forward pass after û: routing, lengths, the capsules and reconstruction the caller asked for.</summary>
-        public static void Finish(SourceWriter w)
-            => w.Write("""
-                Layers.Route(scratch, tier);
-                int predicted = Layers.Lengths(scratch, lengths, tier);
-                if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);
-                if (!reconstruction.IsEmpty)
-                {
-                    Layers.Mask(scratch, predicted);
-                    Layers.Decoder(weights, scratch, reconstruction.Slice(0, DecoderOutput), tier);
-                }
-                return predicted;
-                """);
-
-        /// <summary>
-        /// The layers after û, in float32 in both models, over weights of type <paramref name="packedType"/> whose packed
-        /// fc matrices are named <paramref name="fcPrefix"/>Fc1Weight..: routing, lengths and argmax, mask, decoder.
-        /// </summary>
-        public static void CapsuleLayers(SourceWriter w, CapsNetArchitecture a, string packedType, string fcPrefix)
-        {
-            var costs = a.LayerCosts;
-            w.Write($$"""
-                /// <summary>Routing by agreement (Procedure 1), r = {{a.RoutingIterations}}: û → v [{{a.Classes}} x {{a.ClassDims}}]; {{Grouped(costs[3].MultiplyAdds)}} multiply-adds.</summary>
-                internal static void Route(Span<float> scratch, SimdTier tier)
-                    => Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes,
-                        ClassDims, RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),
-                        scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes),
-                        scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
-
-                /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest (TopK.ArgMax).</summary>
-                internal static int Lengths(Span<float> scratch, Span<float> lengths, SimdTier tier)
-                {
-                    Span<float> classLengths = lengths.Slice(0, Classes);
-                    CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);
-                    return TopK.ArgMax<float>(classLengths);
-                }
-
-                /// <summary>Decoder input: every digit capsule but <paramref name="keep"/> set to zero, class-major.</summary>
-                internal static void Mask(Span<float> scratch, int keep)
-                    => CapsuleMask.Keep(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), ClassDims, keep,
-                        scratch.Slice(ScratchMaskedOffset, DecoderInput));
-
-                /// <summary>
-                /// Decoder: {{a.DecoderInput}} → {{a.DecoderHidden1}} ReLU → {{a.DecoderHidden2}} ReLU → {{a.DecoderOutput}} sigmoid, three GEMMs with m = 1;
-                /// {{Grouped(costs[4].MultiplyAdds)}} multiply-adds.
-                /// </summary>
-                internal static void Decoder({{packedType}} weights, Span<float> scratch, Span<float> reconstruction, SimdTier tier)
-                    => CapsuleDecoder.Run(scratch.Slice(ScratchMaskedOffset, DecoderInput),
-                        new DecoderWeights(weights.{{fcPrefix}}Fc1Weight, weights.Fc1Bias, weights.{{fcPrefix}}Fc2Weight, weights.Fc2Bias,
-                            weights.{{fcPrefix}}Fc3Weight, weights.Fc3Bias),
-                        scratch.Slice(ScratchHidden1Offset, DecoderHidden1), scratch.Slice(ScratchHidden2Offset, DecoderHidden2),
-                        reconstruction, tier);
-                """);
-        }
 
         /// <summary>"decoder.fc1.weight" → "DecoderFc1Weight".</summary>
         public static string PascalName(string tensor)

@@ -58,7 +58,7 @@ namespace CapsEmbedded.Generator
                 #nullable enable
 
                 """);
-            OpenNamespace(w, spec, "System", "System.CodeDom.Compiler", "System.Globalization", "System.Runtime.InteropServices",
+            OpenNamespace(w, spec, "System", "System.Globalization", "System.Runtime.InteropServices",
                 "CapsEmbedded.Interop");
             w.Open($"{t.Accessibility} static partial class {model}");
             w.Write($$"""

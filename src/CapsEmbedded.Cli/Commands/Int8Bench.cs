@@ -10,8 +10,8 @@ namespace CapsEmbedded.Cli.Commands;
 /// <summary>
 /// <c>capsnet bench --precision int8 --weights F.int8.safetensors [--batch N --threads N]</c>: the int8 model and the
 /// compiled float32 model (embedded weights) timed interleaved in one run, so machine noise hits both alike; reports the
-/// ratio. A batch is split over the threads by images (each model's session over its BatchContext);
-/// at batch 1 the float model splits the one image over the threads, the int8 model has no such path and runs it on one.
+/// ratio. A batch is split over the threads by images (each model's session over its BatchContext); at batch 1 both
+/// models split the one image over the threads.
 /// </summary>
 internal static class Int8Bench
 {
@@ -62,7 +62,7 @@ internal static class Int8Bench
             $"model      int8 {QuantizedCapsNetWeights.Scheme} ({path}) vs compiled float32 MnistCapsNet (embedded), interleaved",
             $"runtime    {RuntimeInformation.FrameworkDescription}, {RuntimeInformation.OSArchitecture}, {Environment.ProcessorCount} cores, float tier {settings.Tier}, int8 tier {int8Tier}",
             $"settings   batch {count}, threads {settings.Threads}, {settings.Warmup} warm-up + {settings.Runs} timed calls of each, {imagesName} images"
-                + (count == 1 && settings.Threads > 1 ? " (float32 splits the image over the threads; int8 runs it on one)" : ""),
+                + (count == 1 && settings.Threads > 1 ? " (each model splits the image over the threads)" : ""),
             string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms, {count * 1e3 / f50:F1} images/s at p50"),
             string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms, {count * 1e3 / q50:F1} images/s at p50"),
             string.Create(inv, $"ratio      int8 / float32 = {q50 / f50:F3} at p50"),

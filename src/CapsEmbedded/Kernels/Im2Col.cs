@@ -109,10 +109,10 @@ public static class Im2Col
     /// each patch row is in [ky][kx][c] order. Each (ky) run of K·C floats is contiguous in the input, so a row is K block
     /// copies and no transpose of the previous layer's output is needed. Pair it with weights permuted by
     /// <see cref="PermuteWeightsToChannelsLast"/>. <paramref name="firstRow"/> and <paramref name="rowCount"/> select
-    /// rows as in <see cref="Run"/>.
+    /// rows as in <see cref="Run"/>. Generic over the element: the int8 model runs it on its u7 activation bytes.
     /// </summary>
-    public static void RunChannelsLast(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
-        Span<float> patches, int firstRow = 0, int rowCount = int.MaxValue)
+    public static void RunChannelsLast<T>(ReadOnlySpan<T> input, int channels, int height, int width, int kernel, int stride,
+        Span<T> patches, int firstRow = 0, int rowCount = int.MaxValue) where T : unmanaged
     {
         var (outH, outW, rowLength) = CheckLengths(input.Length, patches.Length, channels, height, width, kernel, stride, channelsLast: true);
         var (begin, end) = RowRange(outH * outW, firstRow, rowCount);
@@ -121,7 +121,7 @@ public static class Im2Col
         for (int o = begin; o < end; o++)
         {
             int oy = o / outW, ox = o % outW;
-            Span<float> row = patches.Slice(o * rowLength, rowLength);
+            Span<T> row = patches.Slice(o * rowLength, rowLength);
             for (int ky = 0; ky < kernel; ky++)
             {
                 input.Slice(((oy * stride + ky) * width + ox * stride) * channels, run).CopyTo(row.Slice(ky * run, run));

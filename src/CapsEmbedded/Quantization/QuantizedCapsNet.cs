@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
@@ -26,6 +25,7 @@ public sealed class QuantizedCapsNet : IDisposable
         Architecture = a;
         PrimaryInputScale = weights.PrimaryInputScale;
         _layout = new PackedCapsNetLayout(a, int8Primary: true);
+        ScratchLayout = ScratchLayout.Int8(a);
         _floats = new AlignedBuffer(_layout.TotalLength);
         _int8Length = QuantizedGemm.PackedLength(a.PrimaryChannels, PrimaryK);
         _int8 = new AlignedBuffer((_int8Length + sizeof(float) - 1) / sizeof(float));
@@ -109,6 +109,12 @@ public sealed class QuantizedCapsNet : IDisposable
                     permuted[o * row + tap * channels + c] = weight[o * row + c * area + tap];
     }
 
+    /// <summary>The scratch regions of one forward pass (<see cref="ScratchLayout.Int8"/>), as in the generated int8 model.</summary>
+    public ScratchLayout ScratchLayout { get; }
+
+    /// <summary>The decoder's three layers, for <see cref="CapsuleDecoder"/>.</summary>
+    public DecoderWeights Decoder => new(PackedFc1Weight, Fc1Bias, PackedFc2Weight, Fc2Bias, PackedFc3Weight, Fc3Bias);
+
     /// <summary>One image on the best tiers; see the full overload.</summary>
     public int Predict(Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
         Span<float> reconstruction = default) =>
@@ -123,41 +129,110 @@ public sealed class QuantizedCapsNet : IDisposable
         Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
     {
         ArgumentNullException.ThrowIfNull(workspace);
+        CheckWorkspace(workspace);
+        CheckPredict(image, lengths, capsules, reconstruction, tier, int8Tier);
+        return Forward(this, image, lengths, workspace.Scratch, tier, int8Tier, capsules, reconstruction);
+    }
+
+    /// <summary>
+    /// As the workspace overload, with the image's work split over the context's workers (conv1 and its u7 codes by pixel
+    /// rows, the int8 primary conv by grid positions, squash and û by capsules; routing on the caller): the exact int32 sums
+    /// and the float steps are computed as by one thread, so the results are the same bits for any worker count.
+    /// </summary>
+    public int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
+        Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
+    {
+        ModelArguments.CheckContext(context, ScratchLayout.Length);
+        CheckPredict(image, lengths, capsules, reconstruction, tier, int8Tier);
+        context.RunParts(s_conv1Part, this, image, tier, int8Tier);
+        context.RunParts(s_primaryConvPart, this, image, tier, int8Tier);
+        context.RunParts(s_capsulesPart, this, image, tier, int8Tier);
+        return DigitCapsules.Finish(ScratchLayout, context.ImageScratch, Decoder, lengths, capsules, reconstruction, tier);
+    }
+
+    /// <summary>
+    /// Classifies <c>images.Length / InputLength</c> images spread over the context's workers (each on its own scratch):
+    /// lengths [count·classes], classes [count]; bit-identical to one Predict per image.
+    /// </summary>
+    public void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context, SimdTier tier,
+        Int8Tier int8Tier)
+    {
+        ModelArguments.CheckContext(context, ScratchLayout.Length);
+        ModelArguments.CheckTier(tier);
+        Int8Tiers.ThrowIfUnsupported(int8Tier);
+        ModelArguments.CheckImages(Architecture, images);
+        context.Run(s_predictItem, this, tier, int8Tier, images, Architecture.InputLength, lengths, Architecture.Classes, classes);
+    }
+
+    // Cached once, so a call allocates no delegate.
+    private static readonly ImagePartRunner<QuantizedCapsNet> s_conv1Part = static (m, s, image, part, parts, tier, _) =>
+        m.Conv1(s, image, part, parts, tier);
+    private static readonly ImagePartRunner<QuantizedCapsNet> s_primaryConvPart = static (m, s, _, part, parts, _, int8Tier) =>
+        m.PrimaryConv(s, part, parts, int8Tier);
+    private static readonly ImagePartRunner<QuantizedCapsNet> s_capsulesPart = static (m, s, _, part, parts, tier, _) =>
+        m.Capsules(s, part, parts, tier);
+    private static readonly BatchItemPredictor<QuantizedCapsNet> s_predictItem = static (m, image, lengths, s, tier, int8Tier) =>
+        Forward(m, image, lengths, s, tier, int8Tier, default, default);
+
+    /// <summary>The forward pass for one image on one thread: every part taken whole (part 0 of 1), the same arithmetic.</summary>
+    private static int Forward(QuantizedCapsNet m, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch, SimdTier tier,
+        Int8Tier int8Tier, Span<float> capsules, Span<float> reconstruction)
+    {
+        m.Conv1(scratch, image, 0, 1, tier);
+        m.PrimaryConv(scratch, 0, 1, int8Tier);
+        m.Capsules(scratch, 0, 1, tier);
+        return DigitCapsules.Finish(m.ScratchLayout, scratch, m.Decoder, lengths, capsules, reconstruction, tier);
+    }
+
+    /// <summary>This part's pixel rows of conv1 + ReLU in float32 ([pixels][c1], channels last), and their u7 codes.</summary>
+    private void Conv1(Span<float> scratch, ReadOnlySpan<float> image, int part, int parts, SimdTier tier)
+    {
         var a = Architecture;
-        if (workspace.Architecture != a) throw new ArgumentException($"the workspace was made for {workspace.Architecture}, this model is {a}", nameof(workspace));
-        if (image.Length != a.InputLength) throw new ArgumentException($"image has {image.Length} pixels; the model needs {a.InputLength}", nameof(image));
-        if (lengths.Length < a.Classes) throw new ArgumentException($"lengths has room for {lengths.Length}; the model has {a.Classes} classes", nameof(lengths));
-        if (!capsules.IsEmpty && capsules.Length < a.DecoderInput) throw new ArgumentException($"capsules has room for {capsules.Length}; it needs {a.DecoderInput}", nameof(capsules));
-        if (!reconstruction.IsEmpty && reconstruction.Length < a.DecoderOutput) throw new ArgumentException($"reconstruction has room for {reconstruction.Length}; it needs {a.DecoderOutput}", nameof(reconstruction));
-        SimdTiers.ThrowIfUnsupported(tier);
-        if (!Int8Tiers.IsSupported(int8Tier)) throw new PlatformNotSupportedException($"int8 tier {int8Tier} is not supported on this machine");
+        var s = ScratchLayout;
+        int pixels = a.Conv1OutSize * a.Conv1OutSize, k = Conv1K, c1 = a.Conv1Channels;
+        var (first, end) = BatchContext.PartRange(pixels, PackedGemm.RowGranule, part, parts);
+        int rows = end - first;
+        if (rows == 0) return;
+        Span<float> patches = s.Patches.In(scratch), conv1 = s.Conv1.In(scratch);
+        Im2Col.Run(image, a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, patches, first, rows);
+        PackedGemm.Multiply(patches.Slice(first * k, rows * k), rows, k, PackedConv1Weight, c1, Conv1Bias, Activation.Relu,
+            conv1.Slice(first * c1, rows * c1), tier);
+        // u7 codes q = min(round(x / s_a), 127), element-wise: this part's pixels only.
+        QuantizeU7.Run(conv1.Slice(first * c1, rows * c1), 1f / PrimaryInputScale, s.Codes!.Bytes(scratch, pixels * c1).Slice(first * c1));
+    }
 
-        int pixels = a.Conv1OutSize * a.Conv1OutSize, positions = a.PrimaryGridSize * a.PrimaryGridSize;
-        int c1 = a.Conv1Channels, n = a.PrimaryChannels, k = PrimaryK;
-        var s = workspace;
+    /// <summary>
+    /// This part's grid positions of the primary conv: the byte im2col in [ky][kx][c] order, exact int32 sums on the int8
+    /// kernels, then primary[p][n] = acc · s_a·s_w[n] + bias[n].
+    /// </summary>
+    private void PrimaryConv(Span<float> scratch, int part, int parts, Int8Tier int8Tier)
+    {
+        var a = Architecture;
+        var s = ScratchLayout;
+        int positions = a.PrimaryGridSize * a.PrimaryGridSize, c1 = a.Conv1Channels, n = a.PrimaryChannels, k = PrimaryK;
+        var (first, end) = BatchContext.PartRange(positions, 1, part, parts);
+        if (end == first) return;
+        Span<byte> patches = s.CodePatches!.Bytes(scratch, positions * k);
+        Span<int> sums = s.Accumulators!.Ints(scratch);
+        Im2Col.RunChannelsLast<byte>(s.Codes!.Bytes(scratch, a.Conv1OutSize * a.Conv1OutSize * c1), c1, a.Conv1OutSize, a.Conv1OutSize,
+            a.PrimaryKernel, a.PrimaryStride, patches, first, end - first);
+        QuantizedGemm.Multiply(patches, positions, k, PrimaryWeight, n, sums, first, end, int8Tier);
+        Dequantise.Run(sums.Slice(first * n, (end - first) * n), end - first, n, PrimaryMultiplier, PrimaryBias,
+            s.PrimaryConv.In(scratch).Slice(first * n, (end - first) * n));
+    }
 
-        // conv1 + ReLU in float32: [pixels][c1], channels last.
-        Im2Col.Run(image, a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, s.Conv1Patches);
-        PackedGemm.Multiply(s.Conv1Patches, pixels, Conv1K, Region(_layout.Conv1Weight), c1, Region(_layout.Conv1Bias), Activation.Relu, s.Conv1, tier);
-
-        // u7 codes q = min(round(x / s_a), 127), then the byte im2col in [ky][kx][c] order.
-        QuantizeU7(s.Conv1, 1f / PrimaryInputScale, s.Codes);
-        Im2ColChannelsLast(s.Codes, c1, a.Conv1OutSize, a.PrimaryKernel, a.PrimaryStride, a.PrimaryGridSize, s.CodePatches);
-
-        // Exact int32 sums, then primary[p][n] = acc · s_a·s_w[n] + bias[n].
-        QuantizedGemm.Multiply(s.CodePatches, positions, k, PrimaryWeight, n, s.Accumulators, int8Tier);
-        Dequantise(s.Accumulators, positions, n, Region(_layout.PrimaryMultiplier), Region(_layout.PrimaryBias), s.PrimaryConv);
-
-        PrimaryCapsuleLayout.RegroupAndSquash(s.PrimaryConv, positions, a.PrimaryDims, 0, a.PrimaryCapsules, s.Primary, tier);
-        CapsuleTransform.Run(s.Primary, Region(_layout.DigitWeight), a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, s.UHat, tier);
-        Routing.Run(s.UHat, a.PrimaryCapsules, a.Classes, a.ClassDims, a.RoutingIterations, s.Logits, s.Coupling, s.DigitCaps, tier);
-        Span<float> classLengths = lengths[..a.Classes];
-        CapsuleLengths.Run(s.DigitCaps, a.Classes, a.ClassDims, classLengths, tier);
-        int longest = TopK.ArgMax<float>(classLengths);
-
-        if (!capsules.IsEmpty) s.DigitCaps.CopyTo(capsules);
-        if (!reconstruction.IsEmpty) Decode(s, s.DigitCaps, longest, reconstruction, tier);
-        return longest;
+    /// <summary>This part's capsules: regrouped from the primary conv's channels and squashed (eq. 1), then their û (eq. 2).</summary>
+    private void Capsules(Span<float> scratch, int part, int parts, SimdTier tier)
+    {
+        var a = Architecture;
+        var s = ScratchLayout;
+        int positions = a.PrimaryGridSize * a.PrimaryGridSize, dims = a.PrimaryDims, outputs = a.Classes * a.ClassDims;
+        var (first, end) = BatchContext.PartRange(a.PrimaryCapsules, 8, part, parts);
+        int count = end - first;
+        Span<float> primary = s.Primary.In(scratch).Slice(first * dims, count * dims);
+        PrimaryCapsuleLayout.RegroupAndSquash(s.PrimaryConv.In(scratch), positions, dims, first, end, primary, tier);
+        CapsuleTransform.Run(primary, PackedDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
+            a.ClassDims, dims, s.UHat.In(scratch).Slice(first * outputs, count * outputs), tier);
     }
 
     /// <summary>
@@ -167,81 +242,22 @@ public sealed class QuantizedCapsNet : IDisposable
     public void Reconstruct(Workspace workspace, ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction, SimdTier tier)
     {
         ArgumentNullException.ThrowIfNull(workspace);
-        var a = Architecture;
-        if (workspace.Architecture != a) throw new ArgumentException($"the workspace was made for {workspace.Architecture}, this model is {a}", nameof(workspace));
-        if (capsules.Length != a.DecoderInput) throw new ArgumentException($"capsules has {capsules.Length} values; the decoder takes {a.Classes}x{a.ClassDims}", nameof(capsules));
-        if ((uint)keep >= (uint)a.Classes) throw new ArgumentOutOfRangeException(nameof(keep), keep, $"the class to keep must be in 0..{a.Classes - 1}");
-        if (reconstruction.Length < a.DecoderOutput) throw new ArgumentException($"reconstruction has room for {reconstruction.Length}; it needs {a.DecoderOutput}", nameof(reconstruction));
-        SimdTiers.ThrowIfUnsupported(tier);
-        Decode(workspace, capsules, keep, reconstruction, tier);
+        CheckWorkspace(workspace);
+        DigitCapsules.Reconstruct(ScratchLayout, workspace.Scratch, Decoder, capsules, keep, reconstruction, tier);
     }
 
-    /// <summary>The decoder on <paramref name="capsules"/> with every capsule but <paramref name="keep"/> masked (§4.1).</summary>
-    private void Decode(Workspace s, ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction, SimdTier tier)
+    private void CheckWorkspace(Workspace workspace)
     {
-        var a = Architecture;
-        CapsuleMask.Keep(capsules, a.ClassDims, keep, s.Masked);
-        var decoder = new DecoderWeights(Region(_layout.Fc1Weight), Region(_layout.Fc1Bias), Region(_layout.Fc2Weight),
-            Region(_layout.Fc2Bias), Region(_layout.Fc3Weight), Region(_layout.Fc3Bias));
-        CapsuleDecoder.Run(s.Masked, decoder, s.Hidden1, s.Hidden2, reconstruction[..a.DecoderOutput], tier);
+        if (workspace.Architecture != Architecture)
+            throw new ArgumentException($"the workspace was made for {workspace.Architecture}, this model is {Architecture}", nameof(workspace));
     }
 
-    /// <summary>
-    /// codes[t] = min(⌊x[t]·inverseScale + ½⌋, 127) for conv1's ReLU output x ≥ 0 (a negative x gives 0).
-    /// </summary>
-    public static void QuantizeU7(ReadOnlySpan<float> x, float inverseScale, Span<byte> codes)
+    private void CheckPredict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction,
+        SimdTier tier, Int8Tier int8Tier)
     {
-        if (codes.Length < x.Length) throw new ArgumentException($"codes has room for {codes.Length}; x has {x.Length}", nameof(codes));
-        int t = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= 4 * Vector<float>.Count)
-        {
-            int step = 4 * Vector<float>.Count; // four float vectors narrow to one byte vector
-            var scale = new Vector<float>(inverseScale);
-            var half = new Vector<float>(0.5f);
-            var top = new Vector<float>(QuantizedCapsNetWeights.ActivationLimit);
-            Vector<int> Code(ReadOnlySpan<float> v) =>
-                Vector.ConvertToInt32(Vector.Min(Vector.Max(new Vector<float>(v) * scale + half, Vector<float>.Zero), top));
-            for (; t <= x.Length - step; t += step)
-            {
-                var v = x.Slice(t, step);
-                var lo = Vector.Narrow(Code(v), Code(v[Vector<float>.Count..]));
-                var hi = Vector.Narrow(Code(v[(2 * Vector<float>.Count)..]), Code(v[(3 * Vector<float>.Count)..]));
-                Vector.AsVectorByte(Vector.Narrow(lo, hi)).CopyTo(codes[t..]);
-            }
-        }
-        for (; t < x.Length; t++)
-        {
-            float v = x[t] * inverseScale + 0.5f;
-            codes[t] = v >= 1f ? (byte)Math.Min((int)MathF.Min(v, QuantizedCapsNetWeights.ActivationLimit), QuantizedCapsNetWeights.ActivationLimit) : (byte)0;
-        }
-    }
-
-    /// <summary>The channels-last im2col of <see cref="Im2Col.RunChannelsLast"/> on u7 codes.</summary>
-    public static void Im2ColChannelsLast(ReadOnlySpan<byte> input, int channels, int size, int kernel, int stride, int outSize, Span<byte> patches)
-    {
-        int run = kernel * channels, rowLength = kernel * run;
-        for (int o = 0; o < outSize * outSize; o++)
-        {
-            int oy = o / outSize, ox = o % outSize;
-            Span<byte> row = patches.Slice(o * rowLength, rowLength);
-            for (int ky = 0; ky < kernel; ky++)
-                input.Slice(((oy * stride + ky) * size + ox * stride) * channels, run).CopyTo(row.Slice(ky * run, run));
-        }
-    }
-
-    /// <summary>output[r][j] = acc[r][j] · multiplier[j] + bias[j]: the int32 sums back to float conv outputs.</summary>
-    public static void Dequantise(ReadOnlySpan<int> acc, int rows, int n, ReadOnlySpan<float> multiplier, ReadOnlySpan<float> bias, Span<float> output)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            var a = acc.Slice(r * n, n);
-            var o = output.Slice(r * n, n);
-            int j = 0;
-            if (Vector.IsHardwareAccelerated)
-                for (; j <= n - Vector<int>.Count; j += Vector<int>.Count)
-                    (Vector.ConvertToSingle(new Vector<int>(a[j..])) * new Vector<float>(multiplier[j..]) + new Vector<float>(bias[j..])).CopyTo(o[j..]);
-            for (; j < n; j++) o[j] = a[j] * multiplier[j] + bias[j];
-        }
+        ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
+        ModelArguments.CheckTier(tier);
+        Int8Tiers.ThrowIfUnsupported(int8Tier);
     }
 
     public void Dispose()
@@ -250,78 +266,21 @@ public sealed class QuantizedCapsNet : IDisposable
         _int8?.Dispose();
     }
 
-    /// <summary>Per-thread scratch of <see cref="Predict(Workspace, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, SimdTier, Int8Tier)"/>, in aligned native memory.</summary>
-    public sealed class Workspace : IDisposable
+    /// <summary>
+    /// Per-thread scratch of <see cref="Predict(Workspace, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, SimdTier, Int8Tier)"/>:
+    /// one aligned buffer laid out by <see cref="ScratchLayout.Int8"/>, as the generated int8 model's.
+    /// </summary>
+    public sealed class Workspace(CapsNetArchitecture architecture) : ModelWorkspace(ScratchLayout.Int8(architecture).Length)
     {
-        private const int Align = AlignedBuffer.Alignment / sizeof(float);
+        private readonly ScratchLayout _layout = ScratchLayout.Int8(architecture);
 
-        private readonly AlignedBuffer _floats;
-        private readonly AlignedBuffer _ints;
-        private readonly (int Offset, int Length) _conv1Patches, _conv1, _primaryConv, _primary, _uHat, _logits, _coupling,
-            _digitCaps, _masked, _hidden1, _hidden2, _codes, _codePatches, _accumulators;
-
-        public Workspace(CapsNetArchitecture architecture)
-        {
-            ArgumentNullException.ThrowIfNull(architecture);
-            var a = architecture;
-            Architecture = a;
-            int pixels = a.Conv1OutSize * a.Conv1OutSize, positions = a.PrimaryGridSize * a.PrimaryGridSize;
-            int offset = 0;
-            (int, int) Next(int length)
-            {
-                var region = (offset, length);
-                offset += (length + Align - 1) / Align * Align;
-                return region;
-            }
-            _conv1Patches = Next(pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel);
-            _conv1 = Next(pixels * a.Conv1Channels);
-            _primaryConv = Next(positions * a.PrimaryChannels);
-            _primary = Next(a.PrimaryCapsules * a.PrimaryDims);
-            _uHat = Next(a.PrimaryCapsules * a.Classes * a.ClassDims);
-            _logits = Next(a.PrimaryCapsules * a.Classes);
-            _coupling = Next(a.PrimaryCapsules * a.Classes);
-            _digitCaps = Next(a.DecoderInput);
-            _masked = Next(a.DecoderInput);
-            _hidden1 = Next(a.DecoderHidden1);
-            _hidden2 = Next(a.DecoderHidden2);
-            _floats = new AlignedBuffer(offset);
-            // Bytes and int32 sums in a second buffer, offsets in bytes, rounded up to Align bytes (the float regions above are Align floats = 64 bytes apart).
-            offset = 0;
-            _codes = Next(pixels * a.Conv1Channels);
-            _codePatches = Next(positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel);
-            _accumulators = Next(positions * a.PrimaryChannels * sizeof(int));
-            _ints = new AlignedBuffer(offset / sizeof(float) + 1);
-        }
-
-        public CapsNetArchitecture Architecture { get; }
-
-        private Span<float> F((int Offset, int Length) r) => _floats.Span.Slice(r.Offset, r.Length);
-        private Span<byte> B((int Offset, int Length) r) => MemoryMarshal.AsBytes(_ints.Span).Slice(r.Offset, r.Length);
-
-        internal Span<float> Conv1Patches => F(_conv1Patches);
-        internal Span<float> Conv1 => F(_conv1);
-        internal Span<float> Primary => F(_primary);
-        internal Span<float> UHat => F(_uHat);
-        internal Span<float> Logits => F(_logits);
-        internal Span<float> Coupling => F(_coupling);
-        internal Span<float> DigitCaps => F(_digitCaps);
-        internal Span<float> Masked => F(_masked);
-        internal Span<float> Hidden1 => F(_hidden1);
-        internal Span<float> Hidden2 => F(_hidden2);
-        internal Span<byte> Codes => B(_codes);
-        internal Span<byte> CodePatches => B(_codePatches);
-        internal Span<int> Accumulators => MemoryMarshal.Cast<byte, int>(B(_accumulators));
+        public CapsNetArchitecture Architecture => _layout.Architecture;
 
         /// <summary>The last Predict's primary conv output [position][channel] (dequantised, bias added), before squash.</summary>
-        public Span<float> PrimaryConv => F(_primaryConv);
+        public Span<float> PrimaryConv => _layout.PrimaryConv.In(Scratch);
 
         /// <summary>The last Predict's u7 codes of conv1's output [pixel][channel].</summary>
-        public ReadOnlySpan<byte> Conv1Codes => Codes;
-
-        public void Dispose()
-        {
-            _floats.Dispose();
-            _ints.Dispose();
-        }
+        public ReadOnlySpan<byte> Conv1Codes
+            => _layout.Codes!.Bytes(Scratch, Architecture.Conv1OutSize * Architecture.Conv1OutSize * Architecture.Conv1Channels);
     }
 }

@@ -1,5 +1,7 @@
 using System.Runtime.ExceptionServices;
+using System.Runtime.CompilerServices;
 using CapsEmbedded.Kernels;
+using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Threading;
 
 namespace CapsEmbedded.Runtime;
@@ -11,24 +13,36 @@ public delegate int BatchItemPredictor(PackedCapsNetWeights weights, ReadOnlySpa
 
 /// <summary>
 /// Classifies one item of a batch on worker <paramref name="worker"/> (0 = the caller), for a model that keeps a
-/// workspace per worker of its own rather than the context's float scratch (the int8 model).
+/// workspace per worker of its own rather than the context's float scratch (the scalar reference model).
 /// </summary>
 /// <returns>The predicted class.</returns>
 public delegate int BatchItemRunner(int worker, ReadOnlySpan<float> image, Span<float> lengths);
 
 /// <summary>
 /// One share of one layer of one image: part <paramref name="part"/> of <paramref name="parts"/>, all parts writing
-/// disjoint outputs in the same <paramref name="scratch"/> (see <see cref="BatchContext.RunParts"/>).
+/// disjoint outputs in the same <paramref name="scratch"/> (see <see cref="BatchContext.RunParts(ImagePartRunner, PackedCapsNetWeights, ReadOnlySpan{float}, SimdTier)"/>).
 /// </summary>
 public delegate void ImagePartRunner(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image,
     int part, int parts, SimdTier tier);
 
 /// <summary>
+/// <see cref="BatchItemPredictor"/> for a model whose weights are <typeparamref name="TWeights"/> and which runs an int8
+/// tier beside the float one (the int8 model): its forward pass on one image with a worker's scratch.
+/// </summary>
+/// <returns>The predicted class.</returns>
+public delegate int BatchItemPredictor<in TWeights>(TWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
+    Span<float> scratch, SimdTier tier, Int8Tier int8Tier);
+
+/// <summary><see cref="ImagePartRunner"/> for a model whose weights are <typeparamref name="TWeights"/> and which runs an int8 tier too.</summary>
+public delegate void ImagePartRunner<in TWeights>(TWeights weights, Span<float> scratch, ReadOnlySpan<float> image,
+    int part, int parts, SimdTier tier, Int8Tier int8Tier);
+
+/// <summary>
 /// A <see cref="WorkerPool"/> with one scratch buffer per worker, that either spreads a batch over its workers
 /// (<c>Run</c>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
-/// layers (<see cref="RunParts"/>: every worker one part, all on worker 0's scratch). Calls allocate nothing (the two
-/// jobs are delegates made once, the batch lives in fields). One call at a time per context; use one context per
-/// concurrent caller.
+/// layers (<c>RunParts</c>: every worker one part, all on worker 0's scratch), for the float and the int8 models alike.
+/// Calls allocate nothing (the two jobs are delegates made once, the batch lives in fields). One call at a time per
+/// context; use one context per concurrent caller.
 /// </summary>
 public sealed unsafe class BatchContext : IDisposable
 {
@@ -50,7 +64,12 @@ public sealed unsafe class BatchContext : IDisposable
         public BatchItemRunner? Runner;
         public ImagePartRunner? PartRunner;
         public PackedCapsNetWeights? Weights;
+        // A generic call: its delegate and weights, and how to call them (a cached object per weights type).
+        public Delegate? Callback;
+        public object? State;
+        public GenericCall? Generic;
         public SimdTier Tier;
+        public Int8Tier Int8Tier;
         public float* Inputs, Outputs;
         public int* Classes;
         public int InputLength, OutputLength, Count;
@@ -87,7 +106,7 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>How long a waiting thread spins before it blocks.</summary>
     public int SpinMicroseconds => _pool.SpinMicroseconds;
 
-    /// <summary>The scratch that <see cref="RunParts"/> hands every part: worker 0's (the caller's).</summary>
+    /// <summary>The scratch that <c>RunParts</c> hands every part: worker 0's (the caller's).</summary>
     public Span<float> ImageScratch
     {
         get
@@ -107,20 +126,33 @@ public sealed unsafe class BatchContext : IDisposable
         ArgumentNullException.ThrowIfNull(runner);
         ArgumentNullException.ThrowIfNull(weights);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int parts = _scratch.Length;
-        if (parts == 1)
-        {
-            runner(weights, _scratch[0].Span, image, 0, 1, tier);
-            return;
-        }
+        if (_scratch.Length == 1) runner(weights, _scratch[0].Span, image, 0, 1, tier);
+        else RunImage(new Job { PartRunner = runner, Weights = weights, Tier = tier }, image);
+    }
 
+    /// <summary>As the other RunParts, for a model with weights of type <typeparamref name="TWeights"/> and an int8 tier.</summary>
+    public void RunParts<TWeights>(ImagePartRunner<TWeights> runner, TWeights weights, ReadOnlySpan<float> image, SimdTier tier,
+        Int8Tier int8Tier) where TWeights : class
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(weights);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_scratch.Length == 1) runner(weights, _scratch[0].Span, image, 0, 1, tier, int8Tier);
+        else RunImage(new Job { Callback = runner, State = weights, Generic = GenericCall<TWeights>.Instance, Tier = tier, Int8Tier = int8Tier }, image);
+    }
+
+    /// <summary>Forks one image's <paramref name="job"/> over every worker (part k on worker k) and joins them.</summary>
+    private void RunImage(Job job, ReadOnlySpan<float> image)
+    {
         Enter();
         try
         {
             fixed (float* input = image)
             {
-                _job = new Job { PartRunner = runner, Weights = weights, Tier = tier, Image = input, ImageLength = image.Length };
-                RunJob(_partJob, parts);
+                job.Image = input;
+                job.ImageLength = image.Length;
+                _job = job;
+                RunJob(_partJob, _scratch.Length);
             }
         }
         finally
@@ -155,6 +187,19 @@ public sealed unsafe class BatchContext : IDisposable
         ArgumentNullException.ThrowIfNull(predictor);
         ArgumentNullException.ThrowIfNull(weights);
         RunBatch(new Job { Predictor = predictor, Weights = weights, Tier = tier }, inputs, inputLength, outputs, outputLength, classes);
+    }
+
+    /// <summary>
+    /// As <see cref="Run(BatchItemPredictor, PackedCapsNetWeights, SimdTier, ReadOnlySpan{float}, int, Span{float}, int, Span{int})"/>,
+    /// for a model with weights of type <typeparamref name="TWeights"/> and an int8 tier.
+    /// </summary>
+    public void Run<TWeights>(BatchItemPredictor<TWeights> predictor, TWeights weights, SimdTier tier, Int8Tier int8Tier,
+        ReadOnlySpan<float> inputs, int inputLength, Span<float> outputs, int outputLength, Span<int> classes) where TWeights : class
+    {
+        ArgumentNullException.ThrowIfNull(predictor);
+        ArgumentNullException.ThrowIfNull(weights);
+        RunBatch(new Job { Callback = predictor, State = weights, Generic = GenericCall<TWeights>.Instance, Tier = tier, Int8Tier = int8Tier },
+            inputs, inputLength, outputs, outputLength, classes);
     }
 
     /// <summary>
@@ -230,8 +275,9 @@ public sealed unsafe class BatchContext : IDisposable
     {
         try
         {
-            _job.PartRunner!(_job.Weights!, _scratch[0].Span, new ReadOnlySpan<float>(_job.Image, _job.ImageLength), index,
-                _scratch.Length, _job.Tier);
+            var image = new ReadOnlySpan<float>(_job.Image, _job.ImageLength);
+            if (_job.Generic is { } generic) generic.Part(_job, _scratch[0].Span, image, index, _scratch.Length);
+            else _job.PartRunner!(_job.Weights!, _scratch[0].Span, image, index, _scratch.Length, _job.Tier);
         }
         catch (Exception e)
         {
@@ -245,6 +291,7 @@ public sealed unsafe class BatchContext : IDisposable
         Span<float> scratch = _scratch[worker].Span;
         var predictor = _job.Predictor;
         var runner = _job.Runner;
+        var generic = _job.Generic;
         var weights = _job.Weights;
         int count = _job.Count, inputLength = _job.InputLength, outputLength = _job.OutputLength;
         while (true)
@@ -255,7 +302,9 @@ public sealed unsafe class BatchContext : IDisposable
             {
                 var input = new ReadOnlySpan<float>(_job.Inputs + (long)item * inputLength, inputLength);
                 var output = new Span<float>(_job.Outputs + (long)item * outputLength, outputLength);
-                _job.Classes[item] = runner is not null ? runner(worker, input, output) : predictor!(weights!, input, output, scratch, _job.Tier);
+                _job.Classes[item] = runner is not null ? runner(worker, input, output)
+                    : generic is not null ? generic.Item(_job, input, output, scratch)
+                    : predictor!(weights!, input, output, scratch, _job.Tier);
             }
             catch (Exception e)
             {
@@ -263,6 +312,28 @@ public sealed unsafe class BatchContext : IDisposable
                 Volatile.Write(ref _next, count);
             }
         }
+    }
+
+    /// <summary>Calls a generic job's delegate on its weights: one cached instance per weights type, so a call allocates nothing.</summary>
+    private abstract class GenericCall
+    {
+        public abstract void Part(in Job job, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts);
+
+        public abstract int Item(in Job job, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch);
+    }
+
+    private sealed class GenericCall<TWeights> : GenericCall where TWeights : class
+    {
+        public static readonly GenericCall<TWeights> Instance = new();
+
+        // The job was built by the generic Run/RunParts of this TWeights: the casts cannot fail.
+        public override void Part(in Job job, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts)
+            => Unsafe.As<ImagePartRunner<TWeights>>(job.Callback!)(Unsafe.As<TWeights>(job.State!), scratch, image, part, parts,
+                job.Tier, job.Int8Tier);
+
+        public override int Item(in Job job, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch)
+            => Unsafe.As<BatchItemPredictor<TWeights>>(job.Callback!)(Unsafe.As<TWeights>(job.State!), image, lengths, scratch,
+                job.Tier, job.Int8Tier);
     }
 
     /// <summary>Stops the workers and frees the scratch buffers. Not to be called while a batch runs.</summary>

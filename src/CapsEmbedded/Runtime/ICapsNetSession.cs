@@ -5,8 +5,8 @@ namespace CapsEmbedded.Runtime;
 /// <summary>
 /// A model as an object, the one engine interface for code that picks a model at run time: each generated float model
 /// has a nested <c>Session</c> class that holds one set of its packed weights and one workspace and calls the model's
-/// static methods (the same arithmetic, the same bits, no allocation per call); the int8 model is
-/// <see cref="Quantization.QuantizedSession"/> and the scalar reference model <see cref="Reference.ReferenceSession"/>. A session runs one call at a time; give each
+/// static methods (the same arithmetic, the same bits, no allocation per call), a generated int8 model's likewise; the
+/// int8 model of any architecture is <see cref="Quantization.QuantizedSession"/> and the scalar reference model <see cref="Reference.ReferenceSession"/>. A session runs one call at a time; give each
 /// thread its own session over the same <c>Weights</c> (constructed with <c>ownsWeights: false</c>, so that disposing one
 /// session leaves the others' weights alone), or use <see cref="PredictBatch"/>.
 /// </summary>

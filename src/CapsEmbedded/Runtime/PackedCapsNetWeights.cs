@@ -35,6 +35,9 @@ public sealed class PackedCapsNetWeights : IDisposable
     public ReadOnlySpan<float> Fc3Weight => Slice(Layout.Fc3Weight);
     public ReadOnlySpan<float> Fc3Bias => Slice(Layout.Fc3Bias);
 
+    /// <summary>The decoder's three layers, for <see cref="CapsuleDecoder"/>.</summary>
+    public DecoderWeights Decoder => new(Fc1Weight, Fc1Bias, Fc2Weight, Fc2Bias, Fc3Weight, Fc3Bias);
+
     private ReadOnlySpan<float> Slice(PackedCapsNetLayout.Region region) => _buffer.Span.Slice(region.Offset, region.Length);
 
     public void Dispose() => _buffer.Dispose();

@@ -36,15 +36,17 @@ public class HalfPrecisionGeneratorTests
         var header = GeneratorHarness.Header(fileName, GeneratorHarness.HeaderText(file, GeneratorHarness.ProjectDirectory + "/Weights/" + fileName));
         var (result, output) = GeneratorHarness.Run(Source(fileName), header);
         Assert.Empty(result.Diagnostics);
-        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        var sources = result.Results.Single().GeneratedSources;
+        string model = sources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        string constants = sources.Single(s => s.HintName.EndsWith("Constants.g.cs", StringComparison.Ordinal)).SourceText.ToString();
         Assert.Contains($"TensorDataTypes => new string[]\n        {{\n            \"{dtype}\", \"{dtype}\"", model);
-        Assert.Contains("new string[]\n        {\n            \"cat\", \"dog\", \"K\\u00e4tzchen \\\"\\u03b2\\\"\",\n        });", model); // ASCII-only literal
+        Assert.Contains("new string[]\n        {\n            \"cat\", \"dog\", \"K\\u00e4tzchen \\\"\\u03b2\\\"\",\n        });", constants); // ASCII-only literal
 
         var type = GeneratedAssembly.Load(output, fileName, file).GetType("Demo.NarrowCapsNet")!;
         Assert.Equal(Names, (IReadOnlyList<string>)type.GetProperty("ClassNames")!.GetValue(null)!);
         var weightsType = type.GetNestedType("Weights")!;
         object embedded = weightsType.GetProperty("Embedded")!.GetValue(null)!;
-        var packed = (PackedCapsNetWeights)weightsType.GetProperty("Packed", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(embedded)!;
+        var packed = (PackedCapsNetWeights)weightsType.GetProperty("Packed", BindingFlags.Instance | BindingFlags.Public)!.GetValue(embedded)!;
 
         using var expected = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, fileName));
         Assert.True(expected.Conv1Weight.SequenceEqual(packed.Conv1Weight));
@@ -61,8 +63,8 @@ public class HalfPrecisionGeneratorTests
     public void Without_class_names_the_model_names_its_classes_by_number()
     {
         var (result, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());
-        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
-        Assert.Contains("ClassNames { get; } = Array.AsReadOnly(new string[]\n        {\n            \"0\", \"1\", \"2\",\n        });", model);
+        string constants = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith("Constants.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.Contains("ClassNames { get; } = Array.AsReadOnly(new string[]\n        {\n            \"0\", \"1\", \"2\",\n        });", constants);
     }
 
     [Theory]

@@ -10,7 +10,8 @@ namespace CapsEmbedded.Generator.Tests.Driver;
 
 /// <summary>
 /// A model generated from an int8-quantised Tiny file (made here with the Quantizer from Weights/tiny.safetensors): it
-/// compiles, returns QuantizedCapsNet's bits on every pair of float and int8 tiers, allocates nothing per Predict, and a
+/// compiles, returns QuantizedCapsNet's bits on every pair of float and int8 tiers (one thread or one image split over
+/// workers), has the float model's surface (Session, PredictBatch over a BatchContext), allocates nothing per Predict, and a
 /// bad quantised file is a CAPS0014 diagnostic naming the problem (or, for values the header cannot show, a
 /// WeightFormatException from Weights.Embedded naming the tensor).
 /// </summary>
@@ -36,11 +37,23 @@ public class Int8GeneratorTests
                     (CapsEmbedded.Kernels.SimdTier)tier, (CapsEmbedded.Kernels.Int8.Int8Tier)int8Tier);
             }
 
-            public static void PredictBatch(float[] images, float[] lengths, int[] classes)
+            public static void PredictBatch(float[] images, float[] lengths, int[] classes, int workers)
             {
-                using var workspace = new TinyInt8.Workspace();
-                TinyInt8.PredictBatch(TinyInt8.Weights.Embedded, workspace, images, lengths, classes);
+                using var context = TinyInt8.CreateBatchContext(workers);
+                TinyInt8.PredictBatch(TinyInt8.Weights.Embedded, images, lengths, classes, context);
             }
+
+            /// <summary>One image split over <paramref name="workers"/> threads of a BatchContext.</summary>
+            public static int PredictSplit(float[] image, float[] lengths, float[] capsules, float[] reconstruction, int tier, int int8Tier,
+                int workers)
+            {
+                using var context = TinyInt8.CreateBatchContext(workers);
+                return TinyInt8.Predict(TinyInt8.Weights.Embedded, context, image, lengths, capsules, reconstruction,
+                    (CapsEmbedded.Kernels.SimdTier)tier, (CapsEmbedded.Kernels.Int8.Int8Tier)int8Tier);
+            }
+
+            /// <summary>The generated Session as the one engine interface sees it.</summary>
+            public static ICapsNetSession Session() => new TinyInt8.Session(TinyInt8.Weights.Embedded);
 
             public static long AllocatedBytes(float[] image, int warmUp, int calls)
             {
@@ -109,15 +122,20 @@ public class Int8GeneratorTests
         => GeneratorHarness.Header(FileName, GeneratorHarness.HeaderText(file, GeneratorHarness.ProjectDirectory + "/Weights/" + FileName, editJson));
 
     /// <summary>Generates, compiles with <paramref name="file"/> as its manifest resource, and loads the Probe class.</summary>
-    private static (Type Probe, string Model) Compile(byte[] file)
+    private static (Type Probe, string Model, string Constants) Compile(byte[] file)
     {
         var (result, generated) = GeneratorHarness.Run(Source, Header(file));
         Assert.Empty(result.Diagnostics);
         var output = generated.WithOptions(((Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions)generated.Options).WithAllowUnsafe(true));
         var probe = GeneratedAssembly.Load(output, FileName, file).GetType("Demo.Probe")!;
-        string model = result.Results.Single().GeneratedSources.Single(s => s.HintName.EndsWith(".Model.g.cs", StringComparison.Ordinal)).SourceText.ToString();
-        return (probe, model);
+        var sources = result.Results.Single().GeneratedSources;
+        string Text(string suffix) => sources.Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
+        return (probe, Text(".Model.g.cs"), Text(".Constants.g.cs"));
     }
+
+    /// <summary>The Probe of a model generated from <see cref="QuantizedTiny"/>, and its architecture.</summary>
+    private static (Type Probe, CapsNetArchitecture Architecture) CompileTiny()
+        => (Compile(QuantizedWeightsFile.Write(QuantizedTiny())).Probe, TestData.Tiny.Architecture);
 
     private static int Predict(Type probe, float[] image, float[] lengths, float[] capsules, float[] reconstruction, SimdTier tier, Int8Tier int8Tier)
         => (int)probe.GetMethod("Predict")!.Invoke(null, new object[] { image, lengths, capsules, reconstruction, (int)tier, (int)int8Tier })!;
@@ -127,9 +145,9 @@ public class Int8GeneratorTests
     {
         var quantised = QuantizedTiny();
         byte[] file = QuantizedWeightsFile.Write(quantised);
-        var (probe, model) = Compile(file);
+        var (probe, model, constants) = Compile(file);
         Assert.Contains("QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength", model);
-        Assert.Contains("public const int PrimaryPatchLength = ", model);
+        Assert.Contains("public const int PrimaryPatchLength = ", constants);
 
         var a = quantised.Architecture;
         using var runtime = QuantizedCapsNet.Create(QuantizedWeightsFile.Read(file, FileName));
@@ -174,29 +192,86 @@ public class Int8GeneratorTests
     [Fact]
     public void The_int8_model_batch_equals_its_single_image_predictions()
     {
-        byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
-        var (probe, _) = Compile(file);
-        var a = TestData.Tiny.Architecture;
+        var (probe, a) = CompileTiny();
         int count = 5;
         var images = new float[count * a.InputLength];
         for (int i = 0; i < count; i++) TestData.RandomImage(a.InputLength, (ulong)(40 + i)).CopyTo(images, i * a.InputLength);
-        var lengths = new float[count * a.Classes];
-        var classes = new int[count];
-        probe.GetMethod("PredictBatch")!.Invoke(null, new object[] { images, lengths, classes });
-        for (int i = 0; i < count; i++)
+        foreach (int workers in new[] { 1, 2, 3 })
         {
-            var one = new float[a.Classes];
-            int c = Predict(probe, images[(i * a.InputLength)..((i + 1) * a.InputLength)], one, new float[a.DecoderInput], new float[a.DecoderOutput], SimdTiers.Best, Int8Tiers.Best);
-            Assert.Equal(c, classes[i]);
-            Assert.Equal(one, lengths[(i * a.Classes)..((i + 1) * a.Classes)]);
+            var lengths = new float[count * a.Classes];
+            var classes = new int[count];
+            probe.GetMethod("PredictBatch")!.Invoke(null, new object[] { images, lengths, classes, workers });
+            for (int i = 0; i < count; i++)
+            {
+                var one = new float[a.Classes];
+                int c = Predict(probe, images[(i * a.InputLength)..((i + 1) * a.InputLength)], one, new float[a.DecoderInput], new float[a.DecoderOutput], SimdTiers.Best, Int8Tiers.Best);
+                Assert.Equal(c, classes[i]);
+                Assert.Equal(one, lengths[(i * a.Classes)..((i + 1) * a.Classes)]);
+            }
         }
+    }
+
+    /// <summary>
+    /// One image split over 2 and 3 workers (conv1 rows, int8 GEMM rows, capsules; Tiny's sizes give every part real work)
+    /// returns the one-thread bits on every tier pair: the int32 sums are exact and each float step is computed as by one thread.
+    /// </summary>
+    [Fact]
+    public void The_int8_model_split_over_workers_returns_the_one_thread_bits()
+    {
+        var (probe, a) = CompileTiny();
+        foreach (var tier in SimdTiers.Supported)
+            foreach (var int8Tier in Int8Tiers.Supported)
+                for (int seed = 60; seed < 63; seed++)
+                {
+                    var image = TestData.RandomImage(a.InputLength, (ulong)seed);
+                    float[] lengths = new float[a.Classes], capsules = new float[a.DecoderInput], reconstruction = new float[a.DecoderOutput];
+                    int expected = Predict(probe, image, lengths, capsules, reconstruction, tier, int8Tier);
+                    foreach (int workers in new[] { 1, 2, 3 })
+                    {
+                        float[] splitLengths = new float[a.Classes], splitCapsules = new float[a.DecoderInput], splitReconstruction = new float[a.DecoderOutput];
+                        int predicted = (int)probe.GetMethod("PredictSplit")!.Invoke(null, new object[]
+                            { image, splitLengths, splitCapsules, splitReconstruction, (int)tier, (int)int8Tier, workers })!;
+                        Assert.Equal(expected, predicted);
+                        Assert.Equal(lengths, splitLengths);
+                        Assert.Equal(capsules, splitCapsules);
+                        Assert.Equal(reconstruction, splitReconstruction);
+                    }
+                }
+    }
+
+    [Fact]
+    public void The_int8_model_Session_is_an_ICapsNetSession_with_the_static_methods_bits()
+    {
+        var (probe, a) = CompileTiny();
+        using var session = (CapsEmbedded.Runtime.ICapsNetSession)probe.GetMethod("Session")!.Invoke(null, null)!;
+        Assert.Equal("TinyInt8", session.ModelName);
+        Assert.Equal(a, session.Architecture);
+        var image = TestData.RandomImage(a.InputLength, 77);
+        float[] expected = new float[a.Classes], capsules = new float[a.DecoderInput], reconstruction = new float[a.DecoderOutput];
+        int expectedClass = Predict(probe, image, expected, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best);
+        var lengths = new float[a.Classes];
+        Assert.Equal(expectedClass, session.Predict(image, lengths));
+        Assert.Equal(expected, lengths);
+        using var context = session.CreateBatchContext(2);
+        var splitLengths = new float[a.Classes];
+        Assert.Equal(expectedClass, session.Predict(context, image, splitLengths));
+        Assert.Equal(expected, splitLengths);
+        var batchLengths = new float[a.Classes];
+        var classes = new int[1];
+        session.PredictBatch(image, batchLengths, classes, context);
+        Assert.Equal(expectedClass, classes[0]);
+        Assert.Equal(expected, batchLengths);
+        var again = new float[a.DecoderOutput];
+        session.Reconstruct(capsules, expectedClass, again);
+        Assert.Equal(reconstruction, again);
+        Assert.Throws<ArgumentException>(() => session.PredictBatch(new float[a.InputLength + 1], new float[2 * a.Classes], new int[2], context));
     }
 
     [Fact]
     public void The_int8_model_Predict_allocates_nothing_when_warm()
     {
         byte[] file = QuantizedWeightsFile.Write(QuantizedTiny());
-        var (probe, _) = Compile(file);
+        var (probe, _, _) = Compile(file);
         var image = TestData.RandomImage(TestData.Tiny.Architecture.InputLength, 3);
         long bytes = (long)probe.GetMethod("AllocatedBytes")!.Invoke(null, new object[] { image, 10, 1000 })!;
         Assert.Equal(0, bytes);
@@ -249,7 +324,7 @@ public class Int8GeneratorTests
         if (what == "weight") quantised.PrimaryWeight[5] = -128;
         else quantised.PrimaryWeightScale[2] = -1f;
         byte[] file = QuantizedWeightsFile.Write(quantised);
-        var (probe, _) = Compile(file);
+        var (probe, _, _) = Compile(file);
         var e = Assert.Throws<TargetInvocationException>(() => probe.GetMethod("Embedded")!.Invoke(null, null));
         var format = Assert.IsType<WeightFormatException>(e.InnerException);
         Assert.Equal(tensor, format.TensorName);
@@ -261,7 +336,7 @@ public class Int8GeneratorTests
     {
         var quantised = QuantizedTiny();
         byte[] file = QuantizedWeightsFile.Write(quantised);
-        var (probe, _) = Compile(file);
+        var (probe, _, _) = Compile(file);
         var a = quantised.Architecture;
         string path = Path.Combine(Path.GetTempPath(), "capsnet-int8-" + Guid.NewGuid() + ".safetensors");
         File.WriteAllBytes(path, file);
@@ -292,7 +367,11 @@ public class Int8GeneratorTests
         }
     }
 
-    /// <summary>As SnapshotTests for the float model: review the diff after UPDATE_SNAPSHOTS=1 (the file's hash changes with the Quantizer).</summary>
+    /// <summary>
+    /// As SnapshotTests for the float model: review the diff after UPDATE_SNAPSHOTS=1 (the file's hash changes with the
+    /// Quantizer). The Constants file is written by the same code for both precisions: it must be the float model's but for
+    /// the class name and the weight file's own name, hash and length.
+    /// </summary>
     [Fact]
     public void The_int8_model_source_matches_the_snapshot()
     {
@@ -304,8 +383,23 @@ public class Int8GeneratorTests
             """;
         var (result, _) = GeneratorHarness.Run(plain, Header(QuantizedWeightsFile.Write(QuantizedTiny())));
         Assert.Empty(result.Diagnostics);
-        var source = Assert.Single(result.Results.Single().GeneratedSources);
-        Assert.Equal("Demo.TinyInt8.Model.g.cs", source.HintName);
-        GeneratorHarness.AssertMatchesSnapshot(source);
+        var sources = result.Results.Single().GeneratedSources;
+        Assert.Equal(new[] { "Demo.TinyInt8.Constants.g.cs", "Demo.TinyInt8.Model.g.cs" }, sources.Select(s => s.HintName).Order(StringComparer.Ordinal));
+        GeneratorHarness.AssertMatchesSnapshot(sources.Single(s => s.HintName == "Demo.TinyInt8.Model.g.cs"));
+
+        var (floatResult, _) = GeneratorHarness.Run(GeneratorHarness.TinySource, GeneratorHarness.TinyHeader());
+        string floatConstants = floatResult.Results.Single().GeneratedSources.Single(s => s.HintName == "Demo.TinyCapsNet.Constants.g.cs").SourceText.ToString();
+        string int8Constants = sources.Single(s => s.HintName == "Demo.TinyInt8.Constants.g.cs").SourceText.ToString();
+        // After the header comment (file name and hash differ) the two files are the same text but for those values.
+        static string Body(string text) => text[text.IndexOf("#nullable enable", StringComparison.Ordinal)..];
+        static string Value(string text, string constant)
+        {
+            int start = text.IndexOf(" " + constant + " = ", StringComparison.Ordinal) + constant.Length + 4;
+            return text[start..text.IndexOf(';', start)];
+        }
+        string expected = Body(floatConstants).Replace("TinyCapsNet", "TinyInt8");
+        foreach (var constant in new[] { "WeightsFileName", "WeightsResourceName", "WeightsSha256", "WeightsFileLength" })
+            expected = expected.Replace(Value(floatConstants, constant), Value(int8Constants, constant));
+        Assert.Equal(expected, Body(int8Constants));
     }
 }

@@ -18,7 +18,6 @@
 namespace Demo
 {
     using System;
-    using System.CodeDom.Compiler;
     using CapsEmbedded.Kernels;
     using CapsEmbedded.Runtime;
 
@@ -38,24 +37,14 @@ namespace Demo
         /// <summary>After û: routing, lengths, and what the caller asked for (capsules, reconstruction); one thread.</summary>
         private static int Finish(PackedCapsNetWeights weights, Span<float> scratch, Span<float> lengths, Span<float> capsules,
             Span<float> reconstruction, SimdTier tier)
-        {
-            Layers.Route(scratch, tier);
-            int predicted = Layers.Lengths(scratch, lengths, tier);
-            if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);
-            if (!reconstruction.IsEmpty)
-            {
-                Layers.Mask(scratch, predicted);
-                Layers.Decoder(weights, scratch, reconstruction.Slice(0, DecoderOutput), tier);
-            }
-            return predicted;
-        }
+            => DigitCapsules.Finish(Regions.Layout, scratch, weights.Decoder, lengths, capsules, reconstruction, tier);
 
         /// <summary>
         /// The layers, one method each, reading and writing the scratch regions. The layers before routing take a part of
-        /// <c>parts</c> (<see cref="BatchContext.RunParts"/>) and compute only their share of independent outputs.
+        /// <c>parts</c> (<c>BatchContext.RunParts</c>) and compute only their share of independent outputs.
         /// Public overloads take a <see cref="Workspace"/> so benchmarks can time a layer alone (run the layers before it first).
         /// </summary>
-        [GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
+        [System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
         public static class Layers
         {
             /// <summary>
@@ -136,46 +125,19 @@ namespace Demo
                     scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
             }
 
-            /// <summary>Routing (see the scratch overload) on a workspace whose û is computed.</summary>
-            public static void Route(Workspace workspace, SimdTier tier) => Route(workspace.Scratch, tier);
-
-            /// <summary>The decoder on a workspace whose digit capsules are computed, keeping capsule <paramref name="keep"/>.</summary>
-            public static void Decoder(Weights weights, Workspace workspace, int keep, Span<float> reconstruction, SimdTier tier)
-            {
-                Mask(workspace.Scratch, keep);
-                Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);
-            }
-
-            /// <summary>Routing by agreement (Procedure 1), r = 3: û → v [3 x 4]; 1,080 multiply-adds.</summary>
-            internal static void Route(Span<float> scratch, SimdTier tier)
-                => Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes,
-                    ClassDims, RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),
-                    scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes),
-                    scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
-
-            /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest (TopK.ArgMax).</summary>
-            internal static int Lengths(Span<float> scratch, Span<float> lengths, SimdTier tier)
-            {
-                Span<float> classLengths = lengths.Slice(0, Classes);
-                CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);
-                return TopK.ArgMax<float>(classLengths);
-            }
-
-            /// <summary>Decoder input: every digit capsule but <paramref name="keep"/> set to zero, class-major.</summary>
-            internal static void Mask(Span<float> scratch, int keep)
-                => CapsuleMask.Keep(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), ClassDims, keep,
-                    scratch.Slice(ScratchMaskedOffset, DecoderInput));
+            /// <summary>Routing (Procedure 1, r = 3; 1,080 multiply-adds) on a workspace whose û is computed.</summary>
+            public static void Route(Workspace workspace, SimdTier tier) => DigitCapsules.Route(Regions.Layout, workspace.Scratch, tier);
 
             /// <summary>
-            /// Decoder: 12 → 8 ReLU → 16 ReLU → 100 sigmoid, three GEMMs with m = 1;
-            /// 1,824 multiply-adds.
+            /// The decoder (12 → 8 ReLU → 16 ReLU → 100 sigmoid; 1,824 multiply-adds) on a workspace whose
+            /// digit capsules are computed, keeping capsule <paramref name="keep"/>.
             /// </summary>
-            internal static void Decoder(PackedCapsNetWeights weights, Span<float> scratch, Span<float> reconstruction, SimdTier tier)
-                => CapsuleDecoder.Run(scratch.Slice(ScratchMaskedOffset, DecoderInput),
-                    new DecoderWeights(weights.Fc1Weight, weights.Fc1Bias, weights.Fc2Weight, weights.Fc2Bias,
-                        weights.Fc3Weight, weights.Fc3Bias),
-                    scratch.Slice(ScratchHidden1Offset, DecoderHidden1), scratch.Slice(ScratchHidden2Offset, DecoderHidden2),
-                    reconstruction, tier);
+            public static void Decoder(Weights weights, Workspace workspace, int keep, Span<float> reconstruction, SimdTier tier)
+            {
+                Span<float> scratch = workspace.Scratch;
+                DigitCapsules.Mask(Regions.Layout, scratch, scratch.Slice(ScratchDigitCapsOffset, DecoderInput), keep);
+                DigitCapsules.Decode(Regions.Layout, scratch, weights.Packed.Decoder, reconstruction, tier);
+            }
         }
     }
 }

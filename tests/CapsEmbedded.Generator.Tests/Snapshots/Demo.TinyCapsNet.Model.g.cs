@@ -18,10 +18,7 @@
 namespace Demo
 {
     using System;
-    using System.CodeDom.Compiler;
     using System.Collections.Generic;
-    using System.Threading;
-    using CapsEmbedded;
     using CapsEmbedded.Kernels;
     using CapsEmbedded.Runtime;
 
@@ -29,76 +26,11 @@ namespace Demo
     /// The CapsNet of <c>tiny.safetensors</c> as fixed-shape code: every size is a constant and the weights are
     /// packed once for the SIMD kernels. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
     /// </summary>
-    [GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
+    [System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
     public static partial class TinyCapsNet
     {
-        // ---- Sizes ------------------------------------------------------------------------------------
+        // ---- Weight file: where each tensor lies ------------------------------------------------------
 
-        /// <summary>Input side S.</summary>
-        public const int InputSize = 10;
-        /// <summary>Input channels.</summary>
-        public const int InputChannels = 1;
-        /// <summary>Values of one image: S·S·channels, [channel][y][x], in [0, 1].</summary>
-        public const int InputLength = 100;
-        /// <summary>conv1 kernels.</summary>
-        public const int Conv1Channels = 4;
-        /// <summary>conv1 kernel side.</summary>
-        public const int Conv1Kernel = 3;
-        /// <summary>conv1 stride.</summary>
-        public const int Conv1Stride = 1;
-        /// <summary>conv1 output side.</summary>
-        public const int Conv1OutSize = 8;
-        /// <summary>conv1 output pixels: the GEMM's m.</summary>
-        public const int Conv1Pixels = 64;
-        /// <summary>conv1 patch length: the GEMM's k.</summary>
-        public const int Conv1PatchLength = 9;
-        /// <summary>Primary capsule types.</summary>
-        public const int PrimaryTypes = 2;
-        /// <summary>Primary capsule dimensions.</summary>
-        public const int PrimaryDims = 4;
-        /// <summary>Primary conv kernel side.</summary>
-        public const int PrimaryKernel = 3;
-        /// <summary>Primary conv stride.</summary>
-        public const int PrimaryStride = 2;
-        /// <summary>Primary capsule grid side.</summary>
-        public const int PrimaryGridSize = 3;
-        /// <summary>Primary grid positions: the GEMM's m.</summary>
-        public const int PrimaryPositions = 9;
-        /// <summary>Primary conv output channels: types·dims.</summary>
-        public const int PrimaryChannels = 8;
-        /// <summary>Primary conv patch length: the GEMM's k.</summary>
-        public const int PrimaryPatchLength = 36;
-        /// <summary>Primary capsules i = type·grid² + y·grid + x.</summary>
-        public const int PrimaryCapsules = 18;
-        /// <summary>Digit capsules j (classes).</summary>
-        public const int Classes = 3;
-        /// <summary>Digit capsule dimensions.</summary>
-        public const int ClassDims = 4;
-        /// <summary>Routing iterations r (Procedure 1).</summary>
-        public const int RoutingIterations = 3;
-        /// <summary>Decoder input: classes·classDims, class-major.</summary>
-        public const int DecoderInput = 12;
-        /// <summary>Decoder fc1 width.</summary>
-        public const int DecoderHidden1 = 8;
-        /// <summary>Decoder fc2 width.</summary>
-        public const int DecoderHidden2 = 16;
-        /// <summary>Decoder output: one value per input pixel.</summary>
-        public const int DecoderOutput = 100;
-        /// <summary>Parameters of the model.</summary>
-        public const long ParameterCount = 3148;
-        /// <summary>Multiply-adds of one forward pass with the decoder.</summary>
-        public const long MultiplyAdds = 8664;
-
-        // ---- Weight file ------------------------------------------------------------------------------
-
-        /// <summary>The weight file this model was generated from.</summary>
-        public const string WeightsFileName = "tiny.safetensors";
-        /// <summary>The manifest resource that embeds it.</summary>
-        public const string WeightsResourceName = "CapsNetWeights/tiny.safetensors";
-        /// <summary>SHA-256 of the weight file, lower-case hex.</summary>
-        public const string WeightsSha256 = "25256c7a77d6a5b0c337bb06ac0457ddfec6aa809b49575cdf826b88aa076f54";
-        /// <summary>Bytes of the weight file.</summary>
-        public const long WeightsFileLength = 13888;
         /// <summary>Start of the tensor data: 8-byte length prefix + JSON header.</summary>
         public const long WeightsDataOffset = 1296;
         /// <summary>conv1.weight [4,1,3,3]: byte offset in the weight file.</summary>
@@ -158,14 +90,6 @@ namespace Demo
             "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32", "F32",
         };
 
-        /// <summary>
-        /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."2" when it has none).
-        /// </summary>
-        public static IReadOnlyList<string> ClassNames { get; } = Array.AsReadOnly(new string[]
-        {
-            "0", "1", "2",
-        });
-
         // ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------
 
         /// <summary>Scratch region: conv1's im2col patches; 576 floats.</summary>
@@ -195,28 +119,6 @@ namespace Demo
 
         // ---- API ----------------------------------------------------------------------------------------
 
-        /// <summary>The architecture this code was generated for.</summary>
-        public static CapsNetArchitecture Architecture { get; } = new CapsNetArchitecture
-        {
-            InputSize = 10,
-            InputChannels = 1,
-            Conv1Channels = 4,
-            Conv1Kernel = 3,
-            Conv1Stride = 1,
-            PrimaryTypes = 2,
-            PrimaryDims = 4,
-            PrimaryKernel = 3,
-            PrimaryStride = 2,
-            Classes = 3,
-            ClassDims = 4,
-            RoutingIterations = 3,
-            DecoderHidden1 = 8,
-            DecoderHidden2 = 16,
-        };
-
-        /// <summary>The SIMD tier Predict uses on this machine.</summary>
-        public static SimdTier ActiveTier => SimdTiers.Best;
-
         /// <summary>A context for the parallel Predict and PredictBatch: worker threads with one scratch buffer each.</summary>
         /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
         public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
@@ -225,45 +127,22 @@ namespace Demo
         /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
         /// share one instance between threads.
         /// </summary>
-        public sealed class Weights : IDisposable
+        public sealed class Weights : ModelWeights<PackedCapsNetWeights>
         {
             private static Weights? s_embedded;
 
-            private Weights(PackedCapsNetWeights packed, IReadOnlyList<string> classNames)
+            private Weights(PackedCapsNetWeights packed, IReadOnlyList<string> classNames) : base(packed, classNames)
             {
-                Packed = packed;
-                ClassNames = classNames;
             }
-
-            /// <summary>The packed tensors.</summary>
-            internal PackedCapsNetWeights Packed { get; }
-
-            /// <summary>
-            /// One name per class j, from these weights' capsnet.class_names metadata ("0".."N-1" when they have none);
-            /// the model's ClassNames for Embedded.
-            /// </summary>
-            public IReadOnlyList<string> ClassNames { get; }
 
             /// <summary>
             /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
             /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
             /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
             /// </summary>
-            public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
-
-            private static Weights CreateEmbedded()
-            {
-                var packed = EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
-                    WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
-                var created = new Weights(packed, TinyCapsNet.ClassNames);
-                var winner = Interlocked.CompareExchange(ref s_embedded, created, null);
-                if (winner is not null)
-                {
-                    packed.Dispose();
-                    return winner;
-                }
-                return created;
-            }
+            public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.Pack(
+                typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                TensorDataOffsets, TensorDataTypes), TinyCapsNet.ClassNames));
 
             /// <summary>
             /// Reads a safetensors weight file of this model's architecture and packs it. Throws
@@ -279,27 +158,13 @@ namespace Demo
                 PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
                 return new Weights(PackedCapsNetWeights.Pack(weights), weights.ClassNames);
             }
-
-            /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives on).</summary>
-            public void Dispose()
-            {
-                if (!ReferenceEquals(this, Volatile.Read(ref s_embedded))) Packed.Dispose();
-            }
         }
 
         /// <summary>
         /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
         /// one per thread.
         /// </summary>
-        public sealed class Workspace : IDisposable
-        {
-            private readonly AlignedBuffer _scratch = new AlignedBuffer(ScratchLength);
-
-            internal Span<float> Scratch => _scratch.Span;
-
-            /// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>
-            public void Dispose() => _scratch.Dispose();
-        }
+        public sealed class Workspace() : ModelWorkspace(ScratchLength);
 
         /// <summary>
         /// Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with |v_j| and returns the
@@ -364,10 +229,7 @@ namespace Demo
         {
             ArgumentNullException.ThrowIfNull(weights);
             ArgumentNullException.ThrowIfNull(workspace);
-            ModelArguments.CheckTier(tier);
-            ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-            CapsuleMask.Keep(capsules, ClassDims, keep, workspace.Scratch.Slice(ScratchMaskedOffset, DecoderInput));
-            Layers.Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), tier);
+            DigitCapsules.Reconstruct(Regions.Layout, workspace.Scratch, weights.Packed.Decoder, capsules, keep, reconstruction, tier);
         }
 
         /// <summary>
@@ -398,78 +260,49 @@ namespace Demo
 
         /// <summary>
         /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
-        /// and one Workspace, each call forwarded to the static methods above. One call at a time per session.
+        /// and one Workspace (ModelSession holds them), each call forwarded to the static
+        /// methods above. One call at a time per session.
         /// </summary>
-        public sealed class Session : ICapsNetSession
+        public sealed class Session : ModelSession<Weights, Workspace>
         {
-            private readonly Weights _weights;
-            private readonly bool _ownsWeights;
-            private readonly Workspace _workspace = new Workspace();
-            private SimdTier _tier = SimdTiers.Best;
+            /// <inheritdoc/>
+            public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
+                Span<float> reconstruction = default)
+                => TinyCapsNet.Predict(Weights, Workspace, image, lengths, capsules, reconstruction, Tier);
+
+            /// <inheritdoc/>
+            public override int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                Span<float> capsules = default, Span<float> reconstruction = default)
+                => TinyCapsNet.Predict(Weights, context, image, lengths, capsules, reconstruction, Tier);
+
+            /// <inheritdoc/>
+            public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
+                => TinyCapsNet.Reconstruct(Weights, Workspace, capsules, keep, reconstruction, Tier);
+
+            /// <inheritdoc/>
+            public override BatchContext CreateBatchContext(int workerCount = 0) => TinyCapsNet.CreateBatchContext(workerCount);
+
+            /// <inheritdoc/>
+            public override void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
+                => TinyCapsNet.PredictBatch(Weights, images, lengths, classes, context, Tier);
 
             /// <summary>
-            /// A session over <paramref name="weights"/>. It owns them unless <paramref name="ownsWeights"/> is false: disposing
-            /// the session disposes them (a no-op for <see cref="Weights.Embedded"/>). Pass false for sessions that share one
-            /// Weights (one session per thread), and dispose the weights after the last of them. <paramref name="classNames"/>,
-            /// when given, replaces the weights' own ClassNames.
+            /// A session over <paramref name="weights"/>, which it disposes with itself unless <paramref name="ownsWeights"/>
+            /// is false; <paramref name="classNames"/>, when given, replaces the weights' own.
             /// </summary>
             public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
+                : base(nameof(TinyCapsNet), TinyCapsNet.Architecture, weights, new Workspace(), weights?.ClassNames, classNames,
+                    ownsWeights)
             {
-                ArgumentNullException.ThrowIfNull(weights);
-                if (classNames is not null && classNames.Count != Classes)
-                    throw new ArgumentException($"{classNames.Count} class names for {Classes} classes", nameof(classNames));
-                _weights = weights;
-                _ownsWeights = ownsWeights;
-                ClassNames = classNames ?? weights.ClassNames;
-            }
-
-            /// <inheritdoc/>
-            public string ModelName => "TinyCapsNet";
-
-            /// <inheritdoc/>
-            public CapsNetArchitecture Architecture => TinyCapsNet.Architecture;
-
-            /// <inheritdoc/>
-            public IReadOnlyList<string> ClassNames { get; }
-
-            /// <inheritdoc/>
-            public SimdTier Tier
-            {
-                get => _tier;
-                set
-                {
-                    ModelArguments.CheckTier(value);
-                    _tier = value;
-                }
-            }
-
-            /// <inheritdoc/>
-            public int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
-                Span<float> reconstruction = default)
-                => TinyCapsNet.Predict(_weights, _workspace, image, lengths, capsules, reconstruction, _tier);
-
-            /// <inheritdoc/>
-            public int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
-                Span<float> reconstruction = default)
-                => TinyCapsNet.Predict(_weights, context, image, lengths, capsules, reconstruction, _tier);
-
-            /// <inheritdoc/>
-            public void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
-                => TinyCapsNet.Reconstruct(_weights, _workspace, capsules, keep, reconstruction, _tier);
-
-            /// <inheritdoc/>
-            public BatchContext CreateBatchContext(int workerCount = 0) => TinyCapsNet.CreateBatchContext(workerCount);
-
-            /// <inheritdoc/>
-            public void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
-                => TinyCapsNet.PredictBatch(_weights, images, lengths, classes, context, _tier);
-
-            /// <inheritdoc/>
-            public void Dispose()
-            {
-                _workspace.Dispose();
-                if (_ownsWeights) _weights.Dispose();
             }
         }
+
+        /// <summary>The scratch layout the Scratch*Offset constants come from, for the runtime's layers after û (DigitCapsules).</summary>
+        private static class Regions
+        {
+            // In a class of its own: initialised after the outer class's Architecture, whichever file declares it.
+            internal static readonly ScratchLayout Layout = ScratchLayout.Float(Architecture);
+        }
+
     }
 }

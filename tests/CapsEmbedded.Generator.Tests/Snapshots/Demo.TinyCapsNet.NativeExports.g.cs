@@ -7,7 +7,6 @@
 namespace Demo
 {
     using System;
-    using System.CodeDom.Compiler;
     using System.Globalization;
     using System.Runtime.InteropServices;
     using CapsEmbedded.Interop;
@@ -19,7 +18,7 @@ namespace Demo
         /// Handles are opaque <see cref="NativeHandles"/> values; pointers arrive as nint. The model's own methods are
         /// called as TinyCapsNet.Predict, since the exports share their names.
         /// </summary>
-        [GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
+        [System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
         public static class NativeExports
         {
             /// <summary>The prefix of every exported C function.</summary>

@@ -18,11 +18,7 @@
 namespace Demo
 {
     using System;
-    using System.CodeDom.Compiler;
     using System.Collections.Generic;
-    using System.Runtime.InteropServices;
-    using System.Threading;
-    using CapsEmbedded;
     using CapsEmbedded.Kernels;
     using CapsEmbedded.Kernels.Int8;
     using CapsEmbedded.Quantization;
@@ -33,86 +29,13 @@ namespace Demo
     /// output as u7 codes, the primary-capsule conv as exact int32 sums on the int8 kernels, then squash, routing and
     /// lengths in float32. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
     /// </summary>
-    [GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
+    [System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
     public static partial class TinyInt8
     {
-        // ---- Sizes ------------------------------------------------------------------------------------
+        // ---- Quantisation ------------------------------------------------------------------------------
 
-        /// <summary>Input side S.</summary>
-        public const int InputSize = 10;
-        /// <summary>Input channels.</summary>
-        public const int InputChannels = 1;
-        /// <summary>Values of one image: S·S·channels, [channel][y][x], in [0, 1].</summary>
-        public const int InputLength = 100;
-        /// <summary>conv1 kernels.</summary>
-        public const int Conv1Channels = 4;
-        /// <summary>conv1 kernel side.</summary>
-        public const int Conv1Kernel = 3;
-        /// <summary>conv1 stride.</summary>
-        public const int Conv1Stride = 1;
-        /// <summary>conv1 output side.</summary>
-        public const int Conv1OutSize = 8;
-        /// <summary>conv1 output pixels: the GEMM's m.</summary>
-        public const int Conv1Pixels = 64;
-        /// <summary>conv1 patch length: the GEMM's k.</summary>
-        public const int Conv1PatchLength = 9;
-        /// <summary>Primary capsule types.</summary>
-        public const int PrimaryTypes = 2;
-        /// <summary>Primary capsule dimensions.</summary>
-        public const int PrimaryDims = 4;
-        /// <summary>Primary conv kernel side.</summary>
-        public const int PrimaryKernel = 3;
-        /// <summary>Primary conv stride.</summary>
-        public const int PrimaryStride = 2;
-        /// <summary>Primary capsule grid side.</summary>
-        public const int PrimaryGridSize = 3;
-        /// <summary>Primary grid positions: the int8 GEMM's m.</summary>
-        public const int PrimaryPositions = 9;
-        /// <summary>Primary conv output channels: types·dims (the int8 GEMM's n).</summary>
-        public const int PrimaryChannels = 8;
-        /// <summary>Primary conv patch length: the int8 GEMM's k.</summary>
-        public const int PrimaryPatchLength = 36;
-        /// <summary>Primary capsules i = type·grid² + y·grid + x.</summary>
-        public const int PrimaryCapsules = 18;
-        /// <summary>Digit capsules j (classes).</summary>
-        public const int Classes = 3;
-        /// <summary>Digit capsule dimensions.</summary>
-        public const int ClassDims = 4;
-        /// <summary>Routing iterations r (Procedure 1).</summary>
-        public const int RoutingIterations = 3;
-        /// <summary>Decoder input: classes·classDims, class-major.</summary>
-        public const int DecoderInput = 12;
-        /// <summary>Decoder fc1 width.</summary>
-        public const int DecoderHidden1 = 8;
-        /// <summary>Decoder fc2 width.</summary>
-        public const int DecoderHidden2 = 16;
-        /// <summary>Decoder output: one value per input pixel.</summary>
-        public const int DecoderOutput = 100;
-        /// <summary>Parameters of the model.</summary>
-        public const long ParameterCount = 3148;
-        /// <summary>Multiply-adds of one forward pass with the decoder.</summary>
-        public const long MultiplyAdds = 8664;
-
-        // ---- Weight file ------------------------------------------------------------------------------
-
-        /// <summary>The weight file this model was generated from.</summary>
-        public const string WeightsFileName = "tiny.int8.safetensors";
-        /// <summary>The manifest resource that embeds it.</summary>
-        public const string WeightsResourceName = "CapsNetWeights/tiny.int8.safetensors";
-        /// <summary>SHA-256 of the weight file, lower-case hex.</summary>
-        public const string WeightsSha256 = "52cc5762ae6ec23394cf5f065bb9dd0f1d06d813642daf342cbc427c1495626a";
-        /// <summary>Bytes of the weight file.</summary>
-        public const long WeightsFileLength = 13524;
         /// <summary>The file's capsnet.quantization: int8 weights per output channel, u7 activations.</summary>
         public const string QuantizationScheme = "int8-sym-per-channel-u7";
-        /// <summary>
-        /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."2" when it has none).
-        /// </summary>
-        public static IReadOnlyList<string> ClassNames { get; } = Array.AsReadOnly(new string[]
-        {
-            "0", "1", "2",
-        });
-
         // ---- Scratch (floats, each region 64-byte aligned; bytes and int32 sums reinterpret theirs) -----
 
         /// <summary>Scratch region: conv1's im2col patches; 576 floats.</summary>
@@ -148,72 +71,28 @@ namespace Demo
 
         // ---- API ----------------------------------------------------------------------------------------
 
-        /// <summary>The architecture this code was generated for.</summary>
-        public static CapsNetArchitecture Architecture { get; } = new CapsNetArchitecture
-        {
-            InputSize = 10,
-            InputChannels = 1,
-            Conv1Channels = 4,
-            Conv1Kernel = 3,
-            Conv1Stride = 1,
-            PrimaryTypes = 2,
-            PrimaryDims = 4,
-            PrimaryKernel = 3,
-            PrimaryStride = 2,
-            Classes = 3,
-            ClassDims = 4,
-            RoutingIterations = 3,
-            DecoderHidden1 = 8,
-            DecoderHidden2 = 16,
-        };
-
-        /// <summary>The float SIMD tier Predict uses on this machine.</summary>
-        public static SimdTier ActiveTier => SimdTiers.Best;
-
         /// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>
         public static Int8Tier ActiveInt8Tier => Int8Tiers.Best;
+
+        /// <summary>Worker threads with a scratch buffer each, for PredictBatch and the split one-image Predict.</summary>
+        /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
+        public static BatchContext CreateBatchContext(int workerCount = 0) => new(ScratchLength, workerCount);
 
         /// <summary>
         /// The model's weights, packed once by <see cref="QuantizedCapsNet"/> (float tensors for the float kernels, the
         /// primary conv's int8 weight for QuantizedGemm) in aligned native memory. Immutable once built: share one instance.
         /// </summary>
-        public sealed class Weights : IDisposable
+        public sealed class Weights : ModelWeights<QuantizedCapsNet>
         {
             private static Weights? s_embedded;
 
-            private Weights(QuantizedCapsNet packed, IReadOnlyList<string> classNames)
+            private Weights(QuantizedCapsNet packed, IReadOnlyList<string> classNames) : base(packed, classNames)
             {
-                Packed = packed;
-                ClassNames = classNames;
             }
 
-            /// <summary>The packed tensors.</summary>
-            internal QuantizedCapsNet Packed { get; }
-
-            /// <summary>
-            /// One name per class j, from these weights' capsnet.class_names metadata ("0".."N-1" when they have none);
-            /// the model's ClassNames for Embedded.
-            /// </summary>
-            public IReadOnlyList<string> ClassNames { get; }
-
-            /// <summary>
-            /// The quantised file embedded in this assembly, validated (values included) and packed at first use; lives as long
-            /// as the process.
-            /// </summary>
-            public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
-
-            private static Weights CreateEmbedded()
-            {
-                var created = FromWeights(QuantizedWeightsFile.ReadEmbedded(typeof(Weights).Assembly, WeightsResourceName,
-                    WeightsFileLength), WeightsResourceName);
-                var winner = Interlocked.CompareExchange(ref s_embedded, created, null);
-                if (winner is not null)
-                {
-                    created.Packed.Dispose();
-                    return winner;
-                }
-                return created;
-            }
+            /// <summary>The quantised file embedded in this assembly, validated (values included) and packed at first use.</summary>
+            public static Weights Embedded => Once(ref s_embedded, static () => FromWeights(
+                QuantizedWeightsFile.ReadEmbedded(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength), WeightsResourceName));
 
             /// <summary>
             /// Reads a quantised weight file of this model's architecture and packs it. Throws
@@ -222,34 +101,17 @@ namespace Demo
             /// </summary>
             public static Weights Load(string path) => FromWeights(QuantizedWeightsFile.Load(path), path);
 
-            /// <summary>Packs weights held in managed arrays; their architecture must be this model's.</summary>
+            /// <summary>Packs quantised weights held in managed arrays; their architecture must be this model's.</summary>
             public static Weights FromWeights(QuantizedCapsNetWeights weights, string? source = null)
             {
                 ArgumentNullException.ThrowIfNull(weights);
                 PackedCapsNetWeights.ThrowIfArchitectureDiffers(weights.Architecture, Architecture, source ?? "weights");
                 return new Weights(QuantizedCapsNet.Create(weights), weights.Weights.ClassNames);
             }
-
-            /// <summary>Frees the packed weights once no Predict uses them (no-op for <see cref="Embedded"/>, which lives on).</summary>
-            public void Dispose()
-            {
-                if (!ReferenceEquals(this, Volatile.Read(ref s_embedded))) Packed.Dispose();
-            }
         }
 
-        /// <summary>
-        /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
-        /// one per thread.
-        /// </summary>
-        public sealed class Workspace : IDisposable
-        {
-            private readonly AlignedBuffer _scratch = new AlignedBuffer(ScratchLength);
-
-            internal Span<float> Scratch => _scratch.Span;
-
-            /// <summary>Frees the scratch memory (not while a Predict call is using it).</summary>
-            public void Dispose() => _scratch.Dispose();
-        }
+        /// <summary>Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats); one per thread.</summary>
+        public sealed class Workspace() : ModelWorkspace(ScratchLength);
 
         /// <summary>
         /// Classifies one image with the best float and int8 tiers: fills <paramref name="lengths"/> with |v_j| and returns
@@ -264,153 +126,202 @@ namespace Demo
         public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
             Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
         {
+            CheckPredict(weights, image, lengths, capsules, reconstruction, tier, int8Tier);
+            ArgumentNullException.ThrowIfNull(workspace);
+            return Forward(weights.Packed, image, lengths, workspace.Scratch, tier, int8Tier, capsules, reconstruction);
+        }
+
+        /// <summary>
+        /// Classifies one image with its work split over the context's workers (conv1 and its u7 codes by pixel rows, the
+        /// int8 primary conv by grid positions, squash and û by capsules; routing on the caller): the same bits for any
+        /// worker count. Allocation-free; one call at a time per context.
+        /// </summary>
+        public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+            Span<float> capsules = default, Span<float> reconstruction = default)
+            => Predict(weights, context, image, lengths, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best);
+
+        /// <summary>As the other overload, with both tiers forced.</summary>
+        public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+            Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
+        {
+            ModelArguments.CheckContext(context, ScratchLength);
+            CheckPredict(weights, image, lengths, capsules, reconstruction, tier, int8Tier);
+            context.RunParts(s_conv1Part, weights.Packed, image, tier, int8Tier);
+            context.RunParts(s_primaryConvPart, weights.Packed, image, tier, int8Tier);
+            context.RunParts(s_capsulesPart, weights.Packed, image, tier, int8Tier);
+            return DigitCapsules.Finish(Regions.Layout, context.ImageScratch, weights.Packed.Decoder, lengths, capsules,
+                reconstruction, tier);
+        }
+
+        /// <summary>
+        /// Classifies <c>images.Length / InputLength</c> images spread over the context's workers (each with its own
+        /// scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
+        /// </summary>
+        public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+            BatchContext context)
+            => PredictBatch(weights, images, lengths, classes, context, SimdTiers.Best, Int8Tiers.Best);
+
+        /// <summary>As the other overload, with both tiers forced.</summary>
+        public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+            BatchContext context, SimdTier tier, Int8Tier int8Tier)
+        {
+            ArgumentNullException.ThrowIfNull(weights);
+            ModelArguments.CheckContext(context, ScratchLength);
+            ModelArguments.CheckTier(tier);
+            Int8Tiers.ThrowIfUnsupported(int8Tier);
+            ModelArguments.CheckImages(Architecture, images);
+            context.Run(s_predictItem, weights.Packed, tier, int8Tier, images, InputLength, lengths, Classes, classes);
+        }
+
+        /// <summary>
+        /// The decoder alone (paper §4.1, float32 on <paramref name="tier"/>) on <paramref name="capsules"/> with every
+        /// capsule but <paramref name="keep"/> zeroed. Allocation-free.
+        /// </summary>
+        public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
+            Span<float> reconstruction, SimdTier tier)
+        {
             ArgumentNullException.ThrowIfNull(weights);
             ArgumentNullException.ThrowIfNull(workspace);
+            DigitCapsules.Reconstruct(Regions.Layout, workspace.Scratch, weights.Packed.Decoder, capsules, keep, reconstruction, tier);
+        }
+
+        // The split Predict's layer parts and PredictBatch's item, cached once so a call allocates no delegate.
+        private static readonly ImagePartRunner<QuantizedCapsNet> s_conv1Part = Layers.Conv1;
+        private static readonly ImagePartRunner<QuantizedCapsNet> s_primaryConvPart = Layers.PrimaryConv;
+        private static readonly ImagePartRunner<QuantizedCapsNet> s_capsulesPart = Layers.Capsules;
+        private static readonly BatchItemPredictor<QuantizedCapsNet> s_predictItem = static (weights, image, lengths, scratch, tier,
+            int8Tier) => Forward(weights, image, lengths, scratch, tier, int8Tier, default, default);
+
+        /// <summary>
+        /// The forward pass for one image on one thread, the caller having checked the spans and the tiers: each part
+        /// taken whole (part 0 of 1), so the same arithmetic as the split Predict and as QuantizedCapsNet.
+        /// </summary>
+        private static int Forward(QuantizedCapsNet weights, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch,
+            SimdTier tier, Int8Tier int8Tier, Span<float> capsules, Span<float> reconstruction)
+        {
+            Layers.Conv1(weights, scratch, image, 0, 1, tier, int8Tier);
+            Layers.PrimaryConv(weights, scratch, image, 0, 1, tier, int8Tier);
+            Layers.Capsules(weights, scratch, image, 0, 1, tier, int8Tier);
+            return DigitCapsules.Finish(Regions.Layout, scratch, weights.Decoder, lengths, capsules, reconstruction, tier);
+        }
+
+        private static void CheckPredict(Weights weights, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
+            Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
+        {
+            ArgumentNullException.ThrowIfNull(weights);
             ModelArguments.CheckTier(tier);
             Int8Tiers.ThrowIfUnsupported(int8Tier);
             ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
-            return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier, int8Tier);
         }
 
         /// <summary>
-        /// Classifies <c>images.Length / InputLength</c> images one after another on the calling thread with one workspace:
-        /// lengths [count·classes], classes [count]. Allocation-free.
+        /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
+        /// and one Workspace (Int8ModelSession holds them, and the int8 tier), each call forwarded to the static
+        /// methods above. One call at a time per session.
         /// </summary>
-        public static void PredictBatch(Weights weights, Workspace workspace, ReadOnlySpan<float> images, Span<float> lengths,
-            Span<int> classes)
-            => PredictBatch(weights, workspace, images, lengths, classes, SimdTiers.Best, Int8Tiers.Best);
-
-        /// <summary>As the other overload, with both tiers forced.</summary>
-        public static void PredictBatch(Weights weights, Workspace workspace, ReadOnlySpan<float> images, Span<float> lengths,
-            Span<int> classes, SimdTier tier, Int8Tier int8Tier)
+        public sealed class Session : Int8ModelSession<Weights, Workspace>
         {
-            ArgumentNullException.ThrowIfNull(weights);
-            ArgumentNullException.ThrowIfNull(workspace);
-            ModelArguments.CheckTier(tier);
-            Int8Tiers.ThrowIfUnsupported(int8Tier);
-            int count = ModelArguments.CheckImages(Architecture, images);
-            ModelArguments.CheckBatchOutputs(Architecture, count, lengths, classes);
-            for (int i = 0; i < count; i++)
-                classes[i] = Forward(weights.Packed, workspace.Scratch, images.Slice(i * InputLength, InputLength),
-                    lengths.Slice(i * Classes, Classes), default, default, tier, int8Tier);
-        }
+            /// <inheritdoc/>
+            public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
+                Span<float> reconstruction = default)
+                => TinyInt8.Predict(Weights, Workspace, image, lengths, capsules, reconstruction, Tier, Int8Tier);
 
-        /// <summary>
-        /// The decoder alone (paper §4.1) on <paramref name="capsules"/> with every capsule but <paramref name="keep"/>
-        /// zeroed. Allocation-free.
-        /// </summary>
-        public static void Reconstruct(Weights weights, Workspace workspace, ReadOnlySpan<float> capsules, int keep,
-            Span<float> reconstruction)
-        {
-            ArgumentNullException.ThrowIfNull(weights);
-            ArgumentNullException.ThrowIfNull(workspace);
-            ModelArguments.CheckReconstruct(Architecture, capsules, keep, reconstruction);
-            CapsuleMask.Keep(capsules, ClassDims, keep, workspace.Scratch.Slice(ScratchMaskedOffset, DecoderInput));
-            Layers.Decoder(weights.Packed, workspace.Scratch, reconstruction.Slice(0, DecoderOutput), SimdTiers.Best);
-        }
+            /// <inheritdoc/>
+            public override int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                Span<float> capsules = default, Span<float> reconstruction = default)
+                => TinyInt8.Predict(Weights, context, image, lengths, capsules, reconstruction, Tier, Int8Tier);
 
-        /// <summary>
-        /// The forward pass for one image; the caller has checked the spans and the tiers. QuantizedCapsNet.Predict's
-        /// order, so its bits.
-        /// </summary>
-        private static int Forward(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, Span<float> lengths,
-            Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
-        {
-            Layers.Conv1(weights, scratch, image, tier);
-            Layers.PrimaryConv(weights, scratch, int8Tier);
-            Layers.RegroupAndSquash(scratch, tier);
-            Layers.CapsuleTransform(weights, scratch, tier);
-            Layers.Route(scratch, tier);
-            int predicted = Layers.Lengths(scratch, lengths, tier);
-            if (!capsules.IsEmpty) scratch.Slice(ScratchDigitCapsOffset, DecoderInput).CopyTo(capsules);
-            if (!reconstruction.IsEmpty)
+            /// <inheritdoc/>
+            public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
+                => TinyInt8.Reconstruct(Weights, Workspace, capsules, keep, reconstruction, Tier);
+
+            /// <inheritdoc/>
+            public override BatchContext CreateBatchContext(int workerCount = 0) => TinyInt8.CreateBatchContext(workerCount);
+
+            /// <inheritdoc/>
+            public override void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
+                => TinyInt8.PredictBatch(Weights, images, lengths, classes, context, Tier, Int8Tier);
+
+            /// <summary>
+            /// A session over <paramref name="weights"/>, which it disposes with itself unless <paramref name="ownsWeights"/>
+            /// is false; <paramref name="classNames"/>, when given, replaces the weights' own.
+            /// </summary>
+            public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
+                : base(nameof(TinyInt8), TinyInt8.Architecture, weights, new Workspace(), weights?.ClassNames, classNames,
+                    ownsWeights)
             {
-                Layers.Mask(scratch, predicted);
-                Layers.Decoder(weights, scratch, reconstruction.Slice(0, DecoderOutput), tier);
             }
-            return predicted;
         }
 
-        /// <summary>The layers, one method each, reading and writing the scratch regions; every size a constant.</summary>
-        [GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
+        /// <summary>The scratch layout the Scratch*Offset constants come from, for the runtime's layers after û (DigitCapsules).</summary>
+        private static class Regions
+        {
+            // In a class of its own: initialised after the outer class's Architecture, whichever file declares it.
+            internal static readonly ScratchLayout Layout = ScratchLayout.Int8(Architecture);
+        }
+
+        /// <summary>
+        /// The layers before routing, one method each, every size a constant: each takes a part of <c>parts</c>
+        /// (<c>BatchContext.RunParts</c>) and computes only its share of independent outputs.
+        /// </summary>
+        [System.CodeDom.Compiler.GeneratedCode("CapsEmbedded.Generator", "0.1.0")]
         internal static class Layers
         {
             /// <summary>
-            /// conv1 in float32: [1x10x10] → im2col · W^T + b, ReLU → [64 pixels x 4];
-            /// 2,304 multiply-adds.
+            /// conv1 in float32: [1x10x10] → im2col · W^T + b, ReLU → [64 pixels x 4], then its
+            /// u7 codes; 2,304 multiply-adds. This part's pixel rows, cut at PackedGemm.RowGranule.
             /// </summary>
-            internal static void Conv1(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, SimdTier tier)
+            internal static void Conv1(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts,
+                SimdTier tier, Int8Tier int8Tier)
             {
-                Span<float> patches = scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength);
-                Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride, patches);
-                PackedGemm.Multiply(patches, Conv1Pixels, Conv1PatchLength, weights.PackedConv1Weight, Conv1Channels,
-                    weights.Conv1Bias, Activation.Relu, scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), tier);
+                var (first, end) = BatchContext.PartRange(Conv1Pixels, PackedGemm.RowGranule, part, parts);
+                int rows = end - first;
+                if (rows == 0) return;
+                Span<float> conv1 = scratch.Slice(ScratchConv1Offset + first * Conv1Channels, rows * Conv1Channels);
+                Im2Col.Run(image, InputChannels, InputSize, InputSize, Conv1Kernel, Conv1Stride,
+                    scratch.Slice(ScratchPatchesOffset, Conv1Pixels * Conv1PatchLength), first, rows);
+                PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Conv1PatchLength, rows * Conv1PatchLength), rows,
+                    Conv1PatchLength, weights.PackedConv1Weight, Conv1Channels, weights.Conv1Bias, Activation.Relu, conv1, tier);
+                QuantizeU7.Run(conv1, 1f / weights.PrimaryInputScale,
+                    Regions.Layout.Codes!.Bytes(scratch, Conv1Pixels * Conv1Channels).Slice(first * Conv1Channels));
             }
 
             /// <summary>
-            /// Primary conv 4→8 3x3/2 in int8: u7 codes of conv1's output, byte im2col, exact int32
-            /// sums, × s_a·s_w[n] + bias[n]; 2,592 multiply-adds.
+            /// Primary conv 4→8 3x3/2 in int8: byte im2col of the u7 codes, exact int32 sums,
+            /// × s_a·s_w[n] + bias[n]; 2,592 multiply-adds. This part's grid positions (rows of the int8 GEMM).
             /// </summary>
-            internal static void PrimaryConv(QuantizedCapsNet weights, Span<float> scratch, Int8Tier int8Tier)
+            internal static void PrimaryConv(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
+                int parts, SimdTier tier, Int8Tier int8Tier)
             {
-                Span<byte> codes = MemoryMarshal.AsBytes(scratch.Slice(ScratchCodesOffset, ScratchCodePatchesOffset - ScratchCodesOffset))
-                    .Slice(0, Conv1Pixels * Conv1Channels);
-                Span<byte> patches = MemoryMarshal.AsBytes(
-                    scratch.Slice(ScratchCodePatchesOffset, ScratchAccumulatorsOffset - ScratchCodePatchesOffset))
-                    .Slice(0, PrimaryPositions * PrimaryPatchLength);
-                Span<int> sums = MemoryMarshal.Cast<float, int>(scratch.Slice(ScratchAccumulatorsOffset, PrimaryPositions * PrimaryChannels));
-                QuantizedCapsNet.QuantizeU7(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), 1f / weights.PrimaryInputScale,
-                    codes);
-                QuantizedCapsNet.Im2ColChannelsLast(codes, Conv1Channels, Conv1OutSize, PrimaryKernel, PrimaryStride, PrimaryGridSize,
-                    patches);
-                QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PackedPrimaryWeight, PrimaryChannels, sums,
-                    int8Tier);
-                QuantizedCapsNet.Dequantise(sums, PrimaryPositions, PrimaryChannels, weights.PrimaryMultiplier, weights.PrimaryBias,
-                    scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels));
+                var (first, end) = BatchContext.PartRange(PrimaryPositions, 1, part, parts);
+                if (end == first) return;
+                Span<byte> patches = Regions.Layout.CodePatches!.Bytes(scratch, PrimaryPositions * PrimaryPatchLength);
+                Span<int> sums = Regions.Layout.Accumulators!.Ints(scratch);
+                Im2Col.RunChannelsLast<byte>(Regions.Layout.Codes!.Bytes(scratch, Conv1Pixels * Conv1Channels), Conv1Channels,
+                    Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, patches, first, end - first);
+                QuantizedGemm.Multiply(patches, PrimaryPositions, PrimaryPatchLength, weights.PackedPrimaryWeight, PrimaryChannels,
+                    sums, first, end, int8Tier);
+                Dequantise.Run(sums.Slice(first * PrimaryChannels, (end - first) * PrimaryChannels), end - first, PrimaryChannels,
+                    weights.PrimaryMultiplier, weights.PrimaryBias,
+                    scratch.Slice(ScratchPrimaryConvOffset + first * PrimaryChannels, (end - first) * PrimaryChannels));
             }
-
-            /// <summary>All capsules from the primary conv's channels (PrimaryCapsuleLayout), squashed (eq. 1).</summary>
-            internal static void RegroupAndSquash(Span<float> scratch, SimdTier tier)
-                => PrimaryCapsuleLayout.RegroupAndSquash(scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
-                    PrimaryPositions, PrimaryDims, 0, PrimaryCapsules, scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims),
-                    tier);
-
-            /// <summary>Prediction vectors û_{j|i} = W_ij u_i (eq. 2); 864 multiply-adds.</summary>
-            internal static void CapsuleTransform(QuantizedCapsNet weights, Span<float> scratch, SimdTier tier)
-                => global::CapsEmbedded.Kernels.CapsuleTransform.Run(
-                    scratch.Slice(ScratchPrimaryOffset, PrimaryCapsules * PrimaryDims), weights.PackedDigitWeight, PrimaryCapsules, Classes, ClassDims, PrimaryDims,
-                    scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), tier);
-
-            /// <summary>Routing by agreement (Procedure 1), r = 3: û → v [3 x 4]; 1,080 multiply-adds.</summary>
-            internal static void Route(Span<float> scratch, SimdTier tier)
-                => Routing.Run(scratch.Slice(ScratchUHatOffset, PrimaryCapsules * Classes * ClassDims), PrimaryCapsules, Classes,
-                    ClassDims, RoutingIterations, scratch.Slice(ScratchLogitsOffset, PrimaryCapsules * Classes),
-                    scratch.Slice(ScratchCouplingOffset, PrimaryCapsules * Classes),
-                    scratch.Slice(ScratchDigitCapsOffset, DecoderInput), tier);
-
-            /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest (TopK.ArgMax).</summary>
-            internal static int Lengths(Span<float> scratch, Span<float> lengths, SimdTier tier)
-            {
-                Span<float> classLengths = lengths.Slice(0, Classes);
-                CapsuleLengths.Run(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), Classes, ClassDims, classLengths, tier);
-                return TopK.ArgMax<float>(classLengths);
-            }
-
-            /// <summary>Decoder input: every digit capsule but <paramref name="keep"/> set to zero, class-major.</summary>
-            internal static void Mask(Span<float> scratch, int keep)
-                => CapsuleMask.Keep(scratch.Slice(ScratchDigitCapsOffset, DecoderInput), ClassDims, keep,
-                    scratch.Slice(ScratchMaskedOffset, DecoderInput));
 
             /// <summary>
-            /// Decoder: 12 → 8 ReLU → 16 ReLU → 100 sigmoid, three GEMMs with m = 1;
-            /// 1,824 multiply-adds.
+            /// This part's capsules: regrouped from the primary conv's channels and squashed (eq. 1), then their predictions
+            /// û_{j|i} = W_ij u_i (eq. 2) [18 x 3 x 4]; 864 multiply-adds.
             /// </summary>
-            internal static void Decoder(QuantizedCapsNet weights, Span<float> scratch, Span<float> reconstruction, SimdTier tier)
-                => CapsuleDecoder.Run(scratch.Slice(ScratchMaskedOffset, DecoderInput),
-                    new DecoderWeights(weights.PackedFc1Weight, weights.Fc1Bias, weights.PackedFc2Weight, weights.Fc2Bias,
-                        weights.PackedFc3Weight, weights.Fc3Bias),
-                    scratch.Slice(ScratchHidden1Offset, DecoderHidden1), scratch.Slice(ScratchHidden2Offset, DecoderHidden2),
-                    reconstruction, tier);
+            internal static void Capsules(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
+                int parts, SimdTier tier, Int8Tier int8Tier)
+            {
+                var (first, end) = BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
+                int count = end - first, predictions = Classes * ClassDims;
+                Span<float> primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims);
+                PrimaryCapsuleLayout.RegroupAndSquash(scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
+                    PrimaryPositions, PrimaryDims, first, end, primary, tier);
+                CapsuleTransform.Run(primary, weights.PackedDigitWeight.Slice(first * predictions * PrimaryDims,
+                    count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims,
+                    scratch.Slice(ScratchUHatOffset + first * predictions, count * predictions), tier);
+            }
         }
     }
 }

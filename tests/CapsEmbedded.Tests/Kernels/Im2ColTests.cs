@@ -53,6 +53,26 @@ public sealed class Im2ColTests
 /// channels-first one (same terms, another order: compared in double, exactly).</summary>
 public sealed class Im2ColChannelsLastTests
 {
+    /// <summary>The int8 model runs the same generic kernel on u7 bytes: its rows are the float rows' values, byte for byte.</summary>
+    [Theory]
+    [InlineData(4, 8, 8, 3, 2)]
+    [InlineData(256, 20, 20, 9, 2)]
+    public void On_bytes_the_rows_hold_the_same_values_as_on_floats(int channels, int height, int width, int kernel, int stride)
+    {
+        var random = new Random(channels);
+        var bytes = new byte[channels * height * width];
+        random.NextBytes(bytes);
+        for (int k = 0; k < bytes.Length; k++) bytes[k] &= 127;
+        var floats = Array.ConvertAll(bytes, b => (float)b);
+        int rows = ((height - kernel) / stride + 1) * ((width - kernel) / stride + 1), rowLength = channels * kernel * kernel;
+        var bytePatches = new byte[rows * rowLength];
+        var floatPatches = new float[rows * rowLength];
+        Im2Col.RunChannelsLast<byte>(bytes, channels, height, width, kernel, stride, bytePatches, 1, rows - 1);
+        Im2Col.RunChannelsLast(floats, channels, height, width, kernel, stride, floatPatches, 1, rows - 1);
+        Assert.Equal(floatPatches, Array.ConvertAll(bytePatches, b => (float)b));
+        Assert.All(bytePatches.AsSpan(0, rowLength).ToArray(), b => Assert.Equal(0, b)); // row 0 was not asked for
+    }
+
     [Theory]
     [InlineData(1, 28, 28, 9, 1)]
     [InlineData(16, 20, 20, 9, 2)]

@@ -9,11 +9,11 @@ public sealed class QuantizedFormatTests
 {
     private const string FileName = "tiny.int8.safetensors";
 
-    internal static QuantizedCapsNetWeights TinyQuantized(ulong seed = 3)
-    {
-        var weights = CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, seed);
-        return Quantizer.Quantize(weights, clip: 1.5f, calibration: "test");
-    }
+    internal static QuantizedCapsNetWeights TinyQuantized(ulong seed = 3) => Quantized(CapsNetArchitecture.Tiny, seed);
+
+    /// <summary>Random weights of <paramref name="a"/>, quantised with a clip of 1.5.</summary>
+    internal static QuantizedCapsNetWeights Quantized(CapsNetArchitecture a, ulong seed)
+        => Quantizer.Quantize(CapsNetWeights.CreateRandom(a, seed), clip: 1.5f, calibration: "test");
 
     [Fact]
     public void PerChannelQuantisation_UsesTheFullRangeAndRoundsToHalfAStep()

@@ -8,7 +8,8 @@ namespace CapsEmbedded.Tests.Quantization;
 
 /// <summary>
 /// The int8 model as an <see cref="ICapsNetSession"/>: every call gives the bits of <see cref="QuantizedCapsNet"/>'s own
-/// Predict, a batch over any number of workers equals one Predict per image, and warm calls allocate nothing.
+/// Predict, one image split over any number of workers and a batch over them equal one Predict per image, and warm calls
+/// allocate nothing.
 /// </summary>
 public sealed class QuantizedSessionTests
 {
@@ -50,10 +51,46 @@ public sealed class QuantizedSessionTests
         Assert.Throws<ArgumentOutOfRangeException>(() => session.Reconstruct(capsules, a.Classes, decoded));
         Assert.Throws<ArgumentException>(() => session.Reconstruct(capsules.AsSpan(1).ToArray(), 0, decoded));
 
-        // The one-image split has no int8 path: on a context it is the same call on this thread.
+        // One image split over a context's workers: the same bits, on every tier pair.
         using var context = session.CreateBatchContext(3);
-        Assert.Equal(expected, session.Predict(context, image, lengths));
+        foreach (var tier in SimdTiers.Supported)
+            foreach (var int8Tier in Int8Tiers.Supported)
+            {
+                session.Tier = tier;
+                session.Int8Tier = int8Tier;
+                expected = model.Predict(workspace, image, expectedLengths, expectedCapsules, expectedImage, tier, int8Tier);
+                Assert.Equal(expected, session.Predict(context, image, lengths, capsules, reconstruction));
+                Assert.Equal(expectedLengths, lengths);
+                Assert.Equal(expectedCapsules, capsules);
+                Assert.Equal(expectedImage, reconstruction);
+            }
+    }
+
+    /// <summary>
+    /// The MNIST-sized split (conv1 rows cut at the GEMM's row granule, 36 int8 GEMM rows, 1,152 capsules) over 2 and 3
+    /// workers returns the one-thread bits, and warm split calls allocate nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Predict_split_over_workers_equals_the_one_thread_bits_at_MNIST_size(int workers)
+    {
+        var a = CapsNetArchitecture.Paper;
+        var quantised = QuantizedFormatTests.Quantized(a, seed: 3);
+        using var model = QuantizedCapsNet.Create(quantised);
+        using var workspace = new QuantizedCapsNet.Workspace(a);
+        using var context = new BatchContext(model.ScratchLayout.Length, workers);
+        var random = new DeterministicRandom(17);
+        var image = new float[a.InputLength];
+        for (int i = 0; i < image.Length; i++) image[i] = random.NextDouble() < 0.2 ? (float)random.NextDouble() : 0f;
+        var (expectedLengths, expectedCapsules, expectedImage) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
+        var (lengths, capsules, reconstruction) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
+        int expected = model.Predict(workspace, image, expectedLengths, expectedCapsules, expectedImage);
+        Assert.Equal(expected, model.Predict(context, image, lengths, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best));
         Assert.Equal(expectedLengths, lengths);
+        Assert.Equal(expectedCapsules, capsules);
+        Assert.Equal(expectedImage, reconstruction);
+        Allocations.AssertNone(() => model.Predict(context, image, lengths, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best));
     }
 
     [Theory]
@@ -88,18 +125,21 @@ public sealed class QuantizedSessionTests
     }
 
     [Fact]
-    public void A_context_with_more_workers_than_the_sessions_own_gets_workspaces_for_all_of_them()
+    public void A_context_made_elsewhere_serves_when_its_scratch_holds_the_int8_layout_and_is_refused_when_not()
     {
         var a = CapsNetArchitecture.Tiny;
         using var session = new QuantizedSession(QuantizedFormatTests.TinyQuantized());
         using var small = session.CreateBatchContext(1);
-        using var large = new BatchContext(scratchLength: 0, workerCount: 4);
+        using var large = new BatchContext(ScratchLayout.Int8(a).Length, workerCount: 4);
+        using var tooSmall = new BatchContext(ScratchLayout.Float(a).Length, workerCount: 2);
         var images = Images(32, 5);
         var (one, four) = (new float[32 * a.Classes], new float[32 * a.Classes]);
         var classes = new int[32];
         session.PredictBatch(images, one, classes, small);
         session.PredictBatch(images, four, classes, large);
         Assert.Equal(one, four);
+        var e = Assert.Throws<ArgumentException>(() => session.PredictBatch(images, four, classes, tooSmall));
+        Assert.Contains(ScratchLayout.Int8(a).Length.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
     }
 
     [Fact]
