@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using CapsEmbedded.Generator.Model;
 using static CapsEmbedded.Generator.ModelSections;
 
@@ -31,17 +32,28 @@ namespace CapsEmbedded.Generator
         };
 
         /// <summary>Scratch regions up to the primary conv's output, in the order the forward pass uses them, in floats.</summary>
-        private static List<(string Name, long Floats, string Doc)> ConvRegions(CapsNetArchitecture a)
+        private static List<(string Name, long Floats, string Doc)> ConvRegions(CapsNetArchitecture a, bool inPlace)
         {
             long conv1Pixels = (long)a.Conv1OutSize * a.Conv1OutSize;
             long positions = (long)a.PrimaryGridSize * a.PrimaryGridSize;
-            return new List<(string, long, string)>
+            var regions = new List<(string, long, string)>
             {
                 ("Patches", conv1Pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1's im2col patches"),
                 ("Conv1", conv1Pixels * a.Conv1Channels, "conv1 output [y][x][channel], read in place by the primary conv"),
-                ("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"),
             };
+            if (inPlace)
+            {
+                // PackedGemm.WidenedLength(PrimaryChannels, PrimaryK): one k block of every panel.
+                long k = (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
+                regions.Add(("PrimaryWidened", (a.PrimaryChannels + 15) / 16 * Math.Min(k, 256) * 16,
+                    "one k block of the primary conv's F16 panels, widened (each part of the parallel Predict its own panels)"));
+            }
+            regions.Add(("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]"));
+            return regions;
         }
+
+        /// <summary>Whether the targets packed the file at build time (all F16): the model reads its large weights in place.</summary>
+        private static bool InPlace(ModelSpec spec) => spec.Weights.PackedResourceName.Length > 0;
 
         private static string EmitModel(ModelSpec spec)
         {
@@ -61,6 +73,9 @@ namespace CapsEmbedded.Generator
             w.Open($"{spec.Target.Accessibility} static partial class {model}");
             Sizes(w, a, "GEMM", ".");
             WeightFile(w, h);
+            if (InPlace(spec))
+                Const(w, "string", "PackedWeightsResourceName", Quote(h.PackedResourceName),
+                    "The manifest resource holding the tensors packed at build time in F16, in the kernels' layout.");
             Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -91,7 +106,7 @@ namespace CapsEmbedded.Generator
 
                 """);
             ClassNames(w, h, a);
-            Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ConvRegions(a));
+            Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------", a, ConvRegions(a, InPlace(spec)));
             ArchitectureAndTier(w, a, "The SIMD tier Predict uses on this machine.");
             w.Write("""
                 /// <summary>A context for the parallel Predict and PredictBatch: worker threads with one scratch buffer each.</summary>
@@ -104,18 +119,39 @@ namespace CapsEmbedded.Generator
                 /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
                 /// share one instance between threads.
                 """, "PackedCapsNetWeights");
-            w.Write($$"""
-                /// <summary>
-                /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
-                /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
-                /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
-                /// </summary>
-                public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
+            if (InPlace(spec))
+            {
+                w.Write($$"""
+                    /// <summary>
+                    /// The weights embedded in this assembly, packed at build time in F16 (<see cref="PackedWeightsResourceName"/>) and
+                    /// read where they lie at first use: the primary conv's panels and W stay in the image, widened a cache block at a
+                    /// time by the kernels; only conv1, the biases and the decoder are widened into native memory.
+                    /// </summary>
+                    public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
 
-                private static Weights CreateEmbedded()
-                {
-                    var packed = EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
-                        WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
+                    private static Weights CreateEmbedded()
+                    {
+                        var packed = EmbeddedWeights.InPlace(typeof(Weights).Assembly, PackedWeightsResourceName, WeightsResourceName,
+                            WeightsFileLength, WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
+                    """);
+            }
+            else
+            {
+                w.Write("""
+                    /// <summary>
+                    /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
+                    /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
+                    /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
+                    /// </summary>
+                    public static Weights Embedded => Volatile.Read(ref s_embedded) ?? CreateEmbedded();
+
+                    private static Weights CreateEmbedded()
+                    {
+                        var packed = EmbeddedWeights.Pack(typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength,
+                            WeightsDataOffset, Architecture, TensorDataOffsets, TensorDataTypes);
+                    """);
+            }
+            w.Write($$"""
                     var created = new Weights(packed, {{model}}.ClassNames);
                     var winner = Interlocked.CompareExchange(ref s_embedded, created, null);
                     if (winner is not null)
@@ -390,10 +426,7 @@ namespace CapsEmbedded.Generator
                     // Panels in pairs: the Vector512 tile covers two.
                     var (first, end) = BatchContext.PartRange(PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
                     if (end == first) return;
-                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
-                        Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels,
-                        weights.PrimaryBias, Activation.None, scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
-                        tier, first, end);
+                {{PrimaryConvCall(spec)}}
                 }
 
                 /// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>
@@ -423,11 +456,7 @@ namespace CapsEmbedded.Generator
                 {
                     int count = end - first;
                     // The kernel class shares the layer's name: spelled from global::.
-                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
-                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
-                        weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
-                        count, Classes, ClassDims, PrimaryDims,
-                        scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
+                {{CapsuleTransformCall(spec)}}
                 }
 
                 /// <summary>Routing (see the scratch overload) on a workspace whose û is computed.</summary>
@@ -447,5 +476,55 @@ namespace CapsEmbedded.Generator
             CloseNamespace(w, spec);
             return w.ToString();
         }
+
+        /// <summary>The primary conv's call in its part (indented for the Layers template): F16 panels when read in place.</summary>
+        private static string PrimaryConvCall(ModelSpec spec)
+        {
+            const string Call = """
+                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
+                        Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.{0}, PrimaryChannels,
+                        weights.PrimaryBias, Activation.None, scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
+                        tier, first, end{1});
+                """;
+            if (!InPlace(spec)) return string.Format(CultureInfo.InvariantCulture, Call, "PrimaryWeight", "");
+            return """
+                    if (weights.HalfPrimaryWeight.IsEmpty)
+                    {
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "PrimaryWeight", "")) + "\n" + """
+                    }
+                    else
+                    {
+                        // The panels in F16 where they lie: each k block of this part's panels widened into its part of the scratch.
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "HalfPrimaryWeight",
+                    ",\n        scratch.Slice(ScratchPrimaryWidenedOffset, PackedGemm.WidenedLength(PrimaryChannels, PrimaryPatchLength))")) + "\n" + """
+                    }
+                """;
+        }
+
+        /// <summary>û's call for capsules [first, first + count) (indented for the Layers template): F16 W when read in place.</summary>
+        private static string CapsuleTransformCall(ModelSpec spec)
+        {
+            const string Call = """
+                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
+                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
+                        weights.{0}.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
+                        count, Classes, ClassDims, PrimaryDims,
+                        scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
+                """;
+            if (!InPlace(spec)) return string.Format(CultureInfo.InvariantCulture, Call, "DigitWeight");
+            return """
+                    if (weights.HalfDigitWeight.IsEmpty)
+                    {
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "DigitWeight")) + "\n" + """
+                    }
+                    else
+                    {
+                        // W in F16 where it lies, widened 16 KiB at a time on the stack.
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "HalfDigitWeight")) + "\n" + """
+                    }
+                """;
+        }
+
+        private static string Indent(string lines) => "    " + lines.Replace("\n", "\n    ");
     }
 }
