@@ -64,7 +64,8 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
     /// <summary>
     /// Weights packed at build time (CapsEmbedded.Generator.targets): <paramref name="packed"/> holds
     /// <see cref="PackedCapsNetLayout"/>'s layout in F16 elements (2·TotalLength bytes, every value finite) in memory that
-    /// outlives this instance (a resource in the read-only data of the binary). The primary conv's panels and W are read
+    /// outlives this instance (a resource in the read-only data of the binary; NativeAOT places resources at any byte offset,
+    /// and x64 and ARM64 read unaligned F16 alike, the kernels with unaligned vector loads). The primary conv's panels and W are read
     /// there in place; the other regions (conv1, biases, decoder: 17% of the values of the paper network) are widened into
     /// the float buffer, and <paramref name="consumed"/> (when given) is told each such byte range once it has been read.
     /// </summary>
@@ -78,8 +79,6 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
         if (length != 2L * layout.TotalLength)
             throw new WeightFormatException(source, null,
                 $"the packed weights have {length} bytes; this architecture's layout needs {2L * layout.TotalLength}");
-        if (((nuint)packed & 1) != 0)
-            throw new ArgumentException($"the packed weights of {source} are not 2-byte aligned", nameof(packed));
         var weights = new PackedCapsNetWeights(layout, (ushort*)packed);
         try
         {

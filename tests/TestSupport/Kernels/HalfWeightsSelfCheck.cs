@@ -3,8 +3,8 @@ using CapsEmbedded.Kernels;
 namespace CapsEmbedded.TierProbe;
 
 /// <summary>
-/// The kernels that read F16 weights in place (PackedGemm's F16 panels, CapsuleTransform's F16 W, HalfPanels) against
-/// their float32 paths on the same tier, bit for bit: with F16-exact weights the widened sums must be the same floats in
+/// The kernels that read F16 weights in place (PackedGemm's F16 panels, CapsuleTransform's F16 W, HalfPanels), from an
+/// odd address, against their float32 paths on the same tier, bit for bit: with F16-exact weights the widened sums must be the same floats in
 /// the same order. Run by the xunit tests per tier and by the probe (<see cref="KernelSelfCheck.RunAll"/>) in child
 /// processes whose tier is lowered by DOTNET_Enable* switches.
 /// </summary>
@@ -55,7 +55,8 @@ internal static class HalfWeightsSelfCheck
     /// <summary>
     /// HalfPanels.Widen on <paramref name="tier"/> against <c>(float)Half</c>, bit for bit: every finite F16 value
     /// (subnormals and ±0 included), then every length 0..100 (whole vectors, the overlapping last one, the narrower
-    /// tiers' and the scalar remainders) with nothing written past the end.
+    /// tiers' and the scalar remainders) with nothing written past the end; read from an odd address, as NativeAOT places
+    /// the embedded weights.
     /// </summary>
     public static void Widen(SimdTier tier)
     {
@@ -67,11 +68,12 @@ internal static class HalfWeightsSelfCheck
         }
 
         Half[] values = [.. finite];
+        ReadOnlySpan<Half> source = OddAddress(values);
         var widened = new float[values.Length + 1];
         foreach (int length in Enumerable.Range(0, 101).Append(values.Length))
         {
             widened.AsSpan().Fill(-7f);
-            HalfPanels.Widen(values.AsSpan(0, length), widened.AsSpan(0, length), tier);
+            HalfPanels.Widen(source.Slice(0, length), widened.AsSpan(0, length), tier);
             for (int i = 0; i < length; i++)
             {
                 uint expected = BitConverter.SingleToUInt32Bits((float)values[i]);
@@ -106,7 +108,7 @@ internal static class HalfWeightsSelfCheck
             var actual = new float[m * n];
             for (int part = 0; part + 1 < cuts.Length; part++)
             {
-                PackedGemm.MultiplyPanels(a, m, k, packedHalf, n, bias, Activation.Relu, actual, tier, cuts[part], cuts[part + 1], widened);
+                PackedGemm.MultiplyPanels(a, m, k, OddAddress(packedHalf), n, bias, Activation.Relu, actual, tier, cuts[part], cuts[part + 1], widened);
             }
 
             RequireSameBits(expected, actual, $"PackedGemm F16 {tier} m={m} n={n} k={k} zeros={zeroShare} parts={cuts.Length - 1}");
@@ -129,9 +131,9 @@ internal static class HalfWeightsSelfCheck
         int panels = PackedGemm.PanelCount(n);
         var widened = new float[PackedGemm.WidenedLength(n, k)];
         var actual = new float[positions * n];
-        PackedGemm.ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, packedHalf, n, bias, Activation.None,
+        PackedGemm.ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, OddAddress(packedHalf), n, bias, Activation.None,
             actual, tier, 0, panels / 2, widened);
-        PackedGemm.ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, packedHalf, n, bias, Activation.None,
+        PackedGemm.ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, OddAddress(packedHalf), n, bias, Activation.None,
             actual, tier, panels / 2, panels, widened);
         RequireSameBits(expected, actual, $"ConvolveChannelsLast F16 {tier} C={channels} {height}×{width} k={kernel} s={stride} n={n}");
     }
@@ -149,7 +151,7 @@ internal static class HalfWeightsSelfCheck
         Kernels.CapsuleTransform.Run(u, packed, n, j, d, p, expected, tier);
         var actual = new float[n * j * d + 1];
         actual[^1] = 3f;
-        Kernels.CapsuleTransform.Run(u, packedHalf, n, j, d, p, actual, tier);
+        Kernels.CapsuleTransform.Run(u, OddAddress(packedHalf), n, j, d, p, actual, tier);
         Require(actual[^1] == 3f, $"CapsuleTransform F16 {tier} n={n} j={j} d={d} p={p} wrote past its output.");
         RequireSameBits(expected, actual.AsSpan(0, expected.Length), $"CapsuleTransform F16 {tier} n={n} j={j} d={d} p={p}");
     }
@@ -172,6 +174,14 @@ internal static class HalfWeightsSelfCheck
         }
 
         return values;
+    }
+
+    /// <summary>The values copied to an odd byte address (NativeAOT embeds resources unaligned), read as F16 there.</summary>
+    private static ReadOnlySpan<Half> OddAddress(Half[] values)
+    {
+        var bytes = new byte[2 * values.Length + 1];
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes.AsSpan(1));
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes.AsSpan(1));
     }
 
     private static float[] SparseRandom(DeterministicRandom random, int count, double zeroShare)
