@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using CapsEmbedded.Generator.Model;
 using static CapsEmbedded.Generator.ModelSections;
 
@@ -36,6 +37,9 @@ namespace CapsEmbedded.Generator
                 """, "System", "System.Collections.Generic", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
             w.Write("// ---- Weight file: where each tensor lies ------------------------------------------------------");
             w.Line();
+            if (InPlace(spec))
+                Const(w, "string", "PackedWeightsResourceName", Quote(h.PackedResourceName),
+                    "The manifest resource holding the tensors packed at build time in F16, in the kernels' layout.");
             Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -66,7 +70,7 @@ namespace CapsEmbedded.Generator
 
                 """);
             Scratch(w, "// ---- Scratch (floats, each region 64-byte aligned) ---------------------------------------------",
-                global::CapsEmbedded.Runtime.ScratchLayout.Float(a));
+                global::CapsEmbedded.Runtime.ScratchLayout.Float(a, InPlace(spec)));
             w.Write($$"""
                 // ---- API ----------------------------------------------------------------------------------------
 
@@ -86,14 +90,7 @@ namespace CapsEmbedded.Generator
                     {
                     }
 
-                    /// <summary>
-                    /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
-                    /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
-                    /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
-                    /// </summary>
-                    public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.Pack(
-                        typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
-                        TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+                {{EmbeddedProperty(spec)}}
 
                     /// <summary>
                     /// Reads a safetensors weight file of this model's architecture and packs it. Throws
@@ -215,7 +212,7 @@ namespace CapsEmbedded.Generator
                 """);
 
             Session(w, model, int8: false);
-            RegionsHolder(w, int8: false);
+            RegionsHolder(w, int8: false, halfWeightsInPlace: InPlace(spec));
             w.Close();
             CloseNamespace(w, spec);
             return w.ToString();
@@ -295,10 +292,7 @@ namespace CapsEmbedded.Generator
                     // Panels in pairs: the Vector512 tile covers two.
                     var (first, end) = BatchContext.PartRange(PackedGemm.PanelCount(PrimaryChannels), 2, part, parts);
                     if (end == first) return;
-                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
-                        Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.PrimaryWeight, PrimaryChannels,
-                        weights.PrimaryBias, Activation.None, scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
-                        tier, first, end);
+                {{PrimaryConvCall(spec)}}
                 }
 
                 /// <summary>This part's capsules: regrouped and squashed (eq. 1), then their predictions û (eq. 2).</summary>
@@ -328,11 +322,7 @@ namespace CapsEmbedded.Generator
                 {
                     int count = end - first;
                     // The kernel class shares the layer's name: spelled from global::.
-                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
-                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
-                        weights.DigitWeight.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
-                        count, Classes, ClassDims, PrimaryDims,
-                        scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
+                {{CapsuleTransformCall(spec)}}
                 }
 
                 /// <summary>Routing (Procedure 1, r = {{a.RoutingIterations}}; {{Grouped(costs[3].MultiplyAdds)}} multiply-adds) on a workspace whose û is computed.</summary>
@@ -353,6 +343,86 @@ namespace CapsEmbedded.Generator
             w.Close();
             CloseNamespace(w, spec);
             return w.ToString();
+        }
+
+        /// <summary>The primary conv's call in its part (indented for the Layers template): F16 panels when read in place.</summary>
+        private static string PrimaryConvCall(ModelSpec spec)
+        {
+            const string Call = """
+                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchConv1Offset, Conv1Pixels * Conv1Channels), Conv1Channels,
+                        Conv1OutSize, Conv1OutSize, PrimaryKernel, PrimaryStride, weights.{0}, PrimaryChannels,
+                        weights.PrimaryBias, Activation.None, scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
+                        tier, first, end{1});
+                """;
+            if (!InPlace(spec)) return string.Format(CultureInfo.InvariantCulture, Call, "PrimaryWeight", "");
+            return """
+                    if (weights.HalfPrimaryWeight.IsEmpty)
+                    {
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "PrimaryWeight", "")) + "\n" + """
+                    }
+                    else
+                    {
+                        // The panels in F16 where they lie: each k block of this part's panels widened into its part of the scratch.
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "HalfPrimaryWeight",
+                    ",\n        scratch.Slice(ScratchPrimaryWidenedOffset, PackedGemm.WidenedLength(PrimaryChannels, PrimaryPatchLength))")) + "\n" + """
+                    }
+                """;
+        }
+
+        /// <summary>û's call for capsules [first, first + count) (indented for the Layers template): F16 W when read in place.</summary>
+        private static string CapsuleTransformCall(ModelSpec spec)
+        {
+            const string Call = """
+                    global::CapsEmbedded.Kernels.CapsuleTransform.Run(
+                        scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims),
+                        weights.{0}.Slice(first * Classes * ClassDims * PrimaryDims, count * Classes * ClassDims * PrimaryDims),
+                        count, Classes, ClassDims, PrimaryDims,
+                        scratch.Slice(ScratchUHatOffset + first * Classes * ClassDims, count * Classes * ClassDims), tier);
+                """;
+            if (!InPlace(spec)) return string.Format(CultureInfo.InvariantCulture, Call, "DigitWeight");
+            return """
+                    if (weights.HalfDigitWeight.IsEmpty)
+                    {
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "DigitWeight")) + "\n" + """
+                    }
+                    else
+                    {
+                        // W in F16 where it lies, widened 16 KiB at a time on the stack.
+                """ + "\n" + Indent(string.Format(CultureInfo.InvariantCulture, Call, "HalfDigitWeight")) + "\n" + """
+                    }
+                """;
+        }
+
+        private static string Indent(string lines) => "    " + lines.Replace("\n", "\n    ");
+
+        /// <summary>Whether the targets packed the file at build time (all F16): the model reads its large weights in place.</summary>
+        private static bool InPlace(ModelSpec spec) => spec.Weights.PackedResourceName.Length > 0;
+
+        /// <summary><c>Weights.Embedded</c> (indented for the model template): read in place, or packed at first use.</summary>
+        private static string EmbeddedProperty(ModelSpec spec)
+        {
+            string model = spec.Target.ClassName;
+            if (InPlace(spec))
+                return Indent($$"""
+                    /// <summary>
+                    /// The weights embedded in this assembly, packed at build time in F16 (<see cref="PackedWeightsResourceName"/>) and
+                    /// read where they lie at first use: the primary conv's panels and W stay in the image, widened a cache block at a
+                    /// time by the kernels; only conv1, the biases and the decoder are widened into native memory.
+                    /// </summary>
+                    public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.InPlace(
+                        typeof(Weights).Assembly, PackedWeightsResourceName, WeightsResourceName, WeightsFileLength, WeightsDataOffset,
+                        Architecture, TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+                    """);
+            return Indent($$"""
+                /// <summary>
+                /// The weights embedded in this assembly, packed at first use. The manifest resource is an UnmanagedMemoryStream
+                /// whose pointer may be unaligned; the kernels need packed weights anyway, so they are packed once into one
+                /// 64-byte-aligned native allocation (AlignedBuffer) that lives as long as the process.
+                /// </summary>
+                public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.Pack(
+                    typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                    TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+                """);
         }
     }
 }

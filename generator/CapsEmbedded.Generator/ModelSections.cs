@@ -312,13 +312,13 @@ namespace CapsEmbedded.Generator
         /// The nested class that holds the float or the int8 <c>ScratchLayout</c> the Scratch*Offset constants come from, for
         /// the runtime's layers after û (DigitCapsules).
         /// </summary>
-        public static void RegionsHolder(SourceWriter w, bool int8)
+        public static void RegionsHolder(SourceWriter w, bool int8, bool halfWeightsInPlace = false)
             => w.Write($$"""
                 /// <summary>The scratch layout the Scratch*Offset constants come from, for the runtime's layers after û (DigitCapsules).</summary>
                 private static class Regions
                 {
                     // In a class of its own: initialised after the outer class's Architecture, whichever file declares it.
-                    internal static readonly ScratchLayout Layout = ScratchLayout.{{(int8 ? "Int8" : "Float")}}(Architecture);
+                    internal static readonly ScratchLayout Layout = ScratchLayout.{{(int8 ? "Int8" : "Float")}}(Architecture{{(halfWeightsInPlace ? ", halfWeightsInPlace: true" : "")}});
                 }
 
                 """);

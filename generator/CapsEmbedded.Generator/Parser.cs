@@ -77,7 +77,8 @@ namespace CapsEmbedded.Generator
         /// <summary>
         /// Reads one extracted header file: "key=value" lines, a blank line, then the safetensors JSON header verbatim.
         /// Keys: source (full path of the weight file), resource (manifest resource name), length (file bytes),
-        /// header_length (the 8-byte prefix's value), sha256, and error (set when the file could not be read).
+        /// header_length (the 8-byte prefix's value), sha256, packed_resource (the F16 packed layout's resource, when the
+        /// targets packed one), and error (set when the file could not be read).
         /// </summary>
         public static WeightHeader ParseHeader(string headerPath, SourceText? text)
         {
@@ -111,7 +112,10 @@ namespace CapsEmbedded.Generator
             WeightHeader Result(CapsNetArchitecture? architecture, TensorInfo[]? tensors, KeyValue[]? metadata, DiagnosticInfo? error)
                 => new WeightHeader(headerPath, source, fileName, resource, fileLength, headerLength, sha256, architecture,
                     new EquatableArray<TensorInfo>(tensors ?? Array.Empty<TensorInfo>()),
-                    new EquatableArray<KeyValue>(metadata ?? Array.Empty<KeyValue>()), error);
+                    new EquatableArray<KeyValue>(metadata ?? Array.Empty<KeyValue>()), error)
+                {
+                    PackedResourceName = Get("packed_resource"),
+                };
             DiagnosticInfo Error(DiagnosticDescriptor descriptor, params string[] args) => DiagnosticInfo.Create(descriptor, null, args);
 
             string error = Get("error");

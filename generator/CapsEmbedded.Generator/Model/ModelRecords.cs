@@ -32,6 +32,12 @@ namespace CapsEmbedded.Generator.Model
         EquatableArray<KeyValue> Metadata,
         DiagnosticInfo? Error)
     {
+        /// <summary>
+        /// The manifest resource holding the file's tensors packed at build time in F16 (the targets' packed_resource= line),
+        /// or "" when the targets packed none (a file not wholly F16, an int8 file).
+        /// </summary>
+        public string PackedResourceName { get; init; } = "";
+
         /// <summary>Whether the file is int8-quantised (validated by QuantizedHeaderValidator): the int8 model is emitted.</summary>
         public bool IsQuantized
         {

@@ -74,6 +74,46 @@ public static class CapsuleTransform
         }
     }
 
+    /// <summary>Floats of the stack block the F16 overload widens W into: whole W_ij up to 16 KiB.</summary>
+    private const int WidenedFloats = 4096;
+
+    /// <summary>
+    /// û as by the float32 overload, with W packed by <see cref="PackWeights"/> and stored as F16 (every value finite): a run
+    /// of W_ij at a time (16 KiB of floats, in L1) is widened exactly (<see cref="HalfPanels"/>) and summed in the float32
+    /// overload's order, so the result is its bits on the widened W while half the bytes of W are read (û streams W once).
+    /// </summary>
+    public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<Half> packedW, int n, int j, int d, int p, Span<float> uHat, SimdTier tier)
+    {
+        int length = Validate(n, j, d, p);
+        SimdTiers.ThrowIfUnsupported(tier);
+        RequireLength(u.Length, (long)n * p, nameof(u));
+        RequireLength(packedW.Length, length, nameof(packedW));
+        RequireLength(uHat.Length, (long)n * j * d, nameof(uHat));
+        int block = p * d;
+        if (block > WidenedFloats)
+        {
+            throw new ArgumentException($"W_ij of d·p = {block} floats is larger than the {WidenedFloats} the F16 kernel widens at once.", nameof(d));
+        }
+
+        Span<float> widened = stackalloc float[WidenedFloats];
+        int perRun = WidenedFloats / block;
+        ref float uRef = ref MemoryMarshal.GetReference(u);
+        ref short wRef = ref Unsafe.As<Half, short>(ref MemoryMarshal.GetReference(packedW));
+        ref float widenedRef = ref MemoryMarshal.GetReference(widened);
+        ref float outRef = ref MemoryMarshal.GetReference(uHat);
+        int pairs = n * j;
+        for (int first = 0; first < pairs; first += perRun)
+        {
+            int count = Math.Min(perRun, pairs - first);
+            HalfPanels.Widen(ref Unsafe.Add(ref wRef, (nuint)first * (nuint)block), ref widenedRef, (nuint)(count * block), tier);
+            for (int ij = first; ij < first + count; ij++)
+            {
+                VectorMath.WeightedSum(ref Unsafe.Add(ref outRef, (nuint)ij * (nuint)d), ref Unsafe.Add(ref uRef, (nuint)(ij / j * p)), 1,
+                    ref Unsafe.Add(ref widenedRef, (nuint)((ij - first) * block)), (nuint)d, p, d, tier);
+            }
+        }
+    }
+
     private static int Validate(int n, int j, int d, int p)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);

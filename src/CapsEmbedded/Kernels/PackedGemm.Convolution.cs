@@ -39,7 +39,14 @@ public static partial class PackedGemm
     /// <summary>As above; <paramref name="zeroColumns"/> = <see cref="ZeroColumns.Compute"/> runs every column (tests compare the two).</summary>
     internal static void ConvolveChannelsLastPanels(ReadOnlySpan<float> input, int channels, int height, int width,
         int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
-        Span<float> c, SimdTier tier, int panelBegin, int panelEnd, ZeroColumns zeroColumns)
+        Span<float> c, SimdTier tier, int panelBegin, int panelEnd, ZeroColumns zeroColumns) =>
+        Convolve(input, channels, height, width, kernel, stride, new PackedB(packedB), n, bias, activation, c, tier, panelBegin,
+            panelEnd, zeroColumns);
+
+    /// <summary>The convolution over either kind of packed B (float32, or F16 widened a k block at a time).</summary>
+    private static void Convolve(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
+        PackedB packedB, int n, ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin,
+        int panelEnd, ZeroColumns zeroColumns)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         int outH = Im2Col.OutputSize(height, kernel, stride);

@@ -139,14 +139,14 @@ public static partial class PackedGemm
         ArgumentOutOfRangeException.ThrowIfNegative(k);
         KernelArguments.RequireLength(a.Length, (long)m * k, nameof(a), "m·k");
         var rows = new DenseRows(a, k);
-        Compute(ref rows, m, k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
+        Compute(ref rows, m, k, new PackedB(packedB), n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
     }
 
     /// <summary>
     /// The checks and the tier dispatch every product shares, whatever holds A: <typeparamref name="TRows"/> hands out
     /// A's k blocks (a dense matrix, or the patches of a channels-last image read in place).
     /// </summary>
-    private static void Compute<TRows>(ref TRows rows, int m, int k, ReadOnlySpan<float> packedB, int n,
+    private static void Compute<TRows>(ref TRows rows, int m, int k, PackedB packedB, int n,
         ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin, int panelEnd,
         ZeroColumns zeroColumns)
         where TRows : struct, IRowBlocks, allows ref struct
@@ -165,6 +165,11 @@ public static partial class PackedGemm
         }
 
         KernelArguments.RequireLength(packedB.Length, PackedLength(n, k), nameof(packedB), "PackedLength(n, k)");
+        if (packedB.IsHalf)
+        {
+            KernelArguments.RequireLength(packedB.Widened.Length, WidenedLength(n, k), "widened", "WidenedLength(n, k)");
+        }
+
         KernelArguments.RequireLength(c.Length, (long)m * n, nameof(c), "m·n");
         if (bias.Length != 0 && bias.Length != n)
         {
@@ -193,13 +198,13 @@ public static partial class PackedGemm
             switch (tier)
             {
                 case SimdTier.Vector512:
-                    Drive<Gemm6x32Avx512, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
+                    Drive<Gemm6x32Avx512, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
                     break;
                 case SimdTier.Vector256:
-                    Drive<Gemm6x16Fma3, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
+                    Drive<Gemm6x16Fma3, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
                     break;
                 case SimdTier.Vector128:
-                    Drive<Gemm4x16Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns);
+                    Drive<Gemm4x16Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
                     break;
                 default:
                     MultiplyScalar(ref rows, m, k, packedB, n, bias, relu, c, column0, column0 + columns);
@@ -234,7 +239,7 @@ public static partial class PackedGemm
     }
 
     /// <summary>The plain loop every SIMD tier is checked against: one sequential float sum per output.</summary>
-    private static void MultiplyScalar<TRows>(ref TRows rows, int m, int k, ReadOnlySpan<float> packedB, int n,
+    private static void MultiplyScalar<TRows>(ref TRows rows, int m, int k, PackedB packedB, int n,
         ReadOnlySpan<float> bias, bool relu, Span<float> c, int columnBegin, int columnEnd)
         where TRows : struct, IRowBlocks, allows ref struct
     {
@@ -250,7 +255,7 @@ public static partial class PackedGemm
                     ref float aBlock = ref rows.Block(i, 1, k0, kc, out _);
                     for (int kk = 0; kk < kc; kk++)
                     {
-                        sum += Unsafe.Add(ref aBlock, kk) * packedB[PackedIndex(j, k0 + kk, k, panels)];
+                        sum += Unsafe.Add(ref aBlock, kk) * packedB.At(PackedIndex(j, k0 + kk, k, panels));
                     }
                 }
 
@@ -266,8 +271,8 @@ public static partial class PackedGemm
     /// cache line per kk). Rows left over go through the 1×16 kernel; a partial last panel (n mod 16 ≠ 0) goes through a
     /// stack tile so that the kernels only ever write whole 16-wide rows.
     /// </summary>
-    private static void Drive<TKernel, TRows>(ref TRows rows, int m, int k, ReadOnlySpan<float> packedB, int n,
-        ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd, ZeroColumns zeroColumns)
+    private static void Drive<TKernel, TRows>(ref TRows rows, int m, int k, PackedB packedB, int n,
+        ReadOnlySpan<float> bias, bool relu, Span<float> c, int panelBegin, int panelEnd, ZeroColumns zeroColumns, SimdTier tier)
         where TKernel : struct, IGemmMicroKernel<TKernel>
         where TRows : struct, IRowBlocks, allows ref struct
     {
@@ -288,7 +293,9 @@ public static partial class PackedGemm
 
         Span<float> tailTile = stackalloc float[MaxTileRows * PanelWidth];
 
-        ref float bRef = ref MemoryMarshal.GetReference(packedB);
+        ref float bRef = ref MemoryMarshal.GetReference(packedB.Single);
+        ref short halfRef = ref MemoryMarshal.GetReference(packedB.Half);
+        ref float widenedRef = ref MemoryMarshal.GetReference(packedB.Widened);
         ref float cRef = ref MemoryMarshal.GetReference(c);
         ref float tileRef = ref MemoryMarshal.GetReference(tailTile);
         ref float tailBiasRef = ref MemoryMarshal.GetReference(tailBias);
@@ -311,7 +318,18 @@ public static partial class PackedGemm
             var flags = new BlockFlags(First: k0 == 0, Last: k0 + kc == k, relu);
             ref float bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * panelsTimesWidth);
             nuint panelStride = (nuint)kc * PanelWidth;
-            var prefetch = new NextBlockPrefetch(ref bRef, k0 + kc, k, panelsTimesWidth, panelBegin, fullPanels, callsPerBlock);
+            if (packedB.IsHalf)
+            {
+                // This call's panels of the k block, widened to the same offsets of the scratch (threads that split the
+                // panels write disjoint parts of it); the tiles then sweep floats in L2 as they would the float32 layout.
+                nuint first = (nuint)panelBegin * panelStride;
+                HalfPanels.Widen(ref Unsafe.Add(ref halfRef, (nuint)k0 * panelsTimesWidth + first), ref Unsafe.Add(ref widenedRef, first),
+                    (nuint)(panelEnd - panelBegin) * panelStride, tier);
+                bBlock = ref widenedRef;
+            }
+
+            // F16 blocks stream in sequentially as they are widened: the hardware prefetcher needs no help there.
+            var prefetch = new NextBlockPrefetch(ref bRef, k0 + kc, k, panelsTimesWidth, panelBegin, fullPanels, packedB.IsHalf ? 0 : callsPerBlock);
 
             for (int i0 = 0; i0 < tiledRows; i0 += rowsPerTile)
             {

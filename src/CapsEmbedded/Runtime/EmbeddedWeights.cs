@@ -44,4 +44,33 @@ public static class EmbeddedWeights
         stream.ReadExactly(copy);
         return PackedCapsNetWeights.Pack(architecture, copy.AsSpan((int)dataOffset), tensorBegins, tensorDTypes, resourceName);
     }
+
+    /// <summary>
+    /// The weights of the embedded resource <paramref name="packedResourceName"/>, packed at build time in F16
+    /// (CapsEmbedded.Generator.targets), used where they lie in the mapped image: no copy, no widening of the primary conv's
+    /// panels or W (<see cref="PackedCapsNetWeights.InPlace"/>); the pages of the few regions widened at load are let go
+    /// afterwards (<see cref="MappedPages"/>). The resource may lie at any byte offset (NativeAOT does not align resources).
+    /// A resource that is not in mapped memory (an assembly loaded from a stream) falls back to <see cref="Pack(Assembly, string, long, long, CapsNetArchitecture, ReadOnlySpan{long}, ReadOnlySpan{string})"/>
+    /// on the weight file itself (<paramref name="resourceName"/> and the rest), packed as float32 at load.
+    /// </summary>
+    public static unsafe PackedCapsNetWeights InPlace(Assembly assembly, string packedResourceName, string resourceName,
+        long expectedFileLength, long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins,
+        ReadOnlySpan<string> tensorDTypes)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        using (var stream = assembly.GetManifestResourceStream(packedResourceName)
+            ?? throw new InvalidOperationException(
+                $"the packed weight resource '{packedResourceName}' is missing from assembly {assembly.GetName().Name}"))
+        {
+            if (stream is UnmanagedMemoryStream unmanaged)
+            {
+                byte* packed = unmanaged.PositionPointer;
+                Action<long, long>? consumed = MappedPages.CanRelease(packed)
+                    ? (begin, bytes) => MappedPages.Release(packed + begin, bytes)
+                    : null;
+                return PackedCapsNetWeights.InPlace(architecture, packed, stream.Length, packedResourceName, consumed);
+            }
+        }
+        return Pack(assembly, resourceName, expectedFileLength, dataOffset, architecture, tensorBegins, tensorDTypes);
+    }
 }

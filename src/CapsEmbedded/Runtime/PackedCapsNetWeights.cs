@@ -7,16 +7,24 @@ namespace CapsEmbedded.Runtime;
 
 /// <summary>
 /// A CapsNet's weights packed once for the kernels (<see cref="PackedCapsNetLayout"/>) in one 64-byte-aligned native
-/// allocation. Read-only after packing, so one instance serves any number of threads.
+/// allocation, or (<see cref="InPlace"/>) packed at build time in F16 and read where they lie: then the primary conv's
+/// panels and W are F16 (<see cref="HalfPrimaryWeight"/>, <see cref="HalfDigitWeight"/>) and only the small rest is
+/// widened into the float buffer. Read-only after packing, so one instance serves any number of threads.
 /// </summary>
-public sealed class PackedCapsNetWeights : IDisposable
+public sealed unsafe class PackedCapsNetWeights : IDisposable
 {
     private readonly AlignedBuffer _buffer;
+    private readonly ushort* _half; // the F16 packed layout, read in place; null when every tensor is float32
 
     private PackedCapsNetWeights(PackedCapsNetLayout layout)
     {
         Layout = layout;
         _buffer = new AlignedBuffer(layout.TotalLength);
+    }
+
+    private PackedCapsNetWeights(PackedCapsNetLayout layout, ushort* half) : this(layout)
+    {
+        _half = half;
     }
 
     public PackedCapsNetLayout Layout { get; }
@@ -25,9 +33,23 @@ public sealed class PackedCapsNetWeights : IDisposable
 
     public ReadOnlySpan<float> Conv1Weight => Slice(Layout.Conv1Weight);
     public ReadOnlySpan<float> Conv1Bias => Slice(Layout.Conv1Bias);
-    public ReadOnlySpan<float> PrimaryWeight => Slice(Layout.PrimaryWeight);
+    /// <summary>The primary conv's float32 panels; empty when they are F16 (<see cref="HalfPrimaryWeight"/>).</summary>
+    public ReadOnlySpan<float> PrimaryWeight => _half is null ? Slice(Layout.PrimaryWeight) : default;
     public ReadOnlySpan<float> PrimaryBias => Slice(Layout.PrimaryBias);
-    public ReadOnlySpan<float> DigitWeight => Slice(Layout.DigitWeight);
+    /// <summary>W after CapsuleTransform.PackWeights as float32; empty when it is F16 (<see cref="HalfDigitWeight"/>).</summary>
+    public ReadOnlySpan<float> DigitWeight => _half is null ? Slice(Layout.DigitWeight) : default;
+
+    /// <summary>The primary conv's panels in F16, read in place (<see cref="InPlace"/>); empty otherwise.</summary>
+    public ReadOnlySpan<Half> HalfPrimaryWeight => HalfSlice(Layout.PrimaryWeight);
+
+    /// <summary>W (CapsuleTransform's layout) in F16, read in place (<see cref="InPlace"/>); empty otherwise.</summary>
+    public ReadOnlySpan<Half> HalfDigitWeight => HalfSlice(Layout.DigitWeight);
+
+    private ReadOnlySpan<Half> HalfSlice(PackedCapsNetLayout.Region region)
+    {
+        ObjectDisposedException.ThrowIf(_buffer.IsDisposed, this);
+        return _half is null ? default : new ReadOnlySpan<Half>(_half + region.Offset, region.Length);
+    }
     public ReadOnlySpan<float> Fc1Weight => Slice(Layout.Fc1Weight);
     public ReadOnlySpan<float> Fc1Bias => Slice(Layout.Fc1Bias);
     public ReadOnlySpan<float> Fc2Weight => Slice(Layout.Fc2Weight);
@@ -41,6 +63,48 @@ public sealed class PackedCapsNetWeights : IDisposable
     private ReadOnlySpan<float> Slice(PackedCapsNetLayout.Region region) => _buffer.Span.Slice(region.Offset, region.Length);
 
     public void Dispose() => _buffer.Dispose();
+
+    /// <summary>
+    /// Weights packed at build time (CapsEmbedded.Generator.targets): <paramref name="packed"/> holds
+    /// <see cref="PackedCapsNetLayout"/>'s layout in F16 elements (2·TotalLength bytes, every value finite) in memory that
+    /// outlives this instance (a resource in the read-only data of the binary; NativeAOT places resources at any byte offset,
+    /// and x64 and ARM64 read unaligned F16 alike, the kernels with unaligned vector loads). The primary conv's panels and W are read
+    /// there in place; the other regions (conv1, biases, decoder: 17% of the values of the paper network) are widened into
+    /// the float buffer, and <paramref name="consumed"/> (when given) is told each such byte range once it has been read.
+    /// </summary>
+    internal static PackedCapsNetWeights InPlace(CapsNetArchitecture architecture, byte* packed, long length, string source,
+        Action<long, long>? consumed)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("F16 weights are little-endian; this machine is big-endian");
+        var layout = new PackedCapsNetLayout(architecture);
+        if (length != 2L * layout.TotalLength)
+            throw new WeightFormatException(source, null,
+                $"the packed weights have {length} bytes; this architecture's layout needs {2L * layout.TotalLength}");
+        var weights = new PackedCapsNetWeights(layout, (ushort*)packed);
+        try
+        {
+            Span<float> all = weights._buffer.Span;
+            ReadOnlySpan<PackedCapsNetLayout.Region> widened =
+            [
+                layout.Conv1Weight, layout.Conv1Bias, layout.PrimaryBias, layout.Fc1Weight, layout.Fc1Bias, layout.Fc2Weight,
+                layout.Fc2Bias, layout.Fc3Weight, layout.Fc3Bias,
+            ];
+            foreach (var region in widened)
+            {
+                var bytes = new ReadOnlySpan<byte>(packed + 2L * region.Offset, 2 * region.Length);
+                WeightPrecision.WidenHalf(bytes, all.Slice(region.Offset, region.Length), SimdTiers.Best);
+                consumed?.Invoke(2L * region.Offset, bytes.Length);
+            }
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+        return weights;
+    }
 
     /// <summary>Packs weights held in managed arrays.</summary>
     public static PackedCapsNetWeights Pack(CapsNetWeights weights)

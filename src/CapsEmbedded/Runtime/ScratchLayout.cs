@@ -24,7 +24,7 @@ public sealed class ScratchLayout
 
     private readonly List<Region> _regions = new List<Region>();
 
-    private ScratchLayout(CapsNetArchitecture a, bool int8)
+    private ScratchLayout(CapsNetArchitecture a, bool int8, bool halfWeightsInPlace = false)
     {
         if (a is null) throw new ArgumentNullException(nameof(a));
         Architecture = a;
@@ -46,6 +46,13 @@ public sealed class ScratchLayout
         else
         {
             Conv1 = Add("Conv1", pixels * a.Conv1Channels, "conv1 output [y][x][channel], read in place by the primary conv");
+            if (halfWeightsInPlace)
+            {
+                // PackedGemm.WidenedLength(PrimaryChannels, PrimaryK): one k block (256) of every 16-channel panel.
+                long k = (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
+                PrimaryWidened = Add("PrimaryWidened", (a.PrimaryChannels + 15) / 16 * Math.Min(k, 256) * 16,
+                    "one k block of the primary conv's F16 panels, widened (each part of the parallel Predict its own panels)");
+            }
             PrimaryConv = Add("PrimaryConv", positions * a.PrimaryChannels, "primary conv output [position][type·dims + d]");
         }
         Primary = Add("Primary", n * a.PrimaryDims, "primary capsules u_i [i][d], i = type·grid² + position, squashed (eq. 1)");
@@ -59,7 +66,10 @@ public sealed class ScratchLayout
     }
 
     /// <summary>The float model's scratch: conv1's patches and output, the primary conv's output, then the capsules and decoder.</summary>
-    public static ScratchLayout Float(CapsNetArchitecture a) => new ScratchLayout(a, int8: false);
+    /// <param name="halfWeightsInPlace">Whether the model reads its primary-conv panels in F16 where they lie (weights packed at
+    /// build time): then a region for one widened k block of them follows conv1's output.</param>
+    public static ScratchLayout Float(CapsNetArchitecture a, bool halfWeightsInPlace = false)
+        => new ScratchLayout(a, int8: false, halfWeightsInPlace);
 
     /// <summary>The int8 model's: as the float model's, with the u7 codes, byte patches and int32 sums of the primary conv.</summary>
     public static ScratchLayout Int8(CapsNetArchitecture a) => new ScratchLayout(a, int8: true);
@@ -85,6 +95,9 @@ public sealed class ScratchLayout
 
     /// <summary>int8 only: the primary conv's int32 sums.</summary>
     public Region? Accumulators { get; }
+
+    /// <summary>Float layout of a model whose weights are read in place only: one widened k block of the F16 panels.</summary>
+    public Region? PrimaryWidened { get; }
 
     public Region PrimaryConv { get; }
     public Region Primary { get; }

@@ -9,18 +9,21 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// </summary>
 public class ScratchLayoutTests
 {
-    public static TheoryData<Type, CapsNetArchitecture> Models => new()
+    /// <summary>Each model, its architecture, and whether its weights are read in place (the shipped F16 files are).</summary>
+    public static TheoryData<Type, CapsNetArchitecture, bool> Models => new()
     {
-        { typeof(TinyCapsNet), TinyCapsNet.Architecture },
-        { typeof(MnistCapsNet), MnistCapsNet.Architecture },
-        { typeof(MultiMnistCapsNet), MultiMnistCapsNet.Architecture },
+        { typeof(TinyCapsNet), TinyCapsNet.Architecture, false },
+        { typeof(MnistCapsNet), MnistCapsNet.Architecture, true },
+        { typeof(MultiMnistCapsNet), MultiMnistCapsNet.Architecture, true },
     };
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Every_generated_offset_is_the_float_layouts(Type model, CapsNetArchitecture architecture)
+    public void Every_generated_offset_is_the_float_layouts(Type model, CapsNetArchitecture architecture, bool inPlace)
     {
-        var layout = ScratchLayout.Float(architecture);
+        Assert.Equal(inPlace, model.GetField("PackedWeightsResourceName") is not null);
+        var layout = ScratchLayout.Float(architecture, halfWeightsInPlace: inPlace);
+        Assert.Equal(inPlace, layout.PrimaryWidened is not null);
         int Constant(string name) => (int)model.GetField(name)!.GetRawConstantValue()!;
         foreach (var region in layout.Regions) Assert.Equal(region.Offset, Constant("Scratch" + region.Name + "Offset"));
         Assert.Equal(layout.Length, Constant("ScratchLength"));

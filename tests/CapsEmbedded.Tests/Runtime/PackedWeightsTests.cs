@@ -40,6 +40,41 @@ public sealed class PackedWeightsTests
             AssertSameBits(expected, fromArrays);
     }
 
+    /// <summary>
+    /// The weights CapsEmbedded.Generator.targets packed at build time in F16 (its own copy of the layout, in the inline
+    /// task) against the oracle: the same values at the same places, every region; the generated model reads its primary
+    /// conv panels and W from them in place, with no float32 copy.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
+    {
+        var (assembly, resource, architecture) = Model(model);
+        byte[] file = ReadResource(assembly, resource);
+        var layout = SafeTensorsFile.Parse(file, resource);
+        var expected = OldPacking(file, layout, architecture);
+        string packedResource = resource + ".packed";
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using (var inPlace = EmbeddedWeights.InPlace(assembly, packedResource, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
+        {
+            Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
+            Assert.False(inPlace.HalfDigitWeight.IsEmpty);
+            Assert.True(inPlace.PrimaryWeight.IsEmpty && inPlace.DigitWeight.IsEmpty); // no float32 copy of them
+            AssertSameBits(expected, inPlace);
+        }
+
+        // The whole resource is the layout in F16, and the generated model loads its embedded weights from it.
+        Assert.Equal(2L * new PackedCapsNetLayout(architecture).TotalLength, ReadResource(assembly, packedResource).Length);
+        string generated = model switch
+        {
+            "mnist" => MnistCapsNet.PackedWeightsResourceName,
+            "fashion" => FashionCapsNet.PackedWeightsResourceName,
+            _ => MultiMnistCapsNet.PackedWeightsResourceName,
+        };
+        Assert.Equal(packedResource, generated);
+    }
+
     [Fact]
     public void Mnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
     {
@@ -216,6 +251,13 @@ public sealed class PackedWeightsTests
         return packed;
     }
 
+    private static float[] Widened(ReadOnlySpan<Half> values)
+    {
+        var widened = new float[values.Length];
+        for (int i = 0; i < values.Length; i++) widened[i] = (float)values[i];
+        return widened;
+    }
+
     private static void AssertSameBits(Dictionary<string, float[]> expected, PackedCapsNetWeights actual)
     {
         void Same(string name, ReadOnlySpan<float> region)
@@ -226,9 +268,9 @@ public sealed class PackedWeightsTests
         }
         Same(CapsNetArchitecture.Conv1Weight, actual.Conv1Weight);
         Same(CapsNetArchitecture.Conv1Bias, actual.Conv1Bias);
-        Same(CapsNetArchitecture.PrimaryWeight, actual.PrimaryWeight);
+        Same(CapsNetArchitecture.PrimaryWeight, actual.HalfPrimaryWeight.IsEmpty ? actual.PrimaryWeight : Widened(actual.HalfPrimaryWeight));
         Same(CapsNetArchitecture.PrimaryBias, actual.PrimaryBias);
-        Same(CapsNetArchitecture.DigitWeight, actual.DigitWeight);
+        Same(CapsNetArchitecture.DigitWeight, actual.HalfDigitWeight.IsEmpty ? actual.DigitWeight : Widened(actual.HalfDigitWeight));
         Same(CapsNetArchitecture.Fc1Weight, actual.Fc1Weight);
         Same(CapsNetArchitecture.Fc1Bias, actual.Fc1Bias);
         Same(CapsNetArchitecture.Fc2Weight, actual.Fc2Weight);
