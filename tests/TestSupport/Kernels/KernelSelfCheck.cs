@@ -102,6 +102,7 @@ internal static class KernelSelfCheck
         WidenHalf(tier);
         checks++;
 
+        checks += EfficientKernelSelfCheck.RunAll(tier);
         return checks;
     }
 
