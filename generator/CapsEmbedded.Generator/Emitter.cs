@@ -15,6 +15,11 @@ namespace CapsEmbedded.Generator
     {
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
         {
+            if (spec.Weights.Efficient is not null)
+            {
+                yield return (HintPrefix(spec) + ".Model.g.cs", EfficientEmitter.EmitModel(spec));
+                yield break;
+            }
             if (spec.Weights.IsQuantized)
             {
                 yield return (HintPrefix(spec) + ".Model.g.cs", Int8Emitter.EmitModel(spec));

@@ -182,16 +182,19 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>The ClassNames property (which ends the "Weight file" section), one name a line.</summary>
-        public static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
+        public static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a) => ClassNames(w, h, a.Classes);
+
+        /// <summary>The ClassNames property for a model of <paramref name="classes"/> classes (either family).</summary>
+        public static void ClassNames(SourceWriter w, WeightHeader h, int classes)
         {
             w.Write($$"""
                 /// <summary>
-                /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."{{N(a.Classes - 1)}}" when it has none).
+                /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."{{N(classes - 1)}}" when it has none).
                 /// </summary>
                 public static IReadOnlyList<string> ClassNames { get; } = Array.AsReadOnly(new string[]
                 {
                 """);
-            w.Write(Rows(ClassNameLiterals(h, a.Classes)));
+            w.Write(Rows(ClassNameLiterals(h, classes)));
             w.Write("});");
             w.Line();
         }

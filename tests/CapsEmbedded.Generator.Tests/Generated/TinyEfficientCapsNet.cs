@@ -1,0 +1,10 @@
+using CapsEmbedded.Runtime;
+
+namespace CapsEmbedded.Generator.Tests.Generated;
+
+/// <summary>
+/// The tiny Efficient-CapsNet (EfficientCapsNetArchitecture.Tiny, random weights from Weights/make-efficient-random.py
+/// seed 1, with non-trivial batch-norm statistics and PyTorch's I64 counters), generated at build time.
+/// </summary>
+[CapsNetModel("Weights/tiny-efficient.safetensors")]
+internal static partial class TinyEfficientCapsNet;
