@@ -8,3 +8,7 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// </summary>
 [CapsNetModel("Weights/tiny-efficient.safetensors")]
 internal static partial class TinyEfficientCapsNet;
+
+/// <summary>A tiny Efficient-CapsNet whose depthwise output is 1×1, as MNIST's (no [position][channel] transpose).</summary>
+[CapsNetModel("Weights/tiny-efficient-p1.safetensors")]
+internal static partial class TinyEfficientP1CapsNet;

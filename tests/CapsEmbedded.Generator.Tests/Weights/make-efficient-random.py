@@ -2,6 +2,7 @@
 """Writes deterministic random-weight Efficient-CapsNet safetensors files for the generator tests (no numpy needed).
 
   tiny-efficient.safetensors           EfficientCapsNetArchitecture.Tiny, F32, with PyTorch's I64 num_batches_tracked
+  tiny-efficient-p1.safetensors        a tiny net whose depthwise output is 1x1 (as MNIST's): 16 channels = 4 capsules x 4D
   mnist-efficient-random.safetensors   EfficientCapsNetArchitecture.Mnist sizes, F16 (speed only: the weights are random)
 
 Run from this folder: python3 make-efficient-random.py
@@ -64,5 +65,7 @@ tiny = dict(input_size=12, input_channels=1, stem_channels=[4, 8], stem_kernels=
 mnist = dict(input_size=28, input_channels=1, stem_channels=[32, 64, 64, 128], stem_kernels=[5, 3, 3, 3], stem_strides=[1, 1, 1, 2],
              primary_kernel=9, primary_capsules=16, primary_dims=8, classes=10, class_dims=16, decoder_hidden1=512, decoder_hidden2=1024,
              batchnorm_eps="0.001")
+tiny_p1 = dict(tiny, stem_channels=[8, 16], primary_kernel=4, primary_capsules=4, primary_dims=4)
 write("tiny-efficient.safetensors", tiny, "F32", 1)
+write("tiny-efficient-p1.safetensors", tiny_p1, "F32", 3)
 write("mnist-efficient-random.safetensors", mnist, "F16", 2)
