@@ -52,7 +52,7 @@ namespace CapsEmbedded.Generator
                 try
                 {
                     foreach (var (hintName, source) in Emitter.Emit(spec)) spc.AddSource(hintName, source);
-                    if (spec.Target.NativeExportPrefix is not null && spec.Weights.Efficient is null)
+                    if (spec.Target.NativeExportPrefix is not null)
                         spc.AddSource(NativeExportsEmitter.HintName(spec), NativeExportsEmitter.Emit(spec));
                 }
                 catch (Exception e)

@@ -51,4 +51,14 @@ public class EfficientGeneratorTests
         Assert.Contains("digit_caps.bias", d.GetMessage());
         Assert.Empty(result.Results.Single().GeneratedSources);
     }
+
+    [Fact]
+    public void C_exports_on_an_efficient_model_are_refused_not_skipped()
+    {
+        var (result, _) = GeneratorHarness.Run(Source.Replace("(\"Weights/tiny-efficient.safetensors\")",
+            "(\"Weights/tiny-efficient.safetensors\", NativeExportPrefix = \"eff\")"), Header());
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("CAPS0013", d.Id);
+        Assert.Contains("Efficient-CapsNet", d.GetMessage());
+    }
 }
