@@ -16,6 +16,11 @@ namespace CapsEmbedded.Generator
     {
         public static IEnumerable<(string HintName, string Source)> Emit(ModelSpec spec)
         {
+            if (spec.Weights.Efficient is not null)
+            {
+                yield return (HintPrefix(spec) + ".Model.g.cs", EfficientEmitter.EmitModel(spec));
+                yield break;
+            }
             yield return (HintPrefix(spec) + ".Constants.g.cs", ConstantsFile(spec));
             if (spec.Weights.IsQuantized)
             {

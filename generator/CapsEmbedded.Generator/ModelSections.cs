@@ -218,7 +218,7 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>The "Weight file" section's heading and the file's name, resource, SHA-256 and length.</summary>
-        private static void WeightFile(SourceWriter w, WeightHeader h)
+        public static void WeightFile(SourceWriter w, WeightHeader h)
         {
             w.Write("// ---- Weight file ------------------------------------------------------------------------------");
             w.Line();
@@ -229,16 +229,19 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>The ClassNames property (which ends the "Weight file" section), one name a line.</summary>
-        private static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a)
+        public static void ClassNames(SourceWriter w, WeightHeader h, CapsNetArchitecture a) => ClassNames(w, h, a.Classes);
+
+        /// <summary>The ClassNames property for a model of <paramref name="classes"/> classes (either family).</summary>
+        public static void ClassNames(SourceWriter w, WeightHeader h, int classes)
         {
             w.Write($$"""
                 /// <summary>
-                /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."{{N(a.Classes - 1)}}" when it has none).
+                /// One name per class j, from the weight file's capsnet.class_names metadata ("0".."{{N(classes - 1)}}" when it has none).
                 /// </summary>
                 public static IReadOnlyList<string> ClassNames { get; } = Array.AsReadOnly(new string[]
                 {
                 """);
-            w.Write(Rows(ClassNameLiterals(h, a.Classes)));
+            w.Write(Rows(ClassNameLiterals(h, classes)));
             w.Write("});");
             w.Line();
         }

@@ -154,6 +154,21 @@ namespace CapsEmbedded.Generator
                         return Result(null, null, null, Error(Diagnostics.BadQuantizedFile, source, e.TensorName ?? "(metadata)", e.Problem));
                     }
                 }
+                // An Efficient-CapsNet file is checked by its own validator (it also accepts PyTorch's I64 BN counters).
+                if (CapsNetFamily.Of(header.Metadata, fileName) == CapsNetFamily.Efficient)
+                {
+                    try
+                    {
+                        var efficient = EfficientCapsNetHeaderValidator.Validate(header, fileName);
+                        return new WeightHeader(headerPath, source, fileName, resource, fileLength, headerLength, sha256, null,
+                            new EquatableArray<TensorInfo>(tensors.ToArray()), new EquatableArray<KeyValue>(metadata.ToArray()), null,
+                            efficient);
+                    }
+                    catch (WeightFormatException e)
+                    {
+                        return Result(null, null, null, Error(Diagnostics.ShapeMismatch, source, e.TensorName ?? "(metadata)", e.Problem));
+                    }
+                }
                 foreach (var entry in header.Entries)
                     if (entry.DType != SafeTensorsDType.F32 && entry.DType != SafeTensorsDType.F16 && entry.DType != SafeTensorsDType.BF16)
                         return Result(null, null, null, Error(Diagnostics.UnsupportedDType, source, entry.Name, entry.DType));
@@ -202,6 +217,9 @@ namespace CapsEmbedded.Generator
             if (match is null)
                 return Error(DiagnosticInfo.Create(Diagnostics.WeightFileNotPassed, target.Location, path, resolved));
             if (match.Error is not null) return Error(match.Error.WithLocation(target.Location));
+            if (match.Efficient is not null && target.Target.NativeExportPrefix is not null)
+                return Error(DiagnosticInfo.Create(Diagnostics.BadNativePrefix, target.Location, target.Target.ClassName,
+                    target.Target.NativeExportPrefix, "C exports are not generated for Efficient-CapsNet models yet"));
             return new ModelResult(new ModelSpec(target.Target, match), default);
 
             static ModelResult Error(DiagnosticInfo d) => new ModelResult(null, new EquatableArray<DiagnosticInfo>(new[] { d }));

@@ -18,6 +18,7 @@ namespace CapsEmbedded.Generator.Model
     /// <summary>
     /// What the build extracted from one <c>CapsNetWeights</c> item: the source path, the embedded resource name,
     /// the file length and hash, and the parsed header (architecture and tensor offsets) — or why it is unusable.
+    /// An Efficient-CapsNet file (capsnet.family = "efficient") has <c>Efficient</c> set and no <c>Architecture</c>.
     /// </summary>
     internal sealed record WeightHeader(
         string HeaderPath,
@@ -30,7 +31,8 @@ namespace CapsEmbedded.Generator.Model
         CapsNetArchitecture? Architecture,
         EquatableArray<TensorInfo> Tensors,
         EquatableArray<KeyValue> Metadata,
-        DiagnosticInfo? Error)
+        DiagnosticInfo? Error,
+        EfficientCapsNetArchitecture? Efficient = null)
     {
         /// <summary>
         /// The manifest resource holding the file's tensors packed at build time in F16 (the targets' packed_resource= line),

@@ -5,7 +5,7 @@ using CapsEmbedded.TestSupport;
 namespace CapsEmbedded.Generator.Tests.Generated;
 
 /// <summary>
-/// The generated Tiny and Paper models against ReferenceModel, and the split Predict against the one-thread one, in
+/// The generated Tiny and Paper models against ReferenceModel, the Tiny Efficient-CapsNet against EfficientReferenceModel, and the split Predict against the one-thread one, in
 /// child processes whose tier is lowered by DOTNET_Enable* switches (the cases are in <see cref="TierProbeTests"/>).
 /// </summary>
 public sealed class GeneratedModelTierProbeTests : TierProbeTests
@@ -39,6 +39,11 @@ public sealed class GeneratedModelTierProbeTests : TierProbeTests
             if (!result.WithinTolerance) Console.WriteLine($"tiny image {k}: {result}");
             ok &= result.WithinTolerance;
         }
+        // The generated Efficient-CapsNet (BN folded) against the unfolded reference on this process's tier.
+        var efficientFailures = EfficientModelCheck.Compare(tier, 10);
+        foreach (var failure in efficientFailures.Take(10)) Console.WriteLine($"tiny efficient {failure}");
+        Console.WriteLine($"tiny efficient: {(efficientFailures.Count == 0 ? "within tolerance" : efficientFailures.Count + " failures")}");
+        ok &= efficientFailures.Count == 0;
         var paper = ModelCheck.Paper();
         var digit = TestData.Digits[0];
         var paperResult = ModelCheck.Compare(paper, MnistCapsNet.Architecture, ModelCheck.Reference("paper-digit", 0, TestData.Paper, digit), digit, tier);

@@ -103,6 +103,7 @@ internal static class KernelSelfCheck
         checks++;
 
         checks += HalfWeightsSelfCheck.RunAll(tier);
+        checks += EfficientKernelSelfCheck.RunAll(tier);
         return checks;
     }
 
