@@ -66,6 +66,7 @@ public sealed class ScratchLayout
     }
 
     /// <summary>The float model's scratch: conv1's patches and output, the primary conv's output, then the capsules and decoder.</summary>
+    /// <param name="a">The model's architecture.</param>
     /// <param name="halfWeightsInPlace">Whether the model reads its primary-conv panels in F16 where they lie (weights packed at
     /// build time): then a region for one widened k block of them follows conv1's output.</param>
     public static ScratchLayout Float(CapsNetArchitecture a, bool halfWeightsInPlace = false)
