@@ -7,7 +7,7 @@ namespace CapsEmbedded.Generator.Tests.Driver;
 
 /// <summary>
 /// An Efficient-CapsNet weight file (capsnet.family = "efficient") through the generator: one Model.g.cs, matching
-/// Snapshots/Demo.TinyEfficientCapsNet.Model.g.cs, compiling without warnings; a broken efficient file is a diagnostic.
+/// Snapshots/Demo.TinyEfficientCapsNet.Model.g.cs.txt, compiling without warnings; a broken efficient file is a diagnostic.
 /// </summary>
 public class EfficientGeneratorTests
 {

@@ -99,12 +99,13 @@ internal static class GeneratorHarness
         => Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(thisFile)!)!, "Snapshots");
 
     /// <summary>
-    /// Asserts that <paramref name="source"/> equals its committed snapshot (Snapshots/HintName); with UPDATE_SNAPSHOTS=1
-    /// it rewrites the snapshot first (review the diff).
+    /// Asserts that <paramref name="source"/> equals its committed snapshot (Snapshots/HintName.txt: expected output kept as
+    /// text, never compiled, so tools that read the tree as code skip it); with UPDATE_SNAPSHOTS=1 it rewrites the snapshot
+    /// first (review the diff).
     /// </summary>
     public static void AssertMatchesSnapshot(GeneratedSourceResult source)
     {
-        string path = Path.Combine(SnapshotDirectory(), source.HintName);
+        string path = Path.Combine(SnapshotDirectory(), source.HintName + ".txt");
         string actual = source.SourceText.ToString();
         if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, actual);
         Xunit.Assert.True(File.Exists(path), $"no snapshot {path}; run with UPDATE_SNAPSHOTS=1");

@@ -7,7 +7,7 @@ using Xunit;
 namespace CapsEmbedded.Generator.Tests.Driver;
 
 /// <summary>
-/// The generated source for the tiny model is compared with Snapshots/*.g.cs. After an intended change to the emitter,
+/// The generated source for the tiny model is compared with Snapshots/*.g.cs.txt. After an intended change to the emitter,
 /// run with UPDATE_SNAPSHOTS=1 to rewrite them, and review the diff.
 /// </summary>
 public class SnapshotTests
