@@ -60,7 +60,9 @@ public class RobustnessTests
         int cases = FuzzSettings.Iterations(2000);
         var (accepted, rejected) = Fuzz(TinyEfficientFile, 20210714, cases, "efficient",
             (file, _) => EfficientCapsNetWeightsFile.Read(file, "mutant"));
-        Assert.True(accepted > cases / 20 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
+        // Both outcomes must occur. An efficient file is refused more often than the paper's (every one of its metadata
+        // keys is required), so 1 in 40 accepted is the bar: 4.8% of the 100,000 .ci/hostile.sh mutants are.
+        Assert.True(accepted > cases / 40 && rejected > cases / 2, $"{accepted} accepted, {rejected} rejected");
     });
 
     private static readonly byte[] TinyCheckpoint = MakeCheckpoint();
