@@ -207,7 +207,8 @@ namespace CapsEmbedded.Generator
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
                     ModelArguments.CheckTier(tier);
-                    CheckSpans(image.Length, lengths.Length, capsules.Length, reconstruction.Length);
+                    ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
+                        reconstruction);
                     return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
                 }
 
@@ -224,18 +225,6 @@ namespace CapsEmbedded.Generator
                     if (capsules.Length < DecoderInput || reconstruction.Length < DecoderOutput || (uint)keep >= Classes)
                         throw new ArgumentException($"Reconstruct needs {DecoderInput} capsule values, room for {DecoderOutput} pixels and a class in [0, {Classes})");
                     Decode(weights.Packed, workspace.Scratch, capsules, keep, reconstruction, tier);
-                }
-
-                private static void CheckSpans(int image, int lengths, int capsules, int reconstruction)
-                {
-                    if (image != InputLength)
-                        throw new ArgumentException($"the image has {image} values; this model takes {InputLength} ({InputSize}x{InputSize}x{InputChannels})", nameof(image));
-                    if (lengths < Classes)
-                        throw new ArgumentException($"lengths has room for {lengths} values; the model has {Classes} classes", nameof(lengths));
-                    if (capsules != 0 && capsules < DecoderInput)
-                        throw new ArgumentException($"capsules has room for {capsules} values; {DecoderInput} are needed", nameof(capsules));
-                    if (reconstruction != 0 && reconstruction < DecoderOutput)
-                        throw new ArgumentException($"reconstruction has room for {reconstruction} values; {DecoderOutput} are needed", nameof(reconstruction));
                 }
 
                 """);

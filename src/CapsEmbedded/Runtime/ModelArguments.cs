@@ -18,17 +18,27 @@ public static class ModelArguments
     /// <summary>One image and room for its lengths, and (when non-empty) its capsules and reconstruction.</summary>
     public static void CheckImage(CapsNetArchitecture a, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
         Span<float> reconstruction)
+        => CheckImage(a.InputSize, a.InputChannels, a.Classes, a.ClassDims, a.DecoderOutput, image, lengths, capsules, reconstruction);
+
+    /// <summary>
+    /// As the other overload, from the sizes alone (a model of any family): a square input of <paramref name="inputSize"/>²
+    /// × <paramref name="inputChannels"/> values, <paramref name="classes"/> × <paramref name="classDims"/> capsules, a
+    /// decoder of <paramref name="decoderOutput"/> pixels.
+    /// </summary>
+    public static void CheckImage(int inputSize, int inputChannels, int classes, int classDims, int decoderOutput,
+        ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules, Span<float> reconstruction)
     {
-        if (image.Length != a.InputLength)
+        int inputLength = inputSize * inputSize * inputChannels;
+        if (image.Length != inputLength)
             throw new ArgumentException(
-                $"the image has {image.Length} values; this model takes {a.InputLength} ({a.InputSize}x{a.InputSize}x{a.InputChannels})",
+                $"the image has {image.Length} values; this model takes {inputLength} ({inputSize}x{inputSize}x{inputChannels})",
                 nameof(image));
-        if (lengths.Length < a.Classes)
-            throw new ArgumentException($"lengths has room for {lengths.Length} values; the model has {a.Classes} classes", nameof(lengths));
-        if (!capsules.IsEmpty && capsules.Length < a.DecoderInput)
-            throw new ArgumentException($"capsules has room for {capsules.Length} values; {a.Classes}x{a.ClassDims} are needed", nameof(capsules));
-        if (!reconstruction.IsEmpty && reconstruction.Length < a.DecoderOutput)
-            throw new ArgumentException($"reconstruction has room for {reconstruction.Length} values; {a.DecoderOutput} are needed",
+        if (lengths.Length < classes)
+            throw new ArgumentException($"lengths has room for {lengths.Length} values; the model has {classes} classes", nameof(lengths));
+        if (!capsules.IsEmpty && capsules.Length < classes * classDims)
+            throw new ArgumentException($"capsules has room for {capsules.Length} values; {classes}x{classDims} are needed", nameof(capsules));
+        if (!reconstruction.IsEmpty && reconstruction.Length < decoderOutput)
+            throw new ArgumentException($"reconstruction has room for {reconstruction.Length} values; {decoderOutput} are needed",
                 nameof(reconstruction));
     }
 
