@@ -21,19 +21,12 @@ namespace CapsEmbedded.Generator
             string model = spec.Target.ClassName;
             int stems = a.Stem.Count, last = stems - 1;
             int p = a.PrimaryGridSize;
-            var w = new SourceWriter();
-            EfficientHeader(w, spec, a);
-            OpenNamespace(w, spec, "System", "System.CodeDom.Compiler", "System.Collections.Generic", "System.Threading", "CapsEmbedded",
+            var w = OpenModelFile(spec, $$"""
+                The Efficient-CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the
+                weights are packed once, batch norm folded into the next convolution. Thread-safe: one <see cref="Weights"/>,
+                one <see cref="Workspace"/> per thread.
+                """, "System", "System.CodeDom.Compiler", "System.Collections.Generic", "System.Threading", "CapsEmbedded",
                 "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
-            w.Write($$"""
-                /// <summary>
-                /// The Efficient-CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the
-                /// weights are packed once, batch norm folded into the next convolution. Thread-safe: one <see cref="Weights"/>,
-                /// one <see cref="Workspace"/> per thread.
-                /// </summary>
-                {{GeneratedCode}}
-                """);
-            w.Open($"{spec.Target.Accessibility} static partial class {model}");
 
             w.Write("// ---- Sizes ----------------------------------------------------------------------------------------");
             w.Line();
@@ -182,36 +175,20 @@ namespace CapsEmbedded.Generator
                 }
 
                 """);
-            w.Write("""
-                /// <summary>
-                /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
-                /// one per thread.
-                /// </summary>
-                public sealed class Workspace() : ModelWorkspace(ScratchLength);
-
-                """);
-            w.Write("""
-                /// <summary>
-                /// Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with ‖v_j‖ and returns the longest
-                /// capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/> (the decoder's
-                /// output for the predicted class) are written only when non-empty. Allocation-free.
-                /// </summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, workspace, image, lengths, capsules, reconstruction, SimdTiers.Best);
-
-                /// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
-                {
+            Workspace(w);
+            PredictOverloads(w, """
+                Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with ‖v_j‖ and returns the longest
+                capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/> (the decoder's
+                output for the predicted class) are written only when non-empty. Allocation-free.
+                """, "Workspace", "workspace", int8: false, """
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
                         reconstruction);
                     return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
-                }
-
+                """);
+            w.Write("""
                 /// <summary>
                 /// The decoder alone: reconstructs an image from <paramref name="capsules"/> (classes·classDims) with every capsule
                 /// but <paramref name="keep"/> zeroed. Allocation-free.
@@ -296,30 +273,6 @@ namespace CapsEmbedded.Generator
             w.Close();
             CloseNamespace(w, spec);
             return w.ToString();
-        }
-
-        /// <summary>The file header: source file, architecture, and the layers with their multiply-adds.</summary>
-        private static void EfficientHeader(SourceWriter w, ModelSpec spec, EfficientCapsNetArchitecture a)
-        {
-            var h = spec.Weights;
-            w.Write($$"""
-                // <auto-generated/>
-                // Generated by {{GeneratorName}} {{GeneratorVersion}} from the weight file {{h.FileName}}:
-                //   SHA-256 {{h.Sha256}},
-                //   {{Grouped(h.FileLength)}} bytes, {{Grouped(a.ParameterCount)}} parameters.
-                // Architecture: {{a}}
-                //
-                // Forward pass for one image (Efficient-CapsNet, Mazzia, Salvetti, Chiaberge 2021), batch norm folded at pack time:
-                //   layer          multiply-adds
-                """);
-            foreach (var cost in a.LayerCosts)
-                w.Write($"//   {cost.Layer,-14} {Grouped(cost.MultiplyAdds),13}");
-            w.Write($$"""
-                //   {{"total",-14}} {{Grouped(a.MultiplyAdds),13}}  ({{Grouped(2 * a.MultiplyAdds)}} FLOP)
-                // The class is the longest digit capsule; the decoder runs only when a reconstruction is requested.
-                #nullable enable
-
-                """);
         }
     }
 }

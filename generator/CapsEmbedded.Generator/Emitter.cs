@@ -24,7 +24,7 @@ namespace CapsEmbedded.Generator
             yield return (HintPrefix(spec) + ".Constants.g.cs", ConstantsFile(spec));
             if (spec.Weights.IsQuantized)
             {
-                yield return (HintPrefix(spec) + ".Model.g.cs", Int8Emitter.EmitModel(spec));
+                yield return (HintPrefix(spec) + ".Model.g.cs", Int8Emitter.EmitModel(spec, spec.Weights.Architecture!));
                 yield break;
             }
             yield return (HintPrefix(spec) + ".Model.g.cs", EmitModel(spec));
@@ -113,49 +113,25 @@ namespace CapsEmbedded.Generator
                     }
                 }
 
-                /// <summary>
-                /// Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats, 64-byte aligned). Create once, reuse;
-                /// one per thread.
-                /// </summary>
-                public sealed class Workspace() : ModelWorkspace(ScratchLength);
-
                 """);
-
-            w.Write("""
-                /// <summary>
-                /// Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with |v_j| and returns the
-                /// longest capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/>
-                /// (the decoder's output for the predicted class) are written only when non-empty. Allocation-free.
-                /// </summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, workspace, image, lengths, capsules, reconstruction, SimdTiers.Best);
-
-                /// <summary>As the other overload, with the SIMD tier forced (tests compare tiers with this).</summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
-                {
+            Workspace(w);
+            PredictOverloads(w, """
+                Classifies one image with the best SIMD tier: fills <paramref name="lengths"/> with |v_j| and returns the
+                longest capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/>
+                (the decoder's output for the predicted class) are written only when non-empty. Allocation-free.
+                """, "Workspace", "workspace", int8: false, """
                     ArgumentNullException.ThrowIfNull(weights);
                     ArgumentNullException.ThrowIfNull(workspace);
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
                     return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier);
-                }
-
-                /// <summary>
-                /// Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
-                /// capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).
-                /// Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
-                /// worker count. Allocation-free; one call at a time per context.
-                /// </summary>
-                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, context, image, lengths, capsules, reconstruction, SimdTiers.Best);
-
-                /// <summary>As the other overload, with the SIMD tier forced.</summary>
-                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
-                {
+                """);
+            PredictOverloads(w, """
+                Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
+                capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).
+                Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
+                worker count. Allocation-free; one call at a time per context.
+                """, "BatchContext", "context", int8: false, """
                     ArgumentNullException.ThrowIfNull(weights);
                     ModelArguments.CheckContext(context, ScratchLength);
                     ModelArguments.CheckTier(tier);
@@ -164,8 +140,8 @@ namespace CapsEmbedded.Generator
                     context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
                     context.RunParts(s_capsulesPart, weights.Packed, image, tier);
                     return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
-                }
-
+                """);
+            w.Write("""
                 // The parallel Predict's layer parts, cached once so a call allocates no delegate.
                 private static readonly ImagePartRunner s_conv1Part = Layers.Conv1;
                 private static readonly ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;

@@ -13,10 +13,9 @@ namespace CapsEmbedded.Generator
     /// </summary>
     internal static class Int8Emitter
     {
-        public static string EmitModel(ModelSpec spec)
+        /// <summary>The model file of <paramref name="spec"/>, an int8 file of architecture <paramref name="a"/>.</summary>
+        public static string EmitModel(ModelSpec spec, CapsNetArchitecture a)
         {
-            var a = spec.Weights.Architecture!;
-            var costs = a.LayerCosts;
             string model = spec.Target.ClassName;
             var w = OpenModelFile(spec, $$"""
                 The int8-quantised CapsNet of <c>{{Escape(spec.Weights.FileName)}}</c> as fixed-shape code: conv1 in float32, its ReLU
@@ -72,40 +71,22 @@ namespace CapsEmbedded.Generator
                     }
                 }
 
-                /// <summary>Scratch for one forward pass at a time (<see cref="ScratchLength"/> floats); one per thread.</summary>
-                public sealed class Workspace() : ModelWorkspace(ScratchLength);
-
-                /// <summary>
-                /// Classifies one image with the best float and int8 tiers: fills <paramref name="lengths"/> with |v_j| and returns
-                /// the longest capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/>
-                /// are written only when non-empty. Allocation-free.
-                /// </summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, workspace, image, lengths, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best);
-
-                /// <summary>As the other overload, with both tiers forced (tests compare tiers with this).</summary>
-                public static int Predict(Weights weights, Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
-                {
+                """);
+            Workspace(w);
+            PredictOverloads(w, """
+                Classifies one image with the best float and int8 tiers: fills <paramref name="lengths"/> with |v_j| and returns
+                the longest capsule's class. <paramref name="capsules"/> (classes·classDims) and <paramref name="reconstruction"/>
+                are written only when non-empty. Allocation-free.
+                """, "Workspace", "workspace", int8: true, """
                     CheckPredict(weights, image, lengths, capsules, reconstruction, tier, int8Tier);
                     ArgumentNullException.ThrowIfNull(workspace);
                     return Forward(weights.Packed, image, lengths, workspace.Scratch, tier, int8Tier, capsules, reconstruction);
-                }
-
-                /// <summary>
-                /// Classifies one image with its work split over the context's workers (conv1 and its u7 codes by pixel rows, the
-                /// int8 primary conv by grid positions, squash and û by capsules; routing on the caller): the same bits for any
-                /// worker count. Allocation-free; one call at a time per context.
-                /// </summary>
-                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, context, image, lengths, capsules, reconstruction, SimdTiers.Best, Int8Tiers.Best);
-
-                /// <summary>As the other overload, with both tiers forced.</summary>
-                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
-                {
+                """);
+            PredictOverloads(w, """
+                Classifies one image with its work split over the context's workers (conv1 and its u7 codes by pixel rows, the
+                int8 primary conv by grid positions, squash and û by capsules; routing on the caller): the same bits for any
+                worker count. Allocation-free; one call at a time per context.
+                """, "BatchContext", "context", int8: true, """
                     ModelArguments.CheckContext(context, ScratchLength);
                     CheckPredict(weights, image, lengths, capsules, reconstruction, tier, int8Tier);
                     context.RunParts(s_conv1Part, weights.Packed, image, tier, int8Tier);
@@ -113,8 +94,8 @@ namespace CapsEmbedded.Generator
                     context.RunParts(s_capsulesPart, weights.Packed, image, tier, int8Tier);
                     return DigitCapsules.Finish(Regions.Layout, context.ImageScratch, weights.Packed.Decoder, lengths, capsules,
                         reconstruction, tier);
-                }
-
+                """);
+            w.Write("""
                 /// <summary>
                 /// Classifies <c>images.Length / InputLength</c> images spread over the context's workers (each with its own
                 /// scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
@@ -189,7 +170,7 @@ namespace CapsEmbedded.Generator
                 {
                     /// <summary>
                     /// conv1 in float32: [{{a.InputChannels}}x{{a.InputSize}}x{{a.InputSize}}] → im2col · W^T + b, ReLU → [{{a.Conv1OutSize * a.Conv1OutSize}} pixels x {{a.Conv1Channels}}], then its
-                    /// u7 codes; {{Grouped(costs[0].MultiplyAdds)}} multiply-adds. This part's pixel rows, cut at PackedGemm.RowGranule.
+                    /// u7 codes; {{Grouped(a.LayerCosts[0].MultiplyAdds)}} multiply-adds. This part's pixel rows, cut at PackedGemm.RowGranule.
                     /// </summary>
                     internal static void Conv1(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts,
                         SimdTier tier, Int8Tier int8Tier)
@@ -208,7 +189,7 @@ namespace CapsEmbedded.Generator
 
                     /// <summary>
                     /// Primary conv {{a.Conv1Channels}}→{{a.PrimaryChannels}} {{a.PrimaryKernel}}x{{a.PrimaryKernel}}/{{a.PrimaryStride}} in int8: byte im2col of the u7 codes, exact int32 sums,
-                    /// × s_a·s_w[n] + bias[n]; {{Grouped(costs[1].MultiplyAdds)}} multiply-adds. This part's grid positions (rows of the int8 GEMM).
+                    /// × s_a·s_w[n] + bias[n]; {{Grouped(a.LayerCosts[1].MultiplyAdds)}} multiply-adds. This part's grid positions (rows of the int8 GEMM).
                     /// </summary>
                     internal static void PrimaryConv(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
                         int parts, SimdTier tier, Int8Tier int8Tier)
@@ -228,7 +209,7 @@ namespace CapsEmbedded.Generator
 
                     /// <summary>
                     /// This part's capsules: regrouped from the primary conv's channels and squashed (eq. 1), then their predictions
-                    /// û_{j|i} = W_ij u_i (eq. 2) [{{a.PrimaryCapsules}} x {{a.Classes}} x {{a.ClassDims}}]; {{Grouped(costs[2].MultiplyAdds)}} multiply-adds.
+                    /// û_{j|i} = W_ij u_i (eq. 2) [{{a.PrimaryCapsules}} x {{a.Classes}} x {{a.ClassDims}}]; {{Grouped(a.LayerCosts[2].MultiplyAdds)}} multiply-adds.
                     /// </summary>
                     internal static void Capsules(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, int part,
                         int parts, SimdTier tier, Int8Tier int8Tier)
