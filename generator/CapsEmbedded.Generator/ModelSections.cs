@@ -251,40 +251,65 @@ namespace CapsEmbedded.Generator
         /// <summary>The "Sizes" section: every size of the forward pass as a constant.</summary>
         private static void Sizes(SourceWriter w, CapsNetArchitecture a)
         {
-            w.Write("// ---- Sizes ------------------------------------------------------------------------------------");
-            w.Line();
-            var sizes = new (string Type, string Name, long Value, string Doc)[]
-            {
-                ("int", "InputSize", a.InputSize, "Input side S."),
-                ("int", "InputChannels", a.InputChannels, "Input channels."),
-                ("int", "InputLength", a.InputLength, "Values of one image: S·S·channels, [channel][y][x], in [0, 1]."),
-                ("int", "Conv1Channels", a.Conv1Channels, "conv1 kernels."),
-                ("int", "Conv1Kernel", a.Conv1Kernel, "conv1 kernel side."),
-                ("int", "Conv1Stride", a.Conv1Stride, "conv1 stride."),
-                ("int", "Conv1OutSize", a.Conv1OutSize, "conv1 output side."),
-                ("int", "Conv1Pixels", (long)a.Conv1OutSize * a.Conv1OutSize, "conv1 output pixels: the GEMM's m."),
-                ("int", "Conv1PatchLength", (long)a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1 patch length: the GEMM's k."),
-                ("int", "PrimaryTypes", a.PrimaryTypes, "Primary capsule types."),
-                ("int", "PrimaryDims", a.PrimaryDims, "Primary capsule dimensions."),
-                ("int", "PrimaryKernel", a.PrimaryKernel, "Primary conv kernel side."),
-                ("int", "PrimaryStride", a.PrimaryStride, "Primary conv stride."),
-                ("int", "PrimaryGridSize", a.PrimaryGridSize, "Primary capsule grid side."),
-                ("int", "PrimaryPositions", (long)a.PrimaryGridSize * a.PrimaryGridSize, "Primary grid positions: the primary conv GEMM's m."),
-                ("int", "PrimaryChannels", a.PrimaryChannels, "Primary conv output channels: types·dims, the GEMM's n."),
-                ("int", "PrimaryPatchLength", (long)a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel, "Primary conv patch length: the GEMM's k."),
-                ("int", "PrimaryCapsules", a.PrimaryCapsules, "Primary capsules i = type·grid² + y·grid + x."),
-                ("int", "Classes", a.Classes, "Digit capsules j (classes)."),
-                ("int", "ClassDims", a.ClassDims, "Digit capsule dimensions."),
-                ("int", "RoutingIterations", a.RoutingIterations, "Routing iterations r (Procedure 1)."),
-                ("int", "DecoderInput", a.DecoderInput, "Decoder input: classes·classDims, class-major."),
-                ("int", "DecoderHidden1", a.DecoderHidden1, "Decoder fc1 width."),
-                ("int", "DecoderHidden2", a.DecoderHidden2, "Decoder fc2 width."),
-                ("int", "DecoderOutput", a.DecoderOutput, "Decoder output: one value per input pixel."),
-                ("long", "ParameterCount", a.ParameterCount, "Parameters of the model."),
-                ("long", "MultiplyAdds", a.MultiplyAdds, "Multiply-adds of one forward pass with the decoder."),
-            };
-            foreach (var (type, name, value, doc) in sizes) Const(w, type, name, N(value), doc);
-            w.Line();
+            w.Write($$"""
+                // ---- Sizes ------------------------------------------------------------------------------------
+
+                /// <summary>Input side S.</summary>
+                public const int InputSize = {{N(a.InputSize)}};
+                /// <summary>Input channels.</summary>
+                public const int InputChannels = {{N(a.InputChannels)}};
+                /// <summary>Values of one image: S·S·channels, [channel][y][x], in [0, 1].</summary>
+                public const int InputLength = {{N(a.InputLength)}};
+                /// <summary>conv1 kernels.</summary>
+                public const int Conv1Channels = {{N(a.Conv1Channels)}};
+                /// <summary>conv1 kernel side.</summary>
+                public const int Conv1Kernel = {{N(a.Conv1Kernel)}};
+                /// <summary>conv1 stride.</summary>
+                public const int Conv1Stride = {{N(a.Conv1Stride)}};
+                /// <summary>conv1 output side.</summary>
+                public const int Conv1OutSize = {{N(a.Conv1OutSize)}};
+                /// <summary>conv1 output pixels: the GEMM's m.</summary>
+                public const int Conv1Pixels = {{N(a.Conv1Pixels)}};
+                /// <summary>conv1 patch length: the GEMM's k.</summary>
+                public const int Conv1PatchLength = {{N(a.Conv1PatchLength)}};
+                /// <summary>Primary capsule types.</summary>
+                public const int PrimaryTypes = {{N(a.PrimaryTypes)}};
+                /// <summary>Primary capsule dimensions.</summary>
+                public const int PrimaryDims = {{N(a.PrimaryDims)}};
+                /// <summary>Primary conv kernel side.</summary>
+                public const int PrimaryKernel = {{N(a.PrimaryKernel)}};
+                /// <summary>Primary conv stride.</summary>
+                public const int PrimaryStride = {{N(a.PrimaryStride)}};
+                /// <summary>Primary capsule grid side.</summary>
+                public const int PrimaryGridSize = {{N(a.PrimaryGridSize)}};
+                /// <summary>Primary grid positions: the primary conv GEMM's m.</summary>
+                public const int PrimaryPositions = {{N(a.PrimaryPositions)}};
+                /// <summary>Primary conv output channels: types·dims, the GEMM's n.</summary>
+                public const int PrimaryChannels = {{N(a.PrimaryChannels)}};
+                /// <summary>Primary conv patch length: the GEMM's k.</summary>
+                public const int PrimaryPatchLength = {{N(a.PrimaryPatchLength)}};
+                /// <summary>Primary capsules i = type·grid² + y·grid + x.</summary>
+                public const int PrimaryCapsules = {{N(a.PrimaryCapsules)}};
+                /// <summary>Digit capsules j (classes).</summary>
+                public const int Classes = {{N(a.Classes)}};
+                /// <summary>Digit capsule dimensions.</summary>
+                public const int ClassDims = {{N(a.ClassDims)}};
+                /// <summary>Routing iterations r (Procedure 1).</summary>
+                public const int RoutingIterations = {{N(a.RoutingIterations)}};
+                /// <summary>Decoder input: classes·classDims, class-major.</summary>
+                public const int DecoderInput = {{N(a.DecoderInput)}};
+                /// <summary>Decoder fc1 width.</summary>
+                public const int DecoderHidden1 = {{N(a.DecoderHidden1)}};
+                /// <summary>Decoder fc2 width.</summary>
+                public const int DecoderHidden2 = {{N(a.DecoderHidden2)}};
+                /// <summary>Decoder output: one value per input pixel.</summary>
+                public const int DecoderOutput = {{N(a.DecoderOutput)}};
+                /// <summary>Parameters of the model.</summary>
+                public const long ParameterCount = {{N(a.ParameterCount)}};
+                /// <summary>Multiply-adds of one forward pass with the decoder.</summary>
+                public const long MultiplyAdds = {{N(a.MultiplyAdds)}};
+
+                """);
         }
 
         /// <summary>The "Weight file" section's heading and the file's name, resource, SHA-256 and length.</summary>

@@ -70,8 +70,20 @@ public sealed record CapsNetArchitecture
     /// <summary>Side of conv1's output: (S − k1)/s1 + 1 (20 in the paper).</summary>
     public int Conv1OutSize => (InputSize - Conv1Kernel) / Conv1Stride + 1;
 
+    /// <summary>Pixels of conv1's output, S1² (400 in the paper): the rows of its GEMM.</summary>
+    public int Conv1Pixels => Conv1OutSize * Conv1OutSize;
+
+    /// <summary>Length of one conv1 patch, C_in·k1² (81 in the paper): the depth of its GEMM.</summary>
+    public int Conv1PatchLength => InputChannels * Conv1Kernel * Conv1Kernel;
+
     /// <summary>Side of the primary-capsule grid: (S1 − k2)/s2 + 1 (6 in the paper).</summary>
     public int PrimaryGridSize => (Conv1OutSize - PrimaryKernel) / PrimaryStride + 1;
+
+    /// <summary>Positions of the primary-capsule grid, grid² (36 in the paper): the rows of the primary conv's GEMM.</summary>
+    public int PrimaryPositions => PrimaryGridSize * PrimaryGridSize;
+
+    /// <summary>Length of one primary-conv patch, conv1 channels·k2² (20,736 in the paper): the depth of its GEMM.</summary>
+    public int PrimaryPatchLength => Conv1Channels * PrimaryKernel * PrimaryKernel;
 
     /// <summary>Output channels of the primary-capsule conv: types × dims (256 in the paper).</summary>
     public int PrimaryChannels => PrimaryTypes * PrimaryDims;

@@ -56,10 +56,10 @@ public sealed class PackedCapsNetLayout
     public CapsNetArchitecture Architecture { get; }
 
     /// <summary>conv1's GEMM k: C_in · k1².</summary>
-    public int Conv1K => Architecture.InputChannels * Architecture.Conv1Kernel * Architecture.Conv1Kernel;
+    public int Conv1K => Architecture.Conv1PatchLength;
 
     /// <summary>The primary conv's GEMM k: C1 · k2².</summary>
-    public int PrimaryK => Architecture.Conv1Channels * Architecture.PrimaryKernel * Architecture.PrimaryKernel;
+    public int PrimaryK => Architecture.PrimaryPatchLength;
 
     public Region Conv1Weight { get; }
     public Region Conv1Bias { get; }

@@ -29,9 +29,9 @@ public sealed class ScratchLayout
         if (a is null) throw new ArgumentNullException(nameof(a));
         Architecture = a;
         IsInt8 = int8;
-        int pixels = a.Conv1OutSize * a.Conv1OutSize, positions = a.PrimaryGridSize * a.PrimaryGridSize;
+        int pixels = a.Conv1Pixels, positions = a.PrimaryPositions;
         int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims;
-        Patches = Add("Patches", pixels * a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, "conv1's im2col patches");
+        Patches = Add("Patches", pixels * a.Conv1PatchLength, "conv1's im2col patches");
         if (int8)
         {
             int codes = pixels * a.Conv1Channels, codePatches = positions * a.Conv1Channels * a.PrimaryKernel * a.PrimaryKernel;
