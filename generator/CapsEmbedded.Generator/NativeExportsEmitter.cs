@@ -96,11 +96,7 @@ namespace CapsEmbedded.Generator
                 return NativeStatus.Ok;
                 """);
             Export(w, p, "weights_free", "int", "WeightsFree(nint weights)", """
-                if (weights == 0) return NativeStatus.Ok;
-                var removed = NativeHandles.Remove<Weights>(weights) ?? throw new NativeCallException(NativeStatus.InvalidHandle,
-                    F + ": weights is not a live weights handle (freed twice, or never created by this library)");
-                removed.Dispose();
-                return NativeStatus.Ok;
+                return NativeApi.Free<Weights>(weights, F, "weights");
                 """);
             Export(w, p, "class_name", "int", "ClassName(nint weights, int classIndex, nint buffer, nuint capacity)", $$"""
                 var model = NativeApi.Resolve<Weights>(weights, F, "weights", "weights");
@@ -115,11 +111,7 @@ namespace CapsEmbedded.Generator
                 return NativeStatus.Ok;
                 """);
             Export(w, p, "workspace_free", "int", "WorkspaceFree(nint workspace)", """
-                if (workspace == 0) return NativeStatus.Ok;
-                var removed = NativeHandles.Remove<Workspace>(workspace) ?? throw new NativeCallException(NativeStatus.InvalidHandle,
-                    F + ": workspace is not a live workspace handle (freed twice, or never created by this library)");
-                removed.Dispose();
-                return NativeStatus.Ok;
+                return NativeApi.Free<Workspace>(workspace, F, "workspace");
                 """);
             const string Resolve = """
                 var model = NativeApi.Resolve<Weights>(weights, F, "weights", "weights");

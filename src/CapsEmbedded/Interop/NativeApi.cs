@@ -189,6 +189,19 @@ public static class NativeApi
             ?? throw new NativeCallException(NativeStatus.InvalidHandle, $"{function}: {name} is not a live {kind} handle (freed, or never created by this library)");
     }
 
+    /// <summary>
+    /// Frees the object behind a handle (a no-op for 0, as C's free(NULL)); a handle that is not live, freed twice or never
+    /// created, is an invalid-handle error naming the parameter.
+    /// </summary>
+    public static int Free<T>(nint handle, string function, string name) where T : class, IDisposable
+    {
+        if (handle == 0) return NativeStatus.Ok;
+        var removed = NativeHandles.Remove<T>(handle) ?? throw new NativeCallException(NativeStatus.InvalidHandle,
+            $"{function}: {name} is not a live {name} handle (freed twice, or never created by this library)");
+        removed.Dispose();
+        return NativeStatus.Ok;
+    }
+
     /// <summary>A NUL-terminated UTF-8 path; NULL or invalid UTF-8 is an error.</summary>
     public static string Path(nint pointer, string function, string name)
     {
