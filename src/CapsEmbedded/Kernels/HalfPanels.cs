@@ -34,67 +34,24 @@ public static class HalfPanels
 
     /// <summary>The unchecked form for kernels that validated their spans: <paramref name="count"/> values.</summary>
     internal static void Widen(ref short source, ref float destination, nuint count, SimdTier tier)
+        => HalfWidening.Run<FiniteHalf>(ref source, ref destination, count, tier);
+
+    /// <summary>Shift, mask, scale: exact for every finite F16 (the remarks above).</summary>
+    private readonly struct FiniteHalf : IHalfConversion
     {
-        nuint done = 0;
-        // Whole vectors of the widest tier that fits, then one overlapping last vector; the scalar loop only below 8 values.
-        if (tier == SimdTier.Vector512 && count >= (nuint)Vector512<short>.Count)
-        {
-            nuint step = (nuint)Vector512<short>.Count;
-            for (; done + step <= count; done += step) Widen512(ref source, ref destination, done);
-            if (done < count) Widen512(ref source, ref destination, count - step);
-            return;
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Convert(Vector512<int> bits)
+            => ((bits << ToFloatShift) & Vector512.Create(FloatFieldsMask)).AsSingle() * Vector512.Create(ExponentScale);
 
-        if (tier >= SimdTier.Vector256 && count >= (nuint)Vector256<short>.Count)
-        {
-            nuint step = (nuint)Vector256<short>.Count;
-            for (; done + step <= count; done += step) Widen256(ref source, ref destination, done);
-            if (done < count) Widen256(ref source, ref destination, count - step);
-            return;
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Convert(Vector256<int> bits)
+            => ((bits << ToFloatShift) & Vector256.Create(FloatFieldsMask)).AsSingle() * Vector256.Create(ExponentScale);
 
-        if (tier >= SimdTier.Vector128 && count >= (nuint)Vector128<short>.Count)
-        {
-            nuint step = (nuint)Vector128<short>.Count;
-            for (; done + step <= count; done += step) Widen128(ref source, ref destination, done);
-            if (done < count) Widen128(ref source, ref destination, count - step);
-            return;
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Convert(Vector128<int> bits)
+            => ((bits << ToFloatShift) & Vector128.Create(FloatFieldsMask)).AsSingle() * Vector128.Create(ExponentScale);
 
-        for (; done < count; done++)
-        {
-            int fields = (Unsafe.Add(ref source, done) << ToFloatShift) & FloatFieldsMask;
-            Unsafe.Add(ref destination, done) = BitConverter.Int32BitsToSingle(fields) * ExponentScale;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen512(ref short source, ref float destination, nuint offset)
-    {
-        var (lower, upper) = Vector512.Widen(Vector512.LoadUnsafe(ref source, offset));
-        Vector512<int> mask = Vector512.Create(FloatFieldsMask);
-        Vector512<float> scale = Vector512.Create(ExponentScale);
-        (((lower << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset);
-        (((upper << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset + (nuint)Vector512<int>.Count);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen256(ref short source, ref float destination, nuint offset)
-    {
-        var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref source, offset));
-        Vector256<int> mask = Vector256.Create(FloatFieldsMask);
-        Vector256<float> scale = Vector256.Create(ExponentScale);
-        (((lower << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset);
-        (((upper << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset + (nuint)Vector256<int>.Count);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Widen128(ref short source, ref float destination, nuint offset)
-    {
-        var (lower, upper) = Vector128.Widen(Vector128.LoadUnsafe(ref source, offset));
-        Vector128<int> mask = Vector128.Create(FloatFieldsMask);
-        Vector128<float> scale = Vector128.Create(ExponentScale);
-        (((lower << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset);
-        (((upper << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset + (nuint)Vector128<int>.Count);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Convert(short bits) => BitConverter.Int32BitsToSingle((bits << ToFloatShift) & FloatFieldsMask) * ExponentScale;
     }
 }

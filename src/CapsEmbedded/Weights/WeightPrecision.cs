@@ -65,103 +65,59 @@ public static class WeightPrecision
         if (source.Length != (long)destination.Length * 2)
             throw new ArgumentException($"{source.Length} bytes of F16 are not {destination.Length} values", nameof(source));
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("F16 bytes are little-endian; this machine is big-endian");
-        ref ushort half = ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(source));
-        ref uint single = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(destination));
-        nuint length = (nuint)destination.Length;
-        nuint done = 0;
-        // Each tier converts whole vectors, then one overlapping last vector (TensorPrimitives' remainder); shorter
-        // spans fall through to the next narrower tier and finally the scalar loop.
-        if (tier == SimdTier.Vector512 && length >= (nuint)Vector512<ushort>.Count)
+        HalfWidening.Run<IeeeHalf>(ref Unsafe.As<byte, short>(ref MemoryMarshal.GetReference(source)),
+            ref MemoryMarshal.GetReference(destination), (nuint)destination.Length, tier);
+    }
+
+    /// <summary>
+    /// System.Half's explicit conversion to float (.NET 8+), lane by lane: its constants, and its steps on the bits of lanes
+    /// sign-extended from 16 bits (every mask below drops the extended copies of the sign).
+    /// </summary>
+    private readonly struct IeeeHalf : IHalfConversion
+    {
+        private const int HalfExponentMask = 0x7C00, HalfSignMask = 0x8000, HalfToSingleBitsMask = 0x0FFF_E000;
+        private const int HalfToSingleShift = 13, HalfSignToSingle = 16;
+        private const int ExponentLowerBound = 0x3880_0000, ExponentOffset = 0x3800_0000;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Convert(Vector512<int> bits)
         {
-            nuint step = (nuint)Vector512<ushort>.Count;
-            for (; done + step <= length; done += step) WidenHalf512(ref half, ref single, done);
-            if (done < length) WidenHalf512(ref half, ref single, length - step);
-            return;
+            var exponent = bits & Vector512.Create(HalfExponentMask);
+            var subnormalBound = Vector512.Equals(exponent, Vector512<int>.Zero) & Vector512.Create(ExponentLowerBound); // 2^-14 for subnormals
+            var infinityOrNaN = Vector512.Equals(exponent, Vector512.Create(HalfExponentMask)) & Vector512.Create(ExponentOffset);
+            // (Half's "offset << 1" for Inf/NaN is offset + offset there, as a subnormal is never Inf/NaN.)
+            var offset = (Vector512.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
+            var rebiased = ((bits << HalfToSingleShift) & Vector512.Create(HalfToSingleBitsMask)) + offset;
+            var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsInt32();
+            return (magnitude | ((bits & Vector512.Create(HalfSignMask)) << HalfSignToSingle)).AsSingle();
         }
-        if (tier >= SimdTier.Vector256 && length >= (nuint)Vector256<ushort>.Count)
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Convert(Vector256<int> bits)
         {
-            nuint step = (nuint)Vector256<ushort>.Count;
-            for (; done + step <= length; done += step) WidenHalf256(ref half, ref single, done);
-            if (done < length) WidenHalf256(ref half, ref single, length - step);
-            return;
+            var exponent = bits & Vector256.Create(HalfExponentMask);
+            var subnormalBound = Vector256.Equals(exponent, Vector256<int>.Zero) & Vector256.Create(ExponentLowerBound);
+            var infinityOrNaN = Vector256.Equals(exponent, Vector256.Create(HalfExponentMask)) & Vector256.Create(ExponentOffset);
+            var offset = (Vector256.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
+            var rebiased = ((bits << HalfToSingleShift) & Vector256.Create(HalfToSingleBitsMask)) + offset;
+            var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsInt32();
+            return (magnitude | ((bits & Vector256.Create(HalfSignMask)) << HalfSignToSingle)).AsSingle();
         }
-        if (tier >= SimdTier.Vector128 && length >= (nuint)Vector128<ushort>.Count)
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector128<float> Convert(Vector128<int> bits)
         {
-            nuint step = (nuint)Vector128<ushort>.Count;
-            for (; done + step <= length; done += step) WidenHalf128(ref half, ref single, done);
-            if (done < length) WidenHalf128(ref half, ref single, length - step);
-            return;
+            var exponent = bits & Vector128.Create(HalfExponentMask);
+            var subnormalBound = Vector128.Equals(exponent, Vector128<int>.Zero) & Vector128.Create(ExponentLowerBound);
+            var infinityOrNaN = Vector128.Equals(exponent, Vector128.Create(HalfExponentMask)) & Vector128.Create(ExponentOffset);
+            var offset = (Vector128.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
+            var rebiased = ((bits << HalfToSingleShift) & Vector128.Create(HalfToSingleBitsMask)) + offset;
+            var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsInt32();
+            return (magnitude | ((bits & Vector128.Create(HalfSignMask)) << HalfSignToSingle)).AsSingle();
         }
-        for (; done < length; done++)
-            Unsafe.Add(ref single, done) = BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf(Unsafe.Add(ref half, done)));
-    }
 
-    // The constants of System.Half's explicit conversion to float (.NET 8+), applied per lane.
-    private const uint HalfExponentMask = 0x7C00, HalfSignMask = 0x8000, HalfToSingleBitsMask = 0x0FFF_E000;
-    private const int HalfToSingleShift = 13, HalfSignToSingle = 16;
-    private const uint ExponentLowerBound = 0x3880_0000, ExponentOffset = 0x3800_0000;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WidenHalf128(ref ushort half, ref uint single, nuint offset)
-    {
-        var (lower, upper) = Vector128.Widen(Vector128.LoadUnsafe(ref half, offset));
-        HalfToSingle(lower).StoreUnsafe(ref single, offset);
-        HalfToSingle(upper).StoreUnsafe(ref single, offset + (nuint)Vector128<uint>.Count);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WidenHalf256(ref ushort half, ref uint single, nuint offset)
-    {
-        var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref half, offset));
-        HalfToSingle(lower).StoreUnsafe(ref single, offset);
-        HalfToSingle(upper).StoreUnsafe(ref single, offset + (nuint)Vector256<uint>.Count);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WidenHalf512(ref ushort half, ref uint single, nuint offset)
-    {
-        var (lower, upper) = Vector512.Widen(Vector512.LoadUnsafe(ref half, offset));
-        HalfToSingle(lower).StoreUnsafe(ref single, offset);
-        HalfToSingle(upper).StoreUnsafe(ref single, offset + (nuint)Vector512<uint>.Count);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<uint> HalfToSingle(Vector128<uint> bits)
-    {
-        var exponent = bits & Vector128.Create(HalfExponentMask);
-        var subnormalBound = Vector128.Equals(exponent, Vector128<uint>.Zero) & Vector128.Create(ExponentLowerBound); // 2^-14 for subnormals
-        var infinityOrNaN = Vector128.Equals(exponent, Vector128.Create(HalfExponentMask)) & Vector128.Create(ExponentOffset);
-        // (Half's "offset << 1" for Inf/NaN is offset + offset there, as a subnormal is never Inf/NaN.)
-        var offset = (Vector128.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
-        var rebiased = ((bits << HalfToSingleShift) & Vector128.Create(HalfToSingleBitsMask)) + offset;
-        var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsUInt32();
-        return magnitude | ((bits & Vector128.Create(HalfSignMask)) << HalfSignToSingle);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> HalfToSingle(Vector256<uint> bits)
-    {
-        var exponent = bits & Vector256.Create(HalfExponentMask);
-        var subnormalBound = Vector256.Equals(exponent, Vector256<uint>.Zero) & Vector256.Create(ExponentLowerBound); // 2^-14 for subnormals
-        var infinityOrNaN = Vector256.Equals(exponent, Vector256.Create(HalfExponentMask)) & Vector256.Create(ExponentOffset);
-        // (Half's "offset << 1" for Inf/NaN is offset + offset there, as a subnormal is never Inf/NaN.)
-        var offset = (Vector256.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
-        var rebiased = ((bits << HalfToSingleShift) & Vector256.Create(HalfToSingleBitsMask)) + offset;
-        var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsUInt32();
-        return magnitude | ((bits & Vector256.Create(HalfSignMask)) << HalfSignToSingle);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<uint> HalfToSingle(Vector512<uint> bits)
-    {
-        var exponent = bits & Vector512.Create(HalfExponentMask);
-        var subnormalBound = Vector512.Equals(exponent, Vector512<uint>.Zero) & Vector512.Create(ExponentLowerBound); // 2^-14 for subnormals
-        var infinityOrNaN = Vector512.Equals(exponent, Vector512.Create(HalfExponentMask)) & Vector512.Create(ExponentOffset);
-        // (Half's "offset << 1" for Inf/NaN is offset + offset there, as a subnormal is never Inf/NaN.)
-        var offset = (Vector512.Create(ExponentOffset) | subnormalBound) + infinityOrNaN;
-        var rebiased = ((bits << HalfToSingleShift) & Vector512.Create(HalfToSingleBitsMask)) + offset;
-        var magnitude = (rebiased.AsSingle() - subnormalBound.AsSingle()).AsUInt32();
-        return magnitude | ((bits & Vector512.Create(HalfSignMask)) << HalfSignToSingle);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Convert(short bits) => (float)BitConverter.Int16BitsToHalf(bits);
     }
 
     /// <summary>
