@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace CapsEmbedded.Kernels;
 
@@ -16,23 +15,11 @@ public static class EfficientSquash
     public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
 
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
-    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dims);
-        SimdTiers.ThrowIfUnsupported(tier);
-        long needed = (long)count * dims;
-        if (vectors.Length < needed)
-        {
-            throw new ArgumentException(
-                $"vectors has {vectors.Length} elements; expected at least count·dims = {needed}.", nameof(vectors));
-        }
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) => SquashVectors.Run<One>(vectors, count, dims, tier);
 
-        ref float first = ref MemoryMarshal.GetReference(vectors);
-        for (int index = 0; index < count; index++)
-        {
-            SquashOne(ref Unsafe.Add(ref first, (nuint)index * (nuint)dims), dims, tier);
-        }
+    private readonly struct One : ISquashFunction
+    {
+        public static void SquashOne(ref float s, int dims, SimdTier tier) => EfficientSquash.SquashOne(ref s, dims, tier);
     }
 
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>

@@ -26,10 +26,8 @@ public sealed class EfficientKernelTests
     public void Efficient_squash_matches_the_formula(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (int dims in KernelSelfCheck.CapsuleDims)
-        foreach (int count in new[] { 0, 1, 2, 5, 37 })
-        foreach (float scale in new[] { 1f, 0.05f, 30f, 1e-20f, 1e17f, 1e20f })
-            EfficientKernelSelfCheck.Squash(tier, count, dims, scale, seed: (ulong)(dims * 7 + count));
+        foreach (var (count, dims, scale, seed) in KernelSelfCheck.SquashCases())
+            EfficientKernelSelfCheck.Squash(tier, count, dims, scale, seed);
     }
 
     [Theory]

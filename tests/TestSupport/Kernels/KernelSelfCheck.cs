@@ -260,6 +260,18 @@ internal static class KernelSelfCheck
     /// <summary>Capsule dims: 1..20 (every remainder of 16-, 8- and 4-wide vectors) and 32.</summary>
     public static readonly int[] CapsuleDims = [.. Enumerable.Range(1, 20), 32];
 
+    /// <summary>
+    /// The squash tests' grid (both squashes): every capsule dims, 0..37 vectors, and scales from |s|² subnormal (1e-20)
+    /// to |s|² overflowing float (1e20, the double path), each with its seed.
+    /// </summary>
+    public static IEnumerable<(int Count, int Dims, float Scale, ulong Seed)> SquashCases()
+    {
+        foreach (int dims in CapsuleDims)
+            foreach (int count in new[] { 0, 1, 2, 5, 37 })
+                foreach (float scale in new[] { 1f, 0.05f, 30f, 1e-20f, 1e17f, 1e20f })
+                    yield return (count, dims, scale, (ulong)(dims * 7 + count));
+    }
+
     /// <summary>û shapes (N, J, D, P): the paper's 1152 × 10 × 16 × 8, the tiny network, odd dims.</summary>
     public static readonly (int N, int J, int D, int P)[] TransformShapes =
     [
