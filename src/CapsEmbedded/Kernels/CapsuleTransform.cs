@@ -52,11 +52,7 @@ public static class CapsuleTransform
     /// <param name="tier">SIMD tier.</param>
     public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<float> packedW, int n, int j, int d, int p, Span<float> uHat, SimdTier tier)
     {
-        int length = Validate(n, j, d, p);
-        SimdTiers.ThrowIfUnsupported(tier);
-        RequireLength(u.Length, (long)n * p, nameof(u));
-        RequireLength(packedW.Length, length, nameof(packedW));
-        RequireLength(uHat.Length, (long)n * j * d, nameof(uHat));
+        ValidateRun(u.Length, packedW.Length, uHat.Length, n, j, d, p, tier);
 
         ref float uRef = ref MemoryMarshal.GetReference(u);
         ref float wRef = ref MemoryMarshal.GetReference(packedW);
@@ -84,11 +80,7 @@ public static class CapsuleTransform
     /// </summary>
     public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<Half> packedW, int n, int j, int d, int p, Span<float> uHat, SimdTier tier)
     {
-        int length = Validate(n, j, d, p);
-        SimdTiers.ThrowIfUnsupported(tier);
-        RequireLength(u.Length, (long)n * p, nameof(u));
-        RequireLength(packedW.Length, length, nameof(packedW));
-        RequireLength(uHat.Length, (long)n * j * d, nameof(uHat));
+        ValidateRun(u.Length, packedW.Length, uHat.Length, n, j, d, p, tier);
         int block = p * d;
         if (block > WidenedFloats)
         {
@@ -112,6 +104,16 @@ public static class CapsuleTransform
                     ref Unsafe.Add(ref widenedRef, (nuint)((ij - first) * block)), (nuint)d, p, d, tier);
             }
         }
+    }
+
+    /// <summary>Run's checks, alike for float32 and F16 W: the sizes, the tier, and the three spans' lengths.</summary>
+    private static void ValidateRun(int uLength, int packedWLength, int uHatLength, int n, int j, int d, int p, SimdTier tier)
+    {
+        int length = Validate(n, j, d, p);
+        SimdTiers.ThrowIfUnsupported(tier);
+        RequireLength(uLength, (long)n * p, "u");
+        RequireLength(packedWLength, length, "packedW");
+        RequireLength(uHatLength, (long)n * j * d, "uHat");
     }
 
     private static int Validate(int n, int j, int d, int p)
