@@ -70,12 +70,6 @@ public sealed class QuantizedCapsNet : IDisposable
     public ReadOnlySpan<float> PrimaryBias => Region(_layout.PrimaryBias);
     /// <summary>W_ij packed for <see cref="CapsuleTransform"/>.</summary>
     public ReadOnlySpan<float> PackedDigitWeight => Region(_layout.DigitWeight);
-    public ReadOnlySpan<float> PackedFc1Weight => Region(_layout.Fc1Weight);
-    public ReadOnlySpan<float> Fc1Bias => Region(_layout.Fc1Bias);
-    public ReadOnlySpan<float> PackedFc2Weight => Region(_layout.Fc2Weight);
-    public ReadOnlySpan<float> Fc2Bias => Region(_layout.Fc2Bias);
-    public ReadOnlySpan<float> PackedFc3Weight => Region(_layout.Fc3Weight);
-    public ReadOnlySpan<float> Fc3Bias => Region(_layout.Fc3Bias);
 
     private void Pack(QuantizedCapsNetWeights weights)
     {
@@ -113,7 +107,8 @@ public sealed class QuantizedCapsNet : IDisposable
     public ScratchLayout ScratchLayout { get; }
 
     /// <summary>The decoder's three layers, for <see cref="CapsuleDecoder"/>.</summary>
-    public DecoderWeights Decoder => new(PackedFc1Weight, Fc1Bias, PackedFc2Weight, Fc2Bias, PackedFc3Weight, Fc3Bias);
+    public DecoderWeights Decoder => new(Region(_layout.Fc1Weight), Region(_layout.Fc1Bias), Region(_layout.Fc2Weight),
+        Region(_layout.Fc2Bias), Region(_layout.Fc3Weight), Region(_layout.Fc3Bias));
 
     /// <summary>One image on the best tiers; see the full overload.</summary>
     public int Predict(Workspace workspace, ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,

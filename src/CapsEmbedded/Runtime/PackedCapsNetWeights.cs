@@ -50,15 +50,10 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
         ObjectDisposedException.ThrowIf(_buffer.IsDisposed, this);
         return _half is null ? default : new ReadOnlySpan<Half>(_half + region.Offset, region.Length);
     }
-    public ReadOnlySpan<float> Fc1Weight => Slice(Layout.Fc1Weight);
-    public ReadOnlySpan<float> Fc1Bias => Slice(Layout.Fc1Bias);
-    public ReadOnlySpan<float> Fc2Weight => Slice(Layout.Fc2Weight);
-    public ReadOnlySpan<float> Fc2Bias => Slice(Layout.Fc2Bias);
-    public ReadOnlySpan<float> Fc3Weight => Slice(Layout.Fc3Weight);
-    public ReadOnlySpan<float> Fc3Bias => Slice(Layout.Fc3Bias);
 
     /// <summary>The decoder's three layers, for <see cref="CapsuleDecoder"/>.</summary>
-    public DecoderWeights Decoder => new(Fc1Weight, Fc1Bias, Fc2Weight, Fc2Bias, Fc3Weight, Fc3Bias);
+    public DecoderWeights Decoder => new(Slice(Layout.Fc1Weight), Slice(Layout.Fc1Bias), Slice(Layout.Fc2Weight), Slice(Layout.Fc2Bias),
+        Slice(Layout.Fc3Weight), Slice(Layout.Fc3Bias));
 
     private ReadOnlySpan<float> Slice(PackedCapsNetLayout.Region region) => _buffer.Span.Slice(region.Offset, region.Length);
 

@@ -52,8 +52,8 @@ public class HalfPrecisionGeneratorTests
         Assert.True(expected.Conv1Weight.SequenceEqual(packed.Conv1Weight));
         Assert.True(expected.PrimaryWeight.SequenceEqual(packed.PrimaryWeight));
         Assert.True(expected.DigitWeight.SequenceEqual(packed.DigitWeight));
-        Assert.True(expected.Fc1Weight.SequenceEqual(packed.Fc1Weight));
-        Assert.True(expected.Fc3Bias.SequenceEqual(packed.Fc3Bias));
+        Assert.True(expected.Decoder.Fc1Weight.SequenceEqual(packed.Decoder.Fc1Weight));
+        Assert.True(expected.Decoder.Fc3Bias.SequenceEqual(packed.Decoder.Fc3Bias));
         // And the narrow values really differ from the float32 file's: the widening is not a copy of other bits.
         using var f32 = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(GeneratorHarness.TinyFile, "tiny.safetensors"));
         Assert.False(f32.DigitWeight.SequenceEqual(packed.DigitWeight));

@@ -11,8 +11,6 @@ namespace CapsEmbedded.Generator.Tests.Runtime;
 /// </summary>
 public class ModelSupportTests
 {
-    public static IEnumerable<object[]> Tiers => TestData.SupportedTiers;
-
     [Fact]
     public void ArgMax_takes_the_lowest_of_ties_and_never_NaN()
     {
@@ -50,13 +48,13 @@ public class ModelSupportTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Decoder_matches_the_reference_decoder(SimdTier tier)
     {
         var weights = TestData.Tiny;
         var a = weights.Architecture;
         using var packed = PackedCapsNetWeights.Pack(weights);
-        var decoder = new DecoderWeights(packed.Fc1Weight, packed.Fc1Bias, packed.Fc2Weight, packed.Fc2Bias, packed.Fc3Weight, packed.Fc3Bias);
+        var decoder = packed.Decoder;
         for (int k = 0; k < 10; k++)
         {
             float[] masked = new float[a.DecoderInput];
@@ -71,7 +69,7 @@ public class ModelSupportTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void RegroupAndSquash_takes_capsule_i_from_type_i_over_positions_and_squashes_it(SimdTier tier)
     {
         const int positions = 9, types = 2, dims = 4, capsules = positions * types;

@@ -197,7 +197,7 @@ public class HalfPrecisionTests
         using var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, "n"));
         Assert.True(fromBytes.DigitWeight.SequenceEqual(fromArrays.DigitWeight));
         Assert.True(fromBytes.PrimaryWeight.SequenceEqual(fromArrays.PrimaryWeight));
-        Assert.True(fromBytes.Fc3Bias.SequenceEqual(fromArrays.Fc3Bias));
+        Assert.True(fromBytes.Decoder.Fc3Bias.SequenceEqual(fromArrays.Decoder.Fc3Bias));
         Assert.True(fromBytes.Conv1Weight.SequenceEqual(fromArrays.Conv1Weight));
         // Read as F32 by mistake, the same bytes are outside the data area: refused, not misread.
         Assert.Throws<WeightFormatException>(() =>
