@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Reference;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Generator.Tests.Generated;
 
-/// <summary>One generated model's Predict with a forced tier (the generated classes are static, so this adapts them).</summary>
+/// <summary>One generated model's Predict with a forced tier (through its Session, the one interface of every model).</summary>
 internal delegate int ModelPredict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules,
     Span<float> reconstruction, SimdTier tier);
 
@@ -42,33 +43,20 @@ internal static class ModelCheck
 
     private static readonly ConcurrentDictionary<(string, int), ReferenceOutput> s_references = new();
 
-    public static ModelPredict Tiny()
-    {
-        var workspace = new TinyCapsNet.Workspace();
-        return (image, lengths, capsules, reconstruction, tier) => TinyCapsNet.Predict(TinyCapsNet.Weights.Embedded,
-            workspace, image, lengths, capsules, reconstruction, tier);
-    }
+    public static ModelPredict Tiny() => Of(new TinyCapsNet.Session(TinyCapsNet.Weights.Embedded, ownsWeights: false));
 
-    public static ModelPredict Paper()
-    {
-        var workspace = new MnistCapsNet.Workspace();
-        return (image, lengths, capsules, reconstruction, tier) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded,
-            workspace, image, lengths, capsules, reconstruction, tier);
-    }
+    public static ModelPredict Paper() => Of(new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded, ownsWeights: false));
 
-    public static ModelPredict Fashion()
-    {
-        var workspace = new FashionCapsNet.Workspace();
-        return (image, lengths, capsules, reconstruction, tier) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded,
-            workspace, image, lengths, capsules, reconstruction, tier);
-    }
+    public static ModelPredict Fashion() => Of(new FashionCapsNet.Session(FashionCapsNet.Weights.Embedded, ownsWeights: false));
 
-    public static ModelPredict MultiMnist()
+    public static ModelPredict MultiMnist() => Of(new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded, ownsWeights: false));
+
+    /// <summary>The generated Predict behind <paramref name="session"/> (its Session forwards on its tier) with the tier forced.</summary>
+    private static ModelPredict Of(ICapsNetSession session) => (image, lengths, capsules, reconstruction, tier) =>
     {
-        var workspace = new MultiMnistCapsNet.Workspace();
-        return (image, lengths, capsules, reconstruction, tier) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded,
-            workspace, image, lengths, capsules, reconstruction, tier);
-    }
+        session.Tier = tier;
+        return session.Predict(image, lengths, capsules, reconstruction);
+    };
 
     /// <summary>The reference output for an image, computed once per (model, key).</summary>
     public static ReferenceOutput Reference(string model, int key, CapsNetWeights weights, float[] image)

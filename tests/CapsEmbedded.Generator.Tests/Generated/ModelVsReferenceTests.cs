@@ -8,10 +8,8 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// <summary>The generated models against ReferenceModel, in every SIMD tier this process supports (tolerances: <see cref="ModelCheck"/>).</summary>
 public class ModelVsReferenceTests(ITestOutputHelper output)
 {
-    public static IEnumerable<object[]> Tiers => TestData.SupportedTiers;
-
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Tiny_model_matches_the_reference_on_random_images(SimdTier tier)
     {
         var images = Enumerable.Range(0, 50).Select(k => TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1));
@@ -19,7 +17,7 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Paper_model_matches_the_reference_on_random_images(SimdTier tier)
     {
         var images = Enumerable.Range(0, 2).Select(k => TestData.RandomImage(MnistCapsNet.InputLength, (ulong)k + 100));
@@ -27,14 +25,14 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Paper_model_matches_the_reference_on_mnist_digits(SimdTier tier)
     {
         AssertAllMatch(ModelCheck.Paper(), MnistCapsNet.Architecture, "paper-digit", TestData.Paper, TestData.Digits.Take(4), tier, "digit");
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Fashion_model_matches_the_reference_on_fashion_images(SimdTier tier)
     {
         // The reference reads the F16 file widened to float32, as FashionCapsNet packs it.
@@ -42,7 +40,7 @@ public class ModelVsReferenceTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void MultiMnist_model_matches_the_reference_on_pairs_and_random_images(SimdTier tier)
     {
         // 36×36: 3,200 primary capsules, a 10×10 primary grid (100 GEMM rows), decoder output 1,296.

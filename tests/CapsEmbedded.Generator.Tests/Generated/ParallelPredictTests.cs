@@ -12,10 +12,8 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 [Collection(nameof(AllocationTests))]
 public class ParallelPredictTests
 {
-    public static IEnumerable<object[]> Tiers => TestData.SupportedTiers;
-
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Paper_model_gives_the_same_bits_on_1_to_4_workers(SimdTier tier)
     {
         var weights = MnistCapsNet.Weights.Embedded;
@@ -30,7 +28,7 @@ public class ParallelPredictTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Tiny_model_gives_the_same_bits_on_1_to_5_workers(SimdTier tier)
     {
         // Tiny: 64 conv1 rows (not a multiple of 12 per part), one primary panel, 18 capsules: some parts get nothing.

@@ -7,10 +7,8 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// <summary>The generated <c>Reconstruct</c> (decoder from caller-supplied capsules) against Predict and the reference decoder.</summary>
 public class ReconstructTests
 {
-    public static IEnumerable<object[]> Tiers => TestData.SupportedTiers;
-
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Reconstruct_from_the_predicted_capsules_equals_Predicts_reconstruction(SimdTier tier)
     {
         using var workspace = new TinyCapsNet.Workspace();
@@ -29,7 +27,7 @@ public class ReconstructTests
     }
 
     [Theory]
-    [MemberData(nameof(Tiers))]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
     public void Edited_capsules_of_any_class_decode_as_the_reference_decoder(SimdTier tier)
     {
         using var workspace = new TinyCapsNet.Workspace();
