@@ -22,14 +22,9 @@ public sealed class PackedWeightsTests
     [MemberData(nameof(Models))]
     public void Embedded_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
     {
-        var (assembly, resource, architecture) = Model(model);
-        byte[] file = ReadResource(assembly, resource);
-        var layout = SafeTensorsFile.Parse(file, resource);
-        Assert.All(architecture.Tensors, s => Assert.Equal(SafeTensorsDType.F16, layout.Header.Find(s.Name)!.DType)); // the shipped files
+        var (assembly, resource, architecture, file, layout, expected, begins, dtypes) = Shipped.Of(model);
+        Assert.All(dtypes, dtype => Assert.Equal(SafeTensorsDType.F16, dtype)); // the shipped files
 
-        var expected = OldPacking(file, layout, architecture);
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
         using (var embedded = EmbeddedWeights.Pack(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
             AssertSameBits(expected, embedded);
         // Packing read the image in place and let its pages go: the resource still reads as the file.
@@ -49,13 +44,8 @@ public sealed class PackedWeightsTests
     [MemberData(nameof(Models))]
     public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
     {
-        var (assembly, resource, architecture) = Model(model);
-        byte[] file = ReadResource(assembly, resource);
-        var layout = SafeTensorsFile.Parse(file, resource);
-        var expected = OldPacking(file, layout, architecture);
+        var (assembly, resource, architecture, file, layout, expected, begins, dtypes) = Shipped.Of(model);
         string packedResource = resource + ".packed";
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
         using (var inPlace = EmbeddedWeights.InPlace(assembly, packedResource, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
         {
             Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
@@ -75,49 +65,23 @@ public sealed class PackedWeightsTests
         Assert.Equal(packedResource, generated);
     }
 
-    [Fact]
-    public void Mnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
+    // Each compiled model through the registry: its embedded weights (read in place, F16) against the same file widened
+    // to F32 arrays and packed; the same class and the same length bits on every image and every tier this machine runs.
+    [Theory]
+    [InlineData("mnist")]
+    [InlineData("fashion")]
+    [InlineData("multimnist")]
+    public void Lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier(string name)
     {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName), "mnist");
-        using var loaded = MnistCapsNet.Weights.FromWeights(widened);
-        using var workspace = new MnistCapsNet.Workspace();
-        AssertSameLengths(MnistCapsNet.InputLength, MnistCapsNet.Classes,
-            (image, lengths, tier) => MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
-            (image, lengths, tier) => MnistCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
-    }
-
-    [Fact]
-    public void Fashion_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
-    {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName), "fashion");
-        using var loaded = FashionCapsNet.Weights.FromWeights(widened);
-        using var workspace = new FashionCapsNet.Workspace();
-        AssertSameLengths(FashionCapsNet.InputLength, FashionCapsNet.Classes,
-            (image, lengths, tier) => FashionCapsNet.Predict(FashionCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
-            (image, lengths, tier) => FashionCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
-    }
-
-    [Fact]
-    public void MultiMnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
-    {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName), "multimnist");
-        using var loaded = MultiMnistCapsNet.Weights.FromWeights(widened);
-        using var workspace = new MultiMnistCapsNet.Workspace();
-        AssertSameLengths(MultiMnistCapsNet.InputLength, MultiMnistCapsNet.Classes,
-            (image, lengths, tier) => MultiMnistCapsNet.Predict(MultiMnistCapsNet.Weights.Embedded, workspace, image, lengths, default, default, tier),
-            (image, lengths, tier) => MultiMnistCapsNet.Predict(loaded, workspace, image, lengths, default, default, tier));
-    }
-
-    private delegate int Predict(float[] image, float[] lengths, SimdTier tier);
-
-    // The same class and the same length bits from both packings, on every image and every tier this machine runs.
-    private static void AssertSameLengths(int inputLength, int classes, Predict embedded, Predict loaded)
-    {
-        float[] a = new float[classes], b = new float[classes];
-        foreach (var image in Images(inputLength))
+        var model = CompiledModel.Named(name);
+        using var embedded = model.Open(weightsPath: null);
+        using var loaded = model.Open(model.ReadEmbedded(), name);
+        float[] a = new float[model.Architecture.Classes], b = new float[model.Architecture.Classes];
+        foreach (var image in Images(model.Architecture.InputLength))
             foreach (var tier in SimdTiers.Supported)
             {
-                Assert.Equal(embedded(image, a, tier), loaded(image, b, tier));
+                embedded.Tier = loaded.Tier = tier;
+                Assert.Equal(embedded.Predict(image, a), loaded.Predict(image, b));
                 Assert.True(MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}");
             }
     }
@@ -177,12 +141,29 @@ public sealed class PackedWeightsTests
         }
     }
 
-    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture) Model(string name) => name switch
+    /// <summary>
+    /// A shipped model's embedded file, parsed, with its tensors packed whole (the oracle) and each tensor's data offset and
+    /// dtype in <see cref="CapsNetArchitecture.Tensors"/> order (what the generated model passes to EmbeddedWeights).
+    /// </summary>
+    private sealed record Shipped(Assembly Assembly, string Resource, CapsNetArchitecture Architecture, byte[] File,
+        SafeTensorsFile Layout, Dictionary<string, float[]> Expected, long[] Begins, string[] DTypes)
     {
-        "mnist" => (typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName, MnistCapsNet.Architecture),
-        "fashion" => (typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName, FashionCapsNet.Architecture),
-        _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
-    };
+        public static Shipped Of(string model)
+        {
+            var (assembly, resource, architecture) = Model(model);
+            byte[] file = ReadResource(assembly, resource);
+            var layout = SafeTensorsFile.Parse(file, resource);
+            return new Shipped(assembly, resource, architecture, file, layout, OldPacking(file, layout, architecture),
+                architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray(),
+                architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray());
+        }
+    }
+
+    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture) Model(string name)
+    {
+        var model = CompiledModel.Named(name);
+        return (typeof(CompiledModel).Assembly, model.WeightsResourceName, model.Architecture);
+    }
 
     private static byte[] ReadResource(Assembly assembly, string name)
     {
@@ -271,11 +252,12 @@ public sealed class PackedWeightsTests
         Same(CapsNetArchitecture.PrimaryWeight, actual.HalfPrimaryWeight.IsEmpty ? actual.PrimaryWeight : Widened(actual.HalfPrimaryWeight));
         Same(CapsNetArchitecture.PrimaryBias, actual.PrimaryBias);
         Same(CapsNetArchitecture.DigitWeight, actual.HalfDigitWeight.IsEmpty ? actual.DigitWeight : Widened(actual.HalfDigitWeight));
-        Same(CapsNetArchitecture.Fc1Weight, actual.Fc1Weight);
-        Same(CapsNetArchitecture.Fc1Bias, actual.Fc1Bias);
-        Same(CapsNetArchitecture.Fc2Weight, actual.Fc2Weight);
-        Same(CapsNetArchitecture.Fc2Bias, actual.Fc2Bias);
-        Same(CapsNetArchitecture.Fc3Weight, actual.Fc3Weight);
-        Same(CapsNetArchitecture.Fc3Bias, actual.Fc3Bias);
+        var decoder = actual.Decoder;
+        Same(CapsNetArchitecture.Fc1Weight, decoder.Fc1Weight);
+        Same(CapsNetArchitecture.Fc1Bias, decoder.Fc1Bias);
+        Same(CapsNetArchitecture.Fc2Weight, decoder.Fc2Weight);
+        Same(CapsNetArchitecture.Fc2Bias, decoder.Fc2Bias);
+        Same(CapsNetArchitecture.Fc3Weight, decoder.Fc3Weight);
+        Same(CapsNetArchitecture.Fc3Bias, decoder.Fc3Bias);
     }
 }
