@@ -119,19 +119,7 @@ internal static class Int8SelfCheck
             };
         }
 
-        if (zeroShare > 0)
-        {
-            for (int i = 0; i < a.Length; i++)
-            {
-                if (random.NextDouble() < zeroShare) a[i] = 0;
-            }
-
-            for (int kk = 0; kk < k; kk++)
-            {
-                if (random.NextDouble() >= zeroShare) continue;
-                for (int i = 0; i < m; i++) a[i * k + kk] = 0;
-            }
-        }
+        KernelSelfCheck.ZeroSome(a, m, k, zeroShare, random);
 
         for (int i = 0; i < b.Length; i++)
         {

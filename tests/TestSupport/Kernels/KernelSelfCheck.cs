@@ -147,19 +147,7 @@ internal static class KernelSelfCheck
     {
         var random = new DeterministicRandom(seed);
         float[] a = Random(random, m * k, -1f, 1f);
-        if (zeroShare > 0)
-        {
-            for (int i = 0; i < a.Length; i++)
-            {
-                if (random.NextDouble() < zeroShare) a[i] = 0f;
-            }
-
-            for (int kk = 0; kk < k; kk++)
-            {
-                if (random.NextDouble() >= zeroShare) continue;
-                for (int i = 0; i < m; i++) a[i * k + kk] = 0f;
-            }
-        }
+        ZeroSome(a, m, k, zeroShare, random);
 
         float[] b = Random(random, n * k, -1f, 1f);
         float[] bias = withBias ? Random(random, n, -1f, 1f) : [];
@@ -259,6 +247,25 @@ internal static class KernelSelfCheck
 
     /// <summary>Capsule dims: 1..20 (every remainder of 16-, 8- and 4-wide vectors) and 32.</summary>
     public static readonly int[] CapsuleDims = [.. Enumerable.Range(1, 20), 32];
+
+    /// <summary>
+    /// Zeroes about <paramref name="share"/> of the m×k matrix <paramref name="a"/>'s values, then as many of its whole k
+    /// columns, drawing from <paramref name="random"/> (nothing for share 0): the zero columns the GEMMs skip (float and int8).
+    /// </summary>
+    public static void ZeroSome<T>(T[] a, int m, int k, double share, DeterministicRandom random) where T : struct
+    {
+        if (share <= 0) return;
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (random.NextDouble() < share) a[i] = default;
+        }
+
+        for (int kk = 0; kk < k; kk++)
+        {
+            if (random.NextDouble() >= share) continue;
+            for (int i = 0; i < m; i++) a[i * k + kk] = default;
+        }
+    }
 
     /// <summary>
     /// The squash tests' grid (both squashes): every capsule dims, 0..37 vectors, and scales from |s|² subnormal (1e-20)
