@@ -9,10 +9,11 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Tests.Runtime;
 
 /// <summary>
-/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout, the image's pages let go
-/// as it goes) against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>, then
-/// packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; and the same capsule
-/// lengths on every tier from the embedded weights as from the widened F32 ones.
+/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout) and the build-time packed
+/// form read in place, against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>,
+/// then packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; the packed form
+/// unpacks to the weight file exactly (it is the file's only embedded copy); and the same capsule lengths on every tier
+/// from the embedded weights as from the widened F32 ones.
 /// </summary>
 public sealed class PackedWeightsTests
 {
@@ -20,23 +21,18 @@ public sealed class PackedWeightsTests
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Embedded_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
+    public void Start_up_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
     {
-        var (assembly, resource, architecture) = Model(model);
-        byte[] file = ReadResource(assembly, resource);
-        var layout = SafeTensorsFile.Parse(file, resource);
+        var (_, _, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
         Assert.All(architecture.Tensors, s => Assert.Equal(SafeTensorsDType.F16, layout.Header.Find(s.Name)!.DType)); // the shipped files
 
         var expected = OldPacking(file, layout, architecture);
         long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
         string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
-        using (var embedded = EmbeddedWeights.Pack(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
-            AssertSameBits(expected, embedded);
-        // Packing read the image in place and let its pages go: the resource still reads as the file.
-        Assert.Equal(file, ReadResource(assembly, resource));
-        using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, resource))
+        using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, model))
             AssertSameBits(expected, fromBytes);
-        using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, resource)))
+        using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, model)))
             AssertSameBits(expected, fromArrays);
     }
 
@@ -49,14 +45,12 @@ public sealed class PackedWeightsTests
     [MemberData(nameof(Models))]
     public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
     {
-        var (assembly, resource, architecture) = Model(model);
-        byte[] file = ReadResource(assembly, resource);
-        var layout = SafeTensorsFile.Parse(file, resource);
+        var (assembly, resource, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
         var expected = OldPacking(file, layout, architecture);
-        string packedResource = resource + ".packed";
         long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
         string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
-        using (var inPlace = EmbeddedWeights.InPlace(assembly, packedResource, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
+        using (var inPlace = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
         {
             Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
             Assert.False(inPlace.HalfDigitWeight.IsEmpty);
@@ -64,21 +58,57 @@ public sealed class PackedWeightsTests
             AssertSameBits(expected, inPlace);
         }
 
-        // The whole resource is the layout in F16, and the generated model loads its embedded weights from it.
-        Assert.Equal(2L * new PackedCapsNetLayout(architecture).TotalLength, ReadResource(assembly, packedResource).Length);
-        string generated = model switch
-        {
-            "mnist" => MnistCapsNet.PackedWeightsResourceName,
-            "fashion" => FashionCapsNet.PackedWeightsResourceName,
-            _ => MultiMnistCapsNet.PackedWeightsResourceName,
-        };
-        Assert.Equal(packedResource, generated);
+        // The one resource is the packed form: preamble and header, then the layout in F16 to its end.
+        Assert.EndsWith(".packed", resource);
+        Assert.Equal(PackedWeightFile.LayoutOffset(layout.HeaderLength) + 2L * new PackedCapsNetLayout(architecture).TotalLength,
+            ReadResource(assembly, resource).Length);
+        string prefix = "CapsNetWeights/" + CompiledModel.Named(model).WeightsFileName;
+        Assert.Equal([resource], assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))); // embedded once
+    }
+
+    /// <summary>
+    /// The weight file is embedded once, packed; every reader of the file gets it back from the packed form exactly:
+    /// the bytes (SHA-256 = the generated WeightsSha256), and so the tensors bit for bit and the metadata.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void The_packed_resource_unpacks_to_the_weight_file_bit_for_bit(string model)
+    {
+        var (assembly, resource, _, file) = Model(model);
+        byte[] unpacked = EmbeddedWeights.ReadFile(assembly, resource);
+        Assert.Equal(file.Length, unpacked.Length);
+        Assert.True(file.AsSpan().SequenceEqual(unpacked), $"differs first at byte {file.AsSpan().CommonPrefixLength(unpacked)}");
+        var compiled = CompiledModel.Named(model);
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(unpacked));
+        Assert.Equal(model switch { "mnist" => MnistCapsNet.WeightsSha256, "fashion" => FashionCapsNet.WeightsSha256, _ => MultiMnistCapsNet.WeightsSha256 }, sha);
+
+        var fromFile = CapsNetWeightsFile.Load(ModelFile(model));
+        var embedded = compiled.ReadEmbedded();
+        Assert.Equal(fromFile.Architecture, embedded.Architecture);
+        Assert.Equal(fromFile.Metadata.OrderBy(kv => kv.Key), embedded.Metadata.OrderBy(kv => kv.Key));
+        Assert.Equal(fromFile.ClassNames, embedded.ClassNames);
+        foreach (var spec in fromFile.Architecture.Tensors)
+            Assert.True(MemoryMarshal.AsBytes(fromFile[spec.Name].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(embedded[spec.Name].AsSpan())), spec.Name);
+    }
+
+    [Fact]
+    public void A_damaged_packed_file_is_refused_naming_what_is_wrong()
+    {
+        var (assembly, resource, _, file) = Model("mnist");
+        byte[] packed = ReadResource(assembly, resource);
+        Assert.Contains("CNPACK01", Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(file, "raw")).Message);
+        Assert.Contains("packed layout has", Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(packed.AsSpan(0, packed.Length - 2), "cut")).Message);
+        byte[] longer = packed.ToArray();
+        longer[8]++; // the file length no longer fits the header's tensors
+        Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(longer, "length"));
+        Assert.False(PackedWeightFile.IsPacked(file));
+        Assert.True(PackedWeightFile.IsPacked(packed));
     }
 
     [Fact]
     public void Mnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
     {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName), "mnist");
+        var widened = CapsNetWeightsFile.Load(ModelFile("mnist"));
         using var loaded = MnistCapsNet.Weights.FromWeights(widened);
         using var workspace = new MnistCapsNet.Workspace();
         AssertSameLengths(MnistCapsNet.InputLength, MnistCapsNet.Classes,
@@ -89,7 +119,7 @@ public sealed class PackedWeightsTests
     [Fact]
     public void Fashion_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
     {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName), "fashion");
+        var widened = CapsNetWeightsFile.Load(ModelFile("fashion"));
         using var loaded = FashionCapsNet.Weights.FromWeights(widened);
         using var workspace = new FashionCapsNet.Workspace();
         AssertSameLengths(FashionCapsNet.InputLength, FashionCapsNet.Classes,
@@ -100,7 +130,7 @@ public sealed class PackedWeightsTests
     [Fact]
     public void MultiMnist_lengths_from_embedded_weights_equal_those_from_F32_weights_on_every_tier()
     {
-        var widened = CapsNetWeightsFile.Read(ReadResource(typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName), "multimnist");
+        var widened = CapsNetWeightsFile.Load(ModelFile("multimnist"));
         using var loaded = MultiMnistCapsNet.Weights.FromWeights(widened);
         using var workspace = new MultiMnistCapsNet.Workspace();
         AssertSameLengths(MultiMnistCapsNet.InputLength, MultiMnistCapsNet.Classes,
@@ -177,12 +207,19 @@ public sealed class PackedWeightsTests
         }
     }
 
-    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture) Model(string name) => name switch
+    /// <summary>The model's assembly, its one weight resource, its architecture, and its weight file as committed.</summary>
+    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture, byte[] File) Model(string name)
     {
-        "mnist" => (typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName, MnistCapsNet.Architecture),
-        "fashion" => (typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName, FashionCapsNet.Architecture),
-        _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
-    };
+        var (assembly, resource, architecture) = name switch
+        {
+            "mnist" => (typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName, MnistCapsNet.Architecture),
+            "fashion" => (typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName, FashionCapsNet.Architecture),
+            _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
+        };
+        return (assembly, resource, architecture, File.ReadAllBytes(ModelFile(name)));
+    }
+
+    private static string ModelFile(string name) => Onnx.OnnxExportTests.FindRepositoryFile("weights", CompiledModel.Named(name).WeightsFileName);
 
     private static byte[] ReadResource(Assembly assembly, string name)
     {
