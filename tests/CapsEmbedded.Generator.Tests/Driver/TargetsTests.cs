@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.TestSupport;
+using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Generator.Tests.Driver;
 
@@ -24,6 +25,7 @@ public sealed class TargetsTests : IDisposable
               <ItemGroup>
                 <CapsNetWeights Include="f16.safetensors" />
                 <CapsNetWeights Include="f32.safetensors" />
+                <CapsNetWeights Include="tiny-f16.safetensors" />
               </ItemGroup>
               <Import Project="{TargetsFile()}" />
               <Target Name="ShowEmbedded" DependsOnTargets="CapsNetAddWeightItems">
@@ -32,8 +34,13 @@ public sealed class TargetsTests : IDisposable
             </Project>
             """);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "Weights", "mnist.safetensors"), F16File);
-        File.Copy(Path.Combine(AppContext.BaseDirectory, "Weights", "tiny.safetensors"), Path.Combine(_directory, "f32.safetensors"));
+        string tiny = Path.Combine(AppContext.BaseDirectory, "Weights", "tiny.safetensors");
+        File.Copy(tiny, Path.Combine(_directory, "f32.safetensors"));
+        // The tiny architecture in F16: panels cut short past n (4, 8, 16 and 100 rows), k far from a multiple of 16.
+        File.WriteAllBytes(TinyF16File, CapsNetWeightsFile.Write(CapsNetWeightsFile.Load(tiny), SafeTensorsDType.F16));
     }
+
+    private string TinyF16File => Path.Combine(_directory, "tiny-f16.safetensors");
 
     private string F16File => Path.Combine(_directory, "f16.safetensors");
 
@@ -51,6 +58,9 @@ public sealed class TargetsTests : IDisposable
         Assert.DoesNotContain("embedded CapsNetWeights/f16.safetensors from", output);
         Assert.False(File.Exists(Path.Combine(_directory, "obj", "f32.safetensors.capsnet-packed")));
         Assert.Equal(File.ReadAllBytes(F16File), PackedWeightFile.Unpack(File.ReadAllBytes(PackedFile), PackedFile));
+        Assert.Contains("embedded CapsNetWeights/tiny-f16.safetensors.packed from", output);
+        string tinyPacked = Path.Combine(_directory, "obj", "tiny-f16.safetensors.capsnet-packed");
+        Assert.Equal(File.ReadAllBytes(TinyF16File), PackedWeightFile.Unpack(File.ReadAllBytes(tinyPacked), tinyPacked));
 
         // One weight bit of the packed form flipped: the time stamps say up to date, the SHA-256 does not.
         byte[] packed = File.ReadAllBytes(PackedFile);
