@@ -42,9 +42,6 @@ namespace CapsEmbedded.Generator
                 """, "System", "System.Collections.Generic", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
             w.Write("// ---- Weight file: where each tensor lies ------------------------------------------------------");
             w.Line();
-            if (InPlace(spec))
-                Const(w, "string", "PackedWeightsResourceName", Quote(h.PackedResourceName),
-                    "The manifest resource holding the tensors packed at build time in F16, in the kernels' layout.");
             Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
             var byName = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
             foreach (var t in h.Tensors) byName[t.Name] = t;
@@ -377,7 +374,7 @@ namespace CapsEmbedded.Generator
         private static string Indent(string lines) => "    " + lines.Replace("\n", "\n    ");
 
         /// <summary>Whether the targets packed the file at build time (all F16): the model reads its large weights in place.</summary>
-        private static bool InPlace(ModelSpec spec) => spec.Weights.PackedResourceName.Length > 0;
+        private static bool InPlace(ModelSpec spec) => spec.Weights.Packed;
 
         /// <summary><c>Weights.Embedded</c> (indented for the model template): read in place, or packed at first use.</summary>
         private static string EmbeddedProperty(ModelSpec spec)
@@ -386,13 +383,14 @@ namespace CapsEmbedded.Generator
             if (InPlace(spec))
                 return Indent($$"""
                     /// <summary>
-                    /// The weights embedded in this assembly, packed at build time in F16 (<see cref="PackedWeightsResourceName"/>) and
-                    /// read where they lie at first use: the primary conv's panels and W stay in the image, widened a cache block at a
-                    /// time by the kernels; only conv1, the biases and the decoder are widened into native memory.
+                    /// The weights embedded in this assembly, packed at build time in F16 (<see cref="WeightsResourceName"/>, the
+                    /// file's one embedded form: PackedWeightFile) and read where they lie at first use: the primary conv's panels and
+                    /// W stay in the image, widened a cache block at a time by the kernels; only conv1, the biases and the decoder are
+                    /// widened into native memory.
                     /// </summary>
                     public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.InPlace(
-                        typeof(Weights).Assembly, PackedWeightsResourceName, WeightsResourceName, WeightsFileLength, WeightsDataOffset,
-                        Architecture, TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+                        typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                        TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
                     """);
             return Indent($$"""
                 /// <summary>

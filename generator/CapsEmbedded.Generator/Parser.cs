@@ -77,8 +77,8 @@ namespace CapsEmbedded.Generator
         /// <summary>
         /// Reads one extracted header file: "key=value" lines, a blank line, then the safetensors JSON header verbatim.
         /// Keys: source (full path of the weight file), resource (manifest resource name), length (file bytes),
-        /// header_length (the 8-byte prefix's value), sha256, packed_resource (the F16 packed layout's resource, when the
-        /// targets packed one), and error (set when the file could not be read).
+        /// header_length (the 8-byte prefix's value), sha256, packed_length (bytes of the packed form, when the targets
+        /// embedded the file packed in F16: then resource names that form), and error (set when the file could not be read).
         /// </summary>
         public static WeightHeader ParseHeader(string headerPath, SourceText? text)
         {
@@ -114,7 +114,7 @@ namespace CapsEmbedded.Generator
                     new EquatableArray<TensorInfo>(tensors ?? Array.Empty<TensorInfo>()),
                     new EquatableArray<KeyValue>(metadata ?? Array.Empty<KeyValue>()), error)
                 {
-                    PackedResourceName = Get("packed_resource"),
+                    Packed = GetLong("packed_length") > 0,
                 };
             DiagnosticInfo Error(DiagnosticDescriptor descriptor, params string[] args) => DiagnosticInfo.Create(descriptor, null, args);
 

@@ -64,7 +64,7 @@ public sealed class CompiledModel
 
     public string WeightsFileName { get; }
 
-    /// <summary>The manifest resource that holds the weight file in this assembly.</summary>
+    /// <summary>The manifest resource that holds the weight file in this assembly, as it is or packed (EmbeddedWeights.ReadFile reads either).</summary>
     public string WeightsResourceName { get; }
 
     /// <summary>How many of the longest capsules one reading takes: 1, or 2 for MultiMNIST's two digits.</summary>
@@ -95,14 +95,8 @@ public sealed class CompiledModel
         new(weightsPath is null ? _embedded() : _pack(CapsNetWeightsFile.Load(weightsPath), weightsPath), this);
 
     /// <summary>The embedded weight file as managed arrays, for the reference model and export.</summary>
-    public CapsNetWeights ReadEmbedded()
-    {
-        using var stream = typeof(CompiledModel).Assembly.GetManifestResourceStream(WeightsResourceName)
-            ?? throw new InvalidOperationException($"resource {WeightsResourceName} is missing from the build");
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        return CapsNetWeightsFile.Read(bytes, WeightsFileName);
-    }
+    public CapsNetWeights ReadEmbedded() =>
+        CapsNetWeightsFile.Read(EmbeddedWeights.ReadFile(typeof(CompiledModel).Assembly, WeightsResourceName), WeightsFileName);
 
     public override string ToString() => Name;
 

@@ -13,14 +13,9 @@ void Check(bool ok, string what)
     if (!ok) failures.Add(what);
 }
 
-// The weight file as embedded by the package's targets: the generator's constants must describe exactly these bytes.
-byte[] file;
-using (var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(MyCapsNet.WeightsResourceName)
-    ?? throw new InvalidOperationException($"resource {MyCapsNet.WeightsResourceName} is not embedded"))
-{
-    file = new byte[stream.Length];
-    stream.ReadExactly(file);
-}
+// The weight file as embedded by the package's targets (as it is, or packed when it is wholly F16; ReadFile reads either):
+// the generator's constants must describe exactly these bytes.
+byte[] file = EmbeddedWeights.ReadFile(Assembly.GetExecutingAssembly(), MyCapsNet.WeightsResourceName);
 // `sha256sum my.safetensors` of the committed file (hashed here, not at run time: OpenSSL is not on every board).
 const string ExpectedSha256 = "01930ad3959cc74e71b58030d520e22564310ab18ce15934b907672884ee7c14";
 

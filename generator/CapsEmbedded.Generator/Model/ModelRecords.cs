@@ -35,10 +35,11 @@ namespace CapsEmbedded.Generator.Model
         EfficientCapsNetArchitecture? Efficient = null)
     {
         /// <summary>
-        /// The manifest resource holding the file's tensors packed at build time in F16 (the targets' packed_resource= line),
-        /// or "" when the targets packed none (a file not wholly F16, an int8 file).
+        /// Whether the targets embedded the file packed at build time in F16 (their packed_length= line; then
+        /// <see cref="ResourceName"/> holds the PackedWeightFile, not the file as it is), false when they embedded it as it
+        /// is (a file not wholly F16, an int8 or an Efficient-CapsNet file).
         /// </summary>
-        public string PackedResourceName { get; init; } = "";
+        public bool Packed { get; init; }
 
         /// <summary>Whether the file is int8-quantised (validated by QuantizedHeaderValidator): the int8 model is emitted.</summary>
         public bool IsQuantized

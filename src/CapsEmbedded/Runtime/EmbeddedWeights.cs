@@ -3,7 +3,11 @@ using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Runtime;
 
-/// <summary>Reads a weight file embedded as a manifest resource (by CapsEmbedded.Generator.targets) and packs it.</summary>
+/// <summary>
+/// Reads a weight file embedded as a manifest resource by CapsEmbedded.Generator.targets: as it is (<see cref="Pack(Assembly, string, long, long, CapsNetArchitecture, ReadOnlySpan{long}, ReadOnlySpan{string})"/>),
+/// or, for a file wholly F16, in its one packed form (<see cref="InPlace"/>, <see cref="PackedWeightFile"/>); <see cref="ReadFile"/>
+/// gives back the file's bytes from either.
+/// </summary>
 public static class EmbeddedWeights
 {
     /// <summary>
@@ -22,9 +26,7 @@ public static class EmbeddedWeights
         long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes)
     {
         ArgumentNullException.ThrowIfNull(assembly);
-        using var stream = assembly.GetManifestResourceStream(resourceName)
-            ?? throw new InvalidOperationException(
-                $"the weight file resource '{resourceName}' is missing from assembly {assembly.GetName().Name}");
+        using var stream = Open(assembly, resourceName);
         if (stream.Length != expectedFileLength)
             throw new WeightFormatException(resourceName, null,
                 $"the embedded file has {stream.Length} bytes; the model was generated from one of {expectedFileLength}");
@@ -46,31 +48,63 @@ public static class EmbeddedWeights
     }
 
     /// <summary>
-    /// The weights of the embedded resource <paramref name="packedResourceName"/>, packed at build time in F16
-    /// (CapsEmbedded.Generator.targets), used where they lie in the mapped image: no copy, no widening of the primary conv's
-    /// panels or W (<see cref="PackedCapsNetWeights.InPlace"/>); the pages of the few regions widened at load are let go
-    /// afterwards (<see cref="MappedPages"/>). The resource may lie at any byte offset (NativeAOT does not align resources).
-    /// A resource that is not in mapped memory (an assembly loaded from a stream) falls back to <see cref="Pack(Assembly, string, long, long, CapsNetArchitecture, ReadOnlySpan{long}, ReadOnlySpan{string})"/>
-    /// on the weight file itself (<paramref name="resourceName"/> and the rest), packed as float32 at load.
+    /// The weights of the embedded packed weight file <paramref name="resourceName"/> (<see cref="PackedWeightFile"/>, made
+    /// by CapsEmbedded.Generator.targets), used where they lie in the mapped image: no copy, no widening of the primary
+    /// conv's panels or W (<see cref="PackedCapsNetWeights.InPlace"/>); the pages of the few regions widened at load are let
+    /// go afterwards (<see cref="MappedPages"/>). The resource may lie at any byte offset (NativeAOT does not align
+    /// resources). Its preamble must name the file the model was generated from (<paramref name="expectedFileLength"/>, a
+    /// JSON header ending at <paramref name="dataOffset"/>). A resource that is not in mapped memory (an assembly loaded from
+    /// a stream) is copied, unpacked and packed as float32 at load, as an embedded float file is.
     /// </summary>
-    public static unsafe PackedCapsNetWeights InPlace(Assembly assembly, string packedResourceName, string resourceName,
-        long expectedFileLength, long dataOffset, CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins,
-        ReadOnlySpan<string> tensorDTypes)
+    public static unsafe PackedCapsNetWeights InPlace(Assembly assembly, string resourceName, long expectedFileLength, long dataOffset,
+        CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes)
     {
         ArgumentNullException.ThrowIfNull(assembly);
-        using (var stream = assembly.GetManifestResourceStream(packedResourceName)
-            ?? throw new InvalidOperationException(
-                $"the packed weight resource '{packedResourceName}' is missing from assembly {assembly.GetName().Name}"))
+        using var stream = Open(assembly, resourceName);
+        if (stream is UnmanagedMemoryStream unmanaged)
         {
-            if (stream is UnmanagedMemoryStream unmanaged)
-            {
-                byte* packed = unmanaged.PositionPointer;
-                Action<long, long>? consumed = MappedPages.CanRelease(packed)
-                    ? (begin, bytes) => MappedPages.Release(packed + begin, bytes)
-                    : null;
-                return PackedCapsNetWeights.InPlace(architecture, packed, stream.Length, packedResourceName, consumed);
-            }
+            byte* packed = unmanaged.PositionPointer;
+            var preamble = new ReadOnlySpan<byte>(packed, (int)Math.Min(stream.Length, PackedWeightFile.PreambleLength + SafeTensorsFile.LengthFieldSize));
+            long layoutOffset = CheckPreamble(preamble, stream.Length, resourceName, expectedFileLength, dataOffset);
+            byte* layout = packed + layoutOffset;
+            Action<long, long>? consumed = MappedPages.CanRelease(layout)
+                ? (begin, bytes) => MappedPages.Release(layout + begin, bytes)
+                : null;
+            return PackedCapsNetWeights.InPlace(architecture, layout, stream.Length - layoutOffset, resourceName, consumed);
         }
-        return Pack(assembly, resourceName, expectedFileLength, dataOffset, architecture, tensorBegins, tensorDTypes);
+        var copy = new byte[stream.Length];
+        stream.ReadExactly(copy);
+        CheckPreamble(copy, copy.Length, resourceName, expectedFileLength, dataOffset);
+        byte[] file = PackedWeightFile.Unpack(copy, resourceName);
+        return PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)dataOffset), tensorBegins, tensorDTypes, resourceName);
+    }
+
+    /// <summary>
+    /// The bytes of the weight file embedded as <paramref name="resourceName"/>, whether it is embedded as it is or packed
+    /// (<see cref="PackedWeightFile"/>, unpacked bit for bit): what the reference model, export and metadata readers read.
+    /// </summary>
+    public static byte[] ReadFile(Assembly assembly, string resourceName)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        using var stream = Open(assembly, resourceName);
+        if (stream.Length > Array.MaxLength)
+            throw new WeightFormatException(resourceName, null, $"{stream.Length} bytes is more than an array holds");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return PackedWeightFile.IsPacked(bytes) ? PackedWeightFile.Unpack(bytes, resourceName) : bytes;
+    }
+
+    private static Stream Open(Assembly assembly, string resourceName) => assembly.GetManifestResourceStream(resourceName)
+        ?? throw new InvalidOperationException($"the weight file resource '{resourceName}' is missing from assembly {assembly.GetName().Name}");
+
+    // The preamble names the file the model was generated from; returns where the layout starts.
+    private static long CheckPreamble(ReadOnlySpan<byte> preamble, long length, string resourceName, long expectedFileLength, long dataOffset)
+    {
+        var (fileLength, headerLength) = PackedWeightFile.ReadPreamble(preamble, length, resourceName);
+        if (fileLength != expectedFileLength || SafeTensorsFile.LengthFieldSize + headerLength != dataOffset)
+            throw new WeightFormatException(resourceName, null,
+                $"the packed file was made from a file of {fileLength} bytes with data at {SafeTensorsFile.LengthFieldSize + headerLength}; "
+                + $"the model was generated from one of {expectedFileLength} bytes with data at {dataOffset}");
+        return PackedWeightFile.LayoutOffset(headerLength);
     }
 }

@@ -9,10 +9,11 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Tests.Runtime;
 
 /// <summary>
-/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout, the image's pages let go
-/// as it goes) against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>, then
-/// packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; and the same capsule
-/// lengths on every tier from the embedded weights as from the widened F32 ones.
+/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout) and the build-time packed
+/// form read in place, against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>,
+/// then packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; the packed form
+/// unpacks to the weight file exactly (it is the file's only embedded copy); and the same capsule lengths on every tier
+/// from the embedded weights as from the widened F32 ones.
 /// </summary>
 public sealed class PackedWeightsTests
 {
@@ -20,18 +21,18 @@ public sealed class PackedWeightsTests
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void Embedded_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
+    public void Start_up_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
     {
-        var (assembly, resource, architecture, file, layout, expected, begins, dtypes) = Shipped.Of(model);
-        Assert.All(dtypes, dtype => Assert.Equal(SafeTensorsDType.F16, dtype)); // the shipped files
+        var (_, _, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
+        Assert.All(architecture.Tensors, s => Assert.Equal(SafeTensorsDType.F16, layout.Header.Find(s.Name)!.DType)); // the shipped files
 
-        using (var embedded = EmbeddedWeights.Pack(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
-            AssertSameBits(expected, embedded);
-        // Packing read the image in place and let its pages go: the resource still reads as the file.
-        Assert.Equal(file, ReadResource(assembly, resource));
-        using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, resource))
+        var expected = OldPacking(file, layout, architecture);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, model))
             AssertSameBits(expected, fromBytes);
-        using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, resource)))
+        using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, model)))
             AssertSameBits(expected, fromArrays);
     }
 
@@ -44,9 +45,12 @@ public sealed class PackedWeightsTests
     [MemberData(nameof(Models))]
     public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
     {
-        var (assembly, resource, architecture, file, layout, expected, begins, dtypes) = Shipped.Of(model);
-        string packedResource = resource + ".packed";
-        using (var inPlace = EmbeddedWeights.InPlace(assembly, packedResource, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
+        var (assembly, resource, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
+        var expected = OldPacking(file, layout, architecture);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using (var inPlace = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
         {
             Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
             Assert.False(inPlace.HalfDigitWeight.IsEmpty);
@@ -54,19 +58,55 @@ public sealed class PackedWeightsTests
             AssertSameBits(expected, inPlace);
         }
 
-        // The whole resource is the layout in F16, and the generated model loads its embedded weights from it.
-        Assert.Equal(2L * new PackedCapsNetLayout(architecture).TotalLength, ReadResource(assembly, packedResource).Length);
-        string generated = model switch
-        {
-            "mnist" => MnistCapsNet.PackedWeightsResourceName,
-            "fashion" => FashionCapsNet.PackedWeightsResourceName,
-            _ => MultiMnistCapsNet.PackedWeightsResourceName,
-        };
-        Assert.Equal(packedResource, generated);
+        // The one resource is the packed form: preamble and header, then the layout in F16 to its end.
+        Assert.EndsWith(".packed", resource);
+        Assert.Equal(PackedWeightFile.LayoutOffset(layout.HeaderLength) + 2L * new PackedCapsNetLayout(architecture).TotalLength,
+            ReadResource(assembly, resource).Length);
+        string prefix = "CapsNetWeights/" + CompiledModel.Named(model).WeightsFileName;
+        Assert.Equal([resource], assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))); // embedded once
     }
 
-    // Each compiled model through the registry: its embedded weights (read in place, F16) against the same file widened
-    // to F32 arrays and packed; the same class and the same length bits on every image and every tier this machine runs.
+    /// <summary>
+    /// The weight file is embedded once, packed; every reader of the file gets it back from the packed form exactly:
+    /// the bytes (SHA-256 = the generated WeightsSha256), and so the tensors bit for bit and the metadata.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void The_packed_resource_unpacks_to_the_weight_file_bit_for_bit(string model)
+    {
+        var (assembly, resource, _, file) = Model(model);
+        byte[] unpacked = EmbeddedWeights.ReadFile(assembly, resource);
+        Assert.Equal(file.Length, unpacked.Length);
+        Assert.True(file.AsSpan().SequenceEqual(unpacked), $"differs first at byte {file.AsSpan().CommonPrefixLength(unpacked)}");
+        var compiled = CompiledModel.Named(model);
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(unpacked));
+        Assert.Equal(model switch { "mnist" => MnistCapsNet.WeightsSha256, "fashion" => FashionCapsNet.WeightsSha256, _ => MultiMnistCapsNet.WeightsSha256 }, sha);
+
+        var fromFile = CapsNetWeightsFile.Load(ModelFile(model));
+        var embedded = compiled.ReadEmbedded();
+        Assert.Equal(fromFile.Architecture, embedded.Architecture);
+        Assert.Equal(fromFile.Metadata.OrderBy(kv => kv.Key), embedded.Metadata.OrderBy(kv => kv.Key));
+        Assert.Equal(fromFile.ClassNames, embedded.ClassNames);
+        foreach (var spec in fromFile.Architecture.Tensors)
+            Assert.True(MemoryMarshal.AsBytes(fromFile[spec.Name].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(embedded[spec.Name].AsSpan())), spec.Name);
+    }
+
+    [Fact]
+    public void A_damaged_packed_file_is_refused_naming_what_is_wrong()
+    {
+        var (assembly, resource, _, file) = Model("mnist");
+        byte[] packed = ReadResource(assembly, resource);
+        Assert.Contains("CNPACK01", Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(file, "raw")).Message);
+        Assert.Contains("packed layout has", Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(packed.AsSpan(0, packed.Length - 2), "cut")).Message);
+        byte[] longer = packed.ToArray();
+        longer[8]++; // the file length no longer fits the header's tensors
+        Assert.Throws<WeightFormatException>(() => PackedWeightFile.Unpack(longer, "length"));
+        Assert.False(PackedWeightFile.IsPacked(file));
+        Assert.True(PackedWeightFile.IsPacked(packed));
+    }
+
+    // Each compiled model through the registry: its embedded weights (read in place, F16) against the same file on disk
+    // widened to F32 arrays and packed; the same class and the same length bits on every image and every tier this machine runs.
     [Theory]
     [InlineData("mnist")]
     [InlineData("fashion")]
@@ -75,7 +115,7 @@ public sealed class PackedWeightsTests
     {
         var model = CompiledModel.Named(name);
         using var embedded = model.Open(weightsPath: null);
-        using var loaded = model.Open(model.ReadEmbedded(), name);
+        using var loaded = model.Open(CapsNetWeightsFile.Load(ModelFile(name)), name);
         float[] a = new float[model.Architecture.Classes], b = new float[model.Architecture.Classes];
         foreach (var image in Images(model.Architecture.InputLength))
             foreach (var tier in SimdTiers.Supported)
@@ -141,29 +181,19 @@ public sealed class PackedWeightsTests
         }
     }
 
-    /// <summary>
-    /// A shipped model's embedded file, parsed, with its tensors packed whole (the oracle) and each tensor's data offset and
-    /// dtype in <see cref="CapsNetArchitecture.Tensors"/> order (what the generated model passes to EmbeddedWeights).
-    /// </summary>
-    private sealed record Shipped(Assembly Assembly, string Resource, CapsNetArchitecture Architecture, byte[] File,
-        SafeTensorsFile Layout, Dictionary<string, float[]> Expected, long[] Begins, string[] DTypes)
+    /// <summary>The model's assembly, its one weight resource, its architecture, and its weight file as committed.</summary>
+    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture, byte[] File) Model(string name)
     {
-        public static Shipped Of(string model)
+        var (assembly, resource, architecture) = name switch
         {
-            var (assembly, resource, architecture) = Model(model);
-            byte[] file = ReadResource(assembly, resource);
-            var layout = SafeTensorsFile.Parse(file, resource);
-            return new Shipped(assembly, resource, architecture, file, layout, OldPacking(file, layout, architecture),
-                architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray(),
-                architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray());
-        }
+            "mnist" => (typeof(MnistCapsNet).Assembly, MnistCapsNet.WeightsResourceName, MnistCapsNet.Architecture),
+            "fashion" => (typeof(FashionCapsNet).Assembly, FashionCapsNet.WeightsResourceName, FashionCapsNet.Architecture),
+            _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
+        };
+        return (assembly, resource, architecture, File.ReadAllBytes(ModelFile(name)));
     }
 
-    private static (Assembly Assembly, string Resource, CapsNetArchitecture Architecture) Model(string name)
-    {
-        var model = CompiledModel.Named(name);
-        return (typeof(CompiledModel).Assembly, model.WeightsResourceName, model.Architecture);
-    }
+    private static string ModelFile(string name) => Onnx.OnnxExportTests.FindRepositoryFile("weights", CompiledModel.Named(name).WeightsFileName);
 
     private static byte[] ReadResource(Assembly assembly, string name)
     {
@@ -252,12 +282,11 @@ public sealed class PackedWeightsTests
         Same(CapsNetArchitecture.PrimaryWeight, actual.HalfPrimaryWeight.IsEmpty ? actual.PrimaryWeight : Widened(actual.HalfPrimaryWeight));
         Same(CapsNetArchitecture.PrimaryBias, actual.PrimaryBias);
         Same(CapsNetArchitecture.DigitWeight, actual.HalfDigitWeight.IsEmpty ? actual.DigitWeight : Widened(actual.HalfDigitWeight));
-        var decoder = actual.Decoder;
-        Same(CapsNetArchitecture.Fc1Weight, decoder.Fc1Weight);
-        Same(CapsNetArchitecture.Fc1Bias, decoder.Fc1Bias);
-        Same(CapsNetArchitecture.Fc2Weight, decoder.Fc2Weight);
-        Same(CapsNetArchitecture.Fc2Bias, decoder.Fc2Bias);
-        Same(CapsNetArchitecture.Fc3Weight, decoder.Fc3Weight);
-        Same(CapsNetArchitecture.Fc3Bias, decoder.Fc3Bias);
+        Same(CapsNetArchitecture.Fc1Weight, actual.Decoder.Fc1Weight);
+        Same(CapsNetArchitecture.Fc1Bias, actual.Decoder.Fc1Bias);
+        Same(CapsNetArchitecture.Fc2Weight, actual.Decoder.Fc2Weight);
+        Same(CapsNetArchitecture.Fc2Bias, actual.Decoder.Fc2Bias);
+        Same(CapsNetArchitecture.Fc3Weight, actual.Decoder.Fc3Weight);
+        Same(CapsNetArchitecture.Fc3Bias, actual.Decoder.Fc3Bias);
     }
 }
