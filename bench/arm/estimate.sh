@@ -100,11 +100,14 @@ if [[ ! -f "$int8_weights" ]]; then
   "${arm_qemu[@]}" "$arm64/capsnet" quantize --weights weights/mnist.safetensors --calibrate mnist --out "$int8_weights" >&2
 fi
 
-# The four traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
+# The five traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
 pids=()
 [[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+# The same float32 model on weights widened once at load (--weights FILE) instead of the embedded F16 read in place.
+[[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
+  "$arm64/capsnet" bench --data mnist --weights weights/mnist.safetensors --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
@@ -124,6 +127,7 @@ cycles() { # cycles TARGET PRECISION COUNTS TRIPLE CPU BINARY
 for target in pi5:$pi5_cpu:int8-dot pi4:cortex-a72:int8-nodot pi3:cortex-a53:int8-nodot a55:cortex-a55:int8-dot; do
   IFS=: read -r name cpu int8 <<< "$target"
   cycles "$name" float32 "$work/counts-float32.json" aarch64 "$cpu" "$arm64/capsnet"
+  cycles "$name" float32-resident "$work/counts-float32-resident.json" aarch64 "$cpu" "$arm64/capsnet"
   cycles "$name" int8 "$work/counts-$int8.json" aarch64 "$cpu" "$arm64/capsnet"
 done
 cycles x64 float32 "$work/counts-x64.json" x86_64 znver3 "$x64/StageProbe"
