@@ -60,6 +60,20 @@ public static class HalfPanels
             nuint step = (nuint)Vector128<short>.Count;
             Vector128<int> mask = Vector128.Create(FloatFieldsMask);
             Vector128<float> scale = Vector128.Create(ExponentScale);
+            if (AdvSimd.IsSupported)
+            {
+                // Advancing references, so that the loads and stores take immediate offsets (LDP/STP, one V-pipe
+                // store each on the A76) instead of register offsets (two).
+                ref short from = ref Unsafe.Add(ref source, done);
+                ref float to = ref Unsafe.Add(ref destination, done);
+                for (; done + 2 * step <= count; done += 2 * step)
+                {
+                    Widen16Neon(ref from, ref to, mask, scale);
+                    from = ref Unsafe.Add(ref from, 2 * step);
+                    to = ref Unsafe.Add(ref to, 2 * step);
+                }
+            }
+
             for (; done + 2 * step <= count; done += 2 * step)
             {
                 Widen128(ref source, ref destination, done, mask, scale);
@@ -96,6 +110,20 @@ public static class HalfPanels
         Vector256<float> scale = Vector256.Create(ExponentScale);
         (((lower << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset);
         (((upper << ToFloatShift) & mask).AsSingle() * scale).StoreUnsafe(ref destination, offset + (nuint)Vector256<int>.Count);
+    }
+
+    /// <summary>16 values at <paramref name="source"/> on NEON: four 4-value halves, each SSHLL-ed (sign-extend and shift in one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen16Neon(ref short source, ref float destination, Vector128<int> mask, Vector128<float> scale)
+    {
+        Vector128<int> q0 = AdvSimd.ShiftLeftLogicalWideningLower(Vector64.LoadUnsafe(ref source, 0), ToFloatShift);
+        Vector128<int> q1 = AdvSimd.ShiftLeftLogicalWideningLower(Vector64.LoadUnsafe(ref source, 4), ToFloatShift);
+        Vector128<int> q2 = AdvSimd.ShiftLeftLogicalWideningLower(Vector64.LoadUnsafe(ref source, 8), ToFloatShift);
+        Vector128<int> q3 = AdvSimd.ShiftLeftLogicalWideningLower(Vector64.LoadUnsafe(ref source, 12), ToFloatShift);
+        ((q0 & mask).AsSingle() * scale).StoreUnsafe(ref destination, 0);
+        ((q1 & mask).AsSingle() * scale).StoreUnsafe(ref destination, 4);
+        ((q2 & mask).AsSingle() * scale).StoreUnsafe(ref destination, 8);
+        ((q3 & mask).AsSingle() * scale).StoreUnsafe(ref destination, 12);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -118,14 +118,18 @@ internal static class VectorMath
         for (; t + 4 * w <= dims; t += 4 * w)
         {
             TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+            // Offsets stepped by addition (the JIT otherwise multiplies both per row); they stay inside the inputs.
+            nuint weightAt = 0, xAt = t;
             for (nuint i = 0; i < rows; i++)
             {
-                TVec wi = TOps.LoadLane0(ref weight, i * weightStride);
-                ref float xi = ref Unsafe.Add(ref x, i * xStride + t);
+                TVec wi = TOps.LoadLane0(ref weight, weightAt);
+                ref float xi = ref Unsafe.Add(ref x, xAt);
                 s0 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 0), s0);
                 s1 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, w), s1);
                 s2 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 2 * w), s2);
                 s3 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 3 * w), s3);
+                weightAt += weightStride;
+                xAt += xStride;
             }
 
             TOps.Store(s0, ref s, t);
