@@ -10,6 +10,7 @@
 #   --arm64 DIR  reuse a linux-arm64 `capsnet` publish (capsnet + capsnet.dbg) instead of publishing one
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
+#   --resident   also trace the float32 model on weights widened once at load (--weights FILE), reported beside it
 # Needs: dotnet, clang + lld + the aarch64 cross sysroot (as .ci/arm64.sh), qemu-user-static, llvm 19 (llvm-mca-19,
 # llvm-objdump-19, llvm-nm-19; llvm-16 works too, but its Cortex-A76 is the A57 model), python3, and the MNIST test
 # files under $CAPSNET_DATA/mnist (default ./data/mnist: `capsnet data fetch mnist`).
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/arm
 
-images=8 rounds=600 arm64="" x64="" work="" write=0
+images=8 rounds=600 arm64="" x64="" work="" write=0 resident=0
 while (($#)); do
   case "$1" in
     --images) images=$2; shift 2 ;;
@@ -27,6 +28,7 @@ while (($#)); do
     --arm64) arm64=$2; shift 2 ;;
     --x64) x64=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --resident) resident=1; shift ;;
     --write-results) write=1; shift ;;
     *) echo "estimate.sh: unknown argument '$1' (see the usage at the top of $0)" >&2; exit 2 ;;
   esac
@@ -100,11 +102,14 @@ if [[ ! -f "$int8_weights" ]]; then
   "${arm_qemu[@]}" "$arm64/capsnet" quantize --weights weights/mnist.safetensors --calibrate mnist --out "$int8_weights" >&2
 fi
 
-# The four traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
+# The four (five with --resident) traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
 pids=()
 [[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+# The same float32 model on weights widened once at load (--weights FILE) instead of the embedded F16 read in place.
+((resident == 0)) || [[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
+  "$arm64/capsnet" bench --data mnist --weights weights/mnist.safetensors --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
@@ -124,6 +129,7 @@ cycles() { # cycles TARGET PRECISION COUNTS TRIPLE CPU BINARY
 for target in pi5:$pi5_cpu:int8-dot pi4:cortex-a72:int8-nodot pi3:cortex-a53:int8-nodot a55:cortex-a55:int8-dot; do
   IFS=: read -r name cpu int8 <<< "$target"
   cycles "$name" float32 "$work/counts-float32.json" aarch64 "$cpu" "$arm64/capsnet"
+  ((resident == 0)) || cycles "$name" float32-resident "$work/counts-float32-resident.json" aarch64 "$cpu" "$arm64/capsnet"
   cycles "$name" int8 "$work/counts-$int8.json" aarch64 "$cpu" "$arm64/capsnet"
 done
 cycles x64 float32 "$work/counts-x64.json" x86_64 znver3 "$x64/StageProbe"

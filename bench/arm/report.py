@@ -7,6 +7,7 @@
   report.py selftest                                    checks of the arithmetic
 """
 import json
+import os
 import struct
 import sys
 
@@ -46,13 +47,16 @@ def product(shape):
 
 
 def stage_bytes(shapes, precision, cache):
-    """DRAM bytes per image and stage at batch 1: every weight once (the model is larger than any of these caches, so
+    """DRAM bytes per image and stage at batch 1: every weight once, as stored (the model is larger than any of these caches, so
     nothing survives from one image to the next), and û (written once, read by 3 weighted sums and 2 agreements)
     where it does not fit in the cache."""
     conv1 = product(shapes["conv1.weight"]) * 4
-    primary = product(shapes["primary_caps.weight"]) * (1 if precision == "int8" else 4)
+    # The float32 model reads the primary conv's panels and W in F16 where they lie (EmbeddedWeights.InPlace); the int8
+    # model has int8 panels and a float32 W.
+    # model has int8 panels and a float32 W; "float32-resident" is the float32 model on weights widened once at load.
+    primary = product(shapes["primary_caps.weight"]) * {"int8": 1, "float32": 2}.get(precision, 4)
     digit = product(shapes["digit_caps.weight"])
-    transform = digit * 4
+    transform = digit * (2 if precision == "float32" else 4)
     predictions = digit // product(shapes["digit_caps.weight"][-1:]) * 4  # û: one float per row of W
     spill = predictions > cache
     return {
@@ -131,18 +135,20 @@ def markdown(work, weights):
         w(f"| {stage} | {estimated:.3f} | {best:.3f} | {median:.3f} | {ratio:.2f} |")
     w("")
     w(f"So on x64 the real time was {total_ratio:.2f}× the estimate for the whole image, {low:.2f}–{high:.2f}× per stage: llvm-mca")
-    w("is optimistic on the GEMM (it sees no cache miss, and the primary conv reads 21 MB of weights per image) and pessimistic on")
+    w(f"is optimistic on the GEMM (it sees no cache miss, and the primary conv reads {stage_bytes(shapes, 'float32', 0)['primary'] / 1e6:.1f} MB of F16 weights per image) and pessimistic on")
     w("routing's short call-heavy blocks. The ARM figures below are the estimate (with their own bandwidth bound); read them")
     w(f"as ×{low:.2f}–{high:.2f} (the x64 spread), which assumes llvm-mca's ARM models err as its Zen 3 model does.")
     w("")
-    for precision in ["float32", "int8"]:
-        tier = ("NEON fp32 4×16 tile" if precision == "float32"
-                else "SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32")
-        w(f"### {precision} ({tier})")
+    for precision in precisions(work):
+        title = {"float32": "float32 (NEON fp32 4×16 tile; the shipped embedded weights, F16 read in place)",
+                 "float32-resident": "float32, weights widened once at load (`--weights weights/mnist.safetensors`: 27 MB of "
+                                     "float32 resident instead of 13.6 MB of F16 widened per image)",
+                 "int8": "int8 (SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32)"}
+        w(f"### {title[precision]}")
         w("")
         # float32 splits one image over the workers; the int8 model runs one image per worker (QuantizedBatch), so its
         # 4-core figure is per image at batch ≥ 4 (every stage divided), and at batch 1 it is the 1-core figure.
-        four_cores = "4 cores, batch 1: figure" if precision == "float32" else "4 cores, batch ≥ 4: ms per image"
+        four_cores = "4 cores, batch ≥ 4: ms per image" if precision == "int8" else "4 cores, batch 1: figure"
         w(f"| board, clock | 1 core: estimate | ×x64 spread | bandwidth bound | 1 core: figure | {four_cores} |")
         w("|---|---:|---:|---:|---:|---:|")
         for name, target, clock, gbps, cache in BOARDS:
@@ -150,11 +156,15 @@ def markdown(work, weights):
                 cycles = json.load(f)
             per_stage = stage_bytes(shapes, precision, cache)
             compute, bound, one = board_times(cycles, clock, gbps, per_stage, 1)
-            _, _, four = board_times(cycles, clock, gbps, per_stage, 4, PARALLEL if precision == "float32" else set(STAGES))
+            _, _, four = board_times(cycles, clock, gbps, per_stage, 4, set(STAGES) if precision == "int8" else PARALLEL)
             w(f"| {name}, {clock:g} GHz | {compute:.1f} ms | {compute * low:.1f}–{compute * high:.1f} ms | {bound:.1f} ms "
               f"({sum(per_stage.values()) / 1e6:.1f} MB at {gbps:g} GB/s) | **{one:.1f} ms** | **{four:.1f} ms** |")
         w("")
     w(tile_cycles(work))
+    widening = widen_cycles(work)
+    if widening:
+        w("")
+        w(widening)
     w("")
     w(trip_count_check(work))
     w("")
@@ -163,7 +173,7 @@ def markdown(work, weights):
     w("| core | precision | " + " | ".join(STAGES) + " | total |")
     w("|---|---|" + "---:|" * (len(STAGES) + 1))
     for target, core in [("pi5", "A76"), ("pi4", "A72"), ("pi3", "A53"), ("a55", "A55")]:
-        for precision in ["float32", "int8"]:
+        for precision in precisions(work):
             with open(f"{work}/cycles-{target}-{precision}.json") as f:
                 cycles = json.load(f)
             values = [cycles.get(s, {"cycles": 0})["cycles"] for s in STAGES]
@@ -186,23 +196,49 @@ def markdown(work, weights):
     return "\n".join(out)
 
 
+def precisions(work):
+    """The runs the work folder holds cycles for: float32 (embedded, F16 in place), float32-resident if traced, int8."""
+    resident = os.path.exists(f"{work}/cycles-pi5-float32-resident.json")
+    return ["float32"] + (["float32-resident"] if resident else []) + ["int8"]
+
+
 def tile_cycles(work):
     """llvm-mca cycles of one k step (the loop-body block) of the primary conv's register tiles, per core."""
     parts = []
     for target, core in [("pi5", "A76 (N1 model)"), ("pi4", "A72 (A57 model)"), ("pi3", "A53"), ("a55", "A55")]:
         found = []
         for precision, marker, what in [("float32", "Gemm4x4v", "fp32 4×16 k step (16 FMLA)"),
-                                        ("int8", "Tile4x16Sdot", "int8 4×16 SDOT loop"),
-                                        ("int8", "Tile2x16Smull", "int8 2×16 SMULL loop")]:
+                                        ("int8", "Tile4x16Sdot", "int8 4×16 k group (16 SDOT)"),
+                                        ("int8", "Tile2x16Smull", "int8 2×16 k group (16 SMULL + 16 SADALP)")]:
             with open(f"{work}/cycles-{target}-{precision}.json") as f:
                 functions = json.load(f)["primary"]["functions"]
             fn = next((fn for fn in functions if marker in fn["name"] and "AllColumns" not in fn["name"]), None)
             if fn:
                 found.append(f"{what} {fn['hottest_block_cycles']:.1f}")
         parts.append(f"{core}: " + ", ".join(found))
-    return ("Cycles per iteration of the primary conv's hottest tile loop (llvm-mca on the emitted code): " + "; ".join(parts) +
+    return ("Cycles per iteration of the primary conv's listed-column tile loop (llvm-mca on the emitted code): " + "; ".join(parts) +
             ". The fp32 tile multiplies by lane 0 of A (FMLA by element) since issue 33; with LDR + DUP + FMLA per row"
             " it was 10.2 / 18.2 / 92 / 56 cycles per k step on these four models (bench/arm/README.md).")
+
+
+def widen_cycles(work):
+    """Cycles per image the float32 model spends widening its F16 weights (HalfPanels.Widen), per stage, per core."""
+    parts = []
+    for target, core in [("pi5", "A76"), ("pi4", "A72"), ("pi3", "A53")]:
+        with open(f"{work}/cycles-{target}-float32.json") as f:
+            cycles = json.load(f)
+        found = []
+        for stage in ["primary", "transform"]:
+            spent = sum(fn["cycles"] for fn in cycles.get(stage, {}).get("functions", []) if "HalfPanels__Widen" in fn["name"])
+            if spent:
+                found.append(f"{stage} {spent / 1e6:.2f} M of {cycles[stage]['cycles'] / 1e6:.2f} M")
+        if found:
+            parts.append(f"{core}: " + ", ".join(found))
+    if not parts:
+        return ""
+    return ("The float32 weights are embedded in F16 and widened a cache block at a time on every image (HalfPanels.Widen: "
+            "half the bytes from DRAM, but the widening is work the float32-resident weights did not need); cycles per image in it: "
+            + "; ".join(parts) + ".")
 
 
 def trip_count_check(work):
@@ -249,9 +285,11 @@ def replace_section(text, section):
 def selftest():
     shapes = {"conv1.weight": [256, 1, 9, 9], "primary_caps.weight": [256, 256, 9, 9], "digit_caps.weight": [1152, 10, 16, 8]}
     b = stage_bytes(shapes, "float32", 4 * 1024 * 1024)
-    assert b["primary"] == 20736 * 256 * 4 and b["conv1"] == 81 * 256 * 4 and b["routing"] == 0, b
+    assert b["primary"] == 20736 * 256 * 2 and b["transform"] == 1152 * 10 * 128 * 2 and b["conv1"] == 81 * 256 * 4, b
+    assert b["routing"] == 0, b
     small = stage_bytes(shapes, "int8", 512 * 1024)
-    assert small["primary"] == 20736 * 256 and small["routing"] == 5 * 1152 * 160 * 4, small
+    assert small["primary"] == 20736 * 256 and small["transform"] == 1152 * 10 * 128 * 4 + 1152 * 160 * 4, small
+    assert small["routing"] == 5 * 1152 * 160 * 4, small
     cycles = {"conv1": {"cycles": 2e6}, "primary": {"cycles": 8e6}, "transform": {"cycles": 0}, "routing": {"cycles": 1e6}, "lengths": {"cycles": 0}}
     zero = {s: 0 for s in STAGES}
     assert board_times(cycles, 1.0, 1.0, zero, 1) == (11.0, 0.0, 11.0)

@@ -83,7 +83,7 @@ internal static class VectorMath
 
     /// <summary>
     /// s[0..d) = Σ_i weight[i·weightStride] · x[i·xStride + 0..d), summed over i in order, each chunk of d in a register
-    /// (two chunks per pass over i where d allows: two independent FMA chains, the same sum per lane).
+    /// (four or two chunks per pass over i where d allows: independent FMA chains, the same sum per lane).
     /// </summary>
     public static void WeightedSum(ref float s, ref float weight, nuint weightStride, ref float x, nuint xStride, int count, int d,
         SimdTier tier)
@@ -113,6 +113,31 @@ internal static class VectorMath
         where TOps : struct, IFloatVector<TVec>
     {
         nuint w = TOps.Count;
+        // Four chunks per pass where d allows (NEON's 4 lanes, d = 16: û and routing's s_j): four FMA chains hide the
+        // multiply-add latency, and each weight is loaded once into lane 0 and multiplied by lane (FMLA by element, no DUP).
+        for (; t + 4 * w <= dims; t += 4 * w)
+        {
+            TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+            // Offsets stepped by addition (the JIT otherwise multiplies both per row); they stay inside the inputs.
+            nuint weightAt = 0, xAt = t;
+            for (nuint i = 0; i < rows; i++)
+            {
+                TVec wi = TOps.LoadLane0(ref weight, weightAt);
+                ref float xi = ref Unsafe.Add(ref x, xAt);
+                s0 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 0), s0);
+                s1 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, w), s1);
+                s2 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 2 * w), s2);
+                s3 = TOps.MultiplyAddLane0(wi, TOps.Load(ref xi, 3 * w), s3);
+                weightAt += weightStride;
+                xAt += xStride;
+            }
+
+            TOps.Store(s0, ref s, t);
+            TOps.Store(s1, ref s, t + w);
+            TOps.Store(s2, ref s, t + 2 * w);
+            TOps.Store(s3, ref s, t + 3 * w);
+        }
+
         for (; t + 2 * w <= dims; t += 2 * w)
         {
             TVec low = TOps.Zero, high = TOps.Zero;

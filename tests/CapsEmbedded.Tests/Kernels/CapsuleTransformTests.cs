@@ -28,6 +28,17 @@ public sealed class CapsuleTransformTests
         }
     }
 
+    [Theory]
+    [AllTiers]
+    public void Four_vector_rows_sum_each_lane_as_two_vector_halves_do(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        foreach (int p in new[] { 1, 2, 3, 8, 9, 17 })
+        {
+            KernelSelfCheck.TransformChunks(tier, p, seed: (ulong)(p + 40));
+        }
+    }
+
     [Fact]
     public void PackWeights_transposes_each_W_ij()
     {

@@ -90,6 +90,12 @@ internal static class KernelSelfCheck
             checks++;
         }
 
+        foreach (int p in new[] { 1, 3, 8, 9 })
+        {
+            TransformChunks(tier, p, seed: (ulong)p);
+            checks++;
+        }
+
         foreach (var (n, j, d) in RoutingShapes)
         {
             for (int iterations = 1; iterations <= 3; iterations++)
@@ -412,6 +418,50 @@ internal static class KernelSelfCheck
             float actual = uHat[(i * j + jj) * d + row];
             Require(Math.Abs(actual - sum) <= tolerance,
                 $"CapsuleTransform {tier} n={n} j={j} d={d} p={p}: û[{i}][{jj}][{row}] = {actual}, expected {sum} ± {tolerance}.");
+        }
+    }
+
+    /// <summary>
+    /// CapsuleTransform (VectorMath.WeightedSum) with d = four vectors of the tier against the same W split into two halves
+    /// of two vectors, bit for bit: the four-chain pass over the rows must sum each lane exactly as the two-chain pass
+    /// does (the same fused multiply-adds in the same order), so the NEON û and routing keep their bits.
+    /// </summary>
+    public static void TransformChunks(SimdTier tier, int p, ulong seed)
+    {
+        int lanes = tier switch { SimdTier.Vector512 => 16, SimdTier.Vector256 => 8, SimdTier.Vector128 => 4, _ => 1 };
+        int d = 4 * lanes, half = 2 * lanes, n = 3, j = 2;
+        var random = new DeterministicRandom(seed);
+        float[] u = Random(random, n * p, -1f, 1f);
+        float[] w = Random(random, n * j * d * p, -1f, 1f);
+        float[] uHat = Transform(w, d);
+        float[] top = Transform(Rows(0), half), bottom = Transform(Rows(half), half);
+        for (int ij = 0; ij < n * j; ij++)
+        for (int row = 0; row < d; row++)
+        {
+            float expected = row < half ? top[ij * half + row] : bottom[ij * half + row - half];
+            float actual = uHat[ij * d + row];
+            Require(BitConverter.SingleToUInt32Bits(actual) == BitConverter.SingleToUInt32Bits(expected),
+                $"CapsuleTransform {tier} d={d} p={p}: û[{ij}][{row}] = {actual}, the two-vector halves give {expected}.");
+        }
+
+        float[] Rows(int first) // W_ij's rows first..first+half, every ij, in PackWeights' input layout
+        {
+            var rows = new float[n * j * half * p];
+            for (int ij = 0; ij < n * j; ij++)
+            {
+                w.AsSpan((ij * d + first) * p, half * p).CopyTo(rows.AsSpan(ij * half * p));
+            }
+
+            return rows;
+        }
+
+        float[] Transform(float[] weights, int dims)
+        {
+            var packed = new float[weights.Length];
+            Kernels.CapsuleTransform.PackWeights(weights, n, j, dims, p, packed);
+            var result = new float[n * j * dims];
+            Kernels.CapsuleTransform.Run(u, packed, n, j, dims, p, result, tier);
+            return result;
         }
     }
 

@@ -12,8 +12,9 @@ public static partial class QuantizedGemm
 {
     /// <summary>
     /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators (four <see cref="RowSums"/>): per group four 16-byte panel
-    /// loads and 16 SDOTs. Four groups at a time use SDOT by element (one 16-byte A load per row, no broadcast: a DUP would
-    /// take a NEON pipe from SDOT); the remaining groups, and listed (non-consecutive) ones, broadcast each row's 4 bytes.
+    /// loads and 16 SDOTs, all by element (no broadcast: a DUP would take a NEON pipe from SDOT). Four consecutive groups at a
+    /// time load 16 bytes per row and pick the group by lane; the remaining groups, and listed (non-consecutive) ones, load
+    /// each row's 4 bytes into lane 0.
     /// </summary>
     internal readonly struct Tile4x16Sdot : IInt8MicroKernel
     {
@@ -47,13 +48,16 @@ public static partial class QuantizedGemm
 
             for (; j < count; j++)
             {
+                // Each row's 4 bytes in lane 0 (a plain load) and SDOT by lane 0: no DUP taking a NEON pipe from SDOT.
                 nuint g = TGroups.At(ref groupList, j);
-                var panel = new PanelGroup(ref b, g * GroupBytes);
                 nuint ka = 4 * g;
-                c0.Dot(Broadcast4(ref Unsafe.Add(ref aRow0, ka)), panel);
-                c1.Dot(Broadcast4(ref Unsafe.Add(ref aRow1, ka)), panel);
-                c2.Dot(Broadcast4(ref Unsafe.Add(ref aRow2, ka)), panel);
-                c3.Dot(Broadcast4(ref Unsafe.Add(ref aRow3, ka)), panel);
+                Vector128<sbyte> a0 = LoadGroup(ref Unsafe.Add(ref aRow0, ka)), a1 = LoadGroup(ref Unsafe.Add(ref aRow1, ka));
+                Vector128<sbyte> a2 = LoadGroup(ref Unsafe.Add(ref aRow2, ka)), a3 = LoadGroup(ref Unsafe.Add(ref aRow3, ka));
+                var panel = new PanelGroup(ref b, g * GroupBytes);
+                c0.DotByLane(a0, 0, panel);
+                c1.DotByLane(a1, 0, panel);
+                c2.DotByLane(a2, 0, panel);
+                c3.DotByLane(a3, 0, panel);
             }
 
             c0.Store(ref c, first);
@@ -70,7 +74,7 @@ public static partial class QuantizedGemm
             for (nuint j = 0; j < count; j++)
             {
                 nuint g = TGroups.At(ref groupList, j);
-                sums.Dot(Broadcast4(ref Unsafe.Add(ref a, 4 * g)), new PanelGroup(ref b, g * GroupBytes));
+                sums.DotByLane(LoadGroup(ref Unsafe.Add(ref a, 4 * g)), 0, new PanelGroup(ref b, g * GroupBytes));
             }
 
             sums.Store(ref c, first);
@@ -98,17 +102,7 @@ public static partial class QuantizedGemm
     {
         public Vector128<int> Q0, Q1, Q2, Q3;
 
-        /// <summary>+= the row's 4 bytes in every lane of <paramref name="a"/> · the 4 channels × 4 k of each quad of <paramref name="b"/> (SDOT).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Dot(Vector128<sbyte> a, PanelGroup b)
-        {
-            Q0 = Dp.DotProduct(Q0, a, b.Q0);
-            Q1 = Dp.DotProduct(Q1, a, b.Q1);
-            Q2 = Dp.DotProduct(Q2, a, b.Q2);
-            Q3 = Dp.DotProduct(Q3, a, b.Q3);
-        }
-
-        /// <summary>As <see cref="Dot"/> with the row's 4 bytes taken from 32-bit lane <paramref name="lane"/> of <paramref name="a"/> (SDOT by element).</summary>
+        /// <summary>+= the row's 4 bytes in 32-bit lane <paramref name="lane"/> of <paramref name="a"/> · the 4 channels × 4 k of each quad of <paramref name="b"/> (SDOT by element).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void DotByLane(Vector128<sbyte> a, [ConstantExpected(Max = (byte)3)] byte lane, PanelGroup b)
         {
@@ -205,6 +199,15 @@ public static partial class QuantizedGemm
             Q3 = Vector128.LoadUnsafe(ref b, offset + 48);
         }
     }
+
+    /// <summary>
+    /// A row's 4 activation bytes at <paramref name="source"/> in 32-bit lane 0 (the other lanes unspecified), for SDOT by
+    /// lane 0. Read as a float so that the JIT emits one <c>LDR s</c> (an int would go through a general register and an
+    /// <c>FMOV</c>/<c>INS</c>); a float load into a vector register moves the bits unchanged.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> LoadGroup(ref byte source) =>
+        Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<float>(ref source)).AsSByte();
 
     /// <summary>A row's 4 activation bytes at <paramref name="source"/> in every 32-bit lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
