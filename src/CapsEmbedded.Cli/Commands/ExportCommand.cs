@@ -6,8 +6,8 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
-/// <c>capsnet export --onnx model.onnx [--model mnist|fashion | --weights F] [--decoder]</c>: the network as a standard ONNX
-/// graph; a weight file of either family (its <c>capsnet.family</c>), Efficient-CapsNet with its batch norms folded.
+/// <c>capsnet export --onnx model.onnx [--model NAME | --weights F] [--decoder]</c>: the network as a standard ONNX graph;
+/// either family (a file's <c>capsnet.family</c>, a compiled model's family), Efficient-CapsNet with its batch norms folded.
 /// </summary>
 internal static class ExportCommand
 {
@@ -34,10 +34,12 @@ internal static class ExportCommand
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
-            // A file's capsnet.family picks the exporter; the compiled models are the paper network.
-            var (bytes, architecture) = weightsPath is not null && FamilyOf(weightsPath) == CapsNetFamily.Efficient
-                ? Efficient(EfficientCapsNetWeightsFile.Load(weightsPath), options)
-                : Paper(weightsPath is null ? ModelChoice.Named(modelName).ReadEmbedded() : CapsNetWeightsFile.Load(weightsPath), options);
+            // The family picks the exporter: a file's capsnet.family, or the compiled model's.
+            var compiled = weightsPath is null ? ModelChoice.Named(modelName) : null;
+            var family = compiled?.Family ?? FamilyOf(weightsPath!);
+            var (bytes, architecture) = family == CapsNetFamily.Efficient
+                ? Efficient(compiled?.ReadEmbeddedEfficient() ?? EfficientCapsNetWeightsFile.Load(weightsPath!), options)
+                : Paper(compiled?.ReadEmbedded() ?? CapsNetWeightsFile.Load(weightsPath!), options);
             AtomicFile.Write(path, bytes);
             string outputs = options.IncludeDecoder ? "lengths, capsules, reconstruction" : "lengths";
             parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line(

@@ -1,4 +1,8 @@
 using CapsEmbedded.Cli;
+using CapsEmbedded.Data;
+using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
+using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Weights;
 using Microsoft.ML.OnnxRuntime;
 
@@ -104,5 +108,32 @@ public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
         AssertOneLineError(Capsnet("export", "--onnx", P("c.onnx"), "--weights", unknown),
             "metadata capsnet.family = \"hinton2018\" names no CapsNet family");
         Assert.Empty(Directory.GetFiles(Dir, "*.onnx"));
+    }
+
+    [Fact]
+    public void Model_mnist_efficient_exports_the_compiled_weights_and_onnx_runtime_agrees_with_the_generated_model()
+    {
+        string model = P("mnist-efficient.onnx");
+        var (code, output, error) = Capsnet("export", "--onnx", model, "--model", "mnist-efficient");
+        Assert.True(code == 0, error);
+        Assert.Contains("Efficient-CapsNet 28x28x1", output);
+        using var session = OnnxExportTests.Session(File.ReadAllBytes(model));
+        Assert.Equal("efficient", session.ModelMetadata.CustomMetadataMap["capsnet.family"]);
+
+        // The 200 fixture digits: ORT's lengths against MnistEfficientCapsNet.Predict's (same file values, folded BN both).
+        var idx = IdxReader.ReadImages(DataFixtures.ImagesPath);
+        int n = idx.Count, pixels = MnistEfficientCapsNet.InputLength, classes = MnistEfficientCapsNet.Classes;
+        var images = new float[n * pixels];
+        for (int k = 0; k < images.Length; k++) images[k] = idx.Pixels[k] / 255f;
+        var onnx = OnnxExportTests.Run(session, images, n, MnistEfficientCapsNet.InputSize)[0];
+        var generated = new float[n * classes];
+        using var workspace = new MnistEfficientCapsNet.Workspace();
+        for (int i = 0; i < n; i++)
+            MnistEfficientCapsNet.Predict(MnistEfficientCapsNet.Weights.Embedded, workspace, images.AsSpan(i * pixels, pixels),
+                generated.AsSpan(i * classes, classes));
+        double worst = OnnxExportTests.WorstRelative(onnx, generated);
+        Assert.True(worst <= 1e-5, $"worst relative length error {worst:E2}");
+        for (int i = 0; i < n; i++)
+            Assert.Equal(TopK.ArgMax<float>(generated.AsSpan(i * classes, classes)), TopK.ArgMax<float>(onnx.AsSpan(i * classes, classes)));
     }
 }
