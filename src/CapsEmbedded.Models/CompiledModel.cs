@@ -5,7 +5,7 @@ namespace CapsEmbedded.Models;
 
 /// <summary>
 /// The registry of the models generated into this assembly, the one list that <c>capsnet</c> (<c>--model</c>) and
-/// <c>capsnet-serve</c> pick from: each model's name (also the name of the data set it was trained on), its architecture,
+/// <c>capsnet-serve</c> pick from: each model's name (also the name of the data set it was trained on), its shape and family,
 /// its embedded weight file, how many capsules a reading takes, and how to open it as an <see cref="ICapsNetSession"/>
 /// over its embedded weights or a file of its architecture.
 /// </summary>
@@ -24,8 +24,15 @@ public sealed class CompiledModel
         MultiMnistCapsNet.WeightsResourceName, defaultTop: 2, () => MultiMnistCapsNet.Weights.Embedded, MultiMnistCapsNet.Weights.FromWeights,
         (weights, owns) => new MultiMnistCapsNet.Session(weights, ownsWeights: owns));
 
+    /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
+    public static readonly CompiledModel MnistEfficient = new("mnist-efficient", ModelShape.Of(MnistEfficientCapsNet.Architecture),
+        architecture: null, MnistEfficientCapsNet.WeightsFileName, MnistEfficientCapsNet.WeightsResourceName, defaultTop: 1,
+        () => MnistEfficientCapsNet.Weights.Embedded, (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
+            (EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
+        (weights, owns) => new MnistEfficientCapsNet.Session((MnistEfficientCapsNet.Weights)weights, ownsWeights: owns));
+
     /// <summary>Every compiled model, the default (MNIST) first.</summary>
-    public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion, MultiMnist];
+    public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion, MultiMnist, MnistEfficient];
 
     /// <summary>The model a command runs when none is named.</summary>
     public static CompiledModel Default => Mnist;
@@ -34,13 +41,15 @@ public sealed class CompiledModel
     public static IReadOnlyList<string> Names { get; } = All.Select(m => m.Name).ToArray();
 
     private readonly Func<IDisposable> _embedded;
-    private readonly Func<CapsNetWeights, string, IDisposable> _pack;
+    private readonly Func<string, object?, IDisposable> _pack;
     private readonly Func<IDisposable, bool, ICapsNetSession> _session;
 
-    private CompiledModel(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName, int defaultTop,
-        Func<IDisposable> embedded, Func<CapsNetWeights, string, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
+    // pack(source, weights): the file at source, or weights (read from it) already in managed arrays, folded and packed.
+    private CompiledModel(string name, ModelShape shape, CapsNetArchitecture? architecture, string weightsFileName, string weightsResourceName,
+        int defaultTop, Func<IDisposable> embedded, Func<string, object?, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
     {
         Name = name;
+        Shape = shape;
         Architecture = architecture;
         WeightsFileName = weightsFileName;
         WeightsResourceName = weightsResourceName;
@@ -50,17 +59,25 @@ public sealed class CompiledModel
         _session = session;
     }
 
-    // One generated model's Weights type, hidden behind IDisposable so that one registry entry serves every model.
+    // One generated paper model's Weights type, hidden behind IDisposable so that one registry entry serves every model.
     private static CompiledModel Create<TWeights>(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName,
         int defaultTop, Func<TWeights> embedded, Func<CapsNetWeights, string?, TWeights> pack, Func<TWeights, bool, ICapsNetSession> session)
         where TWeights : class, IDisposable =>
-        new(name, architecture, weightsFileName, weightsResourceName, defaultTop, embedded, (weights, source) => pack(weights, source),
+        new(name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop, embedded,
+            (source, weights) => pack((CapsNetWeights?)weights ?? CapsNetWeightsFile.Load(source), source),
             (weights, owns) => session((TWeights)weights, owns));
 
     /// <summary>The <c>--model</c> value, which is also the name of the data set it was trained on.</summary>
     public string Name { get; }
 
-    public CapsNetArchitecture Architecture { get; }
+    /// <summary>What callers need of the network, whichever its family.</summary>
+    public ModelShape Shape { get; }
+
+    /// <summary>The network's family: which weight files it runs.</summary>
+    public CapsNetFamily Family => Shape.Family;
+
+    /// <summary>The paper network's architecture; null for a model of another family (<see cref="Family"/>).</summary>
+    public CapsNetArchitecture? Architecture { get; }
 
     public string WeightsFileName { get; }
 
@@ -78,25 +95,71 @@ public sealed class CompiledModel
 
     /// <summary>
     /// The compiled model with its embedded weights, or with the file at <paramref name="weightsPath"/> packed in their
-    /// place; a file of another architecture is refused by the generated FromWeights (a WeightFormatException naming the
-    /// mismatch). The session owns what it loaded.
+    /// place; a file of another family is refused naming both (<see cref="CheckFamily"/>), one of another architecture by
+    /// the generated FromWeights (a WeightFormatException naming the mismatch). The session owns what it loaded.
     /// </summary>
-    public ICapsNetSession Open(string? weightsPath) =>
-        weightsPath is null ? _session(_embedded(), true) : Open(CapsNetWeightsFile.Load(weightsPath), weightsPath);
+    public ICapsNetSession Open(string? weightsPath) => _session(Load(weightsPath), true);
 
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture, read from <paramref name="source"/>).</summary>
-    public ICapsNetSession Open(CapsNetWeights weights, string source) => _session(_pack(weights, source), true);
+    /// <exception cref="WeightFormatException">This model is not of the paper family.</exception>
+    public ICapsNetSession Open(CapsNetWeights weights, string source)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (Family != CapsNetFamily.Paper) throw FamilyMismatch(source, CapsNetFamily.Paper);
+        return _session(_pack(source, weights), true);
+    }
 
     /// <summary>
     /// The weights of <see cref="Open(string?)"/>, packed once, and as many sessions over them as a caller wants (one per
     /// concurrent caller); disposing it frees loaded weights, so dispose the sessions first.
     /// </summary>
-    public SharedWeights Share(string? weightsPath) =>
-        new(weightsPath is null ? _embedded() : _pack(CapsNetWeightsFile.Load(weightsPath), weightsPath), this);
+    public SharedWeights Share(string? weightsPath) => new(Load(weightsPath), this);
 
-    /// <summary>The embedded weight file as managed arrays, for the reference model and export.</summary>
-    public CapsNetWeights ReadEmbedded() =>
-        CapsNetWeightsFile.Read(EmbeddedWeights.ReadFile(typeof(CompiledModel).Assembly, WeightsResourceName), WeightsFileName);
+    private IDisposable Load(string? weightsPath)
+    {
+        if (weightsPath is null) return _embedded();
+        CheckFamily(weightsPath);
+        return _pack(weightsPath, null);
+    }
+
+    /// <summary>
+    /// Refuses a weight file of another family than this model's, naming both (a paper file given to mnist-efficient, an
+    /// Efficient-CapsNet file given to mnist); reads only the file's header.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The file's family is not <see cref="Family"/>, or its header is invalid.</exception>
+    public void CheckFamily(string weightsPath)
+    {
+        if (!File.Exists(weightsPath)) return; // the loader's own "no such file"
+        var family = CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath);
+        if (family != Family) throw FamilyMismatch(weightsPath, family);
+    }
+
+    private WeightFormatException FamilyMismatch(string source, CapsNetFamily family) => new(source, null,
+        $"holds {FamilyText(family)} network; the compiled model {Name} is {FamilyText(Family)} model"
+        + (All.FirstOrDefault(m => m.Family == family) is { } other ? $" (use --model {other.Name})" : ""));
+
+    private static string FamilyText(CapsNetFamily family) => family == CapsNetFamily.Efficient ? "an Efficient-CapsNet" : "a paper CapsNet";
+
+    /// <summary>The embedded weight file as managed arrays, for the reference model and export (paper models only).</summary>
+    /// <exception cref="InvalidOperationException">This model is of another family: read it with <see cref="ReadEmbeddedEfficient"/>.</exception>
+    public CapsNetWeights ReadEmbedded()
+    {
+        if (Family != CapsNetFamily.Paper)
+            throw new InvalidOperationException($"{Name} is an Efficient-CapsNet model: read its file with ReadEmbeddedEfficient");
+        return CapsNetWeightsFile.Read(EmbeddedBytes(), WeightsFileName);
+    }
+
+    /// <summary>The embedded Efficient-CapsNet weight file as managed arrays (for its reference model).</summary>
+    /// <exception cref="InvalidOperationException">This model is of the paper family: read it with <see cref="ReadEmbedded"/>.</exception>
+    public EfficientCapsNetWeights ReadEmbeddedEfficient()
+    {
+        if (Family != CapsNetFamily.Efficient)
+            throw new InvalidOperationException($"{Name} is a paper CapsNet model: read its file with ReadEmbedded");
+        return EfficientCapsNetWeightsFile.Read(EmbeddedBytes(), WeightsFileName);
+    }
+
+    // The file as it was written: a packed resource (paper models, wholly F16) is unpacked to the same bytes.
+    private byte[] EmbeddedBytes() => EmbeddedWeights.ReadFile(typeof(CompiledModel).Assembly, WeightsResourceName);
 
     public override string ToString() => Name;
 
@@ -105,6 +168,9 @@ public sealed class CompiledModel
 
     /// <summary>The first compiled model of <paramref name="architecture"/> (mnist before fashion, which share it), or null.</summary>
     public static CompiledModel? OfArchitecture(CapsNetArchitecture architecture) => All.FirstOrDefault(m => m.Architecture == architecture);
+
+    /// <summary>The first compiled model of <paramref name="family"/> (mnist-efficient for Efficient-CapsNet files), or null.</summary>
+    public static CompiledModel? OfFamily(CapsNetFamily family) => All.FirstOrDefault(m => m.Family == family);
 
     /// <summary>The compiled model called <paramref name="name"/>; any other name is an ArgumentException that lists them.</summary>
     public static CompiledModel Named(string name) => Find(name)

@@ -27,6 +27,15 @@ public sealed record OnnxExportOptions
     /// 2 threads, 0.99× at batch 64; Einsum 1.18×, 1.36×, 1.03×. So the default is the per-image MatMul.
     /// </summary>
     public CapsuleTransformFormulation CapsuleTransform { get; init; } = CapsuleTransformFormulation.PerImageMatMul;
+
+    /// <summary>
+    /// Efficient-CapsNet only: each stem batch norm folded into the next convolution (as
+    /// <see cref="Reference.EfficientReferenceModel.FoldBatchNorm"/> folds it for the generated model), so the stem is
+    /// Conv → ReLU per layer; false writes BatchNormalization nodes after each ReLU, the network as trained. ONNX Runtime
+    /// cannot fold a batch norm that follows a ReLU itself (its Conv+BatchNormalization fusion needs the BN right after
+    /// the Conv), so folded is the default: the graph the generated model runs, equal up to rounding (1e-5 relative).
+    /// </summary>
+    public bool FoldBatchNorm { get; init; } = true;
 }
 
 /// <summary>
@@ -45,13 +54,13 @@ public static class CapsNetOnnxExporter
         ArgumentNullException.ThrowIfNull(weights);
         options ??= new OnnxExportOptions();
         var graph = BuildGraph(weights, options);
-        var a = weights.Architecture;
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in weights.Metadata) metadata[key] = value;
-        metadata["capsnet.onnx.decoder"] = options.IncludeDecoder ? "1" : "0";
-        metadata["capsnet.onnx.capsule_transform"] = options.CapsuleTransform.ToString();
-        string version = typeof(CapsNetOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
-        return OnnxModelWriter.Write(graph, version, $"CapsNet (Sabour, Frosst, Hinton 2017): {a}", metadata);
+        var exportMetadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["capsnet.onnx.decoder"] = options.IncludeDecoder ? "1" : "0",
+            ["capsnet.onnx.capsule_transform"] = options.CapsuleTransform.ToString(),
+        };
+        return OnnxCapsuleLayers.Write(graph, weights, exportMetadata,
+            $"CapsNet (Sabour, Frosst, Hinton 2017): {weights.Architecture}");
     }
 
     /// <summary>The graph itself, for tests that look at its structure.</summary>
@@ -110,27 +119,14 @@ public static class CapsNetOnnxExporter
         }
 
         // |v_j|: the class probabilities.
-        string squaredLengths = g.Node("ReduceSumSquare", [v], "squared_lengths", Ints("axes", -1), Int("keepdims", 0));
-        string lengths = g.Node("Sqrt", [squaredLengths], "capsule_lengths");
+        string lengths = OnnxCapsuleLayers.Lengths(g, v);
         g.Output(lengths, LengthsName, OnnxElementType.Float, null, classes);
         if (!options.IncludeDecoder) return g;
 
+        // Mask (§4.1) by the longest capsule, then the decoder.
         g.Output(v, CapsulesName, OnnxElementType.Float, null, classes, classDims);
-        // Mask (§4.1): keep the longest capsule (ArgMax takes the first of ties, as the reference model does).
-        string longest = g.Node("ArgMax", [lengths], "longest", Int("axis", 1), Int("keepdims", 1));
-        var classIndices = new long[classes];
-        for (int j = 0; j < classes; j++) classIndices[j] = j;
-        string isLongest = g.Node("Equal", [g.Int64s("class_indices", classIndices), longest], "is_longest");
-        string mask = g.Node("Cast", [isLongest], "mask", Int("to", (long)OnnxElementType.Float));
-        string maskExpanded = g.Node("Unsqueeze", [mask, axisLast], "mask_expanded");
-        string masked = g.Node("Mul", [v, maskExpanded], "masked_capsules");
-        string flat = g.Node("Flatten", [masked], "decoder_input", Int("axis", 1)); // class-major, [N, J·Dc]
-        string h1 = Dense(g, flat, weights.Fc1Weight, weights.Fc1Bias, a.DecoderHidden1, a.DecoderInput, "fc1");
-        h1 = g.Node("Relu", [h1], "fc1_relu");
-        string h2 = Dense(g, h1, weights.Fc2Weight, weights.Fc2Bias, a.DecoderHidden2, a.DecoderHidden1, "fc2");
-        h2 = g.Node("Relu", [h2], "fc2_relu");
-        string h3 = Dense(g, h2, weights.Fc3Weight, weights.Fc3Bias, a.DecoderOutput, a.DecoderHidden2, "fc3");
-        string reconstruction = g.Node("Sigmoid", [h3], "fc3_sigmoid");
+        string reconstruction = OnnxCapsuleLayers.MaskedDecoder(g, weights, v, lengths, classes, classDims, a.DecoderHidden1,
+            a.DecoderHidden2, a.DecoderOutput);
         g.Output(reconstruction, ReconstructionName, OnnxElementType.Float, null, a.DecoderOutput);
         return g;
     }
@@ -181,15 +177,7 @@ public static class CapsNetOnnxExporter
         }
     }
 
-    // Gemm with transB = 1 reads PyTorch's linear weight [out, in] as it is.
-    private static string Dense(OnnxGraph g, string x, float[] weight, float[] bias, int outputs, int inputs, string name)
-    {
-        string w = g.Floats($"decoder.{name}.weight", weight, outputs, inputs);
-        string b = g.Floats($"decoder.{name}.bias", bias, outputs);
-        return g.Node("Gemm", [x, w, b], name, Int("transB", 1));
-    }
+    private static OnnxAttribute Int(string name, long value) => OnnxCapsuleLayers.Int(name, value);
 
-    private static OnnxAttribute Int(string name, long value) => new(name, Int: value);
-
-    private static OnnxAttribute Ints(string name, params long[] values) => new(name, Ints: values);
+    private static OnnxAttribute Ints(string name, params long[] values) => OnnxCapsuleLayers.Ints(name, values);
 }

@@ -15,7 +15,7 @@ internal sealed class ModelSession : IDisposable
     public ModelSession(ICapsNetSession model, int top)
     {
         Model = model;
-        var a = model.Architecture;
+        var a = model.Shape;
         Body = new byte[a.InputLength + 1]; // one byte more than the largest valid body, to see an oversized one
         Image = new float[a.InputLength];
         Lengths = new float[a.Classes];
@@ -76,7 +76,7 @@ internal sealed class ModelPool : IDisposable
         _weights = weights;
         _keep = keep;
         ModelName = first.ModelName;
-        Architecture = first.Architecture;
+        Shape = first.Shape;
         ClassNames = first.ClassNames;
         Tier = first.Tier;
         Top = weights.Model.DefaultTop;
@@ -98,7 +98,7 @@ internal sealed class ModelPool : IDisposable
         new($"--model must be one of {string.Join(", ", CompiledModel.Names)}, got '{model}'");
 
     public string ModelName { get; }
-    public CapsNetArchitecture Architecture { get; }
+    public ModelShape Shape { get; }
     public IReadOnlyList<string> ClassNames { get; }
     public CapsEmbedded.Kernels.SimdTier Tier { get; }
 

@@ -156,7 +156,7 @@ internal static class ServeApp
         var s = pool.Rent();
         try
         {
-            var a = pool.Architecture;
+            var a = pool.Shape;
             int n = await ReadBody(http.Request, s.Body);
             if (n != a.InputLength)
             {
@@ -215,7 +215,7 @@ internal static class ServeApp
         try
         {
             string? value = http.Request.Query["class"];
-            var a = pool.Architecture;
+            var a = pool.Shape;
             if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int keep) || keep >= a.Classes)
             {
                 await Error(http, $"?class= must be 0..{a.Classes - 1}, got '{value}'");
@@ -270,8 +270,8 @@ internal static class ServeApp
             json.WriteStartArray("classNames"u8);
             foreach (string name in pool.ClassNames) json.WriteStringValue(name);
             json.WriteEndArray();
-            json.WriteNumber("side"u8, pool.Architecture.InputSize);
-            json.WriteNumber("dims"u8, pool.Architecture.ClassDims);
+            json.WriteNumber("side"u8, pool.Shape.InputSize);
+            json.WriteNumber("dims"u8, pool.Shape.ClassDims);
             json.WriteNumber("top"u8, pool.Top);
             json.WriteEndObject();
         }
@@ -291,7 +291,7 @@ internal static class ServeApp
             await Error(http, $"no test digits: {e.Message}", StatusCodes.Status404NotFound);
             return;
         }
-        int side = pool.Architecture.InputSize;
+        int side = pool.Shape.InputSize;
         if (set.Rows != side || set.Cols != side)
         {
             await Error(http, $"the test images are {set.Rows}x{set.Cols}; {pool.ModelName} takes {side}x{side} (serve it with its own --data)", StatusCodes.Status404NotFound);

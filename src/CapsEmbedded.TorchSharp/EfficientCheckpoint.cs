@@ -25,6 +25,44 @@ public sealed class EfficientCheckpoint
         AtomicFile.Write(path, EfficientWeightsWriter.Serialize(trainer.CheckpointTensors(), metadata));
     }
 
+    /// <summary>The metadata key an exported file names its checkpoint with: file, SHA-256, and where in the run it was taken.</summary>
+    public const string ExportedFromKey = "capsnet.exported_from";
+
+    /// <summary>
+    /// The weight file this checkpoint's run would write if it stopped here (<c>capsnet-torch export</c>): every weight
+    /// tensor and batch-norm running statistic, no Adam moment; the architecture metadata and the trainer's provenance
+    /// (<see cref="TrainingCommandLine.Provenance"/>, no date, so one checkpoint gives the same bytes each time), plus
+    /// <see cref="ExportedFromKey"/> saying which epoch of which budget, and whether the run stood inside an epoch.
+    /// </summary>
+    /// <param name="source">The checkpoint's file name, as the metadata names it.</param>
+    /// <param name="sha256">The checkpoint's SHA-256 (hex).</param>
+    /// <param name="dataName">The data set the run trained on (the checkpoint holds only its size).</param>
+    /// <param name="commandLine">The export's command line, kept as <c>training.command</c>.</param>
+    /// <param name="testImages">The test images of the run's per-epoch figure (not in the checkpoint: the run's --test-limit, or the whole test split).</param>
+    public EfficientCapsNetWeights ToWeights(string source, string sha256, string dataName, string commandLine, int testImages)
+    {
+        var weights = new EfficientCapsNetWeights(EfficientCapsNetArchitecture.Mnist);
+        foreach (var spec in weights.Architecture.Tensors)
+            Tensors[spec.Name].CopyTo(weights[spec.Name], 0);
+        var metadata = weights.Metadata;
+        TrainingCommandLine.Provenance(metadata, "capsnet-torch train", commandLine, dataName, TrainImages, testImages, Options, State, device: null);
+        metadata.Remove("training.date");
+        if (dataName == "fashion") metadata[CapsNetClassNames.MetadataKey] = CapsNetClassNames.Encode(CapsNetClassNames.FashionMnist);
+        metadata[ExportedFromKey] = $"{source} (training checkpoint, sha256 {sha256}): {Where(State, Options.Epochs, TrainImages)}";
+        return weights;
+    }
+
+    /// <summary>"epoch 5 of 50 (fixed budget), at its end", or "… and 7,200 of 60,000 images into epoch 6 (step 19,200)":
+    /// training.test_error is always the last finished epoch's, measured at its end.</summary>
+    public static string Where(TrainingState state, int budget, int trainImages)
+    {
+        string done = FormattableString.Invariant($"epoch {state.Epoch} of {budget} (fixed budget) finished");
+        return state.Position == 0
+            ? FormattableString.Invariant($"{done}, taken at its end (step {state.Step:N0})")
+            : FormattableString.Invariant(
+                $"{done}, and {state.Position:N0} of {trainImages:N0} images into epoch {state.Epoch + 1} (step {state.Step:N0}); training.test_error is epoch {state.Epoch}'s, at its end");
+    }
+
     /// <summary>Reads and validates one; every problem is a <see cref="WeightFormatException"/> naming the file.</summary>
     public static EfficientCheckpoint Load(string path)
     {
@@ -34,8 +72,10 @@ public sealed class EfficientCheckpoint
             file = new byte[stream.Length];
             stream.ReadExactly(file);
         }
+        // Which kind of file it is first (a weight file's tensors may be F16), then every tensor.
+        if (!TrainingCheckpoint.IsCheckpoint(SafeTensorsFile.Parse(file, path).Header.Metadata))
+            throw new WeightFormatException(path, null, "metadata trainer.format is missing: a weight file, not a training checkpoint");
         var (tensors, meta) = EfficientWeightsWriter.Read(file, path);
-        if (!TrainingCheckpoint.IsCheckpoint(meta)) throw new WeightFormatException(path, null, "metadata trainer.format is missing: a weight file, not a training checkpoint");
         var (options, state, trainImages) = TrainingCheckpoint.ReadRun(meta, path, CapsNetArchitecture.Paper);
         if (options.Data != TrainingDataKind.EfficientImages)
             throw new WeightFormatException(path, null, $"trainer.data is {TrainingSamples.Name(options.Data)}, an Efficient-CapsNet run's is {TrainingSamples.Name(TrainingDataKind.EfficientImages)}");

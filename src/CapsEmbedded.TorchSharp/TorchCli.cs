@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using CapsEmbedded.CommandLine;
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 using CapsEmbedded.Training;
 using CapsEmbedded.TorchSharp.ShimFix;
 using CapsEmbedded.Weights;
@@ -12,7 +13,8 @@ namespace CapsEmbedded.TorchSharp;
 public sealed class TorchCliException(string message) : Exception(message);
 
 /// <summary>
-/// <c>capsnet-torch</c>: train (as <c>capsnet train</c>, with libtorch's autograd, on the CPU or a CUDA GPU), eval, bench
+/// <c>capsnet-torch</c>: train (as <c>capsnet train</c>, with libtorch's autograd, on the CPU or a CUDA GPU), export (an
+/// Efficient-CapsNet checkpoint's weight file), eval, bench
 /// (inference and training-step timing for the peer benchmarks) and fix-shim (the build's loader fix).
 /// </summary>
 public static class TorchCli
@@ -21,7 +23,7 @@ public static class TorchCli
     {
         var root = new RootCommand("capsnet-torch: train and evaluate CapsNet with TorchSharp (libtorch 2.10); weights in capsnet's safetensors format.")
         {
-            TrainCommand(), EvalCommand(), BenchCommand(), FixShimCommand(),
+            TrainCommand(), ExportCommand(), EvalCommand(), BenchCommand(), FixShimCommand(),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
     }
@@ -171,6 +173,40 @@ public static class TorchCli
             SvgChart.Write(svgPath, history, title);
             output.WriteLine(TrainingCommandLine.EpochLine(m));
         }
+    }
+
+    // ---- export --------------------------------------------------------------------------------------------------
+
+    private static Command ExportCommand()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "An Efficient-CapsNet training checkpoint (capsnet-torch train --arch efficient's .ckpt)", Required = true };
+        var outPath = new Option<string>("--out", "-o") { Description = "The weight file to write (.safetensors)", Required = true };
+        var precision = new Option<string>("--precision") { Description = "Storage precision: f32, f16 (what the project ships) or bf16", DefaultValueFactory = _ => "f32" };
+        precision.AcceptOnlyFromAmong("f32", "f16", "bf16");
+        var data = new Option<string>("--data") { Description = "The data set the run trained on, for the provenance (the checkpoint holds only its size)", DefaultValueFactory = _ => "mnist" };
+        var testImages = new Option<int>("--test-images") { Description = "Test images of the run's per-epoch figure, for the provenance (the checkpoint does not hold it)", DefaultValueFactory = _ => 10_000 };
+        var force = new Option<bool>("--force") { Description = "Replace an existing output file (atomically)" };
+        var command = new Command("export", "Write the weight file of an Efficient-CapsNet checkpoint: weights and batch-norm statistics, no Adam state, the trainer's metadata and which epoch of which budget")
+        {
+            checkpoint, outPath, precision, data, testImages, force,
+        };
+        command.SetAction(Errors.Guard(parse =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            string input = parse.GetValue(checkpoint)!, path = parse.GetValue(outPath)!;
+            if (File.Exists(path) && !parse.GetValue(force)) throw new TorchCliException($"{path} exists; pass --force to replace it");
+            string dtype = parse.GetValue(precision) switch { "f16" => SafeTensorsDType.F16, "bf16" => SafeTensorsDType.BF16, _ => SafeTensorsDType.F32 };
+            var run = EfficientCheckpoint.Load(input);
+            var weights = run.ToWeights(Path.GetFileName(input), FileHash.Sha256(input), parse.GetValue(data)!,
+                "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), Positive(parse.GetValue(testImages), "--test-images"));
+            byte[] bytes = EfficientCapsNetWeightsFile.Write(weights, dtype, input);
+            EfficientCapsNetWeightsFile.Read(bytes, path); // what is written loads
+            AtomicFile.Write(path, bytes);
+            output.WriteLine(UntrustedText.Line($"wrote {path}: {dtype}, {bytes.Length:N0} bytes, sha256 {FileHash.Sha256(bytes)}"));
+            output.WriteLine($"from     {weights.Metadata[EfficientCheckpoint.ExportedFromKey]}");
+            return 0;
+        }));
+        return command;
     }
 
     // ---- eval ----------------------------------------------------------------------------------------------------

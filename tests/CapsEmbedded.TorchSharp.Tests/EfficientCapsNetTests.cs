@@ -1,4 +1,5 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.IO;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using static TorchSharp.torch;
@@ -339,8 +340,54 @@ public class EfficientCapsNetTests
             Assert.Equal("2", SafeTensorsFile.ReadHeader(outPath).Header.Metadata["training.steps"]);
 
             // The paper network's tools refuse the checkpoint rather than misread it.
-            var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(Path.ChangeExtension(outPath, ".ckpt")));
+            string checkpointPath = Path.ChangeExtension(outPath, ".ckpt");
+            var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(checkpointPath));
             Assert.Contains("capsnet.family = \"efficient\"", ex.Message);
+
+            // export: the checkpoint's weights and statistics rounded to F16, no Adam state, the trainer's metadata and
+            // where in the run it was taken; the same command gives the same bytes.
+            string exported = Path.Combine(dir, "exported.safetensors");
+            string[] export = ["export", "--checkpoint", checkpointPath, "--out", exported, "--precision", "f16", "--test-images", "16"];
+            var exportOutput = new StringWriter();
+            Assert.True(TorchCli.Run(export, exportOutput, error) == 0, error.ToString());
+            Assert.Contains("epoch 2 of 2 (fixed budget) finished, taken at its end (step 2)", exportOutput.ToString());
+            var checkpoint = EfficientCheckpoint.Load(checkpointPath);
+            var weights = EfficientCapsNetWeightsFile.Load(exported);
+            Assert.All(SafeTensorsFile.ReadHeader(exported).Header.Entries, e => Assert.Equal(SafeTensorsDType.F16, e.DType));
+            Assert.Equal(SpecTable.Select(t => t.Name).Order(), SafeTensorsFile.ReadHeader(exported).Header.Entries.Select(e => e.Name).Order());
+            foreach (var (name, _) in SpecTable)
+                Assert.True(checkpoint.Tensors[name].Select(v => (float)(Half)v).SequenceEqual(weights[name]), $"{name} is not the checkpoint's, rounded to F16");
+            var exportedMeta = weights.Metadata;
+            Assert.Equal("2", exportedMeta["training.epochs"]);
+            Assert.Equal(meta["training.test_images"], exportedMeta["training.test_images"]);
+            Assert.Contains("epoch 2 of 2 (fixed budget)", exportedMeta[EfficientCheckpoint.ExportedFromKey]);
+            Assert.Contains(FileHash.Sha256(checkpointPath), exportedMeta[EfficientCheckpoint.ExportedFromKey]);
+            Assert.DoesNotContain(exportedMeta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal) || k == "training.date");
+            Assert.Equal(1, TorchCli.Run(export, new StringWriter(), error)); // exists: needs --force
+            Assert.Contains("pass --force", error.ToString());
+            Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
+            byte[] first = File.ReadAllBytes(exported);
+            Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
+            Assert.Equal(first, File.ReadAllBytes(exported));
+
+            // A weight file, a paper network's file or bytes that are no safetensors are refused, naming what they are.
+            foreach (var (bad, message) in new[]
+            {
+                (exported, "a weight file, not a training checkpoint"),
+                (Path.Combine(AppContext.BaseDirectory, "Fixtures", "t10k-200-labels-idx1-ubyte"), "t10k-200-labels-idx1-ubyte"),
+            })
+            {
+                var badError = new StringWriter();
+                Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", bad, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), badError));
+                Assert.StartsWith("capsnet-torch: error:", badError.ToString());
+                Assert.Contains(message, badError.ToString());
+            }
+            var paper = Path.Combine(dir, "paper.ckpt");
+            var paperError = new StringWriter();
+            File.WriteAllBytes(paper, SafeTensorsWriter.Serialize([], new Dictionary<string, string> { ["trainer.format"] = "1" }));
+            Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", paper, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), paperError));
+            Assert.Contains("not an Efficient-CapsNet file", paperError.ToString());
+            Assert.False(File.Exists(Path.Combine(dir, "bad.safetensors")));
         }
         finally
         {

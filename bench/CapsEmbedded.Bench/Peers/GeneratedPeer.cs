@@ -9,6 +9,8 @@ namespace CapsEmbedded.Bench.Peers;
 /// </summary>
 public sealed class GeneratedPeer : IInferencePeer
 {
+    public const string PeerName = "generated MnistCapsNet";
+
     private readonly MnistCapsNet.Workspace _workspace = new();
     private BatchContext? _context;
     private float[] _images = [];
@@ -18,7 +20,7 @@ public sealed class GeneratedPeer : IInferencePeer
     private bool _splitImage;
     private int _batchFloats, _next;
 
-    public string Name => "generated MnistCapsNet";
+    public string Name => PeerName;
 
     public string Version => $".NET {Environment.Version}, {MnistCapsNet.ActiveTier}";
 

@@ -8,11 +8,29 @@ namespace CapsEmbedded.Bench.Peers;
 /// ONNX Runtime (CPU provider) on the graph <c>capsnet export --onnx</c> writes: intra-op threads = our threads,
 /// inter-op 1, sequential execution, every graph optimisation; input and output tensors bound once, outside the timing.
 /// </summary>
-public sealed class OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformFormulation formulation, string? label = null) : IInferencePeer
+/// <param name="model">The ONNX model's bytes (input "image", output "lengths").</param>
+/// <param name="classes">Capsule lengths per image.</param>
+/// <param name="side">The input's side.</param>
+/// <param name="name">The peer's name in the table.</param>
+public sealed class OnnxRuntimePeer(byte[] model, int classes, int side, string name) : IInferencePeer
 {
-    private readonly byte[] _model = CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { CapsuleTransform = formulation });
-    private readonly int _classes = weights.Architecture.Classes;
-    private readonly int _side = weights.Architecture.InputSize;
+    /// <summary>The paper network, û computed as <paramref name="formulation"/>.</summary>
+    public OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformFormulation formulation, string? label = null)
+        : this(CapsNetOnnxExporter.Export(weights, new OnnxExportOptions { CapsuleTransform = formulation }),
+            weights.Architecture.Classes, weights.Architecture.InputSize, label ?? "ONNX Runtime")
+    {
+    }
+
+    /// <summary>Efficient-CapsNet, batch norm folded (what <c>capsnet export</c> writes) or as nodes.</summary>
+    public OnnxRuntimePeer(EfficientCapsNetWeights weights, bool foldBatchNorm, string label)
+        : this(EfficientCapsNetOnnxExporter.Export(weights, new OnnxExportOptions { FoldBatchNorm = foldBatchNorm }),
+            weights.Architecture.Classes, weights.Architecture.InputSize, label)
+    {
+    }
+
+    private readonly byte[] _model = model;
+    private readonly int _classes = classes;
+    private readonly int _side = side;
     private InferenceSession? _session;
     private OrtValue[] _batchInputs = [];
     private OrtValue? _output;
@@ -23,7 +41,7 @@ public sealed class OnnxRuntimePeer(CapsNetWeights weights, CapsuleTransformForm
     private readonly OrtValue[] _inputs = new OrtValue[1], _outputs = new OrtValue[1];
     private float[] _lengths = [];
 
-    public string Name => label ?? "ONNX Runtime";
+    public string Name => name;
 
     public string Version => OrtEnv.Instance().GetVersionString();
 

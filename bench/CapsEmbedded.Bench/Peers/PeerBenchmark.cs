@@ -9,14 +9,18 @@ using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Bench.Peers;
 
-/// <summary>One peer's timing of one configuration in one round (also the JSON line bench/peers/pytorch_peer.py writes).</summary>
+/// <summary>
+/// One peer's timing of one configuration in one round (also the JSON line bench/peers/pytorch_peer.py writes);
+/// <paramref name="Network"/> is "efficient" for Efficient-CapsNet, null (absent) for the paper network.
+/// </summary>
 public sealed record PeerResult(string Peer, string Version, int Batch, int Threads, double P50Ms, double P90Ms,
-    double ImagesPerSecond, double AllocatedBytesPerImage);
+    double ImagesPerSecond, double AllocatedBytesPerImage, string? Network = null);
 
 /// <summary>
-/// <c>peers [--runs N] [--rounds R] [--markdown] [--json] [--variants]</c>: the generated model and ONNX Runtime on the same
-/// weights (weights/mnist.safetensors) and the same MNIST digits, interleaved in one process — per configuration, R rounds,
-/// each peer timed in turn (the order flips every round) — then medians over the rounds and ratios.
+/// <c>peers [--runs N] [--rounds R] [--markdown] [--json] [--variants] [--network paper|efficient|both]</c>: each generated
+/// model and ONNX Runtime on the same weights (weights/mnist.safetensors; weights/mnist-efficient.safetensors for
+/// Efficient-CapsNet) and the same MNIST digits, interleaved in one process — per configuration, R rounds, each peer timed
+/// in turn (the order flips every round) — then medians over the rounds and ratios to the generated model of the network.
 /// <c>peers-report FILE...</c> merges JSON lines of several runs (and of PyTorch) into the table of bench/RESULTS.md.
 /// </summary>
 public static class PeerBenchmark
@@ -37,6 +41,7 @@ public static class PeerBenchmark
     {
         int runs = 100, rounds = 3;
         bool markdown = false, json = false, variants = false;
+        string network = "both";
         for (int k = 0; k < args.Length; k++)
         {
             switch (args[k])
@@ -46,19 +51,30 @@ public static class PeerBenchmark
                 case "--markdown": markdown = true; break;
                 case "--json": json = true; break;
                 case "--variants": variants = true; break;
-                default: throw new ArgumentException($"peers: unknown argument '{args[k]}' (--runs N, --rounds R, --markdown, --json, --variants)");
+                case "--network" when k + 1 < args.Length && args[k + 1] is "paper" or "efficient" or "both": network = args[++k]; break;
+                default: throw new ArgumentException($"peers: unknown argument '{args[k]}' (--runs N, --rounds R, --markdown, --json, --variants, --network paper|efficient|both)");
             }
         }
 
-        var weights = CapsNetWeightsFile.Load(FindRepositoryFile("weights", "mnist.safetensors"));
-        var peers = new List<IInferencePeer>
+        // One group per network: its generated model first (the baseline its peers must agree with), then ONNX Runtime.
+        var groups = new List<(string? Network, List<IInferencePeer> Peers)>();
+        if (network != "efficient")
         {
-            new GeneratedPeer(),
-            new OnnxRuntimePeer(weights, new OnnxExportOptions().CapsuleTransform),
-        };
-        if (variants)
-            foreach (var f in Enum.GetValues<CapsuleTransformFormulation>().Where(f => f != new OnnxExportOptions().CapsuleTransform))
-                peers.Add(new OnnxRuntimePeer(weights, f, $"ONNX Runtime ({f})"));
+            var weights = CapsNetWeightsFile.Load(FindRepositoryFile("weights", "mnist.safetensors"));
+            var paper = new List<IInferencePeer> { new GeneratedPeer(), new OnnxRuntimePeer(weights, new OnnxExportOptions().CapsuleTransform) };
+            if (variants)
+                foreach (var f in Enum.GetValues<CapsuleTransformFormulation>().Where(f => f != new OnnxExportOptions().CapsuleTransform))
+                    paper.Add(new OnnxRuntimePeer(weights, f, $"ONNX Runtime ({f})"));
+            groups.Add((null, paper));
+        }
+        if (network != "paper")
+        {
+            var weights = EfficientCapsNetWeightsFile.Load(FindRepositoryFile("weights", "mnist-efficient.safetensors"));
+            var efficient = new List<IInferencePeer> { new GeneratedEfficientPeer(), new OnnxRuntimePeer(weights, foldBatchNorm: true, EfficientOnnxName) };
+            if (variants) efficient.Add(new OnnxRuntimePeer(weights, foldBatchNorm: false, "ONNX Runtime (Efficient-CapsNet, BN nodes)"));
+            groups.Add((EfficientNetwork, efficient));
+        }
+        var peers = groups.SelectMany(g => g.Peers.Select(p => (g.Network, Peer: p))).ToList();
         var digits = Digits(PoolImages);
         var results = new List<PeerResult>();
         try
@@ -66,20 +82,20 @@ public static class PeerBenchmark
             foreach (var (batch, threads) in Configurations)
             {
                 var images = digits.AsSpan(0, PoolImages / batch * batch * 784).ToArray();
-                foreach (var peer in peers) peer.Prepare(images, batch, threads);
-                CheckAgreement(peers, batch);
+                foreach (var (_, peer) in peers) peer.Prepare(images, batch, threads);
+                foreach (var (_, group) in groups) CheckAgreement(group, batch);
                 // A batch call of 64 images costs as much as 64 single ones: fewer calls keep every configuration similar in time.
                 int calls = Math.Max(5, runs / Math.Max(1, batch / 8));
                 for (int round = 0; round < rounds; round++)
                 {
                     var order = round % 2 == 0 ? peers : Enumerable.Reverse(peers).ToList();
-                    foreach (var peer in order) results.Add(Time(peer, batch, threads, calls));
+                    foreach (var (net, peer) in order) results.Add(Time(peer, batch, threads, calls) with { Network = net });
                 }
             }
         }
         finally
         {
-            foreach (var peer in peers) peer.Dispose();
+            foreach (var (_, peer) in peers) peer.Dispose();
         }
 
         if (json)
@@ -135,10 +151,9 @@ public static class PeerBenchmark
     public static string Report(IReadOnlyList<PeerResult> results, bool markdown)
     {
         var text = new StringBuilder();
-        var baseline = new GeneratedPeer().Name;
-        var summary = results.GroupBy(r => (r.Peer, r.Batch, r.Threads)).Select(g => new
+        var summary = results.GroupBy(r => (r.Peer, r.Batch, r.Threads, r.Network)).Select(g => new
         {
-            g.Key.Peer, g.Key.Batch, g.Key.Threads, g.First().Version, Rounds = g.Count(),
+            g.Key.Peer, g.Key.Batch, g.Key.Threads, g.Key.Network, g.First().Version, Rounds = g.Count(),
             P50 = Median(g.Select(r => r.P50Ms)), P90 = Median(g.Select(r => r.P90Ms)),
             Rate = Median(g.Select(r => r.ImagesPerSecond)), Allocated = Median(g.Select(r => r.AllocatedBytesPerImage)),
         }).ToList();
@@ -154,9 +169,12 @@ public static class PeerBenchmark
         else text.AppendLine(string.Join("  ", header));
         foreach (var (batch, threads) in Configurations)
         {
-            var own = summary.FirstOrDefault(s => s.Peer == baseline && s.Batch == batch && s.Threads == threads);
-            foreach (var s in summary.Where(s => s.Batch == batch && s.Threads == threads).OrderBy(s => s.Peer == baseline ? 0 : 1))
+            var rows = summary.Where(s => s.Batch == batch && s.Threads == threads)
+                .OrderBy(s => s.Network == EfficientNetwork ? 1 : 0).ThenBy(s => s.Peer == BaselineOf(s.Network) ? 0 : 1);
+            foreach (var s in rows)
             {
+                string baseline = BaselineOf(s.Network);
+                var own = summary.FirstOrDefault(o => o.Peer == baseline && o.Batch == batch && o.Threads == threads);
                 // Latency ratio at batch 1; throughput ratio for a batch (what a batch user feels).
                 string ratio = own is null || s.Peer == baseline ? "1" :
                     batch == 1 ? (s.P50 / own.P50).ToString("F2", Inv) + "×" : (own.Rate / s.Rate).ToString("F2", Inv) + "×";
@@ -168,6 +186,16 @@ public static class PeerBenchmark
         }
         return text.ToString();
     }
+
+    /// <summary>The <see cref="PeerResult.Network"/> of Efficient-CapsNet's peers.</summary>
+    public const string EfficientNetwork = "efficient";
+
+    /// <summary>ONNX Runtime on the Efficient-CapsNet graph <c>capsnet export</c> writes (batch norm folded).</summary>
+    public const string EfficientOnnxName = "ONNX Runtime (Efficient-CapsNet)";
+
+    // Each peer's ratio is to the generated model of its own network.
+    private static string BaselineOf(string? network) =>
+        network == EfficientNetwork ? GeneratedEfficientPeer.PeerName : GeneratedPeer.PeerName;
 
     private static double Median(IEnumerable<double> values)
     {

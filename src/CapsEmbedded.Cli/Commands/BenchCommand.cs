@@ -76,15 +76,17 @@ internal static class BenchCommand
                 throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
             // int8 times its --weights file against the MNIST float32 model; float32 runs --model (or --data's model).
             var compiled = int8 ? CompiledModel.Mnist : ModelChoice.Named(ModelChoice.ModelOf(modelName, path, dataSet));
-            var a = compiled.Architecture;
+            var a = compiled.Shape;
             CommonOptions.WithinMemory(4.0 * settings.Batch * (a.InputLength + a.Classes + 1), $"--batch {settings.Batch}");
             bool worst = parse.GetValue(worstCase);
             if (worst && dataSet is not null) throw new CliException("--worst-case times one constructed image; drop --data");
             if (worst && int8) throw new CliException("--worst-case is for the float32 model (its zero-column skipping); drop --precision int8");
+            bool paper = compiled.Family == CapsNetFamily.Paper;
+            if (worst && !paper) throw new CliException($"--worst-case times the paper network's zero-column skipping; {compiled.Name} has none (drop --worst-case)");
             var images = dataSet is null ? SyntheticImages(a.InputLength, PoolSize(settings.Batch))
                 : TestImages(dataSet, parse.GetValue(dataDir)!, a, PoolSize(settings.Batch));
             string imagesName = dataSet is null ? "synthetic" : $"{dataSet} test";
-            PrimaryZeroColumns? zeroColumns = int8 ? null
+            PrimaryZeroColumns? zeroColumns = int8 || !paper ? null
                 : new PrimaryZeroColumns(path is null ? compiled.ReadEmbedded() : Weights.CapsNetWeightsFile.Read(File.ReadAllBytes(path), path));
             string? worstLine = null;
             if (worst)
@@ -107,6 +109,7 @@ internal static class BenchCommand
             {
                 Images = imagesName,
                 ZeroColumns = zeroColumns is null ? null : ZeroColumnShares(zeroColumns, images, a.InputLength, settings.Tier),
+                Dense = !paper,
                 WorstCase = worstLine,
             };
             var output = parse.InvocationConfiguration.Output;
@@ -131,7 +134,7 @@ internal static class BenchCommand
     private const int PoolImages = 256;
 
     /// <summary><paramref name="count"/> test images of a data set (from its start, repeated if it has fewer), pixels / 255.</summary>
-    private static float[] TestImages(string dataSet, string dataRoot, CapsNetArchitecture a, int count)
+    private static float[] TestImages(string dataSet, string dataRoot, ModelShape a, int count)
     {
         // A MultiMNIST set (two digits, 36×36) or a one-label set: the same pixels / 255 either way.
         Data.LabeledImageSet set = Data.MultiMnist.MultiMnistStore.IsPairs(dataSet, dataRoot)
@@ -223,7 +226,7 @@ internal static class BenchCommand
             (double)allocated / (settings.Runs * (double)settings.Batch))
         {
             Model = session.ModelName,
-            MultiplyAdds = session.Architecture.MultiplyAdds,
+            MultiplyAdds = session.Shape.MultiplyAdds,
             P999Ms = Milliseconds(ticks, 0.999),
             MaxMs = Milliseconds(ticks, 1.0),
             MinorFaultsPerCall = faultsBefore < 0 ? double.NaN : (double)(faultsAfter - faultsBefore) / settings.Runs,
@@ -272,11 +275,11 @@ internal static class BenchCommand
         public ModelCall(ICapsNetSession session, BenchSettings settings, float[] images)
         {
             (_session, _settings, _images) = (session, settings, images);
-            _batchFloats = settings.Batch * session.Architecture.InputLength;
+            _batchFloats = settings.Batch * session.Shape.InputLength;
             if (images.Length == 0 || images.Length % _batchFloats != 0)
                 throw new ArgumentException($"{images.Length} floats are not a whole number of batches of {settings.Batch} images", nameof(images));
             session.Tier = settings.Tier;
-            _lengths = new float[settings.Batch * session.Architecture.Classes];
+            _lengths = new float[settings.Batch * session.Shape.Classes];
             _predicted = new int[settings.Batch];
             _context = session.CreateBatchContext(settings.Threads);
         }
@@ -308,6 +311,9 @@ internal static class BenchCommand
 
         /// <summary>Its multiply-adds per image (dense: the zero columns it skips are counted).</summary>
         public required long MultiplyAdds { get; init; }
+
+        /// <summary>True for a network that skips no work (Efficient-CapsNet): its GFLOP/s are plain, not dense-equivalent.</summary>
+        public bool Dense { get; init; }
 
         /// <summary>The 99.9th percentile and the slowest call (with fewer than 1,000 runs p99.9 is the slowest).</summary>
         public double P999Ms { get; init; } = double.NaN;
@@ -347,10 +353,12 @@ internal static class BenchCommand
             string.Create(Inv, $"latency    p50 {P50Ms:F3} ms, p90 {P90Ms:F3} ms, p99 {P99Ms:F3} ms, p99.9 {P999Ms:F3} ms, max {MaxMs:F3} ms per call"),
             string.Create(Inv, $"tail       p90/p50 {P90Ms / P50Ms:F2}, p99/p50 {P99Ms / P50Ms:F2}, p99.9/p50 {P999Ms / P50Ms:F2}; {MinorFaultsPerCall:F2} minor page faults per call; clock step {TimerStepNs:F0} ns"),
             string.Create(Inv, $"cpu time   p50 {CpuP50Ms:F3} ms, p99 {CpuP99Ms:F3} ms per call (p99/p50 {CpuP99Ms / CpuP50Ms:F2}; the process's threads, spinning included)"),
-            string.Create(Inv, $"throughput {ImagesPerSecond:F1} images/s ({GflopPerSecond(P50Ms / Settings.Batch):F1} dense-equivalent GFLOP/s at p50: zero columns are skipped)"),
+            Dense
+                ? string.Create(Inv, $"throughput {ImagesPerSecond:F1} images/s ({GflopPerSecond(P50Ms / Settings.Batch):F1} GFLOP/s at p50)")
+                : string.Create(Inv, $"throughput {ImagesPerSecond:F1} images/s ({GflopPerSecond(P50Ms / Settings.Batch):F1} dense-equivalent GFLOP/s at p50: zero columns are skipped)"),
             ZeroColumns is { } z
                 ? string.Create(Inv, $"zero cols  {z.Min:P1} / {z.Median:P1} / {z.Max:P1} (least / median / most) of the primary GEMM's tile-columns skipped, per image")
-                : "zero cols  not counted",
+                : Dense ? "zero cols  none skipped (the network has no zero-column skipping)" : "zero cols  not counted",
             WorstCase ?? "worst case not timed (--worst-case times the input found to skip least)",
             string.Create(Inv, $"allocated  {AllocatedBytesPerImage:F1} bytes per image"));
 

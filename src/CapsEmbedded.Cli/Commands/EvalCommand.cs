@@ -88,7 +88,7 @@ internal static class EvalCommand
         using var model = session;
         using var context = model.CreateBatchContext(request.Threads);
         if (pairs) return RunPairs(request, model, description, context, output);
-        var a = model.Architecture;
+        var a = model.Shape;
         var set = DatasetStore.Load(request.Data, request.Split, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
             throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model needs {a.InputSize}x{a.InputSize}x{a.InputChannels}");
@@ -152,7 +152,7 @@ internal static class EvalCommand
     /// </summary>
     private static int RunPairs(EvalRequest request, ICapsNetSession model, string description, BatchContext context, TextWriter output)
     {
-        var a = model.Architecture;
+        var a = model.Shape;
         var set = MultiMnistStore.Load(request.Data, request.DataRoot);
         if (set.Rows != a.InputSize || set.Cols != a.InputSize || a.InputChannels != 1)
             throw new CliException($"{request.Data} holds {set.Rows}x{set.Cols} images; the model ({description}) needs {a.InputSize}x{a.InputSize}x{a.InputChannels}"

@@ -5,7 +5,10 @@ using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Cli.Commands;
 
-/// <summary><c>capsnet export --onnx model.onnx [--model mnist|fashion | --weights F] [--decoder]</c>: the network as a standard ONNX graph.</summary>
+/// <summary>
+/// <c>capsnet export --onnx model.onnx [--model NAME | --weights F] [--decoder]</c>: the network as a standard ONNX graph;
+/// either family (a file's <c>capsnet.family</c>, a compiled model's family), Efficient-CapsNet with its batch norms folded.
+/// </summary>
 internal static class ExportCommand
 {
     public static Command Create()
@@ -30,17 +33,31 @@ internal static class ExportCommand
             string? weightsPath = parse.GetValue(weights), modelName = parse.GetValue(model);
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
-            var network = weightsPath is null
-                ? ModelChoice.Named(modelName).ReadEmbedded()
-                : CapsNetWeightsFile.Load(weightsPath);
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
-            byte[] bytes = CapsNetOnnxExporter.Export(network, options);
+            // The family picks the exporter: a file's capsnet.family, or the compiled model's.
+            var compiled = weightsPath is null ? ModelChoice.Named(modelName) : null;
+            var family = compiled?.Family ?? FamilyOf(weightsPath!);
+            var (bytes, architecture) = family == CapsNetFamily.Efficient
+                ? Efficient(compiled?.ReadEmbeddedEfficient() ?? EfficientCapsNetWeightsFile.Load(weightsPath!), options)
+                : Paper(compiled?.ReadEmbedded() ?? CapsNetWeightsFile.Load(weightsPath!), options);
             AtomicFile.Write(path, bytes);
             string outputs = options.IncludeDecoder ? "lengths, capsules, reconstruction" : "lengths";
             parse.InvocationConfiguration.Output.WriteLine(UntrustedText.Line(
-                $"wrote {path}: {network.Architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {bytes.Length:N0} bytes"));
+                $"wrote {path}: {architecture}, opset {OnnxModelWriter.Opset}, outputs {outputs}, {bytes.Length:N0} bytes"));
             return 0;
         }));
         return command;
     }
+
+    private static CapsNetFamily FamilyOf(string path)
+    {
+        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
+        return CapsNetFamily.Of(SafeTensorsFile.ReadHeader(stream, path).Header.Metadata, path);
+    }
+
+    private static (byte[] Bytes, string Architecture) Paper(CapsNetWeights weights, OnnxExportOptions options) =>
+        (CapsNetOnnxExporter.Export(weights, options), weights.Architecture.ToString());
+
+    private static (byte[] Bytes, string Architecture) Efficient(EfficientCapsNetWeights weights, OnnxExportOptions options) =>
+        (EfficientCapsNetOnnxExporter.Export(weights, options), "Efficient-CapsNet " + weights.Architecture);
 }

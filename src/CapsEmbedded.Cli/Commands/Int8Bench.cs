@@ -23,8 +23,8 @@ internal static class Int8Bench
     {
         if (path is null) throw new CliException("--precision int8 needs --weights with a quantised file (write one with capsnet quantize)");
         using var int8Session = QuantizedSession.Load(path);
-        if (int8Session.Architecture != MnistCapsNet.Architecture)
-            throw new CliException($"{path} holds {int8Session.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
+        if (int8Session.Model.Architecture != MnistCapsNet.Architecture)
+            throw new CliException($"{path} holds {int8Session.Model.Architecture}; the float32 model it is timed against is {MnistCapsNet.Architecture}");
         int count = settings.Batch;
         using var floatSession = CompiledModel.Mnist.Open(weightsPath: null);
         // Both take the pool's batches in the same order: the two models see the same images, call by call.

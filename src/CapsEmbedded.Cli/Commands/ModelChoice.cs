@@ -33,14 +33,14 @@ public enum EngineChoice
 internal static class ModelChoice
 {
     /// <summary>
-    /// <c>--model mnist|fashion|multimnist</c>: which compiled model runs (eval, predict, bench, export, the figures). Null when not given,
+    /// <c>--model mnist|fashion|multimnist|mnist-efficient</c>: which compiled model runs (eval, predict, bench, export, the figures). Null when not given,
     /// which means MNIST, except that it lets <c>--precision int8</c> refuse a --model it would not use.
     /// </summary>
     public static Option<string?> Model()
     {
         var model = new Option<string?>("--model", "-m")
         {
-            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing) or multimnist (two overlapping digits, 36x36); default: the model of the --weights file's size, else of --data mnist|fashion|multimnist, else mnist",
+            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing), multimnist (two overlapping digits, 36x36) or mnist-efficient (Efficient-CapsNet on handwritten digits, 1/6 of mnist's multiply-adds); default: the model of the --weights file's size, else of --data mnist|fashion|multimnist, else mnist",
         };
         model.AcceptOnlyFromAmong([.. CompiledModel.Names]);
         return model;
@@ -102,6 +102,19 @@ internal static class ModelChoice
                 throw new CliException("--precision int8 runs the int8 model only; --engine reference is float32");
             var int8 = QuantizedSession.Load(weightsPath);
             return (int8, $"int8 {int8.ModelName} ({QuantizedCapsNetWeights.Scheme}), {int8.Tier} float tier, {int8.Int8Tier} int8 tier, weights {weightsPath}");
+        }
+        // Efficient-CapsNet (a --model of that family, or a file of it without --model) runs its compiled model only:
+        // there is no scalar reference session for the family, and a file of the other family is refused naming both.
+        var fileFamily = weightsPath is not null && File.Exists(weightsPath)
+            ? CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath) : CapsNetFamily.Paper;
+        if (fileFamily == CapsNetFamily.Efficient || (model is not null && Named(model).Family == CapsNetFamily.Efficient))
+        {
+            var efficient = model is null ? CompiledModel.OfFamily(fileFamily)! : Named(model);
+            if (weightsPath is not null) efficient.CheckFamily(weightsPath);
+            if (choice == EngineChoice.Reference)
+                throw new CliException($"--engine reference runs the paper network's scalar reference model; {efficient.Name} (Efficient-CapsNet) runs as the compiled model only");
+            var opened = efficient.Open(weightsPath);
+            return (opened, $"compiled {opened.ModelName}, {opened.Tier} tier, weights {efficient.SourceOf(weightsPath)}");
         }
         var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);
         // Without --model, a loaded file runs on the compiled model of its architecture (a 36×36 file on MultiMnistCapsNet).

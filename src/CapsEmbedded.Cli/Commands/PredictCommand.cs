@@ -68,9 +68,9 @@ internal static class PredictCommand
         if (session is null) return status;
         using (session)
         {
-            var a = session.Architecture;
+            var a = session.Shape;
             // A --weights file (float or int8) of a compiled model's architecture reads as many capsules as that model.
-            if (top is null && model is null) k = CompiledModel.OfArchitecture(a)?.DefaultTop ?? 1;
+            if (top is null && model is null) k = CompiledModel.All.FirstOrDefault(m => m.Shape == a)?.DefaultTop ?? 1;
             status = CommandRunner.Errors.Run(() => k <= a.Classes ? 0
                 : throw new CliException($"--top {k} asks for more capsules than the model's {a.Classes} classes"), error);
             if (status != 0) return status;
@@ -113,7 +113,7 @@ internal static class PredictCommand
     /// <summary>Reads and classifies one image; a file that is not a gray image of the model's size is a CliException naming it.</summary>
     private static int PredictOne(ICapsNetSession session, string imagePath, float[] lengths, float[] reconstruction)
     {
-        var a = session.Architecture;
+        var a = session.Shape;
         var picture = ImageDecoder.LoadGray(imagePath, (a.InputSize, a.InputSize)); // the size is checked from the header first
         if (picture.Width != a.InputSize || picture.Height != a.InputSize)
             throw new CliException($"{imagePath} is {picture.Width}x{picture.Height}; the model needs {a.InputSize}x{a.InputSize} gray images (resize it first)");

@@ -25,11 +25,11 @@ public sealed class FigureModel : IDisposable
     /// </summary>
     internal static ICapsNetSession OpenFor(CompiledModel model, string? weightsPath, int rows, int cols, string dataName)
     {
-        var a = model.Architecture;
+        var a = model.Shape;
         if (rows != a.InputSize || cols != a.InputSize)
         {
             // The hint names the data set's own model when it fits (fashion data: --model fashion), else any that does.
-            var fitting = CompiledModel.All.Where(m => m.Architecture.InputSize == rows && rows == cols).ToList();
+            var fitting = CompiledModel.All.Where(m => m.Shape.InputSize == rows && rows == cols).ToList();
             var hint = fitting.FirstOrDefault(m => m.Name == dataName) ?? fitting.FirstOrDefault();
             throw new CliException($"{dataName} holds {rows}x{cols} images; the model ({model.Name}) needs {a.InputSize}x{a.InputSize}"
                 + (hint is null ? "" : $" (use --model {hint.Name})"));
@@ -39,9 +39,9 @@ public sealed class FigureModel : IDisposable
 
     public LabeledImages Data { get; }
     public string DataName { get; }
-    public CapsNetArchitecture Architecture => _session.Architecture;
-    public int Side => Architecture.InputSize;
-    public int Dims => Architecture.ClassDims;
+    public ModelShape Shape => _session.Shape;
+    public int Side => Shape.InputSize;
+    public int Dims => Shape.ClassDims;
 
     public int CheckIndex(int index, string option) => index >= 0 && index < Data.Count ? index
         : throw new CliException($"{option} {index} is outside {DataName}'s {Data.Count:N0} images (0..{Data.Count - 1})");
@@ -49,7 +49,7 @@ public sealed class FigureModel : IDisposable
     /// <summary>Runs image <paramref name="index"/>: class, lengths, capsules, reconstruction from the predicted capsule (and from the true one).</summary>
     public DigitResult Run(int index, bool withTrueReconstruction, out float[] capsules)
     {
-        var a = Architecture;
+        var a = Shape;
         var image = new float[a.InputLength];
         Data.CopyImage(index, image);
         var lengths = new float[a.Classes];
@@ -69,7 +69,7 @@ public sealed class FigureModel : IDisposable
     /// <summary>Decodes <paramref name="capsules"/> with every capsule but <paramref name="keep"/> masked.</summary>
     public float[] Reconstruct(ReadOnlySpan<float> capsules, int keep)
     {
-        var reconstruction = new float[Architecture.InputLength];
+        var reconstruction = new float[Shape.InputLength];
         _session.Reconstruct(capsules, keep, reconstruction);
         return reconstruction;
     }
@@ -77,10 +77,10 @@ public sealed class FigureModel : IDisposable
     /// <summary>Classes of images [0, count) over <paramref name="threads"/> workers (the errors scan).</summary>
     public int[] Classify(int count, int threads)
     {
-        int pixels = Architecture.InputLength;
+        int pixels = Shape.InputLength;
         var images = new float[(long)count * pixels];
         for (int i = 0; i < count; i++) Data.CopyImage(i, images.AsSpan(i * pixels, pixels));
-        var lengths = new float[(long)count * Architecture.Classes];
+        var lengths = new float[(long)count * Shape.Classes];
         var classes = new int[count];
         using var context = _session.CreateBatchContext(threads);
         _session.PredictBatch(images, lengths, classes, context);

@@ -15,8 +15,8 @@ public sealed class PairFigureModel : IDisposable
 
     public PairFigureModel(CompiledModel model, string? weightsPath, LabeledPairs pairs, string dataName)
     {
-        if (model.Architecture.Classes <= DatasetStore.MaxLabel)
-            throw new CliException($"the model ({model.Name}) has {model.Architecture.Classes} classes; MultiMNIST labels are the digits 0..{DatasetStore.MaxLabel}");
+        if (model.Shape.Classes <= DatasetStore.MaxLabel)
+            throw new CliException($"the model ({model.Name}) has {model.Shape.Classes} classes; MultiMNIST labels are the digits 0..{DatasetStore.MaxLabel}");
         _session = FigureModel.OpenFor(model, weightsPath, pairs.Rows, pairs.Cols, dataName);
         Pairs = pairs;
         DataName = dataName;
@@ -24,7 +24,7 @@ public sealed class PairFigureModel : IDisposable
 
     public LabeledPairs Pairs { get; }
     public string DataName { get; }
-    public int Side => _session.Architecture.InputSize;
+    public int Side => _session.Shape.InputSize;
 
     /// <summary>
     /// Runs pair <paramref name="index"/>: its two longest capsules (<see cref="TopK.Longest(ReadOnlySpan{float}, Span{int})"/>,
@@ -33,7 +33,7 @@ public sealed class PairFigureModel : IDisposable
     /// </summary>
     public PairResult Run(int index)
     {
-        var a = _session.Architecture;
+        var a = _session.Shape;
         var image = new float[a.InputLength];
         Pairs.CopyImage(index, image);
         var lengths = new float[a.Classes];

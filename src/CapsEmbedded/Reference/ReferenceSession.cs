@@ -17,12 +17,16 @@ public sealed class ReferenceSession : ICapsNetSession
     {
         ArgumentNullException.ThrowIfNull(weights);
         _weights = weights;
+        Shape = ModelShape.Of(weights.Architecture);
         _predictItem = PredictItem;
     }
 
     public string ModelName => nameof(ReferenceModel);
 
+    /// <summary>The architecture of the weights it runs.</summary>
     public CapsNetArchitecture Architecture => _weights.Architecture;
+
+    public ModelShape Shape { get; }
 
     public IReadOnlyList<string> ClassNames => _weights.ClassNames;
 

@@ -43,11 +43,14 @@ public static class ModelArguments
     }
 
     /// <summary>Whole images, one after another; returns their count.</summary>
-    public static int CheckImages(CapsNetArchitecture a, ReadOnlySpan<float> images)
+    public static int CheckImages(CapsNetArchitecture a, ReadOnlySpan<float> images) => CheckImages(a.InputLength, images);
+
+    /// <summary>Whole images of <paramref name="inputLength"/> floats, one after another; returns their count.</summary>
+    public static int CheckImages(int inputLength, ReadOnlySpan<float> images)
     {
-        if (images.Length % a.InputLength != 0)
-            throw new ArgumentException($"images has {images.Length} values, not a multiple of the image size {a.InputLength}", nameof(images));
-        return images.Length / a.InputLength;
+        if (images.Length % inputLength != 0)
+            throw new ArgumentException($"images has {images.Length} values, not a multiple of the image size {inputLength}", nameof(images));
+        return images.Length / inputLength;
     }
 
     /// <summary>Room for the lengths [count·classes] and classes [count] of <paramref name="count"/> images.</summary>

@@ -23,7 +23,15 @@ public abstract class ModelSession<TWeights, TWorkspace> : ICapsNetSession
     /// </summary>
     protected ModelSession(string modelName, CapsNetArchitecture architecture, TWeights weights, TWorkspace workspace,
         IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
+        : this(modelName, ModelShape.Of(architecture), weights, workspace, weightsClassNames, classNames, ownsWeights)
     {
+    }
+
+    /// <summary>As the other constructor, for a model of any family, described by its <paramref name="shape"/>.</summary>
+    protected ModelSession(string modelName, ModelShape shape, TWeights weights, TWorkspace workspace,
+        IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(workspace);
         if (weights is null)
         {
@@ -31,12 +39,12 @@ public abstract class ModelSession<TWeights, TWorkspace> : ICapsNetSession
             throw new ArgumentNullException(nameof(weights));
         }
         classNames ??= weightsClassNames;
-        if (classNames is null || classNames.Count != architecture.Classes)
+        if (classNames is null || classNames.Count != shape.Classes)
         {
             workspace.Dispose();
-            throw new ArgumentException($"{classNames?.Count ?? 0} class names for {architecture.Classes} classes", nameof(classNames));
+            throw new ArgumentException($"{classNames?.Count ?? 0} class names for {shape.Classes} classes", nameof(classNames));
         }
-        (ModelName, Architecture, Weights, Workspace, ClassNames, _ownsWeights) = (modelName, architecture, weights, workspace, classNames, ownsWeights);
+        (ModelName, Shape, Weights, Workspace, ClassNames, _ownsWeights) = (modelName, shape, weights, workspace, classNames, ownsWeights);
     }
 
     /// <summary>The weights every call uses.</summary>
@@ -47,7 +55,7 @@ public abstract class ModelSession<TWeights, TWorkspace> : ICapsNetSession
 
     public string ModelName { get; }
 
-    public CapsNetArchitecture Architecture { get; }
+    public ModelShape Shape { get; }
 
     public IReadOnlyList<string> ClassNames { get; }
 

@@ -22,6 +22,12 @@ public static class CapsNetHeaderValidator
         if (architecture is null)
             throw new WeightFormatException(fileName, null, "invalid CapsNet architecture in " + SafeTensorsHeader.MetadataKey
                 + ": " + error);
+        // Efficient-CapsNet tensors without capsnet.family = "efficient": say so rather than "unknown tensor".
+        string efficientStem = EfficientCapsNetArchitecture.StemConvWeight(0);
+        if (header.Find(efficientStem) is not null)
+            throw new WeightFormatException(fileName, efficientStem, "an Efficient-CapsNet tensor in a file without "
+                + CapsNetFamilyMetadata.Key + " = \"" + CapsNetFamily.Efficient.Name() + "\" (so read as the paper's CapsNet): "
+                + "add that metadata key, or give a paper CapsNet file");
         ValidateTensors(header, architecture.Tensors, architecture.Classes, fileName,
             header.HasMetadata ? "" : " (no " + SafeTensorsHeader.MetadataKey + ", so the paper's network)");
         return architecture;

@@ -39,7 +39,23 @@ internal static class EfficientModelCheck
         return failures;
     }
 
-    private static List<string> Compare(string name, EfficientCapsNetWeights weights, Predictor predict, SimdTier tier, int images)
+    private static readonly Lazy<EfficientCapsNetWeights> s_mnist = new(() => CapsEmbedded.Models.CompiledModel.MnistEfficient.ReadEmbeddedEfficient());
+
+    /// <summary>
+    /// The shipped <see cref="CapsEmbedded.Models.MnistEfficientCapsNet"/> (its embedded file) on the first
+    /// <paramref name="digits"/> fixture digits on <paramref name="tier"/>, against the unfolded reference on the same file.
+    /// </summary>
+    public static List<string> CompareMnist(SimdTier tier, int digits)
+    {
+        using var workspace = new CapsEmbedded.Models.MnistEfficientCapsNet.Workspace();
+        var images = TestData.Digits.Take(digits).ToArray();
+        return Compare("mnist-efficient", s_mnist.Value, (image, lengths, capsules, reconstruction, t) =>
+            CapsEmbedded.Models.MnistEfficientCapsNet.Predict(CapsEmbedded.Models.MnistEfficientCapsNet.Weights.Embedded, workspace, image,
+                lengths, capsules, reconstruction, t), tier, images.Length, k => images[k]);
+    }
+
+    private static List<string> Compare(string name, EfficientCapsNetWeights weights, Predictor predict, SimdTier tier, int images,
+        Func<int, float[]>? imageOf = null)
     {
         var a = weights.Architecture;
         var failures = new List<string>();
@@ -48,7 +64,7 @@ internal static class EfficientModelCheck
         var reconstruction = new float[a.DecoderOutput];
         for (int k = 0; k < images; k++)
         {
-            var image = TestData.RandomImage(a.InputLength, (ulong)k + 1);
+            var image = imageOf?.Invoke(k) ?? TestData.RandomImage(a.InputLength, (ulong)k + 1);
             var expected = EfficientReferenceModel.Forward(weights, image);
             int predicted = predict(image, lengths, capsules, reconstruction, tier);
             if (predicted != expected.PredictedClass) failures.Add($"{name} image {k}: class {predicted}, reference {expected.PredictedClass}");

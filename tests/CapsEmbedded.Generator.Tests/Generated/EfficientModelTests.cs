@@ -23,6 +23,49 @@ public sealed class EfficientModelTests
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
     }
 
+    [Theory]
+    [MemberData(nameof(Tiers))]
+    public void Shipped_mnist_efficient_matches_the_unfolded_reference_on_200_digits(SimdTier tier)
+    {
+        Assert.Equal(200, TestData.Digits.Length);
+        var failures = EfficientModelCheck.CompareMnist(tier, 200);
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
+    [Fact]
+    public void Shipped_session_is_the_static_model_and_allocates_nothing()
+    {
+        using var session = CapsEmbedded.Models.CompiledModel.MnistEfficient.Open(weightsPath: null);
+        Assert.Equal("MnistEfficientCapsNet", session.ModelName);
+        Assert.Equal(CapsNetFamily.Efficient, session.Shape.Family);
+        Assert.Equal(CapsEmbedded.Models.MnistEfficientCapsNet.MultiplyAdds, session.Shape.MultiplyAdds);
+        var images = TestData.Digits.Take(8).SelectMany(d => d).ToArray();
+        var lengths = new float[10];
+        var capsules = new float[160];
+        var reconstruction = new float[784];
+        using var workspace = new CapsEmbedded.Models.MnistEfficientCapsNet.Workspace();
+        var batchLengths = new float[8 * 10];
+        var batchClasses = new int[8];
+        using var context = session.CreateBatchContext(2);
+        session.PredictBatch(images, batchLengths, batchClasses, context);
+        for (int k = 0; k < 8; k++)
+        {
+            var image = images.AsSpan(k * 784, 784);
+            var expected = new float[10];
+            int expectedClass = CapsEmbedded.Models.MnistEfficientCapsNet.Predict(CapsEmbedded.Models.MnistEfficientCapsNet.Weights.Embedded,
+                workspace, image, expected);
+            Assert.Equal(expectedClass, session.Predict(image, lengths));
+            Assert.Equal(expected, lengths);
+            Assert.Equal(expectedClass, session.Predict(context, image, lengths)); // the split call: the one-thread path, same bits
+            Assert.Equal(expected, lengths);
+            Assert.Equal(expectedClass, batchClasses[k]);
+            Assert.Equal(expected, batchLengths.AsSpan(k * 10, 10).ToArray());
+        }
+        var first = images.AsSpan(0, 784).ToArray();
+        Assert.Equal(0, Allocations.OnThisThread(10, 1000, _ => session.Predict(first, lengths, capsules, reconstruction)));
+        Assert.Equal(0, Allocations.OnThisThread(10, 100, _ => session.PredictBatch(images, batchLengths, batchClasses, context)));
+    }
+
     [Fact]
     public void Every_supported_tier_matches_the_scalar_tier()
     {

@@ -44,6 +44,11 @@ public sealed class GeneratedModelTierProbeTests : TierProbeTests
         foreach (var failure in efficientFailures.Take(10)) Console.WriteLine($"tiny efficient {failure}");
         Console.WriteLine($"tiny efficient: {(efficientFailures.Count == 0 ? "within tolerance" : efficientFailures.Count + " failures")}");
         ok &= efficientFailures.Count == 0;
+        // The shipped MnistEfficientCapsNet on fixture digits, on this process's tier.
+        var mnistEfficientFailures = EfficientModelCheck.CompareMnist(tier, 20);
+        foreach (var failure in mnistEfficientFailures.Take(10)) Console.WriteLine(failure);
+        Console.WriteLine($"mnist-efficient digits: {(mnistEfficientFailures.Count == 0 ? "within tolerance" : mnistEfficientFailures.Count + " failures")}");
+        ok &= mnistEfficientFailures.Count == 0;
         var paper = ModelCheck.Paper();
         var digit = TestData.Digits[0];
         var paperResult = ModelCheck.Compare(paper, MnistCapsNet.Architecture, ModelCheck.Reference("paper-digit", 0, TestData.Paper, digit), digit, tier);

@@ -15,7 +15,7 @@ public class SessionTests
 
     private static void AssertSameAsStatic(ICapsNetSession session, Func<float[], float[], float[], float[], int> staticPredict, float[][] images)
     {
-        var a = session.Architecture;
+        var a = session.Shape;
         foreach (var image in images)
         {
             var (l1, c1, r1) = (new float[a.Classes], new float[a.DecoderInput], new float[a.DecoderOutput]);
@@ -72,7 +72,7 @@ public class SessionTests
         session.Tier = tier;
         Assert.Equal(tier, session.Tier);
         var images = TestData.FashionImages.Take(2).ToArray();
-        var a = session.Architecture;
+        var a = session.Shape;
         using var context = session.CreateBatchContext(2);
         foreach (var image in images)
         {
@@ -176,7 +176,7 @@ public class SessionTests
     public void PredictTop_ranks_the_36x36_models_capsules_as_the_reference_model_does()
     {
         using ICapsNetSession session = new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded);
-        var a = session.Architecture;
+        var a = session.Shape;
         for (int k = 0; k < 3; k++)
         {
             var image = TestData.Pairs[k];

@@ -1,5 +1,6 @@
 using CapsEmbedded.Cli;
 using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Serve;
 
 namespace CapsEmbedded.Tests.Models;
@@ -23,14 +24,15 @@ public sealed class CompiledModelTests
     [InlineData("mnist", "MnistCapsNet", 28, 10, 1, "mnist.safetensors", "9")]
     [InlineData("fashion", "FashionCapsNet", 28, 10, 1, "fashion-mnist.safetensors", "Ankle boot")]
     [InlineData("multimnist", "MultiMnistCapsNet", 36, 10, 2, "multimnist.safetensors", "9")]
+    [InlineData("mnist-efficient", "MnistEfficientCapsNet", 28, 10, 1, "mnist-efficient.safetensors", "9")]
     public void Each_entry_opens_the_generated_model_it_names(string name, string modelName, int inputSize, int classes, int top,
         string fileName, string lastClass)
     {
         var model = CompiledModel.Named(name);
         Assert.Same(model, CompiledModel.Find(name));
         Assert.Equal(name, model.Name);
-        Assert.Equal(inputSize, model.Architecture.InputSize);
-        Assert.Equal(classes, model.Architecture.Classes);
+        Assert.Equal(inputSize, model.Shape.InputSize);
+        Assert.Equal(classes, model.Shape.Classes);
         Assert.Equal(top, model.DefaultTop);
         Assert.Equal(fileName, model.WeightsFileName);
         Assert.Equal($"embedded ({fileName})", model.SourceOf(null));
@@ -38,16 +40,17 @@ public sealed class CompiledModelTests
 
         using var session = model.Open(weightsPath: null);
         Assert.Equal(modelName, session.ModelName);
-        Assert.Equal(model.Architecture, session.Architecture);
+        Assert.Equal(model.Shape, session.Shape);
         Assert.Equal(lastClass, session.ClassNames[^1]);
-        Assert.Equal(model.Architecture, model.ReadEmbedded().Architecture);
+        if (model.Family == CapsNetFamily.Paper) Assert.Equal(model.Architecture, model.ReadEmbedded().Architecture);
+        else Assert.Equal(model.Shape, ModelShape.Of(model.ReadEmbeddedEfficient().Architecture));
     }
 
     [Fact]
     public void Sessions_over_shared_weights_give_the_bits_of_an_own_session()
     {
         var model = CompiledModel.Mnist;
-        var a = model.Architecture;
+        var a = model.Shape;
         var image = new float[a.InputLength];
         for (int i = 0; i < image.Length; i++) image[i] = i % 7 == 0 ? 0.8f : 0f;
         var (expected, lengths) = (new float[a.Classes], new float[a.Classes]);

@@ -239,13 +239,13 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
         throw new FileNotFoundException($"{Path.Combine(parts)} not found above {AppContext.BaseDirectory}");
     }
 
-    private static InferenceSession Session(byte[] model)
+    internal static InferenceSession Session(byte[] model)
     {
         using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
         return new InferenceSession(model, options);
     }
 
-    private static float[][] Run(InferenceSession session, float[] images, int count, int side)
+    internal static float[][] Run(InferenceSession session, float[] images, int count, int side)
     {
         using var input = OrtValue.CreateTensorValueFromMemory(images.AsMemory(0, count * side * side).ToArray(), [count, 1, side, side]);
         using var runOptions = new RunOptions();
@@ -272,7 +272,7 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
     }
 
     // The fixture's digits shrunk to the tiny network's side (box average), so the tiny test also sees real strokes.
-    private static float[] TinyDigits(int side, out int count)
+    internal static float[] TinyDigits(int side, out int count)
     {
         var idx = IdxReader.ReadImages(DataFixtures.ImagesPath);
         count = 24;
@@ -293,7 +293,7 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
     private static int[] ArgMaxes(float[] lengths, int classes) =>
         Enumerable.Range(0, lengths.Length / classes).Select(i => TopK.ArgMax<float>(lengths.AsSpan(i * classes, classes))).ToArray();
 
-    private static double WorstRelative(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    internal static double WorstRelative(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {
         Assert.Equal(expected.Length, actual.Length);
         double worst = 0;
@@ -305,7 +305,7 @@ public sealed class OnnxExportTests(PaperOnnxFixture paper, ITestOutputHelper lo
         return worst;
     }
 
-    private static double WorstAbsolute(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
+    internal static double WorstAbsolute(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
     {
         Assert.Equal(expected.Length, actual.Length);
         double worst = 0;

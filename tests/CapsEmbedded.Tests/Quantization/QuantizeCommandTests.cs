@@ -84,7 +84,7 @@ public sealed class QuantizeCommandTests() : TempDirectoryTest("capsnet-int8-")
         // The paper's metric counted by hand over the int8 session's own top 2 (ICapsNetSession.PredictTop).
         var pairs = CapsEmbedded.Data.MultiMnist.MultiMnistStore.Load("multimnist", Dir);
         using ICapsNetSession session = QuantizedSession.Load(int8);
-        var image = new float[session.Architecture.InputLength];
+        var image = new float[session.Shape.InputLength];
         var lengths = new float[10];
         var top = new int[2];
         var longest = new float[2];

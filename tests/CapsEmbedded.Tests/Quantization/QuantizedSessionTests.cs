@@ -30,7 +30,8 @@ public sealed class QuantizedSessionTests
         using var workspace = new QuantizedCapsNet.Workspace(a);
         using var session = new QuantizedSession(weights);
         Assert.Equal(nameof(QuantizedCapsNet), session.ModelName);
-        Assert.Equal(a, session.Architecture);
+        Assert.Equal(a, session.Model.Architecture);
+        Assert.Equal(ModelShape.Of(a), session.Shape);
         Assert.Equal(weights.Weights.ClassNames, session.ClassNames);
         Assert.Equal(SimdTiers.Best, session.Tier);
         Assert.Equal(Int8Tiers.Best, session.Int8Tier);

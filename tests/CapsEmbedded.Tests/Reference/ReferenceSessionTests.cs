@@ -1,5 +1,6 @@
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Reference;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Tests.Reference;
@@ -15,6 +16,7 @@ public sealed class ReferenceSessionTests
         using var session = new ReferenceSession(weights);
         Assert.Equal(nameof(ReferenceModel), session.ModelName);
         Assert.Equal(a, session.Architecture);
+        Assert.Equal(ModelShape.Of(a), session.Shape);
         Assert.Equal(SimdTier.Scalar, session.Tier);
         Assert.Throws<ArgumentException>(() => session.Tier = SimdTier.Vector128);
 

@@ -173,7 +173,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
         // The generated model called directly: the same top 2, lengths, capsules and, per digit, the decoder's image
         // from its capsule alone (ICapsNetSession.Reconstruct masks the others), as capsnet reconstruct draws Figure 5.
         using CapsEmbedded.Runtime.ICapsNetSession session = new MultiMnistCapsNet.Session(MultiMnistCapsNet.Weights.Embedded);
-        var a = session.Architecture;
+        var a = session.Shape;
         float[] image = pair.Select(b => b / 255f).ToArray(), lengths = new float[a.Classes], longest = new float[2];
         var classes = new int[2];
         session.PredictTop(image, lengths, classes, longest);
