@@ -272,15 +272,16 @@ namespace CapsEmbedded.Generator
                 """);
             w.Line();
             EfficientBatch(w);
-            EfficientSession(w, model);
+            Session(w, model, int8: false);
             w.Close();
             CloseNamespace(w, spec);
             return w.ToString();
         }
 
         /// <summary>
-        /// CreateBatchContext and PredictBatch: the batch spread over the context's workers, each image the one-thread
-        /// forward pass on its worker's scratch (the same bits as Predict).
+        /// CreateBatchContext, PredictBatch (the batch spread over the context's workers, each image the one-thread forward
+        /// pass on its worker's scratch) and the split-one-image Predict (the one-thread pass): the same bits as Predict, and
+        /// what ModelSections.Session forwards to, as the paper models' do.
         /// </summary>
         private static void EfficientBatch(SourceWriter w)
             => w.Write("""
@@ -302,6 +303,21 @@ namespace CapsEmbedded.Generator
                     context.Run(s_predictItem, weights.Packed, tier, default, images, InputLength, lengths, Classes, classes);
                 }
 
+                /// <summary>
+                /// The Session's split-one-image call: the one-thread forward pass on the calling thread (one image is not
+                /// split over the context's workers yet), so the same bits as Predict. Allocation-free.
+                /// </summary>
+                public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules, Span<float> reconstruction, SimdTier tier)
+                {
+                    ModelArguments.CheckContext(context, ScratchLength);
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ModelArguments.CheckTier(tier);
+                    ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
+                        reconstruction);
+                    return Forward(weights.Packed, context.ImageScratch, image, lengths, capsules, reconstruction, tier);
+                }
+
                 // Cached once so a batch call allocates no delegate.
                 private static readonly BatchItemPredictor<PackedEfficientCapsNetWeights> s_predictItem = PredictItem;
 
@@ -309,57 +325,6 @@ namespace CapsEmbedded.Generator
                     Span<float> scratch, SimdTier tier, global::CapsEmbedded.Kernels.Int8.Int8Tier int8Tier)
                     => Forward(weights, scratch, image, lengths, default, default, tier);
 
-                """);
-
-        /// <summary>
-        /// The nested Session (<c>ICapsNetSession</c>) over ModelSession, as the paper models': each call forwarded to the
-        /// static methods; the split-one-image Predict runs the one-thread forward pass (0.7 ms of one core on MNIST; not
-        /// split yet), so it gives the same bits.
-        /// </summary>
-        private static void EfficientSession(SourceWriter w, string model)
-            => w.Write($$"""
-                /// <summary>
-                /// This model as an object (<see cref="ICapsNetSession"/>), for code that picks a model at run time: one Weights
-                /// and one Workspace, each call forwarded to the static methods above. One call at a time per session.
-                /// </summary>
-                public sealed class Session : ModelSession<Weights, Workspace>
-                {
-                    /// <inheritdoc/>
-                    public override int Predict(ReadOnlySpan<float> image, Span<float> lengths, Span<float> capsules = default,
-                        Span<float> reconstruction = default)
-                        => {{model}}.Predict(Weights, Workspace, image, lengths, capsules, reconstruction, Tier);
-
-                    /// <summary>
-                    /// The one-thread forward pass on the calling thread (one image is not split over the workers yet): the same bits as <see cref="Predict(ReadOnlySpan{float}, Span{float}, Span{float}, Span{float})"/>.
-                    /// </summary>
-                    public override int Predict(BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
-                        Span<float> capsules = default, Span<float> reconstruction = default)
-                    {
-                        ArgumentNullException.ThrowIfNull(context);
-                        return {{model}}.Predict(Weights, Workspace, image, lengths, capsules, reconstruction, Tier);
-                    }
-
-                    /// <inheritdoc/>
-                    public override void Reconstruct(ReadOnlySpan<float> capsules, int keep, Span<float> reconstruction)
-                        => {{model}}.Reconstruct(Weights, Workspace, capsules, keep, reconstruction, Tier);
-
-                    /// <inheritdoc/>
-                    public override BatchContext CreateBatchContext(int workerCount = 0) => {{model}}.CreateBatchContext(workerCount);
-
-                    /// <inheritdoc/>
-                    public override void PredictBatch(ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes, BatchContext context)
-                        => {{model}}.PredictBatch(Weights, images, lengths, classes, context, Tier);
-
-                    /// <summary>
-                    /// A session over <paramref name="weights"/>, which it disposes with itself unless <paramref name="ownsWeights"/>
-                    /// is false; <paramref name="classNames"/>, when given, replaces the weights' own.
-                    /// </summary>
-                    public Session(Weights weights, IReadOnlyList<string>? classNames = null, bool ownsWeights = true)
-                        : base(nameof({{model}}), ModelShape.Of({{model}}.Architecture), weights, new Workspace(), weights?.ClassNames,
-                            classNames, ownsWeights)
-                    {
-                    }
-                }
                 """);
     }
 }

@@ -25,7 +25,7 @@ public sealed class CompiledModel
         (weights, owns) => new MultiMnistCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
-    public static readonly CompiledModel MnistEfficient = new("mnist-efficient", ModelShape.Of(MnistEfficientCapsNet.Architecture),
+    public static readonly CompiledModel MnistEfficient = new("mnist-efficient", "mnist", ModelShape.Of(MnistEfficientCapsNet.Architecture),
         architecture: null, MnistEfficientCapsNet.WeightsFileName, MnistEfficientCapsNet.WeightsResourceName, defaultTop: 1,
         () => MnistEfficientCapsNet.Weights.Embedded, (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
             (EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
@@ -45,10 +45,11 @@ public sealed class CompiledModel
     private readonly Func<IDisposable, bool, ICapsNetSession> _session;
 
     // pack(source, weights): the file at source, or weights (read from it) already in managed arrays, folded and packed.
-    private CompiledModel(string name, ModelShape shape, CapsNetArchitecture? architecture, string weightsFileName, string weightsResourceName,
+    private CompiledModel(string name, string data, ModelShape shape, CapsNetArchitecture? architecture, string weightsFileName, string weightsResourceName,
         int defaultTop, Func<IDisposable> embedded, Func<string, object?, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
     {
         Name = name;
+        Data = data;
         Shape = shape;
         Architecture = architecture;
         WeightsFileName = weightsFileName;
@@ -63,12 +64,15 @@ public sealed class CompiledModel
     private static CompiledModel Create<TWeights>(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName,
         int defaultTop, Func<TWeights> embedded, Func<CapsNetWeights, string?, TWeights> pack, Func<TWeights, bool, ICapsNetSession> session)
         where TWeights : class, IDisposable =>
-        new(name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop, embedded,
+        new(name, name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop, embedded,
             (source, weights) => pack((CapsNetWeights?)weights ?? CapsNetWeightsFile.Load(source), source),
             (weights, owns) => session((TWeights)weights, owns));
 
-    /// <summary>The <c>--model</c> value, which is also the name of the data set it was trained on.</summary>
+    /// <summary>The <c>--model</c> value: the name of the data set it was trained on, with "-efficient" for Efficient-CapsNet.</summary>
     public string Name { get; }
+
+    /// <summary>The data set it was trained on (<c>--data</c>'s value when none is given): "mnist" for mnist and mnist-efficient.</summary>
+    public string Data { get; }
 
     /// <summary>What callers need of the network, whichever its family.</summary>
     public ModelShape Shape { get; }

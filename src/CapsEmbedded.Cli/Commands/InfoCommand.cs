@@ -41,7 +41,7 @@ internal static class InfoCommand
         output.WriteLine(UntrustedText.Line($"file          {path}"));
         output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
         output.WriteLine($"sha256        {FileHash.Sha256(path)}");
-        if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021; capsnet info only so far)");
+        if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021; eval, predict and bench run it on the compiled model mnist-efficient with --weights)");
         output.WriteLine($"architecture  {architecture}");
         if (quantized is not null) WriteQuantized(quantized, output);
         else if (metadata is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");

@@ -81,9 +81,9 @@ internal static class ModelChoice
     public static string? ExplicitData(ParseResult parse, Option<string> data) =>
         parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null;
 
-    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (its name), else the option's default (mnist).</summary>
+    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (mnist for mnist-efficient), else the option's default (mnist).</summary>
     public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
-        ExplicitData(parse, data) ?? model ?? parse.GetValue(data)!;
+        ExplicitData(parse, data) ?? (model is null ? null : CompiledModel.Find(model)?.Data ?? model) ?? parse.GetValue(data)!;
 
     /// <summary>
     /// The session for these flags and, for people, what runs ("compiled MnistCapsNet, Vector256 tier, weights …"). float32:

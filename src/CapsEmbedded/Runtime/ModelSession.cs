@@ -27,6 +27,13 @@ public abstract class ModelSession<TWeights, TWorkspace> : ICapsNetSession
     {
     }
 
+    /// <summary>As the other constructor, for an Efficient-CapsNet model (its generated Session).</summary>
+    protected ModelSession(string modelName, EfficientCapsNetArchitecture architecture, TWeights weights, TWorkspace workspace,
+        IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
+        : this(modelName, ModelShape.Of(architecture), weights, workspace, weightsClassNames, classNames, ownsWeights)
+    {
+    }
+
     /// <summary>As the other constructor, for a model of any family, described by its <paramref name="shape"/>.</summary>
     protected ModelSession(string modelName, ModelShape shape, TWeights weights, TWorkspace workspace,
         IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)

@@ -78,7 +78,7 @@ public static class CapsNetWeightsFile
         if (CapsNetFamily.Of(header.Metadata, fileName) is var family and not CapsNetFamily.Paper)
             throw new WeightFormatException(fileName, null, $"an Efficient-CapsNet weight file ({CapsNetFamilyMetadata.Key} = \"{family.Name()}\"); "
                 + "this loader reads the paper's CapsNet only: load it with EfficientCapsNetWeightsFile "
-                + "(capsnet info describes it; the other capsnet commands do not support the efficient family yet)");
+                + "(capsnet eval, predict, bench and info run it, on the compiled model mnist-efficient; quantize and the paper network's tools do not support the efficient family)");
         return CapsNetHeaderValidator.Validate(header, fileName);
     }
 }

@@ -12,9 +12,9 @@ namespace CapsEmbedded.Tests.Models;
 public sealed class CompiledModelTests
 {
     [Fact]
-    public void The_registry_lists_the_three_generated_models_default_first()
+    public void The_registry_lists_the_four_generated_models_default_first()
     {
-        Assert.Equal(["mnist", "fashion", "multimnist"], CompiledModel.Names);
+        Assert.Equal(["mnist", "fashion", "multimnist", "mnist-efficient"], CompiledModel.Names);
         Assert.Equal(CompiledModel.Names, CompiledModel.All.Select(m => m.Name));
         Assert.Same(CompiledModel.Mnist, CompiledModel.Default);
         Assert.Same(CompiledModel.Default, CompiledModel.All[0]);

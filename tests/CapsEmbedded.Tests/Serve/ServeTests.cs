@@ -299,7 +299,7 @@ public sealed class ServeTests() : TempDirectoryTest("capsnet-serve-"), IAsyncLi
     [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address (e.g. 127.0.0.1), got 'example.com'")]
     [InlineData(new[] { "--port" }, "--port needs a value")]
     [InlineData(new[] { "--colour", "red" }, "unknown option '--colour'")]
-    [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, multimnist, got 'cifar'")]
+    [InlineData(new[] { "--model", "cifar" }, "--model must be one of mnist, fashion, multimnist, mnist-efficient, got 'cifar'")]
     public void Bad_arguments_name_the_problem(string[] args, string message) =>
         Assert.StartsWith(message, Assert.Throws<ArgumentException>(() => ServeOptions.Parse(args)).Message);
 
