@@ -37,7 +37,7 @@ public class AllocationTests
     /// </summary>
     private static long PredictAllocations(ICapsNetSession session, float[] image, int warmUp, int calls)
     {
-        var a = session.Architecture;
+        var a = session.Shape;
         var lengths = new float[a.Classes];
         var capsules = new float[a.DecoderInput];
         var reconstruction = new float[a.DecoderOutput];

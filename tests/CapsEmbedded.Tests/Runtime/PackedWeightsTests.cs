@@ -116,8 +116,8 @@ public sealed class PackedWeightsTests
         var model = CompiledModel.Named(name);
         using var embedded = model.Open(weightsPath: null);
         using var loaded = model.Open(CapsNetWeightsFile.Load(ModelFile(name)), name);
-        float[] a = new float[model.Architecture.Classes], b = new float[model.Architecture.Classes];
-        foreach (var image in Images(model.Architecture.InputLength))
+        float[] a = new float[model.Shape.Classes], b = new float[model.Shape.Classes];
+        foreach (var image in Images(model.Shape.InputLength))
             foreach (var tier in SimdTiers.Supported)
             {
                 embedded.Tier = loaded.Tier = tier;
