@@ -134,9 +134,14 @@ public sealed class CompiledModel
     public void CheckFamily(string weightsPath)
     {
         if (!File.Exists(weightsPath)) return; // the loader's own "no such file"
-        var family = CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath);
+        var family = FamilyOf(weightsPath);
         if (family != Family) throw FamilyMismatch(weightsPath, family);
     }
+
+    /// <summary>The family a weight file holds (its <c>capsnet.family</c>), from its header only.</summary>
+    /// <exception cref="WeightFormatException">The header is invalid or names no family.</exception>
+    public static CapsNetFamily FamilyOf(string weightsPath) =>
+        CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath);
 
     private WeightFormatException FamilyMismatch(string source, CapsNetFamily family) => new(source, null,
         $"holds {FamilyText(family)} network; the compiled model {Name} is {FamilyText(Family)} model"

@@ -106,7 +106,7 @@ internal static class ModelChoice
         // Efficient-CapsNet (a --model of that family, or a file of it without --model) runs its compiled model only:
         // there is no scalar reference session for the family, and a file of the other family is refused naming both.
         var fileFamily = weightsPath is not null && File.Exists(weightsPath)
-            ? CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath) : CapsNetFamily.Paper;
+            ? CompiledModel.FamilyOf(weightsPath) : CapsNetFamily.Paper;
         if (fileFamily == CapsNetFamily.Efficient || (model is not null && Named(model).Family == CapsNetFamily.Efficient))
         {
             var efficient = model is null ? CompiledModel.OfFamily(fileFamily)! : Named(model);
