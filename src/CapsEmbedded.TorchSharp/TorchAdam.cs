@@ -1,4 +1,5 @@
 using CapsEmbedded.Training;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -12,6 +13,13 @@ namespace CapsEmbedded.TorchSharp;
 public sealed class TorchAdam : IDisposable
 {
     private readonly (string Name, Parameter Tensor)[] _parameters;
+
+    // Every Scalar an update uses is held here or in a using: TorchSharp 0.107 hands a Scalar's native handle to libtorch
+    // without keeping the object alive, so an implicit temporary (alpha: 1 − β1, add_(ε), whose alpha is an implicit 1)
+    // can be finalized, and its memory reused, while the call still reads it.
+    private readonly Scalar _one = 1.0, _beta1 = AdamOptimizer<float>.Beta1, _beta2 = AdamOptimizer<float>.Beta2;
+    private readonly Scalar _oneMinusBeta1 = 1 - AdamOptimizer<float>.Beta1, _oneMinusBeta2 = 1 - AdamOptimizer<float>.Beta2;
+    private readonly Scalar _epsilon = AdamOptimizer<float>.Epsilon;
 
     public TorchAdam(IEnumerable<(string Name, Parameter Tensor)> parameters)
     {
@@ -28,16 +36,16 @@ public sealed class TorchAdam : IDisposable
     public void Apply(long step, double learningRate)
     {
         const double b1 = AdamOptimizer<float>.Beta1, b2 = AdamOptimizer<float>.Beta2;
-        double correction1 = 1 / (1 - Math.Pow(b1, step)), correction2 = 1 / (1 - Math.Pow(b2, step));
+        using Scalar correction1 = 1 / (1 - Math.Pow(b1, step)), correction2 = 1 / (1 - Math.Pow(b2, step)), rate = learningRate;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         for (int k = 0; k < _parameters.Length; k++)
         {
             var (name, p) = _parameters[k];
             var g = p.grad ?? throw new InvalidOperationException($"{name} has no gradient");
-            First[k].mul_(b1).add_(g, alpha: 1 - b1);
-            Second[k].mul_(b2).addcmul_(g, g, value: 1 - b2);
-            var update = First[k].mul(correction1).mul_(learningRate).div_(Second[k].mul(correction2).sqrt_().add_(AdamOptimizer<float>.Epsilon));
+            First[k].mul_(_beta1).add_(g, alpha: _oneMinusBeta1);
+            Second[k].mul_(_beta2).addcmul_(g, g, value: _oneMinusBeta2);
+            var update = First[k].mul(correction1).mul_(rate).div_(Second[k].mul(correction2).sqrt_().add_(_epsilon, _one));
             p.sub_(update);
         }
     }
@@ -45,5 +53,6 @@ public sealed class TorchAdam : IDisposable
     public void Dispose()
     {
         foreach (var t in First.Concat(Second)) t.Dispose();
+        foreach (var s in new[] { _one, _beta1, _beta2, _oneMinusBeta1, _oneMinusBeta2, _epsilon }) s.Dispose();
     }
 }

@@ -214,6 +214,10 @@ public sealed class TorchEfficientCapsNet : nn.Module<Tensor, Tensor>
         {
             conv = nn.Conv2d(input, output, kernel, stride: stride);
             bn = nn.BatchNorm2d(output, eps: W.BatchNormEps, momentum: BatchNormMomentum);
+            // The momentum is fixed, so the batch counter is never read. Dropping it also drops TorchSharp's
+            // num_batches_tracked.add_(1), whose implicit alpha Scalar can be finalized mid-call: after 126,600 steps the
+            // Efficient-CapsNet run stopped with "For integral input tensors, argument alpha must not be a floating point number".
+            bn.num_batches_tracked = null;
             RegisterComponents();
         }
 

@@ -39,15 +39,16 @@ public class EfficientCapsNetTests
     private static float[] Input(LabeledImages set, int count) => set.Pixels.AsSpan(0, count * 784).ToArray().Select(b => b / 255f).ToArray();
 
     [Fact]
-    public void Module_tensors_are_the_spec_table_and_batch_norm_counts_are_the_only_extra_buffers()
+    public void Module_tensors_are_the_spec_table_without_batch_norm_counters()
     {
         using var model = new TorchEfficientCapsNet(CPU);
         var parameters = model.named_parameters().Select(p => (p.name, p.parameter.shape)).ToList();
         var buffers = model.named_buffers().Select(b => (b.name, b.buffer.shape)).ToList();
-        var all = parameters.Concat(buffers.Where(b => !b.name.EndsWith(".num_batches_tracked", StringComparison.Ordinal))).ToDictionary(t => t.name, t => t.shape);
+        var all = parameters.Concat(buffers).ToDictionary(t => t.name, t => t.shape);
         Assert.Equal(SpecTable.Select(t => t.Name).Order(), all.Keys.Order());
         foreach (var (name, shape) in SpecTable) Assert.True(shape.SequenceEqual(all[name]), $"{name}: [{string.Join(",", all[name])}], spec [{string.Join(",", shape)}]");
-        Assert.Equal(Enumerable.Range(0, 4).Select(k => $"stem.{k}.bn.num_batches_tracked"), buffers.Select(b => b.name).Where(n => n.EndsWith("num_batches_tracked", StringComparison.Ordinal)).Order());
+        // No num_batches_tracked: the fixed momentum never reads it, and TorchSharp's add_(1) on it can fail (TorchEfficientCapsNet).
+        Assert.DoesNotContain(buffers, b => b.name.EndsWith("num_batches_tracked", StringComparison.Ordinal));
         Assert.Equal(SpecTable.Select(t => t.Name), EfficientWeightsWriter.Tensors.Select(t => t.Name));
         Assert.Equal(SpecTable.Select(t => t.Name).Where(n => !n.Contains("running_", StringComparison.Ordinal)).Order(), parameters.Select(p => p.name).Order());
         // 161,824 without the decoder is the paper's "161K".
