@@ -104,6 +104,16 @@ public sealed class CompiledModel
     /// </summary>
     public ICapsNetSession Open(string? weightsPath) => _session(Load(weightsPath), true);
 
+    /// <summary>
+    /// As <see cref="Open(string?)"/> for the file at <paramref name="weightsPath"/> whose family the caller has read
+    /// (<see cref="FamilyOf"/>): refused naming both when it is not this model's, without reading the header again.
+    /// </summary>
+    public ICapsNetSession Open(string weightsPath, CapsNetFamily fileFamily)
+    {
+        if (fileFamily != Family) throw FamilyMismatch(weightsPath, fileFamily);
+        return _session(_pack(weightsPath, null), true);
+    }
+
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture, read from <paramref name="source"/>).</summary>
     /// <exception cref="WeightFormatException">This model is not of the paper family.</exception>
     public ICapsNetSession Open(CapsNetWeights weights, string source)
@@ -131,7 +141,7 @@ public sealed class CompiledModel
     /// Efficient-CapsNet file given to mnist); reads only the file's header.
     /// </summary>
     /// <exception cref="WeightFormatException">The file's family is not <see cref="Family"/>, or its header is invalid.</exception>
-    public void CheckFamily(string weightsPath)
+    private void CheckFamily(string weightsPath)
     {
         if (!File.Exists(weightsPath)) return; // the loader's own "no such file"
         var family = FamilyOf(weightsPath);
