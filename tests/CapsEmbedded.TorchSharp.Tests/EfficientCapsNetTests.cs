@@ -57,6 +57,21 @@ public class EfficientCapsNetTests
     }
 
     [Fact]
+    public void Writer_tensors_and_metadata_are_the_typed_MNIST_architecture()
+    {
+        var a = EfficientCapsNetArchitecture.Mnist;
+        Assert.Equal(a.Tensors.Select(t => t.ToString()),
+            EfficientWeightsWriter.Tensors.Select(t => $"{t.Name} [{string.Join(",", t.Shape)}]"));
+        var metadata = EfficientWeightsWriter.ArchitectureMetadata();
+        Assert.Equal("efficient", metadata[EfficientWeightsWriter.FamilyKey]);
+        Assert.Equal(a, EfficientCapsNetArchitecture.FromMetadata(metadata, out string? error));
+        Assert.Null(error);
+        Assert.Equal(EfficientWeightsWriter.InputSize, a.InputSize);
+        Assert.Equal(EfficientWeightsWriter.Classes, a.Classes);
+        Assert.Equal(EfficientWeightsWriter.StemChannels, a.Stem.Select(l => l.Channels));
+    }
+
+    [Fact]
     public void Forward_shapes_and_train_mode_batch_norm_uses_momentum_0_01()
     {
         set_num_threads(1);
