@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
@@ -148,10 +149,16 @@ public sealed class CompiledModel
         if (family != Family) throw FamilyMismatch(weightsPath, family);
     }
 
-    /// <summary>The family a weight file holds (its <c>capsnet.family</c>), from its header only.</summary>
+    /// <summary>
+    /// The family a weight file holds (its <c>capsnet.family</c>), from its header only; the path is opened as every input
+    /// file is (<see cref="InputFile"/>: a directory, device or FIFO is refused naming it).
+    /// </summary>
     /// <exception cref="WeightFormatException">The header is invalid or names no family.</exception>
-    public static CapsNetFamily FamilyOf(string weightsPath) =>
-        CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath);
+    public static CapsNetFamily FamilyOf(string weightsPath)
+    {
+        using var stream = InputFile.OpenRead(weightsPath, Array.MaxLength, "weight file");
+        return CapsNetFamily.Of(SafeTensorsFile.ReadHeader(stream, weightsPath).Header.Metadata, weightsPath);
+    }
 
     private WeightFormatException FamilyMismatch(string source, CapsNetFamily family) => new(source, null,
         $"holds {FamilyText(family)} network; the compiled model {Name} is {FamilyText(Family)} model"
