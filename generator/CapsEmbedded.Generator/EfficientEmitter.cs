@@ -26,7 +26,7 @@ namespace CapsEmbedded.Generator
                 weights are packed once, batch norm folded into the next convolution. Thread-safe: one <see cref="Weights"/>,
                 one <see cref="Workspace"/> per thread.
                 """, "System", "System.CodeDom.Compiler", "System.Collections.Generic", "System.Threading", "CapsEmbedded",
-                "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
+                "CapsEmbedded.Kernels", "CapsEmbedded.Kernels.Int8", "CapsEmbedded.Runtime");
 
             w.Write("// ---- Sizes ----------------------------------------------------------------------------------------");
             w.Line();
@@ -279,30 +279,14 @@ namespace CapsEmbedded.Generator
         }
 
         /// <summary>
-        /// CreateBatchContext, PredictBatch (the batch spread over the context's workers, each image the one-thread forward
-        /// pass on its worker's scratch) and the split-one-image Predict (the one-thread pass): the same bits as Predict, and
-        /// what ModelSections.Session forwards to, as the paper models' do.
+        /// CreateBatchContext and PredictBatch (every model's, <see cref="ModelSections.PredictBatch"/>), and the
+        /// split-one-image Predict (the one-thread pass): the same bits as Predict, and what ModelSections.Session forwards
+        /// to, as the paper models' do.
         /// </summary>
         private static void EfficientBatch(SourceWriter w)
-            => w.Write("""
-                /// <summary>A context for PredictBatch: worker threads with one scratch buffer each.</summary>
-                /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
-                public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
-
-                /// <summary>
-                /// Classifies <c>images.Length / InputLength</c> images over the context's workers: lengths [count·classes],
-                /// classes [count], each image's the same bits as Predict's. Allocation-free.
-                /// </summary>
-                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
-                    BatchContext context, SimdTier tier)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    ModelArguments.CheckContext(context, ScratchLength);
-                    ModelArguments.CheckTier(tier);
-                    ModelArguments.CheckImages(InputLength, images);
-                    context.Run(s_predictItem, weights.Packed, tier, default, images, InputLength, lengths, Classes, classes);
-                }
-
+        {
+            PredictBatch(w, "PackedEfficientCapsNetWeights", int8: false);
+            w.Write("""
                 /// <summary>
                 /// The Session's split-one-image call: the one-thread forward pass on the calling thread (one image is not
                 /// split over the context's workers yet), so the same bits as Predict. Allocation-free.
@@ -318,13 +302,7 @@ namespace CapsEmbedded.Generator
                     return Forward(weights.Packed, context.ImageScratch, image, lengths, capsules, reconstruction, tier);
                 }
 
-                // Cached once so a batch call allocates no delegate.
-                private static readonly BatchItemPredictor<PackedEfficientCapsNetWeights> s_predictItem = PredictItem;
-
-                private static int PredictItem(PackedEfficientCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> scratch, SimdTier tier, global::CapsEmbedded.Kernels.Int8.Int8Tier int8Tier)
-                    => Forward(weights, scratch, image, lengths, default, default, tier);
-
                 """);
+        }
     }
 }

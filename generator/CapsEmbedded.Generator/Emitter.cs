@@ -39,7 +39,8 @@ namespace CapsEmbedded.Generator
             var w = OpenModelFile(spec, $$"""
                 The CapsNet of <c>{{Escape(h.FileName)}}</c> as fixed-shape code: every size is a constant and the weights are
                 packed once for the SIMD kernels. Thread-safe: one <see cref="Weights"/>, one <see cref="Workspace"/> per thread.
-                """, "System", "System.Collections.Generic", "CapsEmbedded.Kernels", "CapsEmbedded.Runtime");
+                """, "System", "System.Collections.Generic", "CapsEmbedded.Kernels", "CapsEmbedded.Kernels.Int8",
+                "CapsEmbedded.Runtime");
             w.Write("// ---- Weight file: where each tensor lies ------------------------------------------------------");
             w.Line();
             Const(w, "long", "WeightsDataOffset", N(8 + h.HeaderLength), "Start of the tensor data: 8-byte length prefix + JSON header.");
@@ -75,10 +76,6 @@ namespace CapsEmbedded.Generator
                 global::CapsEmbedded.Runtime.ScratchLayout.Float(a, InPlace(spec)));
             w.Write($$"""
                 // ---- API ----------------------------------------------------------------------------------------
-
-                /// <summary>A context for the parallel Predict and PredictBatch: worker threads with one scratch buffer each.</summary>
-                /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
-                public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
 
                 /// <summary>
                 /// The model's weights, packed for the kernels in one 64-byte-aligned native allocation. Immutable once built:
@@ -161,34 +158,8 @@ namespace CapsEmbedded.Generator
                     DigitCapsules.Reconstruct(Regions.Layout, workspace.Scratch, weights.Packed.Decoder, capsules, keep, reconstruction, tier);
                 }
 
-                /// <summary>
-                /// Classifies <c>images.Length / InputLength</c> images spread over the context's worker threads (each with its
-                /// own scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
-                /// </summary>
-                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
-                    BatchContext context)
-                    => PredictBatch(weights, images, lengths, classes, context, SimdTiers.Best);
-
-                /// <summary>As the other overload, with the SIMD tier forced.</summary>
-                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
-                    BatchContext context, SimdTier tier)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    ModelArguments.CheckContext(context, ScratchLength);
-                    ModelArguments.CheckTier(tier);
-                    ModelArguments.CheckImages(Architecture, images);
-                    context.Run(s_predictItem, weights.Packed, tier, images, InputLength, lengths, Classes, classes);
-                }
-
-                // Cached once so a batch call allocates no delegate.
-                private static readonly BatchItemPredictor s_predictItem = PredictItem;
-
-                private static int PredictItem(PackedCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> scratch, SimdTier tier)
-                    => Forward(weights, scratch, image, lengths, default, default, tier);
-
                 """);
-
+            PredictBatch(w, "PackedCapsNetWeights", int8: false);
             Session(w, model, int8: false);
             RegionsHolder(w, int8: false, halfWeightsInPlace: InPlace(spec));
             w.Close();

@@ -35,10 +35,6 @@ namespace CapsEmbedded.Generator
                 /// <summary>The int8 tier the primary-capsule conv uses on this machine.</summary>
                 public static Int8Tier ActiveInt8Tier => Int8Tiers.Best;
 
-                /// <summary>Worker threads with a scratch buffer each, for PredictBatch and the split one-image Predict.</summary>
-                /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
-                public static BatchContext CreateBatchContext(int workerCount = 0) => new(ScratchLength, workerCount);
-
                 /// <summary>
                 /// The model's weights, packed once by <see cref="QuantizedCapsNet"/> (float tensors for the float kernels, the
                 /// primary conv's int8 weight for QuantizedGemm) in aligned native memory. Immutable once built: share one instance.
@@ -80,7 +76,7 @@ namespace CapsEmbedded.Generator
                 """, "Workspace", "workspace", int8: true, """
                     CheckPredict(weights, image, lengths, capsules, reconstruction, tier, int8Tier);
                     ArgumentNullException.ThrowIfNull(workspace);
-                    return Forward(weights.Packed, image, lengths, workspace.Scratch, tier, int8Tier, capsules, reconstruction);
+                    return Forward(weights.Packed, workspace.Scratch, image, lengths, capsules, reconstruction, tier, int8Tier);
                 """);
             PredictOverloads(w, """
                 Classifies one image with its work split over the context's workers (conv1 and its u7 codes by pixel rows, the
@@ -95,27 +91,8 @@ namespace CapsEmbedded.Generator
                     return DigitCapsules.Finish(Regions.Layout, context.ImageScratch, weights.Packed.Decoder, lengths, capsules,
                         reconstruction, tier);
                 """);
+            PredictBatch(w, "QuantizedCapsNet", int8: true);
             w.Write("""
-                /// <summary>
-                /// Classifies <c>images.Length / InputLength</c> images spread over the context's workers (each with its own
-                /// scratch): lengths [count·classes], classes [count]. Allocation-free once the context exists.
-                /// </summary>
-                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
-                    BatchContext context)
-                    => PredictBatch(weights, images, lengths, classes, context, SimdTiers.Best, Int8Tiers.Best);
-
-                /// <summary>As the other overload, with both tiers forced.</summary>
-                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
-                    BatchContext context, SimdTier tier, Int8Tier int8Tier)
-                {
-                    ArgumentNullException.ThrowIfNull(weights);
-                    ModelArguments.CheckContext(context, ScratchLength);
-                    ModelArguments.CheckTier(tier);
-                    Int8Tiers.ThrowIfUnsupported(int8Tier);
-                    ModelArguments.CheckImages(Architecture, images);
-                    context.Run(s_predictItem, weights.Packed, tier, int8Tier, images, InputLength, lengths, Classes, classes);
-                }
-
                 /// <summary>
                 /// The decoder alone (paper §4.1, float32 on <paramref name="tier"/>) on <paramref name="capsules"/> with every
                 /// capsule but <paramref name="keep"/> zeroed. Allocation-free.
@@ -128,19 +105,17 @@ namespace CapsEmbedded.Generator
                     DigitCapsules.Reconstruct(Regions.Layout, workspace.Scratch, weights.Packed.Decoder, capsules, keep, reconstruction, tier);
                 }
 
-                // The split Predict's layer parts and PredictBatch's item, cached once so a call allocates no delegate.
+                // The split Predict's layer parts, cached once so a call allocates no delegate.
                 private static readonly ImagePartRunner<QuantizedCapsNet> s_conv1Part = Layers.Conv1;
                 private static readonly ImagePartRunner<QuantizedCapsNet> s_primaryConvPart = Layers.PrimaryConv;
                 private static readonly ImagePartRunner<QuantizedCapsNet> s_capsulesPart = Layers.Capsules;
-                private static readonly BatchItemPredictor<QuantizedCapsNet> s_predictItem = static (weights, image, lengths, scratch, tier,
-                    int8Tier) => Forward(weights, image, lengths, scratch, tier, int8Tier, default, default);
 
                 /// <summary>
                 /// The forward pass for one image on one thread, the caller having checked the spans and the tiers: each part
                 /// taken whole (part 0 of 1), so the same arithmetic as the split Predict and as QuantizedCapsNet.
                 /// </summary>
-                private static int Forward(QuantizedCapsNet weights, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch,
-                    SimdTier tier, Int8Tier int8Tier, Span<float> capsules, Span<float> reconstruction)
+                private static int Forward(QuantizedCapsNet weights, Span<float> scratch, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> capsules, Span<float> reconstruction, SimdTier tier, Int8Tier int8Tier)
                 {
                     Layers.Conv1(weights, scratch, image, 0, 1, tier, int8Tier);
                     Layers.PrimaryConv(weights, scratch, image, 0, 1, tier, int8Tier);

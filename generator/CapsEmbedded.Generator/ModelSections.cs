@@ -185,24 +185,74 @@ namespace CapsEmbedded.Generator
         /// <paramref name="body"/> (indented by 4).
         /// </summary>
         public static void PredictOverloads(SourceWriter w, string summary, string stateType, string state, bool int8, string body)
-        {
-            string best = int8 ? "SimdTiers.Best, Int8Tiers.Best" : "SimdTiers.Best";
-            string forced = int8 ? "SimdTier tier, Int8Tier int8Tier" : "SimdTier tier";
-            w.Write($$"""
+            => w.Write($$"""
                 {{DocComment(summary)}}
                 public static int Predict(Weights weights, {{stateType}} {{state}}, ReadOnlySpan<float> image, Span<float> lengths,
                     Span<float> capsules = default, Span<float> reconstruction = default)
-                    => Predict(weights, {{state}}, image, lengths, capsules, reconstruction, {{best}});
+                    => Predict(weights, {{state}}, image, lengths, capsules, reconstruction, {{BestTiers(int8)}});
 
-                /// <summary>As the other overload, with {{(int8 ? "both tiers" : "the SIMD tier")}} forced (tests compare tiers with this).</summary>
+                /// <summary>As the other overload, with {{TiersForced(int8)}} forced (tests compare tiers with this).</summary>
                 public static int Predict(Weights weights, {{stateType}} {{state}}, ReadOnlySpan<float> image, Span<float> lengths,
-                    Span<float> capsules, Span<float> reconstruction, {{forced}})
+                    Span<float> capsules, Span<float> reconstruction, {{TierParameters(int8)}})
                 {
                 {{body}}
                 }
 
                 """);
+
+        /// <summary>
+        /// CreateBatchContext and the two PredictBatch overloads, every model's: the images spread over the context's workers,
+        /// each image the model's one-thread <c>Forward</c> on its worker's scratch (so Predict's bits), through a
+        /// <c>BatchItemPredictor</c> over <paramref name="packedWeights"/> (the type of <c>Weights.Packed</c>) cached once.
+        /// An <paramref name="int8"/> model takes the int8 tier beside the float one; a float model passes the default.
+        /// </summary>
+        public static void PredictBatch(SourceWriter w, string packedWeights, bool int8)
+        {
+            w.Write($$"""
+                /// <summary>Worker threads with one scratch buffer each, for PredictBatch and the Predict over a BatchContext.</summary>
+                /// <param name="workerCount">Threads including the caller's; 0 = one per processor.</param>
+                public static BatchContext CreateBatchContext(int workerCount = 0) => new BatchContext(ScratchLength, workerCount);
+
+                /// <summary>
+                /// Classifies <c>images.Length / InputLength</c> images spread over the context's workers (each with its own
+                /// scratch): lengths [count·classes], classes [count], each image's the same bits as Predict's. Allocation-free
+                /// once the context exists.
+                /// </summary>
+                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+                    BatchContext context)
+                    => PredictBatch(weights, images, lengths, classes, context, {{BestTiers(int8)}});
+
+                /// <summary>As the other overload, with {{TiersForced(int8)}} forced.</summary>
+                public static void PredictBatch(Weights weights, ReadOnlySpan<float> images, Span<float> lengths, Span<int> classes,
+                    BatchContext context, {{TierParameters(int8)}})
+                {
+                    ArgumentNullException.ThrowIfNull(weights);
+                    ModelArguments.CheckContext(context, ScratchLength);
+                    ModelArguments.CheckTier(tier);
+                """);
+            if (int8) w.Write("    Int8Tiers.ThrowIfUnsupported(int8Tier);");
+            w.Write($$"""
+                    ModelArguments.CheckImages(InputLength, images);
+                    context.Run(s_predictItem, weights.Packed, tier, {{(int8 ? "int8Tier" : "default")}}, images, InputLength, lengths, Classes, classes);
+                }
+
+                // Cached once so a batch call allocates no delegate.
+                private static readonly BatchItemPredictor<{{packedWeights}}> s_predictItem = PredictItem;
+
+                private static int PredictItem({{packedWeights}} weights, ReadOnlySpan<float> image, Span<float> lengths,
+                    Span<float> scratch, SimdTier tier, Int8Tier int8Tier)
+                    => Forward(weights, scratch, image, lengths, default, default, tier{{(int8 ? ", int8Tier" : "")}});
+
+                """);
         }
+
+        /// <summary>The arguments that pick the best tiers: the float one, and the int8 one for an int8 model.</summary>
+        private static string BestTiers(bool int8) => int8 ? "SimdTiers.Best, Int8Tiers.Best" : "SimdTiers.Best";
+
+        /// <summary>The forced-tier parameters: the float tier, and the int8 tier for an int8 model.</summary>
+        private static string TierParameters(bool int8) => int8 ? "SimdTier tier, Int8Tier int8Tier" : "SimdTier tier";
+
+        private static string TiersForced(bool int8) => int8 ? "both tiers" : "the SIMD tier";
 
         public static void CloseNamespace(SourceWriter w, ModelSpec spec)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using CapsEmbedded.Data;
 
 namespace CapsEmbedded.CommandLine;
@@ -13,10 +14,13 @@ public static class ToolOptions
         DefaultValueFactory = _ => DataPaths.DefaultRoot,
     };
 
-    /// <summary><c>--threads</c>, all cores unless given; <paramref name="what"/> says whose threads they are.</summary>
-    public static Option<int> Threads(string what = "Worker threads") => new("--threads")
+    /// <summary>
+    /// <c>--threads</c>, <paramref name="fallback"/> threads unless given (all cores when null); <paramref name="what"/>
+    /// says whose threads they are.
+    /// </summary>
+    public static Option<int> Threads(string what = "Worker threads", int? fallback = null) => new("--threads")
     {
-        Description = $"{what} (default: all cores)",
-        DefaultValueFactory = _ => Environment.ProcessorCount,
+        Description = $"{what} (default: {(fallback is { } count ? count.ToString(CultureInfo.InvariantCulture) : "all cores")})",
+        DefaultValueFactory = _ => fallback ?? Environment.ProcessorCount,
     };
 }

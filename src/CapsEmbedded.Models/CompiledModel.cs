@@ -1,3 +1,4 @@
+using CapsEmbedded.IO;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
@@ -104,6 +105,16 @@ public sealed class CompiledModel
     /// </summary>
     public ICapsNetSession Open(string? weightsPath) => _session(Load(weightsPath), true);
 
+    /// <summary>
+    /// As <see cref="Open(string?)"/> for the file at <paramref name="weightsPath"/> whose family the caller has read
+    /// (<see cref="FamilyOf"/>): refused naming both when it is not this model's, without reading the header again.
+    /// </summary>
+    public ICapsNetSession Open(string weightsPath, CapsNetFamily fileFamily)
+    {
+        if (fileFamily != Family) throw FamilyMismatch(weightsPath, fileFamily);
+        return _session(_pack(weightsPath, null), true);
+    }
+
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture, read from <paramref name="source"/>).</summary>
     /// <exception cref="WeightFormatException">This model is not of the paper family.</exception>
     public ICapsNetSession Open(CapsNetWeights weights, string source)
@@ -131,17 +142,23 @@ public sealed class CompiledModel
     /// Efficient-CapsNet file given to mnist); reads only the file's header.
     /// </summary>
     /// <exception cref="WeightFormatException">The file's family is not <see cref="Family"/>, or its header is invalid.</exception>
-    public void CheckFamily(string weightsPath)
+    private void CheckFamily(string weightsPath)
     {
         if (!File.Exists(weightsPath)) return; // the loader's own "no such file"
         var family = FamilyOf(weightsPath);
         if (family != Family) throw FamilyMismatch(weightsPath, family);
     }
 
-    /// <summary>The family a weight file holds (its <c>capsnet.family</c>), from its header only.</summary>
+    /// <summary>
+    /// The family a weight file holds (its <c>capsnet.family</c>), from its header only; the path is opened as every input
+    /// file is (<see cref="InputFile"/>: a directory, device or FIFO is refused naming it).
+    /// </summary>
     /// <exception cref="WeightFormatException">The header is invalid or names no family.</exception>
-    public static CapsNetFamily FamilyOf(string weightsPath) =>
-        CapsNetFamily.Of(SafeTensorsFile.ReadHeader(weightsPath).Header.Metadata, weightsPath);
+    public static CapsNetFamily FamilyOf(string weightsPath)
+    {
+        using var stream = InputFile.OpenRead(weightsPath, Array.MaxLength, "weight file");
+        return CapsNetFamily.Of(SafeTensorsFile.ReadHeader(stream, weightsPath).Header.Metadata, weightsPath);
+    }
 
     private WeightFormatException FamilyMismatch(string source, CapsNetFamily family) => new(source, null,
         $"holds {FamilyText(family)} network; the compiled model {Name} is {FamilyText(Family)} model"

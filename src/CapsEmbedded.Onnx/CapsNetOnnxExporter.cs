@@ -53,13 +53,8 @@ public static class CapsNetOnnxExporter
     {
         ArgumentNullException.ThrowIfNull(weights);
         options ??= new OnnxExportOptions();
-        var graph = BuildGraph(weights, options);
-        var exportMetadata = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["capsnet.onnx.decoder"] = options.IncludeDecoder ? "1" : "0",
-            ["capsnet.onnx.capsule_transform"] = options.CapsuleTransform.ToString(),
-        };
-        return OnnxCapsuleLayers.Write(graph, weights, exportMetadata,
+        return OnnxCapsuleLayers.Write(BuildGraph(weights, options), weights, options.IncludeDecoder,
+            ("capsnet.onnx.capsule_transform", options.CapsuleTransform.ToString()),
             $"CapsNet (Sabour, Frosst, Hinton 2017): {weights.Architecture}");
     }
 

@@ -16,13 +16,8 @@ public static class EfficientCapsNetOnnxExporter
     {
         ArgumentNullException.ThrowIfNull(weights);
         options ??= new OnnxExportOptions();
-        var graph = BuildGraph(weights, options);
-        var exportMetadata = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["capsnet.onnx.decoder"] = options.IncludeDecoder ? "1" : "0",
-            ["capsnet.onnx.batchnorm"] = options.FoldBatchNorm ? "folded" : "nodes",
-        };
-        return OnnxCapsuleLayers.Write(graph, weights, exportMetadata,
+        return OnnxCapsuleLayers.Write(BuildGraph(weights, options), weights, options.IncludeDecoder,
+            ("capsnet.onnx.batchnorm", options.FoldBatchNorm ? "folded" : "nodes"),
             $"Efficient-CapsNet (Mazzia, Salvetti, Chiaberge 2021): {weights.Architecture}");
     }
 

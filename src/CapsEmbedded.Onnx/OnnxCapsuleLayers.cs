@@ -40,13 +40,17 @@ internal static class OnnxCapsuleLayers
         return g.Node("Sigmoid", [h3], "fc3_sigmoid");
     }
 
-    /// <summary>The ModelProto: the weight file's metadata, plus what the export options were.</summary>
-    public static byte[] Write(OnnxGraph graph, NamedTensors weights, IReadOnlyDictionary<string, string> exportMetadata,
+    /// <summary>
+    /// The ModelProto: the weight file's metadata, plus what the export options were: capsnet.onnx.decoder (whether
+    /// <paramref name="includeDecoder"/>) and the family's own <paramref name="familyOption"/>.
+    /// </summary>
+    public static byte[] Write(OnnxGraph graph, NamedTensors weights, bool includeDecoder, (string Key, string Value) familyOption,
         string docString)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in weights.Metadata) metadata[key] = value;
-        foreach (var (key, value) in exportMetadata) metadata[key] = value;
+        metadata["capsnet.onnx.decoder"] = includeDecoder ? "1" : "0";
+        metadata[familyOption.Key] = familyOption.Value;
         string version = typeof(OnnxCapsuleLayers).Assembly.GetName().Version?.ToString() ?? "0";
         return OnnxModelWriter.Write(graph, version, docString, metadata);
     }

@@ -51,29 +51,11 @@ public static class EfficientWeightsWriter
         return list;
     }
 
-    /// <summary>The <c>capsnet.*</c> architecture metadata (family, sizes, batch-norm ε).</summary>
-    public static Dictionary<string, string> ArchitectureMetadata()
-    {
-        static string I(int x) => x.ToString(CultureInfo.InvariantCulture);
-        static string List(int[] xs) => string.Join(",", xs.Select(I));
-        return new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            [FamilyKey] = Family,
-            ["capsnet.input_size"] = I(InputSize),
-            ["capsnet.input_channels"] = I(InputChannels),
-            ["capsnet.stem_channels"] = List(StemChannels),
-            ["capsnet.stem_kernels"] = List(StemKernels),
-            ["capsnet.stem_strides"] = List(StemStrides),
-            ["capsnet.primary_kernel"] = I(PrimaryKernel),
-            ["capsnet.primary_capsules"] = I(PrimaryCapsules),
-            ["capsnet.primary_dims"] = I(PrimaryDims),
-            ["capsnet.classes"] = I(Classes),
-            ["capsnet.class_dims"] = I(ClassDims),
-            ["capsnet.decoder_hidden1"] = I(DecoderHidden1),
-            ["capsnet.decoder_hidden2"] = I(DecoderHidden2),
-            ["capsnet.batchnorm_eps"] = BatchNormEps.ToString("R", CultureInfo.InvariantCulture),
-        };
-    }
+    /// <summary>
+    /// The <c>capsnet.*</c> architecture metadata (family, sizes, batch-norm ε): the typed API's, of
+    /// <see cref="EfficientCapsNetArchitecture.Mnist"/>, whose sizes are this class's constants.
+    /// </summary>
+    public static Dictionary<string, string> ArchitectureMetadata() => EfficientCapsNetArchitecture.Mnist.ToMetadata();
 
     /// <summary>Writes <paramref name="tensors"/> (name → float32 values, every spec tensor) as an F32 weight file with the
     /// architecture metadata and <paramref name="metadata"/> (provenance), atomically.</summary>

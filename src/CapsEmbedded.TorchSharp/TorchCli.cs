@@ -276,7 +276,7 @@ public static class TorchCli
     {
         var weights = new Option<string?>("--weights", "-w") { Description = "Weight file (default: a seeded paper network)" };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass (or per training step with --train)", DefaultValueFactory = _ => 1 };
-        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };
+        var threads = ToolOptions.Threads("libtorch intra-op threads", fallback: 1);
         var warmup = new Option<int>("--warmup") { Description = "Untimed runs first", DefaultValueFactory = _ => 5 };
         var runs = new Option<int>("--runs") { Description = "Timed runs", DefaultValueFactory = _ => 50 };
         var train = new Option<bool>("--train") { Description = "Time training steps (forward, backward, Adam) instead of inference" };

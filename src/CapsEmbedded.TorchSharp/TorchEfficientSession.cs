@@ -9,12 +9,21 @@ namespace CapsEmbedded.TorchSharp;
 /// checkpointed generator, the per-epoch schedule, test error, checkpoints, exact resume) over <see cref="TorchEfficientTrainer"/>,
 /// its checkpoints <see cref="EfficientCheckpoint"/>s.
 /// </summary>
-public sealed class TorchEfficientSession : IDisposable
+public sealed class TorchEfficientSession : TrainingLoopSession<TorchEfficientTrainer>
 {
-    private readonly TrainingLoop _loop;
     private readonly int _trainImages;
 
     public TorchEfficientSession(TrainingOptions options, LabeledImages train, LabeledImages? test, Device device, EfficientCheckpoint? resume = null)
+        : base(NewTrainer(options, train, test, device, resume))
+    {
+        _trainImages = train.Count;
+        Loop = new TrainingLoop(options, Trainer, TrainingSamples.Train(options, train), test is null ? null : TrainingSamples.Test(options, test),
+            resume?.State, (path, state) => EfficientCheckpoint.Save(path, Trainer, Options, _trainImages, state));
+    }
+
+    // The trainer at the run's start, seeded or with the checkpoint's tensors, once the run's settings are checked.
+    private static TorchEfficientTrainer NewTrainer(TrainingOptions options, LabeledImages train, LabeledImages? test, Device device,
+        EfficientCheckpoint? resume)
     {
         if (options.Data != TrainingDataKind.EfficientImages)
             throw new ArgumentException($"an Efficient-CapsNet run's data kind is {TrainingSamples.Name(TrainingDataKind.EfficientImages)}, not {TrainingSamples.Name(options.Data)}");
@@ -24,22 +33,8 @@ public sealed class TorchEfficientSession : IDisposable
             throw new ArgumentException(FormattableString.Invariant(
                 $"the checkpoint was trained with reconstruction weight {resume.Options.ReconstructionWeight}, not {options.ReconstructionWeight}"));
         TrainingLoop.CheckStart(options, train, test, null, null);
-        _trainImages = train.Count;
-        Trainer = new TorchEfficientTrainer(options.Seed, device, options.ReconstructionWeight);
-        if (resume is not null) Trainer.LoadCheckpointTensors(resume.Tensors);
-        _loop = new TrainingLoop(options, Trainer, TrainingSamples.Train(options, train), test is null ? null : TrainingSamples.Test(options, test),
-            resume?.State, (path, state) => EfficientCheckpoint.Save(path, Trainer, Options, _trainImages, state));
+        var trainer = new TorchEfficientTrainer(options.Seed, device, options.ReconstructionWeight);
+        if (resume is not null) trainer.LoadCheckpointTensors(resume.Tensors);
+        return trainer;
     }
-
-    public TrainingOptions Options => _loop.Options;
-    public TorchEfficientTrainer Trainer { get; }
-    public TrainingState State => _loop.State;
-
-    /// <inheritdoc cref="TrainingLoop.Run"/>
-    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken cancel = default) => _loop.Run(observer, cancel);
-
-    /// <inheritdoc cref="TrainingLoop.TestError"/>
-    public double TestError() => _loop.TestError();
-
-    public void Dispose() => Trainer.Dispose();
 }

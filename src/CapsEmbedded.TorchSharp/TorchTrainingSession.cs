@@ -11,36 +11,30 @@ namespace CapsEmbedded.TorchSharp;
 /// same format (<see cref="TrainingCheckpoint"/>), so a run can be resumed exactly by this tool — or by
 /// <c>capsnet train --resume</c>, and the other way round.
 /// </summary>
-public sealed class TorchTrainingSession : IDisposable
+public sealed class TorchTrainingSession : TrainingLoopSession<TorchTrainer>
 {
-    private readonly TrainingLoop _loop;
-
     public TorchTrainingSession(TrainingOptions options, LabeledImages train, LabeledImages? test, Device device,
         TrainingCheckpoint? resume = null, CapsNetWeights? initialWeights = null)
+        : base(NewTrainer(options, train, test, device, resume, initialWeights))
+    {
+        Loop = new TrainingLoop(options, Trainer, train, test, resume?.State);
+    }
+
+    /// <summary>The current state as a checkpoint in the C# trainer's format.</summary>
+    public TrainingCheckpoint Checkpoint() => Loop.Checkpoint();
+
+    // The trainer at the run's start: seeded, from initialWeights, or the checkpoint's parameters and moments.
+    private static TorchTrainer NewTrainer(TrainingOptions options, LabeledImages train, LabeledImages? test, Device device,
+        TrainingCheckpoint? resume, CapsNetWeights? initialWeights)
     {
         TrainingLoop.CheckStart(options, train, test, resume, initialWeights);
         var a = options.Architecture;
         var layout = new ParameterLayout(a);
         var initial = resume is not null ? layout.ToWeights<float>(resume.Parameters)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
-        Trainer = new TorchTrainer(initial, device, options.ReconstructionWeight);
+        var trainer = new TorchTrainer(initial, device, options.ReconstructionWeight);
         if (resume is not null)
-            Trainer.LoadMoments(layout.ToWeights<float>(resume.FirstMoment), layout.ToWeights<float>(resume.SecondMoment));
-        _loop = new TrainingLoop(options, Trainer, train, test, resume?.State);
+            trainer.LoadMoments(layout.ToWeights<float>(resume.FirstMoment), layout.ToWeights<float>(resume.SecondMoment));
+        return trainer;
     }
-
-    public TrainingOptions Options => _loop.Options;
-    public TorchTrainer Trainer { get; }
-    public TrainingState State => _loop.State;
-
-    /// <inheritdoc cref="TrainingLoop.Run"/>
-    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken cancel = default) => _loop.Run(observer, cancel);
-
-    /// <inheritdoc cref="TrainingLoop.TestError"/>
-    public double TestError() => _loop.TestError();
-
-    /// <summary>The current state as a checkpoint in the C# trainer's format.</summary>
-    public TrainingCheckpoint Checkpoint() => _loop.Checkpoint();
-
-    public void Dispose() => Trainer.Dispose();
 }

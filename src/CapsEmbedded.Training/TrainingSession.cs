@@ -13,10 +13,8 @@ namespace CapsEmbedded.Training;
 /// The batch is split over a fixed number of threads and reduced in thread order, so the same seed, data and thread count
 /// give the same bits, whether or not the run was interrupted and resumed.
 /// </remarks>
-public sealed class TrainingSession : IDisposable
+public sealed class TrainingSession : TrainingLoopSession<CapsNetTrainer<float>>
 {
-    private readonly TrainingLoop _loop;
-
     /// <param name="options">The run's settings.</param>
     /// <param name="train">Training images and labels (MultiMNIST: the digits its pairs are drawn from, <see cref="TrainingSamples"/>).</param>
     /// <param name="test">Test set evaluated after each epoch (MultiMNIST: the digits of its fixed test pairs), or null.</param>
@@ -25,35 +23,31 @@ public sealed class TrainingSession : IDisposable
     /// step 0); not with <paramref name="resume"/>.</param>
     public TrainingSession(TrainingOptions options, LabeledImages train, LabeledImages? test, TrainingCheckpoint? resume = null,
         CapsNetWeights? initialWeights = null)
+        : base(NewTrainer(options, train, test, resume, initialWeights))
+    {
+        Loop = new TrainingLoop(options, new FloatTrainer(Trainer), train, test, resume?.State);
+    }
+
+    /// <inheritdoc cref="TrainingLoop.Checkpoint"/>
+    public TrainingCheckpoint Checkpoint() => Loop.Checkpoint();
+
+    // The trainer at the run's start: seeded, from initialWeights, or the checkpoint's parameters and moments.
+    private static CapsNetTrainer<float> NewTrainer(TrainingOptions options, LabeledImages train, LabeledImages? test,
+        TrainingCheckpoint? resume, CapsNetWeights? initialWeights)
     {
         TrainingLoop.CheckStart(options, train, test, resume, initialWeights);
         var a = options.Architecture;
         var initial = resume is not null ? new CapsNetWeights(a)
             : initialWeights ?? TrainingInit.Create(a, options.Seed, options.DigitSigma);
-        Trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize, options.ReconstructionWeight, options.Targets);
+        var trainer = new CapsNetTrainer<float>(initial, options.Threads, options.GroupSize, options.ReconstructionWeight, options.Targets);
         if (resume is not null)
         {
-            resume.Parameters.CopyTo(Trainer.Parameters, 0);
-            resume.FirstMoment.CopyTo(Trainer.Optimizer.FirstMoment, 0);
-            resume.SecondMoment.CopyTo(Trainer.Optimizer.SecondMoment, 0);
+            resume.Parameters.CopyTo(trainer.Parameters, 0);
+            resume.FirstMoment.CopyTo(trainer.Optimizer.FirstMoment, 0);
+            resume.SecondMoment.CopyTo(trainer.Optimizer.SecondMoment, 0);
         }
-        _loop = new TrainingLoop(options, new FloatTrainer(Trainer), train, test, resume?.State);
+        return trainer;
     }
-
-    public TrainingOptions Options => _loop.Options;
-    public CapsNetTrainer<float> Trainer { get; }
-    public TrainingState State => _loop.State;
-
-    /// <inheritdoc cref="TrainingLoop.Run"/>
-    public TrainingOutcome Run(TrainingObserver? observer = null, CancellationToken cancel = default) => _loop.Run(observer, cancel);
-
-    /// <inheritdoc cref="TrainingLoop.TestError"/>
-    public double TestError() => _loop.TestError();
-
-    /// <inheritdoc cref="TrainingLoop.Checkpoint"/>
-    public TrainingCheckpoint Checkpoint() => _loop.Checkpoint();
-
-    public void Dispose() => Trainer.Dispose();
 
     /// <summary><see cref="CapsNetTrainer{T}"/> in float as the loop's trainer (a generic class cannot implement the
     /// interface for one T only).</summary>

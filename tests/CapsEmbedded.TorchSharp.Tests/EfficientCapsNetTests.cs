@@ -1,5 +1,6 @@
 using CapsEmbedded.Data;
 using CapsEmbedded.IO;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 using static TorchSharp.torch;
@@ -54,6 +55,21 @@ public class EfficientCapsNetTests
         // 161,824 without the decoder is the paper's "161K".
         long withoutDecoder = parameters.Where(p => !p.name.StartsWith("decoder.", StringComparison.Ordinal)).Sum(p => p.shape.Aggregate(1L, (a, b) => a * b));
         Assert.Equal(161_824, withoutDecoder);
+    }
+
+    [Fact]
+    public void Writer_tensors_and_metadata_are_the_typed_MNIST_architecture()
+    {
+        var a = EfficientCapsNetArchitecture.Mnist;
+        Assert.Equal(a.Tensors.Select(t => t.ToString()),
+            EfficientWeightsWriter.Tensors.Select(t => $"{t.Name} [{string.Join(",", t.Shape)}]"));
+        var metadata = EfficientWeightsWriter.ArchitectureMetadata();
+        Assert.Equal("efficient", metadata[EfficientWeightsWriter.FamilyKey]);
+        Assert.Equal(a, EfficientCapsNetArchitecture.FromMetadata(metadata, out string? error));
+        Assert.Null(error);
+        Assert.Equal(EfficientWeightsWriter.InputSize, a.InputSize);
+        Assert.Equal(EfficientWeightsWriter.Classes, a.Classes);
+        Assert.Equal(EfficientWeightsWriter.StemChannels, a.Stem.Select(l => l.Channels));
     }
 
     [Fact]
@@ -228,171 +244,151 @@ public class EfficientCapsNetTests
         CheckpointPath = checkpoint, CheckpointEverySteps = 3,
     };
 
-    private sealed class StopAt(long step, CancellationTokenSource cancel) : TrainingObserver
-    {
-        public override void OnStep(in StepProgress progress)
-        {
-            if (progress.Step == step) cancel.Cancel();
-        }
-    }
-
     [Fact]
     public void Interrupted_and_resumed_run_is_bit_identical_to_an_uninterrupted_one()
     {
         set_num_threads(1);
-        string dir = Directory.CreateTempSubdirectory("efficient-session").FullName;
-        try
+        using var temp = new TempDirectory("efficient-session");
+        string dir = temp.Path;
+        var train = Fixture(40);
+        var test = Fixture(24);
+        Dictionary<string, float[]> whole;
+        IReadOnlyList<EpochMetrics> history;
+        using (var session = new TorchEfficientSession(Options(Path.Combine(dir, "a.ckpt")), train, test, CPU))
         {
-            var train = Fixture(40);
-            var test = Fixture(24);
-            Dictionary<string, float[]> whole;
-            IReadOnlyList<EpochMetrics> history;
-            using (var session = new TorchEfficientSession(Options(Path.Combine(dir, "a.ckpt")), train, test, CPU))
-            {
-                Assert.Equal(TrainingOutcome.Completed, session.Run());
-                whole = session.Trainer.Model.ToTensors();
-                history = session.State.History;
-                Assert.Equal(0.97 * 5e-4, history[1].LearningRate, 12); // the second epoch ran at lr·0.97
-            }
-
-            string path = Path.Combine(dir, "b.ckpt");
-            using (var cancel = new CancellationTokenSource())
-            using (var session = new TorchEfficientSession(Options(path), train, test, CPU))
-                Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAt(7, cancel), cancel.Token));
-            var checkpoint = EfficientCheckpoint.Load(path);
-            Assert.Equal(7, checkpoint.State.Step);
-            Assert.Equal(1, checkpoint.State.Epoch); // 5 steps an epoch: step 7 is inside the second
-            Assert.True(checkpoint.Options.DecayPerEpoch);
-            using (var session = new TorchEfficientSession(Options(path), train, test, CPU, checkpoint))
-            {
-                Assert.Equal(TrainingOutcome.Completed, session.Run());
-                var resumed = session.Trainer.Model.ToTensors();
-                foreach (var (name, values) in whole)
-                    Assert.True(values.AsSpan().SequenceEqual(resumed[name]), $"{name} differs after resume");
-                Assert.Equal(history.Select(m => m with { Seconds = 0 }), session.State.History.Select(m => m with { Seconds = 0 }));
-            }
+            Assert.Equal(TrainingOutcome.Completed, session.Run());
+            whole = session.Trainer.Model.ToTensors();
+            history = session.State.History;
+            Assert.Equal(0.97 * 5e-4, history[1].LearningRate, 12); // the second epoch ran at lr·0.97
         }
-        finally
+
+        string path = Path.Combine(dir, "b.ckpt");
+        using (var cancel = new CancellationTokenSource())
+        using (var session = new TorchEfficientSession(Options(path), train, test, CPU))
+            Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAtStep(7, cancel), cancel.Token));
+        var checkpoint = EfficientCheckpoint.Load(path);
+        Assert.Equal(7, checkpoint.State.Step);
+        Assert.Equal(1, checkpoint.State.Epoch); // 5 steps an epoch: step 7 is inside the second
+        Assert.True(checkpoint.Options.DecayPerEpoch);
+        using (var session = new TorchEfficientSession(Options(path), train, test, CPU, checkpoint))
         {
-            Directory.Delete(dir, recursive: true);
+            Assert.Equal(TrainingOutcome.Completed, session.Run());
+            var resumed = session.Trainer.Model.ToTensors();
+            foreach (var (name, values) in whole)
+                Assert.True(values.AsSpan().SequenceEqual(resumed[name]), $"{name} differs after resume");
+            Assert.Equal(history.Select(m => m with { Seconds = 0 }), session.State.History.Select(m => m with { Seconds = 0 }));
         }
     }
 
     [Fact]
     public void Train_command_writes_the_spec_file_with_provenance_and_a_checkpoint_that_is_not_a_paper_one()
     {
-        string dir = Directory.CreateTempSubdirectory("efficient-cli").FullName;
-        try
+        using var temp = new TempDirectory("efficient-cli");
+        string dir = temp.Path;
+        string data = Path.Combine(dir, "digits");
+        Directory.CreateDirectory(data);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");
+        foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
         {
-            string data = Path.Combine(dir, "digits");
-            Directory.CreateDirectory(data);
-            string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");
-            foreach (var split in new[] { DatasetSplit.Train, DatasetSplit.Test })
-            {
-                File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, DatasetStore.StandardFileName(split, images: true)));
-                File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, DatasetStore.StandardFileName(split, images: false)));
-            }
-            string outPath = Path.Combine(dir, "eff.safetensors");
-            var output = new StringWriter();
-            var error = new StringWriter();
-            int code = TorchCli.Run(["train", "--arch", "efficient", "--data", data, "--limit", "16", "--test-limit", "16", "--epochs", "1",
-                "--threads", "1", "--out", outPath], output, error);
-            Assert.True(code == 0, error.ToString());
-            Assert.Contains("batch 16, Adam lr 0.0005 x 0.97 per epoch", output.ToString());
-
-            var header = SafeTensorsFile.ReadHeader(outPath).Header;
-            Assert.Equal(SpecTable.Select(t => t.Name).Order(), header.Entries.Select(e => e.Name).Order());
-            foreach (var (name, shape) in SpecTable)
-            {
-                var entry = header.Find(name)!;
-                Assert.Equal(SafeTensorsDType.F32, entry.DType);
-                Assert.Equal(shape, entry.Shape);
-            }
-            var expected = new Dictionary<string, string>
-            {
-                ["capsnet.family"] = "efficient", ["capsnet.input_size"] = "28", ["capsnet.input_channels"] = "1",
-                ["capsnet.stem_channels"] = "32,64,64,128", ["capsnet.stem_kernels"] = "5,3,3,3", ["capsnet.stem_strides"] = "1,1,1,2",
-                ["capsnet.primary_kernel"] = "9", ["capsnet.primary_capsules"] = "16", ["capsnet.primary_dims"] = "8",
-                ["capsnet.classes"] = "10", ["capsnet.class_dims"] = "16", ["capsnet.decoder_hidden1"] = "512",
-                ["capsnet.decoder_hidden2"] = "1024", ["capsnet.batchnorm_eps"] = "0.001",
-            };
-            var meta = header.Metadata;
-            foreach (var (key, value) in expected) Assert.Equal(value, meta[key]);
-            Assert.Equal(expected.Keys.Append("capsnet.created_by").Order(), meta.Keys.Where(k => k.StartsWith("capsnet.", StringComparison.Ordinal)).Order());
-            foreach (var key in new[] { "command", "data", "train_images", "seed", "epochs", "steps", "batch", "lr", "decay", "decay_per", "augmentation",
-                "device", "wall_seconds", "test_error", "test_images", "date", "init" })
-                Assert.True(meta.ContainsKey("training." + key), $"training.{key} is missing");
-            Assert.Equal("16", meta["training.batch"]);
-            Assert.Equal("1", meta["training.steps"]);
-            Assert.DoesNotContain(meta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal));
-
-            // eval reads the file back (eval mode, running statistics): the same error as the run's last epoch on the same images.
-            var evalOutput = new StringWriter();
-            Assert.Equal(0, TorchCli.Run(["eval", "-w", outPath, "--data", data, "--limit", "16", "--threads", "1"], evalOutput, error));
-            double testError = double.Parse(meta["training.test_error"], System.Globalization.CultureInfo.InvariantCulture);
-            Assert.Contains(FormattableString.Invariant($"error    {100 * testError:F2}% of 16 images"), evalOutput.ToString());
-
-            // --resume continues the run's checkpoint to a second epoch with its recipe.
-            var resumed = new StringWriter();
-            Assert.Equal(0, TorchCli.Run(["train", "--arch", "efficient", "--data", data, "--limit", "16", "--test-limit", "16", "--epochs", "2",
-                "--threads", "1", "--out", outPath, "--resume"], resumed, error));
-            Assert.Contains("resuming", resumed.ToString());
-            Assert.Contains("done: 2 epochs, 2 steps", resumed.ToString());
-            Assert.Equal("2", SafeTensorsFile.ReadHeader(outPath).Header.Metadata["training.steps"]);
-
-            // The paper network's tools refuse the checkpoint rather than misread it.
-            string checkpointPath = Path.ChangeExtension(outPath, ".ckpt");
-            var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(checkpointPath));
-            Assert.Contains("capsnet.family = \"efficient\"", ex.Message);
-
-            // export: the checkpoint's weights and statistics rounded to F16, no Adam state, the trainer's metadata and
-            // where in the run it was taken; the same command gives the same bytes.
-            string exported = Path.Combine(dir, "exported.safetensors");
-            string[] export = ["export", "--checkpoint", checkpointPath, "--out", exported, "--precision", "f16", "--test-images", "16"];
-            var exportOutput = new StringWriter();
-            Assert.True(TorchCli.Run(export, exportOutput, error) == 0, error.ToString());
-            Assert.Contains("epoch 2 of 2 (fixed budget) finished, taken at its end (step 2)", exportOutput.ToString());
-            var checkpoint = EfficientCheckpoint.Load(checkpointPath);
-            var weights = EfficientCapsNetWeightsFile.Load(exported);
-            Assert.All(SafeTensorsFile.ReadHeader(exported).Header.Entries, e => Assert.Equal(SafeTensorsDType.F16, e.DType));
-            Assert.Equal(SpecTable.Select(t => t.Name).Order(), SafeTensorsFile.ReadHeader(exported).Header.Entries.Select(e => e.Name).Order());
-            foreach (var (name, _) in SpecTable)
-                Assert.True(checkpoint.Tensors[name].Select(v => (float)(Half)v).SequenceEqual(weights[name]), $"{name} is not the checkpoint's, rounded to F16");
-            var exportedMeta = weights.Metadata;
-            Assert.Equal("2", exportedMeta["training.epochs"]);
-            Assert.Equal(meta["training.test_images"], exportedMeta["training.test_images"]);
-            Assert.Contains("epoch 2 of 2 (fixed budget)", exportedMeta[EfficientCheckpoint.ExportedFromKey]);
-            Assert.Contains(FileHash.Sha256(checkpointPath), exportedMeta[EfficientCheckpoint.ExportedFromKey]);
-            Assert.DoesNotContain(exportedMeta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal) || k == "training.date");
-            Assert.Equal(1, TorchCli.Run(export, new StringWriter(), error)); // exists: needs --force
-            Assert.Contains("pass --force", error.ToString());
-            Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
-            byte[] first = File.ReadAllBytes(exported);
-            Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
-            Assert.Equal(first, File.ReadAllBytes(exported));
-
-            // A weight file, a paper network's file or bytes that are no safetensors are refused, naming what they are.
-            foreach (var (bad, message) in new[]
-            {
-                (exported, "a weight file, not a training checkpoint"),
-                (Path.Combine(AppContext.BaseDirectory, "Fixtures", "t10k-200-labels-idx1-ubyte"), "t10k-200-labels-idx1-ubyte"),
-            })
-            {
-                var badError = new StringWriter();
-                Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", bad, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), badError));
-                Assert.StartsWith("capsnet-torch: error:", badError.ToString());
-                Assert.Contains(message, badError.ToString());
-            }
-            var paper = Path.Combine(dir, "paper.ckpt");
-            var paperError = new StringWriter();
-            File.WriteAllBytes(paper, SafeTensorsWriter.Serialize([], new Dictionary<string, string> { ["trainer.format"] = "1" }));
-            Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", paper, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), paperError));
-            Assert.Contains("not an Efficient-CapsNet file", paperError.ToString());
-            Assert.False(File.Exists(Path.Combine(dir, "bad.safetensors")));
+            File.Copy(Path.Combine(fixtures, "t10k-200-images-idx3-ubyte"), Path.Combine(data, DatasetStore.StandardFileName(split, images: true)));
+            File.Copy(Path.Combine(fixtures, "t10k-200-labels-idx1-ubyte"), Path.Combine(data, DatasetStore.StandardFileName(split, images: false)));
         }
-        finally
+        string outPath = Path.Combine(dir, "eff.safetensors");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = TorchCli.Run(["train", "--arch", "efficient", "--data", data, "--limit", "16", "--test-limit", "16", "--epochs", "1",
+            "--threads", "1", "--out", outPath], output, error);
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("batch 16, Adam lr 0.0005 x 0.97 per epoch", output.ToString());
+
+        var header = SafeTensorsFile.ReadHeader(outPath).Header;
+        Assert.Equal(SpecTable.Select(t => t.Name).Order(), header.Entries.Select(e => e.Name).Order());
+        foreach (var (name, shape) in SpecTable)
         {
-            Directory.Delete(dir, recursive: true);
+            var entry = header.Find(name)!;
+            Assert.Equal(SafeTensorsDType.F32, entry.DType);
+            Assert.Equal(shape, entry.Shape);
         }
+        var expected = new Dictionary<string, string>
+        {
+            ["capsnet.family"] = "efficient", ["capsnet.input_size"] = "28", ["capsnet.input_channels"] = "1",
+            ["capsnet.stem_channels"] = "32,64,64,128", ["capsnet.stem_kernels"] = "5,3,3,3", ["capsnet.stem_strides"] = "1,1,1,2",
+            ["capsnet.primary_kernel"] = "9", ["capsnet.primary_capsules"] = "16", ["capsnet.primary_dims"] = "8",
+            ["capsnet.classes"] = "10", ["capsnet.class_dims"] = "16", ["capsnet.decoder_hidden1"] = "512",
+            ["capsnet.decoder_hidden2"] = "1024", ["capsnet.batchnorm_eps"] = "0.001",
+        };
+        var meta = header.Metadata;
+        foreach (var (key, value) in expected) Assert.Equal(value, meta[key]);
+        Assert.Equal(expected.Keys.Append("capsnet.created_by").Order(), meta.Keys.Where(k => k.StartsWith("capsnet.", StringComparison.Ordinal)).Order());
+        foreach (var key in new[] { "command", "data", "train_images", "seed", "epochs", "steps", "batch", "lr", "decay", "decay_per", "augmentation",
+            "device", "wall_seconds", "test_error", "test_images", "date", "init" })
+            Assert.True(meta.ContainsKey("training." + key), $"training.{key} is missing");
+        Assert.Equal("16", meta["training.batch"]);
+        Assert.Equal("1", meta["training.steps"]);
+        Assert.DoesNotContain(meta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal));
+
+        // eval reads the file back (eval mode, running statistics): the same error as the run's last epoch on the same images.
+        var evalOutput = new StringWriter();
+        Assert.Equal(0, TorchCli.Run(["eval", "-w", outPath, "--data", data, "--limit", "16", "--threads", "1"], evalOutput, error));
+        double testError = double.Parse(meta["training.test_error"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(FormattableString.Invariant($"error    {100 * testError:F2}% of 16 images"), evalOutput.ToString());
+
+        // --resume continues the run's checkpoint to a second epoch with its recipe.
+        var resumed = new StringWriter();
+        Assert.Equal(0, TorchCli.Run(["train", "--arch", "efficient", "--data", data, "--limit", "16", "--test-limit", "16", "--epochs", "2",
+            "--threads", "1", "--out", outPath, "--resume"], resumed, error));
+        Assert.Contains("resuming", resumed.ToString());
+        Assert.Contains("done: 2 epochs, 2 steps", resumed.ToString());
+        Assert.Equal("2", SafeTensorsFile.ReadHeader(outPath).Header.Metadata["training.steps"]);
+
+        // The paper network's tools refuse the checkpoint rather than misread it.
+        string checkpointPath = Path.ChangeExtension(outPath, ".ckpt");
+        var ex = Assert.Throws<WeightFormatException>(() => TrainingCheckpoint.Load(checkpointPath));
+        Assert.Contains("capsnet.family = \"efficient\"", ex.Message);
+
+        // export: the checkpoint's weights and statistics rounded to F16, no Adam state, the trainer's metadata and
+        // where in the run it was taken; the same command gives the same bytes.
+        string exported = Path.Combine(dir, "exported.safetensors");
+        string[] export = ["export", "--checkpoint", checkpointPath, "--out", exported, "--precision", "f16", "--test-images", "16"];
+        var exportOutput = new StringWriter();
+        Assert.True(TorchCli.Run(export, exportOutput, error) == 0, error.ToString());
+        Assert.Contains("epoch 2 of 2 (fixed budget) finished, taken at its end (step 2)", exportOutput.ToString());
+        var checkpoint = EfficientCheckpoint.Load(checkpointPath);
+        var weights = EfficientCapsNetWeightsFile.Load(exported);
+        Assert.All(SafeTensorsFile.ReadHeader(exported).Header.Entries, e => Assert.Equal(SafeTensorsDType.F16, e.DType));
+        Assert.Equal(SpecTable.Select(t => t.Name).Order(), SafeTensorsFile.ReadHeader(exported).Header.Entries.Select(e => e.Name).Order());
+        foreach (var (name, _) in SpecTable)
+            Assert.True(checkpoint.Tensors[name].Select(v => (float)(Half)v).SequenceEqual(weights[name]), $"{name} is not the checkpoint's, rounded to F16");
+        var exportedMeta = weights.Metadata;
+        Assert.Equal("2", exportedMeta["training.epochs"]);
+        Assert.Equal(meta["training.test_images"], exportedMeta["training.test_images"]);
+        Assert.Contains("epoch 2 of 2 (fixed budget)", exportedMeta[EfficientCheckpoint.ExportedFromKey]);
+        Assert.Contains(FileHash.Sha256(checkpointPath), exportedMeta[EfficientCheckpoint.ExportedFromKey]);
+        Assert.DoesNotContain(exportedMeta.Keys, k => k.StartsWith("trainer.", StringComparison.Ordinal) || k == "training.date");
+        Assert.Equal(1, TorchCli.Run(export, new StringWriter(), error)); // exists: needs --force
+        Assert.Contains("pass --force", error.ToString());
+        Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
+        byte[] first = File.ReadAllBytes(exported);
+        Assert.Equal(0, TorchCli.Run([.. export, "--force"], new StringWriter(), error));
+        Assert.Equal(first, File.ReadAllBytes(exported));
+
+        // A weight file, a paper network's file or bytes that are no safetensors are refused, naming what they are.
+        foreach (var (bad, message) in new[]
+        {
+            (exported, "a weight file, not a training checkpoint"),
+            (Path.Combine(AppContext.BaseDirectory, "Fixtures", "t10k-200-labels-idx1-ubyte"), "t10k-200-labels-idx1-ubyte"),
+        })
+        {
+            var badError = new StringWriter();
+            Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", bad, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), badError));
+            Assert.StartsWith("capsnet-torch: error:", badError.ToString());
+            Assert.Contains(message, badError.ToString());
+        }
+        var paper = Path.Combine(dir, "paper.ckpt");
+        var paperError = new StringWriter();
+        File.WriteAllBytes(paper, SafeTensorsWriter.Serialize([], new Dictionary<string, string> { ["trainer.format"] = "1" }));
+        Assert.Equal(1, TorchCli.Run(["export", "--checkpoint", paper, "--out", Path.Combine(dir, "bad.safetensors")], new StringWriter(), paperError));
+        Assert.Contains("not an Efficient-CapsNet file", paperError.ToString());
+        Assert.False(File.Exists(Path.Combine(dir, "bad.safetensors")));
     }
 }

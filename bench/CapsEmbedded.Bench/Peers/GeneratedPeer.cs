@@ -1,49 +1,52 @@
-using CapsEmbedded.Runtime;
 using CapsEmbedded.Models;
+using CapsEmbedded.Runtime;
 
 namespace CapsEmbedded.Bench.Peers;
 
 /// <summary>
-/// The generated <see cref="MnistCapsNet"/>: at batch 1 Predict on one thread, or with the image split over a worker
-/// context's threads (the parallel Predict); at larger batches PredictBatch, images spread over the context's workers.
+/// A generated model (<see cref="CompiledModel"/>, its embedded weights) through its Session: at batch 1 Predict on one
+/// thread, or over a worker context's threads (the paper models split the image over them; Efficient-CapsNet's generated
+/// code runs it on the calling thread yet); at larger batches PredictBatch, images spread over the context's workers.
 /// </summary>
-public sealed class GeneratedPeer : IInferencePeer
+public sealed class GeneratedPeer(CompiledModel model, string name) : IInferencePeer
 {
-    public const string PeerName = "generated MnistCapsNet";
+    /// <summary>The peer names of the generated paper MNIST model and of the generated Efficient-CapsNet.</summary>
+    public const string PaperName = "generated MnistCapsNet", EfficientName = "generated MnistEfficientCapsNet";
 
-    private readonly MnistCapsNet.Workspace _workspace = new();
+    private readonly ICapsNetSession _session = model.Open(weightsPath: null);
     private BatchContext? _context;
     private float[] _images = [];
     private float[] _lengths = [];
     private int[] _classes = [];
-    private bool _single;
-    private bool _splitImage;
     private int _batchFloats, _next;
+    private bool _single;
+    private bool _oneImage;
 
-    public string Name => PeerName;
+    public string Name => name;
 
-    public string Version => $".NET {Environment.Version}, {MnistCapsNet.ActiveTier}";
+    public string Version => $".NET {Environment.Version}, {_session.Tier}"
+        + (model.Family == CapsNetFamily.Efficient ? "; one image on one thread" : "");
 
     public void Prepare(float[] images, int batch, int threads)
     {
         _context?.Dispose();
         _images = images;
-        _batchFloats = batch * MnistCapsNet.InputLength;
+        _batchFloats = batch * _session.Shape.InputLength;
         _next = 0;
-        _lengths = new float[batch * MnistCapsNet.Classes];
+        _lengths = new float[batch * _session.Shape.Classes];
         _classes = new int[batch];
         _single = batch == 1 && threads == 1;
-        _splitImage = batch == 1 && threads > 1;
-        _context = _single ? null : MnistCapsNet.CreateBatchContext(threads);
+        _oneImage = batch == 1;
+        _context = _single ? null : _session.CreateBatchContext(threads);
     }
 
     public void Run()
     {
         var images = _images.AsSpan(_next, _batchFloats);
         _next = (_next + _batchFloats) % _images.Length;
-        if (_single) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _workspace, images, _lengths);
-        else if (_splitImage) MnistCapsNet.Predict(MnistCapsNet.Weights.Embedded, _context!, images, _lengths);
-        else MnistCapsNet.PredictBatch(MnistCapsNet.Weights.Embedded, images, _lengths, _classes, _context!);
+        if (_single) _session.Predict(images, _lengths);
+        else if (_oneImage) _session.Predict(_context!, images, _lengths);
+        else _session.PredictBatch(images, _lengths, _classes, _context!);
     }
 
     public ReadOnlySpan<float> Lengths => _lengths;
@@ -51,6 +54,6 @@ public sealed class GeneratedPeer : IInferencePeer
     public void Dispose()
     {
         _context?.Dispose();
-        _workspace.Dispose();
+        _session.Dispose();
     }
 }

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using CapsEmbedded.Data;
+using CapsEmbedded.Models;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Weights;
 
@@ -61,7 +62,11 @@ public static class PeerBenchmark
         if (network != "efficient")
         {
             var weights = CapsNetWeightsFile.Load(FindRepositoryFile("weights", "mnist.safetensors"));
-            var paper = new List<IInferencePeer> { new GeneratedPeer(), new OnnxRuntimePeer(weights, new OnnxExportOptions().CapsuleTransform) };
+            var paper = new List<IInferencePeer>
+            {
+                new GeneratedPeer(CompiledModel.Mnist, GeneratedPeer.PaperName),
+                new OnnxRuntimePeer(weights, new OnnxExportOptions().CapsuleTransform),
+            };
             if (variants)
                 foreach (var f in Enum.GetValues<CapsuleTransformFormulation>().Where(f => f != new OnnxExportOptions().CapsuleTransform))
                     paper.Add(new OnnxRuntimePeer(weights, f, $"ONNX Runtime ({f})"));
@@ -70,7 +75,11 @@ public static class PeerBenchmark
         if (network != "paper")
         {
             var weights = EfficientCapsNetWeightsFile.Load(FindRepositoryFile("weights", "mnist-efficient.safetensors"));
-            var efficient = new List<IInferencePeer> { new GeneratedEfficientPeer(), new OnnxRuntimePeer(weights, foldBatchNorm: true, EfficientOnnxName) };
+            var efficient = new List<IInferencePeer>
+            {
+                new GeneratedPeer(CompiledModel.MnistEfficient, GeneratedPeer.EfficientName),
+                new OnnxRuntimePeer(weights, foldBatchNorm: true, EfficientOnnxName),
+            };
             if (variants) efficient.Add(new OnnxRuntimePeer(weights, foldBatchNorm: false, "ONNX Runtime (Efficient-CapsNet, BN nodes)"));
             groups.Add((EfficientNetwork, efficient));
         }
@@ -195,7 +204,7 @@ public static class PeerBenchmark
 
     // Each peer's ratio is to the generated model of its own network.
     private static string BaselineOf(string? network) =>
-        network == EfficientNetwork ? GeneratedEfficientPeer.PeerName : GeneratedPeer.PeerName;
+        network == EfficientNetwork ? GeneratedPeer.EfficientName : GeneratedPeer.PaperName;
 
     private static double Median(IEnumerable<double> values)
     {

@@ -32,11 +32,9 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 100,
         };
         var runs = new Option<int>("--runs", "-n") { Description = "Timed calls", DefaultValueFactory = _ => 200 };
-        var threads = new Option<int>("--threads")
-        {
-            Description = "Worker threads: a batch is spread over them; with --batch 1 one image is split over them (1 = the one-thread Predict)",
-            DefaultValueFactory = _ => 1,
-        };
+        var threads = ToolOptions.Threads(
+            "Worker threads: a batch is spread over them; with --batch 1 one image is split over them (1 = the one-thread Predict)",
+            fallback: 1);
         var batch = new Option<int>("--batch") { Description = "Images per call", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of text" };
         var tier = new Option<SimdTier?>("--tier")

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CapsEmbedded.IO;
+using CapsEmbedded.Models;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Weights;
 
@@ -36,7 +37,7 @@ internal static class ExportCommand
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };
             // The family picks the exporter: a file's capsnet.family, or the compiled model's.
             var compiled = weightsPath is null ? ModelChoice.Named(modelName) : null;
-            var family = compiled?.Family ?? FamilyOf(weightsPath!);
+            var family = compiled?.Family ?? CompiledModel.FamilyOf(weightsPath!);
             var (bytes, architecture) = family == CapsNetFamily.Efficient
                 ? Efficient(compiled?.ReadEmbeddedEfficient() ?? EfficientCapsNetWeightsFile.Load(weightsPath!), options)
                 : Paper(compiled?.ReadEmbedded() ?? CapsNetWeightsFile.Load(weightsPath!), options);
@@ -47,12 +48,6 @@ internal static class ExportCommand
             return 0;
         }));
         return command;
-    }
-
-    private static CapsNetFamily FamilyOf(string path)
-    {
-        using var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file");
-        return CapsNetFamily.Of(SafeTensorsFile.ReadHeader(stream, path).Header.Metadata, path);
     }
 
     private static (byte[] Bytes, string Architecture) Paper(CapsNetWeights weights, OnnxExportOptions options) =>

@@ -105,15 +105,14 @@ internal static class ModelChoice
         }
         // Efficient-CapsNet (a --model of that family, or a file of it without --model) runs its compiled model only:
         // there is no scalar reference session for the family, and a file of the other family is refused naming both.
-        var fileFamily = weightsPath is not null && File.Exists(weightsPath)
-            ? CompiledModel.FamilyOf(weightsPath) : CapsNetFamily.Paper;
+        // The file's header is read once, here; Open is told the family it names.
+        CapsNetFamily? fileFamily = weightsPath is not null && File.Exists(weightsPath) ? CompiledModel.FamilyOf(weightsPath) : null;
         if (fileFamily == CapsNetFamily.Efficient || (model is not null && Named(model).Family == CapsNetFamily.Efficient))
         {
-            var efficient = model is null ? CompiledModel.OfFamily(fileFamily)! : Named(model);
-            if (weightsPath is not null) efficient.CheckFamily(weightsPath);
+            var efficient = model is null ? CompiledModel.OfFamily(CapsNetFamily.Efficient)! : Named(model);
             if (choice == EngineChoice.Reference)
                 throw new CliException($"--engine reference runs the paper network's scalar reference model; {efficient.Name} (Efficient-CapsNet) runs as the compiled model only");
-            var opened = efficient.Open(weightsPath);
+            var opened = fileFamily is { } family ? efficient.Open(weightsPath!, family) : efficient.Open(weightsPath);
             return (opened, $"compiled {opened.ModelName}, {opened.Tier} tier, weights {efficient.SourceOf(weightsPath)}");
         }
         var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);

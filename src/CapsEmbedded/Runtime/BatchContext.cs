@@ -6,11 +6,6 @@ using CapsEmbedded.Threading;
 
 namespace CapsEmbedded.Runtime;
 
-/// <summary>Classifies one item of a batch: the generated model's forward pass on one image with a worker's scratch.</summary>
-/// <returns>The predicted class.</returns>
-public delegate int BatchItemPredictor(PackedCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
-    Span<float> scratch, SimdTier tier);
-
 /// <summary>
 /// Classifies one item of a batch on worker <paramref name="worker"/> (0 = the caller), for a model that keeps a
 /// workspace per worker of its own rather than the context's float scratch (the scalar reference model).
@@ -26,8 +21,8 @@ public delegate void ImagePartRunner(PackedCapsNetWeights weights, Span<float> s
     int part, int parts, SimdTier tier);
 
 /// <summary>
-/// <see cref="BatchItemPredictor"/> for a model whose weights are <typeparamref name="TWeights"/> and which runs an int8
-/// tier beside the float one (the int8 model): its forward pass on one image with a worker's scratch.
+/// Classifies one item of a batch: a generated model's forward pass on one image with a worker's scratch, over weights of
+/// type <typeparamref name="TWeights"/>, with the float tier and the int8 one (which a float model ignores).
 /// </summary>
 /// <returns>The predicted class.</returns>
 public delegate int BatchItemPredictor<in TWeights>(TWeights weights, ReadOnlySpan<float> image, Span<float> lengths,
@@ -60,7 +55,6 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>The arguments of one call, for the workers: a batch (Run) or one image's parts (RunParts).</summary>
     private struct Job
     {
-        public BatchItemPredictor? Predictor;
         public BatchItemRunner? Runner;
         public ImagePartRunner? PartRunner;
         public PackedCapsNetWeights? Weights;
@@ -181,18 +175,6 @@ public sealed unsafe class BatchContext : IDisposable
     /// Runs <paramref name="predictor"/> on each of the <c>inputs.Length / inputLength</c> items; item k reads
     /// inputs[k·inputLength ..], writes outputs[k·outputLength ..] and classes[k]. Rethrows the first item's exception.
     /// </summary>
-    public void Run(BatchItemPredictor predictor, PackedCapsNetWeights weights, SimdTier tier, ReadOnlySpan<float> inputs,
-        int inputLength, Span<float> outputs, int outputLength, Span<int> classes)
-    {
-        ArgumentNullException.ThrowIfNull(predictor);
-        ArgumentNullException.ThrowIfNull(weights);
-        RunBatch(new Job { Predictor = predictor, Weights = weights, Tier = tier }, inputs, inputLength, outputs, outputLength, classes);
-    }
-
-    /// <summary>
-    /// As <see cref="Run(BatchItemPredictor, PackedCapsNetWeights, SimdTier, ReadOnlySpan{float}, int, Span{float}, int, Span{int})"/>,
-    /// for a model with weights of type <typeparamref name="TWeights"/> and an int8 tier.
-    /// </summary>
     public void Run<TWeights>(BatchItemPredictor<TWeights> predictor, TWeights weights, SimdTier tier, Int8Tier int8Tier,
         ReadOnlySpan<float> inputs, int inputLength, Span<float> outputs, int outputLength, Span<int> classes) where TWeights : class
     {
@@ -203,8 +185,7 @@ public sealed unsafe class BatchContext : IDisposable
     }
 
     /// <summary>
-    /// As <see cref="Run(BatchItemPredictor, PackedCapsNetWeights, SimdTier, ReadOnlySpan{float}, int, Span{float}, int, Span{int})"/>,
-    /// for <paramref name="runner"/>, which is told its worker's index instead of handed the worker's scratch.
+    /// As <see cref="Run{TWeights}"/>, for <paramref name="runner"/>, which is told its worker's index instead of handed the worker's scratch.
     /// </summary>
     public void Run(BatchItemRunner runner, ReadOnlySpan<float> inputs, int inputLength, Span<float> outputs, int outputLength, Span<int> classes)
     {
@@ -289,10 +270,8 @@ public sealed unsafe class BatchContext : IDisposable
     private void Work(int worker)
     {
         Span<float> scratch = _scratch[worker].Span;
-        var predictor = _job.Predictor;
         var runner = _job.Runner;
-        var generic = _job.Generic;
-        var weights = _job.Weights;
+        var generic = _job.Generic!;
         int count = _job.Count, inputLength = _job.InputLength, outputLength = _job.OutputLength;
         while (true)
         {
@@ -302,9 +281,7 @@ public sealed unsafe class BatchContext : IDisposable
             {
                 var input = new ReadOnlySpan<float>(_job.Inputs + (long)item * inputLength, inputLength);
                 var output = new Span<float>(_job.Outputs + (long)item * outputLength, outputLength);
-                _job.Classes[item] = runner is not null ? runner(worker, input, output)
-                    : generic is not null ? generic.Item(_job, input, output, scratch)
-                    : predictor!(weights!, input, output, scratch, _job.Tier);
+                _job.Classes[item] = runner is not null ? runner(worker, input, output) : generic.Item(_job, input, output, scratch);
             }
             catch (Exception e)
             {

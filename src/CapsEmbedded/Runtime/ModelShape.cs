@@ -40,25 +40,24 @@ public sealed record ModelShape
     public static ModelShape Of(CapsNetArchitecture architecture)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        return new()
-        {
-            Family = CapsNetFamily.Paper, InputSize = architecture.InputSize, InputChannels = architecture.InputChannels,
-            Classes = architecture.Classes, ClassDims = architecture.ClassDims, MultiplyAdds = architecture.MultiplyAdds,
-            Description = architecture.ToString(),
-        };
+        return Of(CapsNetFamily.Paper, architecture.InputSize, architecture.InputChannels, architecture.Classes,
+            architecture.ClassDims, architecture.MultiplyAdds, architecture.ToString());
     }
 
     /// <summary>An Efficient-CapsNet's shape.</summary>
     public static ModelShape Of(EfficientCapsNetArchitecture architecture)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        return new()
-        {
-            Family = CapsNetFamily.Efficient, InputSize = architecture.InputSize, InputChannels = architecture.InputChannels,
-            Classes = architecture.Classes, ClassDims = architecture.ClassDims, MultiplyAdds = architecture.MultiplyAdds,
-            Description = architecture.ToString(),
-        };
+        return Of(CapsNetFamily.Efficient, architecture.InputSize, architecture.InputChannels, architecture.Classes,
+            architecture.ClassDims, architecture.MultiplyAdds, architecture.ToString());
     }
+
+    private static ModelShape Of(CapsNetFamily family, int inputSize, int inputChannels, int classes, int classDims,
+        long multiplyAdds, string description) => new()
+    {
+        Family = family, InputSize = inputSize, InputChannels = inputChannels, Classes = classes, ClassDims = classDims,
+        MultiplyAdds = multiplyAdds, Description = description,
+    };
 
     public override string ToString() => Description;
 }

@@ -1,4 +1,5 @@
 using CapsEmbedded.Kernels;
+using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Weights;
 
@@ -58,7 +59,8 @@ public class RuntimeTests
         Assert.Equal(CapsNetArchitecture.Fc3Bias, e.TensorName);
     }
 
-    private static int Echo(PackedCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch, SimdTier tier)
+    private static int Echo(PackedCapsNetWeights weights, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch, SimdTier tier,
+        Int8Tier int8Tier)
     {
         if (image[0] < 0) throw new InvalidDataException($"negative pixel in item {image[1]}");
         scratch[0] = image[0];
@@ -77,17 +79,17 @@ public class RuntimeTests
         for (int i = 0; i < count; i++) (inputs[2 * i], inputs[2 * i + 1]) = (i, i);
         var outputs = new float[count];
         var classes = new int[count];
-        context.Run(Echo, weights, SimdTier.Scalar, inputs, 2, outputs, 1, classes);
+        context.Run(Echo, weights, SimdTier.Scalar, default, inputs, 2, outputs, 1, classes);
         for (int i = 0; i < count; i++)
         {
             Assert.Equal(i, classes[i]);
             Assert.Equal(2f * i, outputs[i]);
         }
         inputs[2 * 50] = -1;
-        var e = Assert.Throws<InvalidDataException>(() => context.Run(Echo, weights, SimdTier.Scalar, inputs, 2, outputs, 1, classes));
+        var e = Assert.Throws<InvalidDataException>(() => context.Run(Echo, weights, SimdTier.Scalar, default, inputs, 2, outputs, 1, classes));
         Assert.Contains("item 50", e.Message);
         inputs[2 * 50] = 50;
-        context.Run(Echo, weights, SimdTier.Scalar, inputs, 2, outputs, 1, classes);
+        context.Run(Echo, weights, SimdTier.Scalar, default, inputs, 2, outputs, 1, classes);
         Assert.Equal(50, classes[50]);
     }
 }

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using CapsEmbedded.Data;
+using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

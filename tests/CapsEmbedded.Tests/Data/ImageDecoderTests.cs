@@ -1,5 +1,6 @@
 using System.Text;
 using CapsEmbedded.Data;
+using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Tests.Data;
 

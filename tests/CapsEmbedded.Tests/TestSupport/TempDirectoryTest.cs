@@ -1,4 +1,5 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.TestSupport;
 
 namespace CapsEmbedded.Tests.TestSupport;
 

@@ -1,4 +1,5 @@
 using CapsEmbedded.Data;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
@@ -55,20 +56,12 @@ public sealed class SessionTests() : TempDirectoryTest("capsnet-train-tests-")
         Assert.Equal(12 * 9, session.State.Step);
     }
 
-    private sealed class StopAt(long step, CancellationTokenSource cancel) : TrainingObserver
-    {
-        public override void OnStep(in StepProgress progress)
-        {
-            if (progress.Step == step) cancel.Cancel();
-        }
-    }
-
     /// <summary>A run on <paramref name="options"/> stopped (as Ctrl+C stops it) once step <paramref name="step"/> is done.</summary>
     internal static void RunUntilInterrupted(TrainingOptions options, LabeledImages train, LabeledImages? test, long step)
     {
         using var cancel = new CancellationTokenSource();
         using var session = new TrainingSession(options, train, test);
-        Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAt(step, cancel), cancel.Token));
+        Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAtStep(step, cancel), cancel.Token));
     }
 
     /// <summary>A resumed run ends bit for bit where the uninterrupted one did: parameters, Adam's moments, step, random state, history.</summary>

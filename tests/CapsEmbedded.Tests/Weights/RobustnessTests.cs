@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;

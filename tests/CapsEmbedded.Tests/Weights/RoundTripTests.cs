@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Tests.Weights;

@@ -1,4 +1,4 @@
-namespace CapsEmbedded.Tests.TestSupport;
+namespace CapsEmbedded.TestSupport;
 
 /// <summary>A fresh folder under the system temp directory, deleted with all it holds on dispose.</summary>
 internal sealed class TempDirectory(string prefix = "capsnet-tests-") : IDisposable
