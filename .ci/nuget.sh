@@ -24,6 +24,8 @@ trap 'rm -rf "$work"' EXIT
 consumer=$work/Consumer
 mkdir -p "$consumer"
 cp "$repo"/tests/Consumer/{Consumer.csproj,Program.cs,my.safetensors,NuGet.config,Directory.Build.props} "$consumer"/
+# The consumer's own copy of an Efficient-CapsNet file (issue 32): a second generated model, of the other family.
+cp "$repo"/weights/mnist-efficient.safetensors "$consumer"/my-efficient.safetensors
 
 # A version no earlier run used: NuGet caches packages by id + version, and a rebuilt 0.1.0 would not be picked up.
 # Earlier runs' copies of this one id are removed from the global packages folder so they do not pile up.

@@ -217,9 +217,6 @@ namespace CapsEmbedded.Generator
             if (match is null)
                 return Error(DiagnosticInfo.Create(Diagnostics.WeightFileNotPassed, target.Location, path, resolved));
             if (match.Error is not null) return Error(match.Error.WithLocation(target.Location));
-            if (match.Efficient is not null && target.Target.NativeExportPrefix is not null)
-                return Error(DiagnosticInfo.Create(Diagnostics.BadNativePrefix, target.Location, target.Target.ClassName,
-                    target.Target.NativeExportPrefix, "C exports are not generated for Efficient-CapsNet models yet"));
             return new ModelResult(new ModelSpec(target.Target, match), default);
 
             static ModelResult Error(DiagnosticInfo d) => new ModelResult(null, new EquatableArray<DiagnosticInfo>(new[] { d }));

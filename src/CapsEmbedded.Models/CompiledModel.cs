@@ -172,7 +172,7 @@ public sealed class CompiledModel
     {
         if (Family != CapsNetFamily.Paper)
             throw new InvalidOperationException($"{Name} is an Efficient-CapsNet model: read its file with ReadEmbeddedEfficient");
-        return CapsNetWeightsFile.Read(EmbeddedBytes(), WeightsFileName);
+        return CapsNetWeightsFile.Read(ReadEmbeddedFile(), WeightsFileName);
     }
 
     /// <summary>The embedded Efficient-CapsNet weight file as managed arrays (for its reference model).</summary>
@@ -181,11 +181,11 @@ public sealed class CompiledModel
     {
         if (Family != CapsNetFamily.Efficient)
             throw new InvalidOperationException($"{Name} is a paper CapsNet model: read its file with ReadEmbedded");
-        return EfficientCapsNetWeightsFile.Read(EmbeddedBytes(), WeightsFileName);
+        return EfficientCapsNetWeightsFile.Read(ReadEmbeddedFile(), WeightsFileName);
     }
 
-    // The file as it was written: a packed resource (paper models, wholly F16) is unpacked to the same bytes.
-    private byte[] EmbeddedBytes() => EmbeddedWeights.ReadFile(typeof(CompiledModel).Assembly, WeightsResourceName);
+    /// <summary>The embedded weight file's bytes as it was written (a packed resource is unpacked to the same bytes), for capsnet info.</summary>
+    public byte[] ReadEmbeddedFile() => EmbeddedWeights.ReadFile(typeof(CompiledModel).Assembly, WeightsResourceName);
 
     public override string ToString() => Name;
 

@@ -250,7 +250,7 @@ public static class TorchCli
         return command;
     }
 
-    /// <summary><c>eval</c> of an Efficient-CapsNet file (<see cref="EfficientWeightsWriter"/>), in eval mode (running BN statistics).</summary>
+    /// <summary><c>eval</c> of an Efficient-CapsNet file of any float dtype, in eval mode (running BN statistics).</summary>
     private static int EvalEfficient(string path, LabeledImages set, int? limit, string deviceName, int threads, TextWriter output)
     {
         if (set.Rows != EfficientWeightsWriter.InputSize || set.Cols != EfficientWeightsWriter.InputSize)
@@ -258,7 +258,12 @@ public static class TorchCli
         int count = Math.Min(limit is { } l ? Positive(l, "--limit") : set.Count, set.Count);
         for (int k = 0; k < count; k++)
             if (set.Labels[k] >= EfficientWeightsWriter.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {EfficientWeightsWriter.Classes} classes");
-        var (tensors, _) = EfficientWeightsWriter.Read(File.ReadAllBytes(path), path);
+        // The runtime's reader: F32, F16 (the shipped weights/mnist-efficient.safetensors) or BF16, widened to float32 and
+        // validated, PyTorch's I64 batch counters skipped; this tool's module is the MNIST network only.
+        var weights = EfficientCapsNetWeightsFile.Load(path);
+        if (!weights.Architecture.Equals(EfficientCapsNetArchitecture.Mnist))
+            throw new TorchCliException($"{path} holds the Efficient-CapsNet {weights.Architecture}; capsnet-torch runs only {EfficientCapsNetArchitecture.Mnist}");
+        var tensors = EfficientWeightsWriter.Tensors.ToDictionary(t => t.Name, t => weights[t.Name], StringComparer.Ordinal);
         using var trainer = new TorchEfficientTrainer(1, OpenDevice(deviceName, threads));
         trainer.Model.Load(tensors);
         var clock = Stopwatch.StartNew();

@@ -1,6 +1,7 @@
 // A user's app built only from the CapsEmbedded package: it checks what the generator made of my.safetensors (a tiny
-// network: `capsnet init --arch tiny --seed 16`, another architecture than the repository's MNIST model), runs one
-// prediction against the package's scalar reference model, and exits non-zero on any mismatch.
+// network: `capsnet init --arch tiny --seed 16`, another architecture than the repository's MNIST model) and of
+// my-efficient.safetensors (its own copy of an Efficient-CapsNet file: .ci/nuget.sh copies weights/mnist-efficient.safetensors),
+// runs one prediction of each against the package's scalar reference models, and exits non-zero on any mismatch.
 using System.Reflection;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.Reference;
@@ -53,6 +54,51 @@ Check(worst <= 1e-5, $"lengths match the reference model (worst relative error {
 Check(predicted == reference.PredictedClass, "same class as the reference model");
 Check(allocated == 0, $"Predict allocated {allocated} bytes");
 
+// The Efficient-CapsNet family from the same package: another generated model (stem, depthwise primary capsules,
+// self-attention routing) from the consumer's own copy of the file, against EfficientReferenceModel.
+byte[] efficientFile = EmbeddedWeights.ReadFile(Assembly.GetExecutingAssembly(), MyEfficientCapsNet.WeightsResourceName);
+// `sha256sum weights/mnist-efficient.safetensors` of the committed file the copy is made from.
+const string ExpectedEfficientSha256 = "3758848ff44658c4ef9441435f9e0767dd8d132aa4b482f20dba1271c9fd0a6e";
+Console.WriteLine($"generated constants of {nameof(MyEfficientCapsNet)} ({MyEfficientCapsNet.WeightsFileName}, {MyEfficientCapsNet.WeightsFileLength} bytes):");
+Console.WriteLine($"  input {MyEfficientCapsNet.InputSize}x{MyEfficientCapsNet.InputSize}x{MyEfficientCapsNet.InputChannels}, " +
+                  $"stem -> {MyEfficientCapsNet.PrimaryChannels} channels, {MyEfficientCapsNet.PrimaryCapsules} primary capsules x " +
+                  $"{MyEfficientCapsNet.PrimaryDims}D, {MyEfficientCapsNet.Classes} classes x {MyEfficientCapsNet.ClassDims}D, " +
+                  $"{MyEfficientCapsNet.MultiplyAdds} multiply-adds, sha256 {MyEfficientCapsNet.WeightsSha256}");
+Check(MyEfficientCapsNet.InputSize == 28 && MyEfficientCapsNet.InputChannels == 1 && MyEfficientCapsNet.InputLength == 784, "efficient: input 28x28x1");
+Check(MyEfficientCapsNet.PrimaryCapsules == 16 && MyEfficientCapsNet.PrimaryDims == 8, "efficient: 16 primary capsules x 8D");
+Check(MyEfficientCapsNet.Classes == 10 && MyEfficientCapsNet.ClassDims == 16, "efficient: 10 classes x 16D");
+Check(MyEfficientCapsNet.MultiplyAdds == 31_544_448, "efficient: 31,544,448 multiply-adds");
+Check(MyEfficientCapsNet.WeightsFileLength == efficientFile.Length, $"efficient: file length constant = embedded resource length ({efficientFile.Length})");
+Check(MyEfficientCapsNet.WeightsSha256 == ExpectedEfficientSha256, "efficient: sha256 constant = sha256sum of weights/mnist-efficient.safetensors");
+
+// A digit-like image: a vertical stroke, in [0, 1].
+var stroke = new float[MyEfficientCapsNet.InputLength];
+for (int y = 5; y < 23; y++)
+    for (int x = 13; x < 16; x++) stroke[y * 28 + x] = 1f;
+using var efficientWorkspace = new MyEfficientCapsNet.Workspace();
+var efficientLengths = new float[MyEfficientCapsNet.Classes];
+var reconstruction = new float[MyEfficientCapsNet.DecoderOutput];
+int efficientClass = MyEfficientCapsNet.Predict(MyEfficientCapsNet.Weights.Embedded, efficientWorkspace, stroke, efficientLengths, default, reconstruction);
+before = GC.GetAllocatedBytesForCurrentThread();
+efficientClass = MyEfficientCapsNet.Predict(MyEfficientCapsNet.Weights.Embedded, efficientWorkspace, stroke, efficientLengths, default, reconstruction);
+allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+var efficientReference = EfficientReferenceModel.Forward(EfficientCapsNetWeightsFile.Read(efficientFile, MyEfficientCapsNet.WeightsFileName), stroke);
+Console.WriteLine($"prediction ({MyEfficientCapsNet.ActiveTier}): class {efficientClass}, lengths [{string.Join(", ", efficientLengths)}]");
+Console.WriteLine($"reference model:        class {efficientReference.PredictedClass}, lengths [{string.Join(", ", efficientReference.Lengths)}]");
+// 1e-5 relative + 1e-6 absolute (lengths near 0): the repository's EfficientModelCheck bound; the decoder's output 1e-5.
+worst = 0; // the worst length error as a share of its bound
+for (int j = 0; j < efficientLengths.Length; j++)
+    worst = Math.Max(worst, Math.Abs(efficientLengths[j] - efficientReference.Lengths[j]) / (1e-5 * Math.Abs(efficientReference.Lengths[j]) + 1e-6));
+Check(worst <= 1, $"efficient: lengths match the reference model (worst error {worst:G3} of its 1e-5 relative + 1e-6 bound)");
+double worstPixel = 0;
+for (int t = 0; t < reconstruction.Length; t++)
+    worstPixel = Math.Max(worstPixel, Math.Abs(reconstruction[t] - efficientReference.Reconstruction[t]));
+Check(worstPixel <= 1e-5, $"efficient: reconstruction matches the reference model (worst {worstPixel:G3})");
+Check(efficientClass == efficientReference.PredictedClass, "efficient: same class as the reference model");
+Check(efficientClass == 1, $"efficient: the stroke is a 1 (class {efficientClass})");
+Check(allocated == 0, $"efficient: Predict allocated {allocated} bytes");
+
 if (failures.Count > 0)
 {
     Console.Error.WriteLine($"consumer check failed: {string.Join("; ", failures)}");
@@ -63,3 +109,6 @@ return 0;
 
 [CapsNetModel("my.safetensors")]
 static partial class MyCapsNet;
+
+[CapsNetModel("my-efficient.safetensors")]
+static partial class MyEfficientCapsNet;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using CapsEmbedded.IO;
+using CapsEmbedded.Models;
 using CapsEmbedded.Quantization;
 using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
@@ -8,17 +9,36 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Cli.Commands;
 
 /// <summary>
-/// <c>capsnet info &lt;weights&gt;</c>: architecture, parameters per layer, metadata, FLOPs per image, of a float weight
-/// file (F32/F16/BF16), an int8-quantised one (each tensor's dtype and the scales) or a training checkpoint.
+/// <c>capsnet info &lt;weights&gt;</c> (or <c>--weights</c>), or <c>capsnet info --model NAME</c> for a compiled model's
+/// embedded file: family, architecture (the shapes), parameters per layer, metadata, multiply-adds per image, and the
+/// precision it runs at, of a float weight file (F32/F16/BF16) of either family, an int8-quantised one (each tensor's
+/// dtype and the scales) or a training checkpoint.
 /// </summary>
 internal static class InfoCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("weights") { Description = "Weight file (.safetensors)" };
-        var command = new Command("info", "Describe a weight file (float or int8) or a training checkpoint: architecture, parameters, metadata or run state, FLOPs") { file };
-        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file)!, parse.InvocationConfiguration.Output)));
+        var file = new Argument<string?>("weights") { Description = "Weight file (.safetensors); or give --weights, or --model for a compiled model's own file", Arity = ArgumentArity.ZeroOrOne };
+        var weights = CommonOptions.Weights(required: false);
+        var model = ModelChoice.Model();
+        var command = new Command("info", "Describe a weight file (float or int8, either family), a compiled model's embedded file (--model) or a training checkpoint: family, architecture, parameters, metadata or run state, FLOPs") { file, weights, model };
+        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file), parse.GetValue(weights), parse.GetValue(model), parse.InvocationConfiguration.Output)));
         return command;
+    }
+
+    /// <summary>The file given as the argument or <c>--weights</c>, checked against <c>--model</c>'s family; or, with <c>--model</c> alone, its embedded file.</summary>
+    public static int Run(string? argument, string? weightsOption, string? modelName, TextWriter output)
+    {
+        if (argument is not null && weightsOption is not null)
+            throw new CliException("give the weight file once: as the argument or as --weights");
+        string? path = argument ?? weightsOption;
+        var model = modelName is null ? null : ModelChoice.Named(modelName);
+        if (path is null)
+            return model is null
+                ? throw new CliException("info needs a weight file (capsnet info FILE) or a compiled model (capsnet info --model NAME)")
+                : RunEmbedded(model, output);
+        model?.CheckFamily(path);
+        return Run(path, output);
     }
 
     public static int Run(string path, TextWriter output)
@@ -32,19 +52,44 @@ internal static class InfoCommand
         TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
         var quantized = efficient is null && !isCheckpoint && QuantizedWeightsFile.IsQuantized(header) ? QuantizedWeightsFile.Load(path) : null;
         var weights = checkpoint is null && efficient is null ? quantized?.Weights ?? CapsNetWeightsFile.Load(path) : null;
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine(UntrustedText.Line($"file          {path}"));
+        output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
+        output.WriteLine($"sha256        {FileHash.Sha256(path)}");
+        Describe(header, efficient, checkpoint, quantized, weights, output);
+        return 0;
+    }
+
+    /// <summary><c>capsnet info --model NAME</c>: the weight file compiled into capsnet for <paramref name="model"/>.</summary>
+    public static int RunEmbedded(CompiledModel model, TextWriter output)
+    {
+        byte[] file = model.ReadEmbeddedFile();
+        var header = SafeTensorsFile.Parse(file, model.WeightsFileName).Header;
+        var efficient = model.Family == CapsNetFamily.Efficient ? EfficientCapsNetWeightsFile.Read(file, model.WeightsFileName) : null;
+        var weights = efficient is null ? CapsNetWeightsFile.Read(file, model.WeightsFileName) : null;
+        output.WriteLine($"file          {model.EmbeddedSource}, compiled into capsnet as --model {model.Name}");
+        output.WriteLine($"size          {file.Length.ToString("N0", CultureInfo.InvariantCulture)} bytes");
+        output.WriteLine($"sha256        {FileHash.Sha256(file)}");
+        Describe(header, efficient, null, null, weights, output);
+        return 0;
+    }
+
+    // Everything after the file's name, size and hash; exactly one of efficient, checkpoint and weights is set.
+    private static void Describe(SafeTensorsHeader header, EfficientCapsNetWeights? efficient, TrainingCheckpoint? checkpoint,
+        QuantizedCapsNetWeights? quantized, CapsNetWeights? weights, TextWriter output)
+    {
         var a = checkpoint?.Architecture ?? weights?.Architecture;
         var (architecture, tensors, costs) = efficient is null
             ? (a!.ToString(), a.Tensors, a.LayerCosts)
             : (efficient.Architecture.ToString(), efficient.Architecture.Tensors, efficient.Architecture.LayerCosts);
         var metadata = efficient?.Metadata ?? weights?.Metadata;
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine(UntrustedText.Line($"file          {path}"));
-        output.WriteLine($"size          {new FileInfo(path).Length.ToString("N0", inv)} bytes");
-        output.WriteLine($"sha256        {FileHash.Sha256(path)}");
-        if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021; eval, predict and bench run it on the compiled model mnist-efficient with --weights)");
+        if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021: self-attention routing)");
+        else if (checkpoint is null) output.WriteLine("family        paper (Dynamic Routing Between Capsules, Sabour et al. 2017)");
         output.WriteLine($"architecture  {architecture}");
         if (quantized is not null) WriteQuantized(quantized, output);
         else if (metadata is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
+        if (checkpoint is null) output.WriteLine($"precision     {PrecisionText(efficient, quantized, weights!)}");
         if (checkpoint is not null) WriteCheckpoint(checkpoint, output);
         output.WriteLine();
         if (quantized is null)
@@ -69,11 +114,20 @@ internal static class InfoCommand
         long multiplyAdds = costs.Sum(c => c.MultiplyAdds);
         output.WriteLine($"{"per image",-14} {multiplyAdds.ToString("N0", inv),15} {(2e-6 * multiplyAdds).ToString("F1", inv),10}");
         output.WriteLine();
-        if (metadata is null) return 0; // a checkpoint's metadata is its state, shown above
+        if (metadata is null) return; // a checkpoint's metadata is its state, shown above
         output.WriteLine("metadata");
         foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             output.WriteLine($"  {UntrustedText.Quote(key)} = {UntrustedText.Quote(value, 200)}");
-        return 0;
+    }
+
+    // The arithmetic capsnet runs the file with, and on which model: the one eval, predict and bench pick for it.
+    private static string PrecisionText(EfficientCapsNetWeights? efficient, QuantizedCapsNetWeights? quantized, CapsNetWeights weights)
+    {
+        if (quantized is not null) return "int8 primary capsules, float32 elsewhere (eval, predict and bench with --precision int8)";
+        var compiled = efficient is not null ? CompiledModel.OfFamily(CapsNetFamily.Efficient) : CompiledModel.OfArchitecture(weights.Architecture);
+        return compiled is null
+            ? "float32, on the scalar reference model (no compiled model has this architecture)"
+            : $"float32, on the compiled model {compiled.Name} (eval, predict and bench with --weights)";
     }
 
     /// <summary>What quantisation did to the file: the scheme, which tensor is int8, and its scales.</summary>

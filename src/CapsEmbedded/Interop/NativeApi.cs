@@ -231,6 +231,19 @@ public static class NativeApi
         return weights;
     }
 
+    /// <summary>
+    /// As <see cref="LoadWeightsFile"/>, for a generated Efficient-CapsNet model: an Efficient-CapsNet file (a paper
+    /// CapsNet file is a format error naming both families), of <paramref name="expected"/> or a WrongArchitecture.
+    /// </summary>
+    public static EfficientCapsNetWeights LoadEfficientWeightsFile(string path, EfficientCapsNetArchitecture expected)
+    {
+        var weights = EfficientCapsNetWeightsFile.Load(path);
+        if (!weights.Architecture.Equals(expected))
+            throw new NativeCallException(NativeStatus.WrongArchitecture,
+                $"{path}: holds the Efficient-CapsNet {weights.Architecture}; this library was generated for {expected}");
+        return weights;
+    }
+
     private static void ThrowIfArchitectureDiffers(CapsNetArchitecture actual, CapsNetArchitecture expected, string path)
     {
         if (actual == expected) return;

@@ -7,7 +7,8 @@ namespace CapsEmbedded.Generator.Tests.Driver;
 
 /// <summary>
 /// An Efficient-CapsNet weight file (capsnet.family = "efficient") through the generator: one Model.g.cs, matching
-/// Snapshots/Demo.TinyEfficientCapsNet.Model.g.cs.txt, compiling without warnings; a broken efficient file is a diagnostic.
+/// Snapshots/Demo.TinyEfficientCapsNet.Model.g.cs.txt, compiling without warnings, and with NativeExportPrefix its C exports
+/// (Snapshots/Demo.TinyEfficientCapsNet.NativeExports.g.cs.txt); a broken efficient file is a diagnostic.
 /// </summary>
 public class EfficientGeneratorTests
 {
@@ -53,12 +54,24 @@ public class EfficientGeneratorTests
     }
 
     [Fact]
-    public void C_exports_on_an_efficient_model_are_refused_not_skipped()
+    public void C_exports_on_an_efficient_model_are_generated_and_compile_without_warnings()
     {
-        var (result, _) = GeneratorHarness.Run(Source.Replace("(\"Weights/tiny-efficient.safetensors\")",
+        var (result, output) = GeneratorHarness.Run(Source.Replace("(\"Weights/tiny-efficient.safetensors\")",
             "(\"Weights/tiny-efficient.safetensors\", NativeExportPrefix = \"eff\")"), Header());
-        var d = Assert.Single(result.Diagnostics);
-        Assert.Equal("CAPS0013", d.Id);
-        Assert.Contains("Efficient-CapsNet", d.GetMessage());
+        Assert.Empty(result.Diagnostics);
+        var sources = result.Results.Single().GeneratedSources;
+        Assert.Equal(new[] { "Demo.TinyEfficientCapsNet.Model.g.cs", "Demo.TinyEfficientCapsNet.NativeExports.g.cs" },
+            sources.Select(s => s.HintName).Order(StringComparer.Ordinal));
+        var exports = sources.Single(s => s.HintName.EndsWith("NativeExports.g.cs", StringComparison.Ordinal));
+        GeneratorHarness.AssertMatchesSnapshot(exports);
+        string text = exports.SourceText.ToString();
+        Assert.Contains("NativeApi.LoadEfficientWeightsFile(file, Architecture)", text);
+        Assert.Contains("An Efficient-CapsNet (Mazzia, Salvetti, Chiaberge 2021): 12x12x1 image -> 2-conv stem -> 4 primary", text);
+        Assert.Contains("#define EFF_INPUT_LENGTH 144 ", text);
+        Assert.Contains("#define EFF_CLASSES 3 ", text);
+        Assert.Contains("#define EFF_CAPSULES_LENGTH 12 ", text);
+        Assert.DoesNotContain("MultiMNIST", text); // paper-only notes stay out of the family's header
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 }

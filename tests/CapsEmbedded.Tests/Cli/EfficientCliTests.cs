@@ -42,6 +42,49 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
     }
 
     [Fact]
+    public void Info_model_describes_the_embedded_file_and_weights_takes_a_file_of_the_family()
+    {
+        var (code, output, error) = Capsnet("info", "--model", "mnist-efficient");
+        Assert.True(code == 0, error);
+        Assert.Contains("file          embedded (mnist-efficient.safetensors), compiled into capsnet as --model mnist-efficient", output);
+        Assert.Contains("family        efficient (Efficient-CapsNet", output);
+        Assert.Contains("-> depthwise 9x9 -> 16x8D caps -> 10x16D, self-attention", output); // the shapes
+        Assert.Contains("dtype         F16", output);
+        Assert.Contains("precision     float32, on the compiled model mnist-efficient", output);
+        Assert.Contains("1,573,744", output);        // parameters
+        Assert.Contains($"per image           {EfficientCapsNetArchitecture.Mnist.MultiplyAdds.ToString("N0", CultureInfo.InvariantCulture)}", output);
+        Assert.Contains("per image           31,544,448", output); // multiply-adds: 31.5 M
+        Assert.Contains("capsnet.created_by = capsnet-torch train", output); // provenance
+        Assert.Contains("training.test_error = ", output);
+        var embedded = CompiledModel.MnistEfficient.ReadEmbeddedFile();
+        Assert.Contains($"sha256        {CapsEmbedded.IO.FileHash.Sha256(embedded)}", output);
+        Assert.Contains($"size          {embedded.Length.ToString("N0", CultureInfo.InvariantCulture)} bytes", output);
+
+        // --weights is the argument under another name, checked against --model's family when both are given.
+        var (fileCode, fileOutput, fileError) = Capsnet("info", "--model", "mnist-efficient", "--weights", MnistEfficient());
+        Assert.True(fileCode == 0, fileError);
+        Assert.Contains($"file          {MnistEfficient()}", fileOutput);
+        Assert.Contains("precision     float32, on the compiled model mnist-efficient", fileOutput);
+        Assert.Equal(fileOutput, Capsnet("info", "--weights", MnistEfficient()).Output);
+
+        AssertOneLineError(Capsnet("info", "--model", "mnist", "--weights", MnistEfficient()),
+            "holds an Efficient-CapsNet network; the compiled model mnist is a paper CapsNet model (use --model mnist-efficient)");
+        AssertOneLineError(Capsnet("info", MnistEfficient(), "--weights", MnistEfficient()), "give the weight file once");
+        AssertOneLineError(Capsnet("info"), "info needs a weight file");
+    }
+
+    [Fact]
+    public void Info_model_describes_a_paper_models_embedded_file_too()
+    {
+        var (code, output, error) = Capsnet("info", "--model", "fashion");
+        Assert.True(code == 0, error);
+        Assert.Contains("file          embedded (fashion-mnist.safetensors), compiled into capsnet as --model fashion", output);
+        Assert.Contains("family        paper (", output);
+        Assert.Contains("precision     float32, on the compiled model mnist", output); // mnist and fashion share the architecture
+        Assert.Contains("203,202,560", output);
+    }
+
+    [Fact]
     public void Eval_runs_the_compiled_model_on_the_fixture_with_the_models_own_count()
     {
         string data = CopyMnistFixture();
