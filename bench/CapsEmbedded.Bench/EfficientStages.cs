@@ -103,6 +103,27 @@ public static class EfficientStages
         }
 
         output.WriteLine(FormattableString.Invariant($"| sum of the stages | {total:F4} | | | |"));
+
+        // One image split over 2 workers against the one-thread Predict, alternating call by call.
+        using var context = M.CreateBatchContext(2);
+        var one = new List<double>();
+        var split = new List<double>();
+        for (int k = 0; k < 200 * rounds; k++)
+        {
+            var image = digits.AsSpan(k % 200 * M.InputLength, M.InputLength);
+            long t0 = Stopwatch.GetTimestamp();
+            M.Predict(weights, workspace, image, lengths);
+            long t1 = Stopwatch.GetTimestamp();
+            M.Predict(weights, context, image, lengths, default, default, tier);
+            long t2 = Stopwatch.GetTimestamp();
+            one.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+            split.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+        }
+
+        one.Sort();
+        split.Sort();
+        output.WriteLine(FormattableString.Invariant(
+            $"one thread: p50 {one[one.Count / 2]:F4} ms, min {one[0]:F4}; split over 2 workers: p50 {split[split.Count / 2]:F4} ms, min {split[0]:F4}"));
         for (int k = 0; k < zeros.Length; k++) output.WriteLine(FormattableString.Invariant($"stem.{k} output: {100 * zeros[k]:F1}% zeros"));
     }
 

@@ -4,9 +4,9 @@ using CapsEmbedded.Runtime;
 namespace CapsEmbedded.Bench.Peers;
 
 /// <summary>
-/// The generated <see cref="MnistEfficientCapsNet"/>: at batch 1 Predict on the calling thread (its generated code does
-/// not split one image over threads yet, so batch 1 / 2 threads runs one thread too); at larger batches PredictBatch,
-/// images spread over a worker context's threads.
+/// The generated <see cref="MnistEfficientCapsNet"/>: at batch 1 / 1 thread Predict on the calling thread; at batch 1 and
+/// more threads the split Predict (each stem convolution's output channels over the context's threads); at larger batches
+/// PredictBatch, images spread over a worker context's threads.
 /// </summary>
 public sealed class GeneratedEfficientPeer : IInferencePeer
 {
@@ -18,10 +18,11 @@ public sealed class GeneratedEfficientPeer : IInferencePeer
     private float[] _lengths = [];
     private int[] _classes = [];
     private int _batchFloats, _next;
+    private bool _splitImage;
 
     public string Name => PeerName;
 
-    public string Version => $".NET {Environment.Version}, {MnistEfficientCapsNet.ActiveTier}; one image on one thread";
+    public string Version => $".NET {Environment.Version}, {MnistEfficientCapsNet.ActiveTier}";
 
     public void Prepare(float[] images, int batch, int threads)
     {
@@ -31,7 +32,8 @@ public sealed class GeneratedEfficientPeer : IInferencePeer
         _next = 0;
         _lengths = new float[batch * MnistEfficientCapsNet.Classes];
         _classes = new int[batch];
-        _context = batch == 1 ? null : MnistEfficientCapsNet.CreateBatchContext(threads);
+        _splitImage = batch == 1 && threads > 1;
+        _context = batch == 1 && threads == 1 ? null : MnistEfficientCapsNet.CreateBatchContext(threads);
     }
 
     public void Run()
@@ -39,6 +41,8 @@ public sealed class GeneratedEfficientPeer : IInferencePeer
         var images = _images.AsSpan(_next, _batchFloats);
         _next = (_next + _batchFloats) % _images.Length;
         if (_context is null) MnistEfficientCapsNet.Predict(MnistEfficientCapsNet.Weights.Embedded, _workspace, images, _lengths);
+        else if (_splitImage) MnistEfficientCapsNet.Predict(MnistEfficientCapsNet.Weights.Embedded, _context, images, _lengths, default, default,
+            MnistEfficientCapsNet.ActiveTier);
         else MnistEfficientCapsNet.PredictBatch(MnistEfficientCapsNet.Weights.Embedded, images, _lengths, _classes, _context,
             MnistEfficientCapsNet.ActiveTier);
     }
