@@ -5,12 +5,19 @@ using CapsEmbedded.Bench.Peers;
 // `dotnet run -c Release -- --filter '*'` (BenchmarkDotNet; add `--job short` for a quick run), or
 // `dotnet run -c Release -- cputime` for the CPU-time kernel table used on busy shared machines
 // (`model-cputime`: the same for the generated MnistCapsNet.Predict, see bench/RESULTS-model.md;
+// `efficient-stages [ROUNDS]`: MnistEfficientCapsNet timed stage by stage;
 // `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved).
 // `peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]`: each generated model
 // (MnistCapsNet, MnistEfficientCapsNet) vs ONNX Runtime on its exported graph, interleaved (bench/peers/run.sh
 // adds PyTorch and writes the table of bench/RESULTS.md through `peers-report FILE...`).
 if (args is ["peers", .. var peerArgs]) return PeerBenchmark.Run(peerArgs, Console.Out);
 if (args is ["peers-report", .. var files]) return PeerBenchmark.RunReport(files, Console.Out);
+
+if (args is ["efficient-stages", .. var stageRounds])
+{
+    EfficientStages.Run(Console.Out, stageRounds is [var sr] ? int.Parse(sr, System.Globalization.CultureInfo.InvariantCulture) : 10);
+    return 0;
+}
 
 if (args is ["model-cputime"])
 {

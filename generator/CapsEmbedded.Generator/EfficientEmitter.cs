@@ -44,6 +44,9 @@ namespace CapsEmbedded.Generator
                 Const(w, "int", $"Stem{k}Pixels", N(outSide * outSide), $"stem.{k}: output pixels.");
                 Const(w, "int", $"Stem{k}PatchLength", N(a.StemInputChannels(k) * layer.Kernel * layer.Kernel),
                     $"stem.{k}: GEMM depth, input channels · kernel².");
+                Const(w, "int", $"Stem{k}Panels", N((layer.Channels + 15) / 16), $"stem.{k}: 16-channel output panels, the unit a split image's workers share.");
+                if (a.StemIsWinograd(k))
+                    Const(w, "int", $"Stem{k}Tiles", N(outSide / 2 * (outSide / 2)), $"stem.{k}: 2x2 output tiles of Winograd F(2x2, 3x3).");
             }
             Const(w, "int", "PrimaryChannels", N(a.PrimaryChannels), "Channels of the depthwise primary conv (one filter each).");
             Const(w, "int", "PrimaryKernel", N(a.PrimaryKernel), "Depthwise kernel side.");
@@ -69,6 +72,17 @@ namespace CapsEmbedded.Generator
             {
                 ("Patches", (long)a.StemOutputSize(0) * a.StemOutputSize(0) * a.InputChannels * a.Stem[0].Kernel * a.Stem[0].Kernel, "stem.0's im2col patches"),
             };
+            long products = 0;
+            for (int k = 0; k < stems; k++)
+            {
+                if (a.StemIsWinograd(k))
+                {
+                    long tiles = (long)(a.StemOutputSize(k) / 2) * (a.StemOutputSize(k) / 2);
+                    regions.Add(($"Winograd{k}Transformed", 16 * tiles * a.StemInputChannels(k), $"stem.{k}'s Winograd-transformed input tiles [16][tile][channel]"));
+                    products = System.Math.Max(products, 16 * tiles * a.Stem[k].Channels);
+                }
+            }
+            if (products > 0) regions.Add(("WinogradProducts", products, "a Winograd stem's products [16][tile][channel] (one stem at a time)"));
             for (int k = 0; k < stems; k++)
                 regions.Add(($"Stem{k}", (long)a.StemOutputSize(k) * a.StemOutputSize(k) * a.Stem[k].Channels, $"stem.{k} output [y][x][channel] (ReLU, BN folded into the next layer)"));
             regions.Add(("Primary", (long)p * p * a.PrimaryChannels, "depthwise output [position][channel]"));
@@ -206,29 +220,42 @@ namespace CapsEmbedded.Generator
 
                 """);
 
-            // The forward pass, one statement group per layer, every size a constant.
-            w.Open("""
+            // The forward pass: stem.0's patches, one method per stem layer (a panel range of its output channels, so that
+            // one image splits over workers), then the rest on one thread.
+            w.Write($$"""
                 /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
                 private static int Forward(PackedEfficientCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, Span<float> lengths,
                     Span<float> capsules, Span<float> reconstruction, SimdTier tier)
+                {
+                    Patches(image, scratch);
+                {{StemCalls(stems)}}
+                    return Finish(weights, scratch, lengths, capsules, reconstruction, tier);
+                }
+
+                /// <summary>stem.0's im2col patches [{{a.StemOutputSize(0) * a.StemOutputSize(0)}} x {{a.InputChannels * a.Stem[0].Kernel * a.Stem[0].Kernel}}] of the image.</summary>
+                private static void Patches(ReadOnlySpan<float> image, Span<float> scratch)
+                    => Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength));
+
                 """);
             var costs = a.LayerCosts;
-            w.Write($$"""
-                // stem.0: im2col [{{a.StemOutputSize(0) * a.StemOutputSize(0)}} x {{a.InputChannels * a.Stem[0].Kernel * a.Stem[0].Kernel}}] · W^T + b, ReLU → [{{a.StemOutputSize(0)}}x{{a.StemOutputSize(0)}}x{{a.Stem[0].Channels}}]; {{Grouped(costs[0].MultiplyAdds)}} multiply-adds.
-                Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength));
-                PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength), Stem0Pixels, Stem0PatchLength,
-                    weights.StemWeight(0), Stem0Channels, weights.StemBias(0), Activation.Relu, scratch.Slice(ScratchStem0Offset, Stem0Pixels * Stem0Channels), tier);
-                """);
+            for (int k = 0; k < stems; k++) StemLayer(w, a, k, costs[k].MultiplyAdds);
+            var parts = new List<string>();
             for (int k = 1; k < stems; k++)
-            {
-                int inSide = a.StemOutputSize(k - 1), outSide = a.StemOutputSize(k);
-                w.Write($$"""
-                    // stem.{{k}}: implicit GEMM {{a.Stem[k - 1].Channels}}→{{a.Stem[k].Channels}} {{a.Stem[k].Kernel}}x{{a.Stem[k].Kernel}}/{{a.Stem[k].Stride}} on [{{inSide}}x{{inSide}}x{{a.Stem[k - 1].Channels}}] (BN {{k - 1}} folded in), ReLU → [{{outSide}}x{{outSide}}x{{a.Stem[k].Channels}}]; {{Grouped(costs[k].MultiplyAdds)}} multiply-adds.
-                    PackedGemm.ConvolveChannelsLast(scratch.Slice(ScratchStem{{k - 1}}Offset, Stem{{k - 1}}Pixels * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
-                        Stem{{k - 1}}OutputSize, Stem{{k - 1}}OutputSize, Stem{{k}}Kernel, Stem{{k}}Stride, weights.StemWeight({{k}}), Stem{{k}}Channels, weights.StemBias({{k}}),
-                        Activation.Relu, scratch.Slice(ScratchStem{{k}}Offset, Stem{{k}}Pixels * Stem{{k}}Channels), tier);
-                    """);
-            }
+                parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem{k}(weights, scratch, part, parts, tier),");
+            w.Write($$"""
+                // The split Predict's stem layers after stem.0 (too small to be worth a fork/join), in order, cached once so a
+                // call allocates no delegate.
+                private static readonly ImagePartRunner<PackedEfficientCapsNetWeights>[] s_stemParts =
+                [
+                {{string.Join("\n", parts)}}
+                ];
+
+                """);
+            w.Open("""
+                /// <summary>From the last stem's output to the lengths (and capsules, reconstruction when asked for), on one thread.</summary>
+                private static int Finish(PackedEfficientCapsNetWeights weights, Span<float> scratch, Span<float> lengths, Span<float> capsules,
+                    Span<float> reconstruction, SimdTier tier)
+                """);
             w.Write($$"""
                 // primary_caps: depthwise {{a.PrimaryKernel}}x{{a.PrimaryKernel}} over [{{a.StemOutputSize(last)}}x{{a.StemOutputSize(last)}}x{{a.PrimaryChannels}}] (BN {{last}} folded in) → [{{p}}x{{p}}x{{a.PrimaryChannels}}]; {{Grouped(costs[stems].MultiplyAdds)}} multiply-adds.
                 DepthwiseConvolution.Run(scratch.Slice(ScratchStem{{last}}Offset, Stem{{last}}Pixels * Stem{{last}}Channels), PrimaryChannels, Stem{{last}}OutputSize,
@@ -278,6 +305,73 @@ namespace CapsEmbedded.Generator
             return w.ToString();
         }
 
+        /// <summary>Stem0(weights, scratch, 0, 1, tier); … one line per stem layer, indented for the Forward template.</summary>
+        private static string StemCalls(int stems)
+        {
+            var lines = new List<string>();
+            for (int k = 0; k < stems; k++) lines.Add($"    Stem{k}(weights, scratch, 0, 1, tier);");
+            return string.Join("\n", lines);
+        }
+
+        /// <summary>
+        /// Stem{k}(weights, scratch, part, parts, tier): output-channel panels PartRange(Stem{k}Panels, part, parts) of stem
+        /// conv k, then, when stem k + 1 is a Winograd layer, the input transform of the same channels for it (the transform
+        /// works channel by channel, so no other part's output is needed). Parts with disjoint panels give the one-part bits.
+        /// </summary>
+        private static void StemLayer(SourceWriter w, EfficientCapsNetArchitecture a, int k, long multiplyAdds)
+        {
+            var layer = a.Stem[k];
+            int inSide = a.StemInputSize(k), outSide = a.StemOutputSize(k), inChannels = a.StemInputChannels(k);
+            string output = $"scratch.Slice(ScratchStem{k}Offset, Stem{k}Pixels * Stem{k}Channels)";
+            string what, call;
+            if (k == 0)
+            {
+                what = $"im2col [{outSide * outSide} x {inChannels * layer.Kernel * layer.Kernel}] · W^T + b, ReLU";
+                call = $$"""
+                    PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength), Stem0Pixels, Stem0PatchLength,
+                        weights.StemWeight(0), Stem0Channels, weights.StemBias(0), Activation.Relu, {{output}}, tier, panelBegin, panelEnd);
+                    """;
+            }
+            else if (a.StemIsWinograd(k))
+            {
+                what = $"Winograd F(2x2, 3x3) {inChannels}→{layer.Channels} on [{inSide}x{inSide}x{inChannels}] (BN {k - 1} folded in; 16 GEMMs [{outSide / 2 * (outSide / 2)} x {inChannels}]·[{inChannels} x {layer.Channels}], 4/9 of the direct multiply-adds), ReLU";
+                call = $$"""
+                    WinogradConvolution.MultiplyOutput(scratch.Slice(ScratchWinograd{{k}}TransformedOffset, 16 * Stem{{k}}Tiles * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
+                        Stem{{k}}OutputSize, Stem{{k}}OutputSize, weights.StemWeight({{k}}), Stem{{k}}Channels, weights.StemBias({{k}}), Activation.Relu,
+                        scratch.Slice(ScratchWinogradProductsOffset, 16 * Stem{{k}}Tiles * Stem{{k}}Channels), {{output}}, tier, panelBegin, panelEnd);
+                    """;
+            }
+            else
+            {
+                what = $"implicit GEMM {inChannels}→{layer.Channels} {layer.Kernel}x{layer.Kernel}/{layer.Stride} on [{inSide}x{inSide}x{inChannels}] (BN {k - 1} folded in), ReLU";
+                call = $$"""
+                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchStem{{k - 1}}Offset, Stem{{k - 1}}Pixels * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
+                        Stem{{k - 1}}OutputSize, Stem{{k - 1}}OutputSize, Stem{{k}}Kernel, Stem{{k}}Stride, weights.StemWeight({{k}}), Stem{{k}}Channels, weights.StemBias({{k}}),
+                        Activation.Relu, {{output}}, tier, panelBegin, panelEnd);
+                    """;
+            }
+
+            w.Open($$"""
+                /// <summary>stem.{{k}}: {{what}} → [{{outSide}}x{{outSide}}x{{layer.Channels}}]; {{Grouped(multiplyAdds)}} multiply-adds. Output panels of part <paramref name="part"/> of <paramref name="parts"/>.</summary>
+                private static void Stem{{k}}(PackedEfficientCapsNetWeights weights, Span<float> scratch, int part, int parts, SimdTier tier)
+                """);
+            w.Write($$"""
+                var (panelBegin, panelEnd) = BatchContext.PartRange(Stem{{k}}Panels, 1, part, parts);
+                {{call}}
+                """);
+            if (k + 1 < a.Stem.Count && a.StemIsWinograd(k + 1))
+            {
+                w.Write($$"""
+                    // stem.{{k + 1}}'s input tiles, Winograd-transformed, for this part's channels.
+                    WinogradConvolution.TransformInput({{output}}, Stem{{k}}Channels, Stem{{k}}OutputSize, Stem{{k}}OutputSize,
+                        scratch.Slice(ScratchWinograd{{k + 1}}TransformedOffset, 16 * Stem{{k + 1}}Tiles * Stem{{k}}Channels), tier,
+                        Math.Min(Stem{{k}}Channels, panelBegin * PackedGemm.PanelWidth), Math.Min(Stem{{k}}Channels, panelEnd * PackedGemm.PanelWidth));
+                    """);
+            }
+            w.Close();
+            w.Line();
+        }
+
         /// <summary>
         /// CreateBatchContext and PredictBatch (every model's, <see cref="ModelSections.PredictBatch"/>), and the
         /// split-one-image Predict (the one-thread pass): the same bits as Predict, and what ModelSections.Session forwards
@@ -288,8 +382,10 @@ namespace CapsEmbedded.Generator
             PredictBatch(w, "PackedEfficientCapsNetWeights", int8: false);
             w.Write("""
                 /// <summary>
-                /// The Session's split-one-image call: the one-thread forward pass on the calling thread (one image is not
-                /// split over the context's workers yet), so the same bits as Predict. Allocation-free.
+                /// The Session's split-one-image call: each stem convolution after stem.0 split over the context's workers by
+                /// output channels (panels; a Winograd stem's input transform by the same channels), stem.0, the primary
+                /// capsules, routing and decoder on the caller. Every output is summed as in Predict, so the same bits for any worker count.
+                /// Allocation-free; one call at a time per context.
                 /// </summary>
                 public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
                     Span<float> capsules, Span<float> reconstruction, SimdTier tier)
@@ -299,7 +395,11 @@ namespace CapsEmbedded.Generator
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
                         reconstruction);
-                    return Forward(weights.Packed, context.ImageScratch, image, lengths, capsules, reconstruction, tier);
+                    var scratch = context.ImageScratch;
+                    Patches(image, scratch);
+                    Stem0(weights.Packed, scratch, 0, 1, tier);
+                    foreach (var stem in s_stemParts) context.RunParts(stem, weights.Packed, image, tier, default);
+                    return Finish(weights.Packed, scratch, lengths, capsules, reconstruction, tier);
                 }
 
                 """);

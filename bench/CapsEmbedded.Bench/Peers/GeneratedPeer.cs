@@ -5,8 +5,8 @@ namespace CapsEmbedded.Bench.Peers;
 
 /// <summary>
 /// A generated model (<see cref="CompiledModel"/>, its embedded weights) through its Session: at batch 1 Predict on one
-/// thread, or over a worker context's threads (the paper models split the image over them; Efficient-CapsNet's generated
-/// code runs it on the calling thread yet); at larger batches PredictBatch, images spread over the context's workers.
+/// thread, or split over a worker context's threads (the paper models split the primary convolution, Efficient-CapsNet
+/// each stem convolution's output channels); at larger batches PredictBatch, images spread over the context's workers.
 /// </summary>
 public sealed class GeneratedPeer(CompiledModel model, string name) : IInferencePeer
 {
@@ -24,8 +24,7 @@ public sealed class GeneratedPeer(CompiledModel model, string name) : IInference
 
     public string Name => name;
 
-    public string Version => $".NET {Environment.Version}, {_session.Tier}"
-        + (model.Family == CapsNetFamily.Efficient ? "; one image on one thread" : "");
+    public string Version => $".NET {Environment.Version}, {_session.Tier}";
 
     public void Prepare(float[] images, int batch, int threads)
     {

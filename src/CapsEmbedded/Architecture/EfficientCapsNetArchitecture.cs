@@ -86,6 +86,14 @@ public sealed record EfficientCapsNetArchitecture
     /// <summary>Channels into stem layer <paramref name="layer"/> (the image's for layer 0).</summary>
     public int StemInputChannels(int layer) => layer == 0 ? InputChannels : Stem[layer - 1].Channels;
 
+    /// <summary>
+    /// Whether stem conv <paramref name="layer"/> runs as Winograd F(2×2, 3×3) (a 3×3 stride-1 conv after stem.0 with an even
+    /// output side; the runtime's <c>WinogradConvolution.Fits</c>): the one rule that the weight packing and the generated
+    /// forward pass both follow.
+    /// </summary>
+    public bool StemIsWinograd(int layer) =>
+        layer > 0 && Stem[layer].Kernel == 3 && Stem[layer].Stride == 1 && StemOutputSize(layer) % 2 == 0;
+
     /// <summary>C, the channels of the last stem layer: the depthwise primary conv has one filter per channel.</summary>
     public int PrimaryChannels => Stem[Stem.Count - 1].Channels;
 

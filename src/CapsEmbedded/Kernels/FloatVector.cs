@@ -36,6 +36,8 @@ internal interface IFloatVector<TVec> where TVec : struct
 
     static abstract TVec Add(TVec left, TVec right);
 
+    static abstract TVec Subtract(TVec left, TVec right);
+
     static abstract TVec Multiply(TVec left, TVec right);
 
     /// <summary>max(x, 0).</summary>
@@ -70,6 +72,8 @@ internal readonly struct F32x16 : IFloatVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Relu(Vector512<float> x) => Vector512.Max(x, Vector512<float>.Zero);
@@ -100,6 +104,8 @@ internal readonly struct F32x8 : IFloatVector<Vector256<float>>
         Vector256.FusedMultiplyAdd(Vector256.Create(scalar.ToScalar()), b, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -136,6 +142,8 @@ internal readonly struct F32x4 : IFloatVector<Vector128<float>>
             : Vector128.MultiplyAddEstimate(Vector128.Create(scalar.ToScalar()), b, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,8 +7,9 @@ namespace CapsEmbedded.Runtime;
 /// <summary>
 /// An Efficient-CapsNet's weights packed for the kernels, with batch norm folded in at pack time
 /// (<see cref="EfficientReferenceModel.FoldBatchNorm"/>, the reference's own folding): stem conv 0 packed for
-/// <see cref="PackedGemm"/> on <see cref="Im2Col.Run"/>'s channels-first patches, stem convs 1.. permuted to channels-last
-/// for <see cref="PackedGemm.ConvolveChannelsLast"/>, the depthwise primary conv as [K][K][C]
+/// <see cref="PackedGemm"/> on <see cref="Im2Col.Run"/>'s channels-first patches, stem convs 1.. transformed for
+/// <see cref="WinogradConvolution"/> where <see cref="EfficientCapsNetArchitecture.StemIsWinograd"/> says so, else permuted
+/// to channels-last for <see cref="PackedGemm.ConvolveChannelsLast"/>, the depthwise primary conv as [K][K][C]
 /// (<see cref="DepthwiseConvolution.PackWeights"/>), W and b as in the file, the decoder's three layers packed for
 /// <see cref="PackedGemm"/>. One 64-byte-aligned native allocation, each region 16-float aligned; immutable once built.
 /// </summary>
@@ -72,6 +73,14 @@ public sealed class PackedEfficientCapsNetWeights : IDisposable
             int outputs = a.Stem[layer].Channels, channels = a.StemInputChannels(layer), kernel = a.Stem[layer].Kernel;
             int depth = channels * kernel * kernel;
             bool channelsLast = layer > 0;
+            if (a.StemIsWinograd(layer))
+            {
+                values.Add((weight, (source, target) => WinogradConvolution.PackWeights(source, outputs, channels, target),
+                    WinogradConvolution.PackedLength(outputs, channels)));
+                values.Add((bias, null, bias.Length));
+                continue;
+            }
+
             values.Add((weight, (source, target) =>
             {
                 var ordered = source;

@@ -56,7 +56,7 @@ public sealed class EfficientModelTests
                 workspace, image, expected);
             Assert.Equal(expectedClass, session.Predict(image, lengths));
             Assert.Equal(expected, lengths);
-            Assert.Equal(expectedClass, session.Predict(context, image, lengths)); // the split call: the one-thread path, same bits
+            Assert.Equal(expectedClass, session.Predict(context, image, lengths)); // the split call: stems over 2 workers, same bits
             Assert.Equal(expected, lengths);
             Assert.Equal(expectedClass, batchClasses[k]);
             Assert.Equal(expected, batchLengths.AsSpan(k * 10, 10).ToArray());
@@ -64,6 +64,7 @@ public sealed class EfficientModelTests
         var first = images.AsSpan(0, 784).ToArray();
         Assert.Equal(0, Allocations.OnThisThread(10, 1000, _ => session.Predict(first, lengths, capsules, reconstruction)));
         Assert.Equal(0, Allocations.OnThisThread(10, 100, _ => session.PredictBatch(images, batchLengths, batchClasses, context)));
+        Assert.Equal(0, Allocations.OnThisThread(10, 100, _ => session.Predict(context, first, lengths)));
     }
 
     [Fact]

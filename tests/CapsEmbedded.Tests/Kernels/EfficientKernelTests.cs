@@ -14,6 +14,31 @@ public sealed class EfficientKernelTests
 
     [Theory]
     [AllTiers]
+    public void Winograd_convolution_matches_the_direct_double_oracle_and_splits_to_the_same_bits(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        foreach (var (c, h, w, n) in EfficientKernelSelfCheck.WinogradShapes)
+            for (ulong seed = 1; seed <= 2; seed++)
+                EfficientKernelSelfCheck.Winograd(tier, c, h, w, n, seed);
+    }
+
+    [Fact]
+    public void Winograd_convolution_rejects_odd_outputs_and_short_buffers()
+    {
+        Assert.False(WinogradConvolution.Fits(3, 1, 9, 9));
+        Assert.False(WinogradConvolution.Fits(3, 2, 10, 10));
+        Assert.True(WinogradConvolution.Fits(3, 1, 22, 20));
+        float[] packed = new float[WinogradConvolution.PackedLength(16, 4)];
+        Assert.Throws<ArgumentException>(() => WinogradConvolution.Run(new float[5 * 5 * 4], 4, 5, 5, packed, 16, default, Activation.Relu,
+            new float[3 * 3 * 16], new float[100_000], SimdTier.Scalar));
+        Assert.Throws<ArgumentException>(() => WinogradConvolution.Run(new float[6 * 6 * 4], 4, 6, 6, packed, 16, default, Activation.Relu,
+            new float[4 * 4 * 16], new float[10], SimdTier.Scalar));
+        Assert.Throws<ArgumentException>(() => WinogradConvolution.Run(new float[6 * 6 * 4], 4, 6, 6, packed, 16, default, Activation.Sigmoid,
+            new float[4 * 4 * 16], new float[100_000], SimdTier.Scalar));
+    }
+
+    [Theory]
+    [AllTiers]
     public void Depthwise_convolution_matches_the_double_oracle(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
@@ -62,6 +87,17 @@ public sealed class EfficientKernelTests
         DepthwiseConvolution.Run(input, 128, 9, 9, packed, bias, outScalar, SimdTier.Scalar);
         DepthwiseConvolution.Run(input, 128, 9, 9, packed, bias, outVector, tier);
         for (int k = 0; k < 128; k++) Assert.Equal(outScalar[k], outVector[k], 1e-4f); // |sum| ≤ 82, 81 terms in another rounding
+
+        // Winograd at MNIST's stem.2 shape: the tiers differ only in the GEMMs' rounding (|out| ≲ 30, 64-term sums of ≤ 9-fold products).
+        float[] map = KernelSelfCheck.Random(random, 22 * 22 * 64, 0f, 1f);
+        float[] filters = KernelSelfCheck.Random(random, 64 * 64 * 9, -0.2f, 0.2f);
+        float[] transformed = new float[WinogradConvolution.PackedLength(64, 64)];
+        WinogradConvolution.PackWeights(filters, 64, 64, transformed);
+        float[] work = new float[WinogradConvolution.TransformedLength(64, 20, 20) + WinogradConvolution.ProductsLength(64, 20, 20)];
+        float[] mapScalar = new float[20 * 20 * 64], mapVector = new float[20 * 20 * 64];
+        WinogradConvolution.Run(map, 64, 22, 22, transformed, 64, bias.AsSpan(0, 64), Activation.None, mapScalar, work, SimdTier.Scalar);
+        WinogradConvolution.Run(map, 64, 22, 22, transformed, 64, bias.AsSpan(0, 64), Activation.None, mapVector, work, tier);
+        for (int k = 0; k < mapScalar.Length; k++) Assert.Equal(mapScalar[k], mapVector[k], 1e-4f);
     }
 
     [Fact]
@@ -84,8 +120,12 @@ public sealed class EfficientKernelTests
         float[] input = new float[9 * 9 * 128], packed = new float[9 * 9 * 128], bias = new float[128], output = new float[128];
         x.AsSpan().Fill(0.1f);
         w.AsSpan().Fill(0.01f);
+        float[] map = new float[8 * 8 * 32], filters = new float[WinogradConvolution.PackedLength(64, 32)], mapOut = new float[6 * 6 * 64];
+        float[] work = new float[WinogradConvolution.TransformedLength(32, 6, 6) + WinogradConvolution.ProductsLength(64, 6, 6)];
+        map.AsSpan().Fill(0.5f);
         Allocations.AssertNone(() =>
         {
+            WinogradConvolution.Run(map, 32, 8, 8, filters, 64, default, Activation.Relu, mapOut, work, tier);
             DepthwiseConvolution.Run(input, 128, 9, 9, packed, bias, output, tier);
             EfficientSquash.Run(x, 16, 8, tier);
             SelfAttentionRouting.Run(x, w, b, 16, 8, 10, 16, scratch, v, tier);

@@ -4,7 +4,7 @@ using CapsEmbedded.Reference;
 namespace CapsEmbedded.TierProbe;
 
 /// <summary>
-/// Efficient-CapsNet's kernels (DepthwiseConvolution, EfficientSquash, SelfAttentionRouting) against oracles, per tier:
+/// Efficient-CapsNet's kernels (WinogradConvolution, DepthwiseConvolution, EfficientSquash, SelfAttentionRouting) against oracles, per tier:
 /// the xunit tests call these per shape and <see cref="KernelSelfCheck.RunAll"/> runs <see cref="RunAll"/>, so the
 /// forced-tier child processes and the qemu arm64 probe check them too. Tolerances are stated per check.
 /// </summary>
@@ -14,6 +14,13 @@ internal static class EfficientKernelSelfCheck
     public static readonly (int Channels, int Side, int Kernel)[] DepthwiseShapes =
         [(1, 1, 1), (3, 5, 3), (8, 4, 3), (17, 6, 2), (33, 3, 3), (20, 10, 9), (128, 9, 9)];
 
+    /// <summary>
+    /// (C, H, W, N) of Winograd F(2×2, 3×3): channel counts with every vector tail, one output tile, non-square maps, output
+    /// channels past a panel, and MNIST's stem.1 (24×24×32 → 64) and stem.2 (22×22×64 → 64).
+    /// </summary>
+    public static readonly (int Channels, int Height, int Width, int Outputs)[] WinogradShapes =
+        [(1, 4, 4, 1), (3, 6, 8, 5), (8, 4, 10, 16), (17, 8, 6, 33), (4, 10, 4, 20), (32, 24, 24, 64), (64, 22, 22, 64)];
+
     /// <summary>(N, D_in, J, D_out): Tiny, MNIST, odd sizes.</summary>
     public static readonly (int Capsules, int Dims, int Classes, int ClassDims)[] RoutingShapes =
         [(4, 8, 3, 4), (16, 8, 10, 16), (5, 3, 2, 7), (1, 1, 1, 1), (16, 8, 10, 17), (7, 5, 4, 33)];
@@ -22,6 +29,12 @@ internal static class EfficientKernelSelfCheck
     public static int RunAll(SimdTier tier)
     {
         int checks = 0;
+        foreach (var (c, h, w, n) in WinogradShapes)
+        {
+            Winograd(tier, c, h, w, n, seed: (ulong)(c * 131 + h * 17 + w * 5 + n));
+            checks++;
+        }
+
         foreach (var (c, side, k) in DepthwiseShapes)
         {
             Depthwise(tier, c, side, k, seed: (ulong)(c * 31 + side * 7 + k));
@@ -47,6 +60,68 @@ internal static class EfficientKernelSelfCheck
         }
 
         return checks;
+    }
+
+    /// <summary>
+    /// Winograd F(2×2, 3×3) vs the direct convolution in double, with a bias, ReLU and a quarter of the inputs zero (as after a
+    /// ReLU): the transforms add up to 4 inputs and 9 products and U is rounded once, so the bound is 4× the direct GEMM's,
+    /// 4e-6·(9C + 1)·(Σ|w x| + |b|). The same layer in two parts (channels, then panels, split unevenly) is the same bits,
+    /// and nothing past the output is written.
+    /// </summary>
+    public static void Winograd(SimdTier tier, int channels, int height, int width, int outputs, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        int outH = height - 2, outW = width - 2;
+        float[] input = KernelSelfCheck.Random(random, height * width * channels, -1f, 1f);
+        for (int i = 0; i < input.Length; i += 4) input[i] = 0f;
+        float[] weight = KernelSelfCheck.Random(random, outputs * channels * 9, -1f, 1f); // PyTorch [N][C][3][3]
+        float[] bias = KernelSelfCheck.Random(random, outputs, -1f, 1f);
+        float[] packed = new float[WinogradConvolution.PackedLength(outputs, channels)];
+        WinogradConvolution.PackWeights(weight, outputs, channels, packed);
+        int transformedLength = WinogradConvolution.TransformedLength(channels, outH, outW);
+        int productsLength = WinogradConvolution.ProductsLength(outputs, outH, outW);
+        float[] scratch = new float[transformedLength + productsLength];
+        float[] output = new float[outH * outW * outputs + 1];
+        float canary = output[^1] = 12345f;
+        WinogradConvolution.Run(input, channels, height, width, packed, outputs, bias, Activation.Relu, output.AsSpan(0, output.Length - 1),
+            scratch, tier);
+        if (output[^1] != canary) throw new KernelCheckException($"Winograd {tier} C={channels} N={outputs} wrote past its output.");
+        for (int y = 0; y < outH; y++)
+        for (int x = 0; x < outW; x++)
+        for (int o = 0; o < outputs; o++)
+        {
+            double sum = bias[o], magnitude = Math.Abs(bias[o]);
+            for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++)
+            for (int c = 0; c < channels; c++)
+            {
+                double term = (double)weight[((o * channels + c) * 3 + ky) * 3 + kx] * input[((y + ky) * width + x + kx) * channels + c];
+                sum += term;
+                magnitude += Math.Abs(term);
+            }
+
+            double expected = Math.Max(sum, 0), tolerance = 4 * KernelSelfCheck.GemmRelative * (9 * channels + 1) * magnitude;
+            float actual = output[(y * outW + x) * outputs + o];
+            if (!(Math.Abs(actual - expected) <= tolerance))
+                throw new KernelCheckException(
+                    $"Winograd {tier} C={channels} {height}x{width} N={outputs}: out[{y},{x},{o}] = {actual}, expected {expected} ± {tolerance}.");
+        }
+
+        // Two parts, as a split image's workers run it: the input transform by channels, the products by panels.
+        float[] split = new float[outH * outW * outputs];
+        var transformed = scratch.AsSpan(0, transformedLength);
+        var products = scratch.AsSpan(transformedLength, productsLength);
+        transformed.Clear();
+        int channelCut = channels / 3, panels = PackedGemm.PanelCount(outputs), panelCut = (panels + 1) / 2;
+        WinogradConvolution.TransformInput(input, channels, height, width, transformed, tier, channelCut, channels);
+        WinogradConvolution.TransformInput(input, channels, height, width, transformed, tier, 0, channelCut);
+        WinogradConvolution.MultiplyOutput(transformed, channels, outH, outW, packed, outputs, bias, Activation.Relu, products, split, tier,
+            panelCut, panels);
+        WinogradConvolution.MultiplyOutput(transformed, channels, outH, outW, packed, outputs, bias, Activation.Relu, products, split, tier,
+            0, panelCut);
+        for (int t = 0; t < split.Length; t++)
+            if (BitConverter.SingleToInt32Bits(split[t]) != BitConverter.SingleToInt32Bits(output[t]))
+                throw new KernelCheckException($"Winograd {tier} C={channels} N={outputs}: the two-part layer differs at {t}: {split[t]} vs {output[t]}.");
     }
 
     /// <summary>
