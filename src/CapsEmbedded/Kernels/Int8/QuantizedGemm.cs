@@ -24,7 +24,7 @@ public static partial class QuantizedGemm
     /// <summary>Output channels per packed panel: one 512-bit vector of int32 sums.</summary>
     public const int PanelWidth = 16;
 
-    /// <summary>k values (bytes) per cache block: a 4-row A tile's block is 2 KiB (L1), one block of all of a 256-channel B is 128 KiB (L2).</summary>
+    /// <summary>k values (bytes) per cache block: a panel's block is 8 KiB and 36 A rows' 18 KiB (L1), one block of all of a 256-channel B is 128 KiB (L2).</summary>
     public const int KBlock = 512;
 
     /// <summary>Largest k whose worst-case sum k · 127 · 127 still fits an int32.</summary>
