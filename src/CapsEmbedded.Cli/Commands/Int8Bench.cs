@@ -32,6 +32,9 @@ internal static class Int8Bench
         using var floatModel = new BenchCommand.ModelCall(floatSession, settings, images);
         var int8Ticks = new long[settings.Runs];
         var floatTicks = new long[settings.Runs];
+        // The process's CPU time per call (TimeSpan ticks, all its threads): on a shared machine the wall time is half waiting.
+        var int8Cpu = new long[settings.Runs];
+        var floatCpu = new long[settings.Runs];
         Int8Tier int8Tier = int8Session.Int8Tier;
         bool single = floatModel.Single;
 
@@ -44,17 +47,24 @@ internal static class Int8Bench
         long allocatedBefore = BenchCommand.AllocatedBytes(single);
         for (int i = 0; i < settings.Runs; i++)
         {
+            long cpu0 = Environment.CpuUsage.TotalTime.Ticks;
             long t0 = Stopwatch.GetTimestamp();
             int8Model.Call();
             long t1 = Stopwatch.GetTimestamp();
+            long cpu1 = Environment.CpuUsage.TotalTime.Ticks;
             floatModel.Call();
-            int8Ticks[i] = t1 - t0;
             floatTicks[i] = Stopwatch.GetTimestamp() - t1;
+            floatCpu[i] = Environment.CpuUsage.TotalTime.Ticks - cpu1;
+            int8Ticks[i] = t1 - t0;
+            int8Cpu[i] = cpu1 - cpu0;
         }
         long allocated = BenchCommand.AllocatedBytes(single) - allocatedBefore;
 
         Array.Sort(floatTicks);
         Array.Sort(int8Ticks);
+        Array.Sort(floatCpu);
+        Array.Sort(int8Cpu);
+        double fCpu = CpuMedian(floatCpu), qCpu = CpuMedian(int8Cpu);
         double f50 = BenchCommand.Milliseconds(floatTicks, 0.5), f90 = BenchCommand.Milliseconds(floatTicks, 0.9);
         double q50 = BenchCommand.Milliseconds(int8Ticks, 0.5), q90 = BenchCommand.Milliseconds(int8Ticks, 0.9);
         var inv = CultureInfo.InvariantCulture;
@@ -66,6 +76,9 @@ internal static class Int8Bench
             string.Create(inv, $"float32    p50 {f50:F3} ms, p90 {f90:F3} ms, {count * 1e3 / f50:F1} images/s at p50"),
             string.Create(inv, $"int8       p50 {q50:F3} ms, p90 {q90:F3} ms, {count * 1e3 / q50:F1} images/s at p50"),
             string.Create(inv, $"ratio      int8 / float32 = {q50 / f50:F3} at p50"),
+            string.Create(inv, $"cpu time   p50 float32 {fCpu:F3} ms, int8 {qCpu:F3} ms per call, int8 / float32 = {qCpu / fCpu:F3} (the process's threads, spinning included)"),
             string.Create(inv, $"allocated  {(double)allocated / (2.0 * settings.Runs * count):F1} bytes per image ({(single ? "this thread" : "all threads")})"));
     }
+
+    private static double CpuMedian(long[] sortedTicks) => sortedTicks[(sortedTicks.Length - 1) / 2] / (double)TimeSpan.TicksPerMillisecond;
 }

@@ -52,6 +52,7 @@ public sealed class QuantizeCommandTests() : TempDirectoryTest("capsnet-int8-")
         var bench = Capsnet("bench", "--precision", "int8", "--weights", int8, "--warmup", "1", "--runs", "2");
         Assert.True(bench.Code == 0, bench.Error);
         Assert.Contains("ratio      int8 / float32", bench.Output);
+        Assert.Contains("cpu time   p50 float32", bench.Output);
         var digits = Capsnet("bench", "--precision", "int8", "--weights", int8, "--warmup", "1", "--runs", "2", "--data", data);
         Assert.True(digits.Code == 0, digits.Error);
         Assert.Contains($"{data} test images", digits.Output); // both models timed on the same test digits

@@ -15,8 +15,8 @@ internal static class Int8SelfCheck
     /// <summary>m values: every remainder of the 4- and 2-row tiles, the 1-row GEMV, the primary capsules' 36.</summary>
     public static readonly int[] Rows = [0, 1, 2, 3, 4, 5, 7, 13, 36];
 
-    /// <summary>n values: a single channel, one exact panel, partial panels.</summary>
-    public static readonly int[] Columns = [1, 16, 17, 40];
+    /// <summary>n values: a single channel, one exact panel, partial panels, a whole panel left after the 2-panel x64 tiles (48).</summary>
+    public static readonly int[] Columns = [1, 16, 17, 40, 48];
 
     /// <summary>k values: partial groups (k mod 4 ≠ 0), one group, several, and across the 512-byte k block with a tail.</summary>
     public static readonly int[] Depths = [0, 1, 3, 4, 7, 300, 512, 1025];
@@ -26,9 +26,9 @@ internal static class Int8SelfCheck
 
     /// <summary>
     /// Shapes for the sparse checks: several k blocks with a partial last group, rows left below a whole tile (the 1-row
-    /// kernel), a partial panel, the primary capsules' 36 × 256 at a shorter k.
+    /// kernel), a partial panel, a whole panel left after the 2-panel x64 tiles, the primary capsules' 36 × 256 at a shorter k.
     /// </summary>
-    public static readonly (int M, int N, int K)[] SparseShapes = [(36, 40, 2049), (13, 33, 1031), (36, 256, 700), (5, 17, 512)];
+    public static readonly (int M, int N, int K)[] SparseShapes = [(36, 40, 2049), (13, 33, 1031), (36, 256, 700), (5, 17, 512), (7, 48, 1030)];
 
     /// <summary>Shares of zeros in A for the sparse checks (1: every group zero, the result is all zeros).</summary>
     public static readonly double[] SparseShares = [0.5, 0.9, 1.0];

@@ -20,8 +20,10 @@ public static partial class QuantizedGemm
     {
         public static int Rows => 4;
 
+        public static int Panels => 1;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, nuint panelStride, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
             where TGroups : struct, PackedGemm.IKColumns
         {
             RowSums c0 = default, c1 = default, c2 = default, c3 = default;
@@ -125,8 +127,10 @@ public static partial class QuantizedGemm
     {
         public static int Rows => 2;
 
+        public static int Panels => 1;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+        public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, nuint panelStride, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
             where TGroups : struct, PackedGemm.IKColumns
         {
             // c{row}_{quad}{L|H}: channels 4q, 4q+1 (L) and 4q+2, 4q+3 (H), two int32 half-sums per channel.

@@ -2,7 +2,7 @@
 // time, so the unit skipped is a group where every row of a register tile's A is zero: its 16·4 products per row are
 // exact zeros and the int32 sums are the same with or without them (integer addition; any order gives the same bits).
 // The primary capsules' A is conv1's ReLU output quantised to u7, channels last, so a group is 4 channels of one pixel
-// of conv1's output; on digits most of them are zero at every position of a 4-row tile.
+// of conv1's output; on digits two thirds of them are zero in a given row (the x64 tiles are 1 row high for that).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 

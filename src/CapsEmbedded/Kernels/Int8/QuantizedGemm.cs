@@ -24,7 +24,7 @@ public static partial class QuantizedGemm
     /// <summary>Output channels per packed panel: one 512-bit vector of int32 sums.</summary>
     public const int PanelWidth = 16;
 
-    /// <summary>k values (bytes) per cache block: a 4-row A tile's block is 2 KiB (L1), one block of all of a 256-channel B is 128 KiB (L2).</summary>
+    /// <summary>k values (bytes) per cache block: a panel's block is 8 KiB and 36 A rows' 18 KiB (L1), one block of all of a 256-channel B is 128 KiB (L2).</summary>
     public const int KBlock = 512;
 
     /// <summary>Largest k whose worst-case sum k · 127 · 127 still fits an int32.</summary>
@@ -141,13 +141,13 @@ public static partial class QuantizedGemm
         switch (tier)
         {
             case Int8Tier.Avx2:
-                Drive<Tile4x16V256<MaddubsDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
+                Drive<Tile1x32V256<MaddubsDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.Avx512BW:
-                Drive<Tile4x16Avx512BW>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
+                Drive<Tile1x32Avx512BW>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AvxVnni:
-                Drive<Tile4x16V256<VnniDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
+                Drive<Tile1x32V256<VnniDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AdvSimdDp:
                 Drive<Tile4x16Sdot>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
@@ -190,14 +190,19 @@ public static partial class QuantizedGemm
         }
     }
 
+    /// <summary>Rows of A per chunk of <see cref="Drive{TKernel}"/>: a chunk's k block (36 rows × 512 bytes for the primary capsules) stays in L1.</summary>
+    internal const int RowChunk = 48;
+
     /// <summary>
-    /// The cache-blocked loop nest shared by the SIMD tiers: k blocks (outer) → row tiles of TKernel.Rows rows (their A
-    /// block stays in L1) → panels (the k block of all of B streams from L2). Partial sums live in C between blocks.
+    /// The cache-blocked loop nest shared by the SIMD tiers: chunks of up to <see cref="RowChunk"/> rows → k blocks →
+    /// panels, TKernel.Panels at a time (their k block, 8 KiB each, stays in L1) → the chunk's row tiles of TKernel.Rows
+    /// rows (their A block stays in L1 too). Partial sums live in C between blocks.
+    /// Before the panels, each row tile's groups where its A is all zero are listed out once per block
+    /// (QuantizedGemm.ZeroGroups.cs), and every panel's kernel steps over the rest only.
     /// The kernels read A four bytes at a time, so the last group of an A row whose k is not a multiple of 4 is first
-    /// copied, zero-padded, to the stack (reading past it could leave the span); a partial last panel goes through a stack
-    /// tile so that kernels only write whole 16-wide rows. Rows left below a whole tile go through the 1-row kernel.
-    /// Before a row tile sweeps a block's panels, the groups where its A is all zero are listed out
-    /// (QuantizedGemm.ZeroGroups.cs) and every panel's kernel steps over the rest only.
+    /// copied, zero-padded, to the stack (reading past it could leave the span). Panels left over after the
+    /// TKernel.Panels-wide tiles, and rows left below a whole tile, go through the 1-row, 1-panel kernel; a partial last
+    /// panel goes through a stack tile so that kernels only write whole 16-wide rows.
     /// </summary>
     private static void Drive<TKernel>(ReadOnlySpan<byte> a, int k, ReadOnlySpan<sbyte> packedB, int n, Span<int> c,
         int rowStart, int rowEnd, ZeroColumns zeroGroups)
@@ -206,105 +211,167 @@ public static partial class QuantizedGemm
         int rowsPerTile = TKernel.Rows;
         int panels = PanelCount(n);
         int fullPanels = n / PanelWidth;
+        int tiledPanels = fullPanels / TKernel.Panels * TKernel.Panels; // run TKernel.Panels at a time by Tile
         int kPadded = PaddedK(k);
         int tailBytes = k % 4; // bytes of A's last, partial group (0: none)
-        int tiledEnd = rowStart + (rowEnd - rowStart) / rowsPerTile * rowsPerTile;
+        const int listLength = KBlock / 4;
 
-        Span<byte> aTail = stackalloc byte[IInt8MicroKernel.MaxRows * 4];
+        Span<byte> aTail = stackalloc byte[RowChunk * 4]; // row r of the chunk at 4r: rows 4 bytes apart
         Span<int> cTail = stackalloc int[IInt8MicroKernel.MaxRows * PanelWidth];
+        // Per row tile of the chunk (indexed by its first row): the non-zero groups of its current k block, and how many
+        // (-1: the block runs dense).
+        Span<int> groupLists = stackalloc int[RowChunk * listLength];
+        Span<int> listCounts = stackalloc int[RowChunk];
         ref byte aRef = ref MemoryMarshal.GetReference(a);
         ref sbyte bRef = ref MemoryMarshal.GetReference(packedB);
         ref int cRef = ref MemoryMarshal.GetReference(c);
         ref byte aTailRef = ref MemoryMarshal.GetReference(aTail);
         ref int cTailRef = ref MemoryMarshal.GetReference(cTail);
+        ref int groupListsRef = ref MemoryMarshal.GetReference(groupLists);
         nuint lda = (nuint)k;
         nuint ldc = (nuint)n;
-        // The non-zero groups of a row tile's block, scanned once per tile and block and used by every panel: only
-        // worth the scan when several panels share it (the thresholds are the float kernels').
-        Span<int> groupList = stackalloc int[KBlock / 4];
-        ref int groupListRef = ref MemoryMarshal.GetReference(groupList);
+        // Listing is only worth the scan when several panels share it (the thresholds are the float kernels').
         bool skipZeroGroups = zeroGroups == ZeroColumns.Skip && panels >= PackedGemm.MinPanelsToSkipZeros;
 
-        for (int k0 = 0; k0 < kPadded; k0 += KBlock)
+        for (int chunkStart = rowStart; chunkStart < rowEnd; chunkStart += RowChunk)
         {
-            int kc = Math.Min(KBlock, kPadded - k0);
-            bool first = k0 == 0;
-            int groups = kc / 4;
-            // In the last block a partial A group is read from the stack copy instead.
-            int directGroups = k0 + kc == kPadded && tailBytes != 0 ? groups - 1 : groups;
-            int tailK = k0 + directGroups * 4; // where that partial group starts in A
-            ref sbyte bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * (nuint)(panels * PanelWidth));
-            nuint panelStride = (nuint)kc * PanelWidth;
-
-            for (int i0 = rowStart; i0 < rowEnd;)
+            int chunkEnd = Math.Min(rowEnd, chunkStart + RowChunk);
+            int tiledEnd = chunkStart + (chunkEnd - chunkStart) / rowsPerTile * rowsPerTile;
+            for (int k0 = 0; k0 < kPadded; k0 += KBlock)
             {
-                int rows = i0 < tiledEnd ? rowsPerTile : 1;
-                ref byte aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
-                if (directGroups != groups)
+                int kc = Math.Min(KBlock, kPadded - k0);
+                bool first = k0 == 0;
+                int groups = kc / 4;
+                // In the last block a partial A group is read from the stack copy instead.
+                int directGroups = k0 + kc == kPadded && tailBytes != 0 ? groups - 1 : groups;
+                bool hasTail = directGroups != groups;
+                ref sbyte bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * (nuint)(panels * PanelWidth));
+                nuint panelStride = (nuint)kc * PanelWidth;
+
+                for (int i0 = chunkStart; i0 < chunkEnd;)
                 {
-                    aTail.Clear();
-                    for (int r = 0; r < rows; r++)
+                    int rows = i0 < tiledEnd ? rowsPerTile : 1;
+                    int t = i0 - chunkStart;
+                    if (hasTail)
                     {
-                        a.Slice((i0 + r) * k + tailK, tailBytes).CopyTo(aTail.Slice(r * 4));
+                        for (int r = 0; r < rows; r++)
+                        {
+                            Span<byte> tail = aTail.Slice((t + r) * 4, 4);
+                            tail.Clear();
+                            a.Slice((i0 + r) * k + k0 + directGroups * 4, tailBytes).CopyTo(tail);
+                        }
                     }
+
+                    int count = skipZeroGroups
+                        ? NonzeroGroups(ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0), lda, rows, directGroups,
+                            ref Unsafe.Add(ref groupListsRef, t * listLength))
+                        : directGroups;
+                    // Listing pays once enough groups are zero; below that the dense loop is as fast.
+                    listCounts[t] = count * PackedGemm.DenseColumnShare.Denominator < directGroups * PackedGemm.DenseColumnShare.Numerator ? count : -1;
+                    i0 += rows;
                 }
 
-                int count = skipZeroGroups ? NonzeroGroups(ref aTile, lda, rows, directGroups, ref groupListRef) : directGroups;
-                // Listing pays once enough groups are zero; below that the dense loop is as fast.
-                bool listed = count * PackedGemm.DenseColumnShare.Denominator < directGroups * PackedGemm.DenseColumnShare.Numerator;
-                nuint steps = (nuint)(listed ? count : directGroups);
-
-                for (int panel = 0; panel < panels; panel++)
+                for (int panel = 0; panel < panels;)
                 {
                     ref sbyte bPanel = ref Unsafe.Add(ref bBlock, (nuint)panel * panelStride);
-                    bool partial = panel >= fullPanels;
                     int column0 = panel * PanelWidth;
+                    bool wide = panel < tiledPanels; // TKernel.Panels whole panels, by Tile
+                    bool partial = panel >= fullPanels;
                     int columns = Math.Min(PanelWidth, n - column0);
-                    if (partial && !first)
+                    for (int i0 = chunkStart; i0 < chunkEnd;)
                     {
-                        for (int r = 0; r < rows; r++)
+                        int rows = i0 < tiledEnd ? rowsPerTile : 1;
+                        int t = i0 - chunkStart;
+                        int listed = listCounts[t];
+                        ref byte aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
+                        ref int groupList = ref Unsafe.Add(ref groupListsRef, t * listLength);
+                        nuint steps = (nuint)(listed >= 0 ? listed : directGroups);
+                        if (wide)
                         {
-                            c.Slice((i0 + r) * n + column0, columns).CopyTo(cTail.Slice(r * PanelWidth));
+                            ref int cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)column0);
+                            if (rows == rowsPerTile)
+                            {
+                                // Even with no group left the call runs: on the first block it writes the zero sums.
+                                if (listed >= 0) TKernel.Tile<PackedGemm.ListedColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, ldc, first);
+                                else TKernel.Tile<PackedGemm.AllColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, ldc, first);
+                                if (hasTail)
+                                {
+                                    TKernel.Tile<PackedGemm.AllColumns>(ref Unsafe.Add(ref aTailRef, t * 4), 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
+                                        panelStride, ref groupList, 1, ref cTile, ldc, first && directGroups == 0);
+                                }
+                            }
+                            else
+                            {
+                                for (int p = 0; p < TKernel.Panels; p++)
+                                {
+                                    RowPanel<TKernel>(ref aTile, ref Unsafe.Add(ref bPanel, (nuint)p * panelStride), ref groupList, listed, directGroups, hasTail,
+                                        ref Unsafe.Add(ref aTailRef, t * 4), ref Unsafe.Add(ref cTile, p * PanelWidth), first);
+                                }
+                            }
                         }
-                    }
-
-                    ref int cTile = ref partial ? ref cTailRef : ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)column0);
-                    nuint cStride = partial ? PanelWidth : ldc;
-                    if (directGroups > 0)
-                    {
-                        // Even with no group left the call runs: on the first block it writes the zero sums.
-                        if (listed) Run<TKernel, PackedGemm.ListedColumns>(rows, ref aTile, lda, ref bPanel, ref groupListRef, steps, ref cTile, cStride, first);
-                        else Run<TKernel, PackedGemm.AllColumns>(rows, ref aTile, lda, ref bPanel, ref groupListRef, steps, ref cTile, cStride, first);
-                    }
-
-                    if (directGroups != groups)
-                    {
-                        Run<TKernel, PackedGemm.AllColumns>(rows, ref aTailRef, 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
-                            ref groupListRef, 1, ref cTile, cStride, first && directGroups == 0);
-                    }
-
-                    if (partial)
-                    {
-                        for (int r = 0; r < rows; r++)
+                        else
                         {
-                            cTail.Slice(r * PanelWidth, columns).CopyTo(c.Slice((i0 + r) * n + column0));
+                            if (partial && !first)
+                            {
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    c.Slice((i0 + r) * n + column0, columns).CopyTo(cTail.Slice(r * PanelWidth));
+                                }
+                            }
+
+                            ref int cTile = ref partial ? ref cTailRef : ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)column0);
+                            nuint cStride = partial ? PanelWidth : ldc;
+                            if (rows > 1 && TKernel.Panels == 1)
+                            {
+                                if (listed >= 0) TKernel.Tile<PackedGemm.ListedColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, cStride, first);
+                                else TKernel.Tile<PackedGemm.AllColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, cStride, first);
+                                if (hasTail)
+                                {
+                                    TKernel.Tile<PackedGemm.AllColumns>(ref Unsafe.Add(ref aTailRef, t * 4), 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
+                                        panelStride, ref groupList, 1, ref cTile, cStride, first && directGroups == 0);
+                                }
+                            }
+                            else
+                            {
+                                // A 1-row tile's list holds that row's groups; a tile of several rows lists their union.
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    RowPanel<TKernel>(ref Unsafe.Add(ref aTile, (nuint)r * lda), ref bPanel, ref groupList, listed, directGroups, hasTail,
+                                        ref Unsafe.Add(ref aTailRef, (t + r) * 4), ref Unsafe.Add(ref cTile, (nuint)r * cStride), first);
+                                }
+                            }
+
+                            if (partial)
+                            {
+                                for (int r = 0; r < rows; r++)
+                                {
+                                    cTail.Slice(r * PanelWidth, columns).CopyTo(c.Slice((i0 + r) * n + column0));
+                                }
+                            }
                         }
+
+                        i0 += rows;
                     }
+
+                    panel += wide ? TKernel.Panels : 1;
                 }
-
-                i0 += rows;
             }
         }
     }
 
+    /// <summary>One row of A against one panel of a k block: its listed groups (or all when <paramref name="listed"/> is -1), then the partial last group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Run<TKernel, TGroups>(int rows, ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count,
-        ref int c, nuint ldc, bool first)
+    private static void RowPanel<TKernel>(ref byte a, ref sbyte b, ref int groupList, int listed, int directGroups, bool hasTail,
+        ref byte aTail, ref int c, bool first)
         where TKernel : IInt8MicroKernel
-        where TGroups : struct, PackedGemm.IKColumns
     {
-        if (rows == 1) TKernel.Row<TGroups>(ref a, ref b, ref groupList, count, ref c, first);
-        else TKernel.Tile<TGroups>(ref a, lda, ref b, ref groupList, count, ref c, ldc, first);
+        if (listed >= 0) TKernel.Row<PackedGemm.ListedColumns>(ref a, ref b, ref groupList, (nuint)listed, ref c, first);
+        else TKernel.Row<PackedGemm.AllColumns>(ref a, ref b, ref groupList, (nuint)directGroups, ref c, first);
+        if (hasTail)
+        {
+            TKernel.Row<PackedGemm.AllColumns>(ref aTail, ref Unsafe.Add(ref b, (nuint)directGroups * GroupBytes), ref groupList, 1, ref c,
+                first && directGroups == 0);
+        }
     }
 
     /// <summary>A register-tile micro-kernel of one tier, specialised by the JIT through static abstract members.</summary>
@@ -316,13 +383,18 @@ public static partial class QuantizedGemm
         /// <summary>Rows of A per register tile.</summary>
         static abstract int Rows { get; }
 
+        /// <summary>Panels (16 channels each) per register tile.</summary>
+        static abstract int Panels { get; }
+
         /// <summary>
-        /// C[Rows × 16] (+)= A[Rows × 4·g] · one panel's groups [g × 16 × 4], summed over the <paramref name="count"/>
+        /// C[Rows × 16·Panels] (+)= A[Rows × 4·g] · Panels consecutive panels' groups [g × 16 × 4] (the first at
+        /// <paramref name="b"/>, the next <paramref name="panelStride"/> bytes on), summed over the <paramref name="count"/>
         /// groups that <typeparamref name="TGroups"/> names (the j-th is group TGroups.At(groupList, j)): A rows are lda
         /// bytes apart and read 4 bytes per group; C rows ldc ints apart; C is overwritten when <paramref name="first"/>,
         /// else added to.
         /// </summary>
-        static abstract void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
+        static abstract void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, nuint panelStride, ref int groupList, nuint count, ref int c,
+            nuint ldc, bool first)
             where TGroups : struct, PackedGemm.IKColumns;
 
         /// <summary>C[1 × 16] (+)= A[1 × 4·g] · one panel's groups, over the groups <typeparamref name="TGroups"/> names.</summary>

@@ -80,7 +80,7 @@ public sealed class ZeroGroupsTests
         }
     }
 
-    /// <summary>Whether some 4-row tile's k block has fewer than 7/8 of its whole groups non-zero (the driver then lists them).</summary>
+    /// <summary>Whether some 4-row tile's k block has fewer than 7/8 of its whole groups non-zero (the driver then lists them, and so for every tile of 1, 2 or 4 rows inside it).</summary>
     private static bool SomeBlockIsListed(byte[] a, int m, int k)
     {
         int[] list = new int[QuantizedGemm.KBlock / 4];
