@@ -35,6 +35,9 @@ while (($#)); do
 done
 
 fail() { echo "estimate.sh: $*" >&2; exit 1; }
+# The scripts' own checks first (stage attribution, arithmetic): a failing one stops the run before any trace.
+python3 $here/mca_estimate.py selftest >&2 || fail "mca_estimate.py selftest failed"
+python3 $here/report.py selftest >&2 || fail "report.py selftest failed"
 # llvm 19 first (it has a Neoverse N1 model, the A76's server twin), else 16.
 llvm=""
 for version in 19 16; do
@@ -105,11 +108,13 @@ fi
 # The four (five with --resident) traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
 pids=()
+# float32: one forward pass per digit on one thread (`eval`, not `bench --data`, whose pool statistics are not per image).
+float32_eval=(eval --data mnist --limit "$images" --threads 1)
 [[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+  "$arm64/capsnet" "${float32_eval[@]}" & pids+=($!); }
 # The same float32 model on weights widened once at load (--weights FILE) instead of the embedded F16 read in place.
 ((resident == 0)) || [[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" bench --data mnist --weights weights/mnist.safetensors --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+  "$arm64/capsnet" "${float32_eval[@]}" --weights weights/mnist.safetensors & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
