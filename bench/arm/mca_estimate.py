@@ -39,7 +39,7 @@ STAGE_MARKERS = [
     ("conv1", re.compile(r"_Layers__Conv1(_\d+)?$|_QuantizedCapsNet__Conv1$|_Kernels_Im2Col__Run(_\d+)?$")),
     ("primary", re.compile(r"_Layers__PrimaryConv(_\d+)?$|_QuantizedCapsNet__PrimaryConv$|_Kernels_PackedGemm__Convolve(_\d+)?$"
                            r"|_Kernels_Im2Col__RunChannelsLast<UInt8>$")),
-    ("transform", re.compile(r"_Kernels_CapsuleTransform__Run(_\d+)?$")),
+    ("transform", re.compile(r"_Layers__CapsuleTransform(_\d+)?$|_Kernels_CapsuleTransform__Run(_\d+)?$")),
     ("routing", re.compile(r"_Kernels_Routing__Run(_\d+)?$")),
     ("lengths", re.compile(r"_Kernels_CapsuleLengths__Run(_\d+)?$")),
 ]
@@ -52,7 +52,7 @@ STAGE_FUNCTIONS = {
     "conv1": re.compile(rf"{SHARED}|_Layers__Conv1|_QuantizedCapsNet__Conv1$|_Kernels_Im2Col__|_Kernels_PackedGemm(_\w+)?__|_Kernels_Int8_QuantizeU7__"),
     "primary": re.compile(rf"{SHARED}|_Layers__(PrimaryConv|Capsules|RegroupAndSquash)|_QuantizedCapsNet__(PrimaryConv|Capsules)$|_Kernels_Im2Col__"
                           r"|_Kernels_PackedGemm(_\w+)?__|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_Int8_(QuantizedGemm|Dequantise)"
-                          r"|_Kernels_(SquashVectors|Squash)__"),
+                          r"|_Kernels_(SquashVectors|Squash|VectorMath)__"),
     "transform": re.compile(rf"{SHARED}|_Layers__(Capsules|CapsuleTransform)|_QuantizedCapsNet__Capsules$|_Kernels_CapsuleTransform__"
                             r"|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_VectorMath__"),
     "routing": re.compile(rf"{SHARED}|_Kernels_Routing__|_Kernels_VectorMath__|_Kernels_(SquashVectors|Squash)__"),
@@ -263,6 +263,58 @@ def cycles(binary, dbg, counts, triple, cpu):
     return result
 
 
+def count_flat(base, low, high, stream):
+    """Executions of each TB start in [low, high) (addresses of the binary, the load base taken off), for a peer binary
+    without symbols: every block of its code counts, no stages."""
+    counts = defaultdict(int)
+    for line in stream:
+        pc = traced_pc(line, base)
+        if pc is not None and low <= pc < high:
+            counts[pc] += 1
+    if not counts:
+        sys.exit("mca_estimate.py count-flat: the qemu trace holds no 'Trace' line inside the range")
+    return {f"{pc:x}": n for pc, n in sorted(counts.items())}
+
+
+def per_image(long_run, short_run, extra_images):
+    """Executions per image: the run of N images minus the run of fewer, over the images between (set-up drops out)."""
+    result = {}
+    for pc, n in long_run.items():
+        d = (n - short_run.get(pc, 0)) / extra_images
+        if d > 0:
+            result[pc] = d
+    return result
+
+
+def cycles_flat(binary, counts, triple, cpu, top=8):
+    """cycles() for a binary without symbols (a stripped peer library): each counted TB disassembled from its start to its
+    first control-flow instruction, llvm-mca per block; the total per image and the hottest blocks."""
+    ends = ARM_ENDS if triple.startswith("aarch64") else X86_ENDS
+    starts = sorted(int(pc, 16) for pc in counts)
+    windows = []  # merged [start, stop) ranges to disassemble, each block's start + 2 KiB
+    for pc in starts:
+        if windows and pc <= windows[-1][1] + 65536:
+            windows[-1][1] = max(windows[-1][1], pc + 2048)
+        else:
+            windows.append([pc, pc + 2048])
+    code = {}
+    for start, stop in windows:
+        instructions = disassemble(binary, start, stop)
+        for pc in starts:
+            if start <= pc < stop:
+                code[pc] = block(instructions, pc, ends)
+    lines = [".text"] if triple.startswith("aarch64") else [".text", ".att_syntax"]
+    for pc in starts:
+        lines += [f"# LLVM-MCA-BEGIN b{pc:x}", f".Lb{pc:x}:"] + [assemble(m, o, f".Lb{pc:x}", ends) for m, o in code[pc]]
+        lines.append(f"# LLVM-MCA-END b{pc:x}")
+    per_block = run_mca("\n".join(lines) + "\n", triple, cpu)
+    blocks = [(counts[f"{pc:x}"] * per_block[f"b{pc:x}"], pc) for pc in starts]
+    hottest = sorted(blocks, reverse=True)[:top]
+    return {"cycles": sum(c for c, _ in blocks), "instructions": sum(counts[f"{pc:x}"] * len(code[pc]) for pc in starts),
+            "hottest": [{"pc": f"{pc:x}", "runs": counts[f"{pc:x}"], "cycles_per_run": per_block[f"b{pc:x}"], "cycles": c,
+                         "code": "; ".join(f"{m} {o}" for m, o in code[pc][:24])} for c, pc in hottest]}
+
+
 def run_mca(source, triple, cpu):
     """Cycles per iteration of every code region of `source` (llvm-mca's JSON summary, 100 iterations each)."""
     done = subprocess.run([MCA, f"-mtriple={triple}", f"-mcpu={cpu}", "-json", "-iterations=100"],
@@ -331,6 +383,7 @@ def selftest():
     check_functions(fns, got)
     fails(fns, 2, image + [0x110, 0x140], ["transform entered after conv1"])                 # a stage skipped
     fails([f for f in fns if "PrimaryConv" not in f[2]], 2, image * 2, ["stage(s) primary"])  # a marker gone from the binary
+    assert per_image({"10": 7, "20": 3, "30": 2}, {"10": 1, "20": 3}, 2) == {"10": 3.0, "30": 1.0}
     print("selftest: pass")
 
 
@@ -343,6 +396,12 @@ if __name__ == "__main__":
     elif command == "cycles":
         with open(sys.argv[4]) as f:
             print(json.dumps(cycles(sys.argv[2], sys.argv[3], json.load(f), sys.argv[5], sys.argv[6]), indent=1))
+    elif command == "count-flat":  # count-flat BASE LOW HIGH < trace
+        print(json.dumps(count_flat(int(sys.argv[2], 16), int(sys.argv[3], 16), int(sys.argv[4], 16), sys.stdin)))
+    elif command == "cycles-flat":  # cycles-flat BINARY COUNTS_LONG COUNTS_SHORT EXTRA_IMAGES TRIPLE CPU
+        with open(sys.argv[3]) as f, open(sys.argv[4]) as g:
+            counts = per_image(json.load(f), json.load(g), int(sys.argv[5]))
+        print(json.dumps(cycles_flat(sys.argv[2], counts, sys.argv[6], sys.argv[7]), indent=1))
     elif command == "selftest":
         selftest()
     else:
