@@ -129,7 +129,8 @@ float32_eval=(eval --data mnist --limit "$images" --threads 1)
 # The peer (--ort): ONNX Runtime 1.31.1's linux-arm64 build, batch 1, one intra-op thread (bench/arm/ort/ort_run.c). Its
 # library is stripped, so every translation block of its code (.plt + .text) counts; per image = (3-digit run - 1-digit
 # run) / 2, so session creation and weight prepacking drop out. ONNX Runtime's cpuinfo crashes on the host's
-# /sys/devices/system/cpu under qemu-user: each run gets a private mount there that lists one CPU.
+# /sys/devices/system/cpu under qemu-user: each run gets a private mount there that lists one CPU. qemu's cortex-a76 CPU,
+# not max: with max's SVE and SME, MLAS takes its SME GEMM, which no Pi has (and llvm-mca's N1 model cannot read).
 if ((ort)); then
   ort_pkg=$(ls -d ~/.nuget/packages/microsoft.ml.onnxruntime/1.31.1 2>/dev/null) || fail "ONNX Runtime 1.31.1 is not in the NuGet cache: dotnet restore bench/CapsEmbedded.Bench"
   mkdir -p "$work/ort"
@@ -141,7 +142,7 @@ if ((ort)); then
   ort_qemu() { # ort_qemu QEMU-OPTIONS... -- N: one run of the driver
     local options=() ; while [[ "$1" != "--" ]]; do options+=("$1"); shift; done
     unshare -m sh -c 'mount -t tmpfs none /sys/devices/system/cpu && echo 0 > /sys/devices/system/cpu/possible && echo 0 > /sys/devices/system/cpu/present && exec "$@"' \
-      ort "${arm_qemu[@]}" -cpu max "${options[@]}" "$work/ort/ort_run" "$work/ort/mnist.onnx" "$data/mnist/t10k-images-idx3-ubyte" "$2"
+      ort "${arm_qemu[@]}" -cpu cortex-a76 "${options[@]}" "$work/ort/ort_run" "$work/ort/mnist.onnx" "$data/mnist/t10k-images-idx3-ubyte" "$2"
   }
   ort_base=$(ort_qemu -- 1 | awk '/^base / {print $2}')
   read -r text_low text_high < <(llvm-readelf-$llvm -S "$work/ort/libonnxruntime.so" | python3 -c '

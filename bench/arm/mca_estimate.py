@@ -47,7 +47,7 @@ STAGE_MARKERS = [
 # The functions each stage may run (its kernels, the model's glue between layers, CoreLib's span helpers). A function
 # outside its stage's list means the markers no longer match the code (a new entry point, a renamed kernel, per-run work
 # such as pool statistics counted as per-image): the count stops and names it, so a stale estimate cannot pass silently.
-SHARED = r"S_P_CoreLib_|___cctor$|_MnistCapsNet(_Session|_Weights)?__|_QuantizedCapsNet(_Workspace)?__(get_|Predict|Forward|Region|CheckWorkspace)|_QuantizedSession__|_Kernels_KernelArguments__|_Kernels_SimdTiers__|_Kernels_Int8_Int8Tiers__"
+SHARED = r"S_P_CoreLib_|___cctor$|___c____cctor_b__|__Dispose$|_MnistCapsNet(_Session|_Weights)?__|_QuantizedCapsNet(_Workspace)?__(get_|Predict|Forward|Region|CheckWorkspace)|_QuantizedSession__|_Kernels_KernelArguments__|_Kernels_SimdTiers__|_Kernels_Int8_Int8Tiers__"
 STAGE_FUNCTIONS = {
     "conv1": re.compile(rf"{SHARED}|_Layers__Conv1|_QuantizedCapsNet__Conv1$|_Kernels_Im2Col__|_Kernels_PackedGemm(_\w+)?__|_Kernels_Int8_QuantizeU7__"),
     "primary": re.compile(rf"{SHARED}|_Layers__(PrimaryConv|Capsules|RegroupAndSquash)|_QuantizedCapsNet__(PrimaryConv|Capsules)$|_Kernels_Im2Col__"

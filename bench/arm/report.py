@@ -126,7 +126,7 @@ def markdown(work, weights):
     w("that build's measured stage times on this VM, gives the error bar.")
     w("")
     w(f"Regenerate: `bash bench/arm/estimate.sh --write-results` ({meta['date']}, commit `{meta['commit']}`, {meta['mca']};")
-    w(f"Pi 5 scheduled with `-mcpu={meta['pi5_cpu']}`).")
+    w(f"Pi 5 scheduled with `-mcpu={meta['pi5_cpu']}`)." + (f" {meta['note']}" if meta.get("note") else ""))
     w("")
     w(f"**Error bar, from x64.** Same method on the x64 NativeAOT build (Vector256 tier), {meta['x64_cpu']} model, at this VM's")
     w(f"measured clock ({ghz:.2f} GHz: a chain of dependent adds, bench/arm/clock.c) against the measured stage times")
