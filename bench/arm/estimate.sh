@@ -11,6 +11,8 @@
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
 #   --resident   also trace the float32 model on weights widened once at load (--weights FILE), reported beside it
+#   --ort        also the peer: ONNX Runtime's linux-arm64 libonnxruntime.so (the NuGet package's) on the exported graph,
+#                every block of the stripped library counted (bench/arm/ort/ort_run.c; needs root for a private mount)
 # Needs: dotnet, clang + lld + the aarch64 cross sysroot (as .ci/arm64.sh), qemu-user-static, llvm 19 (llvm-mca-19,
 # llvm-objdump-19, llvm-nm-19; llvm-16 works too, but its Cortex-A76 is the A57 model), python3, and the MNIST test
 # files under $CAPSNET_DATA/mnist (default ./data/mnist: `capsnet data fetch mnist`).
@@ -20,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=bench/arm
 
-images=8 rounds=600 arm64="" x64="" work="" write=0 resident=0
+images=8 rounds=600 arm64="" x64="" work="" write=0 resident=0 ort=0
 while (($#)); do
   case "$1" in
     --images) images=$2; shift 2 ;;
@@ -29,12 +31,16 @@ while (($#)); do
     --x64) x64=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --resident) resident=1; shift ;;
+    --ort) ort=1; shift ;;
     --write-results) write=1; shift ;;
     *) echo "estimate.sh: unknown argument '$1' (see the usage at the top of $0)" >&2; exit 2 ;;
   esac
 done
 
 fail() { echo "estimate.sh: $*" >&2; exit 1; }
+# The scripts' own checks first (stage attribution, arithmetic): a failing one stops the run before any trace.
+python3 $here/mca_estimate.py selftest >&2 || fail "mca_estimate.py selftest failed"
+python3 $here/report.py selftest >&2 || fail "report.py selftest failed"
 # llvm 19 first (it has a Neoverse N1 model, the A76's server twin), else 16.
 llvm=""
 for version in 19 16; do
@@ -105,11 +111,13 @@ fi
 # The four (five with --resident) traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
 pids=()
+# float32: one forward pass per digit on one thread (`eval`, not `bench --data`, whose pool statistics are not per image).
+float32_eval=(eval --data mnist --limit "$images" --threads 1)
 [[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" bench --data mnist --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+  "$arm64/capsnet" "${float32_eval[@]}" & pids+=($!); }
 # The same float32 model on weights widened once at load (--weights FILE) instead of the embedded F16 read in place.
 ((resident == 0)) || [[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" bench --data mnist --weights weights/mnist.safetensors --threads 1 --warmup 0 --runs "$images" & pids+=($!); }
+  "$arm64/capsnet" "${float32_eval[@]}" --weights weights/mnist.safetensors & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
@@ -117,6 +125,40 @@ pids=()
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
 [[ -s "$work/counts-x64.json" ]] || { trace "$work/counts-x64.json" "$x64/StageProbe" "$x64_base" "$images" qemu-x86_64-static -cpu max -- \
   "$x64/StageProbe" run "$data" "$images" & pids+=($!); }
+
+# The peer (--ort): ONNX Runtime 1.31.1's linux-arm64 build, batch 1, one intra-op thread (bench/arm/ort/ort_run.c). Its
+# library is stripped, so every translation block of its code (.plt + .text) counts; per image = (3-digit run - 1-digit
+# run) / 2, so session creation and weight prepacking drop out. ONNX Runtime's cpuinfo crashes on the host's
+# /sys/devices/system/cpu under qemu-user: each run gets a private mount there that lists one CPU. qemu's cortex-a76 CPU,
+# not max: with max's SVE and SME, MLAS takes its SME GEMM, which no Pi has (and llvm-mca's N1 model cannot read).
+if ((ort)); then
+  ort_pkg=$(ls -d ~/.nuget/packages/microsoft.ml.onnxruntime/1.31.1 2>/dev/null) || fail "ONNX Runtime 1.31.1 is not in the NuGet cache: dotnet restore bench/CapsEmbedded.Bench"
+  mkdir -p "$work/ort"
+  cp "$ort_pkg/runtimes/linux-arm64/native/libonnxruntime.so" "$work/ort/"
+  ln -sf libonnxruntime.so "$work/ort/libonnxruntime.so.1"
+  clang --target=aarch64-linux-gnu -fuse-ld=lld -O2 -I"$ort_pkg/build/native/include" -o "$work/ort/ort_run" $here/ort/ort_run.c \
+    -L"$work/ort" -lonnxruntime -Wl,-rpath,'$ORIGIN'
+  [[ -f "$work/ort/mnist.onnx" ]] || "${arm_qemu[@]}" "$arm64/capsnet" export --onnx "$work/ort/mnist.onnx" >&2
+  ort_qemu() { # ort_qemu QEMU-OPTIONS... -- N: one run of the driver
+    local options=() ; while [[ "$1" != "--" ]]; do options+=("$1"); shift; done
+    unshare -m sh -c 'mount -t tmpfs none /sys/devices/system/cpu && echo 0 > /sys/devices/system/cpu/possible && echo 0 > /sys/devices/system/cpu/present && exec "$@"' \
+      ort "${arm_qemu[@]}" -cpu cortex-a76 "${options[@]}" "$work/ort/ort_run" "$work/ort/mnist.onnx" "$data/mnist/t10k-images-idx3-ubyte" "$2"
+  }
+  ort_base=$(ort_qemu -- 1 | awk '/^base / {print $2}')
+  read -r text_low text_high < <(llvm-readelf-$llvm -S "$work/ort/libonnxruntime.so" | python3 -c '
+import re, sys
+sections = {m[1]: (int(m[2], 16), int(m[3], 16)) for m in re.finditer(r"\] (\.\w+)\s+\w+\s+([0-9a-f]+) [0-9a-f]+ ([0-9a-f]+)", sys.stdin.read())}
+print(sections[".plt"][0], sum(sections[".text"]))')
+  [[ -n "$ort_base" && -n "$text_high" ]] || fail "could not find where libonnxruntime.so is loaded or its code"
+  ort_ranges=$(printf '0x%x..0x%x' $((ort_base + text_low)) $((ort_base + text_high - 1)))
+  for n in 1 3; do
+    [[ -s "$work/counts-ort-$n.json" ]] && continue
+    echo "estimate.sh: tracing ONNX Runtime ($n digits)" >&2
+    ( ort_qemu -d exec,nochain -dfilter "$ort_ranges" -- $n 2>&1 >"$work/ort-stdout-$n.txt" \
+        | python3 $here/mca_estimate.py count-flat "$ort_base" "$(printf '0x%x' "$text_low")" "$(printf '0x%x' "$text_high")" > "$work/counts-ort-$n.json"
+      grep -q "^base $ort_base" "$work/ort-stdout-$n.txt" || fail "libonnxruntime.so moved between runs" ) & pids+=($!)
+  done
+fi
 for pid in "${pids[@]}"; do wait "$pid" || fail "a trace failed (see the messages above)"; done
 
 # llvm-mca per core. Cortex-A76: LLVM's Neoverse N1 model (N1 is the A76's infrastructure twin; llvm's own cortex-a76
@@ -133,6 +175,13 @@ for target in pi5:$pi5_cpu:int8-dot pi4:cortex-a72:int8-nodot pi3:cortex-a53:int
   cycles "$name" int8 "$work/counts-$int8.json" aarch64 "$cpu" "$arm64/capsnet"
 done
 cycles x64 float32 "$work/counts-x64.json" x86_64 znver3 "$x64/StageProbe"
+if ((ort)); then
+  for target in pi5:$pi5_cpu pi4:cortex-a72 pi3:cortex-a53; do
+    IFS=: read -r name cpu <<< "$target"
+    python3 $here/mca_estimate.py cycles-flat "$work/ort/libonnxruntime.so" "$work/counts-ort-3.json" "$work/counts-ort-1.json" 2 \
+      aarch64 "$cpu" > "$work/cycles-$name-ort.json"
+  done
+fi
 
 # The x64 measurement: this core's clock, then the stage times (the machine is shared: best round per digit).
 clang -O2 -o "$work/clock" $here/clock.c
