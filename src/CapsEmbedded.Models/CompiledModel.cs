@@ -100,7 +100,7 @@ public sealed class CompiledModel
 
     /// <summary>
     /// The compiled model with its embedded weights, or with the file at <paramref name="weightsPath"/> packed in their
-    /// place; a file of another family is refused naming both (<see cref="CheckFamily"/>), one of another architecture by
+    /// place; a file of another family is refused naming both (<see cref="CheckFamily(string, CapsNetFamily)"/>), one of another architecture by
     /// the generated FromWeights (a WeightFormatException naming the mismatch). The session owns what it loaded.
     /// </summary>
     public ICapsNetSession Open(string? weightsPath) => _session(Load(weightsPath), true);
@@ -111,8 +111,15 @@ public sealed class CompiledModel
     /// </summary>
     public ICapsNetSession Open(string weightsPath, CapsNetFamily fileFamily)
     {
-        if (fileFamily != Family) throw FamilyMismatch(weightsPath, fileFamily);
+        CheckFamily(weightsPath, fileFamily);
         return _session(_pack(weightsPath, null), true);
+    }
+
+    /// <summary>Refuses, naming both, a file at <paramref name="source"/> whose family (read by the caller) is not this model's.</summary>
+    /// <exception cref="WeightFormatException"><paramref name="fileFamily"/> is not <see cref="Family"/>.</exception>
+    public void CheckFamily(string source, CapsNetFamily fileFamily)
+    {
+        if (fileFamily != Family) throw FamilyMismatch(source, fileFamily);
     }
 
     /// <summary>The compiled model with <paramref name="weights"/> (of its architecture, read from <paramref name="source"/>).</summary>
@@ -145,8 +152,7 @@ public sealed class CompiledModel
     private void CheckFamily(string weightsPath)
     {
         if (!File.Exists(weightsPath)) return; // the loader's own "no such file"
-        var family = FamilyOf(weightsPath);
-        if (family != Family) throw FamilyMismatch(weightsPath, family);
+        CheckFamily(weightsPath, FamilyOf(weightsPath));
     }
 
     /// <summary>

@@ -37,17 +37,19 @@ internal static class InfoCommand
             return model is null
                 ? throw new CliException("info needs a weight file (capsnet info FILE) or a compiled model (capsnet info --model NAME)")
                 : RunEmbedded(model, output);
-        model?.CheckFamily(path);
-        return Run(path, output);
+        return Run(path, output, model);
     }
 
-    public static int Run(string path, TextWriter output)
+    /// <summary>Describes the file at <paramref name="path"/>; with <paramref name="model"/>, a file of another family is refused naming both.</summary>
+    public static int Run(string path, TextWriter output, CompiledModel? model = null)
     {
         SafeTensorsHeader header;
         using (var stream = InputFile.OpenRead(path, Array.MaxLength, "weight file"))
             header = SafeTensorsFile.ReadHeader(stream, path).Header;
+        var family = CapsNetFamily.Of(header.Metadata, path);
+        model?.CheckFamily(path, family);
         // An Efficient-CapsNet file (capsnet.family = "efficient") has its own architecture, tensors and costs.
-        var efficient = CapsNetFamily.Of(header.Metadata, path) == CapsNetFamily.Efficient ? EfficientCapsNetWeightsFile.Load(path) : null;
+        var efficient = family == CapsNetFamily.Efficient ? EfficientCapsNetWeightsFile.Load(path) : null;
         bool isCheckpoint = efficient is null && header.Metadata.ContainsKey("trainer.format");
         TrainingCheckpoint? checkpoint = isCheckpoint ? TrainingCheckpoint.Load(path) : null;
         var quantized = efficient is null && !isCheckpoint && QuantizedWeightsFile.IsQuantized(header) ? QuantizedWeightsFile.Load(path) : null;
