@@ -307,7 +307,7 @@ def cycles_flat(binary, counts, triple, cpu, top=8):
     for pc in starts:
         lines += [f"# LLVM-MCA-BEGIN b{pc:x}", f".Lb{pc:x}:"] + [assemble(m, o, f".Lb{pc:x}", ends) for m, o in code[pc]]
         lines.append(f"# LLVM-MCA-END b{pc:x}")
-    per_block = run_mca("\n".join(lines) + "\n", triple, cpu)
+    per_block = run_mca("\n".join(lines) + "\n", triple, cpu, skip_unscheduled=True)
     blocks = [(counts[f"{pc:x}"] * per_block[f"b{pc:x}"], pc) for pc in starts]
     hottest = sorted(blocks, reverse=True)[:top]
     return {"cycles": sum(c for c, _ in blocks), "instructions": sum(counts[f"{pc:x}"] * len(code[pc]) for pc in starts),
@@ -315,9 +315,11 @@ def cycles_flat(binary, counts, triple, cpu, top=8):
                          "code": "; ".join(f"{m} {o}" for m, o in code[pc][:24])} for c, pc in hottest]}
 
 
-def run_mca(source, triple, cpu):
-    """Cycles per iteration of every code region of `source` (llvm-mca's JSON summary, 100 iterations each)."""
-    done = subprocess.run([MCA, f"-mtriple={triple}", f"-mcpu={cpu}", "-json", "-iterations=100"],
+def run_mca(source, triple, cpu, skip_unscheduled=False):
+    """Cycles per iteration of every code region of `source` (llvm-mca's JSON summary, 100 iterations each). A peer's
+    library may hold instructions the core's model has no scheduling data for: `skip_unscheduled` drops them (counted as free)."""
+    done = subprocess.run([MCA, f"-mtriple={triple}", f"-mcpu={cpu}", "-json", "-iterations=100"]
+                          + (["-skip-unsupported-instructions=lack-sched"] if skip_unscheduled else []),
                           input=source, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"llvm-mca failed for {triple} {cpu}:\n{done.stderr[-3000:]}")
