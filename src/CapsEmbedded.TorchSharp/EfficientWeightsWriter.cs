@@ -6,7 +6,7 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.TorchSharp;
 
 /// <summary>
-/// The Efficient-CapsNet weight file of the agreed spec (docs/TORCHSHARP.md, issue 32): tensor names and PyTorch layouts,
+/// The Efficient-CapsNet weight file of the agreed spec (docs/TORCHSHARP.md): tensor names and PyTorch layouts,
 /// <c>capsnet.family = "efficient"</c> and the <c>capsnet.*</c> sizes of the MNIST network, written with the project's
 /// safetensors writer. The one place that knows the format on this side; when the typed API
 /// (EfficientCapsNetArchitecture / EfficientCapsNetWeightsFile) lands, <see cref="Save"/> becomes a call to it.

@@ -8,7 +8,7 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 
 /// <summary>
 /// The generated float models' outputs pinned to the bit: the SHA-256 of the lengths, capsules, reconstructions and
-/// classes of fixed inputs, per SIMD tier, as recorded from the generator before the emitters were rewritten (issue 31).
+/// classes of fixed inputs, per SIMD tier, as recorded from the generator before the emitters were rewritten.
 /// Any change to the emitted arithmetic or its order shows here; so does a new shipped weight file (the MultiMNIST bits
 /// were re-recorded when stage 3's weights replaced stage 2's, generator unchanged). Recorded on an x64 AVX2+FMA machine
 /// (CI runs the tests on x64): Scalar, Vector128 and Vector256.

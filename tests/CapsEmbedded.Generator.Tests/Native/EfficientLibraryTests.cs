@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Text;
 using CapsEmbedded.Generator.Tests.Generated;
 using CapsEmbedded.Interop;
 using CapsEmbedded.Models;
@@ -18,26 +15,16 @@ namespace CapsEmbedded.Generator.Tests.Native;
 /// </summary>
 public unsafe class EfficientLibraryTests
 {
-    private static string CommittedHeaderPath([CallerFilePath] string thisFile = "")
-        => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", "src", "CapsEmbedded.Native.Efficient",
-            "include", Exports.HeaderFileName));
-
     [Fact]
     public void The_committed_header_is_the_generated_one()
-    {
-        // After an intended change to the exports, run with UPDATE_SNAPSHOTS=1 to rewrite it, and review the diff.
-        string path = CommittedHeaderPath();
-        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, Exports.Header);
-        Assert.True(File.Exists(path), $"no header at {path}; run the tests with UPDATE_SNAPSHOTS=1");
-        Assert.Equal(Exports.Header, File.ReadAllText(path).ReplaceLineEndings("\n"));
-    }
+        => LibraryCalls.AssertCommittedHeader("CapsEmbedded.Native.Efficient", Exports.HeaderFileName, Exports.Header);
 
     [Fact]
     public void The_header_declares_the_same_exports_as_the_paper_library_and_the_familys_sizes()
     {
         string header = Exports.Header;
-        var exports = EntryPoints(typeof(Exports));
-        Assert.Equal(EntryPoints(typeof(CapsNetMnist.NativeExports)).Select(e => e.Replace("capsnet_mnist_", "capsnet_mnist_efficient_")),
+        var exports = LibraryCalls.EntryPoints(typeof(Exports));
+        Assert.Equal(LibraryCalls.EntryPoints(typeof(CapsNetMnist.NativeExports)).Select(e => e.Replace("capsnet_mnist_", "capsnet_mnist_efficient_")),
             exports);
         foreach (var entry in exports) Assert.Contains(" " + entry + "(", header.Replace("*", " "));
         foreach (var status in NativeStatus.All)
@@ -53,42 +40,14 @@ public unsafe class EfficientLibraryTests
         Assert.Equal(784, size(3));
     }
 
-    private static List<string> EntryPoints(Type type) => type.GetMethods()
-        .Select(m => m.GetCustomAttributes(typeof(UnmanagedCallersOnlyAttribute), false).Cast<UnmanagedCallersOnlyAttribute>()
-            .SingleOrDefault()?.EntryPoint)
-        .OfType<string>().Order(StringComparer.Ordinal).ToList();
+    private static nint Handle(delegate* unmanaged<nint, int> create) => LibraryCalls.Handle(create);
 
-    private static nint Handle(delegate* unmanaged<nint, int> create)
-    {
-        nint h = 0;
-        Assert.Equal(NativeStatus.Ok, create((nint)(&h)));
-        return h;
-    }
-
-    private static string LastError()
-    {
-        var buffer = new byte[1024];
-        nuint length;
-        fixed (byte* b = buffer) length = ((delegate* unmanaged<nint, nuint, nuint>)&Exports.LastError)((nint)b, 1024);
-        return Encoding.UTF8.GetString(buffer, 0, (int)Math.Min(length, 1023));
-    }
+    private static string LastError() => LibraryCalls.LastError(&Exports.LastError);
 
     private static int Predict(nint weights, nint workspace, float[] image, float[] lengths)
-    {
-        fixed (float* i = image) fixed (float* l = lengths)
-            return ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, int>)&Exports.Predict)(
-                weights, workspace, (nint)i, (nuint)image.Length, (nint)l, (nuint)lengths.Length);
-    }
+        => LibraryCalls.Predict(&Exports.Predict, weights, workspace, image, lengths);
 
-    private static int Load(string path, out nint weights)
-    {
-        byte[] utf8 = Encoding.UTF8.GetBytes(path + "\0");
-        nint handle = 0;
-        int status;
-        fixed (byte* p = utf8) status = ((delegate* unmanaged<nint, nint, int>)&Exports.WeightsLoad)((nint)p, (nint)(&handle));
-        weights = handle;
-        return status;
-    }
+    private static int Load(string path, out nint weights) => LibraryCalls.Load(&Exports.WeightsLoad, path, out weights);
 
     private static void Free(nint weights, nint workspace)
     {

@@ -16,29 +16,15 @@ namespace CapsEmbedded.Generator.Tests.Native;
 /// </summary>
 public unsafe class MnistLibraryTests
 {
-    /// <summary>src/CapsEmbedded.Native/include/capsnet_mnist.h, found from this file's path at compile time.</summary>
-    private static string CommittedHeaderPath([CallerFilePath] string thisFile = "")
-        => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "..", "src", "CapsEmbedded.Native", "include",
-            CapsNetMnist.NativeExports.HeaderFileName));
-
     [Fact]
     public void The_committed_header_is_the_generated_one()
-    {
-        // After an intended change to the exports, run with UPDATE_SNAPSHOTS=1 to rewrite it, and review the diff.
-        string path = CommittedHeaderPath();
-        if (Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1") File.WriteAllText(path, CapsNetMnist.NativeExports.Header);
-        Assert.True(File.Exists(path), $"no header at {path}; run the tests with UPDATE_SNAPSHOTS=1");
-        Assert.Equal(CapsNetMnist.NativeExports.Header, File.ReadAllText(path).ReplaceLineEndings("\n"));
-    }
+        => LibraryCalls.AssertCommittedHeader("CapsEmbedded.Native", CapsNetMnist.NativeExports.HeaderFileName, CapsNetMnist.NativeExports.Header);
 
     [Fact]
     public void The_header_declares_every_export_and_status_code()
     {
         string header = CapsNetMnist.NativeExports.Header;
-        var exports = typeof(CapsNetMnist.NativeExports).GetMethods()
-            .Select(m => m.GetCustomAttributes(typeof(System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute), false)
-                .Cast<System.Runtime.InteropServices.UnmanagedCallersOnlyAttribute>().SingleOrDefault()?.EntryPoint)
-            .OfType<string>().ToList();
+        var exports = LibraryCalls.EntryPoints(typeof(CapsNetMnist.NativeExports));
         Assert.Equal(15, exports.Count);
         foreach (var entry in exports) Assert.Contains(" " + entry + "(", header.Replace("*", " "));
         foreach (var status in NativeStatus.All)
@@ -50,25 +36,11 @@ public unsafe class MnistLibraryTests
     }
 
     private static int Predict(nint weights, nint workspace, float[] image, float[] lengths)
-    {
-        fixed (float* i = image) fixed (float* l = lengths)
-            return ((delegate* unmanaged<nint, nint, nint, nuint, nint, nuint, int>)&CapsNetMnist.NativeExports.Predict)(
-                weights, workspace, (nint)i, (nuint)image.Length, (nint)l, (nuint)lengths.Length);
-    }
+        => LibraryCalls.Predict(&CapsNetMnist.NativeExports.Predict, weights, workspace, image, lengths);
 
-    private static nint Handle(delegate* unmanaged<nint, int> create)
-    {
-        nint h = 0;
-        Assert.Equal(NativeStatus.Ok, create((nint)(&h)));
-        return h;
-    }
+    private static nint Handle(delegate* unmanaged<nint, int> create) => LibraryCalls.Handle(create);
 
-    private static string LastError()
-    {
-        var buffer = new byte[1024];
-        nuint length = ((delegate* unmanaged<nint, nuint, nuint>)&CapsNetMnist.NativeExports.LastError)((nint)Unsafe.AsPointer(ref buffer[0]), 1024);
-        return Encoding.UTF8.GetString(buffer, 0, (int)Math.Min(length, 1023));
-    }
+    private static string LastError() => LibraryCalls.LastError(&CapsNetMnist.NativeExports.LastError);
 
     private static string ClassName(nint weights, int index)
     {
@@ -188,9 +160,7 @@ public unsafe class MnistLibraryTests
         nint loaded = 0;
         try
         {
-            byte[] utf8 = Encoding.UTF8.GetBytes(path + "\0");
-            int status;
-            fixed (byte* p = utf8) status = ((delegate* unmanaged<nint, nint, int>)&CapsNetMnist.NativeExports.WeightsLoad)((nint)p, (nint)(&loaded));
+            int status = LibraryCalls.Load(&CapsNetMnist.NativeExports.WeightsLoad, path, out loaded);
             Assert.True(status == NativeStatus.Ok, LastError());
             for (int k = 0; k < 3; k++)
             {
@@ -219,9 +189,7 @@ public unsafe class MnistLibraryTests
         using var managedWorkspace = new FashionCapsNet.Workspace();
         try
         {
-            byte[] utf8 = Encoding.UTF8.GetBytes(TestData.PathOf("Weights", "fashion-mnist.safetensors") + "\0");
-            int status;
-            fixed (byte* p = utf8) status = ((delegate* unmanaged<nint, nint, int>)&CapsNetMnist.NativeExports.WeightsLoad)((nint)p, (nint)(&loaded));
+            int status = LibraryCalls.Load(&CapsNetMnist.NativeExports.WeightsLoad, TestData.PathOf("Weights", "fashion-mnist.safetensors"), out loaded);
             Assert.True(status == NativeStatus.Ok, LastError());
             int right = 0;
             for (int k = 0; k < 20; k++)

@@ -4,7 +4,7 @@ namespace CapsEmbedded.Tests.Cli;
 
 /// <summary>
 /// <c>--model mnist|fashion</c> of eval, predict, bench, the figures and export: the two generated models compiled into capsnet, each with its
-/// embedded weights, class names and default data set (issue 11). Uses the committed 200-image test fixtures.
+/// embedded weights, class names and default data set. Uses the committed 200-image test fixtures.
 /// </summary>
 public sealed class ModelFlagTests() : TempDirectoryTest("capsnet-model-")
 {

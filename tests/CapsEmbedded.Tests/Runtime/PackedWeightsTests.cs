@@ -9,7 +9,7 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Tests.Runtime;
 
 /// <summary>
-/// The start-up packing (issue 35: F16 widened panel by panel straight into the packed layout) and the build-time packed
+/// The start-up packing (F16 widened panel by panel straight into the packed layout) and the build-time packed
 /// form read in place, against the way the weights were packed before: every tensor widened whole with <c>(float)Half</c>,
 /// then packed whole by the kernels' packers. Same floats, bit for bit, for the three shipped models; the packed form
 /// unpacks to the weight file exactly (it is the file's only embedded copy); and the same capsule lengths on every tier
@@ -204,7 +204,7 @@ public sealed class PackedWeightsTests
     }
 
     /// <summary>
-    /// The packing before issue 35, as the oracle: each tensor widened whole with <c>(float)Half</c>, one element at a
+    /// The earlier whole-tensor packing, as the oracle: each tensor widened whole with <c>(float)Half</c>, one element at a
     /// time, then placed whole: GEMM weights element by element at PackedGemm.PackedIndex (the layout's formula, not the
     /// packer under test; the primary conv permuted first), W_ij by CapsuleTransform.PackWeights, biases as they are.
     /// </summary>

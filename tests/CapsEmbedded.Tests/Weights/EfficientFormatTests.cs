@@ -5,7 +5,7 @@ using CapsEmbedded.Weights;
 namespace CapsEmbedded.Tests.Weights;
 
 /// <summary>
-/// The Efficient-CapsNet weight format (issue 32, docs/WEIGHTS.md): the MNIST architecture's tensors and sizes as the
+/// The Efficient-CapsNet weight format (docs/WEIGHTS.md): the MNIST architecture's tensors and sizes as the
 /// spec lists them, round trips, the family tag, and every way a file can be refused.
 /// </summary>
 public sealed class EfficientFormatTests() : TempDirectoryTest("capsnet-efficient-")

@@ -129,7 +129,7 @@ public class RobustnessTests
         Assert.True(accepted > 0 && rejected > cases / 4, $"{accepted} accepted, {rejected} rejected");
     });
 
-    // What an accepted checkpoint promises a resumed run (issue 34, row 1: a history accuracy of 1e9 hung its chart):
+    // What an accepted checkpoint promises a resumed run (a history accuracy of 1e9 once hung its chart):
     // counts within the epoch, history in range, and a chart drawn from it that stays small.
     private static void InRange(TrainingCheckpoint checkpoint)
     {

@@ -285,20 +285,13 @@ public static partial class QuantizedGemm
                         int listed = listCounts[t];
                         ref byte aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
                         ref int groupList = ref Unsafe.Add(ref groupListsRef, t * listLength);
-                        nuint steps = (nuint)(listed >= 0 ? listed : directGroups);
                         if (wide)
                         {
                             ref int cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)column0);
                             if (rows == rowsPerTile)
                             {
-                                // Even with no group left the call runs: on the first block it writes the zero sums.
-                                if (listed >= 0) TKernel.Tile<PackedGemm.ListedColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, ldc, first);
-                                else TKernel.Tile<PackedGemm.AllColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, ldc, first);
-                                if (hasTail)
-                                {
-                                    TKernel.Tile<PackedGemm.AllColumns>(ref Unsafe.Add(ref aTailRef, t * 4), 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
-                                        panelStride, ref groupList, 1, ref cTile, ldc, first && directGroups == 0);
-                                }
+                                TilePanels<TKernel>(ref aTile, lda, ref bPanel, panelStride, ref groupList, listed, directGroups, hasTail,
+                                    ref Unsafe.Add(ref aTailRef, t * 4), ref cTile, ldc, first);
                             }
                             else
                             {
@@ -323,13 +316,8 @@ public static partial class QuantizedGemm
                             nuint cStride = partial ? PanelWidth : ldc;
                             if (rows > 1 && TKernel.Panels == 1)
                             {
-                                if (listed >= 0) TKernel.Tile<PackedGemm.ListedColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, cStride, first);
-                                else TKernel.Tile<PackedGemm.AllColumns>(ref aTile, lda, ref bPanel, panelStride, ref groupList, steps, ref cTile, cStride, first);
-                                if (hasTail)
-                                {
-                                    TKernel.Tile<PackedGemm.AllColumns>(ref Unsafe.Add(ref aTailRef, t * 4), 4, ref Unsafe.Add(ref bPanel, (nuint)directGroups * GroupBytes),
-                                        panelStride, ref groupList, 1, ref cTile, cStride, first && directGroups == 0);
-                                }
+                                TilePanels<TKernel>(ref aTile, lda, ref bPanel, panelStride, ref groupList, listed, directGroups, hasTail,
+                                    ref Unsafe.Add(ref aTailRef, t * 4), ref cTile, cStride, first);
                             }
                             else
                             {
@@ -356,6 +344,25 @@ public static partial class QuantizedGemm
                     panel += wide ? TKernel.Panels : 1;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A register tile (TKernel.Rows rows × TKernel.Panels panels) of a k block: its listed groups (or all when
+    /// <paramref name="listed"/> is -1), then the partial last group from the stack copy; C rows <paramref name="ldc"/> ints apart.
+    /// Even with no group left the call runs: on the first block it writes the zero sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TilePanels<TKernel>(ref byte a, nuint lda, ref sbyte b, nuint panelStride, ref int groupList, int listed,
+        int directGroups, bool hasTail, ref byte aTail, ref int c, nuint ldc, bool first)
+        where TKernel : IInt8MicroKernel
+    {
+        if (listed >= 0) TKernel.Tile<PackedGemm.ListedColumns>(ref a, lda, ref b, panelStride, ref groupList, (nuint)listed, ref c, ldc, first);
+        else TKernel.Tile<PackedGemm.AllColumns>(ref a, lda, ref b, panelStride, ref groupList, (nuint)directGroups, ref c, ldc, first);
+        if (hasTail)
+        {
+            TKernel.Tile<PackedGemm.AllColumns>(ref aTail, 4, ref Unsafe.Add(ref b, (nuint)directGroups * GroupBytes), panelStride, ref groupList, 1,
+                ref c, ldc, first && directGroups == 0);
         }
     }
 
