@@ -195,6 +195,16 @@ public sealed class CompiledModel
 
     public override string ToString() => Name;
 
+    /// <summary>
+    /// The compiled model a weight file runs on when no <c>--model</c> is given: the Efficient-CapsNet model for a file of that
+    /// family, else the first compiled model of the file's architecture (a 36×36 file: MultiMnistCapsNet); null when none fits.
+    /// Reads the header only.
+    /// </summary>
+    /// <exception cref="WeightFormatException">The header is invalid.</exception>
+    public static CompiledModel? OfFile(string weightsPath) => FamilyOf(weightsPath) == CapsNetFamily.Efficient
+        ? OfFamily(CapsNetFamily.Efficient)
+        : OfArchitecture(CapsNetWeightsFile.ArchitectureOf(weightsPath));
+
     /// <summary>The compiled model called <paramref name="name"/>, or null.</summary>
     public static CompiledModel? Find(string? name) => All.FirstOrDefault(m => m.Name == name);
 

@@ -27,8 +27,12 @@ internal static class FigureCommands
         {
             // The PNG is checked before the model runs, so a run never ends in "cannot write".
             CommonOptions.OutputPath(parse.GetValue(Out), "--out", parse.GetValue(Force));
-            string? modelName = ModelChoice.ModelOf(parse.GetValue(Model), parse.GetValue(Weights), ModelChoice.ExplicitData(parse, Data));
-            var model = ModelChoice.Named(modelName);
+            string? weights = parse.GetValue(Weights);
+            string? modelName = ModelChoice.ModelOf(parse.GetValue(Model), weights, ModelChoice.ExplicitData(parse, Data));
+            // Without --model, a --weights file picks the compiled model of its architecture, as eval does.
+            var model = modelName is null && weights is not null && File.Exists(weights)
+                ? CompiledModel.OfFile(weights) ?? CompiledModel.Default
+                : ModelChoice.Named(modelName);
             string data = ModelChoice.DataOf(parse, Data, model.Name);
             return (model, data, MultiMnistStore.IsPairs(data, parse.GetValue(DataDir)!));
         }

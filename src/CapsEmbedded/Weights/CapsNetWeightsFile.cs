@@ -20,6 +20,10 @@ public static class CapsNetWeightsFile
         return Read(file, path);
     }
 
+    /// <summary>The architecture a weight file's header names, validated as <see cref="Load"/> validates it; no tensor is read.</summary>
+    /// <exception cref="WeightFormatException">The header is not a valid CapsNet weight file's.</exception>
+    public static CapsNetArchitecture ArchitectureOf(string path) => ValidateHeader(SafeTensorsFile.ReadHeader(path).Header, path);
+
     /// <summary>
     /// Validates a whole weight file held in memory and copies its tensors out. Policy: a NaN or ±Inf anywhere is
     /// refused (naming the tensor and the index), since it makes every output NaN and so every answer "class 0";

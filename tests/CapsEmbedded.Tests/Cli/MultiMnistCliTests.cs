@@ -140,6 +140,10 @@ public sealed class MultiMnistCliTests() : TempDirectoryTest("capsnet-multimnist
         var reference = Capsnet("eval", "--weights", weights, "--data", "multimnist", "--data-dir", Dir, "--limit", "2", "--engine", "reference");
         Assert.True(reference.Code == 0, reference.Error);
         Assert.Contains("scalar reference model", reference.Output);
+        // reconstruct follows the file's architecture too (it used to run MNIST's model and refuse the 36x36 pairs).
+        var drawn = Capsnet("reconstruct", "--weights", weights, "--data", "multimnist", "--data-dir", Dir, "--count", "2", "--out", P("w.png"));
+        Assert.True(drawn.Code == 0, drawn.Error);
+        Assert.Contains("2 pairs from 0", drawn.Output);
     }
 
     /// <summary>Pair <paramref name="index"/> of the fetched set as a PNG (a gray raster) and as a binary PGM.</summary>
