@@ -10,7 +10,7 @@
 #   --arm64 DIR  reuse a linux-arm64 `capsnet` publish (capsnet + capsnet.dbg) instead of publishing one
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
-#   --resident   also trace the float32 model on weights widened once at load (--weights FILE), reported beside it
+#   --resident   also trace the float32 model on its embedded weights widened once at load (--residency widened), beside it
 #   --ort        also the peer: ONNX Runtime's linux-arm64 libonnxruntime.so (the NuGet package's) on the exported graph,
 #                every block of the stripped library counted (bench/arm/ort/ort_run.c; needs root for a private mount)
 # Needs: dotnet, clang + lld + the aarch64 cross sysroot (as .ci/arm64.sh), qemu-user-static, llvm 19 (llvm-mca-19,
@@ -115,9 +115,9 @@ pids=()
 float32_eval=(eval --data mnist --limit "$images" --threads 1)
 [[ -s "$work/counts-float32.json" ]] || { trace "$work/counts-float32.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${float32_eval[@]}" & pids+=($!); }
-# The same float32 model on weights widened once at load (--weights FILE) instead of the embedded F16 read in place.
+# The same float32 model on the embedded weights widened once at load (--residency widened) instead of read in place.
 ((resident == 0)) || [[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
-  "$arm64/capsnet" "${float32_eval[@]}" --weights weights/mnist.safetensors & pids+=($!); }
+  "$arm64/capsnet" "${float32_eval[@]}" --residency widened & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }

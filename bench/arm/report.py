@@ -146,8 +146,9 @@ def markdown(work, weights):
     w("")
     for precision in precisions(work):
         title = {"float32": "float32 (NEON fp32 4×16 tile; the shipped embedded weights, F16 read in place)",
-                 "float32-resident": "float32, weights widened once at load (`--weights weights/mnist.safetensors`: 27 MB of "
-                                     "float32 resident instead of 13.6 MB of F16 widened per image)",
+                 "float32-resident": "float32, embedded weights widened once at load (`--residency widened`, "
+                                     "`CompiledModel.Open(null, WeightResidency.Widened)`: 27 MB of float32 resident instead of "
+                                     "13.6 MB of F16 widened per image)",
                  "int8": "int8 (SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32)"}
         w(f"### {title[precision]}")
         w("")

@@ -362,6 +362,17 @@ namespace CapsEmbedded.Generator
                     public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.InPlace(
                         typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
                         TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+
+                    private static Weights? s_embeddedWidened;
+
+                    /// <summary>
+                    /// The embedded weights widened whole to float32 at first use (<see cref="WeightResidency.Widened"/>): twice
+                    /// <see cref="Embedded"/>'s weight bytes in private memory, no F16 widened per image, the same outputs bit for
+                    /// bit; the faster choice on one thread (bench/RESULTS.md "Edge figures").
+                    /// </summary>
+                    public static Weights EmbeddedWidened => Once(ref s_embeddedWidened, static () => new Weights(EmbeddedWeights.InPlace(
+                        typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                        TensorDataOffsets, TensorDataTypes, WeightResidency.Widened), {{model}}.ClassNames));
                     """);
             return Indent($$"""
                 /// <summary>
@@ -372,6 +383,9 @@ namespace CapsEmbedded.Generator
                 public static Weights Embedded => Once(ref s_embedded, static () => new Weights(EmbeddedWeights.Pack(
                     typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
                     TensorDataOffsets, TensorDataTypes), {{model}}.ClassNames));
+
+                /// <summary><see cref="Embedded"/>: packed as float32 at load already (<see cref="WeightResidency.Widened"/>).</summary>
+                public static Weights EmbeddedWidened => Embedded;
                 """);
         }
     }

@@ -13,22 +13,25 @@ namespace CapsEmbedded.Models;
 public sealed class CompiledModel
 {
     public static readonly CompiledModel Mnist = Create("mnist", MnistCapsNet.Architecture, MnistCapsNet.WeightsFileName,
-        MnistCapsNet.WeightsResourceName, defaultTop: 1, () => MnistCapsNet.Weights.Embedded, MnistCapsNet.Weights.FromWeights,
+        MnistCapsNet.WeightsResourceName, defaultTop: 1, () => MnistCapsNet.Weights.Embedded, () => MnistCapsNet.Weights.EmbeddedWidened,
+        MnistCapsNet.Weights.FromWeights,
         (weights, owns) => new MnistCapsNet.Session(weights, ownsWeights: owns));
 
     public static readonly CompiledModel Fashion = Create("fashion", FashionCapsNet.Architecture, FashionCapsNet.WeightsFileName,
-        FashionCapsNet.WeightsResourceName, defaultTop: 1, () => FashionCapsNet.Weights.Embedded, FashionCapsNet.Weights.FromWeights,
+        FashionCapsNet.WeightsResourceName, defaultTop: 1, () => FashionCapsNet.Weights.Embedded, () => FashionCapsNet.Weights.EmbeddedWidened,
+        FashionCapsNet.Weights.FromWeights,
         (weights, owns) => new FashionCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>36×36 images of two overlapping digits (paper §6): a reading is the two longest capsules.</summary>
     public static readonly CompiledModel MultiMnist = Create("multimnist", MultiMnistCapsNet.Architecture, MultiMnistCapsNet.WeightsFileName,
-        MultiMnistCapsNet.WeightsResourceName, defaultTop: 2, () => MultiMnistCapsNet.Weights.Embedded, MultiMnistCapsNet.Weights.FromWeights,
+        MultiMnistCapsNet.WeightsResourceName, defaultTop: 2, () => MultiMnistCapsNet.Weights.Embedded, () => MultiMnistCapsNet.Weights.EmbeddedWidened,
+        MultiMnistCapsNet.Weights.FromWeights,
         (weights, owns) => new MultiMnistCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
     public static readonly CompiledModel MnistEfficient = new("mnist-efficient", "mnist", ModelShape.Of(MnistEfficientCapsNet.Architecture),
         architecture: null, MnistEfficientCapsNet.WeightsFileName, MnistEfficientCapsNet.WeightsResourceName, defaultTop: 1,
-        () => MnistEfficientCapsNet.Weights.Embedded, (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
+        _ => MnistEfficientCapsNet.Weights.Embedded, (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
             (EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
         (weights, owns) => new MnistEfficientCapsNet.Session((MnistEfficientCapsNet.Weights)weights, ownsWeights: owns));
 
@@ -41,13 +44,13 @@ public sealed class CompiledModel
     /// <summary>The names of <see cref="All"/>, in order.</summary>
     public static IReadOnlyList<string> Names { get; } = All.Select(m => m.Name).ToArray();
 
-    private readonly Func<IDisposable> _embedded;
+    private readonly Func<WeightResidency, IDisposable> _embedded;
     private readonly Func<string, object?, IDisposable> _pack;
     private readonly Func<IDisposable, bool, ICapsNetSession> _session;
 
     // pack(source, weights): the file at source, or weights (read from it) already in managed arrays, folded and packed.
     private CompiledModel(string name, string data, ModelShape shape, CapsNetArchitecture? architecture, string weightsFileName, string weightsResourceName,
-        int defaultTop, Func<IDisposable> embedded, Func<string, object?, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
+        int defaultTop, Func<WeightResidency, IDisposable> embedded, Func<string, object?, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
     {
         Name = name;
         Data = data;
@@ -63,9 +66,11 @@ public sealed class CompiledModel
 
     // One generated paper model's Weights type, hidden behind IDisposable so that one registry entry serves every model.
     private static CompiledModel Create<TWeights>(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName,
-        int defaultTop, Func<TWeights> embedded, Func<CapsNetWeights, string?, TWeights> pack, Func<TWeights, bool, ICapsNetSession> session)
+        int defaultTop, Func<TWeights> embedded, Func<TWeights> embeddedWidened, Func<CapsNetWeights, string?, TWeights> pack,
+        Func<TWeights, bool, ICapsNetSession> session)
         where TWeights : class, IDisposable =>
-        new(name, name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop, embedded,
+        new(name, name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop,
+            residency => residency == WeightResidency.Widened ? embeddedWidened() : embedded(),
             (source, weights) => pack((CapsNetWeights?)weights ?? CapsNetWeightsFile.Load(source), source),
             (weights, owns) => session((TWeights)weights, owns));
 
@@ -92,10 +97,10 @@ public sealed class CompiledModel
     /// <summary>How many of the longest capsules one reading takes: 1, or 2 for MultiMNIST's two digits.</summary>
     public int DefaultTop { get; }
 
-    /// <summary>"embedded (mnist.safetensors)": where the weights of <see cref="Open(string?)"/>(null) come from.</summary>
+    /// <summary>"embedded (mnist.safetensors)": where the weights of <see cref="Open(string?, WeightResidency)"/>(null) come from.</summary>
     public string EmbeddedSource => $"embedded ({WeightsFileName})";
 
-    /// <summary>Where the weights of <see cref="Open(string?)"/>(<paramref name="weightsPath"/>) come from, for reports.</summary>
+    /// <summary>Where the weights of <see cref="Open(string?, WeightResidency)"/>(<paramref name="weightsPath"/>) come from, for reports.</summary>
     public string SourceOf(string? weightsPath) => weightsPath ?? EmbeddedSource;
 
     /// <summary>
@@ -103,10 +108,16 @@ public sealed class CompiledModel
     /// place; a file of another family is refused naming both (<see cref="CheckFamily(string, CapsNetFamily)"/>), one of another architecture by
     /// the generated FromWeights (a WeightFormatException naming the mismatch). The session owns what it loaded.
     /// </summary>
-    public ICapsNetSession Open(string? weightsPath) => _session(Load(weightsPath), true);
+    /// <remarks>
+    /// <paramref name="residency"/>: where the embedded weights are kept, F16 read in place (the default) or widened to
+    /// float32 once at load, the faster choice on one thread (<see cref="WeightResidency"/>; the same outputs bit for bit).
+    /// A file at <paramref name="weightsPath"/> is packed as float32 either way.
+    /// </remarks>
+    public ICapsNetSession Open(string? weightsPath, WeightResidency residency = WeightResidency.InPlace)
+        => _session(Load(weightsPath, residency), true);
 
     /// <summary>
-    /// As <see cref="Open(string?)"/> for the file at <paramref name="weightsPath"/> whose family the caller has read
+    /// As <see cref="Open(string?, WeightResidency)"/> for the file at <paramref name="weightsPath"/> whose family the caller has read
     /// (<see cref="FamilyOf"/>): refused naming both when it is not this model's, without reading the header again.
     /// </summary>
     public ICapsNetSession Open(string weightsPath, CapsNetFamily fileFamily)
@@ -132,14 +143,17 @@ public sealed class CompiledModel
     }
 
     /// <summary>
-    /// The weights of <see cref="Open(string?)"/>, packed once, and as many sessions over them as a caller wants (one per
+    /// The weights of <see cref="Open(string?, WeightResidency)"/>, packed once, and as many sessions over them as a caller wants (one per
     /// concurrent caller); disposing it frees loaded weights, so dispose the sessions first.
     /// </summary>
-    public SharedWeights Share(string? weightsPath) => new(Load(weightsPath), this);
+    /// <remarks><paramref name="residency"/>: where the embedded weights are kept, as for <see cref="Open(string?, WeightResidency)"/>.</remarks>
+    public SharedWeights Share(string? weightsPath, WeightResidency residency = WeightResidency.InPlace)
+        => new(Load(weightsPath, residency), this);
 
-    private IDisposable Load(string? weightsPath)
+    private IDisposable Load(string? weightsPath, WeightResidency residency)
     {
-        if (weightsPath is null) return _embedded();
+        if (!Enum.IsDefined(residency)) throw new ArgumentOutOfRangeException(nameof(residency), residency, "not a WeightResidency");
+        if (weightsPath is null) return _embedded(residency);
         CheckFamily(weightsPath);
         return _pack(weightsPath, null);
     }

@@ -47,13 +47,14 @@ internal static class BenchCommand
             Description = "Time test images of mnist, fashion (each also picks its model unless --model or --weights is given) or a folder with the four IDX files, taken in turn; default: synthetic images",
         };
         var dataDir = ToolOptions.DataDir();
+        var residency = ModelChoice.Residency();
         var worstCase = new Option<bool>("--worst-case")
         {
             Description = "Time the worst-case input instead: an image searched to leave the fewest zero columns of conv1's output to skip (the count is printed)",
         };
         var command = new Command("bench", "Time the compiled model: p50/p90/p99/p99.9/max latency, images/s, bytes allocated per image")
         {
-            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir, worstCase,
+            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir, worstCase, residency,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -102,7 +103,8 @@ internal static class BenchCommand
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            using var session = compiled.Open(path); // a file of another architecture is refused, naming the mismatch
+            var where = parse.GetValue(residency);
+            using var session = compiled.Open(path, where); // a file of another architecture is refused, naming the mismatch
             var result = Run(session, settings, images) with
             {
                 Images = imagesName,
@@ -111,7 +113,7 @@ internal static class BenchCommand
                 WorstCase = worstLine,
             };
             var output = parse.InvocationConfiguration.Output;
-            string source = compiled.SourceOf(path);
+            string source = compiled.SourceOf(path) + ModelChoice.ResidencyNote(path, where);
             output.WriteLine(parse.GetValue(json) ? result.ToJson(source) : result.ToText(source));
             return 0;
         }));

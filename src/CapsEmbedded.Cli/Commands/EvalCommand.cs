@@ -36,9 +36,10 @@ internal static class EvalCommand
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
         var precision = ModelChoice.Precision();
+        var residency = ModelChoice.Residency();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
-            model, weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision,
+            model, weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision, residency,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -55,6 +56,7 @@ internal static class EvalCommand
                 CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
             {
                 Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = chosen, Model = modelName,
+                Residency = parse.GetValue(residency),
             }, parse.InvocationConfiguration.Output);
         }));
         return command;
@@ -69,6 +71,9 @@ internal static class EvalCommand
 
         /// <summary>The <c>--model</c> name, or null for the default (MNIST).</summary>
         public string? Model { get; init; }
+
+        /// <summary>Where the compiled model's embedded weights live (<c>--residency</c>).</summary>
+        public WeightResidency Residency { get; init; }
     }
 
     internal static int Run(EvalRequest request, TextWriter output)
@@ -84,7 +89,7 @@ internal static class EvalCommand
         if (request.DumpLengths is not null && request.Plot is not null
             && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
             throw new CliException(collision);
-        var (session, description) = ModelChoice.Open(request.Weights, request.Engine, request.Precision, request.Model);
+        var (session, description) = ModelChoice.Open(request.Weights, request.Engine, request.Precision, request.Model, request.Residency);
         using var model = session;
         using var context = model.CreateBatchContext(request.Threads);
         if (pairs) return RunPairs(request, model, description, context, output);

@@ -60,6 +60,20 @@ internal static class ModelChoice
         DefaultValueFactory = _ => Commands.Precision.Float32,
     };
 
+    /// <summary>
+    /// <c>--residency inplace|widened</c> (eval, bench): where a compiled model's embedded F16 weights live
+    /// (<see cref="WeightResidency"/>); a --weights file is widened at load either way.
+    /// </summary>
+    public static Option<WeightResidency> Residency() => new("--residency")
+    {
+        Description = "Embedded weights: inplace (F16 read where they lie, widened per image: half the memory and DRAM traffic, faster when threads split an image) or widened (float32 once at load: faster on one thread); same outputs",
+        DefaultValueFactory = _ => WeightResidency.InPlace,
+    };
+
+    /// <summary>", widened at load" when the embedded weights of a compiled model are widened (for the "weights …" line).</summary>
+    public static string ResidencyNote(string? weightsPath, WeightResidency residency) =>
+        weightsPath is null && residency == WeightResidency.Widened ? ", widened to float32 at load" : "";
+
     /// <summary>The compiled model of a <c>--model</c> value (the option accepts only these names); null, when none was given, is MNIST.</summary>
     public static CompiledModel Named(string? name) =>
         name is null ? CompiledModel.Default : CompiledModel.Find(name)
@@ -91,6 +105,11 @@ internal static class ModelChoice
     /// first compiled model of the file's architecture), else the scalar reference model; int8 needs a quantised --weights file and runs on no other engine.
     /// </summary>
     public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model)
+        => Open(weightsPath, choice, precision, model, WeightResidency.InPlace);
+
+    /// <summary>As above, with the compiled model's embedded weights kept where <paramref name="residency"/> says.</summary>
+    public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model,
+        WeightResidency residency)
     {
         if (precision == Commands.Precision.Int8)
         {
@@ -112,7 +131,7 @@ internal static class ModelChoice
             var efficient = model is null ? CompiledModel.OfFamily(CapsNetFamily.Efficient)! : Named(model);
             if (choice == EngineChoice.Reference)
                 throw new CliException($"--engine reference runs the paper network's scalar reference model; {efficient.Name} (Efficient-CapsNet) runs as the compiled model only");
-            var opened = fileFamily is { } family ? efficient.Open(weightsPath!, family) : efficient.Open(weightsPath);
+            var opened = fileFamily is { } family ? efficient.Open(weightsPath!, family) : efficient.Open(weightsPath, residency);
             return (opened, $"compiled {opened.ModelName}, {opened.Tier} tier, weights {efficient.SourceOf(weightsPath)}");
         }
         var weights = weightsPath is null ? null : CapsNetWeightsFile.Load(weightsPath);
@@ -126,7 +145,7 @@ internal static class ModelChoice
             throw new CliException($"{weightsPath} holds {weights!.Architecture}; the compiled model is {compiled.Architecture} (use --engine reference)");
         if (choice == EngineChoice.Reference || !fits)
             return (new ReferenceSession(weights ?? compiled.ReadEmbedded()), $"scalar reference model, weights {source}");
-        var session = weights is null ? compiled.Open(weightsPath: null) : compiled.Open(weights, source);
-        return (session, $"compiled {session.ModelName}, {session.Tier} tier, weights {source}");
+        var session = weights is null ? compiled.Open(weightsPath: null, residency) : compiled.Open(weights, source);
+        return (session, $"compiled {session.ModelName}, {session.Tier} tier, weights {source}{ResidencyNote(weightsPath, residency)}");
     }
 }

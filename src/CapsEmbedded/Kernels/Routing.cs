@@ -74,14 +74,11 @@ public static class Routing
             }
 
             // Agreement: b_ij += û_{j|i} · v_j.
+            ref float bRef = ref MemoryMarshal.GetReference(b);
             for (int i = 0; i < n; i++)
             {
-                ref float uHatI = ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride);
-                for (int jj = 0; jj < j; jj++)
-                {
-                    b[i * j + jj] += VectorMath.Dot(ref Unsafe.Add(ref uHatI, (nuint)(jj * d)),
-                        ref Unsafe.Add(ref vRef, (nuint)(jj * d)), d, tier);
-                }
+                VectorMath.AddDots(ref Unsafe.Add(ref bRef, (nuint)(i * j)), ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride),
+                    ref vRef, j, d, tier);
             }
         }
     }

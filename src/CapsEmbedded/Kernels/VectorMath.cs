@@ -35,6 +35,40 @@ internal static class VectorMath
         return sum;
     }
 
+    /// <summary>
+    /// sums[t] += <see cref="Dot"/>(x + t·length, y + t·length, length) for t &lt; count: routing's agreement
+    /// b_ij += û_{j|i} · v_j for one i. On the 128-bit tier with length 16 (the paper's d: NEON at batch 1) two dots go
+    /// through each step together, each with Dot's operations in Dot's order (one fused multiply-add chain from zero over
+    /// its four vectors, its lanes summed, 0 + that), so the same bits, without Dot's chunk loop and tier tests per dot.
+    /// </summary>
+    public static void AddDots(ref float sums, ref float x, ref float y, int count, int length, SimdTier tier)
+    {
+        int t = 0;
+        if (tier == SimdTier.Vector128 && length == 16)
+        {
+            for (; t + 2 <= count; t += 2)
+            {
+                nuint first = (nuint)t * 16, second = first + 16;
+                Vector128<float> acc0 = F32x4.MultiplyAdd(F32x4.Load(ref x, first), F32x4.Load(ref y, first), F32x4.Zero);
+                Vector128<float> acc1 = F32x4.MultiplyAdd(F32x4.Load(ref x, second), F32x4.Load(ref y, second), F32x4.Zero);
+                acc0 = F32x4.MultiplyAdd(F32x4.Load(ref x, first + 4), F32x4.Load(ref y, first + 4), acc0);
+                acc1 = F32x4.MultiplyAdd(F32x4.Load(ref x, second + 4), F32x4.Load(ref y, second + 4), acc1);
+                acc0 = F32x4.MultiplyAdd(F32x4.Load(ref x, first + 8), F32x4.Load(ref y, first + 8), acc0);
+                acc1 = F32x4.MultiplyAdd(F32x4.Load(ref x, second + 8), F32x4.Load(ref y, second + 8), acc1);
+                acc0 = F32x4.MultiplyAdd(F32x4.Load(ref x, first + 12), F32x4.Load(ref y, first + 12), acc0);
+                acc1 = F32x4.MultiplyAdd(F32x4.Load(ref x, second + 12), F32x4.Load(ref y, second + 12), acc1);
+                Unsafe.Add(ref sums, t) += 0f + F32x4.Sum(acc0);
+                Unsafe.Add(ref sums, t + 1) += 0f + F32x4.Sum(acc1);
+            }
+        }
+
+        for (; t < count; t++)
+        {
+            nuint at = (nuint)t * (nuint)length;
+            Unsafe.Add(ref sums, t) += Dot(ref Unsafe.Add(ref x, at), ref Unsafe.Add(ref y, at), length, tier);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float DotChunks<TVec, TOps>(ref float x, ref float y, ref nuint t, nuint count)
         where TVec : struct

@@ -56,8 +56,14 @@ public static class EmbeddedWeights
     /// JSON header ending at <paramref name="dataOffset"/>). A resource that is not in mapped memory (an assembly loaded from
     /// a stream) is copied, unpacked and packed as float32 at load, as an embedded float file is.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="residency"/> <see cref="WeightResidency.Widened"/> the same packed weights are widened whole to
+    /// float32 at load instead (their pages of the image let go afterwards): the floats <see cref="Pack(Assembly, string, long, long, CapsNetArchitecture, ReadOnlySpan{long}, ReadOnlySpan{string})"/>
+    /// of the unpacked file would give, without unpacking it.
+    /// </remarks>
     public static unsafe PackedCapsNetWeights InPlace(Assembly assembly, string resourceName, long expectedFileLength, long dataOffset,
-        CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes)
+        CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes,
+        WeightResidency residency = WeightResidency.InPlace)
     {
         ArgumentNullException.ThrowIfNull(assembly);
         using var stream = Open(assembly, resourceName);
@@ -70,7 +76,7 @@ public static class EmbeddedWeights
             Action<long, long>? consumed = MappedPages.CanRelease(layout)
                 ? (begin, bytes) => MappedPages.Release(layout + begin, bytes)
                 : null;
-            return PackedCapsNetWeights.InPlace(architecture, layout, stream.Length - layoutOffset, resourceName, consumed);
+            return PackedCapsNetWeights.InPlace(architecture, layout, stream.Length - layoutOffset, resourceName, consumed, residency);
         }
         var copy = new byte[stream.Length];
         stream.ReadExactly(copy);

@@ -67,8 +67,12 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
     /// there in place; the other regions (conv1, biases, decoder: 17% of the values of the paper network) are widened into
     /// the float buffer, and <paramref name="consumed"/> (when given) is told each such byte range once it has been read.
     /// </summary>
+    /// <remarks>
+    /// With <see cref="WeightResidency.Widened"/> every region is widened into the float buffer instead (the primary conv's
+    /// panels and W too: the same layout, so the same floats as packing the file) and nothing is read in place afterwards.
+    /// </remarks>
     internal static PackedCapsNetWeights InPlace(CapsNetArchitecture architecture, byte* packed, long length, string source,
-        Action<long, long>? consumed)
+        Action<long, long>? consumed, WeightResidency residency = WeightResidency.InPlace)
     {
         ArgumentNullException.ThrowIfNull(architecture);
         if (!BitConverter.IsLittleEndian)
@@ -77,6 +81,22 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
         if (length != 2L * layout.TotalLength)
             throw new WeightFormatException(source, null,
                 $"the packed weights have {length} bytes; this architecture's layout needs {2L * layout.TotalLength}");
+        if (residency == WeightResidency.Widened)
+        {
+            var widened = new PackedCapsNetWeights(layout);
+            try
+            {
+                var bytes = new ReadOnlySpan<byte>(packed, checked((int)length));
+                WeightPrecision.WidenHalf(bytes, widened._buffer.Span, SimdTiers.Best);
+                consumed?.Invoke(0, bytes.Length);
+            }
+            catch
+            {
+                widened.Dispose();
+                throw;
+            }
+            return widened;
+        }
         var weights = new PackedCapsNetWeights(layout, (ushort*)packed);
         try
         {

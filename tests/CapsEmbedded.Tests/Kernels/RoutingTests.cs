@@ -28,6 +28,41 @@ public sealed class RoutingTests
         }
     }
 
+    /// <summary>
+    /// The agreement step's AddDots (two d = 16 dots a step on the 128-bit tier) against b += Dot one dot at a time, the
+    /// loop it replaced: the same bits on every tier, for counts odd and even, every length 0..40, and special values
+    /// (−0 products, subnormals, infinities, NaN).
+    /// </summary>
+    [Theory]
+    [AllTiers]
+    public void AddDots_adds_what_Dot_gives_bit_for_bit(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        var random = new DeterministicRandom(33);
+        float[] specials = [-0f, 0f, float.Epsilon, -float.Epsilon, 1e-30f, float.PositiveInfinity, float.NaN, 3e38f];
+        for (int length = 0; length <= 40; length++)
+        {
+            foreach (int count in new[] { 0, 1, 2, 3, 10, 11 })
+            {
+                float[] x = new float[count * length + 1], y = new float[count * length + 1];
+                for (int i = 0; i < x.Length; i++)
+                {
+                    x[i] = random.NextInt(9) == 0 ? specials[random.NextInt(specials.Length)] : random.NextUniform(-1f, 1f);
+                    y[i] = random.NextInt(9) == 0 ? specials[random.NextInt(specials.Length)] : random.NextUniform(-1f, 1f);
+                }
+
+                float[] expected = new float[count + 1], actual = new float[count + 1];
+                for (int t = 0; t <= count; t++) expected[t] = actual[t] = t == 0 ? -0f : random.NextUniform(-4f, 4f);
+                for (int t = 0; t < count; t++)
+                    expected[t] += VectorMath.Dot(ref x[t * length], ref y[t * length], length, tier);
+                VectorMath.AddDots(ref actual[0], ref x[0], ref y[0], count, length, tier);
+                for (int t = 0; t <= count; t++)
+                    Assert.True(BitConverter.SingleToUInt32Bits(expected[t]) == BitConverter.SingleToUInt32Bits(actual[t]),
+                        $"{tier} length {length} count {count}: sums[{t}] = {actual[t]}, Dot gives {expected[t]}");
+            }
+        }
+    }
+
     [Theory]
     [AllTiers]
     public void First_iteration_couples_uniformly_and_zero_predictions_give_zero_capsules(SimdTier tier)

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using CapsEmbedded.Kernels;
 using CapsEmbedded.Models;
 using CapsEmbedded.Runtime;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Tests.Runtime;
@@ -67,6 +68,26 @@ public sealed class PackedWeightsTests
     }
 
     /// <summary>
+    /// <see cref="WeightResidency.Widened"/>: the same packed F16 resource widened whole to float32 at load, the oracle's
+    /// floats in every region and nothing left to read in place (the kernels take their float32 paths).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Widened_residency_holds_the_whole_tensor_packing_as_float32(string model)
+    {
+        var (assembly, resource, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
+        var expected = OldPacking(file, layout, architecture);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using var widened = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes,
+            WeightResidency.Widened);
+        Assert.True(widened.HalfPrimaryWeight.IsEmpty && widened.HalfDigitWeight.IsEmpty);
+        Assert.False(widened.PrimaryWeight.IsEmpty || widened.DigitWeight.IsEmpty);
+        AssertSameBits(expected, widened);
+    }
+
+    /// <summary>
     /// The weight file is embedded once, packed; every reader of the file gets it back from the packed form exactly:
     /// the bytes (SHA-256 = the generated WeightsSha256), and so the tensors bit for bit and the metadata.
     /// </summary>
@@ -115,15 +136,40 @@ public sealed class PackedWeightsTests
     {
         var model = CompiledModel.Named(name);
         using var embedded = model.Open(weightsPath: null);
+        using var widened = model.Open(weightsPath: null, WeightResidency.Widened);
         using var loaded = model.Open(CapsNetWeightsFile.Load(ModelFile(name)), name);
-        float[] a = new float[model.Shape.Classes], b = new float[model.Shape.Classes];
+        float[] a = new float[model.Shape.Classes], b = new float[model.Shape.Classes], c = new float[model.Shape.Classes];
         foreach (var image in Images(model.Shape.InputLength))
             foreach (var tier in SimdTiers.Supported)
             {
-                embedded.Tier = loaded.Tier = tier;
-                Assert.Equal(embedded.Predict(image, a), loaded.Predict(image, b));
+                embedded.Tier = widened.Tier = loaded.Tier = tier;
+                int expected = loaded.Predict(image, b);
+                Assert.Equal(expected, embedded.Predict(image, a));
                 Assert.True(MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}");
+                Assert.Equal(expected, widened.Predict(image, c));
+                Assert.True(MemoryMarshal.AsBytes(c.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}, widened at load");
             }
+    }
+
+    /// <summary>
+    /// The two residencies are two cached instances of the generated Weights (each built once, neither freed by a
+    /// session), and a call on the widened ones allocates nothing: the widening is load-time only.
+    /// </summary>
+    [Fact]
+    public void Widened_embedded_weights_are_built_once_and_predict_without_allocating()
+    {
+        Assert.Same(MnistCapsNet.Weights.EmbeddedWidened, MnistCapsNet.Weights.EmbeddedWidened);
+        Assert.NotSame(MnistCapsNet.Weights.Embedded, MnistCapsNet.Weights.EmbeddedWidened);
+        Assert.True(MnistCapsNet.Weights.EmbeddedWidened.Packed.HalfPrimaryWeight.IsEmpty);
+        Assert.False(MnistCapsNet.Weights.Embedded.Packed.HalfPrimaryWeight.IsEmpty);
+        using (CompiledModel.Mnist.Open(weightsPath: null, WeightResidency.Widened)) { } // disposing a session leaves them alone
+        Assert.False(MnistCapsNet.Weights.EmbeddedWidened.Packed.PrimaryWeight.IsEmpty);
+
+        using var session = CompiledModel.Mnist.Open(weightsPath: null, WeightResidency.Widened);
+        var image = Images(session.Shape.InputLength).First();
+        float[] lengths = new float[session.Shape.Classes];
+        Allocations.AssertNone(() => session.Predict(image, lengths));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CompiledModel.Mnist.Open(weightsPath: null, (WeightResidency)7));
     }
 
     [Fact]
