@@ -13,9 +13,11 @@ namespace CapsEmbedded.Bench.Peers;
 /// <summary>
 /// One peer's timing of one configuration in one round (also the JSON line bench/peers/pytorch_peer.py writes);
 /// <paramref name="Network"/> is "efficient" for Efficient-CapsNet, null (absent) for the paper network.
+/// <paramref name="P99Ms"/> and <paramref name="CpuMsPerImage"/> (the process's CPU time over the timed calls, every
+/// thread's, spinning included, per image) are −1 where a peer does not report them (older lines, PyTorch).
 /// </summary>
 public sealed record PeerResult(string Peer, string Version, int Batch, int Threads, double P50Ms, double P90Ms,
-    double ImagesPerSecond, double AllocatedBytesPerImage, string? Network = null);
+    double ImagesPerSecond, double AllocatedBytesPerImage, string? Network = null, double P99Ms = -1, double CpuMsPerImage = -1);
 
 /// <summary>
 /// <c>peers [--runs N] [--rounds R] [--markdown] [--json] [--variants] [--network paper|efficient|both]</c>: each generated
@@ -130,6 +132,7 @@ public static class PeerBenchmark
         for (int k = 0; k < Math.Max(3, calls / 10); k++) peer.Run(); // warm-up: caches, thread pools, JIT tiers
         var ticks = new long[calls];
         long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         long start = Stopwatch.GetTimestamp();
         for (int k = 0; k < calls; k++)
         {
@@ -138,11 +141,13 @@ public static class PeerBenchmark
             ticks[k] = Stopwatch.GetTimestamp() - t0;
         }
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double cpuMs = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds;
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         Array.Sort(ticks);
         double Percentile(double p) => ticks[Math.Min(calls - 1, (int)Math.Ceiling(p * calls) - 1)] * 1e3 / Stopwatch.Frequency;
         return new PeerResult(peer.Name, peer.Version, batch, threads, Percentile(0.5), Percentile(0.9),
-            calls * (double)batch / seconds, allocated / (calls * (double)batch));
+            calls * (double)batch / seconds, allocated / (calls * (double)batch), P99Ms: Percentile(0.99),
+            CpuMsPerImage: cpuMs / (calls * (double)batch));
     }
 
     // Every peer must compute the same network: lengths agree with the first peer's (float, different summation orders).
@@ -163,17 +168,19 @@ public static class PeerBenchmark
         var summary = results.GroupBy(r => (r.Peer, r.Batch, r.Threads, r.Network)).Select(g => new
         {
             g.Key.Peer, g.Key.Batch, g.Key.Threads, g.Key.Network, g.First().Version, Rounds = g.Count(),
-            P50 = Median(g.Select(r => r.P50Ms)), P90 = Median(g.Select(r => r.P90Ms)),
+            P50 = Median(g.Select(r => r.P50Ms)), P90 = Median(g.Select(r => r.P90Ms)), P99 = Median(g.Select(r => r.P99Ms)),
+            Cpu = Median(g.Select(r => r.CpuMsPerImage)),
             Rate = Median(g.Select(r => r.ImagesPerSecond)), Allocated = Median(g.Select(r => r.AllocatedBytesPerImage)),
         }).ToList();
         text.AppendLine(Inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         foreach (var peer in summary.DistinctBy(s => s.Peer)) text.AppendLine(Inv, $"- {peer.Peer}: {peer.Version}");
         text.AppendLine();
-        string[] header = ["configuration", "peer", "rounds", "p50 ms", "p90 ms", "images/s", "managed B/image", "peer time / generated"];
+        string[] header = ["configuration", "peer", "rounds", "p50 ms", "p90 ms", "p99 ms", "CPU ms/image", "images/s",
+            "managed B/image", "peer time / generated"];
         if (markdown)
         {
             text.AppendLine("| " + string.Join(" | ", header) + " |");
-            text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+            text.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         }
         else text.AppendLine(string.Join("  ", header));
         foreach (var (batch, threads) in Configurations)
@@ -188,7 +195,8 @@ public static class PeerBenchmark
                 string ratio = own is null || s.Peer == baseline ? "1" :
                     batch == 1 ? (s.P50 / own.P50).ToString("F2", Inv) + "×" : (own.Rate / s.Rate).ToString("F2", Inv) + "×";
                 string[] cells = [$"batch {batch}, {threads} thread{(threads > 1 ? "s" : "")}", s.Peer, s.Rounds.ToString(Inv),
-                    s.P50.ToString("F2", Inv), s.P90.ToString("F2", Inv), s.Rate.ToString("F1", Inv),
+                    s.P50.ToString("F2", Inv), s.P90.ToString("F2", Inv), Optional(s.P99, "F2"), Optional(s.Cpu, "F3"),
+                    s.Rate.ToString("F1", Inv),
                     s.Allocated < 0 ? "n/a" : s.Allocated.ToString("F1", Inv), ratio];
                 text.AppendLine(markdown ? "| " + string.Join(" | ", cells) + " |" : string.Join("  ", cells));
             }
@@ -205,6 +213,9 @@ public static class PeerBenchmark
     // Each peer's ratio is to the generated model of its own network.
     private static string BaselineOf(string? network) =>
         network == EfficientNetwork ? GeneratedPeer.EfficientName : GeneratedPeer.PaperName;
+
+    // −1 marks a figure a peer did not report.
+    private static string Optional(double value, string format) => value < 0 ? "n/a" : value.ToString(format, Inv);
 
     private static double Median(IEnumerable<double> values)
     {

@@ -35,7 +35,8 @@ public delegate void ImagePartRunner<in TWeights>(TWeights weights, Span<float> 
 /// <summary>
 /// A <see cref="WorkerPool"/> with one scratch buffer per worker, that either spreads a batch over its workers
 /// (<c>Run</c>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
-/// layers (<c>RunParts</c>: every worker one part, all on worker 0's scratch), for the float and the int8 models alike.
+/// layers (<c>RunParts</c>: <see cref="ImageParts"/> parts per layer, claimed by whichever thread is free, all on worker
+/// 0's scratch), for the float and the int8 models alike.
 /// Calls allocate nothing (the two jobs are delegates made once, the batch lives in fields). One call at a time per
 /// context; use one context per concurrent caller.
 /// </summary>
@@ -74,6 +75,13 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
     public const int DefaultSpinMicroseconds = WorkerPool.DefaultSpinMicroseconds;
 
+    /// <summary>
+    /// Parts per worker that <c>RunParts</c> cuts a layer into: with two, a worker that wakes late still takes the
+    /// parts left when it arrives, and the caller, if it wakes not at all, has run them all alone by the join;
+    /// more parts would repeat more of each part's fixed work (a GEMM part reads all of A for its panels).
+    /// </summary>
+    public const int PartsPerWorker = 2;
+
     /// <param name="scratchLength">Floats of scratch one item needs (the generated model's ScratchLength).</param>
     /// <param name="workerCount">Threads including the caller's; 0 = <see cref="Environment.ProcessorCount"/>.</param>
     /// <param name="spinMicroseconds">How long a waiting thread spins before it blocks (0 = block at once).</param>
@@ -100,6 +108,9 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>How long a waiting thread spins before it blocks.</summary>
     public int SpinMicroseconds => _pool.SpinMicroseconds;
 
+    /// <summary>How many parts <c>RunParts</c> cuts a layer into: <see cref="PartsPerWorker"/> per worker, 1 with one worker.</summary>
+    public int ImageParts => _scratch.Length == 1 ? 1 : _scratch.Length * PartsPerWorker;
+
     /// <summary>The scratch that <c>RunParts</c> hands every part: worker 0's (the caller's).</summary>
     public Span<float> ImageScratch
     {
@@ -111,9 +122,11 @@ public sealed unsafe class BatchContext : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="runner"/> once per worker, concurrently — part k on worker k, part 0 on the calling thread —
-    /// with <see cref="ImageScratch"/> as everyone's scratch, and returns when all parts are done (a fork/join). The
-    /// parts must write disjoint outputs. Rethrows the first part's exception.
+    /// Runs <paramref name="runner"/> on parts 0..<see cref="ImageParts"/>−1, each once, with <see cref="ImageScratch"/>
+    /// as everyone's scratch, and returns when all parts are done (a fork/join): the calling thread starts at once and
+    /// takes parts until none is left, awake workers take parts beside it, so a worker that is slow to wake delays
+    /// nothing. The parts must write disjoint outputs and must not depend on which thread runs them. Rethrows the first
+    /// part's exception.
     /// </summary>
     public void RunParts(ImagePartRunner runner, PackedCapsNetWeights weights, ReadOnlySpan<float> image, SimdTier tier)
     {
@@ -135,7 +148,7 @@ public sealed unsafe class BatchContext : IDisposable
         else RunImage(new Job { Callback = runner, State = weights, Generic = GenericCall<TWeights>.Instance, Tier = tier, Int8Tier = int8Tier }, image);
     }
 
-    /// <summary>Forks one image's <paramref name="job"/> over every worker (part k on worker k) and joins them.</summary>
+    /// <summary>Forks one image's <paramref name="job"/> (<see cref="ImageParts"/> parts) over the workers and joins them.</summary>
     private void RunImage(Job job, ReadOnlySpan<float> image)
     {
         Enter();
@@ -146,7 +159,7 @@ public sealed unsafe class BatchContext : IDisposable
                 job.Image = input;
                 job.ImageLength = image.Length;
                 _job = job;
-                RunJob(_partJob, _scratch.Length);
+                RunJob(_partJob, ImageParts);
             }
         }
         finally
@@ -237,28 +250,28 @@ public sealed unsafe class BatchContext : IDisposable
     }
 
     /// <summary>
-    /// Forks <paramref name="job"/> over <paramref name="workers"/> workers and joins them, clears the job's fields (no
+    /// Runs <paramref name="job"/>(0..<paramref name="parts"/>−1) on the pool and joins, clears the job's fields (no
     /// pointer into a caller's unpinned span or reference to its weights outlives the call), then rethrows the first
     /// worker's exception.
     /// </summary>
-    private void RunJob(Action<int> job, int workers)
+    private void RunJob(Action<int> job, int parts)
     {
         _error = null;
-        _pool.Run(job, workers);
+        _pool.Run(job, parts);
         _job = default;
         var error = _error;
         _error = null;
         if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
     }
 
-    /// <summary>Part <paramref name="index"/> of the image job in the fields (part 0 on the caller).</summary>
+    /// <summary>Part <paramref name="index"/> of the image job in the fields, on whichever thread claimed it.</summary>
     private void RunPart(int index)
     {
         try
         {
             var image = new ReadOnlySpan<float>(_job.Image, _job.ImageLength);
-            if (_job.Generic is { } generic) generic.Part(_job, _scratch[0].Span, image, index, _scratch.Length);
-            else _job.PartRunner!(_job.Weights!, _scratch[0].Span, image, index, _scratch.Length, _job.Tier);
+            if (_job.Generic is { } generic) generic.Part(_job, _scratch[0].Span, image, index, ImageParts);
+            else _job.PartRunner!(_job.Weights!, _scratch[0].Span, image, index, ImageParts, _job.Tier);
         }
         catch (Exception e)
         {
@@ -266,7 +279,11 @@ public sealed unsafe class BatchContext : IDisposable
         }
     }
 
-    /// <summary>Takes items one at a time until none is left (an image is milliseconds of work: no chunking needed).</summary>
+    /// <summary>
+    /// Part <paramref name="worker"/> of a batch: takes items one at a time on scratch buffer <paramref name="worker"/>
+    /// until none is left (an image is milliseconds of work: no chunking needed). The pool runs each part once, on
+    /// whichever thread claims it, so no two threads share a scratch buffer; a late worker finds the items taken.
+    /// </summary>
     private void Work(int worker)
     {
         Span<float> scratch = _scratch[worker].Span;

@@ -3,21 +3,36 @@ using System.Diagnostics;
 namespace CapsEmbedded.Threading;
 
 /// <summary>
-/// The one worker pool of the project: a fixed set of threads, created once, that run one job together (a fork/join):
-/// job(k) on worker k, job(0) on the calling thread. A call allocates nothing. Workers wake on a per-worker event; after
-/// a job they spin for a short while (<see cref="SpinMicroseconds"/>) before blocking, so that a job that follows at once
-/// (the next layer of the same image, Adam after a training step's backward) starts without a kernel wake-up; the
-/// caller spins the same way at the join. Used by <c>BatchContext</c> (inference) and the trainer. One call at a time.
+/// The one worker pool of the project: a fixed set of threads, created once, that run one job together (a fork/join of
+/// parts claimed, not assigned). <see cref="Run(Action{int}, int)"/> publishes job(0..parts−1) and the calling thread
+/// starts on it at once: every thread, the caller's included, takes the next unclaimed part with one interlocked
+/// compare-exchange until none is left, so a worker that has not woken yet (a loaded machine) costs the caller nothing —
+/// the caller runs its parts itself and returns; the worker, when it wakes, finds the job taken. The join waits only
+/// for parts a worker has actually started. Workers that finish a job spin for a short while
+/// (<see cref="SpinMicroseconds"/>) before they block, so that a job that follows at once (the next layer of the same
+/// image) finds them awake; the caller spins the same way at the join. A call allocates nothing. Used by
+/// <c>BatchContext</c> (inference) and the trainer. One call at a time; a job must not call Run.
 /// </summary>
+/// <remarks>
+/// A job is a generation: the caller writes the job, the part count and the claim word (generation in the high 32 bits,
+/// next part in the low 32), then the generation; a thread claims part i of generation g only by moving the claim word
+/// from (g, i) to (g, i + 1). When all parts have finished the caller closes the word ((g, int.MaxValue), an interlocked
+/// exchange) before it touches the fields again, so a late worker that read g's job either claims while the fields are
+/// still g's or fails its compare-exchange; it never runs a part of another job.
+/// </remarks>
 public sealed class WorkerPool : IDisposable
 {
     private readonly Thread[] _workers;
     private readonly ManualResetEventSlim[] _wake;
     private readonly ManualResetEventSlim _done = new(false);
     private readonly long _spinTicks;
+
+    // The job in flight: written by the caller before the claim word and the generation that publish it.
     private Action<int>? _job;
-    private int _forked;   // helpers woken by the last Fork: Join waits for their one Set
-    private int _running;
+    private int _parts;
+    private long _claims;     // (generation << 32) | next unclaimed part
+    private int _finished;    // parts of this generation run to their end (or their exception)
+    private int _generation;  // the job's number; workers wait for it to change
     private Exception? _failure;
     private volatile bool _disposed;
 
@@ -28,6 +43,12 @@ public sealed class WorkerPool : IDisposable
     /// <param name="spinMicroseconds">How long a waiting thread spins before it blocks (0 = block at once).</param>
     /// <param name="name">Thread names: "<paramref name="name"/> k".</param>
     public WorkerPool(int threads, int spinMicroseconds = DefaultSpinMicroseconds, string name = "capsnet worker")
+        : this(threads, spinMicroseconds, name, startWorkers: true)
+    {
+    }
+
+    /// <summary>As the public constructor; tests pass <paramref name="startWorkers"/> = false to play workers that have not woken yet.</summary>
+    internal WorkerPool(int threads, int spinMicroseconds, string name, bool startWorkers)
     {
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), $"thread count must be at least 1, got {threads}");
         ArgumentOutOfRangeException.ThrowIfNegative(spinMicroseconds);
@@ -43,10 +64,18 @@ public sealed class WorkerPool : IDisposable
         _workers = new Thread[threads - 1];
         for (int k = 0; k < _workers.Length; k++)
         {
-            int index = k + 1;
-            _workers[k] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"{name} {index}" };
-            _workers[k].Start();
+            int index = k;
+            _workers[k] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"{name} {index + 1}" };
         }
+
+        if (startWorkers) StartWorkers();
+    }
+
+    /// <summary>Starts the worker threads not started yet (the constructor does, unless a test asked it not to).</summary>
+    internal void StartWorkers()
+    {
+        foreach (var worker in _workers)
+            if (worker.ThreadState.HasFlag(System.Threading.ThreadState.Unstarted)) worker.Start();
     }
 
     /// <summary>Threads that run a job, the caller's included.</summary>
@@ -55,82 +84,112 @@ public sealed class WorkerPool : IDisposable
     /// <summary>How long a waiting thread spins before it blocks.</summary>
     public int SpinMicroseconds { get; }
 
-    /// <summary>Runs job(0..Count−1) and returns when all are done.</summary>
+    /// <summary>Runs job(0..Count−1), one part per thread when every worker is awake, and returns when all are done.</summary>
     public void Run(Action<int> job) => Run(job, Count);
 
     /// <summary>
-    /// Runs job(0..<paramref name="parties"/>−1) — job(k) on worker k, job(0) on the calling thread — and returns when all
-    /// are done. An exception in any part is rethrown after all have finished, wrapped in an <see cref="AggregateException"/>.
+    /// Runs job(0..<paramref name="parts"/>−1), each part exactly once, and returns when all are done. Which thread runs
+    /// a part is not fixed: the caller and the awake workers claim parts in index order, so the caller may run them all
+    /// (parts must not depend on the thread that runs them, nor wait for one another). An exception in any part is
+    /// rethrown after all parts have finished, wrapped in an <see cref="AggregateException"/>.
     /// </summary>
-    public void Run(Action<int> job, int parties)
+    public void Run(Action<int> job, int parts)
     {
         ArgumentNullException.ThrowIfNull(job);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (parties < 1 || parties > Count) throw new ArgumentOutOfRangeException(nameof(parties), parties, $"not 1..{Count}");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
         _job = job;
+        _parts = parts;
+        _finished = 0;
         _failure = null;
-        Fork(parties - 1);
-        RunGuarded(job, 0);
-        Join();
+        int generation = _generation + 1;
+        Volatile.Write(ref _claims, (long)generation << 32);
+        Volatile.Write(ref _generation, generation);
+        // Set is one compare-exchange when the worker is spinning; a blocked worker gets a kernel wake-up.
+        for (int k = 0, helpers = Math.Min(parts - 1, _wake.Length); k < helpers; k++) _wake[k].Set();
+        RunParts(generation, job, parts, worker: false);
+        Join(parts);
+        // Closed before the fields change: a worker still holding this generation's claim word fails its
+        // compare-exchange, so it never runs a part with the next job's fields (the exchange is a full fence).
+        Interlocked.Exchange(ref _claims, ((long)generation << 32) | int.MaxValue);
         _job = null;
         var failure = _failure;
         _failure = null;
         if (failure is not null) throw new AggregateException("a worker thread failed: " + failure.Message, failure);
     }
 
-    private void RunGuarded(Action<int> job, int index)
+    /// <summary>
+    /// Claims and runs parts of <paramref name="generation"/> until none is left (or the job has moved on); a worker that
+    /// finishes the job's last part wakes the caller.
+    /// </summary>
+    private void RunParts(int generation, Action<int> job, int parts, bool worker)
     {
-        try { job(index); }
-        catch (Exception e) { Interlocked.CompareExchange(ref _failure, e, null); }
+        while (true)
+        {
+            long claims = Volatile.Read(ref _claims);
+            int part = (int)claims;
+            if ((int)(claims >> 32) != generation || part >= parts) return;
+            if (Interlocked.CompareExchange(ref _claims, claims + 1, claims) != claims) continue;
+            try { job(part); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _failure, e, null); }
+            if (Interlocked.Increment(ref _finished) == parts && worker) _done.Set();
+        }
     }
 
-    /// <summary>Wakes the first <paramref name="helpers"/> workers for the job set up in the fields.</summary>
-    private void Fork(int helpers)
-    {
-        _forked = helpers;
-        _running = helpers;
-        for (int k = 0; k < helpers; k++) _wake[k].Set();
-    }
-
-    /// <summary>Waits until every woken worker has finished: spins for a while (the parts end together), then blocks.</summary>
+    /// <summary>Waits until every claimed part has finished: spins for a while (a started part ends soon), then blocks.</summary>
     /// <remarks>
-    /// The last worker sets <c>_done</c> after its decrement; the caller always consumes that Set (Wait, then Reset)
-    /// even when it saw the count reach zero while spinning. Otherwise a worker preempted between its decrement and
-    /// its Set would set the event during the next job, and that job's Join would return before its parts are done.
+    /// A worker's Set can arrive late (it was preempted between its increment and its Set) and wake a later job's Join:
+    /// hence the loop, which resets the event before it checks the count and blocks only while parts are unfinished.
     /// </remarks>
-    private void Join()
+    private void Join(int parts)
     {
-        if (_forked == 0) return;
+        if (Volatile.Read(ref _finished) == parts) return;
         long deadline = Stopwatch.GetTimestamp() + _spinTicks;
         var spinner = new SpinWait();
-        while (Volatile.Read(ref _running) != 0 && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
-        _done.Wait();
-        _done.Reset();
+        while (Volatile.Read(ref _finished) != parts && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
+        while (Volatile.Read(ref _finished) != parts)
+        {
+            _done.Reset();
+            if (Volatile.Read(ref _finished) == parts) break;
+            _done.Wait();
+        }
     }
 
-    /// <summary>A worker's wait for its next job: spins on its event for a while, then blocks on it.</summary>
-    private void WaitForJob(ManualResetEventSlim wake)
+    /// <summary>
+    /// A worker's wait for a generation after <paramref name="seen"/>: spins on the generation for a while, then blocks on
+    /// its event (reset first, the generation checked again, so a Set between the two is not lost).
+    /// </summary>
+    private int WaitForJob(ManualResetEventSlim wake, int seen)
     {
-        if (!wake.IsSet)
+        long deadline = Stopwatch.GetTimestamp() + _spinTicks;
+        var spinner = new SpinWait();
+        int generation;
+        while ((generation = Volatile.Read(ref _generation)) == seen && Stopwatch.GetTimestamp() < deadline)
+            spinner.SpinOnce(sleep1Threshold: -1);
+        while (generation == seen && !_disposed)
         {
-            long deadline = Stopwatch.GetTimestamp() + _spinTicks;
-            var spinner = new SpinWait();
-            while (!wake.IsSet && Stopwatch.GetTimestamp() < deadline) spinner.SpinOnce(sleep1Threshold: -1);
+            wake.Reset();
+            if ((generation = Volatile.Read(ref _generation)) != seen) break;
             wake.Wait();
+            generation = Volatile.Read(ref _generation);
         }
 
-        wake.Reset();
+        return generation;
     }
 
     private void WorkerLoop(int index)
     {
-        var wake = _wake[index - 1];
+        var wake = _wake[index];
+        int seen = 0;
         while (true)
         {
-            WaitForJob(wake);
+            seen = WaitForJob(wake, seen);
             if (_disposed) return;
-            RunGuarded(_job!, index);
-            if (Interlocked.Decrement(ref _running) == 0) _done.Set();
+            // The job and part count are this generation's unless the caller has closed its claims since (Run): then
+            // every compare-exchange in RunParts fails and these reads go unused.
+            var job = _job;
+            int parts = _parts;
+            if (job is not null) RunParts(seen, job, parts, worker: true);
         }
     }
 
@@ -139,8 +198,10 @@ public sealed class WorkerPool : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        Interlocked.Increment(ref _generation);
         foreach (var wake in _wake) wake.Set();
-        foreach (var worker in _workers) worker.Join();
+        foreach (var worker in _workers)
+            if (!worker.ThreadState.HasFlag(System.Threading.ThreadState.Unstarted)) worker.Join();
         foreach (var wake in _wake) wake.Dispose();
         _done.Dispose();
     }

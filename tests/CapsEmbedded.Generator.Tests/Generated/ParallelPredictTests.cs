@@ -82,23 +82,27 @@ public class ParallelPredictTests
     }
 
     [Fact]
-    public void RunParts_gives_each_worker_its_part_and_rethrows_a_part_failure()
+    public void RunParts_runs_each_part_once_and_rethrows_a_part_failure()
     {
         using var context = new BatchContext(scratchLength: 16, workerCount: 3);
         var weights = TinyCapsNet.Weights.Embedded;
-        var seen = new int[3];
-        // A part writes its own scratch slot: the parts share worker 0's scratch.
-        context.RunParts((_, scratch, _, part, parts, _) => { scratch[part] = part + 10 * parts; seen[part]++; },
+        int parts = context.ImageParts;
+        Assert.Equal(3 * BatchContext.PartsPerWorker, parts);
+        var seen = new int[parts];
+        // A part writes its own scratch slot: the parts share worker 0's scratch, whichever thread runs them.
+        context.RunParts((_, scratch, _, part, n, _) => { scratch[part] = part + 10 * n; Interlocked.Increment(ref seen[part]); },
             PackedFor(weights), default, SimdTier.Scalar);
-        Assert.Equal(new[] { 1, 1, 1 }, seen);
-        Assert.Equal(new float[] { 30, 31, 32 }, context.ImageScratch.Slice(0, 3).ToArray());
+        Assert.All(seen, count => Assert.Equal(1, count));
+        Assert.Equal(Enumerable.Range(0, parts).Select(p => (float)(p + 10 * parts)), context.ImageScratch.Slice(0, parts).ToArray());
         var error = Assert.Throws<InvalidOperationException>(() => context.RunParts(
             (_, _, _, part, _, _) => { if (part == 2) throw new InvalidOperationException("part 2 failed"); },
             PackedFor(weights), default, SimdTier.Scalar));
         Assert.Equal("part 2 failed", error.Message);
         // The context still works after a failed part.
-        context.RunParts((_, _, _, part, _, _) => seen[part]++, PackedFor(weights), default, SimdTier.Scalar);
-        Assert.Equal(new[] { 2, 2, 2 }, seen);
+        context.RunParts((_, _, _, part, _, _) => Interlocked.Increment(ref seen[part]), PackedFor(weights), default, SimdTier.Scalar);
+        Assert.All(seen, count => Assert.Equal(2, count));
+        using var one = new BatchContext(scratchLength: 16, workerCount: 1);
+        Assert.Equal(1, one.ImageParts);
     }
 
     [Theory]

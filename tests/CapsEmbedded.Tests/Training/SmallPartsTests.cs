@@ -1,4 +1,3 @@
-using CapsEmbedded.Threading;
 using CapsEmbedded.Training;
 
 namespace CapsEmbedded.Tests.Training;
@@ -51,20 +50,6 @@ public class SmallPartsTests
         Assert.Equal(1, shifted.Count(x => x != 0));
         RandomShift.Apply(image, 1, 4, dx: 0, dy: 0, shifted);
         Assert.Equal(0.2f, shifted[0], 6);
-    }
-
-    [Fact]
-    public void Worker_pool_runs_every_index_and_reports_a_failure()
-    {
-        using var pool = new WorkerPool(3);
-        var seen = new int[3];
-        pool.Run(t => Interlocked.Increment(ref seen[t]));
-        pool.Run(t => Interlocked.Increment(ref seen[t]));
-        Assert.Equal(new[] { 2, 2, 2 }, seen);
-        var e = Assert.Throws<AggregateException>(() => pool.Run(t => { if (t == 2) throw new InvalidOperationException("boom"); }));
-        Assert.Contains("boom", e.Message);
-        pool.Run(t => Interlocked.Increment(ref seen[t])); // still usable
-        Assert.Equal(new[] { 3, 3, 3 }, seen);
     }
 
     [Fact]

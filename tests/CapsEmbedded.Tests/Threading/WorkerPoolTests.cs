@@ -1,0 +1,140 @@
+using CapsEmbedded.TestSupport;
+using CapsEmbedded.Threading;
+
+namespace CapsEmbedded.Tests.Threading;
+
+/// <summary>
+/// The pool's fork/join: every part runs exactly once whoever claims it, a worker that has not woken costs the caller
+/// nothing (it runs every part itself), a worker that wakes late runs no part of a finished job, failures come back,
+/// and a warm call allocates nothing on any thread.
+/// </summary>
+public sealed class WorkerPoolTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    [InlineData(2, 4)]
+    [InlineData(3, 7)]
+    [InlineData(3, 64)]
+    public void Every_part_runs_exactly_once_in_every_job(int threads, int parts)
+    {
+        using var pool = new WorkerPool(threads);
+        var runs = new int[parts];
+        for (int job = 1; job <= 300; job++)
+        {
+            pool.Run(part => Interlocked.Increment(ref runs[part]), parts);
+            // Run returns only when every part has finished: the counts are exact after each job, not eventually.
+            Assert.All(runs, count => Assert.Equal(job, count));
+        }
+    }
+
+    [Fact]
+    public void Run_without_a_part_count_runs_one_part_per_thread()
+    {
+        using var pool = new WorkerPool(3);
+        var seen = new int[3];
+        pool.Run(t => Interlocked.Increment(ref seen[t]));
+        pool.Run(t => Interlocked.Increment(ref seen[t]));
+        Assert.Equal(new[] { 2, 2, 2 }, seen);
+    }
+
+    [Fact]
+    public void A_worker_that_never_wakes_leaves_the_caller_to_run_every_part_alone()
+    {
+        using var pool = new WorkerPool(2, WorkerPool.DefaultSpinMicroseconds, "test", startWorkers: false);
+        int caller = Environment.CurrentManagedThreadId;
+        var threadOf = new int[8];
+        for (int job = 0; job < 20; job++)
+        {
+            Array.Clear(threadOf);
+            pool.Run(part => threadOf[part] = Environment.CurrentManagedThreadId, threadOf.Length);
+            Assert.All(threadOf, thread => Assert.Equal(caller, thread));
+        }
+    }
+
+    [Fact]
+    public void A_worker_that_wakes_after_many_jobs_runs_no_part_of_them_and_then_helps()
+    {
+        using var pool = new WorkerPool(2, WorkerPool.DefaultSpinMicroseconds, "test", startWorkers: false);
+        var runs = new int[6];
+        for (int job = 0; job < 50; job++) pool.Run(part => Interlocked.Increment(ref runs[part]), runs.Length);
+        int caller = Environment.CurrentManagedThreadId;
+        int helped = 0;
+        // Part 0 wakes the worker (it starts now, 50 generations late) and holds the caller until another thread has
+        // taken a part: the late worker joins the job in flight, and no part of the 50 finished jobs runs again.
+        pool.Run(part =>
+        {
+            Interlocked.Increment(ref runs[part]);
+            if (Environment.CurrentManagedThreadId != caller) Interlocked.Exchange(ref helped, 1);
+            if (part != 0) return;
+            pool.StartWorkers();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (Volatile.Read(ref helped) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(1);
+        }, runs.Length);
+        Assert.Equal(1, helped);
+        Assert.All(runs, count => Assert.Equal(51, count));
+        for (int job = 0; job < 200; job++) pool.Run(part => Interlocked.Increment(ref runs[part]), runs.Length);
+        Assert.All(runs, count => Assert.Equal(251, count));
+    }
+
+    [Fact]
+    public void A_failing_part_is_rethrown_after_every_other_part_ran_and_the_pool_still_works()
+    {
+        using var pool = new WorkerPool(3);
+        var runs = new int[9];
+        var e = Assert.Throws<AggregateException>(() => pool.Run(part =>
+        {
+            Interlocked.Increment(ref runs[part]);
+            if (part == 4) throw new InvalidOperationException("part 4 failed");
+        }, runs.Length));
+        Assert.Contains("part 4 failed", e.Message);
+        Assert.IsType<InvalidOperationException>(e.InnerException);
+        Assert.All(runs, count => Assert.Equal(1, count));
+        pool.Run(part => Interlocked.Increment(ref runs[part]), runs.Length);
+        Assert.All(runs, count => Assert.Equal(2, count));
+    }
+
+    [Fact]
+    public void Arguments_and_disposal_are_checked()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
+        var pool = new WorkerPool(2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Run(_ => { }, 0));
+        Assert.Throws<ArgumentNullException>(() => pool.Run(null!, 1));
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Run(_ => { }, 1));
+        using var unstarted = new WorkerPool(3, 0, "test", startWorkers: false); // disposes without threads to join
+    }
+
+    [Fact]
+    public void A_warm_call_allocates_nothing_on_the_caller()
+    {
+        using var pool = new WorkerPool(2);
+        var sums = new long[4];
+        Action<int> job = part => sums[part] += part;
+        Assert.Equal(0, Allocations.OnThisThread(20, 200, _ => pool.Run(job, sums.Length)));
+    }
+
+    [Fact]
+    public void A_warm_call_allocates_nothing_on_the_workers()
+    {
+        // Each part notes its thread's allocation counter; between the first and the last warm job a thread that ran
+        // parts (the worker's wait, claim and wake-up loop included) must not have allocated.
+        const int Jobs = 400, Parts = 4;
+        using var pool = new WorkerPool(3, spinMicroseconds: 20);
+        var thread = new int[Jobs * Parts];
+        var allocated = new long[Jobs * Parts];
+        int job = 0;
+        Action<int> note = part =>
+        {
+            int slot = Volatile.Read(ref job) * Parts + part;
+            thread[slot] = Environment.CurrentManagedThreadId;
+            allocated[slot] = GC.GetAllocatedBytesForCurrentThread();
+        };
+        for (int k = 0; k < 50; k++) pool.Run(note, Parts); // warm-up: slots of job 0 rewritten each time
+        for (job = 0; job < Jobs; job++) pool.Run(note, Parts);
+        var byThread = thread.Zip(allocated).GroupBy(p => p.First);
+        Assert.All(byThread, g => Assert.Equal(0, g.Max(p => p.Second) - g.Min(p => p.Second)));
+    }
+}
