@@ -30,6 +30,28 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public void Run_returns_only_after_parts_running_on_workers_have_finished()
+    {
+        // Parts that take a while (1 ms each), so workers claim some and are still inside them when the caller runs out
+        // of parts: a join that returned before the claimed parts finished would leave counts short here.
+        const int Parts = 4;
+        using var pool = new WorkerPool(2);
+        int caller = Environment.CurrentManagedThreadId, onWorkers = 0;
+        var runs = new int[Parts];
+        for (int job = 1; job <= 100; job++)
+        {
+            pool.Run(part =>
+            {
+                Thread.Sleep(1);
+                if (Environment.CurrentManagedThreadId != caller) Interlocked.Increment(ref onWorkers);
+                Interlocked.Increment(ref runs[part]);
+            }, Parts);
+            Assert.All(runs, count => Assert.Equal(job, count));
+        }
+        Assert.True(onWorkers > 0, "no part ran on a worker, so the join was never tested");
+    }
+
+    [Fact]
     public void Run_without_a_part_count_runs_one_part_per_thread()
     {
         using var pool = new WorkerPool(3);
