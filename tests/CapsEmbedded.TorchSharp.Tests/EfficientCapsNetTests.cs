@@ -7,11 +7,11 @@ using static TorchSharp.torch;
 
 namespace CapsEmbedded.TorchSharp.Tests;
 
-/// <summary>capsnet-torch's Efficient-CapsNet: the module against the spec (issue 32), its maths on hand-computed cases,
+/// <summary>capsnet-torch's Efficient-CapsNet: the module against the spec (docs/TORCHSHARP.md), its maths on hand-computed cases,
 /// a training step, exact resume, and the weight file's header.</summary>
 public class EfficientCapsNetTests
 {
-    /// <summary>The spec's tensor table (docs/TORCHSHARP.md, issue 32), written out here independently of the code.</summary>
+    /// <summary>The spec's tensor table (docs/TORCHSHARP.md), written out here independently of the code.</summary>
     private static readonly (string Name, long[] Shape)[] SpecTable =
     [
         ("stem.0.conv.weight", [32, 1, 5, 5]), ("stem.0.conv.bias", [32]),
@@ -249,35 +249,14 @@ public class EfficientCapsNetTests
     {
         set_num_threads(1);
         using var temp = new TempDirectory("efficient-session");
-        string dir = temp.Path;
         var train = Fixture(40);
         var test = Fixture(24);
-        Dictionary<string, float[]> whole;
-        IReadOnlyList<EpochMetrics> history;
-        using (var session = new TorchEfficientSession(Options(Path.Combine(dir, "a.ckpt")), train, test, CPU))
-        {
-            Assert.Equal(TrainingOutcome.Completed, session.Run());
-            whole = session.Trainer.Model.ToTensors();
-            history = session.State.History;
-            Assert.Equal(0.97 * 5e-4, history[1].LearningRate, 12); // the second epoch ran at lr·0.97
-        }
-
-        string path = Path.Combine(dir, "b.ckpt");
-        using (var cancel = new CancellationTokenSource())
-        using (var session = new TorchEfficientSession(Options(path), train, test, CPU))
-            Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAtStep(7, cancel), cancel.Token));
-        var checkpoint = EfficientCheckpoint.Load(path);
-        Assert.Equal(7, checkpoint.State.Step);
-        Assert.Equal(1, checkpoint.State.Epoch); // 5 steps an epoch: step 7 is inside the second
+        // 5 steps an epoch: step 7 is inside the second.
+        var (history, checkpoint, _) = ResumeCheck.ResumedRunEqualsWholeRun<TorchEfficientTrainer, EfficientCheckpoint>(temp.Path, stopAt: 7, stopEpoch: 1,
+            (file, resume) => new TorchEfficientSession(Options(file), train, test, CPU, resume), EfficientCheckpoint.Load, c => c.State,
+            trainer => trainer.Model.ToTensors());
+        Assert.Equal(0.97 * 5e-4, history[1].LearningRate, 12); // the second epoch ran at lr·0.97
         Assert.True(checkpoint.Options.DecayPerEpoch);
-        using (var session = new TorchEfficientSession(Options(path), train, test, CPU, checkpoint))
-        {
-            Assert.Equal(TrainingOutcome.Completed, session.Run());
-            var resumed = session.Trainer.Model.ToTensors();
-            foreach (var (name, values) in whole)
-                Assert.True(values.AsSpan().SequenceEqual(resumed[name]), $"{name} differs after resume");
-            Assert.Equal(history.Select(m => m with { Seconds = 0 }), session.State.History.Select(m => m with { Seconds = 0 }));
-        }
     }
 
     [Fact]

@@ -28,40 +28,22 @@ public class TorchSessionTests
         CheckpointPath = checkpoint, CheckpointEverySteps = 3,
     };
 
+    private static Dictionary<string, float[]> Tensors(CapsNetWeights weights) =>
+        CapsNetArchitecture.Tiny.Tensors.ToDictionary(spec => spec.Name, spec => weights[spec.Name]);
+
     [Fact]
     public void Interrupted_and_resumed_run_equals_an_uninterrupted_one_and_its_loss_falls()
     {
         set_num_threads(1);
         using var temp = new TempDirectory("torchsession");
-        string dir = temp.Path;
         var train = Synthetic(60, 1);
         var test = Synthetic(30, 2);
-        CapsNetWeights whole;
-        IReadOnlyList<EpochMetrics> history;
-        using (var session = new TorchTrainingSession(Options(Path.Combine(dir, "a.ckpt")), train, test, CPU))
-        {
-            Assert.Equal(TrainingOutcome.Completed, session.Run());
-            whole = session.Trainer.Model.ToWeights();
-            history = session.State.History;
-        }
+        // 8 steps an epoch: step 11 is inside the second.
+        var (history, _, path) = ResumeCheck.ResumedRunEqualsWholeRun<TorchTrainer, TrainingCheckpoint>(temp.Path, stopAt: 11, stopEpoch: 1,
+            (file, resume) => new TorchTrainingSession(Options(file), train, test, CPU, resume), TrainingCheckpoint.Load, c => c.State,
+            trainer => Tensors(trainer.Model.ToWeights()));
         Assert.Equal(3, history.Count);
         Assert.True(history[2].TrainLoss < history[0].TrainLoss, $"loss did not fall: {history[0].TrainLoss} → {history[2].TrainLoss}");
-
-        string path = Path.Combine(dir, "b.ckpt");
-        using (var cancel = new CancellationTokenSource())
-        using (var session = new TorchTrainingSession(Options(path), train, test, CPU))
-            Assert.Equal(TrainingOutcome.Interrupted, session.Run(new StopAtStep(11, cancel), cancel.Token));
-        var checkpoint = TrainingCheckpoint.Load(path);
-        Assert.Equal(11, checkpoint.State.Step);
-        Assert.Equal(1, checkpoint.State.Epoch); // 8 steps an epoch: step 11 is inside the second
-        using (var session = new TorchTrainingSession(Options(path), train, test, CPU, checkpoint))
-        {
-            Assert.Equal(TrainingOutcome.Completed, session.Run());
-            var resumed = session.Trainer.Model.ToWeights();
-            foreach (var spec in CapsNetArchitecture.Tiny.Tensors)
-                Assert.True(whole[spec.Name].AsSpan().SequenceEqual(resumed[spec.Name]), $"{spec.Name} differs after resume");
-            Assert.Equal(history.Select(m => m with { Seconds = 0 }), session.State.History.Select(m => m with { Seconds = 0 }));
-        }
 
         // The checkpoint is capsnet train's format: the C# trainer continues it.
         using (var csharp = new TrainingSession(Options(path) with { Epochs = 3 }, train, test, TrainingCheckpoint.Load(path)))
