@@ -194,9 +194,18 @@ namespace CapsEmbedded.Generator
                         Span<float> primary = scratch.Slice(ScratchPrimaryOffset + first * PrimaryDims, count * PrimaryDims);
                         PrimaryCapsuleLayout.RegroupAndSquash(scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
                             PrimaryPositions, PrimaryDims, first, end, primary, tier);
-                        CapsuleTransform.Run(primary, weights.PackedDigitWeight.Slice(first * predictions * PrimaryDims,
-                            count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims,
-                            scratch.Slice(ScratchUHatOffset + first * predictions, count * predictions), tier);
+                        Span<float> uHat = scratch.Slice(ScratchUHatOffset + first * predictions, count * predictions);
+                        if (weights.HalfDigitWeight.IsEmpty)
+                        {
+                            CapsuleTransform.Run(primary, weights.PackedDigitWeight.Slice(first * predictions * PrimaryDims,
+                                count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims, uHat, tier);
+                        }
+                        else
+                        {
+                            // W in F16 (every weight an F16 value), widened 16 KiB at a time on the stack: the same bits.
+                            CapsuleTransform.Run(primary, weights.HalfDigitWeight.Slice(first * predictions * PrimaryDims,
+                                count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims, uHat, tier);
+                        }
                     }
                 }
                 """);

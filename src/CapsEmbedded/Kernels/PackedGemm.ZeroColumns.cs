@@ -8,6 +8,7 @@
 // only where the bias is exactly −0 too: adding any other bias, or the +0 of none, gives the same result either way.
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace CapsEmbedded.Kernels;
@@ -77,7 +78,7 @@ public static partial class PackedGemm
                 var any = (Vector128.LoadUnsafe(ref bits, at) | Vector128.LoadUnsafe(ref bits, at + lda))
                     | (Vector128.LoadUnsafe(ref bits, at + lda2) | Vector128.LoadUnsafe(ref bits, at + lda3));
                 uint zero = Vector128.Equals(any & magnitude, Vector128<int>.Zero).ExtractMostSignificantBits();
-                count = AppendFourBits(~zero & 0xF, kk, ref columns, count);
+                count = AppendSetBits(~zero & 0xF, 4, kk, ref columns, count);
             }
         }
 
@@ -111,25 +112,28 @@ public static partial class PackedGemm
     }
 
     /// <summary>
-    /// <see cref="AppendSetBits"/> for 4 bits, with each slot's offset from the bits alone, so that the running count takes
-    /// one add per call instead of a chain of four (the same slots written, the same list).
+    /// Appends kk0 + i for each set bit i of <paramref name="bits"/> (i &lt; width), without a branch per bit. It may write
+    /// <paramref name="width"/> ints from columns[count] (the callers' lists have that room: count ≤ kk0 and kk0 + width ≤
+    /// their length). Widths 8 and 4 take one vector store of the mask's row of <see cref="s_setBitPositions"/> plus kk0 and
+    /// move count by the mask's population, instead of one store per bit (the int8 zero-group scan lists every A row).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int AppendFourBits(uint bits, int kk0, ref int columns, int count)
-    {
-        int first = (int)(bits & 1), second = first + (int)((bits >> 1) & 1), third = second + (int)((bits >> 2) & 1);
-        ref int slot = ref Unsafe.Add(ref columns, count);
-        slot = kk0;
-        Unsafe.Add(ref slot, first) = kk0 + 1;
-        Unsafe.Add(ref slot, second) = kk0 + 2;
-        Unsafe.Add(ref slot, third) = kk0 + 3;
-        return count + third + (int)(bits >> 3);
-    }
-
-    /// <summary>Appends kk0 + i for each set bit i of <paramref name="bits"/> (i &lt; width), without a branch per bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int AppendSetBits(uint bits, int width, int kk0, ref int columns, int count)
     {
+        if (width == 8 && Vector256.IsHardwareAccelerated)
+        {
+            (Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(s_setBitPositions), (nuint)bits * 8) + Vector256.Create(kk0))
+                .StoreUnsafe(ref columns, (nuint)count);
+            return count + BitOperations.PopCount(bits);
+        }
+
+        if (width == 4 && Vector128.IsHardwareAccelerated)
+        {
+            (Vector128.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(s_setBitPositions), (nuint)bits * 8) + Vector128.Create(kk0))
+                .StoreUnsafe(ref columns, (nuint)count);
+            return count + BitOperations.PopCount(bits);
+        }
+
         for (int i = 0; i < width; i++)
         {
             Unsafe.Add(ref columns, count) = kk0 + i;
@@ -137,6 +141,24 @@ public static partial class PackedGemm
         }
 
         return count;
+    }
+
+    /// <summary>Row m (8 ints) holds the positions of the set bits of the byte m in increasing order, then zeros.</summary>
+    private static readonly int[] s_setBitPositions = SetBitPositions();
+
+    private static int[] SetBitPositions()
+    {
+        var positions = new int[256 * 8];
+        for (int mask = 0; mask < 256; mask++)
+        {
+            int kept = 0;
+            for (int bit = 0; bit < 8; bit++)
+            {
+                if ((mask >> bit & 1) != 0) positions[mask * 8 + kept++] = bit;
+            }
+        }
+
+        return positions;
     }
 }
 

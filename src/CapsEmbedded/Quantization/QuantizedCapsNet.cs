@@ -18,6 +18,7 @@ public sealed class QuantizedCapsNet : IDisposable
     private readonly AlignedBuffer _floats;
     private readonly AlignedBuffer _int8; // the packed int8 weight, viewed as bytes
     private readonly int _int8Length;
+    private AlignedBuffer? _halfDigitWeight; // W in F16 when every weight is an F16 value (then _floats' W region is unused)
 
     private QuantizedCapsNet(QuantizedCapsNetWeights weights)
     {
@@ -68,8 +69,16 @@ public sealed class QuantizedCapsNet : IDisposable
     /// <summary>s_a·s_w[n]: one int32 sum of channel n times this is its float conv output (bias not added).</summary>
     public ReadOnlySpan<float> PrimaryMultiplier => Region(_layout.PrimaryMultiplier);
     public ReadOnlySpan<float> PrimaryBias => Region(_layout.PrimaryBias);
-    /// <summary>W_ij packed for <see cref="CapsuleTransform"/>.</summary>
-    public ReadOnlySpan<float> PackedDigitWeight => Region(_layout.DigitWeight);
+    /// <summary>W_ij packed for <see cref="CapsuleTransform"/> as float32; empty when it is held in F16 (<see cref="HalfDigitWeight"/>).</summary>
+    public ReadOnlySpan<float> PackedDigitWeight => _halfDigitWeight is null ? Region(_layout.DigitWeight) : default;
+
+    /// <summary>
+    /// W_ij packed for <see cref="CapsuleTransform"/> in F16, when every weight is exactly an F16 value (the shipped files'
+    /// are): û then reads half the bytes (it streams W once per image) with the float32 path's bits. Empty otherwise.
+    /// </summary>
+    public ReadOnlySpan<Half> HalfDigitWeight => _halfDigitWeight is null
+        ? default
+        : MemoryMarshal.Cast<float, Half>(_halfDigitWeight.Span)[.._layout.DigitWeight.Length];
 
     private void Pack(QuantizedCapsNetWeights weights)
     {
@@ -84,13 +93,34 @@ public sealed class QuantizedCapsNet : IDisposable
         var permuted = new sbyte[weights.PrimaryWeight.Length];
         PermuteToChannelsLast(weights.PrimaryWeight, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
         QuantizedGemm.Pack(permuted, a.PrimaryChannels, PrimaryK, PrimaryWeight);
-        CapsuleTransform.PackWeights(w.DigitWeight, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, Region(_layout.DigitWeight));
+        PackDigitWeight(w.DigitWeight);
         PackedGemm.Pack(w.Fc1Weight, a.DecoderHidden1, a.DecoderInput, Region(_layout.Fc1Weight));
         w.Fc1Bias.CopyTo(Region(_layout.Fc1Bias));
         PackedGemm.Pack(w.Fc2Weight, a.DecoderHidden2, a.DecoderHidden1, Region(_layout.Fc2Weight));
         w.Fc2Bias.CopyTo(Region(_layout.Fc2Bias));
         PackedGemm.Pack(w.Fc3Weight, a.DecoderOutput, a.DecoderHidden2, Region(_layout.Fc3Weight));
         w.Fc3Bias.CopyTo(Region(_layout.Fc3Bias));
+    }
+
+    /// <summary>W in F16 when each weight converts to F16 and back to the same bits (finite), else in float32.</summary>
+    private void PackDigitWeight(ReadOnlySpan<float> w)
+    {
+        var a = Architecture;
+        foreach (float value in w)
+        {
+            if (!float.IsFinite(value) || BitConverter.SingleToUInt32Bits((float)(Half)value) != BitConverter.SingleToUInt32Bits(value))
+            {
+                CapsuleTransform.PackWeights(w, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, Region(_layout.DigitWeight));
+                return;
+            }
+        }
+
+        int length = _layout.DigitWeight.Length;
+        var packed = new float[length]; // once, at load; _floats' W region stays untouched
+        CapsuleTransform.PackWeights(w, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, packed);
+        _halfDigitWeight = new AlignedBuffer((length + 1) / 2);
+        Span<Half> half = MemoryMarshal.Cast<float, Half>(_halfDigitWeight.Span);
+        for (int t = 0; t < length; t++) half[t] = (Half)packed[t];
     }
 
     /// <summary>[out][in][kh][kw] → [out][kh][kw][in], as <see cref="Im2Col.PermuteWeightsToChannelsLast"/> does for floats.</summary>
@@ -226,8 +256,18 @@ public sealed class QuantizedCapsNet : IDisposable
         int count = end - first;
         Span<float> primary = s.Primary.In(scratch).Slice(first * dims, count * dims);
         PrimaryCapsuleLayout.RegroupAndSquash(s.PrimaryConv.In(scratch), positions, dims, first, end, primary, tier);
-        CapsuleTransform.Run(primary, PackedDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
-            a.ClassDims, dims, s.UHat.In(scratch).Slice(first * outputs, count * outputs), tier);
+        Span<float> uHat = s.UHat.In(scratch).Slice(first * outputs, count * outputs);
+        if (_halfDigitWeight is null)
+        {
+            CapsuleTransform.Run(primary, PackedDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
+                a.ClassDims, dims, uHat, tier);
+        }
+        else
+        {
+            // W in F16, widened 16 KiB at a time on the stack: the float32 path's bits, half the bytes read.
+            CapsuleTransform.Run(primary, HalfDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
+                a.ClassDims, dims, uHat, tier);
+        }
     }
 
     /// <summary>
@@ -259,6 +299,7 @@ public sealed class QuantizedCapsNet : IDisposable
     {
         _floats?.Dispose();
         _int8?.Dispose();
+        _halfDigitWeight?.Dispose();
     }
 
     /// <summary>

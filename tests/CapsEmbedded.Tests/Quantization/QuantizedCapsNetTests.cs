@@ -4,6 +4,7 @@ using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Models;
 using CapsEmbedded.Onnx;
 using CapsEmbedded.Quantization;
+using CapsEmbedded.Runtime;
 using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.Data;
 using CapsEmbedded.Tests.Onnx;
@@ -108,6 +109,39 @@ public sealed class QuantizedCapsNetTests(ITestOutputHelper log)
         Assert.True(worst < 0.03, $"worst length difference {worst}");
         Assert.True(agree >= count - 1, $"classes agree on only {agree} of {count}");
         Assert.True(int8Correct >= floatCorrect - 1, $"int8 {int8Correct} correct vs float32 {floatCorrect}");
+    }
+
+    /// <summary>
+    /// W of û is held in F16 exactly when every weight is an F16 value, and either way û is the float32 kernel's on the
+    /// model's own squashed primary capsules, bit for bit (the F16 path only halves the bytes read).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DigitWeight_IsHeldInF16_OnlyWhenExact_AndGivesTheFloat32Bits(bool halfExact)
+    {
+        var a = CapsNetArchitecture.Tiny;
+        var weights = CapsNetWeights.CreateRandom(a, 17);
+        float[] w = weights.DigitWeight;
+        if (halfExact) for (int k = 0; k < w.Length; k++) w[k] = (float)(Half)w[k];
+        using var model = QuantizedCapsNet.Create(Quantizer.Quantize(weights, clip: 1.5f, calibration: "test"));
+        Assert.Equal(halfExact, !model.HalfDigitWeight.IsEmpty);
+        Assert.Equal(halfExact, model.PackedDigitWeight.IsEmpty);
+
+        using var workspace = new QuantizedCapsNet.Workspace(a);
+        var random = new Random(9);
+        var image = new float[a.InputLength];
+        for (int k = 0; k < image.Length; k++) image[k] = random.NextDouble() < 0.4 ? (float)random.NextDouble() : 0f;
+        model.Predict(workspace, image, new float[a.Classes]);
+
+        int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims, p = a.PrimaryDims;
+        var packed = new float[CapsuleTransform.WeightsLength(n, j, d, p)];
+        CapsuleTransform.PackWeights(w, n, j, d, p, packed);
+        var expected = new float[n * j * d];
+        var layout = model.ScratchLayout;
+        CapsuleTransform.Run(layout.Primary.In(workspace.Scratch), packed, n, j, d, p, expected, SimdTiers.Best);
+        float[] actual = layout.UHat.In(workspace.Scratch).ToArray();
+        Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
     }
 
     [Fact]
