@@ -195,17 +195,7 @@ namespace CapsEmbedded.Generator
                         PrimaryCapsuleLayout.RegroupAndSquash(scratch.Slice(ScratchPrimaryConvOffset, PrimaryPositions * PrimaryChannels),
                             PrimaryPositions, PrimaryDims, first, end, primary, tier);
                         Span<float> uHat = scratch.Slice(ScratchUHatOffset + first * predictions, count * predictions);
-                        if (weights.HalfDigitWeight.IsEmpty)
-                        {
-                            CapsuleTransform.Run(primary, weights.PackedDigitWeight.Slice(first * predictions * PrimaryDims,
-                                count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims, uHat, tier);
-                        }
-                        else
-                        {
-                            // W in F16 (every weight an F16 value), widened 16 KiB at a time on the stack: the same bits.
-                            CapsuleTransform.Run(primary, weights.HalfDigitWeight.Slice(first * predictions * PrimaryDims,
-                                count * predictions * PrimaryDims), count, Classes, ClassDims, PrimaryDims, uHat, tier);
-                        }
+                        weights.Transform(primary, first, count, uHat, tier); // W in the precision the model holds it
                     }
                 }
                 """);

@@ -256,7 +256,18 @@ public sealed class QuantizedCapsNet : IDisposable
         int count = end - first;
         Span<float> primary = s.Primary.In(scratch).Slice(first * dims, count * dims);
         PrimaryCapsuleLayout.RegroupAndSquash(s.PrimaryConv.In(scratch), positions, dims, first, end, primary, tier);
-        Span<float> uHat = s.UHat.In(scratch).Slice(first * outputs, count * outputs);
+        Transform(primary, first, count, s.UHat.In(scratch).Slice(first * outputs, count * outputs), tier);
+    }
+
+    /// <summary>
+    /// û_{j|i} = W_ij u_i (eq. 2) of primary capsules first..first+count−1 (<paramref name="primary"/>: theirs only) into
+    /// <paramref name="uHat"/>, with W in whichever precision this model holds it (<see cref="HalfDigitWeight"/>, widened
+    /// 16 KiB at a time on the stack: the float32 path's bits, half the bytes read; else <see cref="PackedDigitWeight"/>).
+    /// </summary>
+    public void Transform(ReadOnlySpan<float> primary, int first, int count, Span<float> uHat, SimdTier tier)
+    {
+        var a = Architecture;
+        int dims = a.PrimaryDims, outputs = a.Classes * a.ClassDims;
         if (_halfDigitWeight is null)
         {
             CapsuleTransform.Run(primary, PackedDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
@@ -264,7 +275,6 @@ public sealed class QuantizedCapsNet : IDisposable
         }
         else
         {
-            // W in F16, widened 16 KiB at a time on the stack: the float32 path's bits, half the bytes read.
             CapsuleTransform.Run(primary, HalfDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
                 a.ClassDims, dims, uHat, tier);
         }
