@@ -38,8 +38,8 @@ echo
 
 echo "### Size of work, accuracy, binaries and one \`capsnet predict\` in a fresh process"
 echo
-parameters() { "$capsnet" info --model "$1" | awk '$1 == "total" { print $2; exit }'; }
-multiply_adds() { "$capsnet" info --model "$1" | awk '$1 == "per" && $2 == "image" { print $3; exit }'; }
+# From one `capsnet info`: "parameters|multiply-adds" (its tensor table's total and its layer table's per-image row).
+work_of() { "$capsnet" info --model "$1" | awk '$1 == "total" && p == "" { p = $2 } $1 == "per" && $2 == "image" && m == "" { m = $3 } END { print p " | " m }'; }
 test_error() {
   [ -n "${DATA_DIR:-}" ] || { echo "–"; return; }
   "$capsnet" eval --model "$1" --data mnist --data-dir "$DATA_DIR" | awk '$1 == "error" { print $2; exit }'
@@ -53,7 +53,8 @@ for model in mnist mnist-efficient; do
   row=$(bench/startup.sh -n "$starts" -m "$model" -i "$image" "$publish" | tail -1)
   cpu=$(echo "$row" | cut -d'|' -f3 | xargs)
   rss=$(echo "$row" | cut -d'|' -f7 | xargs)
-  printf '| %s | %s | %s | %s | %s B | %s | %s |\n' "$model" "$(parameters "$model")" "$(multiply_adds "$model")" "$(test_error "$model")" "$(stat -c %s "$library")" "$cpu" "$rss"
+  printf '| %s | %s | %s | %s B | %s | %s |\n' "$model" "$(work_of "$model")" "$(test_error "$model")" "$(stat -c %s "$library")" \
+    "$cpu" "$rss"
 done
 echo
 echo "\`capsnet\` (both networks and the CLI, NativeAOT linux-x64): $(stat -c %s "$capsnet") B."
