@@ -23,8 +23,7 @@ namespace CapsEmbedded.Training.Kernels;
 /// reused by every position of every image of the group; then each position, whose dZ2 row is dotted with the rows of
 /// the channels listed for the pixel it reads there, four rows at a time so that the loads of the dZ2 row are shared
 /// and eight sums are in flight. Sums run in a fixed order, so the result is deterministic; it differs from the dense
-/// path's only in rounding (another order). Measured on one core, group of 8 paper images with 13 % of conv1's outputs
-/// positive: 14 ms against the dense path's 39 ms (see <see cref="MaxLiveShare"/> for other shares).
+/// path's only in rounding (another order). Timings against the dense path: bench/RESULTS-training.md.
 /// </remarks>
 public static class MaskedInputGradient
 {
@@ -32,10 +31,9 @@ public static class MaskedInputGradient
     public static bool Supports(int outputChannels) => outputChannels > 0 && outputChannels <= TrainingGemm.BlockN;
 
     /// <summary>
-    /// The largest share of positive activations for which this kernel is used rather than the dense path. Measured
-    /// 2026-11-29 on the 2-core EPYC (group of 8 paper images, one thread, random masks, best of 8): dense 38–43 ms
-    /// whatever the share; masked 14 ms at 13 % (the trained MNIST weights' share), 20 ms at 20 %, 25 ms at 30 %, 31 ms at
-    /// 40 %, 38 ms at 50 % (the random start's share, nearly even).
+    /// The largest share of positive activations for which this kernel is used rather than the dense path: the dense
+    /// path's time does not depend on the share, this kernel's grows with it, and they meet near 50 % (the measurements
+    /// are in bench/RESULTS-training.md).
     /// </summary>
     public const double MaxLiveShare = 0.45;
 

@@ -45,9 +45,7 @@ public sealed class GemmWorkspace<T> where T : unmanaged, INumberBase<T>
 /// dense A. A skipped product is an exact ±0 for finite B, so every sum keeps
 /// its bits (the one exception: the sign of a sum that is exactly −0, which only an underflowing product can make);
 /// a NaN or ∞ in B spreads only from steps where A is not zero, and the trainer stops at the first non-finite loss.
-/// Measured 2026-11-29 (2 shared cores, noisy): the primary conv's forward GEMM 1.6× faster with the trained MNIST
-/// weights (63 % of the panel steps zero), a paper-network training step 1.10× (1.02× from the random start, where
-/// conv1's output is only half zeros; bench/RESULTS-training.md).
+/// What the skipping gains, with trained and with random weights: bench/RESULTS-training.md.
 /// </para>
 /// </remarks>
 public static class TrainingGemm
