@@ -80,15 +80,13 @@ internal static class InfoCommand
     private static void Describe(SafeTensorsHeader header, EfficientCapsNetWeights? efficient, TrainingCheckpoint? checkpoint,
         QuantizedCapsNetWeights? quantized, CapsNetWeights? weights, TextWriter output)
     {
-        var a = checkpoint?.Architecture ?? weights?.Architecture;
-        var (architecture, tensors, costs) = efficient is null
-            ? (a!.ToString(), a.Tensors, a.LayerCosts)
-            : (efficient.Architecture.ToString(), efficient.Architecture.Tensors, efficient.Architecture.LayerCosts);
+        CapsuleArchitecture a = efficient is not null ? efficient.Architecture : checkpoint?.Architecture ?? weights!.Architecture;
+        var tensors = a.Tensors;
         var metadata = efficient?.Metadata ?? weights?.Metadata;
         var inv = CultureInfo.InvariantCulture;
         if (efficient is not null) output.WriteLine("family        efficient (Efficient-CapsNet, Mazzia et al. 2021: self-attention routing)");
         else if (checkpoint is null) output.WriteLine("family        paper (Dynamic Routing Between Capsules, Sabour et al. 2017)");
-        output.WriteLine($"architecture  {architecture}");
+        output.WriteLine($"architecture  {a}");
         if (quantized is not null) WriteQuantized(quantized, output);
         else if (metadata is not null) output.WriteLine($"dtype         {string.Join("+", header.Entries.Select(e => e.DType).Distinct().Order(StringComparer.Ordinal))} (widened to float32 when loaded)");
         if (checkpoint is null) output.WriteLine($"precision     {PrecisionText(efficient, quantized, weights!)}");
@@ -108,13 +106,12 @@ internal static class InfoCommand
             foreach (var t in header.Entries)
                 output.WriteLine($"{t.Name,-25} {t.DType,-5} {t.ShapeText,-18} {t.ElementCount.ToString("N0", inv),12}");
         }
-        output.WriteLine($"{"total",-22} {"",-18} {tensors.Sum(t => t.ElementCount).ToString("N0", inv),12}");
+        output.WriteLine($"{"total",-22} {"",-18} {a.ParameterCount.ToString("N0", inv),12}");
         output.WriteLine();
         output.WriteLine($"{"layer",-14} {"multiply-adds",15} {"MFLOP",10}");
-        foreach (var cost in costs)
+        foreach (var cost in a.LayerCosts)
             output.WriteLine($"{cost.Layer,-14} {cost.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * cost.MultiplyAdds).ToString("F1", inv),10}");
-        long multiplyAdds = costs.Sum(c => c.MultiplyAdds);
-        output.WriteLine($"{"per image",-14} {multiplyAdds.ToString("N0", inv),15} {(2e-6 * multiplyAdds).ToString("F1", inv),10}");
+        output.WriteLine($"{"per image",-14} {a.MultiplyAdds.ToString("N0", inv),15} {(2e-6 * a.MultiplyAdds).ToString("F1", inv),10}");
         output.WriteLine();
         if (metadata is null) return; // a checkpoint's metadata is its state, shown above
         output.WriteLine("metadata");

@@ -13,26 +13,20 @@ namespace CapsEmbedded;
 /// </summary>
 /// <remarks>
 /// Data flow (paper §4): input [C_in, S, S] → conv1 (ReLU) [C1, S1, S1] → primary capsules conv
-/// [types·dims, S2, S2] regrouped into types·S2² capsules of <see cref="PrimaryDims"/> dims, squash (eq. 1)
+/// [types·dims, S2, S2] regrouped into types·S2² capsules of <see cref="CapsuleArchitecture.PrimaryDims"/> dims, squash (eq. 1)
 /// → û_{j|i} = W_ij u_i (eq. 2) → routing by agreement (Procedure 1) → digit capsules [classes, classDims]
 /// → class = longest capsule; decoder FC hidden1 ReLU → hidden2 ReLU → S²·C_in sigmoid.
 /// </remarks>
-public sealed record CapsNetArchitecture
+public sealed record CapsNetArchitecture : CapsuleArchitecture
 {
-    public int InputSize { get; init; } = 28;
-    public int InputChannels { get; init; } = 1;
     public int Conv1Channels { get; init; } = 256;
     public int Conv1Kernel { get; init; } = 9;
     public int Conv1Stride { get; init; } = 1;
     public int PrimaryTypes { get; init; } = 32;
-    public int PrimaryDims { get; init; } = 8;
-    public int PrimaryKernel { get; init; } = 9;
     public int PrimaryStride { get; init; } = 2;
-    public int Classes { get; init; } = 10;
-    public int ClassDims { get; init; } = 16;
     public int RoutingIterations { get; init; } = 3;
-    public int DecoderHidden1 { get; init; } = 512;
-    public int DecoderHidden2 { get; init; } = 1024;
+
+    public override CapsNetFamily Family => CapsNetFamily.Paper;
 
     /// <summary>The paper's MNIST network (28×28 input, 1152 primary capsules, 10 × 16D digit capsules).</summary>
     public static CapsNetArchitecture Paper { get; } = new();
@@ -91,15 +85,6 @@ public sealed record CapsNetArchitecture
     /// <summary>Number of primary capsules i: types × grid² (1152 in the paper), index i = type·grid² + y·grid + x.</summary>
     public int PrimaryCapsules => PrimaryTypes * PrimaryGridSize * PrimaryGridSize;
 
-    /// <summary>Pixels of one input image: S² × C_in (784 in the paper).</summary>
-    public int InputLength => InputSize * InputSize * InputChannels;
-
-    /// <summary>Decoder input: the masked digit capsules flattened class-major (160 in the paper).</summary>
-    public int DecoderInput => Classes * ClassDims;
-
-    /// <summary>Decoder output: one value per input pixel.</summary>
-    public int DecoderOutput => InputLength;
-
     // ---- Tensors (PyTorch layouts: conv [out,in,kh,kw], linear [out,in]) ---------------------------
 
     public const string Conv1Weight = "conv1.weight";
@@ -114,8 +99,7 @@ public sealed record CapsNetArchitecture
     public const string Fc3Weight = "decoder.fc3.weight";
     public const string Fc3Bias = "decoder.fc3.bias";
 
-    /// <summary>The tensors of the model, in file order, with their shapes.</summary>
-    public IReadOnlyList<TensorSpec> Tensors => new[]
+    public override IReadOnlyList<TensorSpec> Tensors => new[]
     {
         new TensorSpec(Conv1Weight, new[] { Conv1Channels, InputChannels, Conv1Kernel, Conv1Kernel }),
         new TensorSpec(Conv1Bias, new[] { Conv1Channels }),
@@ -130,19 +114,7 @@ public sealed record CapsNetArchitecture
         new TensorSpec(Fc3Bias, new[] { DecoderOutput }),
     };
 
-    /// <summary>Total number of parameters.</summary>
-    public long ParameterCount
-    {
-        get
-        {
-            long total = 0;
-            foreach (var t in Tensors) total += t.ElementCount;
-            return total;
-        }
-    }
-
-    /// <summary>Multiply-adds of one forward pass per layer (a FLOP count is twice this).</summary>
-    public IReadOnlyList<LayerCost> LayerCosts
+    public override IReadOnlyList<LayerCost> LayerCosts
     {
         get
         {
@@ -165,21 +137,9 @@ public sealed record CapsNetArchitecture
         }
     }
 
-    /// <summary>Multiply-adds of one forward pass (≈203 M for the paper network).</summary>
-    public long MultiplyAdds
-    {
-        get
-        {
-            long total = 0;
-            foreach (var c in LayerCosts) total += c.MultiplyAdds;
-            return total;
-        }
-    }
-
     // ---- Validation and metadata --------------------------------------------------------------------
 
-    /// <summary>Returns null when the sizes describe a buildable network, else what is wrong.</summary>
-    public string? Validate()
+    public override string? Validate()
     {
         if (InputSize < 1 || InputChannels < 1 || Conv1Channels < 1 || Conv1Kernel < 1 || Conv1Stride < 1
             || PrimaryTypes < 1 || PrimaryDims < 1 || PrimaryKernel < 1 || PrimaryStride < 1 || Classes < 1
@@ -223,8 +183,7 @@ public sealed record CapsNetArchitecture
         yield return ("decoder_hidden2", DecoderHidden2);
     }
 
-    /// <summary>Writes the architecture as <c>capsnet.*</c> metadata entries.</summary>
-    public Dictionary<string, string> ToMetadata()
+    public override Dictionary<string, string> ToMetadata()
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, value) in Fields())

@@ -21,10 +21,9 @@ public readonly record struct EfficientStemLayer(int Channels, int Kernel, int S
 /// into N capsules of D dims, Efficient squash → FC-caps self-attention routing (one pass) → digit capsules
 /// [classes, classDims] → class = longest capsule; decoder FC hidden1 ReLU → hidden2 ReLU → S²·C_in sigmoid.
 /// </remarks>
-public sealed record EfficientCapsNetArchitecture
+public sealed record EfficientCapsNetArchitecture : CapsuleArchitecture
 {
-    public int InputSize { get; init; } = 28;
-    public int InputChannels { get; init; } = 1;
+    public override CapsNetFamily Family => CapsNetFamily.Efficient;
 
     /// <summary>The stem convolutions in order (MNIST: 32@5×5/1, 64@3×3/1, 64@3×3/1, 128@3×3/2).</summary>
     public IReadOnlyList<EfficientStemLayer> Stem { get; init; } = new[]
@@ -33,26 +32,11 @@ public sealed record EfficientCapsNetArchitecture
         new EfficientStemLayer(64, 3, 1), new EfficientStemLayer(128, 3, 2),
     };
 
-    /// <summary>Side of the depthwise primary-capsule kernel (stride 1, valid).</summary>
-    public int PrimaryKernel { get; init; } = 9;
-
-    /// <summary>N, the number of primary capsules.</summary>
+    /// <summary>
+    /// N, the number of primary capsules (of <see cref="CapsuleArchitecture.PrimaryDims"/> = D dims each); their kernel,
+    /// <see cref="CapsuleArchitecture.PrimaryKernel"/>, is depthwise, stride 1, valid.
+    /// </summary>
     public int PrimaryCapsules { get; init; } = 16;
-
-    /// <summary>D, the dimensions of one primary capsule.</summary>
-    public int PrimaryDims { get; init; } = 8;
-
-    /// <summary>J, the number of digit capsules (one per class).</summary>
-    public int Classes { get; init; } = 10;
-
-    /// <summary>The dimensions of one digit capsule.</summary>
-    public int ClassDims { get; init; } = 16;
-
-    /// <summary>Width of the decoder's first hidden layer (ReLU).</summary>
-    public int DecoderHidden1 { get; init; } = 512;
-
-    /// <summary>Width of the decoder's second hidden layer (ReLU).</summary>
-    public int DecoderHidden2 { get; init; } = 1024;
 
     /// <summary>ε of every batch norm, y = γ (x − μ)/√(σ² + ε) + β: Keras' default 0.001 (the authors' code).</summary>
     public float BatchNormEps { get; init; } = 0.001f;
@@ -100,15 +84,6 @@ public sealed record EfficientCapsNetArchitecture
     /// <summary>P, the side of the depthwise output (1 for MNIST): last stem side − K + 1.</summary>
     public int PrimaryGridSize => StemOutputSize(Stem.Count - 1) - PrimaryKernel + 1;
 
-    /// <summary>Pixels of one input image: S² × C_in (784 for MNIST).</summary>
-    public int InputLength => InputSize * InputSize * InputChannels;
-
-    /// <summary>Decoder input: the masked digit capsules flattened class-major (160 for MNIST).</summary>
-    public int DecoderInput => Classes * ClassDims;
-
-    /// <summary>Decoder output: one value per input pixel.</summary>
-    public int DecoderOutput => InputLength;
-
     // ---- Tensors (PyTorch layouts and state_dict names) ---------------------------------------------
 
     /// <summary>The depthwise primary conv, [C, 1, K, K] (PyTorch's layout for groups = C).</summary>
@@ -151,8 +126,7 @@ public sealed record EfficientCapsNetArchitecture
 
     private static string StemTensor(int layer, string tail) => "stem." + layer.ToString(CultureInfo.InvariantCulture) + "." + tail;
 
-    /// <summary>The tensors of the model, in file order, with their shapes.</summary>
-    public IReadOnlyList<TensorSpec> Tensors
+    public override IReadOnlyList<TensorSpec> Tensors
     {
         get
         {
@@ -181,12 +155,10 @@ public sealed record EfficientCapsNetArchitecture
         }
     }
 
-    /// <summary>Total number of stored values (batch-norm running statistics included).</summary>
-    public long ParameterCount => Tensors.Sum(t => t.ElementCount);
-
     /// <summary>Multiply-adds of one forward pass per layer (a FLOP count is twice this); batch norm is not counted
-    /// since it folds into the next convolution.</summary>
-    public IReadOnlyList<LayerCost> LayerCosts
+    /// since it folds into the next convolution. <see cref="CapsuleArchitecture.ParameterCount"/> does count the batch
+    /// norms' running statistics (stored values).</summary>
+    public override IReadOnlyList<LayerCost> LayerCosts
     {
         get
         {
@@ -209,13 +181,9 @@ public sealed record EfficientCapsNetArchitecture
         }
     }
 
-    /// <summary>Multiply-adds of one forward pass.</summary>
-    public long MultiplyAdds => LayerCosts.Sum(c => c.MultiplyAdds);
-
     // ---- Validation ---------------------------------------------------------------------------------
 
-    /// <summary>Returns null when the sizes describe a buildable network, else what is wrong.</summary>
-    public string? Validate()
+    public override string? Validate()
     {
         const int limit = 1 << 14;
         if (Stem is null || Stem.Count < 1 || Stem.Count > 16) return "the stem must have 1 to 16 convolutions";
@@ -281,7 +249,7 @@ public sealed record EfficientCapsNetArchitecture
     };
 
     /// <summary>Writes the architecture as <c>capsnet.*</c> metadata, <c>capsnet.family = "efficient"</c> included.</summary>
-    public Dictionary<string, string> ToMetadata()
+    public override Dictionary<string, string> ToMetadata()
     {
         string List(Func<EfficientStemLayer, int> field) => string.Join(",", Stem.Select(l => Text(field(l))));
         var values = new[]

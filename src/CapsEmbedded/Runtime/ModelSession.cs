@@ -21,14 +21,7 @@ public abstract class ModelSession<TWeights, TWorkspace> : ICapsNetSession
     /// session per thread), and dispose the weights after the last of them. <paramref name="classNames"/>, when given,
     /// replaces <paramref name="weightsClassNames"/>, the weights' own.
     /// </summary>
-    protected ModelSession(string modelName, CapsNetArchitecture architecture, TWeights weights, TWorkspace workspace,
-        IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
-        : this(modelName, ModelShape.Of(architecture), weights, workspace, weightsClassNames, classNames, ownsWeights)
-    {
-    }
-
-    /// <summary>As the other constructor, for an Efficient-CapsNet model (its generated Session).</summary>
-    protected ModelSession(string modelName, EfficientCapsNetArchitecture architecture, TWeights weights, TWorkspace workspace,
+    protected ModelSession(string modelName, CapsuleArchitecture architecture, TWeights weights, TWorkspace workspace,
         IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
         : this(modelName, ModelShape.Of(architecture), weights, workspace, weightsClassNames, classNames, ownsWeights)
     {
@@ -106,7 +99,7 @@ public abstract class Int8ModelSession<TWeights, TWorkspace> : ModelSession<TWei
 {
     private Int8Tier _int8Tier = Int8Tiers.Best;
 
-    /// <inheritdoc cref="ModelSession{TWeights, TWorkspace}(string, CapsNetArchitecture, TWeights, TWorkspace, IReadOnlyList{string}, IReadOnlyList{string}, bool)"/>
+    /// <inheritdoc cref="ModelSession{TWeights, TWorkspace}(string, CapsuleArchitecture, TWeights, TWorkspace, IReadOnlyList{string}, IReadOnlyList{string}, bool)"/>
     protected Int8ModelSession(string modelName, CapsNetArchitecture architecture, TWeights weights, TWorkspace workspace,
         IReadOnlyList<string>? weightsClassNames, IReadOnlyList<string>? classNames, bool ownsWeights)
         : base(modelName, architecture, weights, workspace, weightsClassNames, classNames, ownsWeights)

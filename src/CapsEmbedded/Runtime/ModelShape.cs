@@ -3,8 +3,8 @@ namespace CapsEmbedded.Runtime;
 /// <summary>
 /// What a caller of any model needs to know, whichever family it is (<see cref="ICapsNetSession.Shape"/>): the image it
 /// takes, the capsules it gives, the decoder's output, and its cost for reports. The family's own record
-/// (<see cref="CapsNetArchitecture"/>, <see cref="EfficientCapsNetArchitecture"/>) holds everything else; <see cref="Of(CapsNetArchitecture)"/>
-/// and <see cref="Of(EfficientCapsNetArchitecture)"/> describe one.
+/// (<see cref="CapsNetArchitecture"/>, <see cref="EfficientCapsNetArchitecture"/>) holds everything else; <see cref="Of"/>
+/// describes one.
 /// </summary>
 public sealed record ModelShape
 {
@@ -36,28 +36,17 @@ public sealed record ModelShape
     /// <summary>Pixels of a reconstruction: one per input value.</summary>
     public int DecoderOutput => InputLength;
 
-    /// <summary>The paper network's shape.</summary>
-    public static ModelShape Of(CapsNetArchitecture architecture)
+    /// <summary>The shape of a network of any family.</summary>
+    public static ModelShape Of(CapsuleArchitecture architecture)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        return Of(CapsNetFamily.Paper, architecture.InputSize, architecture.InputChannels, architecture.Classes,
-            architecture.ClassDims, architecture.MultiplyAdds, architecture.ToString());
+        return new()
+        {
+            Family = architecture.Family, InputSize = architecture.InputSize, InputChannels = architecture.InputChannels,
+            Classes = architecture.Classes, ClassDims = architecture.ClassDims, MultiplyAdds = architecture.MultiplyAdds,
+            Description = architecture.ToString(),
+        };
     }
-
-    /// <summary>An Efficient-CapsNet's shape.</summary>
-    public static ModelShape Of(EfficientCapsNetArchitecture architecture)
-    {
-        ArgumentNullException.ThrowIfNull(architecture);
-        return Of(CapsNetFamily.Efficient, architecture.InputSize, architecture.InputChannels, architecture.Classes,
-            architecture.ClassDims, architecture.MultiplyAdds, architecture.ToString());
-    }
-
-    private static ModelShape Of(CapsNetFamily family, int inputSize, int inputChannels, int classes, int classDims,
-        long multiplyAdds, string description) => new()
-    {
-        Family = family, InputSize = inputSize, InputChannels = inputChannels, Classes = classes, ClassDims = classDims,
-        MultiplyAdds = multiplyAdds, Description = description,
-    };
 
     public override string ToString() => Description;
 }

@@ -12,11 +12,7 @@ public sealed class CapsNetWeights : NamedTensors
 {
     /// <summary>Zero-filled weights of the given architecture.</summary>
     public CapsNetWeights(CapsNetArchitecture architecture, IReadOnlyDictionary<string, string>? metadata = null)
-        : base(Valid(architecture, architecture?.Validate()).Tensors, architecture!.Classes, "a CapsNet", metadata,
-            architecture.ToMetadata())
-    {
-        Architecture = architecture;
-    }
+        : base(architecture, "a CapsNet", metadata) => Architecture = architecture;
 
     public CapsNetArchitecture Architecture { get; }
 

@@ -9,11 +9,7 @@ public sealed class EfficientCapsNetWeights : NamedTensors
 {
     /// <summary>Zero-filled weights of the given architecture (every running variance 0: set them before use).</summary>
     public EfficientCapsNetWeights(EfficientCapsNetArchitecture architecture, IReadOnlyDictionary<string, string>? metadata = null)
-        : base(Valid(architecture, architecture?.Validate()).Tensors, architecture!.Classes, "an Efficient-CapsNet", metadata,
-            architecture.ToMetadata())
-    {
-        Architecture = architecture;
-    }
+        : base(architecture, "an Efficient-CapsNet", metadata) => Architecture = architecture;
 
     public EfficientCapsNetArchitecture Architecture { get; }
 

@@ -10,21 +10,21 @@ public abstract class NamedTensors
     private readonly int _classes;
     private readonly string _network;
 
-    /// <param name="specs">The tensors, from a validated architecture.</param>
-    /// <param name="classes">The architecture's classes, for <see cref="ClassNames"/>.</param>
+    /// <param name="architecture">Gives the tensors, the classes for <see cref="ClassNames"/> and its own metadata keys,
+    /// written over <paramref name="metadata"/>; must be valid.</param>
     /// <param name="network">Names the network in errors ("a CapsNet").</param>
     /// <param name="metadata">Entries to keep (provenance, class names); may be null.</param>
-    /// <param name="architectureMetadata">The architecture's own keys, written over <paramref name="metadata"/>.</param>
-    private protected NamedTensors(IReadOnlyList<TensorSpec> specs, int classes, string network,
-        IReadOnlyDictionary<string, string>? metadata, IReadOnlyDictionary<string, string> architectureMetadata)
+    private protected NamedTensors(CapsuleArchitecture architecture, string network, IReadOnlyDictionary<string, string>? metadata)
     {
-        foreach (var spec in specs) _tensors[spec.Name] = new float[spec.ElementCount];
-        _classes = classes;
+        ArgumentNullException.ThrowIfNull(architecture);
+        if (architecture.Validate() is { } error) throw new ArgumentException($"invalid architecture: {error}", nameof(architecture));
+        foreach (var spec in architecture.Tensors) _tensors[spec.Name] = new float[spec.ElementCount];
+        _classes = architecture.Classes;
         _network = network;
         Metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         if (metadata is not null)
             foreach (var (key, value) in metadata) Metadata[key] = value;
-        foreach (var (key, value) in architectureMetadata) Metadata[key] = value;
+        foreach (var (key, value) in architecture.ToMetadata()) Metadata[key] = value;
     }
 
     /// <summary>All <c>__metadata__</c> entries: the <c>capsnet.*</c> architecture keys plus provenance.</summary>
@@ -40,9 +40,4 @@ public abstract class NamedTensors
     /// <summary>The tensor with this name (see the architecture's <c>Tensors</c>).</summary>
     public float[] this[string name] => _tensors.TryGetValue(name, out var t)
         ? t : throw new KeyNotFoundException($"no tensor named '{name}' in {_network}");
-
-    /// <summary>The architecture, after throwing when it is null or its <c>Validate()</c> gave an <paramref name="error"/>.</summary>
-    private protected static T Valid<T>(T? architecture, string? error) where T : class =>
-        architecture is null ? throw new ArgumentNullException(nameof(architecture))
-        : error is null ? architecture : throw new ArgumentException($"invalid architecture: {error}", nameof(architecture));
 }
