@@ -20,15 +20,10 @@ public sealed class QuantizedCapsNet : IDisposable
     private readonly int _int8Length;
     private AlignedBuffer? _halfDigitWeight; // W in F16 when every weight is an F16 value (then _floats' W region is unused)
 
-    private readonly int[] _conv1ChannelOrder;
-
-    private QuantizedCapsNet(QuantizedCapsNetWeights weights, bool groupChannels)
+    private QuantizedCapsNet(QuantizedCapsNetWeights weights)
     {
         var a = weights.Architecture;
         Architecture = a;
-        _conv1ChannelOrder = groupChannels
-            ? ChannelGrouping.Conv1Order(weights.Weights.Conv1Weight, weights.Weights.Conv1Bias, a.Conv1Channels)
-            : Enumerable.Range(0, a.Conv1Channels).ToArray();
         PrimaryInputScale = weights.PrimaryInputScale;
         _layout = new PackedCapsNetLayout(a, int8Primary: true);
         ScratchLayout = ScratchLayout.Int8(a);
@@ -47,20 +42,11 @@ public sealed class QuantizedCapsNet : IDisposable
     }
 
     /// <summary>Packs quantised weights (validated by <see cref="QuantizedWeightsFile"/> or made by <see cref="Quantizer"/>).</summary>
-    public static QuantizedCapsNet Create(QuantizedCapsNetWeights weights) => Create(weights, groupChannels: true);
-
-    /// <summary>As <see cref="Create(QuantizedCapsNetWeights)"/>; <paramref name="groupChannels"/> = false keeps conv1's channels in the file's order (tests compare the two).</summary>
-    internal static QuantizedCapsNet Create(QuantizedCapsNetWeights weights, bool groupChannels)
+    public static QuantizedCapsNet Create(QuantizedCapsNetWeights weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        return new QuantizedCapsNet(weights, groupChannels);
+        return new QuantizedCapsNet(weights);
     }
-
-    /// <summary>
-    /// conv1's output channels as this model holds them (<see cref="Workspace.Conv1Codes"/>' order): position i holds the
-    /// file's channel order[i]. Grouped by filter likeness so that the int8 GEMM skips more zero groups; results do not depend on it.
-    /// </summary>
-    public ReadOnlySpan<int> Conv1ChannelOrder => _conv1ChannelOrder;
 
     public CapsNetArchitecture Architecture { get; }
 
@@ -98,23 +84,14 @@ public sealed class QuantizedCapsNet : IDisposable
     {
         var a = Architecture;
         var w = weights.Weights;
-        // conv1's channels in the grouped order (ChannelGrouping): its weight rows and biases, and the primary conv's inputs.
-        int c1 = a.Conv1Channels;
-        var conv1Weight = new float[c1 * Conv1K];
-        Span<float> conv1Bias = Region(_layout.Conv1Bias);
-        for (int i = 0; i < c1; i++)
-        {
-            w.Conv1Weight.AsSpan(_conv1ChannelOrder[i] * Conv1K, Conv1K).CopyTo(conv1Weight.AsSpan(i * Conv1K));
-            conv1Bias[i] = w.Conv1Bias[_conv1ChannelOrder[i]];
-        }
-
-        PackedGemm.Pack(conv1Weight, c1, Conv1K, Region(_layout.Conv1Weight));
+        PackedGemm.Pack(w.Conv1Weight, a.Conv1Channels, Conv1K, Region(_layout.Conv1Weight));
+        w.Conv1Bias.CopyTo(Region(_layout.Conv1Bias));
         w.PrimaryBias.CopyTo(Region(_layout.PrimaryBias));
         Span<float> multiplier = Region(_layout.PrimaryMultiplier);
         for (int n = 0; n < a.PrimaryChannels; n++) multiplier[n] = weights.PrimaryInputScale * weights.PrimaryWeightScale[n];
         // Same channels-last column order [ky][kx][c] as the float model (conv1's output is read in place, no transpose).
         var permuted = new sbyte[weights.PrimaryWeight.Length];
-        PermuteToChannelsLast(weights.PrimaryWeight, a.PrimaryChannels, _conv1ChannelOrder, a.PrimaryKernel, permuted);
+        PermuteToChannelsLast(weights.PrimaryWeight, a.PrimaryChannels, a.Conv1Channels, a.PrimaryKernel, permuted);
         QuantizedGemm.Pack(permuted, a.PrimaryChannels, PrimaryK, PrimaryWeight);
         PackDigitWeight(w.DigitWeight);
         PackedGemm.Pack(w.Fc1Weight, a.DecoderHidden1, a.DecoderInput, Region(_layout.Fc1Weight));
@@ -146,17 +123,14 @@ public sealed class QuantizedCapsNet : IDisposable
         for (int t = 0; t < length; t++) half[t] = (Half)packed[t];
     }
 
-    /// <summary>
-    /// [out][in][kh][kw] → [out][kh][kw][in] with input channel <c>order[i]</c> at position i, as
-    /// <see cref="Im2Col.PermuteWeightsToChannelsLast"/> does for floats (there in the file's order).
-    /// </summary>
-    internal static void PermuteToChannelsLast(ReadOnlySpan<sbyte> weight, int outputs, ReadOnlySpan<int> order, int kernel, Span<sbyte> permuted)
+    /// <summary>[out][in][kh][kw] → [out][kh][kw][in], as <see cref="Im2Col.PermuteWeightsToChannelsLast"/> does for floats.</summary>
+    internal static void PermuteToChannelsLast(ReadOnlySpan<sbyte> weight, int outputs, int channels, int kernel, Span<sbyte> permuted)
     {
-        int channels = order.Length, area = kernel * kernel, row = channels * area;
+        int area = kernel * kernel, row = channels * area;
         for (int o = 0; o < outputs; o++)
-            for (int i = 0; i < channels; i++)
+            for (int c = 0; c < channels; c++)
                 for (int tap = 0; tap < area; tap++)
-                    permuted[o * row + tap * channels + i] = weight[o * row + order[i] * area + tap];
+                    permuted[o * row + tap * channels + c] = weight[o * row + c * area + tap];
     }
 
     /// <summary>The scratch regions of one forward pass (<see cref="ScratchLayout.Int8"/>), as in the generated int8 model.</summary>
@@ -351,7 +325,7 @@ public sealed class QuantizedCapsNet : IDisposable
         /// <summary>The last Predict's primary conv output [position][channel] (dequantised, bias added), before squash.</summary>
         public Span<float> PrimaryConv => _layout.PrimaryConv.In(Scratch);
 
-        /// <summary>The last Predict's u7 codes of conv1's output [pixel][channel], channels in the model's <see cref="QuantizedCapsNet.Conv1ChannelOrder"/>.</summary>
+        /// <summary>The last Predict's u7 codes of conv1's output [pixel][channel].</summary>
         public ReadOnlySpan<byte> Conv1Codes
             => _layout.Codes!.Bytes(Scratch, Architecture.Conv1OutSize * Architecture.Conv1OutSize * Architecture.Conv1Channels);
     }
