@@ -14,9 +14,31 @@ void Check(bool ok, string what)
     if (!ok) failures.Add(what);
 }
 
-// The weight file as embedded by the package's targets (as it is, or packed when it is wholly F16; ReadFile reads either):
-// the generator's constants must describe exactly these bytes.
-byte[] file = EmbeddedWeights.ReadFile(Assembly.GetExecutingAssembly(), MyCapsNet.WeightsResourceName);
+// A weight file as embedded by the package's targets (as it is, or packed when it is wholly F16; ReadFile reads either):
+// the generator's constants must describe exactly these bytes. expectedSha256 is `sha256sum` of the committed file.
+byte[] EmbeddedFile(string resourceName, long lengthConstant, string sha256Constant, string expectedSha256, string prefix, string committed)
+{
+    byte[] bytes = EmbeddedWeights.ReadFile(Assembly.GetExecutingAssembly(), resourceName);
+    Check(lengthConstant == bytes.Length, $"{prefix}file length constant = embedded resource length ({bytes.Length})");
+    Check(sha256Constant == expectedSha256, $"{prefix}sha256 constant = sha256sum of {committed}");
+    return bytes;
+}
+
+// Two calls of one prediction: the class the second, warm, call returns and the bytes it allocated on this thread.
+(int Class, long Allocated) PredictTwice(Func<int> predict)
+{
+    predict();
+    long before = GC.GetAllocatedBytesForCurrentThread();
+    int predicted = predict();
+    return (predicted, GC.GetAllocatedBytesForCurrentThread() - before);
+}
+
+void PrintBeside(string tier, int predicted, float[] lengths, ReferenceOutput reference)
+{
+    Console.WriteLine($"prediction ({tier}): class {predicted}, lengths [{string.Join(", ", lengths)}]");
+    Console.WriteLine($"reference model:        class {reference.PredictedClass}, lengths [{string.Join(", ", reference.Lengths)}]");
+}
+
 // `sha256sum my.safetensors` of the committed file (hashed here, not at run time: OpenSSL is not on every board).
 const string ExpectedSha256 = "01930ad3959cc74e71b58030d520e22564310ab18ce15934b907672884ee7c14";
 
@@ -30,22 +52,18 @@ Check(MyCapsNet.InputSize == 10 && MyCapsNet.InputChannels == 1 && MyCapsNet.Inp
 Check(MyCapsNet.PrimaryCapsules == 18 && MyCapsNet.Classes == 3 && MyCapsNet.ClassDims == 4, "18 primary capsules -> 3 classes x 4D");
 Check(MyCapsNet.ParameterCount == 3148, "3148 parameters");
 Check(MyCapsNet.WeightsFileName == "my.safetensors", "weights file name");
-Check(MyCapsNet.WeightsFileLength == file.Length, $"file length constant = embedded resource length ({file.Length})");
-Check(MyCapsNet.WeightsSha256 == ExpectedSha256, "sha256 constant = sha256sum of my.safetensors");
+byte[] file = EmbeddedFile(MyCapsNet.WeightsResourceName, MyCapsNet.WeightsFileLength, MyCapsNet.WeightsSha256, ExpectedSha256,
+    "", "my.safetensors");
 
 // One image (a deterministic pattern in [0, 1]); the compiled model against the package's reference model.
 var image = new float[MyCapsNet.InputLength];
 for (int i = 0; i < image.Length; i++) image[i] = (i * 37 % 101) / 100f;
 using var workspace = new MyCapsNet.Workspace();
 var lengths = new float[MyCapsNet.Classes];
-int predicted = MyCapsNet.Predict(MyCapsNet.Weights.Embedded, workspace, image, lengths);
-long before = GC.GetAllocatedBytesForCurrentThread();
-predicted = MyCapsNet.Predict(MyCapsNet.Weights.Embedded, workspace, image, lengths);
-long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+var (predicted, allocated) = PredictTwice(() => MyCapsNet.Predict(MyCapsNet.Weights.Embedded, workspace, image, lengths));
 
 var reference = ReferenceModel.Forward(CapsNetWeightsFile.Read(file, MyCapsNet.WeightsFileName), image);
-Console.WriteLine($"prediction ({MyCapsNet.ActiveTier}): class {predicted}, lengths [{string.Join(", ", lengths)}]");
-Console.WriteLine($"reference model:        class {reference.PredictedClass}, lengths [{string.Join(", ", reference.Lengths)}]");
+PrintBeside(MyCapsNet.ActiveTier.ToString(), predicted, lengths, reference);
 // 1e-5 relative: the kernels sum in another order than the reference's loops (the repository's ModelCheck bound).
 double worst = 0;
 for (int j = 0; j < lengths.Length; j++)
@@ -56,7 +74,6 @@ Check(allocated == 0, $"Predict allocated {allocated} bytes");
 
 // The Efficient-CapsNet family from the same package: another generated model (stem, depthwise primary capsules,
 // self-attention routing) from the consumer's own copy of the file, against EfficientReferenceModel.
-byte[] efficientFile = EmbeddedWeights.ReadFile(Assembly.GetExecutingAssembly(), MyEfficientCapsNet.WeightsResourceName);
 // `sha256sum weights/mnist-efficient.safetensors` of the committed file the copy is made from.
 const string ExpectedEfficientSha256 = "31f20cdbc89079322ec0f98d580a49c65f5266c90c928cfadd7ec0773ba71788";
 Console.WriteLine($"generated constants of {nameof(MyEfficientCapsNet)} ({MyEfficientCapsNet.WeightsFileName}, {MyEfficientCapsNet.WeightsFileLength} bytes):");
@@ -68,8 +85,8 @@ Check(MyEfficientCapsNet.InputSize == 28 && MyEfficientCapsNet.InputChannels == 
 Check(MyEfficientCapsNet.PrimaryCapsules == 16 && MyEfficientCapsNet.PrimaryDims == 8, "efficient: 16 primary capsules x 8D");
 Check(MyEfficientCapsNet.Classes == 10 && MyEfficientCapsNet.ClassDims == 16, "efficient: 10 classes x 16D");
 Check(MyEfficientCapsNet.MultiplyAdds == 31_544_448, "efficient: 31,544,448 multiply-adds");
-Check(MyEfficientCapsNet.WeightsFileLength == efficientFile.Length, $"efficient: file length constant = embedded resource length ({efficientFile.Length})");
-Check(MyEfficientCapsNet.WeightsSha256 == ExpectedEfficientSha256, "efficient: sha256 constant = sha256sum of weights/mnist-efficient.safetensors");
+byte[] efficientFile = EmbeddedFile(MyEfficientCapsNet.WeightsResourceName, MyEfficientCapsNet.WeightsFileLength,
+    MyEfficientCapsNet.WeightsSha256, ExpectedEfficientSha256, "efficient: ", "weights/mnist-efficient.safetensors");
 
 // A digit-like image: a vertical stroke, in [0, 1].
 var stroke = new float[MyEfficientCapsNet.InputLength];
@@ -78,14 +95,11 @@ for (int y = 5; y < 23; y++)
 using var efficientWorkspace = new MyEfficientCapsNet.Workspace();
 var efficientLengths = new float[MyEfficientCapsNet.Classes];
 var reconstruction = new float[MyEfficientCapsNet.DecoderOutput];
-int efficientClass = MyEfficientCapsNet.Predict(MyEfficientCapsNet.Weights.Embedded, efficientWorkspace, stroke, efficientLengths, default, reconstruction);
-before = GC.GetAllocatedBytesForCurrentThread();
-efficientClass = MyEfficientCapsNet.Predict(MyEfficientCapsNet.Weights.Embedded, efficientWorkspace, stroke, efficientLengths, default, reconstruction);
-allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+(int efficientClass, allocated) = PredictTwice(() =>
+    MyEfficientCapsNet.Predict(MyEfficientCapsNet.Weights.Embedded, efficientWorkspace, stroke, efficientLengths, default, reconstruction));
 
 var efficientReference = EfficientReferenceModel.Forward(EfficientCapsNetWeightsFile.Read(efficientFile, MyEfficientCapsNet.WeightsFileName), stroke);
-Console.WriteLine($"prediction ({MyEfficientCapsNet.ActiveTier}): class {efficientClass}, lengths [{string.Join(", ", efficientLengths)}]");
-Console.WriteLine($"reference model:        class {efficientReference.PredictedClass}, lengths [{string.Join(", ", efficientReference.Lengths)}]");
+PrintBeside(MyEfficientCapsNet.ActiveTier.ToString(), efficientClass, efficientLengths, efficientReference);
 // 1e-5 relative + 1e-6 absolute (lengths near 0): the repository's EfficientModelCheck bound; the decoder's output 1e-5.
 worst = 0; // the worst length error as a share of its bound
 for (int j = 0; j < efficientLengths.Length; j++)

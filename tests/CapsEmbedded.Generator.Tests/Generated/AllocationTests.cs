@@ -17,6 +17,13 @@ public class AllocationTests
     }
 
     [Fact]
+    public void TinyEfficient_Predict_allocates_nothing_over_1000_warm_calls()
+    {
+        using var session = new TinyEfficientCapsNet.Session(TinyEfficientCapsNet.Weights.Embedded, ownsWeights: false);
+        Assert.Equal(0, PredictAllocations(session, TestData.RandomImage(TinyEfficientCapsNet.InputLength, 3), 10, 1000));
+    }
+
+    [Fact]
     public void Paper_Predict_allocates_nothing_when_warm()
     {
         using var session = new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded, ownsWeights: false);

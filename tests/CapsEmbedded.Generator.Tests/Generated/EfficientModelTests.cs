@@ -118,19 +118,6 @@ public sealed class EfficientModelTests
     }
 
     [Fact]
-    public void Predict_allocates_nothing_over_1000_warm_calls()
-    {
-        var weights = TinyEfficientCapsNet.Weights.Embedded;
-        using var workspace = new TinyEfficientCapsNet.Workspace();
-        var image = TestData.RandomImage(TinyEfficientCapsNet.InputLength, 3);
-        var lengths = new float[TinyEfficientCapsNet.Classes];
-        var capsules = new float[TinyEfficientCapsNet.DecoderInput];
-        var reconstruction = new float[TinyEfficientCapsNet.DecoderOutput];
-        Assert.Equal(0, Allocations.OnThisThread(10, 1000,
-            _ => TinyEfficientCapsNet.Predict(weights, workspace, image, lengths, capsules, reconstruction)));
-    }
-
-    [Fact]
     public void Wrong_spans_throw()
     {
         using var workspace = new TinyEfficientCapsNet.Workspace();

@@ -144,16 +144,9 @@ public class ParallelPredictTests
             using var context = createContext(workers);
             float[] l = new float[size.Classes], c = new float[size.DecoderInput], r = new float[size.DecoderOutput];
             Assert.Equal(expected, predict(context, l, c, r));
-            AssertSameBits(lengths, l, $"lengths, {workers} workers, {tier}");
-            AssertSameBits(capsules, c, $"capsules, {workers} workers, {tier}");
-            AssertSameBits(reconstruction, r, $"reconstruction, {workers} workers, {tier}");
+            FloatBits.AssertSame(lengths, l, $"lengths, {workers} workers against one thread, {tier}");
+            FloatBits.AssertSame(capsules, c, $"capsules, {workers} workers against one thread, {tier}");
+            FloatBits.AssertSame(reconstruction, r, $"reconstruction, {workers} workers against one thread, {tier}");
         }
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        for (int k = 0; k < expected.Length; k++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[k]) == BitConverter.SingleToInt32Bits(actual[k]),
-                $"{what}: [{k}] {actual[k]:R} vs one thread {expected[k]:R}");
     }
 }

@@ -10,10 +10,9 @@ public sealed class AverageCommandTests() : TempDirectoryTest("capsnet-average-"
     [Fact]
     public void The_mean_of_three_files_is_each_weight_summed_in_double_and_rounded_once()
     {
-        string a = InitTiny(P("a.safetensors"), 1), b = InitTiny(P("b.safetensors"), 2), c = InitTiny(P("c.safetensors"), 3);
+        string a = InitOnce(P("a.safetensors"), 1), b = InitOnce(P("b.safetensors"), 2), c = InitOnce(P("c.safetensors"), 3);
         string output = P("mean.safetensors");
-        var (code, text, error) = Capsnet("average", a, b, c, "--out", output);
-        Assert.True(code == 0, error);
+        string text = CapsnetSucceeds("average", a, b, c, "--out", output);
         Assert.Contains($"wrote {output}: mean of 3 files, F32", text);
 
         var (wa, wb, wc) = (CapsNetWeightsFile.Load(a), CapsNetWeightsFile.Load(b), CapsNetWeightsFile.Load(c));
@@ -36,13 +35,12 @@ public sealed class AverageCommandTests() : TempDirectoryTest("capsnet-average-"
     [Fact]
     public void The_mean_of_a_file_with_itself_under_two_names_is_the_file_and_f16_output_is_rounded()
     {
-        string a = InitTiny(P("a.safetensors"), 5), copy = P("copy.safetensors"), f16 = P("mean16.safetensors");
+        string a = InitOnce(P("a.safetensors"), 5), copy = P("copy.safetensors"), f16 = P("mean16.safetensors");
         File.Copy(a, copy);
         Assert.Equal(0, Capsnet("average", a, copy, "--out", P("same.safetensors")).Code);
         Assert.Equal(CapsNetWeightsFile.Load(a).PrimaryWeight, CapsNetWeightsFile.Load(P("same.safetensors")).PrimaryWeight); // (x + x) / 2 = x exactly
 
-        var (code, _, error) = Capsnet("average", a, copy, "--out", f16, "--dtype", "f16");
-        Assert.True(code == 0, error);
+        CapsnetSucceeds("average", a, copy, "--out", f16, "--dtype", "f16");
         Assert.All(SafeTensorsFile.ReadHeader(f16).Header.Entries, e => Assert.Equal("F16", e.DType));
     }
 
@@ -73,14 +71,14 @@ public sealed class AverageCommandTests() : TempDirectoryTest("capsnet-average-"
         Assert.Contains("at least 2", Assert.Throws<ArgumentException>(() => WeightAveraging.Average([("t", tiny)], "")).Message);
 
         CapsNetWeightsFile.Save(routedOnce, P("r1.safetensors"));
-        AssertOneLineError(Capsnet("average", InitTiny(P("a.safetensors"), 1), P("r1.safetensors"), "--out", P("out.safetensors")), "r1.safetensors holds");
+        AssertOneLineError(Capsnet("average", InitOnce(P("a.safetensors"), 1), P("r1.safetensors"), "--out", P("out.safetensors")), "r1.safetensors holds");
         Assert.False(File.Exists(P("out.safetensors")));
     }
 
     [Fact]
     public void Bad_requests_are_one_line_errors_and_leave_every_file_as_it_was()
     {
-        string a = InitTiny(P("a.safetensors"), 1), b = InitTiny(P("b.safetensors"), 2), existing = P("existing.safetensors");
+        string a = InitOnce(P("a.safetensors"), 1), b = InitOnce(P("b.safetensors"), 2), existing = P("existing.safetensors");
         File.WriteAllText(existing, "keep me");
         byte[] before = File.ReadAllBytes(a);
         AssertOneLineError(Capsnet("average", a, "--out", P("o.safetensors")), "at least 2 weight files, got 1");
@@ -104,7 +102,7 @@ public sealed class AverageCommandTests() : TempDirectoryTest("capsnet-average-"
     [Fact]
     public void Average_sees_one_file_through_links_and_refuses_it_twice()
     {
-        string a = InitTiny(P("a.safetensors"), seed: 1), b = InitTiny(P("b.safetensors"), seed: 2);
+        string a = InitOnce(P("a.safetensors"), seed: 1), b = InitOnce(P("b.safetensors"), seed: 2);
         File.CreateSymbolicLink(P("soft.safetensors"), a);
         using (var ln = System.Diagnostics.Process.Start("ln", [a, P("hard.safetensors")])) ln.WaitForExit();
         AssertOneLineError(Capsnet("average", "--out", P("m.safetensors"), a, b, P("soft.safetensors")), "is given twice");

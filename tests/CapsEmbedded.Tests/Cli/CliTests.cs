@@ -9,12 +9,7 @@ namespace CapsEmbedded.Tests.Cli;
 /// </summary>
 public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
 {
-    private string PaperWeights()
-    {
-        string path = P("paper.safetensors");
-        if (!File.Exists(path)) Assert.Equal(0, Capsnet("init", "--seed", "7", "--out", path).Code);
-        return path;
-    }
+    private string PaperWeights() => InitOnce(P("paper.safetensors"), seed: 7, arch: "paper");
 
     [Fact]
     public void Init_writes_the_seeded_network_and_info_describes_it()
@@ -86,9 +81,8 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
         string data = CopyMnistFixture();
         string dump = P("lengths.txt");
 
-        var (code, output, error) = Capsnet("eval", "--weights", PaperWeights(), "--data", data, "--limit", "3",
+        string output = CapsnetSucceeds("eval", "--weights", PaperWeights(), "--data", data, "--limit", "3",
             "--engine", "reference", "--dump-lengths", dump);
-        Assert.True(code == 0, error);
         Assert.Contains("3 images", output);
         Assert.Matches(@"accuracy\s+\d+\.\d\d% \(\d/3\)", output);
         Assert.Contains("confusion matrix", output);
@@ -108,8 +102,7 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
     {
         string weights = PaperWeights();
         string png = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
-        var (code, output, error) = Capsnet("predict", "--weights", weights, "--engine", "reference", png);
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("predict", "--weights", weights, "--engine", "reference", png);
         Assert.Matches(@"class\s+\d", output);
         Assert.Matches(@"lengths(\s+\d\.\d{6}){10}", output);
 
@@ -157,22 +150,19 @@ public sealed class CliTests() : TempDirectoryTest("capsnet-cli-")
         Assert.Matches("\"p50_ms\":[0-9.]+", output);
         Assert.Contains("\"allocated_bytes_per_image\":0}", output);
 
-        var batch = Capsnet("bench", "--warmup", "1", "--runs", "2", "--batch", "4", "--threads", "2");
-        Assert.True(batch.Code == 0, batch.Error);
-        Assert.Contains("batch 4, threads 2", batch.Output);
-        Assert.Matches(@"allocated  [0-9.]+ bytes per image", batch.Output); // process-wide: other tests allocate meanwhile
+        string batch = CapsnetSucceeds("bench", "--warmup", "1", "--runs", "2", "--batch", "4", "--threads", "2");
+        Assert.Contains("batch 4, threads 2", batch);
+        Assert.Matches(@"allocated  [0-9.]+ bytes per image", batch); // process-wide: other tests allocate meanwhile
 
-        var forced = Capsnet("bench", "--warmup", "0", "--runs", "1", "--tier", "Vector128", "--json");
-        Assert.True(forced.Code == 0, forced.Error);
-        Assert.Contains("\"tier\":\"Vector128\"", forced.Output);
+        string forced = CapsnetSucceeds("bench", "--warmup", "0", "--runs", "1", "--tier", "Vector128", "--json");
+        Assert.Contains("\"tier\":\"Vector128\"", forced);
 
         AssertOneLineError(Capsnet("bench", "--runs", "0"), "--runs must be at least 1");
 
         // --data: test digits taken in turn (200 in the fixture, a pool of 256: the first 56 twice).
         string mnist = CopyMnistFixture();
-        var digits = Capsnet("bench", "--warmup", "1", "--runs", "3", "--data", mnist, "--json");
-        Assert.True(digits.Code == 0, digits.Error);
-        Assert.Contains("\"images\":\"" + mnist + " test\"", digits.Output);
+        string digits = CapsnetSucceeds("bench", "--warmup", "1", "--runs", "3", "--data", mnist, "--json");
+        Assert.Contains("\"images\":\"" + mnist + " test\"", digits);
         Assert.Contains("\"images\":\"synthetic\"", Capsnet("bench", "--warmup", "0", "--runs", "1", "--json").Output);
         AssertOneLineError(Capsnet("bench", "--data", P("missing")), "no IDX data set in");
     }

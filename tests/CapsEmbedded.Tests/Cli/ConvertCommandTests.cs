@@ -5,7 +5,7 @@ namespace CapsEmbedded.Tests.Cli;
 /// <summary><c>capsnet convert</c>: precision and class names changed, provenance kept, every bad request one line and no file touched.</summary>
 public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-")
 {
-    private string Tiny() => InitTiny(P("tiny.safetensors"), seed: 4);
+    private string Tiny() => InitOnce(P("tiny.safetensors"), seed: 4);
 
     [Theory]
     [InlineData("f16", "F16")]
@@ -14,8 +14,7 @@ public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-"
     public void Converts_keeping_metadata_and_noting_the_source(string flag, string dtype)
     {
         string input = Tiny(), output = P($"tiny-{flag}.safetensors");
-        var (code, text, error) = Capsnet("convert", "--weights", input, "--dtype", flag, "--out", output, "--class-names", "cat, dog ,bird");
-        Assert.True(code == 0, error);
+        string text = CapsnetSucceeds("convert", "--weights", input, "--dtype", flag, "--out", output, "--class-names", "cat, dog ,bird");
         Assert.Contains($"wrote {output}: {dtype}", text);
         Assert.Contains("classes  cat, dog, bird", text);
 
@@ -40,8 +39,7 @@ public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-"
     {
         string f16 = P("a.safetensors"), named = P("b.safetensors");
         Assert.Equal(0, Capsnet("convert", "--weights", Tiny(), "--dtype", "f16", "--out", f16).Code);
-        var (code, _, error) = Capsnet("convert", "--weights", f16, "--out", named, "--class-names", "x,y,z");
-        Assert.True(code == 0, error);
+        CapsnetSucceeds("convert", "--weights", f16, "--out", named, "--class-names", "x,y,z");
         Assert.All(SafeTensorsFile.ReadHeader(named).Header.Entries, e => Assert.Equal("F16", e.DType));
         Assert.Equal(CapsNetWeightsFile.Load(f16).DigitWeight, CapsNetWeightsFile.Load(named).DigitWeight); // F16 → F16 is exact
     }
@@ -84,8 +82,7 @@ public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-"
     public void With_force_the_input_is_replaced_atomically()
     {
         string input = Tiny();
-        var (code, _, error) = Capsnet("convert", "--weights", input, "--dtype", "bf16", "--out", input, "--force");
-        Assert.True(code == 0, error);
+        CapsnetSucceeds("convert", "--weights", input, "--dtype", "bf16", "--out", input, "--force");
         Assert.All(SafeTensorsFile.ReadHeader(input).Header.Entries, e => Assert.Equal("BF16", e.DType));
         Assert.Equal(new[] { input }, Directory.GetFiles(Dir)); // no temporary file left beside it
     }
@@ -95,13 +92,11 @@ public sealed class ConvertCommandTests() : TempDirectoryTest("capsnet-convert-"
     {
         string paper = P("paper.safetensors"), fashion = P("fashion-f16.safetensors");
         Assert.Equal(0, Capsnet("init", "--seed", "3", "--out", paper).Code);
-        var convert = Capsnet("convert", "--weights", paper, "--dtype", "f16", "--out", fashion, "--class-names",
+        string convert = CapsnetSucceeds("convert", "--weights", paper, "--dtype", "f16", "--out", fashion, "--class-names",
             "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot");
-        Assert.True(convert.Code == 0, convert.Error);
 
         string png = Path.Combine(AppContext.BaseDirectory, "Fixtures", "mnist", "digit0-gray.png");
-        var (code, output, error) = Capsnet("predict", "--weights", fashion, png);
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("predict", "--weights", fashion, png);
         var names = CapsNetClassNames.FashionMnist;
         Assert.Matches(@"class    \d \(", output);
         int predicted = int.Parse(output.Split('\n')[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);

@@ -44,8 +44,7 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
     [Fact]
     public void Info_model_describes_the_embedded_file_and_weights_takes_a_file_of_the_family()
     {
-        var (code, output, error) = Capsnet("info", "--model", "mnist-efficient");
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("info", "--model", "mnist-efficient");
         Assert.Contains("file          embedded (mnist-efficient.safetensors), compiled into capsnet as --model mnist-efficient", output);
         Assert.Contains("family        efficient (Efficient-CapsNet", output);
         Assert.Contains("-> depthwise 9x9 -> 16x8D caps -> 10x16D, self-attention", output); // the shapes
@@ -61,8 +60,7 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
         Assert.Contains($"size          {embedded.Length.ToString("N0", CultureInfo.InvariantCulture)} bytes", output);
 
         // --weights is the argument under another name, checked against --model's family when both are given.
-        var (fileCode, fileOutput, fileError) = Capsnet("info", "--model", "mnist-efficient", "--weights", MnistEfficient());
-        Assert.True(fileCode == 0, fileError);
+        string fileOutput = CapsnetSucceeds("info", "--model", "mnist-efficient", "--weights", MnistEfficient());
         Assert.Contains($"file          {MnistEfficient()}", fileOutput);
         Assert.Contains("precision     float32, on the compiled model mnist-efficient", fileOutput);
         Assert.Equal(fileOutput, Capsnet("info", "--weights", MnistEfficient()).Output);
@@ -76,8 +74,7 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
     [Fact]
     public void Info_model_describes_a_paper_models_embedded_file_too()
     {
-        var (code, output, error) = Capsnet("info", "--model", "fashion");
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("info", "--model", "fashion");
         Assert.Contains("file          embedded (fashion-mnist.safetensors), compiled into capsnet as --model fashion", output);
         Assert.Contains("family        paper (", output);
         Assert.Contains("precision     float32, on the compiled model mnist", output); // mnist and fashion share the architecture
@@ -107,13 +104,11 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
         Assert.True(correct >= 195, $"{correct}/200: the interim weights are far better than that"); // 0.36% error on all 10,000 (epoch 50 of 50; interim: the ship rule asks 0.35%)
 
         // Without --data, mnist-efficient reads its data set, mnist (not a data set called "mnist-efficient").
-        var (rootCode, rootOutput, rootError) = Capsnet("eval", "--model", "mnist-efficient", "--data-dir", Dir, "--limit", "3");
-        Assert.True(rootCode == 0, rootError);
+        string rootOutput = CapsnetSucceeds("eval", "--model", "mnist-efficient", "--data-dir", Dir, "--limit", "3");
         Assert.Contains("data     mnist (test), 3 images", rootOutput);
 
         // A --weights file of the family, without --model, runs on the same compiled model, packed at run time.
-        var (fileCode, fileOutput, fileError) = Capsnet("eval", "--weights", MnistEfficient(), "--data", data, "--limit", "5");
-        Assert.True(fileCode == 0, fileError);
+        string fileOutput = CapsnetSucceeds("eval", "--weights", MnistEfficient(), "--data", data, "--limit", "5");
         Assert.Contains("engine   compiled MnistEfficientCapsNet", fileOutput);
         Assert.Contains($"weights {MnistEfficient()}", fileOutput);
     }
@@ -126,22 +121,19 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
         using var workspace = new MnistEfficientCapsNet.Workspace();
         int expectedClass = MnistEfficientCapsNet.Predict(MnistEfficientCapsNet.Weights.Embedded, workspace, picture.Pixels, expected);
 
-        var (code, output, error) = Capsnet("predict", "--model", "mnist-efficient", Png);
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("predict", "--model", "mnist-efficient", Png);
         Assert.Contains($"class    {expectedClass}", output);
         Assert.Contains("lengths  " + string.Join(" ", expected.Select(v => v.ToString("F6", CultureInfo.InvariantCulture))), output);
         Assert.Equal(7, expectedClass); // the fixture's first test digit is a 7
 
-        var (fileCode, fileOutput, fileError) = Capsnet("predict", "--weights", MnistEfficient(), Png);
-        Assert.True(fileCode == 0, fileError);
+        string fileOutput = CapsnetSucceeds("predict", "--weights", MnistEfficient(), Png);
         Assert.Contains("class    ", fileOutput);
     }
 
     [Fact]
     public void Bench_times_the_compiled_model()
     {
-        var (code, output, error) = Capsnet("bench", "--model", "mnist-efficient", "--warmup", "1", "--runs", "3", "--threads", "1");
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("bench", "--model", "mnist-efficient", "--warmup", "1", "--runs", "3", "--threads", "1");
         Assert.Contains("MnistEfficientCapsNet", output);
         AssertOneLineError(Capsnet("bench", "--model", "mnist-efficient", "--worst-case", "--runs", "1"), "mnist-efficient has none");
     }
@@ -149,7 +141,7 @@ public sealed class EfficientCliTests() : TempDirectoryTest("capsnet-efficient-c
     [Fact]
     public void A_file_of_the_other_family_is_refused_naming_both()
     {
-        string paper = InitTiny(P("tiny.safetensors"), 1);
+        string paper = InitOnce(P("tiny.safetensors"), 1);
         AssertOneLineError(Capsnet("predict", "--model", "mnist-efficient", "--weights", paper, Png),
             "holds a paper CapsNet network; the compiled model mnist-efficient is an Efficient-CapsNet model (use --model mnist)");
         AssertOneLineError(Capsnet("predict", "--model", "mnist", "--weights", MnistEfficient(), Png),

@@ -27,8 +27,7 @@ public sealed class TerminalOutputTests() : TempDirectoryTest("capsnet-terminal-
         weights.Metadata["\u001b[31mred\u001b[0m\u202E"] = "value";
         weights.Metadata["k" + new string('x', 5_000_000)] = "long";
         File.WriteAllBytes(P("keys.safetensors"), CapsNetWeightsFile.Write(weights));
-        var (code, output, error) = Capsnet("info", P("keys.safetensors"));
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("info", P("keys.safetensors"));
         AssertSafe(output);
         Assert.Contains("  \\x1b[31mred\\x1b[0m\\u202e = value", output);
         Assert.Contains("…(4999921 more characters) = long", output);
@@ -40,25 +39,21 @@ public sealed class TerminalOutputTests() : TempDirectoryTest("capsnet-terminal-
         string evil = P("a\u001b]0;pwned\u0007\u202Eb.png");
         File.Copy(Png, evil);
         File.Copy(Png, P("plain.png"));
-        var (code, output, error) = Capsnet("predict", evil, P("plain.png"));
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("predict", evil, P("plain.png"));
         AssertSafe(output);
         Assert.Contains("a\\x1b]0;pwned\\x07\\u202eb.png", output);
 
-        (code, output, error) = Capsnet("predict", "--reconstruction", P("r\u001b[2J.pgm"), Png);
-        Assert.True(code == 0, error);
+        output = CapsnetSucceeds("predict", "--reconstruction", P("r\u001b[2J.pgm"), Png);
         AssertSafe(output);
         Assert.Contains("wrote reconstruction to " + P("r\\x1b[2J.pgm"), output);
 
-        string tiny = InitTiny(P("tiny.safetensors"), 1);
-        (code, output, error) = Capsnet("convert", "--weights", tiny, "--dtype", "f16", "--out", P("c\u001b[2J\u2028.safetensors"));
-        Assert.True(code == 0, error);
+        string tiny = InitOnce(P("tiny.safetensors"), 1);
+        output = CapsnetSucceeds("convert", "--weights", tiny, "--dtype", "f16", "--out", P("c\u001b[2J\u2028.safetensors"));
         AssertSafe(output);
         Assert.Contains("wrote " + P("c\\x1b[2J\\u2028.safetensors") + ": F16", output);
 
         Directory.Move(CopyMnistFixture(), P("d\u001b[31m"));
-        (code, output, error) = Capsnet("eval", "--data", P("d\u001b[31m"), "--limit", "2", "--dump-lengths", P("l\u001b[31m.txt"));
-        Assert.True(code == 0, error);
+        output = CapsnetSucceeds("eval", "--data", P("d\u001b[31m"), "--limit", "2", "--dump-lengths", P("l\u001b[31m.txt"));
         AssertSafe(output);
         Assert.Contains("data     " + P("d\\x1b[31m"), output);
         Assert.Contains("wrote 2 lines of capsule lengths to " + P("l\\x1b[31m.txt"), output);
@@ -71,7 +66,7 @@ public sealed class TerminalOutputTests() : TempDirectoryTest("capsnet-terminal-
     [InlineData("a,\u200Fb,c")] // RIGHT-TO-LEFT MARK
     public void Class_names_with_bidi_or_format_characters_are_refused(string names)
     {
-        string tiny = InitTiny(P("tiny.safetensors"), 1);
+        string tiny = InitOnce(P("tiny.safetensors"), 1);
         var result = Capsnet("convert", "--weights", tiny, "--dtype", "f32", "--out", P("named.safetensors"), "--class-names", names);
         AssertOneLineError(result, "bidi or other format character");
         AssertSafe(result.Error);
@@ -85,8 +80,7 @@ public sealed class TerminalOutputTests() : TempDirectoryTest("capsnet-terminal-
         var quantized = Quantizer.Quantize(CapsNetWeights.CreateRandom(CapsNetArchitecture.Tiny, 3), clip: 1.5f, calibration: "test");
         string path = P("tiny.int8.safetensors");
         QuantizedWeightsFile.Save(quantized, path);
-        var (code, output, error) = Capsnet("info", path);
-        Assert.True(code == 0, error);
+        string output = CapsnetSucceeds("info", path);
         Assert.Contains($"architecture  {CapsNetArchitecture.Tiny}", output);
         Assert.Contains("sha256        ", output);
         Assert.Contains("kind          int8-quantised, scheme int8-sym-per-channel-u7, calibrated on test", output);

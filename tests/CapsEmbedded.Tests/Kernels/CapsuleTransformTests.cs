@@ -14,9 +14,9 @@ public sealed class CapsuleTransformTests
     public void Matches_double_for_paper_tiny_and_odd_shapes(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (n, j, d, p) in KernelSelfCheck.TransformShapes)
+        foreach (var (n, j, d, p, seed) in KernelSelfCheck.TransformCases())
         {
-            KernelSelfCheck.CapsuleTransform(tier, n, j, d, p, seed: (ulong)(n * j + d * p));
+            KernelSelfCheck.CapsuleTransform(tier, n, j, d, p, seed);
         }
 
         for (int d = 1; d <= 20; d++)

@@ -102,10 +102,6 @@ public sealed class ConvolveChannelsLastTests
             }
         }
 
-        for (int t = 0; t < expected.Length; t++)
-        {
-            Assert.True(BitConverter.SingleToInt32Bits(expected[t]) == BitConverter.SingleToInt32Bits(actual[t]),
-                $"C{channels} {height}x{width} K{kernel}/{stride} n{n} {activation} {tier} parts {parts}: [{t}] {actual[t]:R} vs {expected[t]:R}");
-        }
+        FloatBits.AssertSame(expected, actual, $"C{channels} {height}x{width} K{kernel}/{stride} n{n} {activation} {tier} parts {parts}");
     }
 }

@@ -12,14 +12,44 @@ public sealed class EfficientKernelTests
 {
     private static void RunSmall(SimdTier tier) => EfficientSquash.Run(new float[8], 1, 8, tier);
 
+    /// <summary>Each kernel's oracle check (tolerances stated there) over its shapes and seeds, by what it checks.</summary>
+    private static readonly Dictionary<string, Action<SimdTier>> OracleChecks = new()
+    {
+        ["Winograd convolution: the direct double oracle, and split into parts to the same bits"] = tier =>
+        {
+            foreach (var (c, h, w, n) in EfficientKernelSelfCheck.WinogradShapes)
+                for (ulong seed = 1; seed <= 2; seed++) EfficientKernelSelfCheck.Winograd(tier, c, h, w, n, seed);
+        },
+        ["Depthwise convolution: the double oracle"] = tier =>
+        {
+            foreach (var (c, side, k) in EfficientKernelSelfCheck.DepthwiseShapes)
+                EfficientKernelSelfCheck.Depthwise(tier, c, side, k, seed: (ulong)(c + side + k));
+        },
+        ["Efficient squash: the formula"] = tier =>
+        {
+            foreach (var (count, dims, scale, seed) in KernelSelfCheck.SquashCases()) EfficientKernelSelfCheck.Squash(tier, count, dims, scale, seed);
+        },
+        ["Self-attention routing: the reference model"] = tier =>
+        {
+            foreach (var (n, d, j, o) in EfficientKernelSelfCheck.RoutingShapes)
+                for (ulong seed = 1; seed <= 3; seed++) EfficientKernelSelfCheck.Routing(tier, n, d, j, o, seed);
+        },
+    };
+
+    public static TheoryData<string, SimdTier> KernelsOnEveryTier()
+    {
+        var rows = new TheoryData<string, SimdTier>();
+        foreach (string kernel in OracleChecks.Keys)
+            foreach (var tier in Enum.GetValues<SimdTier>()) rows.Add(kernel, tier);
+        return rows;
+    }
+
     [Theory]
-    [AllTiers]
-    public void Winograd_convolution_matches_the_direct_double_oracle_and_splits_to_the_same_bits(SimdTier tier)
+    [MemberData(nameof(KernelsOnEveryTier))]
+    public void Kernel_matches_its_oracle(string check, SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (c, h, w, n) in EfficientKernelSelfCheck.WinogradShapes)
-            for (ulong seed = 1; seed <= 2; seed++)
-                EfficientKernelSelfCheck.Winograd(tier, c, h, w, n, seed);
+        OracleChecks[check](tier);
     }
 
     [Fact]
@@ -35,34 +65,6 @@ public sealed class EfficientKernelTests
             new float[4 * 4 * 16], new float[10], SimdTier.Scalar));
         Assert.Throws<ArgumentException>(() => WinogradConvolution.Run(new float[6 * 6 * 4], 4, 6, 6, packed, 16, default, Activation.Sigmoid,
             new float[4 * 4 * 16], new float[100_000], SimdTier.Scalar));
-    }
-
-    [Theory]
-    [AllTiers]
-    public void Depthwise_convolution_matches_the_double_oracle(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (c, side, k) in EfficientKernelSelfCheck.DepthwiseShapes)
-            EfficientKernelSelfCheck.Depthwise(tier, c, side, k, seed: (ulong)(c + side + k));
-    }
-
-    [Theory]
-    [AllTiers]
-    public void Efficient_squash_matches_the_formula(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (count, dims, scale, seed) in KernelSelfCheck.SquashCases())
-            EfficientKernelSelfCheck.Squash(tier, count, dims, scale, seed);
-    }
-
-    [Theory]
-    [AllTiers]
-    public void Self_attention_routing_matches_the_reference(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (n, d, j, o) in EfficientKernelSelfCheck.RoutingShapes)
-            for (ulong seed = 1; seed <= 3; seed++)
-                EfficientKernelSelfCheck.Routing(tier, n, d, j, o, seed);
     }
 
     [Theory]

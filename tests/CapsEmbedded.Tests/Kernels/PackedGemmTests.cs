@@ -134,7 +134,7 @@ public sealed class PackedGemmTests
                         begin = end;
                     }
 
-                    AssertSameBits(whole, split, $"{m}x{n}x{k} {activation} {tier}, {parts} panel ranges");
+                    FloatBits.AssertSame(whole, split, $"{m}x{n}x{k} {activation} {tier}, {parts} panel ranges");
                 }
 
                 // Rows cut at multiples of RowGranule, as the generated model splits conv1.
@@ -146,7 +146,7 @@ public sealed class PackedGemmTests
                         byRows.AsSpan(first * n, rows * n), tier);
                 }
 
-                AssertSameBits(whole, byRows, $"{m}x{n}x{k} {activation} {tier}, row ranges");
+                FloatBits.AssertSame(whole, byRows, $"{m}x{n}x{k} {activation} {tier}, row ranges");
             }
         }
 
@@ -157,15 +157,6 @@ public sealed class PackedGemmTests
         PackedGemm.MultiplyPanels(new float[18], 6, 3, p, 40, default, Activation.None, c, tier, 1, 2);
         for (int t = 0; t < c.Length; t++) Assert.Equal(t % 40 is >= 16 and < 32 ? 0f : -7f, c[t]);
         Assert.Throws<ArgumentOutOfRangeException>(() => PackedGemm.MultiplyPanels(new float[18], 6, 3, p, 40, default, Activation.None, c, tier, 2, 4));
-    }
-
-    private static void AssertSameBits(float[] expected, float[] actual, string what)
-    {
-        for (int t = 0; t < expected.Length; t++)
-        {
-            Assert.True(BitConverter.SingleToInt32Bits(expected[t]) == BitConverter.SingleToInt32Bits(actual[t]),
-                $"{what}: [{t}] {actual[t]:R} vs {expected[t]:R}");
-        }
     }
 
     [Theory]

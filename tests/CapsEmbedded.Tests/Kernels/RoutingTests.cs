@@ -56,9 +56,7 @@ public sealed class RoutingTests
                 for (int t = 0; t < count; t++)
                     expected[t] += VectorMath.Dot(ref x[t * length], ref y[t * length], length, tier);
                 VectorMath.AddDots(ref actual[0], ref x[0], ref y[0], count, length, tier);
-                for (int t = 0; t <= count; t++)
-                    Assert.True(BitConverter.SingleToUInt32Bits(expected[t]) == BitConverter.SingleToUInt32Bits(actual[t]),
-                        $"{tier} length {length} count {count}: sums[{t}] = {actual[t]}, Dot gives {expected[t]}");
+                FloatBits.AssertSame(expected, actual, $"{tier} length {length} count {count}: sums, against one Dot each");
             }
         }
     }

@@ -11,7 +11,7 @@ namespace CapsEmbedded.Tests.Onnx;
 /// <summary><c>capsnet export --onnx</c>: what it writes, and one-line errors that leave existing files alone.</summary>
 public sealed class ExportCommandTests() : TempDirectoryTest("capsnet-export-")
 {
-    private string TinyWeights() => InitTiny(P("tiny.safetensors"), seed: 3);
+    private string TinyWeights() => InitOnce(P("tiny.safetensors"), seed: 3);
 
     [Fact]
     public void Writes_a_model_that_onnx_runtime_loads_and_refuses_to_overwrite_without_force()

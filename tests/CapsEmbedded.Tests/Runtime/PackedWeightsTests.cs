@@ -25,12 +25,9 @@ public sealed class PackedWeightsTests
     public void Start_up_packing_equals_the_whole_tensor_packing_bit_for_bit(string model)
     {
         var (_, _, architecture, file) = Model(model);
-        var layout = SafeTensorsFile.Parse(file, model);
-        Assert.All(architecture.Tensors, s => Assert.Equal(SafeTensorsDType.F16, layout.Header.Find(s.Name)!.DType)); // the shipped files
+        var (layout, expected, begins, dtypes) = Parse(model, file, architecture);
+        Assert.All(dtypes, dtype => Assert.Equal(SafeTensorsDType.F16, dtype)); // the shipped files
 
-        var expected = OldPacking(file, layout, architecture);
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
         using (var fromBytes = PackedCapsNetWeights.Pack(architecture, file.AsSpan((int)layout.DataStart), begins, dtypes, model))
             AssertSameBits(expected, fromBytes);
         using (var fromArrays = PackedCapsNetWeights.Pack(CapsNetWeightsFile.Read(file, model)))
@@ -47,10 +44,7 @@ public sealed class PackedWeightsTests
     public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
     {
         var (assembly, resource, architecture, file) = Model(model);
-        var layout = SafeTensorsFile.Parse(file, model);
-        var expected = OldPacking(file, layout, architecture);
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        var (layout, expected, begins, dtypes) = Parse(model, file, architecture);
         using (var inPlace = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
         {
             Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
@@ -76,10 +70,7 @@ public sealed class PackedWeightsTests
     public void Widened_residency_holds_the_whole_tensor_packing_as_float32(string model)
     {
         var (assembly, resource, architecture, file) = Model(model);
-        var layout = SafeTensorsFile.Parse(file, model);
-        var expected = OldPacking(file, layout, architecture);
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        var (layout, expected, begins, dtypes) = Parse(model, file, architecture);
         using var widened = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes,
             WeightResidency.Widened);
         Assert.True(widened.HalfPrimaryWeight.IsEmpty && widened.HalfDigitWeight.IsEmpty);
@@ -237,6 +228,19 @@ public sealed class PackedWeightsTests
             _ => (typeof(MultiMnistCapsNet).Assembly, MultiMnistCapsNet.WeightsResourceName, MultiMnistCapsNet.Architecture),
         };
         return (assembly, resource, architecture, File.ReadAllBytes(ModelFile(name)));
+    }
+
+    /// <summary>
+    /// The weight file's layout, the oracle's packing of it, and each tensor's data offset and dtype in the architecture's
+    /// order (what the packers and <see cref="EmbeddedWeights.InPlace"/> take).
+    /// </summary>
+    private static (SafeTensorsFile Layout, Dictionary<string, float[]> Expected, long[] Begins, string[] DTypes) Parse(
+        string model, byte[] file, CapsNetArchitecture architecture)
+    {
+        var layout = SafeTensorsFile.Parse(file, model);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        return (layout, OldPacking(file, layout, architecture), begins, dtypes);
     }
 
     private static string ModelFile(string name) => Onnx.OnnxExportTests.FindRepositoryFile("weights", CompiledModel.Named(name).WeightsFileName);

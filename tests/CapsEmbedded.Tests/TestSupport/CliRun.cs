@@ -16,6 +16,14 @@ internal static class CliRun
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary><see cref="Capsnet"/> that must exit 0 (its error text is the failure message); returns its output.</summary>
+    public static string CapsnetSucceeds(params string[] args)
+    {
+        var (code, output, error) = Capsnet(args);
+        Assert.True(code == 0, error);
+        return output;
+    }
+
     /// <summary><c>capsnet-train train</c> in this process through its entry point, with output and errors captured.</summary>
     public static (int Code, string Output, string Error) CapsnetTrain(params string[] args)
     {
@@ -29,11 +37,11 @@ internal static class CliRun
     public static (int Code, string Output, string Error) CapsnetProcess(params string[] args) =>
         ChildProcess.Run(Path.Combine(AppContext.BaseDirectory, "capsnet.dll"), args, timeoutSeconds: 120);
 
-    /// <summary><paramref name="path"/>, written by <c>capsnet init --arch tiny --seed</c> <paramref name="seed"/> unless it exists.</summary>
-    public static string InitTiny(string path, int seed)
+    /// <summary><paramref name="path"/>, written by <c>capsnet init --arch</c> <paramref name="arch"/> <c>--seed</c> <paramref name="seed"/> unless it exists.</summary>
+    public static string InitOnce(string path, int seed, string arch = "tiny")
     {
         if (File.Exists(path)) return path;
-        Assert.Equal(0, Capsnet("init", "--arch", "tiny", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", path).Code);
+        Assert.Equal(0, Capsnet("init", "--arch", arch, "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", path).Code);
         return path;
     }
 

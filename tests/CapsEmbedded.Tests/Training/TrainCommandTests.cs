@@ -24,6 +24,14 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         return (code, output.ToString(), error.ToString());
     }
 
+    /// <summary><see cref="Train"/> that must succeed; returns what it wrote to standard output.</summary>
+    private static string TrainSucceeds(params string[] args)
+    {
+        var (code, output, error) = Train(args);
+        Assert.True(code == 0, error + output);
+        return output;
+    }
+
     internal static void WriteIdx(string directory, DatasetSplit split, LabeledImages set)
     {
         var images = new byte[16 + set.Pixels.Length];
@@ -56,9 +64,8 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     {
         string data = ShapesData();
         string output = P("run.safetensors"), fromCheckpoint = P("from-checkpoint.safetensors");
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
             "--seed", "5", "--out", output, "--plain");
-        Assert.True(code == 0, error + text);
         // The checkpoint written after the last epoch holds the final parameters: the same bits as the weight file.
         var converted = Capsnet("convert", "--weights", Path.ChangeExtension(output, ".ckpt"), "--dtype", "f32", "--out", fromCheckpoint);
         Assert.True(converted.Code == 0, converted.Error);
@@ -101,8 +108,7 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         string checkpoint = Path.ChangeExtension(output, ".ckpt");
         Assert.Equal(8, TrainingCheckpoint.Load(checkpoint).State.Step);
 
-        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "3", "--out", output, "--resume", "--plain");
-        Assert.True(code == 0, error + text);
+        text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "3", "--out", output, "--resume", "--plain");
         Assert.Contains("resuming", text);
         Assert.Equal("12", CapsNetWeightsFile.Load(output).Metadata["training.steps"]);
         Assert.Equal(4, File.ReadAllLines(csv).Length);
@@ -114,12 +120,10 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     {
         string data = ShapesData();
         string output = P("small.safetensors");
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "4", "--limit", "8", "--threads", "1",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "4", "--limit", "8", "--threads", "1",
             "--out", output, "--plain");
-        Assert.True(code == 0, error + text);
         Assert.Equal(4, TrainingCheckpoint.Load(Path.ChangeExtension(output, ".ckpt")).Options.GroupSize);
-        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--limit", "8", "--out", output, "--resume", "--plain");
-        Assert.True(code == 0, error + text);
+        text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "2", "--limit", "8", "--out", output, "--resume", "--plain");
         Assert.DoesNotContain("note:", text);
         Assert.Equal("1", CapsNetWeightsFile.Load(output).Metadata["training.threads"]);
     }
@@ -129,9 +133,8 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     {
         string data = ShapesData();
         string output = P("swa.safetensors");
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--lr", "0.01",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--lr", "0.01",
             "--threads", "1", "--seed", "3", "--out", output, "--plain", "--save-epochs");
-        Assert.True(code == 0, error + text);
         string epoch1 = P("swa.epoch-1.safetensors"), epoch2 = P("swa.epoch-2.safetensors");
         Assert.Contains($"{epoch1} … {epoch2}", text);
         var (w1, w2, final) = (CapsNetWeightsFile.Load(epoch1), CapsNetWeightsFile.Load(epoch2), CapsNetWeightsFile.Load(output));
@@ -281,15 +284,13 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         string from = P("start.safetensors");
         CapsNetWeightsFile.Save(start, from);
         string output = P("tuned.safetensors");
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10",
             "--threads", "1", "--init-from", from, "--out", output, "--plain");
-        Assert.True(code == 0, error + text);
         string init = CapsNetWeightsFile.Load(output).Metadata["training.init"];
         Assert.StartsWith("from start.safetensors (sha256 ", init);
 
         // The checkpoint keeps the init source: a resumed run still names the file it started from.
-        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--threads", "1", "--resume", "--out", output, "--plain");
-        Assert.True(code == 0, error + text);
+        text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "2", "--threads", "1", "--resume", "--out", output, "--plain");
         Assert.Equal(init, CapsNetWeightsFile.Load(output).Metadata["training.init"]);
 
         AssertOneLineError(Train("--arch", "paper", "--data", data, "--init-from", from, "--out", output, "--force"), "--arch and --routing give");
@@ -305,9 +306,8 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
     {
         string data = ShapesData();
         string output = P("r1.safetensors");
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
             "--seed", "3", "--routing", "1", "--out", output, "--plain");
-        Assert.True(code == 0, error + text);
         Assert.Contains("r=1", text); // the "model" line
         var weights = CapsNetWeightsFile.Load(output);
         Assert.Equal(CapsNetArchitecture.Tiny with { RoutingIterations = 1 }, weights.Architecture);
@@ -371,15 +371,13 @@ public sealed class TrainCommandTests() : TempDirectoryTest("capsnet-train-cli-"
         AssertOneLineError(Train("--arch", "tiny", "--data", data, "--scale", "-0.1", "--out", output), "--scale must be in 0..0.5 (a fraction of the size), got -0.1");
         Assert.False(File.Exists(output));
 
-        var (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
+        string text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "1", "--batch", "10", "--threads", "1",
             "--rotate", "12", "--scale", "0.1", "--out", output, "--plain");
-        Assert.True(code == 0, text + error);
         Assert.Contains("rotated up to 12°, scaled ±0.1, shifted up to 2 px", text);
         Assert.Equal("rotated up to 12°, scaled ±0.1, shifted up to 2 px", CapsNetWeightsFile.Load(output).Metadata["training.augmentation"]);
         // The checkpoint's augmentation is the run's: a resume without the flags keeps it and says so.
-        (code, text, error) = Train("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--threads", "1",
+        text = TrainSucceeds("--arch", "tiny", "--data", data, "--epochs", "2", "--batch", "10", "--threads", "1",
             "--out", output, "--plain", "--resume");
-        Assert.True(code == 0, text + error);
         Assert.Contains("rotate 12, scale 0.1 from the checkpoint", text);
         Assert.Equal("rotated up to 12°, scaled ±0.1, shifted up to 2 px", CapsNetWeightsFile.Load(output).Metadata["training.augmentation"]);
     }

@@ -13,6 +13,22 @@ public class EvilHeaderTests
     // Tiny's layout: conv1.weight [4,1,3,3] = bytes [0,144), conv1.bias [144,160), ..., decoder.fc3.bias [12192,12592).
     private const string Conv1W = CapsNetArchitecture.Conv1Weight, Conv1B = CapsNetArchitecture.Conv1Bias;
 
+    /// <summary>Tiny with conv1.bias's header entry replaced by <paramref name="entryJson"/> is refused with these fragments.</summary>
+    private static WeightFormatException AssertConv1BiasEntryRejected(string entryJson, params string[] fragments)
+    {
+        var file = Tiny();
+        file.Replace(Conv1B, entryJson);
+        return AssertRejected(file.Bytes(), fragments);
+    }
+
+    /// <summary>Tiny with <paramref name="metadataJson"/> as its <c>__metadata__</c> value (null: none) is refused with these fragments.</summary>
+    private static WeightFormatException AssertMetadataRejected(string? metadataJson, params string[] fragments)
+    {
+        var file = Tiny();
+        file.MetadataJson = metadataJson;
+        return AssertRejected(file.Bytes(), fragments);
+    }
+
     [Fact]
     public void TheUntouchedHandMadeTinyFileIsValid()
     {
@@ -101,9 +117,7 @@ public class EvilHeaderTests
     [Fact]
     public void UnknownDtype()
     {
-        var file = Tiny();
-        file.Replace(Conv1B, TensorJson("F33", "[4]", 144, 160));
-        var e = AssertRejected(file.Bytes(), "tensor 'conv1.bias': unknown dtype \"F33\"", "F32", "BF16");
+        var e = AssertConv1BiasEntryRejected(TensorJson("F33", "[4]", 144, 160), "tensor 'conv1.bias': unknown dtype \"F33\"", "F32", "BF16");
         Assert.Equal(Conv1B, e.TensorName);
     }
 
@@ -136,9 +150,7 @@ public class EvilHeaderTests
     [Fact]
     public void PaperShapesWithoutMetadataNameThePaperNetwork()
     {
-        var file = Tiny();
-        file.MetadataJson = null;
-        AssertRejected(file.Bytes(), "tensor 'conv1.weight': shape [4,1,3,3] does not match the architecture's [256,1,9,9]",
+        AssertMetadataRejected(null, "tensor 'conv1.weight': shape [4,1,3,3] does not match the architecture's [256,1,9,9]",
             "no __metadata__, so the paper's network");
     }
 
@@ -172,9 +184,7 @@ public class EvilHeaderTests
     [InlineData("{}", "data_offsets is a JSON object, not an array")]
     public void BadOffsets(string offsets, string fragment)
     {
-        var file = Tiny();
-        file.Replace(Conv1B, "{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":" + offsets + "}");
-        var e = AssertRejected(file.Bytes(), "tensor 'conv1.bias': " + fragment);
+        var e = AssertConv1BiasEntryRejected("{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":" + offsets + "}", "tensor 'conv1.bias': " + fragment);
         Assert.Equal(Conv1B, e.TensorName);
     }
 
@@ -185,24 +195,16 @@ public class EvilHeaderTests
     [InlineData("[4.5]", "shape[0] = 4.5 is not a non-negative integer")]
     [InlineData("[null]", "shape[0] = a JSON null is not a non-negative integer")]
     [InlineData("4", "shape is a JSON number, not an array")]
-    public void BadShapes(string shape, string fragment)
-    {
-        var file = Tiny();
-        file.Replace(Conv1B, "{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[144,160]}");
-        AssertRejected(file.Bytes(), "tensor 'conv1.bias': " + fragment);
-    }
+    public void BadShapes(string shape, string fragment) =>
+        AssertConv1BiasEntryRejected("{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[144,160]}", "tensor 'conv1.bias': " + fragment);
 
     [Theory]
     [InlineData("[5]", 144, 160, "tensor 'conv1.bias': shape [5] of dtype F32 needs 20 bytes but data_offsets [144,160] hold 16")]
     [InlineData("[4]", 160, 144, "tensor 'conv1.bias': data_offsets [160,144] begin after end")]
     [InlineData("[4]", 140, 156, "tensor 'conv1.bias': data_offsets [140,156] overlap tensor 'conv1.weight', which ends at 144")]
     [InlineData("[4]", 0, 16, "overlap tensor")] // aliases the start of conv1.weight
-    public void Conv1BiasEntryThatDoesNotFitItsBytes(string shape, int begin, int end, string fragment)
-    {
-        var file = Tiny();
-        file.Replace(Conv1B, TensorJson("F32", shape, begin, end));
-        AssertRejected(file.Bytes(), fragment);
-    }
+    public void Conv1BiasEntryThatDoesNotFitItsBytes(string shape, int begin, int end, string fragment) =>
+        AssertConv1BiasEntryRejected(TensorJson("F32", shape, begin, end), fragment);
 
     [Fact]
     public void OffsetsPastTheDataArea()
@@ -242,12 +244,7 @@ public class EvilHeaderTests
     [InlineData("{\"note\":[\"a\"]}", "__metadata__ value of \"note\" is a JSON array, not a string")]
     [InlineData("[\"a\"]", "__metadata__ is a JSON array, not an object of strings")]
     [InlineData("\"capsnet\"", "__metadata__ is a JSON string, not an object of strings")]
-    public void MetadataThatIsNotStrings(string metadata, string fragment)
-    {
-        var file = Tiny();
-        file.MetadataJson = metadata;
-        AssertRejected(file.Bytes(), fragment);
-    }
+    public void MetadataThatIsNotStrings(string metadata, string fragment) => AssertMetadataRejected(metadata, fragment);
 
     [Theory]
     [InlineData("capsnet.classes", "ten", "invalid CapsNet architecture in __metadata__: metadata capsnet.classes = \"ten\" is not a non-negative integer")]
@@ -257,11 +254,9 @@ public class EvilHeaderTests
     [InlineData("capsnet.conv1_kernel", "11", "conv1 kernel 11 is larger than the input 10")]
     public void BadCapsNetMetadataValue(string key, string value, string fragment)
     {
-        var file = Tiny();
         var metadata = CapsNetArchitecture.Tiny.ToMetadata();
         metadata[key] = value;
-        file.MetadataJson = MetadataObject(metadata);
-        var e = AssertRejected(file.Bytes(), fragment);
+        var e = AssertMetadataRejected(MetadataObject(metadata), fragment);
         Assert.Null(e.TensorName);
     }
 
@@ -286,10 +281,9 @@ public class EvilHeaderTests
     public void DeepNesting(int depth, bool accepted)
     {
         // The header object is level 1, __metadata__'s object level 2, then `depth` arrays: 62 reach level 64.
-        var file = Tiny();
-        file.MetadataJson = "{\"deep\":" + new string('[', depth) + new string(']', depth) + "}";
-        if (accepted) AssertRejected(file.Bytes(), "__metadata__ value of \"deep\" is a JSON array"); // parsed, then refused as metadata
-        else AssertRejected(file.Bytes(), "header is not valid JSON", "nesting deeper than 64 levels");
+        string metadata = "{\"deep\":" + new string('[', depth) + new string(']', depth) + "}";
+        if (accepted) AssertMetadataRejected(metadata, "__metadata__ value of \"deep\" is a JSON array"); // parsed, then refused as metadata
+        else AssertMetadataRejected(metadata, "header is not valid JSON", "nesting deeper than 64 levels");
     }
 
     [Theory]
@@ -300,12 +294,7 @@ public class EvilHeaderTests
     [InlineData("{\"dtype\":32,\"shape\":[4],\"data_offsets\":[144,160]}", "dtype is a JSON number, not a string")]
     [InlineData("[144,160]", "entry is a JSON array, not an object")]
     [InlineData("null", "entry is a JSON null, not an object")]
-    public void MalformedEntry(string json, string fragment)
-    {
-        var file = Tiny();
-        file.Replace(Conv1B, json);
-        AssertRejected(file.Bytes(), "tensor 'conv1.bias': " + fragment);
-    }
+    public void MalformedEntry(string json, string fragment) => AssertConv1BiasEntryRejected(json, "tensor 'conv1.bias': " + fragment);
 
     [Theory]
     [InlineData("\"a\u0001b\"", "raw control character U+0001")]
@@ -314,10 +303,6 @@ public class EvilHeaderTests
     [InlineData("\"\\udc00\"", "lone low surrogate escape")]
     [InlineData("\"\\u12g4\"", "invalid hex digit")]
     [InlineData("\"a\nb\"", "raw control character U+000A")]
-    public void BadStringsInTheHeader(string value, string fragment)
-    {
-        var file = Tiny();
-        file.MetadataJson = "{\"note\":" + value + "}";
-        AssertRejected(file.Bytes(), "header is not valid JSON", fragment);
-    }
+    public void BadStringsInTheHeader(string value, string fragment) =>
+        AssertMetadataRejected("{\"note\":" + value + "}", "header is not valid JSON", fragment);
 }

@@ -291,6 +291,10 @@ internal static class KernelSelfCheck
         (1152, 10, 16, 8), (18, 3, 4, 4), (0, 10, 16, 8), (5, 2, 7, 3), (3, 4, 13, 5), (2, 3, 32, 9), (4, 1, 1, 1), (7, 5, 24, 16),
     ];
 
+    /// <summary>The transform tests' cases (float32 W and F16 W): each of <see cref="TransformShapes"/> with its seed.</summary>
+    public static IEnumerable<(int N, int J, int D, int P, ulong Seed)> TransformCases() =>
+        TransformShapes.Select(s => (s.N, s.J, s.D, s.P, (ulong)(s.N * s.J + s.D * s.P)));
+
     /// <summary>Routing shapes (N, J, D): the paper, the tiny network, odd dims, a single capsule.</summary>
     public static readonly (int N, int J, int D)[] RoutingShapes =
     [
