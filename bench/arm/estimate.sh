@@ -10,7 +10,8 @@
 #   --arm64 DIR  reuse a linux-arm64 `capsnet` publish (capsnet + capsnet.dbg) instead of publishing one
 #   --x64 DIR    reuse a linux-x64 publish of bench/arm/StageProbe (StageProbe + StageProbe.dbg)
 #   --work DIR   where the traces, counts and cycle files go (default: a new temporary folder, kept)
-#   --resident   also trace the float32 model on its embedded weights widened once at load (--residency widened), beside it
+#   --resident   also trace the float32 model on its embedded weights widened once at load (--residency widened) and on
+#                its primary conv's panels widened at load, W in place (--residency widenedprimary), beside it
 #   --ort        also the peer: ONNX Runtime's linux-arm64 libonnxruntime.so (the NuGet package's) on the exported graph,
 #                every block of the stripped library counted (bench/arm/ort/ort_run.c; needs root for a private mount)
 # Needs: dotnet, clang + lld + the aarch64 cross sysroot (as .ci/arm64.sh), qemu-user-static, llvm 19 (llvm-mca-19,
@@ -108,7 +109,7 @@ if [[ ! -f "$int8_weights" ]]; then
   "${arm_qemu[@]}" "$arm64/capsnet" quantize --weights weights/mnist.safetensors --calibrate mnist --out "$int8_weights" >&2
 fi
 
-# The four (five with --resident) traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
+# The four (six with --resident) traces at once (each is one qemu process; the VM has 2 cores), then a check that each wrote its counts.
 int8_eval=(eval --precision int8 --weights "$int8_weights" --data mnist --limit "$images" --threads 1)
 pids=()
 # float32: one forward pass per digit on one thread (`eval`, not `bench --data`, whose pool statistics are not per image).
@@ -118,6 +119,9 @@ float32_eval=(eval --data mnist --limit "$images" --threads 1)
 # The same float32 model on the embedded weights widened once at load (--residency widened) instead of read in place.
 ((resident == 0)) || [[ -s "$work/counts-float32-resident.json" ]] || { trace "$work/counts-float32-resident.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${float32_eval[@]}" --residency widened & pids+=($!); }
+# And on the primary conv's panels widened once at load, W read in place (--residency widenedprimary).
+((resident == 0)) || [[ -s "$work/counts-float32-widenedprimary.json" ]] || { trace "$work/counts-float32-widenedprimary.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
+  "$arm64/capsnet" "${float32_eval[@]}" --residency widenedprimary & pids+=($!); }
 # qemu's max CPU has DotProd (the A76's SDOT tile), its cortex-a72 has not (the SMULL tile of the A72 and A53).
 [[ -s "$work/counts-int8-dot.json" ]] || { trace "$work/counts-int8-dot.json" "$arm64/capsnet" "$arm_base" "$images" "${arm_qemu[@]}" -cpu max -- \
   "$arm64/capsnet" "${int8_eval[@]}" & pids+=($!); }
@@ -172,6 +176,7 @@ for target in pi5:$pi5_cpu:int8-dot pi4:cortex-a72:int8-nodot pi3:cortex-a53:int
   IFS=: read -r name cpu int8 <<< "$target"
   cycles "$name" float32 "$work/counts-float32.json" aarch64 "$cpu" "$arm64/capsnet"
   ((resident == 0)) || cycles "$name" float32-resident "$work/counts-float32-resident.json" aarch64 "$cpu" "$arm64/capsnet"
+  ((resident == 0)) || cycles "$name" float32-widenedprimary "$work/counts-float32-widenedprimary.json" aarch64 "$cpu" "$arm64/capsnet"
   cycles "$name" int8 "$work/counts-$int8.json" aarch64 "$cpu" "$arm64/capsnet"
 done
 cycles x64 float32 "$work/counts-x64.json" x86_64 znver3 "$x64/StageProbe"

@@ -57,11 +57,11 @@ def stage_bytes(shapes, precision, cache):
     where it does not fit in the cache."""
     conv1 = product(shapes["conv1.weight"]) * 4
     # The float32 model reads the primary conv's panels and W in F16 where they lie (EmbeddedWeights.InPlace); the int8
-    # model has int8 panels and a float32 W.
-    # model has int8 panels and a float32 W; "float32-resident" is the float32 model on weights widened once at load.
+    # model has int8 panels and a float32 W; "float32-resident" is the float32 model on weights widened once at load,
+    # "float32-widenedprimary" on the primary conv's panels widened at load and W in F16 in place.
     primary = product(shapes["primary_caps.weight"]) * {"int8": 1, "float32": 2}.get(precision, 4)
     digit = product(shapes["digit_caps.weight"])
-    transform = digit * (2 if precision == "float32" else 4)
+    transform = digit * (2 if precision in ("float32", "float32-widenedprimary") else 4)
     predictions = digit // product(shapes["digit_caps.weight"][-1:]) * 4  # û: one float per row of W
     spill = predictions > cache
     return {
@@ -149,6 +149,8 @@ def markdown(work, weights):
                  "float32-resident": "float32, embedded weights widened once at load (`--residency widened`, "
                                      "`CompiledModel.Open(null, WeightResidency.Widened)`: 27 MB of float32 resident instead of "
                                      "13.6 MB of F16 widened per image)",
+                 "float32-widenedprimary": "float32, the primary conv's panels widened once at load, W in F16 in place "
+                                           "(`--residency widenedprimary`, `WeightResidency.WidenedPrimary`: 24 MB per image)",
                  "int8": "int8 (SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32)"}
         w(f"### {title[precision]}")
         w("")
@@ -225,18 +227,29 @@ def summary(work, shapes):
         res = runs["float32-resident"][0][2]
         lines.append(f"With the weights widened once at load: {res:.1f} ms (" +
                      ", ".join(f"{ms / res:.2f}× {what}" for what, ms in EARLIER_PI5_FLOAT32) + ").")
+    if "float32-widenedprimary" in runs:
+        primary = runs["float32-widenedprimary"][0][2]
+        lines.append(f"With only the primary conv's panels widened at load (W in F16 in place): {primary:.1f} ms (" +
+                     ", ".join(f"{ms / primary:.2f}× {what}" for what, ms in EARLIER_PI5_FLOAT32) + ").")
     i8 = runs["int8"][0][2]
     lines.append(f"int8 (SDOT): {i8:.1f} ms, {i8 / f32:.2f}× the shipped float32" +
-                 (f" and {i8 / runs['float32-resident'][0][2]:.2f}× the resident one." if "float32-resident" in runs else "."))
+                 "".join(f", {i8 / runs[p][0][2]:.2f}× {what}" for p, what in
+                         [("float32-resident", "the resident one"), ("float32-widenedprimary", "the one with the primary conv widened")]
+                         if p in runs) + ".")
     if "float32-resident" in runs:
         rows = []
         for board in BOARDS[:3]:
             target = board[1]
             inplace = one_core_figure(work, target, "float32", shapes, board)
             resident = one_core_figure(work, target, "float32-resident", shapes, board)
-            rows.append(f"{board[0].split(' (')[0]}: 1 core {inplace[0][2]:.1f} vs {resident[0][2]:.1f} ms, "
-                        f"4 cores {inplace[1][2]:.1f} vs {resident[1][2]:.1f} ms")
-        lines.append("\n\n**Weight residency (F16 in place vs widened at load), figures in place vs resident:** " + "; ".join(rows) +
+            mixed = one_core_figure(work, target, "float32-widenedprimary", shapes, board) if "float32-widenedprimary" in runs else None
+            rows.append(f"{board[0].split(' (')[0]}: 1 core {inplace[0][2]:.1f} vs {resident[0][2]:.1f}" +
+                        (f" vs {mixed[0][2]:.1f}" if mixed else "") + f" ms, 4 cores {inplace[1][2]:.1f} vs {resident[1][2]:.1f}" +
+                        (f" vs {mixed[1][2]:.1f}" if mixed else "") + " ms")
+        lines.append("\n\n**Weight residency (F16 in place vs widened at load" +
+                     (" vs the primary conv widened at load" if "float32-widenedprimary" in runs else "") +
+                     "), figures in place vs resident" + (" vs primary widened" if "float32-widenedprimary" in runs else "") +
+                     ":** " + "; ".join(rows) +
                      ". Widening at load saves the per-image widening (compute) but doubles the weight bytes each image streams "
                      f"({sum(stage_bytes(shapes, 'float32', 0).values()) / 1e6:.1f} → {sum(stage_bytes(shapes, 'float32-resident', 0).values()) / 1e6:.1f} MB)"
                      ", so it wins on one core and loses where the cores split the compute and the one DRAM bounds the image; it also costs "
@@ -276,9 +289,10 @@ def target_core(target):
 
 
 def precisions(work):
-    """The runs the work folder holds cycles for: float32 (embedded, F16 in place), float32-resident if traced, int8."""
-    resident = os.path.exists(f"{work}/cycles-pi5-float32-resident.json")
-    return ["float32"] + (["float32-resident"] if resident else []) + ["int8"]
+    """The runs the work folder holds cycles for: float32 (embedded, F16 in place), float32-resident and
+    float32-widenedprimary if traced, int8."""
+    resident = [p for p in ["float32-resident", "float32-widenedprimary"] if os.path.exists(f"{work}/cycles-pi5-{p}.json")]
+    return ["float32"] + resident + ["int8"]
 
 
 def tile_cycles(work):
@@ -366,6 +380,8 @@ def selftest():
     b = stage_bytes(shapes, "float32", 4 * 1024 * 1024)
     assert b["primary"] == 20736 * 256 * 2 and b["transform"] == 1152 * 10 * 128 * 2 and b["conv1"] == 81 * 256 * 4, b
     assert b["routing"] == 0, b
+    mixed = stage_bytes(shapes, "float32-widenedprimary", 4 * 1024 * 1024)
+    assert mixed["primary"] == 20736 * 256 * 4 and mixed["transform"] == b["transform"], mixed
     small = stage_bytes(shapes, "int8", 512 * 1024)
     assert small["primary"] == 20736 * 256 and small["transform"] == 1152 * 10 * 128 * 4 + 1152 * 160 * 4, small
     assert small["routing"] == 5 * 1152 * 160 * 4, small

@@ -373,6 +373,16 @@ namespace CapsEmbedded.Generator
                     public static Weights EmbeddedWidened => Once(ref s_embeddedWidened, static () => new Weights(EmbeddedWeights.InPlace(
                         typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
                         TensorDataOffsets, TensorDataTypes, WeightResidency.Widened), {{model}}.ClassNames));
+
+                    private static Weights? s_embeddedWidenedPrimary;
+
+                    /// <summary>
+                    /// The embedded weights with only the primary conv's panels widened to float32 at first use
+                    /// (<see cref="WeightResidency.WidenedPrimary"/>): W stays in F16 in place, the same outputs bit for bit.
+                    /// </summary>
+                    public static Weights EmbeddedWidenedPrimary => Once(ref s_embeddedWidenedPrimary, static () => new Weights(EmbeddedWeights.InPlace(
+                        typeof(Weights).Assembly, WeightsResourceName, WeightsFileLength, WeightsDataOffset, Architecture,
+                        TensorDataOffsets, TensorDataTypes, WeightResidency.WidenedPrimary), {{model}}.ClassNames));
                     """);
             return Indent($$"""
                 /// <summary>
@@ -386,6 +396,9 @@ namespace CapsEmbedded.Generator
 
                 /// <summary><see cref="Embedded"/>: packed as float32 at load already (<see cref="WeightResidency.Widened"/>).</summary>
                 public static Weights EmbeddedWidened => Embedded;
+
+                /// <summary><see cref="Embedded"/>: packed as float32 at load already (<see cref="WeightResidency.WidenedPrimary"/>).</summary>
+                public static Weights EmbeddedWidenedPrimary => Embedded;
                 """);
         }
     }

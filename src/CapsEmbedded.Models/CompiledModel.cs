@@ -14,18 +14,18 @@ public sealed class CompiledModel
 {
     public static readonly CompiledModel Mnist = Create("mnist", MnistCapsNet.Architecture, MnistCapsNet.WeightsFileName,
         MnistCapsNet.WeightsResourceName, defaultTop: 1, () => MnistCapsNet.Weights.Embedded, () => MnistCapsNet.Weights.EmbeddedWidened,
-        MnistCapsNet.Weights.FromWeights,
+        () => MnistCapsNet.Weights.EmbeddedWidenedPrimary, MnistCapsNet.Weights.FromWeights,
         (weights, owns) => new MnistCapsNet.Session(weights, ownsWeights: owns));
 
     public static readonly CompiledModel Fashion = Create("fashion", FashionCapsNet.Architecture, FashionCapsNet.WeightsFileName,
         FashionCapsNet.WeightsResourceName, defaultTop: 1, () => FashionCapsNet.Weights.Embedded, () => FashionCapsNet.Weights.EmbeddedWidened,
-        FashionCapsNet.Weights.FromWeights,
+        () => FashionCapsNet.Weights.EmbeddedWidenedPrimary, FashionCapsNet.Weights.FromWeights,
         (weights, owns) => new FashionCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>36×36 images of two overlapping digits (paper §6): a reading is the two longest capsules.</summary>
     public static readonly CompiledModel MultiMnist = Create("multimnist", MultiMnistCapsNet.Architecture, MultiMnistCapsNet.WeightsFileName,
         MultiMnistCapsNet.WeightsResourceName, defaultTop: 2, () => MultiMnistCapsNet.Weights.Embedded, () => MultiMnistCapsNet.Weights.EmbeddedWidened,
-        MultiMnistCapsNet.Weights.FromWeights,
+        () => MultiMnistCapsNet.Weights.EmbeddedWidenedPrimary, MultiMnistCapsNet.Weights.FromWeights,
         (weights, owns) => new MultiMnistCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
@@ -66,11 +66,17 @@ public sealed class CompiledModel
 
     // One generated paper model's Weights type, hidden behind IDisposable so that one registry entry serves every model.
     private static CompiledModel Create<TWeights>(string name, CapsNetArchitecture architecture, string weightsFileName, string weightsResourceName,
-        int defaultTop, Func<TWeights> embedded, Func<TWeights> embeddedWidened, Func<CapsNetWeights, string?, TWeights> pack,
+        int defaultTop, Func<TWeights> embedded, Func<TWeights> embeddedWidened, Func<TWeights> embeddedWidenedPrimary,
+        Func<CapsNetWeights, string?, TWeights> pack,
         Func<TWeights, bool, ICapsNetSession> session)
         where TWeights : class, IDisposable =>
         new(name, name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop,
-            residency => residency == WeightResidency.Widened ? embeddedWidened() : embedded(),
+            residency => residency switch
+            {
+                WeightResidency.Widened => embeddedWidened(),
+                WeightResidency.WidenedPrimary => embeddedWidenedPrimary(),
+                _ => embedded(),
+            },
             (source, weights) => pack((CapsNetWeights?)weights ?? CapsNetWeightsFile.Load(source), source),
             (weights, owns) => session((TWeights)weights, owns));
 
@@ -109,8 +115,9 @@ public sealed class CompiledModel
     /// the generated FromWeights (a WeightFormatException naming the mismatch). The session owns what it loaded.
     /// </summary>
     /// <remarks>
-    /// <paramref name="residency"/>: where the embedded weights are kept, F16 read in place (the default) or widened to
-    /// float32 once at load, the faster choice on one thread (<see cref="WeightResidency"/>; the same outputs bit for bit).
+    /// <paramref name="residency"/>: where the embedded weights are kept, F16 read in place (the default), or all or the
+    /// primary conv's widened to float32 once at load, the faster choices on one thread (<see cref="WeightResidency"/>; the
+    /// same outputs bit for bit).
     /// A file at <paramref name="weightsPath"/> is packed as float32 either way.
     /// </remarks>
     public ICapsNetSession Open(string? weightsPath, WeightResidency residency = WeightResidency.InPlace)

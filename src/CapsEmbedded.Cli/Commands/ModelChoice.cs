@@ -61,18 +61,22 @@ internal static class ModelChoice
     };
 
     /// <summary>
-    /// <c>--residency inplace|widened</c> (eval, bench): where a compiled model's embedded F16 weights live
+    /// <c>--residency inplace|widened|widenedprimary</c> (eval, bench): where a compiled model's embedded F16 weights live
     /// (<see cref="WeightResidency"/>); a --weights file is widened at load either way.
     /// </summary>
     public static Option<WeightResidency> Residency() => new("--residency")
     {
-        Description = "Embedded weights: inplace (F16 read where they lie, widened per image: half the memory and DRAM traffic, faster when threads split an image) or widened (float32 once at load: faster on one thread); same outputs",
+        Description = "Embedded weights: inplace (F16 read where they lie, widened per image: half the memory and DRAM traffic, faster when threads split an image), widened (float32 once at load: faster on one thread) or widenedprimary (only the primary conv's float32 at load, W in place: faster on one thread of a Pi 5-class core); same outputs",
         DefaultValueFactory = _ => WeightResidency.InPlace,
     };
 
     /// <summary>", widened at load" when the embedded weights of a compiled model are widened (for the "weights …" line).</summary>
-    public static string ResidencyNote(string? weightsPath, WeightResidency residency) =>
-        weightsPath is null && residency == WeightResidency.Widened ? ", widened to float32 at load" : "";
+    public static string ResidencyNote(string? weightsPath, WeightResidency residency) => weightsPath is not null ? "" : residency switch
+    {
+        WeightResidency.Widened => ", widened to float32 at load",
+        WeightResidency.WidenedPrimary => ", primary conv widened to float32 at load",
+        _ => "",
+    };
 
     /// <summary>The compiled model of a <c>--model</c> value (the option accepts only these names); null, when none was given, is MNIST.</summary>
     public static CompiledModel Named(string? name) =>

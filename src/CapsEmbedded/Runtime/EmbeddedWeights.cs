@@ -59,7 +59,8 @@ public static class EmbeddedWeights
     /// <remarks>
     /// With <paramref name="residency"/> <see cref="WeightResidency.Widened"/> the same packed weights are widened whole to
     /// float32 at load instead (their pages of the image let go afterwards): the floats <see cref="Pack(Assembly, string, long, long, CapsNetArchitecture, ReadOnlySpan{long}, ReadOnlySpan{string})"/>
-    /// of the unpacked file would give, without unpacking it.
+    /// of the unpacked file would give, without unpacking it; with <see cref="WeightResidency.WidenedPrimary"/> only the
+    /// primary conv's panels are (W stays in place).
     /// </remarks>
     public static unsafe PackedCapsNetWeights InPlace(Assembly assembly, string resourceName, long expectedFileLength, long dataOffset,
         CapsNetArchitecture architecture, ReadOnlySpan<long> tensorBegins, ReadOnlySpan<string> tensorDTypes,

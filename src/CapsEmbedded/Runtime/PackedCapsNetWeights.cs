@@ -15,6 +15,7 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
 {
     private readonly AlignedBuffer _buffer;
     private readonly ushort* _half; // the F16 packed layout, read in place; null when every tensor is float32
+    private readonly bool _primaryWidened; // with _half: the primary conv's panels are in the float buffer, only W is read in place
 
     private PackedCapsNetWeights(PackedCapsNetLayout layout)
     {
@@ -22,9 +23,10 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
         _buffer = new AlignedBuffer(layout.TotalLength);
     }
 
-    private PackedCapsNetWeights(PackedCapsNetLayout layout, ushort* half) : this(layout)
+    private PackedCapsNetWeights(PackedCapsNetLayout layout, ushort* half, bool primaryWidened) : this(layout)
     {
         _half = half;
+        _primaryWidened = primaryWidened;
     }
 
     public PackedCapsNetLayout Layout { get; }
@@ -34,13 +36,13 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
     public ReadOnlySpan<float> Conv1Weight => Slice(Layout.Conv1Weight);
     public ReadOnlySpan<float> Conv1Bias => Slice(Layout.Conv1Bias);
     /// <summary>The primary conv's float32 panels; empty when they are F16 (<see cref="HalfPrimaryWeight"/>).</summary>
-    public ReadOnlySpan<float> PrimaryWeight => _half is null ? Slice(Layout.PrimaryWeight) : default;
+    public ReadOnlySpan<float> PrimaryWeight => _half is null || _primaryWidened ? Slice(Layout.PrimaryWeight) : default;
     public ReadOnlySpan<float> PrimaryBias => Slice(Layout.PrimaryBias);
     /// <summary>W after CapsuleTransform.PackWeights as float32; empty when it is F16 (<see cref="HalfDigitWeight"/>).</summary>
     public ReadOnlySpan<float> DigitWeight => _half is null ? Slice(Layout.DigitWeight) : default;
 
-    /// <summary>The primary conv's panels in F16, read in place (<see cref="InPlace"/>); empty otherwise.</summary>
-    public ReadOnlySpan<Half> HalfPrimaryWeight => HalfSlice(Layout.PrimaryWeight);
+    /// <summary>The primary conv's panels in F16, read in place (<see cref="InPlace"/>); empty when they are float32.</summary>
+    public ReadOnlySpan<Half> HalfPrimaryWeight => _primaryWidened ? default : HalfSlice(Layout.PrimaryWeight);
 
     /// <summary>W (CapsuleTransform's layout) in F16, read in place (<see cref="InPlace"/>); empty otherwise.</summary>
     public ReadOnlySpan<Half> HalfDigitWeight => HalfSlice(Layout.DigitWeight);
@@ -69,7 +71,9 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
     /// </summary>
     /// <remarks>
     /// With <see cref="WeightResidency.Widened"/> every region is widened into the float buffer instead (the primary conv's
-    /// panels and W too: the same layout, so the same floats as packing the file) and nothing is read in place afterwards.
+    /// panels and W too: the same layout, so the same floats as packing the file) and nothing is read in place afterwards;
+    /// with <see cref="WeightResidency.WidenedPrimary"/> the primary conv's panels are widened with the small regions and
+    /// only W is read in place.
     /// </remarks>
     internal static PackedCapsNetWeights InPlace(CapsNetArchitecture architecture, byte* packed, long length, string source,
         Action<long, long>? consumed, WeightResidency residency = WeightResidency.InPlace)
@@ -97,16 +101,17 @@ public sealed unsafe class PackedCapsNetWeights : IDisposable
             }
             return widened;
         }
-        var weights = new PackedCapsNetWeights(layout, (ushort*)packed);
+        bool primaryWidened = residency == WeightResidency.WidenedPrimary;
+        var weights = new PackedCapsNetWeights(layout, (ushort*)packed, primaryWidened);
         try
         {
             Span<float> all = weights._buffer.Span;
             ReadOnlySpan<PackedCapsNetLayout.Region> widened =
             [
                 layout.Conv1Weight, layout.Conv1Bias, layout.PrimaryBias, layout.Fc1Weight, layout.Fc1Bias, layout.Fc2Weight,
-                layout.Fc2Bias, layout.Fc3Weight, layout.Fc3Bias,
+                layout.Fc2Bias, layout.Fc3Weight, layout.Fc3Bias, layout.PrimaryWeight, // the last with WidenedPrimary only
             ];
-            foreach (var region in widened)
+            foreach (var region in primaryWidened ? widened : widened[..^1])
             {
                 var bytes = new ReadOnlySpan<byte>(packed + 2L * region.Offset, 2 * region.Length);
                 WeightPrecision.WidenHalf(bytes, all.Slice(region.Offset, region.Length), SimdTiers.Best);

@@ -79,6 +79,26 @@ public sealed class PackedWeightsTests
     }
 
     /// <summary>
+    /// <see cref="WeightResidency.WidenedPrimary"/>: the primary conv's panels widened to float32 at load and W read in
+    /// place in F16 (so the generated model takes the float32 GEMM and the F16 û); the oracle's floats in every region.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void WidenedPrimary_residency_holds_the_primary_panels_as_float32_and_reads_W_in_place(string model)
+    {
+        var (assembly, resource, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
+        var expected = OldPacking(file, layout, architecture);
+        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
+        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
+        using var mixed = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes,
+            WeightResidency.WidenedPrimary);
+        Assert.True(mixed.HalfPrimaryWeight.IsEmpty && mixed.DigitWeight.IsEmpty);
+        Assert.False(mixed.PrimaryWeight.IsEmpty || mixed.HalfDigitWeight.IsEmpty);
+        AssertSameBits(expected, mixed);
+    }
+
+    /// <summary>
     /// The weight file is embedded once, packed; every reader of the file gets it back from the packed form exactly:
     /// the bytes (SHA-256 = the generated WeightsSha256), and so the tensors bit for bit and the metadata.
     /// </summary>
@@ -128,23 +148,27 @@ public sealed class PackedWeightsTests
         var model = CompiledModel.Named(name);
         using var embedded = model.Open(weightsPath: null);
         using var widened = model.Open(weightsPath: null, WeightResidency.Widened);
+        using var mixed = model.Open(weightsPath: null, WeightResidency.WidenedPrimary);
         using var loaded = model.Open(CapsNetWeightsFile.Load(ModelFile(name)), name);
         float[] a = new float[model.Shape.Classes], b = new float[model.Shape.Classes], c = new float[model.Shape.Classes];
+        float[] d = new float[model.Shape.Classes];
         foreach (var image in Images(model.Shape.InputLength))
             foreach (var tier in SimdTiers.Supported)
             {
-                embedded.Tier = widened.Tier = loaded.Tier = tier;
+                embedded.Tier = widened.Tier = mixed.Tier = loaded.Tier = tier;
                 int expected = loaded.Predict(image, b);
                 Assert.Equal(expected, embedded.Predict(image, a));
                 Assert.True(MemoryMarshal.AsBytes(a.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}");
                 Assert.Equal(expected, widened.Predict(image, c));
                 Assert.True(MemoryMarshal.AsBytes(c.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}, widened at load");
+                Assert.Equal(expected, mixed.Predict(image, d));
+                Assert.True(MemoryMarshal.AsBytes(d.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.AsSpan())), $"{tier}, primary widened at load");
             }
     }
 
     /// <summary>
-    /// The two residencies are two cached instances of the generated Weights (each built once, neither freed by a
-    /// session), and a call on the widened ones allocates nothing: the widening is load-time only.
+    /// The residencies are cached instances of the generated Weights (each built once, none freed by a session), and a
+    /// call on the widened ones allocates nothing: the widening is load-time only.
     /// </summary>
     [Fact]
     public void Widened_embedded_weights_are_built_once_and_predict_without_allocating()
@@ -160,6 +184,13 @@ public sealed class PackedWeightsTests
         var image = Images(session.Shape.InputLength).First();
         float[] lengths = new float[session.Shape.Classes];
         Allocations.AssertNone(() => session.Predict(image, lengths));
+
+        Assert.Same(MnistCapsNet.Weights.EmbeddedWidenedPrimary, MnistCapsNet.Weights.EmbeddedWidenedPrimary);
+        Assert.NotSame(MnistCapsNet.Weights.EmbeddedWidened, MnistCapsNet.Weights.EmbeddedWidenedPrimary);
+        using var mixed = CompiledModel.Mnist.Open(weightsPath: null, WeightResidency.WidenedPrimary);
+        Assert.True(MnistCapsNet.Weights.EmbeddedWidenedPrimary.Packed.HalfPrimaryWeight.IsEmpty);
+        Assert.False(MnistCapsNet.Weights.EmbeddedWidenedPrimary.Packed.HalfDigitWeight.IsEmpty);
+        Allocations.AssertNone(() => mixed.Predict(image, lengths));
         Assert.Throws<ArgumentOutOfRangeException>(() => CompiledModel.Mnist.Open(weightsPath: null, (WeightResidency)7));
     }
 
