@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using CapsEmbedded.IO;
+using CapsEmbedded.Training;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.TorchSharp;
@@ -56,6 +57,22 @@ public static class EfficientWeightsWriter
     /// <see cref="EfficientCapsNetArchitecture.Mnist"/>, whose sizes are this class's constants.
     /// </summary>
     public static Dictionary<string, string> ArchitectureMetadata() => EfficientCapsNetArchitecture.Mnist.ToMetadata();
+
+    /// <summary>
+    /// The tensors of an exported Efficient-CapsNet weight file as this tool's module takes them (<c>eval</c>, <c>train
+    /// --init-from</c>): the runtime's reader (F32, F16 or BF16 widened to float32; every tensor's name, dtype and shape
+    /// checked, values finite, no negative running variance, PyTorch's I64 batch counters skipped), the MNIST network only.
+    /// Every problem is a <see cref="WeightFormatException"/> naming the file; a training checkpoint is named as one.
+    /// </summary>
+    public static Dictionary<string, float[]> LoadWeightFile(string path)
+    {
+        if (File.Exists(path) && TrainingCheckpoint.IsCheckpoint(SafeTensorsFile.ReadHeader(path).Header.Metadata))
+            throw new WeightFormatException(path, null, "a training checkpoint, not a weight file: write its weights with capsnet-torch export (or continue its run with --resume --checkpoint)");
+        var weights = EfficientCapsNetWeightsFile.Load(path);
+        if (!weights.Architecture.Equals(EfficientCapsNetArchitecture.Mnist))
+            throw new WeightFormatException(path, null, $"holds the Efficient-CapsNet {weights.Architecture}; capsnet-torch runs only {EfficientCapsNetArchitecture.Mnist}");
+        return Tensors.ToDictionary(t => t.Name, t => weights[t.Name], StringComparer.Ordinal);
+    }
 
     /// <summary>Writes <paramref name="tensors"/> (name → float32 values, every spec tensor) as an F32 weight file with the
     /// architecture metadata and <paramref name="metadata"/> (provenance), atomically.</summary>

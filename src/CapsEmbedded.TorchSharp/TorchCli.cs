@@ -74,7 +74,7 @@ public static class TorchCli
             };
             if (options.Data == TrainingDataKind.EfficientImages)
                 return TrainEfficient(options with { GroupSize = 1 }, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
-                    parse.GetValue(shared.Resume), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
+                    parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
                     "capsnet-torch " + string.Join(" ", parse.Tokens.Select(x => x.Value)), parse.InvocationConfiguration.Output);
             return Train(options, parse.GetValue(shared.Data)!, parse.GetValue(dataDir)!, shared.LimitValue(parse), shared.OutPath(parse),
                 parse.GetValue(shared.Resume), parse.GetValue(shared.InitFrom), parse.GetValue(device)!, parse.GetResult(threads) is { Implicit: false },
@@ -111,13 +111,20 @@ public static class TorchCli
 
     /// <summary>
     /// <c>train --arch efficient</c>: Efficient-CapsNet with its authors' recipe (<see cref="TorchEfficientSession"/>); the
-    /// same progress, CSV, chart, checkpoints, Ctrl+C/SIGTERM and provenance as <see cref="Train"/>, its own checkpoint and
-    /// weight-file formats (<see cref="EfficientCheckpoint"/>, <see cref="EfficientWeightsWriter"/>).
+    /// same progress, CSV, chart, checkpoints, Ctrl+C/SIGTERM, <c>--init-from</c> and provenance as <see cref="Train"/>, its
+    /// own checkpoint and weight-file formats (<see cref="EfficientCheckpoint"/>, <see cref="EfficientWeightsWriter"/>).
     /// </summary>
     private static int TrainEfficient(TrainingOptions options, string dataName, string dataRoot, int? limit, string outPath, bool resume,
-        string deviceName, bool threadsGiven, string commandLine, TextWriter output)
+        string? initFrom, string deviceName, bool threadsGiven, string commandLine, TextWriter output)
     {
         EfficientCheckpoint? checkpoint = null;
+        Dictionary<string, float[]>? initial = null;
+        if (initFrom is not null)
+        {
+            TrainingCommandLine.CheckInitFrom(resume);
+            initial = EfficientWeightsWriter.LoadWeightFile(initFrom);
+            options = options with { InitSource = TrainingCommandLine.InitFromSource(initFrom) };
+        }
         if (resume)
         {
             string path = options.CheckpointPath ?? throw new TorchCliException("--resume needs a checkpoint, and --out is not a regular file to keep one beside: pass --checkpoint <file>");
@@ -139,8 +146,9 @@ public static class TorchCli
         output.WriteLine($"model    Efficient-CapsNet (Mazzia et al. 2021), {parameters:N0} parameters with the decoder (TorchSharp, libtorch on {deviceName})");
         TrainingCommandLine.WriteSettings(output, dataName, train, test, options);
         output.WriteLine($"files    {outPath}, {options.CheckpointPath}, {csvPath}, {svgPath}");
+        if (initial is not null) output.WriteLine(UntrustedText.Line($"init     {options.InitDescription}; Adam and the schedule start afresh"));
 
-        using var session = new TorchEfficientSession(options, train, test, device, checkpoint);
+        using var session = new TorchEfficientSession(options, train, test, device, checkpoint, initial);
         var observer = new ProgressObserver(csvPath, svgPath, $"Efficient-CapsNet training (TorchSharp) on {TrainingCommandLine.SafeName(dataName)}", output);
         if (TrainingCommandLine.RunUntilCancelled(cancel => session.Run(observer, cancel), out var signal) == TrainingOutcome.Interrupted)
             return TrainingCommandLine.Interrupted(output, session.State, options, signal);
@@ -258,12 +266,8 @@ public static class TorchCli
         int count = Math.Min(limit is { } l ? Positive(l, "--limit") : set.Count, set.Count);
         for (int k = 0; k < count; k++)
             if (set.Labels[k] >= EfficientWeightsWriter.Classes) throw new TorchCliException($"label {set.Labels[k]} of image {k} is not below the model's {EfficientWeightsWriter.Classes} classes");
-        // The runtime's reader: F32, F16 (the shipped weights/mnist-efficient.safetensors) or BF16, widened to float32 and
-        // validated, PyTorch's I64 batch counters skipped; this tool's module is the MNIST network only.
-        var weights = EfficientCapsNetWeightsFile.Load(path);
-        if (!weights.Architecture.Equals(EfficientCapsNetArchitecture.Mnist))
-            throw new TorchCliException($"{path} holds the Efficient-CapsNet {weights.Architecture}; capsnet-torch runs only {EfficientCapsNetArchitecture.Mnist}");
-        var tensors = EfficientWeightsWriter.Tensors.ToDictionary(t => t.Name, t => weights[t.Name], StringComparer.Ordinal);
+        // F32, F16 (the shipped weights/mnist-efficient.safetensors) or BF16, widened to float32 and validated.
+        var tensors = EfficientWeightsWriter.LoadWeightFile(path);
         using var trainer = new TorchEfficientTrainer(1, OpenDevice(deviceName, threads));
         trainer.Model.Load(tensors);
         var clock = Stopwatch.StartNew();

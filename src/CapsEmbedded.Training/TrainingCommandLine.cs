@@ -18,6 +18,7 @@ namespace CapsEmbedded.Training;
 public sealed class TrainingCommandLine
 {
     private readonly string _tool;
+    private readonly bool _efficient;
 
     /// <summary><c>--arch</c>'s name for Efficient-CapsNet (capsnet-torch only): its authors' recipe and augmentation,
     /// <see cref="TrainingDataKind.EfficientImages"/>.</summary>
@@ -28,9 +29,13 @@ public sealed class TrainingCommandLine
     public TrainingCommandLine(string tool, bool efficient = false)
     {
         _tool = tool;
+        _efficient = efficient;
         Arch.AcceptOnlyFromAmong(efficient ? [.. CapsNetArchitecture.Names, EfficientArch] : CapsNetArchitecture.Names);
         if (efficient)
+        {
             Arch.Description += "; efficient: Efficient-CapsNet (Mazzia et al. 2021) with its authors' recipe (batch 16, lr 5e-4 x 0.97 an epoch, their augmentation)";
+            InitFrom.Description += "; with --arch efficient: an exported Efficient-CapsNet file (F32, F16 or BF16), batch-norm statistics included";
+        }
         Out = new("--out", "-o") { Description = $"Final weight file (default: {tool}-<data>.safetensors); the CSV and SVG go next to it" };
     }
 
@@ -79,6 +84,12 @@ public sealed class TrainingCommandLine
     public Option<string?> InitFrom { get; } = new("--init-from")
     {
         Description = "Start from this weight file (same architecture) instead of the seeded initialisation; Adam and the schedule start afresh",
+    };
+
+    /// <summary>Only in a tool that trains Efficient-CapsNet (<see cref="CreateCommand"/> adds it there): the floor of its per-epoch decay.</summary>
+    public Option<double?> LearningRateFloor { get; } = new("--lr-floor")
+    {
+        Description = $"--arch efficient: the lowest learning rate, where the per-epoch decay stops (default: the authors' {EfficientMinLearningRate.ToString(CultureInfo.InvariantCulture)}, or --lr when lower; 0..--lr; equal to --lr, like --decay 1, keeps the rate constant)",
     };
 
     /// <summary>Not among <see cref="CreateCommand"/>'s: the tools that write per-epoch weights add it (see <see cref="EpochPath"/>).</summary>
@@ -167,6 +178,7 @@ public sealed class TrainingCommandLine
             Data, Arch, Epochs, Batch, LearningRate, Decay, Seed, Limit, TestLimit, Out, Checkpoint, CheckpointEvery, Resume, Shift, Rotate, Scale,
             InitFrom, Routing, ReconstructionWeight,
         };
+        if (_efficient) command.Options.Add(LearningRateFloor);
         foreach (var option in toolOptions) command.Options.Add(option);
         return command;
     }
@@ -186,6 +198,8 @@ public sealed class TrainingCommandLine
         bool multiMnist = parse.GetValue(Data) == MultiMnistData;
         string arch = parse.GetValue(Arch)!;
         if (arch == EfficientArch) return EfficientOptions(parse, multiMnist);
+        if (parse.GetResult(LearningRateFloor) is { Implicit: false })
+            throw new ArgumentException($"--lr-floor is for --arch efficient (its decay per epoch stops at a floor); --arch {arch}'s decays continuously, with none");
         if (multiMnist && parse.GetResult(Arch) is { Implicit: false } && arch != "multimnist")
             throw new ArgumentException($"--data multimnist trains the multimnist network (36x36 pairs); --arch {arch} cannot take them");
         return new()
@@ -222,10 +236,15 @@ public sealed class TrainingCommandLine
     private TrainingOptions EfficientOptions(ParseResult parse, bool multiMnist)
     {
         if (multiMnist) throw new ArgumentException("--arch efficient trains on single images (mnist, fashion or a folder), not MultiMNIST pairs");
-        foreach (var flag in new Option[] { Routing, Shift, Rotate, Scale, InitFrom })
+        foreach (var flag in new Option[] { Routing, Shift, Rotate, Scale })
             if (parse.GetResult(flag) is { Implicit: false })
-                throw new ArgumentException($"{flag.Name} is not for --arch efficient (its routing is one pass, its augmentation the authors', its initialisation he_normal)");
+                throw new ArgumentException($"{flag.Name} is not for --arch efficient (its routing is one pass, its augmentation the authors')");
         T Given<T>(Option<T> option, T recipe) => parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : recipe;
+        double learningRate = Given(LearningRate, EfficientLearningRate);
+        // The authors' floor applies to their schedule; a fine-tune from a trained file sets its own (or a constant rate).
+        double floor = parse.GetValue(LearningRateFloor) is { } given
+            ? (given >= 0 && given <= learningRate ? given : throw new ArgumentException(FormattableString.Invariant($"--lr-floor must be in 0..--lr ({learningRate}), got {given}")))
+            : Math.Min(EfficientMinLearningRate, learningRate);
         return new()
         {
             // The loop reads only the input size and classes from the architecture: the paper network's match MNIST's.
@@ -234,10 +253,10 @@ public sealed class TrainingCommandLine
             ReconstructionWeight = Checked(parse.GetValue(ReconstructionWeight), TrainingOptions.ReconstructionWeightProblem),
             Epochs = Positive(parse.GetValue(Epochs), "--epochs"),
             Batch = Positive(Given(Batch, EfficientBatch), "--batch"),
-            LearningRate = Given(LearningRate, EfficientLearningRate), Decay = Given(Decay, EfficientDecay),
-            DecayPerEpoch = true, MinLearningRate = Math.Min(EfficientMinLearningRate, Given(LearningRate, EfficientLearningRate)),
+            LearningRate = learningRate, Decay = Given(Decay, EfficientDecay),
+            DecayPerEpoch = true, MinLearningRate = floor,
             Seed = parse.GetValue(Seed),
-            InitSource = EfficientInit(parse.GetValue(Seed)),
+            InitSource = EfficientInit(parse.GetValue(Seed)), // the tool replaces it with InitFromSource when --init-from is given
             GroupSize = 1,
             CheckpointPath = parse.GetValue(Checkpoint) ?? SidePath(OutPath(parse), ".ckpt"),
             CheckpointEverySteps = Positive(parse.GetValue(CheckpointEvery), "--checkpoint-every"),
@@ -268,11 +287,11 @@ public sealed class TrainingCommandLine
         CapsNetWeights? initial = null;
         if (initFrom is not null)
         {
-            if (resume) throw new ArgumentException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
+            CheckInitFrom(resume);
             initial = CapsNetWeightsFile.Load(initFrom);
             if (initial.Architecture != options.Architecture)
                 throw new ArgumentException($"{initFrom} holds {initial.Architecture}; --arch and --routing give {options.Architecture}");
-            options = options with { InitSource = $"from {Path.GetFileName(initFrom)} (sha256 {FileHash.Sha256(initFrom)})" };
+            options = options with { InitSource = InitFromSource(initFrom) };
         }
         if (resume)
         {
@@ -294,6 +313,15 @@ public sealed class TrainingCommandLine
         }
         return (options, checkpoint, initial);
     }
+
+    /// <summary><c>--init-from</c> with <c>--resume</c> is an error in every tool and network.</summary>
+    public static void CheckInitFrom(bool resume)
+    {
+        if (resume) throw new ArgumentException("--init-from and --resume exclude each other: a checkpoint already holds the weights");
+    }
+
+    /// <summary><see cref="TrainingOptions.InitSource"/> of a run started from the weight file at <paramref name="path"/>: its name and SHA-256.</summary>
+    public static string InitFromSource(string path) => $"from {Path.GetFileName(path)} (sha256 {FileHash.Sha256(path)})";
 
     /// <summary>
     /// A resumed run's options: the checkpoint's (<paramref name="saved"/>, the run's maths), with only the length,
