@@ -24,8 +24,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var model = ModelChoice.Model();
-        var weights = CommonOptions.Weights(required: false);
+        var chosen = new ModelOptions();
         var warmup = new Option<int>("--warmup")
         {
             Description = "Untimed calls first (enough for the JIT to reach its optimised tier)",
@@ -41,20 +40,18 @@ internal static class BenchCommand
         {
             Description = "Force a SIMD tier (Scalar, Vector128, Vector256, Vector512); default: the best this machine has",
         };
-        var precision = ModelChoice.Precision();
         var data = new Option<string?>("--data", "-d")
         {
             Description = "Time test images of mnist, fashion (each also picks its model unless --model or --weights is given) or a folder with the four IDX files, taken in turn; default: synthetic images",
         };
         var dataDir = ToolOptions.DataDir();
-        var residency = ModelChoice.Residency();
         var worstCase = new Option<bool>("--worst-case")
         {
             Description = "Time the worst-case input instead: an image searched to leave the fewest zero columns of conv1's output to skip (the count is printed)",
         };
         var command = new Command("bench", "Time the compiled model: p50/p90/p99/p99.9/max latency, images/s, bytes allocated per image")
         {
-            model, weights, warmup, runs, threads, batch, json, tier, precision, data, dataDir, worstCase, residency,
+            chosen.Model, chosen.Weights, warmup, runs, threads, batch, json, tier, chosen.Precision, data, dataDir, worstCase, chosen.Residency,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
@@ -66,15 +63,15 @@ internal static class BenchCommand
                 parse.GetValue(tier) ?? SimdTiers.Best);
             if (!SimdTiers.IsSupported(settings.Tier))
                 throw new CliException($"--tier {settings.Tier} is not supported here; supported: {string.Join(", ", SimdTiers.Supported)}");
-            string? path = parse.GetValue(weights);
-            string? modelName = parse.GetValue(model);
+            string? path = chosen.WeightsPath(parse);
+            string? modelName = chosen.ModelName(parse);
             string? dataSet = parse.GetValue(data);
-            bool int8 = parse.GetValue(precision) == Precision.Int8;
+            bool int8 = chosen.PrecisionOf(parse) == Precision.Int8;
             if (int8 && parse.GetValue(json)) throw new CliException("--json is not available with --precision int8 yet");
             if (int8 && modelName is not null)
                 throw new CliException($"--model {modelName} picks a compiled float32 model; --precision int8 times the quantised --weights file against the MNIST one (drop --model)");
             // int8 times its --weights file against the MNIST float32 model; float32 runs --model (or --data's model).
-            var compiled = int8 ? CompiledModel.Mnist : ModelChoice.Named(ModelChoice.ModelOf(modelName, path, dataSet));
+            var compiled = int8 ? CompiledModel.Mnist : ModelChoice.Named(chosen.ModelName(parse, dataSet));
             var a = compiled.Shape;
             CommonOptions.WithinMemory(4.0 * settings.Batch * (a.InputLength + a.Classes + 1), $"--batch {settings.Batch}");
             bool worst = parse.GetValue(worstCase);
@@ -103,7 +100,7 @@ internal static class BenchCommand
                 parse.InvocationConfiguration.Output.WriteLine(Int8Bench.Run(path, settings, images, imagesName));
                 return 0;
             }
-            var where = parse.GetValue(residency);
+            var where = chosen.ResidencyOf(parse);
             using var session = compiled.Open(path, where); // a file of another architecture is refused, naming the mismatch
             var result = Run(session, settings, images) with
             {

@@ -25,21 +25,6 @@ internal static class CommonOptions
         Required = required,
     };
 
-    /// <summary><c>--data</c>: the labelled set eval and the figures read.</summary>
-    public static Option<string> Data() => new("--data", "-d")
-    {
-        Description = "mnist, fashion, or a folder with the four IDX files",
-        DefaultValueFactory = _ => "mnist",
-    };
-
-    /// <summary><c>--split test|train</c> of <see cref="Data"/>.</summary>
-    public static Option<string> Split()
-    {
-        var split = new Option<string>("--split") { Description = "test or train", DefaultValueFactory = _ => "test" };
-        split.AcceptOnlyFromAmong("test", "train");
-        return split;
-    }
-
     /// <summary>
     /// Checks an output path before any work starts (<see cref="AtomicFile.OutputProblem"/>: not empty, not a directory,
     /// its directory exists and takes new files); an existing regular file is kept unless <paramref name="overwrite"/>.

@@ -20,65 +20,51 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = ModelChoice.Model();
-        var weights = CommonOptions.Weights(required: false);
-        var data = CommonOptions.Data();
-        data.Description = "mnist, fashion, multimnist, or a folder with the four IDX files or the two MultiMNIST files (default: the data set of --model)";
-        var split = CommonOptions.Split();
+        var chosen = new ModelOptions();
+        var set = new DataOptions(
+            "mnist, fashion, multimnist, or a folder with the four IDX files or the two MultiMNIST files (default: the data set of --model)");
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N images" };
         var dump = new Option<string?>("--dump-lengths")
         {
             Description = "Write one line per image with its capsule lengths (space-separated, invariant culture)",
         };
-        var engine = ModelChoice.Engine();
         var threads = ToolOptions.Threads();
-        var dataDir = ToolOptions.DataDir();
         var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix as a PNG heatmap" };
         var force = new Option<bool>("--force") { Description = "Overwrite an existing --plot or --dump-lengths file" };
-        var precision = ModelChoice.Precision();
-        var residency = ModelChoice.Residency();
         var command = new Command("eval", "Evaluate a model on a labelled data set")
         {
-            model, weights, data, split, limit, dump, engine, threads, dataDir, plot, force, precision, residency,
+            chosen.Model, chosen.Weights, set.Data, set.Split, limit, dump, chosen.Engine, threads, set.DataDir, plot, force, chosen.Precision,
+            chosen.Residency,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             int? n = parse.GetValue(limit);
             if (n is not null) CommonOptions.Positive(n.Value, "--limit");
-            var chosen = parse.GetValue(precision);
-            // int8 runs the --weights file, so no model follows --data there (a --model given is refused as before).
-            string? modelName = chosen == Precision.Int8 ? parse.GetValue(model)
-                : ModelChoice.ModelOf(parse.GetValue(model), parse.GetValue(weights), ModelChoice.ExplicitData(parse, data));
-            return Run(new EvalRequest(
-                parse.GetValue(weights), ModelChoice.DataOf(parse, data, modelName),
-                parse.GetValue(split) == "train" ? DatasetSplit.Train : DatasetSplit.Test,
-                n, parse.GetValue(dump), parse.GetValue(engine),
-                CommonOptions.ThreadCount(parse.GetValue(threads)), parse.GetValue(dataDir)!)
+            string? modelName = chosen.ModelName(parse, set.Given(parse));
+            var request = new EvalRequest(set.Of(parse, modelName), set.SplitOf(parse), n, parse.GetValue(dump),
+                CommonOptions.ThreadCount(parse.GetValue(threads)), set.Root(parse))
             {
-                Plot = parse.GetValue(plot), Force = parse.GetValue(force), Precision = chosen, Model = modelName,
-                Residency = parse.GetValue(residency),
-            }, parse.InvocationConfiguration.Output);
+                Plot = parse.GetValue(plot), Force = parse.GetValue(force),
+            };
+            bool pairs = Check(request);
+            var (session, description) = chosen.Open(parse, modelName);
+            using (session) return Run(request, pairs, session, description, parse.InvocationConfiguration.Output);
         }));
         return command;
     }
 
-    internal sealed record EvalRequest(string? Weights, string Data, DatasetSplit Split, int? Limit, string? DumpLengths,
-        EngineChoice Engine, int Threads, string DataRoot)
+    internal sealed record EvalRequest(string Data, DatasetSplit Split, int? Limit, string? DumpLengths, int Threads, string DataRoot)
     {
         public string? Plot { get; init; }
         public bool Force { get; init; }
-        public Precision Precision { get; init; }
-
-        /// <summary>The <c>--model</c> name, or null for the default (MNIST).</summary>
-        public string? Model { get; init; }
-
-        /// <summary>Where the compiled model's embedded weights live (<c>--residency</c>).</summary>
-        public WeightResidency Residency { get; init; }
     }
 
-    internal static int Run(EvalRequest request, TextWriter output)
+    /// <summary>
+    /// Refuses bad output paths and a flag the data set cannot take before the model is opened and the (long) evaluation
+    /// runs, not after it; true when the data set is a MultiMNIST one (two labels per image).
+    /// </summary>
+    internal static bool Check(EvalRequest request)
     {
-        // Refuse bad output paths before the (long) evaluation, not after it.
         if (request.DumpLengths is not null) CommonOptions.OutputPath(request.DumpLengths, "--dump-lengths", request.Force);
         if (request.Plot is not null) CommonOptions.OutputPath(request.Plot, "--plot", overwrite: request.Force);
         bool pairs = MultiMnistStore.IsPairs(request.Data, request.DataRoot);
@@ -89,8 +75,11 @@ internal static class EvalCommand
         if (request.DumpLengths is not null && request.Plot is not null
             && AtomicFile.CollisionProblem([(request.DumpLengths, "--dump-lengths"), (request.Plot, "--plot")]) is { } collision)
             throw new CliException(collision);
-        var (session, description) = ModelChoice.Open(request.Weights, request.Engine, request.Precision, request.Model, request.Residency);
-        using var model = session;
+        return pairs;
+    }
+
+    internal static int Run(EvalRequest request, bool pairs, ICapsNetSession model, string description, TextWriter output)
+    {
         using var context = model.CreateBatchContext(request.Threads);
         if (pairs) return RunPairs(request, model, description, context, output);
         var a = model.Shape;

@@ -15,8 +15,7 @@ internal static class ExportCommand
     public static Command Create()
     {
         var onnx = new Option<string>("--onnx") { Description = "Output ONNX file (opset 17)", Required = true };
-        var model = ModelChoice.Model();
-        var weights = CommonOptions.Weights(required: false);
+        var chosen = new ModelOptions();
         var decoder = new Option<bool>("--decoder")
         {
             Description = "Also output the capsules and the reconstruction of the longest capsule",
@@ -24,14 +23,14 @@ internal static class ExportCommand
         var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
         var command = new Command("export", "Write the network as an ONNX model (input \"image\", output \"lengths\")")
         {
-            onnx, model, weights, decoder, force,
+            onnx, chosen.Model, chosen.Weights, decoder, force,
         };
         command.SetAction(CommandRunner.Guard(parse =>
         {
             string path = parse.GetValue(onnx)!;
             // Checked before the model is read: a device or FIFO (/dev/null, /dev/stdout) needs no --force.
             CommonOptions.OutputPath(path, "--onnx", parse.GetValue(force));
-            string? weightsPath = parse.GetValue(weights), modelName = parse.GetValue(model);
+            string? weightsPath = chosen.WeightsPath(parse), modelName = chosen.ModelName(parse);
             if (weightsPath is not null && modelName is not null)
                 throw new CliException("--model picks a compiled model's embedded weights and --weights a file: give one of them");
             var options = new OnnxExportOptions { IncludeDecoder = parse.GetValue(decoder) };

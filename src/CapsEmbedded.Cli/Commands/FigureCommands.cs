@@ -16,8 +16,7 @@ namespace CapsEmbedded.Cli.Commands;
 /// </summary>
 internal static class FigureCommands
 {
-    private sealed record Shared(Option<string?> Model, Option<string?> Weights, Option<string> Data, Option<string> Split,
-        Option<string> DataDir, Option<string> Out, Option<bool> Force, Option<int> Scale)
+    private sealed record Shared(ModelOptions Chosen, DataOptions Set, Option<string> Out, Option<bool> Force, Option<int> Scale)
     {
         /// <summary>
         /// The --model (else the model of --data mnist|fashion|multimnist, else MNIST) and --data (default: the model's own
@@ -27,14 +26,14 @@ internal static class FigureCommands
         {
             // The PNG is checked before the model runs, so a run never ends in "cannot write".
             CommonOptions.OutputPath(parse.GetValue(Out), "--out", parse.GetValue(Force));
-            string? weights = parse.GetValue(Weights);
-            string? modelName = ModelChoice.ModelOf(parse.GetValue(Model), weights, ModelChoice.ExplicitData(parse, Data));
+            string? weights = Chosen.WeightsPath(parse);
+            string? modelName = Chosen.ModelName(parse, Set.Given(parse));
             // Without --model, a --weights file picks the compiled model of its architecture, as eval does.
             var model = modelName is null && weights is not null && File.Exists(weights)
                 ? CompiledModel.OfFile(weights) ?? CompiledModel.Default
                 : ModelChoice.Named(modelName);
-            string data = ModelChoice.DataOf(parse, Data, model.Name);
-            return (model, data, MultiMnistStore.IsPairs(data, parse.GetValue(DataDir)!));
+            string data = Set.Of(parse, model.Name);
+            return (model, data, MultiMnistStore.IsPairs(data, Set.Root(parse)));
         }
 
         /// <summary>The model on a one-label data set; a MultiMNIST set is refused (only reconstruct draws pairs).</summary>
@@ -43,8 +42,7 @@ internal static class FigureCommands
             var (model, data, pairs) = Resolve(parse);
             if (pairs)
                 throw new CliException($"{data} is a MultiMNIST set (two digits per image); capsnet {command} draws one-digit sets, capsnet reconstruct draws pairs");
-            var split = parse.GetValue(Split) == "train" ? DatasetSplit.Train : DatasetSplit.Test;
-            return new FigureModel(model, parse.GetValue(Weights), DatasetStore.Load(data, split, parse.GetValue(DataDir)!), data);
+            return new FigureModel(model, Chosen.WeightsPath(parse), DatasetStore.Load(data, Set.SplitOf(parse), Set.Root(parse)), data);
         }
 
         /// <summary>The model on a MultiMNIST set when --data (or --model's own data set) is one, else null.</summary>
@@ -52,9 +50,9 @@ internal static class FigureCommands
         {
             var (model, data, pairs) = Resolve(parse);
             if (!pairs) return null;
-            if (parse.GetValue(Split) == "train")
+            if (Set.SplitOf(parse) == DatasetSplit.Train)
                 throw new CliException($"{data} is a MultiMNIST test set; it has no train split (training pairs are drawn afresh each epoch)");
-            return new PairFigureModel(model, parse.GetValue(Weights), MultiMnistStore.Load(data, parse.GetValue(DataDir)!), data);
+            return new PairFigureModel(model, Chosen.WeightsPath(parse), MultiMnistStore.Load(data, Set.Root(parse)), data);
         }
 
         public void Write(ParseResult parse, Raster raster, string what)
@@ -73,7 +71,7 @@ internal static class FigureCommands
 
     private static Shared Options(string defaultOut)
     {
-        return new Shared(ModelChoice.Model(), CommonOptions.Weights(required: false), CommonOptions.Data(), CommonOptions.Split(), ToolOptions.DataDir(),
+        return new Shared(new ModelOptions(), new DataOptions("mnist, fashion, or a folder with the four IDX files"),
             new Option<string>("--out", "-o") { Description = "Output PNG file", DefaultValueFactory = _ => defaultOut },
             new Option<bool>("--force") { Description = "Overwrite an existing file" },
             new Option<int>("--scale") { Description = "Pixels per image pixel (1..8)", DefaultValueFactory = _ => 2 });
@@ -81,11 +79,11 @@ internal static class FigureCommands
 
     private static Command With(Command command, Shared o)
     {
-        command.Options.Add(o.Model);
-        command.Options.Add(o.Weights);
-        command.Options.Add(o.Data);
-        command.Options.Add(o.Split);
-        command.Options.Add(o.DataDir);
+        command.Options.Add(o.Chosen.Model);
+        command.Options.Add(o.Chosen.Weights);
+        command.Options.Add(o.Set.Data);
+        command.Options.Add(o.Set.Split);
+        command.Options.Add(o.Set.DataDir);
         command.Options.Add(o.Out);
         command.Options.Add(o.Force);
         command.Options.Add(o.Scale);

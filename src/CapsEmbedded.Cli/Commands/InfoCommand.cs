@@ -19,10 +19,12 @@ internal static class InfoCommand
     public static Command Create()
     {
         var file = new Argument<string?>("weights") { Description = "Weight file (.safetensors); or give --weights, or --model for a compiled model's own file", Arity = ArgumentArity.ZeroOrOne };
-        var weights = CommonOptions.Weights(required: false);
-        var model = ModelChoice.Model();
-        var command = new Command("info", "Describe a weight file (float or int8, either family), a compiled model's embedded file (--model) or a training checkpoint: family, architecture, parameters, metadata or run state, FLOPs") { file, weights, model };
-        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file), parse.GetValue(weights), parse.GetValue(model), parse.InvocationConfiguration.Output)));
+        var chosen = new ModelOptions();
+        var command = new Command("info", "Describe a weight file (float or int8, either family), a compiled model's embedded file (--model) or a training checkpoint: family, architecture, parameters, metadata or run state, FLOPs")
+        {
+            file, chosen.Weights, chosen.Model,
+        };
+        command.SetAction(CommandRunner.Guard(parse => Run(parse.GetValue(file), chosen.WeightsPath(parse), chosen.ModelName(parse), parse.InvocationConfiguration.Output)));
         return command;
     }
 

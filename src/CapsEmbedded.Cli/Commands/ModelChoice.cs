@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CapsEmbedded.Data;
 using CapsEmbedded.Data.MultiMnist;
 using CapsEmbedded.Models;
@@ -27,49 +26,11 @@ public enum EngineChoice
 
 /// <summary>
 /// Which model a command runs, decided in one place: <c>--model</c> (a <see cref="CompiledModel"/>, or the one of
-/// <c>--data</c>), <c>--weights</c>, <c>--engine</c> and <c>--precision</c> give one <see cref="ICapsNetSession"/> —
+/// <c>--data</c>), <c>--weights</c>, <c>--engine</c> and <c>--precision</c> (the options of <see cref="ModelOptions"/>) give one <see cref="ICapsNetSession"/> —
 /// the compiled model, the scalar reference model (<see cref="ReferenceSession"/>) or the int8 model (<see cref="QuantizedSession"/>).
 /// </summary>
 internal static class ModelChoice
 {
-    /// <summary>
-    /// <c>--model mnist|fashion|multimnist|mnist-efficient</c>: which compiled model runs (eval, predict, bench, export, the figures). Null when not given,
-    /// which means MNIST, except that it lets <c>--precision int8</c> refuse a --model it would not use.
-    /// </summary>
-    public static Option<string?> Model()
-    {
-        var model = new Option<string?>("--model", "-m")
-        {
-            Description = "Compiled model: mnist (handwritten digits), fashion (Fashion-MNIST clothing), multimnist (two overlapping digits, 36x36) or mnist-efficient (Efficient-CapsNet on handwritten digits, 1/6 of mnist's multiply-adds); default: the model of the --weights file's size, else of --data mnist|fashion|multimnist, else mnist",
-        };
-        model.AcceptOnlyFromAmong([.. CompiledModel.Names]);
-        return model;
-    }
-
-    /// <summary><c>--engine auto|generated|reference</c> (eval, predict).</summary>
-    public static Option<EngineChoice> Engine() => new("--engine")
-    {
-        Description = "auto (compiled model when the weights fit it), generated, or reference",
-        DefaultValueFactory = _ => EngineChoice.Auto,
-    };
-
-    /// <summary><c>--precision float32|int8</c> (eval, predict, bench).</summary>
-    public static Option<Precision> Precision() => new("--precision")
-    {
-        Description = "float32, or int8: the quantised model of a --weights file written by capsnet quantize",
-        DefaultValueFactory = _ => Commands.Precision.Float32,
-    };
-
-    /// <summary>
-    /// <c>--residency inplace|widened|widenedprimary</c> (eval, bench): where a compiled model's embedded F16 weights live
-    /// (<see cref="WeightResidency"/>); a --weights file is widened at load either way.
-    /// </summary>
-    public static Option<WeightResidency> Residency() => new("--residency")
-    {
-        Description = "Embedded weights: inplace (F16 read where they lie, widened per image: half the memory and DRAM traffic, faster when threads split an image), widened (float32 once at load: faster on one thread) or widenedprimary (only the primary conv's float32 at load, W in place: faster on one thread of a Pi 5-class core); same outputs",
-        DefaultValueFactory = _ => WeightResidency.InPlace,
-    };
-
     /// <summary>", widened at load" when the embedded weights of a compiled model are widened (for the "weights …" line).</summary>
     public static string ResidencyNote(string? weightsPath, WeightResidency residency) => weightsPath is not null ? "" : residency switch
     {
@@ -95,23 +56,12 @@ internal static class ModelChoice
     private static string? PairsModel(string? data) =>
         data is not null && MultiMnistStore.IsPairs(data, DataPaths.DefaultRoot) ? CompiledModel.MultiMnist.Name : null;
 
-    /// <summary>The <c>--data</c> value when the user gave it, else null (its default).</summary>
-    public static string? ExplicitData(ParseResult parse, Option<string> data) =>
-        parse.GetResult(data) is { Implicit: false } ? parse.GetValue(data) : null;
-
-    /// <summary>The <c>--data</c> given, else the data set of <c>--model</c> (mnist for mnist-efficient), else the option's default (mnist).</summary>
-    public static string DataOf(ParseResult parse, Option<string> data, string? model) =>
-        ExplicitData(parse, data) ?? (model is null ? null : CompiledModel.Find(model)?.Data ?? model) ?? parse.GetValue(data)!;
-
     /// <summary>
     /// The session for these flags and, for people, what runs ("compiled MnistCapsNet, Vector256 tier, weights …"). float32:
     /// the compiled model whenever the weights have its architecture (its embedded weights by default; without --model, the
     /// first compiled model of the file's architecture), else the scalar reference model; int8 needs a quantised --weights file and runs on no other engine.
+    /// The compiled model's embedded weights are kept where <paramref name="residency"/> says.
     /// </summary>
-    public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model)
-        => Open(weightsPath, choice, precision, model, WeightResidency.InPlace);
-
-    /// <summary>As above, with the compiled model's embedded weights kept where <paramref name="residency"/> says.</summary>
     public static (ICapsNetSession Session, string Description) Open(string? weightsPath, EngineChoice choice, Precision precision, string? model,
         WeightResidency residency)
     {

@@ -19,8 +19,7 @@ internal static class PredictCommand
 {
     public static Command Create()
     {
-        var weights = CommonOptions.Weights(required: false);
-        var model = ModelChoice.Model();
+        var chosen = new ModelOptions();
         var images = new Argument<string[]>("image")
         {
             Description = "PNG or PGM images of the model's size (28x28; 36x36 for --model multimnist), white digit (or garment) on black",
@@ -42,17 +41,18 @@ internal static class PredictCommand
         {
             Description = $"Print the K longest capsules' classes and lengths, longest first (1..classes; default 1, {CompiledModel.MultiMnist.DefaultTop} for two digits: --model multimnist, or --weights of its architecture, int8 too)",
         };
-        var engine = ModelChoice.Engine();
-        var precision = ModelChoice.Precision();
-        var command = new Command("predict", "Classify images") { model, weights, images, reconstruction, force, engine, precision, top };
-        command.SetAction(parse => Run(parse.GetValue(weights), parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(engine),
-            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(precision), parse.GetValue(model), parse.GetValue(force), parse.GetValue(top)));
+        var command = new Command("predict", "Classify images")
+        {
+            chosen.Model, chosen.Weights, images, reconstruction, force, chosen.Engine, chosen.Precision, top,
+        };
+        command.SetAction(parse => Run(chosen, parse, parse.GetValue(images)!, parse.GetValue(reconstruction), parse.GetValue(force), parse.GetValue(top)));
         return command;
     }
 
-    internal static int Run(string? weightsPath, IReadOnlyList<string> imagePaths, string? reconstructionPath, EngineChoice choice,
-        TextWriter output, TextWriter error, Precision precision = Precision.Float32, string? model = null, bool force = false, int? top = null)
+    private static int Run(ModelOptions chosen, ParseResult parse, IReadOnlyList<string> imagePaths, string? reconstructionPath, bool force, int? top)
     {
+        TextWriter output = parse.InvocationConfiguration.Output, error = parse.InvocationConfiguration.Error;
+        string? model = chosen.ModelName(parse);
         ICapsNetSession? session = null;
         // --model multimnist reads two digits (paper §6): its default --top is 2.
         int k = top ?? CompiledModel.Find(model)?.DefaultTop ?? 1;
@@ -62,7 +62,7 @@ internal static class PredictCommand
             if (reconstructionPath is not null && imagePaths.Count > 1)
                 throw new CliException($"--reconstruction takes one image; {imagePaths.Count} were given");
             if (reconstructionPath is not null) CommonOptions.OutputPath(reconstructionPath, "--reconstruction", force);
-            session = ModelChoice.Open(weightsPath, choice, precision, model).Session;
+            session = chosen.Open(parse, model).Session;
             return 0;
         }, error);
         if (session is null) return status;

@@ -18,7 +18,9 @@ namespace CapsEmbedded.Tests.Runtime;
 /// </summary>
 public sealed class PackedWeightsTests
 {
-    public static TheoryData<string> Models => new() { "mnist", "fashion", "multimnist" };
+    private static readonly string[] ModelNames = ["mnist", "fashion", "multimnist"];
+
+    public static TheoryData<string> Models => new(ModelNames);
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -36,66 +38,47 @@ public sealed class PackedWeightsTests
 
     /// <summary>
     /// The weights CapsEmbedded.Generator.targets packed at build time in F16 (its own copy of the layout, in the inline
-    /// task) against the oracle: the same values at the same places, every region; the generated model reads its primary
-    /// conv panels and W from them in place, with no float32 copy.
+    /// task) against the oracle, read by each <see cref="WeightResidency"/>: the same values at the same places, every
+    /// region. In place, the generated model reads its primary conv panels and W in F16 with no float32 copy; widened, the
+    /// resource is widened whole to float32 at load (the kernels take their float32 paths); widened primary, only the
+    /// primary conv's panels are (the float32 GEMM, and the F16 û).
     /// </summary>
     [Theory]
-    [MemberData(nameof(Models))]
-    public void Build_time_packing_equals_the_whole_tensor_packing_and_is_read_in_place(string model)
+    [MemberData(nameof(ModelsAndResidencies))]
+    public void Build_time_packing_equals_the_whole_tensor_packing_in_each_residency(string model, WeightResidency residency)
     {
         var (assembly, resource, architecture, file) = Model(model);
         var (layout, expected, begins, dtypes) = Parse(model, file, architecture);
-        using (var inPlace = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes))
-        {
-            Assert.False(inPlace.HalfPrimaryWeight.IsEmpty);
-            Assert.False(inPlace.HalfDigitWeight.IsEmpty);
-            Assert.True(inPlace.PrimaryWeight.IsEmpty && inPlace.DigitWeight.IsEmpty); // no float32 copy of them
-            AssertSameBits(expected, inPlace);
-        }
+        using var packed = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes, residency);
+        bool primaryWidened = residency != WeightResidency.InPlace, digitWidened = residency == WeightResidency.Widened;
+        Assert.Equal(primaryWidened, !packed.PrimaryWeight.IsEmpty);
+        Assert.Equal(primaryWidened, packed.HalfPrimaryWeight.IsEmpty);
+        Assert.Equal(digitWidened, !packed.DigitWeight.IsEmpty);
+        Assert.Equal(digitWidened, packed.HalfDigitWeight.IsEmpty);
+        AssertSameBits(expected, packed);
+    }
 
-        // The one resource is the packed form: preamble and header, then the layout in F16 to its end.
+    public static TheoryData<string, WeightResidency> ModelsAndResidencies()
+    {
+        var data = new TheoryData<string, WeightResidency>();
+        foreach (string model in ModelNames)
+            foreach (var residency in Enum.GetValues<WeightResidency>())
+                data.Add(model, residency);
+        return data;
+    }
+
+    /// <summary>The one resource is the packed form: preamble and header, then the layout in F16 to its end; embedded once.</summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void The_packed_resource_is_the_only_embedded_copy(string model)
+    {
+        var (assembly, resource, architecture, file) = Model(model);
+        var layout = SafeTensorsFile.Parse(file, model);
         Assert.EndsWith(".packed", resource);
         Assert.Equal(PackedWeightFile.LayoutOffset(layout.HeaderLength) + 2L * new PackedCapsNetLayout(architecture).TotalLength,
             ReadResource(assembly, resource).Length);
         string prefix = "CapsNetWeights/" + CompiledModel.Named(model).WeightsFileName;
-        Assert.Equal([resource], assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal))); // embedded once
-    }
-
-    /// <summary>
-    /// <see cref="WeightResidency.Widened"/>: the same packed F16 resource widened whole to float32 at load, the oracle's
-    /// floats in every region and nothing left to read in place (the kernels take their float32 paths).
-    /// </summary>
-    [Theory]
-    [MemberData(nameof(Models))]
-    public void Widened_residency_holds_the_whole_tensor_packing_as_float32(string model)
-    {
-        var (assembly, resource, architecture, file) = Model(model);
-        var (layout, expected, begins, dtypes) = Parse(model, file, architecture);
-        using var widened = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes,
-            WeightResidency.Widened);
-        Assert.True(widened.HalfPrimaryWeight.IsEmpty && widened.HalfDigitWeight.IsEmpty);
-        Assert.False(widened.PrimaryWeight.IsEmpty || widened.DigitWeight.IsEmpty);
-        AssertSameBits(expected, widened);
-    }
-
-    /// <summary>
-    /// <see cref="WeightResidency.WidenedPrimary"/>: the primary conv's panels widened to float32 at load and W read in
-    /// place in F16 (so the generated model takes the float32 GEMM and the F16 û); the oracle's floats in every region.
-    /// </summary>
-    [Theory]
-    [MemberData(nameof(Models))]
-    public void WidenedPrimary_residency_holds_the_primary_panels_as_float32_and_reads_W_in_place(string model)
-    {
-        var (assembly, resource, architecture, file) = Model(model);
-        var layout = SafeTensorsFile.Parse(file, model);
-        var expected = OldPacking(file, layout, architecture);
-        long[] begins = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.Begin).ToArray();
-        string[] dtypes = architecture.Tensors.Select(s => layout.Header.Find(s.Name)!.DType).ToArray();
-        using var mixed = EmbeddedWeights.InPlace(assembly, resource, file.Length, layout.DataStart, architecture, begins, dtypes,
-            WeightResidency.WidenedPrimary);
-        Assert.True(mixed.HalfPrimaryWeight.IsEmpty && mixed.DigitWeight.IsEmpty);
-        Assert.False(mixed.PrimaryWeight.IsEmpty || mixed.HalfDigitWeight.IsEmpty);
-        AssertSameBits(expected, mixed);
+        Assert.Equal([resource], assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)));
     }
 
     /// <summary>
