@@ -243,8 +243,8 @@ namespace CapsEmbedded.Generator
             for (int k = 1; k < stems; k++)
                 parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem{k}(weights, scratch, part, parts, tier),");
             w.Write($$"""
-                // The split Predict's stem layers after stem.0 (too small to be worth a fork/join), in order, cached once so a
-                // call allocates no delegate.
+                // The split Predict's stem layers after stem.0 (too small to share), in order, run under one fork/join with
+                // a barrier between layers (BatchContext.RunLayers); cached once so a call allocates no delegate.
                 private static readonly ImagePartRunner<PackedEfficientCapsNetWeights>[] s_stemParts =
                 [
                 {{string.Join("\n", parts)}}
@@ -383,8 +383,9 @@ namespace CapsEmbedded.Generator
             w.Write("""
                 /// <summary>
                 /// The Session's split-one-image call: each stem convolution after stem.0 split over the context's workers by
-                /// output channels (panels; a Winograd stem's input transform by the same channels), stem.0, the primary
-                /// capsules, routing and decoder on the caller. Every output is summed as in Predict, so the same bits for any worker count.
+                /// output channels (panels; a Winograd stem's input transform by the same channels), all of them under one
+                /// fork/join with a barrier between layers; stem.0, the primary capsules, routing and decoder on the caller.
+                /// Every output is summed as in Predict, so the same bits for any worker count.
                 /// Allocation-free; one call at a time per context.
                 /// </summary>
                 public static int Predict(Weights weights, BatchContext context, ReadOnlySpan<float> image, Span<float> lengths,
@@ -398,7 +399,7 @@ namespace CapsEmbedded.Generator
                     var scratch = context.ImageScratch;
                     Patches(image, scratch);
                     Stem0(weights.Packed, scratch, 0, 1, tier);
-                    foreach (var stem in s_stemParts) context.RunParts(stem, weights.Packed, image, tier, default);
+                    context.RunLayers(s_stemParts, weights.Packed, image, tier, default);
                     return Finish(weights.Packed, scratch, lengths, capsules, reconstruction, tier);
                 }
 

@@ -36,7 +36,8 @@ public delegate void ImagePartRunner<in TWeights>(TWeights weights, Span<float> 
 /// A <see cref="WorkerPool"/> with one scratch buffer per worker, that either spreads a batch over its workers
 /// (<c>Run</c>: each worker its own scratch buffer, items taken with an interlocked counter) or splits one image's
 /// layers (<c>RunParts</c>: <see cref="ImageParts"/> parts per layer, claimed by whichever thread is free, all on worker
-/// 0's scratch), for the float and the int8 models alike.
+/// 0's scratch; <c>RunLayers</c>: several layers so split under one fork/join, a barrier between them), for the float and
+/// the int8 models alike.
 /// Calls allocate nothing (the two jobs are delegates made once, the batch lives in fields). One call at a time per
 /// context; use one context per concurrent caller.
 /// </summary>
@@ -61,6 +62,8 @@ public sealed unsafe class BatchContext : IDisposable
         public PackedCapsNetWeights? Weights;
         // A generic call: its delegate and weights, and how to call them (a cached object per weights type).
         public Delegate? Callback;
+        // RunLayers: one callback per layer, run in order (Callback unused).
+        public Delegate[]? Layers;
         public object? State;
         public GenericCall? Generic;
         public SimdTier Tier;
@@ -148,8 +151,35 @@ public sealed unsafe class BatchContext : IDisposable
         else RunImage(new Job { Callback = runner, State = weights, Generic = GenericCall<TWeights>.Instance, Tier = tier, Int8Tier = int8Tier }, image);
     }
 
-    /// <summary>Forks one image's <paramref name="job"/> (<see cref="ImageParts"/> parts) over the workers and joins them.</summary>
-    private void RunImage(Job job, ReadOnlySpan<float> image)
+    /// <summary>
+    /// Runs <paramref name="layers"/> in order, each as <c>RunParts</c> would (parts 0..<see cref="ImageParts"/>−1 on
+    /// <see cref="ImageScratch"/>), under one fork/join: a thread that has finished its parts of a layer takes a part of
+    /// the next and waits at a barrier until every part of the layer before has finished (see
+    /// <see cref="WorkerPool.Run(Action{int}, int, int)"/>), so the workers are woken once per image, not once per layer.
+    /// A layer's parts may read what every part of the layers before wrote. Rethrows the first part's exception.
+    /// </summary>
+    public void RunLayers<TWeights>(ImagePartRunner<TWeights>[] layers, TWeights weights, ReadOnlySpan<float> image, SimdTier tier,
+        Int8Tier int8Tier) where TWeights : class
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        ArgumentNullException.ThrowIfNull(weights);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var layer in layers) ArgumentNullException.ThrowIfNull(layer, nameof(layers));
+        if (layers.Length == 0) return;
+        if (_scratch.Length == 1)
+        {
+            foreach (var layer in layers) layer(weights, _scratch[0].Span, image, 0, 1, tier, int8Tier);
+            return;
+        }
+        RunImage(new Job { Layers = layers, State = weights, Generic = GenericCall<TWeights>.Instance, Tier = tier, Int8Tier = int8Tier },
+            image, layers.Length);
+    }
+
+    /// <summary>
+    /// Forks one image's <paramref name="job"/> (<paramref name="layers"/> × <see cref="ImageParts"/> parts, a barrier
+    /// after each layer's) over the workers and joins them.
+    /// </summary>
+    private void RunImage(Job job, ReadOnlySpan<float> image, int layers = 1)
     {
         Enter();
         try
@@ -159,7 +189,7 @@ public sealed unsafe class BatchContext : IDisposable
                 job.Image = input;
                 job.ImageLength = image.Length;
                 _job = job;
-                RunJob(_partJob, ImageParts);
+                RunJob(_partJob, ImageParts, layers);
             }
         }
         finally
@@ -254,24 +284,28 @@ public sealed unsafe class BatchContext : IDisposable
     /// pointer into a caller's unpinned span or reference to its weights outlives the call), then rethrows the first
     /// worker's exception.
     /// </summary>
-    private void RunJob(Action<int> job, int parts)
+    private void RunJob(Action<int> job, int parts, int phases = 1)
     {
         _error = null;
-        _pool.Run(job, parts);
+        _pool.Run(job, parts, phases);
         _job = default;
         var error = _error;
         _error = null;
         if (error is not null) ExceptionDispatchInfo.Capture(error).Throw();
     }
 
-    /// <summary>Part <paramref name="index"/> of the image job in the fields, on whichever thread claimed it.</summary>
+    /// <summary>
+    /// Part <paramref name="index"/> of the image job in the fields, on whichever thread claimed it: part
+    /// index mod <see cref="ImageParts"/> of layer index / <see cref="ImageParts"/> (of the one layer, for RunParts).
+    /// </summary>
     private void RunPart(int index)
     {
         try
         {
             var image = new ReadOnlySpan<float>(_job.Image, _job.ImageLength);
-            if (_job.Generic is { } generic) generic.Part(_job, _scratch[0].Span, image, index, ImageParts);
-            else _job.PartRunner!(_job.Weights!, _scratch[0].Span, image, index, ImageParts, _job.Tier);
+            int parts = ImageParts, part = index % parts;
+            if (_job.Generic is { } generic) generic.Part(_job, _job.Layers?[index / parts] ?? _job.Callback!, _scratch[0].Span, image, part, parts);
+            else _job.PartRunner!(_job.Weights!, _scratch[0].Span, image, part, parts, _job.Tier);
         }
         catch (Exception e)
         {
@@ -311,7 +345,7 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>Calls a generic job's delegate on its weights: one cached instance per weights type, so a call allocates nothing.</summary>
     private abstract class GenericCall
     {
-        public abstract void Part(in Job job, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts);
+        public abstract void Part(in Job job, Delegate callback, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts);
 
         public abstract int Item(in Job job, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch);
     }
@@ -320,9 +354,9 @@ public sealed unsafe class BatchContext : IDisposable
     {
         public static readonly GenericCall<TWeights> Instance = new();
 
-        // The job was built by the generic Run/RunParts of this TWeights: the casts cannot fail.
-        public override void Part(in Job job, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts)
-            => Unsafe.As<ImagePartRunner<TWeights>>(job.Callback!)(Unsafe.As<TWeights>(job.State!), scratch, image, part, parts,
+        // The job was built by the generic Run/RunParts/RunLayers of this TWeights: the casts cannot fail.
+        public override void Part(in Job job, Delegate callback, Span<float> scratch, ReadOnlySpan<float> image, int part, int parts)
+            => Unsafe.As<ImagePartRunner<TWeights>>(callback)(Unsafe.As<TWeights>(job.State!), scratch, image, part, parts,
                 job.Tier, job.Int8Tier);
 
         public override int Item(in Job job, ReadOnlySpan<float> image, Span<float> lengths, Span<float> scratch)

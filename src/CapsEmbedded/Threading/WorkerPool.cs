@@ -10,15 +10,19 @@ namespace CapsEmbedded.Threading;
 /// the caller runs its parts itself and returns; the worker, when it wakes, finds the job taken. The join waits only
 /// for parts a worker has actually started. Workers that finish a job spin for a short while
 /// (<see cref="SpinMicroseconds"/>) before they block, so that a job that follows at once (the next layer of the same
-/// image) finds them awake; the caller spins the same way at the join. A call allocates nothing. Used by
-/// <c>BatchContext</c> (inference) and the trainer. One call at a time; a job must not call Run.
+/// image) finds them awake; the caller spins the same way at the join. <see cref="Run(Action{int}, int, int)"/> runs
+/// several such jobs in a row (phases, the layers of one image) under one fork/join, with a barrier between them. A call
+/// allocates nothing. Used by <c>BatchContext</c> (inference) and the trainer. One call at a time; a job must not call Run.
 /// </summary>
 /// <remarks>
 /// A job is a generation: the caller writes the job, the part count and the claim word (generation in the high 32 bits,
 /// next part in the low 32), then the generation; a thread claims part i of generation g only by moving the claim word
 /// from (g, i) to (g, i + 1). When all parts have finished the caller closes the word ((g, int.MaxValue), an interlocked
 /// exchange) before it touches the fields again, so a late worker that read g's job either claims while the fields are
-/// still g's or fails its compare-exchange; it never runs a part of another job.
+/// still g's or fails its compare-exchange; it never runs a part of another job. A phased job numbers its parts phase by
+/// phase (part i is in phase i / parts per phase); a thread claims them in that order and, before it runs a part of phase
+/// p, waits until every part of phases &lt; p has finished. Every part with a lower number is claimed by then, so the lowest
+/// unfinished part can always run: the barrier waits only for threads that are working, never for one that has not woken.
 /// </remarks>
 public sealed class WorkerPool : IDisposable
 {
@@ -29,7 +33,8 @@ public sealed class WorkerPool : IDisposable
 
     // The job in flight: written by the caller before the claim word and the generation that publish it.
     private Action<int>? _job;
-    private int _parts;
+    private int _parts;       // all parts of the job, every phase's
+    private int _phaseParts;  // parts per phase (= _parts for a job of one phase)
     private long _claims;     // (generation << 32) | next unclaimed part
     private int _finished;    // parts of this generation run to their end (or their exception)
     private int _generation;  // the job's number; workers wait for it to change
@@ -93,13 +98,28 @@ public sealed class WorkerPool : IDisposable
     /// (parts must not depend on the thread that runs them, nor wait for one another). An exception in any part is
     /// rethrown after all parts have finished, wrapped in an <see cref="AggregateException"/>.
     /// </summary>
-    public void Run(Action<int> job, int parts)
+    public void Run(Action<int> job, int parts) => Run(job, parts, phases: 1);
+
+    /// <summary>
+    /// Runs job(0..<paramref name="phases"/>·<paramref name="parts"/>−1), each part exactly once, in phases of
+    /// <paramref name="parts"/> parts: part i belongs to phase i / <paramref name="parts"/>, and no part of a phase starts
+    /// before every part of the phase before has finished (a barrier, where the threads spin: the parts they wait for are
+    /// running). One fork/join for the whole job: the layers of one image, each split over the threads, without waking
+    /// the workers once per layer. Otherwise as <see cref="Run(Action{int}, int)"/>: the caller may run every part alone,
+    /// and an exception is rethrown at the end (the later phases still run).
+    /// </summary>
+    public void Run(Action<int> job, int parts, int phases)
     {
         ArgumentNullException.ThrowIfNull(job);
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parts);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(phases);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)parts * phases, int.MaxValue - 1, nameof(phases));
+        int phaseParts = parts;
+        parts *= phases;
         _job = job;
         _parts = parts;
+        _phaseParts = phaseParts;
         _finished = 0;
         _failure = null;
         int generation = _generation + 1;
@@ -107,7 +127,7 @@ public sealed class WorkerPool : IDisposable
         Volatile.Write(ref _generation, generation);
         // Set is one compare-exchange when the worker is spinning; a blocked worker gets a kernel wake-up.
         for (int k = 0, helpers = Math.Min(parts - 1, _wake.Length); k < helpers; k++) _wake[k].Set();
-        RunParts(generation, job, parts, worker: false);
+        RunParts(generation, job, parts, phaseParts, worker: false);
         Join(parts);
         // Closed before the fields change: a worker still holding this generation's claim word fails its
         // compare-exchange, so it never runs a part with the next job's fields (the exchange is a full fence).
@@ -122,7 +142,7 @@ public sealed class WorkerPool : IDisposable
     /// Claims and runs parts of <paramref name="generation"/> until none is left (or the job has moved on); a worker that
     /// finishes the job's last part wakes the caller.
     /// </summary>
-    private void RunParts(int generation, Action<int> job, int parts, bool worker)
+    private void RunParts(int generation, Action<int> job, int parts, int phaseParts, bool worker)
     {
         while (true)
         {
@@ -130,10 +150,20 @@ public sealed class WorkerPool : IDisposable
             int part = (int)claims;
             if ((int)(claims >> 32) != generation || part >= parts) return;
             if (Interlocked.CompareExchange(ref _claims, claims + 1, claims) != claims) continue;
+            // The barrier: the earlier phases' parts are all claimed (claims go in order), so they are running or done.
+            int earlier = part - part % phaseParts;
+            if (earlier > 0) WaitForFinished(earlier);
             try { job(part); }
             catch (Exception e) { Interlocked.CompareExchange(ref _failure, e, null); }
             if (Interlocked.Increment(ref _finished) == parts && worker) _done.Set();
         }
+    }
+
+    /// <summary>Spins until <paramref name="count"/> parts of the job in flight have finished: they are running on awake threads.</summary>
+    private void WaitForFinished(int count)
+    {
+        var spinner = new SpinWait();
+        while (Volatile.Read(ref _finished) < count) spinner.SpinOnce(sleep1Threshold: -1);
     }
 
     /// <summary>Waits until every claimed part has finished: spins for a while (a started part ends soon), then blocks.</summary>
@@ -188,8 +218,8 @@ public sealed class WorkerPool : IDisposable
             // The job and part count are this generation's unless the caller has closed its claims since (Run): then
             // every compare-exchange in RunParts fails and these reads go unused.
             var job = _job;
-            int parts = _parts;
-            if (job is not null) RunParts(seen, job, parts, worker: true);
+            int parts = _parts, phaseParts = _phaseParts;
+            if (job is not null) RunParts(seen, job, parts, phaseParts, worker: true);
         }
     }
 

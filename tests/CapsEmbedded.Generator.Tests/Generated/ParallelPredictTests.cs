@@ -44,6 +44,82 @@ public class ParallelPredictTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
+    public void Efficient_model_gives_the_same_bits_on_1_to_4_workers(SimdTier tier)
+    {
+        // The stem layers run under one fork/join with a barrier between layers (BatchContext.RunLayers): a part of
+        // stem.k+1 that started before every part of stem.k had finished would read a half-written map. Many digits, so
+        // that a missing barrier meets the other thread still inside a layer.
+        var weights = MnistEfficientCapsNet.Weights.Embedded;
+        using var workspace = new MnistEfficientCapsNet.Workspace();
+        foreach (var image in TestData.Digits.Take(24).Append(TestData.RandomImage(MnistEfficientCapsNet.InputLength, 78)))
+        {
+            AssertSameBitsOnWorkers(4, (MnistEfficientCapsNet.Classes, MnistEfficientCapsNet.DecoderInput, MnistEfficientCapsNet.DecoderOutput),
+                MnistEfficientCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? MnistEfficientCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : MnistEfficientCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
+    public void Tiny_efficient_model_gives_the_same_bits_on_1_to_5_workers(SimdTier tier)
+    {
+        // Tiny: fewer stem panels than parts, so some parts of a layer get nothing and still pass the barrier.
+        var weights = TinyEfficientCapsNet.Weights.Embedded;
+        using var workspace = new TinyEfficientCapsNet.Workspace();
+        for (int k = 0; k < 10; k++)
+        {
+            var image = TestData.RandomImage(TinyEfficientCapsNet.InputLength, (ulong)k + 1);
+            AssertSameBitsOnWorkers(5, (TinyEfficientCapsNet.Classes, TinyEfficientCapsNet.DecoderInput, TinyEfficientCapsNet.DecoderOutput),
+                TinyEfficientCapsNet.CreateBatchContext,
+                (context, l, c, r) => context is null
+                    ? TinyEfficientCapsNet.Predict(weights, workspace, image, l, c, r, tier)
+                    : TinyEfficientCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
+        }
+    }
+
+    [Fact]
+    public void RunLayers_runs_each_layer_part_once_after_every_part_of_the_layer_before()
+    {
+        using var context = new BatchContext(scratchLength: 64, workerCount: 3);
+        var weights = TinyCapsNet.Weights.Embedded;
+        int parts = context.ImageParts;
+        // Layer k's part p writes slot k·parts + p: 1 + the least of layer k−1's slots (cleared to 0 before each call). Layer
+        // k's slots all hold k + 1 only if every part of every layer read a finished layer before it.
+        ImagePartRunner<PackedCapsNetWeights> Layer(int k) => (_, scratch, _, part, n, _, _) =>
+        {
+            float least = 0;
+            if (k > 0)
+            {
+                Thread.SpinWait(50 * part); // parts of a layer end at different times
+                least = float.MaxValue;
+                for (int q = 0; q < n; q++) least = Math.Min(least, scratch[(k - 1) * n + q]);
+            }
+            scratch[k * n + part] = least + 1;
+        };
+        var layers = new[] { Layer(0), Layer(1), Layer(2), Layer(3) };
+        for (int round = 0; round < 200; round++)
+        {
+            context.ImageScratch.Clear();
+            context.RunLayers(layers, PackedFor(weights), default, SimdTier.Scalar, default);
+            for (int k = 0; k < layers.Length; k++)
+                Assert.Equal(Enumerable.Repeat((float)(k + 1), parts), context.ImageScratch.Slice(k * parts, parts).ToArray());
+        }
+        var failing = new ImagePartRunner<PackedCapsNetWeights>[]
+        {
+            Layer(0), (_, _, _, part, _, _, _) => { if (part == 1) throw new InvalidOperationException("layer 1 failed"); },
+        };
+        var error = Assert.Throws<InvalidOperationException>(() => context.RunLayers(failing, PackedFor(weights), default, SimdTier.Scalar, default));
+        Assert.Equal("layer 1 failed", error.Message);
+        Assert.Throws<ArgumentNullException>(() => context.RunLayers(new[] { Layer(0), null! }, PackedFor(weights), default, SimdTier.Scalar, default));
+        using var one = new BatchContext(scratchLength: 64, workerCount: 1);
+        one.RunLayers(layers, PackedFor(weights), default, SimdTier.Scalar, default);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, one.ImageScratch.Slice(0, 4).ToArray());
+    }
+
     [Fact]
     public void Parallel_Predict_allocates_nothing_on_the_caller_when_warm()
     {

@@ -100,6 +100,83 @@ public sealed class WorkerPoolTests
         Assert.All(runs, count => Assert.Equal(251, count));
     }
 
+    [Theory]
+    [InlineData(2, 1, 3)]
+    [InlineData(2, 2, 3)]
+    [InlineData(2, 4, 3)]
+    [InlineData(3, 5, 4)]
+    public void A_phased_job_runs_every_part_once_and_no_phase_before_the_last_one_finished(int threads, int parts, int phases)
+    {
+        // Each part checks, when it starts, that every part of the phase before has finished, and that no part of its own
+        // phase's successor has started: the barrier, checked from both sides.
+        using var pool = new WorkerPool(threads);
+        var runs = new int[parts * phases];
+        var finished = new int[phases];
+        var started = new int[phases];
+        int violations = 0;
+        for (int job = 1; job <= 300; job++)
+        {
+            Array.Clear(finished);
+            Array.Clear(started);
+            pool.Run(index =>
+            {
+                int phase = index / parts;
+                Interlocked.Increment(ref started[phase]);
+                if (phase > 0 && Volatile.Read(ref finished[phase - 1]) != parts) Interlocked.Increment(ref violations);
+                if (phase + 1 < phases && Volatile.Read(ref started[phase + 1]) != 0) Interlocked.Increment(ref violations);
+                Interlocked.Increment(ref runs[index]);
+                Interlocked.Increment(ref finished[phase]);
+            }, parts, phases);
+            Assert.All(runs, count => Assert.Equal(job, count));
+        }
+        Assert.Equal(0, violations);
+    }
+
+    [Fact]
+    public void A_thread_ahead_waits_at_the_barrier_for_a_part_of_the_phase_before()
+    {
+        // Two parts per phase, two phases. Part 0 holds the caller until the worker has run part 1, then stays 50 ms
+        // more: the worker, done with phase 0, claims part 2 (phase 1) at once and must wait at the barrier for part 0.
+        // A barrier that did not wait would run part 2 while part 0 is still sleeping.
+        using var pool = new WorkerPool(2);
+        int caller = Environment.CurrentManagedThreadId;
+        for (int job = 0; job < 5; job++)
+        {
+            int part1Done = 0, part0Done = 0, part2SawPart0 = -1, phase1OnWorker = 0;
+            pool.Run(index =>
+            {
+                switch (index)
+                {
+                    case 0:
+                        var deadline = DateTime.UtcNow.AddSeconds(30);
+                        while (Volatile.Read(ref part1Done) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(1);
+                        Thread.Sleep(50);
+                        Volatile.Write(ref part0Done, 1);
+                        break;
+                    case 1:
+                        Volatile.Write(ref part1Done, 1);
+                        break;
+                    default:
+                        if (index == 2) Volatile.Write(ref part2SawPart0, Volatile.Read(ref part0Done));
+                        if (Environment.CurrentManagedThreadId != caller) Interlocked.Exchange(ref phase1OnWorker, 1);
+                        break;
+                }
+            }, parts: 2, phases: 2);
+            Assert.Equal(1, part1Done); // the worker ran part 1: the caller was held in part 0, so two threads were in phase 0
+            Assert.Equal(1, phase1OnWorker);
+            Assert.Equal(1, part2SawPart0);
+        }
+    }
+
+    [Fact]
+    public void A_phased_job_with_a_worker_that_never_wakes_runs_on_the_caller_in_order()
+    {
+        using var pool = new WorkerPool(2, WorkerPool.DefaultSpinMicroseconds, "test", startWorkers: false);
+        var order = new List<int>();
+        pool.Run(order.Add, parts: 3, phases: 4);
+        Assert.Equal(Enumerable.Range(0, 12), order);
+    }
+
     [Fact]
     public void A_failing_part_is_rethrown_after_every_other_part_ran_and_the_pool_still_works()
     {
@@ -124,6 +201,8 @@ public sealed class WorkerPoolTests
         var pool = new WorkerPool(2);
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.Run(_ => { }, 0));
         Assert.Throws<ArgumentNullException>(() => pool.Run(null!, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Run(_ => { }, 1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Run(_ => { }, 1 << 16, 1 << 16));
         pool.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pool.Run(_ => { }, 1));
         using var unstarted = new WorkerPool(3, 0, "test", startWorkers: false); // disposes without threads to join
