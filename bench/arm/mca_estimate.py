@@ -50,10 +50,10 @@ STAGE_MARKERS = [
 SHARED = r"S_P_CoreLib_|___cctor$|___c____cctor_b__|__Dispose$|_MnistCapsNet(_Session|_Weights)?__|_QuantizedCapsNet(_Workspace)?__(get_|Predict|Forward|Region|CheckWorkspace)|_QuantizedSession__|_Kernels_KernelArguments__|_Kernels_SimdTiers__|_Kernels_Int8_Int8Tiers__"
 STAGE_FUNCTIONS = {
     "conv1": re.compile(rf"{SHARED}|_Layers__Conv1|_QuantizedCapsNet__Conv1$|_Kernels_Im2Col__|_Kernels_PackedGemm(_\w+)?__|_Kernels_Int8_QuantizeU7__"),
-    "primary": re.compile(rf"{SHARED}|_Layers__(PrimaryConv|Capsules|RegroupAndSquash)|_QuantizedCapsNet__(PrimaryConv|Capsules)$|_Kernels_Im2Col__"
+    "primary": re.compile(rf"{SHARED}|_Layers__(PrimaryConv|Capsules|RegroupAndSquash)|_QuantizedCapsNet__(PrimaryConv|Capsules|Transform)$|_Kernels_Im2Col__"
                           r"|_Kernels_PackedGemm(_\w+)?__|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_Int8_(QuantizedGemm|Dequantise)"
                           r"|_Kernels_(SquashVectors|Squash|VectorMath)__"),
-    "transform": re.compile(rf"{SHARED}|_Layers__(Capsules|CapsuleTransform)|_QuantizedCapsNet__Capsules$|_Kernels_CapsuleTransform__"
+    "transform": re.compile(rf"{SHARED}|_Layers__(Capsules|CapsuleTransform)|_QuantizedCapsNet__(Capsules|Transform)$|_Kernels_CapsuleTransform__"
                             r"|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_VectorMath__"),
     "routing": re.compile(rf"{SHARED}|_Kernels_Routing__|_Kernels_VectorMath__|_Kernels_(SquashVectors|Squash)__"),
     "lengths": re.compile(rf"{SHARED}|_Kernels_CapsuleLengths__"),
