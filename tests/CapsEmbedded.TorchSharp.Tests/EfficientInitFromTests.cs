@@ -126,13 +126,7 @@ public class EfficientInitFromTests
         return data;
     }
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = TorchCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => TorchCliTests.Run(args);
 
     [Fact]
     public void Train_from_the_shipped_F16_file_keeps_its_accuracy_and_records_the_file_and_its_hash()

@@ -5,7 +5,8 @@ namespace CapsEmbedded.TorchSharp.Tests;
 
 public class TorchCliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    /// <summary>Runs capsnet-torch in-process: exit code, standard output, standard error.</summary>
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
