@@ -31,11 +31,13 @@ public sealed class CompiledModel
     /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
     public static readonly CompiledModel MnistEfficient = new(
         _ => MnistEfficientCapsNet.Weights.Embedded,
-        (path, weights) => MnistEfficientCapsNet.Weights.FromWeights((EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
+        (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
+            (EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
         (weights, owns) => new MnistEfficientCapsNet.Session((MnistEfficientCapsNet.Weights)weights, ownsWeights: owns))
     {
         Name = "mnist-efficient", Data = "mnist", Shape = ModelShape.Of(MnistEfficientCapsNet.Architecture), Architecture = null,
-        WeightsFileName = MnistEfficientCapsNet.WeightsFileName, WeightsResourceName = MnistEfficientCapsNet.WeightsResourceName, DefaultTop = 1,
+        WeightsFileName = MnistEfficientCapsNet.WeightsFileName, WeightsResourceName = MnistEfficientCapsNet.WeightsResourceName,
+        DefaultTop = 1,
     };
 
     /// <summary>Every compiled model, the default (MNIST) first.</summary>

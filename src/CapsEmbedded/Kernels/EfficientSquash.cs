@@ -10,7 +10,8 @@ public static class EfficientSquash
     public const float Epsilon = 1e-20f;
 
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
-    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) => SquashVectors.Run<EfficientSquashFunction>(vectors, count, dims, tier);
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
+        SquashVectors.Run<EfficientSquashFunction>(vectors, count, dims, tier);
 
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
     internal static void SquashOne(ref float s, int dims, SimdTier tier)

@@ -9,7 +9,8 @@ namespace CapsEmbedded.Kernels;
 public static class Squash
 {
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
-    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) => SquashVectors.Run<PaperSquash>(vectors, count, dims, tier);
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
+        SquashVectors.Run<PaperSquash>(vectors, count, dims, tier);
 
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
     internal static void SquashOne(ref float s, int dims, SimdTier tier)

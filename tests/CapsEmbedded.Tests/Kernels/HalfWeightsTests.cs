@@ -31,7 +31,8 @@ public sealed class HalfWeightsTests
         },
         ["Capsule transform with F16 W: the float32 bits"] = tier =>
         {
-            foreach (var (n, j, d, p, seed) in KernelSelfCheck.TransformCases()) HalfWeightsSelfCheck.CapsuleTransform(tier, n, j, d, p, seed);
+            foreach (var (n, j, d, p, seed) in KernelSelfCheck.TransformCases())
+                HalfWeightsSelfCheck.CapsuleTransform(tier, n, j, d, p, seed);
         },
     };
 
@@ -39,7 +40,8 @@ public sealed class HalfWeightsTests
 
     [Theory]
     [MemberData(nameof(KernelsOnEveryTier))]
-    public void F16_kernel_gives_the_float32_bits(string check, SimdTier tier) => TierRequirement.RunCheck(BitChecks[check], tier, RunSmall);
+    public void F16_kernel_gives_the_float32_bits(string check, SimdTier tier) =>
+        TierRequirement.RunCheck(BitChecks[check], tier, RunSmall);
 
     [Theory]
     [AllTiers]

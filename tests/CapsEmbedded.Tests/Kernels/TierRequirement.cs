@@ -20,7 +20,10 @@ internal static class TierRequirement
         return rows;
     }
 
-    /// <summary>Runs <paramref name="check"/> on <paramref name="tier"/> where it <see cref="Runs"/> (probed with <paramref name="runOnTier"/>).</summary>
+    /// <summary>
+    /// Runs <paramref name="check"/> on <paramref name="tier"/> where the tier <see cref="Runs"/> (probed with
+    /// <paramref name="runOnTier"/>).
+    /// </summary>
     public static void RunCheck(Action<SimdTier> check, SimdTier tier, Action<SimdTier> runOnTier)
     {
         if (Runs(tier, () => runOnTier(tier))) check(tier);
