@@ -29,11 +29,16 @@ public sealed class CompiledModel
         (weights, owns) => new MultiMnistCapsNet.Session(weights, ownsWeights: owns));
 
     /// <summary>Efficient-CapsNet (Mazzia et al. 2021) on MNIST: 31.5 M multiply-adds an image against the paper network's 203 M.</summary>
-    public static readonly CompiledModel MnistEfficient = new("mnist-efficient", "mnist", ModelShape.Of(MnistEfficientCapsNet.Architecture),
-        architecture: null, MnistEfficientCapsNet.WeightsFileName, MnistEfficientCapsNet.WeightsResourceName, defaultTop: 1,
-        _ => MnistEfficientCapsNet.Weights.Embedded, (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
+    public static readonly CompiledModel MnistEfficient = new(
+        _ => MnistEfficientCapsNet.Weights.Embedded,
+        (path, weights) => MnistEfficientCapsNet.Weights.FromWeights(
             (EfficientCapsNetWeights?)weights ?? EfficientCapsNetWeightsFile.Load(path), path),
-        (weights, owns) => new MnistEfficientCapsNet.Session((MnistEfficientCapsNet.Weights)weights, ownsWeights: owns));
+        (weights, owns) => new MnistEfficientCapsNet.Session((MnistEfficientCapsNet.Weights)weights, ownsWeights: owns))
+    {
+        Name = "mnist-efficient", Data = "mnist", Shape = ModelShape.Of(MnistEfficientCapsNet.Architecture), Architecture = null,
+        WeightsFileName = MnistEfficientCapsNet.WeightsFileName, WeightsResourceName = MnistEfficientCapsNet.WeightsResourceName,
+        DefaultTop = 1,
+    };
 
     /// <summary>Every compiled model, the default (MNIST) first.</summary>
     public static IReadOnlyList<CompiledModel> All { get; } = [Mnist, Fashion, MultiMnist, MnistEfficient];
@@ -49,16 +54,9 @@ public sealed class CompiledModel
     private readonly Func<IDisposable, bool, ICapsNetSession> _session;
 
     // pack(source, weights): the file at source, or weights (read from it) already in managed arrays, folded and packed.
-    private CompiledModel(string name, string data, ModelShape shape, CapsNetArchitecture? architecture, string weightsFileName, string weightsResourceName,
-        int defaultTop, Func<WeightResidency, IDisposable> embedded, Func<string, object?, IDisposable> pack, Func<IDisposable, bool, ICapsNetSession> session)
+    private CompiledModel(Func<WeightResidency, IDisposable> embedded, Func<string, object?, IDisposable> pack,
+        Func<IDisposable, bool, ICapsNetSession> session)
     {
-        Name = name;
-        Data = data;
-        Shape = shape;
-        Architecture = architecture;
-        WeightsFileName = weightsFileName;
-        WeightsResourceName = weightsResourceName;
-        DefaultTop = defaultTop;
         _embedded = embedded;
         _pack = pack;
         _session = session;
@@ -70,38 +68,41 @@ public sealed class CompiledModel
         Func<CapsNetWeights, string?, TWeights> pack,
         Func<TWeights, bool, ICapsNetSession> session)
         where TWeights : class, IDisposable =>
-        new(name, name, ModelShape.Of(architecture), architecture, weightsFileName, weightsResourceName, defaultTop,
-            residency => residency switch
+        new(residency => residency switch
             {
                 WeightResidency.Widened => embeddedWidened(),
                 WeightResidency.WidenedPrimary => embeddedWidenedPrimary(),
                 _ => embedded(),
             },
             (source, weights) => pack((CapsNetWeights?)weights ?? CapsNetWeightsFile.Load(source), source),
-            (weights, owns) => session((TWeights)weights, owns));
+            (weights, owns) => session((TWeights)weights, owns))
+        {
+            Name = name, Data = name, Shape = ModelShape.Of(architecture), Architecture = architecture,
+            WeightsFileName = weightsFileName, WeightsResourceName = weightsResourceName, DefaultTop = defaultTop,
+        };
 
     /// <summary>The <c>--model</c> value: the name of the data set it was trained on, with "-efficient" for Efficient-CapsNet.</summary>
-    public string Name { get; }
+    public required string Name { get; init; }
 
     /// <summary>The data set it was trained on (<c>--data</c>'s value when none is given): "mnist" for mnist and mnist-efficient.</summary>
-    public string Data { get; }
+    public required string Data { get; init; }
 
     /// <summary>What callers need of the network, whichever its family.</summary>
-    public ModelShape Shape { get; }
+    public required ModelShape Shape { get; init; }
 
     /// <summary>The network's family: which weight files it runs.</summary>
     public CapsNetFamily Family => Shape.Family;
 
     /// <summary>The paper network's architecture; null for a model of another family (<see cref="Family"/>).</summary>
-    public CapsNetArchitecture? Architecture { get; }
+    public required CapsNetArchitecture? Architecture { get; init; }
 
-    public string WeightsFileName { get; }
+    public required string WeightsFileName { get; init; }
 
     /// <summary>The manifest resource that holds the weight file in this assembly, as it is or packed (EmbeddedWeights.ReadFile reads either).</summary>
-    public string WeightsResourceName { get; }
+    public required string WeightsResourceName { get; init; }
 
     /// <summary>How many of the longest capsules one reading takes: 1, or 2 for MultiMNIST's two digits.</summary>
-    public int DefaultTop { get; }
+    public required int DefaultTop { get; init; }
 
     /// <summary>"embedded (mnist.safetensors)": where the weights of <see cref="Open(string?, WeightResidency)"/>(null) come from.</summary>
     public string EmbeddedSource => $"embedded ({WeightsFileName})";

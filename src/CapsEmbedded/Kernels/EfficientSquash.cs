@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace CapsEmbedded.Kernels;
 
 /// <summary>
@@ -11,16 +9,9 @@ public static class EfficientSquash
     /// <summary>ε, which only keeps s/‖s‖ finite at s = 0.</summary>
     public const float Epsilon = 1e-20f;
 
-    /// <summary>Squashes <paramref name="count"/> vectors of <paramref name="dims"/> floats in place on the best tier.</summary>
-    public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
-
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
-    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) => SquashVectors.Run<One>(vectors, count, dims, tier);
-
-    private readonly struct One : ISquashFunction
-    {
-        public static void SquashOne(ref float s, int dims, SimdTier tier) => EfficientSquash.SquashOne(ref s, dims, tier);
-    }
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
+        SquashVectors.Run<EfficientSquashFunction>(vectors, count, dims, tier);
 
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
     internal static void SquashOne(ref float s, int dims, SimdTier tier)
@@ -29,8 +20,7 @@ public static class EfficientSquash
         if (float.IsPositiveInfinity(squaredNorm))
         {
             // ‖s‖² overflowed float (components beyond ~1e19): e^‖s‖ is infinite, so v = s/‖s‖, the norm taken in double.
-            double norm = 0;
-            for (int t = 0; t < dims; t++) norm += (double)Unsafe.Add(ref s, t) * Unsafe.Add(ref s, t);
+            double norm = VectorMath.SumOfSquaresInDouble(ref s, dims);
             VectorMath.Scale(ref s, (float)(1.0 / Math.Sqrt(norm)), dims, tier);
             return;
         }

@@ -8,16 +8,9 @@ namespace CapsEmbedded.Kernels;
 /// </summary>
 public static class Squash
 {
-    /// <summary>Squashes <paramref name="count"/> vectors of <paramref name="dims"/> floats in place on the best tier.</summary>
-    public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
-
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
-    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) => SquashVectors.Run<One>(vectors, count, dims, tier);
-
-    private readonly struct One : ISquashFunction
-    {
-        public static void SquashOne(ref float s, int dims, SimdTier tier) => Squash.SquashOne(ref s, dims, tier);
-    }
+    public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
+        SquashVectors.Run<PaperSquash>(vectors, count, dims, tier);
 
     /// <summary>Squashes one vector of <paramref name="dims"/> floats in place.</summary>
     internal static void SquashOne(ref float s, int dims, SimdTier tier)
@@ -45,13 +38,7 @@ public static class Squash
     /// <summary>|s|² overflowed float (components beyond ~1e19): v ≈ s / |s|, with the norm taken in double.</summary>
     private static void ScaleWithDoubleNorm(ref float s, int dims)
     {
-        double squaredNorm = 0;
-        for (int t = 0; t < dims; t++)
-        {
-            double value = Unsafe.Add(ref s, t);
-            squaredNorm += value * value;
-        }
-
+        double squaredNorm = VectorMath.SumOfSquaresInDouble(ref s, dims);
         double scale = Math.Sqrt(squaredNorm) / (1.0 + squaredNorm);
         for (int t = 0; t < dims; t++)
         {

@@ -9,6 +9,18 @@ internal interface ISquashFunction
     static abstract void SquashOne(ref float s, int dims, SimdTier tier);
 }
 
+/// <summary>The paper network's squash (eq. 1) as a <see cref="SquashVectors"/> operator.</summary>
+internal readonly struct PaperSquash : ISquashFunction
+{
+    public static void SquashOne(ref float s, int dims, SimdTier tier) => Squash.SquashOne(ref s, dims, tier);
+}
+
+/// <summary>Efficient-CapsNet's squash as a <see cref="SquashVectors"/> operator.</summary>
+internal readonly struct EfficientSquashFunction : ISquashFunction
+{
+    public static void SquashOne(ref float s, int dims, SimdTier tier) => EfficientSquash.SquashOne(ref s, dims, tier);
+}
+
 /// <summary>
 /// Applies a squash function to consecutive vectors in place: the argument checks and the loop, once for both squashes
 /// (an empty struct per function, so the JIT specialises and inlines the call).

@@ -17,6 +17,19 @@ internal static class VectorMath
     /// <summary>Σ x[t]².</summary>
     public static float SumOfSquares(ref float x, int length, SimdTier tier) => Dot(ref x, ref x, length, tier);
 
+    /// <summary>Σ x[t]² in double, in order: the norm of a vector whose float <see cref="SumOfSquares"/> overflowed.</summary>
+    public static double SumOfSquaresInDouble(ref float x, int length)
+    {
+        double sum = 0;
+        for (int t = 0; t < length; t++)
+        {
+            double value = Unsafe.Add(ref x, t);
+            sum += value * value;
+        }
+
+        return sum;
+    }
+
     /// <summary>Σ x[t]·y[t]: each width sums its chunks in one register, then its lanes; the widths' sums add in order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Dot(ref float x, ref float y, int length, SimdTier tier)

@@ -36,21 +36,11 @@ public sealed class EfficientKernelTests
         },
     };
 
-    public static TheoryData<string, SimdTier> KernelsOnEveryTier()
-    {
-        var rows = new TheoryData<string, SimdTier>();
-        foreach (string kernel in OracleChecks.Keys)
-            foreach (var tier in Enum.GetValues<SimdTier>()) rows.Add(kernel, tier);
-        return rows;
-    }
+    public static TheoryData<string, SimdTier> KernelsOnEveryTier() => TierRequirement.OnEveryTier(OracleChecks.Keys);
 
     [Theory]
     [MemberData(nameof(KernelsOnEveryTier))]
-    public void Kernel_matches_its_oracle(string check, SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        OracleChecks[check](tier);
-    }
+    public void Kernel_matches_its_oracle(string check, SimdTier tier) => TierRequirement.RunCheck(OracleChecks[check], tier, RunSmall);
 
     [Fact]
     public void Winograd_convolution_rejects_odd_outputs_and_short_buffers()

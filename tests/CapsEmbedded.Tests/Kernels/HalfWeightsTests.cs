@@ -12,47 +12,36 @@ public sealed class HalfWeightsTests
 {
     private static void RunSmall(SimdTier tier) => HalfPanels.Widen(new Half[8], new float[8], tier);
 
-    [Theory]
-    [AllTiers]
-    public void Widen_gives_the_bits_of_float_Half_for_every_finite_value(SimdTier tier)
+    /// <summary>Each F16 kernel's check against its float32 path (bit for bit), over its shapes and seeds, by what it checks.</summary>
+    private static readonly Dictionary<string, Action<SimdTier>> BitChecks = new()
     {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        HalfWeightsSelfCheck.Widen(tier);
-    }
+        ["Widen: the bits of (float)Half for every finite value"] = HalfWeightsSelfCheck.Widen,
+        ["GEMM with F16 panels: the float32 bits, whole and split by panels"] = tier =>
+        {
+            foreach (var (m, n, k) in HalfWeightsSelfCheck.GemmShapes)
+            {
+                HalfWeightsSelfCheck.Gemm(tier, m, n, k, zeroShare: 0, seed: (ulong)(m + n + k));
+                HalfWeightsSelfCheck.Gemm(tier, m, n, k, zeroShare: 0.9, seed: (ulong)(m * n + k));
+            }
+        },
+        ["Convolution with F16 panels: the float32 bits"] = tier =>
+        {
+            foreach (var (c, h, w, kernel, stride, n) in HalfWeightsSelfCheck.ConvShapes)
+                HalfWeightsSelfCheck.Convolution(tier, c, h, w, kernel, stride, n, seed: (ulong)(c * h + n));
+        },
+        ["Capsule transform with F16 W: the float32 bits"] = tier =>
+        {
+            foreach (var (n, j, d, p, seed) in KernelSelfCheck.TransformCases())
+                HalfWeightsSelfCheck.CapsuleTransform(tier, n, j, d, p, seed);
+        },
+    };
+
+    public static TheoryData<string, SimdTier> KernelsOnEveryTier() => TierRequirement.OnEveryTier(BitChecks.Keys);
 
     [Theory]
-    [AllTiers]
-    public void Gemm_with_F16_panels_gives_the_float32_bits_whole_and_split_by_panels(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (m, n, k) in HalfWeightsSelfCheck.GemmShapes)
-        {
-            HalfWeightsSelfCheck.Gemm(tier, m, n, k, zeroShare: 0, seed: (ulong)(m + n + k));
-            HalfWeightsSelfCheck.Gemm(tier, m, n, k, zeroShare: 0.9, seed: (ulong)(m * n + k));
-        }
-    }
-
-    [Theory]
-    [AllTiers]
-    public void Convolution_with_F16_panels_gives_the_float32_bits(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (c, h, w, kernel, stride, n) in HalfWeightsSelfCheck.ConvShapes)
-        {
-            HalfWeightsSelfCheck.Convolution(tier, c, h, w, kernel, stride, n, seed: (ulong)(c * h + n));
-        }
-    }
-
-    [Theory]
-    [AllTiers]
-    public void CapsuleTransform_with_F16_W_gives_the_float32_bits(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        foreach (var (n, j, d, p, seed) in KernelSelfCheck.TransformCases())
-        {
-            HalfWeightsSelfCheck.CapsuleTransform(tier, n, j, d, p, seed);
-        }
-    }
+    [MemberData(nameof(KernelsOnEveryTier))]
+    public void F16_kernel_gives_the_float32_bits(string check, SimdTier tier) =>
+        TierRequirement.RunCheck(BitChecks[check], tier, RunSmall);
 
     [Theory]
     [AllTiers]

@@ -11,6 +11,24 @@ internal static class TierRequirement
     /// <summary>Every tier, as MemberData (the kernel tests use <see cref="AllTiersAttribute"/>, which gives the same).</summary>
     public static TheoryData<SimdTier> AllTiers => new(Enum.GetValues<SimdTier>());
 
+    /// <summary>Every named check on every tier, as MemberData for a theory that runs one check on one tier.</summary>
+    public static TheoryData<string, SimdTier> OnEveryTier(IEnumerable<string> checks)
+    {
+        var rows = new TheoryData<string, SimdTier>();
+        foreach (string check in checks)
+            foreach (var tier in Enum.GetValues<SimdTier>()) rows.Add(check, tier);
+        return rows;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="check"/> on <paramref name="tier"/> where the tier <see cref="Runs"/> (probed with
+    /// <paramref name="runOnTier"/>).
+    /// </summary>
+    public static void RunCheck(Action<SimdTier> check, SimdTier tier, Action<SimdTier> runOnTier)
+    {
+        if (Runs(tier, () => runOnTier(tier))) check(tier);
+    }
+
     /// <summary>
     /// True when <paramref name="tier"/> runs here. Scalar always must; on x64 Vector128 and Vector256 must too (the
     /// project's machines have AVX2 + FMA), so a missing one fails instead of skipping. Otherwise (Vector512 without
