@@ -192,7 +192,7 @@ fi
 clang -O2 -o "$work/clock" $here/clock.c
 "$work/clock" > "$work/clock-x64.txt"
 "$x64/StageProbe" times "$data" "$images" "$rounds" > "$work/times-x64.json" # the digits traced
-"$x64/StageProbe" zeros "$data" "$images" weights/mnist.safetensors > "$work/zeros.json"
+[[ -s "$work/zeros.json" ]] || "$x64/StageProbe" zeros "$data" "$images" weights/mnist.safetensors > "$work/zeros.json"
 x64_model=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs)
 cat > "$work/meta.json" <<EOF
 {"images": $images, "date": "$(date -u +%Y-%m-%d)", "commit": "$(git rev-parse --short HEAD)", "mca": "$($LLVM_MCA --version | grep -m1 -o 'LLVM version [0-9.]*')",

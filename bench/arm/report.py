@@ -145,13 +145,13 @@ def markdown(work, weights):
     w(f"as ×{low:.2f}–{high:.2f} (the x64 spread), which assumes llvm-mca's ARM models err as its Zen 3 model does.")
     w("")
     for precision in precisions(work):
-        title = {"float32": "float32 (NEON fp32 4×16 tile; the shipped embedded weights, F16 read in place)",
+        title = {"float32": "float32 (NEON fp32 2×32 tile; the shipped embedded weights, F16 read in place)",
                  "float32-resident": "float32, embedded weights widened once at load (`--residency widened`, "
                                      "`CompiledModel.Open(null, WeightResidency.Widened)`: 27 MB of float32 resident instead of "
                                      "13.6 MB of F16 widened per image)",
                  "float32-widenedprimary": "float32, the primary conv's panels widened once at load, W in F16 in place "
                                            "(`--residency widenedprimary`, `WeightResidency.WidenedPrimary`: 24 MB per image)",
-                 "int8": "int8 (SDOT 4×16 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32)"}
+                 "int8": "int8 (SDOT 2×32 tile on A76 (DotProd), SMULL 2×16 tile on A72/A53 (no DotProd); conv1, û, routing in float32)"}
         w(f"### {title[precision]}")
         w("")
         # Both models split one image over the workers (Predict(BatchContext, …): conv1 rows, primary panels or positions,
@@ -300,8 +300,8 @@ def tile_cycles(work):
     parts = []
     for target, core in [("pi5", "A76 (N1 model)"), ("pi4", "A72 (A57 model)"), ("pi3", "A53"), ("a55", "A55")]:
         found = []
-        for precision, marker, what in [("float32", "Gemm4x4v", "fp32 4×16 k step (16 FMLA)"),
-                                        ("int8", "Tile4x16Sdot", "int8 4×16 k group (16 SDOT)"),
+        for precision, marker, what in [("float32", "Gemm2x8v", "fp32 2×32 k step (16 FMLA)"),
+                                        ("int8", "Tile2x32Sdot", "int8 2×32 k group (16 SDOT)"),
                                         ("int8", "Tile2x16Smull", "int8 2×16 k group (16 SMULL + 16 SADALP)")]:
             with open(f"{work}/cycles-{target}-{precision}.json") as f:
                 functions = json.load(f)["primary"]["functions"]
@@ -344,11 +344,11 @@ def trip_count_check(work):
     parts = []
     for stage in ["conv1", "primary"]:
         traced = next((fn["hottest_block_runs"] for fn in cycles[stage]["functions"]
-                       if "Gemm4x4v" in fn["name"] and "ListedColumns" in fn["name"]), 0)
-        predicted = zeros["rows4"][stage]["listed_steps"] * 16
-        share = zeros["rows4"][stage]["nonzero_share"]
-        parts.append(f"{stage} {traced:,.0f} traced / {predicted:,.0f} predicted ({share:.0%} of the 4-row tiles' columns non-zero)")
-    return ("Trip-count check (listed k steps of the NEON 4×16 tile per image, qemu trace against PackedGemm's zero-column rule "
+                       if "Gemm2x8v" in fn["name"] and "ListedColumns" in fn["name"]), 0)
+        predicted = zeros["rows2"][stage]["listed_steps"] * 8  # 16 output panels, two per tile
+        share = zeros["rows2"][stage]["nonzero_share"]
+        parts.append(f"{stage} {traced:,.0f} traced / {predicted:,.0f} predicted ({share:.0%} of the 2-row tiles' columns non-zero)")
+    return ("Trip-count check (listed k steps of the NEON 2×32 tile per image, qemu trace against PackedGemm's zero-column rule "
             "applied to the same digits): " + "; ".join(parts) + ".")
 
 

@@ -1,6 +1,6 @@
 // bench/arm's probe (bench/arm/README.md). Two measurements the cycle estimate needs from real MNIST test digits:
 //   stage-probe zeros DATA_ROOT IMAGES   the k steps PackedGemm's micro-kernels take per image once zero columns are
-//                                        skipped, for 4-row (NEON) and 6-row (AVX2) register tiles (JSON)
+//                                        skipped, for 2-row (NEON) and 6-row (AVX2) register tiles (JSON)
 //   stage-probe times DATA_ROOT IMAGES ROUNDS   the NativeAOT float32 model's stage times on this machine (JSON)
 //   stage-probe run DATA_ROOT IMAGES      one Predict per image and nothing else (what estimate.sh traces under qemu)
 using System.Diagnostics;
@@ -55,7 +55,7 @@ internal static class ZeroSteps
         int grid = a.PrimaryGridSize, k2 = a.PrimaryKernel, stride2 = a.PrimaryStride;
         var conv1 = new float[channels * out1 * out1];
         var parts = new List<string>();
-        foreach (int rows in new[] { 4, 6 })
+        foreach (int rows in new[] { 2, 6 })
         {
             var c1 = new Tally();
             var c2 = new Tally();

@@ -48,15 +48,24 @@ public static partial class PackedGemm
     }
 
     /// <summary>
-    /// 128-bit (NEON on ARM64, SSE on x64), 4×16 register tile: one panel as four 4-wide quarters.
+    /// 128-bit (NEON on ARM64, SSE on x64), 2×32 register tile over two adjacent panels (sixteen 4-wide accumulators). Two
+    /// rows, not four: the primary conv skips a column only where every row of the tile is zero, which on digits leaves
+    /// 2-row tiles far fewer columns per row than 4-row ones (bench/arm/README.md), while two panels keep 16 multiply-adds
+    /// per column for the eight B loads. A lone last panel takes the 2×16 form; every lane sums in the same order either way.
     /// </summary>
-    internal readonly struct Gemm4x16Simd128 : IGemmMicroKernel<Gemm4x16Simd128>
+    internal readonly struct Gemm2x32Simd128 : IGemmMicroKernel<Gemm2x32Simd128>
     {
-        public static int Rows => 4;
+        public static int Rows => 2;
+
+        public static int Panels => 2;
+
+        public static void Tile<TColumns>(ref float a, nuint lda, ref float b, nuint panelStride, ref int columns, nuint count,
+            ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
+            Gemm2x8v<Vector128<float>, F32x4, TColumns>(ref a, lda, ref b, panelStride, ref columns, count, ref c, ldc, ref bias, flags);
 
         public static void TileOnePanel<TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
             ref float c, nuint ldc, ref float bias, BlockFlags flags) where TColumns : struct, IKColumns =>
-            Gemm4x4v<Vector128<float>, F32x4, TColumns>(ref a, lda, ref b, ref columns, count, ref c, ldc, ref bias, flags);
+            Gemm2x4v<Vector128<float>, F32x4, TColumns>(ref a, lda, ref b, ref columns, count, ref c, ldc, ref bias, flags);
 
         public static void Row(ref float a, ref float b, nuint kc, ref float c, ref float bias, BlockFlags flags) =>
             Gemm1x4v<Vector128<float>, F32x4>(ref a, ref b, kc, ref c, ref bias, flags);
@@ -148,14 +157,15 @@ public static partial class PackedGemm
     }
 
     /// <summary>
-    /// C[4 × 4 vectors] (+)= A[4 × kc] · B[kc × 4 vectors] (one 16-wide panel of 4-lane vectors) over the
-    /// <paramref name="count"/> k columns <typeparamref name="TColumns"/> names: per column kk four loads of B, four
-    /// values of A[i][kk] and sixteen multiply-adds by them into the accumulators c{row}_{vector}. Cycles per column from
-    /// llvm-mca on the NativeAOT arm64 code (bench/arm/README.md), before (LDR s + DUP + FMLA per row) / after:
-    /// Neoverse N1 (Cortex-A76) 10.2 / 8.2 (the FMLA bound), Cortex-A57 model (A72) 18.2 / 16.2, A53 92 / 42, A55 56 / 31.
+    /// C[2 × 8 vectors] (+)= A[2 × kc] · B[kc × 8 vectors] (two 16-wide panels of 4-lane vectors, the second
+    /// <paramref name="bSecond"/> floats after the first; C and the bias hold the 32 columns contiguously) over the
+    /// <paramref name="count"/> k columns <typeparamref name="TColumns"/> names: per column kk eight loads of B, the two
+    /// values A[i][kk] and sixteen multiply-adds by them (NEON: FMLA by element, no DUP) into the accumulators
+    /// c{row}_{vector}. All loads come first, then the multiply-adds one B vector at a time, so that an in-order core (A53,
+    /// A55) never waits on a load it has just issued. Each accumulator takes one fused multiply-add per column, in column order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gemm4x4v<TVec, TOps, TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+    private static void Gemm2x8v<TVec, TOps, TColumns>(ref float a, nuint lda, ref float b, nuint bSecond, ref int columns, nuint count,
         ref float c, nuint ldc, ref float bias, BlockFlags flags)
         where TVec : struct
         where TOps : struct, IFloatVector<TVec>
@@ -163,45 +173,102 @@ public static partial class PackedGemm
     {
         nuint w = TOps.Count;
         ref float cRow0 = ref c;
-        ref float cRow1 = ref Unsafe.Add(ref c, 1 * ldc);
-        ref float cRow2 = ref Unsafe.Add(ref c, 2 * ldc);
-        ref float cRow3 = ref Unsafe.Add(ref c, 3 * ldc);
-        TVec c0_0, c0_1, c0_2, c0_3, c1_0, c1_1, c1_2, c1_3, c2_0, c2_1, c2_2, c2_3, c3_0, c3_1, c3_2, c3_3;
+        ref float cRow1 = ref Unsafe.Add(ref c, ldc);
+        TVec c0_0, c0_1, c0_2, c0_3, c0_4, c0_5, c0_6, c0_7, c1_0, c1_1, c1_2, c1_3, c1_4, c1_5, c1_6, c1_7;
+        if (flags.First)
+        {
+            c0_0 = c0_1 = c0_2 = c0_3 = c0_4 = c0_5 = c0_6 = c0_7 = TOps.Zero;
+            c1_0 = c1_1 = c1_2 = c1_3 = c1_4 = c1_5 = c1_6 = c1_7 = TOps.Zero;
+        }
+        else
+        {
+            c0_0 = TOps.Load(ref cRow0, 0); c0_1 = TOps.Load(ref cRow0, w); c0_2 = TOps.Load(ref cRow0, 2 * w); c0_3 = TOps.Load(ref cRow0, 3 * w);
+            c0_4 = TOps.Load(ref cRow0, 4 * w); c0_5 = TOps.Load(ref cRow0, 5 * w); c0_6 = TOps.Load(ref cRow0, 6 * w); c0_7 = TOps.Load(ref cRow0, 7 * w);
+            c1_0 = TOps.Load(ref cRow1, 0); c1_1 = TOps.Load(ref cRow1, w); c1_2 = TOps.Load(ref cRow1, 2 * w); c1_3 = TOps.Load(ref cRow1, 3 * w);
+            c1_4 = TOps.Load(ref cRow1, 4 * w); c1_5 = TOps.Load(ref cRow1, 5 * w); c1_6 = TOps.Load(ref cRow1, 6 * w); c1_7 = TOps.Load(ref cRow1, 7 * w);
+        }
+
+        ref float aRow0 = ref a;
+        ref float aRow1 = ref Unsafe.Add(ref a, lda);
+        ref float bPanel1 = ref Unsafe.Add(ref b, bSecond);
+        for (nuint j = 0; j < count; j++)
+        {
+            nuint kk = TColumns.At(ref columns, j);
+            TVec a0 = TOps.LoadLane0(ref aRow0, kk), a1 = TOps.LoadLane0(ref aRow1, kk);
+            ref float bRow0 = ref Unsafe.Add(ref b, kk * PanelWidth);
+            ref float bRow1 = ref Unsafe.Add(ref bPanel1, kk * PanelWidth);
+            TVec b0 = TOps.Load(ref bRow0, 0), b1 = TOps.Load(ref bRow0, w), b2 = TOps.Load(ref bRow0, 2 * w), b3 = TOps.Load(ref bRow0, 3 * w);
+            TVec b4 = TOps.Load(ref bRow1, 0), b5 = TOps.Load(ref bRow1, w), b6 = TOps.Load(ref bRow1, 2 * w), b7 = TOps.Load(ref bRow1, 3 * w);
+            c0_0 = TOps.MultiplyAddLane0(a0, b0, c0_0); c1_0 = TOps.MultiplyAddLane0(a1, b0, c1_0);
+            c0_1 = TOps.MultiplyAddLane0(a0, b1, c0_1); c1_1 = TOps.MultiplyAddLane0(a1, b1, c1_1);
+            c0_2 = TOps.MultiplyAddLane0(a0, b2, c0_2); c1_2 = TOps.MultiplyAddLane0(a1, b2, c1_2);
+            c0_3 = TOps.MultiplyAddLane0(a0, b3, c0_3); c1_3 = TOps.MultiplyAddLane0(a1, b3, c1_3);
+            c0_4 = TOps.MultiplyAddLane0(a0, b4, c0_4); c1_4 = TOps.MultiplyAddLane0(a1, b4, c1_4);
+            c0_5 = TOps.MultiplyAddLane0(a0, b5, c0_5); c1_5 = TOps.MultiplyAddLane0(a1, b5, c1_5);
+            c0_6 = TOps.MultiplyAddLane0(a0, b6, c0_6); c1_6 = TOps.MultiplyAddLane0(a1, b6, c1_6);
+            c0_7 = TOps.MultiplyAddLane0(a0, b7, c0_7); c1_7 = TOps.MultiplyAddLane0(a1, b7, c1_7);
+        }
+
+        if (flags.Last)
+        {
+            TVec bias0 = TOps.Load(ref bias, 0), bias1 = TOps.Load(ref bias, w), bias2 = TOps.Load(ref bias, 2 * w), bias3 = TOps.Load(ref bias, 3 * w);
+            TVec bias4 = TOps.Load(ref bias, 4 * w), bias5 = TOps.Load(ref bias, 5 * w), bias6 = TOps.Load(ref bias, 6 * w), bias7 = TOps.Load(ref bias, 7 * w);
+            c0_0 = TOps.Add(c0_0, bias0); c0_1 = TOps.Add(c0_1, bias1); c0_2 = TOps.Add(c0_2, bias2); c0_3 = TOps.Add(c0_3, bias3);
+            c0_4 = TOps.Add(c0_4, bias4); c0_5 = TOps.Add(c0_5, bias5); c0_6 = TOps.Add(c0_6, bias6); c0_7 = TOps.Add(c0_7, bias7);
+            c1_0 = TOps.Add(c1_0, bias0); c1_1 = TOps.Add(c1_1, bias1); c1_2 = TOps.Add(c1_2, bias2); c1_3 = TOps.Add(c1_3, bias3);
+            c1_4 = TOps.Add(c1_4, bias4); c1_5 = TOps.Add(c1_5, bias5); c1_6 = TOps.Add(c1_6, bias6); c1_7 = TOps.Add(c1_7, bias7);
+            if (flags.Relu)
+            {
+                c0_0 = TOps.Relu(c0_0); c0_1 = TOps.Relu(c0_1); c0_2 = TOps.Relu(c0_2); c0_3 = TOps.Relu(c0_3);
+                c0_4 = TOps.Relu(c0_4); c0_5 = TOps.Relu(c0_5); c0_6 = TOps.Relu(c0_6); c0_7 = TOps.Relu(c0_7);
+                c1_0 = TOps.Relu(c1_0); c1_1 = TOps.Relu(c1_1); c1_2 = TOps.Relu(c1_2); c1_3 = TOps.Relu(c1_3);
+                c1_4 = TOps.Relu(c1_4); c1_5 = TOps.Relu(c1_5); c1_6 = TOps.Relu(c1_6); c1_7 = TOps.Relu(c1_7);
+            }
+        }
+
+        TOps.Store(c0_0, ref cRow0, 0); TOps.Store(c0_1, ref cRow0, w); TOps.Store(c0_2, ref cRow0, 2 * w); TOps.Store(c0_3, ref cRow0, 3 * w);
+        TOps.Store(c0_4, ref cRow0, 4 * w); TOps.Store(c0_5, ref cRow0, 5 * w); TOps.Store(c0_6, ref cRow0, 6 * w); TOps.Store(c0_7, ref cRow0, 7 * w);
+        TOps.Store(c1_0, ref cRow1, 0); TOps.Store(c1_1, ref cRow1, w); TOps.Store(c1_2, ref cRow1, 2 * w); TOps.Store(c1_3, ref cRow1, 3 * w);
+        TOps.Store(c1_4, ref cRow1, 4 * w); TOps.Store(c1_5, ref cRow1, 5 * w); TOps.Store(c1_6, ref cRow1, 6 * w); TOps.Store(c1_7, ref cRow1, 7 * w);
+    }
+
+    /// <summary>
+    /// C[2 × 4 vectors] (+)= A[2 × kc] · B[kc × 4 vectors] (one panel): <see cref="Gemm2x8v{TVec, TOps, TColumns}"/> on a
+    /// lone last panel, the same operations per lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gemm2x4v<TVec, TOps, TColumns>(ref float a, nuint lda, ref float b, ref int columns, nuint count,
+        ref float c, nuint ldc, ref float bias, BlockFlags flags)
+        where TVec : struct
+        where TOps : struct, IFloatVector<TVec>
+        where TColumns : struct, IKColumns
+    {
+        nuint w = TOps.Count;
+        ref float cRow0 = ref c;
+        ref float cRow1 = ref Unsafe.Add(ref c, ldc);
+        TVec c0_0, c0_1, c0_2, c0_3, c1_0, c1_1, c1_2, c1_3;
         if (flags.First)
         {
             c0_0 = c0_1 = c0_2 = c0_3 = c1_0 = c1_1 = c1_2 = c1_3 = TOps.Zero;
-            c2_0 = c2_1 = c2_2 = c2_3 = c3_0 = c3_1 = c3_2 = c3_3 = TOps.Zero;
         }
         else
         {
             c0_0 = TOps.Load(ref cRow0, 0); c0_1 = TOps.Load(ref cRow0, w); c0_2 = TOps.Load(ref cRow0, 2 * w); c0_3 = TOps.Load(ref cRow0, 3 * w);
             c1_0 = TOps.Load(ref cRow1, 0); c1_1 = TOps.Load(ref cRow1, w); c1_2 = TOps.Load(ref cRow1, 2 * w); c1_3 = TOps.Load(ref cRow1, 3 * w);
-            c2_0 = TOps.Load(ref cRow2, 0); c2_1 = TOps.Load(ref cRow2, w); c2_2 = TOps.Load(ref cRow2, 2 * w); c2_3 = TOps.Load(ref cRow2, 3 * w);
-            c3_0 = TOps.Load(ref cRow3, 0); c3_1 = TOps.Load(ref cRow3, w); c3_2 = TOps.Load(ref cRow3, 2 * w); c3_3 = TOps.Load(ref cRow3, 3 * w);
         }
 
         ref float aRow0 = ref a;
-        ref float aRow1 = ref Unsafe.Add(ref a, 1 * lda);
-        ref float aRow2 = ref Unsafe.Add(ref a, 2 * lda);
-        ref float aRow3 = ref Unsafe.Add(ref a, 3 * lda);
+        ref float aRow1 = ref Unsafe.Add(ref a, lda);
         for (nuint j = 0; j < count; j++)
         {
-            // All loads first, then the sixteen multiply-adds by lane 0 of A (NEON: FMLA by element, no DUP), one B
-            // vector at a time: an in-order core (A53, A55) then never waits on a load it has just issued. Each
-            // accumulator still takes one fused multiply-add per column, in column order: the same bits as before.
             nuint kk = TColumns.At(ref columns, j);
             TVec a0 = TOps.LoadLane0(ref aRow0, kk), a1 = TOps.LoadLane0(ref aRow1, kk);
-            TVec a2 = TOps.LoadLane0(ref aRow2, kk), a3 = TOps.LoadLane0(ref aRow3, kk);
             ref float bRow = ref Unsafe.Add(ref b, kk * PanelWidth);
             TVec b0 = TOps.Load(ref bRow, 0), b1 = TOps.Load(ref bRow, w), b2 = TOps.Load(ref bRow, 2 * w), b3 = TOps.Load(ref bRow, 3 * w);
             c0_0 = TOps.MultiplyAddLane0(a0, b0, c0_0); c1_0 = TOps.MultiplyAddLane0(a1, b0, c1_0);
-            c2_0 = TOps.MultiplyAddLane0(a2, b0, c2_0); c3_0 = TOps.MultiplyAddLane0(a3, b0, c3_0);
             c0_1 = TOps.MultiplyAddLane0(a0, b1, c0_1); c1_1 = TOps.MultiplyAddLane0(a1, b1, c1_1);
-            c2_1 = TOps.MultiplyAddLane0(a2, b1, c2_1); c3_1 = TOps.MultiplyAddLane0(a3, b1, c3_1);
             c0_2 = TOps.MultiplyAddLane0(a0, b2, c0_2); c1_2 = TOps.MultiplyAddLane0(a1, b2, c1_2);
-            c2_2 = TOps.MultiplyAddLane0(a2, b2, c2_2); c3_2 = TOps.MultiplyAddLane0(a3, b2, c3_2);
             c0_3 = TOps.MultiplyAddLane0(a0, b3, c0_3); c1_3 = TOps.MultiplyAddLane0(a1, b3, c1_3);
-            c2_3 = TOps.MultiplyAddLane0(a2, b3, c2_3); c3_3 = TOps.MultiplyAddLane0(a3, b3, c3_3);
         }
 
         if (flags.Last)
@@ -209,21 +276,15 @@ public static partial class PackedGemm
             TVec bias0 = TOps.Load(ref bias, 0), bias1 = TOps.Load(ref bias, w), bias2 = TOps.Load(ref bias, 2 * w), bias3 = TOps.Load(ref bias, 3 * w);
             c0_0 = TOps.Add(c0_0, bias0); c0_1 = TOps.Add(c0_1, bias1); c0_2 = TOps.Add(c0_2, bias2); c0_3 = TOps.Add(c0_3, bias3);
             c1_0 = TOps.Add(c1_0, bias0); c1_1 = TOps.Add(c1_1, bias1); c1_2 = TOps.Add(c1_2, bias2); c1_3 = TOps.Add(c1_3, bias3);
-            c2_0 = TOps.Add(c2_0, bias0); c2_1 = TOps.Add(c2_1, bias1); c2_2 = TOps.Add(c2_2, bias2); c2_3 = TOps.Add(c2_3, bias3);
-            c3_0 = TOps.Add(c3_0, bias0); c3_1 = TOps.Add(c3_1, bias1); c3_2 = TOps.Add(c3_2, bias2); c3_3 = TOps.Add(c3_3, bias3);
             if (flags.Relu)
             {
                 c0_0 = TOps.Relu(c0_0); c0_1 = TOps.Relu(c0_1); c0_2 = TOps.Relu(c0_2); c0_3 = TOps.Relu(c0_3);
                 c1_0 = TOps.Relu(c1_0); c1_1 = TOps.Relu(c1_1); c1_2 = TOps.Relu(c1_2); c1_3 = TOps.Relu(c1_3);
-                c2_0 = TOps.Relu(c2_0); c2_1 = TOps.Relu(c2_1); c2_2 = TOps.Relu(c2_2); c2_3 = TOps.Relu(c2_3);
-                c3_0 = TOps.Relu(c3_0); c3_1 = TOps.Relu(c3_1); c3_2 = TOps.Relu(c3_2); c3_3 = TOps.Relu(c3_3);
             }
         }
 
         TOps.Store(c0_0, ref cRow0, 0); TOps.Store(c0_1, ref cRow0, w); TOps.Store(c0_2, ref cRow0, 2 * w); TOps.Store(c0_3, ref cRow0, 3 * w);
         TOps.Store(c1_0, ref cRow1, 0); TOps.Store(c1_1, ref cRow1, w); TOps.Store(c1_2, ref cRow1, 2 * w); TOps.Store(c1_3, ref cRow1, 3 * w);
-        TOps.Store(c2_0, ref cRow2, 0); TOps.Store(c2_1, ref cRow2, w); TOps.Store(c2_2, ref cRow2, 2 * w); TOps.Store(c2_3, ref cRow2, 3 * w);
-        TOps.Store(c3_0, ref cRow3, 0); TOps.Store(c3_1, ref cRow3, w); TOps.Store(c3_2, ref cRow3, 2 * w); TOps.Store(c3_3, ref cRow3, 3 * w);
     }
 
     /// <summary>

@@ -64,19 +64,17 @@ public static partial class PackedGemm
             }
         }
 
-        if (Vector128.IsHardwareAccelerated && rows == 4)
+        if (Vector128.IsHardwareAccelerated && rows == 2)
         {
-            // The 4-row tiles of the 128-bit tier (NEON at batch 1): the rows' bits ORed, then one compare, with the sign
+            // The 2-row tiles of the 128-bit tier (NEON at batch 1): the rows' bits ORed, then one compare, with the sign
             // bit dropped so that −0 is zero as the float compare has it; no row loop. llvm-mca on the emitted arm64 loop,
             // cycles per 4 columns: bench/arm/README.md.
             ref int bits = ref Unsafe.As<float, int>(ref a);
             var magnitude = Vector128.Create(int.MaxValue);
-            nuint lda2 = 2 * lda, lda3 = 3 * lda;
             for (; kk + 4 <= kc; kk += 4)
             {
                 nuint at = (nuint)kk;
-                var any = (Vector128.LoadUnsafe(ref bits, at) | Vector128.LoadUnsafe(ref bits, at + lda))
-                    | (Vector128.LoadUnsafe(ref bits, at + lda2) | Vector128.LoadUnsafe(ref bits, at + lda3));
+                var any = Vector128.LoadUnsafe(ref bits, at) | Vector128.LoadUnsafe(ref bits, at + lda);
                 uint zero = Vector128.Equals(any & magnitude, Vector128<int>.Zero).ExtractMostSignificantBits();
                 count = AppendSetBits(~zero & 0xF, 4, kk, ref columns, count);
             }
@@ -184,7 +182,7 @@ public static partial class PackedGemm
         {
             SimdTier.Vector512 => Gemm6x32Avx512.Rows,
             SimdTier.Vector256 => Gemm6x16Fma3.Rows,
-            SimdTier.Vector128 => Gemm4x16Simd128.Rows,
+            SimdTier.Vector128 => Gemm2x32Simd128.Rows,
             _ => 0,
         };
         if (rowsPerTile == 0 || m < rowsPerTile || k == 0) return new ZeroColumnCount(0, 0, 0, 0);

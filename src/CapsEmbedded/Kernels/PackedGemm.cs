@@ -14,7 +14,7 @@ namespace CapsEmbedded.Kernels;
 /// what the row tiles sweep over — is one sequential stream for the hardware prefetcher. The layout is the same for every tier.</para>
 /// <para>Each tier has a register-tile micro-kernel (XNNPACK style: broadcast A[i][kk], fused multiply-add into
 /// rows × 16 accumulators), all written once over the vector type in PackedGemm.MicroKernels.cs: Vector512 6×32 (two
-/// panels), Vector256 6×16, Vector128 4×16, plus a 1×16 kernel for the rows left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
+/// panels), Vector256 6×16, Vector128 2×32 (two panels), plus a 1×16 kernel for the rows left over (and for m = 1, a GEMV). k is cut into blocks of <see cref="KBlock"/>: a row tile's A block (6 × 256 floats)
 /// stays in L1 while it sweeps over the k block of every panel (256 KiB for n = 256, in L2: read from memory once, and
 /// on x86 prefetched while the previous block is swept); partial sums live in C between blocks. Bias and ReLU are applied
 /// in registers after the last k block, sigmoid in one pass at the end. How near the FMA peak that runs at the
@@ -30,7 +30,7 @@ public static partial class PackedGemm
     public const int PanelWidth = 16;
 
     /// <summary>
-    /// Row counts that are a multiple of this (12: of every tier's register-tile rows, 6 and 4) leave no rows to the
+    /// Row counts that are a multiple of this (12: of every tier's register-tile rows, 6 and 2) leave no rows to the
     /// 1-row kernel, whose sum order differs: threads that split C's rows at multiples of it reproduce the whole product's bits.
     /// </summary>
     public const int RowGranule = 12;
@@ -204,7 +204,7 @@ public static partial class PackedGemm
                     Drive<Gemm6x16Fma3, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
                     break;
                 case SimdTier.Vector128:
-                    Drive<Gemm4x16Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
+                    Drive<Gemm2x32Simd128, TRows>(ref rows, m, k, packedB, n, bias, relu, c, panelBegin, panelEnd, zeroColumns, tier);
                     break;
                 default:
                     MultiplyScalar(ref rows, m, k, packedB, n, bias, relu, c, column0, column0 + columns);

@@ -55,6 +55,20 @@ public sealed class PackedGemmTests
 
     [Theory]
     [AllTiers]
+    public void Tiles_sum_each_output_in_column_order_bit_for_bit(SimdTier tier)
+    {
+        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
+        foreach (int n in new[] { 40, 48, 64 })
+        {
+            foreach (double zeroShare in new[] { 0.0, 0.5, 0.95 })
+            {
+                KernelSelfCheck.GemmColumnOrder(tier, n, zeroShare, seed: (ulong)(n * 7 + (int)(zeroShare * 100)));
+            }
+        }
+    }
+
+    [Theory]
+    [AllTiers]
     public void Random_shapes_match_oracle(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;

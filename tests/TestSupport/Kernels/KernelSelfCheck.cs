@@ -66,6 +66,15 @@ internal static class KernelSelfCheck
             }
         }
 
+        foreach (int n in new[] { 40, 48 })
+        {
+            foreach (double zeroShare in new[] { 0.0, 0.5, 0.95 })
+            {
+                GemmColumnOrder(tier, n, zeroShare, seed: (ulong)(n + (int)(zeroShare * 100)));
+                checks++;
+            }
+        }
+
         foreach (var (c, h, w, kernel, stride) in Im2ColShapes)
         {
             Im2Col(c, h, w, kernel, stride, seed: (ulong)(c + h + kernel));
@@ -214,6 +223,48 @@ internal static class KernelSelfCheck
                     throw new KernelCheckException(
                         $"PackedGemm {tier} m={m} n={n} k={k} {activation} bias={bias.Length > 0}: C[{i},{j}] = {actual}, " +
                         $"expected {expected} ± {tolerance}.");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The order of every tier's sums, bit for bit: on rows that fill whole register tiles (m = <see cref="PackedGemm.RowGranule"/>),
+    /// each output of PackedGemm.Multiply must be one multiply-add per k column in column order from zero (fused on the
+    /// SIMD tiers where the hardware fuses, as F32xN do; the scalar loop's <c>sum += a·b</c> elsewhere), then + bias, then
+    /// ReLU — whatever the tile's shape, k blocks, listed zero columns (<paramref name="zeroShare"/>) or partial last panel.
+    /// A tile that sums in another order (or a row through the 1-row kernel's split chains) changes bits here.
+    /// </summary>
+    public static void GemmColumnOrder(SimdTier tier, int n, double zeroShare, ulong seed)
+    {
+        const int M = PackedGemm.RowGranule, K = 600; // three k blocks, the last one partial
+        var random = new DeterministicRandom(seed);
+        float[] a = Random(random, M * K, -1f, 1f);
+        ZeroSome(a, M, K, zeroShare, random);
+        float[] b = Random(random, n * K, -1f, 1f);
+        float[] bias = Random(random, n, -1f, 1f);
+        var packed = new float[PackedGemm.PackedLength(n, K)];
+        PackedGemm.Pack(b, n, K, packed);
+        var c = new float[M * n];
+        PackedGemm.Multiply(a, M, K, packed, n, bias, Activation.Relu, c, tier);
+        bool fused = tier != SimdTier.Scalar && (tier != SimdTier.Vector128
+            || System.Runtime.Intrinsics.Arm.AdvSimd.Arm64.IsSupported || System.Runtime.Intrinsics.X86.Fma.IsSupported);
+        for (int i = 0; i < M; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                float sum = 0f;
+                for (int kk = 0; kk < K; kk++)
+                {
+                    float x = a[i * K + kk], y = b[j * K + kk];
+                    sum = fused ? MathF.FusedMultiplyAdd(x, y, sum) : sum + x * y;
+                }
+
+                float expected = MathF.Max(sum + bias[j], 0f);
+                if (BitConverter.SingleToInt32Bits(c[i * n + j]) != BitConverter.SingleToInt32Bits(expected))
+                {
+                    throw new KernelCheckException($"PackedGemm {tier} m={M} n={n} k={K} zeros {zeroShare}: C[{i},{j}] = {c[i * n + j]:R}, " +
+                        $"one {(fused ? "fused " : "")}multiply-add per column in column order gives {expected:R}.");
                 }
             }
         }

@@ -11,41 +11,40 @@ namespace CapsEmbedded.Kernels.Int8;
 public static partial class QuantizedGemm
 {
     /// <summary>
-    /// 4×16 tile with SDOT (ARMv8.2 DotProd), 16 accumulators (four <see cref="RowSums"/>): per group four 16-byte panel
-    /// loads and 16 SDOTs, all by element (no broadcast: a DUP would take a NEON pipe from SDOT). Four consecutive groups at a
-    /// time load 16 bytes per row and pick the group by lane; the remaining groups, and listed (non-consecutive) ones, load
-    /// each row's 4 bytes into lane 0.
+    /// 2×32 tile with SDOT (ARMv8.2 DotProd) over two adjacent panels, 16 accumulators (a <see cref="RowSums"/> per row and
+    /// panel): per group eight 16-byte panel loads and 16 SDOTs, all by element (no broadcast: a DUP would take a NEON pipe
+    /// from SDOT). Two rows, not four: a group is skipped only where every row of the tile is zero, which on digits leaves
+    /// 2-row tiles far fewer groups per row (bench/arm/README.md); two panels keep 16 SDOTs per group for the loads. Four
+    /// consecutive groups at a time load 16 bytes per row and pick the group by lane; the remaining groups, and listed
+    /// (non-consecutive) ones, load each row's 4 bytes into lane 0.
     /// </summary>
-    internal readonly struct Tile4x16Sdot : IInt8MicroKernel
+    internal readonly struct Tile2x32Sdot : IInt8MicroKernel
     {
-        public static int Rows => 4;
+        public static int Rows => 2;
 
-        public static int Panels => 1;
+        public static int Panels => 2;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static void Tile<TGroups>(ref byte a, nuint lda, ref sbyte b, nuint panelStride, ref int groupList, nuint count, ref int c, nuint ldc, bool first)
             where TGroups : struct, PackedGemm.IKColumns
         {
-            RowSums c0 = default, c1 = default, c2 = default, c3 = default;
+            // c{row}{panel}: the row's 16 sums of that panel.
+            RowSums c00 = default, c01 = default, c10 = default, c11 = default;
             ref byte aRow0 = ref a;
             ref byte aRow1 = ref Unsafe.Add(ref a, lda);
-            ref byte aRow2 = ref Unsafe.Add(ref a, 2 * lda);
-            ref byte aRow3 = ref Unsafe.Add(ref a, 3 * lda);
+            ref sbyte bPanel1 = ref Unsafe.Add(ref b, panelStride);
             nuint j = 0;
             // Dense: four consecutive groups at a time by element. Listed groups are not consecutive: one at a time.
             for (; typeof(TGroups) == typeof(PackedGemm.AllColumns) && j + 4 <= count; j += 4)
             {
-                nuint g = j;
-                ref sbyte bGroups = ref Unsafe.Add(ref b, g * GroupBytes);
+                nuint offset = j * GroupBytes;
                 // SDOT by element: 16 activation bytes (4 groups) per row in one load, the group picked by the lane index.
-                Vector128<sbyte> a0 = Vector128.LoadUnsafe(ref aRow0, 4 * g).AsSByte();
-                Vector128<sbyte> a1 = Vector128.LoadUnsafe(ref aRow1, 4 * g).AsSByte();
-                Vector128<sbyte> a2 = Vector128.LoadUnsafe(ref aRow2, 4 * g).AsSByte();
-                Vector128<sbyte> a3 = Vector128.LoadUnsafe(ref aRow3, 4 * g).AsSByte();
-                GroupByLane(ref bGroups, 0, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref bGroups, 1, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref bGroups, 2, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
-                GroupByLane(ref bGroups, 3, a0, a1, a2, a3, ref c0, ref c1, ref c2, ref c3);
+                Vector128<sbyte> a0 = Vector128.LoadUnsafe(ref aRow0, 4 * j).AsSByte();
+                Vector128<sbyte> a1 = Vector128.LoadUnsafe(ref aRow1, 4 * j).AsSByte();
+                GroupByLane(ref b, ref bPanel1, offset, 0, a0, a1, ref c00, ref c01, ref c10, ref c11);
+                GroupByLane(ref b, ref bPanel1, offset, 1, a0, a1, ref c00, ref c01, ref c10, ref c11);
+                GroupByLane(ref b, ref bPanel1, offset, 2, a0, a1, ref c00, ref c01, ref c10, ref c11);
+                GroupByLane(ref b, ref bPanel1, offset, 3, a0, a1, ref c00, ref c01, ref c10, ref c11);
             }
 
             for (; j < count; j++)
@@ -54,18 +53,18 @@ public static partial class QuantizedGemm
                 nuint g = TGroups.At(ref groupList, j);
                 nuint ka = 4 * g;
                 Vector128<sbyte> a0 = LoadGroup(ref Unsafe.Add(ref aRow0, ka)), a1 = LoadGroup(ref Unsafe.Add(ref aRow1, ka));
-                Vector128<sbyte> a2 = LoadGroup(ref Unsafe.Add(ref aRow2, ka)), a3 = LoadGroup(ref Unsafe.Add(ref aRow3, ka));
-                var panel = new PanelGroup(ref b, g * GroupBytes);
-                c0.DotByLane(a0, 0, panel);
-                c1.DotByLane(a1, 0, panel);
-                c2.DotByLane(a2, 0, panel);
-                c3.DotByLane(a3, 0, panel);
+                var panel0 = new PanelGroup(ref b, g * GroupBytes);
+                var panel1 = new PanelGroup(ref bPanel1, g * GroupBytes);
+                c00.DotByLane(a0, 0, panel0);
+                c10.DotByLane(a1, 0, panel0);
+                c01.DotByLane(a0, 0, panel1);
+                c11.DotByLane(a1, 0, panel1);
             }
 
-            c0.Store(ref c, first);
-            c1.Store(ref Unsafe.Add(ref c, ldc), first);
-            c2.Store(ref Unsafe.Add(ref c, 2 * ldc), first);
-            c3.Store(ref Unsafe.Add(ref c, 3 * ldc), first);
+            c00.Store(ref c, first);
+            c01.Store(ref Unsafe.Add(ref c, PanelWidth), first);
+            c10.Store(ref Unsafe.Add(ref c, ldc), first);
+            c11.Store(ref Unsafe.Add(ref c, ldc + PanelWidth), first);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -82,17 +81,18 @@ public static partial class QuantizedGemm
             sums.Store(ref c, first);
         }
 
-        /// <summary>The 16 SDOTs of group <paramref name="lane"/> of a 4-group step: its 64 panel bytes × lane <paramref name="lane"/> of each row's A load.</summary>
+        /// <summary>The 16 SDOTs of group <paramref name="lane"/> of a 4-group step: both panels' 64 bytes × lane <paramref name="lane"/> of each row's A load.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void GroupByLane(ref sbyte b, [ConstantExpected(Max = (byte)3)] byte lane,
-            Vector128<sbyte> a0, Vector128<sbyte> a1, Vector128<sbyte> a2, Vector128<sbyte> a3,
-            ref RowSums c0, ref RowSums c1, ref RowSums c2, ref RowSums c3)
+        private static void GroupByLane(ref sbyte b0, ref sbyte b1, nuint offset, [ConstantExpected(Max = (byte)3)] byte lane,
+            Vector128<sbyte> a0, Vector128<sbyte> a1, ref RowSums c00, ref RowSums c01, ref RowSums c10, ref RowSums c11)
         {
-            var panel = new PanelGroup(ref b, (nuint)lane * GroupBytes);
-            c0.DotByLane(a0, lane, panel);
-            c1.DotByLane(a1, lane, panel);
-            c2.DotByLane(a2, lane, panel);
-            c3.DotByLane(a3, lane, panel);
+            nuint at = offset + (nuint)lane * GroupBytes;
+            var panel0 = new PanelGroup(ref b0, at);
+            var panel1 = new PanelGroup(ref b1, at);
+            c00.DotByLane(a0, lane, panel0);
+            c10.DotByLane(a1, lane, panel0);
+            c01.DotByLane(a0, lane, panel1);
+            c11.DotByLane(a1, lane, panel1);
         }
     }
 
