@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CapsEmbedded.Kernels.Int8;
 
@@ -25,7 +26,7 @@ public static class QuantizedTransform
     /// <param name="p">Primary capsule dims P.</param>
     /// <param name="uHat">Output [N][J][D].</param>
     /// <param name="tier">SIMD tier (every tier gives the same bits).</param>
-    public static void Run(ReadOnlySpan<float> u, ReadOnlySpan<sbyte> quantised, ReadOnlySpan<float> scales, int n, int j, int d, int p,
+    public static unsafe void Run(ReadOnlySpan<float> u, ReadOnlySpan<sbyte> quantised, ReadOnlySpan<float> scales, int n, int j, int d, int p,
         Span<float> uHat, SimdTier tier)
     {
         int length = CapsuleTransform.WeightsLength(n, j, d, p);
@@ -36,7 +37,15 @@ public static class QuantizedTransform
         KernelArguments.RequireLength(uHat.Length, (long)n * j * d, nameof(uHat), "n·j·d");
 
         ref float uRef = ref MemoryMarshal.GetReference(u);
-        ref sbyte qRef = ref MemoryMarshal.GetReference(quantised);
+        fixed (sbyte* pinned = quantised) // the x64 256-bit path loads bytes by address
+        {
+            RunPinned(ref uRef, ref *pinned, scales, n, j, d, p, uHat, tier);
+        }
+    }
+
+    private static void RunPinned(ref float uRef, ref sbyte qRef, ReadOnlySpan<float> scales, int n, int j, int d, int p, Span<float> uHat,
+        SimdTier tier)
+    {
         ref float scaleRef = ref MemoryMarshal.GetReference(scales);
         ref float outRef = ref MemoryMarshal.GetReference(uHat);
         nuint dims = (nuint)d, block = (nuint)(d * p);
@@ -88,23 +97,45 @@ public static class QuantizedTransform
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Chunks256(ref float output, ref float ui, ref sbyte w, float scale, int p, nuint dims, nuint t)
+    private static unsafe nuint Chunks256(ref float output, ref float ui, ref sbyte w, float scale, int p, nuint dims, nuint t)
     {
+        // Two chunks per pass where d allows (û's d = 16): u_i[p] is broadcast once for both, and on x64 each 8 bytes are
+        // loaded and sign-extended by one vpmovsxbd (w is pinned by Run).
+        for (; t + 16 <= dims; t += 16)
+        {
+            Vector256<float> low = Vector256<float>.Zero, high = Vector256<float>.Zero;
+            nuint at = t;
+            for (int q = 0; q < p; q++, at += dims)
+            {
+                Vector256<float> uq = Vector256.Create(Unsafe.Add(ref ui, q));
+                low = Vector256.FusedMultiplyAdd(uq, Widen256(ref Unsafe.Add(ref w, at)), low);
+                high = Vector256.FusedMultiplyAdd(uq, Widen256(ref Unsafe.Add(ref w, at + 8)), high);
+            }
+
+            (low * scale).StoreUnsafe(ref output, t);
+            (high * scale).StoreUnsafe(ref output, t + 8);
+        }
+
         for (; t + 8 <= dims; t += 8)
         {
             Vector256<float> acc = Vector256<float>.Zero;
             nuint at = t;
             for (int q = 0; q < p; q++, at += dims)
-            {
-                Vector128<sbyte> eight = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref w, at)))).AsSByte();
-                Vector256<float> weight = Vector256.ConvertToSingle(Vector256.WidenLower(Vector256.WidenLower(eight.ToVector256Unsafe())));
-                acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ui, q)), weight, acc);
-            }
+                acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ui, q)), Widen256(ref Unsafe.Add(ref w, at)), acc);
 
             (acc * scale).StoreUnsafe(ref output, t);
         }
 
         return t;
+    }
+
+    /// <summary>8 bytes at <paramref name="bytes"/> (pinned) as 8 floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Widen256(ref sbyte bytes)
+    {
+        if (Avx2.IsSupported) return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32((sbyte*)Unsafe.AsPointer(ref bytes)));
+        Vector128<sbyte> eight = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref bytes))).AsSByte();
+        return Vector256.ConvertToSingle(Vector256.WidenLower(Vector256.WidenLower(eight.ToVector256Unsafe())));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
