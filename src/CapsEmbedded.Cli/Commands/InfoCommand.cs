@@ -124,7 +124,7 @@ internal static class InfoCommand
     // The arithmetic capsnet runs the file with, and on which model: the one eval, predict and bench pick for it.
     private static string PrecisionText(EfficientCapsNetWeights? efficient, QuantizedCapsNetWeights? quantized, CapsNetWeights weights)
     {
-        if (quantized is not null) return "int8 primary capsules, float32 elsewhere (eval, predict and bench with --precision int8)";
+        if (quantized is not null) return "int8 primary capsules and W of û (quantised per W_ij at load), float32 elsewhere (eval, predict and bench with --precision int8)";
         var compiled = efficient is not null ? CompiledModel.OfFamily(CapsNetFamily.Efficient) : CompiledModel.OfArchitecture(weights.Architecture);
         return compiled is null
             ? "float32, on the scalar reference model (no compiled model has this architecture)"

@@ -8,7 +8,8 @@ namespace CapsEmbedded.Quantization;
 /// <summary>
 /// The int8 CapsNet at run time, for any architecture: conv1 in float32 (the <see cref="PackedGemm"/> kernels) → ReLU →
 /// quantised to u7 codes, channels last → byte im2col → <see cref="QuantizedGemm"/> (exact int32 sums) → × s_a·s_w[n] + bias
-/// → squash (eq. 1), û (eq. 2), routing (Procedure 1), lengths and decoder in float32 as the generated model does.
+/// → squash (eq. 1) → û (eq. 2) with W quantised at load to int8 per W_ij (<see cref="QuantizedTransform"/>) → routing
+/// (Procedure 1), lengths and decoder in float32 as the generated model does.
 /// Weights are packed once into aligned native memory and read-only afterwards (one instance serves any number of threads);
 /// Predict allocates nothing, its scratch lives in a <see cref="Workspace"/> per thread.
 /// </summary>
@@ -18,7 +19,8 @@ public sealed class QuantizedCapsNet : IDisposable
     private readonly AlignedBuffer _floats;
     private readonly AlignedBuffer _int8; // the packed int8 weight, viewed as bytes
     private readonly int _int8Length;
-    private AlignedBuffer? _halfDigitWeight; // W in F16 when every weight is an F16 value (then _floats' W region is unused)
+    private readonly AlignedBuffer _digitWeight; // W of û in int8, viewed as bytes
+    private readonly AlignedBuffer _digitWeightScale; // s_ij, one per W_ij
 
     private QuantizedCapsNet(QuantizedCapsNetWeights weights)
     {
@@ -30,6 +32,9 @@ public sealed class QuantizedCapsNet : IDisposable
         _floats = new AlignedBuffer(_layout.TotalLength);
         _int8Length = QuantizedGemm.PackedLength(a.PrimaryChannels, PrimaryK);
         _int8 = new AlignedBuffer((_int8Length + sizeof(float) - 1) / sizeof(float));
+        int digitWeightLength = CapsuleTransform.WeightsLength(a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims);
+        _digitWeight = new AlignedBuffer((digitWeightLength + sizeof(float) - 1) / sizeof(float));
+        _digitWeightScale = new AlignedBuffer(a.PrimaryCapsules * a.Classes);
         try
         {
             Pack(weights);
@@ -69,16 +74,17 @@ public sealed class QuantizedCapsNet : IDisposable
     /// <summary>s_a·s_w[n]: one int32 sum of channel n times this is its float conv output (bias not added).</summary>
     public ReadOnlySpan<float> PrimaryMultiplier => Region(_layout.PrimaryMultiplier);
     public ReadOnlySpan<float> PrimaryBias => Region(_layout.PrimaryBias);
-    /// <summary>W_ij packed for <see cref="CapsuleTransform"/> as float32; empty when it is held in F16 (<see cref="HalfDigitWeight"/>).</summary>
-    public ReadOnlySpan<float> PackedDigitWeight => _halfDigitWeight is null ? Region(_layout.DigitWeight) : default;
-
     /// <summary>
-    /// W_ij packed for <see cref="CapsuleTransform"/> in F16, when every weight is exactly an F16 value (the shipped files'
-    /// are): û then reads half the bytes (it streams W once per image) with the float32 path's bits. Empty otherwise.
+    /// W_ij of û in int8, in <see cref="CapsuleTransform.PackWeights"/>' layout [N][J][P][D], quantised at load from the
+    /// file's float W (<see cref="Quantizer.QuantizeDigitWeight"/>): û streams W once per image, and int8 is a quarter of
+    /// float32's bytes and half of F16's.
     /// </summary>
-    public ReadOnlySpan<Half> HalfDigitWeight => _halfDigitWeight is null
-        ? default
-        : MemoryMarshal.Cast<float, Half>(_halfDigitWeight.Span)[.._layout.DigitWeight.Length];
+    public ReadOnlySpan<sbyte> QuantizedDigitWeight
+        => MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[..CapsuleTransform.WeightsLength(Architecture.PrimaryCapsules,
+            Architecture.Classes, Architecture.ClassDims, Architecture.PrimaryDims)];
+
+    /// <summary>s_ij [N][J]: W_ij ≈ <see cref="QuantizedDigitWeight"/>'s block ij · s_ij.</summary>
+    public ReadOnlySpan<float> DigitWeightScale => _digitWeightScale.Span[..(Architecture.PrimaryCapsules * Architecture.Classes)];
 
     private void Pack(QuantizedCapsNetWeights weights)
     {
@@ -102,25 +108,15 @@ public sealed class QuantizedCapsNet : IDisposable
         w.Fc3Bias.CopyTo(Region(_layout.Fc3Bias));
     }
 
-    /// <summary>W in F16 when each weight converts to F16 and back to the same bits (finite), else in float32.</summary>
+    /// <summary>W transposed per W_ij (<see cref="CapsuleTransform.PackWeights"/>), then quantised to int8 per W_ij.</summary>
     private void PackDigitWeight(ReadOnlySpan<float> w)
     {
         var a = Architecture;
-        foreach (float value in w)
-        {
-            if (!float.IsFinite(value) || BitConverter.SingleToUInt32Bits((float)(Half)value) != BitConverter.SingleToUInt32Bits(value))
-            {
-                CapsuleTransform.PackWeights(w, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, Region(_layout.DigitWeight));
-                return;
-            }
-        }
-
-        int length = _layout.DigitWeight.Length;
-        var packed = new float[length]; // once, at load; _floats' W region stays untouched
-        CapsuleTransform.PackWeights(w, a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims, packed);
-        _halfDigitWeight = new AlignedBuffer((length + 1) / 2);
-        Span<Half> half = MemoryMarshal.Cast<float, Half>(_halfDigitWeight.Span);
-        for (int t = 0; t < length; t++) half[t] = (Half)packed[t];
+        int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims, p = a.PrimaryDims;
+        var packed = new float[CapsuleTransform.WeightsLength(n, j, d, p)]; // once, at load
+        CapsuleTransform.PackWeights(w, n, j, d, p, packed);
+        Quantizer.QuantizeDigitWeight(packed, n, j, d, p, MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[..packed.Length],
+            _digitWeightScale.Span[..(n * j)]);
     }
 
     /// <summary>[out][in][kh][kw] → [out][kh][kw][in], as <see cref="Im2Col.PermuteWeightsToChannelsLast"/> does for floats.</summary>
@@ -260,24 +256,15 @@ public sealed class QuantizedCapsNet : IDisposable
     }
 
     /// <summary>
-    /// û_{j|i} = W_ij u_i (eq. 2) of primary capsules first..first+count−1 (<paramref name="primary"/>: theirs only) into
-    /// <paramref name="uHat"/>, with W in whichever precision this model holds it (<see cref="HalfDigitWeight"/>, widened
-    /// 16 KiB at a time on the stack: the float32 path's bits, half the bytes read; else <see cref="PackedDigitWeight"/>).
+    /// û_{j|i} = s_ij · W_ij u_i (eq. 2, W in int8: <see cref="QuantizedDigitWeight"/>) of primary capsules
+    /// first..first+count−1 (<paramref name="primary"/>: theirs only) into <paramref name="uHat"/>.
     /// </summary>
     public void Transform(ReadOnlySpan<float> primary, int first, int count, Span<float> uHat, SimdTier tier)
     {
         var a = Architecture;
         int dims = a.PrimaryDims, outputs = a.Classes * a.ClassDims;
-        if (_halfDigitWeight is null)
-        {
-            CapsuleTransform.Run(primary, PackedDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
-                a.ClassDims, dims, uHat, tier);
-        }
-        else
-        {
-            CapsuleTransform.Run(primary, HalfDigitWeight.Slice(first * outputs * dims, count * outputs * dims), count, a.Classes,
-                a.ClassDims, dims, uHat, tier);
-        }
+        QuantizedTransform.Run(primary, QuantizedDigitWeight.Slice(first * outputs * dims, count * outputs * dims),
+            DigitWeightScale.Slice(first * a.Classes, count * a.Classes), count, a.Classes, a.ClassDims, dims, uHat, tier);
     }
 
     /// <summary>
@@ -309,7 +296,8 @@ public sealed class QuantizedCapsNet : IDisposable
     {
         _floats?.Dispose();
         _int8?.Dispose();
-        _halfDigitWeight?.Dispose();
+        _digitWeight?.Dispose();
+        _digitWeightScale?.Dispose();
     }
 
     /// <summary>

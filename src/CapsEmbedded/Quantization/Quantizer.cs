@@ -40,6 +40,19 @@ public static class Quantizer
     }
 
     /// <summary>
+    /// W of û (eq. 2) after <see cref="CapsuleTransform.PackWeights"/> ([N·J] blocks W_ij of P·D floats) to int8 with one
+    /// symmetric scale per W_ij, s_ij = max|W_ij| / 127, by the per-channel rule with a block as the channel: the int8 model
+    /// does this once at load (<see cref="QuantizedCapsNet"/>), and <see cref="Kernels.Int8.QuantizedTransform"/> reads it.
+    /// </summary>
+    public static void QuantizeDigitWeight(ReadOnlySpan<float> packedW, int n, int j, int d, int p, Span<sbyte> quantised, Span<float> scales)
+    {
+        int length = CapsuleTransform.WeightsLength(n, j, d, p);
+        if (packedW.Length != length) throw new ArgumentException($"packedW has {packedW.Length} values; n·j·d·p = {length}", nameof(packedW));
+        if (n == 0) return;
+        QuantizePerChannel(packedW, n * j, quantised, scales);
+    }
+
+    /// <summary>
     /// The quantised model of <paramref name="weights"/> with input scale s_a = <paramref name="clip"/> / 127 (activations
     /// above the clip saturate at code 127). <paramref name="weights"/> is not changed.
     /// </summary>

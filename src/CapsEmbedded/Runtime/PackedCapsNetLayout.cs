@@ -22,7 +22,7 @@ public sealed class PackedCapsNetLayout
     /// <param name="a">The architecture.</param>
     /// <param name="int8Primary">
     /// The primary conv's weight is int8, packed outside this float buffer: <see cref="PrimaryWeight"/> is empty and
-    /// <see cref="PrimaryMultiplier"/> holds s_a·s_w[n] in its stead.
+    /// <see cref="PrimaryMultiplier"/> holds s_a·s_w[n] in its stead; W of û is int8 too, held apart (<see cref="DigitWeight"/> is empty).
     /// </param>
     internal PackedCapsNetLayout(CapsNetArchitecture a, bool int8Primary)
     {
@@ -40,7 +40,7 @@ public sealed class PackedCapsNetLayout
         PrimaryWeight = Next(int8Primary ? 0 : PackedGemm.PackedLength(a.PrimaryChannels, PrimaryK));
         PrimaryMultiplier = Next(int8Primary ? a.PrimaryChannels : 0);
         PrimaryBias = Next(a.PrimaryChannels);
-        DigitWeight = Next(CapsuleTransformPackedLength(a));
+        DigitWeight = Next(int8Primary ? 0 : CapsuleTransformPackedLength(a));
         Fc1Weight = Next(PackedGemm.PackedLength(a.DecoderHidden1, a.DecoderInput));
         Fc1Bias = Next(a.DecoderHidden1);
         Fc2Weight = Next(PackedGemm.PackedLength(a.DecoderHidden2, a.DecoderHidden1));

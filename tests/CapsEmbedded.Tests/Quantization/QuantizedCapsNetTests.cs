@@ -7,6 +7,7 @@ using CapsEmbedded.Quantization;
 using CapsEmbedded.Runtime;
 using CapsEmbedded.TestSupport;
 using CapsEmbedded.Tests.Data;
+using CapsEmbedded.Tests.Kernels;
 using CapsEmbedded.Tests.Onnx;
 using CapsEmbedded.Weights;
 using Xunit.Abstractions;
@@ -112,34 +113,42 @@ public sealed class QuantizedCapsNetTests(ITestOutputHelper log)
     }
 
     /// <summary>
-    /// W of û is held in F16 exactly when every weight is an F16 value, and either way û is the float32 kernel's on the
-    /// model's own squashed primary capsules, bit for bit (the F16 path only halves the bytes read).
+    /// W of û is held in int8 with one scale per W_ij (s_ij = max|W_ij| / 127, each weight within half a step of the file's
+    /// float), and the model's û is <see cref="QuantizedTransform"/>'s on its own squashed primary capsules, bit for bit, on
+    /// every float tier (the kernel's tiers give the scalar rule's bits).
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void DigitWeight_IsHeldInF16_OnlyWhenExact_AndGivesTheFloat32Bits(bool halfExact)
+    [AllTiers]
+    public void DigitWeight_IsHeldInInt8PerBlock_AndUHatIsTheScalarRule(SimdTier tier)
     {
         var a = CapsNetArchitecture.Tiny;
         var weights = CapsNetWeights.CreateRandom(a, 17);
-        float[] w = weights.DigitWeight;
-        if (halfExact) for (int k = 0; k < w.Length; k++) w[k] = (float)(Half)w[k];
         using var model = QuantizedCapsNet.Create(Quantizer.Quantize(weights, clip: 1.5f, calibration: "test"));
-        Assert.Equal(halfExact, !model.HalfDigitWeight.IsEmpty);
-        Assert.Equal(halfExact, model.PackedDigitWeight.IsEmpty);
+        int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims, p = a.PrimaryDims, block = d * p;
+        var packed = new float[CapsuleTransform.WeightsLength(n, j, d, p)];
+        CapsuleTransform.PackWeights(weights.DigitWeight, n, j, d, p, packed);
+        var q = model.QuantizedDigitWeight.ToArray();
+        var scales = model.DigitWeightScale.ToArray();
+        for (int ij = 0; ij < n * j; ij++)
+        {
+            var w = packed.AsSpan(ij * block, block);
+            float max = 0f;
+            foreach (float v in w) max = MathF.Max(max, MathF.Abs(v));
+            Assert.Equal(max / 127f, scales[ij]);
+            for (int k = 0; k < block; k++)
+                Assert.True(Math.Abs(q[ij * block + k] * (double)scales[ij] - w[k]) <= scales[ij] * 0.5000001, $"W block {ij} weight {k}");
+        }
 
         using var workspace = new QuantizedCapsNet.Workspace(a);
-        var random = new Random(9);
         var image = new float[a.InputLength];
+        var random = new Random(9);
         for (int k = 0; k < image.Length; k++) image[k] = random.NextDouble() < 0.4 ? (float)random.NextDouble() : 0f;
-        model.Predict(workspace, image, new float[a.Classes]);
-
-        int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims, p = a.PrimaryDims;
-        var packed = new float[CapsuleTransform.WeightsLength(n, j, d, p)];
-        CapsuleTransform.PackWeights(w, n, j, d, p, packed);
-        var expected = new float[n * j * d];
+        var lengths = new float[a.Classes];
+        if (!TierRequirement.Runs(tier, () => model.Predict(workspace, image, lengths, default, default, tier, Int8Tier.Scalar))) return;
+        model.Predict(workspace, image, lengths, default, default, tier, Int8Tier.Scalar);
         var layout = model.ScratchLayout;
-        CapsuleTransform.Run(layout.Primary.In(workspace.Scratch), packed, n, j, d, p, expected, SimdTiers.Best);
+        var expected = new float[n * j * d];
+        QuantizedTransform.Run(layout.Primary.In(workspace.Scratch), q, scales, n, j, d, p, expected, SimdTier.Scalar);
         float[] actual = layout.UHat.In(workspace.Scratch).ToArray();
         Assert.Equal(expected.Select(BitConverter.SingleToUInt32Bits), actual.Select(BitConverter.SingleToUInt32Bits));
     }

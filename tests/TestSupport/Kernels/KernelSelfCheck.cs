@@ -99,6 +99,12 @@ internal static class KernelSelfCheck
             checks++;
         }
 
+        foreach (var (n, j, d, p, seed) in TransformCases())
+        {
+            QuantizedTransform(tier, n, j, d, p, seed);
+            checks++;
+        }
+
         foreach (int p in new[] { 1, 3, 8, 9 })
         {
             TransformChunks(tier, p, seed: (ulong)p);
@@ -473,6 +479,35 @@ internal static class KernelSelfCheck
             float actual = uHat[(i * j + jj) * d + row];
             Require(Math.Abs(actual - sum) <= tolerance,
                 $"CapsuleTransform {tier} n={n} j={j} d={d} p={p}: û[{i}][{jj}][{row}] = {actual}, expected {sum} ± {tolerance}.");
+        }
+    }
+
+    /// <summary>
+    /// û with int8 W (<see cref="Kernels.Int8.QuantizedTransform"/>) against its rule, bit for bit on every tier: per output
+    /// acc = fma(u[p], q[p][t], acc) over p in order from 0, then acc · s_ij. u holds zeros and values up to 1e3, q ±127.
+    /// </summary>
+    public static void QuantizedTransform(SimdTier tier, int n, int j, int d, int p, ulong seed)
+    {
+        var random = new DeterministicRandom(seed);
+        float[] u = Random(random, n * p, -1f, 1f);
+        for (int k = 0; k < u.Length; k++) u[k] = k % 5 == 0 ? 0f : k % 3 == 0 ? u[k] * 1e3f : u[k];
+        float[] noise = Random(random, n * j * d * p, -127.49f, 127.49f);
+        var q = new sbyte[noise.Length];
+        for (int k = 0; k < q.Length; k++) q[k] = k % 11 == 0 ? (sbyte)127 : k % 13 == 0 ? (sbyte)-127 : (sbyte)MathF.Round(noise[k]);
+        float[] scales = Random(random, n * j, 1e-4f, 1e-2f);
+        var uHat = new float[n * j * d + 1];
+        uHat[^1] = 3f;
+        Kernels.Int8.QuantizedTransform.Run(u, q, scales, n, j, d, p, uHat, tier);
+        Require(uHat[^1] == 3f, $"QuantizedTransform {tier} n={n} j={j} d={d} p={p} wrote past its output.");
+        for (int ij = 0; ij < n * j; ij++)
+        for (int t = 0; t < d; t++)
+        {
+            float acc = 0f;
+            for (int r = 0; r < p; r++) acc = MathF.FusedMultiplyAdd(u[ij / j * p + r], q[(ij * p + r) * d + t], acc);
+            float expected = acc * scales[ij];
+            float actual = uHat[ij * d + t];
+            Require(BitConverter.SingleToInt32Bits(actual) == BitConverter.SingleToInt32Bits(expected),
+                $"QuantizedTransform {tier} n={n} j={j} d={d} p={p}: û[{ij / j}][{ij % j}][{t}] = {actual}, the rule gives {expected}.");
         }
     }
 
