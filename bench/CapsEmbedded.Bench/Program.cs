@@ -6,7 +6,8 @@ using CapsEmbedded.Bench.Peers;
 // `dotnet run -c Release -- cputime` for the CPU-time kernel table used on busy shared machines
 // (`model-cputime`: the same for the generated MnistCapsNet.Predict, see bench/RESULTS-model.md;
 // `efficient-stages [ROUNDS]`: MnistEfficientCapsNet timed stage by stage;
-// `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved).
+// `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved;
+// `split-trace [ROUNDS] [paper|efficient|both]`: where the split image's time goes, from a trace of its fork/joins).
 // `peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]`: each generated model
 // (MnistCapsNet, MnistEfficientCapsNet) vs ONNX Runtime on its exported graph, interleaved (bench/peers/run.sh
 // adds PyTorch and writes the table of bench/RESULTS.md through `peers-report FILE...`).
@@ -16,6 +17,19 @@ if (args is ["peers-report", .. var files]) return PeerBenchmark.RunReport(files
 if (args is ["efficient-stages", .. var stageRounds])
 {
     EfficientStages.Run(Console.Out, stageRounds is [var sr] ? int.Parse(sr, System.Globalization.CultureInfo.InvariantCulture) : 10);
+    return 0;
+}
+
+if (args is ["split-trace", .. var traceArgs])
+{
+    SplitTrace.Run(Console.Out, traceArgs is [var tr, ..] ? int.Parse(tr, System.Globalization.CultureInfo.InvariantCulture) : 5,
+        traceArgs is [_, var net] ? net : "both");
+    return 0;
+}
+
+if (args is ["stem-parts", .. var stemRepeats])
+{
+    StemParts.Run(Console.Out, stemRepeats is [var sr2] ? int.Parse(sr2, System.Globalization.CultureInfo.InvariantCulture) : 20);
     return 0;
 }
 
