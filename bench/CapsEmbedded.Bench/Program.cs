@@ -7,14 +7,16 @@ using CapsEmbedded.Bench.Peers;
 // `dotnet run -c Release -- cputime` for the CPU-time kernel table used on busy shared machines
 // (`model-cputime`: the same for the generated MnistCapsNet.Predict, see bench/RESULTS-model.md;
 // `efficient-stages [ROUNDS]`: MnistEfficientCapsNet timed stage by stage;
-// `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved).
+// `model-threads 10`: one thread vs one image split over 2 workers vs a batch of 64, interleaved;
+// `split-trace [ROUNDS] [paper|efficient|both]`: where the split image's time goes, from a trace of its fork/joins).
 // `peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]`: each generated model
 // (MnistCapsNet, MnistEfficientCapsNet) vs ONNX Runtime on its exported graph, interleaved (bench/peers/run.sh
 // adds PyTorch and writes the table of bench/RESULTS.md through `peers-report FILE...`).
-if (args is [var command, "--help" or "-h" or "-?", ..] && command is "peers" or "efficient-stages" or "model-threads" or "int8-gemm")
+if (args is [var command, "--help" or "-h" or "-?", ..] && command is "peers" or "efficient-stages" or "model-threads" or "int8-gemm" or "split-trace" or "stem-parts")
 {
     Console.WriteLine("usage: peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]");
     Console.WriteLine("       peers-report FILE... | efficient-stages [ROUNDS] | model-cputime | model-threads ROUNDS | int8-gemm [ROUNDS] | cputime");
+    Console.WriteLine("       split-trace [ROUNDS] [paper|efficient|both] | stem-parts [REPEATS]");
     Console.WriteLine("       anything else goes to BenchmarkDotNet (--filter '*', --job short)");
     return 0;
 }
@@ -38,6 +40,18 @@ static int RunCommand(string[] args)
     if (args is ["efficient-stages", .. var stageRounds])
     {
         EfficientStages.Run(Console.Out, stageRounds is [var sr] ? Rounds("efficient-stages", sr) : 10);
+        return 0;
+    }
+
+    if (args is ["split-trace", .. var traceArgs])
+    {
+        SplitTrace.Run(Console.Out, traceArgs is [var tr, ..] ? Rounds("split-trace", tr) : 5, traceArgs is [_, var net] ? net : "both");
+        return 0;
+    }
+
+    if (args is ["stem-parts", .. var stemRepeats])
+    {
+        StemParts.Run(Console.Out, stemRepeats is [var sp] ? Rounds("stem-parts", sp) : 20);
         return 0;
     }
 

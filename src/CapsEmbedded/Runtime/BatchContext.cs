@@ -111,6 +111,16 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>How long a waiting thread spins before it blocks.</summary>
     public int SpinMicroseconds => _pool.SpinMicroseconds;
 
+    /// <summary>
+    /// Where the pool records each fork/join's parts (<see cref="WorkerPool.Trace"/>), or null (the default) to record
+    /// nothing; for benchmarks. Set between calls. A context of one worker runs no pool and records nothing.
+    /// </summary>
+    public PartTrace? Trace
+    {
+        get => _pool.Trace;
+        set => _pool.Trace = value;
+    }
+
     /// <summary>How many parts <c>RunParts</c> cuts a layer into: <see cref="PartsPerWorker"/> per worker, 1 with one worker.</summary>
     public int ImageParts => _scratch.Length == 1 ? 1 : _scratch.Length * PartsPerWorker;
 

@@ -40,6 +40,9 @@ public sealed class WorkerPool : IDisposable
     private int _generation;  // the job's number; workers wait for it to change
     private Exception? _failure;
     private volatile bool _disposed;
+    // Tracing (a benchmark's): the trace and this job's record number, published with the job.
+    private PartTrace? _jobTrace;
+    private int _traceJob;
 
     /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
     public const int DefaultSpinMicroseconds = 100;
@@ -89,6 +92,9 @@ public sealed class WorkerPool : IDisposable
     /// <summary>How long a waiting thread spins before it blocks.</summary>
     public int SpinMicroseconds { get; }
 
+    /// <summary>Where to record each job's parts (thread, claim, start, end), or null (the default) to record nothing. Set between jobs.</summary>
+    public PartTrace? Trace { get; set; }
+
     /// <summary>Runs job(0..Count−1), one part per thread when every worker is awake, and returns when all are done.</summary>
     public void Run(Action<int> job) => Run(job, Count);
 
@@ -122,13 +128,16 @@ public sealed class WorkerPool : IDisposable
         _phaseParts = phaseParts;
         _finished = 0;
         _failure = null;
+        var trace = _jobTrace = Trace;
+        _traceJob = trace?.BeginJob(phaseParts, phases) ?? -1;
         int generation = _generation + 1;
         Volatile.Write(ref _claims, (long)generation << 32);
         Volatile.Write(ref _generation, generation);
         // Set is one compare-exchange when the worker is spinning; a blocked worker gets a kernel wake-up.
         for (int k = 0, helpers = Math.Min(parts - 1, _wake.Length); k < helpers; k++) _wake[k].Set();
-        RunParts(generation, job, parts, phaseParts, worker: false);
+        RunParts(generation, job, parts, phaseParts, thread: 0);
         Join(parts);
+        trace?.EndJob(_traceJob);
         // Closed before the fields change: a worker still holding this generation's claim word fails its
         // compare-exchange, so it never runs a part with the next job's fields (the exchange is a full fence).
         Interlocked.Exchange(ref _claims, ((long)generation << 32) | int.MaxValue);
@@ -140,22 +149,28 @@ public sealed class WorkerPool : IDisposable
 
     /// <summary>
     /// Claims and runs parts of <paramref name="generation"/> until none is left (or the job has moved on); a worker that
-    /// finishes the job's last part wakes the caller.
+    /// finishes the job's last part wakes the caller. <paramref name="thread"/>: 0 for the caller, k for worker k.
     /// </summary>
-    private void RunParts(int generation, Action<int> job, int parts, int phaseParts, bool worker)
+    private void RunParts(int generation, Action<int> job, int parts, int phaseParts, int thread)
     {
+        // Read with the job's other fields: a claim of this generation succeeds only while they are still its own.
+        var trace = _jobTrace;
+        int traceJob = _traceJob;
         while (true)
         {
             long claims = Volatile.Read(ref _claims);
             int part = (int)claims;
             if ((int)(claims >> 32) != generation || part >= parts) return;
             if (Interlocked.CompareExchange(ref _claims, claims + 1, claims) != claims) continue;
+            long claimed = trace is null ? 0 : Stopwatch.GetTimestamp();
             // The barrier: the earlier phases' parts are all claimed (claims go in order), so they are running or done.
             int earlier = part - part % phaseParts;
             if (earlier > 0) WaitForFinished(earlier);
+            long started = trace is null ? 0 : Stopwatch.GetTimestamp();
             try { job(part); }
             catch (Exception e) { Interlocked.CompareExchange(ref _failure, e, null); }
-            if (Interlocked.Increment(ref _finished) == parts && worker) _done.Set();
+            trace?.AddPart(traceJob, part, thread, claimed, started, Stopwatch.GetTimestamp());
+            if (Interlocked.Increment(ref _finished) == parts && thread > 0) _done.Set();
         }
     }
 
@@ -219,7 +234,7 @@ public sealed class WorkerPool : IDisposable
             // every compare-exchange in RunParts fails and these reads go unused.
             var job = _job;
             int parts = _parts, phaseParts = _phaseParts;
-            if (job is not null) RunParts(seen, job, parts, phaseParts, worker: true);
+            if (job is not null) RunParts(seen, job, parts, phaseParts, thread: index + 1);
         }
     }
 
