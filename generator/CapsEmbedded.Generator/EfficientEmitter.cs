@@ -233,26 +233,18 @@ namespace CapsEmbedded.Generator
                 }
 
                 /// <summary>stem.0's im2col patches [{{a.StemOutputSize(0) * a.StemOutputSize(0)}} x {{a.InputChannels * a.Stem[0].Kernel * a.Stem[0].Kernel}}] of the image.</summary>
-                private static void Patches(ReadOnlySpan<float> image, Span<float> scratch) => Patches(image, scratch, 0, 1);
-
-                /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of the patches: a range of its rows (pixels).</summary>
-                private static void Patches(ReadOnlySpan<float> image, Span<float> scratch, int part, int parts)
-                {
-                    var (first, end) = BatchContext.PartRange(Stem0Pixels, 1, part, parts);
-                    if (end == first) return;
-                    Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength),
-                        first, end - first);
-                }
+                private static void Patches(ReadOnlySpan<float> image, Span<float> scratch)
+                    => Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength));
 
                 """);
             var costs = a.LayerCosts;
             for (int k = 0; k < stems; k++) StemLayer(w, a, k, costs[k].MultiplyAdds);
-            var parts = new List<string> { "    static (weights, scratch, image, part, parts, tier, int8Tier) => Patches(image, scratch, part, parts)," };
-            for (int k = 0; k < stems; k++)
+            var parts = new List<string>();
+            for (int k = 1; k < stems; k++)
                 parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem{k}(weights, scratch, part, parts, tier),");
             w.Write($$"""
-                // The split Predict's layers: stem.0's patches (by rows), then each stem layer (by output panels), in order, run
-                // under one fork/join with a barrier between layers (BatchContext.RunLayers); cached once so a call allocates no delegate.
+                // The split Predict's stem layers after stem.0 (too small to share), in order, run under one fork/join with
+                // a barrier between layers (BatchContext.RunLayers); cached once so a call allocates no delegate.
                 private static readonly ImagePartRunner<PackedEfficientCapsNetWeights>[] s_stemParts =
                 [
                 {{string.Join("\n", parts)}}
@@ -390,9 +382,9 @@ namespace CapsEmbedded.Generator
             PredictBatch(w, "PackedEfficientCapsNetWeights", int8: false);
             w.Write("""
                 /// <summary>
-                /// The Session's split-one-image call: stem.0's patches split over the context's workers by rows, each stem
-                /// convolution by output channels (panels; a Winograd stem's input transform by the same channels), all of them
-                /// under one fork/join with a barrier between layers; the primary capsules, routing and decoder on the caller.
+                /// The Session's split-one-image call: each stem convolution after stem.0 split over the context's workers by
+                /// output channels (panels; a Winograd stem's input transform by the same channels), all of them under one
+                /// fork/join with a barrier between layers; stem.0, the primary capsules, routing and decoder on the caller.
                 /// Every output is summed as in Predict, so the same bits for any worker count.
                 /// Allocation-free; one call at a time per context.
                 /// </summary>
@@ -404,8 +396,11 @@ namespace CapsEmbedded.Generator
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
                         reconstruction);
+                    var scratch = context.ImageScratch;
+                    Patches(image, scratch);
+                    Stem0(weights.Packed, scratch, 0, 1, tier);
                     context.RunLayers(s_stemParts, weights.Packed, image, tier, default);
-                    return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
+                    return Finish(weights.Packed, scratch, lengths, capsules, reconstruction, tier);
                 }
 
                 """);

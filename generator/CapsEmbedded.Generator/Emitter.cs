@@ -122,34 +122,24 @@ namespace CapsEmbedded.Generator
                 """);
             PredictOverloads(w, """
                 Classifies one image with its work split over the context's worker threads (conv1 by pixel rows, the primary
-                capsules' implicit GEMM by output-channel panels, squash and û by capsules, routing's sums by classes and its
-                agreement and softmax by capsules), all under one fork/join with a barrier between layers; lengths and decoder on
-                the caller. Every output is summed in the same order as by the one-thread overload, so the results are the same bits
-                for any worker count. Allocation-free; one call at a time per context.
+                capsules' implicit GEMM by output-channel panels, squash and û by capsules; routing on the caller).
+                Every output is summed in the same order as by the one-thread overload, so the results are the same bits for any
+                worker count. Allocation-free; one call at a time per context.
                 """, "BatchContext", "context", int8: false, """
                     ArgumentNullException.ThrowIfNull(weights);
                     ModelArguments.CheckContext(context, ScratchLength);
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(Architecture, image, lengths, capsules, reconstruction);
-                    context.RunLayers(s_imageLayers, weights.Packed, image, tier, default);
-                    return DigitCapsules.FinishRouted(Regions.Layout, context.ImageScratch, weights.Packed.Decoder, lengths, capsules,
-                        reconstruction, tier);
+                    context.RunParts(s_conv1Part, weights.Packed, image, tier);
+                    context.RunParts(s_primaryConvPart, weights.Packed, image, tier);
+                    context.RunParts(s_capsulesPart, weights.Packed, image, tier);
+                    return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
                 """);
-            var routeSteps = new List<string>();
-            for (int step = 0; step < 2 * spec.Weights.Architecture!.RoutingIterations - 1; step++)
-                routeSteps.Add($"    static (weights, scratch, _, part, parts, tier, _) => DigitCapsules.RouteStep(Regions.Layout, scratch, {step}, part, parts, tier),");
-            w.Write($$"""
-                // The parallel Predict's layers, in order, run under one fork/join with a barrier between layers
-                // (BatchContext.RunLayers): conv1, the primary conv, squash + û (and routing's start for the same capsules),
-                // then routing's steps (Routing.Steps); cached once so a call allocates no delegate.
-                private static readonly ImagePartRunner<PackedCapsNetWeights>[] s_imageLayers =
-                [
-                    static (weights, scratch, image, part, parts, tier, _) => Layers.Conv1(weights, scratch, image, part, parts, tier),
-                    static (weights, scratch, image, part, parts, tier, _) => Layers.PrimaryConv(weights, scratch, image, part, parts, tier),
-                    static (weights, scratch, image, part, parts, tier, _) =>
-                        Layers.CapsulesAndRouteStart(weights, scratch, image, part, parts, tier),
-                {{string.Join("\n", routeSteps)}}
-                ];
+            w.Write("""
+                // The parallel Predict's layer parts, cached once so a call allocates no delegate.
+                private static readonly ImagePartRunner s_conv1Part = Layers.Conv1;
+                private static readonly ImagePartRunner s_primaryConvPart = Layers.PrimaryConv;
+                private static readonly ImagePartRunner s_capsulesPart = Layers.Capsules;
 
                 /// <summary>
                 /// The decoder alone (paper §4.1): reconstructs an image from <paramref name="capsules"/> (classes·classDims,
@@ -261,15 +251,6 @@ namespace CapsEmbedded.Generator
                     var (first, end) = BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
                     RegroupAndSquash(scratch, first, end, tier);
                     CapsuleTransform(weights, scratch, first, end, tier);
-                }
-
-                /// <summary>As Capsules, then routing's start (b = 0, c = 1/J) for the same capsules (the parallel Predict's).</summary>
-                internal static void CapsulesAndRouteStart(PackedCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image,
-                    int part, int parts, SimdTier tier)
-                {
-                    Capsules(weights, scratch, image, part, parts, tier);
-                    var (first, end) = BatchContext.PartRange(PrimaryCapsules, 8, part, parts);
-                    DigitCapsules.BeginRoute(Regions.Layout, scratch, first, end);
                 }
 
                 /// <summary>Capsules [first, end) from the primary conv's channels (PrimaryCapsuleLayout), squashed (eq. 1).</summary>

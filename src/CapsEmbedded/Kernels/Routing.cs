@@ -40,49 +40,26 @@ public static class Routing
         RequireLength(coupling.Length, pairs, nameof(coupling), "n·j");
         RequireLength(v.Length, (long)j * d, nameof(v), "j·d");
 
-        Begin(logits, coupling, j, 0, n);
-        for (int step = 0; step < Steps(iterations); step++)
-        {
-            Step(uHat, n, j, d, step, logits, coupling, v, 0, step % 2 == 0 ? j : n, tier);
-        }
-    }
-
-    /// <summary>
-    /// The steps of Procedure 1 after <see cref="Begin"/>, 2r − 1 of them: even step 2t is iteration t's s_j and v_j (one
-    /// class at a time), odd step 2t + 1 is iteration t's agreement and iteration t + 1's softmax (one capsule i at a
-    /// time). Within a step the units are independent, so threads that split a step's range between them, a barrier
-    /// between steps, compute <see cref="Run(ReadOnlySpan{float}, int, int, int, int, Span{float}, Span{float}, Span{float}, SimdTier)"/>'s bits.
-    /// </summary>
-    public static int Steps(int iterations) => 2 * iterations - 1;
-
-    /// <summary>
-    /// Units a step's ranges are cut at: classes for an even step (any), capsules for an odd one in multiples of 16, so that
-    /// each range's exponentials start on a 16-float boundary and run through the same vector widths as the whole's.
-    /// </summary>
-    public static int StepGranule(int step) => step % 2 == 0 ? 1 : 16;
-
-    /// <summary>b_i = 0 and c_i = 1/J (the softmax of b = 0, without spending an exp on it) for capsules [first, end).</summary>
-    public static void Begin(Span<float> logits, Span<float> coupling, int j, int first, int end)
-    {
-        logits.Slice(first * j, (end - first) * j).Clear();
-        coupling.Slice(first * j, (end - first) * j).Fill(1f / j);
-    }
-
-    /// <summary>
-    /// Step <paramref name="step"/> (see <see cref="Steps"/>) for units [<paramref name="begin"/>, <paramref name="end"/>):
-    /// classes for an even step, capsules for an odd one (cut at multiples of <see cref="StepGranule"/>). The caller has
-    /// checked the lengths (as <see cref="Run(ReadOnlySpan{float}, int, int, int, int, Span{float}, Span{float}, Span{float}, SimdTier)"/> does).
-    /// </summary>
-    public static void Step(ReadOnlySpan<float> uHat, int n, int j, int d, int step, Span<float> logits, Span<float> coupling,
-        Span<float> v, int begin, int end, SimdTier tier)
-    {
         ref float uHatRef = ref MemoryMarshal.GetReference(uHat);
         ref float vRef = ref MemoryMarshal.GetReference(v);
+        ref float couplingRef = ref MemoryMarshal.GetReference(coupling);
+        Span<float> b = logits[..(int)pairs];
+        Span<float> c = coupling[..(int)pairs];
+        b.Clear();
         nuint rowStride = (nuint)(j * d); // from û_{j|i} to û_{j|i+1}
-        if (step % 2 == 0)
+        for (int iteration = 0; iteration < iterations; iteration++)
         {
-            ref float couplingRef = ref MemoryMarshal.GetReference(coupling);
-            for (int jj = begin; jj < end; jj++)
+            if (iteration == 0)
+            {
+                // softmax of b = 0: every c_ij = 1/J, without spending an exp on it.
+                c.Fill(1f / j);
+            }
+            else
+            {
+                Softmax(b, c, n, j, tier);
+            }
+
+            for (int jj = 0; jj < j; jj++)
             {
                 // s_j = Σ_i c_ij û_{j|i}, then v_j = squash(s_j).
                 ref float vj = ref Unsafe.Add(ref vRef, (nuint)(jj * d));
@@ -91,18 +68,19 @@ public static class Routing
                 Squash.SquashOne(ref vj, d, tier);
             }
 
-            return;
-        }
+            if (iteration == iterations - 1)
+            {
+                break;
+            }
 
-        // Agreement: b_ij += û_{j|i} · v_j; then the next iteration's c_i = softmax_j(b_i).
-        ref float bRef = ref MemoryMarshal.GetReference(logits);
-        for (int i = begin; i < end; i++)
-        {
-            VectorMath.AddDots(ref Unsafe.Add(ref bRef, (nuint)(i * j)), ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride),
-                ref vRef, j, d, tier);
+            // Agreement: b_ij += û_{j|i} · v_j.
+            ref float bRef = ref MemoryMarshal.GetReference(b);
+            for (int i = 0; i < n; i++)
+            {
+                VectorMath.AddDots(ref Unsafe.Add(ref bRef, (nuint)(i * j)), ref Unsafe.Add(ref uHatRef, (nuint)i * rowStride),
+                    ref vRef, j, d, tier);
+            }
         }
-
-        Softmax(logits.Slice(begin * j, (end - begin) * j), coupling.Slice(begin * j, (end - begin) * j), end - begin, j, tier);
     }
 
     /// <summary>

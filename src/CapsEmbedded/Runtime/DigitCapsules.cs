@@ -17,28 +17,6 @@ public static class DigitCapsules
             layout.Coupling.In(scratch), layout.DigitCaps.In(scratch), tier);
     }
 
-    /// <summary>
-    /// Routing's start for capsules [<paramref name="first"/>, <paramref name="end"/>): b_ij = 0, c_ij = 1/J. The split
-    /// Predict runs it in the part that computed those capsules' û, then the steps (<see cref="RouteStep"/>).
-    /// </summary>
-    public static void BeginRoute(ScratchLayout layout, Span<float> scratch, int first, int end)
-        => Routing.Begin(layout.Logits.In(scratch), layout.Coupling.In(scratch), layout.Architecture.Classes, first, end);
-
-    /// <summary>
-    /// Part <paramref name="part"/> of <paramref name="parts"/> of routing step <paramref name="step"/>
-    /// (<see cref="Routing.Steps"/>: classes for an even step, capsules for an odd one); parts of one step run beside each
-    /// other, a barrier between steps, and give <see cref="Route"/>'s bits.
-    /// </summary>
-    public static void RouteStep(ScratchLayout layout, Span<float> scratch, int step, int part, int parts, SimdTier tier)
-    {
-        var a = layout.Architecture;
-        int units = step % 2 == 0 ? a.Classes : a.PrimaryCapsules;
-        var (begin, end) = BatchContext.PartRange(units, Routing.StepGranule(step), part, parts);
-        if (begin == end) return;
-        Routing.Step(layout.UHat.In(scratch), a.PrimaryCapsules, a.Classes, a.ClassDims, step, layout.Logits.In(scratch),
-            layout.Coupling.In(scratch), layout.DigitCaps.In(scratch), begin, end, tier);
-    }
-
     /// <summary>Capsule lengths |v_j| into <paramref name="lengths"/>; returns the class of the longest (TopK.ArgMax).</summary>
     public static int Lengths(ScratchLayout layout, Span<float> scratch, Span<float> lengths, SimdTier tier)
     {
@@ -62,13 +40,6 @@ public static class DigitCapsules
         Span<float> capsules, Span<float> reconstruction, SimdTier tier)
     {
         Route(layout, scratch, tier);
-        return FinishRouted(layout, scratch, decoder, lengths, capsules, reconstruction, tier);
-    }
-
-    /// <summary>As <see cref="Finish"/> after routing (the digit capsules v_j are in the scratch): lengths, capsules, reconstruction.</summary>
-    public static int FinishRouted(ScratchLayout layout, Span<float> scratch, DecoderWeights decoder, Span<float> lengths,
-        Span<float> capsules, Span<float> reconstruction, SimdTier tier)
-    {
         int predicted = Lengths(layout, scratch, lengths, tier);
         if (!capsules.IsEmpty) layout.DigitCaps.In(scratch).CopyTo(capsules);
         if (!reconstruction.IsEmpty)

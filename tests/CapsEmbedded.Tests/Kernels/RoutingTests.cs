@@ -119,49 +119,4 @@ public sealed class RoutingTests
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             Routing.Run(new float[48], 1, 3, 16, 0, new float[3], new float[3], new float[48], SimdTier.Scalar));
     }
-
-    /// <summary>
-    /// Routing cut as the split Predict cuts it: Begin over capsule ranges, then each step's range (classes, or capsules in
-    /// multiples of StepGranule) cut into 1–5 parts run in reverse order, a step finished before the next: the same bits
-    /// as Run on every tier, for every shape of the self-check (capsule counts that are and are not multiples of 16).
-    /// </summary>
-    [Theory]
-    [AllTiers]
-    public void Steps_cut_into_parts_give_Runs_bits(SimdTier tier)
-    {
-        if (!TierRequirement.Runs(tier, () => RunSmall(tier))) return;
-        var random = new DeterministicRandom(35);
-        foreach (var (n, j, d) in KernelSelfCheck.RoutingShapes)
-        {
-            float[] uHat = new float[n * j * d];
-            for (int i = 0; i < uHat.Length; i++) uHat[i] = random.NextUniform(-3f, 3f);
-            for (int iterations = 1; iterations <= 3; iterations++)
-            {
-                float[] expectedC = new float[n * j], expectedV = new float[j * d];
-                Routing.Run(uHat, n, j, d, iterations, new float[n * j], expectedC, expectedV, tier);
-                for (int parts = 1; parts <= 5; parts++)
-                {
-                    float[] b = new float[n * j], c = new float[n * j], v = new float[j * d];
-                    for (int part = parts - 1; part >= 0; part--)
-                    {
-                        var (first, end) = CapsEmbedded.Runtime.BatchContext.PartRange(n, 8, part, parts);
-                        Routing.Begin(b, c, j, first, end);
-                    }
-
-                    for (int step = 0; step < Routing.Steps(iterations); step++)
-                    {
-                        for (int part = parts - 1; part >= 0; part--)
-                        {
-                            var (begin, end) = CapsEmbedded.Runtime.BatchContext.PartRange(step % 2 == 0 ? j : n, Routing.StepGranule(step), part, parts);
-                            Routing.Step(uHat, n, j, d, step, b, c, v, begin, end, tier);
-                        }
-                    }
-
-                    string what = $"{tier} n {n} j {j} d {d}, {iterations} iterations, {parts} parts";
-                    FloatBits.AssertSame(expectedV, v, what + ": v");
-                    FloatBits.AssertSame(expectedC, c, what + ": c");
-                }
-            }
-        }
-    }
 }
