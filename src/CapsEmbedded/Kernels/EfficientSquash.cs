@@ -9,6 +9,9 @@ public static class EfficientSquash
     /// <summary>ε, which only keeps s/‖s‖ finite at s = 0.</summary>
     public const float Epsilon = 1e-20f;
 
+    /// <summary>Squashes <paramref name="count"/> vectors of <paramref name="dims"/> floats in place on the best tier.</summary>
+    public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
+
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
     public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
         SquashVectors.Run<EfficientSquashFunction>(vectors, count, dims, tier);

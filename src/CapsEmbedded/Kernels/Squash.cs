@@ -8,6 +8,9 @@ namespace CapsEmbedded.Kernels;
 /// </summary>
 public static class Squash
 {
+    /// <summary>Squashes <paramref name="count"/> vectors of <paramref name="dims"/> floats in place on the best tier.</summary>
+    public static void Run(Span<float> vectors, int count, int dims) => Run(vectors, count, dims, SimdTiers.Best);
+
     /// <summary>Squashes <paramref name="count"/> consecutive vectors of <paramref name="dims"/> floats in place.</summary>
     public static void Run(Span<float> vectors, int count, int dims, SimdTier tier) =>
         SquashVectors.Run<PaperSquash>(vectors, count, dims, tier);

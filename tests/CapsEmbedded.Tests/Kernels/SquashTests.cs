@@ -55,4 +55,21 @@ public sealed class SquashTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Squash.Run(new float[16], 2, 0, SimdTier.Scalar));
         Assert.Throws<ArgumentOutOfRangeException>(() => Squash.Run(new float[16], -1, 8, SimdTier.Scalar));
     }
+
+    [Fact]
+    public void Without_a_tier_both_squashes_run_on_the_best_tier()
+    {
+        var random = new Random(12);
+        float[] input = Enumerable.Range(0, 3 * 16).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        float[] paper = (float[])input.Clone(), paperBest = (float[])input.Clone();
+        Squash.Run(paper, 3, 16);
+        Squash.Run(paperBest, 3, 16, SimdTiers.Best);
+        Assert.Equal(paperBest, paper);
+        Assert.NotEqual(input, paper);
+        float[] efficient = (float[])input.Clone(), efficientBest = (float[])input.Clone();
+        EfficientSquash.Run(efficient, 3, 16);
+        EfficientSquash.Run(efficientBest, 3, 16, SimdTiers.Best);
+        Assert.Equal(efficientBest, efficient);
+        Assert.NotEqual(input, efficient);
+    }
 }
