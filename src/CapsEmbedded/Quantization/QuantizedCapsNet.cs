@@ -20,6 +20,7 @@ public sealed class QuantizedCapsNet : IDisposable
     private readonly AlignedBuffer _int8; // the packed int8 weight, viewed as bytes
     private readonly int _int8Length;
     private readonly AlignedBuffer _digitWeight; // W of û in int8, viewed as bytes
+    private readonly int _digitWeightLength;
     private readonly AlignedBuffer _digitWeightScale; // s_ij, one per W_ij
 
     private QuantizedCapsNet(QuantizedCapsNetWeights weights)
@@ -32,8 +33,8 @@ public sealed class QuantizedCapsNet : IDisposable
         _floats = new AlignedBuffer(_layout.TotalLength);
         _int8Length = QuantizedGemm.PackedLength(a.PrimaryChannels, PrimaryK);
         _int8 = new AlignedBuffer((_int8Length + sizeof(float) - 1) / sizeof(float));
-        int digitWeightLength = CapsuleTransform.WeightsLength(a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims);
-        _digitWeight = new AlignedBuffer((digitWeightLength + sizeof(float) - 1) / sizeof(float));
+        _digitWeightLength = CapsuleTransform.WeightsLength(a.PrimaryCapsules, a.Classes, a.ClassDims, a.PrimaryDims);
+        _digitWeight = new AlignedBuffer((_digitWeightLength + sizeof(float) - 1) / sizeof(float));
         _digitWeightScale = new AlignedBuffer(a.PrimaryCapsules * a.Classes);
         try
         {
@@ -79,9 +80,7 @@ public sealed class QuantizedCapsNet : IDisposable
     /// file's float W (<see cref="Quantizer.QuantizeDigitWeight"/>): û streams W once per image, and int8 is a quarter of
     /// float32's bytes and half of F16's.
     /// </summary>
-    public ReadOnlySpan<sbyte> QuantizedDigitWeight
-        => MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[..CapsuleTransform.WeightsLength(Architecture.PrimaryCapsules,
-            Architecture.Classes, Architecture.ClassDims, Architecture.PrimaryDims)];
+    public ReadOnlySpan<sbyte> QuantizedDigitWeight => MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[.._digitWeightLength];
 
     /// <summary>s_ij [N][J]: W_ij ≈ <see cref="QuantizedDigitWeight"/>'s block ij · s_ij.</summary>
     public ReadOnlySpan<float> DigitWeightScale => _digitWeightScale.Span[..(Architecture.PrimaryCapsules * Architecture.Classes)];
@@ -113,9 +112,9 @@ public sealed class QuantizedCapsNet : IDisposable
     {
         var a = Architecture;
         int n = a.PrimaryCapsules, j = a.Classes, d = a.ClassDims, p = a.PrimaryDims;
-        var packed = new float[CapsuleTransform.WeightsLength(n, j, d, p)]; // once, at load
+        var packed = new float[_digitWeightLength]; // once, at load
         CapsuleTransform.PackWeights(w, n, j, d, p, packed);
-        Quantizer.QuantizeDigitWeight(packed, n, j, d, p, MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[..packed.Length],
+        Quantizer.QuantizeDigitWeight(packed, n, j, d, p, MemoryMarshal.Cast<float, sbyte>(_digitWeight.Span)[.._digitWeightLength],
             _digitWeightScale.Span[..(n * j)]);
     }
 
