@@ -39,7 +39,8 @@ STAGE_MARKERS = [
     ("conv1", re.compile(r"_Layers__Conv1(_\d+)?$|_QuantizedCapsNet__Conv1$|_Kernels_Im2Col__Run(_\d+)?$")),
     ("primary", re.compile(r"_Layers__PrimaryConv(_\d+)?$|_QuantizedCapsNet__PrimaryConv$|_Kernels_PackedGemm__Convolve(_\d+)?$"
                            r"|_Kernels_Im2Col__RunChannelsLast<UInt8>$")),
-    ("transform", re.compile(r"_Layers__CapsuleTransform(_\d+)?$|_Kernels_CapsuleTransform__Run(_\d+)?$")),
+    ("transform", re.compile(r"_Layers__CapsuleTransform(_\d+)?$|_Kernels_CapsuleTransform__Run(_\d+)?$|_QuantizedCapsNet__Transform$"
+                             r"|_Kernels_Int8_QuantizedTransform__Run(Pinned)?$")),
     ("routing", re.compile(r"_Kernels_Routing__Run(_\d+)?$")),
     ("lengths", re.compile(r"_Kernels_CapsuleLengths__Run(_\d+)?$")),
 ]
@@ -54,7 +55,7 @@ STAGE_FUNCTIONS = {
                           r"|_Kernels_PackedGemm(_\w+)?__|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_Int8_(QuantizedGemm|Dequantise)"
                           r"|_Kernels_(SquashVectors|Squash|VectorMath)__"),
     "transform": re.compile(rf"{SHARED}|_Layers__(Capsules|CapsuleTransform)|_QuantizedCapsNet__(Capsules|Transform)$|_Kernels_CapsuleTransform__"
-                            r"|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_VectorMath__"),
+                            r"|_Kernels_HalfWidening__|_Kernels_HalfPanels|_Kernels_VectorMath__|_Kernels_Int8_QuantizedTransform__"),
     "routing": re.compile(rf"{SHARED}|_Kernels_Routing__|_Kernels_VectorMath__|_Kernels_(SquashVectors|Squash)__"),
     "lengths": re.compile(rf"{SHARED}|_Kernels_CapsuleLengths__"),
 }

@@ -141,10 +141,26 @@ public static partial class PackedGemm
         return count;
     }
 
-    /// <summary>Row m (8 ints) holds the positions of the set bits of the byte m in increasing order, then zeros.</summary>
-    private static readonly int[] s_setBitPositions = SetBitPositions();
+    /// <summary>
+    /// Writes kk0 + i for each set bit i of the byte <paramref name="bits"/> from columns[count] on, as
+    /// <see cref="AppendSetBits"/> does for width 8 on 128-bit vectors (8 ints written), for a caller that counts the bits
+    /// itself and has read <see cref="SetBitPositions"/> once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WriteSetBitPositions8(uint bits, int kk0, ref int columns, int count, ref int setBitPositions)
+    {
+        var start = Vector128.Create(kk0);
+        (Vector128.LoadUnsafe(ref setBitPositions, (nuint)bits * 8) + start).StoreUnsafe(ref columns, (nuint)count);
+        (Vector128.LoadUnsafe(ref setBitPositions, (nuint)bits * 8 + 4) + start).StoreUnsafe(ref columns, (nuint)count + 4);
+    }
 
-    private static int[] SetBitPositions()
+    /// <summary>Row m (8 ints) holds the positions of the set bits of the byte m in increasing order, then zeros.</summary>
+    private static readonly int[] s_setBitPositions = BuildSetBitPositions();
+
+    /// <summary>The first int of the set-bit table (row m at 8m).</summary>
+    internal static ref int SetBitPositions => ref MemoryMarshal.GetArrayDataReference(s_setBitPositions);
+
+    private static int[] BuildSetBitPositions()
     {
         var positions = new int[256 * 8];
         for (int mask = 0; mask < 256; mask++)

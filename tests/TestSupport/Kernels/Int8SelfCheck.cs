@@ -21,14 +21,19 @@ internal static class Int8SelfCheck
     /// <summary>k values: partial groups (k mod 4 ≠ 0), one group, several, and across the 512-byte k block with a tail.</summary>
     public static readonly int[] Depths = [0, 1, 3, 4, 7, 300, 512, 1025];
 
-    /// <summary>Larger shapes: the primary-capsule depth (k = 20736, 41 k blocks) at fewer channels, and a GEMV.</summary>
-    public static readonly (int M, int N, int K)[] LargeShapes = [(36, 32, 20736), (1, 256, 2049)];
+    /// <summary>
+    /// Larger shapes: the primary-capsule depth (k = 20736, 41 k blocks) at fewer channels, a GEMV, and 100 channels (one
+    /// 4-panel ARM tile, two panels left to the 1-panel kernel, a partial panel).
+    /// </summary>
+    public static readonly (int M, int N, int K)[] LargeShapes = [(36, 32, 20736), (1, 256, 2049), (13, 100, 1025)];
 
     /// <summary>
     /// Shapes for the sparse checks: several k blocks with a partial last group, rows left below a whole tile (the 1-row
-    /// kernel), a partial panel, a whole panel left after the 2-panel x64 tiles, the primary capsules' 36 × 256 at a shorter k.
+    /// kernel), a partial panel, a whole panel left after the 2-panel x64 tiles, the primary capsules' 36 × 256 at a shorter k,
+    /// panels left after the 4-panel ARM tile.
     /// </summary>
-    public static readonly (int M, int N, int K)[] SparseShapes = [(36, 40, 2049), (13, 33, 1031), (36, 256, 700), (5, 17, 512), (7, 48, 1030)];
+    public static readonly (int M, int N, int K)[] SparseShapes =
+        [(36, 40, 2049), (13, 33, 1031), (36, 256, 700), (5, 17, 512), (7, 48, 1030), (7, 100, 1030)];
 
     /// <summary>Shares of zeros in A for the sparse checks (1: every group zero, the result is all zeros).</summary>
     public static readonly double[] SparseShares = [0.5, 0.9, 1.0];

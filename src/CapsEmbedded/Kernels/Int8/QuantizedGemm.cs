@@ -150,7 +150,7 @@ public static partial class QuantizedGemm
                 Drive<Tile1x32V256<VnniDot256>>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AdvSimdDp:
-                Drive<Tile2x32Sdot>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
+                Drive<Tile1x64Sdot>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);
                 break;
             case Int8Tier.AdvSimd:
                 Drive<Tile2x16Smull>(a, k, packedB, n, c, rowStart, rowEnd, zeroGroups);

@@ -141,6 +141,30 @@ public static class QuantizedTransform
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static nuint Chunks128(ref float output, ref float ui, ref sbyte w, float scale, int p, nuint dims, nuint t)
     {
+        // Four chunks per pass where d allows (û's d = 16, the NEON path): one 16-byte load and one broadcast of u_i[p]
+        // serve 16 outputs, instead of a load through a general register and a broadcast per 4.
+        for (; t + 16 <= dims; t += 16)
+        {
+            Vector128<float> acc0 = Vector128<float>.Zero, acc1 = Vector128<float>.Zero;
+            Vector128<float> acc2 = Vector128<float>.Zero, acc3 = Vector128<float>.Zero;
+            nuint at = t;
+            for (int q = 0; q < p; q++, at += dims)
+            {
+                Vector128<sbyte> bytes = Vector128.LoadUnsafe(ref w, at);
+                Vector128<short> low = Vector128.WidenLower(bytes), high = Vector128.WidenUpper(bytes);
+                Vector128<float> uq = Vector128.Create(Unsafe.Add(ref ui, q));
+                acc0 = Vector128.FusedMultiplyAdd(uq, Vector128.ConvertToSingle(Vector128.WidenLower(low)), acc0);
+                acc1 = Vector128.FusedMultiplyAdd(uq, Vector128.ConvertToSingle(Vector128.WidenUpper(low)), acc1);
+                acc2 = Vector128.FusedMultiplyAdd(uq, Vector128.ConvertToSingle(Vector128.WidenLower(high)), acc2);
+                acc3 = Vector128.FusedMultiplyAdd(uq, Vector128.ConvertToSingle(Vector128.WidenUpper(high)), acc3);
+            }
+
+            (acc0 * scale).StoreUnsafe(ref output, t);
+            (acc1 * scale).StoreUnsafe(ref output, t + 4);
+            (acc2 * scale).StoreUnsafe(ref output, t + 8);
+            (acc3 * scale).StoreUnsafe(ref output, t + 12);
+        }
+
         for (; t + 4 <= dims; t += 4)
         {
             Vector128<float> acc = Vector128<float>.Zero;
