@@ -12,11 +12,11 @@ using CapsEmbedded.Bench.Peers;
 // `peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]`: each generated model
 // (MnistCapsNet, MnistEfficientCapsNet) vs ONNX Runtime on its exported graph, interleaved (bench/peers/run.sh
 // adds PyTorch and writes the table of bench/RESULTS.md through `peers-report FILE...`).
-if (args is [var command, "--help" or "-h" or "-?", ..] && command is "peers" or "efficient-stages" or "model-threads" or "int8-gemm" or "split-trace" or "stem-parts")
+if (args is [var command, "--help" or "-h" or "-?", ..] && command is "peers" or "efficient-stages" or "model-threads" or "int8-gemm" or "split-trace")
 {
     Console.WriteLine("usage: peers [--runs N] [--rounds R] [--markdown|--json] [--variants] [--network paper|efficient|both]");
     Console.WriteLine("       peers-report FILE... | efficient-stages [ROUNDS] | model-cputime | model-threads ROUNDS | int8-gemm [ROUNDS] | cputime");
-    Console.WriteLine("       split-trace [ROUNDS] [paper|efficient|both] | stem-parts [REPEATS]");
+    Console.WriteLine("       split-trace [ROUNDS] [paper|efficient|both]");
     Console.WriteLine("       anything else goes to BenchmarkDotNet (--filter '*', --job short)");
     return 0;
 }
@@ -46,12 +46,6 @@ static int RunCommand(string[] args)
     if (args is ["split-trace", .. var traceArgs])
     {
         SplitTrace.Run(Console.Out, traceArgs is [var tr, ..] ? Rounds("split-trace", tr) : 5, traceArgs is [_, var net] ? net : "both");
-        return 0;
-    }
-
-    if (args is ["stem-parts", .. var stemRepeats])
-    {
-        StemParts.Run(Console.Out, stemRepeats is [var sp] ? Rounds("stem-parts", sp) : 20);
         return 0;
     }
 

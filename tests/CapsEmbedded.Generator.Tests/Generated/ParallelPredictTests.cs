@@ -12,74 +12,49 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 [Collection(nameof(AllocationTests))]
 public class ParallelPredictTests
 {
-    [Theory]
-    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
-    public void Paper_model_gives_the_same_bits_on_1_to_4_workers(SimdTier tier)
+    public static TheoryData<string, SimdTier> ModelsAndTiers()
     {
-        var weights = MnistCapsNet.Weights.Embedded;
-        using var workspace = new MnistCapsNet.Workspace();
-        foreach (var image in new[] { TestData.Digits[0], TestData.Digits[3], TestData.RandomImage(MnistCapsNet.InputLength, 77) })
-        {
-            AssertSameBitsOnWorkers(4, (MnistCapsNet.Classes, MnistCapsNet.DecoderInput, MnistCapsNet.DecoderOutput), MnistCapsNet.CreateBatchContext,
-                (context, l, c, r) => context is null
-                    ? MnistCapsNet.Predict(weights, workspace, image, l, c, r, tier)
-                    : MnistCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
-        }
+        var data = new TheoryData<string, SimdTier>();
+        foreach (var model in new[] { nameof(MnistCapsNet), nameof(TinyCapsNet), nameof(MnistEfficientCapsNet), nameof(TinyEfficientCapsNet) })
+            foreach (var tier in SimdTiers.Supported)
+                data.Add(model, tier);
+        return data;
     }
 
     [Theory]
-    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
-    public void Tiny_model_gives_the_same_bits_on_1_to_5_workers(SimdTier tier)
+    [MemberData(nameof(ModelsAndTiers))]
+    public void Model_gives_the_same_bits_on_1_to_N_workers(string model, SimdTier tier)
     {
+        var (session, maxWorkers, images) = SplitCase(model);
+        using (session)
+        {
+            session.Tier = tier;
+            foreach (var image in images)
+                AssertSameBitsOnWorkers(session, maxWorkers, image);
+        }
+    }
+
+    /// <summary>A session of the model, the most workers to split it over, and the images that exercise its cuts.</summary>
+    private static (ICapsNetSession Session, int MaxWorkers, IEnumerable<float[]> Images) SplitCase(string model) => model switch
+    {
+        nameof(MnistCapsNet) => (new MnistCapsNet.Session(MnistCapsNet.Weights.Embedded, ownsWeights: false), 4,
+            [TestData.Digits[0], TestData.Digits[3], TestData.RandomImage(MnistCapsNet.InputLength, 77)]),
         // Tiny: 64 conv1 rows (not a multiple of 12 per part), one primary panel, 18 capsules: some parts get nothing.
-        var weights = TinyCapsNet.Weights.Embedded;
-        using var workspace = new TinyCapsNet.Workspace();
-        for (int k = 0; k < 10; k++)
-        {
-            var image = TestData.RandomImage(TinyCapsNet.InputLength, (ulong)k + 1);
-            AssertSameBitsOnWorkers(5, (TinyCapsNet.Classes, TinyCapsNet.DecoderInput, TinyCapsNet.DecoderOutput), TinyCapsNet.CreateBatchContext,
-                (context, l, c, r) => context is null
-                    ? TinyCapsNet.Predict(weights, workspace, image, l, c, r, tier)
-                    : TinyCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
-    public void Efficient_model_gives_the_same_bits_on_1_to_4_workers(SimdTier tier)
-    {
+        nameof(TinyCapsNet) => (new TinyCapsNet.Session(TinyCapsNet.Weights.Embedded, ownsWeights: false), 5,
+            RandomImages(TinyCapsNet.InputLength)),
         // The stem layers run under one fork/join with a barrier between layers (BatchContext.RunLayers): a part of
         // stem.k+1 that started before every part of stem.k had finished would read a half-written map. Many digits, so
         // that a missing barrier meets the other thread still inside a layer.
-        var weights = MnistEfficientCapsNet.Weights.Embedded;
-        using var workspace = new MnistEfficientCapsNet.Workspace();
-        foreach (var image in TestData.Digits.Take(24).Append(TestData.RandomImage(MnistEfficientCapsNet.InputLength, 78)))
-        {
-            AssertSameBitsOnWorkers(4, (MnistEfficientCapsNet.Classes, MnistEfficientCapsNet.DecoderInput, MnistEfficientCapsNet.DecoderOutput),
-                MnistEfficientCapsNet.CreateBatchContext,
-                (context, l, c, r) => context is null
-                    ? MnistEfficientCapsNet.Predict(weights, workspace, image, l, c, r, tier)
-                    : MnistEfficientCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(TestData.SupportedTiers), MemberType = typeof(TestData))]
-    public void Tiny_efficient_model_gives_the_same_bits_on_1_to_5_workers(SimdTier tier)
-    {
+        nameof(MnistEfficientCapsNet) => (new MnistEfficientCapsNet.Session(MnistEfficientCapsNet.Weights.Embedded, ownsWeights: false), 4,
+            TestData.Digits.Take(24).Append(TestData.RandomImage(MnistEfficientCapsNet.InputLength, 78))),
         // Tiny: fewer stem panels than parts, so some parts of a layer get nothing and still pass the barrier.
-        var weights = TinyEfficientCapsNet.Weights.Embedded;
-        using var workspace = new TinyEfficientCapsNet.Workspace();
-        for (int k = 0; k < 10; k++)
-        {
-            var image = TestData.RandomImage(TinyEfficientCapsNet.InputLength, (ulong)k + 1);
-            AssertSameBitsOnWorkers(5, (TinyEfficientCapsNet.Classes, TinyEfficientCapsNet.DecoderInput, TinyEfficientCapsNet.DecoderOutput),
-                TinyEfficientCapsNet.CreateBatchContext,
-                (context, l, c, r) => context is null
-                    ? TinyEfficientCapsNet.Predict(weights, workspace, image, l, c, r, tier)
-                    : TinyEfficientCapsNet.Predict(weights, context, image, l, c, r, tier), tier);
-        }
-    }
+        nameof(TinyEfficientCapsNet) => (new TinyEfficientCapsNet.Session(TinyEfficientCapsNet.Weights.Embedded, ownsWeights: false), 5,
+            RandomImages(TinyEfficientCapsNet.InputLength)),
+        _ => throw new ArgumentException($"no split case for {model}", nameof(model)),
+    };
+
+    private static IEnumerable<float[]> RandomImages(int inputLength)
+        => Enumerable.Range(1, 10).Select(seed => TestData.RandomImage(inputLength, (ulong)seed));
 
     [Fact]
     public void RunLayers_runs_each_layer_part_once_after_every_part_of_the_layer_before()
@@ -206,23 +181,24 @@ public class ParallelPredictTests
     // TinyCapsNet is generated into this assembly, so its internal packed weights are visible here.
     private static PackedCapsNetWeights PackedFor(TinyCapsNet.Weights weights) => weights.Packed;
 
-    /// <summary>One image's Predict: on one thread (context null) or split over a context's workers.</summary>
-    private delegate int SplitPredict(BatchContext? context, float[] lengths, float[] capsules, float[] reconstruction);
-
-    /// <summary>The class and the bits of lengths, capsules and reconstruction on 1 to <paramref name="maxWorkers"/> workers equal one thread's.</summary>
-    private static void AssertSameBitsOnWorkers(int maxWorkers, (int Classes, int DecoderInput, int DecoderOutput) size,
-        Func<int, BatchContext> createContext, SplitPredict predict, SimdTier tier)
+    /// <summary>
+    /// The class and the bits of lengths, capsules and reconstruction of one image split over 1 to
+    /// <paramref name="maxWorkers"/> workers equal the one-thread Predict's (both on the session's tier).
+    /// </summary>
+    private static void AssertSameBitsOnWorkers(ICapsNetSession session, int maxWorkers, float[] image)
     {
-        float[] lengths = new float[size.Classes], capsules = new float[size.DecoderInput], reconstruction = new float[size.DecoderOutput];
-        int expected = predict(null, lengths, capsules, reconstruction);
+        var shape = session.Shape;
+        float[] lengths = new float[shape.Classes], capsules = new float[shape.DecoderInput], reconstruction = new float[shape.DecoderOutput];
+        int expected = session.Predict(image, lengths, capsules, reconstruction);
         for (int workers = 1; workers <= maxWorkers; workers++)
         {
-            using var context = createContext(workers);
-            float[] l = new float[size.Classes], c = new float[size.DecoderInput], r = new float[size.DecoderOutput];
-            Assert.Equal(expected, predict(context, l, c, r));
-            FloatBits.AssertSame(lengths, l, $"lengths, {workers} workers against one thread, {tier}");
-            FloatBits.AssertSame(capsules, c, $"capsules, {workers} workers against one thread, {tier}");
-            FloatBits.AssertSame(reconstruction, r, $"reconstruction, {workers} workers against one thread, {tier}");
+            using var context = session.CreateBatchContext(workers);
+            float[] l = new float[lengths.Length], c = new float[capsules.Length], r = new float[reconstruction.Length];
+            Assert.Equal(expected, session.Predict(context, image, l, c, r));
+            string against = $"{workers} workers against one thread, {session.ModelName}, {session.Tier}";
+            FloatBits.AssertSame(lengths, l, $"lengths, {against}");
+            FloatBits.AssertSame(capsules, c, $"capsules, {against}");
+            FloatBits.AssertSame(reconstruction, r, $"reconstruction, {against}");
         }
     }
 }

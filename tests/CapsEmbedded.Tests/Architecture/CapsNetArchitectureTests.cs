@@ -28,19 +28,6 @@ public sealed class CapsNetArchitectureTests
         Assert.Equal(10, variant.PrimaryGridSize); // MultiMNIST 36×36: (28 − 9)/2 + 1
     }
 
-    [Theory]
-    [InlineData("capsnet.classes", "ten", "not a non-negative integer")]
-    [InlineData("capsnet.classes", "-3", "not a non-negative integer")]
-    [InlineData("capsnet.classes", "0", "at least 1")]
-    [InlineData("capsnet.conv1_kernel", "29", "larger than the input")]
-    [InlineData("capsnet.primary_types", "99999", "larger than the supported")]
-    public void Bad_metadata_is_named(string key, string value, string expected)
-    {
-        var metadata = new Dictionary<string, string> { [key] = value };
-        Assert.Null(CapsNetArchitecture.FromMetadata(metadata, out var error));
-        Assert.Contains(expected, error);
-    }
-
     [Fact]
     public void Derived_sizes_that_overflow_int_are_rejected()
     {

@@ -247,16 +247,22 @@ public class EvilHeaderTests
     public void MetadataThatIsNotStrings(string metadata, string fragment) => AssertMetadataRejected(metadata, fragment);
 
     [Theory]
-    [InlineData("capsnet.classes", "ten", "invalid CapsNet architecture in __metadata__: metadata capsnet.classes = \"ten\" is not a non-negative integer")]
+    [InlineData("capsnet.classes", "ten", "metadata capsnet.classes = \"ten\" is not a non-negative integer")]
     [InlineData("capsnet.classes", "-3", "capsnet.classes = \"-3\" is not a non-negative integer")]
     [InlineData("capsnet.classes", "99999999999", "capsnet.classes = \"99999999999\" is not a non-negative integer")]
-    [InlineData("capsnet.class_dims", "0", "invalid CapsNet architecture in __metadata__: every size must be at least 1")]
+    [InlineData("capsnet.classes", "0", "every size must be at least 1")]
+    [InlineData("capsnet.class_dims", "0", "every size must be at least 1")]
     [InlineData("capsnet.conv1_kernel", "11", "conv1 kernel 11 is larger than the input 10")]
+    [InlineData("capsnet.primary_types", "99999", "larger than the supported")]
     public void BadCapsNetMetadataValue(string key, string value, string fragment)
     {
         var metadata = CapsNetArchitecture.Tiny.ToMetadata();
         metadata[key] = value;
-        var e = AssertMetadataRejected(MetadataObject(metadata), fragment);
+        Assert.Null(CapsNetArchitecture.FromMetadata(metadata, out var error));
+        Assert.Contains(fragment, error);
+
+        // The same metadata in a file: the reader gives the architecture's own words, after the file and the key.
+        var e = AssertMetadataRejected(MetadataObject(metadata), "invalid CapsNet architecture in __metadata__: " + error);
         Assert.Null(e.TensorName);
     }
 
