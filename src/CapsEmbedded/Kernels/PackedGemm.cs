@@ -329,7 +329,7 @@ public static partial class PackedGemm
             }
 
             // F16 blocks stream in sequentially as they are widened: the hardware prefetcher needs no help there.
-            var prefetch = new NextBlockPrefetch(ref bRef, k0 + kc, k, panelsTimesWidth, panelBegin, fullPanels, packedB.IsHalf ? 0 : callsPerBlock);
+            var prefetch = NextBlock(ref bRef, k0 + kc, k, panelsTimesWidth, panelBegin, fullPanels, packedB.IsHalf ? 0 : callsPerBlock);
 
             for (int i0 = 0; i0 < tiledRows; i0 += rowsPerTile)
             {
@@ -392,47 +392,14 @@ public static partial class PackedGemm
         }
     }
 
-    /// <summary>
-    /// Brings the next k block of B (this call's panels: 256 KiB for the primary capsules) towards L2 while the row tiles
-    /// sweep the current one, a slice before each micro-kernel call. Without it the first row tile of every block waits on
-    /// memory: its sweep needs B faster than one core draws it from DRAM. x86 only (.NET has no ARM64 prefetch
-    /// intrinsic); elsewhere the hardware prefetcher is all there is.
-    /// </summary>
-    private ref struct NextBlockPrefetch
+    /// <summary>The prefetch of this call's panels of the k block at <paramref name="nextK0"/> (none past k): 256 KiB for the primary capsules.</summary>
+    private static NextBlockPrefetch NextBlock(ref float b, int nextK0, int k, nuint panelsTimesWidth, int panelBegin, int panelEnd, int calls)
     {
-        private const int FloatsPerLine = 16; // 64-byte cache lines
-        private ref float _line;
-        private nint _linesLeft;
-        private readonly nint _linesPerCall;
-
-        public NextBlockPrefetch(ref float b, int nextK0, int k, nuint panelsTimesWidth, int panelBegin, int panelEnd, int calls)
-        {
-            if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || nextK0 >= k || calls <= 0)
-            {
-                _line = ref Unsafe.NullRef<float>();
-                return;
-            }
-
-            int kc = Math.Min(KBlock, k - nextK0);
-            // This call's panels of the next block are contiguous: [k block][panel][kk][16].
-            _line = ref Unsafe.Add(ref b, (nuint)nextK0 * panelsTimesWidth + (nuint)(panelBegin * kc * PanelWidth));
-            _linesLeft = (nint)(panelEnd - panelBegin) * kc * PanelWidth / FloatsPerLine;
-            _linesPerCall = (_linesLeft + calls - 1) / calls;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe void Next()
-        {
-            if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-            nint lines = Math.Min(_linesPerCall, _linesLeft);
-            for (nint i = 0; i < lines; i++)
-            {
-                System.Runtime.Intrinsics.X86.Sse.Prefetch1(Unsafe.AsPointer(ref _line));
-                _line = ref Unsafe.Add(ref _line, FloatsPerLine);
-            }
-
-            _linesLeft -= lines;
-        }
+        if (nextK0 >= k) return new NextBlockPrefetch(ref Unsafe.NullRef<byte>(), 0, 0);
+        int kc = Math.Min(KBlock, k - nextK0);
+        // This call's panels of the next block are contiguous: [k block][panel][kk][16].
+        ref float first = ref Unsafe.Add(ref b, (nuint)nextK0 * panelsTimesWidth + (nuint)(panelBegin * kc * PanelWidth));
+        return new NextBlockPrefetch(ref Unsafe.As<float, byte>(ref first), (nint)(panelEnd - panelBegin) * kc * PanelWidth * sizeof(float), calls);
     }
 
     /// <summary>Before a later k block, brings the partial sums of the partial panel's columns into the stack tile.</summary>

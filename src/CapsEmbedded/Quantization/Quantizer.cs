@@ -56,18 +56,44 @@ public static class Quantizer
     /// The quantised model of <paramref name="weights"/> with input scale s_a = <paramref name="clip"/> / 127 (activations
     /// above the clip saturate at code 127). <paramref name="weights"/> is not changed.
     /// </summary>
-    public static QuantizedCapsNetWeights Quantize(CapsNetWeights weights, float clip, string calibration)
+    public static QuantizedCapsNetWeights Quantize(CapsNetWeights weights, float clip, string calibration) =>
+        Quantize(weights, clip, calibration, default);
+
+    /// <summary>
+    /// As <see cref="Quantize(CapsNetWeights, float, string)"/>, with conv1's channels renumbered to
+    /// <paramref name="conv1Order"/> (order[i]: the channel at place i; empty: as they are), conv1's weight rows and biases
+    /// and the primary conv's input channels alike, so the model computes the same values
+    /// (<see cref="Conv1ChannelGrouping"/>, which finds an order whose 4-channel groups are more often all zero).
+    /// </summary>
+    public static QuantizedCapsNetWeights Quantize(CapsNetWeights weights, float clip, string calibration, ReadOnlySpan<int> conv1Order)
     {
         ArgumentNullException.ThrowIfNull(weights);
         if (!QuantizedCapsNetWeights.IsScale(clip)) throw new ArgumentOutOfRangeException(nameof(clip), clip, "the clip value must be finite and > 0");
         var a = weights.Architecture;
         var copy = new CapsNetWeights(a, weights.Metadata);
         foreach (var spec in a.Tensors) weights[spec.Name].CopyTo(copy[spec.Name], 0);
+        if (!conv1Order.IsEmpty) RenumberConv1Channels(weights, conv1Order, copy);
         var q = new sbyte[weights.PrimaryWeight.Length];
         var scales = new float[a.PrimaryChannels];
-        QuantizePerChannel(weights.PrimaryWeight, a.PrimaryChannels, q, scales);
+        QuantizePerChannel(copy.PrimaryWeight, a.PrimaryChannels, q, scales);
         copy.Metadata[QuantizedCapsNetWeights.CalibrationKey] = calibration;
         return new QuantizedCapsNetWeights(copy, q, scales, clip / QuantizedCapsNetWeights.ActivationLimit);
+    }
+
+    /// <summary>conv1's channel i of <paramref name="renumbered"/> is channel order[i] of <paramref name="weights"/>: its weight row, its bias, and the primary conv's input channel.</summary>
+    private static void RenumberConv1Channels(CapsNetWeights weights, ReadOnlySpan<int> order, CapsNetWeights renumbered)
+    {
+        var a = weights.Architecture;
+        Conv1ChannelGrouping.CheckOrder(order, a.Conv1Channels);
+        int conv1Row = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, area = a.PrimaryKernel * a.PrimaryKernel;
+        int primaryRow = a.Conv1Channels * area;
+        for (int i = 0; i < order.Length; i++)
+        {
+            weights.Conv1Weight.AsSpan(order[i] * conv1Row, conv1Row).CopyTo(renumbered.Conv1Weight.AsSpan(i * conv1Row, conv1Row));
+            renumbered.Conv1Bias[i] = weights.Conv1Bias[order[i]];
+            for (int o = 0; o < a.PrimaryChannels; o++)
+                weights.PrimaryWeight.AsSpan(o * primaryRow + order[i] * area, area).CopyTo(renumbered.PrimaryWeight.AsSpan(o * primaryRow + i * area, area));
+        }
     }
 
     /// <summary>

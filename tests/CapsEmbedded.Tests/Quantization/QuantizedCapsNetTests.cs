@@ -113,6 +113,56 @@ public sealed class QuantizedCapsNetTests(ITestOutputHelper log)
     }
 
     /// <summary>
+    /// conv1's channels grouped by co-activation (<see cref="Conv1ChannelGrouping"/>, as <c>capsnet quantize</c> writes
+    /// them) leave the int8 model's lengths and capsules the same bits on every digit, its codes the same bytes in the
+    /// new order, and fewer 4-channel groups with a non-zero code for the int8 GEMM to compute.
+    /// </summary>
+    [Fact]
+    public void MnistInt8_GroupedConv1Channels_GiveTheSameBits_AndFewerNonzeroGroups()
+    {
+        var weights = CapsNetWeightsFile.Load(OnnxExportTests.FindRepositoryFile("weights", "mnist.safetensors"));
+        var idx = IdxReader.ReadImages(DataFixtures.ImagesPath);
+        int count = idx.Count, pixels = MnistCapsNet.InputLength, classes = MnistCapsNet.Classes, c1 = weights.Architecture.Conv1Channels;
+        var images = new float[idx.Pixels.Length];
+        for (int k = 0; k < images.Length; k++) images[k] = idx.Pixels[k] / 255f;
+        float clip = Quantizer.CalibrateConv1(weights, images, 100).Percentile(99.999);
+        var grouping = Conv1ChannelGrouping.Collect(weights, images, 100, clip / QuantizedCapsNetWeights.ActivationLimit);
+        int[] order = grouping.GroupedOrder();
+        int[] identity = [.. Enumerable.Range(0, c1)];
+        Assert.Equal(identity, order.Order());
+        double before = grouping.NonzeroGroupShare(identity), after = grouping.NonzeroGroupShare(order);
+        log.WriteLine($"non-zero 4-channel groups on 100 fixture digits: {before:P2} in the file's order, {after:P2} grouped");
+        Assert.True(after < 0.95 * before, $"grouping left {after:P2} of the groups non-zero against {before:P2}");
+
+        using var plain = QuantizedCapsNet.Create(Quantizer.Quantize(weights, clip, "fixture digits"));
+        using var grouped = QuantizedCapsNet.Create(QuantizedWeightsFile.Read(
+            QuantizedWeightsFile.Write(Quantizer.Quantize(weights, clip, "fixture digits", order)), "grouped.int8"));
+        using var plainWorkspace = new QuantizedCapsNet.Workspace(plain.Architecture);
+        using var groupedWorkspace = new QuantizedCapsNet.Workspace(grouped.Architecture);
+        float[] plainLengths = new float[classes], groupedLengths = new float[classes];
+        float[] plainCapsules = new float[classes * MnistCapsNet.Architecture.ClassDims], groupedCapsules = new float[plainCapsules.Length];
+        for (int i = 0; i < count; i++)
+        {
+            var image = images.AsSpan(i * pixels, pixels);
+            int plainClass = plain.Predict(plainWorkspace, image, plainLengths, plainCapsules);
+            int groupedClass = grouped.Predict(groupedWorkspace, image, groupedLengths, groupedCapsules);
+            Assert.Equal(plainClass, groupedClass);
+            Assert.Equal(BitsOf(plainLengths), BitsOf(groupedLengths));
+            Assert.Equal(BitsOf(plainCapsules), BitsOf(groupedCapsules));
+            var plainCodes = plainWorkspace.Conv1Codes;
+            var groupedCodes = groupedWorkspace.Conv1Codes;
+            for (int p = 0; p < plainCodes.Length / c1; p++)
+                for (int place = 0; place < c1; place++)
+                    Assert.Equal(plainCodes[p * c1 + order[place]], groupedCodes[p * c1 + place]);
+        }
+
+        Assert.Throws<ArgumentException>(() => Quantizer.Quantize(weights, clip, "x", [.. identity[..^1], 0]));
+        Assert.Throws<ArgumentException>(() => Quantizer.Quantize(weights, clip, "x", identity[..^1]));
+    }
+
+    private static int[] BitsOf(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
+
+    /// <summary>
     /// W of û is held in int8 with one scale per W_ij (s_ij = max|W_ij| / 127, each weight within half a step of the file's
     /// float), and the model's û is <see cref="QuantizedTransform"/>'s on its own squashed primary capsules, bit for bit, on
     /// every float tier (the kernel's tiers give the scalar rule's bits).

@@ -247,6 +247,13 @@ public static partial class QuantizedGemm
                 bool hasTail = directGroups != groups;
                 ref sbyte bBlock = ref Unsafe.Add(ref bRef, (nuint)k0 * (nuint)(panels * PanelWidth));
                 nuint panelStride = (nuint)kc * PanelWidth;
+                // The next k block of every panel (128 KiB for the primary capsules), a slice before each kernel call: the
+                // listed groups touch this block's lines out of order, so without it the first rows wait on DRAM.
+                int kernelCalls = ((panels - tiledPanels) + tiledPanels / TKernel.Panels) * ((tiledEnd - chunkStart) / rowsPerTile + chunkEnd - tiledEnd);
+                var prefetch = k0 + kc < kPadded
+                    ? new NextBlockPrefetch(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref bBlock, (nuint)kc * (nuint)(panels * PanelWidth))),
+                        (nint)Math.Min(KBlock, kPadded - k0 - kc) * panels * PanelWidth, kernelCalls)
+                    : new NextBlockPrefetch(ref Unsafe.NullRef<byte>(), 0, 0);
 
                 for (int i0 = chunkStart; i0 < chunkEnd;)
                 {
@@ -285,6 +292,7 @@ public static partial class QuantizedGemm
                         int listed = listCounts[t];
                         ref byte aTile = ref Unsafe.Add(ref aRef, (nuint)i0 * lda + (nuint)k0);
                         ref int groupList = ref Unsafe.Add(ref groupListsRef, t * listLength);
+                        prefetch.Next();
                         if (wide)
                         {
                             ref int cTile = ref Unsafe.Add(ref cRef, (nuint)i0 * ldc + (nuint)column0);
