@@ -10,8 +10,8 @@ namespace CapsEmbedded.Generator.Tests.Generated;
 /// The generated float models' outputs pinned to the bit: the SHA-256 of the lengths, capsules, reconstructions and
 /// classes of fixed inputs, per SIMD tier, as recorded from the generator before the emitters were rewritten.
 /// Any change to the emitted arithmetic or its order shows here; so does a new shipped weight file (the MultiMNIST bits
-/// were re-recorded when stage 3's weights replaced stage 2's, generator unchanged). Recorded on an x64 AVX2+FMA machine
-/// (CI runs the tests on x64): Scalar, Vector128 and Vector256.
+/// are re-recorded each time a MultiMNIST stage replaces the shipped file, generator unchanged). Recorded on an x64
+/// AVX2+FMA machine (CI runs the tests on x64): Scalar, Vector128 and Vector256.
 /// </summary>
 public class OutputPinTests(ITestOutputHelper output)
 {
@@ -21,9 +21,9 @@ public class OutputPinTests(ITestOutputHelper output)
         ["mnist/Scalar"] = "F0CE92024A587F61",
         ["mnist/Vector128"] = "98CCCA8F0CB6D30C",
         ["mnist/Vector256"] = "89941C52B5A9E8A3",
-        ["multimnist/Scalar"] = "C2C3BC8BA56A99EC",
-        ["multimnist/Vector128"] = "75D766731C83DA63",
-        ["multimnist/Vector256"] = "80B670761D0133A6",
+        ["multimnist/Scalar"] = "16EF32EC571AA29D",
+        ["multimnist/Vector128"] = "26C8FB027FA411E2",
+        ["multimnist/Vector256"] = "0E43CBF09913CB8E",
         ["tiny/Scalar"] = "B507D18387AFB4F9",
         ["tiny/Vector128"] = "197B83B4ADD461B1",
         ["tiny/Vector256"] = "C8081246FD27C813",
