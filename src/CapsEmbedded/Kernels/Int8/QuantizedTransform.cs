@@ -228,10 +228,15 @@ public static class QuantizedTransform
     private static void MultiplyAdd16(ref Vector128<float> acc0, ref Vector128<float> acc1, ref Vector128<float> acc2,
         ref Vector128<float> acc3, Vector128<sbyte> bytes, Vector128<float> u, [ConstantExpected(Max = 3)] byte lane)
     {
-        Vector128<short> low = AdvSimd.SignExtendWideningLower(bytes.GetLower()), high = AdvSimd.SignExtendWideningUpper(bytes);
-        acc0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0, AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(low.GetLower())), u, lane);
-        acc1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1, AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(low)), u, lane);
-        acc2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2, AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(high.GetLower())), u, lane);
-        acc3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3, AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(high)), u, lane);
+        Vector128<short> low = AdvSimd.SignExtendWideningLower(bytes.GetLower());
+        Vector128<short> high = AdvSimd.SignExtendWideningUpper(bytes);
+        Vector128<float> w0 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(low.GetLower()));
+        Vector128<float> w1 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(low));
+        Vector128<float> w2 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(high.GetLower()));
+        Vector128<float> w3 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(high));
+        acc0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0, w0, u, lane);
+        acc1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1, w1, u, lane);
+        acc2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2, w2, u, lane);
+        acc3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3, w3, u, lane);
     }
 }
