@@ -1,6 +1,8 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace CapsEmbedded.Kernels.Int8;
@@ -141,8 +143,10 @@ public static class QuantizedTransform
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static nuint Chunks128(ref float output, ref float ui, ref sbyte w, float scale, int p, nuint dims, nuint t)
     {
-        // Four chunks per pass where d allows (û's d = 16, the NEON path): one 16-byte load and one broadcast of u_i[p]
-        // serve 16 outputs, instead of a load through a general register and a broadcast per 4.
+        if (AdvSimd.Arm64.IsSupported) t = Chunks16AdvSimd(ref output, ref ui, ref w, scale, p, dims, t);
+
+        // Four chunks per pass where d allows (û's d = 16): one 16-byte load and one broadcast of u_i[p] serve 16 outputs,
+        // instead of a load through a general register and a broadcast per 4.
         for (; t + 16 <= dims; t += 16)
         {
             Vector128<float> acc0 = Vector128<float>.Zero, acc1 = Vector128<float>.Zero;
@@ -180,5 +184,59 @@ public static class QuantizedTransform
         }
 
         return t;
+    }
+
+    /// <summary>
+    /// The 16-output pass on NEON: SSHLL/SSHLL2 sign-extend the 16 bytes in place and FMLA by element takes u_i[p] from a
+    /// register holding u_i[p..p+4), so no broadcast and no register copies per p. Same fma per output, p in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Chunks16AdvSimd(ref float output, ref float ui, ref sbyte w, float scale, int p, nuint dims, nuint t)
+    {
+        for (; t + 16 <= dims; t += 16)
+        {
+            Vector128<float> acc0 = Vector128<float>.Zero, acc1 = Vector128<float>.Zero;
+            Vector128<float> acc2 = Vector128<float>.Zero, acc3 = Vector128<float>.Zero;
+            nuint at = t;
+            int q = 0;
+            for (; q + 4 <= p; q += 4, at += 4 * dims)
+            {
+                Vector128<float> u4 = Vector128.LoadUnsafe(ref ui, (nuint)q);
+                MultiplyAdd16(ref acc0, ref acc1, ref acc2, ref acc3, Vector128.LoadUnsafe(ref w, at), u4, 0);
+                MultiplyAdd16(ref acc0, ref acc1, ref acc2, ref acc3, Vector128.LoadUnsafe(ref w, at + dims), u4, 1);
+                MultiplyAdd16(ref acc0, ref acc1, ref acc2, ref acc3, Vector128.LoadUnsafe(ref w, at + 2 * dims), u4, 2);
+                MultiplyAdd16(ref acc0, ref acc1, ref acc2, ref acc3, Vector128.LoadUnsafe(ref w, at + 3 * dims), u4, 3);
+            }
+
+            for (; q < p; q++, at += dims)
+            {
+                Vector128<float> u1 = Vector128.CreateScalarUnsafe(Unsafe.Add(ref ui, q));
+                MultiplyAdd16(ref acc0, ref acc1, ref acc2, ref acc3, Vector128.LoadUnsafe(ref w, at), u1, 0);
+            }
+
+            (acc0 * scale).StoreUnsafe(ref output, t);
+            (acc1 * scale).StoreUnsafe(ref output, t + 4);
+            (acc2 * scale).StoreUnsafe(ref output, t + 8);
+            (acc3 * scale).StoreUnsafe(ref output, t + 12);
+        }
+
+        return t;
+    }
+
+    /// <summary>acc0..acc3 = fma(u[lane], (float)bytes[0..16), acc0..acc3), each product fused as in the scalar loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MultiplyAdd16(ref Vector128<float> acc0, ref Vector128<float> acc1, ref Vector128<float> acc2,
+        ref Vector128<float> acc3, Vector128<sbyte> bytes, Vector128<float> u, [ConstantExpected(Max = 3)] byte lane)
+    {
+        Vector128<short> low = AdvSimd.SignExtendWideningLower(bytes.GetLower());
+        Vector128<short> high = AdvSimd.SignExtendWideningUpper(bytes);
+        Vector128<float> w0 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(low.GetLower()));
+        Vector128<float> w1 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(low));
+        Vector128<float> w2 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningLower(high.GetLower()));
+        Vector128<float> w3 = AdvSimd.ConvertToSingle(AdvSimd.SignExtendWideningUpper(high));
+        acc0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc0, w0, u, lane);
+        acc1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc1, w1, u, lane);
+        acc2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc2, w2, u, lane);
+        acc3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(acc3, w3, u, lane);
     }
 }
