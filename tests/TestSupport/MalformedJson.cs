@@ -7,7 +7,7 @@ namespace CapsEmbedded.TestSupport;
 /// </summary>
 internal static class MalformedJson
 {
-    /// <summary>Malformed string literals, each one whole token: refused for the same reason wherever a value may stand.</summary>
+    /// <summary>Malformed string literals, each a whole token: refused alike wherever a value stands.</summary>
     public static TheoryData<string, string> Strings => new()
     {
         { "\"a\tb\"", "raw control character U+0009" },

@@ -76,14 +76,14 @@ public class HalfPrecisionGeneratorTests
     public void Malformed_class_names_are_a_diagnostic_naming_the_entry(string json, string problem) =>
         AssertClassNamesDiagnostic(json, problem);
 
-    /// <summary>The generator's linked copy of the parser refuses what the runtime's refuses, for the same reason.</summary>
+    /// <summary>The generator's linked copy of the parser refuses these texts for the runtime's reasons.</summary>
     [Theory]
     [MemberData(nameof(MalformedJson.Documents), MemberType = typeof(MalformedJson))]
     [MemberData(nameof(MalformedJson.Strings), MemberType = typeof(MalformedJson))]
     public void Class_names_that_are_not_JSON_are_a_diagnostic_with_the_parsers_reason(string json, string reason) =>
         AssertClassNamesDiagnostic(json, "capsnet.class_names is not valid JSON at character", reason);
 
-    /// <summary>Tiny's header with <paramref name="json"/> as its capsnet.class_names: one CAPS0004 naming the entry and these fragments.</summary>
+    /// <summary>Tiny with <paramref name="json"/> as capsnet.class_names: one CAPS0004 with these fragments.</summary>
     private static void AssertClassNamesDiagnostic(string json, params string[] fragments)
     {
         var header = GeneratorHarness.TinyHeader(headerJson => headerJson.Replace("\"__metadata__\":{",
