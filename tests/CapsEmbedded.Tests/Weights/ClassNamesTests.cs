@@ -1,3 +1,4 @@
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Weights;
 
 namespace CapsEmbedded.Tests.Weights;
@@ -53,13 +54,25 @@ public class ClassNamesTests
     [InlineData("{\"0\":\"a\"}", "is a JSON object, not an array of class names")]
     [InlineData("\"a,b,c\"", "is a JSON string, not an array")]
     [InlineData("[\"a\",\"b\"", "is not valid JSON")]
-    public void Malformed_names_are_refused_by_the_reader_and_the_writer(string json, string problem)
+    public void Malformed_names_are_refused_by_the_reader_and_the_writer(string json, string problem) =>
+        AssertRefusedByTheReaderAndTheWriter(json, problem);
+
+    [Theory]
+    [MemberData(nameof(MalformedJson.Documents), MemberType = typeof(MalformedJson))]
+    [MemberData(nameof(MalformedJson.Strings), MemberType = typeof(MalformedJson))]
+    public void Names_that_are_not_JSON_are_refused_with_the_parsers_reason(string json, string reason) =>
+        AssertRefusedByTheReaderAndTheWriter(json, "capsnet.class_names is not valid JSON at character", reason);
+
+    private static void AssertRefusedByTheReaderAndTheWriter(string json, params string[] fragments)
     {
         var read = Assert.Throws<WeightFormatException>(() => CapsNetWeightsFile.Read(FileWith(json), "names.safetensors"));
         Assert.Contains("names.safetensors: metadata capsnet.class_names", read.Message);
-        Assert.Contains(problem, read.Message);
         var write = Assert.Throws<WeightFormatException>(() => CapsNetWeightsFile.Write(Tiny(json)));
-        Assert.Contains(problem, write.Message);
+        foreach (string fragment in fragments)
+        {
+            Assert.Contains(fragment, read.Message);
+            Assert.Contains(fragment, write.Message);
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text;
+using CapsEmbedded.TestSupport;
 using CapsEmbedded.Weights;
 using static CapsEmbedded.Tests.Weights.HandMadeFile;
 
@@ -303,12 +304,7 @@ public class EvilHeaderTests
     public void MalformedEntry(string json, string fragment) => AssertConv1BiasEntryRejected(json, "tensor 'conv1.bias': " + fragment);
 
     [Theory]
-    [InlineData("\"a\u0001b\"", "raw control character U+0001")]
-    [InlineData("\"a\\qb\"", "invalid escape '\\q'")]
-    [InlineData("\"\\ud800\"", "high surrogate escape not followed by a low surrogate escape")]
-    [InlineData("\"\\udc00\"", "lone low surrogate escape")]
-    [InlineData("\"\\u12g4\"", "invalid hex digit")]
-    [InlineData("\"a\nb\"", "raw control character U+000A")]
+    [MemberData(nameof(MalformedJson.Strings), MemberType = typeof(MalformedJson))]
     public void BadStringsInTheHeader(string value, string fragment) =>
         AssertMetadataRejected("{\"note\":" + value + "}", "header is not valid JSON", fragment);
 }
