@@ -1,4 +1,3 @@
-using CapsEmbedded.Kernels;
 using CapsEmbedded.Kernels.Int8;
 using CapsEmbedded.Weights;
 
@@ -44,20 +43,14 @@ public sealed class Conv1ChannelGrouping
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         if (!QuantizedCapsNetWeights.IsScale(inputScale)) throw new ArgumentOutOfRangeException(nameof(inputScale), inputScale, "s_a must be finite and > 0");
         var a = weights.Architecture;
-        if (images.Length < (long)count * a.InputLength) throw new ArgumentException($"{images.Length} pixels hold fewer than {count} images", nameof(images));
-        int k = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, pixels = a.Conv1Pixels, channels = a.Conv1Channels;
+        var conv1 = new Conv1Pass(weights, images, count);
+        int pixels = a.Conv1Pixels, channels = a.Conv1Channels;
         int words = (channels + 63) / 64;
-        var packed = new float[PackedGemm.PackedLength(channels, k)];
-        PackedGemm.Pack(weights.Conv1Weight, channels, k, packed);
-        var patches = new float[pixels * k];
-        var output = new float[pixels * channels];
         var codes = new byte[pixels * channels];
         var masks = new ulong[(long)count * pixels * words];
         for (int n = 0; n < count; n++)
         {
-            Im2Col.Run(images.Slice(n * a.InputLength, a.InputLength), a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, patches);
-            PackedGemm.Multiply(patches, pixels, k, packed, channels, weights.Conv1Bias, Activation.Relu, output);
-            QuantizeU7.Run(output, 1f / inputScale, codes);
+            QuantizeU7.Run(conv1.Run(images, n), 1f / inputScale, codes);
             for (int p = 0; p < pixels; p++)
                 for (int c = 0; c < channels; c++)
                     if (codes[p * channels + c] != 0) masks[((long)n * pixels + p) * words + c / 64] |= 1UL << (c % 64);

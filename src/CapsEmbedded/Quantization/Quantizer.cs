@@ -105,28 +105,15 @@ public static class Quantizer
         ArgumentNullException.ThrowIfNull(weights);
         var a = weights.Architecture;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-        if (images.Length < (long)count * a.InputLength) throw new ArgumentException($"{images.Length} pixels hold fewer than {count} images", nameof(images));
-        int k = a.InputChannels * a.Conv1Kernel * a.Conv1Kernel, pixels = a.Conv1OutSize * a.Conv1OutSize;
-        var packed = new float[PackedGemm.PackedLength(a.Conv1Channels, k)];
-        PackedGemm.Pack(weights.Conv1Weight, a.Conv1Channels, k, packed);
-        var patches = new float[pixels * k];
-        var output = new float[pixels * a.Conv1Channels];
-
-        Span<float> Conv1(ReadOnlySpan<float> images, int n)
-        {
-            Im2Col.Run(images.Slice(n * a.InputLength, a.InputLength), a.InputChannels, a.InputSize, a.InputSize, a.Conv1Kernel, a.Conv1Stride, patches);
-            PackedGemm.Multiply(patches, pixels, k, packed, a.Conv1Channels, weights.Conv1Bias, Activation.Relu, output);
-            return output;
-        }
-
+        var conv1 = new Conv1Pass(weights, images, count);
         float max = 0f;
         for (int n = 0; n < count; n++)
-            foreach (float v in Conv1(images, n))
+            foreach (float v in conv1.Run(images, n))
                 if (v > max) max = v;
         if (!float.IsFinite(max) || max <= 0f)
             throw new ArgumentException($"conv1's ReLU output over {count} images has maximum {max}; it cannot be calibrated", nameof(images));
         var histogram = new ActivationHistogram(max, count);
-        for (int n = 0; n < count; n++) histogram.AddRange(Conv1(images, n));
+        for (int n = 0; n < count; n++) histogram.AddRange(conv1.Run(images, n));
         return histogram;
     }
 }
