@@ -18,6 +18,9 @@ internal ref struct NextBlockPrefetch
     private nint _linesLeft;
     private readonly nint _linesPerCall;
 
+    /// <summary>No next block: <see cref="Next"/> prefetches nothing.</summary>
+    public static NextBlockPrefetch None => default;
+
     /// <param name="block">The next block's first byte; its <paramref name="bytes"/> are contiguous.</param>
     /// <param name="bytes">The next block's length (0: there is none).</param>
     /// <param name="calls">The micro-kernel calls of the current block, over which the lines are spread.</param>

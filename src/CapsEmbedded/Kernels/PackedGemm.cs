@@ -395,7 +395,7 @@ public static partial class PackedGemm
     /// <summary>The prefetch of this call's panels of the k block at <paramref name="nextK0"/> (none past k): 256 KiB for the primary capsules.</summary>
     private static NextBlockPrefetch NextBlock(ref float b, int nextK0, int k, nuint panelsTimesWidth, int panelBegin, int panelEnd, int calls)
     {
-        if (nextK0 >= k) return new NextBlockPrefetch(ref Unsafe.NullRef<byte>(), 0, 0);
+        if (nextK0 >= k) return NextBlockPrefetch.None;
         int kc = Math.Min(KBlock, k - nextK0);
         // This call's panels of the next block are contiguous: [k block][panel][kk][16].
         ref float first = ref Unsafe.Add(ref b, (nuint)nextK0 * panelsTimesWidth + (nuint)(panelBegin * kc * PanelWidth));

@@ -253,7 +253,7 @@ public static partial class QuantizedGemm
                 var prefetch = k0 + kc < kPadded
                     ? new NextBlockPrefetch(ref Unsafe.As<sbyte, byte>(ref Unsafe.Add(ref bBlock, (nuint)kc * (nuint)(panels * PanelWidth))),
                         (nint)Math.Min(KBlock, kPadded - k0 - kc) * panels * PanelWidth, kernelCalls)
-                    : new NextBlockPrefetch(ref Unsafe.NullRef<byte>(), 0, 0);
+                    : NextBlockPrefetch.None;
 
                 for (int i0 = chunkStart; i0 < chunkEnd;)
                 {
