@@ -75,7 +75,7 @@ public sealed unsafe class BatchContext : IDisposable
         public int ImageLength;
     }
 
-    /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
+    /// <summary>Default spin before a waiting thread blocks (<see cref="WorkerPool.DefaultSpinMicroseconds"/>: 1 ms).</summary>
     public const int DefaultSpinMicroseconds = WorkerPool.DefaultSpinMicroseconds;
 
     /// <summary>
