@@ -39,8 +39,8 @@ public static partial class PackedGemm
     /// <summary>
     /// Only output positions (rows of C) [<paramref name="positionBegin"/>, <paramref name="positionEnd"/>) of
     /// <see cref="ConvolveChannelsLast"/>, every column: threads that each take a position range (a band of the output
-    /// map) read only their band of the input and its halo, and reproduce the whole convolution's bits (each output is
-    /// the same k-ordered sum whatever row tile it falls in).
+    /// map) read only their band of the input and its halo; cut at multiples of <see cref="RowGranule"/>, the ranges keep
+    /// the row tiles of one call and together reproduce the whole convolution's bits.
     /// </summary>
     public static void ConvolveChannelsLastRows(ReadOnlySpan<float> input, int channels, int height, int width,
         int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,

@@ -140,9 +140,9 @@ public static class WinogradConvolution
     /// <summary>
     /// Tiles [<paramref name="tileBegin"/>, <paramref name="tileEnd"/>), every output channel: the 16 products
     /// M[ξ] = V[ξ]·U[ξ]ᵀ of those tiles' rows on <see cref="PackedGemm.Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>,
-    /// then Aᵀ M A + bias and the activation into their 2×2 blocks of <paramref name="output"/> [H−2][W−2][N]. Every
-    /// output is the same k-ordered sum whatever rows the product has, so parts that take disjoint tile ranges write the
-    /// whole layer's bits.
+    /// then Aᵀ M A + bias and the activation into their 2×2 blocks of <paramref name="output"/> [H−2][W−2][N]. Parts that
+    /// cut the tiles at multiples of <see cref="PackedGemm.RowGranule"/> keep the products' row tiles as in one call, so
+    /// together they write the whole layer's bits.
     /// </summary>
     public static void MultiplyOutputTiles(ReadOnlySpan<float> transformed, int channels, int outputHeight, int outputWidth,
         ReadOnlySpan<float> packedWeights, int outputs, ReadOnlySpan<float> bias, Activation activation, Span<float> products,
