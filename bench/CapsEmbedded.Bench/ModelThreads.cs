@@ -6,7 +6,7 @@ namespace CapsEmbedded.Bench;
 
 /// <summary>
 /// `model-threads ROUNDS`: the one-thread Predict's best-of-rounds CPU time per call, then, interleaved round by round in
-/// this process, wall time per call of: one-thread Predict, one image split over 2 workers (spinning 100 µs before
+/// this process, wall time per call of: one-thread Predict, one image split over 2 workers (spinning the default 1 ms before
 /// blocking, and blocking at once), and a batch of 64 over 2 workers. On a shared machine quote the ratios.
 /// </summary>
 public static class ModelThreads
@@ -43,7 +43,7 @@ public static class ModelThreads
         output.WriteLine(FormattableString.Invariant($"one-thread Predict: best CPU {bestCpu:F3} ms/call, wall p50 {walls[walls.Count / 2]:F3} ms, min {walls[0]:F3} ms ({walls.Count} calls)"));
         if (rounds == 0) return;
 
-        // Interleaved: one thread, one image split over 2 workers (spin 100 µs / 0), batch of 64 over 2 workers.
+        // Interleaved: one thread, one image split over 2 workers (default spin / 0), batch of 64 over 2 workers.
         using var spin = new CapsEmbedded.Runtime.BatchContext(MnistCapsNet.ScratchLength, 2);
         using var block = new CapsEmbedded.Runtime.BatchContext(MnistCapsNet.ScratchLength, 2, spinMicroseconds: 0);
         var images = new float[64 * MnistCapsNet.InputLength];
@@ -75,7 +75,7 @@ public static class ModelThreads
         }
         // The fork/join alone: RunParts with parts that do nothing, with and without the spin.
         using var tiny = CapsEmbedded.Runtime.PackedCapsNetWeights.Pack(CapsEmbedded.Weights.CapsNetWeights.CreateRandom(CapsEmbedded.CapsNetArchitecture.Tiny, 1));
-        foreach (var (name, context) in new[] { ("spin 100 us", spin), ("no spin", block) })
+        foreach (var (name, context) in new[] { ("default spin", spin), ("no spin", block) })
         {
             var forks = new List<double>();
             for (int i = 0; i < 2000; i++)
@@ -87,7 +87,7 @@ public static class ModelThreads
             output.WriteLine(FormattableString.Invariant($"empty fork/join over 2, {name}: p50 {Median(forks):F1} us, p90 {Percentile(forks, 0.9):F1} us"));
         }
 
-        string[] names = { "1 thread", "split over 2, spin 100 us", "split over 2, no spin", "batch 64 over 2" };
+        string[] names = { "1 thread", "split over 2, default spin", "split over 2, no spin", "batch 64 over 2" };
         double p50One = Median(samples[0]);
         for (int v = 0; v < 4; v++)
         {

@@ -78,9 +78,19 @@ public static class SplitTrace
         var partsOn = new int[jobs, 2];
         int maxPhases = phasesOfJob.Length == 0 ? 1 : phasesOfJob.Max();
         var phaseWork = new double[maxPhases];
+        // A part's band is the same part of the phase before: on the same thread, it reads what that thread wrote.
+        var threadOfPart = new Dictionary<(int Job, int Part), int>();
+        for (int p = 0; p < trace.Parts; p++) threadOfPart[(trace.Part(p).Job, trace.Part(p).Part)] = trace.Part(p).Thread;
+        int laterParts = 0, sameThread = 0;
         for (int p = 0; p < trace.Parts; p++)
         {
             var (job, part, thread, claimed, started, ended) = trace.Part(p);
+            int phaseParts = trace.Job(job).PhaseParts;
+            if (part >= phaseParts && threadOfPart.TryGetValue((job, part - phaseParts), out int before))
+            {
+                laterParts++;
+                if (before == thread) sameThread++;
+            }
             int t = Math.Min(thread, 1);
             work[job, t] += Ms(ended - started);
             barrier[job, t] += Ms(started - claimed);
@@ -136,6 +146,8 @@ public static class SplitTrace
         output.WriteLine($"| waits at barriers, caller / worker | {F(callerBarrier / Images)} / {F(workerBarrier / Images)} ms |");
         output.WriteLine($"| caller's wait at the join (its last part's end to the join's return) | {F(callerJoin / Images)} ms |");
         output.WriteLine($"| all parts' work + caller alone (p50) / one-thread wall p50 | {F((callerWork + workerWork) / Images + P(outside, 0.5))} / {F(P(oneWall, 0.5))} ms |");
+        if (laterParts > 0)
+            output.WriteLine($"| parts after the first phase on the thread that ran the same part of the phase before | {sameThread} of {laterParts} |");
         output.Write("| parts' work by phase (all threads) |");
         for (int p = 0; p < maxPhases; p++) output.Write($" {F(phaseWork[p] / Images)}");
         output.WriteLine(" ms |");

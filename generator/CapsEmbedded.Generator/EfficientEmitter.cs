@@ -44,7 +44,6 @@ namespace CapsEmbedded.Generator
                 Const(w, "int", $"Stem{k}Pixels", N(outSide * outSide), $"stem.{k}: output pixels.");
                 Const(w, "int", $"Stem{k}PatchLength", N(a.StemInputChannels(k) * layer.Kernel * layer.Kernel),
                     $"stem.{k}: GEMM depth, input channels · kernel².");
-                Const(w, "int", $"Stem{k}Panels", N((layer.Channels + 15) / 16), $"stem.{k}: 16-channel output panels, the unit a split image's workers share.");
                 if (a.StemIsWinograd(k))
                     Const(w, "int", $"Stem{k}Tiles", N(outSide / 2 * (outSide / 2)), $"stem.{k}: 2x2 output tiles of Winograd F(2x2, 3x3).");
             }
@@ -220,31 +219,27 @@ namespace CapsEmbedded.Generator
 
                 """);
 
-            // The forward pass: stem.0's patches, one method per stem layer (a panel range of its output channels, so that
-            // one image splits over workers), then the rest on one thread.
+            // The forward pass: one method per stem layer (a band of its output map, so that one image splits over
+            // workers), then the rest on one thread.
             w.Write($$"""
                 /// <summary>The forward pass for one image on one thread; the caller has checked the spans and the tier.</summary>
                 private static int Forward(PackedEfficientCapsNetWeights weights, Span<float> scratch, ReadOnlySpan<float> image, Span<float> lengths,
                     Span<float> capsules, Span<float> reconstruction, SimdTier tier)
                 {
-                    Patches(image, scratch);
                 {{StemCalls(stems)}}
                     return Finish(weights, scratch, lengths, capsules, reconstruction, tier);
                 }
-
-                /// <summary>stem.0's im2col patches [{{a.StemOutputSize(0) * a.StemOutputSize(0)}} x {{a.InputChannels * a.Stem[0].Kernel * a.Stem[0].Kernel}}] of the image.</summary>
-                private static void Patches(ReadOnlySpan<float> image, Span<float> scratch)
-                    => Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength));
 
                 """);
             var costs = a.LayerCosts;
             for (int k = 0; k < stems; k++) StemLayer(w, a, k, costs[k].MultiplyAdds);
             var parts = new List<string>();
+            parts.Add("    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem0(weights, scratch, image, part, parts, tier),");
             for (int k = 1; k < stems; k++)
                 parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem{k}(weights, scratch, part, parts, tier),");
             w.Write($$"""
-                // The split Predict's stem layers after stem.0 (too small to share), in order, run under one fork/join with
-                // a barrier between layers (BatchContext.RunLayers); cached once so a call allocates no delegate.
+                // The split Predict's stem layers, in order, run under one fork/join with a barrier between layers
+                // (BatchContext.RunLayers); cached once so a call allocates no delegate.
                 private static readonly ImagePartRunner<PackedEfficientCapsNetWeights>[] s_stemParts =
                 [
                 {{string.Join("\n", parts)}}
@@ -305,69 +300,70 @@ namespace CapsEmbedded.Generator
             return w.ToString();
         }
 
-        /// <summary>Stem0(weights, scratch, 0, 1, tier); … one line per stem layer, indented for the Forward template.</summary>
+        /// <summary>Stem0(weights, scratch, image, 0, 1, tier); … one line per stem layer, indented for the Forward template.</summary>
         private static string StemCalls(int stems)
         {
             var lines = new List<string>();
-            for (int k = 0; k < stems; k++) lines.Add($"    Stem{k}(weights, scratch, 0, 1, tier);");
+            for (int k = 0; k < stems; k++) lines.Add($"    Stem{k}(weights, scratch, {(k == 0 ? "image, " : "")}0, 1, tier);");
             return string.Join("\n", lines);
         }
 
         /// <summary>
-        /// Stem{k}(weights, scratch, part, parts, tier): output-channel panels PartRange(Stem{k}Panels, part, parts) of stem
-        /// conv k, then, when stem k + 1 is a Winograd layer, the input transform of the same channels for it (the transform
-        /// works channel by channel, so no other part's output is needed). Parts with disjoint panels give the one-part bits.
+        /// Stem{k}(weights, scratch, part, parts, tier): band PartRange(…, PackedGemm.RowGranule, part, parts) of stem conv k's
+        /// output map, every channel — output pixels, or 2×2 tiles for a Winograd layer, whose input transform of the same
+        /// tiles runs first in the same part. A band reads its part of the layer before and a halo of 2 rows, not the whole
+        /// map (a split by channels made each thread read the other's half of every map). Cuts at multiples of the GEMM's
+        /// row tile keep every tile as in the one-part pass, so parts with disjoint bands give the one-part bits.
         /// </summary>
         private static void StemLayer(SourceWriter w, EfficientCapsNetArchitecture a, int k, long multiplyAdds)
         {
             var layer = a.Stem[k];
             int inSide = a.StemInputSize(k), outSide = a.StemOutputSize(k), inChannels = a.StemInputChannels(k);
             string output = $"scratch.Slice(ScratchStem{k}Offset, Stem{k}Pixels * Stem{k}Channels)";
-            string what, call;
+            string what, body;
             if (k == 0)
             {
                 what = $"im2col [{outSide * outSide} x {inChannels * layer.Kernel * layer.Kernel}] · W^T + b, ReLU";
-                call = $$"""
-                    PackedGemm.MultiplyPanels(scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength), Stem0Pixels, Stem0PatchLength,
-                        weights.StemWeight(0), Stem0Channels, weights.StemBias(0), Activation.Relu, {{output}}, tier, panelBegin, panelEnd);
+                body = $$"""
+                    var (first, end) = BatchContext.PartRange(Stem0Pixels, PackedGemm.RowGranule, part, parts);
+                    if (end == first) return;
+                    Im2Col.Run(image, InputChannels, InputSize, InputSize, Stem0Kernel, Stem0Stride, scratch.Slice(ScratchPatchesOffset, Stem0Pixels * Stem0PatchLength),
+                        first, end - first);
+                    PackedGemm.Multiply(scratch.Slice(ScratchPatchesOffset + first * Stem0PatchLength, (end - first) * Stem0PatchLength), end - first,
+                        Stem0PatchLength, weights.StemWeight(0), Stem0Channels, weights.StemBias(0), Activation.Relu,
+                        scratch.Slice(ScratchStem0Offset + first * Stem0Channels, (end - first) * Stem0Channels), tier);
                     """;
             }
             else if (a.StemIsWinograd(k))
             {
                 what = $"Winograd F(2x2, 3x3) {inChannels}→{layer.Channels} on [{inSide}x{inSide}x{inChannels}] (BN {k - 1} folded in; 16 GEMMs [{outSide / 2 * (outSide / 2)} x {inChannels}]·[{inChannels} x {layer.Channels}], 4/9 of the direct multiply-adds), ReLU";
-                call = $$"""
-                    WinogradConvolution.MultiplyOutput(scratch.Slice(ScratchWinograd{{k}}TransformedOffset, 16 * Stem{{k}}Tiles * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
+                string transformed = $"scratch.Slice(ScratchWinograd{k}TransformedOffset, 16 * Stem{k}Tiles * Stem{k - 1}Channels)";
+                body = $$"""
+                    var (first, end) = BatchContext.PartRange(Stem{{k}}Tiles, PackedGemm.RowGranule, part, parts);
+                    WinogradConvolution.TransformInputTiles(scratch.Slice(ScratchStem{{k - 1}}Offset, Stem{{k - 1}}Pixels * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
+                        Stem{{k - 1}}OutputSize, Stem{{k - 1}}OutputSize, {{transformed}}, tier, first, end);
+                    WinogradConvolution.MultiplyOutputTiles({{transformed}}, Stem{{k - 1}}Channels,
                         Stem{{k}}OutputSize, Stem{{k}}OutputSize, weights.StemWeight({{k}}), Stem{{k}}Channels, weights.StemBias({{k}}), Activation.Relu,
-                        scratch.Slice(ScratchWinogradProductsOffset, 16 * Stem{{k}}Tiles * Stem{{k}}Channels), {{output}}, tier, panelBegin, panelEnd);
+                        scratch.Slice(ScratchWinogradProductsOffset, 16 * Stem{{k}}Tiles * Stem{{k}}Channels), {{output}}, tier, first, end);
                     """;
             }
             else
             {
                 what = $"implicit GEMM {inChannels}→{layer.Channels} {layer.Kernel}x{layer.Kernel}/{layer.Stride} on [{inSide}x{inSide}x{inChannels}] (BN {k - 1} folded in), ReLU";
-                call = $$"""
-                    PackedGemm.ConvolveChannelsLastPanels(scratch.Slice(ScratchStem{{k - 1}}Offset, Stem{{k - 1}}Pixels * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
+                body = $$"""
+                    var (first, end) = BatchContext.PartRange(Stem{{k}}Pixels, PackedGemm.RowGranule, part, parts);
+                    PackedGemm.ConvolveChannelsLastRows(scratch.Slice(ScratchStem{{k - 1}}Offset, Stem{{k - 1}}Pixels * Stem{{k - 1}}Channels), Stem{{k - 1}}Channels,
                         Stem{{k - 1}}OutputSize, Stem{{k - 1}}OutputSize, Stem{{k}}Kernel, Stem{{k}}Stride, weights.StemWeight({{k}}), Stem{{k}}Channels, weights.StemBias({{k}}),
-                        Activation.Relu, {{output}}, tier, panelBegin, panelEnd);
+                        Activation.Relu, {{output}}, tier, first, end);
                     """;
             }
 
+            string unit = a.StemIsWinograd(k) ? "tiles" : "pixels";
             w.Open($$"""
-                /// <summary>stem.{{k}}: {{what}} → [{{outSide}}x{{outSide}}x{{layer.Channels}}]; {{Grouped(multiplyAdds)}} multiply-adds. Output panels of part <paramref name="part"/> of <paramref name="parts"/>.</summary>
-                private static void Stem{{k}}(PackedEfficientCapsNetWeights weights, Span<float> scratch, int part, int parts, SimdTier tier)
+                /// <summary>stem.{{k}}: {{what}} → [{{outSide}}x{{outSide}}x{{layer.Channels}}]; {{Grouped(multiplyAdds)}} multiply-adds. The output {{unit}} of part <paramref name="part"/> of <paramref name="parts"/>.</summary>
+                private static void Stem{{k}}(PackedEfficientCapsNetWeights weights, Span<float> scratch, {{(k == 0 ? "ReadOnlySpan<float> image, " : "")}}int part, int parts, SimdTier tier)
                 """);
-            w.Write($$"""
-                var (panelBegin, panelEnd) = BatchContext.PartRange(Stem{{k}}Panels, 1, part, parts);
-                {{call}}
-                """);
-            if (k + 1 < a.Stem.Count && a.StemIsWinograd(k + 1))
-            {
-                w.Write($$"""
-                    // stem.{{k + 1}}'s input tiles, Winograd-transformed, for this part's channels.
-                    WinogradConvolution.TransformInput({{output}}, Stem{{k}}Channels, Stem{{k}}OutputSize, Stem{{k}}OutputSize,
-                        scratch.Slice(ScratchWinograd{{k + 1}}TransformedOffset, 16 * Stem{{k + 1}}Tiles * Stem{{k}}Channels), tier,
-                        Math.Min(Stem{{k}}Channels, panelBegin * PackedGemm.PanelWidth), Math.Min(Stem{{k}}Channels, panelEnd * PackedGemm.PanelWidth));
-                    """);
-            }
+            w.Write(body);
             w.Close();
             w.Line();
         }
@@ -382,9 +378,9 @@ namespace CapsEmbedded.Generator
             PredictBatch(w, "PackedEfficientCapsNetWeights", int8: false);
             w.Write("""
                 /// <summary>
-                /// The Session's split-one-image call: each stem convolution after stem.0 split over the context's workers by
-                /// output channels (panels; a Winograd stem's input transform by the same channels), all of them under one
-                /// fork/join with a barrier between layers; stem.0, the primary capsules, routing and decoder on the caller.
+                /// The Session's split-one-image call: each stem convolution split over the context's workers by bands of its
+                /// output map (pixels with their im2col rows, or a Winograd stem's tiles with their input transform), all of
+                /// them under one fork/join with a barrier between layers; the primary capsules, routing and decoder on the caller.
                 /// Every output is summed as in Predict, so the same bits for any worker count.
                 /// Allocation-free; one call at a time per context.
                 /// </summary>
@@ -396,11 +392,8 @@ namespace CapsEmbedded.Generator
                     ModelArguments.CheckTier(tier);
                     ModelArguments.CheckImage(InputSize, InputChannels, Classes, ClassDims, DecoderOutput, image, lengths, capsules,
                         reconstruction);
-                    var scratch = context.ImageScratch;
-                    Patches(image, scratch);
-                    Stem0(weights.Packed, scratch, 0, 1, tier);
                     context.RunLayers(s_stemParts, weights.Packed, image, tier, default);
-                    return Finish(weights.Packed, scratch, lengths, capsules, reconstruction, tier);
+                    return Finish(weights.Packed, context.ImageScratch, lengths, capsules, reconstruction, tier);
                 }
 
                 """);

@@ -36,6 +36,28 @@ public static partial class PackedGemm
         ConvolveChannelsLastPanels(input, channels, height, width, kernel, stride, packedB, n, bias, activation, c, tier,
             panelBegin, panelEnd, ZeroColumns.Skip);
 
+    /// <summary>
+    /// Only output positions (rows of C) [<paramref name="positionBegin"/>, <paramref name="positionEnd"/>) of
+    /// <see cref="ConvolveChannelsLast"/>, every column: threads that each take a position range (a band of the output
+    /// map) read only their band of the input and its halo; cut at multiples of <see cref="RowGranule"/>, the ranges keep
+    /// the row tiles of one call and together reproduce the whole convolution's bits.
+    /// </summary>
+    public static void ConvolveChannelsLastRows(ReadOnlySpan<float> input, int channels, int height, int width,
+        int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
+        Span<float> c, SimdTier tier, int positionBegin, int positionEnd)
+    {
+        int positions = Im2Col.OutputSize(height, kernel, stride) * Im2Col.OutputSize(width, kernel, stride);
+        if (positionBegin < 0 || positionEnd < positionBegin || positionEnd > positions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(positionEnd),
+                $"position range [{positionBegin}, {positionEnd}) is not inside the {positions} output positions.");
+        }
+
+        KernelArguments.RequireLength(c.Length, (long)positions * n, nameof(c), "outH·outW·n");
+        Convolve(input, channels, height, width, kernel, stride, new PackedB(packedB), n, bias, activation,
+            c.Slice(positionBegin * n), tier, 0, PanelCount(n), ZeroColumns.Skip, positionBegin, positionEnd);
+    }
+
     /// <summary>As above; <paramref name="zeroColumns"/> = <see cref="ZeroColumns.Compute"/> runs every column (tests compare the two).</summary>
     internal static void ConvolveChannelsLastPanels(ReadOnlySpan<float> input, int channels, int height, int width,
         int kernel, int stride, ReadOnlySpan<float> packedB, int n, ReadOnlySpan<float> bias, Activation activation,
@@ -43,10 +65,14 @@ public static partial class PackedGemm
         Convolve(input, channels, height, width, kernel, stride, new PackedB(packedB), n, bias, activation, c, tier, panelBegin,
             panelEnd, zeroColumns);
 
-    /// <summary>The convolution over either kind of packed B (float32, or F16 widened a k block at a time).</summary>
+    /// <summary>
+    /// The convolution over either kind of packed B (float32, or F16 widened a k block at a time), for output positions
+    /// [<paramref name="positionBegin"/>, <paramref name="positionEnd"/>) (all of them when the end is −1); C starts at
+    /// the first of them.
+    /// </summary>
     private static void Convolve(ReadOnlySpan<float> input, int channels, int height, int width, int kernel, int stride,
         PackedB packedB, int n, ReadOnlySpan<float> bias, Activation activation, Span<float> c, SimdTier tier, int panelBegin,
-        int panelEnd, ZeroColumns zeroColumns)
+        int panelEnd, ZeroColumns zeroColumns, int positionBegin = 0, int positionEnd = -1)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
         int outH = Im2Col.OutputSize(height, kernel, stride);
@@ -65,21 +91,26 @@ public static partial class PackedGemm
         }
 
         Span<float> gather = stackalloc float[MaxTileRows * KBlock];
-        var rows = new ChannelsLastPatches(input, channels, width, kernel, stride, outW, gather);
-        Compute(ref rows, outH * outW, (int)k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
+        if (positionEnd < 0) positionEnd = outH * outW;
+        var rows = new ChannelsLastPatches(input, channels, width, kernel, stride, outW, positionBegin, gather);
+        Compute(ref rows, positionEnd - positionBegin, (int)k, packedB, n, bias, activation, c, tier, panelBegin, panelEnd, zeroColumns);
     }
 
-    /// <summary>The patch rows of a channels-last image, read in place where a block allows it, else gathered.</summary>
+    /// <summary>
+    /// The patch rows of a channels-last image from output position <c>first</c> on (row r is position first + r), read in
+    /// place where a block allows it, else gathered.
+    /// </summary>
     private readonly ref struct ChannelsLastPatches : IRowBlocks
     {
         private readonly ref float _input;
         private readonly Span<float> _gather;
-        private readonly int _channels, _width, _stride, _outW;
+        private readonly int _channels, _width, _stride, _outW, _first;
         private readonly int _windowRow; // K·C: one window row, contiguous in [H][W][C]
 
         public ChannelsLastPatches(ReadOnlySpan<float> input, int channels, int width, int kernel, int stride, int outW,
-            Span<float> gather)
+            int first, Span<float> gather)
         {
+            _first = first;
             _input = ref MemoryMarshal.GetReference(input);
             _gather = gather;
             _channels = channels;
@@ -91,6 +122,7 @@ public static partial class PackedGemm
 
         public ref float Block(int row, int rows, int k0, int kc, out nuint lda)
         {
+            row += _first;
             int ky = k0 / _windowRow, offset = k0 - ky * _windowRow;
             int oy = row / _outW, ox = row - oy * _outW;
             if (offset + kc <= _windowRow && ox + rows <= _outW)

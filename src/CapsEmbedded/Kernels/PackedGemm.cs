@@ -30,10 +30,11 @@ public static partial class PackedGemm
     public const int PanelWidth = 16;
 
     /// <summary>
-    /// Row counts that are a multiple of this (12: of every tier's register-tile rows, 6 and 2) leave no rows to the
-    /// 1-row kernel, whose sum order differs: threads that split C's rows at multiples of it reproduce the whole product's bits.
+    /// A multiple of every tier's register-tile rows (6 and 2): threads that cut C's rows at multiples of it get the row
+    /// tiles, and the rows left to the 1-row kernel (whose sum order differs), of the whole product, so they reproduce its
+    /// bits; and a cut this fine keeps the parts of a small map even.
     /// </summary>
-    public const int RowGranule = 12;
+    public const int RowGranule = 6;
 
     /// <summary>k values per cache block (and per block of the packed layout): a panel's block is KBlock × 16 floats = 16 KiB.</summary>
     public const int KBlock = 256;

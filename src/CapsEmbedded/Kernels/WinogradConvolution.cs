@@ -12,10 +12,10 @@ namespace CapsEmbedded.Kernels;
 /// additions only, vectorised across channels. Efficient-CapsNet's stem.1 (22×22 out, 32→64) and stem.2 (20×20, 64→64).
 /// </summary>
 /// <remarks>
-/// <para>Three steps, each over a part of the channels so that workers can share one layer (see
-/// <see cref="TransformInput"/>): the input transform V[ξ][tile][c], the products M[ξ][tile][n] = Σ_c V[ξ][tile][c]·U[ξ][n][c]
-/// (ξ = 4·row + column of the 4×4 transformed tile), and the output transform with bias and ReLU. Output sides must be even
-/// (<see cref="Fits"/>): every tile is whole, none is padded.</para>
+/// <para>Three steps, each over a range of tiles so that workers can share one layer, each a band of the map (see
+/// <see cref="TransformInputTiles"/>): the input transform V[ξ][tile][c], the products M[ξ][tile][n] =
+/// Σ_c V[ξ][tile][c]·U[ξ][n][c] (ξ = 4·row + column of the 4×4 transformed tile), and the output transform with bias and
+/// ReLU. Output sides must be even (<see cref="Fits"/>): every tile is whole, none is padded.</para>
 /// <para>Rounding: the transforms add up to 4 (input) and 9 (output) terms and U is rounded to float once, so results differ
 /// from the direct convolution by a few ulp of the magnitudes Σ|w·x|, not bit for bit. Every tier does the transforms'
 /// additions in the same order with the same (unfused) operations, so they agree among themselves to the GEMM's rounding.</para>
@@ -100,21 +100,23 @@ public static class WinogradConvolution
             "TransformedLength + ProductsLength");
         var transformed = scratch.Slice(0, transformedLength);
         var products = scratch.Slice(transformedLength, ProductsLength(outputs, outH, outW));
-        TransformInput(input, channels, height, width, transformed, tier, 0, channels);
-        MultiplyOutput(transformed, channels, outH, outW, packedWeights, outputs, bias, activation, products, output, tier, 0,
-            PackedGemm.PanelCount(outputs));
+        int tiles = Tiles(outH, outW);
+        TransformInputTiles(input, channels, height, width, transformed, tier, 0, tiles);
+        MultiplyOutputTiles(transformed, channels, outH, outW, packedWeights, outputs, bias, activation, products, output, tier, 0, tiles);
     }
 
     /// <summary>
-    /// V[ξ][tile][c] = (Bᵀ d B)[ξ] for channels [<paramref name="channelBegin"/>, <paramref name="channelEnd"/>) of every
-    /// tile d of <paramref name="input"/> ([H][W][C]); parts that take disjoint channel ranges fill V together.
+    /// V[ξ][tile][c] = (Bᵀ d B)[ξ], every channel, for tiles [<paramref name="tileBegin"/>, <paramref name="tileEnd"/>)
+    /// (row-major over the output's 2×2 tiles) of <paramref name="input"/> ([H][W][C]); a tile reads its 4×4 window only,
+    /// so parts that take disjoint tile ranges fill V together, each reading its band of the input and a 2-row halo.
     /// </summary>
-    public static void TransformInput(ReadOnlySpan<float> input, int channels, int height, int width, Span<float> transformed,
-        SimdTier tier, int channelBegin, int channelEnd)
+    public static void TransformInputTiles(ReadOnlySpan<float> input, int channels, int height, int width, Span<float> transformed,
+        SimdTier tier, int tileBegin, int tileEnd)
     {
         int outH = height - 2, outW = width - 2;
         if (!Fits(3, 1, outH, outW)) throw new ArgumentException($"a {height}×{width} input makes a {outH}×{outW} output; F(2×2, 3×3) needs even sides.");
-        CheckRange(channelBegin, channelEnd, channels, nameof(channelEnd));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(channels);
+        CheckRange(tileBegin, tileEnd, Tiles(outH, outW), nameof(tileEnd));
         SimdTiers.ThrowIfUnsupported(tier);
         KernelArguments.RequireLength(input.Length, (long)height * width * channels, nameof(input), "H·W·C");
         KernelArguments.RequireLength(transformed.Length, TransformedLength(channels, outH, outW), nameof(transformed), "TransformedLength");
@@ -122,12 +124,12 @@ public static class WinogradConvolution
         ref float x = ref MemoryMarshal.GetReference(input);
         ref float v = ref MemoryMarshal.GetReference(transformed);
         nuint c = (nuint)channels, rowStride = (nuint)width * c, pointStride = (nuint)tiles * c;
-        for (int tile = 0; tile < tiles; tile++)
+        for (int tile = tileBegin; tile < tileEnd; tile++)
         {
             int ty = tile / tilesX, tx = tile - ty * tilesX;
             ref float d = ref Unsafe.Add(ref x, ((nuint)(2 * ty) * (nuint)width + (nuint)(2 * tx)) * c);
             ref float vTile = ref Unsafe.Add(ref v, (nuint)tile * c);
-            nuint t = (nuint)channelBegin, end = (nuint)channelEnd;
+            nuint t = 0, end = c;
             if (tier == SimdTier.Vector512) t = InputLanes<Vector512<float>, F32x16>(ref d, ref vTile, c, rowStride, pointStride, t, end);
             if (tier >= SimdTier.Vector256) t = InputLanes<Vector256<float>, F32x8>(ref d, ref vTile, c, rowStride, pointStride, t, end);
             if (tier >= SimdTier.Vector128) t = InputLanes<Vector128<float>, F32x4>(ref d, ref vTile, c, rowStride, pointStride, t, end);
@@ -136,30 +138,32 @@ public static class WinogradConvolution
     }
 
     /// <summary>
-    /// Output channels [16·<paramref name="panelBegin"/>, min(N, 16·<paramref name="panelEnd"/>)): the 16 products
-    /// M[ξ] = V[ξ]·U[ξ]ᵀ on <see cref="PackedGemm.MultiplyPanels(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier, int, int)"/>, then
-    /// Aᵀ M A + bias and the activation into <paramref name="output"/> [H−2][W−2][N]. Parts that take disjoint panel
-    /// ranges write the whole layer's bits.
+    /// Tiles [<paramref name="tileBegin"/>, <paramref name="tileEnd"/>), every output channel: the 16 products
+    /// M[ξ] = V[ξ]·U[ξ]ᵀ of those tiles' rows on <see cref="PackedGemm.Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Activation, Span{float}, SimdTier)"/>,
+    /// then Aᵀ M A + bias and the activation into their 2×2 blocks of <paramref name="output"/> [H−2][W−2][N]. Parts that
+    /// cut the tiles at multiples of <see cref="PackedGemm.RowGranule"/> keep the products' row tiles as in one call, so
+    /// together they write the whole layer's bits.
     /// </summary>
-    public static void MultiplyOutput(ReadOnlySpan<float> transformed, int channels, int outputHeight, int outputWidth,
+    public static void MultiplyOutputTiles(ReadOnlySpan<float> transformed, int channels, int outputHeight, int outputWidth,
         ReadOnlySpan<float> packedWeights, int outputs, ReadOnlySpan<float> bias, Activation activation, Span<float> products,
-        Span<float> output, SimdTier tier, int panelBegin, int panelEnd)
+        Span<float> output, SimdTier tier, int tileBegin, int tileEnd)
     {
         if (!Fits(3, 1, outputHeight, outputWidth)) throw new ArgumentException($"F(2×2, 3×3) needs even output sides, not {outputHeight}×{outputWidth}.");
         if (activation is not (Activation.None or Activation.Relu)) throw new ArgumentException($"{activation} is not supported here.", nameof(activation));
-        CheckRange(panelBegin, panelEnd, PackedGemm.PanelCount(outputs), nameof(panelEnd));
         int tiles = Tiles(outputHeight, outputWidth);
+        CheckRange(tileBegin, tileEnd, tiles, nameof(tileEnd));
         int gemmLength = PackedGemm.PackedLength(outputs, channels);
         KernelArguments.RequireLength(transformed.Length, TransformedLength(channels, outputHeight, outputWidth), nameof(transformed), "TransformedLength");
         KernelArguments.RequireLength(packedWeights.Length, (long)Points * gemmLength, nameof(packedWeights), "PackedLength(N, C)");
         KernelArguments.RequireLength(products.Length, ProductsLength(outputs, outputHeight, outputWidth), nameof(products), "ProductsLength");
         KernelArguments.RequireLength(output.Length, (long)outputHeight * outputWidth * outputs, nameof(output), "(H−2)·(W−2)·N");
         if (!bias.IsEmpty) KernelArguments.RequireLength(bias.Length, outputs, nameof(bias), "N");
+        int count = tileEnd - tileBegin;
         for (int point = 0; point < Points; point++)
         {
-            PackedGemm.MultiplyPanels(transformed.Slice(point * tiles * channels, tiles * channels), tiles, channels,
+            PackedGemm.Multiply(transformed.Slice((point * tiles + tileBegin) * channels, count * channels), count, channels,
                 packedWeights.Slice(point * gemmLength, gemmLength), outputs, default, Activation.None,
-                products.Slice(point * tiles * outputs, tiles * outputs), tier, panelBegin, panelEnd);
+                products.Slice((point * tiles + tileBegin) * outputs, count * outputs), tier);
         }
 
         int tilesX = outputWidth / 2;
@@ -168,13 +172,12 @@ public static class WinogradConvolution
         ref float b = ref MemoryMarshal.GetReference(bias);
         bool relu = activation == Activation.Relu, hasBias = !bias.IsEmpty;
         nuint n = (nuint)outputs, rowStride = (nuint)outputWidth * n, pointStride = (nuint)tiles * n;
-        nuint begin = (nuint)(panelBegin * PackedGemm.PanelWidth), end = (nuint)Math.Min(outputs, panelEnd * PackedGemm.PanelWidth);
-        for (int tile = 0; tile < tiles; tile++)
+        for (int tile = tileBegin; tile < tileEnd; tile++)
         {
             int ty = tile / tilesX, tx = tile - ty * tilesX;
             ref float mTile = ref Unsafe.Add(ref m, (nuint)tile * n);
             ref float yTile = ref Unsafe.Add(ref y, ((nuint)(2 * ty) * (nuint)outputWidth + (nuint)(2 * tx)) * n);
-            nuint t = begin;
+            nuint t = 0, end = n;
             if (tier == SimdTier.Vector512) t = OutputLanes<Vector512<float>, F32x16>(ref mTile, ref yTile, ref b, hasBias, relu, n, rowStride, pointStride, t, end);
             if (tier >= SimdTier.Vector256) t = OutputLanes<Vector256<float>, F32x8>(ref mTile, ref yTile, ref b, hasBias, relu, n, rowStride, pointStride, t, end);
             if (tier >= SimdTier.Vector128) t = OutputLanes<Vector128<float>, F32x4>(ref mTile, ref yTile, ref b, hasBias, relu, n, rowStride, pointStride, t, end);

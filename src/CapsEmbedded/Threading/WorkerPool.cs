@@ -44,8 +44,14 @@ public sealed class WorkerPool : IDisposable
     private PartTrace? _jobTrace;
     private int _traceJob;
 
-    /// <summary>Default spin before a waiting thread blocks: covers the gap between an image's layers.</summary>
-    public const int DefaultSpinMicroseconds = 100;
+    /// <summary>
+    /// Default spin before a waiting thread blocks: covers the gap between an image's layers and between the images of
+    /// a caller that predicts one after another (the paper network's caller is alone for ≈ 0.15 ms per image). A worker
+    /// that blocked wakes through the kernel, on a core that may have run something else meanwhile: with 100 µs the split
+    /// paper image's p99 was 2.17–2.30 ms, with 1,000 µs 1.73–1.76 ms at the same p50 (bench/RESULTS.md). The price: an
+    /// idle context's workers burn up to 1 ms of CPU after each call (pass a smaller spin to the constructor to trade it).
+    /// </summary>
+    public const int DefaultSpinMicroseconds = 1000;
 
     /// <param name="threads">Threads including the caller's (at least 1).</param>
     /// <param name="spinMicroseconds">How long a waiting thread spins before it blocks (0 = block at once).</param>

@@ -21,7 +21,7 @@ public sealed class ConvolveChannelsLastTests
 
     [Theory]
     [AllTiers]
-    public void Same_bits_as_im2col_then_multiply_for_every_shape_activation_and_panel_range(SimdTier tier)
+    public void Same_bits_as_im2col_then_multiply_for_every_shape_activation_panel_range_and_row_range(SimdTier tier)
     {
         if (!TierRequirement.Runs(tier, () => Run(tier, Shapes[1], Activation.None, 0, seed: 1))) return;
         ulong seed = 1;
@@ -31,6 +31,7 @@ public sealed class ConvolveChannelsLastTests
             {
                 Run(tier, shape, activation, parts: 1, seed++);
                 Run(tier, shape, activation, parts: 3, seed++);
+                Run(tier, shape, activation, parts: 3, seed++, byRows: true);
             }
         }
     }
@@ -64,10 +65,20 @@ public sealed class ConvolveChannelsLastTests
             PackedGemm.ConvolveChannelsLast(new float[32], 2, 4, 4, 5, 1, packed, 16, default, Activation.None, output, SimdTier.Scalar));
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             PackedGemm.ConvolveChannelsLast(new float[32], 0, 4, 4, 3, 1, packed, 16, default, Activation.None, output, SimdTier.Scalar));
+        var outsideRows = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            PackedGemm.ConvolveChannelsLastRows(new float[32], 2, 4, 4, 3, 1, packed, 16, default, Activation.None, output, SimdTier.Scalar, 2, 5));
+        Assert.Contains("[2, 5) is not inside the 4 output positions", outsideRows.Message);
+        var shortRowsOutput = Assert.Throws<ArgumentException>(() =>
+            PackedGemm.ConvolveChannelsLastRows(new float[32], 2, 4, 4, 3, 1, packed, 16, default, Activation.None, new float[63], SimdTier.Scalar, 0, 1));
+        Assert.Contains("outH·outW·n", shortRowsOutput.Message);
     }
 
-    /// <summary>One shape: the implicit GEMM (whole, or in <paramref name="parts"/> panel ranges) against im2col + Multiply.</summary>
-    private static void Run(SimdTier tier, (int C, int H, int W, int K, int Stride, int N) shape, Activation activation, int parts, ulong seed)
+    /// <summary>
+    /// One shape: the implicit GEMM (whole, or in <paramref name="parts"/> panel ranges, or position ranges cut at
+    /// <see cref="PackedGemm.RowGranule"/> as a split Efficient-CapsNet stem cuts them) against im2col + Multiply.
+    /// </summary>
+    private static void Run(SimdTier tier, (int C, int H, int W, int K, int Stride, int N) shape, Activation activation, int parts, ulong seed,
+        bool byRows = false)
     {
         var (channels, height, width, kernel, stride, n) = shape;
         var random = new DeterministicRandom(seed);
@@ -89,6 +100,16 @@ public sealed class ConvolveChannelsLastTests
         if (parts <= 1)
         {
             PackedGemm.ConvolveChannelsLast(input, channels, height, width, kernel, stride, packed, n, bias, activation, actual, tier);
+        }
+        else if (byRows)
+        {
+            // The later parts first: a part must write its own positions only.
+            for (int part = parts - 1; part >= 0; part--)
+            {
+                var (first, end) = CapsEmbedded.Runtime.BatchContext.PartRange(positions, PackedGemm.RowGranule, part, parts);
+                PackedGemm.ConvolveChannelsLastRows(input, channels, height, width, kernel, stride, packed, n, bias,
+                    activation, actual, tier, first, end);
+            }
         }
         else
         {

@@ -65,8 +65,8 @@ internal static class EfficientKernelSelfCheck
     /// <summary>
     /// Winograd F(2×2, 3×3) vs the direct convolution in double, with a bias, ReLU and a quarter of the inputs zero (as after a
     /// ReLU): the transforms add up to 4 inputs and 9 products and U is rounded once, so the bound is 4× the direct GEMM's,
-    /// 4e-6·(9C + 1)·(Σ|w x| + |b|). The same layer in two parts (channels, then panels, split unevenly) is the same bits,
-    /// and nothing past the output is written.
+    /// 4e-6·(9C + 1)·(Σ|w x| + |b|). The same layer in three parts (tile ranges, as a split image's workers take them) is
+    /// the same bits, and nothing past the output is written.
     /// </summary>
     public static void Winograd(SimdTier tier, int channels, int height, int width, int outputs, ulong seed)
     {
@@ -107,21 +107,26 @@ internal static class EfficientKernelSelfCheck
                     $"Winograd {tier} C={channels} {height}x{width} N={outputs}: out[{y},{x},{o}] = {actual}, expected {expected} ± {tolerance}.");
         }
 
-        // Two parts, as a split image's workers run it: the input transform by channels, the products by panels.
+        // Parts as a split image's workers run them: each takes a tile range (a band of the map) through the input
+        // transform, the products and the output transform; later parts first, so that a part that wrote outside its
+        // tiles would be overwritten or leave NaN. Cut at RowGranule, as the generated stems cut.
         float[] split = new float[outH * outW * outputs];
+        split.AsSpan().Fill(float.NaN);
         var transformed = scratch.AsSpan(0, transformedLength);
         var products = scratch.AsSpan(transformedLength, productsLength);
-        transformed.Clear();
-        int channelCut = channels / 3, panels = PackedGemm.PanelCount(outputs), panelCut = (panels + 1) / 2;
-        WinogradConvolution.TransformInput(input, channels, height, width, transformed, tier, channelCut, channels);
-        WinogradConvolution.TransformInput(input, channels, height, width, transformed, tier, 0, channelCut);
-        WinogradConvolution.MultiplyOutput(transformed, channels, outH, outW, packed, outputs, bias, Activation.Relu, products, split, tier,
-            panelCut, panels);
-        WinogradConvolution.MultiplyOutput(transformed, channels, outH, outW, packed, outputs, bias, Activation.Relu, products, split, tier,
-            0, panelCut);
+        transformed.Fill(float.NaN);
+        products.Fill(float.NaN);
+        int tiles = WinogradConvolution.Tiles(outH, outW);
+        for (int part = 2; part >= 0; part--)
+        {
+            var (first, end) = CapsEmbedded.Runtime.BatchContext.PartRange(tiles, PackedGemm.RowGranule, part, 3);
+            WinogradConvolution.TransformInputTiles(input, channels, height, width, transformed, tier, first, end);
+            WinogradConvolution.MultiplyOutputTiles(transformed, channels, outH, outW, packed, outputs, bias, Activation.Relu, products, split,
+                tier, first, end);
+        }
         for (int t = 0; t < split.Length; t++)
             if (BitConverter.SingleToInt32Bits(split[t]) != BitConverter.SingleToInt32Bits(output[t]))
-                throw new KernelCheckException($"Winograd {tier} C={channels} N={outputs}: the two-part layer differs at {t}: {split[t]} vs {output[t]}.");
+                throw new KernelCheckException($"Winograd {tier} C={channels} N={outputs}: the three-part layer differs at {t}: {split[t]} vs {output[t]}.");
     }
 
     /// <summary>
