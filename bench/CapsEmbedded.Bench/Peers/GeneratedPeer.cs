@@ -6,7 +6,7 @@ namespace CapsEmbedded.Bench.Peers;
 /// <summary>
 /// A generated model (<see cref="CompiledModel"/>, its embedded weights) through its Session: at batch 1 Predict on one
 /// thread, or split over a worker context's threads (the paper models split the primary convolution, Efficient-CapsNet
-/// each stem convolution's output channels); at larger batches PredictBatch, images spread over the context's workers.
+/// each stem convolution by bands of its output map); at larger batches PredictBatch, images spread over the context's workers.
 /// </summary>
 public sealed class GeneratedPeer(CompiledModel model, string name) : IInferencePeer
 {
