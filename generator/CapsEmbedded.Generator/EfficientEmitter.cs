@@ -234,9 +234,8 @@ namespace CapsEmbedded.Generator
             var costs = a.LayerCosts;
             for (int k = 0; k < stems; k++) StemLayer(w, a, k, costs[k].MultiplyAdds);
             var parts = new List<string>();
-            parts.Add("    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem0(weights, scratch, image, part, parts, tier),");
-            for (int k = 1; k < stems; k++)
-                parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => Stem{k}(weights, scratch, part, parts, tier),");
+            for (int k = 0; k < stems; k++)
+                parts.Add($"    static (weights, scratch, image, part, parts, tier, int8Tier) => {StemCall(k, "part", "parts")},");
             w.Write($$"""
                 // The split Predict's stem layers, in order, run under one fork/join with a barrier between layers
                 // (BatchContext.RunLayers); cached once so a call allocates no delegate.
@@ -304,9 +303,13 @@ namespace CapsEmbedded.Generator
         private static string StemCalls(int stems)
         {
             var lines = new List<string>();
-            for (int k = 0; k < stems; k++) lines.Add($"    Stem{k}(weights, scratch, {(k == 0 ? "image, " : "")}0, 1, tier);");
+            for (int k = 0; k < stems; k++) lines.Add($"    {StemCall(k, "0", "1")};");
             return string.Join("\n", lines);
         }
+
+        /// <summary>The call of stem layer <paramref name="k"/>'s method; stem.0 also takes the image (it writes its own im2col rows).</summary>
+        private static string StemCall(int k, string part, string parts) =>
+            $"Stem{k}(weights, scratch, {(k == 0 ? "image, " : "")}{part}, {parts}, tier)";
 
         /// <summary>
         /// Stem{k}(weights, scratch, part, parts, tier): band PartRange(…, PackedGemm.RowGranule, part, parts) of stem conv k's
