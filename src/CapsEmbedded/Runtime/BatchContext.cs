@@ -81,9 +81,10 @@ public sealed unsafe class BatchContext : IDisposable
     /// <summary>
     /// Parts per worker that <c>RunParts</c> cuts a layer into: one, so that each thread keeps the same part (the same
     /// band of the map) from layer to layer and reads what it wrote itself. Cache lines that the other core wrote a moment
-    /// before are the dear reads of a split image: with two parts per worker, claimed in whatever order the threads
-    /// arrive, the split Efficient-CapsNet took 0.22–0.25 ms against 0.125 ms with one (bench/RESULTS.md). A worker
-    /// that wakes late still finds its part unclaimed or taken by the caller, who runs every part alone if need be.
+    /// before are the dear reads of a split image; with more parts per worker, claimed in whatever order the threads
+    /// arrive, a thread's parts change from layer to layer (measured in bench/RESULTS.md, "The split image by bands of
+    /// the map"). A worker that wakes late still finds its part unclaimed or taken by the caller, who runs every part
+    /// alone if need be.
     /// </summary>
     public const int PartsPerWorker = 1;
 

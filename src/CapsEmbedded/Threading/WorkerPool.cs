@@ -46,10 +46,10 @@ public sealed class WorkerPool : IDisposable
 
     /// <summary>
     /// Default spin before a waiting thread blocks: covers the gap between an image's layers and between the images of
-    /// a caller that predicts one after another (the paper network's caller is alone for ≈ 0.15 ms per image). A worker
-    /// that blocked wakes through the kernel, on a core that may have run something else meanwhile: with 100 µs the split
-    /// paper image's p99 was 2.17–2.30 ms, with 1,000 µs 1.73–1.76 ms at the same p50 (bench/RESULTS.md). The price: an
-    /// idle context's workers burn up to 1 ms of CPU after each call (pass a smaller spin to the constructor to trade it).
+    /// a caller that predicts one after another (the paper network's caller runs routing alone between two fork/joins).
+    /// A worker that blocked wakes through the kernel, on a core that may have run something else meanwhile, which shows
+    /// in the split image's p99 (bench/RESULTS.md, "The split image by bands of the map"). The price: an idle context's
+    /// workers burn up to 1 ms of CPU after each call (pass a smaller spin to the constructor to trade it).
     /// </summary>
     public const int DefaultSpinMicroseconds = 1000;
 
