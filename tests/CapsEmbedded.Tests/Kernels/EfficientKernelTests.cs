@@ -55,6 +55,15 @@ public sealed class EfficientKernelTests
             new float[4 * 4 * 16], new float[10], SimdTier.Scalar));
         Assert.Throws<ArgumentException>(() => WinogradConvolution.Run(new float[6 * 6 * 4], 4, 6, 6, packed, 16, default, Activation.Sigmoid,
             new float[4 * 4 * 16], new float[100_000], SimdTier.Scalar));
+        // A 6×6 input has 2×2 = 4 tiles: a range past them, or reversed, names itself.
+        float[] transformed = new float[WinogradConvolution.TransformedLength(4, 4, 4)];
+        float[] products = new float[WinogradConvolution.ProductsLength(16, 4, 4)];
+        var pastTheEnd = Assert.Throws<ArgumentOutOfRangeException>(() => WinogradConvolution.TransformInputTiles(new float[6 * 6 * 4], 4, 6, 6,
+            transformed, SimdTier.Scalar, 2, 5));
+        Assert.Contains("[2, 5) is not a range of [0, 4)", pastTheEnd.Message);
+        var reversed = Assert.Throws<ArgumentOutOfRangeException>(() => WinogradConvolution.MultiplyOutputTiles(transformed, 4, 4, 4, packed, 16,
+            default, Activation.Relu, products, new float[4 * 4 * 16], SimdTier.Scalar, 3, 1));
+        Assert.Contains("[3, 1) is not a range of [0, 4)", reversed.Message);
     }
 
     [Theory]
